@@ -1,0 +1,601 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import {
+  ElectorStateError,
+  LeaseholdConfigError,
+  LeaseholdError,
+  StoreTimeoutError,
+} from './errors.js';
+import type { Lease, LeaseMetadata, LeaseRecord, LeaseStore } from './store.js';
+import {
+  Backoff,
+  holdOffMs,
+  leaseValidityMs,
+  resolveTiming,
+  type ElectionTiming,
+  type ElectionTimingOptions,
+} from './timing.js';
+
+/**
+ * The election state machine: follower → leading → follower, and stopped.
+ *
+ * Leadership is a deadline, not a flag (DESIGN §3.1). `validUntil` is computed from the
+ * moment a renew was *sent*; `isLeader()` compares the clock against it at the moment it is
+ * asked, so a process that was frozen answers "not leader" the instant it wakes, before any
+ * timer or event of ours has run.
+ */
+
+export type DeposeReason =
+  /** Renewals kept failing until the deadline passed. */
+  | 'lease-expired'
+  /** The store said the lease is gone or belongs to someone else. */
+  | 'lost'
+  /** `resign()` was called. */
+  | 'resigned'
+  /** `stop()` was called. */
+  | 'stopped';
+
+export type ElectorState = 'idle' | 'following' | 'pending' | 'leading' | 'stopped';
+
+export interface LeaderInfo {
+  readonly id: string;
+  readonly term: number;
+  readonly self: boolean;
+}
+
+export interface StoreHealth {
+  readonly healthy: boolean;
+  /** Wall-clock ms of the last successful store call, or null before the first. */
+  readonly lastOkAt: number | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+export interface ElectedEvent {
+  readonly election: string;
+  readonly id: string;
+  readonly term: number;
+  /** Aborts (with the depose reason) when this term's leadership ends. */
+  readonly signal: AbortSignal;
+}
+
+export interface DeposedEvent {
+  readonly election: string;
+  readonly id: string;
+  readonly term: number;
+  readonly reason: DeposeReason;
+}
+
+export interface StoreRequestEvent {
+  readonly op: 'acquire' | 'renew' | 'release' | 'read';
+  readonly durationMs: number;
+  readonly error: unknown;
+}
+
+export interface ElectorEvents {
+  elected: [ElectedEvent];
+  deposed: [DeposedEvent];
+  /** The leader this candidate knows of changed (null: none known). */
+  leader: [LeaderInfo | null];
+  'store-health': [StoreHealth];
+  /** Every store round trip, for metrics. */
+  'store-request': [StoreRequestEvent];
+}
+
+export interface ElectorStatus {
+  readonly election: string;
+  readonly id: string;
+  readonly backend: string;
+  readonly state: ElectorState;
+  readonly isLeader: boolean;
+  readonly leader: LeaderInfo | null;
+  /** Wall-clock ms since which `leader` has been known to lead, or null. */
+  readonly leaderSince: number | null;
+  /** While leading: ms until this candidate's own deadline. Otherwise 0. */
+  readonly leaseRemainingMs: number;
+  /** True once the election has been observed through the store at least once. */
+  readonly observed: boolean;
+  readonly store: StoreHealth;
+}
+
+export interface ElectorOptions extends ElectionTimingOptions {
+  readonly store: LeaseStore;
+  readonly election: string;
+  /** This candidate's id; unique among candidates. */
+  readonly id: string;
+  readonly metadata?: LeaseMetadata;
+  readonly clock?: Clock;
+  /** Source of jitter; tests pass a seeded one. */
+  readonly random?: () => number;
+}
+
+/** What this process holds in the store, and until when it may call itself leader. */
+interface HeldLease {
+  readonly lease: Lease;
+  /** Before this monotonic time we do not report leadership (DESIGN §3.3). */
+  readonly notBefore: number;
+  /** At and after this monotonic time we do not report leadership. */
+  validUntil: number;
+  nextRenewAt: number;
+  elected: boolean;
+  readonly termController: AbortController;
+  readonly renewBackoff: Backoff;
+  deadlineTimer: TimerHandle | null;
+}
+
+const ELECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const CANDIDATE_ID = /^[\x21-\x7e]{1,253}$/;
+/** Upper bound on how long stop() waits for the release before giving up on it. */
+const RELEASE_TIMEOUT_MS = 5_000;
+
+export class Elector extends EventEmitter<ElectorEvents> {
+  readonly election: string;
+  readonly id: string;
+  readonly timing: ElectionTiming;
+
+  private readonly store: LeaseStore;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly metadata: LeaseMetadata;
+  private readonly storeBackoff: Backoff;
+
+  private state: 'idle' | 'running' | 'stopped' = 'idle';
+  private held: HeldLease | null = null;
+  private leader: LeaderInfo | null = null;
+  private leaderSince: number | null = null;
+  private observed = false;
+  private health: StoreHealth = { healthy: true, lastOkAt: null, error: null };
+  /** A follower does not try to acquire before this time (after resigning). */
+  private holdOffUntil = 0;
+  private readonly runController = new AbortController();
+  private wakeLoop: (() => void) | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+
+  constructor(options: ElectorOptions) {
+    super();
+    this.timing = resolveTiming(options);
+    if (!ELECTION_NAME.test(options.election)) {
+      throw new LeaseholdConfigError(
+        'election',
+        options.election,
+        'use 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit',
+      );
+    }
+    if (!CANDIDATE_ID.test(options.id)) {
+      throw new LeaseholdConfigError(
+        'id',
+        options.id,
+        'use 1-253 printable ASCII characters without spaces',
+      );
+    }
+    this.store = options.store;
+    this.election = options.election;
+    this.id = options.id;
+    this.metadata = options.metadata ?? {};
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    const { retryIntervalMs, ttlMs } = this.timing;
+    this.storeBackoff = new Backoff(
+      Math.min(100, retryIntervalMs),
+      Math.min(ttlMs, 4 * retryIntervalMs),
+      this.random,
+    );
+  }
+
+  /** Start competing. Returns at once; watch the events or `status()`. */
+  start(): void {
+    if (this.state !== 'idle') {
+      throw new ElectorStateError(`elector "${this.election}" was already started`);
+    }
+    this.state = 'running';
+    void this.store.watch?.(this.election, () => this.wakeLoop?.(), this.runController.signal);
+    this.loopDone = this.runLoop();
+  }
+
+  /**
+   * Stop competing. If leading, stop reporting leadership first, then release the lease so a
+   * follower takes over at once instead of after a TTL. Does not close the store.
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return this.loopDone;
+    this.state = 'stopped';
+    this.runController.abort();
+    this.wakeLoop?.();
+    const held = this.held;
+    if (held !== null) {
+      this.stepDown(held, 'stopped', { release: false });
+      await this.releaseQuietly(held.lease);
+    }
+    await this.loopDone;
+  }
+
+  /**
+   * Give up leadership now and let another candidate take it. This candidate stays in the
+   * race but does not try again for two retry intervals. Resolves to false when it was not
+   * holding the lease.
+   */
+  async resign(): Promise<boolean> {
+    const held = this.held;
+    if (held === null || this.state !== 'running') return false;
+    this.holdOffUntil = this.clock.now() + 2 * this.timing.retryIntervalMs;
+    this.stepDown(held, 'resigned', { release: false });
+    await this.releaseQuietly(held.lease);
+    return true;
+  }
+
+  /** Whether this candidate leads at this very moment, by its own deadline. */
+  isLeader(): boolean {
+    const held = this.held;
+    return held !== null && held.elected && this.clock.now() < held.validUntil;
+  }
+
+  /** The current term if this candidate leads now, otherwise null. */
+  currentTerm(): number | null {
+    return this.isLeader() ? (this.held?.lease.term ?? null) : null;
+  }
+
+  /**
+   * Aborts when the term this process leads ends. When it does not lead, an already
+   * aborted signal: work guarded by it never starts without leadership.
+   */
+  get signal(): AbortSignal {
+    if (this.isLeader() && this.held !== null) return this.held.termController.signal;
+    return AbortSignal.abort('not-leader');
+  }
+
+  status(): ElectorStatus {
+    const now = this.clock.now();
+    const isLeader = this.isLeader();
+    let state: ElectorState;
+    if (this.state === 'idle' || this.state === 'stopped') state = this.state;
+    else if (isLeader) state = 'leading';
+    else if (this.held !== null && now < this.held.validUntil) state = 'pending';
+    else state = 'following';
+    return {
+      election: this.election,
+      id: this.id,
+      backend: this.store.backend,
+      state,
+      isLeader,
+      leader: this.leader,
+      leaderSince: this.leader === null ? null : this.leaderSince,
+      leaseRemainingMs:
+        isLeader && this.held !== null ? Math.max(0, this.held.validUntil - now) : 0,
+      observed: this.observed,
+      store: this.health,
+    };
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private async runLoop(): Promise<void> {
+    while (this.state === 'running') {
+      try {
+        const held = this.held;
+        if (held === null) await this.followStep();
+        else await this.holdStep(held);
+      } catch (error) {
+        // Only a bug of ours lands here (store errors are handled per call). Keep the
+        // election alive rather than leave an unhandled rejection behind.
+        this.reportStoreResult(error);
+        await this.pause(this.storeBackoff.next());
+      }
+    }
+  }
+
+  private async followStep(): Promise<void> {
+    const holdOff = this.holdOffUntil - this.clock.now();
+    if (holdOff > 0) {
+      await this.pause(holdOff);
+      return;
+    }
+    const sentAt = this.clock.now();
+    const request = {
+      election: this.election,
+      holder: this.id,
+      token: randomUUID(),
+      ttlMs: this.timing.ttlMs,
+      metadata: this.metadata,
+    };
+    let result;
+    try {
+      result = await this.storeCall(
+        'acquire',
+        () => this.store.tryAcquire(request),
+        // An acquire answered after we gave up on it still holds the lock: hand it back.
+        (late) => {
+          if (late.acquired) void this.releaseQuietly(late.lease);
+        },
+      );
+    } catch {
+      await this.pause(this.storeBackoff.next());
+      return;
+    }
+    this.storeBackoff.reset();
+    if (this.state !== 'running') {
+      if (result.acquired) await this.releaseQuietly(result.lease);
+      return;
+    }
+    if (result.acquired) {
+      this.takeLease(result.lease, sentAt);
+      return;
+    }
+    const current = result.current ?? (await this.readQuietly());
+    this.observe(current);
+    await this.pause(this.followerDelay(result.retryAfterMs));
+  }
+
+  private async holdStep(held: HeldLease): Promise<void> {
+    await this.pause(held.nextRenewAt - this.clock.now());
+    if (this.held !== held || this.state !== 'running') return;
+    const sentAt = this.clock.now();
+    let result;
+    try {
+      result = await this.storeCall('renew', () => this.store.renew(held.lease));
+    } catch {
+      if (this.held !== held) return;
+      const now = this.clock.now();
+      if (now >= held.validUntil) {
+        this.stepDown(held, 'lease-expired', { release: true });
+      } else {
+        held.nextRenewAt = now + Math.min(held.renewBackoff.next(), held.validUntil - now);
+      }
+      return;
+    }
+    if (this.held !== held) return;
+    if (!result.renewed) {
+      this.stepDown(held, 'lost', { release: false });
+      return;
+    }
+    held.renewBackoff.reset();
+    held.validUntil = Math.max(
+      held.validUntil,
+      sentAt + leaseValidityMs(this.timing, result.ttlMs),
+    );
+    held.nextRenewAt = sentAt + this.timing.renewIntervalMs;
+    this.armDeadline(held);
+  }
+
+  // ---------------------------------------------------------------- transitions
+
+  private takeLease(lease: Lease, sentAt: number): void {
+    const receivedAt = this.clock.now();
+    const held: HeldLease = {
+      lease,
+      notBefore: receivedAt + holdOffMs(this.timing, lease.notBeforeMs),
+      validUntil: sentAt + leaseValidityMs(this.timing, lease.ttlMs),
+      nextRenewAt: sentAt + this.timing.renewIntervalMs,
+      elected: false,
+      termController: new AbortController(),
+      renewBackoff: new Backoff(
+        Math.min(100, Math.floor(this.timing.renewIntervalMs / 4)),
+        Math.floor(this.timing.renewIntervalMs / 2),
+        this.random,
+      ),
+      deadlineTimer: null,
+    };
+    this.held = held;
+    this.observed = true;
+    this.armDeadline(held);
+    if (held.notBefore > receivedAt) {
+      this.clock.setTimer(held.notBefore - receivedAt, () => this.declareElected(held));
+    } else {
+      this.declareElected(held);
+    }
+  }
+
+  private declareElected(held: HeldLease): void {
+    if (this.held !== held || held.elected) return;
+    const now = this.clock.now();
+    if (now < held.notBefore) return;
+    if (now >= held.validUntil) {
+      this.stepDown(held, 'lease-expired', { release: true });
+      return;
+    }
+    held.elected = true;
+    this.setLeader({ id: this.id, term: held.lease.term, self: true });
+    this.safeEmit('elected', {
+      election: this.election,
+      id: this.id,
+      term: held.lease.term,
+      signal: held.termController.signal,
+    });
+  }
+
+  /** The deadline timer makes events and the term signal follow the deadline promptly. */
+  private armDeadline(held: HeldLease): void {
+    held.deadlineTimer?.cancel();
+    held.deadlineTimer = this.clock.setTimer(held.validUntil - this.clock.now(), () => {
+      if (this.held === held && this.clock.now() >= held.validUntil) {
+        this.stepDown(held, 'lease-expired', { release: true });
+      }
+    });
+  }
+
+  private stepDown(held: HeldLease, reason: DeposeReason, options: { release: boolean }): void {
+    if (this.held !== held) return;
+    this.held = null;
+    held.deadlineTimer?.cancel();
+    held.termController.abort(reason);
+    if (held.elected) {
+      this.safeEmit('deposed', {
+        election: this.election,
+        id: this.id,
+        term: held.lease.term,
+        reason,
+      });
+    }
+    if (this.leader?.self === true) this.setLeader(null);
+    // Our last renew may have reached the store even though its answer did not reach us;
+    // releasing (compare-and-delete) spares the next holder the rest of that lease.
+    if (options.release) void this.releaseQuietly(held.lease);
+    this.wakeLoop?.();
+  }
+
+  // ---------------------------------------------------------------- observation
+
+  private observe(record: LeaseRecord | null): void {
+    this.observed = true;
+    this.setLeader(
+      record === null
+        ? null
+        : {
+            id: record.holder,
+            term: record.term,
+            self: record.holder === this.id && this.isLeader(),
+          },
+    );
+  }
+
+  private setLeader(next: LeaderInfo | null): void {
+    const previous = this.leader;
+    if (
+      previous?.id === next?.id &&
+      previous?.term === next?.term &&
+      previous?.self === next?.self
+    ) {
+      return;
+    }
+    this.leader = next;
+    this.leaderSince = next === null ? null : Date.now();
+    this.safeEmit('leader', next);
+  }
+
+  private followerDelay(retryAfterMs: number | null): number {
+    const poll = this.timing.retryIntervalMs * (0.8 + 0.4 * this.random());
+    // The store told us when the current lease runs out: try right then, not up to a poll
+    // interval later. The extra millisecond keeps us from arriving just before the expiry.
+    return retryAfterMs === null ? poll : Math.min(poll, Math.max(0, retryAfterMs) + 1);
+  }
+
+  // ---------------------------------------------------------------- store calls
+
+  /**
+   * One store round trip with a timeout, health reporting and a metrics event. A call we
+   * stop waiting for may still complete; `onLate` sees its answer.
+   */
+  private storeCall<T>(
+    op: StoreRequestEvent['op'],
+    call: () => Promise<T>,
+    onLate?: (late: T) => void,
+  ): Promise<T> {
+    const startedAt = this.clock.now();
+    const timeoutMs = this.timing.renewIntervalMs;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const finish = (error: unknown): void => {
+        settled = true;
+        timer.cancel();
+        this.safeEmit('store-request', { op, durationMs: this.clock.now() - startedAt, error });
+        this.reportStoreResult(error);
+      };
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        if (settled) return;
+        const error = new StoreTimeoutError(op, timeoutMs);
+        finish(error);
+        reject(error);
+      });
+      let pending: Promise<T>;
+      try {
+        pending = call();
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (value) => {
+          if (settled) return onLate?.(value);
+          finish(null);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          finish(error);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private reportStoreResult(error: unknown): void {
+    if (error === null) {
+      const wasHealthy = this.health.healthy;
+      this.health = { healthy: true, lastOkAt: Date.now(), error: null };
+      if (!wasHealthy) this.safeEmit('store-health', this.health);
+      return;
+    }
+    const described = describeError(error);
+    const previous = this.health.error;
+    this.health = { healthy: false, lastOkAt: this.health.lastOkAt, error: described };
+    if (previous === null || previous.code !== described.code) {
+      this.safeEmit('store-health', this.health);
+    }
+  }
+
+  private async releaseQuietly(lease: Lease): Promise<void> {
+    try {
+      await withTimeout(this.clock, this.store.release(lease), RELEASE_TIMEOUT_MS);
+    } catch {
+      // The lease expires by itself; a failed release costs the next holder one TTL at most.
+    }
+  }
+
+  private async readQuietly(): Promise<LeaseRecord | null> {
+    try {
+      return await this.storeCall('read', () => this.store.read(this.election));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Wait `ms`, or less if stopped, resigned or woken by a watch event. */
+  private pause(ms: number): Promise<void> {
+    if (this.state !== 'running') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        timer.cancel();
+        if (this.wakeLoop === done) this.wakeLoop = null;
+        resolve();
+      };
+      const timer = this.clock.setTimer(Math.max(0, ms), done);
+      this.wakeLoop = done;
+    });
+  }
+
+  /** Listeners are user code: their exceptions must not break the election loop. */
+  private safeEmit<K extends keyof ElectorEvents>(event: K, ...args: ElectorEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: ElectorEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      process.emitWarning(
+        `leasehold: a "${String(event)}" listener threw: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+}
+
+function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof LeaseholdError) return { code: error.code, message: error.message };
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+      ? error.code
+      : 'LEASEHOLD_E_STORE_UNAVAILABLE';
+  return { code, message: error instanceof Error ? error.message : String(error) };
+}
+
+function withTimeout<T>(clock: Clock, promise: Promise<T>, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(timeoutMs, () =>
+      reject(new StoreTimeoutError('release', timeoutMs)),
+    );
+    promise.then(
+      (value) => {
+        timer.cancel();
+        resolve(value);
+      },
+      (error: unknown) => {
+        timer.cancel();
+        reject(error);
+      },
+    );
+  });
+}

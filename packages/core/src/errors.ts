@@ -1,0 +1,171 @@
+/**
+ * Every error leasehold raises carries a stable `code` from this registry. Codes are part of
+ * the public API: scripts and dashboards match on them, so a code is never renamed or reused.
+ * `docs/errors.md` documents each one; a test keeps the two in step.
+ */
+export const errorRegistry = {
+  LEASEHOLD_E_CONFIG: {
+    transient: false,
+    summary: 'A configuration value is invalid.',
+  },
+  LEASEHOLD_E_TIMING: {
+    transient: false,
+    summary: 'The election timing options break one of the elector rules.',
+  },
+  LEASEHOLD_E_STORE_UNAVAILABLE: {
+    transient: true,
+    summary: 'The store could not be reached or did not answer in time.',
+  },
+  LEASEHOLD_E_STORE_TIMEOUT: {
+    transient: true,
+    summary: 'A store request took longer than the elector could wait for it.',
+  },
+  LEASEHOLD_E_STORE_AUTH: {
+    transient: false,
+    summary: 'The store refused the credentials or the permission to use the election key.',
+  },
+  LEASEHOLD_E_STORE_PROTOCOL: {
+    transient: false,
+    summary:
+      'The store answered something leasehold cannot use (wrong server type, missing command, corrupt record).',
+  },
+  LEASEHOLD_E_STORE_CLOSED: {
+    transient: false,
+    summary: 'The store handle was used after close().',
+  },
+  LEASEHOLD_E_UNSUPPORTED_STORE: {
+    transient: false,
+    summary: 'The store URL names a scheme leasehold does not support.',
+  },
+  LEASEHOLD_E_ELECTOR_STATE: {
+    transient: false,
+    summary:
+      'The elector was used in a state that does not allow the call (started twice, used after stop).',
+  },
+} as const satisfies Record<string, { transient: boolean; summary: string }>;
+
+export type ErrorCode = keyof typeof errorRegistry;
+
+export const errorCodes = Object.keys(errorRegistry) as ErrorCode[];
+
+export interface LeaseholdErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class of every error leasehold throws. */
+export class LeaseholdError extends Error {
+  readonly code: ErrorCode;
+  /** True when retrying the same call later can succeed. */
+  readonly transient: boolean;
+
+  constructor(code: ErrorCode, message: string, options: LeaseholdErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.transient = errorRegistry[code].transient;
+  }
+}
+
+/**
+ * A configuration value is wrong. The message names the field, the value it got and what it
+ * accepts, so the sidecar can print it as the one line it exits with.
+ */
+export class LeaseholdConfigError extends LeaseholdError {
+  readonly field: string;
+  readonly value: unknown;
+  readonly accepted: string;
+
+  constructor(
+    field: string,
+    value: unknown,
+    accepted: string,
+    options: LeaseholdErrorOptions & { code?: 'LEASEHOLD_E_CONFIG' | 'LEASEHOLD_E_TIMING' } = {},
+  ) {
+    super(
+      options.code ?? 'LEASEHOLD_E_CONFIG',
+      `invalid ${field}: ${describeValue(value)}; ${accepted}`,
+      options,
+    );
+    this.field = field;
+    this.value = value;
+    this.accepted = accepted;
+  }
+}
+
+/** The election timing options contradict each other; the message names the rule. */
+export class LeaseholdTimingError extends LeaseholdConfigError {
+  constructor(field: string, value: unknown, rule: string) {
+    super(field, value, rule, { code: 'LEASEHOLD_E_TIMING' });
+  }
+}
+
+/** Transient: the store is down, unreachable or overloaded. Retry with backoff. */
+export class StoreUnavailableError extends LeaseholdError {
+  constructor(message: string, options: LeaseholdErrorOptions = {}) {
+    super('LEASEHOLD_E_STORE_UNAVAILABLE', message, options);
+  }
+}
+
+/** Transient: the elector gave up waiting for a store answer. The request may still land. */
+export class StoreTimeoutError extends LeaseholdError {
+  constructor(operation: string, timeoutMs: number) {
+    super('LEASEHOLD_E_STORE_TIMEOUT', `store ${operation} did not answer within ${timeoutMs} ms`);
+  }
+}
+
+/** Fatal: the store refused our credentials or permissions. Retrying will not help. */
+export class StoreAuthError extends LeaseholdError {
+  constructor(message: string, options: LeaseholdErrorOptions = {}) {
+    super('LEASEHOLD_E_STORE_AUTH', message, options);
+  }
+}
+
+/** Fatal: the store answered in a way leasehold cannot work with. */
+export class StoreProtocolError extends LeaseholdError {
+  constructor(message: string, options: LeaseholdErrorOptions = {}) {
+    super('LEASEHOLD_E_STORE_PROTOCOL', message, options);
+  }
+}
+
+export class StoreClosedError extends LeaseholdError {
+  constructor(backend: string) {
+    super('LEASEHOLD_E_STORE_CLOSED', `the ${backend} store is closed`);
+  }
+}
+
+export class UnsupportedStoreError extends LeaseholdError {
+  constructor(scheme: string, supported: readonly string[]) {
+    super(
+      'LEASEHOLD_E_UNSUPPORTED_STORE',
+      `unsupported store scheme "${scheme}"; supported: ${supported.join(', ')}`,
+    );
+  }
+}
+
+export class ElectorStateError extends LeaseholdError {
+  constructor(message: string) {
+    super('LEASEHOLD_E_ELECTOR_STATE', message);
+  }
+}
+
+/**
+ * Whether an error thrown by a store call is worth retrying. Errors that do not come from
+ * leasehold (a driver bug, a TypeError) count as transient: the elector must never die of
+ * them, and the deadline rule keeps leadership safe while it retries.
+ */
+export function isTransient(error: unknown): boolean {
+  return error instanceof LeaseholdError ? error.transient : true;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
+    return String(value);
+  }
+  if (value === undefined) return 'undefined';
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

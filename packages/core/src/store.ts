@@ -1,0 +1,100 @@
+/**
+ * The store contract. Every backend (Redis, PostgreSQL, etcd, SQLite, memory) implements it
+ * and passes the conformance suite in `@leasehold/core/testing`.
+ *
+ * Errors: a store throws `StoreUnavailableError` (or any error that is not a fatal
+ * `LeaseholdError`) for transient trouble: the elector retries with backoff. It throws
+ * `StoreAuthError` / `StoreProtocolError` / `LeaseholdConfigError` for trouble that retrying
+ * cannot fix. Losing the lease is not an error: `renew` answers `{ renewed: false }`.
+ */
+
+/** Free-form, small, string-only metadata a holder publishes with its lease. */
+export type LeaseMetadata = Readonly<Record<string, string>>;
+
+export interface AcquireRequest {
+  readonly election: string;
+  /** Id of the candidate asking (the sidecar's `--id`). */
+  readonly holder: string;
+  /** Random per acquisition; every later write is conditional on it. */
+  readonly token: string;
+  /** Requested time to live. A store may grant a different one and says so in the lease. */
+  readonly ttlMs: number;
+  readonly metadata?: LeaseMetadata;
+}
+
+/** A lease this process holds. Treat it as opaque apart from the documented fields. */
+export interface Lease {
+  readonly election: string;
+  readonly holder: string;
+  readonly token: string;
+  /**
+   * Fencing term: strictly greater than the term of every earlier acquisition of this
+   * election on this store, across releases, expiries and store restarts.
+   */
+  readonly term: number;
+  /** TTL the store actually granted (etcd rounds up to whole seconds, for example). */
+  readonly ttlMs: number;
+  /**
+   * How long after the acquire *answer arrived* the holder must wait before it reports
+   * leadership, because the store may have forgotten a previous holder whose lease could
+   * still be running (DESIGN §3.3). 0 when the previous holder released cleanly or its
+   * lease is known to have expired.
+   */
+  readonly notBeforeMs: number;
+  /**
+   * Store-private state the adapter needs to renew or release (an etcd lease id, say).
+   * Never logged.
+   */
+  readonly handle?: unknown;
+}
+
+/** What a store knows about the current holder of an election. */
+export interface LeaseRecord {
+  readonly election: string;
+  readonly holder: string;
+  readonly term: number;
+  readonly metadata: LeaseMetadata;
+  /** Remaining time to live as the store saw it when answering, or null if unknown. */
+  readonly remainingMs: number | null;
+}
+
+export type AcquireResult =
+  | { readonly acquired: true; readonly lease: Lease }
+  | {
+      readonly acquired: false;
+      /** Who holds it now, when the store could tell in the same round trip. */
+      readonly current: LeaseRecord | null;
+      /**
+       * When it is worth trying again (the holder's remaining TTL), or null when the store
+       * cannot say. The elector tries then even without a watch event.
+       */
+      readonly retryAfterMs: number | null;
+    };
+
+export type RenewResult =
+  | { readonly renewed: true; /** TTL granted by this renewal. */ readonly ttlMs: number }
+  /** Definitive: the lease is gone or belongs to someone else. */
+  | { readonly renewed: false };
+
+export interface LeaseStore {
+  /** "redis" | "postgres" | "etcd" | "sqlite" | "memory" */
+  readonly backend: string;
+  tryAcquire(request: AcquireRequest): Promise<AcquireResult>;
+  renew(lease: Lease): Promise<RenewResult>;
+  /**
+   * Compare-and-delete: removes the lease only if `lease.token` still holds it, and records
+   * that it was released cleanly so the next holder need not wait (no `notBeforeMs`).
+   * Releasing a lease that is already gone is not an error.
+   */
+  release(lease: Lease): Promise<void>;
+  read(election: string): Promise<LeaseRecord | null>;
+  /**
+   * Call `onChange` soon after the election's lease is released, expires or changes holder,
+   * until `signal` aborts. Best effort: the elector still polls, so a missed event costs
+   * latency, never safety. The promise resolves once the subscription is in place (or has
+   * failed: it never rejects), so callers that care can wait for it.
+   */
+  watch?(election: string, onChange: () => void, signal: AbortSignal): Promise<void>;
+  /** Release client resources. Calls after close reject with `StoreClosedError`. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,368 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LeaseholdError } from '../errors.js';
+import type { AcquireRequest, Lease, LeaseStore } from '../store.js';
+
+/**
+ * The conformance suite every `LeaseStore` passes (DESIGN §6). Adapters call
+ * `runConformanceSuite` from a vitest file with a factory that connects to a real store.
+ * It runs in real time: expiry cases wait for TTLs to pass, polling with deadlines.
+ */
+export interface ConformanceContext {
+  /** Unique per test: use it as key prefix, schema or table suffix to isolate the test. */
+  readonly namespace: string;
+}
+
+export interface ConformanceOptions {
+  /** Label for the describe block, e.g. "redis". */
+  readonly name: string;
+  /** A new connection to the store under test. Called several times per test. */
+  createStore(context: ConformanceContext): Promise<LeaseStore> | LeaseStore;
+  /** Drop whatever the test left behind (after its stores are closed). */
+  cleanup?(context: ConformanceContext): Promise<void> | void;
+  /** TTL the cases ask for. Default 1000 ms; etcd grants whole seconds. */
+  readonly ttlMs?: number;
+  /** How long after the TTL a store may take to free an expired lease. Default 1000 ms. */
+  readonly expiryGraceMs?: number;
+  /** Whether the store must implement `watch`. Default: true. */
+  readonly watch?: boolean;
+}
+
+const POLL_MS = 20;
+
+export function runConformanceSuite(options: ConformanceOptions): void {
+  const ttlMs = options.ttlMs ?? 1_000;
+  const expiryGraceMs = options.expiryGraceMs ?? 1_000;
+  const caseTimeoutMs = 4 * ttlMs + 2 * expiryGraceMs + 10_000;
+
+  describe(`LeaseStore conformance: ${options.name}`, () => {
+    let opened: LeaseStore[] = [];
+    let context: ConformanceContext = { namespace: '' };
+
+    afterEach(async () => {
+      const stores = opened;
+      opened = [];
+      await Promise.allSettled(stores.map((store) => store.close()));
+      await options.cleanup?.(context);
+    });
+
+    async function connect(): Promise<LeaseStore> {
+      if (opened.length === 0) {
+        context = { namespace: `lh${randomUUID().replaceAll('-', '').slice(0, 12)}` };
+      }
+      const store = await options.createStore(context);
+      opened.push(store);
+      return store;
+    }
+
+    function request(election: string, holder: string, extra: Partial<AcquireRequest> = {}) {
+      return { election, holder, token: randomUUID(), ttlMs, ...extra } satisfies AcquireRequest;
+    }
+
+    async function acquireOrFail(store: LeaseStore, req: AcquireRequest): Promise<Lease> {
+      const result = await store.tryAcquire(req);
+      if (!result.acquired) {
+        throw new Error(`expected ${req.holder} to acquire ${req.election}, but it is held`);
+      }
+      return result.lease;
+    }
+
+    /** Poll tryAcquire until it succeeds or `withinMs` passes. */
+    async function acquireWithin(store: LeaseStore, req: AcquireRequest, withinMs: number) {
+      const deadline = performance.now() + withinMs;
+      for (;;) {
+        const result = await store.tryAcquire(req);
+        if (result.acquired) return result.lease;
+        if (performance.now() > deadline) {
+          throw new Error(`${req.holder} could not acquire ${req.election} within ${withinMs} ms`);
+        }
+        await delay(POLL_MS);
+      }
+    }
+
+    it('acquires a free election and reports the holder', { timeout: caseTimeoutMs }, async () => {
+      const store = await connect();
+      const election = uniqueElection();
+      expect(await store.read(election)).toBeNull();
+      const req = request(election, 'alpha', { metadata: { zone: 'a', url: 'http://alpha' } });
+      const lease = await acquireOrFail(store, req);
+      expect(lease.election).toBe(election);
+      expect(lease.holder).toBe('alpha');
+      expect(lease.token).toBe(req.token);
+      expect(Number.isSafeInteger(lease.term) && lease.term > 0).toBe(true);
+      expect(lease.ttlMs).toBeGreaterThanOrEqual(ttlMs);
+      expect(lease.notBeforeMs).toBeGreaterThanOrEqual(0);
+      expect(lease.notBeforeMs).toBeLessThanOrEqual(lease.ttlMs + expiryGraceMs);
+      const record = await store.read(election);
+      expect(record).toMatchObject({
+        election,
+        holder: 'alpha',
+        term: lease.term,
+        metadata: { zone: 'a', url: 'http://alpha' },
+      });
+      if (record?.remainingMs != null) {
+        expect(record.remainingMs).toBeGreaterThan(0);
+        expect(record.remainingMs).toBeLessThanOrEqual(lease.ttlMs);
+      }
+    });
+
+    it(
+      'refuses a second candidate while the lease is held',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const [a, b] = [await connect(), await connect()];
+        const election = uniqueElection();
+        const lease = await acquireOrFail(a, request(election, 'alpha'));
+        const result = await b.tryAcquire(request(election, 'beta'));
+        expect(result.acquired).toBe(false);
+        if (result.acquired) return;
+        if (result.current !== null) {
+          expect(result.current).toMatchObject({ holder: 'alpha', term: lease.term });
+        }
+        if (result.retryAfterMs !== null) {
+          expect(result.retryAfterMs).toBeGreaterThan(0);
+          expect(result.retryAfterMs).toBeLessThanOrEqual(lease.ttlMs);
+        }
+        expect(await a.read(election)).toMatchObject({ holder: 'alpha' });
+      },
+    );
+
+    it(
+      'grants exactly one of many simultaneous candidates',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const stores = await Promise.all(Array.from({ length: 6 }, () => connect()));
+        const election = uniqueElection();
+        const results = await Promise.all(
+          stores.map((store, i) => store.tryAcquire(request(election, `candidate-${i}`))),
+        );
+        const winners = results.filter((result) => result.acquired);
+        expect(winners).toHaveLength(1);
+      },
+    );
+
+    it('keeps a renewed lease beyond its first TTL', { timeout: caseTimeoutMs }, async () => {
+      const [a, b] = [await connect(), await connect()];
+      const election = uniqueElection();
+      const lease = await acquireOrFail(a, request(election, 'alpha'));
+      const until = performance.now() + 2 * lease.ttlMs;
+      while (performance.now() < until) {
+        const renewed = await a.renew(lease);
+        expect(renewed.renewed).toBe(true);
+        if (renewed.renewed) expect(renewed.ttlMs).toBeGreaterThanOrEqual(ttlMs);
+        expect((await b.tryAcquire(request(election, 'beta'))).acquired).toBe(false);
+        await delay(lease.ttlMs / 5);
+      }
+      expect(await b.read(election)).toMatchObject({ holder: 'alpha', term: lease.term });
+    });
+
+    it(
+      'refuses a renew with a token that does not hold the lease',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const [a, b] = [await connect(), await connect()];
+        const election = uniqueElection();
+        const lease = await acquireOrFail(a, request(election, 'alpha'));
+        expect(await b.renew({ ...lease, holder: 'beta', token: randomUUID() })).toEqual({
+          renewed: false,
+        });
+        expect(await a.renew(lease)).toMatchObject({ renewed: true });
+      },
+    );
+
+    it(
+      'answers lost to a renew after the lease expired and was taken',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const [a, b] = [await connect(), await connect()];
+        const election = uniqueElection();
+        const first = await acquireOrFail(a, request(election, 'alpha'));
+        const second = await acquireWithin(
+          b,
+          request(election, 'beta'),
+          first.ttlMs + expiryGraceMs + 1_000,
+        );
+        expect(await a.renew(first)).toEqual({ renewed: false });
+        expect(await b.read(election)).toMatchObject({ holder: 'beta', term: second.term });
+        expect(await b.renew(second)).toMatchObject({ renewed: true });
+      },
+    );
+
+    it(
+      'answers lost to a renew after the lease was released',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const store = await connect();
+        const election = uniqueElection();
+        const lease = await acquireOrFail(store, request(election, 'alpha'));
+        await store.release(lease);
+        expect(await store.renew(lease)).toEqual({ renewed: false });
+      },
+    );
+
+    it(
+      'frees the election on release so the next candidate needs no wait',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const [a, b] = [await connect(), await connect()];
+        const election = uniqueElection();
+        const first = await acquireOrFail(a, request(election, 'alpha'));
+        await a.release(first);
+        expect(await a.read(election)).toBeNull();
+        const second = await acquireOrFail(b, request(election, 'beta'));
+        expect(second.notBeforeMs).toBe(0);
+        expect(second.term).toBeGreaterThan(first.term);
+        // Releasing twice, or a lease already gone, is not an error.
+        await a.release(first);
+        expect(await b.read(election)).toMatchObject({ holder: 'beta' });
+      },
+    );
+
+    it(
+      'ignores a release by a token that does not hold the lease',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const [a, b] = [await connect(), await connect()];
+        const election = uniqueElection();
+        const lease = await acquireOrFail(a, request(election, 'alpha'));
+        await b.release({ ...lease, holder: 'beta', token: randomUUID() });
+        expect(await b.read(election)).toMatchObject({ holder: 'alpha', term: lease.term });
+        expect((await b.tryAcquire(request(election, 'beta'))).acquired).toBe(false);
+        expect(await a.renew(lease)).toMatchObject({ renewed: true });
+      },
+    );
+
+    it(
+      'does not let a deposed holder release its successor',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const [a, b] = [await connect(), await connect()];
+        const election = uniqueElection();
+        const stale = await acquireOrFail(a, request(election, 'alpha'));
+        const successor = await acquireWithin(
+          b,
+          request(election, 'beta'),
+          stale.ttlMs + expiryGraceMs + 1_000,
+        );
+        await a.release(stale);
+        expect(await a.read(election)).toMatchObject({ holder: 'beta', term: successor.term });
+      },
+    );
+
+    it(
+      'frees an unrenewed lease after its TTL, not before',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const [a, b] = [await connect(), await connect()];
+        const election = uniqueElection();
+        const sentAt = performance.now();
+        const first = await acquireOrFail(a, request(election, 'alpha'));
+        const second = await acquireWithin(
+          b,
+          request(election, 'beta'),
+          first.ttlMs + expiryGraceMs + 1_000,
+        );
+        const elapsed = performance.now() - sentAt;
+        // The store starts the TTL after it received the first request, which was after
+        // sentAt; 2 ms absorb the store clock's millisecond rounding.
+        expect(elapsed).toBeGreaterThanOrEqual(first.ttlMs - 2);
+        expect(elapsed).toBeLessThanOrEqual(first.ttlMs + expiryGraceMs + 1_000);
+        expect(second.term).toBeGreaterThan(first.term);
+      },
+    );
+
+    it(
+      'raises the term on every acquisition, across release, expiry and reconnect',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const [a, b] = [await connect(), await connect()];
+        const election = uniqueElection();
+        const terms: number[] = [];
+        const t1 = await acquireOrFail(a, request(election, 'alpha'));
+        terms.push(t1.term);
+        await a.release(t1);
+        const t2 = await acquireOrFail(b, request(election, 'beta'));
+        terms.push(t2.term);
+        // beta never renews: the next term comes after an expiry
+        const t3 = await acquireWithin(
+          a,
+          request(election, 'alpha'),
+          t2.ttlMs + expiryGraceMs + 1_000,
+        );
+        terms.push(t3.term);
+        await a.release(t3);
+        const t4 = await acquireOrFail(a, request(election, 'alpha'));
+        terms.push(t4.term);
+        await a.release(t4);
+        await a.close();
+        const fresh = await connect();
+        const t5 = await acquireOrFail(fresh, request(election, 'gamma'));
+        terms.push(t5.term);
+        for (let i = 1; i < terms.length; i += 1) {
+          expect(terms[i]).toBeGreaterThan(terms[i - 1] ?? Number.POSITIVE_INFINITY);
+        }
+      },
+    );
+
+    it('keeps elections independent of each other', { timeout: caseTimeoutMs }, async () => {
+      const store = await connect();
+      const [one, two] = [uniqueElection(), uniqueElection()];
+      const first = await acquireOrFail(store, request(one, 'alpha'));
+      const second = await acquireOrFail(store, request(two, 'beta'));
+      await store.release(first);
+      expect(await store.read(one)).toBeNull();
+      expect(await store.read(two)).toMatchObject({ holder: 'beta', term: second.term });
+    });
+
+    if (options.watch ?? true) {
+      it('wakes a watcher when the lease is released', { timeout: caseTimeoutMs }, async () => {
+        const [a, b] = [await connect(), await connect()];
+        expect(typeof b.watch).toBe('function');
+        const election = uniqueElection();
+        const lease = await acquireOrFail(a, request(election, 'alpha'));
+        const controller = new AbortController();
+        let calls = 0;
+        await b.watch?.(election, () => (calls += 1), controller.signal);
+        const before = calls;
+        const releasedAt = performance.now();
+        await a.release(lease);
+        await until(() => calls > before, 2_000, 'watcher was not called after release');
+        expect(performance.now() - releasedAt).toBeLessThan(2_000);
+        controller.abort();
+      });
+    }
+
+    it(
+      'rejects calls after close with LEASEHOLD_E_STORE_CLOSED',
+      { timeout: caseTimeoutMs },
+      async () => {
+        const store = await connect();
+        const election = uniqueElection();
+        await store.close();
+        await store.close();
+        const failure = await store.tryAcquire(request(election, 'alpha')).then(
+          () => null,
+          (error: unknown) => error,
+        );
+        expect(failure).toBeInstanceOf(LeaseholdError);
+        expect((failure as LeaseholdError).code).toBe('LEASEHOLD_E_STORE_CLOSED');
+      },
+    );
+  });
+}
+
+function uniqueElection(): string {
+  return `conf-${randomUUID().slice(0, 8)}`;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function until(predicate: () => boolean, withinMs: number, message: string): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(message);
+    await delay(5);
+  }
+}

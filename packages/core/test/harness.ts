@@ -1,0 +1,90 @@
+import {
+  Elector,
+  ManualClock,
+  type DeposedEvent,
+  type ElectedEvent,
+  type ElectorOptions,
+} from '@leasehold/core';
+import { FreezableClock, MemoryBackend, type MemoryStore } from '@leasehold/core/testing';
+
+/** One simulated candidate process: its elector, its connection and its own clock view. */
+export interface Candidate {
+  readonly id: string;
+  readonly elector: Elector;
+  readonly store: MemoryStore;
+  readonly clock: FreezableClock;
+  readonly elected: ElectedEvent[];
+  readonly deposed: DeposedEvent[];
+  /** Freeze the whole process, as SIGSTOP would: timers and store answers wait. */
+  freeze(): void;
+  resume(): void;
+}
+
+export class Cluster {
+  readonly clock = new ManualClock(1_000_000);
+  readonly backend = new MemoryBackend({ clock: this.clock });
+  readonly candidates: Candidate[] = [];
+
+  constructor(private readonly defaults: Partial<ElectorOptions> = {}) {}
+
+  add(id: string, options: Partial<ElectorOptions> = {}): Candidate {
+    const store = this.backend.connect();
+    const clock = new FreezableClock(this.clock);
+    const elector = new Elector({
+      election: 'jobs',
+      id,
+      store,
+      clock,
+      ttlMs: 3_000,
+      retryIntervalMs: 500,
+      ...this.defaults,
+      ...options,
+    });
+    const candidate: Candidate = {
+      id,
+      elector,
+      store,
+      clock,
+      elected: [],
+      deposed: [],
+      freeze: () => {
+        clock.freeze();
+        store.faults.freeze();
+      },
+      resume: () => {
+        store.faults.thaw();
+        clock.resume();
+      },
+    };
+    elector.on('elected', (event) => candidate.elected.push(event));
+    elector.on('deposed', (event) => candidate.deposed.push(event));
+    this.candidates.push(candidate);
+    return candidate;
+  }
+
+  start(): void {
+    for (const candidate of this.candidates) candidate.elector.start();
+  }
+
+  leaders(): Candidate[] {
+    return this.candidates.filter((candidate) => candidate.elector.isLeader());
+  }
+
+  /** Advance manual time until exactly one candidate leads; returns it. */
+  async leader(withinMs = 20_000): Promise<Candidate> {
+    await this.clock.advanceUntil(() => this.leaders().length === 1, withinMs);
+    const [leader] = this.leaders();
+    if (leader === undefined) throw new Error('no leader');
+    return leader;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const candidate of this.candidates) candidate.resume();
+    const stopping = Promise.all(this.candidates.map((c) => c.elector.stop()));
+    // stop() may wait on store calls that need manual time to pass.
+    let done = false;
+    void stopping.then(() => (done = true));
+    await this.clock.advanceUntil(() => done, 60_000);
+    await stopping;
+  }
+}

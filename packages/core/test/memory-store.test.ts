@@ -1,0 +1,9 @@
+import { runConformanceSuite, MemoryBackend } from '@leasehold/core/testing';
+
+// The in-memory store passes the same suite as every real backend, so the suite itself is
+// known to be satisfiable and the elector's simulations run against a faithful store.
+const backend = new MemoryBackend();
+runConformanceSuite({
+  name: 'memory',
+  createStore: () => backend.connect(),
+});
