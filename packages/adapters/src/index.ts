@@ -1,28 +1,37 @@
 import { LeaseholdConfigError, UnsupportedStoreError, type LeaseStore } from '@leasehold/core';
+import type { StoreOptions } from './options.js';
+
+export { DEFAULT_NAMESPACE, type StoreOptions } from './options.js';
+
+type StoreFactory = (url: URL, options: StoreOptions) => Promise<LeaseStore>;
 
 /**
- * Store URL schemes leasehold knows, and the adapter that serves each. Adapters register
- * here as they land (DESIGN §2); until then a known scheme says plainly that its adapter is
- * not built yet, and an unknown one lists what is supported.
+ * Store URL schemes and the adapter serving each. Adapters load lazily, so a Redis user
+ * never loads the gRPC stack etcd needs.
  */
-export const SUPPORTED_SCHEMES = [
-  'redis',
-  'rediss',
-  'postgres',
-  'postgresql',
-  'etcd',
-  'etcds',
-  'sqlite',
-] as const;
+const factories = {
+  redis: (url, options) => import('./redis/index.js').then((m) => m.createRedisStore(url, options)),
+  rediss: (url, options) =>
+    import('./redis/index.js').then((m) => m.createRedisStore(url, options)),
+  postgres: (url, options) =>
+    import('./postgres/index.js').then((m) => m.createPostgresStore(url, options)),
+  postgresql: (url, options) =>
+    import('./postgres/index.js').then((m) => m.createPostgresStore(url, options)),
+  etcd: (url, options) => import('./etcd/index.js').then((m) => m.createEtcdStore(url, options)),
+  etcds: (url, options) => import('./etcd/index.js').then((m) => m.createEtcdStore(url, options)),
+  sqlite: (url, options) =>
+    import('./sqlite/index.js').then((m) => m.createSqliteStore(url, options)),
+} satisfies Record<string, StoreFactory>;
 
-export type StoreScheme = (typeof SUPPORTED_SCHEMES)[number];
+export type StoreScheme = keyof typeof factories;
 
-type StoreFactory = (url: URL) => Promise<LeaseStore>;
+export const SUPPORTED_SCHEMES = Object.keys(factories) as StoreScheme[];
 
-const factories: Partial<Record<StoreScheme, StoreFactory>> = {};
-
-/** Open the store a URL names, e.g. `redis://127.0.0.1:6379/0`. */
-export async function createStore(url: string): Promise<LeaseStore> {
+/**
+ * Open the store a URL names: `redis://`, `rediss://`, `postgres://`, `etcd://`, `etcds://`
+ * or `sqlite://`. An unknown scheme gets an error listing the supported ones.
+ */
+export async function createStore(url: string, options: StoreOptions = {}): Promise<LeaseStore> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -30,28 +39,22 @@ export async function createStore(url: string): Promise<LeaseStore> {
     throw new LeaseholdConfigError(
       'store',
       maskUrl(url),
-      `expected a URL such as redis://host:6379, postgres://user@host/db, etcd://host:2379 or sqlite://path`,
+      'expected a URL such as redis://host:6379, postgres://user@host/db, etcd://host:2379 or sqlite://path',
       { cause },
     );
   }
   const scheme = parsed.protocol.replace(/:$/, '');
-  if (!isSupported(scheme))
+  if (!isSupported(scheme)) {
     throw new UnsupportedStoreError(
       scheme,
       SUPPORTED_SCHEMES.map((s) => `${s}://`),
     );
-  const factory = factories[scheme];
-  if (factory === undefined) {
-    throw new UnsupportedStoreError(
-      `${scheme} (adapter not built yet)`,
-      SUPPORTED_SCHEMES.filter((s) => factories[s] !== undefined).map((s) => `${s}://`),
-    );
   }
-  return factory(parsed);
+  return factories[scheme](parsed, options);
 }
 
 function isSupported(scheme: string): scheme is StoreScheme {
-  return (SUPPORTED_SCHEMES as readonly string[]).includes(scheme);
+  return Object.hasOwn(factories, scheme);
 }
 
 /** The URL with any password replaced by `***`, safe for logs and error messages. */

@@ -1,0 +1,9 @@
+import { UnsupportedStoreError, type LeaseStore } from '@leasehold/core';
+import type { StoreOptions } from '../options.js';
+
+export async function createRedisStore(url: URL, _options: StoreOptions = {}): Promise<LeaseStore> {
+  throw new UnsupportedStoreError(
+    `${url.protocol.replace(/:$/, '')} (the redis adapter is not built yet)`,
+    [],
+  );
+}
