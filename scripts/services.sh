@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# Make sure the stores that leasehold's backends are tested against are running
+# on this (Debian, root, no systemd) machine, and print where each listens.
+#
+#   scripts/services.sh [up]       ensure Redis, PostgreSQL and etcd are up (default)
+#   scripts/services.sh status     print each store and whether it answers (exit 1 if any doesn't)
+#   scripts/services.sh stop-etcd  stop our etcd and wait until its port is closed
+#   scripts/services.sh start-etcd start etcd again (same data dir) and wait until healthy
+#   scripts/services.sh restart-etcd  stop-etcd then start-etcd
+#
+# Idempotent: a store that already answers is left alone. Progress goes to
+# stderr; `up` prints one "name  url" line per store on stdout.
+#
+# Env overrides (defaults in brackets):
+#   REDIS_PORT [6379]  PG_PORT [5432]  PG_DB [test]
+#   ETCD_PORT [2379]   ETCD_PEER_PORT [ETCD_PORT+1]
+#   ETCD_DATA_DIR [/var/lib/leasehold-etcd]  ETCD_LOG [/var/log/leasehold-etcd.log]
+#   ETCD_PID_FILE [/var/run/leasehold-etcd.pid]
+#   WAIT_SECONDS [20]  readiness deadline per store
+set -euo pipefail
+
+HOST=127.0.0.1
+REDIS_PORT="${REDIS_PORT:-6379}"
+PG_PORT="${PG_PORT:-5432}"
+PG_DB="${PG_DB:-test}"
+ETCD_PORT="${ETCD_PORT:-2379}"
+ETCD_PEER_PORT="${ETCD_PEER_PORT:-$((ETCD_PORT + 1))}"
+ETCD_NAME=leasehold
+ETCD_DATA_DIR="${ETCD_DATA_DIR:-/var/lib/leasehold-etcd}"
+ETCD_LOG="${ETCD_LOG:-/var/log/leasehold-etcd.log}"
+ETCD_PID_FILE="${ETCD_PID_FILE:-/var/run/leasehold-etcd.pid}"
+WAIT_SECONDS="${WAIT_SECONDS:-20}"
+
+PG_USER="" # set by ensure_postgres / pg_find_user
+
+log() { printf 'services.sh: %s\n' "$*" >&2; }
+die() {
+  printf 'services.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Run `apt-get update` at most once per script run.
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then
+    log "apt-get update"
+    apt-get update -qq >&2
+    APT_UPDATED=1
+  fi
+  log "apt-get install -y $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# Wait until "$@" succeeds, polling every 0.2 s, for at most WAIT_SECONDS.
+# If WAIT_PID is set, give up as soon as that process has exited.
+wait_for() {
+  local what="$1"
+  shift
+  local deadline now
+  deadline=$(($(date +%s%N) / 1000000 + WAIT_SECONDS * 1000))
+  while :; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if [ -n "${WAIT_PID:-}" ] && ! kill -0 "$WAIT_PID" 2>/dev/null; then
+      log "$what: process $WAIT_PID exited before it was ready"
+      return 1
+    fi
+    now=$(($(date +%s%N) / 1000000))
+    if [ "$now" -ge "$deadline" ]; then
+      log "$what not ready after ${WAIT_SECONDS}s"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+port_closed() { ! port_open "$1"; }
+
+# ---------------------------------------------------------------- Redis
+redis_ok() { [ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+
+ensure_redis() {
+  if ! have redis-server || ! have redis-cli; then apt_install redis-server; fi
+  if redis_ok; then
+    log "redis already answers on $HOST:$REDIS_PORT"
+    return 0
+  fi
+  log "starting redis on $HOST:$REDIS_PORT"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log >&2
+  wait_for redis redis_ok || {
+    tail -n 20 /var/log/redis/ci.log >&2 || true
+    die "redis did not answer PONG on $HOST:$REDIS_PORT"
+  }
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_ok() { pg_isready -q -h "$HOST" -p "$PG_PORT"; }
+
+# First role that can log in over TCP without a password.
+pg_find_user() {
+  local u
+  PG_USER=""
+  for u in postgres root "$(id -un)"; do
+    if psql -h "$HOST" -p "$PG_PORT" -U "$u" -d postgres -w -tAc 'select 1' >/dev/null 2>&1; then
+      PG_USER="$u"
+      return 0
+    fi
+  done
+  return 1
+}
+
+ensure_postgres() {
+  if ! have pg_ctlcluster || ! have psql; then apt_install postgresql; fi
+  if pg_ok; then
+    log "postgres already answers on $HOST:$PG_PORT"
+  else
+    local ver
+    ver="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
+    [ -n "$ver" ] || die "no cluster under /etc/postgresql"
+    log "starting postgres cluster $ver/main"
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main start >&2 || log "pg_ctlcluster start failed (may already be starting)"
+    wait_for postgres pg_ok || die "postgres not ready on $HOST:$PG_PORT (see /var/log/postgresql/)"
+  fi
+  pg_find_user || die "no passwordless role (postgres/root) over TCP on $HOST:$PG_PORT; check pg_hba.conf for trust auth"
+  if [ "$(psql -h "$HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -w -tAc \
+    "select 1 from pg_database where datname = '$PG_DB'")" != 1 ]; then
+    log "creating database $PG_DB"
+    psql -h "$HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -w -qc "create database \"$PG_DB\"" >&2
+  fi
+  psql -h "$HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -w -tAc 'select 1' >/dev/null ||
+    die "cannot connect to database $PG_DB as $PG_USER"
+}
+
+# ---------------------------------------------------------------- etcd
+etcd_ok() {
+  port_open "$ETCD_PORT" || return 1 # fast path: etcdctl blocks for its dial timeout on a closed port
+  ETCDCTL_API=3 etcdctl --endpoints="http://$HOST:$ETCD_PORT" --dial-timeout=1s --command-timeout=2s \
+    endpoint health >/dev/null 2>&1
+}
+
+ensure_etcd_installed() {
+  have etcd && have etcdctl && return 0
+  # Keep the package's maintainer scripts from starting Debian's own etcd
+  # (it would take 2379 with /var/lib/etcd): a policy-rc.d that says "no",
+  # unless one is already there (Docker-style images ship one).
+  local policy=/usr/sbin/policy-rc.d ours=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# temporary, from leasehold scripts/services.sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    ours=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  local t0=$SECONDS
+  apt_install etcd-server etcd-client || log "apt-get install reported an error (service start is expected to fail without systemd)"
+  if [ "$ours" = 1 ]; then
+    rm -f "$policy"
+    trap - EXIT
+  fi
+  have etcd && have etcdctl || die "etcd/etcdctl still missing after apt-get install etcd-server etcd-client"
+  log "etcd installed in $((SECONDS - t0))s ($(etcd --version 2>/dev/null | head -n 1))"
+}
+
+# Is $1 a live (not zombie) etcd process?
+is_etcd_pid() {
+  local stat
+  [ -n "${1:-}" ] && stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  # /proc/PID/stat: "pid (comm) state ..."
+  [[ "$stat" == *" (etcd) "[!ZX]* ]]
+}
+
+# Pids of etcd processes that are ours: from the pid file, by data dir, or listening on our port.
+etcd_pids() {
+  local pid p
+  {
+    if [ -r "$ETCD_PID_FILE" ]; then
+      pid="$(cat "$ETCD_PID_FILE" 2>/dev/null || true)"
+      is_etcd_pid "$pid" && echo "$pid"
+    fi
+    for p in /proc/[0-9]*; do
+      pid="${p#/proc/}"
+      is_etcd_pid "$pid" || continue
+      tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "--data-dir $ETCD_DATA_DIR " && echo "$pid"
+    done
+    if have ss; then
+      ss -Hltnp "sport = :$ETCD_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 || true
+    fi
+    true
+  } | sort -un
+}
+
+start_etcd() {
+  ensure_etcd_installed
+  if etcd_ok; then
+    log "etcd already healthy on $HOST:$ETCD_PORT"
+    return 0
+  fi
+  if port_open "$ETCD_PORT"; then
+    die "something not answering as healthy etcd already listens on $HOST:$ETCD_PORT: $(ss -Hltnp "sport = :$ETCD_PORT" 2>/dev/null || true)"
+  fi
+  mkdir -p "$ETCD_DATA_DIR" "$(dirname "$ETCD_LOG")" "$(dirname "$ETCD_PID_FILE")"
+  chmod 700 "$ETCD_DATA_DIR" # etcd warns (3.4) or refuses (3.5+) on a group/world-readable data dir
+  log "starting etcd on $HOST:$ETCD_PORT (peer $ETCD_PEER_PORT, data $ETCD_DATA_DIR, log $ETCD_LOG)"
+  local state=new
+  [ -d "$ETCD_DATA_DIR/member" ] && state=existing
+  # etcd reads ETCD_* variables as flags; drop this script's own so it doesn't warn or conflict.
+  # setsid + nohup: own session, survives this shell; stdin from /dev/null.
+  env -u ETCD_PORT -u ETCD_PEER_PORT -u ETCD_DATA_DIR -u ETCD_LOG -u ETCD_PID_FILE \
+    setsid nohup etcd \
+    --name "$ETCD_NAME" \
+    --data-dir "$ETCD_DATA_DIR" \
+    --listen-client-urls "http://$HOST:$ETCD_PORT" \
+    --advertise-client-urls "http://$HOST:$ETCD_PORT" \
+    --listen-peer-urls "http://$HOST:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://$HOST:$ETCD_PEER_PORT" \
+    --initial-cluster "$ETCD_NAME=http://$HOST:$ETCD_PEER_PORT" \
+    --initial-cluster-state "$state" \
+    --initial-cluster-token leasehold-etcd \
+    --logger=zap \
+    </dev/null >>"$ETCD_LOG" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$ETCD_PID_FILE"
+  if ! WAIT_PID="$pid" wait_for etcd etcd_ok; then
+    log "tail of $ETCD_LOG:"
+    tail -n 30 "$ETCD_LOG" >&2 || true
+    if is_etcd_pid "$pid"; then kill "$pid" 2>/dev/null || true; fi
+    rm -f "$ETCD_PID_FILE"
+    die "etcd did not become healthy on http://$HOST:$ETCD_PORT (log: $ETCD_LOG)"
+  fi
+  # setsid execs in place when it need not fork, so $! is etcd itself; check, and fall back to the port.
+  if ! is_etcd_pid "$pid"; then
+    pid="$(etcd_pids | head -n 1)"
+    [ -n "$pid" ] && echo "$pid" >"$ETCD_PID_FILE"
+  fi
+  log "etcd healthy (pid ${pid:-?})"
+}
+
+stop_etcd() {
+  local pids
+  pids="$(etcd_pids | xargs)"
+  if [ -z "$pids" ]; then
+    if port_open "$ETCD_PORT"; then die "port $ETCD_PORT is open but no etcd process found to stop"; fi
+    log "etcd not running"
+    rm -f "$ETCD_PID_FILE"
+    return 0
+  fi
+  log "stopping etcd (pid $pids)"
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  if ! WAIT_SECONDS=10 wait_for "etcd shutdown" etcd_gone $pids; then
+    log "etcd still running; sending SIGKILL"
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    WAIT_SECONDS=5 wait_for "etcd shutdown" etcd_gone $pids || die "could not stop etcd (pid $pids)"
+  fi
+  rm -f "$ETCD_PID_FILE"
+  log "etcd stopped; $HOST:$ETCD_PORT closed"
+}
+
+etcd_gone() {
+  local p
+  for p in "$@"; do is_etcd_pid "$p" && return 1; done
+  port_closed "$ETCD_PORT"
+}
+
+# ---------------------------------------------------------------- commands
+print_urls() {
+  printf '%-10s%s\n' redis "redis://$HOST:$REDIS_PORT"
+  printf '%-10s%s\n' postgres "postgres://$PG_USER@$HOST:$PG_PORT/$PG_DB"
+  printf '%-10s%s\n' etcd "etcd://$HOST:$ETCD_PORT"
+}
+
+status() {
+  local rc=0 s
+  if have redis-cli && redis_ok; then s=up; else s=down rc=1; fi
+  printf '%-10s%-42s%s\n' redis "redis://$HOST:$REDIS_PORT" "$s"
+  if have pg_isready && pg_ok && pg_find_user; then s=up; else s=down rc=1; fi
+  printf '%-10s%-42s%s\n' postgres "postgres://${PG_USER:-postgres}@$HOST:$PG_PORT/$PG_DB" "$s"
+  if have etcdctl && etcd_ok; then s=up; else s=down rc=1; fi
+  printf '%-10s%-42s%s\n' etcd "etcd://$HOST:$ETCD_PORT" "$s"
+  return "$rc"
+}
+
+[ "$(id -u)" = 0 ] || die "run as root (starts services, may apt-get install)"
+
+case "${1:-up}" in
+  up)
+    ensure_redis
+    ensure_postgres
+    start_etcd
+    print_urls
+    ;;
+  start-etcd) start_etcd ;;
+  stop-etcd) stop_etcd ;;
+  restart-etcd)
+    stop_etcd
+    start_etcd
+    ;;
+  status) status ;;
+  -h | --help | help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command '$1' (use: up | status | start-etcd | stop-etcd | restart-etcd)" ;;
+esac
