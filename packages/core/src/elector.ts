@@ -188,7 +188,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       throw new ElectorStateError(`elector "${this.election}" was already started`);
     }
     this.state = 'running';
-    void this.store.watch?.(this.election, () => this.wakeLoop?.(), this.runController.signal);
+    this.startWatching();
     this.loopDone = this.runLoop();
   }
 
@@ -264,6 +264,16 @@ export class Elector extends EventEmitter<ElectorEvents> {
       observed: this.observed,
       store: this.health,
     };
+  }
+
+  /** Watch events only wake the loop early; polling covers a watch that fails. */
+  private startWatching(): void {
+    const onChange = (): void => this.wakeLoop?.();
+    try {
+      this.store.watch?.(this.election, onChange, this.runController.signal)?.catch(() => {});
+    } catch {
+      // A store whose watch throws still works by polling.
+    }
   }
 
   // ---------------------------------------------------------------- the loop

@@ -329,6 +329,31 @@ describe('Elector', () => {
     }
   });
 
+  it('falls back to polling when the store\u2019s watch throws or rejects', async () => {
+    for (const broken of ['throws', 'rejects'] as const) {
+      const clock = new ManualClock();
+      const memory = new MemoryBackend({ clock }).connect();
+      const store: LeaseStore = {
+        backend: 'memory',
+        tryAcquire: (request) => memory.tryAcquire(request),
+        renew: (lease) => memory.renew(lease),
+        release: (lease) => memory.release(lease),
+        read: (election) => memory.read(election),
+        watch: () => {
+          if (broken === 'throws') throw new Error('watch bug');
+          return Promise.reject(new Error('watch bug'));
+        },
+        close: () => memory.close(),
+      };
+      const elector = new Elector({ store, clock, election: 'jobs', id: 'a', ttlMs: 2_000 });
+      elector.start();
+      await clock.advanceUntil(() => elector.isLeader(), 1_000);
+      const stopping = elector.stop();
+      await clock.advance(0);
+      await stopping;
+    }
+  });
+
   it('gives an aborted signal to code asking while not leading', async () => {
     cluster = new Cluster();
     const a = cluster.add('a');
