@@ -18,6 +18,16 @@ const coreUpward = {
   message: 'core must not depend on adapters or the sidecar (sidecar → adapters → core).',
 };
 
+/** Patterns that hold everywhere, plus the layer's own. */
+const restrictImports = (...patterns) => ({
+  'no-restricted-imports': ['error', { patterns: [crossPackageRelative, ...patterns] }],
+});
+
+const onlyNodeAndOwnFiles = (extraAllowed) => ({
+  regex: String.raw`^(?!node:|\.|@leasehold/${extraAllowed})`,
+  message: 'core has zero runtime dependencies: only node: modules and its own files.',
+});
+
 export default tseslint.config(
   {
     ignores: [
@@ -39,69 +49,29 @@ export default tseslint.config(
     },
   },
   {
+    // Tests and test helpers in core may use the test tools, nothing else from outside.
     files: ['packages/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            crossPackageRelative,
-            coreUpward,
-            {
-              regex: String.raw`^(?!node:|\.|@leasehold/|vitest$|fast-check$)`,
-              message: 'core has zero runtime dependencies: only node: modules and its own files.',
-            },
-          ],
-        },
-      ],
-    },
+    rules: restrictImports(coreUpward, onlyNodeAndOwnFiles('|vitest$|fast-check$')),
   },
   {
-    // The production half of core may not even import its test helpers' dependencies.
+    // The production half of core: Node's standard library and its own files only.
     files: ['packages/core/src/**/*.ts'],
     ignores: ['packages/core/src/testing/**'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            crossPackageRelative,
-            coreUpward,
-            {
-              regex: String.raw`^(?!node:|\.|@leasehold/)`,
-              message: 'core has zero runtime dependencies: only node: modules and its own files.',
-            },
-            {
-              regex: String.raw`testing/`,
-              message: 'production code must not import test helpers.',
-            },
-          ],
-        },
-      ],
-    },
+    rules: restrictImports(coreUpward, onlyNodeAndOwnFiles(''), {
+      regex: String.raw`testing/`,
+      message: 'production code must not import test helpers.',
+    }),
   },
   {
     files: ['packages/adapters/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            crossPackageRelative,
-            {
-              regex: String.raw`^@leasehold/sidecar`,
-              message: 'adapters must not depend on the sidecar (sidecar → adapters → core).',
-            },
-          ],
-        },
-      ],
-    },
+    rules: restrictImports({
+      regex: String.raw`^@leasehold/sidecar`,
+      message: 'adapters must not depend on the sidecar (sidecar → adapters → core).',
+    }),
   },
   {
     files: ['packages/sidecar/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [crossPackageRelative] }],
-    },
+    rules: restrictImports(),
   },
   {
     files: ['**/*.js', '**/*.mjs'],

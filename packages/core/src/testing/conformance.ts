@@ -55,6 +55,11 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       return store;
     }
 
+    /** Every case gets the same generous timeout: some wait out several TTLs. */
+    function conformanceCase(name: string, body: () => Promise<void>): void {
+      it(name, { timeout: caseTimeoutMs }, body);
+    }
+
     function request(election: string, holder: string, extra: Partial<AcquireRequest> = {}) {
       return { election, holder, token: randomUUID(), ttlMs, ...extra } satisfies AcquireRequest;
     }
@@ -80,7 +85,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       }
     }
 
-    it('acquires a free election and reports the holder', { timeout: caseTimeoutMs }, async () => {
+    conformanceCase('acquires a free election and reports the holder', async () => {
       const store = await connect();
       const election = uniqueElection();
       expect(await store.read(election)).toBeNull();
@@ -106,42 +111,34 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       }
     });
 
-    it(
-      'refuses a second candidate while the lease is held',
-      { timeout: caseTimeoutMs },
-      async () => {
-        const [a, b] = [await connect(), await connect()];
-        const election = uniqueElection();
-        const lease = await acquireOrFail(a, request(election, 'alpha'));
-        const result = await b.tryAcquire(request(election, 'beta'));
-        expect(result.acquired).toBe(false);
-        if (result.acquired) return;
-        if (result.current !== null) {
-          expect(result.current).toMatchObject({ holder: 'alpha', term: lease.term });
-        }
-        if (result.retryAfterMs !== null) {
-          expect(result.retryAfterMs).toBeGreaterThan(0);
-          expect(result.retryAfterMs).toBeLessThanOrEqual(lease.ttlMs);
-        }
-        expect(await a.read(election)).toMatchObject({ holder: 'alpha' });
-      },
-    );
+    conformanceCase('refuses a second candidate while the lease is held', async () => {
+      const [a, b] = [await connect(), await connect()];
+      const election = uniqueElection();
+      const lease = await acquireOrFail(a, request(election, 'alpha'));
+      const result = await b.tryAcquire(request(election, 'beta'));
+      expect(result.acquired).toBe(false);
+      if (result.acquired) return;
+      if (result.current !== null) {
+        expect(result.current).toMatchObject({ holder: 'alpha', term: lease.term });
+      }
+      if (result.retryAfterMs !== null) {
+        expect(result.retryAfterMs).toBeGreaterThan(0);
+        expect(result.retryAfterMs).toBeLessThanOrEqual(lease.ttlMs);
+      }
+      expect(await a.read(election)).toMatchObject({ holder: 'alpha' });
+    });
 
-    it(
-      'grants exactly one of many simultaneous candidates',
-      { timeout: caseTimeoutMs },
-      async () => {
-        const stores = await Promise.all(Array.from({ length: 6 }, () => connect()));
-        const election = uniqueElection();
-        const results = await Promise.all(
-          stores.map((store, i) => store.tryAcquire(request(election, `candidate-${i}`))),
-        );
-        const winners = results.filter((result) => result.acquired);
-        expect(winners).toHaveLength(1);
-      },
-    );
+    conformanceCase('grants exactly one of many simultaneous candidates', async () => {
+      const stores = await Promise.all(Array.from({ length: 6 }, () => connect()));
+      const election = uniqueElection();
+      const results = await Promise.all(
+        stores.map((store, i) => store.tryAcquire(request(election, `candidate-${i}`))),
+      );
+      const winners = results.filter((result) => result.acquired);
+      expect(winners).toHaveLength(1);
+    });
 
-    it('keeps a renewed lease beyond its first TTL', { timeout: caseTimeoutMs }, async () => {
+    conformanceCase('keeps a renewed lease beyond its first TTL', async () => {
       const [a, b] = [await connect(), await connect()];
       const election = uniqueElection();
       const lease = await acquireOrFail(a, request(election, 'alpha'));
@@ -156,53 +153,40 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       expect(await b.read(election)).toMatchObject({ holder: 'alpha', term: lease.term });
     });
 
-    it(
-      'refuses a renew with a token that does not hold the lease',
-      { timeout: caseTimeoutMs },
-      async () => {
-        const [a, b] = [await connect(), await connect()];
-        const election = uniqueElection();
-        const lease = await acquireOrFail(a, request(election, 'alpha'));
-        expect(await b.renew({ ...lease, holder: 'beta', token: randomUUID() })).toEqual({
-          renewed: false,
-        });
-        expect(await a.renew(lease)).toMatchObject({ renewed: true });
-      },
-    );
+    conformanceCase('refuses a renew with a token that does not hold the lease', async () => {
+      const [a, b] = [await connect(), await connect()];
+      const election = uniqueElection();
+      const lease = await acquireOrFail(a, request(election, 'alpha'));
+      expect(await b.renew({ ...lease, holder: 'beta', token: randomUUID() })).toEqual({
+        renewed: false,
+      });
+      expect(await a.renew(lease)).toMatchObject({ renewed: true });
+    });
 
-    it(
-      'answers lost to a renew after the lease expired and was taken',
-      { timeout: caseTimeoutMs },
-      async () => {
-        const [a, b] = [await connect(), await connect()];
-        const election = uniqueElection();
-        const first = await acquireOrFail(a, request(election, 'alpha'));
-        const second = await acquireWithin(
-          b,
-          request(election, 'beta'),
-          first.ttlMs + expiryGraceMs + 1_000,
-        );
-        expect(await a.renew(first)).toEqual({ renewed: false });
-        expect(await b.read(election)).toMatchObject({ holder: 'beta', term: second.term });
-        expect(await b.renew(second)).toMatchObject({ renewed: true });
-      },
-    );
+    conformanceCase('answers lost to a renew after the lease expired and was taken', async () => {
+      const [a, b] = [await connect(), await connect()];
+      const election = uniqueElection();
+      const first = await acquireOrFail(a, request(election, 'alpha'));
+      const second = await acquireWithin(
+        b,
+        request(election, 'beta'),
+        first.ttlMs + expiryGraceMs + 1_000,
+      );
+      expect(await a.renew(first)).toEqual({ renewed: false });
+      expect(await b.read(election)).toMatchObject({ holder: 'beta', term: second.term });
+      expect(await b.renew(second)).toMatchObject({ renewed: true });
+    });
 
-    it(
-      'answers lost to a renew after the lease was released',
-      { timeout: caseTimeoutMs },
-      async () => {
-        const store = await connect();
-        const election = uniqueElection();
-        const lease = await acquireOrFail(store, request(election, 'alpha'));
-        await store.release(lease);
-        expect(await store.renew(lease)).toEqual({ renewed: false });
-      },
-    );
+    conformanceCase('answers lost to a renew after the lease was released', async () => {
+      const store = await connect();
+      const election = uniqueElection();
+      const lease = await acquireOrFail(store, request(election, 'alpha'));
+      await store.release(lease);
+      expect(await store.renew(lease)).toEqual({ renewed: false });
+    });
 
-    it(
+    conformanceCase(
       'frees the election on release so the next candidate needs no wait',
-      { timeout: caseTimeoutMs },
       async () => {
         const [a, b] = [await connect(), await connect()];
         const election = uniqueElection();
@@ -218,62 +202,49 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       },
     );
 
-    it(
-      'ignores a release by a token that does not hold the lease',
-      { timeout: caseTimeoutMs },
-      async () => {
-        const [a, b] = [await connect(), await connect()];
-        const election = uniqueElection();
-        const lease = await acquireOrFail(a, request(election, 'alpha'));
-        await b.release({ ...lease, holder: 'beta', token: randomUUID() });
-        expect(await b.read(election)).toMatchObject({ holder: 'alpha', term: lease.term });
-        expect((await b.tryAcquire(request(election, 'beta'))).acquired).toBe(false);
-        expect(await a.renew(lease)).toMatchObject({ renewed: true });
-      },
-    );
+    conformanceCase('ignores a release by a token that does not hold the lease', async () => {
+      const [a, b] = [await connect(), await connect()];
+      const election = uniqueElection();
+      const lease = await acquireOrFail(a, request(election, 'alpha'));
+      await b.release({ ...lease, holder: 'beta', token: randomUUID() });
+      expect(await b.read(election)).toMatchObject({ holder: 'alpha', term: lease.term });
+      expect((await b.tryAcquire(request(election, 'beta'))).acquired).toBe(false);
+      expect(await a.renew(lease)).toMatchObject({ renewed: true });
+    });
 
-    it(
-      'does not let a deposed holder release its successor',
-      { timeout: caseTimeoutMs },
-      async () => {
-        const [a, b] = [await connect(), await connect()];
-        const election = uniqueElection();
-        const stale = await acquireOrFail(a, request(election, 'alpha'));
-        const successor = await acquireWithin(
-          b,
-          request(election, 'beta'),
-          stale.ttlMs + expiryGraceMs + 1_000,
-        );
-        await a.release(stale);
-        expect(await a.read(election)).toMatchObject({ holder: 'beta', term: successor.term });
-      },
-    );
+    conformanceCase('does not let a deposed holder release its successor', async () => {
+      const [a, b] = [await connect(), await connect()];
+      const election = uniqueElection();
+      const stale = await acquireOrFail(a, request(election, 'alpha'));
+      const successor = await acquireWithin(
+        b,
+        request(election, 'beta'),
+        stale.ttlMs + expiryGraceMs + 1_000,
+      );
+      await a.release(stale);
+      expect(await a.read(election)).toMatchObject({ holder: 'beta', term: successor.term });
+    });
 
-    it(
-      'frees an unrenewed lease after its TTL, not before',
-      { timeout: caseTimeoutMs },
-      async () => {
-        const [a, b] = [await connect(), await connect()];
-        const election = uniqueElection();
-        const sentAt = performance.now();
-        const first = await acquireOrFail(a, request(election, 'alpha'));
-        const second = await acquireWithin(
-          b,
-          request(election, 'beta'),
-          first.ttlMs + expiryGraceMs + 1_000,
-        );
-        const elapsed = performance.now() - sentAt;
-        // The store starts the TTL after it received the first request, which was after
-        // sentAt; 2 ms absorb the store clock's millisecond rounding.
-        expect(elapsed).toBeGreaterThanOrEqual(first.ttlMs - 2);
-        expect(elapsed).toBeLessThanOrEqual(first.ttlMs + expiryGraceMs + 1_000);
-        expect(second.term).toBeGreaterThan(first.term);
-      },
-    );
+    conformanceCase('frees an unrenewed lease after its TTL, not before', async () => {
+      const [a, b] = [await connect(), await connect()];
+      const election = uniqueElection();
+      const sentAt = performance.now();
+      const first = await acquireOrFail(a, request(election, 'alpha'));
+      const second = await acquireWithin(
+        b,
+        request(election, 'beta'),
+        first.ttlMs + expiryGraceMs + 1_000,
+      );
+      const elapsed = performance.now() - sentAt;
+      // The store starts the TTL after it received the first request, which was after
+      // sentAt; 2 ms absorb the store clock's millisecond rounding.
+      expect(elapsed).toBeGreaterThanOrEqual(first.ttlMs - 2);
+      expect(elapsed).toBeLessThanOrEqual(first.ttlMs + expiryGraceMs + 1_000);
+      expect(second.term).toBeGreaterThan(first.term);
+    });
 
-    it(
+    conformanceCase(
       'raises the term on every acquisition, across release, expiry and reconnect',
-      { timeout: caseTimeoutMs },
       async () => {
         const [a, b] = [await connect(), await connect()];
         const election = uniqueElection();
@@ -304,7 +275,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       },
     );
 
-    it('keeps elections independent of each other', { timeout: caseTimeoutMs }, async () => {
+    conformanceCase('keeps elections independent of each other', async () => {
       const store = await connect();
       const [one, two] = [uniqueElection(), uniqueElection()];
       const first = await acquireOrFail(store, request(one, 'alpha'));
@@ -315,7 +286,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     });
 
     if (options.watch ?? true) {
-      it('wakes a watcher when the lease is released', { timeout: caseTimeoutMs }, async () => {
+      conformanceCase('wakes a watcher when the lease is released', async () => {
         const [a, b] = [await connect(), await connect()];
         expect(typeof b.watch).toBe('function');
         const election = uniqueElection();
@@ -332,22 +303,18 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       });
     }
 
-    it(
-      'rejects calls after close with LEASEHOLD_E_STORE_CLOSED',
-      { timeout: caseTimeoutMs },
-      async () => {
-        const store = await connect();
-        const election = uniqueElection();
-        await store.close();
-        await store.close();
-        const failure = await store.tryAcquire(request(election, 'alpha')).then(
-          () => null,
-          (error: unknown) => error,
-        );
-        expect(failure).toBeInstanceOf(LeaseholdError);
-        expect((failure as LeaseholdError).code).toBe('LEASEHOLD_E_STORE_CLOSED');
-      },
-    );
+    conformanceCase('rejects calls after close with LEASEHOLD_E_STORE_CLOSED', async () => {
+      const store = await connect();
+      const election = uniqueElection();
+      await store.close();
+      await store.close();
+      const failure = await store.tryAcquire(request(election, 'alpha')).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(LeaseholdError);
+      expect((failure as LeaseholdError).code).toBe('LEASEHOLD_E_STORE_CLOSED');
+    });
   });
 }
 
