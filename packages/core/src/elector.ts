@@ -7,7 +7,7 @@ import {
   LeaseholdError,
   StoreTimeoutError,
 } from './errors.js';
-import type { Lease, LeaseMetadata, LeaseRecord, LeaseStore } from './store.js';
+import type { Lease, LeaseMetadata, LeaseRecord, LeaseStore, MemberRecord } from './store.js';
 import {
   Backoff,
   holdOffMs,
@@ -67,9 +67,22 @@ export interface DeposedEvent {
 }
 
 export interface StoreRequestEvent {
-  readonly op: 'acquire' | 'renew' | 'release' | 'read';
+  readonly op: 'acquire' | 'renew' | 'release' | 'read' | 'member';
   readonly durationMs: number;
   readonly error: unknown;
+}
+
+/** A live candidate, as `GET /v1/members` lists it. */
+export interface MemberInfo {
+  readonly id: string;
+  readonly priority: number;
+  /** Wall-clock ms. */
+  readonly startedAt: number;
+  /** Wall-clock ms of the member's last heartbeat, by its own clock. */
+  readonly lastHeartbeatAt: number;
+  /** Whether this candidate believes the member leads now. */
+  readonly isLeader: boolean;
+  readonly metadata: LeaseMetadata;
 }
 
 export interface ElectorEvents {
@@ -104,6 +117,11 @@ export interface ElectorOptions extends ElectionTimingOptions {
   /** This candidate's id; unique among candidates. */
   readonly id: string;
   readonly metadata?: LeaseMetadata;
+  /**
+   * Higher wins when the lock is free (DESIGN §3.5): a candidate waits one retry interval
+   * per priority level of live members above its own. Default 0.
+   */
+  readonly priority?: number;
   readonly clock?: Clock;
   /** Source of jitter; tests pass a seeded one. */
   readonly random?: () => number;
@@ -132,6 +150,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   readonly election: string;
   readonly id: string;
   readonly timing: ElectionTiming;
+  readonly priority: number;
 
   private readonly store: LeaseStore;
   private readonly clock: Clock;
@@ -150,6 +169,12 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private readonly runController = new AbortController();
   private wakeLoop: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
+  private startedAt = 0;
+  private memberTimer: TimerHandle | null = null;
+  /** Live members as of the last heartbeat; drives the priority hold-off. */
+  private knownMembers: readonly MemberRecord[] = [];
+  /** When this follower first found the lock free while higher-priority members lived. */
+  private freeSince: number | null = null;
 
   constructor(options: ElectorOptions) {
     super();
@@ -168,6 +193,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
         'use 1-253 printable ASCII characters without spaces',
       );
     }
+    const priority = options.priority ?? 0;
+    if (!Number.isSafeInteger(priority)) {
+      throw new LeaseholdConfigError('priority', priority, 'must be a whole number');
+    }
+    this.priority = priority;
     this.store = options.store;
     this.election = options.election;
     this.id = options.id;
@@ -188,8 +218,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
       throw new ElectorStateError(`elector "${this.election}" was already started`);
     }
     this.state = 'running';
+    this.startedAt = Date.now();
     this.startWatching();
-    this.loopDone = this.runLoop();
+    // Knowing the other members before the first attempt lets priorities count from the
+    // start; the heartbeat is bounded by the store timeout and never rejects.
+    this.loopDone = this.heartbeatMember().then(() => this.runLoop());
   }
 
   /**
@@ -201,10 +234,15 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.state = 'stopped';
     this.runController.abort();
     this.wakeLoop?.();
+    this.memberTimer?.cancel();
     const held = this.held;
     if (held !== null) {
       this.stepDown(held, 'stopped', { release: false });
       await this.releaseQuietly(held.lease);
+    }
+    const { removeMember } = this.store;
+    if (removeMember !== undefined) {
+      await this.quietly(() => removeMember.call(this.store, this.election, this.id));
     }
     await this.loopDone;
   }
@@ -241,6 +279,43 @@ export class Elector extends EventEmitter<ElectorEvents> {
   get signal(): AbortSignal {
     if (this.isLeader() && this.held !== null) return this.held.termController.signal;
     return AbortSignal.abort('not-leader');
+  }
+
+  /**
+   * Live candidates of this election. Stores without member records can only tell about
+   * this candidate and the leader it knows of.
+   */
+  async members(): Promise<readonly MemberInfo[]> {
+    const leaderId = this.status().leader?.id ?? null;
+    const describe = (record: MemberRecord): MemberInfo => ({
+      id: record.id,
+      priority: record.priority,
+      startedAt: record.startedAt,
+      lastHeartbeatAt: record.heartbeatAt,
+      isLeader: record.id === this.id ? this.isLeader() : record.id === leaderId,
+      metadata: record.metadata,
+    });
+    const self = describe(this.memberRecord());
+    if (this.store.listMembers === undefined) {
+      const others: MemberInfo[] =
+        leaderId === null || leaderId === this.id
+          ? []
+          : [
+              {
+                id: leaderId,
+                priority: 0,
+                startedAt: this.leaderSince ?? Date.now(),
+                lastHeartbeatAt: Date.now(),
+                isLeader: true,
+                metadata: {},
+              },
+            ];
+      return [self, ...others];
+    }
+    const listMembers = this.store.listMembers.bind(this.store);
+    const records = await this.storeCall('member', () => listMembers(this.election));
+    const others = records.filter((record) => record.id !== this.id).map(describe);
+    return [self, ...others].sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
   }
 
   status(): ElectorStatus {
@@ -299,6 +374,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
       await this.pause(holdOff);
       return;
     }
+    const priorityWait = await this.priorityWait();
+    if (priorityWait > 0) {
+      await this.pause(priorityWait);
+      return;
+    }
     const sentAt = this.clock.now();
     const request = {
       election: this.election,
@@ -326,6 +406,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       if (result.acquired) await this.releaseQuietly(result.lease);
       return;
     }
+    this.freeSince = null;
     if (result.acquired) {
       this.takeLease(result.lease, sentAt);
       return;
@@ -366,6 +447,71 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.armDeadline(held);
   }
 
+  /**
+   * DESIGN §3.5: when the lock is free, wait one retry interval per priority level of live
+   * members above ours before trying, so the highest-priority candidate normally wins. Only
+   * a free lock costs the extra read; with equal priorities nobody waits.
+   */
+  private async priorityWait(): Promise<number> {
+    const higherLevels = new Set(
+      this.knownMembers
+        .filter((member) => member.id !== this.id && member.priority > this.priority)
+        .map((member) => member.priority),
+    ).size;
+    if (higherLevels === 0) return 0;
+    let current: LeaseRecord | null;
+    try {
+      current = await this.storeCall('read', () => this.store.read(this.election));
+    } catch {
+      return this.storeBackoff.next();
+    }
+    const now = this.clock.now();
+    if (current !== null) {
+      this.freeSince = null;
+      this.observe(current);
+      return this.followerDelay(current.remainingMs);
+    }
+    this.freeSince ??= now;
+    return this.freeSince + higherLevels * this.timing.retryIntervalMs - now;
+  }
+
+  // ---------------------------------------------------------------- members
+
+  private memberRecord(): MemberRecord {
+    return {
+      id: this.id,
+      priority: this.priority,
+      startedAt: this.startedAt,
+      heartbeatAt: Date.now(),
+      isLeader: this.isLeader(),
+      metadata: this.metadata,
+    };
+  }
+
+  /** Write our member record and refresh the list, every renew interval while running. */
+  private heartbeatMember(): Promise<void> {
+    this.memberTimer?.cancel();
+    if (this.state !== 'running' || this.store.putMember === undefined) return Promise.resolve();
+    const { putMember, listMembers } = this.store;
+    this.memberTimer = this.clock.setTimer(this.timing.renewIntervalMs, () => {
+      void this.heartbeatMember();
+    });
+    return (async () => {
+      try {
+        await this.storeCall('member', () =>
+          putMember.call(this.store, this.election, this.memberRecord(), this.timing.ttlMs),
+        );
+        if (listMembers !== undefined) {
+          this.knownMembers = await this.storeCall('member', () =>
+            listMembers.call(this.store, this.election),
+          );
+        }
+      } catch {
+        // Reported through store health; priorities fall back to what we knew.
+      }
+    })();
+  }
+
   // ---------------------------------------------------------------- transitions
 
   private takeLease(lease: Lease, sentAt: number): void {
@@ -404,6 +550,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     }
     held.elected = true;
     this.setLeader({ id: this.id, term: held.lease.term, self: true });
+    void this.heartbeatMember();
     this.safeEmit('elected', {
       election: this.election,
       id: this.id,
@@ -541,11 +688,17 @@ export class Elector extends EventEmitter<ElectorEvents> {
     }
   }
 
-  private async releaseQuietly(lease: Lease): Promise<void> {
+  /** The lease expires by itself: a failed release costs the next holder one TTL at most. */
+  private releaseQuietly(lease: Lease): Promise<void> {
+    return this.quietly(() => this.store.release(lease));
+  }
+
+  /** Best-effort store work at shutdown: bounded in time, errors ignored. */
+  private async quietly(work: () => Promise<void>): Promise<void> {
     try {
-      await withTimeout(this.clock, this.store.release(lease), RELEASE_TIMEOUT_MS);
+      await withTimeout(this.clock, work(), RELEASE_TIMEOUT_MS);
     } catch {
-      // The lease expires by itself; a failed release costs the next holder one TTL at most.
+      // Best effort by design.
     }
   }
 

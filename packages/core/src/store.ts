@@ -58,6 +58,23 @@ export interface LeaseRecord {
   readonly remainingMs: number | null;
 }
 
+/**
+ * A candidate's presence record (DESIGN §3.5), heartbeated with the lease TTL so that
+ * `GET /v1/members` lists live candidates and priorities can be honoured.
+ */
+export interface MemberRecord {
+  readonly id: string;
+  /** Higher wins when the lock is free. */
+  readonly priority: number;
+  /** Wall-clock ms when the candidate started. */
+  readonly startedAt: number;
+  /** Wall-clock ms of the writer when it sent this heartbeat. */
+  readonly heartbeatAt: number;
+  /** Whether the writer led when it sent this heartbeat (informational). */
+  readonly isLeader: boolean;
+  readonly metadata: LeaseMetadata;
+}
+
 export type AcquireResult =
   | { readonly acquired: true; readonly lease: Lease }
   | {
@@ -95,6 +112,14 @@ export interface LeaseStore {
    * failed: it never rejects), so callers that care can wait for it.
    */
   watch?(election: string, onChange: () => void, signal: AbortSignal): Promise<void>;
+  /**
+   * Members (optional, all three or none): write this candidate's record with a TTL, list
+   * the records that have not expired, remove one on clean shutdown. A store without them
+   * still elects correctly; it just cannot rank candidates by priority or list them.
+   */
+  putMember?(election: string, member: MemberRecord, ttlMs: number): Promise<void>;
+  listMembers?(election: string): Promise<MemberRecord[]>;
+  removeMember?(election: string, id: string): Promise<void>;
   /** Release client resources. Calls after close reject with `StoreClosedError`. */
   close(): Promise<void>;
 }

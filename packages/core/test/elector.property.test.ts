@@ -44,6 +44,8 @@ interface Scenario {
   readonly renewDivisor: number;
   readonly retryIntervalMs: number;
   readonly useWatch: boolean;
+  /** Per candidate; mixed priorities exercise the priority hold-off. */
+  readonly priorities: number[];
   readonly seed: number;
   readonly steps: Step[];
 }
@@ -85,6 +87,7 @@ const scenario: fc.Arbitrary<Scenario> = fc
     renewDivisor: fc.integer({ min: 3, max: 6 }),
     retryFraction: fc.double({ min: 0.05, max: 1, noNaN: true }),
     useWatch: fc.boolean(),
+    priorities: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 5, maxLength: 5 }),
     seed: fc.integer(),
   })
   .chain((base) =>
@@ -94,6 +97,7 @@ const scenario: fc.Arbitrary<Scenario> = fc
       renewDivisor: fc.constant(base.renewDivisor),
       retryIntervalMs: fc.constant(Math.max(10, Math.floor(base.ttlMs * base.retryFraction))),
       useWatch: fc.constant(base.useWatch),
+      priorities: fc.constant(base.priorities),
       seed: fc.constant(base.seed),
       steps: fc.array(
         fc.record({
@@ -119,12 +123,12 @@ async function simulate(plan: Scenario): Promise<void> {
   });
   const ids = Array.from({ length: plan.candidates }, (_, i) => `c${i}`);
   // Slots hold the live process per id; a restart replaces it with a fresh elector.
-  const slots: Candidate[] = ids.map((id) => addCandidate(id));
+  const slots: Candidate[] = ids.map((id, i) => addCandidate(id, plan.priorities[i] ?? 0));
   const violations: string[] = [];
   let highestTerm = 0;
 
-  function addCandidate(id: string): Candidate {
-    const candidate = cluster.add(id);
+  function addCandidate(id: string, priority: number): Candidate {
+    const candidate = cluster.add(id, { priority });
     if (!plan.useWatch) (candidate.store as { watch?: unknown }).watch = undefined;
     candidate.elector.on('elected', ({ term }) => {
       if (term <= highestTerm) {
@@ -188,7 +192,7 @@ async function simulate(plan: Scenario): Promise<void> {
         void candidate.elector.stop();
         cluster.clock.setTimer(f.downMs, () => {
           if (slots[index] !== candidate) return;
-          const next = addCandidate(candidate.id);
+          const next = addCandidate(candidate.id, candidate.elector.priority);
           slots[index] = next;
           next.elector.start();
         });
@@ -210,7 +214,8 @@ async function simulate(plan: Scenario): Promise<void> {
     candidate.store.faults.clear();
     if (candidate.clock.isFrozen) candidate.resume();
   }
-  const recoverWithinMs = 3 * plan.ttlMs + 2 * plan.retryIntervalMs + 1_000;
+  // Two priority levels above the lowest cost up to two extra retry intervals.
+  const recoverWithinMs = 3 * plan.ttlMs + 4 * plan.retryIntervalMs + 1_000;
   let leaderSeen = false;
   await cluster.clock.advance(recoverWithinMs + 2_000, (now) => {
     checkOneLeader(now);

@@ -281,8 +281,10 @@ describe('Elector', () => {
     cluster = new Cluster({ ttlMs: 30_000, retryIntervalMs: 1_000 });
     const a = cluster.add('a');
     const b = cluster.add('b');
-    // a's answers take 15 s, longer than its 10 s request timeout.
+    // a's answers take 15 s, longer than its 10 s request timeout. a's store keeps no
+    // member records here, so its very first call is the acquire.
     a.store.faults.delay(0, 15_000);
+    Object.assign(a.store, { putMember: undefined, listMembers: undefined });
     a.elector.start();
     await cluster.clock.advance(100);
     b.elector.start();
@@ -352,6 +354,66 @@ describe('Elector', () => {
       await clock.advance(0);
       await stopping;
     }
+  });
+
+  it('hands a free lock to the highest-priority live candidate', async () => {
+    cluster = new Cluster({ ttlMs: 3_000, retryIntervalMs: 500 });
+    const low = cluster.add('low', { priority: 0 });
+    const mid = cluster.add('mid', { priority: 5 });
+    const high = cluster.add('high', { priority: 10 });
+    low.elector.start();
+    await cluster.leader();
+    mid.elector.start();
+    high.elector.start();
+    await cluster.clock.advance(1_500);
+    expect(cluster.leaders()).toEqual([low]);
+    const stopping = low.elector.stop();
+    await cluster.clock.advanceUntil(() => cluster.leaders().length === 1, 3_000);
+    await stopping;
+    expect(cluster.leaders()).toEqual([high]);
+    const members = await high.elector.members();
+    expect(members.map((m) => [m.id, m.priority, m.isLeader])).toEqual([
+      ['high', 10, true],
+      ['mid', 5, false],
+    ]);
+  });
+
+  it('lets a lower-priority candidate take a free lock after waiting its turn', async () => {
+    cluster = new Cluster({ ttlMs: 3_000, retryIntervalMs: 500 });
+    const low = cluster.add('low', { priority: 0 });
+    const high = cluster.add('high', { priority: 10 });
+    high.elector.start();
+    await cluster.leader();
+    low.elector.start();
+    await cluster.clock.advance(1_500);
+    // high resigns and holds off for two retry intervals; low waits one level, then leads.
+    await high.elector.resign();
+    const resignedAt = cluster.clock.now();
+    await cluster.clock.advanceUntil(() => low.elector.isLeader(), 2_000);
+    expect(cluster.clock.now() - resignedAt).toBeGreaterThanOrEqual(500);
+  });
+
+  it('lists members with their heartbeat, and drops a stopped one', async () => {
+    cluster = new Cluster();
+    const a = cluster.add('a', { metadata: { url: 'http://a:8080' } });
+    const b = cluster.add('b');
+    cluster.start();
+    const leader = await cluster.leader();
+    await cluster.clock.advance(1_000);
+    const members = await a.elector.members();
+    expect(members.map((m) => m.id).sort()).toEqual(['a', 'b']);
+    expect(members.find((m) => m.id === 'a')?.metadata).toEqual({ url: 'http://a:8080' });
+    expect(members.filter((m) => m.isLeader).map((m) => m.id)).toEqual([leader.id]);
+    const stopping = b.elector.stop();
+    await cluster.clock.advance(0);
+    await stopping;
+    expect((await a.elector.members()).map((m) => m.id)).toEqual(['a']);
+  });
+
+  it('rejects a priority that is not a whole number', () => {
+    expect(
+      () => new Elector({ store: createMemoryStore(), election: 'jobs', id: 'a', priority: 1.5 }),
+    ).toThrow(expect.objectContaining({ code: 'LEASEHOLD_E_CONFIG', field: 'priority' }) as Error);
   });
 
   it('gives an aborted signal to code asking while not leading', async () => {

@@ -6,4 +6,5 @@ const backend = new MemoryBackend();
 runConformanceSuite({
   name: 'memory',
   createStore: () => backend.connect(),
+  members: true,
 });

@@ -26,6 +26,8 @@ export interface ConformanceOptions {
   readonly expiryGraceMs?: number;
   /** Whether the store must implement `watch`. Default: true. */
   readonly watch?: boolean;
+  /** Whether the store must implement member records (DESIGN §3.5). Default: false. */
+  readonly members?: boolean;
 }
 
 const POLL_MS = 20;
@@ -301,6 +303,52 @@ export function runConformanceSuite(options: ConformanceOptions): void {
         expect(performance.now() - releasedAt).toBeLessThan(2_000);
         controller.abort();
       });
+    }
+
+    if (options.members ?? false) {
+      conformanceCase(
+        'keeps member records for their TTL, lists live ones, removes on request',
+        async () => {
+          const [a, b] = [await connect(), await connect()];
+          const election = uniqueElection();
+          const member = (id: string, priority: number) => ({
+            id,
+            priority,
+            startedAt: Date.now(),
+            heartbeatAt: Date.now(),
+            isLeader: id === 'alpha',
+            metadata: { zone: `z-${id}` },
+          });
+          expect(await a.listMembers?.(election)).toEqual([]);
+          await a.putMember?.(election, member('alpha', 10), 60_000);
+          await b.putMember?.(election, member('beta', 0), 60_000);
+          await b.putMember?.(election, member('gamma', 5), ttlMs);
+          const listed = await b.listMembers?.(election);
+          expect(listed?.map((m) => m.id).sort()).toEqual(['alpha', 'beta', 'gamma']);
+          expect(listed?.find((m) => m.id === 'alpha')).toEqual(
+            expect.objectContaining({
+              priority: 10,
+              isLeader: true,
+              metadata: { zone: 'z-alpha' },
+            }),
+          );
+          // A second heartbeat replaces the record rather than adding one.
+          await a.putMember?.(election, { ...member('alpha', 10), isLeader: false }, 60_000);
+          const relisted = await a.listMembers?.(election);
+          expect(relisted?.filter((m) => m.id === 'alpha')).toMatchObject([{ isLeader: false }]);
+          await a.removeMember?.(election, 'beta');
+          const deadline = performance.now() + ttlMs + expiryGraceMs + 1_000;
+          for (;;) {
+            const ids = ((await a.listMembers?.(election)) ?? []).map((m) => m.id).sort();
+            expect(ids).not.toContain('beta');
+            if (!ids.includes('gamma')) break;
+            if (performance.now() > deadline) throw new Error('member gamma did not expire');
+            await delay(POLL_MS);
+          }
+          expect(((await a.listMembers?.(election)) ?? []).map((m) => m.id)).toEqual(['alpha']);
+          expect(await a.listMembers?.(uniqueElection())).toEqual([]);
+        },
+      );
     }
 
     conformanceCase('rejects calls after close with LEASEHOLD_E_STORE_CLOSED', async () => {

@@ -7,6 +7,7 @@ import type {
   LeaseMetadata,
   LeaseRecord,
   LeaseStore,
+  MemberRecord,
   RenewResult,
 } from '../store.js';
 
@@ -35,6 +36,10 @@ export class MemoryBackend {
   private readonly leases = new Map<string, StoredLease>();
   private readonly lastTerm = new Map<string, number>();
   private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly members = new Map<
+    string,
+    Map<string, { record: MemberRecord; expiresAt: number }>
+  >();
 
   constructor(options: MemoryBackendOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -128,6 +133,29 @@ export class MemoryBackend {
     const watchers = set;
     watchers.add(onChange);
     signal.addEventListener('abort', () => watchers.delete(onChange), { once: true });
+  }
+
+  /** @internal */
+  putMember(election: string, member: MemberRecord, ttlMs: number): void {
+    let byId = this.members.get(election);
+    if (byId === undefined) {
+      byId = new Map();
+      this.members.set(election, byId);
+    }
+    byId.set(member.id, { record: member, expiresAt: this.clock.now() + ttlMs });
+  }
+
+  /** @internal */
+  listMembers(election: string): MemberRecord[] {
+    const now = this.clock.now();
+    return [...(this.members.get(election)?.values() ?? [])]
+      .filter((entry) => entry.expiresAt > now)
+      .map((entry) => entry.record);
+  }
+
+  /** @internal */
+  removeMember(election: string, id: string): void {
+    this.members.get(election)?.delete(id);
   }
 
   private live(election: string, now: number): StoredLease | undefined {
@@ -251,6 +279,18 @@ export class MemoryStore implements LeaseStore {
 
   read(election: string): Promise<LeaseRecord | null> {
     return this.roundTrip(() => this.server.read(election));
+  }
+
+  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+    return this.roundTrip(() => this.server.putMember(election, member, ttlMs));
+  }
+
+  listMembers(election: string): Promise<MemberRecord[]> {
+    return this.roundTrip(() => this.server.listMembers(election));
+  }
+
+  removeMember(election: string, id: string): Promise<void> {
+    return this.roundTrip(() => this.server.removeMember(election, id));
   }
 
   watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
