@@ -171,6 +171,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private loopDone: Promise<void> = Promise.resolve();
   private startedAt = 0;
   private memberTimer: TimerHandle | null = null;
+  /** The member heartbeat in flight, so stop() removes the record after it, not before. */
+  private memberWrite: Promise<void> = Promise.resolve();
   /** Live members as of the last heartbeat; drives the priority hold-off. */
   private knownMembers: readonly MemberRecord[] = [];
   /** When this follower first found the lock free while higher-priority members lived. */
@@ -242,6 +244,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     }
     const { removeMember } = this.store;
     if (removeMember !== undefined) {
+      await this.memberWrite;
       await this.quietly(() => removeMember.call(this.store, this.election, this.id));
     }
     await this.loopDone;
@@ -282,40 +285,27 @@ export class Elector extends EventEmitter<ElectorEvents> {
   }
 
   /**
-   * Live candidates of this election. Stores without member records can only tell about
-   * this candidate and the leader it knows of.
+   * Live candidates of this election, highest priority first. A store without member
+   * records can only tell about this candidate.
    */
   async members(): Promise<readonly MemberInfo[]> {
+    const { listMembers } = this.store;
+    const records =
+      listMembers === undefined
+        ? []
+        : await this.storeCall('member', () => listMembers.call(this.store, this.election));
     const leaderId = this.status().leader?.id ?? null;
-    const describe = (record: MemberRecord): MemberInfo => ({
-      id: record.id,
-      priority: record.priority,
-      startedAt: record.startedAt,
-      lastHeartbeatAt: record.heartbeatAt,
-      isLeader: record.id === this.id ? this.isLeader() : record.id === leaderId,
-      metadata: record.metadata,
-    });
-    const self = describe(this.memberRecord());
-    if (this.store.listMembers === undefined) {
-      const others: MemberInfo[] =
-        leaderId === null || leaderId === this.id
-          ? []
-          : [
-              {
-                id: leaderId,
-                priority: 0,
-                startedAt: this.leaderSince ?? Date.now(),
-                lastHeartbeatAt: Date.now(),
-                isLeader: true,
-                metadata: {},
-              },
-            ];
-      return [self, ...others];
-    }
-    const listMembers = this.store.listMembers.bind(this.store);
-    const records = await this.storeCall('member', () => listMembers(this.election));
-    const others = records.filter((record) => record.id !== this.id).map(describe);
-    return [self, ...others].sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
+    const self = records.find((record) => record.id === this.id) ?? this.memberRecord();
+    return [self, ...records.filter((record) => record.id !== this.id)]
+      .map((record): MemberInfo => ({
+        id: record.id,
+        priority: record.priority,
+        startedAt: record.startedAt,
+        lastHeartbeatAt: record.heartbeatAt,
+        isLeader: record.id === this.id ? this.isLeader() : record.id === leaderId,
+        metadata: record.metadata,
+      }))
+      .sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
   }
 
   status(): ElectorStatus {
@@ -496,7 +486,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.memberTimer = this.clock.setTimer(this.timing.renewIntervalMs, () => {
       void this.heartbeatMember();
     });
-    return (async () => {
+    this.memberWrite = (async () => {
       try {
         await this.storeCall('member', () =>
           putMember.call(this.store, this.election, this.memberRecord(), this.timing.ttlMs),
@@ -510,6 +500,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
         // Reported through store health; priorities fall back to what we knew.
       }
     })();
+    return this.memberWrite;
   }
 
   // ---------------------------------------------------------------- transitions
