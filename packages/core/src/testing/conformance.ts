@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LeaseholdError } from '../errors.js';
 import type { AcquireRequest, Lease, LeaseStore } from '../store.js';
 
@@ -41,6 +41,10 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     let opened: LeaseStore[] = [];
     let context: ConformanceContext = { namespace: '' };
 
+    beforeEach(() => {
+      context = { namespace: `lh${randomUUID().replaceAll('-', '').slice(0, 12)}` };
+    });
+
     afterEach(async () => {
       const stores = opened;
       opened = [];
@@ -49,9 +53,6 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     });
 
     async function connect(): Promise<LeaseStore> {
-      if (opened.length === 0) {
-        context = { namespace: `lh${randomUUID().replaceAll('-', '').slice(0, 12)}` };
-      }
       const store = await options.createStore(context);
       opened.push(store);
       return store;
