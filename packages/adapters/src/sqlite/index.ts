@@ -1,12 +1,71 @@
-import { UnsupportedStoreError, type LeaseStore } from '@leasehold/core';
-import type { StoreOptions } from '../options.js';
+import { LeaseholdConfigError, type LeaseStore } from '@leasehold/core';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
+import { SqliteStore } from './store.js';
 
-export async function createSqliteStore(
-  url: URL,
-  _options: StoreOptions = {},
-): Promise<LeaseStore> {
-  throw new UnsupportedStoreError(
-    `${url.protocol.replace(/:$/, '')} (the sqlite adapter is not built yet)`,
-    [],
-  );
+export const DEFAULT_SQLITE_PATH = '.leasehold/leasehold.db';
+
+const NAMESPACE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * `sqlite://relative/path.db` or `sqlite:///absolute/path.db`, with optional
+ * `?busyTimeout=ms&watchInterval=ms`. The directory is created when missing.
+ */
+export async function createSqliteStore(url: URL, options: StoreOptions = {}): Promise<LeaseStore> {
+  const path = decodeURIComponent(`${url.host}${url.pathname}`);
+  if (path === '' || path === '/') {
+    throw new LeaseholdConfigError(
+      'store',
+      url.href,
+      'a sqlite:// URL needs a file path, e.g. sqlite://.leasehold/leasehold.db or sqlite:///var/lib/leasehold.db',
+    );
+  }
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  if (!NAMESPACE.test(namespace)) {
+    throw new LeaseholdConfigError(
+      'namespace',
+      namespace,
+      'use letters, digits and _ (starting with a letter or _), at most 63 characters',
+    );
+  }
+  for (const key of url.searchParams.keys()) {
+    if (key !== 'busyTimeout' && key !== 'watchInterval') {
+      throw new LeaseholdConfigError(
+        `store parameter ${key}`,
+        url.searchParams.get(key),
+        'sqlite:// accepts busyTimeout and watchInterval (milliseconds)',
+      );
+    }
+  }
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (cause) {
+    throw new LeaseholdConfigError(
+      'store',
+      url.href,
+      `cannot create the directory ${dirname(path)} (${cause instanceof Error ? cause.message : String(cause)})`,
+      { cause },
+    );
+  }
+  return new SqliteStore({
+    path,
+    namespace,
+    busyTimeoutMs: millisecondsParam(url, 'busyTimeout', 1_000),
+    watchIntervalMs: millisecondsParam(url, 'watchInterval', 25),
+  });
+}
+
+function millisecondsParam(url: URL, name: string, fallback: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1 || value > 60_000) {
+    throw new LeaseholdConfigError(
+      `store parameter ${name}`,
+      raw,
+      'must be a whole number of milliseconds from 1 to 60000',
+    );
+  }
+  return value;
 }

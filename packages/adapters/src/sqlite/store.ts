@@ -1,0 +1,359 @@
+import {
+  LeaseholdConfigError,
+  StoreClosedError,
+  StoreProtocolError,
+  StoreUnavailableError,
+  type AcquireRequest,
+  type AcquireResult,
+  type Lease,
+  type LeaseRecord,
+  type LeaseStore,
+  type MemberRecord,
+  type RenewResult,
+} from '@leasehold/core';
+import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
+
+/**
+ * The single-host store: candidates on one machine share a SQLite file in WAL mode.
+ *
+ * Expiry runs on the host's CLOCK_MONOTONIC (`process.hrtime`), which every process on the
+ * host shares and which wall-clock steps (NTP, a manual `date`) cannot move. A lease row
+ * also records the boot it was written in: after a reboot the monotonic clock restarts
+ * from zero, but every holder of the old boot is dead, so its leases count as expired.
+ */
+
+export interface SqliteStoreOptions {
+  readonly path: string;
+  /** Table name prefix; a SQL identifier. */
+  readonly namespace: string;
+  /** How long a write waits for another process's transaction. Blocks the event loop. */
+  readonly busyTimeoutMs: number;
+  /** How often watchers check the file for another process's commit. */
+  readonly watchIntervalMs: number;
+}
+
+interface LeaseRow {
+  holder: string | null;
+  token: string | null;
+  term: number;
+  metadata: string;
+  expires_at: number;
+  boot: string;
+}
+
+/** Milliseconds on the host-wide monotonic clock. */
+function hostNow(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+/** Identifies this boot of the host, so leases from before a reboot count as expired. */
+function readBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    // Not Linux: fall back to the boot time by the wall clock, good to about a second.
+    return String(Math.round((Date.now() - performance.timeOrigin) / 1_000));
+  }
+}
+
+const bootId = readBootId();
+
+export class SqliteStore implements LeaseStore {
+  readonly backend = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly leases: string;
+  private readonly members: string;
+  private closed = false;
+  private readonly watchers = new Map<string, { lastSeen: string; listeners: Set<() => void> }>();
+  private watchTimer: NodeJS.Timeout | null = null;
+  private lastDataVersion = -1;
+
+  constructor(private readonly options: SqliteStoreOptions) {
+    this.leases = quoteIdentifier(`${options.namespace}_leases`);
+    this.members = quoteIdentifier(`${options.namespace}_members`);
+    this.db = guard('open', options.path, () => {
+      const db = new Database(options.path, { timeout: options.busyTimeoutMs });
+      db.pragma('journal_mode = WAL');
+      // FULL: a term written before a power cut must survive it, or a fencing token repeats.
+      db.pragma('synchronous = FULL');
+      return db;
+    });
+    guard('create tables', options.path, () =>
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS ${this.leases} (
+          election   TEXT PRIMARY KEY,
+          holder     TEXT,
+          token      TEXT,
+          term       INTEGER NOT NULL,
+          metadata   TEXT NOT NULL DEFAULT '{}',
+          expires_at INTEGER NOT NULL,
+          boot       TEXT NOT NULL,
+          released   INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE IF NOT EXISTS ${this.members} (
+          election   TEXT NOT NULL,
+          id         TEXT NOT NULL,
+          record     TEXT NOT NULL,
+          expires_at INTEGER NOT NULL,
+          boot       TEXT NOT NULL,
+          PRIMARY KEY (election, id)
+        );`),
+    );
+  }
+
+  tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
+    return this.run('acquire', () =>
+      this.db
+        .transaction((): AcquireResult => {
+          const now = hostNow();
+          const row = this.selectLease(request.election);
+          if (row !== undefined && isLive(row, now)) {
+            return {
+              acquired: false,
+              current: toRecord(request.election, row, now),
+              retryAfterMs: row.expires_at - now,
+            };
+          }
+          const term = (row?.term ?? 0) + 1;
+          this.db
+            .prepare(
+              `INSERT INTO ${this.leases} (election, holder, token, term, metadata, expires_at, boot, released)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+               ON CONFLICT (election) DO UPDATE SET holder = excluded.holder, token = excluded.token,
+                 term = excluded.term, metadata = excluded.metadata,
+                 expires_at = excluded.expires_at, boot = excluded.boot, released = 0`,
+            )
+            .run(
+              request.election,
+              request.holder,
+              request.token,
+              term,
+              JSON.stringify(request.metadata ?? {}),
+              now + request.ttlMs,
+              bootId,
+            );
+          return {
+            acquired: true,
+            lease: {
+              election: request.election,
+              holder: request.holder,
+              token: request.token,
+              term,
+              ttlMs: request.ttlMs,
+              // The file and the clock are the host's: a lock is free only once its lease
+              // expired or was released, never because the store forgot it.
+              notBeforeMs: 0,
+            },
+          };
+        })
+        // IMMEDIATE takes the write lock up front, so two candidates cannot both read "free".
+        .immediate(),
+    );
+  }
+
+  renew(lease: Lease): Promise<RenewResult> {
+    return this.run('renew', () => {
+      const now = hostNow();
+      const { changes } = this.db
+        .prepare(
+          `UPDATE ${this.leases} SET expires_at = ?
+           WHERE election = ? AND token = ? AND expires_at > ? AND boot = ?`,
+        )
+        .run(now + lease.ttlMs, lease.election, lease.token, now, bootId);
+      return changes === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false };
+    });
+  }
+
+  release(lease: Lease): Promise<void> {
+    return this.run('release', () => {
+      this.db
+        .prepare(
+          `UPDATE ${this.leases} SET holder = NULL, token = NULL, metadata = '{}', released = 1, expires_at = 0
+           WHERE election = ? AND token = ?`,
+        )
+        .run(lease.election, lease.token);
+    });
+  }
+
+  read(election: string): Promise<LeaseRecord | null> {
+    return this.run('read', () => {
+      const now = hostNow();
+      const row = this.selectLease(election);
+      return row !== undefined && isLive(row, now) ? toRecord(election, row, now) : null;
+    });
+  }
+
+  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+    return this.run('member', () => {
+      this.db
+        .prepare(
+          `INSERT INTO ${this.members} (election, id, record, expires_at, boot) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (election, id) DO UPDATE SET record = excluded.record,
+             expires_at = excluded.expires_at, boot = excluded.boot`,
+        )
+        .run(election, member.id, JSON.stringify(member), hostNow() + ttlMs, bootId);
+    });
+  }
+
+  listMembers(election: string): Promise<MemberRecord[]> {
+    return this.run('member', () => {
+      const rows = this.db
+        .prepare(
+          `SELECT record FROM ${this.members} WHERE election = ? AND expires_at > ? AND boot = ?`,
+        )
+        .all(election, hostNow(), bootId) as { record: string }[];
+      return rows.map((row) => JSON.parse(row.record) as MemberRecord);
+    });
+  }
+
+  removeMember(election: string, id: string): Promise<void> {
+    return this.run('member', () => {
+      this.db
+        .prepare(`DELETE FROM ${this.members} WHERE election = ? AND id = ?`)
+        .run(election, id);
+    });
+  }
+
+  /**
+   * SQLite has no notifications across processes. `PRAGMA data_version` changes when
+   * another connection commits, so a cheap timer checks it and, only then, whether this
+   * election's holder changed.
+   */
+  watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
+    if (this.closed || signal.aborted) return Promise.resolve();
+    let entry = this.watchers.get(election);
+    if (entry === undefined) {
+      entry = { lastSeen: this.leaseVersion(election), listeners: new Set() };
+      this.watchers.set(election, entry);
+    }
+    const watcher = entry;
+    watcher.listeners.add(onChange);
+    signal.addEventListener(
+      'abort',
+      () => {
+        watcher.listeners.delete(onChange);
+        if (watcher.listeners.size === 0) this.watchers.delete(election);
+        if (this.watchers.size === 0) this.stopWatchTimer();
+      },
+      { once: true },
+    );
+    if (this.watchTimer === null) {
+      this.watchTimer = setInterval(() => this.checkWatchers(), this.options.watchIntervalMs);
+      this.watchTimer.unref();
+    }
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.stopWatchTimer();
+      this.watchers.clear();
+      this.db.close();
+    }
+    return Promise.resolve();
+  }
+
+  private selectLease(election: string): LeaseRow | undefined {
+    return this.db
+      .prepare(
+        `SELECT holder, token, term, metadata, expires_at, boot FROM ${this.leases} WHERE election = ?`,
+      )
+      .get(election) as LeaseRow | undefined;
+  }
+
+  private leaseVersion(election: string): string {
+    try {
+      const row = this.selectLease(election);
+      return row === undefined ? '' : `${row.term}:${row.token ?? ''}`;
+    } catch {
+      return '';
+    }
+  }
+
+  private checkWatchers(): void {
+    if (this.closed) return;
+    let dataVersion: number;
+    try {
+      dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    } catch {
+      return; // Busy or briefly unreadable: the next tick tries again.
+    }
+    if (dataVersion === this.lastDataVersion) return;
+    this.lastDataVersion = dataVersion;
+    for (const [election, watcher] of this.watchers) {
+      const version = this.leaseVersion(election);
+      if (version === watcher.lastSeen) continue;
+      watcher.lastSeen = version;
+      for (const onChange of watcher.listeners) onChange();
+    }
+  }
+
+  private stopWatchTimer(): void {
+    if (this.watchTimer !== null) clearInterval(this.watchTimer);
+    this.watchTimer = null;
+  }
+
+  /** Every call: closed check and error mapping. better-sqlite3 is synchronous. */
+  private run<T>(operation: string, work: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreClosedError(this.backend));
+    try {
+      return Promise.resolve(guard(operation, this.options.path, work));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
+
+function isLive(row: LeaseRow, now: number): boolean {
+  return row.token !== null && row.boot === bootId && row.expires_at > now;
+}
+
+function toRecord(election: string, row: LeaseRow, now: number): LeaseRecord {
+  return {
+    election,
+    holder: row.holder ?? '',
+    term: row.term,
+    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    remainingMs: row.expires_at - now,
+  };
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Translate SQLite's errors into leasehold's classes; the path is not secret. */
+function guard<T>(operation: string, path: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    const code =
+      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+    const message = error instanceof Error ? error.message : String(error);
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+      throw new StoreUnavailableError(`sqlite ${operation}: database is busy (${message})`, {
+        cause: error,
+      });
+    }
+    if (
+      code.startsWith('SQLITE_CANTOPEN') ||
+      code.startsWith('SQLITE_READONLY') ||
+      code.startsWith('SQLITE_PERM')
+    ) {
+      throw new LeaseholdConfigError(
+        'store',
+        `sqlite://${path}`,
+        `the SQLite file cannot be opened for writing (${message}); use a path in a writable directory`,
+        { cause: error },
+      );
+    }
+    if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
+      throw new StoreProtocolError(`sqlite ${operation}: not a usable database (${message})`, {
+        cause: error,
+      });
+    }
+    throw new StoreUnavailableError(`sqlite ${operation} failed: ${message}`, { cause: error });
+  }
+}
