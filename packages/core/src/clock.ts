@@ -134,6 +134,23 @@ function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Run `callback` once `clock.now()` has reached `dueAt`. Node's timers run on a coarser
+ * loop clock and may fire a fraction of a millisecond before `performance.now()` gets
+ * there; a deadline callback that fired early and gave up would never run again.
+ */
+export function setTimerAt(clock: Clock, dueAt: number, callback: () => void): TimerHandle {
+  let current: TimerHandle;
+  const arm = (): void => {
+    current = clock.setTimer(Math.max(0, dueAt - clock.now()), () => {
+      if (clock.now() >= dueAt) callback();
+      else arm();
+    });
+  };
+  arm();
+  return { cancel: () => current.cancel() };
+}
+
 /** Resolve after `delayMs` on `clock`, or at once when `signal` aborts. Never rejects. */
 export function sleep(clock: Clock, delayMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { setTimerAt, systemClock, type Clock, type TimerHandle } from './clock.js';
 import {
   ElectorStateError,
   LeaseholdConfigError,
@@ -525,7 +525,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.observed = true;
     this.armDeadline(held);
     if (held.notBefore > receivedAt) {
-      this.clock.setTimer(held.notBefore - receivedAt, () => this.declareElected(held));
+      setTimerAt(this.clock, held.notBefore, () => this.declareElected(held));
     } else {
       this.declareElected(held);
     }
@@ -553,10 +553,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
   /** The deadline timer makes events and the term signal follow the deadline promptly. */
   private armDeadline(held: HeldLease): void {
     held.deadlineTimer?.cancel();
-    held.deadlineTimer = this.clock.setTimer(held.validUntil - this.clock.now(), () => {
-      if (this.held === held && this.clock.now() >= held.validUntil) {
-        this.stepDown(held, 'lease-expired', { release: true });
-      }
+    held.deadlineTimer = setTimerAt(this.clock, held.validUntil, () => {
+      if (this.held === held) this.stepDown(held, 'lease-expired', { release: true });
     });
   }
 

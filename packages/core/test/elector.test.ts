@@ -1,6 +1,7 @@
 import type { LeaseholdConfigError } from '@leasehold/core';
 import {
   Elector,
+  type Clock,
   ElectorStateError,
   LeaseholdTimingError,
   ManualClock,
@@ -8,7 +9,7 @@ import {
   type StoreHealth,
 } from '@leasehold/core';
 import { MemoryBackend, createMemoryStore } from '@leasehold/core/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cluster } from './harness.js';
 
 describe('Elector timing validation', () => {
@@ -72,7 +73,12 @@ describe('Elector timing validation', () => {
 });
 
 describe('Elector', () => {
-  let cluster: Cluster;
+  // Tests that need candidates replace it; stopping an empty cluster does nothing.
+  let cluster = new Cluster();
+
+  beforeEach(() => {
+    cluster = new Cluster();
+  });
 
   afterEach(async () => {
     await cluster.stopAll();
@@ -414,6 +420,51 @@ describe('Elector', () => {
     expect(
       () => new Elector({ store: createMemoryStore(), election: 'jobs', id: 'a', priority: 1.5 }),
     ).toThrow(expect.objectContaining({ code: 'LEASEHOLD_E_CONFIG', field: 'priority' }) as Error);
+  });
+
+  it('is elected after notBefore and deposed at the deadline even when timers fire early', async () => {
+    // Node's timers may fire a little before performance.now() reaches the due time.
+    const clock = new ManualClock();
+    const earlyClock: Clock = {
+      now: () => clock.now(),
+      // 1 ms early, but like Node never sooner than 1 ms after being set.
+      setTimer: (delayMs, callback) => clock.setTimer(delayMs >= 2 ? delayMs - 1 : 1, callback),
+    };
+    const memory = new MemoryBackend({ clock }).connect();
+    const store: LeaseStore = {
+      backend: 'memory',
+      tryAcquire: async (request) => {
+        const result = await memory.tryAcquire(request);
+        return result.acquired
+          ? { acquired: true, lease: { ...result.lease, notBeforeMs: 500 } }
+          : result;
+      },
+      renew: (lease) => memory.renew(lease),
+      release: (lease) => memory.release(lease),
+      read: (election) => memory.read(election),
+      close: () => memory.close(),
+    };
+    const elector = new Elector({
+      store,
+      clock: earlyClock,
+      election: 'jobs',
+      id: 'a',
+      ttlMs: 2_000,
+    });
+    const events: string[] = [];
+    elector.on('elected', () => events.push(`elected@${clock.now()}`));
+    elector.on('deposed', ({ reason }) => events.push(`${reason}@${clock.now()}`));
+    elector.start();
+    await clock.advance(1_000);
+    expect(events).toEqual(['elected@525']);
+    memory.faults.fail();
+    await clock.advance(5_000);
+    expect(events[1]).toMatch(/^lease-expired@/);
+    expect(elector.isLeader()).toBe(false);
+    memory.faults.clear();
+    const stopping = elector.stop();
+    await clock.advance(0);
+    await stopping;
   });
 
   it('gives an aborted signal to code asking while not leading', async () => {
