@@ -59,5 +59,9 @@ function isSupported(scheme: string): scheme is StoreScheme {
 
 /** The URL with any password replaced by `***`, safe for logs and error messages. */
 export function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, '$1***@');
+  const masked = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, '$1***@');
+  // Not a URL we understand, yet it has credentials in it somewhere: hide all of them.
+  return masked === url && url.includes('@') && !/^[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*@/i.test(url)
+    ? url.replace(/^(.*)@/, '***@')
+    : masked;
 }

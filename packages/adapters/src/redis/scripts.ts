@@ -1,0 +1,90 @@
+/**
+ * Lua scripts: each runs atomically on the server, so a token check and the write it guards
+ * can never be split by another client. Every key of one election shares the `{election}`
+ * hash tag, so the scripts also run on Redis Cluster.
+ *
+ * Keys per election: lease (string: token, SET NX PX), info (hash: holder, term, metadata;
+ * same TTL), term (counter, no TTL), members (hash id → record) and members:expiry (zset).
+ */
+
+/** Server time in microseconds. TIME is allowed in scripts since Redis 5 (effects replication). */
+const NOW_MICROS = `
+local clock = redis.call('TIME')
+local nowMicros = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+`;
+
+/**
+ * KEYS: lease, info, term. ARGV: token, ttlMs, holder, metadataJson.
+ * Returns {1, term, counterWasMissing} or {0, holder|false, term|false, metadata|false, pttl}.
+ *
+ * The term is max(counter + 1, server time in µs): it keeps rising even after Redis lost
+ * the counter (restart without persistence, FLUSHALL, failover to a stale replica), because
+ * time moved on. A missing counter means Redis may have forgotten a live holder too, so the
+ * caller waits out a full TTL before it reports leadership.
+ */
+export const ACQUIRE = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local info = redis.call('HMGET', KEYS[2], 'holder', 'term', 'metadata')
+  return {0, info[1], info[2], info[3], redis.call('PTTL', KEYS[1])}
+end
+${NOW_MICROS}
+local previous = redis.call('GET', KEYS[3])
+local term = nowMicros
+if previous and tonumber(previous) + 1 > term then term = tonumber(previous) + 1 end
+redis.call('SET', KEYS[3], string.format('%.0f', term))
+redis.call('HSET', KEYS[2], 'holder', ARGV[3], 'term', string.format('%.0f', term), 'metadata', ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {1, string.format('%.0f', term), previous and 0 or 1}
+`;
+
+/** KEYS: lease, info. ARGV: token, ttlMs. Returns 1 when renewed. */
+export const RENEW = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+`;
+
+/** KEYS: lease, info, channel. ARGV: token, election. Returns 1 when released. */
+export const RELEASE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('PUBLISH', KEYS[3], ARGV[2])
+return 1
+`;
+
+/** KEYS: lease, info. Returns {holder, term, metadata, pttl} or {} when free. */
+export const READ = `
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl < 0 then return {} end
+local info = redis.call('HMGET', KEYS[2], 'holder', 'term', 'metadata')
+return {info[1], info[2], info[3], pttl}
+`;
+
+/** KEYS: members, expiry. ARGV: id, recordJson, ttlMs. */
+export const PUT_MEMBER = `
+${NOW_MICROS}
+local nowMs = math.floor(nowMicros / 1000)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', nowMs)
+for _, id in ipairs(expired) do redis.call('HDEL', KEYS[1], id) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowMs)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], nowMs + tonumber(ARGV[3]), ARGV[1])
+return 1
+`;
+
+/** KEYS: members, expiry. Returns the live records. */
+export const LIST_MEMBERS = `
+${NOW_MICROS}
+local nowMs = math.floor(nowMicros / 1000)
+local live = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. nowMs, '+inf')
+if #live == 0 then return {} end
+return redis.call('HMGET', KEYS[1], unpack(live))
+`;
+
+/** KEYS: members, expiry. ARGV: id. */
+export const REMOVE_MEMBER = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`;

@@ -1,0 +1,50 @@
+import { createStore, maskUrl, SUPPORTED_SCHEMES } from '@leasehold/adapters';
+import { LeaseholdConfigError, UnsupportedStoreError } from '@leasehold/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+describe('createStore(url)', () => {
+  it('picks the adapter by scheme', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leasehold-create-'));
+    try {
+      for (const [url, backend] of [
+        ['redis://127.0.0.1:6379', 'redis'],
+        [`sqlite://${join(dir, 'x.db')}`, 'sqlite'],
+      ] as const) {
+        const store = await createStore(url);
+        expect(store.backend).toBe(backend);
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists the supported schemes for an unknown one', async () => {
+    const failure = await createStore('mongodb://db:27017').catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(UnsupportedStoreError);
+    expect((failure as Error).message).toBe(
+      `unsupported store scheme "mongodb"; supported: ${SUPPORTED_SCHEMES.map((s) => `${s}://`).join(', ')}`,
+    );
+  });
+
+  it('refuses a string that is not a URL, without echoing its password', async () => {
+    const failure = await createStore('redis//user:hunter2@host').catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LeaseholdConfigError);
+    expect((failure as Error).message).toContain('expected a URL');
+    expect((failure as Error).message).not.toContain('hunter2');
+  });
+
+  it.each([
+    ['redis://user:hunter2@host:6379/0', 'redis://user:***@host:6379/0'],
+    ['postgres://app:p%40ss@db/test', 'postgres://app:***@db/test'],
+    ['redis://:only-password@host', 'redis://:***@host'],
+    ['etcd://host:2379', 'etcd://host:2379'],
+    ['redis://user@host', 'redis://user@host'],
+    ['redis//user:hunter2@host', '***@host'],
+  ])('masks %s', (url, masked) => {
+    expect(maskUrl(url)).toBe(masked);
+  });
+});
