@@ -3,8 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   // Workspace packages resolve to their TypeScript sources in tests (the "source" export
   // condition), so a test never runs against a stale build.
-  resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] },
-  ssr: { resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] } },
+  // Only "source" is added: vitest hands these conditions to Node for external packages too,
+  // and "import" there makes CommonJS packages (pg → pg-pool) require an ESM build.
+  resolve: { conditions: ['source', 'node'] },
+  ssr: { resolve: { conditions: ['source', 'node'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     environment: 'node',
