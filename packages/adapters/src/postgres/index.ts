@@ -1,12 +1,53 @@
-import { UnsupportedStoreError, type LeaseStore } from '@leasehold/core';
-import type { StoreOptions } from '../options.js';
+import { LeaseholdConfigError, type LeaseStore } from '@leasehold/core';
+import type pg from 'pg';
+import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
+import { PostgresStore } from './store.js';
 
+const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * `postgres://` / `postgresql://` URLs as libpq reads them (`sslmode`, `application_name`…);
+ * what the URL leaves out comes from the usual PG* variables (PGHOST, PGUSER, PGPASSWORD…).
+ * The namespace is the schema holding leasehold's tables.
+ */
 export async function createPostgresStore(
   url: URL,
-  _options: StoreOptions = {},
+  options: StoreOptions = {},
 ): Promise<LeaseStore> {
-  throw new UnsupportedStoreError(
-    `${url.protocol.replace(/:$/, '')} (the postgres adapter is not built yet)`,
-    [],
-  );
+  const schema = options.namespace ?? DEFAULT_NAMESPACE;
+  if (!SCHEMA.test(schema)) {
+    throw new LeaseholdConfigError(
+      'namespace',
+      schema,
+      'a PostgreSQL schema name: lower-case letters, digits and _, starting with a letter or _, at most 63 characters',
+    );
+  }
+  const sslmode = url.searchParams.get('sslmode');
+  if (
+    sslmode !== null &&
+    !['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'].includes(sslmode)
+  ) {
+    throw new LeaseholdConfigError(
+      'store parameter sslmode',
+      sslmode,
+      'use disable, prefer, require, verify-ca or verify-full',
+    );
+  }
+  const connection: pg.ClientConfig = {
+    connectionString: url.href.replace(/^postgresql:/, 'postgres:'),
+    ...(options.tls === undefined || sslmode === 'disable'
+      ? {}
+      : {
+          ssl: {
+            rejectUnauthorized: sslmode === 'verify-ca' || sslmode === 'verify-full',
+            ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }),
+            ...(options.tls.cert === undefined ? {} : { cert: options.tls.cert }),
+            ...(options.tls.key === undefined ? {} : { key: options.tls.key }),
+          },
+        }),
+  };
+  const where = `${url.hostname || process.env.PGHOST || 'localhost'}:${url.port || process.env.PGPORT || '5432'}${url.pathname || ''}`;
+  const store = new PostgresStore({ connection, schema, where });
+  await store.probe();
+  return store;
 }

@@ -1,0 +1,205 @@
+import { Elector, type AcquireResult, type LeaseStore } from '@leasehold/core';
+import { runConformanceSuite } from '@leasehold/core/testing';
+import pg from 'pg';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresStore } from '../src/postgres/index.js';
+import { lockId } from '../src/postgres/store.js';
+import { waitUntil } from './helpers/free-port.js';
+import { PrivatePostgres } from './helpers/private-postgres.js';
+
+const candidateScript = new URL('../../../bench/candidate.mjs', import.meta.url).pathname;
+
+const SHARED_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: SHARED_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await client.end();
+}
+
+runConformanceSuite({
+  name: 'postgres',
+  createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
+  cleanup: ({ namespace }) => dropSchema(namespace),
+  members: true,
+});
+
+describe('postgres when the holder\u2019s session dies', () => {
+  const stores: LeaseStore[] = [];
+  const electors: Elector[] = [];
+  const schema = `pgt${randomUUID().replaceAll('-', '').slice(0, 8)}`;
+  const open = async (url = SHARED_URL, namespace = schema) => {
+    const store = await createPostgresStore(new URL(url), { namespace });
+    stores.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    await Promise.all(electors.splice(0).map((e) => e.stop()));
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  afterAll(() => dropSchema(schema));
+
+  async function terminateHolder(election: string): Promise<number> {
+    const key = BigInt(lockId(schema, election));
+    const unsigned = BigInt.asUintN(64, key);
+    const admin = new pg.Client({ connectionString: SHARED_URL });
+    await admin.connect();
+    const { rows } = await admin.query<{ terminated: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS terminated FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1`,
+      [String(unsigned >> 32n), String(unsigned & 0xffffffffn)],
+    );
+    await admin.end();
+    return rows.filter((row) => row.terminated).length;
+  }
+
+  it('after pg_terminate_backend the lock is free, but the next holder waits out the old lease', async () => {
+    const [a, b] = [await open(), await open()];
+    const election = `term-${randomUUID().slice(0, 6)}`;
+    const first = await a.tryAcquire({ election, holder: 'a', token: randomUUID(), ttlMs: 3_000 });
+    if (!first.acquired) throw new Error('a should acquire');
+    expect(await terminateHolder(election)).toBe(1);
+    let second: AcquireResult | undefined;
+    await waitUntil(
+      async () => {
+        second = await b.tryAcquire({ election, holder: 'b', token: randomUUID(), ttlMs: 3_000 });
+        return second.acquired;
+      },
+      5_000,
+      'b gets the freed lock',
+    );
+    if (second?.acquired !== true) throw new Error('unreachable');
+    expect(second.lease.notBeforeMs).toBeGreaterThan(1_000);
+    expect(second.lease.notBeforeMs).toBeLessThanOrEqual(3_000);
+    expect(second.lease.term).toBeGreaterThan(first.lease.term);
+    // a's session is gone and with it the lock: a can never renew again.
+    expect(await a.renew(first.lease).catch(() => ({ renewed: false }))).toEqual({
+      renewed: false,
+    });
+  });
+
+  it(
+    'electors never overlap when the leader\u2019s backend is terminated',
+    { timeout: 30_000 },
+    async () => {
+      const election = `over-${randomUUID().slice(0, 6)}`;
+      for (const id of ['a', 'b']) {
+        electors.push(
+          new Elector({ store: await open(), election, id, ttlMs: 2_000, retryIntervalMs: 200 }),
+        );
+      }
+      for (const elector of electors) elector.start();
+      const leaders = () => electors.filter((e) => e.isLeader());
+      await waitUntil(() => leaders().length === 1, 10_000, 'a leader');
+      const firstTerm = leaders()[0]?.currentTerm() ?? Infinity;
+      expect(await terminateHolder(election)).toBe(1);
+      await waitUntil(
+        () => {
+          expect(leaders().length).toBeLessThanOrEqual(1);
+          return (leaders()[0]?.currentTerm() ?? 0) > firstTerm;
+        },
+        10_000,
+        'a new term leads',
+      );
+    },
+  );
+
+  it('replaces a frozen (SIGSTOPped) holder within TTL + 1 s', { timeout: 30_000 }, async () => {
+    const election = `stop-${randomUUID().slice(0, 6)}`;
+    const ttlMs = 2_000;
+    const child = spawn(
+      process.execPath,
+      [
+        candidateScript,
+        '--store',
+        SHARED_URL,
+        '--election',
+        election,
+        '--id',
+        'frozen',
+        '--ttl',
+        String(ttlMs),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const events: { event: string; at: number; reason?: string }[] = [];
+    if (child.stdout === null) throw new Error('no stdout');
+    createInterface({ input: child.stdout }).on('line', (line) => events.push(JSON.parse(line)));
+    try {
+      await waitUntil(() => events.some((e) => e.event === 'elected'), 10_000, 'child leads');
+      const follower = new Elector({
+        store: await open(SHARED_URL, 'leasehold'),
+        election,
+        id: 'follower',
+        ttlMs,
+        retryIntervalMs: 200,
+      });
+      electors.push(follower);
+      follower.start();
+      const frozenAt = performance.now();
+      child.kill('SIGSTOP');
+      await waitUntil(
+        () => follower.isLeader(),
+        ttlMs + 1_000,
+        'follower replaces the frozen holder',
+      );
+      expect(performance.now() - frozenAt).toBeLessThan(ttlMs + 1_000);
+      child.kill('SIGCONT');
+      await waitUntil(
+        () => events.some((e) => e.event === 'deposed'),
+        5_000,
+        'the resumed holder steps down',
+      );
+      expect(follower.isLeader()).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('postgres across a server restart', () => {
+  let server: PrivatePostgres;
+  beforeAll(async () => {
+    server = await PrivatePostgres.start();
+  }, 60_000);
+  afterAll(() => server.stop());
+
+  it(
+    'keeps raising terms, and the next holder waits for a lease that was not released',
+    { timeout: 60_000 },
+    async () => {
+      const a = await createPostgresStore(new URL(server.url), { namespace: 'restart' });
+      const first = await a.tryAcquire({
+        election: 'jobs',
+        holder: 'a',
+        token: randomUUID(),
+        ttlMs: 5_000,
+      });
+      if (!first.acquired) throw new Error('a should acquire');
+      server.restart();
+      const b = await createPostgresStore(new URL(server.url), { namespace: 'restart' });
+      let next: AcquireResult | undefined;
+      await waitUntil(
+        async () => {
+          next = await b
+            .tryAcquire({ election: 'jobs', holder: 'b', token: randomUUID(), ttlMs: 5_000 })
+            .catch(() => undefined);
+          return next?.acquired === true;
+        },
+        10_000,
+        'b acquires after the restart',
+      );
+      if (next?.acquired !== true) throw new Error('unreachable');
+      expect(next.lease.term).toBeGreaterThan(first.lease.term);
+      expect(next.lease.notBeforeMs).toBeGreaterThan(0);
+      expect(await a.renew(first.lease).catch(() => ({ renewed: false }))).toEqual({
+        renewed: false,
+      });
+      await Promise.all([a.close(), b.close()]);
+    },
+  );
+});
