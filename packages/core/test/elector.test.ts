@@ -10,7 +10,7 @@ import {
 } from '@leasehold/core';
 import { MemoryBackend, createMemoryStore } from '@leasehold/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Cluster } from './harness.js';
+import { Cluster, variantOf, withNotBefore } from './harness.js';
 
 describe('Elector timing validation', () => {
   const store = createMemoryStore();
@@ -255,19 +255,7 @@ describe('Elector', () => {
   it('waits out notBeforeMs before reporting leadership', async () => {
     const clock = new ManualClock();
     const memory = new MemoryBackend({ clock }).connect();
-    const store: LeaseStore = {
-      backend: 'memory',
-      tryAcquire: async (request) => {
-        const result = await memory.tryAcquire(request);
-        return result.acquired
-          ? { acquired: true, lease: { ...result.lease, notBeforeMs: 4_000 } }
-          : result;
-      },
-      renew: (lease) => memory.renew(lease),
-      release: (lease) => memory.release(lease),
-      read: (election) => memory.read(election),
-      close: () => memory.close(),
-    };
+    const store = withNotBefore(memory, 4_000);
     const elector = new Elector({ store, clock, election: 'jobs', id: 'a', ttlMs: 3_000 });
     const elected: number[] = [];
     elector.on('elected', () => elected.push(clock.now()));
@@ -341,18 +329,12 @@ describe('Elector', () => {
     for (const broken of ['throws', 'rejects'] as const) {
       const clock = new ManualClock();
       const memory = new MemoryBackend({ clock }).connect();
-      const store: LeaseStore = {
-        backend: 'memory',
-        tryAcquire: (request) => memory.tryAcquire(request),
-        renew: (lease) => memory.renew(lease),
-        release: (lease) => memory.release(lease),
-        read: (election) => memory.read(election),
+      const store = variantOf(memory, {
         watch: () => {
           if (broken === 'throws') throw new Error('watch bug');
           return Promise.reject(new Error('watch bug'));
         },
-        close: () => memory.close(),
-      };
+      });
       const elector = new Elector({ store, clock, election: 'jobs', id: 'a', ttlMs: 2_000 });
       elector.start();
       await clock.advanceUntil(() => elector.isLeader(), 1_000);
@@ -431,19 +413,7 @@ describe('Elector', () => {
       setTimer: (delayMs, callback) => clock.setTimer(delayMs >= 2 ? delayMs - 1 : 1, callback),
     };
     const memory = new MemoryBackend({ clock }).connect();
-    const store: LeaseStore = {
-      backend: 'memory',
-      tryAcquire: async (request) => {
-        const result = await memory.tryAcquire(request);
-        return result.acquired
-          ? { acquired: true, lease: { ...result.lease, notBeforeMs: 500 } }
-          : result;
-      },
-      renew: (lease) => memory.renew(lease),
-      release: (lease) => memory.release(lease),
-      read: (election) => memory.read(election),
-      close: () => memory.close(),
-    };
+    const store = withNotBefore(memory, 500);
     const elector = new Elector({
       store,
       clock: earlyClock,

@@ -5,6 +5,7 @@ import {
   type ElectedEvent,
   type ElectorOptions,
 } from '@leasehold/core';
+import type { LeaseStore } from '@leasehold/core';
 import { FreezableClock, MemoryBackend, type MemoryStore } from '@leasehold/core/testing';
 
 /** One simulated candidate process: its elector, its connection and its own clock view. */
@@ -87,4 +88,30 @@ export class Cluster {
     await this.clock.advanceUntil(() => done, 60_000);
     await stopping;
   }
+}
+
+/**
+ * A store that behaves like `memory` except where `overrides` say otherwise, and keeps no
+ * member records (so its first call is the acquire). For tests of adapter quirks.
+ */
+export function variantOf(memory: MemoryStore, overrides: Partial<LeaseStore> = {}): LeaseStore {
+  return {
+    backend: 'memory',
+    tryAcquire: (request) => memory.tryAcquire(request),
+    renew: (lease) => memory.renew(lease),
+    release: (lease) => memory.release(lease),
+    read: (election) => memory.read(election),
+    close: () => memory.close(),
+    ...overrides,
+  };
+}
+
+/** Every granted lease asks its holder to wait `notBeforeMs` first. */
+export function withNotBefore(memory: MemoryStore, notBeforeMs: number): LeaseStore {
+  return variantOf(memory, {
+    tryAcquire: async (request) => {
+      const result = await memory.tryAcquire(request);
+      return result.acquired ? { acquired: true, lease: { ...result.lease, notBeforeMs } } : result;
+    },
+  });
 }
