@@ -42,6 +42,18 @@ export const errorRegistry = {
     summary:
       'The elector was used in a state that does not allow the call (started twice, used after stop).',
   },
+  LEASEHOLD_E_BAD_REQUEST: {
+    transient: false,
+    summary: 'An HTTP request to the sidecar had an invalid parameter.',
+  },
+  LEASEHOLD_E_UNAUTHORIZED: {
+    transient: false,
+    summary: 'An admin request to the sidecar had a missing or wrong bearer token.',
+  },
+  LEASEHOLD_E_RESIGN_DISABLED: {
+    transient: false,
+    summary: 'POST /v1/resign was called on a sidecar started without an admin token.',
+  },
 } as const satisfies Record<string, { transient: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof errorRegistry;

@@ -1,2 +1,13 @@
-/** The sidecar package's version, read by the CLI. */
 export { version } from './version.js';
+export {
+  loadConfig,
+  describeConfig,
+  parseDuration,
+  FIELDS,
+  DEFAULT_STORE,
+  type SidecarConfig,
+} from './config.js';
+export { buildServer, leaderBody, type ServerOptions } from './server.js';
+export { createMetrics, type Metrics } from './metrics.js';
+export { serve, createLogger, type RunningSidecar } from './serve.js';
+export { main } from './cli.js';

@@ -1,0 +1,78 @@
+import type { Elector } from '@leasehold/core';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics on a registry of our own. Leadership gauges are computed at scrape
+ * time from the elector, so they follow the deadline rather than the last event.
+ */
+export interface Metrics {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
+export function createMetrics(elector: Elector): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const labels = { election: elector.election };
+  registry.setDefaultLabels(labels);
+
+  new Gauge({
+    name: 'leasehold_is_leader',
+    help: '1 while this instance leads, by its own deadline',
+    registers: [registry],
+    collect() {
+      this.set(elector.isLeader() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'leasehold_term',
+    help: 'Fencing term of the leader this instance knows of (0 when none)',
+    registers: [registry],
+    collect() {
+      this.set(elector.status().leader?.term ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'leasehold_lease_remaining_seconds',
+    help: 'While leading, seconds until this instance\u2019s own deadline',
+    registers: [registry],
+    collect() {
+      this.set(elector.status().leaseRemainingMs / 1000);
+    },
+  });
+  const transitions = new Counter({
+    name: 'leasehold_transitions_total',
+    help: 'Leadership changes of this instance, by kind',
+    labelNames: ['kind', 'reason'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'leasehold_store_request_duration_seconds',
+    help: 'Store round trips',
+    labelNames: ['op', 'backend'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'leasehold_store_errors_total',
+    help: 'Store calls that failed',
+    labelNames: ['op', 'backend', 'code'],
+    registers: [registry],
+  });
+
+  elector.on('elected', () => transitions.inc({ kind: 'elected', reason: '' }));
+  elector.on('deposed', ({ reason }) => transitions.inc({ kind: 'deposed', reason }));
+  elector.on('store-request', ({ op, durationMs, error }) => {
+    const backend = elector.status().backend;
+    duration.observe({ op, backend }, durationMs / 1000);
+    if (error !== null) {
+      const code =
+        typeof error === 'object' && 'code' in (error as object)
+          ? String((error as { code: unknown }).code)
+          : 'unknown';
+      errors.inc({ op, backend, code });
+    }
+  });
+
+  return { contentType: registry.contentType, render: () => registry.metrics() };
+}

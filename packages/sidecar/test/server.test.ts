@@ -1,0 +1,275 @@
+import { createStore } from '@leasehold/adapters';
+import { Elector, type LeaseStore } from '@leasehold/core';
+import { buildServer, createMetrics } from '@leasehold/sidecar';
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+
+// Routes are exercised through fastify.inject, against an elector on the real Redis.
+const REDIS = 'redis://127.0.0.1:6379';
+const TOKEN = 'test-admin-token-0123456789';
+
+interface Harness {
+  app: Awaited<ReturnType<typeof buildServer>>;
+  elector: Elector;
+  store: LeaseStore;
+  logs: string[];
+}
+const running: Harness[] = [];
+
+afterEach(async () => {
+  for (const h of running.splice(0)) {
+    await h.elector.stop();
+    await h.app.close();
+    await h.store.close();
+  }
+});
+
+async function sidecar(
+  options: { election?: string; id?: string; adminToken?: string; start?: boolean } = {},
+) {
+  const store = await createStore(REDIS, { namespace: 'sidecartest' });
+  const elector = new Elector({
+    store,
+    election: options.election ?? `e-${randomUUID().slice(0, 8)}`,
+    id: options.id ?? 'alpha',
+    ttlMs: 2_000,
+    retryIntervalMs: 200,
+  });
+  const logs: string[] = [];
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  const app = await buildServer({
+    elector,
+    logger,
+    metrics: createMetrics(elector),
+    adminToken: options.adminToken,
+  });
+  const harness = { app, elector, store, logs };
+  running.push(harness);
+  if (options.start ?? true) elector.start();
+  return harness;
+}
+
+async function until(condition: () => boolean | Promise<boolean>, withinMs: number): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('sidecar routes', () => {
+  it('answers /v1/leader with the fields, headers and no-store caching', async () => {
+    const { app, elector } = await sidecar();
+    await until(() => elector.isLeader(), 5_000);
+    const response = await app.inject('/v1/leader');
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body).toMatchObject({
+      leader: 'alpha',
+      isLeader: true,
+      self: 'alpha',
+      backend: 'redis',
+      store: { healthy: true, error: null },
+    });
+    expect(Object.keys(body).sort()).toEqual(
+      [
+        'backend',
+        'election',
+        'isLeader',
+        'leader',
+        'leaseRemainingMs',
+        'self',
+        'since',
+        'store',
+        'term',
+      ].sort(),
+    );
+    expect(body.leaseRemainingMs).toBeGreaterThan(0);
+    expect(body.leaseRemainingMs).toBeLessThanOrEqual(2_000);
+    expect(response.headers['leasehold-leader']).toBe('alpha');
+    expect(response.headers['leasehold-term']).toBe(String(body.term));
+    expect(response.headers['cache-control']).toBe('no-store');
+  });
+
+  it('answers GET / like the Kubernetes leader-elector', async () => {
+    const { app, elector } = await sidecar({ id: 'pod-1' });
+    await until(() => elector.isLeader(), 5_000);
+    expect((await app.inject('/')).json()).toEqual({ name: 'pod-1' });
+  });
+
+  it('answers /v1/is-leader 200 for the leader and 503 for a follower', async () => {
+    const election = `e-${randomUUID().slice(0, 8)}`;
+    const leader = await sidecar({ election, id: 'one' });
+    await until(() => leader.elector.isLeader(), 5_000);
+    const follower = await sidecar({ election, id: 'two' });
+    await until(() => follower.elector.status().leader?.id === 'one', 5_000);
+    expect((await leader.app.inject('/v1/is-leader')).statusCode).toBe(200);
+    const refused = await follower.app.inject('/v1/is-leader');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json()).toEqual({ isLeader: false, leader: 'one' });
+  });
+
+  it('long-polls /v1/leader until the term changes, and returns at once when it already has', async () => {
+    const election = `e-${randomUUID().slice(0, 8)}`;
+    const first = await sidecar({ election, id: 'one' });
+    await until(() => first.elector.isLeader(), 5_000);
+    const second = await sidecar({ election, id: 'two' });
+    await until(() => second.elector.status().leader?.id === 'one', 5_000);
+    const seen = (await second.app.inject('/v1/leader')).json<{ term: number }>().term;
+    expect((await second.app.inject(`/v1/leader?wait=30s&term=${seen - 1}`)).json()).toMatchObject({
+      term: seen,
+    });
+    const started = performance.now();
+    const polling = second.app.inject(`/v1/leader?wait=30s&term=${seen}`);
+    await first.elector.stop();
+    const answer = (await polling).json<{ leader: string; term: number }>();
+    expect(answer.term).toBeGreaterThan(seen);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('ends a long-poll after wait when nothing changes', async () => {
+    const { app, elector } = await sidecar();
+    await until(() => elector.isLeader(), 5_000);
+    const term = elector.currentTerm();
+    const started = performance.now();
+    const response = await app.inject(`/v1/leader?wait=300ms&term=${term}`);
+    expect(response.json()).toMatchObject({ term });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+  });
+
+  it.each([
+    ['/v1/leader?wait=soon', 'invalid wait'],
+    ['/v1/leader?wait=10m', 'invalid wait'],
+    ['/v1/leader?wait=1s&term=abc', 'invalid term'],
+  ])('refuses %s with LEASEHOLD_E_BAD_REQUEST', async (url, message) => {
+    const { app } = await sidecar({ start: false });
+    const response = await app.inject(url);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ statusCode: 400, code: 'LEASEHOLD_E_BAD_REQUEST' });
+    expect(response.json<{ message: string }>().message).toContain(message);
+  });
+
+  it('lists members with priority and heartbeat', async () => {
+    const election = `e-${randomUUID().slice(0, 8)}`;
+    const one = await sidecar({ election, id: 'one' });
+    await sidecar({ election, id: 'two' });
+    await until(
+      async () =>
+        (await one.app.inject('/v1/members')).json<{ members: unknown[] }>().members.length === 2,
+      5_000,
+    );
+    const { members } = (await one.app.inject('/v1/members')).json<{
+      members: { id: string; priority: number; lastHeartbeatAt: string }[];
+    }>();
+    expect(members.map((m) => m.id).sort()).toEqual(['one', 'two']);
+    expect(
+      members.every((m) => m.priority === 0 && !Number.isNaN(Date.parse(m.lastHeartbeatAt))),
+    ).toBe(true);
+  });
+
+  it('guards POST /v1/resign with the admin token', async () => {
+    const disabled = await sidecar();
+    const refused = await disabled.app.inject({ method: 'POST', url: '/v1/resign' });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toMatchObject({ code: 'LEASEHOLD_E_RESIGN_DISABLED' });
+
+    const guarded = await sidecar({ adminToken: TOKEN });
+    await until(() => guarded.elector.isLeader(), 5_000);
+    for (const authorization of [undefined, 'Bearer wrong-token-0123456789', TOKEN]) {
+      const response = await guarded.app.inject({
+        method: 'POST',
+        url: '/v1/resign',
+        ...(authorization === undefined ? {} : { headers: { authorization } }),
+      });
+      expect(response.statusCode).toBe(401);
+      expect(response.json()).toMatchObject({ code: 'LEASEHOLD_E_UNAUTHORIZED' });
+    }
+    const accepted = await guarded.app.inject({
+      method: 'POST',
+      url: '/v1/resign',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(accepted.json()).toEqual({ resigned: true });
+    expect(guarded.elector.isLeader()).toBe(false);
+    expect(guarded.logs.join('')).not.toContain(TOKEN);
+  });
+
+  it('reports health and readiness', async () => {
+    const { app, elector } = await sidecar({ start: false });
+    expect((await app.inject('/healthz')).statusCode).toBe(200);
+    const notYet = await app.inject('/readyz');
+    expect(notYet.statusCode).toBe(503);
+    expect(notYet.json()).toMatchObject({
+      ready: false,
+      reason: 'the election has not been observed yet',
+    });
+    elector.start();
+    await until(async () => (await app.inject('/readyz')).statusCode === 200, 5_000);
+  });
+
+  it('serves Prometheus metrics that follow leadership', async () => {
+    const { app, elector } = await sidecar();
+    await until(() => elector.isLeader(), 5_000);
+    const text = (await app.inject('/metrics')).body;
+    for (const name of [
+      'leasehold_is_leader',
+      'leasehold_term',
+      'leasehold_transitions_total',
+      'leasehold_store_request_duration_seconds',
+      'leasehold_lease_remaining_seconds',
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect(text).toMatch(/leasehold_is_leader\{[^}]*\} 1/);
+  });
+
+  it('streams leader events over SSE', async () => {
+    const { app, elector } = await sidecar();
+    await until(() => elector.isLeader(), 5_000);
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const controller = new AbortController();
+    const response = await fetch(`${address}/v1/events`, {
+      headers: { accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body?.getReader();
+    const first = await reader?.read();
+    const text = new TextDecoder().decode(first?.value);
+    expect(text).toContain('event: leader');
+    expect(text).toContain('"isLeader":true');
+    controller.abort();
+  });
+
+  it('publishes an OpenAPI document listing every route', async () => {
+    const { app } = await sidecar({ start: false });
+    const document = (await app.inject('/v1/openapi.json')).json<{
+      openapi: string;
+      paths: Record<string, unknown>;
+    }>();
+    expect(document.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.paths).sort()).toEqual(
+      [
+        '/',
+        '/healthz',
+        '/metrics',
+        '/readyz',
+        '/v1/events',
+        '/v1/is-leader',
+        '/v1/leader',
+        '/v1/members',
+        '/v1/resign',
+      ].sort(),
+    );
+  });
+});
