@@ -38,7 +38,10 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
     ...(config.storeCert === undefined ? {} : { cert: readPem('store-cert', config.storeCert) }),
     ...(config.storeKey === undefined ? {} : { key: readPem('store-key', config.storeKey) }),
   };
-  const store: LeaseStore = await createStore(config.store, { namespace: config.namespace, tls });
+  const store: LeaseStore = await createStore(config.store, {
+    namespace: config.namespace,
+    ...(Object.keys(tls).length === 0 ? {} : { tls }),
+  });
   let elector: Elector;
   try {
     elector = new Elector({

@@ -35,7 +35,8 @@ export async function createPostgresStore(
   }
   const connection: pg.ClientConfig = {
     connectionString: url.href.replace(/^postgresql:/, 'postgres:'),
-    ...(options.tls === undefined || sslmode === 'disable'
+    // TLS material only; whether to use TLS at all is the URL's sslmode, as with libpq.
+    ...(options.tls === undefined || Object.keys(options.tls).length === 0 || sslmode === 'disable'
       ? {}
       : {
           ssl: {

@@ -1,0 +1,212 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
+/**
+ * Real sidecar processes (the built `leasehold` command) on real stores: what a user runs.
+ * The project's test command builds before vitest runs.
+ */
+const BIN = new URL('../bin/leasehold.js', import.meta.url).pathname;
+const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-proc-'));
+afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
+
+const BACKENDS = [
+  ['redis', 'redis://127.0.0.1:6379'],
+  ['postgres', 'postgres://postgres@127.0.0.1:5432/test'],
+  ['sqlite', `sqlite://${join(sqliteDir, 'leases.db')}`],
+] as const;
+
+const TTL_MS = 2_000;
+
+interface Sidecar {
+  readonly id: string;
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  }
+});
+
+async function start(store: string, election: string, id: string): Promise<Sidecar> {
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      '--store',
+      store,
+      '--election',
+      election,
+      '--id',
+      id,
+      '--port',
+      '0',
+      '--ttl',
+      `${TTL_MS}ms`,
+      '--retry-interval',
+      '200ms',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${id} did not start listening`)), 15_000);
+    if (child.stdout === null) throw new Error('no stdout');
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const entry = JSON.parse(line) as { url?: string };
+      if (entry.url !== undefined) {
+        clearTimeout(timer);
+        resolve(entry.url);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${id} exited with ${code} before listening`)));
+  });
+  return { id, child, url, exited };
+}
+
+async function isLeader(sidecar: Sidecar): Promise<boolean> {
+  try {
+    const response = await fetch(`${sidecar.url}/v1/is-leader`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function leaders(sidecars: Sidecar[]): Promise<Sidecar[]> {
+  const answers = await Promise.all(sidecars.map(isLeader));
+  return sidecars.filter((_, i) => answers[i]);
+}
+
+/** Poll until exactly one of `sidecars` leads, asserting never two; returns it. */
+async function oneLeader(sidecars: Sidecar[], withinMs: number): Promise<Sidecar> {
+  const deadline = performance.now() + withinMs;
+  for (;;) {
+    const now = await leaders(sidecars);
+    expect(now.length).toBeLessThanOrEqual(1);
+    if (now[0] !== undefined) return now[0];
+    if (performance.now() > deadline) throw new Error(`no leader within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe.each(BACKENDS)('three sidecar processes on %s', (_backend, store) => {
+  it(
+    'report one leader, hand over on SIGTERM, take over after SIGKILL, and a resumed SIGSTOPped leader answers 503 first',
+    { timeout: 60_000 },
+    async () => {
+      const election = `proc-${randomUUID().slice(0, 8)}`;
+      const sidecars = await Promise.all(
+        ['s1', 's2', 's3'].map((id) => start(store, election, id)),
+      );
+
+      // SIGTERM: the leader releases; another leads within milliseconds, the old one exits 0.
+      const first = await oneLeader(sidecars, 10_000);
+      first.child.kill('SIGTERM');
+      const rest = sidecars.filter((s) => s !== first);
+      const handoverStarted = performance.now();
+      const second = await oneLeader(rest, 2_000);
+      expect(performance.now() - handoverStarted).toBeLessThan(2_000);
+      expect(await first.exited).toBe(0);
+
+      // SIGKILL: no release; the survivor takes over after the lease runs out.
+      second.child.kill('SIGKILL');
+      const survivor = rest.filter((s) => s !== second);
+      const restarted = await start(store, election, first.id);
+      const third = await oneLeader([...survivor, restarted], TTL_MS + 3_000);
+
+      // SIGSTOP: another takes over; on SIGCONT the first answer is already 503.
+      third.child.kill('SIGSTOP');
+      const others = [...survivor, restarted].filter((s) => s !== third);
+      await oneLeader(others, TTL_MS + 3_000);
+      const firstAnswer = fetch(`${third.url}/v1/is-leader`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      third.child.kill('SIGCONT');
+      expect((await firstAnswer).status).toBe(503);
+    },
+  );
+});
+
+describe('the leasehold command', () => {
+  it.each([
+    [
+      ['--ttl', 'soon'],
+      'leasehold: invalid ttl (flag --ttl): "soon"; a duration such as 10s or 500ms (at least 1s)',
+    ],
+    [
+      ['--ttl', '10s', '--renew-interval', '6s'],
+      'leasehold: invalid renewIntervalMs: 6000; must be at least 10 ms and less than ttlMs / 2',
+    ],
+    [
+      ['--store', 'redis://u:hunter2@127.0.0.1:1/0?bogus=1'],
+      'leasehold: invalid store parameter bogus',
+    ],
+  ])('exits 2 with one line for %j', (args, line) => {
+    const result = spawnSync(process.execPath, [BIN, ...args, '--port', '0'], {
+      encoding: 'utf8',
+      env: { ...process.env, LEASEHOLD_STORE: `sqlite://${join(sqliteDir, 'x.db')}` },
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(line);
+    expect(result.stderr).not.toContain('hunter2');
+  });
+
+  it('prints the effective configuration with secrets masked', () => {
+    const result = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'config',
+        '--store',
+        'redis://app:hunter2@cache:6379',
+        '--admin-token',
+        'secret-token-0123456789',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('store: redis://app:***@cache:6379');
+    expect(result.stdout).toContain('adminToken: "***"');
+    expect(result.stdout).not.toContain('hunter2');
+    expect(result.stdout).not.toContain('secret-token');
+  });
+
+  it('prints --help and --version', () => {
+    const help = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('serve');
+    expect(help.stdout).toContain('status');
+    const version = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8' });
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('summarises a running sidecar with `leasehold status`', { timeout: 30_000 }, async () => {
+    const sidecar = await start(BACKENDS[0][1], `status-${randomUUID().slice(0, 8)}`, 'solo');
+    await oneLeader([sidecar], 10_000);
+    const result = spawnSync(process.execPath, [BIN, 'status', '--url', sidecar.url], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/leader\s+solo\s+← this instance/);
+    expect(result.stdout).toMatch(/store\s+healthy/);
+  });
+});
