@@ -1,9 +1,24 @@
-import { UnsupportedStoreError, type LeaseStore } from '@leasehold/core';
+import type { LeaseStore } from '@leasehold/core';
 import type { StoreOptions } from '../options.js';
+import { createEtcdClient } from './client.js';
+import { EtcdStore } from './store.js';
+import { parseEtcdUrl } from './url.js';
 
-export async function createEtcdStore(url: URL, _options: StoreOptions = {}): Promise<LeaseStore> {
-  throw new UnsupportedStoreError(
-    `${url.protocol.replace(/:$/, '')} (the etcd adapter is not built yet)`,
-    [],
-  );
+export { normalizeEtcdUrl } from './url.js';
+
+/**
+ * `etcd://[user:password@]host:port[,host:port…][?timeout=ms]`, or `etcds://…` for TLS with
+ * `options.tls` (CA, client certificate and key as PEM). Fails with a fatal error when etcd
+ * refuses the credentials; an etcd that cannot be reached yet is not an error here.
+ */
+export async function createEtcdStore(url: URL, options: StoreOptions = {}): Promise<LeaseStore> {
+  const config = parseEtcdUrl(url, options);
+  const store = new EtcdStore(createEtcdClient(config), config);
+  try {
+    await store.start();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
 }

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import {
+  StoreProtocolError,
+  type Lease,
+  type LeaseMetadata,
+  type MemberRecord,
+} from '@leasehold/core';
+
+/**
+ * Key layout and value encoding.
+ *
+ *   <namespace>/elections/<election>/leader        {holder, token, metadata}, on the holder's lease
+ *   <namespace>/elections/<election>/members/<id>  a MemberRecord, on that member's own lease
+ *
+ * Names are URI-encoded so that no election or member id can reach into another's keys.
+ */
+
+/**
+ * What a lease's handle carries: the etcd lease id, the token it was granted for, and the
+ * metadata the leader key was written with.
+ */
+export interface EtcdLeaseHandle {
+  readonly leaseId: string;
+  readonly token: string;
+  readonly metadata: LeaseMetadata;
+}
+
+interface HolderValue {
+  readonly holder: string;
+  readonly token: string;
+  readonly metadata: LeaseMetadata;
+}
+
+export function leaderKey(namespace: string, election: string): string {
+  return `${electionPrefix(namespace, election)}leader`;
+}
+
+export function membersPrefix(namespace: string, election: string): string {
+  return `${electionPrefix(namespace, election)}members/`;
+}
+
+export function memberKey(namespace: string, election: string, id: string): string {
+  return `${membersPrefix(namespace, election)}${encodeURIComponent(id)}`;
+}
+
+function electionPrefix(namespace: string, election: string): string {
+  return `${namespace}/elections/${encodeURIComponent(election)}/`;
+}
+
+/** The first key after every key that starts with `prefix` (etcd's range_end for a prefix). */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i -= 1) {
+    if ((end[i] ?? 0xff) < 0xff) {
+      end[i] = (end[i] ?? 0) + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/**
+ * The leader key's value. Deterministic for the same arguments, so a renew can ask etcd to
+ * compare the stored value with the one its own token would have written.
+ */
+export function encodeHolder(holder: string, token: string, metadata: LeaseMetadata): Buffer {
+  const value: HolderValue = { holder, token, metadata };
+  return Buffer.from(JSON.stringify(value));
+}
+
+export function decodeHolder(key: string, value: Buffer): HolderValue {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8'));
+  } catch {
+    parsed = null;
+  }
+  if (
+    typeof parsed === 'object' &&
+    parsed !== null &&
+    'holder' in parsed &&
+    typeof parsed.holder === 'string' &&
+    'token' in parsed &&
+    typeof parsed.token === 'string' &&
+    'metadata' in parsed &&
+    isMetadata(parsed.metadata)
+  ) {
+    return { holder: parsed.holder, token: parsed.token, metadata: parsed.metadata };
+  }
+  throw new StoreProtocolError(
+    `the etcd key "${key}" holds a value leasehold did not write; remove it or use another namespace`,
+  );
+}
+
+export function decodeMember(value: Buffer): MemberRecord | null {
+  try {
+    const parsed = JSON.parse(value.toString('utf8')) as Partial<MemberRecord> | null;
+    if (
+      typeof parsed?.id === 'string' &&
+      typeof parsed.priority === 'number' &&
+      typeof parsed.startedAt === 'number' &&
+      typeof parsed.heartbeatAt === 'number' &&
+      typeof parsed.isLeader === 'boolean' &&
+      isMetadata(parsed.metadata)
+    ) {
+      return parsed as MemberRecord;
+    }
+  } catch {
+    // Not ours: listed members are a best-effort view, so skip it.
+  }
+  return null;
+}
+
+function isMetadata(value: unknown): value is LeaseMetadata {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((entry) => typeof entry === 'string')
+  );
+}
+
+export function leaseHandle(lease: Lease): EtcdLeaseHandle | null {
+  const handle = lease.handle;
+  if (
+    typeof handle === 'object' &&
+    handle !== null &&
+    'leaseId' in handle &&
+    typeof handle.leaseId === 'string' &&
+    'token' in handle &&
+    typeof handle.token === 'string' &&
+    'metadata' in handle &&
+    isMetadata(handle.metadata)
+  ) {
+    return { leaseId: handle.leaseId, token: handle.token, metadata: handle.metadata };
+  }
+  return null;
+}
+
+/**
+ * A lease id of our choosing, below 2^53. etcd's own ids use all 64 bits, which survive the
+ * trip through protobufjs only while it finds the \`long\` package at run time; it does not
+ * under vitest or in bundles, and a rounded id names another (or no) lease. Ids we choose
+ * are exact as JavaScript numbers and strings alike. A collision (2^-53 per live lease) makes
+ * etcd refuse the grant, and the caller draws again.
+ */
+export function newLeaseId(): string {
+  const id = randomBytes(8).readBigUInt64BE() >> 11n;
+  return String(id === 0n ? 1n : id);
+}
+
+/** etcd grants whole seconds: ask for the TTL rounded up, never less than requested. */
+export function ttlSeconds(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs / 1_000));
+}
+
+/**
+ * etcd answers a lease's remaining TTL in whole seconds, rounded down. Report the upper end of
+ * that second (capped at the granted TTL), so a follower that trusts the hint tries just after
+ * the expiry rather than just before it, when it could only fail. The watch wakes followers
+ * at the exact moment etcd deletes the key anyway.
+ */
+export function remainingMs(ttlSeconds: number, grantedSeconds: number): number {
+  if (ttlSeconds < 0 || grantedSeconds <= 0) return 1; // the lease just went: try now
+  return Math.min(grantedSeconds, ttlSeconds + 1) * 1_000;
+}
+
+/** etcd's int64s arrive as decimal strings; leasehold's terms are safe integers. */
+export function revisionNumber(text: string, what: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new StoreProtocolError(`etcd returned ${what} ${JSON.stringify(text)}, not a revision`);
+  }
+  return value;
+}

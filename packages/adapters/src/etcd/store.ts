@@ -1,0 +1,433 @@
+import {
+  isTransient,
+  StoreProtocolError,
+  type AcquireRequest,
+  type AcquireResult,
+  type Lease,
+  type LeaseRecord,
+  type LeaseStore,
+  type MemberRecord,
+  type RenewResult,
+} from '@leasehold/core';
+import type { Etcd3, ICompare, IKeyValue } from 'etcd3';
+import { CleanupQueue } from './cleanup-queue.js';
+import type { CallOptions } from './client.js';
+import {
+  closedError,
+  isLeaseGone,
+  isLeaseTaken,
+  isPermissionDenied,
+  translateError,
+  type ErrorContext,
+} from './errors.js';
+import { keepAliveOnce } from './keep-alive.js';
+import {
+  decodeHolder,
+  decodeMember,
+  encodeHolder,
+  leaderKey,
+  leaseHandle,
+  memberKey,
+  newLeaseId,
+  membersPrefix,
+  prefixEnd,
+  remainingMs,
+  revisionNumber,
+  ttlSeconds,
+  type EtcdLeaseHandle,
+} from './records.js';
+import type { EtcdConfig } from './url.js';
+import { StreamOpener } from './streams.js';
+import { WatchHub } from './watch-hub.js';
+
+/** etcd 3.4 added client-chosen watcher ids, which the watch hub relies on. */
+const MIN_VERSION: readonly [number, number] = [3, 4];
+
+/**
+ * The etcd store (DESIGN §2): the leader key is created in a transaction guarded by
+ * `create_revision == 0` and attached to a lease granted for this acquisition. The key's
+ * create revision is the term: etcd's revision only grows, across restarts too, because it
+ * lives in the data directory. etcd never forgets a live lease (it survives restarts and is
+ * extended when etcd comes back), so a free key means the previous holder's lease really
+ * ended: `notBeforeMs` is always 0.
+ *
+ * Every etcd call has a deadline; there are no library timers: the elector renews with one
+ * keep-alive per renew interval, and etcd3's retry and circuit-breaker policies are off.
+ */
+export class EtcdStore implements LeaseStore {
+  readonly backend = 'etcd';
+  private closed = false;
+  private readonly streams: StreamOpener;
+  private readonly watches: WatchHub;
+  private readonly cleanups = new CleanupQueue();
+  /** Member key → the lease its record lives on, kept alive by each heartbeat. */
+  private readonly memberLeases = new Map<string, { leaseId: string; ttlSeconds: number }>();
+  private readonly errorContext: ErrorContext;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly config: EtcdConfig,
+  ) {
+    this.streams = new StreamOpener(client);
+    this.watches = new WatchHub(this.streams, config.requestTimeoutMs);
+    this.errorContext = {
+      endpoints: config.endpoints.join(','),
+      username: config.auth?.username ?? null,
+      namespace: config.namespace,
+    };
+  }
+
+  /**
+   * At start-up: a wrong password, a missing user or an etcd too old fails `createStore` with
+   * a fatal error. An unreachable etcd does not: the elector waits for it.
+   */
+  async start(): Promise<void> {
+    if (await this.verify()) await this.warmUp();
+  }
+
+  /** Resolves to whether etcd answered. */
+  private async verify(): Promise<boolean> {
+    try {
+      const { version } = await this.client.maintenance.status(this.callOptions());
+      const [major = 0, minor = 0] = version.split('.').map(Number);
+      if (major < MIN_VERSION[0] || (major === MIN_VERSION[0] && minor < MIN_VERSION[1])) {
+        throw new StoreProtocolError(
+          `etcd at ${this.errorContext.endpoints} is version ${version}; leasehold needs ${MIN_VERSION.join('.')} or newer`,
+        );
+      }
+      // Status needs no credentials; a read does. Permissions are checked per key later, so a
+      // user without access to this probe key is not refused here.
+      await this.client.kv.range(
+        { key: Buffer.from(`${this.config.namespace}/elections/`), keys_only: true },
+        this.callOptions(),
+      );
+      return true;
+    } catch (error) {
+      const translated = translateError(error, 'connect', this.errorContext);
+      if (translated.transient) return false;
+      if (isPermissionDenied(error)) return true;
+      throw translated;
+    }
+  }
+
+  /**
+   * Run each kind of call a handoff needs once, so the first handoff is as fast as later ones:
+   * protobufjs compiles a message type's codec on first use, which costs a few milliseconds
+   * per type, and a handoff is a handful of sequential round trips. Nothing is written: the
+   * txn's compare never holds and the lease is revoked. Best effort; errors are ignored.
+   */
+  private async warmUp(): Promise<void> {
+    const key = Buffer.from(`${this.config.namespace}/elections/`);
+    const never: ICompare = { key, target: 'Version', result: 'Less', version: 0 };
+    const leaseId = newLeaseId();
+    await Promise.allSettled([
+      this.client.kv.txn(
+        {
+          compare: [
+            never,
+            { key, target: 'Create', result: 'Equal', create_revision: 0 },
+            { key, target: 'Value', result: 'Equal', value: key },
+            { key, target: 'Lease', result: 'Equal', lease: leaseId },
+          ],
+          success: [
+            { request_put: { key, value: key, lease: leaseId } },
+            { request_delete_range: { key } },
+          ],
+          failure: [{ request_range: { key } }],
+        },
+        this.callOptions(),
+      ),
+      (async () => {
+        await this.client.leaseClient.leaseGrant({ ID: leaseId, TTL: 1 }, this.callOptions());
+        await this.keepAlive(leaseId);
+        await this.client.leaseClient.leaseTimeToLive({ ID: leaseId }, this.callOptions());
+        await this.revoke(leaseId);
+      })(),
+    ]);
+  }
+
+  tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
+    return this.run('acquire', async () => {
+      const key = leaderKey(this.config.namespace, request.election);
+      // Reading first keeps contention cheap: a follower's poll costs reads, not a lease
+      // grant and revoke (raft writes) each time. A follower our watch has just seen the key
+      // deleted for skips the read: at a handoff every round trip counts.
+      if (!this.watches.lastSeenDeleted(key)) {
+        const range = await this.client.kv.range({ key: Buffer.from(key) }, this.callOptions());
+        const [holder] = range.kvs;
+        if (holder !== undefined) return this.refusal(request.election, holder);
+      }
+      const grant = await this.grantLease(ttlSeconds(request.ttlMs));
+      return this.claim(request, grant.leaseId, grant.ttlSeconds);
+    });
+  }
+
+  renew(lease: Lease): Promise<RenewResult> {
+    return this.run('renew', async () => {
+      const handle = leaseHandle(lease);
+      if (handle === null) return { renewed: false };
+      // Check the key first: a keep-alive sent for a token that does not hold the key would
+      // extend someone else's lease.
+      const held = await this.client.kv.txn(
+        { compare: this.stillHeld(lease, handle) },
+        this.callOptions(),
+      );
+      if (!held.succeeded) {
+        // The key is gone or someone else's: our lease (if it still runs) holds nothing.
+        if (handle.token === lease.token) this.revokeEventually(handle.leaseId);
+        return { renewed: false };
+      }
+      const grantedSeconds = await this.keepAlive(handle.leaseId);
+      // etcd answers TTL 0 for a lease that expired or was revoked in between.
+      return grantedSeconds > 0
+        ? { renewed: true, ttlMs: grantedSeconds * 1_000 }
+        : { renewed: false };
+    });
+  }
+
+  async release(lease: Lease): Promise<void> {
+    try {
+      await this.run('release', () => this.releaseNow(lease));
+    } catch (error) {
+      // The holder has stepped down already; make sure its key goes once etcd answers again.
+      const handle = leaseHandle(lease);
+      if (handle !== null && isTransient(error)) {
+        this.cleanups.add(handle.leaseId, () => this.releaseNow(lease));
+      }
+      throw error;
+    }
+  }
+
+  read(election: string): Promise<LeaseRecord | null> {
+    return this.run('read', async () => {
+      const key = Buffer.from(leaderKey(this.config.namespace, election));
+      const [holder] = (await this.client.kv.range({ key }, this.callOptions())).kvs;
+      return holder === undefined ? null : this.describe(election, holder);
+    });
+  }
+
+  watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.watches.watch(leaderKey(this.config.namespace, election), onChange, signal);
+  }
+
+  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+    return this.run('member', async () => {
+      const keyText = memberKey(this.config.namespace, election, member.id);
+      const key = Buffer.from(keyText);
+      const value = Buffer.from(JSON.stringify(member));
+      const wanted = ttlSeconds(ttlMs);
+      const previous = this.memberLeases.get(keyText);
+      if (previous !== undefined && previous.ttlSeconds === wanted) {
+        // Each heartbeat keeps the member's lease alive rather than granting a new one.
+        const remaining = await this.keepAlive(previous.leaseId);
+        if (remaining > 0) {
+          try {
+            await this.client.kv.put({ key, value, lease: previous.leaseId }, this.callOptions());
+            return;
+          } catch (error) {
+            if (!isLeaseGone(error)) throw error;
+          }
+        }
+      }
+      const grant = await this.grantLease(wanted);
+      this.memberLeases.set(keyText, { leaseId: grant.leaseId, ttlSeconds: wanted });
+      await this.client.kv.put({ key, value, lease: grant.leaseId }, this.callOptions());
+      if (previous !== undefined) this.revokeEventually(previous.leaseId);
+    });
+  }
+
+  listMembers(election: string): Promise<MemberRecord[]> {
+    return this.run('member', async () => {
+      const key = Buffer.from(membersPrefix(this.config.namespace, election));
+      const { kvs } = await this.client.kv.range(
+        { key, range_end: prefixEnd(key) },
+        this.callOptions(),
+      );
+      return kvs.flatMap((kv) => decodeMember(kv.value) ?? []);
+    });
+  }
+
+  removeMember(election: string, id: string): Promise<void> {
+    return this.run('member', async () => {
+      const keyText = memberKey(this.config.namespace, election, id);
+      const lease = this.memberLeases.get(keyText);
+      this.memberLeases.delete(keyText);
+      // Our own record goes with its lease in one write (this runs during a handoff, when
+      // writes compete with the next leader's); another candidate's record is just deleted.
+      if (lease !== undefined) await this.revoke(lease.leaseId);
+      else await this.client.kv.deleteRange({ key: Buffer.from(keyText) }, this.callOptions());
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.watches.close();
+      this.cleanups.close();
+      this.memberLeases.clear();
+      // Ends every channel and call; calls in flight reject, and `run` turns that into
+      // StoreClosedError.
+      this.client.close();
+    }
+    return Promise.resolve();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /**
+   * Revoke the lease this acquisition was granted, which deletes the leader key with it in one
+   * write, so followers hear of the release after a single round trip. The lease id belongs to
+   * this acquisition alone; the handle also records the token it was granted for, so a lease
+   * whose token does not match (not ours) releases nothing.
+   */
+  private async releaseNow(lease: Lease): Promise<void> {
+    const handle = leaseHandle(lease);
+    if (handle === null || handle.token !== lease.token) return;
+    await this.revoke(handle.leaseId);
+  }
+
+  /** Create the leader key on our new lease, unless someone holds it already. */
+  private async claim(
+    request: AcquireRequest,
+    leaseId: string,
+    grantedSeconds: number,
+  ): Promise<AcquireResult> {
+    const key = Buffer.from(leaderKey(this.config.namespace, request.election));
+    const metadata = request.metadata ?? {};
+    let txn;
+    try {
+      txn = await this.client.kv.txn(
+        {
+          compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
+          success: [
+            {
+              request_put: {
+                key,
+                value: encodeHolder(request.holder, request.token, metadata),
+                lease: leaseId,
+              },
+            },
+          ],
+          failure: [{ request_range: { key } }],
+        },
+        this.callOptions(),
+      );
+    } catch (error) {
+      // The txn may have landed although its answer did not reach us. Revoking the lease
+      // deletes the key with it, so the election is not blocked by a holder nobody knows.
+      this.revokeEventually(leaseId);
+      throw error;
+    }
+    if (!txn.succeeded) {
+      this.revokeEventually(leaseId);
+      const [winner] = txn.responses[0]?.response_range?.kvs ?? [];
+      // The failure branch reads the key in the same txn that found it, so it is there.
+      if (winner === undefined) return { acquired: false, current: null, retryAfterMs: 1 };
+      return this.refusal(request.election, winner);
+    }
+    const handle: EtcdLeaseHandle = { leaseId, token: request.token, metadata };
+    const lease: Lease = {
+      election: request.election,
+      holder: request.holder,
+      token: request.token,
+      // The txn's revision is the put's, which is the key's create revision.
+      term: revisionNumber(txn.header.revision, 'revision'),
+      ttlMs: grantedSeconds * 1_000,
+      notBeforeMs: 0,
+      handle,
+    };
+    return { acquired: true, lease };
+  }
+
+  private stillHeld(lease: Lease, handle: EtcdLeaseHandle): ICompare[] {
+    const key = Buffer.from(leaderKey(this.config.namespace, lease.election));
+    return [
+      {
+        key,
+        target: 'Value',
+        result: 'Equal',
+        value: encodeHolder(lease.holder, lease.token, handle.metadata),
+      },
+      { key, target: 'Lease', result: 'Equal', lease: handle.leaseId },
+    ];
+  }
+
+  private async refusal(election: string, holder: IKeyValue): Promise<AcquireResult> {
+    const current = await this.describe(election, holder);
+    return { acquired: false, current, retryAfterMs: current.remainingMs };
+  }
+
+  private async describe(election: string, holder: IKeyValue): Promise<LeaseRecord> {
+    const value = decodeHolder(holder.key.toString('utf8'), holder.value);
+    let remaining: number | null = null;
+    if (holder.lease !== '0') {
+      const { TTL, grantedTTL } = await this.client.leaseClient.leaseTimeToLive(
+        { ID: holder.lease },
+        this.callOptions(),
+      );
+      remaining = remainingMs(Number(TTL), Number(grantedTTL));
+    }
+    return {
+      election,
+      holder: value.holder,
+      term: revisionNumber(holder.create_revision, 'create revision'),
+      metadata: value.metadata,
+      remainingMs: remaining,
+    };
+  }
+
+  /** A new lease; etcd may grant a longer TTL than asked (it has a minimum of a few seconds). */
+  private async grantLease(
+    wantedSeconds: number,
+  ): Promise<{ leaseId: string; ttlSeconds: number }> {
+    for (let attempt = 1; ; attempt += 1) {
+      const leaseId = newLeaseId();
+      try {
+        const { TTL } = await this.client.leaseClient.leaseGrant(
+          { ID: leaseId, TTL: wantedSeconds },
+          this.callOptions(),
+        );
+        return { leaseId, ttlSeconds: Number(TTL) };
+      } catch (error) {
+        if (attempt >= 3 || !isLeaseTaken(error)) throw error;
+      }
+    }
+  }
+
+  private async revoke(leaseId: string): Promise<void> {
+    try {
+      await this.client.leaseClient.leaseRevoke({ ID: leaseId }, this.callOptions());
+    } catch (error) {
+      if (!isLeaseGone(error)) throw error;
+    }
+  }
+
+  /** Revoke a lease of ours in the background, retrying until etcd confirms it. */
+  private revokeEventually(leaseId: string): void {
+    if (this.closed) return;
+    this.revoke(leaseId).catch(() => {
+      this.cleanups.add(leaseId, () => this.revoke(leaseId));
+    });
+  }
+
+  /** One keep-alive; see keep-alive.ts. Resolves to the granted TTL in seconds, ≤ 0 if gone. */
+  private keepAlive(leaseId: string): Promise<number> {
+    return keepAliveOnce(this.streams, leaseId, this.callOptions());
+  }
+
+  private callOptions(): CallOptions {
+    return { deadline: Date.now() + this.config.requestTimeoutMs };
+  }
+
+  /** Every store call: closed check and error translation, so no driver error escapes. */
+  private async run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    if (this.closed) throw closedError();
+    try {
+      return await work();
+    } catch (error) {
+      if (this.closed) throw closedError();
+      throw translateError(error, operation, this.errorContext);
+    }
+  }
+}

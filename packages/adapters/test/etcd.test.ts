@@ -1,0 +1,250 @@
+import { createStore } from '@leasehold/adapters';
+import {
+  Elector,
+  LeaseholdConfigError,
+  LeaseholdError,
+  type AcquireRequest,
+  type Lease,
+  type LeaseStore,
+} from '@leasehold/core';
+import { runConformanceSuite } from '@leasehold/core/testing';
+import { Etcd3 } from 'etcd3';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { normalizeEtcdUrl } from '../src/etcd/url.js';
+
+/** The shared etcd (scripts/services.sh starts it); nothing here stops or reconfigures it. */
+const ETCD_URL = 'etcd://127.0.0.1:2379';
+
+/** A plain client for looking at what the store wrote, and for cleaning up after a test. */
+const inspector = new Etcd3({ hosts: 'http://127.0.0.1:2379' });
+afterAll(() => inspector.close());
+
+runConformanceSuite({
+  name: 'etcd',
+  createStore: ({ namespace }) => createStore(ETCD_URL, { namespace }),
+  cleanup: async ({ namespace }) => {
+    await inspector.delete().prefix(`${namespace}/`);
+  },
+  // etcd grants whole seconds, at least 2 with its default election timeout.
+  ttlMs: 2_000,
+  // etcd looks for expired leases every 500 ms and revokes them through raft.
+  expiryGraceMs: 1_500,
+  members: true,
+});
+
+describe('etcd store', () => {
+  const opened: LeaseStore[] = [];
+  const namespaces: string[] = [];
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((store) => store.close()));
+    await Promise.all(
+      namespaces.splice(0).map((namespace) => inspector.delete().prefix(`${namespace}/`)),
+    );
+  });
+
+  async function open(url = ETCD_URL): Promise<{ store: LeaseStore; namespace: string }> {
+    const namespace = `t${randomUUID().slice(0, 8)}`;
+    namespaces.push(namespace);
+    const store = await createStore(url, { namespace });
+    opened.push(store);
+    return { store, namespace };
+  }
+
+  function request(holder: string, extra: Partial<AcquireRequest> = {}): AcquireRequest {
+    return { election: 'jobs', holder, token: randomUUID(), ttlMs: 2_000, ...extra };
+  }
+
+  async function acquire(store: LeaseStore, req: AcquireRequest): Promise<Lease> {
+    const result = await store.tryAcquire(req);
+    if (!result.acquired) throw new Error(`${req.holder} could not acquire ${req.election}`);
+    return result.lease;
+  }
+
+  it('reports the TTL etcd granted: whole seconds, at least its minimum', async () => {
+    const { store, namespace } = await open();
+    for (const [asked, granted] of [
+      [1_000, 2_000],
+      [2_500, 3_000],
+      [4_000, 4_000],
+    ] as const) {
+      const election = `ttl-${asked}`;
+      const lease = await acquire(store, request('alpha', { election, ttlMs: asked }));
+      expect(lease.ttlMs).toBe(granted);
+      expect(await store.renew(lease)).toEqual({ renewed: true, ttlMs: granted });
+      const key = await inspector.get(`${namespace}/elections/${election}/leader`).exec();
+      const leaseId = key.kvs[0]?.lease ?? '0';
+      const { grantedTTL } = await inspector.leaseClient.leaseTimeToLive({ ID: leaseId });
+      expect(Number(grantedTTL) * 1_000).toBe(granted);
+    }
+  });
+
+  it('writes the leader key on its own lease, with the create revision as the term', async () => {
+    const { store, namespace } = await open();
+    const key = `${namespace}/elections/jobs/leader`;
+    const first = await acquire(store, request('alpha', { metadata: { url: 'http://a' } }));
+    const written = (await inspector.get(key).exec()).kvs[0];
+    expect(JSON.parse(written?.value.toString() ?? '{}')).toEqual({
+      holder: 'alpha',
+      token: first.token,
+      metadata: { url: 'http://a' },
+    });
+    expect(Number(written?.create_revision)).toBe(first.term);
+    expect(written?.lease).not.toBe('0');
+    await store.release(first);
+    // Releasing revokes the lease, which deletes the key with it.
+    expect((await inspector.get(key).exec()).kvs).toHaveLength(0);
+    const second = await acquire(store, request('beta'));
+    const rewritten = (await inspector.get(key).exec()).kvs[0];
+    expect(Number(rewritten?.create_revision)).toBe(second.term);
+    expect(second.term).toBeGreaterThan(first.term);
+    expect(rewritten?.lease).not.toBe(written?.lease);
+  });
+
+  it('refuses to work on a leader key it did not write', async () => {
+    const { store, namespace } = await open();
+    await inspector.put(`${namespace}/elections/jobs/leader`).value('not json');
+    for (const call of [() => store.read('jobs'), () => store.tryAcquire(request('alpha'))]) {
+      const failure = await call().catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: 'LEASEHOLD_E_STORE_PROTOCOL' });
+    }
+  });
+
+  it('tells a watcher about the release soon enough for a follower to take over at once', async () => {
+    const { store: a, namespace } = await open();
+    const follower = await createStore(ETCD_URL, { namespace });
+    opened.push(follower);
+    const election = 'handoff';
+    // A poll every 5 s: only the watch can make the follower fast.
+    const options = { election, ttlMs: 5_000, retryIntervalMs: 5_000 };
+    const leader = new Elector({ ...options, store: a, id: 'leader' });
+    const next = new Elector({ ...options, store: follower, id: 'next' });
+    leader.start();
+    await until(() => leader.isLeader(), 10_000);
+    next.start();
+    await until(() => next.status().observed, 10_000);
+    const elected = new Promise<number>((resolve) =>
+      next.once('elected', () => resolve(performance.now())),
+    );
+    const stoppedAt = performance.now();
+    await leader.stop();
+    const handoffMs = (await elected) - stoppedAt;
+    expect(handoffMs).toBeLessThan(1_000);
+    await next.stop();
+  });
+
+  it('keeps working with a dead endpoint in a list of several', async () => {
+    const deadPort = await freePort();
+    const url = normalizeEtcdUrl(`etcd://127.0.0.1:${deadPort},127.0.0.1:2379`);
+    const { store } = await open(url);
+    const controller = new AbortController();
+    let changes = 0;
+    await store.watch?.('jobs', () => (changes += 1), controller.signal);
+    for (let round = 0; round < 10; round += 1) {
+      const lease = await acquire(store, request('alpha'));
+      expect(await store.renew(lease)).toMatchObject({ renewed: true });
+      expect(await store.read('jobs')).toMatchObject({ holder: 'alpha', term: lease.term });
+      await store.release(lease);
+    }
+    await until(() => changes > 0, 5_000);
+    controller.abort();
+  });
+
+  it('fails fast while etcd cannot be reached, without failing createStore', async () => {
+    const url = `etcd://127.0.0.1:${await freePort()}?timeout=1000`;
+    const startedAt = performance.now();
+    const { store } = await open(url);
+    for (const call of [
+      () => store.read('jobs'),
+      () => store.tryAcquire(request('alpha')),
+      () => store.putMember?.('jobs', member('alpha'), 2_000) ?? Promise.resolve(),
+    ]) {
+      const failure = await call().catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: 'LEASEHOLD_E_STORE_UNAVAILABLE', transient: true });
+    }
+    // A watch cannot start, but its promise still resolves: the elector falls back to polling.
+    await store.watch?.('jobs', () => undefined, new AbortController().signal);
+    expect(performance.now() - startedAt).toBeLessThan(5_000);
+  });
+
+  it.each([
+    ['etcd://', 'at least one host'],
+    ['etcd://127.0.0.1:2379/prefix', 'has no path'],
+    ['etcd://127.0.0.1:2379?dialTimeout=5', 'accepts timeout'],
+    ['etcd://127.0.0.1:2379?timeout=5', 'from 100 to 60000'],
+    ['etcd://bad_host!:2379', 'expected host:port'],
+    ['etcd://admin@127.0.0.1:2379', 'needs both'],
+    [normalizeEtcdUrl('etcd://127.0.0.1:2379,127.0.0.1:99999'), 'port number'],
+  ])('refuses %s with a clear message', async (url, message) => {
+    const failure = await createStore(url).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LeaseholdConfigError);
+    expect((failure as Error).message).toContain(message);
+  });
+
+  it('never puts a password in an error', async () => {
+    const failures = await Promise.all([
+      createStore('etcd://admin:s3cret-pw@127.0.0.1:2379/path').catch((error: unknown) => error),
+      createStore('etcd://admin:s3cret-pw@127.0.0.1:2379?x=1').catch((error: unknown) => error),
+      createStore('etcd://admin:s3cret-pw@127.0.0.1:2379', {
+        tls: { ca: '-----BEGIN CERTIFICATE-----' },
+      }).catch((error: unknown) => error),
+    ]);
+    for (const failure of failures) {
+      expect(failure).toBeInstanceOf(LeaseholdError);
+      expect(String((failure as Error).message)).not.toContain('s3cret-pw');
+    }
+  });
+
+  it('wants TLS material in PEM form and only with etcds://', async () => {
+    await expect(
+      createStore('etcd://127.0.0.1:2379', { tls: { ca: '-----BEGIN CERTIFICATE-----' } }),
+    ).rejects.toThrow(/etcds:\/\//);
+    await expect(
+      createStore('etcds://127.0.0.1:2379', { tls: { ca: '/etc/ca.pem' } }),
+    ).rejects.toThrow(/PEM contents/);
+    await expect(
+      createStore('etcds://127.0.0.1:2379', { tls: { cert: '-----BEGIN CERTIFICATE-----' } }),
+    ).rejects.toThrow(/both tls.cert and tls.key/);
+  });
+});
+
+describe('normalizeEtcdUrl', () => {
+  it('makes a list of hosts acceptable to URL parsing, and leaves other URLs alone', () => {
+    expect(normalizeEtcdUrl('etcd://a:2379,b:2380')).toBe('etcd://a%3A2379%2Cb%3A2380');
+    expect(normalizeEtcdUrl('etcds://u:p@a:2379,[::1]:2380/?timeout=500')).toBe(
+      'etcds://u:p@a%3A2379%2C%5B%3A%3A1%5D%3A2380/?timeout=500',
+    );
+    expect(normalizeEtcdUrl('etcd://a:2379')).toBe('etcd://a:2379');
+    expect(normalizeEtcdUrl('redis://a:1,b:2')).toBe('redis://a:1,b:2');
+  });
+});
+
+function member(id: string) {
+  return {
+    id,
+    priority: 0,
+    startedAt: Date.now(),
+    heartbeatAt: Date.now(),
+    isLeader: false,
+    metadata: {},
+  };
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address !== null ? address.port : 1;
+}
+
+async function until(predicate: () => boolean, withinMs: number): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`condition not met within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
