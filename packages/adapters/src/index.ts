@@ -1,4 +1,5 @@
 import { LeaseholdConfigError, UnsupportedStoreError, type LeaseStore } from '@leasehold/core';
+import { normalizeEtcdUrl } from './etcd/url.js';
 import type { StoreOptions } from './options.js';
 
 export { DEFAULT_NAMESPACE, type StoreOptions } from './options.js';
@@ -34,7 +35,8 @@ export const SUPPORTED_SCHEMES = Object.keys(factories) as StoreScheme[];
 export async function createStore(url: string, options: StoreOptions = {}): Promise<LeaseStore> {
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    // etcd://h1:2379,h2:2379 is not a WHATWG URL until its host list is encoded.
+    parsed = new URL(normalizeEtcdUrl(url));
   } catch (cause) {
     throw new LeaseholdConfigError(
       'store',

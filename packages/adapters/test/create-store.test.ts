@@ -12,6 +12,10 @@ describe('createStore(url)', () => {
       for (const [url, backend] of [
         ['redis://127.0.0.1:6379', 'redis'],
         [`sqlite://${join(dir, 'x.db')}`, 'sqlite'],
+        ['postgres://postgres@127.0.0.1:5432/test', 'postgres'],
+        ['etcd://127.0.0.1:2379', 'etcd'],
+        // A host list, which WHATWG URL parsing alone refuses.
+        ['etcd://127.0.0.1:2379,localhost:2379', 'etcd'],
       ] as const) {
         const store = await createStore(url);
         expect(store.backend).toBe(backend);
