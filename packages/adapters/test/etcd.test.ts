@@ -31,7 +31,6 @@ runConformanceSuite({
   ttlMs: 2_000,
   // etcd looks for expired leases every 500 ms and revokes them through raft.
   expiryGraceMs: 1_500,
-  members: true,
 });
 
 describe('etcd store', () => {

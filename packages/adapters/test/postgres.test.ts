@@ -25,7 +25,6 @@ runConformanceSuite({
   name: 'postgres',
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
-  members: true,
 });
 
 describe('postgres when the holder\u2019s session dies', () => {

@@ -21,7 +21,6 @@ runConformanceSuite({
     if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
   },
-  members: true,
 });
 
 describe('redis keys', () => {

@@ -20,7 +20,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 runConformanceSuite({
   name: 'sqlite',
   createStore: ({ namespace }) => createStore(url, { namespace }),
-  members: true,
 });
 
 describe('sqlite store', () => {

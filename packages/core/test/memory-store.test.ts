@@ -6,5 +6,4 @@ const backend = new MemoryBackend();
 runConformanceSuite({
   name: 'memory',
   createStore: () => backend.connect(),
-  members: true,
 });

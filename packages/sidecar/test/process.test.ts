@@ -17,6 +17,7 @@ afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
 const BACKENDS = [
   ['redis', 'redis://127.0.0.1:6379'],
   ['postgres', 'postgres://postgres@127.0.0.1:5432/test'],
+  ['etcd', 'etcd://127.0.0.1:2379'],
   ['sqlite', `sqlite://${join(sqliteDir, 'leases.db')}`],
 ] as const;
 

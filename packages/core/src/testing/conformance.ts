@@ -26,7 +26,7 @@ export interface ConformanceOptions {
   readonly expiryGraceMs?: number;
   /** Whether the store must implement `watch`. Default: true. */
   readonly watch?: boolean;
-  /** Whether the store must implement member records (DESIGN §3.5). Default: false. */
+  /** Whether the store must implement member records (DESIGN §3.5). Default: true. */
   readonly members?: boolean;
 }
 
@@ -306,7 +306,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       });
     }
 
-    if (options.members ?? false) {
+    if (options.members ?? true) {
       conformanceCase(
         'keeps member records for their TTL, lists live ones, removes on request',
         async () => {
