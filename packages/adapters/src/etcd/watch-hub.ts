@@ -185,11 +185,7 @@ export class WatchHub {
       // Refused at creation (permissions) or dropped later (compaction): changes may go
       // unseen, so watch again after a pause and tell the listeners then.
       this.byId.delete(response.watch_id);
-      watch.watchId = null;
-      watch.active = false;
-      watch.missed = true;
-      watch.lastChange = null;
-      settle(watch);
+      markLost(watch);
       this.failures += 1;
       this.scheduleRetry();
       return;
@@ -217,13 +213,7 @@ export class WatchHub {
       endStream(stream);
     }
     this.byId.clear();
-    for (const watch of this.watches.values()) {
-      watch.watchId = null;
-      watch.active = false;
-      watch.missed = true;
-      watch.lastChange = null;
-      settle(watch);
-    }
+    for (const watch of this.watches.values()) markLost(watch);
     this.failures += 1;
     this.scheduleRetry();
   }
@@ -253,6 +243,15 @@ export class WatchHub {
     this.byId.clear();
     if (stream !== null) endStream(stream);
   }
+}
+
+/** The watch is not registered with etcd any more: changes may go unseen until it is again. */
+function markLost(watch: KeyWatch): void {
+  watch.watchId = null;
+  watch.active = false;
+  watch.missed = true;
+  watch.lastChange = null;
+  settle(watch);
 }
 
 function settle(watch: KeyWatch): void {
