@@ -3,6 +3,7 @@ import fastifySwagger from '@fastify/swagger';
 import type { Elector, LeaderInfo } from '@leasehold/core';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { version } from './version.js';
 import type { Metrics } from './metrics.js';
@@ -101,6 +102,22 @@ interface LeaderBody {
   };
 }
 
+/** Wall-clock ms → ISO text; the same few values recur on every request, so keep the last. */
+function isoTimeCache(): (ms: number | null) => string | null {
+  let lastMs: number | null = null;
+  let lastText: string | null = null;
+  return (ms) => {
+    if (ms === null) return null;
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastText = new Date(ms).toISOString();
+    }
+    return lastText;
+  };
+}
+const sinceText = isoTimeCache();
+const lastOkText = isoTimeCache();
+
 export function leaderBody(elector: Elector): LeaderBody {
   const status = elector.status();
   const leader: LeaderInfo | null = status.leader;
@@ -110,13 +127,12 @@ export function leaderBody(elector: Elector): LeaderBody {
     term: leader?.term ?? null,
     isLeader: status.isLeader,
     self: status.id,
-    since: status.leaderSince === null ? null : new Date(status.leaderSince).toISOString(),
+    since: sinceText(status.leaderSince),
     leaseRemainingMs: Math.floor(status.leaseRemainingMs),
     backend: status.backend,
     store: {
       healthy: status.store.healthy,
-      lastOkAt:
-        status.store.lastOkAt === null ? null : new Date(status.store.lastOkAt).toISOString(),
+      lastOkAt: lastOkText(status.store.lastOkAt),
       error: status.store.error,
     },
   };
@@ -141,6 +157,12 @@ export async function buildServer(options: ServerOptions) {
       disableRequestLogging: () => !options.logger.isLevelEnabled('debug'),
     }),
     forceCloseConnections: true,
+    // The two routes apps poll hardest are answered straight from node:http; Fastify's
+    // routes below give the same answers (and the schemas, the OpenAPI document, inject).
+    serverFactory: (handler) =>
+      createServer((request, response) => {
+        if (!answerHotRoute(elector, request, response)) handler(request, response);
+      }),
   });
   await app.register(fastifySwagger, {
     openapi: {
@@ -394,6 +416,47 @@ export async function buildServer(options: ServerOptions) {
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   return app;
+}
+
+/**
+ * `GET /v1/leader` (without a long-poll) and `GET /v1/is-leader`, the same answers as the
+ * Fastify routes, without the framework's per-request work. Returns false for anything else.
+ */
+function answerHotRoute(
+  elector: Elector,
+  request: IncomingMessage,
+  response: ServerResponse,
+): boolean {
+  if (request.method !== 'GET') return false;
+  if (request.url === '/v1/leader') {
+    const body = leaderBody(elector);
+    const json = JSON.stringify(body);
+    response.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(json),
+      'cache-control': 'no-store',
+      'leasehold-leader': body.leader ?? '',
+      'leasehold-term': body.term === null ? '' : String(body.term),
+    });
+    response.end(json);
+    return true;
+  }
+  if (request.url === '/v1/is-leader') {
+    const isLeader = elector.isLeader();
+    const json = JSON.stringify(
+      isLeader
+        ? { isLeader: true, term: elector.currentTerm() }
+        : { isLeader: false, leader: elector.status().leader?.id ?? null },
+    );
+    response.writeHead(isLeader ? 200 : 503, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(json),
+      'cache-control': 'no-store',
+    });
+    response.end(json);
+    return true;
+  }
+  return false;
 }
 
 /** Resolve when leader or term differs from what the caller saw, after waitMs, or on disconnect. */

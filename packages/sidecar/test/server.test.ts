@@ -251,6 +251,35 @@ describe('sidecar routes', () => {
     controller.abort();
   });
 
+  it('answers the hot routes over a real socket exactly as the Fastify routes do', async () => {
+    const election = `e-${randomUUID().slice(0, 8)}`;
+    const leader = await sidecar({ election, id: 'one' });
+    await until(() => leader.elector.isLeader(), 5_000);
+    const follower = await sidecar({ election, id: 'two' });
+    await until(() => follower.elector.status().leader?.id === 'one', 5_000);
+    for (const { app } of [leader, follower]) {
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      for (const path of ['/v1/leader', '/v1/is-leader']) {
+        const [overSocket, injected] = [await fetch(`${address}${path}`), await app.inject(path)];
+        expect(overSocket.status).toBe(injected.statusCode);
+        const [socketBody, injectedBody] = [await overSocket.json(), injected.json()];
+        expect(Object.keys(socketBody).sort()).toEqual(Object.keys(injectedBody).sort());
+        expect({ ...socketBody, leaseRemainingMs: 0 }).toEqual({
+          ...injectedBody,
+          leaseRemainingMs: 0,
+        });
+        for (const header of [
+          'content-type',
+          'cache-control',
+          'leasehold-leader',
+          'leasehold-term',
+        ]) {
+          expect(overSocket.headers.get(header) ?? undefined).toBe(injected.headers[header]);
+        }
+      }
+    }
+  });
+
   it('publishes an OpenAPI document listing every route', async () => {
     const { app } = await sidecar({ start: false });
     const document = (await app.inject('/v1/openapi.json')).json<{
