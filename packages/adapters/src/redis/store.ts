@@ -1,8 +1,6 @@
 import {
-  StoreAuthError,
+  isTransient,
   StoreClosedError,
-  StoreProtocolError,
-  StoreUnavailableError,
   type AcquireRequest,
   type AcquireResult,
   type Lease,
@@ -14,18 +12,37 @@ import {
 } from '@leasehold/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import { createHash } from 'node:crypto';
+import { classify, isCommandTimeout, isOfflineRefusal, translate } from './errors.js';
 import * as scripts from './scripts.js';
+import { tlsRefusal } from './tls-probe.js';
 
 type ScriptName = keyof typeof scripts;
 
 /** How long createStore waits for the first connection before handing back the store. */
 const CONNECT_WAIT_MS = 3_000;
+/**
+ * A script answers in well under a millisecond. One that has not answered in this long is
+ * on a stalled server or a dead (half-open) connection: the call fails as unavailable and
+ * the connection is dropped and re-established, rather than waiting for TCP to notice.
+ */
+const COMMAND_TIMEOUT_MS = 2_000;
+/** How long close() waits for QUIT to be answered before it drops the connections. */
+const CLOSE_WAIT_MS = 1_000;
+/** How long watch() waits for its SUBSCRIBE while Redis is unreachable (it stays queued). */
+const SUBSCRIBE_WAIT_MS = 3_000;
+
+/** One subscribed release channel, shared by every watcher of its election. */
+interface Channel {
+  readonly listeners: Set<() => void>;
+  /** Settles once SUBSCRIBE is answered, failed, or SUBSCRIBE_WAIT_MS passed. Never rejects. */
+  readonly subscribed: Promise<void>;
+}
 
 export class RedisStore implements LeaseStore {
   readonly backend = 'redis';
   private readonly client: Redis;
   private subscriber: Redis | null = null;
-  private readonly channelListeners = new Map<string, Set<() => void>>();
+  private readonly channels = new Map<string, Channel>();
   private closed = false;
   /** The last connection-level error, to explain commands refused while disconnected. */
   private lastConnectionError: Error | null = null;
@@ -37,9 +54,12 @@ export class RedisStore implements LeaseStore {
     this.client = new Redis({
       ...options,
       // Fail fast while disconnected: the elector retries with backoff and must not find a
-      // backlog of stale renewals replayed after the store comes back.
+      // backlog of stale acquires or renewals replayed after the store comes back. No offline
+      // queue, and no retries: with maxRetriesPerRequest 0 the commands in flight when the
+      // connection drops are rejected at once instead of being resent after the reconnect.
       enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
+      maxRetriesPerRequest: 0,
+      commandTimeout: COMMAND_TIMEOUT_MS,
       connectTimeout: 5_000,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
       lazyConnect: true,
@@ -60,6 +80,7 @@ export class RedisStore implements LeaseStore {
   static async open(options: RedisOptions, namespace: string): Promise<RedisStore> {
     const store = new RedisStore(options, namespace);
     await store.firstConnection();
+    await store.probe();
     return store;
   }
 
@@ -173,55 +194,72 @@ export class RedisStore implements LeaseStore {
 
   /**
    * A release PUBLISHes on the election's channel; one subscriber connection per store
-   * serves every watched election. ioredis resubscribes by itself after a reconnect.
+   * serves every watched election, and every watcher of one election shares its
+   * subscription. ioredis resubscribes by itself after a reconnect; releases published while
+   * the subscriber was disconnected are lost, so every watcher is woken once it is back.
    */
   async watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
     if (this.closed || signal.aborted) return;
-    const channel = this.keys(election).channel;
-    let listeners = this.channelListeners.get(channel);
-    const firstForChannel = listeners === undefined;
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.channelListeners.set(channel, listeners);
+    const name = this.keys(election).channel;
+    let channel = this.channels.get(name);
+    if (channel === undefined) {
+      channel = { listeners: new Set(), subscribed: this.subscribe(name) };
+      this.channels.set(name, channel);
     }
-    const channelListeners = listeners;
-    channelListeners.add(onChange);
+    const current = channel;
+    current.listeners.add(onChange);
     signal.addEventListener(
       'abort',
       () => {
-        channelListeners.delete(onChange);
-        if (
-          channelListeners.size === 0 &&
-          this.channelListeners.get(channel) === channelListeners
-        ) {
-          this.channelListeners.delete(channel);
-          this.subscriber?.unsubscribe(channel).catch(() => {});
-        }
+        current.listeners.delete(onChange);
+        if (current.listeners.size > 0 || this.channels.get(name) !== current) return;
+        this.channels.delete(name);
+        // Only after SUBSCRIBE was answered, so an UNSUBSCRIBE never overtakes it; and not if
+        // a new watcher subscribed the channel again meanwhile.
+        void current.subscribed.then(() => {
+          if (!this.channels.has(name)) this.subscriber?.unsubscribe(name).catch(() => {});
+        });
       },
       { once: true },
     );
-    if (!firstForChannel) return;
-    try {
-      await this.subscriberConnection().subscribe(channel);
-    } catch {
-      // Best effort: the elector still polls, and ioredis retries the subscription.
-    }
+    await current.subscribed;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.channelListeners.clear();
+    this.channels.clear();
     const connections = [this.client, this.subscriber].filter((c): c is Redis => c !== null);
+    // QUIT politely, but never wait long for it: on a stalled server it would not answer.
     await Promise.all(
       connections.map(async (connection) => {
-        try {
-          await connection.quit();
-        } catch {
-          connection.disconnect();
-        }
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          connection.quit().catch(() => {}),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, CLOSE_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+        connection.disconnect();
       }),
     );
+  }
+
+  private subscribe(name: string): Promise<void> {
+    const subscribing = this.subscriberConnection()
+      .subscribe(name)
+      .then(
+        () => {},
+        // Best effort: the elector still schedules its next try at the lease's PTTL.
+        () => {},
+      );
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS);
+      timer.unref();
+    });
+    return Promise.race([subscribing, waited]).finally(() => clearTimeout(timer));
   }
 
   private subscriberConnection(): Redis {
@@ -230,15 +268,27 @@ export class RedisStore implements LeaseStore {
       const subscriber = this.client.duplicate({
         enableOfflineQueue: true,
         maxRetriesPerRequest: null,
+        commandTimeout: undefined,
         lazyConnect: false,
       });
+      let connectedBefore = false;
       subscriber.on('error', () => {});
+      subscriber.on('ready', () => {
+        if (connectedBefore) this.wakeAllWatchers();
+        connectedBefore = true;
+      });
       subscriber.on('message', (channel: string) => {
-        for (const listener of this.channelListeners.get(channel) ?? []) listener();
+        for (const listener of this.channels.get(channel)?.listeners ?? []) listener();
       });
       this.subscriber = subscriber;
     }
     return this.subscriber;
+  }
+
+  private wakeAllWatchers(): void {
+    for (const channel of this.channels.values()) {
+      for (const listener of channel.listeners) listener();
+    }
   }
 
   private async firstConnection(): Promise<void> {
@@ -251,10 +301,36 @@ export class RedisStore implements LeaseStore {
       }),
     ]);
     clearTimeout(timer);
-    const failure = this.lastConnectionError;
+    let failure = this.lastConnectionError;
+    if (
+      failure !== null &&
+      this.options.tls !== undefined &&
+      this.options.sentinels === undefined &&
+      (failure as NodeJS.ErrnoException).code === 'ECONNRESET'
+    ) {
+      // A TLS server that refuses our client certificate looks like a reset: ask it why.
+      failure = (await tlsRefusal(this.options)) ?? failure;
+    }
     if (failure !== null && classify(failure) !== 'transient') {
       await this.close();
       throw translate('connect', failure, this.options);
+    }
+  }
+
+  /**
+   * When connected, run one script now, so that a user without the permissions leasehold
+   * needs (NOPERM) or a server without EVAL/EVALSHA fails at start-up with a clear error
+   * rather than at the first election. A server that is down is left to the reconnect loop.
+   */
+  private async probe(): Promise<void> {
+    if (this.client.status !== 'ready') return;
+    try {
+      await this.read('leasehold-probe');
+    } catch (error) {
+      if (!isTransient(error)) {
+        await this.close();
+        throw error;
+      }
     }
   }
 
@@ -289,6 +365,8 @@ export class RedisStore implements LeaseStore {
       return await work();
     } catch (error) {
       if (this.closed) throw new StoreClosedError(this.backend);
+      // Stalled server or dead connection: reconnect (rejects whatever else is in flight).
+      if (isCommandTimeout(error) && this.client.status === 'ready') this.client.disconnect(true);
       // A command refused while disconnected says only that; the connection error says why.
       const cause =
         isOfflineRefusal(error) && this.lastConnectionError !== null
@@ -325,52 +403,4 @@ function toRecord(
     }
   }
   return { election, holder, term: Number(term ?? 0), metadata: parsed, remainingMs };
-}
-
-function isOfflineRefusal(error: unknown): boolean {
-  return (
-    error instanceof Error && /Stream isn't writeable|Connection is closed/.test(error.message)
-  );
-}
-
-type ErrorClass = 'transient' | 'auth' | 'protocol';
-
-function classify(error: unknown): ErrorClass {
-  const message = error instanceof Error ? error.message : String(error);
-  if (/^(WRONGPASS|NOAUTH|NOPERM)|invalid (username-password|password)|-NOPERM/i.test(message))
-    return 'auth';
-  if (/^ERR unknown command|^ERR .*(Lua|script)|^NOSCRIPT|^ERR wrong number/i.test(message))
-    return 'protocol';
-  return 'transient';
-}
-
-/** Map an ioredis error to leasehold's classes, naming the cause but never the password. */
-function translate(operation: string, error: unknown, options: RedisOptions): Error {
-  const message = redact(error instanceof Error ? error.message : String(error), options);
-  const where = options.sentinels
-    ? `sentinel master "${options.name ?? ''}"`
-    : `${options.host ?? ''}:${options.port ?? ''}`;
-  switch (classify(error)) {
-    case 'auth':
-      return new StoreAuthError(
-        `redis ${operation} at ${where}: the server refused the credentials or permission (${message}); check the user and password in the store URL and the user's ACL`,
-        { cause: error },
-      );
-    case 'protocol':
-      return new StoreProtocolError(
-        `redis ${operation} at ${where}: the server does not support what leasehold needs (${message}); leasehold needs Redis 5 or newer with EVAL/EVALSHA enabled`,
-        { cause: error },
-      );
-    default:
-      return new StoreUnavailableError(`redis ${operation} at ${where} failed: ${message}`, {
-        cause: error,
-      });
-  }
-}
-
-function redact(message: string, options: RedisOptions): string {
-  const secrets = [options.password, options.sentinelPassword].filter(
-    (s): s is string => typeof s === 'string' && s !== '',
-  );
-  return secrets.reduce((text, secret) => text.replaceAll(secret, '***'), message);
 }
