@@ -1,0 +1,161 @@
+import { StoreUnavailableError, type LeaseStore } from '@leasehold/core';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisStore } from '../src/redis/index.js';
+import { waitUntil } from './helpers/free-port.js';
+import { PrivateRedis } from './helpers/redis-server.js';
+
+// Redis Cluster and Sentinel, each on private redis-servers.
+
+const open = (url: string, namespace = `t${randomUUID().slice(0, 8)}`) =>
+  createRedisStore(new URL(url), { namespace });
+
+/** Every store operation once, with the watcher woken by the release. */
+async function exercise(store: LeaseStore, election: string) {
+  let woken = 0;
+  const controller = new AbortController();
+  await store.watch?.(election, () => (woken += 1), controller.signal);
+  const result = await store.tryAcquire({
+    election,
+    holder: 'a',
+    token: randomUUID(),
+    ttlMs: 5_000,
+  });
+  if (!result.acquired) throw new Error('should acquire');
+  expect(await store.renew(result.lease)).toMatchObject({ renewed: true });
+  expect(await store.read(election)).toMatchObject({ holder: 'a', term: result.lease.term });
+  const member = {
+    id: 'a',
+    priority: 1,
+    startedAt: 0,
+    heartbeatAt: 0,
+    isLeader: true,
+    metadata: {},
+  };
+  await store.putMember?.(election, member, 5_000);
+  expect(await store.listMembers?.(election)).toMatchObject([{ id: 'a' }]);
+  await store.removeMember?.(election, 'a');
+  await store.release(result.lease);
+  await waitUntil(() => woken > 0, 2_000, 'watcher woken');
+  controller.abort();
+  return result.lease;
+}
+
+describe('redis cluster', () => {
+  let node: PrivateRedis;
+  beforeAll(async () => {
+    // One cluster node that owns every slot: it enforces Cluster's rule that all keys of a
+    // script hash to one slot (CROSSSLOT otherwise), without a client that follows MOVED.
+    node = await PrivateRedis.start({ args: ['--cluster-enabled', 'yes'] });
+    const admin = new Redis(node.url);
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    await waitUntil(
+      async () => /cluster_state:ok/.test(String(await admin.call('CLUSTER', 'INFO'))),
+      10_000,
+      'cluster state ok',
+    );
+    await admin.quit();
+  });
+  afterAll(() => node.dispose());
+
+  it('runs every script, because each touches one election’s hash tag only', async () => {
+    const admin = new Redis(node.url);
+    // The node does refuse a script whose keys span slots.
+    await expect(admin.eval('return 1', 2, 'a', 'b')).rejects.toThrow(/CROSSSLOT/);
+    await admin.quit();
+    const store = await open(node.url, 'cluster');
+    try {
+      for (const election of ['jobs', 'reports', 'with:colon', 'x'.repeat(100)]) {
+        await exercise(store, election);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('redis sentinel', () => {
+  const master = 'leasehold-master';
+  let primary: PrivateRedis;
+  let replica: PrivateRedis;
+  let sentinel: PrivateRedis;
+  let url: string;
+  beforeAll(async () => {
+    primary = await PrivateRedis.start();
+    replica = await PrivateRedis.start({
+      args: ['--replicaof', '127.0.0.1', String(primary.port)],
+    });
+    sentinel = await PrivateRedis.start({ sentinelOf: { name: master, port: primary.port } });
+    url = `redis://ignored/0?sentinels=127.0.0.1:${sentinel.port}&sentinelMaster=${master}`;
+    // Sentinel finds replicas through the master's INFO; wait until it knows this one.
+    const admin = new Redis(sentinel.url);
+    await waitUntil(
+      async () => ((await admin.call('SENTINEL', 'REPLICAS', master)) as unknown[]).length === 1,
+      20_000,
+      'sentinel knows the replica',
+    );
+    admin.disconnect(); // Sentinel 7.0 has no QUIT.
+  });
+  afterAll(async () => {
+    await Promise.all([sentinel, replica, primary].map((s) => s?.dispose()));
+  });
+
+  it('connects to the master Sentinel names', async () => {
+    const namespace = `s${randomUUID().slice(0, 6)}`;
+    const store = await open(url, namespace);
+    try {
+      await exercise(store, 'jobs');
+      const direct = new Redis(primary.url);
+      expect(await direct.exists(`${namespace}:{jobs}:term`)).toBe(1);
+      await direct.quit();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reports an unknown master as unavailable, naming it', { timeout: 15_000 }, async () => {
+    const store = await open(
+      `redis://ignored?sentinels=127.0.0.1:${sentinel.port}&sentinelMaster=nope`,
+    );
+    try {
+      const failure = await store.read('jobs').catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(StoreUnavailableError);
+      expect((failure as Error).message).toContain('sentinel master "nope"');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('follows a failover to the replica, and terms keep rising', { timeout: 60_000 }, async () => {
+    const namespace = `f${randomUUID().slice(0, 6)}`;
+    const store = await open(url, namespace);
+    try {
+      const before = await exercise(store, 'jobs');
+      // Make sure the replica has it, then lose the master.
+      const direct = new Redis(primary.url);
+      await direct.wait(1, 2_000);
+      await direct.quit();
+      await primary.stop();
+      await waitUntil(
+        async () => {
+          const result = await store
+            .tryAcquire({ election: 'jobs', holder: 'b', token: randomUUID(), ttlMs: 5_000 })
+            .catch(() => null);
+          if (result?.acquired !== true) return false;
+          // The replica kept the counter: a clean handoff, and a higher term.
+          expect(result.lease.notBeforeMs).toBe(0);
+          expect(result.lease.term).toBeGreaterThan(before.term);
+          return true;
+        },
+        45_000,
+        'acquires on the promoted replica',
+      );
+      const promoted = new Redis(replica.url);
+      expect(await promoted.call('ROLE')).toContain('master');
+      await promoted.quit();
+    } finally {
+      await store.close();
+    }
+  });
+});
