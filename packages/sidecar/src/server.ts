@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { version } from './version.js';
 import type { Metrics } from './metrics.js';
 import { parseDuration } from './config.js';
+import { LeadershipHistory } from './history.js';
+import { statusPage, wantsHtml } from './status-page.js';
 
 /**
  * The HTTP API (DESIGN §4). Every leadership answer is computed when the request arrives,
@@ -176,17 +178,69 @@ export async function buildServer(options: ServerOptions) {
   });
   await app.register(fastifySSE, { heartbeatInterval: 15_000 });
 
+  const history = new LeadershipHistory(elector);
+
   app.get(
     '/',
     {
       schema: {
-        description: 'Compatible with the Kubernetes leader-elector sidecar',
+        description:
+          'Compatible with the Kubernetes leader-elector sidecar. A browser (Accept: text/html) gets the live status page.',
         response: {
-          200: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+          200: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: { name: { type: 'string' } },
+                  required: ['name'],
+                },
+              },
+              'text/html': { schema: { type: 'string' } },
+            },
+          },
         },
       },
     },
-    async () => ({ name: elector.status().leader?.id ?? '' }),
+    async (request, reply) => {
+      if (wantsHtml(request.headers.accept)) {
+        const page = statusPage();
+        return reply.headers(page.headers).send(page.html);
+      }
+      return reply.type('application/json').send({ name: elector.status().leader?.id ?? '' });
+    },
+  );
+
+  app.get(
+    '/v1/history',
+    {
+      schema: {
+        description: 'Recent leadership changes as this instance saw them, newest first',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              changes: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    at: { type: 'string' },
+                    kind: { type: 'string', enum: ['leader', 'deposed'] },
+                    leader: { type: ['string', 'null'] },
+                    term: { type: ['integer', 'null'] },
+                    reason: { type: 'string' },
+                  },
+                  required: ['at', 'kind', 'leader', 'term'],
+                },
+              },
+            },
+            required: ['changes'],
+          },
+        },
+      },
+    },
+    async () => ({ changes: history.recent() }),
   );
 
   app.get<{ Querystring: { wait?: string; term?: string } }>(

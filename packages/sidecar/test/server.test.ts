@@ -1,7 +1,7 @@
 import { createStore } from '@leasehold/adapters';
 import { Elector, type LeaseStore } from '@leasehold/core';
 import { buildServer, createMetrics } from '@leasehold/sidecar';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -104,7 +104,66 @@ describe('sidecar routes', () => {
   it('answers GET / like the Kubernetes leader-elector', async () => {
     const { app, elector } = await sidecar({ id: 'pod-1' });
     await until(() => elector.isLeader(), 5_000);
-    expect((await app.inject('/')).json()).toEqual({ name: 'pod-1' });
+    for (const accept of [undefined, '*/*', 'application/json']) {
+      const response = await app.inject({
+        url: '/',
+        headers: accept === undefined ? {} : { accept },
+      });
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      expect(response.json()).toEqual({ name: 'pod-1' });
+    }
+  });
+
+  it('serves browsers the status page, locked down by a hash-based CSP', async () => {
+    const { app } = await sidecar({ start: false });
+    const response = await app.inject({
+      url: '/',
+      headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(response.body).toMatch(/^<!doctype html>/);
+    expect(response.body).toContain('new EventSource(');
+    // Every inline script and style is allowed by its hash, and nothing else is.
+    const policy = String(response.headers['content-security-policy']);
+    expect(policy).toContain("default-src 'none'");
+    const inline = [...response.body.matchAll(/<(script|style)>([\s\S]*?)<\/\1>/g)];
+    expect(inline.map((match) => match[1]).sort()).toEqual(['script', 'style']);
+    for (const [, tag, content] of inline) {
+      const hash = createHash('sha256')
+        .update(content ?? '')
+        .digest('base64');
+      expect(policy).toMatch(new RegExp(`${tag}-src 'sha256-${hash.replace(/[+/]/g, '\\$&')}'`));
+    }
+    expect(policy).not.toContain('unsafe-inline');
+  });
+
+  it('keeps the recent leadership changes this instance saw, newest first', async () => {
+    const election = `e-${randomUUID().slice(0, 8)}`;
+    const first = await sidecar({ election, id: 'one', adminToken: TOKEN });
+    await until(() => first.elector.isLeader(), 5_000);
+    const second = await sidecar({ election, id: 'two' });
+    await until(() => second.elector.status().leader?.id === 'one', 5_000);
+    await first.app.inject({
+      method: 'POST',
+      url: '/v1/resign',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    await until(() => second.elector.isLeader(), 5_000);
+    const { changes } = (await second.app.inject('/v1/history')).json<{
+      changes: { at: string; kind: string; leader: string | null; term: number | null }[];
+    }>();
+    const leaders = changes.filter((change) => change.kind === 'leader' && change.leader !== null);
+    expect(leaders.map((change) => change.leader).slice(0, 2)).toEqual(['two', 'one']);
+    expect(leaders[0]?.term).toBeGreaterThan(leaders[1]?.term ?? Infinity);
+    const times = changes.map((change) => Date.parse(change.at));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    const own = (await first.app.inject('/v1/history')).json<{
+      changes: { kind: string; reason?: string }[];
+    }>();
+    expect(own.changes).toContainEqual(
+      expect.objectContaining({ kind: 'deposed', reason: 'resigned' }),
+    );
   });
 
   it('answers /v1/is-leader 200 for the leader and 503 for a follower', async () => {
@@ -294,6 +353,7 @@ describe('sidecar routes', () => {
         '/metrics',
         '/readyz',
         '/v1/events',
+        '/v1/history',
         '/v1/is-leader',
         '/v1/leader',
         '/v1/members',
