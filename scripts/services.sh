@@ -2,7 +2,8 @@
 # Make sure the stores that leasehold's backends are tested against are running
 # on this (Debian, root, no systemd) machine, and print where each listens.
 #
-#   scripts/services.sh [up]       ensure Redis, PostgreSQL and etcd are up (default)
+#   scripts/services.sh [up]       ensure Redis, PostgreSQL and etcd are up, and Chromium
+#                                  (for the status page's browser test) is installed (default)
 #   scripts/services.sh status     print each store and whether it answers (exit 1 if any doesn't)
 #   scripts/services.sh stop-etcd  stop our etcd and wait until its port is closed
 #   scripts/services.sh start-etcd start etcd again (same data dir) and wait until healthy
@@ -265,6 +266,15 @@ etcd_gone() {
   port_closed "$ETCD_PORT"
 }
 
+# ---------------------------------------------------------------- browser
+# The status page test drives Debian's Chromium with playwright-core, which downloads no
+# browser of its own. LEASEHOLD_CHROMIUM points the test at another binary.
+ensure_chromium() {
+  if [ -n "${LEASEHOLD_CHROMIUM:-}" ] || have chromium; then return 0; fi
+  apt_install chromium
+  have chromium || die "chromium did not install"
+}
+
 # ---------------------------------------------------------------- commands
 print_urls() {
   printf '%-10s%s\n' redis "redis://$HOST:$REDIS_PORT"
@@ -290,6 +300,7 @@ case "${1:-up}" in
     ensure_redis
     ensure_postgres
     start_etcd
+    ensure_chromium
     print_urls
     ;;
   start-etcd) start_etcd ;;

@@ -1,16 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { BIN, SidecarProcesses, oneLeader } from './helpers/sidecar-processes.js';
 
-/**
- * Real sidecar processes (the built `leasehold` command) on real stores: what a user runs.
- * The project's test command builds before vitest runs.
- */
-const BIN = new URL('../bin/leasehold.js', import.meta.url).pathname;
 const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-proc-'));
 afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
 
@@ -22,88 +17,10 @@ const BACKENDS = [
 ] as const;
 
 const TTL_MS = 2_000;
+const processes = new SidecarProcesses(TTL_MS);
+afterEach(() => processes.killAll());
 
-interface Sidecar {
-  readonly id: string;
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly exited: Promise<number | null>;
-}
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-  }
-});
-
-async function start(store: string, election: string, id: string): Promise<Sidecar> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      '--store',
-      store,
-      '--election',
-      election,
-      '--id',
-      id,
-      '--port',
-      '0',
-      '--ttl',
-      `${TTL_MS}ms`,
-      '--retry-interval',
-      '200ms',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${id} did not start listening`)), 15_000);
-    if (child.stdout === null) throw new Error('no stdout');
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const entry = JSON.parse(line) as { url?: string };
-      if (entry.url !== undefined) {
-        clearTimeout(timer);
-        resolve(entry.url);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${id} exited with ${code} before listening`)));
-  });
-  return { id, child, url, exited };
-}
-
-async function isLeader(sidecar: Sidecar): Promise<boolean> {
-  try {
-    const response = await fetch(`${sidecar.url}/v1/is-leader`, {
-      signal: AbortSignal.timeout(2_000),
-    });
-    return response.status === 200;
-  } catch {
-    return false;
-  }
-}
-
-async function leaders(sidecars: Sidecar[]): Promise<Sidecar[]> {
-  const answers = await Promise.all(sidecars.map(isLeader));
-  return sidecars.filter((_, i) => answers[i]);
-}
-
-/** Poll until exactly one of `sidecars` leads, asserting never two; returns it. */
-async function oneLeader(sidecars: Sidecar[], withinMs: number): Promise<Sidecar> {
-  const deadline = performance.now() + withinMs;
-  for (;;) {
-    const now = await leaders(sidecars);
-    expect(now.length).toBeLessThanOrEqual(1);
-    if (now[0] !== undefined) return now[0];
-    if (performance.now() > deadline) throw new Error(`no leader within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const start = (store: string, election: string, id: string) => processes.start(store, election, id);
 
 describe.each(BACKENDS)('three sidecar processes on %s', (_backend, store) => {
   it(

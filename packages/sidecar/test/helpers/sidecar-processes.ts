@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { expect } from 'vitest';
+
+/**
+ * Real sidecar processes (the built `leasehold` command), as a user runs them. The
+ * project's test command builds before vitest runs.
+ */
+export const BIN = new URL('../../bin/leasehold.js', import.meta.url).pathname;
+
+export interface Sidecar {
+  readonly id: string;
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts sidecars and, on `killAll()`, leaves none behind (frozen ones included). */
+export class SidecarProcesses {
+  private readonly children: ChildProcess[] = [];
+
+  constructor(private readonly ttlMs: number) {}
+
+  async start(store: string, election: string, id: string): Promise<Sidecar> {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        '--store',
+        store,
+        '--election',
+        election,
+        '--id',
+        id,
+        '--port',
+        '0',
+        '--ttl',
+        `${this.ttlMs}ms`,
+        '--retry-interval',
+        '200ms',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.children.push(child);
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${id} did not start listening`)), 15_000);
+      if (child.stdout === null) throw new Error('no stdout');
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const entry = JSON.parse(line) as { url?: string };
+        if (entry.url !== undefined) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`${id} exited with ${code} before listening`)));
+    });
+    return { id, child, url, exited };
+  }
+
+  killAll(): void {
+    for (const child of this.children.splice(0)) {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    }
+  }
+}
+
+export async function isLeader(sidecar: Sidecar): Promise<boolean> {
+  try {
+    const response = await fetch(`${sidecar.url}/v1/is-leader`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Poll until exactly one of `sidecars` leads, asserting never two; returns it. */
+export async function oneLeader(sidecars: Sidecar[], withinMs: number): Promise<Sidecar> {
+  const deadline = performance.now() + withinMs;
+  for (;;) {
+    const answers = await Promise.all(sidecars.map(isLeader));
+    const leading = sidecars.filter((_, i) => answers[i]);
+    expect(leading.length).toBeLessThanOrEqual(1);
+    if (leading[0] !== undefined) return leading[0];
+    if (performance.now() > deadline) throw new Error(`no leader within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

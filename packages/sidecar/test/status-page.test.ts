@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SidecarProcesses, oneLeader } from './helpers/sidecar-processes.js';
+
+/**
+ * The status page in a real browser: Debian's Chromium driven by playwright-core, against
+ * three real sidecar processes on the real Redis. scripts/services.sh installs Chromium.
+ */
+const CHROMIUM = process.env.LEASEHOLD_CHROMIUM ?? '/usr/bin/chromium';
+const RESULTS = new URL('../../../test-results/', import.meta.url).pathname;
+const TTL_MS = 2_000;
+
+const processes = new SidecarProcesses(TTL_MS);
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} not found: run scripts/services.sh (installs Debian's chromium)`);
+  }
+  mkdirSync(RESULTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // As root in a sandbox without a network: no sandbox, no GPU, and none of Chromium's
+    // own background connections (each one refused by the closed network would be noise).
+    // playwright gives each launch a fresh, empty profile.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 30_000);
+
+afterEach(() => processes.killAll());
+afterAll(async () => {
+  await browser?.close();
+});
+
+const field = (page: Page, name: string) => page.locator(`[data-field="${name}"]`);
+
+describe('the status page', () => {
+  it(
+    'shows the leader, and the new one live after the leader stops',
+    { timeout: 60_000 },
+    async () => {
+      const election = `page-${randomUUID().slice(0, 8)}`;
+      const store = 'redis://127.0.0.1:6379';
+      const sidecars = await Promise.all(
+        ['alpha', 'bravo', 'charlie'].map((id) => processes.start(store, election, id)),
+      );
+      const first = await oneLeader(sidecars, 10_000);
+      const watched = sidecars.find((sidecar) => sidecar !== first);
+      if (watched === undefined) throw new Error('no follower');
+
+      // A phone-sized window: the page must be readable without sideways scrolling.
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      const scriptErrors: string[] = [];
+      page.on('pageerror', (error) => scriptErrors.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() === 'error') scriptErrors.push(message.text());
+      });
+      await page.goto(`${watched.url}/`);
+      await expect
+        .poll(() => field(page, 'leader').textContent(), { timeout: 10_000 })
+        .toBe(first.id);
+      await expect.poll(() => field(page, 'connection').textContent()).toBe('live');
+      expect(await field(page, 'self').textContent()).toBe(watched.id);
+      expect(await field(page, 'role').textContent()).toBe('follower');
+      expect(await field(page, 'store-state').textContent()).toBe('reachable');
+      await expect
+        .poll(() => field(page, 'members').locator('tr').count(), { timeout: 10_000 })
+        .toBe(3);
+      const firstTerm = Number(await field(page, 'term').textContent());
+      await page.screenshot({ path: join(RESULTS, 'status-page-before.png'), fullPage: true });
+
+      first.child.kill('SIGTERM');
+      const second = await oneLeader(
+        sidecars.filter((sidecar) => sidecar !== first),
+        5_000,
+      );
+      await expect
+        .poll(() => field(page, 'leader').textContent(), { timeout: 5_000 })
+        .toBe(second.id);
+      expect(Number(await field(page, 'term').textContent())).toBeGreaterThan(firstTerm);
+      await expect
+        .poll(() => field(page, 'history').locator('li').first().textContent(), { timeout: 5_000 })
+        .toContain(`${second.id} leads`);
+      if (second === watched) {
+        expect(await field(page, 'role').textContent()).toBe('LEADER');
+      }
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - window.innerWidth,
+      );
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: join(RESULTS, 'status-page.png'), fullPage: true });
+      expect(scriptErrors).toEqual([]);
+      await page.close();
+    },
+  );
+});
