@@ -3,6 +3,7 @@ import { Elector, type LeaseStore } from '@leasehold/core';
 import { buildServer, createMetrics } from '@leasehold/sidecar';
 import { createHash, randomUUID } from 'node:crypto';
 import pino from 'pino';
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -360,5 +361,18 @@ describe('sidecar routes', () => {
         '/v1/resign',
       ].sort(),
     );
+  });
+
+  it('is documented route by route in docs/http-api.md', async () => {
+    const { app } = await sidecar({ start: false });
+    const document = (await app.inject('/v1/openapi.json')).json<{
+      paths: Record<string, Record<string, unknown>>;
+    }>();
+    const served = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const page = readFileSync(new URL('../../../docs/http-api.md', import.meta.url), 'utf8');
+    const documented = [...page.matchAll(/^## `([A-Z]+ \/[^`]*)`$/gm)].map((match) => match[1]);
+    expect(documented.sort()).toEqual([...served, 'GET /v1/openapi.json'].sort());
   });
 });
