@@ -2,9 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { BIN, SidecarProcesses, oneLeader } from './helpers/sidecar-processes.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, SidecarProcesses, loggedLine, oneLeader } from './helpers/sidecar-processes.js';
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-proc-'));
 afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
@@ -58,6 +59,51 @@ describe.each(BACKENDS)('three sidecar processes on %s', (_backend, store) => {
       expect((await firstAnswer).status).toBe(503);
     },
   );
+});
+
+describe('shutdown while the store does not answer', () => {
+  // Accepts connections and never answers: every store call hangs until its own timeout,
+  // so a clean shutdown takes a while and the signal handling can be watched.
+  let silentStore: Server;
+  const connections: Socket[] = [];
+  let storeUrl = '';
+  beforeAll(async () => {
+    silentStore = createServer((socket) => {
+      connections.push(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silentStore.listen(0, '127.0.0.1', resolve));
+    const address = silentStore.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    storeUrl = `redis://127.0.0.1:${address.port}`;
+  });
+  afterAll(() => {
+    for (const socket of connections) socket.destroy();
+    silentStore.close();
+  });
+
+  it('exits at once on a second signal', { timeout: 30_000 }, async () => {
+    const sidecar = await processes.start(storeUrl, 'stuck', 'stuck');
+    sidecar.child.kill('SIGTERM');
+    await loggedLine(sidecar, /shutting down/, 5_000);
+    const secondAt = performance.now();
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(143);
+    expect(performance.now() - secondAt).toBeLessThan(500);
+    await loggedLine(sidecar, /second signal: exiting at once/, 1_000);
+  });
+
+  it('exits 1 when shutdown outlasts the grace period', { timeout: 30_000 }, async () => {
+    const sidecar = await processes.start(storeUrl, 'stuck', 'stuck', [
+      '--shutdown-grace',
+      '100ms',
+    ]);
+    const signalledAt = performance.now();
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(1);
+    expect(performance.now() - signalledAt).toBeLessThan(900);
+    await loggedLine(sidecar, /longer than the grace period/, 1_000);
+  });
 });
 
 describe('the leasehold command', () => {

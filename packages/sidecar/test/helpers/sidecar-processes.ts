@@ -13,6 +13,8 @@ export interface Sidecar {
   readonly child: ChildProcess;
   readonly url: string;
   readonly exited: Promise<number | null>;
+  /** Every line the sidecar logged on stdout so far (JSON). */
+  readonly logLines: string[];
 }
 
 /** Starts sidecars and, on `killAll()`, leaves none behind (frozen ones included). */
@@ -21,7 +23,12 @@ export class SidecarProcesses {
 
   constructor(private readonly ttlMs: number) {}
 
-  async start(store: string, election: string, id: string): Promise<Sidecar> {
+  async start(
+    store: string,
+    election: string,
+    id: string,
+    extraArgs: readonly string[] = [],
+  ): Promise<Sidecar> {
     const child = spawn(
       process.execPath,
       [
@@ -38,6 +45,7 @@ export class SidecarProcesses {
         `${this.ttlMs}ms`,
         '--retry-interval',
         '200ms',
+        ...extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -45,10 +53,12 @@ export class SidecarProcesses {
     const exited = new Promise<number | null>((resolve) =>
       child.once('exit', (code) => resolve(code)),
     );
+    const logLines: string[] = [];
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${id} did not start listening`)), 15_000);
       if (child.stdout === null) throw new Error('no stdout');
       createInterface({ input: child.stdout }).on('line', (line) => {
+        logLines.push(line);
         const entry = JSON.parse(line) as { url?: string };
         if (entry.url !== undefined) {
           clearTimeout(timer);
@@ -57,7 +67,7 @@ export class SidecarProcesses {
       });
       child.once('exit', (code) => reject(new Error(`${id} exited with ${code} before listening`)));
     });
-    return { id, child, url, exited };
+    return { id, child, url, exited, logLines };
   }
 
   killAll(): void {
@@ -89,5 +99,20 @@ export async function oneLeader(sidecars: Sidecar[], withinMs: number): Promise<
     if (leading[0] !== undefined) return leading[0];
     if (performance.now() > deadline) throw new Error(`no leader within ${withinMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Poll until the sidecar has logged a line matching `pattern`. */
+export async function loggedLine(
+  sidecar: Sidecar,
+  pattern: RegExp,
+  withinMs: number,
+): Promise<string> {
+  const deadline = performance.now() + withinMs;
+  for (;;) {
+    const line = sidecar.logLines.find((candidate) => pattern.test(candidate));
+    if (line !== undefined) return line;
+    if (performance.now() > deadline) throw new Error(`${sidecar.id} did not log ${pattern}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
