@@ -145,6 +145,10 @@ const ELECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const CANDIDATE_ID = /^[\x21-\x7e]{1,253}$/;
 /** Upper bound on how long stop() waits for the release before giving up on it. */
 const RELEASE_TIMEOUT_MS = 5_000;
+/** The same for removing the member record, which expires by itself: a courtesy. */
+const MEMBER_REMOVAL_TIMEOUT_MS = 1_000;
+/** How long stop() waits for the election loop's store call in flight. */
+const LOOP_STOP_WAIT_MS = 1_000;
 
 export class Elector extends EventEmitter<ElectorEvents> {
   readonly election: string;
@@ -243,11 +247,21 @@ export class Elector extends EventEmitter<ElectorEvents> {
       await this.releaseQuietly(held.lease);
     }
     const { removeMember } = this.store;
-    if (removeMember !== undefined) {
-      await this.memberWrite;
-      await this.quietly(() => removeMember.call(this.store, this.election, this.id));
-    }
-    await this.loopDone;
+    await Promise.all([
+      // The member record expires one TTL after its last heartbeat anyway: removing it is a
+      // courtesy, not worth a slow shutdown. Skipped while the store is failing, and the
+      // wait for a heartbeat in flight is bounded together with the removal.
+      removeMember !== undefined && this.health.healthy
+        ? this.quietly(async () => {
+            await this.memberWrite;
+            await removeMember.call(this.store, this.election, this.id);
+          }, MEMBER_REMOVAL_TIMEOUT_MS)
+        : undefined,
+      // The loop ends as soon as its store call in flight does; on a store that stopped
+      // answering that is a whole timeout, so stop waiting after a bound. The loop still
+      // releases a lease that call wins (it sees the stopped state), if the store lets it.
+      this.quietly(() => this.loopDone, LOOP_STOP_WAIT_MS),
+    ]);
   }
 
   /**
@@ -683,9 +697,9 @@ export class Elector extends EventEmitter<ElectorEvents> {
   }
 
   /** Best-effort store work at shutdown: bounded in time, errors ignored. */
-  private async quietly(work: () => Promise<void>): Promise<void> {
+  private async quietly(work: () => Promise<void>, timeoutMs = RELEASE_TIMEOUT_MS): Promise<void> {
     try {
-      await withTimeout(this.clock, work(), RELEASE_TIMEOUT_MS);
+      await withTimeout(this.clock, work(), timeoutMs);
     } catch {
       // Best effort by design.
     }

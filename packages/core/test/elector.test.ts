@@ -437,6 +437,25 @@ describe('Elector', () => {
     await stopping;
   });
 
+  it('stops within a second when the store has stopped answering', async () => {
+    // Without the bound, stop() would wait for the acquire in flight to time out
+    // (renewIntervalMs, 3.3 s here) and then for the member removal to time out.
+    const clock = new ManualClock();
+    const store = new MemoryBackend({ clock }).connect();
+    store.faults.freeze();
+    const elector = new Elector({ store, clock, election: 'jobs', id: 'a', ttlMs: 10_000 });
+    elector.start();
+    await clock.advance(100);
+    let stopped = false;
+    void elector.stop().then(() => (stopped = true));
+    await clock.advance(999);
+    expect(stopped).toBe(false);
+    await clock.advance(1);
+    expect(stopped).toBe(true);
+    expect(elector.isLeader()).toBe(false);
+    store.faults.thaw();
+  });
+
   it('gives an aborted signal to code asking while not leading', async () => {
     cluster = new Cluster();
     const a = cluster.add('a');

@@ -43,6 +43,8 @@ interface Session {
 }
 
 const CONNECT_TIMEOUT_MS = 5_000;
+/** How long close() waits for the server to acknowledge the end of each connection. */
+const CLOSE_WAIT_MS = 1_000;
 
 export class PostgresStore implements LeaseStore {
   readonly backend = 'postgres';
@@ -206,7 +208,18 @@ export class PostgresStore implements LeaseStore {
     );
     this.session = null;
     this.listener = null;
-    await Promise.all(clients.map((client) => client.end().catch(() => {})));
+    // end() waits for the server to answer Terminate; on a stalled server it never does.
+    await Promise.all(
+      clients.map((client) => {
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_WAIT_MS);
+          timer.unref();
+        });
+        const ended = client.end().catch(() => {});
+        return Promise.race([ended, gaveUp]).finally(() => clearTimeout(timer));
+      }),
+    );
   }
 
   // ---------------------------------------------------------------- acquisition
