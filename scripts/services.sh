@@ -2,8 +2,8 @@
 # Make sure the stores that leasehold's backends are tested against are running
 # on this (Debian, root, no systemd) machine, and print where each listens.
 #
-#   scripts/services.sh [up]       ensure Redis, PostgreSQL and etcd are up, and Chromium
-#                                  (for the status page's browser test) is installed (default)
+#   scripts/services.sh [up]       ensure Redis, PostgreSQL and etcd are up, and Chromium and
+#                                  tmux (browser and terminal tests) are installed (default)
 #   scripts/services.sh status     print each store and whether it answers (exit 1 if any doesn't)
 #   scripts/services.sh stop-etcd  stop our etcd and wait until its port is closed
 #   scripts/services.sh start-etcd start etcd again (same data dir) and wait until healthy
@@ -266,13 +266,14 @@ etcd_gone() {
   port_closed "$ETCD_PORT"
 }
 
-# ---------------------------------------------------------------- browser
+# ---------------------------------------------------------------- test tools
 # The status page test drives Debian's Chromium with playwright-core, which downloads no
-# browser of its own. LEASEHOLD_CHROMIUM points the test at another binary.
-ensure_chromium() {
-  if [ -n "${LEASEHOLD_CHROMIUM:-}" ] || have chromium; then return 0; fi
-  apt_install chromium
-  have chromium || die "chromium did not install"
+# browser of its own (LEASEHOLD_CHROMIUM points the test at another binary); the demo's
+# test plays a person at a terminal through tmux.
+ensure_test_tools() {
+  if [ -z "${LEASEHOLD_CHROMIUM:-}" ] && ! have chromium; then apt_install chromium; fi
+  if ! have tmux; then apt_install tmux; fi
+  have tmux || die "tmux did not install"
 }
 
 # ---------------------------------------------------------------- commands
@@ -300,7 +301,7 @@ case "${1:-up}" in
     ensure_redis
     ensure_postgres
     start_etcd
-    ensure_chromium
+    ensure_test_tools
     print_urls
     ;;
   start-etcd) start_etcd ;;
