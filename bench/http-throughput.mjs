@@ -3,7 +3,9 @@
 // connections, loopback. Build first (pnpm build).
 // Usage: node bench/http-throughput.mjs [--store redis://127.0.0.1:6379] [--seconds 10] [--rounds 3]
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
@@ -12,22 +14,65 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'redis://127.0.0.1:6379' },
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
+    // V8/Node flags for the sidecar's node, e.g. "--max-semi-space-size=1".
+    'node-flags': { type: 'string' },
   },
 });
 const duration = Number(values.seconds);
 
-function run(url) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url, connections: 50, duration }, (error, result) =>
+// On two cores the scheduler sometimes puts the load generator and the server on the same
+// core, which halves throughput at random (runs came out bimodal, 20k vs 40k req/s). Pin
+// autocannon (this process) to core 0 and each server to core 1, when taskset exists.
+const pinned = availableParallelism() >= 2 && hasTaskset();
+function hasTaskset() {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+if (pinned) execFileSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' });
+function spawnServer(args, options) {
+  return pinned
+    ? spawn('taskset', ['-c', '1', process.execPath, ...args], options)
+    : spawn(process.execPath, args, options);
+}
+
+/** CPU time (user + system) a process has used, in µs; Linux only. */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // USER_HZ ticks
+}
+
+/**
+ * 50 connections flat out, or one connection, one request at a time, for latency. Also the
+ * server's own CPU time per request: on a shared VM, throughput swings with what the
+ * neighbours do, CPU per request much less.
+ */
+async function run(url, server, connections = 50) {
+  const cpuBefore = cpuMicros(server.pid);
+  const result = await new Promise((resolve, reject) => {
+    autocannon({ url, connections, duration }, (error, result) =>
       error ? reject(error) : resolve(result),
     );
   });
+  result.cpuMicrosPerRequest = (cpuMicros(server.pid) - cpuBefore) / result.requests.total;
+  return result;
 }
 
 const bin = new URL('../packages/sidecar/bin/leasehold.js', import.meta.url).pathname;
-const sidecar = spawn(
-  process.execPath,
-  [bin, '--store', values.store, '--election', `bench-http-${process.pid}`, '--port', '0'],
+const sidecar = spawnServer(
+  [
+    ...(values['node-flags'] ?? '').split(' ').filter(Boolean),
+    bin,
+    '--store',
+    values.store,
+    '--election',
+    `bench-http-${process.pid}`,
+    '--port',
+    '0',
+  ],
   {
     stdio: ['ignore', 'pipe', 'inherit'],
   },
@@ -48,15 +93,24 @@ try {
     if (body.isLeader) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  const sample = await (await fetch(`${url}/v1/leader`)).text();
+  // The same answer, byte for byte: the body and the headers the sidecar sends (the load
+  // generator parses every one of them, and on a saturated core that counts).
+  const sampleResponse = await fetch(`${url}/v1/leader`);
+  const sample = await sampleResponse.text();
+  const sampleHeaders = Object.fromEntries(
+    ['content-type', 'cache-control', 'leasehold-leader', 'leasehold-term'].map((name) => [
+      name,
+      sampleResponse.headers.get(name),
+    ]),
+  );
   // The bare server gets a process of its own too, so neither shares autocannon's loop.
-  const bare = spawn(
-    process.execPath,
+  const bare = spawnServer(
     [
       '-e',
       `const body = ${JSON.stringify(sample)};
+       const headers = { ...${JSON.stringify(sampleHeaders)}, 'content-length': Buffer.byteLength(body) };
        const server = require('node:http').createServer((_req, res) => {
-         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+         res.writeHead(200, headers);
          res.end(body);
        });
        server.listen(0, '127.0.0.1', () => console.log(server.address().port));`,
@@ -74,20 +128,39 @@ try {
   const bareRuns = [];
   const sidecarRuns = [];
   for (let round = 0; round < rounds; round += 1) {
-    bareRuns.push(await run(bareUrl));
-    sidecarRuns.push(await run(`${url}/v1/leader`));
+    bareRuns.push(await run(bareUrl, bare));
+    sidecarRuns.push(await run(`${url}/v1/leader`, sidecar));
+  }
+  // Flat out, 50 connections queue behind each other (mean latency = 50 / throughput) and
+  // p99 mostly measures autocannon's own saturated core, for the bare server as much as for
+  // the sidecar. One connection, one request at a time, shows the time a request takes.
+  const bareSerial = [];
+  const sidecarSerial = [];
+  for (let round = 0; round < rounds; round += 1) {
+    bareSerial.push(await run(bareUrl, bare, 1));
+    sidecarSerial.push(await run(`${url}/v1/leader`, sidecar, 1));
   }
   bare.kill();
   const median = (runs, pick) => runs.map(pick).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
   const line = (name, runs) =>
     `${name}: median ${Math.round(median(runs, (r) => r.requests.average))} req/s, p50 ${median(runs, (r) => r.latency.p50)} ms, ` +
-    `p99 ${median(runs, (r) => r.latency.p99)} ms, errors ${runs.reduce((n, r) => n + r.errors + r.non2xx, 0)} ` +
+    `p99 ${median(runs, (r) => r.latency.p99)} ms, server CPU ${median(runs, (r) => r.cpuMicrosPerRequest).toFixed(1)} µs/req, errors ${runs.reduce((n, r) => n + r.errors + r.non2xx, 0)} ` +
     `(runs: ${runs.map((r) => Math.round(r.requests.average)).join(', ')})`;
+  console.log('flat out:');
   console.log(line('bare node:http ', bareRuns));
   console.log(line('leasehold      ', sidecarRuns));
   const ratio =
     median(sidecarRuns, (r) => r.requests.average) / median(bareRuns, (r) => r.requests.average);
-  console.log(`ratio of medians ${ratio.toFixed(2)}x`);
+  console.log('one connection:');
+  console.log(line('bare node:http ', bareSerial));
+  console.log(line('leasehold      ', sidecarSerial));
+  const cpuRatio =
+    median(sidecarRuns, (r) => r.cpuMicrosPerRequest) /
+    median(bareRuns, (r) => r.cpuMicrosPerRequest);
+  console.log(
+    `flat out: throughput ratio of medians ${ratio.toFixed(2)}x, server CPU per request ${cpuRatio.toFixed(2)}x bare` +
+      `${pinned ? ' (load on core 0, servers on core 1)' : ''}`,
+  );
 } finally {
   sidecar.kill('SIGTERM');
 }
