@@ -1,5 +1,6 @@
 // Idle footprint of a sidecar that leads: RSS and CPU over a minute (DESIGN §6).
-// Usage: node bench/footprint.mjs [--store redis://127.0.0.1:6379] [--seconds 60]
+// Usage: node bench/footprint.mjs [--store redis://127.0.0.1:6379] [--seconds 60] [--settle 90]
+//        [--node-flags=--max-semi-space-size=1]
 // Build first (pnpm build). Linux only (reads /proc).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,19 +11,22 @@ const { values } = parseArgs({
   options: {
     store: { type: 'string', default: 'redis://127.0.0.1:6379' },
     seconds: { type: 'string', default: '60' },
+    // V8 sizes its young generation for start-up (module loading, schema compilation) and
+    // gives it back after about a minute idle: measure the sidecar as it idles for days.
+    settle: { type: 'string', default: '90' },
+    // V8/Node flags for the sidecar's node, e.g. "--max-semi-space-size=1".
+    'node-flags': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
 const ticksPerSecond = 100; // USER_HZ on Linux
 
 const bin = new URL('../packages/sidecar/bin/leasehold.js', import.meta.url).pathname;
-const child = spawn(
-  process.execPath,
-  [bin, '--store', values.store, '--election', `bench-idle-${process.pid}`, '--port', '0'],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
+const args = ['--store', values.store, '--election', `bench-idle-${process.pid}`, '--port', '0'];
+const nodeFlags = (values['node-flags'] ?? '').split(' ').filter(Boolean);
+const child = spawn(process.execPath, [...nodeFlags, bin, ...args], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 await new Promise((resolve) =>
   createInterface({ input: child.stdout }).on('line', (line) => JSON.parse(line).url && resolve()),
 );
@@ -34,17 +38,27 @@ const cpuTicks = () => {
   return Number(fields[11]) + Number(fields[12]); // utime + stime
 };
 
-await new Promise((resolve) => setTimeout(resolve, 5_000)); // let start-up settle
+// RSS during start-up and settling, every 10 s, to show where the steady state begins.
+const settling = [];
+const settleUntil = performance.now() + Number(values.settle) * 1_000;
+while (performance.now() < settleUntil) {
+  settling.push(rssMb().toFixed(0));
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+}
 const startTicks = cpuTicks();
 const startedAt = performance.now();
-let maxRss = 0;
+const samples = [];
 while (performance.now() - startedAt < seconds * 1_000) {
-  maxRss = Math.max(maxRss, rssMb());
+  samples.push(rssMb());
   await new Promise((resolve) => setTimeout(resolve, 1_000));
 }
+const maxRss = Math.max(...samples);
+const medianRss = [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
 const elapsedS = (performance.now() - startedAt) / 1_000;
 const cpuPercent = ((cpuTicks() - startTicks) / ticksPerSecond / elapsedS) * 100;
 child.kill('SIGTERM');
 console.log(
-  `idle ${elapsedS.toFixed(0)} s on ${values.store.split(':')[0]}: max RSS ${maxRss.toFixed(1)} MB, CPU ${cpuPercent.toFixed(2)} % of a core`,
+  `settling (MB every 10 s): ${settling.join(' ')}\n` +
+    `idle ${elapsedS.toFixed(0)} s on ${values.store.split(':')[0]}${nodeFlags.length > 0 ? ` (${nodeFlags.join(' ')})` : ''}, after ${values.settle} s: ` +
+    `RSS median ${medianRss.toFixed(1)} MB, max ${maxRss.toFixed(1)} MB, CPU ${cpuPercent.toFixed(2)} % of a core`,
 );
