@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   StoreAuthError,
   StoreProtocolError,
@@ -37,6 +38,19 @@ async function exercise(store: LeaseStore): Promise<void> {
   });
   if (!result.acquired) throw new Error('should acquire');
   expect(await store.read(election)).toMatchObject({ holder: 'a', term: result.lease.term });
+  expect(await store.renew(result.lease)).toMatchObject({ renewed: true });
+  const member = {
+    id: 'a',
+    priority: 0,
+    startedAt: Date.now(),
+    heartbeatAt: Date.now(),
+    isLeader: true,
+    metadata: {},
+  };
+  await store.putMember?.(election, member, 5_000);
+  expect((await store.listMembers?.(election))?.map((m) => m.id)).toEqual(['a']);
+  await store.removeMember?.(election, 'a');
+  expect(await store.listMembers?.(election)).toEqual([]);
   await store.release(result.lease);
   const deadline = performance.now() + 2_000;
   while (woken === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -76,6 +90,11 @@ describe('redis password', () => {
   });
 });
 
+/** The least-privilege command list documented in docs/stores.md (kept in step by a test). */
+const MINIMAL_COMMANDS =
+  '+evalsha +eval +subscribe +unsubscribe +ping +info +get +set +del +hmget +hset +hdel ' +
+  '+pexpire +pttl +publish +time +zadd +zrangebyscore +zrem +zremrangebyscore';
+
 describe('redis ACL users', () => {
   let server: PrivateRedis;
   beforeAll(async () => {
@@ -85,6 +104,9 @@ describe('redis ACL users', () => {
         ...['--user', 'app', 'on', '>app-pass', '~app:*', '&app:*', '+@all'],
         // May not publish (leasehold's release does).
         ...['--user', 'nopub', 'on', '>nopub-pass', '~nopub:*', 'resetchannels', '+@all'],
+        // Exactly the commands docs/stores.md lists for a least-privilege user.
+        ...['--user', 'minimal', 'on', '>minimal-pass', '~minimal:*', '&minimal:*'],
+        ...MINIMAL_COMMANDS.split(' '),
         ...['--user', 'default', 'off'],
       ],
     });
@@ -93,6 +115,17 @@ describe('redis ACL users', () => {
 
   it('works as a user restricted to its namespace', async () => {
     const store = await open(`redis://app:app-pass@127.0.0.1:${server.port}`, 'app');
+    try {
+      await exercise(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('works as a user with only the commands docs/stores.md lists', async () => {
+    const docs = readFileSync(new URL('../../../docs/stores.md', import.meta.url), 'utf8');
+    expect(docs.replace(/\s+/g, ' ')).toContain(MINIMAL_COMMANDS);
+    const store = await open(`redis://minimal:minimal-pass@127.0.0.1:${server.port}`, 'minimal');
     try {
       await exercise(store);
     } finally {
