@@ -1,3 +1,4 @@
+import { LeaseholdConfigError } from '@leasehold/core';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import {
@@ -7,11 +8,13 @@ import {
   loadConfig,
   type SidecarConfig,
 } from './config.js';
+import type { Logger } from 'pino';
+import { LeaderOnlyCommand, findExecutable } from './run.js';
 import { createLogger, isFatalStartupError, serve } from './serve.js';
 import { version } from './version.js';
 
 /**
- * `leasehold` — serve (default), `config`, `status`. Exit codes: 0 clean, 1 failure at run
+ * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean, 1 failure at run
  * time, 2 bad configuration (one line naming the field, the value and what is accepted).
  */
 
@@ -42,6 +45,63 @@ function failConfig(error: unknown): never {
   throw error;
 }
 
+async function start(
+  options: Record<string, string | undefined>,
+  check: (config: SidecarConfig) => LeaseholdConfigError | null = () => null,
+) {
+  let config: SidecarConfig;
+  try {
+    config = configFrom(options);
+  } catch (error) {
+    failConfig(error);
+  }
+  const invalid = check(config);
+  if (invalid !== null) failConfig(invalid);
+  const logger = createLogger(config);
+  try {
+    return { config, logger, running: await serve(config, logger) };
+  } catch (error) {
+    logger.flush();
+    failConfig(error);
+  }
+}
+
+/**
+ * SIGTERM / SIGINT: shut down cleanly and exit 0, or 1 when that outlasts the grace period;
+ * a second signal exits at once.
+ */
+function onShutdownSignals(
+  config: SidecarConfig,
+  logger: Logger,
+  shutdown: (signal: NodeJS.Signals) => Promise<void>,
+): void {
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    const grace = setTimeout(() => {
+      logger.error(
+        { graceMs: config.shutdownGraceMs },
+        'shutdown took longer than the grace period; exiting',
+      );
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    grace.unref();
+    shutdown(signal).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('leasehold')
     .description('Leader election sidecar: tells your app over localhost HTTP whether it leads.')
@@ -51,45 +111,49 @@ export async function main(argv: string[]): Promise<void> {
   addConfigOptions(
     program.command('serve', { isDefault: true }).description('run the sidecar (default)'),
   ).action(async (options: Record<string, string | undefined>) => {
-    let config: SidecarConfig;
-    try {
-      config = configFrom(options);
-    } catch (error) {
-      failConfig(error);
-    }
-    const logger = createLogger(config);
-    let running;
-    try {
-      running = await serve(config, logger);
-    } catch (error) {
-      logger.flush();
-      failConfig(error);
-    }
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      signals += 1;
-      if (signals > 1) {
-        logger.warn({ signal }, 'second signal: exiting at once');
-        process.exit(signal === 'SIGINT' ? 130 : 143);
-      }
-      const grace = setTimeout(() => {
-        logger.error(
-          { graceMs: config.shutdownGraceMs },
-          'shutdown took longer than the grace period; exiting',
-        );
-        process.exit(1);
-      }, config.shutdownGraceMs);
-      grace.unref();
-      running.shutdown(signal).then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
+    const { config, logger, running } = await start(options);
+    onShutdownSignals(config, logger, (signal) => running.shutdown(signal));
+  });
+
+  addConfigOptions(
+    program
+      .command('run')
+      .description(
+        'run a command only while this instance leads: started when elected (LEASEHOLD_TERM ' +
+          'in its environment), SIGTERM then SIGKILL when leadership ends; resign when it exits',
+      )
+      .argument('<command...>', 'the command and its arguments, after --')
+      .usage('[options] -- <command...>'),
+  ).action(async (commandLine: string[], options: Record<string, string | undefined>) => {
+    const [command = '', ...args] = commandLine;
+    if (findExecutable(command) === null) {
+      process.stderr.write(
+        `leasehold: invalid command: ${JSON.stringify(command)}; an executable file, by path or on PATH\n`,
       );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+      process.exit(2);
+    }
+    const { config, logger, running } = await start(options, (checked) =>
+      // The command must be gone before the sidecar gives up on its own shutdown.
+      checked.commandGraceMs < checked.shutdownGraceMs
+        ? null
+        : new LeaseholdConfigError(
+            'commandGraceMs',
+            checked.commandGraceMs,
+            `less than shutdownGraceMs (${checked.shutdownGraceMs})`,
+          ),
+    );
+    const leaderOnly = new LeaderOnlyCommand({
+      command,
+      args,
+      elector: running.elector,
+      graceMs: config.commandGraceMs,
+      logger: logger.child({ election: config.election, id: config.id }),
+    });
+    // The command stops before leadership is released: never two running at once.
+    onShutdownSignals(config, logger, async (signal) => {
+      await leaderOnly.stop();
+      await running.shutdown(signal);
+    });
   });
 
   addConfigOptions(

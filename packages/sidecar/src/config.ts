@@ -32,6 +32,7 @@ export interface SidecarConfig {
   readonly storeCert: string | undefined;
   readonly storeKey: string | undefined;
   readonly shutdownGraceMs: number;
+  readonly commandGraceMs: number;
   readonly configFile: string | undefined;
 }
 
@@ -261,6 +262,17 @@ export const FIELDS = [
     description: 'How long a shutdown may take before the process exits anyway',
     accepted: 'a duration such as 10s',
     defaultValue: () => 10_000,
+    parse: duration,
+  }),
+  field({
+    key: 'commandGraceMs',
+    flag: 'command-grace',
+    env: 'LEASEHOLD_COMMAND_GRACE',
+    yaml: 'commandGrace',
+    description:
+      'leasehold run: how long the command has after SIGTERM to exit before it is killed',
+    accepted: 'a duration such as 5s',
+    defaultValue: () => 5_000,
     parse: duration,
   }),
 ] as const;

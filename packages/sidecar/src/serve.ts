@@ -17,6 +17,7 @@ export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
 
 export interface RunningSidecar {
   readonly url: string;
+  readonly elector: Elector;
   /** Stop accepting, stop reporting leadership and release, close the store. */
   shutdown(reason: string): Promise<void>;
 }
@@ -105,6 +106,7 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
   let stopping: Promise<void> | null = null;
   return {
     url: address,
+    elector,
     shutdown(reason: string) {
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -172,5 +172,167 @@ describe('the leasehold command', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/leader\s+solo\s+← this instance/);
     expect(result.stdout).toMatch(/store\s+healthy/);
+  });
+});
+
+describe('leasehold run', () => {
+  // The command: logs its start (with the term it was given) and its SIGTERM to a shared
+  // file; the candidate named second exits by itself once the file named third exists.
+  const commandScript = `
+    const { appendFileSync, existsSync } = require('node:fs');
+    const [file, exitsId, exitWhenExists] = process.argv.slice(1);
+    const id = process.env.LEASEHOLD_ID;
+    const log = (entry) => appendFileSync(file, JSON.stringify({ ...entry, id, at: Date.now() }) + '\\n');
+    log({ event: 'start', term: process.env.LEASEHOLD_TERM });
+    process.on('SIGTERM', () => {
+      log({ event: 'sigterm' });
+      if (exitsId !== 'stubborn') process.exit(0);
+    });
+    if (id === exitsId) setInterval(() => {
+      if (existsSync(exitWhenExists)) { log({ event: 'exit' }); process.exit(3); }
+    }, 20);
+    setInterval(() => {}, 1000);
+  `;
+  interface CommandEvent {
+    readonly event: 'start' | 'sigterm' | 'exit';
+    readonly id: string;
+    readonly at: number;
+    readonly term?: string;
+  }
+  const events = (file: string): CommandEvent[] => {
+    try {
+      return readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as CommandEvent);
+    } catch {
+      return [];
+    }
+  };
+  async function eventsUntil(
+    file: string,
+    done: (all: CommandEvent[]) => boolean,
+    withinMs: number,
+  ): Promise<CommandEvent[]> {
+    const deadline = performance.now() + withinMs;
+    for (;;) {
+      const all = events(file);
+      if (done(all)) return all;
+      if (performance.now() > deadline)
+        throw new Error(`not within ${withinMs} ms: ${JSON.stringify(all)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  const starts = (all: CommandEvent[]) => all.filter((e) => e.event === 'start');
+  async function until(condition: () => Promise<boolean>, withinMs: number): Promise<void> {
+    const deadline = performance.now() + withinMs;
+    while (!(await condition())) {
+      if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  it(
+    'runs the command on the leader only, and stops it before another starts on SIGTERM',
+    { timeout: 30_000 },
+    async () => {
+      const file = join(sqliteDir, `run-${randomUUID().slice(0, 8)}.log`);
+      const election = `run-${randomUUID().slice(0, 8)}`;
+      const command = [process.execPath, '-e', commandScript, file, 'nobody', ''];
+      const [a, b] = await Promise.all(
+        ['a', 'b'].map((id) => processes.start(BACKENDS[0][1], election, id, [], command)),
+      );
+      const [first] = starts(await eventsUntil(file, (all) => starts(all).length === 1, 10_000));
+      const leader = [a, b].find((s) => s?.id === first?.id);
+      if (leader === undefined || first === undefined) throw new Error('no leader');
+      leader.child.kill('SIGTERM');
+      const all = await eventsUntil(file, (e) => starts(e).length === 2, 5_000);
+      expect(await leader.exited).toBe(0);
+      const stopped = all.find((e) => e.event === 'sigterm' && e.id === first.id);
+      const second = starts(all)[1];
+      expect(second?.id).not.toBe(first.id);
+      // Never two at once: the first command had its SIGTERM before the next one started.
+      expect(stopped?.at).toBeLessThanOrEqual(second?.at ?? 0);
+      expect(BigInt(second?.term ?? 0)).toBeGreaterThan(BigInt(first.term ?? 0));
+    },
+  );
+
+  it(
+    'resigns when the command exits, so another instance runs it',
+    { timeout: 30_000 },
+    async () => {
+      const file = join(sqliteDir, `run-${randomUUID().slice(0, 8)}.log`);
+      const election = `run-${randomUUID().slice(0, 8)}`;
+      const exitNow = `${file}.exit`;
+      const command = [process.execPath, '-e', commandScript, file, 'a', exitNow];
+      const a = await processes.start(BACKENDS[0][1], election, 'a', [], command);
+      await eventsUntil(file, (all) => starts(all).length === 1, 10_000);
+      const b = await processes.start(BACKENDS[0][1], election, 'b', [], command);
+      // Only once b competes: alone, a would simply be elected again after resigning.
+      await until(async () => {
+        const body = (await (await fetch(`${b.url}/v1/leader`)).json()) as {
+          leader: string | null;
+        };
+        return body.leader === 'a';
+      }, 10_000);
+      writeFileSync(exitNow, '');
+      const all = await eventsUntil(file, (e) => starts(e).some((s) => s.id === 'b'), 10_000);
+      expect(all.map((e) => `${e.event} ${e.id}`).slice(0, 3)).toEqual([
+        'start a',
+        'exit a',
+        'start b',
+      ]);
+      // a resigned but keeps running as a candidate.
+      expect(a.child.exitCode).toBeNull();
+    },
+  );
+
+  it(
+    'kills a command that ignores SIGTERM after the command grace',
+    { timeout: 30_000 },
+    async () => {
+      const file = join(sqliteDir, `run-${randomUUID().slice(0, 8)}.log`);
+      const command = [process.execPath, '-e', commandScript, file, 'stubborn', ''];
+      const sidecar = await processes.start(
+        BACKENDS[0][1],
+        `run-${randomUUID().slice(0, 8)}`,
+        'a',
+        ['--command-grace', '300ms'],
+        command,
+      );
+      const [started] = starts(await eventsUntil(file, (all) => starts(all).length === 1, 10_000));
+      sidecar.child.kill('SIGTERM');
+      const all = await eventsUntil(file, (e) => e.some((x) => x.event === 'sigterm'), 5_000);
+      expect(await sidecar.exited).toBe(0);
+      await loggedLine(sidecar, /did not exit within 300 ms of SIGTERM: SIGKILL/, 1_000);
+      const pid = Number(JSON.parse((await loggedLine(sidecar, /command-started/, 0)) ?? '{}').pid);
+      expect(() => process.kill(pid, 0)).toThrow();
+      expect(all.filter((e) => e.event === 'start')).toEqual([started]);
+    },
+  );
+
+  it('exits 2 when the command grace does not fit in the shutdown grace', () => {
+    const result = spawnSync(
+      process.execPath,
+      [BIN, 'run', '--store', BACKENDS[0][1], '--command-grace', '20s', '--', process.execPath],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      'leasehold: invalid commandGraceMs: 20000; less than shutdownGraceMs (10000)',
+    );
+  });
+
+  it('exits 2 with one line when the command does not exist', () => {
+    const result = spawnSync(
+      process.execPath,
+      [BIN, 'run', '--store', BACKENDS[0][1], '--', 'no-such-command-here'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      'leasehold: invalid command: "no-such-command-here"; an executable file, by path or on PATH',
+    );
   });
 });

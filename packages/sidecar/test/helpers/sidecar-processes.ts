@@ -28,11 +28,14 @@ export class SidecarProcesses {
     election: string,
     id: string,
     extraArgs: readonly string[] = [],
+    /** With a command: `leasehold run … -- <command…>`. */
+    command?: readonly string[],
   ): Promise<Sidecar> {
     const child = spawn(
       process.execPath,
       [
         BIN,
+        ...(command === undefined ? [] : ['run']),
         '--store',
         store,
         '--election',
@@ -46,6 +49,7 @@ export class SidecarProcesses {
         '--retry-interval',
         '200ms',
         ...extraArgs,
+        ...(command === undefined ? [] : ['--', ...command]),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
