@@ -1,14 +1,10 @@
 import { readFileSync } from 'node:fs';
-import {
-  StoreAuthError,
-  StoreProtocolError,
-  StoreUnavailableError,
-  type LeaseStore,
-} from '@leasehold/core';
+import { StoreAuthError, StoreProtocolError, StoreUnavailableError } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../src/index.js';
 import { createRedisStore } from '../src/redis/index.js';
+import { exerciseStore } from './helpers/exercise-store.js';
 import { PrivateRedis, TestCertificates } from './helpers/redis-server.js';
 
 // Credentials, ACL permissions, missing commands and TLS, each on a private redis-server.
@@ -23,40 +19,6 @@ const failureOf = (promise: Promise<unknown>) =>
     () => null,
     (error: unknown) => error as Error,
   );
-
-/** The store works end to end: acquire, read, watch, release. */
-async function exercise(store: LeaseStore): Promise<void> {
-  const election = `e${randomUUID().slice(0, 6)}`;
-  let woken = 0;
-  const controller = new AbortController();
-  await store.watch?.(election, () => (woken += 1), controller.signal);
-  const result = await store.tryAcquire({
-    election,
-    holder: 'a',
-    token: randomUUID(),
-    ttlMs: 5_000,
-  });
-  if (!result.acquired) throw new Error('should acquire');
-  expect(await store.read(election)).toMatchObject({ holder: 'a', term: result.lease.term });
-  expect(await store.renew(result.lease)).toMatchObject({ renewed: true });
-  const member = {
-    id: 'a',
-    priority: 0,
-    startedAt: Date.now(),
-    heartbeatAt: Date.now(),
-    isLeader: true,
-    metadata: {},
-  };
-  await store.putMember?.(election, member, 5_000);
-  expect((await store.listMembers?.(election))?.map((m) => m.id)).toEqual(['a']);
-  await store.removeMember?.(election, 'a');
-  expect(await store.listMembers?.(election)).toEqual([]);
-  await store.release(result.lease);
-  const deadline = performance.now() + 2_000;
-  while (woken === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  expect(woken).toBeGreaterThan(0);
-  controller.abort();
-}
 
 describe('redis password', () => {
   let server: PrivateRedis;
@@ -83,7 +45,7 @@ describe('redis password', () => {
   it('works with the right password', async () => {
     const store = await open(`redis://:right-password@127.0.0.1:${server.port}`);
     try {
-      await exercise(store);
+      await exerciseStore(store);
     } finally {
       await store.close();
     }
@@ -116,7 +78,7 @@ describe('redis ACL users', () => {
   it('works as a user restricted to its namespace', async () => {
     const store = await open(`redis://app:app-pass@127.0.0.1:${server.port}`, 'app');
     try {
-      await exercise(store);
+      await exerciseStore(store);
     } finally {
       await store.close();
     }
@@ -127,7 +89,7 @@ describe('redis ACL users', () => {
     expect(docs.replace(/\s+/g, ' ')).toContain(MINIMAL_COMMANDS);
     const store = await open(`redis://minimal:minimal-pass@127.0.0.1:${server.port}`, 'minimal');
     try {
-      await exercise(store);
+      await exerciseStore(store);
     } finally {
       await store.close();
     }
@@ -204,7 +166,7 @@ describe('redis over TLS (rediss://)', () => {
   it('works with the CA that signed the server certificate', async () => {
     const store = await open(server.url, 'tls', { ca: certificates.ca });
     try {
-      await exercise(store);
+      await exerciseStore(store);
     } finally {
       await store.close();
     }
@@ -217,7 +179,7 @@ describe('redis over TLS (rediss://)', () => {
       key: certificates.clientKey,
     });
     try {
-      await exercise(store);
+      await exerciseStore(store);
     } finally {
       await store.close();
     }

@@ -1,46 +1,16 @@
-import { StoreUnavailableError, type LeaseStore } from '@leasehold/core';
+import { StoreUnavailableError } from '@leasehold/core';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
 import { waitUntil } from './helpers/free-port.js';
+import { exerciseStore } from './helpers/exercise-store.js';
 import { PrivateRedis } from './helpers/redis-server.js';
 
 // Redis Cluster and Sentinel, each on private redis-servers.
 
 const open = (url: string, namespace = `t${randomUUID().slice(0, 8)}`) =>
   createRedisStore(new URL(url), { namespace });
-
-/** Every store operation once, with the watcher woken by the release. */
-async function exercise(store: LeaseStore, election: string) {
-  let woken = 0;
-  const controller = new AbortController();
-  await store.watch?.(election, () => (woken += 1), controller.signal);
-  const result = await store.tryAcquire({
-    election,
-    holder: 'a',
-    token: randomUUID(),
-    ttlMs: 5_000,
-  });
-  if (!result.acquired) throw new Error('should acquire');
-  expect(await store.renew(result.lease)).toMatchObject({ renewed: true });
-  expect(await store.read(election)).toMatchObject({ holder: 'a', term: result.lease.term });
-  const member = {
-    id: 'a',
-    priority: 1,
-    startedAt: 0,
-    heartbeatAt: 0,
-    isLeader: true,
-    metadata: {},
-  };
-  await store.putMember?.(election, member, 5_000);
-  expect(await store.listMembers?.(election)).toMatchObject([{ id: 'a' }]);
-  await store.removeMember?.(election, 'a');
-  await store.release(result.lease);
-  await waitUntil(() => woken > 0, 2_000, 'watcher woken');
-  controller.abort();
-  return result.lease;
-}
 
 describe('redis cluster', () => {
   let node: PrivateRedis;
@@ -67,7 +37,7 @@ describe('redis cluster', () => {
     const store = await open(node.url, 'cluster');
     try {
       for (const election of ['jobs', 'reports', 'with:colon', 'x'.repeat(100)]) {
-        await exercise(store, election);
+        await exerciseStore(store, election);
       }
     } finally {
       await store.close();
@@ -105,7 +75,7 @@ describe('redis sentinel', () => {
     const namespace = `s${randomUUID().slice(0, 6)}`;
     const store = await open(url, namespace);
     try {
-      await exercise(store, 'jobs');
+      await exerciseStore(store, 'jobs');
       const direct = new Redis(primary.url);
       expect(await direct.exists(`${namespace}:{jobs}:term`)).toBe(1);
       await direct.quit();
@@ -131,7 +101,7 @@ describe('redis sentinel', () => {
     const namespace = `f${randomUUID().slice(0, 6)}`;
     const store = await open(url, namespace);
     try {
-      const before = await exercise(store, 'jobs');
+      const before = await exerciseStore(store, 'jobs');
       // Make sure the replica has it, then lose the master.
       const direct = new Redis(primary.url);
       await direct.wait(1, 2_000);

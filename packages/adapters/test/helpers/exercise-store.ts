@@ -1,0 +1,42 @@
+import type { Lease, LeaseStore } from '@leasehold/core';
+import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+import { waitUntil } from './free-port.js';
+
+/**
+ * Every store operation once (acquire, renew, read, member records, release), with a
+ * watcher that the release must wake: what a store needs to serve an elector at all.
+ */
+export async function exerciseStore(
+  store: LeaseStore,
+  election = `e${randomUUID().slice(0, 6)}`,
+): Promise<Lease> {
+  let woken = 0;
+  const controller = new AbortController();
+  await store.watch?.(election, () => (woken += 1), controller.signal);
+  const result = await store.tryAcquire({
+    election,
+    holder: 'a',
+    token: randomUUID(),
+    ttlMs: 5_000,
+  });
+  if (!result.acquired) throw new Error('should acquire');
+  expect(await store.renew(result.lease)).toMatchObject({ renewed: true });
+  expect(await store.read(election)).toMatchObject({ holder: 'a', term: result.lease.term });
+  const member = {
+    id: 'a',
+    priority: 1,
+    startedAt: Date.now(),
+    heartbeatAt: Date.now(),
+    isLeader: true,
+    metadata: {},
+  };
+  await store.putMember?.(election, member, 5_000);
+  expect((await store.listMembers?.(election))?.map((m) => m.id)).toEqual(['a']);
+  await store.removeMember?.(election, 'a');
+  expect(await store.listMembers?.(election)).toEqual([]);
+  await store.release(result.lease);
+  await waitUntil(() => woken > 0, 2_000, 'watcher woken by the release');
+  controller.abort();
+  return result.lease;
+}
