@@ -14,6 +14,7 @@ import {
 } from '@leasehold/core';
 import pg from 'pg';
 import { createHash } from 'node:crypto';
+import { waitAtMost } from '../wait.js';
 
 /**
  * PostgreSQL: mutual exclusion by a session-level advisory lock on a connection of this
@@ -209,17 +210,7 @@ export class PostgresStore implements LeaseStore {
     this.session = null;
     this.listener = null;
     // end() waits for the server to answer Terminate; on a stalled server it never does.
-    await Promise.all(
-      clients.map((client) => {
-        let timer: NodeJS.Timeout | undefined;
-        const gaveUp = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, CLOSE_WAIT_MS);
-          timer.unref();
-        });
-        const ended = client.end().catch(() => {});
-        return Promise.race([ended, gaveUp]).finally(() => clearTimeout(timer));
-      }),
-    );
+    await Promise.all(clients.map((client) => waitAtMost(client.end(), CLOSE_WAIT_MS)));
   }
 
   // ---------------------------------------------------------------- acquisition

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { classify, isCommandTimeout, isOfflineRefusal, translate } from './errors.js';
 import * as scripts from './scripts.js';
 import { tlsRefusal } from './tls-probe.js';
+import { waitAtMost } from '../wait.js';
 
 type ScriptName = keyof typeof scripts;
 
@@ -233,33 +234,16 @@ export class RedisStore implements LeaseStore {
     // QUIT politely, but never wait long for it: on a stalled server it would not answer.
     await Promise.all(
       connections.map(async (connection) => {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          connection.quit().catch(() => {}),
-          new Promise((resolve) => {
-            timer = setTimeout(resolve, CLOSE_WAIT_MS);
-          }),
-        ]);
-        clearTimeout(timer);
+        await waitAtMost(connection.quit(), CLOSE_WAIT_MS);
         connection.disconnect();
       }),
     );
   }
 
   private subscribe(name: string): Promise<void> {
-    const subscribing = this.subscriberConnection()
-      .subscribe(name)
-      .then(
-        () => {},
-        // Best effort: the elector still schedules its next try at the lease's PTTL.
-        () => {},
-      );
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS);
-      timer.unref();
-    });
-    return Promise.race([subscribing, waited]).finally(() => clearTimeout(timer));
+    // Best effort: a failed SUBSCRIBE is ignored; the elector still schedules its next try
+    // at the lease's PTTL.
+    return waitAtMost(this.subscriberConnection().subscribe(name), SUBSCRIBE_WAIT_MS);
   }
 
   private subscriberConnection(): Redis {
@@ -292,15 +276,7 @@ export class RedisStore implements LeaseStore {
   }
 
   private async firstConnection(): Promise<void> {
-    const connecting = this.client.connect().catch(() => {});
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      connecting,
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, CONNECT_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(this.client.connect(), CONNECT_WAIT_MS);
     let failure = this.lastConnectionError;
     if (
       failure !== null &&
