@@ -147,7 +147,7 @@ export async function main(argv: string[]): Promise<void> {
       args,
       elector: running.elector,
       graceMs: config.commandGraceMs,
-      logger: logger.child({ election: config.election, id: config.id }),
+      logger: running.logger,
     });
     // The command stops before leadership is released: never two running at once.
     onShutdownSignals(config, logger, async (signal) => {

@@ -18,6 +18,8 @@ export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
 export interface RunningSidecar {
   readonly url: string;
   readonly elector: Elector;
+  /** The sidecar's logger, bound to its election and id. */
+  readonly logger: Logger;
   /** Stop accepting, stop reporting leadership and release, close the store. */
   shutdown(reason: string): Promise<void>;
 }
@@ -107,6 +109,7 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
   return {
     url: address,
     elector,
+    logger: log,
     shutdown(reason: string) {
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, SidecarProcesses, loggedLine, oneLeader } from './helpers/sidecar-processes.js';
+import {
+  BIN,
+  SidecarProcesses,
+  loggedLine,
+  oneLeader,
+  until,
+} from './helpers/sidecar-processes.js';
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-proc-'));
 afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
@@ -225,13 +231,6 @@ describe('leasehold run', () => {
     }
   }
   const starts = (all: CommandEvent[]) => all.filter((e) => e.event === 'start');
-  async function until(condition: () => Promise<boolean>, withinMs: number): Promise<void> {
-    const deadline = performance.now() + withinMs;
-    while (!(await condition())) {
-      if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 
   it(
     'runs the command on the leader only, and stops it before another starts on SIGTERM',

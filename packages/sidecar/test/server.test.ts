@@ -6,6 +6,7 @@ import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from './helpers/sidecar-processes.js';
 
 // Routes are exercised through fastify.inject, against an elector on the real Redis.
 const REDIS = 'redis://127.0.0.1:6379';
@@ -58,14 +59,6 @@ async function sidecar(
   running.push(harness);
   if (options.start ?? true) elector.start();
   return harness;
-}
-
-async function until(condition: () => boolean | Promise<boolean>, withinMs: number): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('sidecar routes', () => {

@@ -120,3 +120,15 @@ export async function loggedLine(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Poll `condition` until it holds, failing after `withinMs`. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  withinMs: number,
+): Promise<void> {
+  const deadline = performance.now() + withinMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
