@@ -2,8 +2,9 @@
 # Make sure the stores that leasehold's backends are tested against are running
 # on this (Debian, root, no systemd) machine, and print where each listens.
 #
-#   scripts/services.sh [up]       ensure Redis, PostgreSQL and etcd are up, and Chromium and
-#                                  tmux (browser and terminal tests) are installed (default)
+#   scripts/services.sh [up]       ensure Redis, PostgreSQL and etcd are up, and Chromium,
+#                                  tmux, nftables and faketime (browser, terminal and fault
+#                                  tests) are installed (default)
 #   scripts/services.sh status     print each store and whether it answers (exit 1 if any doesn't)
 #   scripts/services.sh stop-etcd  stop our etcd and wait until its port is closed
 #   scripts/services.sh start-etcd start etcd again (same data dir) and wait until healthy
@@ -276,6 +277,17 @@ ensure_test_tools() {
   have tmux || die "tmux did not install"
 }
 
+# ---------------------------------------------------------------- fault-injection tools
+# The run and chaos tests cut and stall a candidate's path to its store with nftables and a
+# tc token bucket inside network namespaces (test/support/netlab.ts), and shift one
+# process's wall clock with faketime.
+ensure_fault_tools() {
+  if ! have nft; then apt_install nftables; fi
+  if ! have faketime; then apt_install faketime; fi
+  if ! have tc || ! have ip; then apt_install iproute2; fi
+  have nft && have faketime || die "nftables/faketime did not install"
+}
+
 # ---------------------------------------------------------------- commands
 print_urls() {
   printf '%-10s%s\n' redis "redis://$HOST:$REDIS_PORT"
@@ -302,6 +314,7 @@ case "${1:-up}" in
     ensure_postgres
     start_etcd
     ensure_test_tools
+    ensure_fault_tools
     print_urls
     ;;
   start-etcd) start_etcd ;;

@@ -1,0 +1,109 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNetLab, type LabHost, type NetLab } from './support/netlab.js';
+
+/**
+ * The fault-injection lab that the run and chaos tests rely on: if a "cut" let packets
+ * through, or a "stall" dropped them, those tests would prove nothing.
+ */
+
+/** Echo server: answers every line with the same line. */
+const ECHO_SERVER = `
+require('node:net').createServer((s) => s.pipe(s)).listen(7000, '0.0.0.0', () => console.log('ready'));
+`;
+
+/** Client: connects to the store host, sends a numbered line every 20 ms, prints each echo. */
+const PINGER = (address: string) => `
+const s = require('node:net').connect(7000, '${address}');
+let n = 0;
+s.on('connect', () => setInterval(() => s.write(String(n++) + '\\n'), 20));
+require('node:readline').createInterface({ input: s }).on('line', (l) => console.log(l));
+s.on('error', (e) => { console.error(e.message); process.exit(1); });
+`;
+
+let lab: NetLab;
+let host: LabHost;
+const children: ChildProcess[] = [];
+
+function start(argv: string[]): {
+  child: ChildProcess;
+  lines: string[];
+  next: () => Promise<string>;
+} {
+  const [command = '', ...args] = argv;
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const lines: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  if (child.stdout === null) throw new Error('no stdout');
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lines.push(line);
+    waiters.splice(0).forEach((w) => w(line));
+  });
+  return { child, lines, next: () => new Promise((resolve) => waiters.push(resolve)) };
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('netlab', () => {
+  beforeAll(async () => {
+    lab = createNetLab('lhnt');
+    host = lab.addHost('c1');
+    const server = start(lab.store.wrap([process.execPath, '-e', ECHO_SERVER]));
+    await server.next();
+  });
+
+  afterAll(() => {
+    for (const child of children) child.kill('SIGKILL');
+    lab.destroy();
+  });
+
+  it('cuts one host off the store while the root namespace still reaches it, then heals', async () => {
+    const fromRoot = start([process.execPath, '-e', PINGER(lab.storeAddress)]);
+    const fromHost = start(host.wrap([process.execPath, '-e', PINGER(lab.storeAddress)]));
+    await until(() => fromHost.lines.length > 3 && fromRoot.lines.length > 3, 5_000, 'echoes');
+
+    host.cutStore();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let in-flight echoes land
+    const hostBefore = fromHost.lines.length;
+    const rootBefore = fromRoot.lines.length;
+    await until(() => fromRoot.lines.length >= rootBefore + 10, 5_000, 'root echoes during cut');
+    expect(fromHost.lines.length).toBe(hostBefore);
+
+    host.healStore();
+    await until(() => fromHost.lines.length > hostBefore, 10_000, 'host echoes after heal');
+  });
+
+  it('holds a stalled host’s packets and delivers them, in order, after healing', async () => {
+    const fromHost = start(host.wrap([process.execPath, '-e', PINGER(lab.storeAddress)]));
+    await until(() => fromHost.lines.length > 3, 5_000, 'echoes');
+    host.stallStore();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const before = fromHost.lines.length;
+    const stalledFor = Date.now();
+    await until(() => Date.now() - stalledFor > 500, 1_000, 'the stall to last');
+    expect(fromHost.lines.length).toBeLessThanOrEqual(before + 1);
+
+    host.healStore();
+    // Nothing was dropped: the numbers continue without a gap.
+    await until(() => fromHost.lines.length > before + 20, 10_000, 'held echoes');
+    const numbers = fromHost.lines.map(Number);
+    expect(numbers).toEqual(numbers.map((_, i) => i));
+  });
+
+  it('leaves nothing behind', () => {
+    for (const child of children) child.kill('SIGKILL');
+    lab.destroy();
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain('lhnt-');
+    expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toMatch(
+      /lhnt[nf]\d/,
+    );
+  });
+});
