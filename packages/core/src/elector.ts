@@ -8,6 +8,7 @@ import {
   StoreTimeoutError,
 } from './errors.js';
 import type { Lease, LeaseMetadata, LeaseRecord, LeaseStore, MemberRecord } from './store.js';
+import { TermHistory, type TermHistorySnapshot, type TermRegressionEvent } from './term-history.js';
 import {
   Backoff,
   holdOffMs,
@@ -67,7 +68,7 @@ export interface DeposedEvent {
 }
 
 export interface StoreRequestEvent {
-  readonly op: 'acquire' | 'renew' | 'release' | 'read' | 'member';
+  readonly op: StoreOperation;
   readonly durationMs: number;
   readonly error: unknown;
 }
@@ -85,22 +86,27 @@ export interface MemberInfo {
   readonly metadata: LeaseMetadata;
 }
 
+export type StoreOperation = 'acquire' | 'renew' | 'release' | 'read' | 'member';
+
 export interface ElectorEvents {
   elected: [ElectedEvent];
   deposed: [DeposedEvent];
   /** The leader this candidate knows of changed (null: none known). */
   leader: [LeaderInfo | null];
   'store-health': [StoreHealth];
+  'term-regression': [TermRegressionEvent];
   /** Every store round trip, for metrics. */
   'store-request': [StoreRequestEvent];
 }
 
-export interface ElectorStatus {
+export interface ElectorStatus extends TermHistorySnapshot {
   readonly election: string;
   readonly id: string;
   readonly backend: string;
   readonly state: ElectorState;
   readonly isLeader: boolean;
+  /** This candidate's term when `isLeader`, otherwise null: read at the same instant. */
+  readonly term: number | null;
   readonly leader: LeaderInfo | null;
   /** Wall-clock ms since which `leader` has been known to lead, or null. */
   readonly leaderSince: number | null;
@@ -139,6 +145,8 @@ interface HeldLease {
   readonly termController: AbortController;
   readonly renewBackoff: Backoff;
   deadlineTimer: TimerHandle | null;
+  /** Fires declareElected once notBefore has passed; cancelled on step-down. */
+  notBeforeTimer: TimerHandle | null;
 }
 
 const ELECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -177,10 +185,14 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private memberTimer: TimerHandle | null = null;
   /** The member heartbeat in flight, so stop() removes the record after it, not before. */
   private memberWrite: Promise<void> = Promise.resolve();
+  private memberWriting = false;
+  /** Another heartbeat was asked for while one was in flight. */
+  private memberWriteAgain = false;
   /** Live members as of the last heartbeat; drives the priority hold-off. */
   private knownMembers: readonly MemberRecord[] = [];
   /** When this follower first found the lock free while higher-priority members lived. */
   private freeSince: number | null = null;
+  private readonly terms: TermHistory;
 
   constructor(options: ElectorOptions) {
     super();
@@ -210,6 +222,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.metadata = options.metadata ?? {};
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.terms = new TermHistory(this.election, (event) => this.safeEmit('term-regression', event));
     const { retryIntervalMs, ttlMs } = this.timing;
     this.storeBackoff = new Backoff(
       Math.min(100, retryIntervalMs),
@@ -252,15 +265,19 @@ export class Elector extends EventEmitter<ElectorEvents> {
       // courtesy, not worth a slow shutdown. Skipped while the store is failing, and the
       // wait for a heartbeat in flight is bounded together with the removal.
       removeMember !== undefined && this.health.healthy
-        ? this.quietly(async () => {
-            await this.memberWrite;
-            await removeMember.call(this.store, this.election, this.id);
-          }, MEMBER_REMOVAL_TIMEOUT_MS)
+        ? this.quietly(
+            'member',
+            async () => {
+              await this.memberWrite;
+              await removeMember.call(this.store, this.election, this.id);
+            },
+            MEMBER_REMOVAL_TIMEOUT_MS,
+          )
         : undefined,
       // The loop ends as soon as its store call in flight does; on a store that stopped
       // answering that is a whole timeout, so stop waiting after a bound. The loop still
       // releases a lease that call wins (it sees the stopped state), if the store lets it.
-      this.quietly(() => this.loopDone, LOOP_STOP_WAIT_MS),
+      waitAtMost(this.clock, this.loopDone, LOOP_STOP_WAIT_MS),
     ]);
   }
 
@@ -322,13 +339,15 @@ export class Elector extends EventEmitter<ElectorEvents> {
       .sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
   }
 
+  /** Everything about this candidate, read at one instant: answers never mix two moments. */
   status(): ElectorStatus {
     const now = this.clock.now();
-    const isLeader = this.isLeader();
+    const held = this.held;
+    const isLeader = held !== null && held.elected && now < held.validUntil;
     let state: ElectorState;
     if (this.state === 'idle' || this.state === 'stopped') state = this.state;
     else if (isLeader) state = 'leading';
-    else if (this.held !== null && now < this.held.validUntil) state = 'pending';
+    else if (held !== null && now < held.validUntil) state = 'pending';
     else state = 'following';
     return {
       election: this.election,
@@ -336,12 +355,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
       backend: this.store.backend,
       state,
       isLeader,
+      term: isLeader ? held.lease.term : null,
       leader: this.leader,
       leaderSince: this.leader === null ? null : this.leaderSince,
-      leaseRemainingMs:
-        isLeader && this.held !== null ? Math.max(0, this.held.validUntil - now) : 0,
+      leaseRemainingMs: isLeader ? Math.max(0, held.validUntil - now) : 0,
       observed: this.observed,
       store: this.health,
+      ...this.terms.snapshot(),
     };
   }
 
@@ -439,7 +459,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
     }
     if (this.held !== held) return;
     if (!result.renewed) {
-      this.stepDown(held, 'lost', { release: false });
+      // Still release: the store may hold more than the lease row for us (PostgreSQL's
+      // advisory lock lives with the session), and the release is token-guarded, so it
+      // cannot touch whoever holds the election now.
+      this.stepDown(held, 'lost', { release: true });
       return;
     }
     held.renewBackoff.reset();
@@ -492,29 +515,62 @@ export class Elector extends EventEmitter<ElectorEvents> {
     };
   }
 
-  /** Write our member record and refresh the list, every renew interval while running. */
+  /**
+   * Write our member record and refresh the list, then schedule the next heartbeat one renew
+   * interval after this one ended: on a slow store two writes never overlap (a later one
+   * overtaking an earlier one would publish a stale record). Asked while one is in flight
+   * (we were just elected, say), it writes once more right after.
+   */
   private heartbeatMember(): Promise<void> {
+    if (this.memberWriting) {
+      this.memberWriteAgain = true;
+      return this.memberWrite;
+    }
     this.memberTimer?.cancel();
-    if (this.state !== 'running' || this.store.putMember === undefined) return Promise.resolve();
+    this.memberTimer = null;
     const { putMember, listMembers } = this.store;
-    this.memberTimer = this.clock.setTimer(this.timing.renewIntervalMs, () => {
-      void this.heartbeatMember();
-    });
+    if (this.state !== 'running' || putMember === undefined) return Promise.resolve();
+    this.memberWriting = true;
+    // The elector stops waiting for a call at its timeout; the store may work on it longer.
+    const inStore: Promise<unknown>[] = [];
+    const tracked = <T>(call: Promise<T>): Promise<T> => {
+      inStore.push(call.catch(() => {}));
+      return call;
+    };
     this.memberWrite = (async () => {
       try {
         await this.storeCall('member', () =>
-          putMember.call(this.store, this.election, this.memberRecord(), this.timing.ttlMs),
+          tracked(
+            putMember.call(this.store, this.election, this.memberRecord(), this.timing.ttlMs),
+          ),
         );
         if (listMembers !== undefined) {
           this.knownMembers = await this.storeCall('member', () =>
-            listMembers.call(this.store, this.election),
+            tracked(listMembers.call(this.store, this.election)),
           );
         }
       } catch {
         // Reported through store health; priorities fall back to what we knew.
+      } finally {
+        // Bounded: a write still running after a TTL would publish an expired record anyway.
+        await waitAtMost(this.clock, Promise.all(inStore), this.timing.ttlMs);
+        this.memberWriting = false;
+        this.scheduleHeartbeat();
       }
     })();
     return this.memberWrite;
+  }
+
+  private scheduleHeartbeat(): void {
+    if (this.state !== 'running') return;
+    if (this.memberWriteAgain) {
+      this.memberWriteAgain = false;
+      void this.heartbeatMember();
+      return;
+    }
+    this.memberTimer = this.clock.setTimer(this.timing.renewIntervalMs, () => {
+      void this.heartbeatMember();
+    });
   }
 
   // ---------------------------------------------------------------- transitions
@@ -534,12 +590,14 @@ export class Elector extends EventEmitter<ElectorEvents> {
         this.random,
       ),
       deadlineTimer: null,
+      notBeforeTimer: null,
     };
     this.held = held;
     this.observed = true;
+    this.terms.note(lease.term);
     this.armDeadline(held);
     if (held.notBefore > receivedAt) {
-      setTimerAt(this.clock, held.notBefore, () => this.declareElected(held));
+      held.notBeforeTimer = setTimerAt(this.clock, held.notBefore, () => this.declareElected(held));
     } else {
       this.declareElected(held);
     }
@@ -576,6 +634,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     if (this.held !== held) return;
     this.held = null;
     held.deadlineTimer?.cancel();
+    held.notBeforeTimer?.cancel();
     held.termController.abort(reason);
     if (held.elected) {
       this.safeEmit('deposed', {
@@ -596,6 +655,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   private observe(record: LeaseRecord | null): void {
     this.observed = true;
+    if (record !== null) this.terms.note(record.term);
     this.setLeader(
       record === null
         ? null
@@ -635,12 +695,12 @@ export class Elector extends EventEmitter<ElectorEvents> {
    * stop waiting for may still complete; `onLate` sees its answer.
    */
   private storeCall<T>(
-    op: StoreRequestEvent['op'],
+    op: StoreOperation,
     call: () => Promise<T>,
     onLate?: (late: T) => void,
+    timeoutMs = this.timing.renewIntervalMs,
   ): Promise<T> {
     const startedAt = this.clock.now();
-    const timeoutMs = this.timing.renewIntervalMs;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const finish = (error: unknown): void => {
@@ -693,13 +753,20 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   /** The lease expires by itself: a failed release costs the next holder one TTL at most. */
   private releaseQuietly(lease: Lease): Promise<void> {
-    return this.quietly(() => this.store.release(lease));
+    return this.quietly('release', () => this.store.release(lease), RELEASE_TIMEOUT_MS);
   }
 
-  /** Best-effort store work at shutdown: bounded in time, errors ignored. */
-  private async quietly(work: () => Promise<void>, timeoutMs = RELEASE_TIMEOUT_MS): Promise<void> {
+  /**
+   * Best-effort store work (release, member removal): bounded in time and reported like
+   * any store call (health, metrics, a timeout naming the operation), errors not thrown.
+   */
+  private async quietly(
+    op: StoreOperation,
+    work: () => Promise<void>,
+    timeoutMs: number,
+  ): Promise<void> {
     try {
-      await withTimeout(this.clock, work(), timeoutMs);
+      await this.storeCall(op, work, undefined, timeoutMs);
     } catch {
       // Best effort by design.
     }
@@ -748,20 +815,14 @@ function describeError(error: unknown): { code: string; message: string } {
   return { code, message: error instanceof Error ? error.message : String(error) };
 }
 
-function withTimeout<T>(clock: Clock, promise: Promise<T>, timeoutMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimer(timeoutMs, () =>
-      reject(new StoreTimeoutError('release', timeoutMs)),
-    );
-    promise.then(
-      (value) => {
-        timer.cancel();
-        resolve(value);
-      },
-      (error: unknown) => {
-        timer.cancel();
-        reject(error);
-      },
-    );
+/** Wait for `promise`, but no longer than `timeoutMs`; never rejects. */
+function waitAtMost(clock: Clock, promise: Promise<unknown>, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = clock.setTimer(timeoutMs, resolve);
+    const done = (): void => {
+      timer.cancel();
+      resolve();
+    };
+    promise.then(done, done);
   });
 }

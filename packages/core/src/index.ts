@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './store.js';
 export * from './timing.js';
 export * from './elector.js';
+export type { TermHistorySnapshot, TermRegressionEvent } from './term-history.js';

@@ -62,7 +62,14 @@ export function createMetrics(elector: Elector): Metrics {
     registers: [registry],
   });
 
+  const termRegressions = new Counter({
+    name: 'leasehold_term_regressions_total',
+    help: 'Times this instance saw the election\u2019s term go backwards (the store was reset)',
+    registers: [registry],
+  });
+
   elector.on('elected', () => transitions.inc({ kind: 'elected', reason: '' }));
+  elector.on('term-regression', () => termRegressions.inc());
   elector.on('deposed', ({ reason }) => transitions.inc({ kind: 'deposed', reason }));
   elector.on('store-request', ({ op, durationMs, error }) => {
     const backend = elector.status().backend;

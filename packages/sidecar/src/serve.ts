@@ -68,6 +68,14 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
     log.info({ event: 'deposed', term, reason }, `no longer leader (term ${term}): ${reason}`),
   );
   elector.on('leader', (leader) => log.debug({ event: 'leader', leader }, 'leader observed'));
+  elector.on('term-regression', ({ previous, observed, highest }) =>
+    log.error(
+      { event: 'term-regression', previous, observed, highest },
+      `the term of "${config.election}" went back from ${previous} to ${observed}: the store was reset ` +
+        '(data wiped, schema dropped, namespace or SQLite file changed). Apps that fence writes with the ' +
+        `term will refuse the new leader's writes until terms pass ${highest}`,
+    ),
+  );
   elector.on('store-health', (health) => {
     if (health.healthy) log.info({ event: 'store-health', healthy: true }, 'store reachable again');
     else

@@ -74,6 +74,29 @@ const leaderSchema = {
     },
     backend: { type: 'string' },
     store: storeSchema,
+    termRegressions: {
+      type: 'object',
+      description:
+        'How often this instance saw the election\u2019s term go backwards (the store was reset), and the last time',
+      properties: {
+        count: { type: 'integer' },
+        last: {
+          anyOf: [
+            { type: 'null' },
+            {
+              type: 'object',
+              properties: {
+                at: { type: 'string' },
+                previous: { type: 'integer' },
+                observed: { type: 'integer' },
+              },
+              required: ['at', 'previous', 'observed'],
+            },
+          ],
+        },
+      },
+      required: ['count', 'last'],
+    },
   },
   required: [
     'election',
@@ -85,6 +108,7 @@ const leaderSchema = {
     'leaseRemainingMs',
     'backend',
     'store',
+    'termRegressions',
   ],
 } as const;
 
@@ -101,6 +125,10 @@ interface LeaderBody {
     healthy: boolean;
     lastOkAt: string | null;
     error: { code: string; message: string } | null;
+  };
+  termRegressions: {
+    count: number;
+    last: { at: string; previous: number; observed: number } | null;
   };
 }
 
@@ -137,7 +165,33 @@ export function leaderBody(elector: Elector): LeaderBody {
       lastOkAt: lastOkText(status.store.lastOkAt),
       error: status.store.error,
     },
+    termRegressions: {
+      count: status.termRegressions,
+      last:
+        status.lastTermRegression === null
+          ? null
+          : {
+              at: new Date(status.lastTermRegression.at).toISOString(),
+              previous: status.lastTermRegression.previous,
+              observed: status.lastTermRegression.observed,
+            },
+    },
   };
+}
+
+/**
+ * GET /v1/is-leader: 200 with the term while leading, 503 with the known leader otherwise.
+ * Leadership and term come from one status snapshot, so the answer never says "leader" with
+ * the term of no one (read an instant after the deadline).
+ */
+export function isLeaderAnswer(elector: Elector): {
+  statusCode: 200 | 503;
+  body: { isLeader: true; term: number } | { isLeader: false; leader: string | null };
+} {
+  const status = elector.status();
+  return status.isLeader && status.term !== null
+    ? { statusCode: 200, body: { isLeader: true, term: status.term } }
+    : { statusCode: 503, body: { isLeader: false, leader: status.leader?.id ?? null } };
 }
 
 function sendError(reply: FastifyReply, statusCode: number, code: string, message: string) {
@@ -307,8 +361,8 @@ export async function buildServer(options: ServerOptions) {
     },
     async (_request, reply) => {
       reply.header('Cache-Control', 'no-store');
-      if (elector.isLeader()) return { isLeader: true, term: elector.currentTerm() };
-      return reply.code(503).send({ isLeader: false, leader: elector.status().leader?.id ?? null });
+      const { statusCode, body } = isLeaderAnswer(elector);
+      return reply.code(statusCode).send(body);
     },
   );
 
@@ -496,13 +550,9 @@ function answerHotRoute(
     return true;
   }
   if (request.url === '/v1/is-leader') {
-    const isLeader = elector.isLeader();
-    const json = JSON.stringify(
-      isLeader
-        ? { isLeader: true, term: elector.currentTerm() }
-        : { isLeader: false, leader: elector.status().leader?.id ?? null },
-    );
-    response.writeHead(isLeader ? 200 : 503, {
+    const { statusCode, body } = isLeaderAnswer(elector);
+    const json = JSON.stringify(body);
+    response.writeHead(statusCode, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(json),
       'cache-control': 'no-store',

@@ -86,6 +86,7 @@ describe('sidecar routes', () => {
         'since',
         'store',
         'term',
+        'termRegressions',
       ].sort(),
     );
     expect(body.leaseRemainingMs).toBeGreaterThan(0);

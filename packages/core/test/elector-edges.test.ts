@@ -1,0 +1,186 @@
+import {
+  Elector,
+  ManualClock,
+  type Clock,
+  type Lease,
+  type LeaseStore,
+  type StoreRequestEvent,
+  type TermRegressionEvent,
+} from '@leasehold/core';
+import { MemoryBackend, type MemoryStore } from '@leasehold/core/testing';
+import { describe, expect, it } from 'vitest';
+import { variantOf, withNotBefore } from './harness.js';
+
+/**
+ * Edges of the elector found in review (issue 14): each of these failed before its fix.
+ */
+
+function lone(store: LeaseStore, clock: Clock, ttlMs = 3_000): Elector {
+  return new Elector({ store, clock, election: 'jobs', id: 'a', ttlMs, retryIntervalMs: 500 });
+}
+
+async function stopped(elector: Elector, clock: ManualClock): Promise<void> {
+  let done = false;
+  const stopping = elector.stop().then(() => (done = true));
+  await clock.advanceUntil(() => done, 10_000);
+  await stopping;
+}
+
+describe('Elector edges', () => {
+  it('releases a lease the store says it lost, so the store can free what else it held', async () => {
+    // PostgreSQL keeps the session's advisory lock until it is released: stepping down
+    // without a release left the lock held and every other candidate locked out.
+    const clock = new ManualClock();
+    const memory = new MemoryBackend({ clock }).connect();
+    const released: Lease[] = [];
+    let lose = false;
+    const store = variantOf(memory, {
+      renew: async (lease) => (lose ? { renewed: false } : memory.renew(lease)),
+      release: async (lease) => {
+        released.push(lease);
+        await memory.release(lease);
+      },
+    });
+    const elector = lone(store, clock);
+    const lost: number[] = [];
+    elector.on('deposed', ({ term, reason }) => {
+      if (reason === 'lost') lost.push(term);
+    });
+    elector.start();
+    await clock.advanceUntil(() => elector.isLeader(), 1_000);
+    lose = true;
+    await clock.advanceUntil(() => released.length > 0, 2_000);
+    expect(lost).toHaveLength(1);
+    expect(released.map((lease) => lease.term)).toEqual(lost);
+    lose = false;
+    await stopped(elector, clock);
+  });
+
+  it('answers leadership and term from one reading of the clock', async () => {
+    const clock = new ManualClock();
+    const elector = lone(new MemoryBackend({ clock }).connect(), clock);
+    elector.start();
+    await clock.advanceUntil(() => elector.isLeader(), 1_000);
+    // A clock that moves on every reading, positioned 1 ms before the deadline: two
+    // readings would say "leader" and then, for the term, "nobody".
+    let reads = 0;
+    const remaining = elector.status().leaseRemainingMs;
+    const ticking = { now: () => clock.now() + remaining - 1 + reads++ };
+    Object.assign(elector, {
+      clock: { ...clock, setTimer: clock.setTimer.bind(clock), ...ticking },
+    });
+    const status = elector.status();
+    expect(reads).toBe(1);
+    expect(status.isLeader).toBe(true);
+    expect(status.term).toBe(1);
+    Object.assign(elector, { clock });
+    await stopped(elector, clock);
+  });
+
+  it('leaves no timer behind when stopped while waiting out notBefore', async () => {
+    // The pending notBefore timer kept a stopped sidecar's process alive for up to a TTL.
+    const clock = new ManualClock();
+    const memory = new MemoryBackend({ clock }).connect();
+    const elector = lone(withNotBefore(memory, 3_000), clock);
+    elector.start();
+    await clock.advanceUntil(() => elector.status().state === 'pending', 1_000);
+    await stopped(elector, clock);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('never has two member heartbeats in flight on a slow store', async () => {
+    const clock = new ManualClock();
+    const memory = new MemoryBackend({ clock }).connect();
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let writes = 0;
+    const store: LeaseStore = {
+      ...variantOf(memory),
+      // Each member write takes 2.5 s: longer than the renew interval (1 s), which is also
+      // the elector's call timeout, so the elector gives up on a write while the store is
+      // still working on it. The next write must wait for it all the same.
+      putMember: async (election, member, ttlMs) => {
+        inFlight += 1;
+        writes += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        await new Promise<void>((resolve) => clock.setTimer(2_500, resolve));
+        await memory.putMember(election, member, ttlMs);
+        inFlight -= 1;
+      },
+      listMembers: (election) => memory.listMembers(election),
+      removeMember: (election, id) => memory.removeMember(election, id),
+    };
+    const elector = lone(store, clock);
+    elector.start();
+    await clock.advance(20_000);
+    expect(writes).toBeGreaterThan(3);
+    expect(mostInFlight).toBe(1);
+    await stopped(elector, clock);
+  });
+
+  it.each([
+    ['release', 'release' as const],
+    ['member removal', 'member' as const],
+  ])('reports a %s that times out under its own name', async (_what, op) => {
+    const clock = new ManualClock();
+    const memory = new MemoryBackend({ clock }).connect();
+    const never = new Promise<void>(() => {});
+    let hang = false;
+    const store: LeaseStore = {
+      ...variantOf(memory),
+      release: (lease) => (hang && op === 'release' ? never : memory.release(lease)),
+      putMember: (election, member, ttlMs) => memory.putMember(election, member, ttlMs),
+      listMembers: (election) => memory.listMembers(election),
+      removeMember: (election, id) =>
+        hang && op === 'member' ? never : memory.removeMember(election, id),
+    };
+    const elector = lone(store, clock);
+    const timeouts: StoreRequestEvent[] = [];
+    elector.on('store-request', (event) => {
+      if ((event.error as { code?: string } | null)?.code === 'LEASEHOLD_E_STORE_TIMEOUT') {
+        timeouts.push(event);
+      }
+    });
+    elector.start();
+    await clock.advanceUntil(() => elector.isLeader(), 1_000);
+    hang = true;
+    await stopped(elector, clock);
+    expect(timeouts.map((event) => event.op)).toEqual([op]);
+    expect((timeouts[0]?.error as Error).message).toContain(`store ${op} did not answer`);
+  });
+
+  it('notices terms going backwards once per reset, and keeps the highest term seen', async () => {
+    // A store reset (data wiped, schema dropped, file deleted) restarts terms from 1.
+    const clock = new ManualClock();
+    let backend = new MemoryBackend({ clock });
+    let connection: MemoryStore = backend.connect();
+    const store = variantOf(connection, {
+      tryAcquire: (request) => connection.tryAcquire(request),
+      renew: (lease) => connection.renew(lease),
+      release: (lease) => connection.release(lease),
+      read: (election) => connection.read(election),
+    });
+    const elector = lone(store, clock);
+    const regressions: TermRegressionEvent[] = [];
+    elector.on('term-regression', (event) => regressions.push(event));
+    elector.start();
+    for (let term = 1; term <= 3; term += 1) {
+      await clock.advanceUntil(() => elector.currentTerm() === term, 5_000);
+      if (term < 3) await elector.resign();
+    }
+    backend = new MemoryBackend({ clock });
+    connection = backend.connect();
+    await clock.advanceUntil(() => elector.currentTerm() === 1, 10_000);
+    await elector.resign();
+    await clock.advanceUntil(() => elector.currentTerm() === 2, 5_000);
+    expect(regressions).toEqual([
+      { election: 'jobs', previous: 3, observed: 1, highest: 3, at: expect.any(Number) as number },
+    ]);
+    expect(elector.status()).toMatchObject({
+      highestTerm: 3,
+      termRegressions: 1,
+      lastTermRegression: { previous: 3, observed: 1 },
+    });
+    await stopped(elector, clock);
+  });
+});
