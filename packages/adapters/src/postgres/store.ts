@@ -215,58 +215,55 @@ export class PostgresStore implements LeaseStore {
 
   // ---------------------------------------------------------------- acquisition
 
-  /** Claim the row in one transaction: raise the term, and say whether to wait for the last holder. */
+  /**
+   * Claim the row in ONE statement: raise the term, and say whether to wait for the last
+   * holder. One statement is one transaction of its own: nothing else queued on this
+   * session (a renewal, a member heartbeat, another election's call) can land inside it,
+   * and a failure cannot turn the claim into a silent rollback after we saw its term.
+   */
   private async claim(session: Session, request: AcquireRequest): Promise<AcquireResult> {
-    const { client } = session;
-    await client.query('BEGIN');
-    try {
-      await client.query(
-        `INSERT INTO ${this.tables.leases} (election, term, expires_at, released)
-         VALUES ($1, 0, now(), true) ON CONFLICT (election) DO NOTHING`,
-        [request.election],
+    const { rows } = await session.client.query<{ term: string; token: string; wait_ms: number }>(
+      `WITH previous AS (
+         SELECT CASE WHEN released OR expires_at <= now() THEN 0
+                     ELSE ceil(extract(epoch FROM expires_at - now()) * 1000) END AS wait_ms
+           FROM ${this.tables.leases} WHERE election = $1)
+       INSERT INTO ${this.tables.leases} AS l
+              (election, holder, token, term, metadata, renewed_at, expires_at, released)
+       VALUES ($1, $2, $3, 1, $4, now(), now() + make_interval(secs => $5::double precision / 1000), false)
+       ON CONFLICT (election) DO UPDATE
+          SET holder = excluded.holder, token = excluded.token, term = l.term + 1,
+              metadata = excluded.metadata, renewed_at = excluded.renewed_at,
+              expires_at = excluded.expires_at, released = false
+       RETURNING l.term::text AS term, l.token,
+                 coalesce((SELECT wait_ms FROM previous), 0)::float8 AS wait_ms`,
+      [
+        request.election,
+        request.holder,
+        request.token,
+        JSON.stringify(request.metadata ?? {}),
+        request.ttlMs,
+      ],
+    );
+    const row = rows[0];
+    if (row?.token !== request.token) {
+      throw new StoreProtocolError(
+        `postgres acquire: the claim of "${request.election}" did not write our lease row`,
       );
-      const { rows } = await client.query<{ term: string; wait_ms: number }>(
-        `WITH previous AS (
-           SELECT election,
-                  CASE WHEN released OR expires_at <= now() THEN 0
-                       ELSE ceil(extract(epoch FROM expires_at - now()) * 1000) END AS wait_ms
-             FROM ${this.tables.leases} WHERE election = $1 FOR UPDATE)
-         UPDATE ${this.tables.leases} AS l
-            SET holder = $2, token = $3, term = l.term + 1, metadata = $4,
-                renewed_at = now(), expires_at = now() + make_interval(secs => $5::double precision / 1000),
-                released = false
-           FROM previous WHERE l.election = previous.election
-         RETURNING l.term::text AS term, previous.wait_ms::float8 AS wait_ms`,
-        [
-          request.election,
-          request.holder,
-          request.token,
-          JSON.stringify(request.metadata ?? {}),
-          request.ttlMs,
-        ],
-      );
-      await client.query('COMMIT');
-      const row = rows[0];
-      if (row === undefined)
-        throw new StoreProtocolError('postgres acquire: the lease row vanished');
-      return {
-        acquired: true,
-        lease: {
-          election: request.election,
-          holder: request.holder,
-          token: request.token,
-          term: Number(row.term),
-          ttlMs: request.ttlMs,
-          // The lock was free, yet the last holder neither released nor ran out: its session
-          // broke (crash, freeze, pg_terminate_backend, restart) while it may still believe
-          // it leads. Its own deadline ends before this expiry.
-          notBeforeMs: Math.max(0, Number(row.wait_ms)),
-        },
-      };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
     }
+    return {
+      acquired: true,
+      lease: {
+        election: request.election,
+        holder: request.holder,
+        token: request.token,
+        term: Number(row.term),
+        ttlMs: request.ttlMs,
+        // The lock was free, yet the last holder neither released nor ran out: its session
+        // broke (crash, freeze, pg_terminate_backend, restart) while it may still believe
+        // it leads. Its own deadline ends before this expiry.
+        notBeforeMs: Math.max(0, Number(row.wait_ms)),
+      },
+    };
   }
 
   private async refused(session: Session, election: string): Promise<AcquireResult> {
@@ -302,11 +299,16 @@ export class PostgresStore implements LeaseStore {
     };
   }
 
+  /**
+   * Forget the lock only once the server confirms it is gone: a lock we forgot but still
+   * hold would be taken again on top (advisory locks stack within a session) and never be
+   * fully released, locking every other candidate out for the life of the session.
+   */
   private async unlock(session: Session, election: string): Promise<void> {
-    session.locks.delete(election);
     await session.client.query('SELECT pg_advisory_unlock($1)', [
       lockId(this.options.schema, election),
     ]);
+    session.locks.delete(election);
   }
 
   // ---------------------------------------------------------------- connections
@@ -359,42 +361,41 @@ export class PostgresStore implements LeaseStore {
     this.idleTimeoutMs = ttlMs;
   }
 
-  /** Create the schema and tables once; an advisory lock keeps racing candidates in line. */
+  /**
+   * Create the schema and tables once; an advisory lock keeps racing candidates in line. One
+   * multi-statement message is one implicit transaction that nothing else queued on the
+   * session can land inside (an explicit BEGIN ... COMMIT spread over several queries could).
+   */
   private ensureSchema(session: Session): Promise<void> {
-    this.schemaReady ??= (async () => {
-      const schema = quoteIdentifier(this.options.schema);
-      await session.client.query('BEGIN');
-      try {
-        await session.client.query(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_ID})`);
-        await session.client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-        await session.client.query(
-          `CREATE TABLE IF NOT EXISTS ${this.tables.leases} (
-             election   text PRIMARY KEY,
-             holder     text,
-             token      text,
-             term       bigint NOT NULL,
-             metadata   jsonb,
-             renewed_at timestamptz,
-             expires_at timestamptz NOT NULL,
-             released   boolean NOT NULL
-           )`,
-        );
-        await session.client.query(
-          `CREATE TABLE IF NOT EXISTS ${this.tables.members} (
-             election   text NOT NULL,
-             id         text NOT NULL,
-             record     jsonb NOT NULL,
-             expires_at timestamptz NOT NULL,
-             PRIMARY KEY (election, id)
-           )`,
-        );
-        await session.client.query('COMMIT');
-      } catch (error) {
-        await session.client.query('ROLLBACK').catch(() => {});
-        this.schemaReady = null;
-        throw error;
-      }
-    })();
+    this.schemaReady ??= session.client
+      .query(
+        `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_ID});
+         CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.options.schema)};
+         CREATE TABLE IF NOT EXISTS ${this.tables.leases} (
+           election   text PRIMARY KEY,
+           holder     text,
+           token      text,
+           term       bigint NOT NULL,
+           metadata   jsonb,
+           renewed_at timestamptz,
+           expires_at timestamptz NOT NULL,
+           released   boolean NOT NULL
+         );
+         CREATE TABLE IF NOT EXISTS ${this.tables.members} (
+           election   text NOT NULL,
+           id         text NOT NULL,
+           record     jsonb NOT NULL,
+           expires_at timestamptz NOT NULL,
+           PRIMARY KEY (election, id)
+         );`,
+      )
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          this.schemaReady = null;
+          throw error;
+        },
+      );
     return this.schemaReady;
   }
 

@@ -1,0 +1,161 @@
+import { Elector, type LeaseStore } from '@leasehold/core';
+import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { createPostgresStore } from '../src/postgres/index.js';
+import { lockId } from '../src/postgres/store.js';
+import { waitUntil } from './helpers/free-port.js';
+
+/**
+ * Safety defects of the PostgreSQL adapter found in review (issue 14, items 1 and 2), on the
+ * shared server: each of these failed before its fix.
+ */
+
+const SHARED_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const schema = `pgs${randomUUID().replaceAll('-', '').slice(0, 8)}`;
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: SHARED_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** How many sessions hold the election's advisory lock, counting re-entrant holds. */
+async function lockHolds(election: string): Promise<number> {
+  const unsigned = BigInt.asUintN(64, BigInt(lockId(schema, election)));
+  return admin(async (client) => {
+    const { rows } = await client.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM pg_locks
+        WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1`,
+      [String(unsigned >> 32n), String(unsigned & 0xffffffffn)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  });
+}
+
+async function leaseRow(election: string) {
+  return admin(async (client) => {
+    const { rows } = await client.query<{ token: string; term: string }>(
+      `SELECT token, term::text AS term FROM "${schema}".leases WHERE election = $1`,
+      [election],
+    );
+    return rows[0] ?? null;
+  });
+}
+
+describe('postgres adapter safety', () => {
+  const stores: LeaseStore[] = [];
+  const electors: Elector[] = [];
+  const open = async () => {
+    const store = await createPostgresStore(new URL(SHARED_URL), { namespace: schema });
+    stores.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await Promise.all(electors.splice(0).map((e) => e.stop()));
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  afterAll(() => admin((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)));
+
+  it('writes the claim it reports, even when a failing query is queued right behind it', async () => {
+    // The claim used to be BEGIN, INSERT, UPDATE, COMMIT on the session every other call
+    // shares: a query queued after the UPDATE ran inside the transaction, failed it, and
+    // COMMIT answered ROLLBACK without an error while the elector led under that term.
+    const store = await open();
+    const election = `claim-${randomUUID().slice(0, 6)}`;
+    await store.read(election); // connected, schema in place
+    const query = pg.Client.prototype.query;
+    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (
+      this: pg.Client,
+      ...args: unknown[]
+    ) {
+      const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+      const text = typeof args[0] === 'string' ? args[0] : '';
+      if (/RETURNING/.test(text) && /\bterm\b/.test(text) && /leases/.test(text)) {
+        // Another caller's query, queued on the same session right behind the claim.
+        (query as (q: string) => Promise<unknown>).call(this, 'SELECT 1/0').catch(() => {});
+      }
+      return result;
+    } as typeof query);
+    const token = randomUUID();
+    const result = await store.tryAcquire({ election, holder: 'a', token, ttlMs: 5_000 });
+    vi.restoreAllMocks();
+    expect(result.acquired).toBe(true);
+    if (!result.acquired) return;
+    expect(await leaseRow(election)).toEqual({ token, term: String(result.lease.term) });
+  });
+
+  it('hands the election over when the leader learns it lost its lease', async () => {
+    // A renewal that answers renewed:false (the row was edited or restored) stepped the
+    // leader down without unlocking: the session kept the advisory lock, the waiting
+    // candidate could never acquire, and the old leader took the election back.
+    const election = `lost-${randomUUID().slice(0, 6)}`;
+    const timing = { ttlMs: 1_500, retryIntervalMs: 100 };
+    const a = new Elector({ store: await open(), election, id: 'a', ...timing });
+    electors.push(a);
+    a.start();
+    await waitUntil(() => a.isLeader(), 5_000, 'a leads');
+    const b = new Elector({ store: await open(), election, id: 'b', priority: 1, ...timing });
+    electors.push(b);
+    let aLedAgain = false;
+    a.on('elected', () => (aLedAgain = true));
+    let memberCalls = 0;
+    a.on('store-request', ({ op }) => {
+      if (op === 'member') memberCalls += 1;
+    });
+    b.start();
+    // b waits as a higher-priority candidate: a has seen its member record.
+    await waitUntil(async () => (await a.members()).length === 2, 5_000, 'b is a member');
+    const seen = memberCalls;
+    await waitUntil(() => memberCalls >= seen + 2, 5_000, 'a refreshed its member list');
+    await admin((client) =>
+      client.query(`UPDATE "${schema}".leases SET token = 'overwritten' WHERE election = $1`, [
+        election,
+      ]),
+    );
+    await waitUntil(() => b.isLeader(), 10_000, 'b leads');
+    expect(aLedAgain).toBe(false);
+    expect(await lockHolds(election)).toBe(1);
+  });
+
+  it('never forgets a lock whose unlock failed', async () => {
+    // Forgetting it left the lock held once more after the next acquire took it again
+    // (advisory locks stack within a session), and the release after that could not free it.
+    const store = await open();
+    const election = `unlock-${randomUUID().slice(0, 6)}`;
+    const first = await store.tryAcquire({
+      election,
+      holder: 'a',
+      token: randomUUID(),
+      ttlMs: 5_000,
+    });
+    if (!first.acquired) throw new Error('a should acquire');
+    const query = pg.Client.prototype.query;
+    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (
+      this: pg.Client,
+      ...args: unknown[]
+    ) {
+      if (typeof args[0] === 'string' && args[0].includes('pg_advisory_unlock')) {
+        return Promise.reject(new Error('connection hiccup'));
+      }
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query);
+    await expect(store.release(first.lease)).rejects.toThrow(/hiccup/);
+    spy.mockRestore();
+    expect(await lockHolds(election)).toBe(1);
+    const second = await store.tryAcquire({
+      election,
+      holder: 'a',
+      token: randomUUID(),
+      ttlMs: 5_000,
+    });
+    if (!second.acquired) throw new Error('a should acquire again');
+    await store.release(second.lease);
+    expect(await lockHolds(election)).toBe(0);
+  });
+});
