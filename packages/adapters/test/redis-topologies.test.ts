@@ -113,8 +113,10 @@ describe('redis sentinel', () => {
             .tryAcquire({ election: 'jobs', holder: 'b', token: randomUUID(), ttlMs: 5_000 })
             .catch(() => null);
           if (result?.acquired !== true) return false;
-          // The replica kept the counter: a clean handoff, and a higher term.
-          expect(result.lease.notBeforeMs).toBe(0);
+          // Another server answers now (another run id): it may lack the last writes, so
+          // the new holder waits out (up to) a TTL. Terms still rise.
+          expect(result.lease.notBeforeMs).toBeGreaterThan(0);
+          expect(result.lease.notBeforeMs).toBeLessThanOrEqual(5_000);
           expect(result.lease.term).toBeGreaterThan(before.term);
           return true;
         },

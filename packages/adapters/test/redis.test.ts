@@ -47,7 +47,7 @@ describe('redis keys', () => {
     const redis = new Redis(SHARED_URL);
     const keys = await redis.keys(`${prefix}:{${election}}:*`);
     expect(keys.sort()).toEqual(
-      ['info', 'lease', 'members', 'members:expiry', 'term'].map(
+      ['info', 'lease', 'members', 'members:expiry', 'server', 'term'].map(
         (k) => `${prefix}:{${election}}:${k}`,
       ),
     );

@@ -4,7 +4,9 @@
  * hash tag, so the scripts also run on Redis Cluster.
  *
  * Keys per election: lease (string: token, SET NX PX), info (hash: holder, term, metadata;
- * same TTL), term (counter, no TTL), members (hash id → record) and members:expiry (zset).
+ * same TTL), term (counter, no TTL), server (run id of the server that last wrote the
+ * election: no TTL), members (hash id → record) and members:expiry (zset). Per namespace:
+ * incarnation (run id and the server time it was first seen; see INCARNATION).
  */
 
 /** Server time in microseconds. TIME is allowed in scripts since Redis 5 (effects replication). */
@@ -14,13 +16,24 @@ local nowMicros = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 `;
 
 /**
- * KEYS: lease, info, term. ARGV: token, ttlMs, holder, metadataJson.
- * Returns {1, term, counterWasMissing} or {0, holder|false, term|false, metadata|false, pttl}.
+ * The run id of the server process running the script: a new one after every restart, and
+ * a different one after a failover to a replica. It tells whether the server that wrote an
+ * election's state is the one answering now.
+ */
+const RUN_ID = `
+local runId = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+`;
+
+/**
+ * KEYS: lease, info, term, server. ARGV: token, ttlMs, holder, metadataJson.
+ * Returns {1, term, mayHaveLost, runId} or {0, holder|false, term|false, metadata|false, pttl}.
  *
  * The term is max(counter + 1, server time in µs): it keeps rising even after Redis lost
  * the counter (restart without persistence, FLUSHALL, failover to a stale replica), because
- * time moved on. A missing counter means Redis may have forgotten a live holder too, so the
- * caller waits out a full TTL before it reports leadership.
+ * time moved on. The election's state may be stale (Redis may have forgotten a live holder)
+ * when the counter is missing, or when another server (another run id: a restart from an
+ * older snapshot, a failover to a replica that missed the last acquire) wrote it last; the
+ * caller then asks INCARNATION how long to wait before it reports leadership.
  */
 export const ACQUIRE = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -28,20 +41,52 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {0, info[1], info[2], info[3], redis.call('PTTL', KEYS[1])}
 end
 ${NOW_MICROS}
+${RUN_ID}
 local previous = redis.call('GET', KEYS[3])
+local mayHaveLost = (not previous) or redis.call('GET', KEYS[4]) ~= runId
 local term = nowMicros
 if previous and tonumber(previous) + 1 > term then term = tonumber(previous) + 1 end
 redis.call('SET', KEYS[3], string.format('%.0f', term))
+redis.call('SET', KEYS[4], runId)
 redis.call('HSET', KEYS[2], 'holder', ARGV[3], 'term', string.format('%.0f', term), 'metadata', ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return {1, string.format('%.0f', term), previous and 0 or 1}
+return {1, string.format('%.0f', term), mayHaveLost and 1 or 0, runId}
 `;
 
-/** KEYS: lease, info. ARGV: token, ttlMs. Returns 1 when renewed. */
+/**
+ * KEYS: incarnation (one per namespace). ARGV: ttlMs. Returns {ageMs, runId}: how long
+ * this server process has been known to the namespace, recording it now if it is new.
+ *
+ * Whatever made an election's state stale (a restart, a failover, FLUSHALL) happened
+ * before this server first answered for the namespace, so every holder it may have
+ * forgotten had its deadline within one TTL of that moment: a new holder waits out what is
+ * left of that TTL. A namespace this server has served for longer loses nothing by a
+ * never-used election, and its first holder need not wait at all.
+ */
+export const INCARNATION = `
+${NOW_MICROS}
+${RUN_ID}
+local nowMs = math.floor(nowMicros / 1000)
+local seen = redis.call('GET', KEYS[1])
+if seen then
+  local seenId, since = string.match(seen, '^(%x+):(%d+)$')
+  if seenId == runId then return {nowMs - tonumber(since), runId} end
+end
+redis.call('SET', KEYS[1], runId .. ':' .. string.format('%.0f', nowMs))
+return {0, runId}
+`;
+
+/**
+ * KEYS: lease, info, server. ARGV: token, ttlMs. Returns 1 when renewed. Records the
+ * server that renewed: after a failover to a replica that had the lease, the election is
+ * this server's from then on.
+ */
 export const RENEW = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+${RUN_ID}
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], runId)
 return 1
 `;
 

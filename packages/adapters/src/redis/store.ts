@@ -90,7 +90,7 @@ export class RedisStore implements LeaseStore {
     return this.command('acquire', async () => {
       const reply = (await this.script(
         'ACQUIRE',
-        [keys.lease, keys.info, keys.term],
+        [keys.lease, keys.info, keys.term, keys.server],
         [
           request.token,
           String(request.ttlMs),
@@ -99,7 +99,7 @@ export class RedisStore implements LeaseStore {
         ],
       )) as [number, ...(string | number | null)[]];
       if (reply[0] === 1) {
-        const [, term, counterWasMissing] = reply;
+        const [, term, mayHaveLost, runId] = reply;
         return {
           acquired: true,
           lease: {
@@ -108,8 +108,8 @@ export class RedisStore implements LeaseStore {
             token: request.token,
             term: Number(term),
             ttlMs: request.ttlMs,
-            // Redis lost the term counter, so it may also have lost a live holder's key.
-            notBeforeMs: counterWasMissing === 1 ? request.ttlMs : 0,
+            notBeforeMs:
+              mayHaveLost === 1 ? await this.lossWaitMs(String(runId), request.ttlMs) : 0,
           },
         };
       }
@@ -131,7 +131,7 @@ export class RedisStore implements LeaseStore {
     return this.command('renew', async () => {
       const renewed = await this.script(
         'RENEW',
-        [keys.lease, keys.info],
+        [keys.lease, keys.info, keys.server],
         [lease.token, String(lease.ttlMs)],
       );
       return renewed === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false };
@@ -310,12 +310,31 @@ export class RedisStore implements LeaseStore {
     }
   }
 
+  /**
+   * The election's state may be stale (see ACQUIRE): how long the new holder waits before
+   * it reports leadership, so that any holder Redis forgot has passed its own deadline.
+   * When the answer cannot be had (or another server gives it), the whole TTL.
+   */
+  private async lossWaitMs(acquiredOn: string, ttlMs: number): Promise<number> {
+    try {
+      const [ageMs, runId] = (await this.script(
+        'INCARNATION',
+        [`${this.namespace}:incarnation`],
+        [],
+      )) as [number, string];
+      return runId === acquiredOn ? Math.max(0, ttlMs - ageMs) : ttlMs;
+    } catch {
+      return ttlMs;
+    }
+  }
+
   private keys(election: string) {
     const base = `${this.namespace}:{${election}}`;
     return {
       lease: `${base}:lease`,
       info: `${base}:info`,
       term: `${base}:term`,
+      server: `${base}:server`,
       channel: `${base}:released`,
       members: `${base}:members`,
       memberExpiry: `${base}:members:expiry`,

@@ -1,0 +1,131 @@
+import type { Lease, LeaseStore } from '@leasehold/core';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRedisStore } from '../src/redis/index.js';
+import { waitUntil } from './helpers/free-port.js';
+import { PrivateRedis } from './helpers/redis-server.js';
+
+/**
+ * When may Redis have forgotten a live holder, so that the next holder must wait out a TTL
+ * (issue 14, item 3)? Each case runs on private redis-servers. The first two failed before
+ * the fix: only a missing term counter was taken as a sign of data loss.
+ */
+
+const TTL_MS = 5_000;
+const servers: PrivateRedis[] = [];
+const stores: LeaseStore[] = [];
+
+async function server(args: readonly string[] = []): Promise<PrivateRedis> {
+  const started = await PrivateRedis.start({ args });
+  servers.push(started);
+  return started;
+}
+
+async function open(url: string, namespace: string): Promise<LeaseStore> {
+  const store = await createRedisStore(new URL(url), { namespace });
+  stores.push(store);
+  return store;
+}
+
+async function acquire(store: LeaseStore, holder: string, election = 'jobs', ttlMs = TTL_MS) {
+  const result = await store.tryAcquire({ election, holder, token: randomUUID(), ttlMs });
+  if (!result.acquired) throw new Error(`${holder} should acquire ${election}`);
+  return result.lease;
+}
+
+async function admin<T>(url: string, work: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis(url);
+  try {
+    return await work(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+  await Promise.all(servers.splice(0).map((s) => s.dispose()));
+});
+
+describe('redis data loss', () => {
+  it('waits a full TTL after a restart from an older snapshot', { timeout: 30_000 }, async () => {
+    const redis = await server();
+    const namespace = `snap${randomUUID().slice(0, 6)}`;
+    const a = await open(redis.url, namespace);
+    await a.release(await acquire(a, 'a'));
+    await admin(redis.url, (r) => r.save());
+    // h leads after the snapshot; the restart loads the snapshot, which has the term
+    // counter but not h's lease.
+    const held: Lease = await acquire(a, 'h');
+    await redis.stop();
+    await redis.start();
+    const b = await open(redis.url, namespace);
+    const lease = await acquire(b, 'b');
+    expect(lease.notBeforeMs).toBe(TTL_MS);
+    expect(lease.term).toBeGreaterThan(held.term);
+  });
+
+  it(
+    'waits a full TTL after a failover to a replica that missed the last acquire',
+    { timeout: 30_000 },
+    async () => {
+      const primary = await server();
+      const replica = await server(['--replicaof', '127.0.0.1', String(primary.port)]);
+      const namespace = `fo${randomUUID().slice(0, 6)}`;
+      const a = await open(primary.url, namespace);
+      await a.release(await acquire(a, 'a'));
+      await admin(primary.url, (r) => r.wait(1, 5_000));
+      // The replica stops following (as if the link broke) and misses h's acquire; then it
+      // is promoted, as Sentinel would.
+      await admin(replica.url, (r) => r.replicaof('NO', 'ONE'));
+      const held = await acquire(a, 'h');
+      const b = await open(replica.url, namespace);
+      const lease = await acquire(b, 'b');
+      expect(lease.notBeforeMs).toBe(TTL_MS);
+      expect(lease.term).toBeGreaterThan(held.term);
+    },
+  );
+
+  it('lets the first holder of a never-used election lead at once on a server it knows', async () => {
+    const redis = await server();
+    const namespace = `new${randomUUID().slice(0, 6)}`;
+    const store = await open(redis.url, namespace);
+    // A namespace this server has never served: it may have lost everything, so wait.
+    const first = await acquire(store, 'a', 'first', 200);
+    expect(first.notBeforeMs).toBe(200);
+    // Once it has served the namespace for longer than a TTL, nothing it could have
+    // forgotten is still running: a never-used election's first holder need not wait.
+    let fresh: Lease | undefined;
+    await waitUntil(
+      async () => {
+        fresh = await acquire(store, 'a', `fresh-${randomUUID().slice(0, 6)}`, 200);
+        return fresh.notBeforeMs === 0;
+      },
+      5_000,
+      'a never-used election without a wait',
+    );
+    expect(fresh?.notBeforeMs).toBe(0);
+  });
+
+  it('waits a full TTL again after FLUSHALL, for every election', async () => {
+    const redis = await server();
+    const namespace = `fl${randomUUID().slice(0, 6)}`;
+    const store = await open(redis.url, namespace);
+    const before = await acquire(store, 'a', 'jobs');
+    await store.release(before);
+    await admin(redis.url, (r) => r.flushall());
+    const after = await acquire(store, 'b', 'jobs');
+    expect(after.notBeforeMs).toBe(TTL_MS);
+    expect(after.term).toBeGreaterThan(before.term);
+    const other = await acquire(store, 'b', 'other');
+    expect(other.notBeforeMs).toBeGreaterThan(TTL_MS - 1_000);
+  });
+
+  it('hands over without a wait after a clean release on the same server', async () => {
+    const redis = await server();
+    const store = await open(redis.url, `cl${randomUUID().slice(0, 6)}`);
+    await store.release(await acquire(store, 'a'));
+    expect((await acquire(store, 'b')).notBeforeMs).toBe(0);
+  });
+});
