@@ -12,7 +12,7 @@ import {
   type RenewResult,
 } from '@leasehold/core';
 import Database from 'better-sqlite3';
-import { readFileSync } from 'node:fs';
+import { readBootId } from './boot-id.js';
 
 /**
  * The single-host store: candidates on one machine share a SQLite file in WAL mode.
@@ -21,6 +21,8 @@ import { readFileSync } from 'node:fs';
  * host shares and which wall-clock steps (NTP, a manual `date`) cannot move. A lease row
  * also records the boot it was written in: after a reboot the monotonic clock restarts
  * from zero, but every holder of the old boot is dead, so its leases count as expired.
+ * It also records its TTL: a row with more time left than its TTL was written before the
+ * clock restarted, which recognises an earlier boot where the host has no boot id.
  */
 
 export interface SqliteStoreOptions {
@@ -31,6 +33,8 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs: number;
   /** How often watchers check the file for another process's commit. */
   readonly watchIntervalMs: number;
+  /** This boot of the host (boot-id.ts); the same in every process on the host. */
+  readonly bootId?: string;
 }
 
 interface LeaseRow {
@@ -40,6 +44,8 @@ interface LeaseRow {
   metadata: string;
   expires_at: number;
   boot: string;
+  /** Null in rows written before the column existed. */
+  ttl_ms: number | null;
 }
 
 /** Milliseconds on the host-wide monotonic clock. */
@@ -47,17 +53,7 @@ function hostNow(): number {
   return Number(process.hrtime.bigint() / 1_000_000n);
 }
 
-/** Identifies this boot of the host, so leases from before a reboot count as expired. */
-function readBootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    // Not Linux: fall back to the boot time by the wall clock, good to about a second.
-    return String(Math.round((Date.now() - performance.timeOrigin) / 1_000));
-  }
-}
-
-const bootId = readBootId();
+let systemBootId: string | undefined;
 
 export class SqliteStore implements LeaseStore {
   readonly backend = 'sqlite';
@@ -68,8 +64,10 @@ export class SqliteStore implements LeaseStore {
   private readonly watchers = new Map<string, { lastSeen: string; listeners: Set<() => void> }>();
   private watchTimer: NodeJS.Timeout | null = null;
   private lastDataVersion = -1;
+  private readonly bootId: string;
 
   constructor(private readonly options: SqliteStoreOptions) {
+    this.bootId = options.bootId ?? (systemBootId ??= readBootId());
     this.leases = quoteIdentifier(`${options.namespace}_leases`);
     this.members = quoteIdentifier(`${options.namespace}_members`);
     this.db = guard('open', options.path, () => {
@@ -100,6 +98,10 @@ export class SqliteStore implements LeaseStore {
           PRIMARY KEY (election, id)
         );`),
     );
+    guard('upgrade tables', options.path, () => {
+      this.addColumn(this.leases, 'ttl_ms INTEGER');
+      this.addColumn(this.members, 'ttl_ms INTEGER');
+    });
   }
 
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -108,7 +110,7 @@ export class SqliteStore implements LeaseStore {
         .transaction((): AcquireResult => {
           const now = hostNow();
           const row = this.selectLease(request.election);
-          if (row !== undefined && isLive(row, now)) {
+          if (row !== undefined && isLive(row, now, this.bootId)) {
             return {
               acquired: false,
               current: toRecord(request.election, row, now),
@@ -118,11 +120,11 @@ export class SqliteStore implements LeaseStore {
           const term = (row?.term ?? 0) + 1;
           this.db
             .prepare(
-              `INSERT INTO ${this.leases} (election, holder, token, term, metadata, expires_at, boot, released)
-               VALUES (?, ?, ?, ?, ?, ?, ?, 0)
+              `INSERT INTO ${this.leases} (election, holder, token, term, metadata, expires_at, boot, ttl_ms, released)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
                ON CONFLICT (election) DO UPDATE SET holder = excluded.holder, token = excluded.token,
-                 term = excluded.term, metadata = excluded.metadata,
-                 expires_at = excluded.expires_at, boot = excluded.boot, released = 0`,
+                 term = excluded.term, metadata = excluded.metadata, expires_at = excluded.expires_at,
+                 boot = excluded.boot, ttl_ms = excluded.ttl_ms, released = 0`,
             )
             .run(
               request.election,
@@ -131,7 +133,8 @@ export class SqliteStore implements LeaseStore {
               term,
               JSON.stringify(request.metadata ?? {}),
               now + request.ttlMs,
-              bootId,
+              this.bootId,
+              request.ttlMs,
             );
           return {
             acquired: true,
@@ -157,10 +160,10 @@ export class SqliteStore implements LeaseStore {
       const now = hostNow();
       const { changes } = this.db
         .prepare(
-          `UPDATE ${this.leases} SET expires_at = ?
+          `UPDATE ${this.leases} SET expires_at = ?, ttl_ms = ?
            WHERE election = ? AND token = ? AND expires_at > ? AND boot = ?`,
         )
-        .run(now + lease.ttlMs, lease.election, lease.token, now, bootId);
+        .run(now + lease.ttlMs, lease.ttlMs, lease.election, lease.token, now, this.bootId);
       return changes === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false };
     });
   }
@@ -180,7 +183,9 @@ export class SqliteStore implements LeaseStore {
     return this.run('read', () => {
       const now = hostNow();
       const row = this.selectLease(election);
-      return row !== undefined && isLive(row, now) ? toRecord(election, row, now) : null;
+      return row !== undefined && isLive(row, now, this.bootId)
+        ? toRecord(election, row, now)
+        : null;
     });
   }
 
@@ -188,11 +193,12 @@ export class SqliteStore implements LeaseStore {
     return this.run('member', () => {
       this.db
         .prepare(
-          `INSERT INTO ${this.members} (election, id, record, expires_at, boot) VALUES (?, ?, ?, ?, ?)
+          `INSERT INTO ${this.members} (election, id, record, expires_at, boot, ttl_ms)
+           VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (election, id) DO UPDATE SET record = excluded.record,
-             expires_at = excluded.expires_at, boot = excluded.boot`,
+             expires_at = excluded.expires_at, boot = excluded.boot, ttl_ms = excluded.ttl_ms`,
         )
-        .run(election, member.id, JSON.stringify(member), hostNow() + ttlMs, bootId);
+        .run(election, member.id, JSON.stringify(member), hostNow() + ttlMs, this.bootId, ttlMs);
     });
   }
 
@@ -200,9 +206,11 @@ export class SqliteStore implements LeaseStore {
     return this.run('member', () => {
       const rows = this.db
         .prepare(
-          `SELECT record FROM ${this.members} WHERE election = ? AND expires_at > ? AND boot = ?`,
+          `SELECT record FROM ${this.members}
+            WHERE election = ? AND expires_at > ? AND boot = ?
+              AND (ttl_ms IS NULL OR expires_at - ? <= ttl_ms)`,
         )
-        .all(election, hostNow(), bootId) as { record: string }[];
+        .all(election, hostNow(), this.bootId, hostNow()) as { record: string }[];
       return rows.map((row) => JSON.parse(row.record) as MemberRecord);
     });
   }
@@ -258,9 +266,21 @@ export class SqliteStore implements LeaseStore {
   private selectLease(election: string): LeaseRow | undefined {
     return this.db
       .prepare(
-        `SELECT holder, token, term, metadata, expires_at, boot FROM ${this.leases} WHERE election = ?`,
+        `SELECT holder, token, term, metadata, expires_at, boot, ttl_ms FROM ${this.leases} WHERE election = ?`,
       )
       .get(election) as LeaseRow | undefined;
+  }
+
+  /** Tables created by an older version lack a column: add it (another process may race). */
+  private addColumn(table: string, column: string): void {
+    const name = column.split(' ')[0] ?? '';
+    const columns = this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+    if (columns.some((c) => c.name === name)) return;
+    try {
+      this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`);
+    } catch (error) {
+      if (!/duplicate column/i.test(String(error))) throw error;
+    }
   }
 
   private leaseVersion(election: string): string {
@@ -306,8 +326,19 @@ export class SqliteStore implements LeaseStore {
   }
 }
 
-function isLive(row: LeaseRow, now: number): boolean {
-  return row.token !== null && row.boot === bootId && row.expires_at > now;
+/**
+ * Live: not released, written in this boot, not expired, and not with more time left than
+ * its TTL, which only a row from before the monotonic clock restarted (an earlier boot) can
+ * have: that recognises an earlier boot where the host offers no boot id.
+ */
+function isLive(row: LeaseRow, now: number, bootId: string): boolean {
+  const remaining = row.expires_at - now;
+  return (
+    row.token !== null &&
+    row.boot === bootId &&
+    remaining > 0 &&
+    (row.ttl_ms === null || remaining <= row.ttl_ms)
+  );
 }
 
 function toRecord(election: string, row: LeaseRow, now: number): LeaseRecord {
