@@ -159,3 +159,36 @@ describe('postgres adapter safety', () => {
     expect(await lockHolds(election)).toBe(0);
   });
 });
+
+describe('postgres reset under a running election', () => {
+  it('recreates a dropped schema, elects again, and the elector notices terms went back', async () => {
+    const namespace = `pgr${randomUUID().replaceAll('-', '').slice(0, 8)}`;
+    const store = await createPostgresStore(new URL(SHARED_URL), { namespace });
+    const elector = new Elector({
+      store,
+      election: 'jobs',
+      id: 'a',
+      ttlMs: 1_500,
+      retryIntervalMs: 100,
+    });
+    const regressions: { previous: number; observed: number }[] = [];
+    elector.on('term-regression', ({ previous, observed }) =>
+      regressions.push({ previous, observed }),
+    );
+    try {
+      elector.start();
+      for (let term = 1; term <= 3; term += 1) {
+        await waitUntil(() => elector.currentTerm() === term, 5_000, `term ${term}`);
+        if (term < 3) await elector.resign();
+      }
+      await admin((client) => client.query(`DROP SCHEMA "${namespace}" CASCADE`));
+      await waitUntil(() => regressions.length > 0, 10_000, 'a term regression');
+      expect(regressions).toEqual([{ previous: 3, observed: 1 }]);
+      await waitUntil(() => elector.isLeader(), 10_000, 'leading again');
+    } finally {
+      await elector.stop();
+      await store.close();
+      await admin((client) => client.query(`DROP SCHEMA IF EXISTS "${namespace}" CASCADE`));
+    }
+  });
+});

@@ -315,7 +315,12 @@ export class PostgresStore implements LeaseStore {
 
   private async connect(): Promise<Session> {
     if (this.closed) throw new StoreClosedError(this.backend);
-    if (this.session?.alive === true) return this.session;
+    const session = this.session;
+    if (session?.alive === true) {
+      // Cached once created; made again after someone dropped the schema (see run()).
+      await this.ensureSchema(session);
+      return session;
+    }
     this.connecting ??= this.openSession().finally(() => {
       this.connecting = null;
     });
@@ -434,9 +439,17 @@ export class PostgresStore implements LeaseStore {
       return await work();
     } catch (error) {
       if (this.closed) throw new StoreClosedError(this.backend);
+      // The schema or a table is gone (dropped by hand, a restored or reset database): make
+      // them again on the next call and carry on. Terms restart, and electors notice.
+      if (isMissingRelation(error)) this.schemaReady = null;
       throw translate(operation, error, this.options.where);
     }
   }
+}
+
+function isMissingRelation(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : '';
+  return code === '42P01' || code === '3F000';
 }
 
 /** A fixed lock id serialising CREATE SCHEMA / TABLE across candidates. */
