@@ -1,6 +1,7 @@
 import { createStore } from '@leasehold/adapters';
 import { Elector, type LeaseStore } from '@leasehold/core';
 import { buildServer, createMetrics } from '@leasehold/sidecar';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { readFileSync } from 'node:fs';
@@ -29,9 +30,18 @@ afterEach(async () => {
 });
 
 async function sidecar(
-  options: { election?: string; id?: string; adminToken?: string; start?: boolean } = {},
+  options: {
+    election?: string;
+    id?: string;
+    adminToken?: string;
+    start?: boolean;
+    store?: string;
+    namespace?: string;
+  } = {},
 ) {
-  const store = await createStore(REDIS, { namespace: 'sidecartest' });
+  const store = await createStore(options.store ?? REDIS, {
+    namespace: options.namespace ?? 'sidecartest',
+  });
   const elector = new Elector({
     store,
     election: options.election ?? `e-${randomUUID().slice(0, 8)}`,
@@ -368,5 +378,28 @@ describe('sidecar routes', () => {
     const page = readFileSync(new URL('../../../docs/http-api.md', import.meta.url), 'utf8');
     const documented = [...page.matchAll(/^## `([A-Z]+ \/[^`]*)`$/gm)].map((match) => match[1]);
     expect(documented.sort()).toEqual([...served, 'GET /v1/openapi.json'].sort());
+  });
+
+  it('shows terms that went backwards in /v1/leader and /metrics', async () => {
+    // A PostgreSQL schema dropped under a running election restarts its terms from 1.
+    const postgres = 'postgres://postgres@127.0.0.1:5432/test';
+    const namespace = `srv${randomUUID().replaceAll('-', '').slice(0, 8)}`;
+    const { app, elector } = await sidecar({ store: postgres, namespace });
+    const psql = (sql: string) => execFileSync('psql', [postgres, '-qc', sql]);
+    try {
+      for (let term = 1; term <= 2; term += 1) {
+        await until(() => elector.currentTerm() === term, 5_000, `term ${term}`);
+        if (term < 2) await elector.resign();
+      }
+      psql(`DROP SCHEMA "${namespace}" CASCADE`);
+      await until(() => elector.status().termRegressions > 0, 10_000, 'a term regression');
+      const body = (await app.inject({ url: '/v1/leader' })).json();
+      expect(body.termRegressions).toMatchObject({ count: 1, last: { previous: 2, observed: 1 } });
+      const metrics = (await app.inject({ url: '/metrics' })).body;
+      expect(metrics).toMatch(/^leasehold_term_regressions_total\{[^}]*\} 1$/m);
+    } finally {
+      await elector.stop();
+      psql(`DROP SCHEMA IF EXISTS "${namespace}" CASCADE`);
+    }
   });
 });
