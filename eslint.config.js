@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 /**
- * Layering (DESIGN §1): sidecar → adapters → core, never backwards, and core has no runtime
+ * Layering (docs/design.md §1): sidecar → adapters → core, never backwards, and core has no runtime
  * dependency outside itself and Node's standard library. Packages reach each other by
  * package name only, so a relative path cannot sneak around the rule.
  */

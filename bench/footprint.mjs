@@ -1,4 +1,4 @@
-// Idle footprint of a sidecar that leads: RSS and CPU over a minute (DESIGN §6).
+// Idle footprint of a sidecar that leads: RSS and CPU over a minute (docs/design.md §6).
 // Usage: node bench/footprint.mjs [--store redis://127.0.0.1:6379] [--seconds 60] [--settle 90]
 //        [--node-flags=--max-semi-space-size=1]
 // Build first (pnpm build). Linux only (reads /proc).

@@ -1,4 +1,4 @@
-// Handoff benchmark: three candidate processes on one store (DESIGN §6).
+// Handoff benchmark: three candidate processes on one store (docs/design.md §6).
 //   graceful: SIGTERM the leader; time from its stop() starting to a new leader's `elected`.
 //   crash:    SIGKILL the leader; time from the store's lease expiry to a new `elected`.
 // Usage: node bench/handoff.mjs --store redis://127.0.0.1:6379 [--rounds 20] [--ttl 3000]

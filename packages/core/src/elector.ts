@@ -21,7 +21,7 @@ import {
 /**
  * The election state machine: follower → leading → follower, and stopped.
  *
- * Leadership is a deadline, not a flag (DESIGN §3.1). `validUntil` is computed from the
+ * Leadership is a deadline, not a flag (docs/design.md §3.1). `validUntil` is computed from the
  * moment a renew was *sent*; `isLeader()` compares the clock against it at the moment it is
  * asked, so a process that was frozen answers "not leader" the instant it wakes, before any
  * timer or event of ours has run.
@@ -124,7 +124,7 @@ export interface ElectorOptions extends ElectionTimingOptions {
   readonly id: string;
   readonly metadata?: LeaseMetadata;
   /**
-   * Higher wins when the lock is free (DESIGN §3.5): a candidate waits one retry interval
+   * Higher wins when the lock is free (docs/design.md §3.5): a candidate waits one retry interval
    * per priority level of live members above its own. Default 0.
    */
   readonly priority?: number;
@@ -136,7 +136,7 @@ export interface ElectorOptions extends ElectionTimingOptions {
 /** What this process holds in the store, and until when it may call itself leader. */
 interface HeldLease {
   readonly lease: Lease;
-  /** Before this monotonic time we do not report leadership (DESIGN §3.3). */
+  /** Before this monotonic time we do not report leadership (docs/design.md §3.3). */
   readonly notBefore: number;
   /** At and after this monotonic time we do not report leadership. */
   validUntil: number;
@@ -475,7 +475,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   }
 
   /**
-   * DESIGN §3.5: when the lock is free, wait one retry interval per priority level of live
+   * docs/design.md §3.5: when the lock is free, wait one retry interval per priority level of live
    * members above ours before trying, so the highest-priority candidate normally wins. Only
    * a free lock costs the extra read; with equal priorities nobody waits.
    */

@@ -37,7 +37,7 @@ export interface Lease {
   /**
    * How long after the acquire *answer arrived* the holder must wait before it reports
    * leadership, because the store may have forgotten a previous holder whose lease could
-   * still be running (DESIGN §3.3). 0 when the previous holder released cleanly or its
+   * still be running (docs/design.md §3.3). 0 when the previous holder released cleanly or its
    * lease is known to have expired.
    */
   readonly notBeforeMs: number;
@@ -59,7 +59,7 @@ export interface LeaseRecord {
 }
 
 /**
- * A candidate's presence record (DESIGN §3.5), heartbeated with the lease TTL so that
+ * A candidate's presence record (docs/design.md §3.5), heartbeated with the lease TTL so that
  * `GET /v1/members` lists live candidates and priorities can be honoured.
  */
 export interface MemberRecord {

@@ -1,6 +1,6 @@
 import { LeaseholdTimingError } from './errors.js';
 
-/** The elector's timing, every field resolved. See DESIGN §3 for the rules. */
+/** The elector's timing, every field resolved. See docs/design.md §3 for the rules. */
 export interface ElectionTiming {
   /** Lease time to live asked of the store. */
   readonly ttlMs: number;

@@ -12,7 +12,7 @@ import { LeadershipHistory } from './history.js';
 import { statusPage, wantsHtml } from './status-page.js';
 
 /**
- * The HTTP API (DESIGN §4). Every leadership answer is computed when the request arrives,
+ * The HTTP API (docs/design.md §4). Every leadership answer is computed when the request arrives,
  * from the elector's own deadline: a sidecar frozen and resumed never answers "leader" past
  * it, whatever its timers have not yet noticed.
  */

@@ -44,7 +44,7 @@ import { WatchHub } from './watch-hub.js';
 const MIN_VERSION: readonly [number, number] = [3, 4];
 
 /**
- * The etcd store (DESIGN §2): the leader key is created in a transaction guarded by
+ * The etcd store (docs/design.md §2): the leader key is created in a transaction guarded by
  * `create_revision == 0` and attached to a lease granted for this acquisition. The key's
  * create revision is the term: etcd's revision only grows, across restarts too, because it
  * lives in the data directory. etcd never forgets a live lease (it survives restarts and is

@@ -4,7 +4,7 @@ import { LeaseholdError } from '../errors.js';
 import type { AcquireRequest, Lease, LeaseStore } from '../store.js';
 
 /**
- * The conformance suite every `LeaseStore` passes (DESIGN §6). Adapters call
+ * The conformance suite every `LeaseStore` passes (docs/design.md §6). Adapters call
  * `runConformanceSuite` from a vitest file with a factory that connects to a real store.
  * It runs in real time: expiry cases wait for TTLs to pass, polling with deadlines.
  */
@@ -26,7 +26,7 @@ export interface ConformanceOptions {
   readonly expiryGraceMs?: number;
   /** Whether the store must implement `watch`. Default: true. */
   readonly watch?: boolean;
-  /** Whether the store must implement member records (DESIGN §3.5). Default: true. */
+  /** Whether the store must implement member records (docs/design.md §3.5). Default: true. */
   readonly members?: boolean;
 }
 
