@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { setTimerAt, systemClock, type Clock, type TimerHandle } from './clock.js';
-import {
-  ElectorStateError,
-  LeaseholdConfigError,
-  LeaseholdError,
-  StoreTimeoutError,
-} from './errors.js';
-import type { Lease, LeaseMetadata, LeaseRecord, LeaseStore, MemberRecord } from './store.js';
+import { ElectorStateError } from './errors.js';
+import { MemberHeartbeat, type MemberInfo } from './members.js';
+import { CANDIDATE_ID, checkName, checkPriority, ELECTION_NAME } from './names.js';
+import type { Lease, LeaseMetadata, LeaseRecord, LeaseStore } from './store.js';
+import { StoreCalls, waitAtMost, type StoreHealth, type StoreRequestEvent } from './store-calls.js';
 import { TermHistory, type TermHistorySnapshot, type TermRegressionEvent } from './term-history.js';
 import {
   Backoff,
@@ -45,13 +43,6 @@ export interface LeaderInfo {
   readonly self: boolean;
 }
 
-export interface StoreHealth {
-  readonly healthy: boolean;
-  /** Wall-clock ms of the last successful store call, or null before the first. */
-  readonly lastOkAt: number | null;
-  readonly error: { readonly code: string; readonly message: string } | null;
-}
-
 export interface ElectedEvent {
   readonly election: string;
   readonly id: string;
@@ -66,27 +57,6 @@ export interface DeposedEvent {
   readonly term: number;
   readonly reason: DeposeReason;
 }
-
-export interface StoreRequestEvent {
-  readonly op: StoreOperation;
-  readonly durationMs: number;
-  readonly error: unknown;
-}
-
-/** A live candidate, as `GET /v1/members` lists it. */
-export interface MemberInfo {
-  readonly id: string;
-  readonly priority: number;
-  /** Wall-clock ms. */
-  readonly startedAt: number;
-  /** Wall-clock ms of the member's last heartbeat, by its own clock. */
-  readonly lastHeartbeatAt: number;
-  /** Whether this candidate believes the member leads now. */
-  readonly isLeader: boolean;
-  readonly metadata: LeaseMetadata;
-}
-
-export type StoreOperation = 'acquire' | 'renew' | 'release' | 'read' | 'member';
 
 export interface ElectorEvents {
   elected: [ElectedEvent];
@@ -149,8 +119,6 @@ interface HeldLease {
   notBeforeTimer: TimerHandle | null;
 }
 
-const ELECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const CANDIDATE_ID = /^[\x21-\x7e]{1,253}$/;
 /** Upper bound on how long stop() waits for the release before giving up on it. */
 const RELEASE_TIMEOUT_MS = 5_000;
 /** The same for removing the member record, which expires by itself: a courtesy. */
@@ -170,26 +138,19 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private readonly metadata: LeaseMetadata;
   private readonly storeBackoff: Backoff;
 
+  private readonly calls: StoreCalls;
+  private readonly heartbeat: MemberHeartbeat;
+
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private held: HeldLease | null = null;
   private leader: LeaderInfo | null = null;
   private leaderSince: number | null = null;
   private observed = false;
-  private health: StoreHealth = { healthy: true, lastOkAt: null, error: null };
   /** A follower does not try to acquire before this time (after resigning). */
   private holdOffUntil = 0;
   private readonly runController = new AbortController();
   private wakeLoop: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
-  private startedAt = 0;
-  private memberTimer: TimerHandle | null = null;
-  /** The member heartbeat in flight, so stop() removes the record after it, not before. */
-  private memberWrite: Promise<void> = Promise.resolve();
-  private memberWriting = false;
-  /** Another heartbeat was asked for while one was in flight. */
-  private memberWriteAgain = false;
-  /** Live members as of the last heartbeat; drives the priority hold-off. */
-  private knownMembers: readonly MemberRecord[] = [];
   /** When this follower first found the lock free while higher-priority members lived. */
   private freeSince: number | null = null;
   private readonly terms: TermHistory;
@@ -197,32 +158,30 @@ export class Elector extends EventEmitter<ElectorEvents> {
   constructor(options: ElectorOptions) {
     super();
     this.timing = resolveTiming(options);
-    if (!ELECTION_NAME.test(options.election)) {
-      throw new LeaseholdConfigError(
-        'election',
-        options.election,
-        'use 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit',
-      );
-    }
-    if (!CANDIDATE_ID.test(options.id)) {
-      throw new LeaseholdConfigError(
-        'id',
-        options.id,
-        'use 1-253 printable ASCII characters without spaces',
-      );
-    }
-    const priority = options.priority ?? 0;
-    if (!Number.isSafeInteger(priority)) {
-      throw new LeaseholdConfigError('priority', priority, 'must be a whole number');
-    }
-    this.priority = priority;
+    this.election = checkName('election', options.election, ELECTION_NAME);
+    this.id = checkName('id', options.id, CANDIDATE_ID);
+    this.priority = checkPriority('priority', options.priority ?? 0);
     this.store = options.store;
-    this.election = options.election;
-    this.id = options.id;
     this.metadata = options.metadata ?? {};
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.terms = new TermHistory(this.election, (event) => this.safeEmit('term-regression', event));
+    this.calls = new StoreCalls(this.clock, this.timing.renewIntervalMs, {
+      request: (event) => this.safeEmit('store-request', event),
+      health: (health) => this.safeEmit('store-health', health),
+    });
+    this.heartbeat = new MemberHeartbeat({
+      store: this.store,
+      election: this.election,
+      id: this.id,
+      priority: this.priority,
+      metadata: this.metadata,
+      clock: this.clock,
+      timing: this.timing,
+      calls: this.calls,
+      isLeader: () => this.isLeader(),
+      isRunning: () => this.state === 'running',
+    });
     const { retryIntervalMs, ttlMs } = this.timing;
     this.storeBackoff = new Backoff(
       Math.min(100, retryIntervalMs),
@@ -237,11 +196,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
       throw new ElectorStateError(`elector "${this.election}" was already started`);
     }
     this.state = 'running';
-    this.startedAt = Date.now();
     this.startWatching();
     // Knowing the other members before the first attempt lets priorities count from the
     // start; the heartbeat is bounded by the store timeout and never rejects.
-    this.loopDone = this.heartbeatMember().then(() => this.runLoop());
+    this.loopDone = this.heartbeat.start().then(() => this.runLoop());
   }
 
   /**
@@ -253,27 +211,15 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.state = 'stopped';
     this.runController.abort();
     this.wakeLoop?.();
-    this.memberTimer?.cancel();
     const held = this.held;
     if (held !== null) {
       this.stepDown(held, 'stopped', { release: false });
       await this.releaseQuietly(held.lease);
     }
-    const { removeMember } = this.store;
     await Promise.all([
       // The member record expires one TTL after its last heartbeat anyway: removing it is a
-      // courtesy, not worth a slow shutdown. Skipped while the store is failing, and the
-      // wait for a heartbeat in flight is bounded together with the removal.
-      removeMember !== undefined && this.health.healthy
-        ? this.quietly(
-            'member',
-            async () => {
-              await this.memberWrite;
-              await removeMember.call(this.store, this.election, this.id);
-            },
-            MEMBER_REMOVAL_TIMEOUT_MS,
-          )
-        : undefined,
+      // courtesy, not worth a slow shutdown, and skipped while the store is failing.
+      this.heartbeat.remove(MEMBER_REMOVAL_TIMEOUT_MS),
       // The loop ends as soon as its store call in flight does; on a store that stopped
       // answering that is a whole timeout, so stop waiting after a bound. The loop still
       // releases a lease that call wins (it sees the stopped state), if the store lets it.
@@ -319,24 +265,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
    * Live candidates of this election, highest priority first. A store without member
    * records can only tell about this candidate.
    */
-  async members(): Promise<readonly MemberInfo[]> {
-    const { listMembers } = this.store;
-    const records =
-      listMembers === undefined
-        ? []
-        : await this.storeCall('member', () => listMembers.call(this.store, this.election));
-    const leaderId = this.status().leader?.id ?? null;
-    const self = records.find((record) => record.id === this.id) ?? this.memberRecord();
-    return [self, ...records.filter((record) => record.id !== this.id)]
-      .map((record): MemberInfo => ({
-        id: record.id,
-        priority: record.priority,
-        startedAt: record.startedAt,
-        lastHeartbeatAt: record.heartbeatAt,
-        isLeader: record.id === this.id ? this.isLeader() : record.id === leaderId,
-        metadata: record.metadata,
-      }))
-      .sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
+  members(): Promise<readonly MemberInfo[]> {
+    return this.heartbeat.list(this.status().leader?.id ?? null);
   }
 
   /** Everything about this candidate, read at one instant: answers never mix two moments. */
@@ -360,7 +290,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       leaderSince: this.leader === null ? null : this.leaderSince,
       leaseRemainingMs: isLeader ? Math.max(0, held.validUntil - now) : 0,
       observed: this.observed,
-      store: this.health,
+      store: this.calls.health,
       ...this.terms.snapshot(),
     };
   }
@@ -386,7 +316,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       } catch (error) {
         // Only a bug of ours lands here (store errors are handled per call). Keep the
         // election alive rather than leave an unhandled rejection behind.
-        this.reportStoreResult(error);
+        this.calls.report(error);
         await this.pause(this.storeBackoff.next());
       }
     }
@@ -413,14 +343,12 @@ export class Elector extends EventEmitter<ElectorEvents> {
     };
     let result;
     try {
-      result = await this.storeCall(
-        'acquire',
-        () => this.store.tryAcquire(request),
+      result = await this.calls.call('acquire', () => this.store.tryAcquire(request), {
         // An acquire answered after we gave up on it still holds the lock: hand it back.
-        (late) => {
+        onLate: (late) => {
           if (late.acquired) void this.releaseQuietly(late.lease);
         },
-      );
+      });
     } catch {
       await this.pause(this.storeBackoff.next());
       return;
@@ -446,7 +374,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     const sentAt = this.clock.now();
     let result;
     try {
-      result = await this.storeCall('renew', () => this.store.renew(held.lease));
+      result = await this.calls.call('renew', () => this.store.renew(held.lease));
     } catch {
       if (this.held !== held) return;
       const now = this.clock.now();
@@ -480,15 +408,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
    * a free lock costs the extra read; with equal priorities nobody waits.
    */
   private async priorityWait(): Promise<number> {
-    const higherLevels = new Set(
-      this.knownMembers
-        .filter((member) => member.id !== this.id && member.priority > this.priority)
-        .map((member) => member.priority),
-    ).size;
+    const higherLevels = this.heartbeat.higherPriorityLevels();
     if (higherLevels === 0) return 0;
     let current: LeaseRecord | null;
     try {
-      current = await this.storeCall('read', () => this.store.read(this.election));
+      current = await this.calls.call('read', () => this.store.read(this.election));
     } catch {
       return this.storeBackoff.next();
     }
@@ -500,77 +424,6 @@ export class Elector extends EventEmitter<ElectorEvents> {
     }
     this.freeSince ??= now;
     return this.freeSince + higherLevels * this.timing.retryIntervalMs - now;
-  }
-
-  // ---------------------------------------------------------------- members
-
-  private memberRecord(): MemberRecord {
-    return {
-      id: this.id,
-      priority: this.priority,
-      startedAt: this.startedAt,
-      heartbeatAt: Date.now(),
-      isLeader: this.isLeader(),
-      metadata: this.metadata,
-    };
-  }
-
-  /**
-   * Write our member record and refresh the list, then schedule the next heartbeat one renew
-   * interval after this one ended: on a slow store two writes never overlap (a later one
-   * overtaking an earlier one would publish a stale record). Asked while one is in flight
-   * (we were just elected, say), it writes once more right after.
-   */
-  private heartbeatMember(): Promise<void> {
-    if (this.memberWriting) {
-      this.memberWriteAgain = true;
-      return this.memberWrite;
-    }
-    this.memberTimer?.cancel();
-    this.memberTimer = null;
-    const { putMember, listMembers } = this.store;
-    if (this.state !== 'running' || putMember === undefined) return Promise.resolve();
-    this.memberWriting = true;
-    // The elector stops waiting for a call at its timeout; the store may work on it longer.
-    const inStore: Promise<unknown>[] = [];
-    const tracked = <T>(call: Promise<T>): Promise<T> => {
-      inStore.push(call.catch(() => {}));
-      return call;
-    };
-    this.memberWrite = (async () => {
-      try {
-        await this.storeCall('member', () =>
-          tracked(
-            putMember.call(this.store, this.election, this.memberRecord(), this.timing.ttlMs),
-          ),
-        );
-        if (listMembers !== undefined) {
-          this.knownMembers = await this.storeCall('member', () =>
-            tracked(listMembers.call(this.store, this.election)),
-          );
-        }
-      } catch {
-        // Reported through store health; priorities fall back to what we knew.
-      } finally {
-        // Bounded: a write still running after a TTL would publish an expired record anyway.
-        await waitAtMost(this.clock, Promise.all(inStore), this.timing.ttlMs);
-        this.memberWriting = false;
-        this.scheduleHeartbeat();
-      }
-    })();
-    return this.memberWrite;
-  }
-
-  private scheduleHeartbeat(): void {
-    if (this.state !== 'running') return;
-    if (this.memberWriteAgain) {
-      this.memberWriteAgain = false;
-      void this.heartbeatMember();
-      return;
-    }
-    this.memberTimer = this.clock.setTimer(this.timing.renewIntervalMs, () => {
-      void this.heartbeatMember();
-    });
   }
 
   // ---------------------------------------------------------------- transitions
@@ -613,7 +466,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     }
     held.elected = true;
     this.setLeader({ id: this.id, term: held.lease.term, self: true });
-    void this.heartbeatMember();
+    void this.heartbeat.beat();
     this.safeEmit('elected', {
       election: this.election,
       id: this.id,
@@ -690,91 +543,14 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   // ---------------------------------------------------------------- store calls
 
-  /**
-   * One store round trip with a timeout, health reporting and a metrics event. A call we
-   * stop waiting for may still complete; `onLate` sees its answer.
-   */
-  private storeCall<T>(
-    op: StoreOperation,
-    call: () => Promise<T>,
-    onLate?: (late: T) => void,
-    timeoutMs = this.timing.renewIntervalMs,
-  ): Promise<T> {
-    const startedAt = this.clock.now();
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const finish = (error: unknown): void => {
-        settled = true;
-        timer.cancel();
-        this.safeEmit('store-request', { op, durationMs: this.clock.now() - startedAt, error });
-        this.reportStoreResult(error);
-      };
-      const timer = this.clock.setTimer(timeoutMs, () => {
-        if (settled) return;
-        const error = new StoreTimeoutError(op, timeoutMs);
-        finish(error);
-        reject(error);
-      });
-      let pending: Promise<T>;
-      try {
-        pending = call();
-      } catch (error) {
-        pending = Promise.reject(error);
-      }
-      pending.then(
-        (value) => {
-          if (settled) return onLate?.(value);
-          finish(null);
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (settled) return;
-          finish(error);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  private reportStoreResult(error: unknown): void {
-    if (error === null) {
-      const wasHealthy = this.health.healthy;
-      this.health = { healthy: true, lastOkAt: Date.now(), error: null };
-      if (!wasHealthy) this.safeEmit('store-health', this.health);
-      return;
-    }
-    const described = describeError(error);
-    const previous = this.health.error;
-    this.health = { healthy: false, lastOkAt: this.health.lastOkAt, error: described };
-    if (previous === null || previous.code !== described.code) {
-      this.safeEmit('store-health', this.health);
-    }
-  }
-
   /** The lease expires by itself: a failed release costs the next holder one TTL at most. */
   private releaseQuietly(lease: Lease): Promise<void> {
-    return this.quietly('release', () => this.store.release(lease), RELEASE_TIMEOUT_MS);
-  }
-
-  /**
-   * Best-effort store work (release, member removal): bounded in time and reported like
-   * any store call (health, metrics, a timeout naming the operation), errors not thrown.
-   */
-  private async quietly(
-    op: StoreOperation,
-    work: () => Promise<void>,
-    timeoutMs: number,
-  ): Promise<void> {
-    try {
-      await this.storeCall(op, work, undefined, timeoutMs);
-    } catch {
-      // Best effort by design.
-    }
+    return this.calls.quietly('release', () => this.store.release(lease), RELEASE_TIMEOUT_MS);
   }
 
   private async readQuietly(): Promise<LeaseRecord | null> {
     try {
-      return await this.storeCall('read', () => this.store.read(this.election));
+      return await this.calls.call('read', () => this.store.read(this.election));
     } catch {
       return null;
     }
@@ -804,25 +580,4 @@ export class Elector extends EventEmitter<ElectorEvents> {
       );
     }
   }
-}
-
-function describeError(error: unknown): { code: string; message: string } {
-  if (error instanceof LeaseholdError) return { code: error.code, message: error.message };
-  const code =
-    typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-      ? error.code
-      : 'LEASEHOLD_E_STORE_UNAVAILABLE';
-  return { code, message: error instanceof Error ? error.message : String(error) };
-}
-
-/** Wait for `promise`, but no longer than `timeoutMs`; never rejects. */
-function waitAtMost(clock: Clock, promise: Promise<unknown>, timeoutMs: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = clock.setTimer(timeoutMs, resolve);
-    const done = (): void => {
-      timer.cancel();
-      resolve();
-    };
-    promise.then(done, done);
-  });
 }

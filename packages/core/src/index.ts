@@ -4,3 +4,6 @@ export * from './store.js';
 export * from './timing.js';
 export * from './elector.js';
 export type { TermHistorySnapshot, TermRegressionEvent } from './term-history.js';
+export type { StoreHealth, StoreOperation, StoreRequestEvent } from './store-calls.js';
+export type { MemberInfo } from './members.js';
+export * from './names.js';

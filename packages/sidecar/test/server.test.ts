@@ -385,7 +385,8 @@ describe('sidecar routes', () => {
     const postgres = 'postgres://postgres@127.0.0.1:5432/test';
     const namespace = `srv${randomUUID().replaceAll('-', '').slice(0, 8)}`;
     const { app, elector } = await sidecar({ store: postgres, namespace });
-    const psql = (sql: string) => execFileSync('psql', [postgres, '-qc', sql]);
+    const psql = (sql: string) =>
+      execFileSync('psql', [postgres, '-qc', `SET client_min_messages = warning; ${sql}`]);
     try {
       for (let term = 1; term <= 2; term += 1) {
         await until(() => elector.currentTerm() === term, 5_000, `term ${term}`);

@@ -1,0 +1,181 @@
+import type { Clock, TimerHandle } from './clock.js';
+import type { LeaseMetadata, LeaseStore, MemberRecord } from './store.js';
+import { waitAtMost, type StoreCalls } from './store-calls.js';
+import type { ElectionTiming } from './timing.js';
+
+/**
+ * Member records (docs/design.md §3.5): each candidate heartbeats a small record with the
+ * lease TTL, so that `GET /v1/members` lists live candidates and a free lock goes to the
+ * highest-priority one. A store without member records still elects; it just cannot rank.
+ */
+
+/** A live candidate, as `GET /v1/members` lists it. */
+export interface MemberInfo {
+  readonly id: string;
+  readonly priority: number;
+  /** Wall-clock ms. */
+  readonly startedAt: number;
+  /** Wall-clock ms of the member's last heartbeat, by its own clock. */
+  readonly lastHeartbeatAt: number;
+  /** Whether this candidate believes the member leads now. */
+  readonly isLeader: boolean;
+  readonly metadata: LeaseMetadata;
+}
+
+export interface MemberHeartbeatOptions {
+  readonly store: LeaseStore;
+  readonly election: string;
+  readonly id: string;
+  readonly priority: number;
+  readonly metadata: LeaseMetadata;
+  readonly clock: Clock;
+  readonly timing: ElectionTiming;
+  readonly calls: StoreCalls;
+  /** Whether this candidate leads now (published in the record). */
+  readonly isLeader: () => boolean;
+  /** Whether the election still runs: no heartbeat is scheduled once it stopped. */
+  readonly isRunning: () => boolean;
+}
+
+export class MemberHeartbeat {
+  private startedAt = 0;
+  private timer: TimerHandle | null = null;
+  /** The heartbeat in flight, so the record is removed after it, not before. */
+  private write: Promise<void> = Promise.resolve();
+  private writing = false;
+  /** Another heartbeat was asked for while one was in flight. */
+  private writeAgain = false;
+  /** Live members as of the last heartbeat. */
+  private known: readonly MemberRecord[] = [];
+
+  constructor(private readonly options: MemberHeartbeatOptions) {}
+
+  /** The first heartbeat; bounded by the store timeout and never rejects. */
+  start(): Promise<void> {
+    this.startedAt = Date.now();
+    return this.beat();
+  }
+
+  /**
+   * Write our record and refresh the list, then schedule the next heartbeat one renew
+   * interval after this one ended: on a slow store two writes never overlap (a later one
+   * overtaking an earlier one would publish a stale record). Asked while one is in flight
+   * (we were just elected, say), it writes once more right after.
+   */
+  beat(): Promise<void> {
+    if (this.writing) {
+      this.writeAgain = true;
+      return this.write;
+    }
+    this.cancelTimer();
+    const { store, isRunning } = this.options;
+    if (!isRunning() || store.putMember === undefined) return Promise.resolve();
+    this.writing = true;
+    this.write = this.writeAndList().finally(() => {
+      this.writing = false;
+      this.schedule();
+    });
+    return this.write;
+  }
+
+  /** Stop heartbeating and remove our record (a courtesy: it expires by itself). */
+  async remove(timeoutMs: number): Promise<void> {
+    this.cancelTimer();
+    const { store, election, id, calls } = this.options;
+    const { removeMember } = store;
+    if (removeMember === undefined || !calls.health.healthy) return;
+    // The wait for a heartbeat in flight is bounded together with the removal.
+    await calls.quietly(
+      'member',
+      async () => {
+        await this.write;
+        await removeMember.call(store, election, id);
+      },
+      timeoutMs,
+    );
+  }
+
+  /** How many priority levels of live members rank above this candidate. */
+  higherPriorityLevels(): number {
+    const { id, priority } = this.options;
+    return new Set(
+      this.known
+        .filter((member) => member.id !== id && member.priority > priority)
+        .map((member) => member.priority),
+    ).size;
+  }
+
+  /** Live candidates, highest priority first; `leaderId` is the leader this one knows of. */
+  async list(leaderId: string | null): Promise<readonly MemberInfo[]> {
+    const { store, election, id, calls, isLeader } = this.options;
+    const { listMembers } = store;
+    const records =
+      listMembers === undefined
+        ? []
+        : await calls.call('member', () => listMembers.call(store, election));
+    const self = records.find((record) => record.id === id) ?? this.record();
+    return [self, ...records.filter((record) => record.id !== id)]
+      .map((record): MemberInfo => ({
+        id: record.id,
+        priority: record.priority,
+        startedAt: record.startedAt,
+        lastHeartbeatAt: record.heartbeatAt,
+        isLeader: record.id === id ? isLeader() : record.id === leaderId,
+        metadata: record.metadata,
+      }))
+      .sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
+  }
+
+  private record(): MemberRecord {
+    const { id, priority, metadata, isLeader } = this.options;
+    return {
+      id,
+      priority,
+      startedAt: this.startedAt,
+      heartbeatAt: Date.now(),
+      isLeader: isLeader(),
+      metadata,
+    };
+  }
+
+  private async writeAndList(): Promise<void> {
+    const { store, election, clock, timing, calls } = this.options;
+    const { putMember, listMembers } = store;
+    if (putMember === undefined) return;
+    // The elector stops waiting for a call at its timeout; the store may work on it longer.
+    const inStore: Promise<unknown>[] = [];
+    const tracked = <T>(call: Promise<T>): Promise<T> => {
+      inStore.push(call.catch(() => {}));
+      return call;
+    };
+    try {
+      await calls.call('member', () =>
+        tracked(putMember.call(store, election, this.record(), timing.ttlMs)),
+      );
+      if (listMembers !== undefined) {
+        this.known = await calls.call('member', () => tracked(listMembers.call(store, election)));
+      }
+    } catch {
+      // Reported through store health; priorities fall back to what we knew.
+    }
+    // Bounded: a write still running after a TTL would publish an expired record anyway.
+    await waitAtMost(clock, Promise.all(inStore), timing.ttlMs);
+  }
+
+  private schedule(): void {
+    if (!this.options.isRunning()) return;
+    if (this.writeAgain) {
+      this.writeAgain = false;
+      void this.beat();
+      return;
+    }
+    this.timer = this.options.clock.setTimer(this.options.timing.renewIntervalMs, () => {
+      void this.beat();
+    });
+  }
+
+  private cancelTimer(): void {
+    this.timer?.cancel();
+    this.timer = null;
+  }
+}
