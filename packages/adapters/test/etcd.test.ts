@@ -7,7 +7,7 @@ import {
   type Lease,
   type LeaseStore,
 } from '@leasehold/core';
-import { runConformanceSuite } from '@leasehold/core/testing';
+import { runConformanceSuite } from '@leasehold/core/testing/conformance';
 import { Etcd3 } from 'etcd3';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';

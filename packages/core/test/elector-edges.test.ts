@@ -1,13 +1,12 @@
 import {
   Elector,
-  ManualClock,
   type Clock,
   type Lease,
   type LeaseStore,
   type StoreRequestEvent,
   type TermRegressionEvent,
 } from '@leasehold/core';
-import { MemoryBackend, type MemoryStore } from '@leasehold/core/testing';
+import { MemoryBackend, type MemoryStore, ManualClock } from '@leasehold/core/testing';
 import { describe, expect, it } from 'vitest';
 import { variantOf, withNotBefore } from './harness.js';
 

@@ -4,11 +4,10 @@ import {
   type Clock,
   ElectorStateError,
   LeaseholdTimingError,
-  ManualClock,
   type LeaseStore,
   type StoreHealth,
 } from '@leasehold/core';
-import { MemoryBackend, createMemoryStore } from '@leasehold/core/testing';
+import { MemoryBackend, createMemoryStore, ManualClock } from '@leasehold/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cluster, variantOf, withNotBefore } from './harness.js';
 

@@ -1,12 +1,16 @@
 import {
   Elector,
-  ManualClock,
   type DeposedEvent,
   type ElectedEvent,
   type ElectorOptions,
 } from '@leasehold/core';
 import type { LeaseStore } from '@leasehold/core';
-import { FreezableClock, MemoryBackend, type MemoryStore } from '@leasehold/core/testing';
+import {
+  FreezableClock,
+  MemoryBackend,
+  type MemoryStore,
+  ManualClock,
+} from '@leasehold/core/testing';
 
 /** One simulated candidate process: its elector, its connection and its own clock view. */
 export interface Candidate {

@@ -1,4 +1,5 @@
-import { runConformanceSuite, MemoryBackend } from '@leasehold/core/testing';
+import { MemoryBackend } from '@leasehold/core/testing';
+import { runConformanceSuite } from '@leasehold/core/testing/conformance';
 
 // The in-memory store passes the same suite as every real backend, so the suite itself is
 // known to be satisfiable and the elector's simulations run against a faithful store.

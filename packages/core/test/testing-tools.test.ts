@@ -1,5 +1,5 @@
-import { ManualClock, StoreClosedError, StoreUnavailableError } from '@leasehold/core';
-import { FreezableClock, MemoryBackend, seededRandom } from '@leasehold/core/testing';
+import { StoreClosedError, StoreUnavailableError } from '@leasehold/core';
+import { FreezableClock, MemoryBackend, seededRandom, ManualClock } from '@leasehold/core/testing';
 import { describe, expect, it } from 'vitest';
 
 // The simulations are only as good as their tools: these pin down what each fault means.

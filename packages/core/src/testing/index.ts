@@ -1,4 +1,6 @@
+// @leasehold/core/testing: test tools with no test framework attached, for any runner.
+// The vitest conformance suite has its own entry: @leasehold/core/testing/conformance.
 export * from './memory-store.js';
-export * from './conformance.js';
-export * from './random.js';
+export * from './manual-clock.js';
 export * from './freezable-clock.js';
+export * from './random.js';
