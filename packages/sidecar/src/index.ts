@@ -7,7 +7,8 @@ export {
   DEFAULT_STORE,
   type SidecarConfig,
 } from './config.js';
-export { buildServer, leaderBody, type ServerOptions } from './server.js';
+export { buildServer, type ServerOptions } from './server.js';
+export { leaderBody, type LeaderBody } from './http/answers.js';
 export { createMetrics, type Metrics } from './metrics.js';
 export { serve, createLogger, type RunningSidecar } from './serve.js';
 export { main } from './cli.js';

@@ -1,0 +1,140 @@
+import type { Elector, LeaderInfo } from '@leasehold/core';
+
+/**
+ * The answers of the leadership routes, as pure functions of the elector at the moment of
+ * the request. The Fastify routes and the node:http fast path (server.ts) both send exactly
+ * these, so the two can never drift apart. Every answer reads the elector once
+ * (`status()`), so it never mixes two instants (docs/design.md §3.1).
+ */
+
+/** A complete answer: status, the headers of our own, and the JSON body. */
+export interface Answer<Body, Status extends number = number> {
+  readonly statusCode: Status;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Body;
+}
+
+export const NO_STORE = { 'cache-control': 'no-store' } as const;
+
+export interface LeaderBody {
+  election: string;
+  leader: string | null;
+  term: number | null;
+  isLeader: boolean;
+  self: string;
+  since: string | null;
+  leaseRemainingMs: number;
+  backend: string;
+  store: {
+    healthy: boolean;
+    lastOkAt: string | null;
+    error: { code: string; message: string } | null;
+  };
+  termRegressions: {
+    count: number;
+    last: { at: string; previous: number; observed: number } | null;
+  };
+}
+
+/** Wall-clock ms → ISO text; the same few values recur on every request, so keep the last. */
+function isoTimeCache(): (ms: number | null) => string | null {
+  let lastMs: number | null = null;
+  let lastText: string | null = null;
+  return (ms) => {
+    if (ms === null) return null;
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastText = new Date(ms).toISOString();
+    }
+    return lastText;
+  };
+}
+const sinceText = isoTimeCache();
+const lastOkText = isoTimeCache();
+
+export function leaderBody(elector: Elector): LeaderBody {
+  const status = elector.status();
+  const leader: LeaderInfo | null = status.leader;
+  return {
+    election: status.election,
+    leader: leader?.id ?? null,
+    term: leader?.term ?? null,
+    isLeader: status.isLeader,
+    self: status.id,
+    since: sinceText(status.leaderSince),
+    leaseRemainingMs: Math.floor(status.leaseRemainingMs),
+    backend: status.backend,
+    store: {
+      healthy: status.store.healthy,
+      lastOkAt: lastOkText(status.store.lastOkAt),
+      error: status.store.error,
+    },
+    termRegressions: {
+      count: status.termRegressions,
+      last:
+        status.lastTermRegression === null
+          ? null
+          : {
+              at: new Date(status.lastTermRegression.at).toISOString(),
+              previous: status.lastTermRegression.previous,
+              observed: status.lastTermRegression.observed,
+            },
+    },
+  };
+}
+
+/** GET /v1/leader: the body, with the leader and term also in headers. */
+export function leaderAnswer(elector: Elector): Answer<LeaderBody, 200> {
+  const body = leaderBody(elector);
+  return {
+    statusCode: 200,
+    headers: {
+      ...NO_STORE,
+      'leasehold-leader': body.leader ?? '',
+      'leasehold-term': body.term === null ? '' : String(body.term),
+    },
+    body,
+  };
+}
+
+/**
+ * GET /v1/is-leader: 200 with the term while leading, 503 with the known leader otherwise.
+ * Leadership and term come from one status snapshot, so the answer never says "leader" with
+ * the term of no one (read an instant after the deadline).
+ */
+export function isLeaderAnswer(
+  elector: Elector,
+): Answer<
+  { isLeader: true; term: number } | { isLeader: false; leader: string | null },
+  200 | 503
+> {
+  const status = elector.status();
+  return status.isLeader && status.term !== null
+    ? { statusCode: 200, headers: NO_STORE, body: { isLeader: true, term: status.term } }
+    : {
+        statusCode: 503,
+        headers: NO_STORE,
+        body: { isLeader: false, leader: status.leader?.id ?? null },
+      };
+}
+
+/** GET / for clients: the Kubernetes leader-elector sidecar's `{"name": …}`. */
+export function nameAnswer(elector: Elector): { name: string } {
+  return { name: elector.status().leader?.id ?? '' };
+}
+
+/** GET /readyz: connected to the store and the election observed at least once. */
+export function readinessAnswer(
+  elector: Elector,
+): Answer<{ ready: true } | { ready: false; reason: string }, 200 | 503> {
+  const status = elector.status();
+  if (!status.store.healthy) {
+    const reason = `store unavailable: ${status.store.error?.message ?? 'unknown'}`;
+    return { statusCode: 503, headers: {}, body: { ready: false, reason } };
+  }
+  if (!status.observed) {
+    const reason = 'the election has not been observed yet';
+    return { statusCode: 503, headers: {}, body: { ready: false, reason } };
+  }
+  return { statusCode: 200, headers: {}, body: { ready: true } };
+}

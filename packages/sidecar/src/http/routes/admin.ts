@@ -1,0 +1,49 @@
+import type { Elector } from '@leasehold/core';
+import type { FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { errorSchema, sendError } from '../errors.js';
+
+/** POST /v1/resign: the one route that changes anything, behind the admin token. */
+
+export interface AdminRoutesOptions {
+  readonly elector: Elector;
+  /** Bearer token for POST /v1/resign; resign is disabled without one. */
+  readonly adminToken: string | undefined;
+}
+
+const resignSchema = {
+  description: 'Give up leadership now. Needs Authorization: Bearer <admin token>.',
+  response: {
+    200: { type: 'object', properties: { resigned: { type: 'boolean' } } },
+    401: errorSchema,
+    403: errorSchema,
+  },
+} as const;
+
+export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOptions) {
+  const { elector, adminToken } = options;
+  app.post('/v1/resign', { schema: resignSchema }, async (request, reply) => {
+    if (adminToken === undefined) {
+      return sendError(
+        reply,
+        403,
+        'LEASEHOLD_E_RESIGN_DISABLED',
+        'resign is disabled: start the sidecar with --admin-token to enable it',
+      );
+    }
+    const header = request.headers.authorization ?? '';
+    const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!sameSecret(presented, adminToken)) {
+      return sendError(reply, 401, 'LEASEHOLD_E_UNAUTHORIZED', 'missing or wrong bearer token');
+    }
+    const resigned = await elector.resign();
+    request.log.info({ id: elector.id, resigned }, 'resign requested over HTTP');
+    return { resigned };
+  });
+}
+
+function sameSecret(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

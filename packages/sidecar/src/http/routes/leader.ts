@@ -1,0 +1,187 @@
+import type { Elector } from '@leasehold/core';
+import type { FastifyInstance } from 'fastify';
+import { parseDuration } from '../../config.js';
+import { isLeaderAnswer, leaderAnswer } from '../answers.js';
+import { errorSchema, sendError } from '../errors.js';
+
+/** GET /v1/leader (with its long-poll) and GET /v1/is-leader. */
+
+export interface LeaderRoutesOptions {
+  readonly elector: Elector;
+  /** Longest `?wait=` a long-poll may ask for. */
+  readonly maxWaitMs: number;
+}
+
+const storeSchema = {
+  type: 'object',
+  properties: {
+    healthy: { type: 'boolean' },
+    lastOkAt: {
+      type: ['string', 'null'],
+      description: 'ISO time of the last successful store call',
+    },
+    error: {
+      anyOf: [
+        { type: 'null' },
+        { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+      ],
+    },
+  },
+  required: ['healthy', 'lastOkAt', 'error'],
+} as const;
+
+const leaderSchema = {
+  type: 'object',
+  properties: {
+    election: { type: 'string' },
+    leader: { type: ['string', 'null'], description: 'Id of the leader this instance knows of' },
+    term: { type: ['integer', 'null'], description: 'Fencing term of that leader' },
+    isLeader: { type: 'boolean', description: 'Whether this instance leads, as of this request' },
+    self: { type: 'string', description: 'This instance\u2019s id' },
+    since: { type: ['string', 'null'], description: 'ISO time since which the leader is known' },
+    leaseRemainingMs: {
+      type: 'integer',
+      description:
+        'While leading: ms until this instance\u2019s own deadline. Cache no longer than this.',
+    },
+    backend: { type: 'string' },
+    store: storeSchema,
+    termRegressions: {
+      type: 'object',
+      description:
+        'How often this instance saw the election\u2019s term go backwards (the store was reset), and the last time',
+      properties: {
+        count: { type: 'integer' },
+        last: {
+          anyOf: [
+            { type: 'null' },
+            {
+              type: 'object',
+              properties: {
+                at: { type: 'string' },
+                previous: { type: 'integer' },
+                observed: { type: 'integer' },
+              },
+              required: ['at', 'previous', 'observed'],
+            },
+          ],
+        },
+      },
+      required: ['count', 'last'],
+    },
+  },
+  required: [
+    'election',
+    'leader',
+    'term',
+    'isLeader',
+    'self',
+    'since',
+    'leaseRemainingMs',
+    'backend',
+    'store',
+    'termRegressions',
+  ],
+} as const;
+
+const isLeaderSchema = {
+  description: '200 while this instance leads, 503 otherwise',
+  response: {
+    200: {
+      type: 'object',
+      properties: { isLeader: { type: 'boolean' }, term: { type: ['integer', 'null'] } },
+    },
+    503: {
+      type: 'object',
+      properties: { isLeader: { type: 'boolean' }, leader: { type: ['string', 'null'] } },
+    },
+  },
+} as const;
+
+interface LongPoll {
+  readonly wait?: string;
+  readonly term?: string;
+}
+
+export async function leaderRoutes(app: FastifyInstance, options: LeaderRoutesOptions) {
+  const { elector, maxWaitMs } = options;
+
+  app.get<{ Querystring: LongPoll }>(
+    '/v1/leader',
+    {
+      schema: {
+        description:
+          'Who leads. With ?wait=30s&term=N, waits until the term or leader differs from N.',
+        querystring: {
+          type: 'object',
+          properties: { wait: { type: 'string' }, term: { type: 'string' } },
+          additionalProperties: false,
+        },
+        response: { 200: leaderSchema, 400: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const poll = parseLongPoll(request.query, maxWaitMs);
+      if (poll instanceof Error) {
+        return sendError(reply, 400, 'LEASEHOLD_E_BAD_REQUEST', poll.message);
+      }
+      if (poll !== null) await waitForChange(elector, poll.seenTerm, poll.waitMs, request.raw);
+      const { headers, body } = leaderAnswer(elector);
+      return reply.headers(headers).send(body);
+    },
+  );
+
+  app.get('/v1/is-leader', { schema: isLeaderSchema }, async (_request, reply) => {
+    const { statusCode, headers, body } = isLeaderAnswer(elector);
+    return reply.code(statusCode).headers(headers).send(body);
+  });
+}
+
+/** `?wait=…&term=…`: null without a wait, an Error naming the bad parameter. */
+function parseLongPoll(
+  query: LongPoll,
+  maxWaitMs: number,
+): { waitMs: number; seenTerm: number | undefined } | null | Error {
+  const { wait, term } = query;
+  if (wait === undefined) return null;
+  const waitMs = parseDuration(wait);
+  if (waitMs instanceof Error || waitMs > maxWaitMs) {
+    return new Error(
+      `invalid wait: ${JSON.stringify(wait)}; a duration up to ${maxWaitMs / 1000}s, such as 30s`,
+    );
+  }
+  const seenTerm = term === undefined ? undefined : Number(term);
+  if (term !== undefined && !Number.isSafeInteger(seenTerm)) {
+    return new Error(`invalid term: ${JSON.stringify(term)}; the term from your last answer`);
+  }
+  return { waitMs, seenTerm };
+}
+
+/** Resolve when leader or term differs from what the caller saw, after waitMs, or on disconnect. */
+function waitForChange(
+  elector: Elector,
+  seenTerm: number | undefined,
+  waitMs: number,
+  socketSide: NodeJS.EventEmitter,
+): Promise<void> {
+  const changed = (): boolean => {
+    const current = elector.status().leader;
+    return seenTerm === undefined ? false : (current?.term ?? null) !== seenTerm;
+  };
+  if (changed()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const events = ['leader', 'elected', 'deposed'] as const;
+    const done = (): void => {
+      clearTimeout(timer);
+      for (const event of events) elector.off(event, onEvent);
+      socketSide.off('close', done);
+      resolve();
+    };
+    const onEvent = (): void => {
+      if (seenTerm === undefined || changed()) done();
+    };
+    const timer = setTimeout(done, waitMs);
+    for (const event of events) elector.on(event, onEvent);
+    socketSide.once('close', done);
+  });
+}

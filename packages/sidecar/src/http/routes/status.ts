@@ -1,0 +1,139 @@
+import type { Elector } from '@leasehold/core';
+import type { FastifyInstance } from 'fastify';
+import { LeadershipHistory } from '../../history.js';
+import { statusPage, wantsHtml } from '../../status-page.js';
+import { leaderBody, nameAnswer } from '../answers.js';
+import { errorSchema, sendError } from '../errors.js';
+
+/**
+ * What a person or a dashboard looks at: GET / (the Kubernetes leader-elector answer, or
+ * the status page for a browser), the history of changes, the members and the event stream.
+ */
+
+export interface StatusRoutesOptions {
+  readonly elector: Elector;
+}
+
+const rootSchema = {
+  description:
+    'Compatible with the Kubernetes leader-elector sidecar. A browser (Accept: text/html) gets the live status page.',
+  response: {
+    200: {
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            properties: { name: { type: 'string' } },
+            required: ['name'],
+          },
+        },
+        'text/html': { schema: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+const historySchema = {
+  description: 'Recent leadership changes as this instance saw them, newest first',
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        changes: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              at: { type: 'string' },
+              kind: { type: 'string', enum: ['leader', 'deposed'] },
+              leader: { type: ['string', 'null'] },
+              term: { type: ['integer', 'null'] },
+              reason: { type: 'string' },
+            },
+            required: ['at', 'kind', 'leader', 'term'],
+          },
+        },
+      },
+      required: ['changes'],
+    },
+  },
+} as const;
+
+const membersSchema = {
+  description: 'Live candidates with priority and last heartbeat',
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        members: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              id: { type: 'string' },
+              priority: { type: 'integer' },
+              isLeader: { type: 'boolean' },
+              startedAt: { type: 'string' },
+              lastHeartbeatAt: { type: 'string' },
+              metadata: { type: 'object', additionalProperties: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    503: errorSchema,
+  },
+} as const;
+
+export async function statusRoutes(app: FastifyInstance, { elector }: StatusRoutesOptions) {
+  const history = new LeadershipHistory(elector);
+
+  app.get('/', { schema: rootSchema }, async (request, reply) => {
+    if (wantsHtml(request.headers.accept)) {
+      const page = statusPage();
+      return reply.headers(page.headers).send(page.html);
+    }
+    return reply.type('application/json').send(nameAnswer(elector));
+  });
+
+  app.get('/v1/history', { schema: historySchema }, async () => ({ changes: history.recent() }));
+
+  app.get('/v1/members', { schema: membersSchema }, async (_request, reply) => {
+    try {
+      const members = await elector.members();
+      return {
+        members: members.map((m) => ({
+          ...m,
+          startedAt: new Date(m.startedAt).toISOString(),
+          lastHeartbeatAt: new Date(m.lastHeartbeatAt).toISOString(),
+        })),
+      };
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? 'LEASEHOLD_E_STORE_UNAVAILABLE';
+      const message = `the store could not list members: ${(error as Error).message}`;
+      return sendError(reply, 503, code, message);
+    }
+  });
+
+  app.get(
+    '/v1/events',
+    {
+      sse: true,
+      schema: {
+        description: 'Server-Sent Events: a `leader` event on every change, heartbeats meanwhile',
+      },
+    },
+    async (_request, reply) => {
+      reply.sse.keepAlive();
+      const send = (): void => {
+        void reply.sse.send({ event: 'leader', data: leaderBody(elector) }).catch(() => {});
+      };
+      const events = ['leader', 'elected', 'deposed', 'store-health'] as const;
+      for (const event of events) elector.on(event, send);
+      reply.sse.onClose(() => {
+        for (const event of events) elector.off(event, send);
+      });
+      send();
+    },
+  );
+}
