@@ -1,4 +1,9 @@
-import { LeaseholdConfigError, UnsupportedStoreError, type LeaseStore } from '@leasehold/core';
+import {
+  DriverMissingError,
+  LeaseholdConfigError,
+  UnsupportedStoreError,
+  type LeaseStore,
+} from '@leasehold/core';
 import { normalizeEtcdUrl } from './etcd/url.js';
 import type { StoreOptions } from './options.js';
 
@@ -8,21 +13,44 @@ type StoreFactory = (url: URL, options: StoreOptions) => Promise<LeaseStore>;
 
 /**
  * Store URL schemes and the adapter serving each. Adapters load lazily, so a Redis user
- * never loads the gRPC stack etcd needs.
+ * never loads the gRPC stack etcd needs, and only the driver a URL needs must be installed
+ * (they are optional peer dependencies).
  */
+const redis: StoreFactory = async (url, options) =>
+  (await load(url, 'ioredis', () => import('./redis/index.js'))).createRedisStore(url, options);
+const postgres: StoreFactory = async (url, options) =>
+  (await load(url, 'pg', () => import('./postgres/index.js'))).createPostgresStore(url, options);
+const etcd: StoreFactory = async (url, options) =>
+  (await load(url, 'etcd3', () => import('./etcd/index.js'))).createEtcdStore(url, options);
+const sqlite: StoreFactory = async (url, options) =>
+  (await load(url, 'better-sqlite3', () => import('./sqlite/index.js'))).createSqliteStore(
+    url,
+    options,
+  );
+
 const factories = {
-  redis: (url, options) => import('./redis/index.js').then((m) => m.createRedisStore(url, options)),
-  rediss: (url, options) =>
-    import('./redis/index.js').then((m) => m.createRedisStore(url, options)),
-  postgres: (url, options) =>
-    import('./postgres/index.js').then((m) => m.createPostgresStore(url, options)),
-  postgresql: (url, options) =>
-    import('./postgres/index.js').then((m) => m.createPostgresStore(url, options)),
-  etcd: (url, options) => import('./etcd/index.js').then((m) => m.createEtcdStore(url, options)),
-  etcds: (url, options) => import('./etcd/index.js').then((m) => m.createEtcdStore(url, options)),
-  sqlite: (url, options) =>
-    import('./sqlite/index.js').then((m) => m.createSqliteStore(url, options)),
+  redis,
+  rediss: redis,
+  postgres,
+  postgresql: postgres,
+  etcd,
+  etcds: etcd,
+  sqlite,
 } satisfies Record<string, StoreFactory>;
+
+/** Import an adapter; a missing driver becomes one line naming the package to install. */
+async function load<M>(url: URL, driver: string, importer: () => Promise<M>): Promise<M> {
+  try {
+    return await importer();
+  } catch (error) {
+    const missing =
+      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+      String((error as Error).message).includes(`'${driver}'`);
+    if (missing)
+      throw new DriverMissingError(url.protocol.replace(/:$/, ''), driver, { cause: error });
+    throw error;
+  }
+}
 
 export type StoreScheme = keyof typeof factories;
 

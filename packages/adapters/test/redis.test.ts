@@ -3,7 +3,7 @@ import { runConformanceSuite } from '@leasehold/core/testing/conformance';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createRedisStore } from '../src/redis/index.js';
+import { createRedisStore, createRedisStoreFromClient } from '../src/redis/index.js';
 import { redisOptionsFromUrl } from '../src/redis/url.js';
 import { waitUntil } from './helpers/free-port.js';
 
@@ -267,4 +267,32 @@ describe('redis with electors', () => {
       }
     },
   );
+});
+
+describe('redis store from an existing ioredis client', () => {
+  it('connects as the client does, on connections of its own, and leaves the client alone', async () => {
+    const client = new Redis(`${SHARED_URL}/3`, { keyPrefix: 'app:', enableOfflineQueue: true });
+    const namespace = `fc${randomUUID().slice(0, 6)}`;
+    const store = await createRedisStoreFromClient(client, { namespace });
+    try {
+      const result = await store.tryAcquire({
+        election: 'jobs',
+        holder: 'a',
+        token: randomUUID(),
+        ttlMs: 5_000,
+      });
+      expect(result.acquired).toBe(true);
+      // Same database as the client; named by the namespace, not the client's key prefix.
+      const db3 = new Redis(`${SHARED_URL}/3`);
+      expect(await db3.exists(`${namespace}:{jobs}:lease`)).toBe(1);
+      await db3.del(...(await db3.keys(`${namespace}:*`)));
+      await db3.quit();
+      expect(client.options.keyPrefix).toBe('app:');
+      expect(client.options.enableOfflineQueue).toBe(true);
+    } finally {
+      await store.close();
+      expect(client.status).not.toBe('end');
+      await client.quit();
+    }
+  });
 });

@@ -37,6 +37,10 @@ export const errorRegistry = {
     transient: false,
     summary: 'The store URL names a scheme leasehold does not support.',
   },
+  LEASEHOLD_E_DRIVER_MISSING: {
+    transient: false,
+    summary: 'The client library the store URL needs is not installed.',
+  },
   LEASEHOLD_E_ELECTOR_STATE: {
     transient: false,
     summary:
@@ -151,6 +155,20 @@ export class UnsupportedStoreError extends LeaseholdError {
       'LEASEHOLD_E_UNSUPPORTED_STORE',
       `unsupported store scheme "${scheme}"; supported: ${supported.join(', ')}`,
     );
+  }
+}
+
+/** The store's client library (an optional peer dependency) is not installed. */
+export class DriverMissingError extends LeaseholdError {
+  readonly driver: string;
+
+  constructor(scheme: string, driver: string, options: LeaseholdErrorOptions = {}) {
+    super(
+      'LEASEHOLD_E_DRIVER_MISSING',
+      `${scheme}:// stores need the ${driver} package, which is not installed: npm install ${driver}`,
+      options,
+    );
+    this.driver = driver;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { LeaseStore } from '@leasehold/core';
+import type { Redis } from 'ioredis';
 import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
 import { RedisStore } from './store.js';
 import { redisOptionsFromUrl } from './url.js';
@@ -6,4 +7,17 @@ import { redisOptionsFromUrl } from './url.js';
 /** `redis://`, `rediss://` (TLS), with ACL user/password, database and Sentinel. */
 export async function createRedisStore(url: URL, options: StoreOptions = {}): Promise<LeaseStore> {
   return RedisStore.open(redisOptionsFromUrl(url, options), options.namespace ?? DEFAULT_NAMESPACE);
+}
+
+/**
+ * A store that connects the way an ioredis client of yours does (host, credentials, TLS,
+ * Sentinel, database), on connections of its own: leasehold's safety settings (no offline
+ * queue, no retried commands, a command timeout) must not change how your client behaves,
+ * and yours must not change how elections behave. Your client is neither used nor closed.
+ */
+export function createRedisStoreFromClient(
+  client: Redis,
+  options: Pick<StoreOptions, 'namespace'> = {},
+): Promise<LeaseStore> {
+  return RedisStore.open({ ...client.options }, options.namespace ?? DEFAULT_NAMESPACE);
 }

@@ -54,6 +54,9 @@ export class RedisStore implements LeaseStore {
   ) {
     this.client = new Redis({
       ...options,
+      // Keys are named by the namespace; a key prefix would apply to script keys but not to
+      // the release channels leasehold subscribes to.
+      keyPrefix: '',
       // Fail fast while disconnected: the elector retries with backoff and must not find a
       // backlog of stale acquires or renewals replayed after the store comes back. No offline
       // queue, and no retries: with maxRetriesPerRequest 0 the commands in flight when the
