@@ -42,12 +42,22 @@ export function createMetrics(elector: Elector): Metrics {
       this.set(elector.status().leaseRemainingMs / 1000);
     },
   });
+  // Alerts compare the lease remaining with the TTL each sidecar runs with, instead of a
+  // number copied into the rules.
+  new Gauge({
+    name: 'leasehold_ttl_seconds',
+    help: 'The lease time to live this instance asks for',
+    registers: [registry],
+  }).set(elector.timing.ttlMs / 1000);
   const transitions = new Counter({
     name: 'leasehold_transitions_total',
     help: 'Leadership changes of this instance, by kind',
     labelNames: ['kind', 'reason'],
     registers: [registry],
   });
+  // Present at 0 from the start: increase() sees a process's first election only if the
+  // series existed before it.
+  transitions.inc({ kind: 'elected', reason: '' }, 0);
   const duration = new Histogram({
     name: 'leasehold_store_request_duration_seconds',
     help: 'Store round trips',
