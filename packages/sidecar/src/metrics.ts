@@ -15,6 +15,15 @@ export function createMetrics(elector: Elector): Metrics {
   // The event-loop delay monitor samples every 10 ms by default: 100 wake-ups a second, half
   // of an idle sidecar's CPU. Sampling every 100 ms still shows a stalled loop.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  // Gauges named like counters, which `promtool check metrics` rejects; each is the sum of
+  // the by-type gauge of the same name without `_total` (nodejs_active_handles, …).
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ]) {
+    registry.removeSingleMetric(name);
+  }
   const labels = { election: elector.election };
   registry.setDefaultLabels(labels);
 
