@@ -330,14 +330,17 @@ export class Elector extends EventEmitter<ElectorEvents> {
     else if (isLeader) state = 'leading';
     else if (this.held !== null && now < this.held.validUntil) state = 'pending';
     else state = 'following';
+    // Our own leadership, like isLeader(), ends at the deadline even when the timer that
+    // records it has not run yet (a frozen process answering its first request).
+    const leader = this.leader?.self === true && !isLeader ? null : this.leader;
     return {
       election: this.election,
       id: this.id,
       backend: this.store.backend,
       state,
       isLeader,
-      leader: this.leader,
-      leaderSince: this.leader === null ? null : this.leaderSince,
+      leader,
+      leaderSince: leader === null ? null : this.leaderSince,
       leaseRemainingMs:
         isLeader && this.held !== null ? Math.max(0, this.held.validUntil - now) : 0,
       observed: this.observed,
