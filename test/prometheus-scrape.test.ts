@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../packages/adapters/test/helpers/free-port.js';
+import { freePort, waitUntil } from '../packages/adapters/test/helpers/free-port.js';
 import { dashboardQueries } from './support/deploy-prometheus.js';
 import { ProcessGroup } from './support/process-group.js';
 import { PrometheusServer, type Sample } from './support/prometheus.js';
@@ -42,13 +42,14 @@ async function startSidecar(port: number, storePrefix: string): Promise<Sidecar>
     ]),
   };
   sidecars.push(sidecar);
-  const deadline = performance.now() + 15_000;
-  while (!(await answers(`http://127.0.0.1:${port}/healthz`))) {
-    if (sidecar.process.child.exitCode !== null || performance.now() > deadline) {
-      throw new Error(`sidecar on ${port} did not start:\n${sidecar.process.lines.join('\n')}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitUntil(
+    () => {
+      sidecar.process.assertRunning(`sidecar on ${port}`);
+      return answers(`http://127.0.0.1:${port}/healthz`);
+    },
+    15_000,
+    `sidecar on ${port} answering`,
+  );
   return sidecar;
 }
 
@@ -66,15 +67,13 @@ async function until(
   accept: (samples: Sample[]) => boolean,
   withinMs: number,
 ): Promise<Sample[]> {
-  const deadline = performance.now() + withinMs;
-  for (;;) {
-    const samples = await prometheus.query(expr);
-    if (accept(samples)) return samples;
-    if (performance.now() > deadline) {
-      throw new Error(`${expr}: not within ${withinMs} ms (last: ${JSON.stringify(samples)})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  let samples: Sample[] = [];
+  try {
+    await waitUntil(async () => accept((samples = await prometheus.query(expr))), withinMs, expr);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last answer ${JSON.stringify(samples)}`);
   }
+  return samples;
 }
 
 const leaderCount = (samples: Sample[]): number | undefined => samples[0]?.value;

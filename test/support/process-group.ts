@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 export class ProcessGroup {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
-  /** Every line the process wrote on stdout and stderr so far. */
+  /** Every line the process wrote on stdout and stderr so far (for failure messages). */
   readonly lines: string[] = [];
 
   constructor(command: string, args: readonly string[], options: SpawnOptions = {}) {
@@ -24,19 +24,6 @@ export class ProcessGroup {
     return this.child.pid;
   }
 
-  /** The first line matching `pattern`, waiting at most `withinMs`. */
-  async line(pattern: RegExp, withinMs: number): Promise<string> {
-    const deadline = performance.now() + withinMs;
-    for (;;) {
-      const found = this.lines.find((l) => pattern.test(l));
-      if (found !== undefined) return found;
-      if (this.child.exitCode !== null || performance.now() > deadline) {
-        throw new Error(`no line matching ${pattern}; output:\n${this.lines.join('\n')}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-
   /** Send `signal` to every process of the group (no-op when the group is gone). */
   signal(signal: NodeJS.Signals): void {
     try {
@@ -46,7 +33,7 @@ export class ProcessGroup {
     }
   }
 
-  /** Whether any process of the group is still alive (zombies of our own child excepted). */
+  /** Whether any process of the group is still alive. */
   alive(): boolean {
     try {
       process.kill(-this.pgid, 0);
@@ -65,6 +52,13 @@ export class ProcessGroup {
     while (this.alive()) {
       if (performance.now() > deadline) throw new Error(`process group ${this.pgid} survived`);
       await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Throws, with what the process wrote, once it has exited: for waits that need it alive. */
+  assertRunning(what: string): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      throw new Error(`${what}: the process exited:\n${this.lines.join('\n')}`);
     }
   }
 }

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { waitUntil } from '../../packages/adapters/test/helpers/free-port.js';
 import { ProcessGroup } from './process-group.js';
 import { requireTool } from './tools.js';
 
@@ -49,13 +50,15 @@ export class PrometheusServer {
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
     ]);
-    const deadline = performance.now() + 30_000;
-    while (!(await this.ready())) {
-      if (this.process.child.exitCode !== null || performance.now() > deadline) {
-        throw new Error(`prometheus did not start:\n${this.process.lines.join('\n')}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const server = this.process;
+    await waitUntil(
+      () => {
+        server.assertRunning('prometheus');
+        return this.ready();
+      },
+      30_000,
+      'prometheus ready',
+    );
   }
 
   private async ready(): Promise<boolean> {
