@@ -107,7 +107,7 @@ describe('Prometheus and three sidecars', () => {
     expect(result.status, explain('promtool check metrics', result)).toBe(0);
   });
 
-  it('reads one leader, and one again within the TTL after the leader is SIGKILLed', async () => {
+  it('reads one leader, and one again within the TTL (plus a scrape) after the leader is SIGKILLed', async () => {
     await until(LEADERS, (s) => leaderCount(s) === 1, 15_000);
     // Every sidecar scraped, so the sum counts all three.
     await until(
