@@ -3,8 +3,9 @@
 # on this (Debian, root, no systemd) machine, and print where each listens.
 #
 #   scripts/services.sh [up]       ensure Redis, PostgreSQL and etcd are up, and Chromium,
-#                                  tmux, nftables and faketime (browser, terminal and fault
-#                                  tests) are installed (default)
+#                                  tmux, nftables, faketime, kubectl, systemd-analyze,
+#                                  promtool and prometheus (browser, terminal, fault and
+#                                  deployment-file tests) are installed (default)
 #   scripts/services.sh status     print each store and whether it answers (exit 1 if any doesn't)
 #   scripts/services.sh stop-etcd  stop our etcd and wait until its port is closed
 #   scripts/services.sh start-etcd start etcd again (same data dir) and wait until healthy
@@ -143,11 +144,11 @@ etcd_ok() {
     endpoint health >/dev/null 2>&1
 }
 
-ensure_etcd_installed() {
-  have etcd && have etcdctl && return 0
-  # Keep the package's maintainer scripts from starting Debian's own etcd
-  # (it would take 2379 with /var/lib/etcd): a policy-rc.d that says "no",
-  # unless one is already there (Docker-style images ship one).
+# apt-get install packages whose maintainer scripts would start a daemon of their own
+# (etcd would take 2379 with /var/lib/etcd; prometheus would listen on every interface):
+# a policy-rc.d that says "no" for the duration, unless one is already there (Docker-style
+# images ship one). Errors from the service start are expected without systemd.
+apt_install_without_starting() {
   local policy=/usr/sbin/policy-rc.d ours=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\n# temporary, from leasehold scripts/services.sh\nexit 101\n' >"$policy"
@@ -155,12 +156,17 @@ ensure_etcd_installed() {
     ours=1
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  local t0=$SECONDS
-  apt_install etcd-server etcd-client || log "apt-get install reported an error (service start is expected to fail without systemd)"
+  apt_install "$@" || log "apt-get install reported an error (service start is expected to fail without systemd)"
   if [ "$ours" = 1 ]; then
     rm -f "$policy"
     trap - EXIT
   fi
+}
+
+ensure_etcd_installed() {
+  have etcd && have etcdctl && return 0
+  local t0=$SECONDS
+  apt_install_without_starting etcd-server etcd-client
   have etcd && have etcdctl || die "etcd/etcdctl still missing after apt-get install etcd-server etcd-client"
   log "etcd installed in $((SECONDS - t0))s ($(etcd --version 2>/dev/null | head -n 1))"
 }
@@ -288,6 +294,21 @@ ensure_fault_tools() {
   have nft && have faketime || die "nftables/faketime did not install"
 }
 
+# ---------------------------------------------------------------- deployment-file tools
+# test/ops/ checks the Kubernetes, systemd and Prometheus files with the real tools:
+# kubectl (its built-in kustomize), systemd-analyze, promtool and a Prometheus server that
+# the test starts itself on 127.0.0.1 (the package's own service is kept from starting).
+# The machine image ships kubectl (1.27+); Debian's kubernetes-client is the fallback.
+ensure_ops_tools() {
+  if ! have kubectl; then apt_install kubernetes-client; fi
+  if ! have systemd-analyze; then apt_install systemd; fi
+  if ! have promtool || ! have prometheus; then
+    apt_install_without_starting --no-install-recommends prometheus
+  fi
+  have kubectl && have systemd-analyze && have promtool && have prometheus ||
+    die "kubectl/systemd-analyze/promtool/prometheus missing after apt-get install"
+}
+
 # ---------------------------------------------------------------- commands
 print_urls() {
   printf '%-10s%s\n' redis "redis://$HOST:$REDIS_PORT"
@@ -315,6 +336,7 @@ case "${1:-up}" in
     start_etcd
     ensure_test_tools
     ensure_fault_tools
+    ensure_ops_tools
     print_urls
     ;;
   start-etcd) start_etcd ;;
@@ -324,6 +346,6 @@ case "${1:-up}" in
     start_etcd
     ;;
   status) status ;;
-  -h | --help | help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h | --help | help) sed -n '2,/^set -euo pipefail$/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command '$1' (use: up | status | start-etcd | stop-etcd | restart-etcd)" ;;
 esac

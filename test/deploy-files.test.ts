@@ -1,60 +1,31 @@
-import { Elector } from '@leasehold/core';
-import { createMemoryStore } from '@leasehold/core/testing';
 import {
   DEFAULT_STORE,
   FIELDS,
-  buildServer,
-  createLogger,
-  createMetrics,
   loadConfig,
   parseDuration,
   type SidecarConfig,
 } from '@leasehold/sidecar';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { posix } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  mapping,
+  readRepoFile,
+  root,
+  strings,
+  text,
+  yaml,
+  type Mapping,
+} from './support/repo-files.js';
+import { probeSidecar, type ProbeSidecar, type SidecarServer } from './support/probe-sidecar.js';
 
 // No Docker engine runs the Dockerfile or docker-compose.yml in CI, so this reads them and
 // holds them to the code they deploy: the configuration schema, the server's routes, the
 // sidecar package's layout and the pinned pnpm.
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-const readRepoFile = (path: string): string => readFileSync(`${root}/${path}`, 'utf8');
-
-// `yaml` is a dependency of the sidecar, not of the workspace root, and pnpm does not hoist
-// it: resolve it from the sidecar package instead of adding a root dependency.
-interface YamlModule {
-  parse(source: string, options?: { merge?: boolean }): unknown;
-}
-const sidecarRequire = createRequire(`${root}/packages/sidecar/package.json`);
-const yaml = (await import(pathToFileURL(sidecarRequire.resolve('yaml')).href)) as YamlModule;
-
-// ---- small readers that fail with the path of what is missing, instead of casting ----
-
-type Mapping = Record<string, unknown>;
-
-function mapping(value: unknown, where: string): Mapping {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error(`${where}: expected a mapping, got ${JSON.stringify(value)}`);
-  }
-  return value as Mapping;
-}
-
-function text(value: unknown, where: string): string {
-  if (typeof value !== 'string') throw new Error(`${where}: expected a string`);
-  return value;
-}
-
-function strings(value: unknown, where: string): string[] {
-  if (!Array.isArray(value)) throw new Error(`${where}: expected a list`);
-  return value.map((item, index) => text(item, `${where}[${index}]`));
-}
 
 /** Compose's `${NAME:-default}` / `${NAME-default}` / `${NAME}` and `$$`, as `docker compose` does. */
 function interpolate(value: string, env: Readonly<Record<string, string>>): string {
@@ -186,26 +157,17 @@ async function exitCodeOf(script: string, env: Record<string, string>): Promise<
   return code;
 }
 
-let server: Awaited<ReturnType<typeof buildServer>>;
+let server: SidecarServer;
 let serverUrl: string;
-const store = createMemoryStore();
-// Never started: the routes the deploy files use must answer before the store is reached.
-const elector = new Elector({ store, election: 'deploy-files', id: 'probe', ttlMs: 10_000 });
+let sidecar: ProbeSidecar;
 
 beforeAll(async () => {
-  server = await buildServer({
-    elector,
-    logger: createLogger({ logLevel: 'silent' }),
-    metrics: createMetrics(elector),
-    adminToken: undefined,
-  });
+  sidecar = await probeSidecar();
+  server = sidecar.server;
   serverUrl = await server.listen({ host: '127.0.0.1', port: 0 });
 });
 
-afterAll(async () => {
-  await server.close();
-  await store.close();
-});
+afterAll(() => sidecar.close());
 
 describe('Dockerfile', () => {
   it('builds and runs on Node 24 in two stages', () => {

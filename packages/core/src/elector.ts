@@ -279,6 +279,9 @@ export class Elector extends EventEmitter<ElectorEvents> {
     else if (isLeader) state = 'leading';
     else if (held !== null && now < held.validUntil) state = 'pending';
     else state = 'following';
+    // Our own leadership, like isLeader(), ends at the deadline even when the timer that
+    // records it has not run yet (a frozen process answering its first request).
+    const leader = this.leader?.self === true && !isLeader ? null : this.leader;
     return {
       election: this.election,
       id: this.id,
@@ -286,8 +289,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
       state,
       isLeader,
       term: isLeader ? held.lease.term : null,
-      leader: this.leader,
-      leaderSince: this.leader === null ? null : this.leaderSince,
+      leader,
+      leaderSince: leader === null ? null : this.leaderSince,
       leaseRemainingMs: isLeader ? Math.max(0, held.validUntil - now) : 0,
       observed: this.observed,
       store: this.calls.health,

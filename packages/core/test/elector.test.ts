@@ -172,6 +172,26 @@ describe('Elector', () => {
     expect(a.deposed).toMatchObject([{ reason: 'lease-expired' }]);
   });
 
+  it('names no leader, not itself, once its own deadline has passed before any timer ran', async () => {
+    // The sidecar's GET / (the leader-elector answer) and /v1/leader read status().leader:
+    // a leader frozen past its deadline must not name itself when it wakes, whatever runs
+    // first, the request or the deadline timer.
+    cluster = new Cluster();
+    const a = cluster.add('a');
+    cluster.start();
+    await cluster.leader();
+    expect(a.elector.status().leader).toMatchObject({ id: 'a', self: true });
+    const deadline = cluster.clock.now() + a.elector.status().leaseRemainingMs;
+    a.freeze();
+    await cluster.clock.advance(deadline - cluster.clock.now());
+    expect(a.elector.status()).toMatchObject({ isLeader: false, leader: null, leaderSince: null });
+    a.resume();
+    await cluster.clock.advance(0);
+    // Awake, it may win the lock again, but it names itself only while it leads.
+    const status = a.elector.status();
+    if (status.leader?.self === true) expect(status.isLeader).toBe(true);
+  });
+
   it('hands over to a frozen leader\u2019s follower after the lease, with a higher term', async () => {
     cluster = new Cluster();
     const a = cluster.add('a');

@@ -15,6 +15,15 @@ export function createMetrics(elector: Elector): Metrics {
   // The event-loop delay monitor samples every 10 ms by default: 100 wake-ups a second, half
   // of an idle sidecar's CPU. Sampling every 100 ms still shows a stalled loop.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  // Gauges named like counters, which `promtool check metrics` rejects; each is the sum of
+  // the by-type gauge of the same name without `_total` (nodejs_active_handles, …).
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ]) {
+    registry.removeSingleMetric(name);
+  }
   const labels = { election: elector.election };
   registry.setDefaultLabels(labels);
 
@@ -42,12 +51,22 @@ export function createMetrics(elector: Elector): Metrics {
       this.set(elector.status().leaseRemainingMs / 1000);
     },
   });
+  // Alerts compare the lease remaining with the TTL each sidecar runs with, instead of a
+  // number copied into the rules.
+  new Gauge({
+    name: 'leasehold_ttl_seconds',
+    help: 'The lease time to live this instance asks for',
+    registers: [registry],
+  }).set(elector.timing.ttlMs / 1000);
   const transitions = new Counter({
     name: 'leasehold_transitions_total',
     help: 'Leadership changes of this instance, by kind',
     labelNames: ['kind', 'reason'],
     registers: [registry],
   });
+  // Present at 0 from the start: increase() sees a process's first election only if the
+  // series existed before it.
+  transitions.inc({ kind: 'elected', reason: '' }, 0);
   const duration = new Histogram({
     name: 'leasehold_store_request_duration_seconds',
     help: 'Store round trips',

@@ -281,6 +281,13 @@ describe('sidecar routes', () => {
     await until(async () => (await app.inject('/readyz')).statusCode === 200, 5_000);
   });
 
+  it('serves the TTL and a zero election count before the first election', async () => {
+    const { app } = await sidecar({ start: false });
+    const text = (await app.inject('/metrics')).body;
+    expect(text).toMatch(/^leasehold_ttl_seconds\{[^}]*\} 2$/m);
+    expect(text).toMatch(/^leasehold_transitions_total\{kind="elected",reason="",[^}]*\} 0$/m);
+  });
+
   it('serves Prometheus metrics that follow leadership', async () => {
     const { app, elector } = await sidecar();
     await until(() => elector.isLeader(), 5_000);
@@ -291,10 +298,12 @@ describe('sidecar routes', () => {
       'leasehold_transitions_total',
       'leasehold_store_request_duration_seconds',
       'leasehold_lease_remaining_seconds',
+      'leasehold_ttl_seconds',
     ]) {
       expect(text).toContain(name);
     }
     expect(text).toMatch(/leasehold_is_leader\{[^}]*\} 1/);
+    expect(text).toMatch(/^leasehold_transitions_total\{kind="elected",reason="",[^}]*\} 1$/m);
   });
 
   it('streams leader events over SSE', async () => {
