@@ -302,7 +302,9 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private startWatching(): void {
     const onChange = (): void => this.wakeLoop?.();
     try {
-      this.store.watch?.(this.election, onChange, this.runController.signal)?.catch(() => {});
+      this.store
+        .watch?.(this.election, onChange, this.runController.signal, this.id)
+        ?.catch(() => {});
     } catch {
       // A store whose watch throws still works by polling.
     }
@@ -539,9 +541,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   private followerDelay(retryAfterMs: number | null): number {
     const poll = this.timing.retryIntervalMs * (0.8 + 0.4 * this.random());
-    // The store told us when the current lease runs out: try right then, not up to a poll
-    // interval later. The extra millisecond keeps us from arriving just before the expiry.
-    return retryAfterMs === null ? poll : Math.min(poll, Math.max(0, retryAfterMs) + 1);
+    // The store told us when the current lease runs out: the first in line try right then,
+    // not up to a poll interval later (the extra millisecond keeps them from arriving just
+    // before the expiry); the rest poll, so that an expiry is not a herd of every follower.
+    const firstInLine = this.heartbeat.isFirstInLine(this.leader?.id ?? null);
+    return retryAfterMs === null || !firstInLine
+      ? poll
+      : Math.min(poll, Math.max(0, retryAfterMs) + 1);
   }
 
   // ---------------------------------------------------------------- store calls

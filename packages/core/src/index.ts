@@ -7,3 +7,4 @@ export type { TermHistorySnapshot, TermRegressionEvent } from './term-history.js
 export type { StoreHealth, StoreOperation, StoreRequestEvent } from './store-calls.js';
 export type { MemberInfo } from './members.js';
 export * from './names.js';
+export { FIRST_IN_LINE, inLine } from './members.js';

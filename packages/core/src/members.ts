@@ -22,6 +22,28 @@ export interface MemberInfo {
   readonly metadata: LeaseMetadata;
 }
 
+/**
+ * How many followers a release wakes, and which followers retry right at a lease's
+ * expiry: the first in line, so that a handoff costs bounded store work however many
+ * candidates wait. Two, so that one dead candidate whose record has not expired yet does
+ * not hold up the handoff. The others poll.
+ */
+export const FIRST_IN_LINE = 2;
+
+/**
+ * The order in which waiting candidates get a free lock: highest priority first, then the
+ * longest running, then by id. Adapters that wake only the first in line order the same
+ * way (in SQL or Lua).
+ */
+export function inLine(records: readonly MemberRecord[]): MemberRecord[] {
+  return [...records].sort(
+    (a, b) =>
+      b.priority - a.priority ||
+      a.startedAt - b.startedAt ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+}
+
 export interface MemberHeartbeatOptions {
   readonly store: LeaseStore;
   readonly election: string;
@@ -103,6 +125,18 @@ export class MemberHeartbeat {
         .filter((member) => member.id !== id && member.priority > priority)
         .map((member) => member.priority),
     ).size;
+  }
+
+  /**
+   * Whether this candidate is among the first FIRST_IN_LINE followers of `leaderId`, or the
+   * store keeps no member records (then everyone is).
+   */
+  isFirstInLine(leaderId: string | null): boolean {
+    const { store, id } = this.options;
+    if (store.listMembers === undefined || this.known.length === 0) return true;
+    const followers = inLine(this.known).filter((member) => member.id !== leaderId);
+    const place = followers.findIndex((member) => member.id === id);
+    return place === -1 || place < FIRST_IN_LINE;
   }
 
   /** Live candidates, highest priority first; `leaderId` is the leader this one knows of. */

@@ -110,8 +110,18 @@ export interface LeaseStore {
    * until `signal` aborts. Best effort: the elector still polls, so a missed event costs
    * latency, never safety. The promise resolves once the subscription is in place (or has
    * failed: it never rejects), so callers that care can wait for it.
+   *
+   * `candidate` is the id of the candidate watching. A store that keeps member records may
+   * wake, on a release, only the first candidates in line (highest priority first) rather
+   * than every follower, so that one release costs a bounded amount of store work however
+   * many candidates wait; the others still try at the lease's expiry or their poll.
    */
-  watch?(election: string, onChange: () => void, signal: AbortSignal): Promise<void>;
+  watch?(
+    election: string,
+    onChange: () => void,
+    signal: AbortSignal,
+    candidate?: string,
+  ): Promise<void>;
   /**
    * Members (optional, all three or none): write this candidate's record with a TTL, list
    * the records that have not expired, remove one on clean shutdown. A store without them

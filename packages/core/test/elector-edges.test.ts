@@ -6,9 +6,14 @@ import {
   type StoreRequestEvent,
   type TermRegressionEvent,
 } from '@leasehold/core';
-import { MemoryBackend, type MemoryStore, ManualClock } from '@leasehold/core/testing';
+import {
+  ManualClock,
+  MemoryBackend,
+  seededRandom,
+  type MemoryStore,
+} from '@leasehold/core/testing';
 import { describe, expect, it } from 'vitest';
-import { variantOf, withNotBefore } from './harness.js';
+import { Cluster, variantOf, withNotBefore } from './harness.js';
 
 /**
  * Edges of the elector found in review (issue 14): each of these failed before its fix.
@@ -181,5 +186,48 @@ describe('Elector edges', () => {
       lastTermRegression: { previous: 3, observed: 1 },
     });
     await stopped(elector, clock);
+  });
+
+  it('lets only the first in line retry right at a dead leader’s expiry; the rest poll', async () => {
+    // Every follower retrying at the expiry hint is a herd that grows with the candidates.
+    // No watch here: only the retry-after hint can bring a follower in at the expiry.
+    const clock = new ManualClock(1_000_000);
+    const backend = new MemoryBackend({ clock });
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const candidates = ids.map((id, i) => {
+      const memory = backend.connect();
+      const store: LeaseStore = {
+        ...variantOf(memory),
+        putMember: (election, member, ttlMs) => memory.putMember(election, member, ttlMs),
+        listMembers: (election) => memory.listMembers(election),
+        removeMember: (election, member) => memory.removeMember(election, member),
+      };
+      const timing = { ttlMs: 3_000, retryIntervalMs: 3_000, random: seededRandom(i + 1) };
+      const elector = new Elector({ store, clock, election: 'jobs', id, ...timing });
+      return { id, memory, elector };
+    });
+    candidates.forEach((c) => c.elector.start());
+    const leaderOf = () => candidates.find((c) => c.elector.isLeader());
+    await clock.advanceUntil(() => leaderOf() !== undefined, 10_000);
+    const leader = leaderOf();
+    if (leader === undefined) throw new Error('no leader');
+    await clock.advance(2_500); // everyone has heard of everyone
+    leader.memory.faults.freeze(); // it can no longer renew, nor release
+    const expiresAt = clock.now() + (backend.read('jobs')?.remainingMs ?? 0);
+    const early: string[] = [];
+    for (const candidate of candidates.filter((c) => c !== leader)) {
+      candidate.elector.on('store-request', ({ op }) => {
+        const now = clock.now();
+        if (op === 'acquire' && now >= expiresAt && now <= expiresAt + 5) early.push(candidate.id);
+      });
+    }
+    await clock.advanceUntil(() => (leaderOf() ?? leader) !== leader, 5_000);
+    expect(clock.now() - expiresAt).toBeLessThanOrEqual(5);
+    expect(early).toContain(leaderOf()?.id);
+    expect(early.length).toBeLessThanOrEqual(2);
+    leader.memory.faults.thaw();
+    let stopped = false;
+    void Promise.all(candidates.map((c) => c.elector.stop())).then(() => (stopped = true));
+    await clock.advanceUntil(() => stopped, 10_000);
   });
 });

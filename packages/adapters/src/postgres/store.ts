@@ -1,4 +1,5 @@
 import {
+  FIRST_IN_LINE,
   StoreAuthError,
   StoreClosedError,
   StoreProtocolError,
@@ -36,6 +37,12 @@ export interface PostgresStoreOptions {
   readonly where: string;
 }
 
+interface Watcher {
+  readonly onChange: () => void;
+  /** The candidate watching, when it said; woken only when first in line. */
+  readonly candidate: string | undefined;
+}
+
 interface Session {
   readonly client: pg.Client;
   /** Elections whose advisory lock this session holds, with the token of the lease. */
@@ -52,7 +59,7 @@ export class PostgresStore implements LeaseStore {
   private session: Session | null = null;
   private connecting: Promise<Session> | null = null;
   private listener: pg.Client | null = null;
-  private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly watchers = new Map<string, Set<Watcher>>();
   private schemaReady: Promise<void> | null = null;
   private idleTimeoutMs = 0;
   private closed = false;
@@ -127,6 +134,11 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
+  /**
+   * Mark the row released (committed first: a follower that gets the lock must find it
+   * released, or it would wait out the lease), then unlock and notify in one round trip. The
+   * notification names the first in line, and only they wake (see watch()).
+   */
   release(lease: Lease): Promise<void> {
     return this.run('release', async () => {
       const session = this.session;
@@ -136,9 +148,21 @@ export class PostgresStore implements LeaseStore {
           WHERE election = $1 AND token = $2`,
         [lease.election, lease.token],
       );
-      if (session.locks.get(lease.election) === lease.token)
-        await this.unlock(session, lease.election);
-      await session.client.query('SELECT pg_notify($1, $2)', [this.tables.channel, lease.election]);
+      const holdsLock = session.locks.get(lease.election) === lease.token;
+      const notify = `pg_notify($1, $2 || coalesce((
+          SELECT string_agg(E'\n' || id, '') FROM (
+            SELECT id FROM ${this.tables.members}
+             WHERE election = $2 AND id <> $3 AND expires_at > now()
+             ORDER BY (record->>'priority')::numeric DESC, (record->>'startedAt')::numeric, id
+             LIMIT ${FIRST_IN_LINE}) AS next), ''))`;
+      const params = [this.tables.channel, lease.election, lease.holder];
+      if (!holdsLock) {
+        await session.client.query(`SELECT ${notify}`, params);
+        return;
+      }
+      const lock = lockId(this.options.schema, lease.election);
+      await session.client.query(`SELECT pg_advisory_unlock($4), ${notify}`, [...params, lock]);
+      session.locks.delete(lease.election);
     });
   }
 
@@ -182,8 +206,17 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
-  /** NOTIFY on release; one LISTEN connection per store serves every watched election. */
-  async watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
+  /**
+   * NOTIFY on release; one LISTEN connection per store serves every watched election. The
+   * payload is the election and the ids of the first in line (one per line): only those
+   * watchers wake, the others try at their poll. Without ids, everyone wakes.
+   */
+  async watch(
+    election: string,
+    onChange: () => void,
+    signal: AbortSignal,
+    candidate?: string,
+  ): Promise<void> {
     if (this.closed || signal.aborted) return;
     let listeners = this.watchers.get(election);
     if (listeners === undefined) {
@@ -191,8 +224,9 @@ export class PostgresStore implements LeaseStore {
       this.watchers.set(election, listeners);
     }
     const electionListeners = listeners;
-    electionListeners.add(onChange);
-    signal.addEventListener('abort', () => electionListeners.delete(onChange), { once: true });
+    const watcher: Watcher = { onChange, candidate };
+    electionListeners.add(watcher);
+    signal.addEventListener('abort', () => electionListeners.delete(watcher), { once: true });
     try {
       await this.listen();
     } catch {
@@ -415,13 +449,20 @@ export class PostgresStore implements LeaseStore {
     const lost = (): void => {
       if (this.listener === listener) this.listener = null;
       // Wake everyone: a release may have happened while we could not hear it.
-      for (const listeners of this.watchers.values()) for (const onChange of listeners) onChange();
+      for (const listeners of this.watchers.values()) {
+        for (const watcher of listeners) watcher.onChange();
+      }
     };
     listener.on('error', lost);
     listener.on('end', lost);
     listener.on('notification', (message) => {
       if (message.channel !== this.tables.channel || message.payload === undefined) return;
-      for (const onChange of this.watchers.get(message.payload) ?? []) onChange();
+      const [election = '', ...next] = message.payload.split('\n');
+      for (const watcher of this.watchers.get(election) ?? []) {
+        const woken =
+          next.length === 0 || watcher.candidate === undefined || next.includes(watcher.candidate);
+        if (woken) watcher.onChange();
+      }
     });
     try {
       await listener.connect();
