@@ -1,6 +1,6 @@
 import { LeaseholdConfigError, UnsupportedStoreError, type LeaseStore } from '@leasehold/core';
-import { normalizeEtcdUrl } from './etcd/url.js';
 import type { StoreOptions } from './options.js';
+import { normalizeHostListUrl } from './store-url.js';
 
 export { DEFAULT_NAMESPACE, type StoreOptions } from './options.js';
 
@@ -36,7 +36,7 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
   let parsed: URL;
   try {
     // etcd://h1:2379,h2:2379 is not a WHATWG URL until its host list is encoded.
-    parsed = new URL(normalizeEtcdUrl(url));
+    parsed = new URL(normalizeHostListUrl(url));
   } catch (cause) {
     throw new LeaseholdConfigError(
       'store',

@@ -4,8 +4,6 @@ import { createEtcdClient } from './client.js';
 import { EtcdStore } from './store.js';
 import { parseEtcdUrl } from './url.js';
 
-export { normalizeEtcdUrl } from './url.js';
-
 /**
  * `etcd://[user:password@]host:port[,host:port…][?timeout=ms]`, or `etcds://…` for TLS with
  * `options.tls` (CA, client certificate and key as PEM). Fails with a fatal error when etcd
