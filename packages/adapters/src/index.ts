@@ -22,6 +22,8 @@ const factories = {
   etcds: (url, options) => import('./etcd/index.js').then((m) => m.createEtcdStore(url, options)),
   sqlite: (url, options) =>
     import('./sqlite/index.js').then((m) => m.createSqliteStore(url, options)),
+  zk: (url, options) =>
+    import('./zookeeper/index.js').then((m) => m.createZooKeeperStore(url, options)),
 } satisfies Record<string, StoreFactory>;
 
 export type StoreScheme = keyof typeof factories;
@@ -29,19 +31,20 @@ export type StoreScheme = keyof typeof factories;
 export const SUPPORTED_SCHEMES = Object.keys(factories) as StoreScheme[];
 
 /**
- * Open the store a URL names: `redis://`, `rediss://`, `postgres://`, `etcd://`, `etcds://`
- * or `sqlite://`. An unknown scheme gets an error listing the supported ones.
+ * Open the store a URL names: `redis://`, `rediss://`, `postgres://`, `etcd://`, `etcds://`,
+ * `sqlite://` or `zk://`. An unknown scheme gets an error listing the supported ones.
  */
 export async function createStore(url: string, options: StoreOptions = {}): Promise<LeaseStore> {
   let parsed: URL;
   try {
-    // etcd://h1:2379,h2:2379 is not a WHATWG URL until its host list is encoded.
+    // etcd://h1:2379,h2:2379 and zk://h1:2181,h2:2181 are not WHATWG URLs until their host
+    // lists are encoded.
     parsed = new URL(normalizeHostListUrl(url));
   } catch (cause) {
     throw new LeaseholdConfigError(
       'store',
       maskUrl(url),
-      'expected a URL such as redis://host:6379, postgres://user@host/db, etcd://host:2379 or sqlite://path',
+      'expected a URL such as redis://host:6379, postgres://user@host/db, etcd://host:2379, zk://host:2181 or sqlite://path',
       { cause },
     );
   }
