@@ -31,9 +31,11 @@ export function connectionInternals(client: Client): ConnectionInternals | null 
  * Notices a server that stopped answering. The client pings an idle connection every third of
  * the session timeout but never checks that anything comes back, so a frozen or partitioned
  * server would hold the connection (and every call on it) forever
- * (alexguan/node-zookeeper-client#13, #16). Like ZooKeeper's own client, give up on a
- * connection that has been silent for two thirds of the session timeout: destroying the
- * socket makes the client connect to the next server, in time to keep the session.
+ * (alexguan/node-zookeeper-client#13, #16); and it stops timing a connection attempt once
+ * TCP connects, so a server that accepts but never completes the session handshake (seen
+ * while a restarted ZooKeeper starts up) holds it too. Destroying a socket that has been
+ * silent for longer than `allowanceMs()` makes the client connect to the next server, in
+ * time to keep the session.
  */
 export class SilenceWatchdog {
   private timer: NodeJS.Timeout | null = null;
@@ -45,12 +47,14 @@ export class SilenceWatchdog {
 
   constructor(
     private readonly internals: ConnectionInternals | null,
-    private readonly silenceMs: () => number,
+    /** How long the current connection may stay silent; asked at every check. */
+    private readonly allowanceMs: () => number,
+    private readonly checkEveryMs: number,
   ) {}
 
   start(): void {
     if (this.internals === null || this.timer !== null) return;
-    this.timer = setInterval(() => this.check(), Math.max(20, Math.floor(this.silenceMs() / 4)));
+    this.timer = setInterval(() => this.check(), Math.max(20, this.checkEveryMs));
     this.timer.unref();
   }
 
@@ -72,7 +76,7 @@ export class SilenceWatchdog {
       socket.on('data', this.heard);
       return;
     }
-    if (performance.now() - this.lastHeardAt > this.silenceMs()) socket.destroy();
+    if (performance.now() - this.lastHeardAt > this.allowanceMs()) socket.destroy();
   }
 }
 

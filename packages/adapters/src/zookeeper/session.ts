@@ -172,8 +172,12 @@ export class ZooKeeperSession extends EventEmitter<SessionEvents> {
     this.client = client;
     this.grantedMs = null;
     this.epochCount += 1;
-    this.watchdog = new SilenceWatchdog(connectionInternals(client), () =>
-      Math.floor((this.timeoutMs * 2) / 3),
+    // Like ZooKeeper's own client: two thirds of the session timeout without a word ends a
+    // connection, and a handshake gets a third (it takes milliseconds when the server works).
+    this.watchdog = new SilenceWatchdog(
+      connectionInternals(client),
+      () => Math.floor((this.timeoutMs * (this.connected ? 2 : 1)) / 3),
+      Math.floor(this.requestedMs / 12),
     );
     client.connect();
     this.watchdog.start();
