@@ -4,7 +4,6 @@ import {
   LeaseholdConfigError,
   LeaseholdError,
   type AcquireRequest,
-  type Lease,
   type LeaseStore,
 } from '@leasehold/core';
 import { runConformanceSuite } from '@leasehold/core/testing';
@@ -13,6 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectionInternals } from '../src/zookeeper/client-internals.js';
 import { trackTimers } from './helpers/etcd-server.js';
+import { acquire } from './helpers/exercise-store.js';
 import { freePort, waitUntil } from './helpers/free-port.js';
 import { ZooKeeperInspector } from './helpers/zookeeper-inspector.js';
 
@@ -65,12 +65,6 @@ describe('zookeeper store', () => {
 
   function request(holder: string, extra: Partial<AcquireRequest> = {}): AcquireRequest {
     return { election: 'jobs', holder, token: randomUUID(), ttlMs: 2_000, ...extra };
-  }
-
-  async function acquire(store: LeaseStore, req: AcquireRequest): Promise<Lease> {
-    const result = await store.tryAcquire(req);
-    if (!result.acquired) throw new Error(`${req.holder} could not acquire ${req.election}`);
-    return result.lease;
   }
 
   it('queues one ephemeral sequential znode per candidate; the term is the leader’s czxid', async () => {
@@ -155,6 +149,20 @@ describe('zookeeper store', () => {
     await leader.stop();
     expect((await elected) - stoppedAt).toBeLessThan(1_000);
     await next.stop();
+  });
+
+  it('reads a queue whose head has not asked yet as free to that head, held to the others', async () => {
+    const ns = namespace();
+    const [a, b] = [await open(ns), await open(ns)];
+    const first = await acquire(a, request('alpha'));
+    expect((await b.tryAcquire(request('beta'))).acquired).toBe(false);
+    await a.release(first);
+    // beta is first in line but has not acquired: to its own elector nobody leads (so a
+    // priority wait, which reads, ends and beta asks), to everyone else beta does.
+    expect(await b.read('jobs')).toBeNull();
+    expect(await a.read('jobs')).toMatchObject({ holder: 'beta' });
+    const second = await acquire(b, request('beta'));
+    expect(await b.read('jobs')).toMatchObject({ holder: 'beta', term: second.term });
   });
 
   it('follows the TTL: the session timeout is the TTL of the first acquire', async () => {
