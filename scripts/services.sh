@@ -101,6 +101,19 @@ wait_for() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# Wait until a store just started in the background answers; when it exits first or does
+# not answer in time, show its log, stop it, drop its pid file and fail.
+#   await_started NAME PID CHECK LOG PID_FILE IS_PID_FUNCTION MESSAGE
+await_started() {
+  local name="$1" pid="$2" check="$3" logfile="$4" pidfile="$5" is_pid="$6" message="$7"
+  WAIT_PID="$pid" wait_for "$name" "$check" && return 0
+  log "tail of $logfile:"
+  tail -n 30 "$logfile" >&2 || true
+  if "$is_pid" "$pid"; then kill "$pid" 2>/dev/null || true; fi
+  rm -f "$pidfile"
+  die "$message (log: $logfile)"
+}
 port_closed() { ! port_open "$1"; }
 
 # ---------------------------------------------------------------- Redis
@@ -234,13 +247,8 @@ start_etcd() {
     </dev/null >>"$ETCD_LOG" 2>&1 &
   local pid=$!
   echo "$pid" >"$ETCD_PID_FILE"
-  if ! WAIT_PID="$pid" wait_for etcd etcd_ok; then
-    log "tail of $ETCD_LOG:"
-    tail -n 30 "$ETCD_LOG" >&2 || true
-    if is_etcd_pid "$pid"; then kill "$pid" 2>/dev/null || true; fi
-    rm -f "$ETCD_PID_FILE"
-    die "etcd did not become healthy on http://$HOST:$ETCD_PORT (log: $ETCD_LOG)"
-  fi
+  await_started etcd "$pid" etcd_ok "$ETCD_LOG" "$ETCD_PID_FILE" is_etcd_pid \
+    "etcd did not become healthy on http://$HOST:$ETCD_PORT"
   # setsid execs in place when it need not fork, so $! is etcd itself; check, and fall back to the port.
   if ! is_etcd_pid "$pid"; then
     pid="$(etcd_pids | head -n 1)"
@@ -334,13 +342,8 @@ start_zookeeper() {
     </dev/null >>"$ZK_LOG" 2>&1 &
   local pid=$!
   echo "$pid" >"$ZK_PID_FILE"
-  if ! WAIT_PID="$pid" wait_for zookeeper zk_ok; then
-    log "tail of $ZK_LOG:"
-    tail -n 30 "$ZK_LOG" >&2 || true
-    if is_zk_pid "$pid"; then kill "$pid" 2>/dev/null || true; fi
-    rm -f "$ZK_PID_FILE"
-    die "zookeeper did not answer ruok on $HOST:$ZK_PORT (log: $ZK_LOG)"
-  fi
+  await_started zookeeper "$pid" zk_ok "$ZK_LOG" "$ZK_PID_FILE" is_zk_pid \
+    "zookeeper did not answer ruok on $HOST:$ZK_PORT"
   log "zookeeper healthy (pid $pid)"
 }
 

@@ -2,6 +2,26 @@ import type { LeaseMetadata, MemberRecord } from '@leasehold/core';
 
 /** Value checks shared by the adapters that store JSON records (etcd, ZooKeeper). */
 
+/** A holder record's JSON (`{holder, metadata, …}`), or null when the value is not one. */
+export function parseHolder(
+  value: Buffer | null | undefined,
+): ({ holder: string; metadata: LeaseMetadata } & Record<string, unknown>) | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value?.toString('utf8') ?? '');
+  } catch {
+    return null;
+  }
+  return typeof parsed === 'object' &&
+    parsed !== null &&
+    'holder' in parsed &&
+    typeof parsed.holder === 'string' &&
+    'metadata' in parsed &&
+    isMetadata(parsed.metadata)
+    ? (parsed as { holder: string; metadata: LeaseMetadata } & Record<string, unknown>)
+    : null;
+}
+
 /** A member record as `putMember` wrote it, or null for anything else. */
 export function decodeMember(value: Buffer): MemberRecord | null {
   try {

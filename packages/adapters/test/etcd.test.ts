@@ -4,7 +4,6 @@ import {
   LeaseholdConfigError,
   LeaseholdError,
   type AcquireRequest,
-  type Lease,
   type LeaseStore,
 } from '@leasehold/core';
 import { runConformanceSuite } from '@leasehold/core/testing';
@@ -13,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { normalizeHostListUrl } from '../src/store-url.js';
+import { acquire } from './helpers/exercise-store.js';
 
 /** The shared etcd (scripts/services.sh starts it); nothing here stops or reconfigures it. */
 const ETCD_URL = 'etcd://127.0.0.1:2379';
@@ -54,12 +54,6 @@ describe('etcd store', () => {
 
   function request(holder: string, extra: Partial<AcquireRequest> = {}): AcquireRequest {
     return { election: 'jobs', holder, token: randomUUID(), ttlMs: 2_000, ...extra };
-  }
-
-  async function acquire(store: LeaseStore, req: AcquireRequest): Promise<Lease> {
-    const result = await store.tryAcquire(req);
-    if (!result.acquired) throw new Error(`${req.holder} could not acquire ${req.election}`);
-    return result.lease;
   }
 
   it('reports the TTL etcd granted: whole seconds, at least its minimum', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { StoreProtocolError, type Lease, type LeaseMetadata } from '@leasehold/core';
-import { isMetadata } from '../records.js';
+import { isMetadata, parseHolder } from '../records.js';
 
 /**
  * Key layout and value encoding.
@@ -65,22 +65,8 @@ export function encodeHolder(holder: string, token: string, metadata: LeaseMetad
 }
 
 export function decodeHolder(key: string, value: Buffer): HolderValue {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value.toString('utf8'));
-  } catch {
-    parsed = null;
-  }
-  if (
-    typeof parsed === 'object' &&
-    parsed !== null &&
-    'holder' in parsed &&
-    typeof parsed.holder === 'string' &&
-    'token' in parsed &&
-    typeof parsed.token === 'string' &&
-    'metadata' in parsed &&
-    isMetadata(parsed.metadata)
-  ) {
+  const parsed = parseHolder(value);
+  if (parsed !== null && typeof parsed.token === 'string') {
     return { holder: parsed.holder, token: parsed.token, metadata: parsed.metadata };
   }
   throw new StoreProtocolError(

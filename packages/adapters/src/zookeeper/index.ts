@@ -1,4 +1,5 @@
 import type { LeaseStore } from '@leasehold/core';
+import { started } from '../lifecycle.js';
 import type { StoreOptions } from '../options.js';
 import { ZooKeeperStore } from './store.js';
 import { parseZooKeeperUrl } from './url.js';
@@ -12,12 +13,5 @@ export async function createZooKeeperStore(
   url: URL,
   options: StoreOptions = {},
 ): Promise<LeaseStore> {
-  const store = new ZooKeeperStore(parseZooKeeperUrl(url, options), options.ttlMs !== undefined);
-  try {
-    await store.start();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
+  return started(new ZooKeeperStore(parseZooKeeperUrl(url, options), options.ttlMs !== undefined));
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { StoreProtocolError, type LeaseMetadata, type MemberRecord } from '@leasehold/core';
-import { isMetadata } from '../records.js';
+import { parseHolder } from '../records.js';
 
 /**
  * Znode layout and data encoding.
@@ -94,22 +94,8 @@ export function encodeHolder(holder: string, metadata: LeaseMetadata): Buffer {
 }
 
 export function decodeHolder(path: string, data: Buffer | null | undefined): HolderData {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(data?.toString('utf8') ?? '');
-  } catch {
-    parsed = null;
-  }
-  if (
-    typeof parsed === 'object' &&
-    parsed !== null &&
-    'holder' in parsed &&
-    typeof parsed.holder === 'string' &&
-    'metadata' in parsed &&
-    isMetadata(parsed.metadata)
-  ) {
-    return { holder: parsed.holder, metadata: parsed.metadata };
-  }
+  const parsed = parseHolder(data);
+  if (parsed !== null) return { holder: parsed.holder, metadata: parsed.metadata };
   throw new StoreProtocolError(
     `the znode "${path}" holds data leasehold did not write; remove it or use another namespace`,
   );
