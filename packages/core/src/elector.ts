@@ -139,6 +139,8 @@ interface HeldLease {
   readonly termController: AbortController;
   readonly renewBackoff: Backoff;
   deadlineTimer: TimerHandle | null;
+  /** Reports leadership at notBefore; cancelled with the lease, so it never outlives it. */
+  notBeforeTimer: TimerHandle | null;
 }
 
 const ELECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -534,12 +536,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
         this.random,
       ),
       deadlineTimer: null,
+      notBeforeTimer: null,
     };
     this.held = held;
     this.observed = true;
     this.armDeadline(held);
     if (held.notBefore > receivedAt) {
-      setTimerAt(this.clock, held.notBefore, () => this.declareElected(held));
+      held.notBeforeTimer = setTimerAt(this.clock, held.notBefore, () => this.declareElected(held));
     } else {
       this.declareElected(held);
     }
@@ -576,6 +579,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     if (this.held !== held) return;
     this.held = null;
     held.deadlineTimer?.cancel();
+    held.notBeforeTimer?.cancel();
     held.termController.abort(reason);
     if (held.elected) {
       this.safeEmit('deposed', {
