@@ -1,7 +1,7 @@
 import { fastifySSE } from '@fastify/sse';
 import fastifySwagger from '@fastify/swagger';
 import type { Elector, LeaderInfo } from '@leasehold/core';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import type { Metrics } from './metrics.js';
 import { parseDuration } from './config.js';
 import { LeadershipHistory } from './history.js';
 import { statusPage, wantsHtml } from './status-page.js';
+import { answerErrorsWithRegistryCodes, sendError } from './http-errors.js';
 
 /**
  * The HTTP API (DESIGN §4). Every leadership answer is computed when the request arrives,
@@ -140,14 +141,6 @@ export function leaderBody(elector: Elector): LeaderBody {
   };
 }
 
-function sendError(reply: FastifyReply, statusCode: number, code: string, message: string) {
-  const error =
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 503: 'Service Unavailable' }[
-      statusCode
-    ] ?? 'Error';
-  return reply.code(statusCode).send({ statusCode, code, error, message });
-}
-
 export async function buildServer(options: ServerOptions) {
   const { elector, metrics } = options;
   const maxWaitMs = options.maxWaitMs ?? MAX_WAIT_MS;
@@ -177,6 +170,7 @@ export async function buildServer(options: ServerOptions) {
     },
   });
   await app.register(fastifySSE, { heartbeatInterval: 15_000 });
+  answerErrorsWithRegistryCodes(app);
 
   const history = new LeadershipHistory(elector);
 
@@ -259,6 +253,15 @@ export async function buildServer(options: ServerOptions) {
     },
     async (request, reply) => {
       const { wait, term } = request.query;
+      const seenTerm = term === undefined ? undefined : Number(term);
+      if (term !== undefined && !(/^\d{1,16}$/.test(term) && Number.isSafeInteger(seenTerm))) {
+        return sendError(
+          reply,
+          400,
+          'LEASEHOLD_E_BAD_REQUEST',
+          `invalid term: ${JSON.stringify(term)}; the term from your last answer`,
+        );
+      }
       if (wait !== undefined) {
         const waitMs = parseDuration(wait);
         if (waitMs instanceof Error || waitMs > maxWaitMs) {
@@ -267,15 +270,6 @@ export async function buildServer(options: ServerOptions) {
             400,
             'LEASEHOLD_E_BAD_REQUEST',
             `invalid wait: ${JSON.stringify(wait)}; a duration up to ${maxWaitMs / 1000}s, such as 30s`,
-          );
-        }
-        const seenTerm = term === undefined ? undefined : Number(term);
-        if (term !== undefined && !Number.isSafeInteger(seenTerm)) {
-          return sendError(
-            reply,
-            400,
-            'LEASEHOLD_E_BAD_REQUEST',
-            `invalid term: ${JSON.stringify(term)}; the term from your last answer`,
           );
         }
         await waitForChange(elector, seenTerm, waitMs, request.raw);
@@ -398,7 +392,9 @@ export async function buildServer(options: ServerOptions) {
   app.get(
     '/v1/events',
     {
-      sse: true,
+      // Any client that does not refuse event streams gets one: curl and proxies send
+      // `Accept: */*` or nothing; only an Accept that rules text/event-stream out gets 406.
+      sse: 'only',
       schema: {
         description: 'Server-Sent Events: a `leader` event on every change, heartbeats meanwhile',
       },
