@@ -1,4 +1,5 @@
 import { LeaseholdConfigError } from '@leasehold/core';
+import { isSecretName, maskUrl } from '../mask.js';
 import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
 
 /**
@@ -164,7 +165,7 @@ function parseQuery(url: URL): number {
     if (name !== 'timeout') {
       throw new LeaseholdConfigError(
         `store parameter ${name}`,
-        raw,
+        isSecretName(name) ? '***' : raw,
         'etcd:// accepts timeout (milliseconds per etcd call)',
       );
     }
@@ -191,8 +192,5 @@ function safeDecode(text: string): string {
 
 /** The URL for error messages: never with its password. */
 export function maskedHref(url: URL): string {
-  if (url.password === '') return url.href;
-  const masked = new URL(url.href);
-  masked.password = '***';
-  return masked.href;
+  return maskUrl(url.href);
 }
