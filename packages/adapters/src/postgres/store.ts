@@ -15,6 +15,7 @@ import {
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { waitAtMost } from '../wait.js';
+import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 
 /**
  * PostgreSQL: mutual exclusion by a session-level advisory lock on a connection of this
@@ -34,6 +35,8 @@ export interface PostgresStoreOptions {
   readonly schema: string;
   /** Human-readable server for messages; never contains the password. */
   readonly where: string;
+  /** The server's TCP address, to probe when the first connection fails; none for a socket. */
+  readonly endpoint?: Endpoint;
 }
 
 interface Session {
@@ -75,9 +78,13 @@ export class PostgresStore implements LeaseStore {
     try {
       await this.run('connect', () => this.connect());
     } catch (error) {
-      if (error instanceof StoreUnavailableError) return;
+      const hopeless =
+        error instanceof StoreUnavailableError && this.options.endpoint !== undefined
+          ? await diagnoseFirstConnection('postgres', [this.options.endpoint])
+          : error;
+      if (hopeless === null) return;
       await this.close();
-      throw error;
+      throw hopeless;
     }
   }
 
