@@ -120,7 +120,7 @@ describe('the leasehold command', () => {
     ],
     [
       ['--ttl', '10s', '--renew-interval', '6s'],
-      'leasehold: invalid renewIntervalMs: 6000; must be at least 10 ms and less than ttlMs / 2',
+      'leasehold: invalid renew-interval (flag --renew-interval): "6s"; must be at least 10 ms and less than ttl / 2 (5000 ms)',
     ],
     [
       ['--store', 'redis://u:hunter2@127.0.0.1:1/0?bogus=1'],
@@ -319,7 +319,7 @@ describe('leasehold run', () => {
     );
     expect(result.status).toBe(2);
     expect(result.stderr.trim()).toBe(
-      'leasehold: invalid commandGraceMs: 20000; less than shutdownGraceMs (10000)',
+      'leasehold: invalid command-grace (flag --command-grace): "20s"; must be below the shutdown grace (10s, the default)',
     );
   });
 
