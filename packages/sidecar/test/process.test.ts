@@ -90,8 +90,11 @@ describe('shutdown while the store does not answer', () => {
 
   it('exits at once on a second signal', { timeout: 30_000 }, async () => {
     const sidecar = await processes.start(storeUrl, 'stuck', 'stuck');
+    const firstAt = performance.now();
     sidecar.child.kill('SIGTERM');
     await loggedLine(sidecar, /shutting down/, 5_000);
+    // A person's second Ctrl-C, not one signal delivered twice (see the next test).
+    await until(() => performance.now() - firstAt > 600, 1_000);
     const secondAt = performance.now();
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(143);
@@ -138,6 +141,20 @@ describe('the leasehold command', () => {
     expect(lines[0]).toContain(line);
     expect(result.stderr).not.toContain('hunter2');
   });
+
+  it(
+    'takes one signal delivered twice at once (npm start forwards what it gets) as one',
+    { timeout: 30_000 },
+    async () => {
+      const sidecar = await start(BACKENDS[0][1], `twice-${randomUUID().slice(0, 8)}`, 'twice');
+      await oneLeader([sidecar], 10_000);
+      sidecar.child.kill('SIGINT');
+      sidecar.child.kill('SIGINT');
+      // A clean shutdown (0), not the second signal's exit at once (130).
+      expect(await sidecar.exited).toBe(0);
+      expect(sidecar.logLines.join('\n')).not.toContain('second signal');
+    },
+  );
 
   it('prints the effective configuration with secrets masked', () => {
     const result = spawnSync(
