@@ -59,6 +59,19 @@ export async function diagnoseFirstConnection(
   return null;
 }
 
+/**
+ * For the message of a failed call: a host name lookup that failed is DNS trouble, which
+ * `getaddrinfo ENOTFOUND` does not say to everyone. Empty for any other error.
+ */
+export function dnsHint(error: unknown): string {
+  const { code, hostname } = (error ?? {}) as { code?: unknown; hostname?: unknown };
+  const host = typeof hostname === 'string' ? ` "${hostname}"` : '';
+  if (code === 'ENOTFOUND') return ` (DNS: no address for the host name${host})`;
+  if (code === 'EAI_AGAIN')
+    return ` (DNS: the lookup of${host || ' the host name'} failed for now)`;
+  return '';
+}
+
 /** Only a definite "no such name": a DNS server that does not answer may answer later. */
 async function isUnknownToDns(host: string): Promise<boolean> {
   if (isIP(host.replace(/^\[|\]$/g, '')) !== 0) return false;

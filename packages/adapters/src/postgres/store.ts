@@ -15,7 +15,7 @@ import {
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { waitAtMost } from '../wait.js';
-import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
+import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
 
 /**
  * PostgreSQL: mutual exclusion by a session-level advisory lock on a connection of this
@@ -486,7 +486,10 @@ function translate(operation: string, error: unknown, where: string): Error {
       },
     );
   }
-  return new StoreUnavailableError(`postgres ${operation} at ${where} failed: ${message}`, {
-    cause: error,
-  });
+  return new StoreUnavailableError(
+    `postgres ${operation} at ${where} failed: ${message}${dnsHint(error)}`,
+    {
+      cause: error,
+    },
+  );
 }
