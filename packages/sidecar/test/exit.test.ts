@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { SidecarProcesses, loggedLine, oneLeader, until } from './helpers/sidecar-processes.js';
+import {
+  SidecarProcesses,
+  loggedLine,
+  oneLeader,
+  storeUrls,
+  until,
+} from './helpers/sidecar-processes.js';
 
 /**
  * Once stopped, a sidecar exits at once: nothing of its own (a timer, a socket) may hold the
@@ -16,12 +22,7 @@ import { SidecarProcesses, loggedLine, oneLeader, until } from './helpers/sideca
 const sqliteDir = mkdtempSync(join(tmpdir(), 'lhsu-exit-'));
 afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
 
-const BACKENDS = [
-  ['redis', 'redis://127.0.0.1:6379'],
-  ['postgres', 'postgres://postgres@127.0.0.1:5432/test'],
-  ['etcd', 'etcd://127.0.0.1:2379'],
-  ['sqlite', `sqlite://${join(sqliteDir, 'leases.db')}`],
-] as const;
+const BACKENDS = storeUrls(sqliteDir);
 
 const SIDECAR = new URL('../dist/index.js', import.meta.url).href;
 

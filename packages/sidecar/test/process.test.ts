@@ -11,17 +11,13 @@ import {
   loggedLine,
   oneLeader,
   until,
+  storeUrls,
 } from './helpers/sidecar-processes.js';
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-proc-'));
 afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
 
-const BACKENDS = [
-  ['redis', 'redis://127.0.0.1:6379'],
-  ['postgres', 'postgres://postgres@127.0.0.1:5432/test'],
-  ['etcd', 'etcd://127.0.0.1:2379'],
-  ['sqlite', `sqlite://${join(sqliteDir, 'leases.db')}`],
-] as const;
+const BACKENDS = storeUrls(sqliteDir);
 
 const TTL_MS = 2_000;
 const processes = new SidecarProcesses(TTL_MS);

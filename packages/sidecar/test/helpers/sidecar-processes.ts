@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 
@@ -7,6 +8,16 @@ import { expect } from 'vitest';
  * project's test command builds before vitest runs.
  */
 export const BIN = new URL('../../bin/leasehold.js', import.meta.url).pathname;
+
+/** The four backends' URLs on this machine's shared stores; SQLite's file in `sqliteDir`. */
+export function storeUrls(sqliteDir: string) {
+  return [
+    ['redis', 'redis://127.0.0.1:6379'],
+    ['postgres', 'postgres://postgres@127.0.0.1:5432/test'],
+    ['etcd', 'etcd://127.0.0.1:2379'],
+    ['sqlite', `sqlite://${join(sqliteDir, 'leases.db')}`],
+  ] as const;
+}
 
 export interface Sidecar {
   readonly id: string;
