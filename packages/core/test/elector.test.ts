@@ -290,6 +290,21 @@ describe('Elector', () => {
     await stopping;
   });
 
+  it('leaves no timer behind when stopped while waiting out notBeforeMs', async () => {
+    // A timer left armed after stop() keeps a process that has shut down from exiting.
+    const clock = new ManualClock();
+    const memory = new MemoryBackend({ clock }).connect();
+    const store = withNotBefore(memory, 4_000);
+    const elector = new Elector({ store, clock, election: 'jobs', id: 'a', ttlMs: 3_000 });
+    elector.start();
+    await clock.advance(100);
+    expect(elector.status().state).toBe('pending');
+    const stopping = elector.stop();
+    await clock.advance(0);
+    await stopping;
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('hands back an acquire whose answer came after the elector gave up on it', async () => {
     cluster = new Cluster({ ttlMs: 30_000, retryIntervalMs: 1_000 });
     const a = cluster.add('a');

@@ -1,29 +1,35 @@
-import { LeaseholdConfigError } from '@leasehold/core';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
 import {
-  ConfigValueError,
   FIELDS,
+  commandGraceRule,
   describeConfig,
+  helpText,
   loadConfig,
   type SidecarConfig,
 } from './config.js';
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable } from './run.js';
-import { createLogger, isFatalStartupError, serve } from './serve.js';
+import { createLogger, serve } from './serve.js';
+import {
+  EXIT_CONFIGURATION,
+  EXIT_ENVIRONMENT,
+  StartupFailure,
+  exitOnStartupFailure,
+} from './startup-failure.js';
 import { version } from './version.js';
 
 /**
- * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean, 1 failure at run
- * time, 2 bad configuration (one line naming the field, the value and what is accepted).
+ * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean; a failure at
+ * start-up is one line and 2 (a value to change) or 1 (the environment), see
+ * startup-failure.ts; 1 when a shutdown outlasts its grace period.
  */
 
 function addConfigOptions(command: Command): Command {
   command.addOption(
     new Option('--config <file>', 'YAML configuration file').env('LEASEHOLD_CONFIG'),
   );
-  for (const f of FIELDS)
-    command.addOption(new Option(`--${f.flag} <value>`, `${f.description} [${f.env}]`));
+  for (const f of FIELDS) command.addOption(new Option(`--${f.flag} <value>`, helpText(f)));
   return command;
 }
 
@@ -37,51 +43,54 @@ function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_m, letter: string) => letter.toUpperCase());
 }
 
-function failConfig(error: unknown): never {
-  if (error instanceof ConfigValueError || isFatalStartupError(error)) {
-    process.stderr.write(`leasehold: ${(error as Error).message}\n`);
-    process.exit(2);
+function configOrExit(options: Record<string, string | undefined>): SidecarConfig {
+  try {
+    return configFrom(options);
+  } catch (error) {
+    exitOnStartupFailure(error);
   }
-  throw error;
 }
 
 async function start(
   options: Record<string, string | undefined>,
-  check: (config: SidecarConfig) => LeaseholdConfigError | null = () => null,
+  check: (config: SidecarConfig) => Error | null = () => null,
 ) {
-  let config: SidecarConfig;
-  try {
-    config = configFrom(options);
-  } catch (error) {
-    failConfig(error);
-  }
+  const config = configOrExit(options);
   const invalid = check(config);
-  if (invalid !== null) failConfig(invalid);
+  if (invalid !== null) exitOnStartupFailure(invalid, config);
   const logger = createLogger(config);
   try {
     return { config, logger, running: await serve(config, logger) };
   } catch (error) {
     logger.flush();
-    failConfig(error);
+    exitOnStartupFailure(error, config);
   }
 }
 
 /**
+ * One signal delivered twice within this long is one request to stop. `npm start` forwards
+ * the signals it gets to the sidecar, so Ctrl-C (which the terminal sends to npm and to the
+ * sidecar) or a SIGTERM to the whole process group arrives twice within milliseconds.
+ */
+const DUPLICATE_SIGNAL_MS = 500;
+
+/**
  * SIGTERM / SIGINT: shut down cleanly and exit 0, or 1 when that outlasts the grace period;
- * a second signal exits at once.
+ * a second signal (not the same one delivered twice) exits at once.
  */
 function onShutdownSignals(
   config: SidecarConfig,
   logger: Logger,
   shutdown: (signal: NodeJS.Signals) => Promise<void>,
 ): void {
-  let signals = 0;
+  let first: { signal: NodeJS.Signals; at: number } | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1;
-    if (signals > 1) {
+    if (first !== null) {
+      if (signal === first.signal && performance.now() - first.at < DUPLICATE_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal: exiting at once');
       process.exit(signal === 'SIGINT' ? 130 : 143);
     }
+    first = { signal, at: performance.now() };
     const grace = setTimeout(() => {
       logger.error(
         { graceMs: config.shutdownGraceMs },
@@ -106,7 +115,11 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command('leasehold')
     .description('Leader election sidecar: tells your app over localhost HTTP whether it leads.')
     .version(version, '-v, --version')
-    .showHelpAfterError();
+    .addHelpText(
+      'after',
+      '\nEvery option, its LEASEHOLD_* variable and its default: leasehold serve --help',
+    );
+  oneLineUsageErrors(program);
 
   addConfigOptions(
     program.command('serve', { isDefault: true }).description('run the sidecar (default)'),
@@ -127,21 +140,14 @@ export async function main(argv: string[]): Promise<void> {
   ).action(async (commandLine: string[], options: Record<string, string | undefined>) => {
     const [command = '', ...args] = commandLine;
     if (findExecutable(command) === null) {
-      process.stderr.write(
-        `leasehold: invalid command: ${JSON.stringify(command)}; an executable file, by path or on PATH\n`,
+      exitOnStartupFailure(
+        new StartupFailure(
+          `invalid command: ${JSON.stringify(command)}; an executable file, by path or on PATH`,
+          EXIT_CONFIGURATION,
+        ),
       );
-      process.exit(2);
     }
-    const { config, logger, running } = await start(options, (checked) =>
-      // The command must be gone before the sidecar gives up on its own shutdown.
-      checked.commandGraceMs < checked.shutdownGraceMs
-        ? null
-        : new LeaseholdConfigError(
-            'commandGraceMs',
-            checked.commandGraceMs,
-            `less than shutdownGraceMs (${checked.shutdownGraceMs})`,
-          ),
-    );
+    const { config, logger, running } = await start(options, commandGraceRule);
     const leaderOnly = new LeaderOnlyCommand({
       command,
       args,
@@ -159,12 +165,7 @@ export async function main(argv: string[]): Promise<void> {
   addConfigOptions(
     program.command('config').description('print the effective configuration (secrets masked)'),
   ).action((options: Record<string, string | undefined>) => {
-    let config: SidecarConfig;
-    try {
-      config = configFrom(options);
-    } catch (error) {
-      failConfig(error);
-    }
+    const config = configOrExit(options);
     process.stdout.write(stringify(describeConfig(config)));
   });
 
@@ -184,10 +185,12 @@ export async function main(argv: string[]): Promise<void> {
         });
         body = (await response.json()) as Record<string, unknown>;
       } catch (error) {
-        process.stderr.write(
-          `leasehold: no sidecar answered at ${options.url} (${(error as Error).message})\n`,
+        exitOnStartupFailure(
+          new StartupFailure(
+            `no sidecar answered at ${options.url} (${(error as Error).message}); start one, or give --url / LEASEHOLD_URL`,
+            EXIT_ENVIRONMENT,
+          ),
         );
-        process.exit(1);
       }
       const store = body.store as { healthy: boolean; error: { message: string } | null };
       const lines = [
@@ -201,5 +204,27 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 
-  await program.parseAsync(argv);
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
+    exitOnStartupFailure(
+      error instanceof CommanderError
+        ? new StartupFailure(
+            `${error.message.replace(/^error: /, '')} (leasehold --help lists the options)`,
+            EXIT_CONFIGURATION,
+          )
+        : error,
+    );
+  }
+}
+
+/**
+ * A mistyped flag or command: one line and exit code 2, like any other bad value, instead
+ * of commander's message followed by the whole help text. --help and --version still print.
+ * Subcommands inherit both settings when they are added, so this comes first.
+ */
+function oneLineUsageErrors(program: Command): void {
+  program.exitOverride();
+  program.configureOutput({ outputError: () => {} });
 }

@@ -1,11 +1,11 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
-import { Elector, LeaseholdError, isTransient, type LeaseStore } from '@leasehold/core';
-import { readFileSync } from 'node:fs';
+import { Elector, type LeaseStore } from '@leasehold/core';
 import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config.js';
 import { createMetrics } from './metrics.js';
 import { buildServer } from './server.js';
+import { readTlsFiles } from './tls-files.js';
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
   const options = { level: config.logLevel, base: { service: 'leasehold' } };
@@ -25,8 +25,9 @@ export interface RunningSidecar {
 }
 
 /**
- * Start the sidecar. Throws a fatal LeaseholdError (exit 2) for bad configuration or store
- * credentials; a store that is merely down does not stop start-up.
+ * Start the sidecar: check the TLS files, open the store, bind the HTTP port, then compete.
+ * Throws what stops start-up (startup-failure.ts words it); a store that is merely down does
+ * not. Whatever it opened before failing it closes, and it has not competed yet.
  */
 export async function serve(config: SidecarConfig, logger: Logger): Promise<RunningSidecar> {
   if (config.storeIsDefault) {
@@ -36,16 +37,12 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
         'For several hosts set --store / LEASEHOLD_STORE to redis://…, postgres://…, etcd://… or zk://…',
     );
   }
-  const tls = {
-    ...(config.storeCa === undefined ? {} : { ca: readPem('store-ca', config.storeCa) }),
-    ...(config.storeCert === undefined ? {} : { cert: readPem('store-cert', config.storeCert) }),
-    ...(config.storeKey === undefined ? {} : { key: readPem('store-key', config.storeKey) }),
-  };
+  const tls = readTlsFiles(config);
   const store: LeaseStore = await createStore(config.store, {
     namespace: config.namespace,
     // ZooKeeper fixes the session timeout (its TTL) when it connects.
     ttlMs: config.ttlMs,
-    ...(Object.keys(tls).length === 0 ? {} : { tls }),
+    ...(tls === undefined ? {} : { tls }),
   });
   let elector: Elector;
   try {
@@ -87,8 +84,24 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
       );
   });
 
-  const metrics = createMetrics(elector);
-  const app = await buildServer({ elector, logger: log, metrics, adminToken: config.adminToken });
+  let app: Awaited<ReturnType<typeof buildServer>> | undefined;
+  let address: string;
+  try {
+    app = await buildServer({
+      elector,
+      logger: log,
+      metrics: createMetrics(elector),
+      adminToken: config.adminToken,
+    });
+    // Bound before the elector competes: a sidecar whose port is taken never leads, so it
+    // never starts a `run` command or makes the next leader wait for its release.
+    address = await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await app?.close();
+    await store.close();
+    throw error;
+  }
+  const server = app;
   if (!isLoopback(config.host)) {
     log.warn(
       { host: config.host },
@@ -97,14 +110,6 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
     );
   }
   elector.start();
-  let address: string;
-  try {
-    address = await app.listen({ host: config.host, port: config.port });
-  } catch (error) {
-    await elector.stop();
-    await store.close();
-    throw error;
-  }
   log.info(
     {
       url: address,
@@ -125,7 +130,7 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
         log.info({ reason }, 'shutting down: releasing leadership');
         // Leadership first: a follower should take over while we close connections.
         await elector.stop();
-        await app.close();
+        await server.close();
         await store.close();
         log.info('stopped');
       })();
@@ -134,24 +139,8 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
   };
 }
 
-function readPem(field: string, path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new LeaseholdError(
-      'LEASEHOLD_E_CONFIG',
-      `invalid ${field}: ${JSON.stringify(path)}; a readable PEM file (${(error as Error).message})`,
-    );
-  }
-}
-
 function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1' || host === '[::1]';
-}
-
-/** Whether an error at start-up should end the process with exit code 2. */
-export function isFatalStartupError(error: unknown): boolean {
-  return error instanceof LeaseholdError && !isTransient(error);
 }

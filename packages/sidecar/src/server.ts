@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { isLeaderAnswer, leaderAnswer, type Answer } from './http/answers.js';
+import { answerErrorsWithRegistryCodes } from './http/errors.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { leaderRoutes } from './http/routes/leader.js';
 import { operationsRoutes } from './http/routes/operations.js';
@@ -57,6 +58,7 @@ export async function buildServer(options: ServerOptions) {
     },
   });
   await app.register(fastifySSE, { heartbeatInterval: 15_000 });
+  answerErrorsWithRegistryCodes(app);
   await app.register(leaderRoutes, { elector, maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS });
   await app.register(statusRoutes, { elector });
   await app.register(adminRoutes, { elector, adminToken });

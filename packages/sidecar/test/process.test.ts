@@ -11,6 +11,7 @@ import {
   loggedLine,
   oneLeader,
   until,
+  storeUrls,
 } from './helpers/sidecar-processes.js';
 import { removeZooKeeperTree } from './helpers/zookeeper-tree.js';
 
@@ -20,13 +21,7 @@ afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
 const zkChroot = `/lhzk-proc-${randomUUID().slice(0, 8)}`;
 afterAll(() => removeZooKeeperTree('127.0.0.1:2181', zkChroot));
 
-const BACKENDS = [
-  ['redis', 'redis://127.0.0.1:6379'],
-  ['postgres', 'postgres://postgres@127.0.0.1:5432/test'],
-  ['etcd', 'etcd://127.0.0.1:2379'],
-  ['zookeeper', `zk://127.0.0.1:2181${zkChroot}`],
-  ['sqlite', `sqlite://${join(sqliteDir, 'leases.db')}`],
-] as const;
+const BACKENDS = storeUrls(sqliteDir, zkChroot);
 
 const TTL_MS = 2_000;
 const processes = new SidecarProcesses(TTL_MS);
@@ -95,8 +90,11 @@ describe('shutdown while the store does not answer', () => {
 
   it('exits at once on a second signal', { timeout: 30_000 }, async () => {
     const sidecar = await processes.start(storeUrl, 'stuck', 'stuck');
+    const firstAt = performance.now();
     sidecar.child.kill('SIGTERM');
     await loggedLine(sidecar, /shutting down/, 5_000);
+    // A person's second Ctrl-C, not one signal delivered twice (see the next test).
+    await until(() => performance.now() - firstAt > 600, 1_000);
     const secondAt = performance.now();
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(143);
@@ -125,7 +123,7 @@ describe('the leasehold command', () => {
     ],
     [
       ['--ttl', '10s', '--renew-interval', '6s'],
-      'leasehold: invalid renewIntervalMs: 6000; must be at least 10 ms and less than ttlMs / 2',
+      'leasehold: invalid renew-interval (flag --renew-interval): "6s"; must be at least 10 ms and less than ttl / 2 (5000 ms)',
     ],
     [
       ['--store', 'redis://u:hunter2@127.0.0.1:1/0?bogus=1'],
@@ -143,6 +141,20 @@ describe('the leasehold command', () => {
     expect(lines[0]).toContain(line);
     expect(result.stderr).not.toContain('hunter2');
   });
+
+  it(
+    'takes one signal delivered twice at once (npm start forwards what it gets) as one',
+    { timeout: 30_000 },
+    async () => {
+      const sidecar = await start(BACKENDS[0][1], `twice-${randomUUID().slice(0, 8)}`, 'twice');
+      await oneLeader([sidecar], 10_000);
+      sidecar.child.kill('SIGINT');
+      sidecar.child.kill('SIGINT');
+      // A clean shutdown (0), not the second signal's exit at once (130).
+      expect(await sidecar.exited).toBe(0);
+      expect(sidecar.logLines.join('\n')).not.toContain('second signal');
+    },
+  );
 
   it('prints the effective configuration with secrets masked', () => {
     const result = spawnSync(
@@ -324,7 +336,7 @@ describe('leasehold run', () => {
     );
     expect(result.status).toBe(2);
     expect(result.stderr.trim()).toBe(
-      'leasehold: invalid commandGraceMs: 20000; less than shutdownGraceMs (10000)',
+      'leasehold: invalid command-grace (flag --command-grace): "20s"; must be below the shutdown grace (10s, the default)',
     );
   });
 

@@ -38,6 +38,7 @@ import {
 } from './records.js';
 import type { EtcdConfig } from './url.js';
 import { StreamOpener } from './streams.js';
+import { diagnoseFirstConnection } from '../first-connection.js';
 import { WatchHub } from './watch-hub.js';
 
 /** etcd 3.4 added client-chosen watcher ids, which the watch hub relies on. */
@@ -82,7 +83,17 @@ export class EtcdStore implements LeaseStore {
    * a fatal error. An unreachable etcd does not: the elector waits for it.
    */
   async start(): Promise<void> {
-    if (await this.verify()) await this.warmUp();
+    if (await this.verify()) {
+      await this.warmUp();
+      return;
+    }
+    // Not merely down if DNS does not know a host or something else answers there.
+    const endpoints = this.config.endpoints.map((endpoint) => {
+      const url = new URL(endpoint);
+      return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 2379) };
+    });
+    const hopeless = await diagnoseFirstConnection('etcd', endpoints);
+    if (hopeless !== null) throw hopeless;
   }
 
   /** Resolves to whether etcd answered. */

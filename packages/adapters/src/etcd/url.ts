@@ -1,4 +1,5 @@
 import { LeaseholdConfigError } from '@leasehold/core';
+import { isSecretName } from '../mask.js';
 import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
 import { maskedHref, parseHostList, parsePasswordAuth } from '../store-url.js';
 
@@ -105,7 +106,7 @@ function parseQuery(url: URL): number {
     if (name !== 'timeout') {
       throw new LeaseholdConfigError(
         `store parameter ${name}`,
-        raw,
+        isSecretName(name) ? '***' : raw,
         'etcd:// accepts timeout (milliseconds per etcd call)',
       );
     }

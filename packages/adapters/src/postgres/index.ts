@@ -47,8 +47,17 @@ export async function createPostgresStore(
           },
         }),
   };
-  const where = `${url.hostname || process.env.PGHOST || 'localhost'}:${url.port || process.env.PGPORT || '5432'}${url.pathname || ''}`;
-  const store = new PostgresStore({ connection, schema, where });
+  const host = url.hostname || process.env.PGHOST || 'localhost';
+  const port = url.port || process.env.PGPORT || '5432';
+  const where = `${host}:${port}${url.pathname || ''}`;
+  // A host starting with / is a Unix socket directory, also as ?host=…: nothing to probe.
+  const overTcp = !host.startsWith('/') && !url.searchParams.has('host');
+  const store = new PostgresStore({
+    connection,
+    schema,
+    where,
+    ...(overTcp ? { endpoint: { host: host.replace(/^\[|\]$/g, ''), port: Number(port) } } : {}),
+  });
   await store.probe();
   return store;
 }

@@ -16,6 +16,7 @@ import {
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { waitAtMost } from '../wait.js';
+import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
 
 /**
  * PostgreSQL: mutual exclusion by a session-level advisory lock on a connection of this
@@ -35,6 +36,8 @@ export interface PostgresStoreOptions {
   readonly schema: string;
   /** Human-readable server for messages; never contains the password. */
   readonly where: string;
+  /** The server's TCP address, to probe when the first connection fails; none for a socket. */
+  readonly endpoint?: Endpoint;
 }
 
 interface Watcher {
@@ -82,9 +85,13 @@ export class PostgresStore implements LeaseStore {
     try {
       await this.run('connect', () => this.connect());
     } catch (error) {
-      if (error instanceof StoreUnavailableError) return;
+      const hopeless =
+        error instanceof StoreUnavailableError && this.options.endpoint !== undefined
+          ? await diagnoseFirstConnection('postgres', [this.options.endpoint])
+          : error;
+      if (hopeless === null) return;
       await this.close();
-      throw error;
+      throw hopeless;
     }
   }
 
@@ -561,7 +568,10 @@ function translate(operation: string, error: unknown, where: string): Error {
       },
     );
   }
-  return new StoreUnavailableError(`postgres ${operation} at ${where} failed: ${message}`, {
-    cause: error,
-  });
+  return new StoreUnavailableError(
+    `postgres ${operation} at ${where} failed: ${message}${dnsHint(error)}`,
+    {
+      cause: error,
+    },
+  );
 }

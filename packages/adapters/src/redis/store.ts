@@ -16,6 +16,7 @@ import { classify, isCommandTimeout, isOfflineRefusal, translate } from './error
 import * as scripts from './scripts.js';
 import { tlsRefusal } from './tls-probe.js';
 import { waitAtMost } from '../wait.js';
+import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 
 type ScriptName = keyof typeof scripts;
 
@@ -294,6 +295,20 @@ export class RedisStore implements LeaseStore {
       await this.close();
       throw translate('connect', failure, this.options);
     }
+    if (this.client.status === 'ready') return;
+    // Not merely down if DNS does not know the host or something else answers there.
+    const hopeless = await diagnoseFirstConnection('redis', this.endpoints());
+    if (hopeless !== null) {
+      await this.close();
+      throw hopeless;
+    }
+  }
+
+  private endpoints(): Endpoint[] {
+    const { sentinels, host, port } = this.options;
+    return sentinels
+      ? sentinels.map((s) => ({ host: s.host ?? '127.0.0.1', port: s.port ?? 26379 }))
+      : [{ host: host ?? '127.0.0.1', port: port ?? 6379 }];
   }
 
   /**

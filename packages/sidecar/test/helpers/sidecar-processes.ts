@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 
@@ -7,6 +8,21 @@ import { expect } from 'vitest';
  * project's test command builds before vitest runs.
  */
 export const BIN = new URL('../../bin/leasehold.js', import.meta.url).pathname;
+
+/** The four backends' URLs on this machine's shared stores; SQLite's file in `sqliteDir`. */
+/**
+ * The shared test stores, one URL each. ZooKeeper keeps an election's (empty) parent znodes,
+ * so each test file gives it a chroot of its own (and removes it: zookeeper-tree.ts).
+ */
+export function storeUrls(sqliteDir: string, zkChroot: string) {
+  return [
+    ['redis', 'redis://127.0.0.1:6379'],
+    ['postgres', 'postgres://postgres@127.0.0.1:5432/test'],
+    ['etcd', 'etcd://127.0.0.1:2379'],
+    ['zookeeper', `zk://127.0.0.1:2181${zkChroot}`],
+    ['sqlite', `sqlite://${join(sqliteDir, 'leases.db')}`],
+  ] as const;
+}
 
 export interface Sidecar {
   readonly id: string;
