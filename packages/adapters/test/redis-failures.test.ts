@@ -62,6 +62,7 @@ describe('redis losing its data', () => {
     // a leads; Redis restarts empty (no persistence): the lease, info and counter are gone.
     await server.restart();
     await reconnected(b);
+    await reconnected(a);
     expect(await b.read('jobs')).toBeNull();
     const next = await acquire(b, 'b', 4_000);
     expect(next.notBeforeMs).toBe(4_000);
