@@ -1,4 +1,4 @@
-import { LeaseholdConfigError } from '@leasehold/core';
+import type { Elector, LeaseholdError } from '@leasehold/core';
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import {
@@ -10,7 +10,8 @@ import {
 } from './config.js';
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable } from './run.js';
-import { createLogger, isFatalStartupError, serve } from './serve.js';
+import { createLogger, isFatalStartupError, serve, type Attachment } from './serve.js';
+import { commandGraceProblem } from './stop-plan.js';
 import { version } from './version.js';
 
 /**
@@ -47,7 +48,8 @@ function failConfig(error: unknown): never {
 
 async function start(
   options: Record<string, string | undefined>,
-  check: (config: SidecarConfig) => LeaseholdConfigError | null = () => null,
+  check: (config: SidecarConfig) => LeaseholdError | null = () => null,
+  attach?: Parameters<typeof serve>[2],
 ) {
   let config: SidecarConfig;
   try {
@@ -59,7 +61,7 @@ async function start(
   if (invalid !== null) failConfig(invalid);
   const logger = createLogger(config);
   try {
-    return { config, logger, running: await serve(config, logger) };
+    return { config, logger, running: await serve(config, logger, attach) };
   } catch (error) {
     logger.flush();
     failConfig(error);
@@ -120,7 +122,9 @@ export async function main(argv: string[]): Promise<void> {
       .command('run')
       .description(
         'run a command only while this instance leads: started when elected (LEASEHOLD_TERM ' +
-          'in its environment), SIGTERM then SIGKILL when leadership ends; resign when it exits',
+          'in its environment), stopped (SIGTERM, then SIGKILL) before the lease can pass to ' +
+          'another instance, by a watchdog process if the sidecar freezes or dies; resign when ' +
+          'it exits. See docs/run.md',
       )
       .argument('<command...>', 'the command and its arguments, after --')
       .usage('[options] -- <command...>'),
@@ -132,28 +136,20 @@ export async function main(argv: string[]): Promise<void> {
       );
       process.exit(2);
     }
-    const { config, logger, running } = await start(options, (checked) =>
-      // The command must be gone before the sidecar gives up on its own shutdown.
-      checked.commandGraceMs < checked.shutdownGraceMs
-        ? null
-        : new LeaseholdConfigError(
-            'commandGraceMs',
-            checked.commandGraceMs,
-            `less than shutdownGraceMs (${checked.shutdownGraceMs})`,
-          ),
-    );
-    const leaderOnly = new LeaderOnlyCommand({
-      command,
-      args,
-      elector: running.elector,
-      graceMs: config.commandGraceMs,
-      logger: running.logger,
-    });
-    // The command stops before leadership is released: never two running at once.
-    onShutdownSignals(config, logger, async (signal) => {
-      await leaderOnly.stop();
-      await running.shutdown(signal);
-    });
+    // Attached before the election starts: an election won during start-up is not missed.
+    const attach = (elector: Elector, log: Logger, config: SidecarConfig): Attachment => {
+      const leaderOnly = new LeaderOnlyCommand({
+        command,
+        args,
+        elector,
+        graceMs: config.commandGraceMs,
+        logger: log,
+      });
+      return { stop: () => leaderOnly.stop(), resign: () => leaderOnly.resign() };
+    };
+    const { config, logger, running } = await start(options, commandGraceProblem, attach);
+    // The shutdown stops the command before it releases leadership (see serve()).
+    onShutdownSignals(config, logger, (signal) => running.shutdown(signal));
   });
 
   addConfigOptions(

@@ -34,6 +34,12 @@ export interface SidecarConfig {
   readonly shutdownGraceMs: number;
   readonly commandGraceMs: number;
   readonly configFile: string | undefined;
+  /**
+   * How each value that was given is spelled where it was given (`--ttl 10s`,
+   * `LEASEHOLD_TTL=10s`, `ttl: 10s`), secrets masked: for messages about a combination of
+   * values, which name them as the user wrote them. Defaults have no entry.
+   */
+  readonly written: Readonly<Partial<Record<keyof SidecarConfig, string>>>;
 }
 
 export const DEFAULT_STORE = 'sqlite://.leasehold/leasehold.db';
@@ -325,6 +331,7 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
     }
   }
   const values: Record<string, unknown> = {};
+  const written: Partial<Record<keyof SidecarConfig, string>> = {};
   let storeIsDefault = false;
   for (const f of FIELDS) {
     const candidates: [Source, unknown][] = [
@@ -341,18 +348,49 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
     const [source, raw] = chosen;
     const rawText = String(raw);
     const parsed = f.parse(rawText);
-    if (parsed instanceof Error) {
-      const shown =
-        f.key === 'store' ? maskUrl(rawText) : 'secret' in f && f.secret ? '***' : rawText;
-      throw new ConfigValueError(f.flag, source, shown, f.accepted);
-    }
+    const shown =
+      f.key === 'store' ? maskUrl(rawText) : 'secret' in f && f.secret ? '***' : rawText;
+    if (parsed instanceof Error) throw new ConfigValueError(f.flag, source, shown, f.accepted);
     values[f.key] = parsed;
+    written[f.key] = spell(source, shown);
   }
   return {
     ...(values as unknown as SidecarConfig),
+    written,
     storeIsDefault,
     configFile: configFile === '' ? undefined : configFile,
   };
+}
+
+function spell(source: Source, value: string): string {
+  switch (source.kind) {
+    case 'flag':
+      return `--${source.name} ${value}`;
+    case 'env':
+      return `${source.name}=${value}`;
+    case 'file':
+      return `${source.name}: ${value}`;
+    default:
+      return value;
+  }
+}
+
+/**
+ * A value as the user wrote it, or as the flag with its default (`--ttl 10s (default)`):
+ * for messages about a combination of values.
+ */
+export function asWritten(config: SidecarConfig, key: keyof SidecarConfig): string {
+  const given = config.written[key];
+  if (given !== undefined) return given;
+  const f = FIELDS.find((candidate) => candidate.key === key);
+  const value = config[key];
+  const shown = typeof value === 'number' && key.endsWith('Ms') ? formatMs(value) : String(value);
+  return `--${f?.flag ?? key} ${shown} (default)`;
+}
+
+/** 10000 → `10s`, 1500 → `1500ms`. */
+export function formatMs(ms: number): string {
+  return ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`;
 }
 
 function readYaml(path: string): Record<string, unknown> {

@@ -15,6 +15,18 @@ export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
     : pino(options);
 }
 
+/**
+ * Something that runs beside the election (`leasehold run`'s command). It is attached
+ * before the election starts, so it sees the first `elected` however fast that comes, and
+ * stopped before leadership is released.
+ */
+export interface Attachment {
+  /** Stop before the lease is released, on shutdown or a failed start-up. */
+  readonly stop: () => Promise<void>;
+  /** Behind POST /v1/resign, in place of `elector.resign()`. */
+  readonly resign?: () => Promise<boolean>;
+}
+
 export interface RunningSidecar {
   readonly url: string;
   readonly elector: Elector;
@@ -28,7 +40,11 @@ export interface RunningSidecar {
  * Start the sidecar. Throws a fatal LeaseholdError (exit 2) for bad configuration or store
  * credentials; a store that is merely down does not stop start-up.
  */
-export async function serve(config: SidecarConfig, logger: Logger): Promise<RunningSidecar> {
+export async function serve(
+  config: SidecarConfig,
+  logger: Logger,
+  attach?: (elector: Elector, logger: Logger, config: SidecarConfig) => Attachment,
+): Promise<RunningSidecar> {
   if (config.storeIsDefault) {
     logger.warn(
       { store: config.store },
@@ -77,8 +93,16 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
       );
   });
 
+  const attachment = attach?.(elector, log, config);
+  const resign = attachment?.resign;
   const metrics = createMetrics(elector);
-  const app = await buildServer({ elector, logger: log, metrics, adminToken: config.adminToken });
+  const app = await buildServer({
+    elector,
+    logger: log,
+    metrics,
+    adminToken: config.adminToken,
+    ...(resign === undefined ? {} : { resign }),
+  });
   if (!isLoopback(config.host)) {
     log.warn(
       { host: config.host },
@@ -91,6 +115,7 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
   try {
     address = await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    await attachment?.stop();
     await elector.stop();
     await store.close();
     throw error;
@@ -113,7 +138,9 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
     shutdown(reason: string) {
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');
-        // Leadership first: a follower should take over while we close connections.
+        // Leadership first: a follower should take over while we close connections. What
+        // runs beside it stops before that, so that it never runs in two places.
+        await attachment?.stop();
         await elector.stop();
         await app.close();
         await store.close();

@@ -23,6 +23,8 @@ export interface ServerOptions {
   readonly metrics: Metrics;
   /** Bearer token for POST /v1/resign; resign is disabled without one. */
   readonly adminToken: string | undefined;
+  /** What POST /v1/resign does; `elector.resign()` unless `leasehold run` stops its command first. */
+  readonly resign?: () => Promise<boolean>;
   /** Longest `?wait=` a long-poll may ask for. */
   readonly maxWaitMs?: number;
 }
@@ -389,7 +391,7 @@ export async function buildServer(options: ServerOptions) {
       if (!sameSecret(presented, options.adminToken)) {
         return sendError(reply, 401, 'LEASEHOLD_E_UNAUTHORIZED', 'missing or wrong bearer token');
       }
-      const resigned = await elector.resign();
+      const resigned = await (options.resign ?? (() => elector.resign()))();
       request.log.info({ id: elector.id, resigned }, 'resign requested over HTTP');
       return { resigned };
     },
