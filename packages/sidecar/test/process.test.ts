@@ -12,6 +12,7 @@ import {
   oneLeader,
   until,
 } from './helpers/sidecar-processes.js';
+import { runningWithMarker } from './helpers/process-scan.js';
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-proc-'));
 afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
@@ -184,6 +185,12 @@ describe('the leasehold command', () => {
 describe('leasehold run', () => {
   // The default command grace (5 s) does not fit a 2 s lease.
   const RUN_ARGS = ['--command-grace', '500ms'];
+  // Once the sidecars are killed, their watchdogs and commands must be gone too.
+  afterEach(async () => {
+    processes.killAll();
+    await until(() => runningWithMarker(processes.marker).length === 0, 2_000).catch(() => {});
+    expect(runningWithMarker(processes.marker)).toEqual([]);
+  });
   // The command: logs its start (with the term it was given), its SIGTERM and its exit to a
   // shared file; the candidate named second exits by itself once the file named third
   // exists; after SIGTERM it takes the fourth argument's milliseconds to exit.
@@ -363,7 +370,15 @@ describe('leasehold run', () => {
       const child = spawn(
         process.execPath,
         [BIN, 'run', '--port', '0', ...RUN_ARGS, '--', process.execPath, '-e', commandScript, file],
-        { cwd, stdio: 'ignore', env: { ...process.env, LEASEHOLD_TTL: '2s' } },
+        {
+          cwd,
+          stdio: 'ignore',
+          env: {
+            ...process.env,
+            LEASEHOLD_TTL: '2s',
+            LEASEHOLD_TEST_MARK: processes.marker.split('=')[1],
+          },
+        },
       );
       const exited = new Promise((resolve) => child.once('exit', resolve));
       try {

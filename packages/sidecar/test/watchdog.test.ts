@@ -13,7 +13,7 @@ import {
   type WatchdogReport,
 } from '../src/watchdog-protocol.js';
 import { until } from './helpers/sidecar-processes.js';
-import { running } from './helpers/process-scan.js';
+import { running, runningWithMarker } from './helpers/process-scan.js';
 
 /**
  * The watchdog process on its own, driven the way the sidecar drives it: plans on its
@@ -79,28 +79,23 @@ interface Watchdog {
   send(plan: StopPlan): void;
 }
 
+/** In the environment of every process these tests start, and so of their descendants. */
+const MARKER = `LHRN_WATCHDOG_TEST=${process.pid}`;
+const env = { ...process.env, LHRN_WATCHDOG_TEST: String(process.pid) };
 const watchdogs: ChildProcess[] = [];
-const allPids: number[] = [];
 afterEach(async () => {
   for (const child of watchdogs.splice(0)) child.kill('SIGKILL');
-  // Whatever a test left behind fails it here rather than leaking into the next.
-  const left = allPids.splice(0);
-  for (const pid of left) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone.
-    }
-  }
-  await until(() => running(left).length === 0, 2_000);
+  // A test must not leave anything running: fail it, after cleaning up for the next one.
+  const left = runningWithMarker(MARKER);
+  for (const pid of left) process.kill(pid, 'SIGKILL');
+  await until(() => runningWithMarker(MARKER).length === 0, 2_000);
+  expect(left).toEqual([]);
 });
 
 let nextFile = 0;
 function startWatchdog(stubborn: boolean, firstPlan: StopPlan): Watchdog {
   const file = join(dir, `command-${nextFile++}.log`);
-  const child = spawnWatchdog(process.execPath, [commandFile, file, stubborn ? '1' : '0'], {
-    ...process.env,
-  });
+  const child = spawnWatchdog(process.execPath, [commandFile, file, stubborn ? '1' : '0'], env);
   watchdogs.push(child);
   const reports: WatchdogReport[] = [];
   createInterface({ input: child.stdio[REPORT_FD] as Readable }).on('line', (line) =>
@@ -124,7 +119,6 @@ const later = (): StopPlan => ({
 async function groupStarted(watchdog: Watchdog): Promise<number[]> {
   await until(() => recorded(watchdog.file).pids.length === 4, 10_000);
   const { pids } = recorded(watchdog.file);
-  allPids.push(...pids);
   expect(running(pids)).toEqual(pids);
   return pids;
 }
@@ -224,14 +218,13 @@ describe("the sidecar's side", () => {
     const watched = new WatchedCommand({
       command: process.execPath,
       args: [commandFile, file, '1'],
-      env: process.env,
+      env,
       firstPlan: later(),
       onReport: (report) => reports.push(report),
       onWatchdogDied: (how) => died.push(how),
     });
     await until(() => recorded(file).pids.length === 4, 10_000);
     const { pids } = recorded(file);
-    allPids.push(...pids);
     process.kill(watched.watchdogPid, 'SIGKILL');
     await watched.gone;
     expect(died).toEqual(['SIGKILL']);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 
@@ -20,6 +21,11 @@ export interface Sidecar {
 /** Starts sidecars and, on `killAll()`, leaves none behind (frozen ones included). */
 export class SidecarProcesses {
   private readonly children: ChildProcess[] = [];
+  /**
+   * `NAME=value` in the environment of every sidecar started here, inherited by whatever
+   * it starts (leasehold run's watchdogs and commands): a /proc scan for it finds them all.
+   */
+  readonly marker = `LEASEHOLD_TEST_MARK=${randomUUID()}`;
 
   constructor(private readonly ttlMs: number) {}
 
@@ -51,7 +57,10 @@ export class SidecarProcesses {
         ...extraArgs,
         ...(command === undefined ? [] : ['--', ...command]),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LEASEHOLD_TEST_MARK: this.marker.split('=')[1] },
+      },
     );
     this.children.push(child);
     const exited = new Promise<number | null>((resolve) =>
