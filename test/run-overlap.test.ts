@@ -7,7 +7,7 @@ import { PrivatePostgres } from '../packages/adapters/test/helpers/private-postg
 import { PrivateRedis } from '../packages/adapters/test/helpers/redis-server.js';
 import { groupAlive } from '../packages/sidecar/src/process-group.js';
 import { hostMonotonicMs } from '../packages/sidecar/src/watchdog-protocol.js';
-import { runningWithMarker } from '../packages/sidecar/test/helpers/process-scan.js';
+import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
 import { jobRuns, overlaps, writeJob, type JobRun } from './support/job-runs.js';
 import { createNetLab, type LabHost, type NetLab } from './support/netlab.js';
 import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
@@ -70,11 +70,7 @@ afterEach(async () => {
   await candidates?.killAll();
   candidates = null;
   // Every sidecar, watchdog and job carries the marker: none may outlive the test.
-  const deadline = performance.now() + 2_000;
-  while (runningWithMarker(marker).length > 0 && performance.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  expect(runningWithMarker(marker)).toEqual([]);
+  expect(await leftRunning(marker)).toEqual([]);
 });
 
 /** The run that is writing now (a line in the last 100 ms), if any. */

@@ -27,6 +27,8 @@ export interface RunCandidatesOptions {
    * jobs all inherit it, so a scan for it finds whatever a test left running.
    */
   readonly marker: string;
+  /** More environment for every candidate (and so its job). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** `leasehold run` candidates, each in the root namespace or in a lab host. */
@@ -41,7 +43,7 @@ export class RunCandidates {
     host?: LabHost,
     extraArgs: readonly string[] = [],
   ): Promise<RunCandidate> {
-    const { store, election, job, args, marker } = this.options;
+    const { store, election, job, args, marker, env = {} } = this.options;
     const [name, value] = marker.split('=');
     const argv = [
       process.execPath,
@@ -63,7 +65,7 @@ export class RunCandidates {
     const [command = '', ...rest] = host === undefined ? argv : host.wrap(argv);
     const child = spawn(command, rest, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, [name ?? '']: value },
+      env: { ...process.env, ...env, [name ?? '']: value },
     });
     const lines: string[] = [];
     for (const stream of [child.stdout, child.stderr]) {

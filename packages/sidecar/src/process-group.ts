@@ -53,8 +53,8 @@ export async function groupGone(pgid: number, signal?: NodeJS.Signals): Promise<
   }
 }
 
-/** State and process group of a process from /proc/<pid>/stat, or null if it is gone. */
-export function procStat(pid: string): { state: string; pgrp: number } | null {
+/** State, parent and process group of a process from /proc/<pid>/stat, or null if gone. */
+export function procStat(pid: string): { state: string; ppid: number; pgrp: number } | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -63,5 +63,5 @@ export function procStat(pid: string): { state: string; pgrp: number } | null {
   }
   // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0] ?? '', pgrp: Number(fields[2]) };
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
 }

@@ -12,7 +12,7 @@ import {
   oneLeader,
   until,
 } from './helpers/sidecar-processes.js';
-import { runningWithMarker } from './helpers/process-scan.js';
+import { leftRunning } from './helpers/process-scan.js';
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-proc-'));
 afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
@@ -188,8 +188,7 @@ describe('leasehold run', () => {
   // Once the sidecars are killed, their watchdogs and commands must be gone too.
   afterEach(async () => {
     processes.killAll();
-    await until(() => runningWithMarker(processes.marker).length === 0, 2_000).catch(() => {});
-    expect(runningWithMarker(processes.marker)).toEqual([]);
+    expect(await leftRunning(processes.marker)).toEqual([]);
   });
   // The command: logs its start (with the term it was given), its SIGTERM and its exit to a
   // shared file; the candidate named second exits by itself once the file named third

@@ -13,7 +13,7 @@ import {
   type WatchdogReport,
 } from '../src/watchdog-protocol.js';
 import { until } from './helpers/sidecar-processes.js';
-import { running, runningWithMarker } from './helpers/process-scan.js';
+import { leftRunning, running } from './helpers/process-scan.js';
 
 /**
  * The watchdog process on its own, driven the way the sidecar drives it: plans on its
@@ -86,10 +86,7 @@ const watchdogs: ChildProcess[] = [];
 afterEach(async () => {
   for (const child of watchdogs.splice(0)) child.kill('SIGKILL');
   // A test must not leave anything running: fail it, after cleaning up for the next one.
-  const left = runningWithMarker(MARKER);
-  for (const pid of left) process.kill(pid, 'SIGKILL');
-  await until(() => runningWithMarker(MARKER).length === 0, 2_000);
-  expect(left).toEqual([]);
+  expect(await leftRunning(MARKER)).toEqual([]);
 });
 
 let nextFile = 0;
