@@ -276,7 +276,7 @@ export const FIELDS = [
     env: 'LEASEHOLD_COMMAND_GRACE',
     yaml: 'commandGrace',
     description:
-      'leasehold run: how long the command has after SIGTERM to exit before it is killed',
+      'leasehold run: how long the command has after SIGTERM to exit before it is killed; must fit in the lease (docs/run.md)',
     accepted: 'a duration such as 5s',
     defaultValue: () => 5_000,
     parse: duration,
