@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { childrenOf, leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
-import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
+import { pollFor } from './support/poll.js';
+import { RunCandidates, TEST_RUN_ARGS, type RunCandidate } from './support/run-candidates.js';
 
 /**
  * examples/fenced-writer with three `leasehold run` candidates on real PostgreSQL, through
@@ -18,6 +19,9 @@ const EXAMPLE = fileURLToPath(new URL('../examples/fenced-writer/', import.meta.
 const SCHEMA = `lhrn_fw_${randomUUID().slice(0, 8)}`;
 /** psql and the writer use the test's own schema on the shared server. */
 const PGOPTIONS = `-c search_path=${SCHEMA} -c client_min_messages=warning`;
+
+/** Each look at the table is a psql process: not more often than this. */
+const PSQL_POLL_MS = 50;
 
 function psql(sql: string): string {
   return execFileSync(
@@ -62,22 +66,17 @@ function newestRow(): { term: number; writer: string } | undefined {
     : { term: Number(term), writer };
 }
 
-async function poll<T>(what: string, withinMs: number, check: () => T | undefined): Promise<T> {
-  const deadline = performance.now() + withinMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Wait until a writer other than `not` writes with a term above `above`. */
 function nextWriter(above: number, not: string) {
-  return poll(`a newer term than ${above}`, 10_000, () => {
-    const row = newestRow();
-    return row !== undefined && row.term > above && row.writer !== not ? row : undefined;
-  });
+  return pollFor(
+    `a newer term than ${above}`,
+    10_000,
+    () => {
+      const row = newestRow();
+      return row !== undefined && row.term > above && row.writer !== not ? row : undefined;
+    },
+    PSQL_POLL_MS,
+  );
 }
 
 describe('examples/fenced-writer', () => {
@@ -89,18 +88,7 @@ describe('examples/fenced-writer', () => {
         store: DATABASE,
         election: `lhrn-fw-${randomUUID().slice(0, 8)}`,
         job: [`${EXAMPLE}writer.sh`],
-        args: [
-          '--store-prefix',
-          'lhrn',
-          '--ttl',
-          '2s',
-          '--renew-interval',
-          '500ms',
-          '--retry-interval',
-          '200ms',
-          '--command-grace',
-          '800ms',
-        ],
+        args: ['--store-prefix', 'lhrn', ...TEST_RUN_ARGS],
         marker,
         env: { FENCED_WRITER_DATABASE_URL: DATABASE, FENCED_WRITER_INTERVAL: '0.05', PGOPTIONS },
       });
@@ -108,7 +96,7 @@ describe('examples/fenced-writer', () => {
       let nextId = 1;
       const startOne = () => candidates.start(`w${nextId++}`);
       await Promise.all([startOne(), startOne(), startOne()]);
-      let row = await poll('the first row', 15_000, newestRow);
+      let row = await pollFor('the first row', 15_000, newestRow, PSQL_POLL_MS);
 
       // Leader changes: a clean stop, then a crash.
       for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
@@ -128,7 +116,7 @@ describe('examples/fenced-writer', () => {
 
       // The job wakes first and writes with its old term: refused.
       process.kill(-jobGroup, 'SIGCONT');
-      await poll('the woken job to try', 10_000, () =>
+      await pollFor('the woken job to try', 10_000, () =>
         frozen.lines.some((line) => line.includes(`fenced-writer: refused, term ${frozenTerm}:`))
           ? true
           : undefined,

@@ -10,7 +10,13 @@ import { hostMonotonicMs } from '../packages/sidecar/src/watchdog-protocol.js';
 import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
 import { jobRuns, overlaps, writeJob, type JobRun } from './support/job-runs.js';
 import { createNetLab, type LabHost, type NetLab } from './support/netlab.js';
-import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
+import { pollFor } from './support/poll.js';
+import {
+  RunCandidates,
+  TEST_RUN_ARGS,
+  TEST_TTL_MS,
+  type RunCandidate,
+} from './support/run-candidates.js';
 
 /**
  * `leasehold run` never runs its job in two places at once (issue 12). Every candidate runs
@@ -22,18 +28,7 @@ import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
  * two runs may overlap. Nothing any candidate started may survive the test.
  */
 
-const TTL_MS = 2_000;
-/** SIGTERM 500 + 250 + 800 ms before the deadline: the job's 500 ms fit with room to spare. */
-const RUN_ARGS = [
-  '--ttl',
-  `${TTL_MS}ms`,
-  '--renew-interval',
-  '500ms',
-  '--retry-interval',
-  '200ms',
-  '--command-grace',
-  '800ms',
-];
+const TTL_MS = TEST_TTL_MS;
 
 const dir = mkdtempSync(join(tmpdir(), 'lhrn-run-'));
 let lab: NetLab;
@@ -79,16 +74,6 @@ function liveRun(file: string): JobRun | undefined {
   return jobRuns(file).find((run) => now - run.last < 100);
 }
 
-async function poll<T>(what: string, withinMs: number, check: () => T | undefined): Promise<T> {
-  const deadline = performance.now() + withinMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 interface Scenario {
   readonly name: string;
   /** Break the leader; returns when the break was made (host monotonic ms). */
@@ -112,7 +97,7 @@ describe.each([
         store: storeUrl(),
         election: `lhrn-${backend}-${randomUUID().slice(0, 8)}`,
         job: writeJob(dir, file),
-        args: RUN_ARGS,
+        args: TEST_RUN_ARGS,
         marker,
       });
       candidates = pool;
@@ -121,7 +106,7 @@ describe.each([
 
       // The victim of the cut must lead first: it starts alone, in the lab host.
       const first = await startOne(canCut ? victimHost : undefined);
-      await poll('the first run', 15_000, () => liveRun(file));
+      await pollFor('the first run', 15_000, () => liveRun(file));
       await Promise.all([startOne(), startOne()]);
 
       const scenarios: Scenario[] = [
@@ -150,7 +135,7 @@ describe.each([
             leader.child.kill('SIGKILL');
             const killedAt = hostMonotonicMs();
             // The job's whole group goes with the sidecar, at once (the watchdog's pipe).
-            void poll('the group gone', 5_000, () =>
+            void pollFor('the group gone', 5_000, () =>
               run === undefined || groupAlive(run.pid) ? undefined : hostMonotonicMs(),
             ).then((goneAt) =>
               measured.push(
@@ -167,7 +152,7 @@ describe.each([
           // Past its TTL, then it wakes: it must not run the job again.
           after: async (leader) => {
             leader.child.kill('SIGCONT');
-            await poll('the woken sidecar to notice', 5_000, () =>
+            await pollFor('the woken sidecar to notice', 5_000, () =>
               leader.lines.some((line) => line.includes('"event":"deposed"')) ? true : undefined,
             );
           },
@@ -175,14 +160,14 @@ describe.each([
       ];
 
       for (const scenario of scenarios) {
-        const before = await poll(`a run before ${scenario.name}`, 10_000, () => liveRun(file));
+        const before = await pollFor(`a run before ${scenario.name}`, 10_000, () => liveRun(file));
         const leader = pool.byId(before.id);
         const injectedAt = scenario.inject(leader);
-        const next = await poll(`the job elsewhere after ${scenario.name}`, 10_000, () =>
+        const next = await pollFor(`the job elsewhere after ${scenario.name}`, 10_000, () =>
           jobRuns(file).find((run) => run.first > injectedAt && run.id !== before.id),
         );
         if (scenario.name.startsWith('SIGSTOP')) {
-          await poll('the TTL to pass', TTL_MS + 1_000, () =>
+          await pollFor('the TTL to pass', TTL_MS + 1_000, () =>
             hostMonotonicMs() > injectedAt + TTL_MS ? true : undefined,
           );
         }

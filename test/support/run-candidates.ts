@@ -1,9 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { sidecarArgv } from '../../packages/sidecar/test/helpers/sidecar-processes.js';
 import type { LabHost } from './netlab.js';
+import { pollFor } from './poll.js';
 
-/** The built `leasehold` command; the test command builds before vitest runs. */
-const BIN = new URL('../../packages/sidecar/bin/leasehold.js', import.meta.url).pathname;
+/** The lease of these tests: short, to keep them quick. */
+export const TEST_TTL_MS = 2_000;
+/**
+ * Timing for `leasehold run` candidates on that lease. The command's SIGTERM comes
+ * 250 + 800 ms before the deadline: a job that needs 500 ms to stop fits with room to
+ * spare, and a healthy leader's renewal (every 500 ms) always comes first.
+ */
+export const TEST_RUN_ARGS: readonly string[] = [
+  '--ttl',
+  `${TEST_TTL_MS}ms`,
+  '--renew-interval',
+  '500ms',
+  '--retry-interval',
+  '200ms',
+  '--command-grace',
+  '800ms',
+];
 
 export interface RunCandidate {
   readonly id: string;
@@ -45,23 +62,7 @@ export class RunCandidates {
   ): Promise<RunCandidate> {
     const { store, election, job, args, marker, env = {} } = this.options;
     const [name, value] = marker.split('=');
-    const argv = [
-      process.execPath,
-      BIN,
-      'run',
-      '--store',
-      store,
-      '--election',
-      election,
-      '--id',
-      id,
-      '--port',
-      '0',
-      ...args,
-      ...extraArgs,
-      '--',
-      ...job,
-    ];
+    const argv = sidecarArgv(store, election, id, [...args, ...extraArgs], job);
     const [command = '', ...rest] = host === undefined ? argv : host.wrap(argv);
     const child = spawn(command, rest, {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,13 +75,10 @@ export class RunCandidates {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const candidate: RunCandidate = { id, child, pid: child.pid ?? 0, lines, exited };
     this.all.push(candidate);
-    const deadline = performance.now() + 15_000;
-    while (!lines.some((line) => line.includes('"url"'))) {
-      if (child.exitCode !== null || performance.now() > deadline) {
-        throw new Error(`${id} did not start listening:\n${lines.join('\n')}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await pollFor(`${id} listening`, 15_000, () =>
+      lines.some((line) => line.includes('"url"')) || child.exitCode !== null ? true : undefined,
+    );
+    if (child.exitCode !== null) throw new Error(`${id} exited:\n${lines.join('\n')}`);
     return candidate;
   }
 

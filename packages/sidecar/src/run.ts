@@ -40,6 +40,11 @@ interface Run {
 
 export class LeaderOnlyCommand {
   private run: Run | null = null;
+  /**
+   * The next run's watchdog, started ahead of time: a new leader's command then starts
+   * without waiting for Node to start a watchdog.
+   */
+  private standby: WatchedCommand;
   private lease: LeaseEvent | null = null;
   /** Starts run one after another: a new term waits until the last group is gone. */
   private starts: Promise<void> = Promise.resolve();
@@ -48,6 +53,7 @@ export class LeaderOnlyCommand {
   /** Attach before the elector starts: an election won during start-up is not missed. */
   constructor(private readonly options: LeaderOnlyCommandOptions) {
     const { elector } = options;
+    this.standby = this.newWatchdog();
     elector.on('lease', (lease) => this.onLease(lease));
     elector.on('elected', ({ term }) => {
       this.starts = this.starts.then(() => this.start(term));
@@ -62,7 +68,8 @@ export class LeaderOnlyCommand {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.starts; // a start in flight sees `stopped` and does nothing
-    await this.stopRun('shutting down');
+    this.standby.dismiss();
+    await Promise.all([this.stopRun('shutting down'), this.standby.gone]);
   }
 
   /** POST /v1/resign: the command is stopped first, the lease released after it is gone. */
@@ -88,36 +95,41 @@ export class LeaderOnlyCommand {
 
   private async start(term: number): Promise<void> {
     await this.run?.watched.gone;
-    const { command, args, elector, logger } = this.options;
+    const { elector, graceMs, logger } = this.options;
     const lease = this.lease;
     // Elected and deposed again while the last command was still stopping.
     if (this.stopped || elector.currentTerm() !== term || lease?.term !== term) return;
-    const stopPlanned = stopPlan(lease.validUntil, this.options.graceMs, null);
+    const watched = this.standby.ready ? this.standby : this.newWatchdog();
     const run: Run = {
       term,
       validUntil: lease.validUntil,
       stop: null,
       exitedByItself: false,
-      watched: new WatchedCommand({
-        command,
-        args,
-        env: {
-          ...process.env,
-          LEASEHOLD_TERM: String(term),
-          LEASEHOLD_ID: elector.id,
-          LEASEHOLD_ELECTION: elector.election,
-        },
-        firstPlan: stopPlanned,
+      watched,
+    };
+    this.run = run;
+    watched.begin(
+      { ...stopPlan(lease.validUntil, graceMs, null), env: { LEASEHOLD_TERM: String(term) } },
+      {
         onReport: (report) => this.onReport(run, report),
         onWatchdogDied: (how) =>
           logger.error(
             { event: 'watchdog-died', how, term },
             `the command's watchdog died (${how}): killing the command's process group`,
           ),
-      }),
-    };
-    this.run = run;
-    void run.watched.gone.then(() => this.onGone(run));
+      },
+    );
+    void watched.gone.then(() => this.onGone(run));
+  }
+
+  /** A watchdog for the next run; the term comes with its start order. */
+  private newWatchdog(): WatchedCommand {
+    const { command, args, elector } = this.options;
+    return new WatchedCommand({
+      command,
+      args,
+      env: { ...process.env, LEASEHOLD_ID: elector.id, LEASEHOLD_ELECTION: elector.election },
+    });
   }
 
   private onGone(run: Run): void {
@@ -126,6 +138,11 @@ export class LeaderOnlyCommand {
     if (run.exitedByItself && !this.stopped && elector.currentTerm() === run.term) {
       void elector.resign();
     }
+  }
+
+  /** Whether `run` is the command of the term this instance leads now, and not stopping. */
+  private leads(run: Run): boolean {
+    return run.stop === null && !this.stopped && this.options.elector.currentTerm() === run.term;
   }
 
   private requestStop(run: Run, why: string, killNow: boolean): void {
@@ -153,12 +170,16 @@ export class LeaderOnlyCommand {
           { event: 'command-started', pid: report.pid, term },
           `started ${command} (term ${term})`,
         );
+        // The next run's watchdog starts once this command has: not competing with it.
+        if (!this.stopped && !this.standby.ready) this.standby = this.newWatchdog();
         return;
       case 'failed':
         logger.error(
           { event: 'command-failed', term, error: report.message },
           `could not start ${command}: ${report.message}`,
         );
+        // Another instance may manage where this one cannot.
+        run.exitedByItself = this.leads(run);
         return;
       case 'signalled': {
         // A stop that was asked for is routine until it comes to SIGKILL.
@@ -170,7 +191,9 @@ export class LeaderOnlyCommand {
         return;
       }
       case 'exited': {
-        const leading = run.stop === null && !this.stopped;
+        // Not when it was told to stop, nor when it was stopped by the watchdog's plan while
+        // this process was frozen (leadership has ended by then).
+        const leading = this.leads(run);
         logger.info(
           { event: 'command-exited', code: report.code, signal: report.signal, term },
           `${command} exited (${report.signal ?? `code ${String(report.code)}`})${leading ? ' while leading: resigning so another instance runs it' : ''}`,

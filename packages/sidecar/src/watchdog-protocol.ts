@@ -2,8 +2,8 @@
  * What `leasehold run` and its watchdog process say to each other. Shared by both ends and
  * kept free of imports, so the watchdog stays a few kilobytes of Node's standard library.
  *
- * The sidecar writes stop plans, one JSON object per line, on the watchdog's stdin; the
- * watchdog writes reports, one per line, on its file descriptor 3. Times are milliseconds
+ * The sidecar writes a start order, then stop plans, one JSON object per line, on the
+ * watchdog's stdin; the watchdog writes reports, one per line, on its file descriptor 3. Times are milliseconds
  * on the host's monotonic clock (CLOCK_MONOTONIC, what `process.hrtime` reads), which every
  * process on the host shares; `performance.now()` does not, it counts from each process's
  * own start.
@@ -18,6 +18,15 @@ export interface StopPlan {
   readonly termAt: number;
   /** SIGKILL the group at this time. */
   readonly killAt: number;
+}
+
+/**
+ * The first line: the first plan, and what the command's environment gets on top of the
+ * watchdog's own. Until it arrives the watchdog waits, so it can be started ahead of time
+ * (a standby) and the command starts without waiting for Node to start.
+ */
+export interface StartOrder extends StopPlan {
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export type WatchdogReport =

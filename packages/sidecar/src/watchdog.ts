@@ -4,8 +4,8 @@
  *
  *   node watchdog.js <command> [args…]   (started by the sidecar; see watchdog-protocol.ts)
  *
- * It starts the command, once the first stop plan has arrived, as the leader of a process
- * group of its own, and then signals that whole group
+ * It starts the command once its start order (the first plan) arrives, as the leader of a
+ * process group of its own, and then signals that whole group
  *   - SIGKILL at once when its stdin closes: the sidecar died (crash, OOM killer, SIGKILL)
  *     and nobody is renewing the lease any more;
  *   - SIGTERM and SIGKILL when the latest plan's times pass: the sidecar sent no newer plan
@@ -22,6 +22,7 @@ import {
   REPORT_FD,
   WATCHDOG_DONE,
   hostMonotonicMs,
+  type StartOrder,
   type StopPlan,
   type WatchdogReport,
 } from './watchdog-protocol.js';
@@ -51,11 +52,11 @@ class Watchdog {
     private readonly args: readonly string[],
   ) {}
 
-  /** A newer plan replaces the last one; the first one also starts the command. */
-  onPlan(plan: StopPlan): void {
+  /** A newer plan replaces the last one; the first one (a start order) starts the command. */
+  onPlan(plan: StartOrder): void {
     const first = this.plan === null;
-    this.plan = plan;
-    if (first) this.start();
+    this.plan = { termAt: plan.termAt, killAt: plan.killAt };
+    if (first) this.start(plan.env ?? {});
     else this.enforce();
   }
 
@@ -65,12 +66,13 @@ class Watchdog {
     this.send('SIGKILL', 'sidecar-gone');
   }
 
-  private start(): void {
+  private start(env: Readonly<Record<string, string>>): void {
     if (this.plan === null || hostMonotonicMs() >= this.plan.termAt) {
       report({ event: 'failed', message: 'the lease ran out before the command could start' });
       process.exit(WATCHDOG_DONE);
     }
     const child = spawn(this.command, this.args, {
+      env: { ...process.env, ...env },
       // A group of its own: one signal reaches everything the command started.
       detached: true,
       stdio: [COMMAND_STDIN_FD, 'inherit', 'inherit'],
@@ -131,11 +133,11 @@ class Watchdog {
   }
 }
 
-function parsePlan(line: string): StopPlan | null {
+function parsePlan(line: string): StartOrder | null {
   try {
-    const value = JSON.parse(line) as Partial<StopPlan>;
+    const value = JSON.parse(line) as Partial<StartOrder>;
     return typeof value.termAt === 'number' && typeof value.killAt === 'number'
-      ? { termAt: value.termAt, killAt: value.killAt }
+      ? (value as StartOrder)
       : null;
   } catch {
     return null;

@@ -7,12 +7,14 @@ import {
   COMMAND_STDIN_FD,
   REPORT_FD,
   WATCHDOG_DONE,
+  type StartOrder,
   type StopPlan,
   type WatchdogReport,
 } from './watchdog-protocol.js';
 
 /**
- * The sidecar's side of the watchdog: one watchdog process per command run, which starts
+ * The sidecar's side of the watchdog: one watchdog process per run of the command. It is
+ * started ahead of time and waits; `begin()` sends the start order, after which it starts
  * the command and stops its process group by the plans it is sent (see watchdog.ts). When
  * the watchdog itself dies, the sidecar kills the group.
  */
@@ -24,8 +26,9 @@ export interface WatchedCommandOptions {
   readonly command: string;
   readonly args: readonly string[];
   readonly env: NodeJS.ProcessEnv;
-  /** The command starts only once the watchdog has a plan, so one is needed up front. */
-  readonly firstPlan: StopPlan;
+}
+
+export interface WatchedCommandHandlers {
   readonly onReport: (report: WatchdogReport) => void;
   /** The watchdog died (not the command): its group was killed from here. */
   readonly onWatchdogDied: (how: string) => void;
@@ -44,30 +47,31 @@ export function spawnWatchdog(
 }
 
 export class WatchedCommand {
-  /** Resolves once no process of the command's group is left. */
+  /** Resolves once the watchdog has exited and no process of the command's group is left. */
   readonly gone: Promise<void>;
   private readonly watchdog: ChildProcess;
+  private handlers: WatchedCommandHandlers | null = null;
   private pgid: number | null = null;
 
+  /** Start the watchdog; it waits for `begin()`. */
   constructor(options: WatchedCommandOptions) {
     this.watchdog = spawnWatchdog(options.command, options.args, options.env);
     // A watchdog that died cannot read: its group is killed below, nothing to report.
     this.watchdog.stdin?.on('error', () => {});
-    this.plan(options.firstPlan);
     const reports = this.watchdog.stdio[REPORT_FD] as Readable | null;
     if (reports !== null) {
       createInterface({ input: reports }).on('line', (line) => {
         const report = parseReport(line);
         if (report === null) return;
         if (report.event === 'started') this.pgid = report.pid;
-        options.onReport(report);
+        this.handlers?.onReport(report);
       });
     }
     // 'close', not 'exit': every report the watchdog wrote has been read by then.
     this.gone = new Promise((resolve) => {
       this.watchdog.once('close', (code, signal) => {
-        if (code === WATCHDOG_DONE) return resolve();
-        options.onWatchdogDied(signal ?? `exit code ${String(code)}`);
+        if (code === WATCHDOG_DONE || this.handlers === null) return resolve();
+        this.handlers.onWatchdogDied(signal ?? `exit code ${String(code)}`);
         void (this.pgid === null ? Promise.resolve() : groupGone(this.pgid, 'SIGKILL')).then(
           resolve,
         );
@@ -75,14 +79,36 @@ export class WatchedCommand {
     });
   }
 
+  /** Whether the watchdog still waits for its start order. */
+  get ready(): boolean {
+    return (
+      this.handlers === null && this.watchdog.exitCode === null && this.watchdog.signalCode === null
+    );
+  }
+
   get watchdogPid(): number {
     return this.watchdog.pid ?? 0;
   }
 
+  /** Start the command, with the first plan and what its environment gets on top. */
+  begin(order: StartOrder, handlers: WatchedCommandHandlers): void {
+    this.handlers = handlers;
+    this.send(order);
+  }
+
   /** Replace the watchdog's plan. */
   plan(plan: StopPlan): void {
+    this.send(plan);
+  }
+
+  /** Let a watchdog that was never given its start order go: it exits. */
+  dismiss(): void {
+    if (this.handlers === null) this.watchdog.stdin?.end();
+  }
+
+  private send(message: StartOrder | StopPlan): void {
     if (this.watchdog.stdin?.writable === true) {
-      this.watchdog.stdin.write(`${JSON.stringify(plan)}\n`);
+      this.watchdog.stdin.write(`${JSON.stringify(message)}\n`);
     }
   }
 }

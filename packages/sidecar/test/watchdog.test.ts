@@ -45,6 +45,7 @@ const COMMAND = `
     if (stubborn !== '1') process.exit(0);
   });
   log('pid ' + depth + ' ' + process.pid);
+  if (depth === '0') log('leasehold-term ' + process.env.LEASEHOLD_TERM);
   setInterval(() => {}, 1000);
 `;
 
@@ -208,6 +209,40 @@ describe('the watchdog', () => {
 });
 
 describe("the sidecar's side", () => {
+  it('keeps a standby watchdog waiting: the command starts on begin(), with the term', async () => {
+    const file = join(dir, 'standby.log');
+    const standby = new WatchedCommand({
+      command: process.execPath,
+      args: [commandFile, file, '0'],
+      env,
+    });
+    const dismissed = new WatchedCommand({
+      command: process.execPath,
+      args: [commandFile, file, '0'],
+      env,
+    });
+    expect(standby.ready).toBe(true);
+    // One never given its start order exits when let go, having started nothing.
+    dismissed.dismiss();
+    await dismissed.gone;
+    expect(dismissed.ready).toBe(false);
+    expect(recorded(file).pids).toEqual([]);
+
+    const reports: WatchdogReport[] = [];
+    standby.begin(
+      { ...later(), env: { LEASEHOLD_TERM: '42' } },
+      { onReport: (report) => reports.push(report), onWatchdogDied: () => {} },
+    );
+    expect(standby.ready).toBe(false);
+    await until(() => recorded(file).pids.length === 3, 10_000);
+    expect(readFileSync(file, 'utf8')).toContain('leasehold-term 42\n');
+    const now = hostMonotonicMs();
+    standby.plan({ termAt: now, killAt: now + 300 });
+    await standby.gone;
+    expect(reports.map((r) => r.event)).toEqual(['started', 'signalled', 'exited', 'signalled']);
+    expect(running(recorded(file).pids)).toEqual([]);
+  });
+
   it('kills the group itself when the watchdog dies', async () => {
     const file = join(dir, 'watched.log');
     const reports: WatchdogReport[] = [];
@@ -216,7 +251,8 @@ describe("the sidecar's side", () => {
       command: process.execPath,
       args: [commandFile, file, '1'],
       env,
-      firstPlan: later(),
+    });
+    watched.begin(later(), {
       onReport: (report) => reports.push(report),
       onWatchdogDied: (how) => died.push(how),
     });

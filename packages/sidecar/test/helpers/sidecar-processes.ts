@@ -18,6 +18,31 @@ export interface Sidecar {
   readonly logLines: string[];
 }
 
+/** The command line of a sidecar, `leasehold` or `leasehold run … -- <command…>`, on port 0. */
+export function sidecarArgv(
+  store: string,
+  election: string,
+  id: string,
+  args: readonly string[],
+  command?: readonly string[],
+): string[] {
+  return [
+    process.execPath,
+    BIN,
+    ...(command === undefined ? [] : ['run']),
+    '--store',
+    store,
+    '--election',
+    election,
+    '--id',
+    id,
+    '--port',
+    '0',
+    ...args,
+    ...(command === undefined ? [] : ['--', ...command]),
+  ];
+}
+
 /** Starts sidecars and, on `killAll()`, leaves none behind (frozen ones included). */
 export class SidecarProcesses {
   private readonly children: ChildProcess[] = [];
@@ -39,24 +64,13 @@ export class SidecarProcesses {
   ): Promise<Sidecar> {
     const child = spawn(
       process.execPath,
-      [
-        BIN,
-        ...(command === undefined ? [] : ['run']),
-        '--store',
+      sidecarArgv(
         store,
-        '--election',
         election,
-        '--id',
         id,
-        '--port',
-        '0',
-        '--ttl',
-        `${this.ttlMs}ms`,
-        '--retry-interval',
-        '200ms',
-        ...extraArgs,
-        ...(command === undefined ? [] : ['--', ...command]),
-      ],
+        ['--ttl', `${this.ttlMs}ms`, '--retry-interval', '200ms', ...extraArgs],
+        command,
+      ).slice(1),
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, LEASEHOLD_TEST_MARK: this.marker.split('=')[1] },
