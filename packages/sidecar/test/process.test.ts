@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   BIN,
@@ -371,7 +372,7 @@ describe('leasehold run', () => {
         [BIN, 'run', '--port', '0', ...RUN_ARGS, '--', process.execPath, '-e', commandScript, file],
         {
           cwd,
-          stdio: 'ignore',
+          stdio: ['ignore', 'pipe', 'ignore'],
           env: {
             ...process.env,
             LEASEHOLD_TTL: '2s',
@@ -380,9 +381,17 @@ describe('leasehold run', () => {
         },
       );
       const exited = new Promise((resolve) => child.once('exit', resolve));
+      let listening = false;
+      if (child.stdout !== null) {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          listening ||= line.includes('"url"');
+        });
+      }
       try {
         const [first] = starts(await eventsUntil(file, (all) => starts(all).length === 1, 10_000));
         expect(first?.term).toBe('1');
+        // Stopped the way a running sidecar is: its signal handlers are set once it listens.
+        await until(() => listening, 10_000);
       } finally {
         child.kill('SIGTERM');
       }
