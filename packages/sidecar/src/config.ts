@@ -389,7 +389,7 @@ export function asWritten(config: SidecarConfig, key: keyof SidecarConfig): stri
 }
 
 /** 10000 → `10s`, 1500 → `1500ms`. */
-export function formatMs(ms: number): string {
+function formatMs(ms: number): string {
   return ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`;
 }
 
