@@ -74,6 +74,20 @@ export default tseslint.config(
     rules: restrictImports(),
   },
   {
+    // leasehold run's watchdog runs beside every command: Node's standard library and its
+    // own two helper files only, no Fastify, pino or store client.
+    files: [
+      'packages/sidecar/src/watchdog.ts',
+      'packages/sidecar/src/watchdog-protocol.ts',
+      'packages/sidecar/src/process-group.ts',
+    ],
+    rules: restrictImports({
+      regex: String.raw`^(?!node:|\./watchdog-protocol\.js$|\./process-group\.js$)`,
+      message:
+        'the watchdog imports only node: modules, watchdog-protocol.js and process-group.js.',
+    }),
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -1,64 +1,45 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /**
- * A process started as the leader of a process group of its own, so that stopping it
- * stops whatever it started too, and a test can check that nothing of it survived.
+ * The processes of a process group that still run, from /proc: a test that started a group
+ * checks that none survives it. Zombies do not count: they have exited and only wait for a
+ * parent (on this machine often a PID 1 that never reaps).
  */
-export class ProcessGroup {
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
-  /** Every line the process wrote on stdout and stderr so far (for failure messages). */
-  readonly lines: string[] = [];
+export function liveMembers(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        // "pid (comm) state ppid pgrp …"; comm may contain spaces and parentheses.
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
+      } catch {
+        return false; // gone while we looked
+      }
+    })
+    .map(Number);
+}
 
-  constructor(command: string, args: readonly string[], options: SpawnOptions = {}) {
-    this.child = spawn(command, args, { ...options, detached: true, stdio: 'pipe' });
-    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
-    for (const stream of [this.child.stdout, this.child.stderr]) {
-      if (stream !== null) createInterface({ input: stream }).on('line', (l) => this.lines.push(l));
-    }
+/** SIGTERM the group, wait up to `withinMs` for it to be gone; SIGKILL what is left. */
+export async function stopGroup(pgid: number, withinMs: number): Promise<number[]> {
+  signalGroup(pgid, 'SIGTERM');
+  const deadline = performance.now() + withinMs;
+  while (liveMembers(pgid).length > 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
-
-  get pgid(): number {
-    if (this.child.pid === undefined) throw new Error('the process did not start');
-    return this.child.pid;
+  const left = liveMembers(pgid);
+  if (left.length > 0) {
+    signalGroup(pgid, 'SIGCONT');
+    signalGroup(pgid, 'SIGKILL');
   }
+  return left;
+}
 
-  /** Send `signal` to every process of the group (no-op when the group is gone). */
-  signal(signal: NodeJS.Signals): void {
-    try {
-      process.kill(-this.pgid, signal);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
-  }
-
-  /** Whether any process of the group is still alive. */
-  alive(): boolean {
-    try {
-      process.kill(-this.pgid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** SIGKILL the whole group and wait until the leader has exited and no member is left. */
-  async kill(withinMs = 5_000): Promise<void> {
-    this.signal('SIGCONT');
-    this.signal('SIGKILL');
-    await this.exited;
-    const deadline = performance.now() + withinMs;
-    while (this.alive()) {
-      if (performance.now() > deadline) throw new Error(`process group ${this.pgid} survived`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-
-  /** Throws, with what the process wrote, once it has exited: for waits that need it alive. */
-  assertRunning(what: string): void {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) {
-      throw new Error(`${what}: the process exited:\n${this.lines.join('\n')}`);
-    }
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // Nothing left to signal.
   }
 }

@@ -58,9 +58,29 @@ export interface DeposedEvent {
   readonly reason: DeposeReason;
 }
 
+/**
+ * This candidate's own deadline was set (the lock was acquired) or renewed (a renewal
+ * succeeded; the deadline never moves earlier). Work that must be over before leadership
+ * can pass elsewhere (a command that needs time to exit after its stop signal) plans
+ * against `validUntil`. Emitted for a lease still held off by `notBeforeMs` too:
+ * leadership starts with `elected`.
+ */
+export interface LeaseEvent {
+  readonly election: string;
+  readonly id: string;
+  readonly term: number;
+  /**
+   * Monotonic time on the elector's clock (`performance.now()` with the default clock) at
+   * and after which this candidate no longer reports leadership unless it renews again.
+   */
+  readonly validUntil: number;
+}
+
 export interface ElectorEvents {
   elected: [ElectedEvent];
   deposed: [DeposedEvent];
+  /** This candidate's own lease deadline was set or renewed. */
+  lease: [LeaseEvent];
   /** The leader this candidate knows of changed (null: none known). */
   leader: [LeaderInfo | null];
   'store-health': [StoreHealth];
@@ -485,6 +505,12 @@ export class Elector extends EventEmitter<ElectorEvents> {
     held.deadlineTimer?.cancel();
     held.deadlineTimer = setTimerAt(this.clock, held.validUntil, () => {
       if (this.held === held) this.stepDown(held, 'lease-expired', { release: true });
+    });
+    this.safeEmit('lease', {
+      election: this.election,
+      id: this.id,
+      term: held.lease.term,
+      validUntil: held.validUntil,
     });
   }
 

@@ -500,4 +500,30 @@ describe('Elector', () => {
     expect(signal.aborted).toBe(false);
     expect(leader.elected[0]?.signal).toBe(signal);
   });
+
+  it('reports its own deadline when it acquires and each time a renewal extends it', async () => {
+    cluster = new Cluster();
+    const a = cluster.add('a');
+    const seen: string[] = [];
+    const deadlines: number[] = [];
+    a.elector.on('elected', () => seen.push('elected'));
+    a.elector.on('lease', ({ term, validUntil }) => {
+      seen.push(`lease ${term}`);
+      deadlines.push(validUntil);
+      // The deadline it reports is the one it answers by.
+      expect(validUntil - cluster.clock.now()).toBeLessThanOrEqual(3_000);
+    });
+    cluster.start();
+    await cluster.leader();
+    // Before `elected`: a listener knows the deadline by the time leadership starts.
+    expect(seen).toEqual(['lease 1', 'elected']);
+    await cluster.clock.advance(3 * 1_000 + 10);
+    expect(deadlines.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < deadlines.length; i++) {
+      expect(deadlines[i]).toBeGreaterThanOrEqual(deadlines[i - 1] ?? Infinity);
+    }
+    const last = deadlines.at(-1) ?? 0;
+    expect(last).toBeGreaterThanOrEqual((deadlines[0] ?? 0) + 3_000);
+    expect(a.elector.status().leaseRemainingMs).toBe(last - cluster.clock.now());
+  });
 });

@@ -1,22 +1,17 @@
+import type { Elector } from '@leasehold/core';
 import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'yaml';
-import {
-  FIELDS,
-  commandGraceRule,
-  describeConfig,
-  helpText,
-  loadConfig,
-  type SidecarConfig,
-} from './config.js';
+import { FIELDS, describeConfig, helpText, loadConfig, type SidecarConfig } from './config.js';
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable } from './run.js';
-import { createLogger, serve } from './serve.js';
+import { createLogger, serve, type Attachment } from './serve.js';
 import {
   EXIT_CONFIGURATION,
   EXIT_ENVIRONMENT,
   StartupFailure,
   exitOnStartupFailure,
 } from './startup-failure.js';
+import { commandGraceProblem } from './stop-plan.js';
 import { version } from './version.js';
 
 /**
@@ -54,13 +49,14 @@ function configOrExit(options: Record<string, string | undefined>): SidecarConfi
 async function start(
   options: Record<string, string | undefined>,
   check: (config: SidecarConfig) => Error | null = () => null,
+  attach?: Parameters<typeof serve>[2],
 ) {
   const config = configOrExit(options);
   const invalid = check(config);
   if (invalid !== null) exitOnStartupFailure(invalid, config);
   const logger = createLogger(config);
   try {
-    return { config, logger, running: await serve(config, logger) };
+    return { config, logger, running: await serve(config, logger, attach) };
   } catch (error) {
     logger.flush();
     exitOnStartupFailure(error, config);
@@ -133,7 +129,9 @@ export async function main(argv: string[]): Promise<void> {
       .command('run')
       .description(
         'run a command only while this instance leads: started when elected (LEASEHOLD_TERM ' +
-          'in its environment), SIGTERM then SIGKILL when leadership ends; resign when it exits',
+          'in its environment), stopped (SIGTERM, then SIGKILL) before the lease can pass to ' +
+          'another instance, by a watchdog process if the sidecar freezes or dies; resign when ' +
+          'it exits. See docs/run.md',
       )
       .argument('<command...>', 'the command and its arguments, after --')
       .usage('[options] -- <command...>'),
@@ -147,19 +145,20 @@ export async function main(argv: string[]): Promise<void> {
         ),
       );
     }
-    const { config, logger, running } = await start(options, commandGraceRule);
-    const leaderOnly = new LeaderOnlyCommand({
-      command,
-      args,
-      elector: running.elector,
-      graceMs: config.commandGraceMs,
-      logger: running.logger,
-    });
-    // The command stops before leadership is released: never two running at once.
-    onShutdownSignals(config, logger, async (signal) => {
-      await leaderOnly.stop();
-      await running.shutdown(signal);
-    });
+    // Attached before the election starts: an election won during start-up is not missed.
+    const attach = (elector: Elector, log: Logger, config: SidecarConfig): Attachment => {
+      const leaderOnly = new LeaderOnlyCommand({
+        command,
+        args,
+        elector,
+        graceMs: config.commandGraceMs,
+        logger: log,
+      });
+      return { stop: () => leaderOnly.stop(), resign: () => leaderOnly.resign() };
+    };
+    const { config, logger, running } = await start(options, commandGraceProblem, attach);
+    // The shutdown stops the command before it releases leadership (see serve()).
+    onShutdownSignals(config, logger, (signal) => running.shutdown(signal));
   });
 
   addConfigOptions(

@@ -294,7 +294,7 @@ export const FIELDS = [
     env: 'LEASEHOLD_COMMAND_GRACE',
     yaml: 'commandGrace',
     description:
-      'leasehold run: how long the command has after SIGTERM to exit before it is killed',
+      'leasehold run: how long the command has after SIGTERM to exit before it is killed; must fit in the lease (docs/run.md)',
     accepted: 'a duration such as 5s, below the shutdown grace',
     defaultText: '5s',
     defaultValue: () => 5_000,
@@ -354,6 +354,26 @@ export function invalidSetting(
   const source = config.sources[key] ?? { kind: 'default' };
   const raw = source.kind === 'default' ? String(config[key] ?? f.defaultText) : source.raw;
   return new ConfigValueError(f.flag, source, shown(f, raw), accepted);
+}
+
+/**
+ * A value as the user wrote it (`--ttl 10s`, `LEASEHOLD_TTL=10s`, `ttl: 10s`), or as the flag
+ * with its default (`--ttl 10s (default)`), secrets masked: for messages about a combination
+ * of values, which name each as it was given.
+ */
+export function asWritten(config: Pick<SidecarConfig, 'sources'>, key: SettingKey): string {
+  const f = fieldOf(key);
+  const source = config.sources[key] ?? { kind: 'default' };
+  switch (source.kind) {
+    case 'flag':
+      return `--${source.name} ${shown(f, source.raw)}`;
+    case 'env':
+      return `${source.name}=${shown(f, source.raw)}`;
+    case 'file':
+      return `${source.name}: ${shown(f, source.raw)}`;
+    default:
+      return `--${f.flag} ${f.defaultText} (default)`;
+  }
 }
 
 export interface ConfigInput {

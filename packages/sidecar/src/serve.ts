@@ -15,6 +15,18 @@ export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
     : pino(options);
 }
 
+/**
+ * Something that runs beside the election (`leasehold run`'s command). It is attached
+ * before the election starts, so it sees the first `elected` however fast that comes, and
+ * stopped before leadership is released.
+ */
+export interface Attachment {
+  /** Stop before the lease is released, on shutdown or a failed start-up. */
+  readonly stop: () => Promise<void>;
+  /** Behind POST /v1/resign, in place of `elector.resign()`. */
+  readonly resign?: () => Promise<boolean>;
+}
+
 export interface RunningSidecar {
   readonly url: string;
   readonly elector: Elector;
@@ -29,7 +41,11 @@ export interface RunningSidecar {
  * Throws what stops start-up (startup-failure.ts words it); a store that is merely down does
  * not. Whatever it opened before failing it closes, and it has not competed yet.
  */
-export async function serve(config: SidecarConfig, logger: Logger): Promise<RunningSidecar> {
+export async function serve(
+  config: SidecarConfig,
+  logger: Logger,
+  attach?: (elector: Elector, logger: Logger, config: SidecarConfig) => Attachment,
+): Promise<RunningSidecar> {
   if (config.storeIsDefault) {
     logger.warn(
       { store: config.store },
@@ -84,6 +100,7 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
       );
   });
 
+  const attachment = attach?.(elector, log, config);
   let app: Awaited<ReturnType<typeof buildServer>> | undefined;
   let address: string;
   try {
@@ -92,11 +109,13 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
       logger: log,
       metrics: createMetrics(elector),
       adminToken: config.adminToken,
+      ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
     });
     // Bound before the elector competes: a sidecar whose port is taken never leads, so it
     // never starts a `run` command or makes the next leader wait for its release.
     address = await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    await attachment?.stop();
     await app?.close();
     await store.close();
     throw error;
@@ -128,7 +147,9 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
     shutdown(reason: string) {
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');
-        // Leadership first: a follower should take over while we close connections.
+        // Leadership first: a follower should take over while we close connections. What
+        // runs beside it stops before that, so that it never runs in two places.
+        await attachment?.stop();
         await elector.stop();
         await server.close();
         await store.close();

@@ -26,6 +26,8 @@ export interface ServerOptions {
   readonly metrics: Metrics;
   /** Bearer token for POST /v1/resign; resign is disabled without one. */
   readonly adminToken: string | undefined;
+  /** What POST /v1/resign does; `elector.resign()` unless `leasehold run` stops its command first. */
+  readonly resign?: () => Promise<boolean>;
   /** Longest `?wait=` a long-poll may ask for. */
   readonly maxWaitMs?: number;
 }
@@ -61,7 +63,8 @@ export async function buildServer(options: ServerOptions) {
   answerErrorsWithRegistryCodes(app);
   await app.register(leaderRoutes, { elector, maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS });
   await app.register(statusRoutes, { elector });
-  await app.register(adminRoutes, { elector, adminToken });
+  const resign = options.resign ?? (() => elector.resign());
+  await app.register(adminRoutes, { elector, adminToken, resign });
   await app.register(operationsRoutes, { elector, metrics });
   return app;
 }

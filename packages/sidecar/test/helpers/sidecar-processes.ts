@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
@@ -9,7 +10,6 @@ import { expect } from 'vitest';
  */
 export const BIN = new URL('../../bin/leasehold.js', import.meta.url).pathname;
 
-/** The four backends' URLs on this machine's shared stores; SQLite's file in `sqliteDir`. */
 /**
  * The shared test stores, one URL each. ZooKeeper keeps an election's (empty) parent znodes,
  * so each test file gives it a chroot of its own (and removes it: zookeeper-tree.ts).
@@ -33,9 +33,39 @@ export interface Sidecar {
   readonly logLines: string[];
 }
 
+/** The command line of a sidecar, `leasehold` or `leasehold run … -- <command…>`, on port 0. */
+export function sidecarArgv(
+  store: string,
+  election: string,
+  id: string,
+  args: readonly string[],
+  command?: readonly string[],
+): string[] {
+  return [
+    process.execPath,
+    BIN,
+    ...(command === undefined ? [] : ['run']),
+    '--store',
+    store,
+    '--election',
+    election,
+    '--id',
+    id,
+    '--port',
+    '0',
+    ...args,
+    ...(command === undefined ? [] : ['--', ...command]),
+  ];
+}
+
 /** Starts sidecars and, on `killAll()`, leaves none behind (frozen ones included). */
 export class SidecarProcesses {
   private readonly children: ChildProcess[] = [];
+  /**
+   * `NAME=value` in the environment of every sidecar started here, inherited by whatever
+   * it starts (leasehold run's watchdogs and commands): a /proc scan for it finds them all.
+   */
+  readonly marker = `LEASEHOLD_TEST_MARK=${randomUUID()}`;
 
   constructor(private readonly ttlMs: number) {}
 
@@ -49,25 +79,17 @@ export class SidecarProcesses {
   ): Promise<Sidecar> {
     const child = spawn(
       process.execPath,
-      [
-        BIN,
-        ...(command === undefined ? [] : ['run']),
-        '--store',
+      sidecarArgv(
         store,
-        '--election',
         election,
-        '--id',
         id,
-        '--port',
-        '0',
-        '--ttl',
-        `${this.ttlMs}ms`,
-        '--retry-interval',
-        '200ms',
-        ...extraArgs,
-        ...(command === undefined ? [] : ['--', ...command]),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+        ['--ttl', `${this.ttlMs}ms`, '--retry-interval', '200ms', ...extraArgs],
+        command,
+      ).slice(1),
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LEASEHOLD_TEST_MARK: this.marker.split('=')[1] },
+      },
     );
     this.children.push(child);
     const exited = new Promise<number | null>((resolve) =>
