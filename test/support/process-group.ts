@@ -1,4 +1,59 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+/**
+ * A process started as the leader of a process group of its own, so that stopping it
+ * stops whatever it started too, and a test can check that nothing of it survived.
+ */
+export class ProcessGroup {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  /** Every line the process wrote on stdout and stderr so far (for failure messages). */
+  readonly lines: string[] = [];
+
+  constructor(command: string, args: readonly string[], options: SpawnOptions = {}) {
+    this.child = spawn(command, args, { ...options, detached: true, stdio: 'pipe' });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      if (stream !== null) createInterface({ input: stream }).on('line', (l) => this.lines.push(l));
+    }
+  }
+
+  get pgid(): number {
+    if (this.child.pid === undefined) throw new Error('the process did not start');
+    return this.child.pid;
+  }
+
+  /** Send `signal` to every process of the group (no-op when the group is gone). */
+  signal(signal: NodeJS.Signals): void {
+    signalGroup(this.pgid, signal);
+  }
+
+  /** Whether any process of the group is still running (zombies do not count). */
+  alive(): boolean {
+    return liveMembers(this.pgid).length > 0;
+  }
+
+  /** SIGKILL the whole group and wait until the leader has exited and no member is left. */
+  async kill(withinMs = 5_000): Promise<void> {
+    this.signal('SIGCONT');
+    this.signal('SIGKILL');
+    await this.exited;
+    const deadline = performance.now() + withinMs;
+    while (this.alive()) {
+      if (performance.now() > deadline) throw new Error(`process group ${this.pgid} survived`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Throws, with what the process wrote, once it has exited: for waits that need it alive. */
+  assertRunning(what: string): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      throw new Error(`${what}: the process exited:\n${this.lines.join('\n')}`);
+    }
+  }
+}
 
 /**
  * The processes of a process group that still run, from /proc: a test that started a group
@@ -39,7 +94,7 @@ export async function stopGroup(pgid: number, withinMs: number): Promise<number[
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pgid, signal);
-  } catch {
-    // Nothing left to signal.
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
   }
 }
