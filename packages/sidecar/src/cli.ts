@@ -12,6 +12,7 @@ import {
   exitOnStartupFailure,
 } from './startup-failure.js';
 import { commandGraceProblem } from './stop-plan.js';
+import { onShutdownSignals } from './shutdown-signals.js';
 import { version } from './version.js';
 
 /**
@@ -63,50 +64,6 @@ async function start(
   }
 }
 
-/**
- * One signal delivered twice within this long is one request to stop. `npm start` forwards
- * the signals it gets to the sidecar, so Ctrl-C (which the terminal sends to npm and to the
- * sidecar) or a SIGTERM to the whole process group arrives twice within milliseconds.
- */
-const DUPLICATE_SIGNAL_MS = 500;
-
-/**
- * SIGTERM / SIGINT: shut down cleanly and exit 0, or 1 when that outlasts the grace period;
- * a second signal (not the same one delivered twice) exits at once.
- */
-function onShutdownSignals(
-  config: SidecarConfig,
-  logger: Logger,
-  shutdown: (signal: NodeJS.Signals) => Promise<void>,
-): void {
-  let first: { signal: NodeJS.Signals; at: number } | null = null;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (first !== null) {
-      if (signal === first.signal && performance.now() - first.at < DUPLICATE_SIGNAL_MS) return;
-      logger.warn({ signal }, 'second signal: exiting at once');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    }
-    first = { signal, at: performance.now() };
-    const grace = setTimeout(() => {
-      logger.error(
-        { graceMs: config.shutdownGraceMs },
-        'shutdown took longer than the grace period; exiting',
-      );
-      process.exit(1);
-    }, config.shutdownGraceMs);
-    grace.unref();
-    shutdown(signal).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-}
-
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('leasehold')
     .description('Leader election sidecar: tells your app over localhost HTTP whether it leads.')
@@ -116,14 +73,35 @@ export async function main(argv: string[]): Promise<void> {
       '\nEvery option, its LEASEHOLD_* variable and its default: leasehold serve --help',
     );
   oneLineUsageErrors(program);
+  addServeCommand(program);
+  addRunCommand(program);
+  addConfigCommand(program);
+  addStatusCommand(program);
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
+    exitOnStartupFailure(
+      error instanceof CommanderError
+        ? new StartupFailure(
+            `${error.message.replace(/^error: /, '')} (leasehold --help lists the options)`,
+            EXIT_CONFIGURATION,
+          )
+        : error,
+    );
+  }
+}
 
+function addServeCommand(program: Command): void {
   addConfigOptions(
     program.command('serve', { isDefault: true }).description('run the sidecar (default)'),
   ).action(async (options: Record<string, string | undefined>) => {
     const { config, logger, running } = await start(options);
     onShutdownSignals(config, logger, (signal) => running.shutdown(signal));
   });
+}
 
+function addRunCommand(program: Command): void {
   addConfigOptions(
     program
       .command('run')
@@ -160,14 +138,18 @@ export async function main(argv: string[]): Promise<void> {
     // The shutdown stops the command before it releases leadership (see serve()).
     onShutdownSignals(config, logger, (signal) => running.shutdown(signal));
   });
+}
 
+function addConfigCommand(program: Command): void {
   addConfigOptions(
     program.command('config').description('print the effective configuration (secrets masked)'),
   ).action((options: Record<string, string | undefined>) => {
     const config = configOrExit(options);
     process.stdout.write(stringify(describeConfig(config)));
   });
+}
 
+function addStatusCommand(program: Command): void {
   program
     .command('status')
     .description('ask a running sidecar and print a summary')
@@ -191,31 +173,21 @@ export async function main(argv: string[]): Promise<void> {
           ),
         );
       }
-      const store = body.store as { healthy: boolean; error: { message: string } | null };
-      const lines = [
-        `election   ${String(body.election)} (${String(body.backend)})`,
-        `leader     ${body.leader === null ? '(none known)' : String(body.leader)}${body.isLeader === true ? '  ← this instance' : ''}`,
-        `term       ${body.term === null ? '-' : String(body.term)}`,
-        `since      ${body.since === null ? '-' : String(body.since)}`,
-        `this       ${String(body.self)}${body.isLeader === true ? `, leads for ${String(body.leaseRemainingMs)} ms more unless renewed` : ', follower'}`,
-        `store      ${store.healthy ? 'healthy' : `UNAVAILABLE: ${store.error?.message ?? ''}`}`,
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
+      process.stdout.write(`${statusLines(body).join('\n')}\n`);
     });
+}
 
-  try {
-    await program.parseAsync(argv);
-  } catch (error) {
-    if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
-    exitOnStartupFailure(
-      error instanceof CommanderError
-        ? new StartupFailure(
-            `${error.message.replace(/^error: /, '')} (leasehold --help lists the options)`,
-            EXIT_CONFIGURATION,
-          )
-        : error,
-    );
-  }
+/** `leasehold status`: a /v1/leader answer for a person. */
+function statusLines(body: Record<string, unknown>): string[] {
+  const store = body.store as { healthy: boolean; error: { message: string } | null };
+  return [
+    `election   ${String(body.election)} (${String(body.backend)})`,
+    `leader     ${body.leader === null ? '(none known)' : String(body.leader)}${body.isLeader === true ? '  ← this instance' : ''}`,
+    `term       ${body.term === null ? '-' : String(body.term)}`,
+    `since      ${body.since === null ? '-' : String(body.since)}`,
+    `this       ${String(body.self)}${body.isLeader === true ? `, leads for ${String(body.leaseRemainingMs)} ms more unless renewed` : ', follower'}`,
+    `store      ${store.healthy ? 'healthy' : `UNAVAILABLE: ${store.error?.message ?? ''}`}`,
+  ];
 }
 
 /**
