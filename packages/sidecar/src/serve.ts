@@ -149,15 +149,37 @@ export async function serve(
         log.info({ reason }, 'shutting down: releasing leadership');
         // Leadership first: a follower should take over while we close connections. What
         // runs beside it stops before that, so that it never runs in two places.
+        // Every step gets what is left of the shutdown grace, so the whole cannot outlast it
+        // (the command's own grace is below it, checked at start-up).
+        const deadline = performance.now() + config.shutdownGraceMs - EXIT_MARGIN_MS;
+        const left = (reserve = 0) => Math.max(0, deadline - performance.now() - reserve);
         await attachment?.stop();
-        await elector.stop();
+        await elector.stop({ withinMs: left(STORE_CLOSE_MS) });
         await server.close();
-        await store.close();
+        // The connections end with the process anyway: a close that has not finished when
+        // the grace is up is left behind, not waited for.
+        await waitAtMost(store.close(), left());
         log.info('stopped');
       })();
       return stopping;
     },
   };
+}
+
+/** Kept from the shutdown grace for logging and exiting. */
+const EXIT_MARGIN_MS = 250;
+/** Kept for closing the store after the release (adapters bound their close to 1 s). */
+const STORE_CLOSE_MS = 1_000;
+
+function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
 }
 
 function isLoopback(host: string): boolean {

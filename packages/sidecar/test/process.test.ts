@@ -104,16 +104,16 @@ describe('shutdown while the store does not answer', () => {
     await loggedLine(sidecar, /second signal: exiting at once/, 1_000);
   });
 
-  it('exits 1 when shutdown outlasts the grace period', { timeout: 30_000 }, async () => {
-    const sidecar = await processes.start(storeUrl, 'stuck', 'stuck', [
-      '--shutdown-grace',
-      '100ms',
-    ]);
+  it('shuts down within its grace period even when the store never answers', async () => {
+    // Every step of the shutdown gets what is left of the grace (the release would wait
+    // 5 s for this store otherwise, and the process would exit 1 at the end of its grace).
+    const sidecar = await processes.start(storeUrl, 'stuck', 'stuck', ['--shutdown-grace', '1s']);
     const signalledAt = performance.now();
     sidecar.child.kill('SIGTERM');
-    expect(await sidecar.exited).toBe(1);
-    expect(performance.now() - signalledAt).toBeLessThan(900);
-    await loggedLine(sidecar, /longer than the grace period/, 1_000);
+    expect(await sidecar.exited).toBe(0);
+    expect(performance.now() - signalledAt).toBeLessThan(1_500);
+    await loggedLine(sidecar, /"msg":"stopped"/, 1_000);
+    expect(sidecar.logLines.join('\n')).not.toMatch(/longer than the grace period/);
   });
 });
 
