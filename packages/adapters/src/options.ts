@@ -12,6 +12,14 @@ export interface StoreOptions {
    * and ignore this. Default: 10 s, the elector's default.
    */
   readonly ttlMs?: number;
+  /**
+   * How long one store request may take before the adapter abandons it. The elector stops
+   * waiting for a call after one renew interval, and the sidecar passes that here, so that a
+   * store's own timeouts follow the TTL too. It can only shorten an adapter's own timeout
+   * (Redis 2 s, PostgreSQL 5 s, etcd 5 s), which also decides how soon a stalled server is
+   * noticed. Default: the adapter's own.
+   */
+  readonly requestTimeoutMs?: number;
   /** TLS material for rediss:// and etcds:// (PEM contents, not paths). */
   readonly tls?: {
     readonly ca?: string;
@@ -21,3 +29,13 @@ export interface StoreOptions {
 }
 
 export const DEFAULT_NAMESPACE = 'leasehold';
+
+/** Below this, abandoning requests would mostly churn connections on a busy machine. */
+const MIN_REQUEST_TIMEOUT_MS = 250;
+
+/** The request timeout an adapter uses: its own default, shortened by `requestTimeoutMs`. */
+export function requestTimeout(options: StoreOptions, adapterDefaultMs: number): number {
+  const asked = options.requestTimeoutMs;
+  if (asked === undefined) return adapterDefaultMs;
+  return Math.max(MIN_REQUEST_TIMEOUT_MS, Math.min(adapterDefaultMs, asked));
+}

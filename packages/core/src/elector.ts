@@ -12,6 +12,7 @@ import {
   holdOffMs,
   leaseValidityMs,
   resolveTiming,
+  storeCallTimeoutMs,
   type ElectionTiming,
   type ElectionTimingOptions,
 } from './timing.js';
@@ -186,7 +187,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.terms = new TermHistory(this.election, (event) => this.safeEmit('term-regression', event));
-    this.calls = new StoreCalls(this.clock, this.timing.renewIntervalMs, {
+    this.calls = new StoreCalls(this.clock, storeCallTimeoutMs(this.timing), {
       request: (event) => this.safeEmit('store-request', event),
       health: (health) => this.safeEmit('store-health', health),
     });

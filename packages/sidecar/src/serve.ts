@@ -1,5 +1,5 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
-import { Elector, type LeaseStore } from '@leasehold/core';
+import { Elector, resolveTiming, storeCallTimeoutMs, type LeaseStore } from '@leasehold/core';
 import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config.js';
@@ -46,6 +46,61 @@ export async function serve(
   logger: Logger,
   attach?: (elector: Elector, logger: Logger, config: SidecarConfig) => Attachment,
 ): Promise<RunningSidecar> {
+  const timing = resolveTiming({
+    ttlMs: config.ttlMs,
+    retryIntervalMs: config.retryIntervalMs,
+    ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
+  });
+  const store = await openStore(config, logger, storeCallTimeoutMs(timing));
+  let elector: Elector;
+  try {
+    elector = new Elector({
+      store,
+      election: config.election,
+      id: config.id,
+      ...timing,
+      priority: config.priority,
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const log = logger.child({ election: config.election, id: config.id });
+  logElection(elector, log, config.election);
+  const attachment = attach?.(elector, log, config);
+  const { server, address } = await listen(config, elector, log, attachment, store);
+  elector.start();
+  log.info(
+    {
+      url: address,
+      store: maskUrl(config.store),
+      backend: store.backend,
+      ttlMs: elector.timing.ttlMs,
+    },
+    `leasehold listening on ${address}, election "${config.election}" on ${store.backend}`,
+  );
+  let stopping: Promise<void> | null = null;
+  return {
+    url: address,
+    elector,
+    logger: log,
+    shutdown(reason: string) {
+      stopping ??= (async () => {
+        log.info({ reason }, 'shutting down: releasing leadership');
+        await shutDown({ config, attachment, elector, server, store });
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The store the configuration names; its request timeouts follow the elector's. */
+async function openStore(
+  config: SidecarConfig,
+  logger: Logger,
+  requestTimeoutMs: number,
+): Promise<LeaseStore> {
   if (config.storeIsDefault) {
     logger.warn(
       { store: config.store },
@@ -54,30 +109,19 @@ export async function serve(
     );
   }
   const tls = readTlsFiles(config);
-  const store: LeaseStore = await createStore(config.store, {
+  return createStore(config.store, {
     namespace: config.namespace,
     // ZooKeeper fixes the session timeout (its TTL) when it connects.
     ttlMs: config.ttlMs,
+    requestTimeoutMs,
     ...(tls === undefined ? {} : { tls }),
   });
-  let elector: Elector;
-  try {
-    elector = new Elector({
-      store,
-      election: config.election,
-      id: config.id,
-      ttlMs: config.ttlMs,
-      ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
-      retryIntervalMs: config.retryIntervalMs,
-      priority: config.priority,
-    });
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  const log = logger.child({ election: config.election, id: config.id });
+}
+
+/** What a person reading the log at 3 a.m. needs to know about the election. */
+function logElection(elector: Elector, log: Logger, election: string): void {
   elector.on('elected', ({ term }) =>
-    log.info({ event: 'elected', term }, `elected leader of "${config.election}" (term ${term})`),
+    log.info({ event: 'elected', term }, `elected leader of "${election}" (term ${term})`),
   );
   elector.on('deposed', ({ term, reason }) =>
     log.info({ event: 'deposed', term, reason }, `no longer leader (term ${term}): ${reason}`),
@@ -86,7 +130,7 @@ export async function serve(
   elector.on('term-regression', ({ previous, observed, highest }) =>
     log.error(
       { event: 'term-regression', previous, observed, highest },
-      `the term of "${config.election}" went back from ${previous} to ${observed}: the store was reset ` +
+      `the term of "${election}" went back from ${previous} to ${observed}: the store was reset ` +
         '(data wiped, schema dropped, namespace or SQLite file changed). Apps that fence writes with the ' +
         `term will refuse the new leader's writes until terms pass ${highest}`,
     ),
@@ -99,10 +143,21 @@ export async function serve(
         `store unavailable: ${health.error?.message ?? ''}`,
       );
   });
+}
 
-  const attachment = attach?.(elector, log, config);
+/**
+ * Build the HTTP API and bind it, before the elector competes: a sidecar whose port is taken
+ * never leads, so it never starts a `run` command or makes the next leader wait for its
+ * release. On failure, closes what it opened (the store included).
+ */
+async function listen(
+  config: SidecarConfig,
+  elector: Elector,
+  log: Logger,
+  attachment: Attachment | undefined,
+  store: LeaseStore,
+) {
   let app: Awaited<ReturnType<typeof buildServer>> | undefined;
-  let address: string;
   try {
     app = await buildServer({
       elector,
@@ -111,59 +166,45 @@ export async function serve(
       adminToken: config.adminToken,
       ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
     });
-    // Bound before the elector competes: a sidecar whose port is taken never leads, so it
-    // never starts a `run` command or makes the next leader wait for its release.
-    address = await app.listen({ host: config.host, port: config.port });
+    const address = await app.listen({ host: config.host, port: config.port });
+    if (!isLoopback(config.host)) {
+      log.warn(
+        { host: config.host },
+        `binding ${config.host}, not loopback: anyone who can reach this port can read leadership` +
+          (config.adminToken === undefined ? '' : ' and, with the admin token, resign it'),
+      );
+    }
+    return { server: app, address };
   } catch (error) {
     await attachment?.stop();
     await app?.close();
     await store.close();
     throw error;
   }
-  const server = app;
-  if (!isLoopback(config.host)) {
-    log.warn(
-      { host: config.host },
-      `binding ${config.host}, not loopback: anyone who can reach this port can read leadership` +
-        (config.adminToken === undefined ? '' : ' and, with the admin token, resign it'),
-    );
-  }
-  elector.start();
-  log.info(
-    {
-      url: address,
-      store: maskUrl(config.store),
-      backend: store.backend,
-      ttlMs: elector.timing.ttlMs,
-    },
-    `leasehold listening on ${address}, election "${config.election}" on ${store.backend}`,
-  );
+}
 
-  let stopping: Promise<void> | null = null;
-  return {
-    url: address,
-    elector,
-    logger: log,
-    shutdown(reason: string) {
-      stopping ??= (async () => {
-        log.info({ reason }, 'shutting down: releasing leadership');
-        // Leadership first: a follower should take over while we close connections. What
-        // runs beside it stops before that, so that it never runs in two places.
-        // Every step gets what is left of the shutdown grace, so the whole cannot outlast it
-        // (the command's own grace is below it, checked at start-up).
-        const deadline = performance.now() + config.shutdownGraceMs - EXIT_MARGIN_MS;
-        const left = (reserve = 0) => Math.max(0, deadline - performance.now() - reserve);
-        await attachment?.stop();
-        await elector.stop({ withinMs: left(STORE_CLOSE_MS) });
-        await server.close();
-        // The connections end with the process anyway: a close that has not finished when
-        // the grace is up is left behind, not waited for.
-        await waitAtMost(store.close(), left());
-        log.info('stopped');
-      })();
-      return stopping;
-    },
-  };
+/**
+ * Leadership first (a follower should take over while we close connections), and what runs
+ * beside it before that, so that it never runs in two places. Every step gets what is left
+ * of the shutdown grace, so the whole cannot outlast it (the command's own grace is below
+ * it, checked at start-up).
+ */
+async function shutDown(parts: {
+  config: SidecarConfig;
+  attachment: Attachment | undefined;
+  elector: Elector;
+  server: { close(): Promise<unknown> };
+  store: LeaseStore;
+}): Promise<void> {
+  const { config, attachment, elector, server, store } = parts;
+  const deadline = performance.now() + config.shutdownGraceMs - EXIT_MARGIN_MS;
+  const left = (reserve = 0) => Math.max(0, deadline - performance.now() - reserve);
+  await attachment?.stop();
+  await elector.stop({ withinMs: left(STORE_CLOSE_MS) });
+  await server.close();
+  // The connections end with the process anyway: a close that has not finished when the
+  // grace is up is left behind, not waited for.
+  await waitAtMost(store.close(), left());
 }
 
 /** Kept from the shutdown grace for logging and exiting. */

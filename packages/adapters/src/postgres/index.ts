@@ -1,7 +1,7 @@
 import { LeaseholdConfigError, type LeaseStore } from '@leasehold/core';
 import type pg from 'pg';
-import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
-import { PostgresStore } from './store.js';
+import { DEFAULT_NAMESPACE, requestTimeout, type StoreOptions } from '../options.js';
+import { PostgresStore, STATEMENT_TIMEOUT_MS } from './store.js';
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -56,6 +56,7 @@ export async function createPostgresStore(
     connection,
     schema,
     where,
+    statementTimeoutMs: requestTimeout(options, STATEMENT_TIMEOUT_MS),
     ...(overTcp ? { endpoint: { host: host.replace(/^\[|\]$/g, ''), port: Number(port) } } : {}),
   });
   await store.probe();

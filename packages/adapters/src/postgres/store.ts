@@ -38,7 +38,12 @@ export interface PostgresStoreOptions {
   readonly where: string;
   /** The server's TCP address, to probe when the first connection fails; none for a socket. */
   readonly endpoint?: Endpoint;
+  /** statement_timeout of the session: how long one request may take. */
+  readonly statementTimeoutMs: number;
 }
+
+/** The session's statement_timeout when the caller does not shorten it. */
+export const STATEMENT_TIMEOUT_MS = 5_000;
 
 interface Watcher {
   readonly onChange: () => void;
@@ -403,7 +408,9 @@ export class PostgresStore implements LeaseStore {
     try {
       await client.connect();
       await client.query(
-        `SET statement_timeout = '5s'; SET idle_in_transaction_session_timeout = '5s'; SET lock_timeout = '2s'`,
+        `SET statement_timeout = '${this.options.statementTimeoutMs}ms';
+         SET idle_in_transaction_session_timeout = '5s';
+         SET lock_timeout = '${Math.min(2_000, this.options.statementTimeoutMs)}ms'`,
       );
     } catch (error) {
       dead();

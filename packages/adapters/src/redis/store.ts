@@ -27,7 +27,7 @@ const CONNECT_WAIT_MS = 3_000;
  * on a stalled server or a dead (half-open) connection: the call fails as unavailable and
  * the connection is dropped and re-established, rather than waiting for TCP to notice.
  */
-const COMMAND_TIMEOUT_MS = 2_000;
+export const COMMAND_TIMEOUT_MS = 2_000;
 /** How long close() waits for QUIT to be answered before it drops the connections. */
 const CLOSE_WAIT_MS = 1_000;
 /** How long watch() waits for its SUBSCRIBE while Redis is unreachable (it stays queued). */
@@ -52,6 +52,7 @@ export class RedisStore implements LeaseStore {
   private constructor(
     private readonly options: RedisOptions,
     private readonly namespace: string,
+    commandTimeoutMs: number,
   ) {
     this.client = new Redis({
       ...options,
@@ -64,7 +65,7 @@ export class RedisStore implements LeaseStore {
       // connection drops are rejected at once instead of being resent after the reconnect.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: COMMAND_TIMEOUT_MS,
+      commandTimeout: commandTimeoutMs,
       connectTimeout: 5_000,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
       lazyConnect: true,
@@ -82,8 +83,12 @@ export class RedisStore implements LeaseStore {
    * with a clear error. A server that is merely down is not an error: the store reconnects by
    * itself and calls fail with StoreUnavailableError meanwhile.
    */
-  static async open(options: RedisOptions, namespace: string): Promise<RedisStore> {
-    const store = new RedisStore(options, namespace);
+  static async open(
+    options: RedisOptions,
+    namespace: string,
+    commandTimeoutMs = COMMAND_TIMEOUT_MS,
+  ): Promise<RedisStore> {
+    const store = new RedisStore(options, namespace, commandTimeoutMs);
     await store.firstConnection();
     await store.probe();
     return store;
