@@ -8,7 +8,7 @@ import { maskUrl } from './mask.js';
 import type { StoreOptions } from './options.js';
 import { normalizeHostListUrl } from './store-url.js';
 
-export { DEFAULT_NAMESPACE, type StoreOptions } from './options.js';
+export { DEFAULT_NAMESPACE, PORTABLE_NAMESPACE, type StoreOptions } from './options.js';
 export { isSecretName, maskUrl } from './mask.js';
 
 type StoreFactory = (url: URL, options: StoreOptions) => Promise<LeaseStore>;

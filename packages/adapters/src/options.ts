@@ -30,6 +30,16 @@ export interface StoreOptions {
 
 export const DEFAULT_NAMESPACE = 'leasehold';
 
+/**
+ * A namespace every backend accepts (it is also a PostgreSQL schema name as it stands): the
+ * sidecar's `--store-prefix` holds to it, so one configuration moves between backends.
+ * Each adapter checks its own, wider rule besides.
+ */
+export const PORTABLE_NAMESPACE = {
+  pattern: /^[a-z_][a-z0-9_]{0,62}$/,
+  accepted: 'lower-case letters, digits and _, starting with a letter or _, at most 63 characters',
+} as const;
+
 /** Below this, abandoning requests would mostly churn connections on a busy machine. */
 const MIN_REQUEST_TIMEOUT_MS = 250;
 

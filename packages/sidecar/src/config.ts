@@ -1,5 +1,11 @@
-import { LeaseholdConfigError, LeaseholdTimingError, resolveTiming } from '@leasehold/core';
-import { maskUrl } from '@leasehold/adapters';
+import {
+  CANDIDATE_ID,
+  ELECTION_NAME,
+  LeaseholdConfigError,
+  LeaseholdTimingError,
+  resolveTiming,
+} from '@leasehold/core';
+import { maskUrl, PORTABLE_NAMESPACE, SUPPORTED_SCHEMES } from '@leasehold/adapters';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readConfigFile, type FileValue } from './config-file.js';
@@ -110,13 +116,15 @@ export const FIELDS = [
     flag: 'store',
     env: 'LEASEHOLD_STORE',
     yaml: 'store',
-    description: 'Store URL: redis://, rediss://, postgres://, etcd://, etcds://, zk://, sqlite://',
-    accepted: 'a URL with scheme redis, rediss, postgres, postgresql, etcd, etcds, zk or sqlite',
+    description: `Store URL: ${SUPPORTED_SCHEMES.filter((s) => s !== 'postgresql')
+      .map((s) => `${s}://`)
+      .join(', ')}`,
+    accepted: `a URL with scheme ${SUPPORTED_SCHEMES.slice(0, -1).join(', ')} or ${SUPPORTED_SCHEMES.at(-1) ?? ''}`,
     secret: true,
     defaultText: 'sqlite://.leasehold/leasehold.db',
     defaultValue: () => DEFAULT_STORE,
     parse: (raw) =>
-      /^(redis|rediss|postgres|postgresql|etcd|etcds|zk|sqlite):\/\//.test(raw)
+      (SUPPORTED_SCHEMES as readonly string[]).includes(/^([a-z]+):\/\//.exec(raw)?.[1] ?? '')
         ? raw
         : new Error('scheme'),
   }),
@@ -126,10 +134,10 @@ export const FIELDS = [
     env: 'LEASEHOLD_ELECTION',
     yaml: 'election',
     description: 'Name of the election (one leader per name)',
-    accepted: 'use 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit',
+    accepted: ELECTION_NAME.accepted,
     defaultText: 'default',
     defaultValue: () => 'default',
-    parse: text(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+    parse: text(ELECTION_NAME.pattern),
   }),
   field({
     key: 'id',
@@ -137,10 +145,10 @@ export const FIELDS = [
     env: 'LEASEHOLD_ID',
     yaml: 'id',
     description: 'This candidate\u2019s id, unique among candidates',
-    accepted: 'use 1-253 printable ASCII characters without spaces',
+    accepted: CANDIDATE_ID.accepted,
     defaultText: 'hostname-pid-random',
     defaultValue: defaultId,
-    parse: text(/^[\x21-\x7e]{1,253}$/),
+    parse: text(CANDIDATE_ID.pattern),
   }),
   field({
     key: 'ttlMs',
@@ -239,10 +247,10 @@ export const FIELDS = [
     yaml: 'storePrefix',
     description:
       'Key prefix (Redis, etcd), schema (PostgreSQL), table prefix (SQLite) or top znode (ZooKeeper)',
-    accepted: 'lower-case letters, digits and _, starting with a letter or _',
+    accepted: PORTABLE_NAMESPACE.accepted,
     defaultText: 'leasehold',
     defaultValue: () => 'leasehold',
-    parse: text(/^[a-z_][a-z0-9_]{0,62}$/),
+    parse: text(PORTABLE_NAMESPACE.pattern),
   }),
   field({
     key: 'storeCa',

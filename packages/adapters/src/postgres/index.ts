@@ -1,9 +1,12 @@
 import { LeaseholdConfigError, type LeaseStore } from '@leasehold/core';
 import type pg from 'pg';
-import { DEFAULT_NAMESPACE, requestTimeout, type StoreOptions } from '../options.js';
+import {
+  DEFAULT_NAMESPACE,
+  PORTABLE_NAMESPACE,
+  requestTimeout,
+  type StoreOptions,
+} from '../options.js';
 import { PostgresStore, STATEMENT_TIMEOUT_MS } from './store.js';
-
-const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * `postgres://` / `postgresql://` URLs as libpq reads them (`sslmode`, `application_name`…);
@@ -15,7 +18,7 @@ export async function createPostgresStore(
   options: StoreOptions = {},
 ): Promise<LeaseStore> {
   const schema = options.namespace ?? DEFAULT_NAMESPACE;
-  if (!SCHEMA.test(schema)) {
+  if (!PORTABLE_NAMESPACE.pattern.test(schema)) {
     throw new LeaseholdConfigError(
       'namespace',
       schema,
