@@ -1,0 +1,36 @@
+import type { Round, Timing } from '../round.js';
+import type { Backend } from '../stores/index.js';
+
+/** A fault the suite knows how to inject, and on which backends it applies. */
+export interface Scenario {
+  readonly name: string;
+  /** One line for `--list` and the docs. */
+  readonly summary: string;
+  readonly backends: readonly Backend[];
+  /** Too heavy to share the machine with other rounds: run after them, one at a time. */
+  readonly runsAlone?: boolean;
+  /** Poll each sidecar this often instead of the run's default (many sidecars: less often). */
+  readonly pollMs?: number;
+  /** Extra time its failovers may take, beyond the base bound. */
+  readonly extraFailoverMs?: (timing: Timing) => number;
+  run(round: Round): Promise<void>;
+}
+
+/** The usual three candidates. */
+export const TRIO = ['alpha', 'bravo', 'charlie'] as const;
+
+/**
+ * Start the victim alone and wait until it leads, then the others: the fault is aimed at a
+ * known leader placed where the scenario needs it.
+ */
+export async function startWithLeader(
+  round: Round,
+  victim: Parameters<Round['start']>,
+  others: readonly string[],
+  options: Parameters<Round['start']>[1] = {},
+) {
+  const leader = await round.start(...victim);
+  await round.leader({ after: 0 });
+  const followers = await round.startAll(others, options);
+  return { leader, followers };
+}
