@@ -118,7 +118,10 @@ export async function statusRoutes(app: FastifyInstance, { elector }: StatusRout
   app.get(
     '/v1/events',
     {
-      sse: true,
+      // An event stream is all this route serves: a client without `Accept:
+      // text/event-stream` (curl, fetch) gets it too, one that accepts only something else
+      // gets 406. (`sse: true` answered both with a 500.)
+      sse: 'only',
       schema: {
         description: 'Server-Sent Events: a `leader` event on every change, heartbeats meanwhile',
       },
