@@ -189,7 +189,7 @@ function termsBackwards(answers: readonly Answer[]): Violation[] {
           detail:
             `${sidecar} reported term ${current.term} (leader ${current.leader ?? 'none'}) at ` +
             `${ms(current.sentAt)} after term ${previous.term} (leader ${previous.leader ?? 'none'}) ` +
-            `at ${ms(previous.sentAt)}`,
+            `at ${ms(previous.sentAt)}; it ${current.termRegressions > previous.termRegressions ? 'reported' : 'did not report'} a term regression`,
         });
       }
       previous = current;

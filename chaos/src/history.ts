@@ -23,6 +23,8 @@ export interface Answer {
   readonly leader: string | null;
   readonly term: number | null;
   readonly leaseRemainingMs: number;
+  /** How often this sidecar says it saw the term go backwards (`termRegressions.count`). */
+  readonly termRegressions: number;
 }
 
 /** A leadership change a sidecar logged (`elected` / `deposed`), as it arrived here. */

@@ -140,6 +140,7 @@ export class Recorder {
       leader: null,
       term: null,
       leaseRemainingMs: 0,
+      termRegressions: 0,
     });
     return new Promise((resolve) => {
       const req = request(
@@ -157,6 +158,7 @@ export class Recorder {
                 leader: string | null;
                 term: number | null;
                 leaseRemainingMs: number;
+                termRegressions?: { count: number };
               };
               resolve({
                 ...base,
@@ -166,6 +168,7 @@ export class Recorder {
                 leader: body.leader,
                 term: body.term,
                 leaseRemainingMs: body.leaseRemainingMs,
+                termRegressions: body.termRegressions?.count ?? 0,
               });
             } catch (error) {
               resolve(failed(`unreadable answer: ${(error as Error).message}`));

@@ -17,6 +17,7 @@ export function summaryRows(results: readonly RunResult[]): string[][] {
     const verdicts = rounds.map((r) => r.verdict);
     const failovers = verdicts.flatMap((v) => (v.maxFailoverMs === null ? [] : [v.maxFailoverMs]));
     const failing = rounds.filter((r) => r.verdict.violations.length > 0).length;
+    const known = rounds.filter((r) => r.known.length > 0).length;
     return [
       scenario.name,
       backend,
@@ -24,7 +25,11 @@ export function summaryRows(results: readonly RunResult[]): string[][] {
       String(verdicts.reduce((sum, v) => sum + v.overlaps, 0)),
       failovers.length === 0 ? '-' : `${(Math.max(...failovers) / 1000).toFixed(2)} s`,
       String(verdicts.reduce((sum, v) => sum + v.terms, 0)),
-      failing === 0 ? 'ok' : `FAILED ${failing}/${rounds.length}`,
+      failing > 0
+        ? `FAILED ${failing}/${rounds.length}`
+        : known > 0
+          ? `known defect ${known}/${rounds.length}`
+          : 'ok',
     ];
   });
 }
@@ -58,6 +63,23 @@ export function formatViolations(results: readonly RunResult[]): string {
   return blocks.join('\n');
 }
 
+/** What known defects caused, apart: reported, not counted as failures. */
+export function formatKnownDefects(results: readonly RunResult[]): string {
+  const blocks: string[] = [];
+  for (const { scenario, backend, rounds } of results) {
+    for (const { round, file, known } of rounds) {
+      if (known.length === 0) continue;
+      blocks.push(
+        [
+          `${scenario.name} on ${backend}, round ${round} (raw history: ${file}):`,
+          ...known.map((v) => `  - ${v.kind}: ${v.detail}\n    known defect: ${v.defect}`),
+        ].join('\n'),
+      );
+    }
+  }
+  return blocks.join('\n');
+}
+
 export function violationCount(results: readonly RunResult[]): number {
   return results.reduce(
     (sum, { rounds }) => sum + rounds.reduce((n, r) => n + r.verdict.violations.length, 0),
@@ -71,13 +93,14 @@ export function summaryJson(results: readonly RunResult[]): string {
     results.map(({ scenario, backend, rounds }) => ({
       scenario: scenario.name,
       backend,
-      rounds: rounds.map(({ round, file, verdict }) => ({
+      rounds: rounds.map(({ round, file, verdict, known }) => ({
         round,
         file,
         overlaps: verdict.overlaps,
         maxFailoverMs: verdict.maxFailoverMs,
         terms: verdict.terms,
         violations: verdict.violations,
+        knownDefects: known,
       })),
     })),
     null,

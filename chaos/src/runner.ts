@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { checkRound, type RoundVerdict } from './checker.js';
+import { checkRound, type RoundVerdict, type Violation } from './checker.js';
 import { writeHistory } from './history.js';
 import { Lab } from './lab.js';
 import { Round, type Timing } from './round.js';
@@ -34,7 +34,10 @@ export interface RunPlan {
 export interface RoundResult {
   readonly round: number;
   readonly file: string;
+  /** The checker's verdict, less the violations a known defect explains. */
   readonly verdict: RoundVerdict;
+  /** Violations a known defect of the scenario explains, each with the defect. */
+  readonly known: readonly (Violation & { readonly defect: string })[];
 }
 
 export interface RunResult {
@@ -132,7 +135,11 @@ async function runRound(
   backend: Backend,
   number: number,
 ): Promise<RoundResult> {
-  const timing = { ...plan.timing, pollMs: scenario.pollMs ?? plan.timing.pollMs };
+  const timing = {
+    ...plan.timing,
+    ttlMs: scenario.ttlMs ?? plan.timing.ttlMs,
+    pollMs: scenario.pollMs ?? plan.timing.pollMs,
+  };
   const election = `${plan.labPrefix}-${scenario.name}-${backend}-${number}-${randomBytes(2).toString('hex')}`;
   let error: unknown = null;
   let round: Round | null = null;
@@ -162,7 +169,18 @@ async function runRound(
     `${scenario.name}-${backend}-${String(number).padStart(3, '0')}.json`,
   );
   writeHistory(file, history);
-  return { round: number, file, verdict: checkRound(history) };
+  return { round: number, file, ...sortOut(checkRound(history), scenario) };
+}
+
+/** Set apart the violations a known defect of the scenario explains. */
+function sortOut(verdict: RoundVerdict, scenario: Scenario): Omit<RoundResult, 'round' | 'file'> {
+  const known: RoundResult['known'][number][] = [];
+  const violations = verdict.violations.filter((violation) => {
+    const defect = scenario.knownDefects?.find((d) => d.kind === violation.kind);
+    if (defect !== undefined) known.push({ ...violation, defect: defect.defect });
+    return defect === undefined;
+  });
+  return { verdict: { ...verdict, violations }, known };
 }
 
 /** The history of a round whose store never came up. */
@@ -195,9 +213,11 @@ function describeRound(scenario: Scenario, backend: Backend, result: RoundResult
   const { verdict } = result;
   const failover =
     verdict.maxFailoverMs === null ? '-' : `${(verdict.maxFailoverMs / 1000).toFixed(2)} s`;
+  const known =
+    result.known.length === 0 ? '' : `, ${result.known.length} explained by a known defect`;
   const status =
     verdict.violations.length === 0
-      ? 'ok'
-      : `${verdict.violations.length} VIOLATION(S): ${verdict.violations.map((v) => v.kind).join(', ')}`;
+      ? `ok${known}`
+      : `${verdict.violations.length} VIOLATION(S): ${verdict.violations.map((v) => v.kind).join(', ')}${known}`;
   return `${scenario.name} on ${backend}, round ${result.round}: ${status} (max failover ${failover}, ${verdict.terms} terms, ${verdict.answers} answers)`;
 }

@@ -20,6 +20,7 @@ function answer(
     leader: said.leader ?? (isLeader ? (sidecar.split('#')[0] ?? null) : null),
     term: said.term ?? null,
     leaseRemainingMs: isLeader ? 1_000 : 0,
+    termRegressions: 0,
   };
 }
 

@@ -9,6 +9,7 @@ import {
   pgTerminate,
   redisEmpty,
   sentinelFailover,
+  sentinelStaleLease,
   storeRestart,
 } from './store-faults.js';
 
@@ -25,6 +26,7 @@ export const SCENARIOS: readonly Scenario[] = [
   redisEmpty,
   pgTerminate,
   sentinelFailover,
+  sentinelStaleLease,
   etcdLeaderKill,
   etcdMemberCut,
   clockJump,

@@ -2,7 +2,7 @@ import type { LabHost } from '../netlab.js';
 import type { Round } from '../round.js';
 import type { Sidecar } from '../sidecars.js';
 import { pause } from '../wait.js';
-import { startWithLeader, TRIO, type Scenario } from './scenario.js';
+import { leaderInLab, type Scenario } from './scenario.js';
 
 /**
  * The leader's own path to its store breaks while it stays alive and keeps answering its
@@ -10,14 +10,6 @@ import { startWithLeader, TRIO, type Scenario } from './scenario.js';
  */
 
 const SERVER_BACKENDS = ['redis', 'postgres', 'etcd'] as const;
-
-/** The leader in lab host `v`, two followers outside it. */
-async function leaderInLab(round: Round): Promise<{ leader: Sidecar; host: LabHost }> {
-  const host = round.host('v');
-  const [first, ...others] = TRIO;
-  const { leader } = await startWithLeader(round, [first, { host }], others);
-  return { leader, host };
-}
 
 /** The victim kept answering its app all through `from`..now (it is alive, only cut off). */
 function checkKeptAnswering(round: Round, leader: Sidecar, from: number): void {

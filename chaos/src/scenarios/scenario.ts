@@ -1,4 +1,7 @@
+import type { LabHost } from '../netlab.js';
+import type { ViolationKind } from '../checker.js';
 import type { Round, Timing } from '../round.js';
+import type { Sidecar } from '../sidecars.js';
 import type { Backend } from '../stores/index.js';
 
 /** A fault the suite knows how to inject, and on which backends it applies. */
@@ -11,9 +14,22 @@ export interface Scenario {
   readonly runsAlone?: boolean;
   /** Poll each sidecar this often instead of the run's default (many sidecars: less often). */
   readonly pollMs?: number;
+  /** A TTL of its own instead of the run's (a fault that takes longer than the usual TTL). */
+  readonly ttlMs?: number;
   /** Extra time its failovers may take, beyond the base bound. */
   readonly extraFailoverMs?: (timing: Timing) => number;
+  /**
+   * Violations a known product defect causes here: reported as such (with the defect named),
+   * not counted as failures. Anything else still fails.
+   */
+  readonly knownDefects?: readonly KnownDefect[];
   run(round: Round): Promise<void>;
+}
+
+export interface KnownDefect {
+  readonly kind: ViolationKind;
+  /** What is wrong, in a sentence, for the report. */
+  readonly defect: string;
 }
 
 /** The usual three candidates. */
@@ -33,4 +49,12 @@ export async function startWithLeader(
   await round.leader({ after: 0 });
   const followers = await round.startAll(others, options);
   return { leader, followers };
+}
+
+/** The leader in lab host `v` (its path to the store breakable), two followers outside it. */
+export async function leaderInLab(round: Round): Promise<{ leader: Sidecar; host: LabHost }> {
+  const host = round.host('v');
+  const [first, ...others] = TRIO;
+  const { leader } = await startWithLeader(round, [first, { host }], others);
+  return { leader, host };
 }

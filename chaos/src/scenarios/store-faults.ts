@@ -5,7 +5,7 @@ import { EtcdCluster, PostgresServer, RedisServer, SqliteFile } from '../stores/
 import { RedisSentinelSet } from '../stores/sentinel.js';
 import { tool } from '../stores/server.js';
 import { pause, until } from '../wait.js';
-import { TRIO, type Scenario } from './scenario.js';
+import { leaderInLab, TRIO, type Scenario } from './scenario.js';
 
 /** Faults of the store itself: it crashes, forgets, fails over, loses a member. */
 
@@ -37,17 +37,28 @@ export const storeRestart: Scenario = {
   },
 };
 
+/**
+ * Redis restarts empty right after the leader renewed, while the leader's own path to it is
+ * stalled: the others reconnect first and find no lease, the leader still believes in its
+ * own. Whoever acquires now must wait out a TTL before it leads.
+ */
 export const redisEmpty: Scenario = {
   name: 'redis-empty',
-  summary: 'Redis restarts empty right after the leader renewed (lost every lease and term)',
+  summary: 'Redis restarts empty (every lease and term lost) while the leader’s path is stalled',
   backends: ['redis'],
   async run(round) {
     const { store } = round;
     if (!(store instanceof RedisServer)) throw new Error('redis-empty needs Redis');
-    const { leader } = await trioWithLeader(round);
+    const { leader, host } = await leaderInLab(round);
     // Right after a renew the leader believes in its lease longest: the worst moment.
     await round.renewed(leader);
+    host.stallStore();
+    round.mark('path stalled', leader.name);
     await outage(round, 'restart empty', () => store.restartEmpty());
+    // The others are back on the empty server; the leader's renewals are still held.
+    await pause(Math.floor(round.timing.ttlMs / 3));
+    host.healStore();
+    round.mark('healed');
     await round.leader();
   },
 };
@@ -69,33 +80,106 @@ export const pgTerminate: Scenario = {
   },
 };
 
+/** A Sentinel set of the round's own (a failover leaves it broken), and its replica's host. */
+async function sentinelSet(round: Round): Promise<RedisSentinelSet> {
+  const set = await RedisSentinelSet.start(
+    round.lab.store,
+    round.lab.storeAddress,
+    round.host('rr'),
+  );
+  round.onCleanup(() => set.close());
+  return set;
+}
+
+/** Kill the primary and wait until Sentinel has promoted the replica. */
+async function failOver(round: Round, set: RedisSentinelSet): Promise<void> {
+  await outage(round, 'primary killed, Sentinel fails over', async () => {
+    await set.primary.kill();
+    const replica = `${set.replicaHost.address}:`;
+    await until(
+      'Sentinel to promote the replica',
+      30_000,
+      async () => (await set.masterAddress()).startsWith(replica),
+      100,
+    );
+  });
+}
+
+/**
+ * Redis primary + replica + three Sentinels. The first leader hands over cleanly and the
+ * replica gets that; then replication is cut, and the next candidate acquires on the
+ * primary only: the write the replica never gets. That leader is frozen (a pause, a slow
+ * VM) and the primary killed; Sentinel promotes the replica, where the election looks free.
+ * The frozen leader wakes within its own deadline, still believing it leads: whoever
+ * acquired on the promoted replica must not have led yet. The TTL is long enough for the
+ * failover to finish inside it.
+ */
 export const sentinelFailover: Scenario = {
   name: 'sentinel-failover',
-  summary:
-    'Redis primary + replica + 3 Sentinels; replication cut, a new leader acquires, the primary is killed',
+  summary: 'Redis + 3 Sentinels: the primary dies right after an acquire the replica missed',
   backends: ['redis'],
-  // Sentinel's down-after (1 s), its vote, and the new primary's wait for a lost lease.
+  ttlMs: 6_000,
+  // Sentinel's down-after (1 s) and its vote.
   extraFailoverMs: () => 5_000,
   async run(round) {
-    const replicaHost = round.host('rr');
-    const set = await RedisSentinelSet.start(round.lab.store, round.lab.storeAddress, replicaHost);
-    round.onCleanup(() => set.close());
+    const set = await sentinelSet(round);
+    const store = { store: set.url };
+    const first = await round.start('alpha', store);
+    await round.leader({ after: 0 });
+    await round.fault('SIGTERM', first.name, () => first.stop());
+    await round.recorder.unwatch(first.name);
+    await set.waitUntilReplicated();
+    await round.fault('replication cut', 'primary ↔ replica', () => set.replicaHost.cutStore());
+    const leader = await round.start('bravo', store);
+    await round.leader({ except: [first] });
+    const followers = await round.startAll(['charlie', 'delta'], store);
+    await until('the followers to see the leader', 10_000, () =>
+      followers.every((f) => round.answer(f)?.leader === leader.candidate),
+    );
+    // Frozen right after a renewal, so that its deadline is as far off as it gets.
+    await round.renewed(leader);
+    leader.freeze();
+    const frozenAt = round.recorder.time();
+    round.mark('SIGSTOP', leader.name);
+    await failOver(round, set);
+    // Time for the others to reconnect and acquire; then wake the old leader well inside
+    // its deadline.
+    const wakeAt = Math.min(round.recorder.time() + 1_500, frozenAt + round.timing.ttlMs * 0.75);
+    await pause(wakeAt - round.recorder.time());
+    leader.thaw();
+    round.mark('SIGCONT', leader.name);
+    await round.leader();
+  },
+};
+
+/**
+ * The same set, but replication is cut before a clean handover: the promoted replica still
+ * holds the first leader's lease, which the primary had deleted. Safe (that holder has
+ * stepped down; the next acquisition still waits and gets a higher term), but every
+ * follower reports the old holder and its lower term again until that lease runs out.
+ */
+export const sentinelStaleLease: Scenario = {
+  name: 'sentinel-stale-lease',
+  summary: 'Redis + 3 Sentinels: replication cut, a clean handover, the primary dies',
+  backends: ['redis'],
+  ttlMs: 6_000,
+  extraFailoverMs: () => 5_000,
+  knownDefects: [
+    {
+      kind: 'term-backwards',
+      defect:
+        'after a failover to a replica that missed a release, followers report the released holder and its lower term again (the elector counts a term regression); the next acquisition waits and rises',
+    },
+  ],
+  async run(round) {
+    const set = await sentinelSet(round);
     const { leader } = await trioWithLeader(round, set.url);
     await set.waitUntilReplicated();
-    await round.fault('replication cut', 'primary ↔ replica', () => replicaHost.cutStore());
-    // The write the replica never gets: the leader hands over, a new one acquires.
+    await round.fault('replication cut', 'primary ↔ replica', () => set.replicaHost.cutStore());
     await round.fault('SIGTERM', leader.name, () => leader.stop());
     await round.recorder.unwatch(leader.name);
     await round.leader({ except: [leader] });
-    await outage(round, 'primary killed, Sentinel fails over', async () => {
-      await set.primary.kill();
-      await until(
-        'Sentinel to promote the replica',
-        30_000,
-        async () => (await set.masterAddress()).startsWith(`${replicaHost.address}:`),
-        100,
-      );
-    });
+    await failOver(round, set);
     await round.leader();
   },
 };
