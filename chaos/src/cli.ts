@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { labInUse } from './lab.js';
 import { killEveryGroup } from './process-group.js';
 import {
   formatKnownDefects,
@@ -20,7 +21,7 @@ import { BACKENDS } from './stores/index.js';
  */
 
 const USAGE = `usage: pnpm chaos [--backend redis|postgres|etcd|sqlite|all] [--scenario NAME[,NAME…]]
-                  [--minutes N | --rounds N] [--out DIR] [--list]
+                  [--minutes N | --rounds N] [--out DIR] [--lab-prefix lhch] [--list]
 
 Runs real leasehold sidecars against private stores under faults, records every answer of
 GET /v1/leader, and checks that no two sidecars led at once, that no sidecar saw a term go
@@ -44,6 +45,7 @@ function parse(argv: readonly string[]): Options {
         minutes: { type: 'string' },
         rounds: { type: 'string', default: '1' },
         out: { type: 'string' },
+        'lab-prefix': { type: 'string', default: 'lhch' },
         list: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -60,6 +62,12 @@ function parse(argv: readonly string[]): Options {
   const scenarios = pick('--scenario', values.scenario, SCENARIOS, (s) => s.name);
   const minutes = values.minutes === undefined ? null : positive('--minutes', values.minutes);
   const rounds = positive('--rounds', values.rounds);
+  const labPrefix = values['lab-prefix'];
+  if (!/^[a-z][a-z0-9]{1,5}$/.test(labPrefix)) {
+    throw new UsageError(
+      `invalid --lab-prefix: ${JSON.stringify(labPrefix)}; 2-6 lower-case letters or digits, starting with a letter`,
+    );
+  }
   if (!scenarios.some((s) => backends.some((b) => s.backends.includes(b)))) {
     throw new UsageError(
       `invalid --scenario: ${JSON.stringify(values.scenario)} runs on none of ${backends.join(', ')}`,
@@ -74,7 +82,7 @@ function parse(argv: readonly string[]): Options {
       rounds: Math.ceil(rounds),
       minutes,
       outDir: values.out ?? join('chaos-results', stamp),
-      labPrefix: 'lhch',
+      labPrefix,
       namespace: 'lhch',
       timing: DEFAULT_TIMING,
     },
@@ -109,9 +117,15 @@ function listScenarios(): string {
   ).join('\n');
 }
 
-function preflight(): void {
+function preflight(labPrefix: string): void {
   if (process.getuid?.() !== 0) {
     throw new UsageError('needs root: the faults use network namespaces, nftables and tc');
+  }
+  const owner = labInUse(labPrefix);
+  if (owner !== null) {
+    throw new UsageError(
+      `another chaos run (pid ${owner}) uses the lab prefix ${labPrefix}: wait for it, or pass --lab-prefix`,
+    );
   }
   const cli = new URL('../../packages/sidecar/dist/cli.js', import.meta.url);
   if (!existsSync(cli)) throw new UsageError('the sidecar is not built: run `pnpm build` first');
@@ -125,7 +139,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${listScenarios()}\n`);
       return 0;
     }
-    preflight();
+    preflight(options.plan.labPrefix);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`chaos: ${error.message}\n`);

@@ -1,4 +1,29 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createNetLab, type LabHost, type NetLab } from './netlab.js';
+
+/** Where a run notes that it uses a lab prefix (making a lab deletes any left with it). */
+function lockFile(prefix: string): string {
+  return join(tmpdir(), `leasehold-chaos-${prefix}.pid`);
+}
+
+/** The process id of a live run using `prefix`, or null. */
+export function labInUse(prefix: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(lockFile(prefix), 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The suite's network lab for a whole run: the store host where private stores listen, and
@@ -9,7 +34,12 @@ export class Lab {
   private readonly net: NetLab;
   private readonly hosts = new Map<string, LabHost>();
 
-  constructor(prefix: string) {
+  constructor(private readonly prefix: string) {
+    const owner = labInUse(prefix);
+    if (owner !== null) {
+      throw new Error(`another chaos run (pid ${owner}) uses the lab prefix ${prefix}`);
+    }
+    writeFileSync(lockFile(prefix), `${process.pid}\n`);
     this.net = createNetLab(prefix);
   }
 
@@ -34,5 +64,6 @@ export class Lab {
 
   destroy(): void {
     this.net.destroy();
+    rmSync(lockFile(this.prefix), { force: true });
   }
 }

@@ -52,7 +52,9 @@ const summaries: PairSummary[] = [];
 beforeAll(async () => {
   rmSync(out, { recursive: true, force: true });
   for (const run of runs) {
-    Object.assign(run, await runCli([...run.args, '--rounds', '1', '--out', run.dir]));
+    // A lab of its own, so that someone's `pnpm chaos` on this machine is left alone.
+    const args = [...run.args, '--rounds', '1', '--out', run.dir, '--lab-prefix', 'lhchci'];
+    Object.assign(run, await runCli(args));
     try {
       summaries.push(
         ...(JSON.parse(readFileSync(join(run.dir, 'summary.json'), 'utf8')) as PairSummary[]),
