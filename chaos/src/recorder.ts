@@ -15,10 +15,13 @@ export interface Watched {
 }
 
 /** How long an answer may take before the request is given up (a frozen sidecar). */
-const ANSWER_TIMEOUT_MS = 400;
+export const ANSWER_TIMEOUT_MS = 400;
 
 export class Recorder {
   private readonly origin = now();
+
+  constructor(private readonly answerTimeoutMs = ANSWER_TIMEOUT_MS) {}
+
   private readonly answers: Answer[] = [];
   private readonly changes: LoggedChange[] = [];
   private readonly marks: Mark[] = [];
@@ -145,7 +148,7 @@ export class Recorder {
     return new Promise((resolve) => {
       const req = request(
         `${target.url}/v1/leader`,
-        { agent, timeout: ANSWER_TIMEOUT_MS },
+        { agent, timeout: this.answerTimeoutMs },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -12,6 +12,8 @@ export interface Timing {
   readonly retryMs: number;
   /** Pause between one answer of a sidecar and the next request to it. */
   readonly pollMs: number;
+  /** How long an answer may take before the request counts as unanswered. */
+  readonly answerTimeoutMs: number;
 }
 
 export interface StartOptions {
@@ -36,7 +38,7 @@ export interface LeaderQuery {
  * hands back the history.
  */
 export class Round {
-  readonly recorder = new Recorder();
+  readonly recorder: Recorder;
   private readonly sidecars: Sidecar[] = [];
   private readonly startsPerCandidate = new Map<string, number>();
   private readonly checks: ScenarioCheck[] = [];
@@ -55,7 +57,9 @@ export class Round {
     readonly lab: Lab,
     readonly timing: Timing,
     private readonly baseBoundMs: number,
-  ) {}
+  ) {
+    this.recorder = new Recorder(timing.answerTimeoutMs);
+  }
 
   /**
    * A lab host for this round (`name`: up to 3 letters or digits). Rounds on different

@@ -6,6 +6,7 @@ import { Lab } from './lab.js';
 import { Round, type Timing } from './round.js';
 import type { Scenario } from './scenarios/index.js';
 import { StorePool, type Backend } from './stores/index.js';
+import { ANSWER_TIMEOUT_MS } from './recorder.js';
 import { now } from './wait.js';
 
 /**
@@ -47,7 +48,12 @@ export interface RunResult {
 }
 
 /** Election timing of a run: short, so that a round takes seconds, not minutes. */
-export const DEFAULT_TIMING: Timing = { ttlMs: 2_000, retryMs: 200, pollMs: 25 };
+export const DEFAULT_TIMING: Timing = {
+  ttlMs: 2_000,
+  retryMs: 200,
+  pollMs: 25,
+  answerTimeoutMs: ANSWER_TIMEOUT_MS,
+};
 
 /**
  * How long a failover may take: the dead leader's lease runs out (one TTL), a follower
@@ -139,6 +145,7 @@ async function runRound(
     ...plan.timing,
     ttlMs: scenario.ttlMs ?? plan.timing.ttlMs,
     pollMs: scenario.pollMs ?? plan.timing.pollMs,
+    answerTimeoutMs: scenario.answerTimeoutMs ?? plan.timing.answerTimeoutMs,
   };
   const election = `${plan.labPrefix}-${scenario.name}-${backend}-${number}-${randomBytes(2).toString('hex')}`;
   let error: unknown = null;

@@ -16,6 +16,8 @@ export interface Scenario {
   readonly pollMs?: number;
   /** A TTL of its own instead of the run's (a fault that takes longer than the usual TTL). */
   readonly ttlMs?: number;
+  /** Wait this long for an answer instead of the run's 400 ms (a sidecar under load). */
+  readonly answerTimeoutMs?: number;
   /** Extra time its failovers may take, beyond the base bound. */
   readonly extraFailoverMs?: (timing: Timing) => number;
   /**
