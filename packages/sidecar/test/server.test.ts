@@ -324,6 +324,19 @@ describe('sidecar routes', () => {
     controller.abort();
   });
 
+  it('streams to clients that send no Accept header, and refuses those that accept no stream', async () => {
+    // curl and most HTTP clients send no Accept: text/event-stream; this used to be a 500.
+    const { app } = await sidecar();
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const controller = new AbortController();
+    const plain = await fetch(`${address}/v1/events`, { signal: controller.signal });
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('content-type')).toContain('text/event-stream');
+    controller.abort();
+    const json = await fetch(`${address}/v1/events`, { headers: { accept: 'application/json' } });
+    expect(json.status).toBe(406);
+  });
+
   it('answers the hot routes over a real socket exactly as the Fastify routes do', async () => {
     const election = `e-${randomUUID().slice(0, 8)}`;
     const leader = await sidecar({ election, id: 'one' });

@@ -2,6 +2,17 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
+/** Groups started and not yet seen to exit: what an interrupted run must not leave behind. */
+const live = new Set<ProcessGroup>();
+
+/** SIGKILL every group this process started that may still run (on an interrupt). */
+export function killEveryGroup(): void {
+  for (const group of live) {
+    group.signal('SIGCONT');
+    group.signal('SIGKILL');
+  }
+}
+
 /**
  * A process started as the leader of a process group of its own, so that stopping it
  * stops whatever it started too, and a test can check that nothing of it survived.
@@ -11,13 +22,37 @@ export class ProcessGroup {
   readonly exited: Promise<void>;
   /** Every line the process wrote on stdout and stderr so far (for failure messages). */
   readonly lines: string[] = [];
+  private readonly lineListeners: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
 
   constructor(command: string, args: readonly string[], options: SpawnOptions = {}) {
     this.child = spawn(command, args, { ...options, detached: true, stdio: 'pipe' });
-    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
-    for (const stream of [this.child.stdout, this.child.stderr]) {
-      if (stream !== null) createInterface({ input: stream }).on('line', (l) => this.lines.push(l));
+    live.add(this);
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', () => {
+        live.delete(this);
+        resolve();
+      }),
+    );
+    for (const [name, stream] of [
+      ['stdout', this.child.stdout],
+      ['stderr', this.child.stderr],
+    ] as const) {
+      if (stream === null) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        this.lines.push(line);
+        for (const listener of this.lineListeners) listener(line, name);
+      });
     }
+  }
+
+  /** Call `listener` with every line written from now on. */
+  onLine(listener: (line: string, stream: 'stdout' | 'stderr') => void): void {
+    this.lineListeners.push(listener);
+  }
+
+  /** Whether the group's leader has exited. */
+  get hasExited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
   get pgid(): number {
@@ -49,7 +84,7 @@ export class ProcessGroup {
 
   /** Throws, with what the process wrote, once it has exited: for waits that need it alive. */
   assertRunning(what: string): void {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+    if (this.hasExited) {
       throw new Error(`${what}: the process exited:\n${this.lines.join('\n')}`);
     }
   }
