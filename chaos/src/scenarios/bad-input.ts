@@ -17,7 +17,7 @@ const MEMORY_GROWTH_LIMIT = 100 * 1024 * 1024;
 export const badInput: Scenario = {
   name: 'bad-input',
   summary: 'bad input to every route of the leader, half requests, 1,000 idle connections',
-  backends: ['redis', 'postgres', 'etcd', 'sqlite'],
+  backends: ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'],
   // Under the abuse, on two busy cores, an answer may take a few hundred ms; one that takes
   // two seconds is a sidecar that stopped answering.
   answerTimeoutMs: 2_000,

@@ -14,7 +14,7 @@ import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 export const clockJump: Scenario = {
   name: 'clock-jump',
   summary: 'one candidate’s wall clock jumps +1 h, then -1 h (faketime): nothing changes',
-  backends: ['redis', 'postgres', 'etcd', 'sqlite'],
+  backends: ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'],
   async run(round) {
     const wallClock = new WallClock(join(tmpdir(), `lhch-clock-${process.pid}-${round.number}`));
     round.onCleanup(() => rmSync(wallClock.file, { force: true }));

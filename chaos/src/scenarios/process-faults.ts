@@ -6,7 +6,7 @@ import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 export const kill: Scenario = {
   name: 'kill',
   summary: 'the leader is SIGKILLed; another takes over within about a TTL',
-  backends: ['redis', 'postgres', 'etcd', 'sqlite'],
+  backends: ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'],
   async run(round) {
     const [first, ...others] = TRIO;
     const { leader } = await startWithLeader(round, [first], others);
@@ -18,7 +18,7 @@ export const kill: Scenario = {
 export const freeze: Scenario = {
   name: 'freeze',
   summary: 'the leader is SIGSTOPped past its TTL, another takes over, then it is SIGCONTed',
-  backends: ['redis', 'postgres', 'etcd', 'sqlite'],
+  backends: ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'],
   async run(round) {
     const [first, ...others] = TRIO;
     const { leader } = await startWithLeader(round, [first], others);
@@ -43,7 +43,7 @@ const KILLS_PER_ROUND = 3;
 export const many: Scenario = {
   name: 'many',
   summary: `${MANY} candidates; the leader is killed ${KILLS_PER_ROUND} times a round (and restarted)`,
-  backends: ['redis', 'postgres', 'etcd', 'sqlite'],
+  backends: ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'],
   runsAlone: true,
   pollMs: 200,
   async run(round) {

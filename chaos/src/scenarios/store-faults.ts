@@ -26,7 +26,7 @@ async function outage(round: Round, name: string, work: () => Promise<void>): Pr
 export const storeRestart: Scenario = {
   name: 'store-restart',
   summary: 'the store crashes (SIGKILL / immediate stop) and restarts on its data',
-  backends: ['redis', 'postgres', 'etcd'],
+  backends: ['redis', 'postgres', 'etcd', 'zookeeper'],
   async run(round) {
     const { store } = round;
     if (store instanceof SqliteFile) throw new Error('a SQLite file has no server to restart');

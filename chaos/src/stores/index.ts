@@ -4,13 +4,14 @@ import { PostgresServer } from './postgres.js';
 import { RedisServer } from './redis.js';
 import type { Backend } from './server.js';
 import { SqliteFile } from './sqlite.js';
+import { ZooKeeperServer } from './zookeeper.js';
 
 export type { Backend, RestartableStore, StoreFixture } from './server.js';
 export { BACKENDS } from './server.js';
-export { EtcdCluster, PostgresServer, RedisServer, SqliteFile };
+export { EtcdCluster, PostgresServer, RedisServer, SqliteFile, ZooKeeperServer };
 
 /** The plain store of each backend: one server (or file) in the lab's store host. */
-export type PlainStore = RedisServer | PostgresServer | EtcdCluster | SqliteFile;
+export type PlainStore = RedisServer | PostgresServer | EtcdCluster | ZooKeeperServer | SqliteFile;
 
 /**
  * One plain store per backend for the whole run, started when first needed: every
@@ -52,6 +53,8 @@ export class StorePool {
         return EtcdCluster.start([
           { name: 'm1', host: store, clientAddress: storeAddress, peerAddress: '127.0.0.1' },
         ]);
+      case 'zookeeper':
+        return ZooKeeperServer.start(store, storeAddress);
       case 'sqlite':
         return new SqliteFile();
     }

@@ -9,9 +9,9 @@ import { until } from '../wait.js';
  * host (or the root namespace), in a process group, waited for until it answers.
  */
 
-export type Backend = 'redis' | 'postgres' | 'etcd' | 'sqlite';
+export type Backend = 'redis' | 'postgres' | 'etcd' | 'zookeeper' | 'sqlite';
 
-export const BACKENDS: readonly Backend[] = ['redis', 'postgres', 'etcd', 'sqlite'];
+export const BACKENDS: readonly Backend[] = ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'];
 
 /** What every store fixture offers a scenario. */
 export interface StoreFixture {
