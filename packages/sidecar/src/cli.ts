@@ -1,6 +1,5 @@
 import { LeaseholdConfigError } from '@leasehold/core';
 import { Command, Option } from 'commander';
-import { stringify } from 'yaml';
 import {
   ConfigValueError,
   FIELDS,
@@ -12,6 +11,7 @@ import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable } from './run.js';
 import { createLogger, isFatalStartupError, serve } from './serve.js';
 import { version } from './version.js';
+import { yaml } from './yaml.js';
 
 /**
  * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean, 1 failure at run
@@ -165,7 +165,7 @@ export async function main(argv: string[]): Promise<void> {
     } catch (error) {
       failConfig(error);
     }
-    process.stdout.write(stringify(describeConfig(config)));
+    process.stdout.write(yaml().stringify(describeConfig(config)));
   });
 
   program

@@ -3,7 +3,7 @@ import { maskUrl } from '@leasehold/adapters';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from './yaml.js';
 
 /**
  * The sidecar's configuration: one table of fields drives the flags, the LEASEHOLD_*
@@ -369,7 +369,7 @@ function readYaml(path: string): Record<string, unknown> {
   }
   let parsed: unknown;
   try {
-    parsed = parseYaml(textContent);
+    parsed = yaml().parse(textContent);
   } catch (error) {
     throw new ConfigValueError(
       'config',
