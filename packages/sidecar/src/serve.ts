@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config.js';
 import { createMetrics } from './metrics.js';
-import { buildServer } from './server.js';
+import { listen, type SidecarListener } from './http/listener.js';
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
   const options = { level: config.logLevel, base: { service: 'leasehold' } };
@@ -86,7 +86,6 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
   });
 
   const metrics = createMetrics(elector);
-  const app = await buildServer({ elector, logger: log, metrics, adminToken: config.adminToken });
   if (!isLoopback(config.host)) {
     log.warn(
       { host: config.host },
@@ -95,9 +94,16 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
     );
   }
   elector.start();
-  let address: string;
+  let listener: SidecarListener;
   try {
-    address = await app.listen({ host: config.host, port: config.port });
+    listener = await listen({
+      elector,
+      logger: log,
+      metrics,
+      adminToken: config.adminToken,
+      host: config.host,
+      port: config.port,
+    });
   } catch (error) {
     await elector.stop();
     await store.close();
@@ -105,17 +111,17 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
   }
   log.info(
     {
-      url: address,
+      url: listener.url,
       store: maskUrl(config.store),
       backend: store.backend,
       ttlMs: elector.timing.ttlMs,
     },
-    `leasehold listening on ${address}, election "${config.election}" on ${store.backend}`,
+    `leasehold listening on ${listener.url}, election "${config.election}" on ${store.backend}`,
   );
 
   let stopping: Promise<void> | null = null;
   return {
-    url: address,
+    url: listener.url,
     elector,
     logger: log,
     shutdown(reason: string) {
@@ -123,7 +129,7 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
         log.info({ reason }, 'shutting down: releasing leadership');
         // Leadership first: a follower should take over while we close connections.
         await elector.stop();
-        await app.close();
+        await listener.close();
         await store.close();
         log.info('stopped');
       })();
