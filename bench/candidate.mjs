@@ -19,7 +19,8 @@ const at = () => performance.timeOrigin + performance.now();
 const say = (event, fields = {}) =>
   process.stdout.write(`${JSON.stringify({ event, id: values.id, at: at(), ...fields })}\n`);
 
-const store = await createStore(values.store);
+// ZooKeeper sizes its session (its TTL) when it connects; the other stores ignore ttlMs.
+const store = await createStore(values.store, { ttlMs: Number(values.ttl) });
 const elector = new Elector({
   store,
   election: values.election,

@@ -28,7 +28,7 @@ take over.
 Options:
   --store <url>      store to elect on; default sqlite://.leasehold/demo.db
                      (this host only), or redis://127.0.0.1:6379, postgres://…,
-                     etcd://…
+                     etcd://…, zk://127.0.0.1:2181
   --ttl <duration>   lease time to live, default 3s: a frozen or killed leader
                      is replaced after at most this long
   --election <name>  election name, default demo-<random>

@@ -2,10 +2,10 @@
 # Make sure the stores that leasehold's backends are tested against are running
 # on this (Debian, root, no systemd) machine, and print where each listens.
 #
-#   scripts/services.sh [up]       ensure Redis, PostgreSQL and etcd are up, and Chromium,
-#                                  tmux, nftables, faketime, kubectl, systemd-analyze,
-#                                  promtool and prometheus (browser, terminal, fault and
-#                                  deployment-file tests) are installed (default)
+#   scripts/services.sh [up]       ensure Redis, PostgreSQL, etcd and ZooKeeper are up, and
+#                                  Chromium, tmux, nftables, faketime, kubectl,
+#                                  systemd-analyze, promtool and prometheus (browser, terminal,
+#                                  fault and deployment-file tests) are installed (default)
 #   scripts/services.sh status     print each store and whether it answers (exit 1 if any doesn't)
 #   scripts/services.sh stop-etcd  stop our etcd and wait until its port is closed
 #   scripts/services.sh start-etcd start etcd again (same data dir) and wait until healthy
@@ -19,6 +19,8 @@
 #   ETCD_PORT [2379]   ETCD_PEER_PORT [ETCD_PORT+1]
 #   ETCD_DATA_DIR [/var/lib/leasehold-etcd]  ETCD_LOG [/var/log/leasehold-etcd.log]
 #   ETCD_PID_FILE [/var/run/leasehold-etcd.pid]
+#   ZK_PORT [2181]  ZK_DATA_DIR [/var/lib/leasehold-zookeeper]
+#   ZK_LOG [/var/log/leasehold-zookeeper.log]  ZK_PID_FILE [/var/run/leasehold-zookeeper.pid]
 #   WAIT_SECONDS [20]  readiness deadline per store
 set -euo pipefail
 
@@ -32,6 +34,10 @@ ETCD_NAME=leasehold
 ETCD_DATA_DIR="${ETCD_DATA_DIR:-/var/lib/leasehold-etcd}"
 ETCD_LOG="${ETCD_LOG:-/var/log/leasehold-etcd.log}"
 ETCD_PID_FILE="${ETCD_PID_FILE:-/var/run/leasehold-etcd.pid}"
+ZK_PORT="${ZK_PORT:-2181}"
+ZK_DATA_DIR="${ZK_DATA_DIR:-/var/lib/leasehold-zookeeper}"
+ZK_LOG="${ZK_LOG:-/var/log/leasehold-zookeeper.log}"
+ZK_PID_FILE="${ZK_PID_FILE:-/var/run/leasehold-zookeeper.pid}"
 WAIT_SECONDS="${WAIT_SECONDS:-20}"
 
 PG_USER="" # set by ensure_postgres / pg_find_user
@@ -53,6 +59,24 @@ apt_install() {
   fi
   log "apt-get install -y $*"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# apt-get install, keeping the packages' maintainer scripts from starting Debian's own
+# service (etcd would take 2379 with /var/lib/etcd, ZooKeeper 2181): a policy-rc.d that says
+# "no", unless one is already there (Docker-style images ship one).
+apt_install_without_starting() {
+  local policy=/usr/sbin/policy-rc.d ours=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# temporary, from leasehold scripts/services.sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    ours=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt_install "$@" || log "apt-get install reported an error (service start is expected to fail without systemd)"
+  if [ "$ours" = 1 ]; then
+    rm -f "$policy"
+    trap - EXIT
+  fi
 }
 
 # Wait until "$@" succeeds, polling every 0.2 s, for at most WAIT_SECONDS.
@@ -78,6 +102,19 @@ wait_for() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# Wait until a store just started in the background answers; when it exits first or does
+# not answer in time, show its log, stop it, drop its pid file and fail.
+#   await_started NAME PID CHECK LOG PID_FILE IS_PID_FUNCTION MESSAGE
+await_started() {
+  local name="$1" pid="$2" check="$3" logfile="$4" pidfile="$5" is_pid="$6" message="$7"
+  WAIT_PID="$pid" wait_for "$name" "$check" && return 0
+  log "tail of $logfile:"
+  tail -n 30 "$logfile" >&2 || true
+  if "$is_pid" "$pid"; then kill "$pid" 2>/dev/null || true; fi
+  rm -f "$pidfile"
+  die "$message (log: $logfile)"
+}
 port_closed() { ! port_open "$1"; }
 
 # ---------------------------------------------------------------- Redis
@@ -142,25 +179,6 @@ etcd_ok() {
   port_open "$ETCD_PORT" || return 1 # fast path: etcdctl blocks for its dial timeout on a closed port
   ETCDCTL_API=3 etcdctl --endpoints="http://$HOST:$ETCD_PORT" --dial-timeout=1s --command-timeout=2s \
     endpoint health >/dev/null 2>&1
-}
-
-# apt-get install packages whose maintainer scripts would start a daemon of their own
-# (etcd would take 2379 with /var/lib/etcd; prometheus would listen on every interface):
-# a policy-rc.d that says "no" for the duration, unless one is already there (Docker-style
-# images ship one). Errors from the service start are expected without systemd.
-apt_install_without_starting() {
-  local policy=/usr/sbin/policy-rc.d ours=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\n# temporary, from leasehold scripts/services.sh\nexit 101\n' >"$policy"
-    chmod +x "$policy"
-    ours=1
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  apt_install "$@" || log "apt-get install reported an error (service start is expected to fail without systemd)"
-  if [ "$ours" = 1 ]; then
-    rm -f "$policy"
-    trap - EXIT
-  fi
 }
 
 ensure_etcd_installed() {
@@ -230,13 +248,8 @@ start_etcd() {
     </dev/null >>"$ETCD_LOG" 2>&1 &
   local pid=$!
   echo "$pid" >"$ETCD_PID_FILE"
-  if ! WAIT_PID="$pid" wait_for etcd etcd_ok; then
-    log "tail of $ETCD_LOG:"
-    tail -n 30 "$ETCD_LOG" >&2 || true
-    if is_etcd_pid "$pid"; then kill "$pid" 2>/dev/null || true; fi
-    rm -f "$ETCD_PID_FILE"
-    die "etcd did not become healthy on http://$HOST:$ETCD_PORT (log: $ETCD_LOG)"
-  fi
+  await_started etcd "$pid" etcd_ok "$ETCD_LOG" "$ETCD_PID_FILE" is_etcd_pid \
+    "etcd did not become healthy on http://$HOST:$ETCD_PORT"
   # setsid execs in place when it need not fork, so $! is etcd itself; check, and fall back to the port.
   if ! is_etcd_pid "$pid"; then
     pid="$(etcd_pids | head -n 1)"
@@ -271,6 +284,68 @@ etcd_gone() {
   local p
   for p in "$@"; do is_etcd_pid "$p" && return 1; done
   port_closed "$ETCD_PORT"
+}
+
+# ---------------------------------------------------------------- ZooKeeper
+# Debian's ZooKeeper (zookeeperd) run standalone from a config of our own, not Debian's
+# service. tickTime is 100 ms because ZooKeeper expires sessions on tick boundaries: a
+# crashed leader's session ends between one session timeout and one timeout plus a tick
+# after its last heartbeat. maxSessionTimeout allows TTLs up to 10 minutes.
+ZK_CLASSPATH=/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar
+
+zk_4lw() { timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$ZK_PORT && printf %s '$1' >&3 && cat <&3" 2>/dev/null; }
+zk_ok() { port_open "$ZK_PORT" && [ "$(zk_4lw ruok)" = imok ]; }
+
+ensure_zookeeper_installed() {
+  [ -r /usr/share/java/zookeeper.jar ] && have java && return 0
+  local t0=$SECONDS
+  apt_install_without_starting zookeeperd default-jre-headless
+  [ -r /usr/share/java/zookeeper.jar ] && have java ||
+    die "ZooKeeper or java still missing after apt-get install zookeeperd default-jre-headless"
+  log "ZooKeeper installed in $((SECONDS - t0))s"
+}
+
+is_zk_pid() {
+  [ -n "${1:-}" ] && [ -r "/proc/$1/cmdline" ] &&
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$ZK_DATA_DIR/zoo.cfg"
+}
+
+write_zk_config() {
+  cat >"$ZK_DATA_DIR/zoo.cfg" <<EOF
+tickTime=100
+dataDir=$ZK_DATA_DIR/data
+clientPort=$ZK_PORT
+clientPortAddress=$HOST
+minSessionTimeout=200
+maxSessionTimeout=600000
+admin.enableServer=false
+4lw.commands.whitelist=ruok,srvr,mntr
+autopurge.purgeInterval=1
+EOF
+}
+
+start_zookeeper() {
+  ensure_zookeeper_installed
+  if zk_ok; then
+    log "zookeeper already answers on $HOST:$ZK_PORT"
+    return 0
+  fi
+  if port_open "$ZK_PORT"; then
+    die "something that is not a healthy ZooKeeper already listens on $HOST:$ZK_PORT: $(ss -Hltnp "sport = :$ZK_PORT" 2>/dev/null || true)"
+  fi
+  mkdir -p "$ZK_DATA_DIR/data" "$(dirname "$ZK_LOG")" "$(dirname "$ZK_PID_FILE")"
+  write_zk_config
+  log "starting zookeeper on $HOST:$ZK_PORT (data $ZK_DATA_DIR, log $ZK_LOG)"
+  # setsid + nohup: own session, survives this shell; stdin from /dev/null.
+  setsid nohup java -Xmx256m -XX:+UseSerialGC -cp "$ZK_CLASSPATH" \
+    -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dzookeeper.log.dir="$ZK_DATA_DIR" \
+    org.apache.zookeeper.server.quorum.QuorumPeerMain "$ZK_DATA_DIR/zoo.cfg" \
+    </dev/null >>"$ZK_LOG" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$ZK_PID_FILE"
+  await_started zookeeper "$pid" zk_ok "$ZK_LOG" "$ZK_PID_FILE" is_zk_pid \
+    "zookeeper did not answer ruok on $HOST:$ZK_PORT"
+  log "zookeeper healthy (pid $pid)"
 }
 
 # ---------------------------------------------------------------- test tools
@@ -314,6 +389,7 @@ print_urls() {
   printf '%-10s%s\n' redis "redis://$HOST:$REDIS_PORT"
   printf '%-10s%s\n' postgres "postgres://$PG_USER@$HOST:$PG_PORT/$PG_DB"
   printf '%-10s%s\n' etcd "etcd://$HOST:$ETCD_PORT"
+  printf '%-10s%s\n' zookeeper "zk://$HOST:$ZK_PORT"
 }
 
 status() {
@@ -324,6 +400,8 @@ status() {
   printf '%-10s%-42s%s\n' postgres "postgres://${PG_USER:-postgres}@$HOST:$PG_PORT/$PG_DB" "$s"
   if have etcdctl && etcd_ok; then s=up; else s=down rc=1; fi
   printf '%-10s%-42s%s\n' etcd "etcd://$HOST:$ETCD_PORT" "$s"
+  if zk_ok; then s=up; else s=down rc=1; fi
+  printf '%-10s%-42s%s\n' zookeeper "zk://$HOST:$ZK_PORT" "$s"
   return "$rc"
 }
 
@@ -334,6 +412,7 @@ case "${1:-up}" in
     ensure_redis
     ensure_postgres
     start_etcd
+    start_zookeeper
     ensure_test_tools
     ensure_fault_tools
     ensure_ops_tools

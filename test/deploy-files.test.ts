@@ -122,6 +122,7 @@ const STORES = {
     port: 2379,
     probe: 'etcdctl',
   },
+  zookeeper: { service: 'zookeeper', image: /^zookeeper:3\.8$/, port: 2181, probe: 'zkServer.sh' },
 } as const;
 type Backend = keyof typeof STORES;
 const BACKEND_OF_SCHEME: Readonly<Record<string, Backend>> = {
@@ -131,6 +132,7 @@ const BACKEND_OF_SCHEME: Readonly<Record<string, Backend>> = {
   'postgresql:': 'postgres',
   'etcd:': 'etcd',
   'etcds:': 'etcd',
+  'zk:': 'zookeeper',
 };
 
 const sidecarNames = Object.keys(services).filter((name) => /^leasehold\d+$/.test(name));

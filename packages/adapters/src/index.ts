@@ -4,8 +4,8 @@ import {
   UnsupportedStoreError,
   type LeaseStore,
 } from '@leasehold/core';
-import { normalizeEtcdUrl } from './etcd/url.js';
 import type { StoreOptions } from './options.js';
+import { normalizeHostListUrl } from './store-url.js';
 
 export { DEFAULT_NAMESPACE, type StoreOptions } from './options.js';
 
@@ -22,6 +22,10 @@ const postgres: StoreFactory = async (url, options) =>
   (await load(url, 'pg', () => import('./postgres/index.js'))).createPostgresStore(url, options);
 const etcd: StoreFactory = async (url, options) =>
   (await load(url, 'etcd3', () => import('./etcd/index.js'))).createEtcdStore(url, options);
+const zookeeper: StoreFactory = async (url, options) =>
+  (
+    await load(url, 'node-zookeeper-client', () => import('./zookeeper/index.js'))
+  ).createZooKeeperStore(url, options);
 const sqlite: StoreFactory = async (url, options) =>
   (await load(url, 'better-sqlite3', () => import('./sqlite/index.js'))).createSqliteStore(
     url,
@@ -36,6 +40,7 @@ const factories = {
   etcd,
   etcds: etcd,
   sqlite,
+  zk: zookeeper,
 } satisfies Record<string, StoreFactory>;
 
 /** Import an adapter; a missing driver becomes one line naming the package to install. */
@@ -57,19 +62,20 @@ export type StoreScheme = keyof typeof factories;
 export const SUPPORTED_SCHEMES = Object.keys(factories) as StoreScheme[];
 
 /**
- * Open the store a URL names: `redis://`, `rediss://`, `postgres://`, `etcd://`, `etcds://`
- * or `sqlite://`. An unknown scheme gets an error listing the supported ones.
+ * Open the store a URL names: `redis://`, `rediss://`, `postgres://`, `etcd://`, `etcds://`,
+ * `sqlite://` or `zk://`. An unknown scheme gets an error listing the supported ones.
  */
 export async function createStore(url: string, options: StoreOptions = {}): Promise<LeaseStore> {
   let parsed: URL;
   try {
-    // etcd://h1:2379,h2:2379 is not a WHATWG URL until its host list is encoded.
-    parsed = new URL(normalizeEtcdUrl(url));
+    // etcd://h1:2379,h2:2379 and zk://h1:2181,h2:2181 are not WHATWG URLs until their host
+    // lists are encoded.
+    parsed = new URL(normalizeHostListUrl(url));
   } catch (cause) {
     throw new LeaseholdConfigError(
       'store',
       maskUrl(url),
-      'expected a URL such as redis://host:6379, postgres://user@host/db, etcd://host:2379 or sqlite://path',
+      'expected a URL such as redis://host:6379, postgres://user@host/db, etcd://host:2379, zk://host:2181 or sqlite://path',
       { cause },
     );
   }

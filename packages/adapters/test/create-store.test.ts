@@ -1,12 +1,15 @@
 import { createStore, maskUrl, SUPPORTED_SCHEMES } from '@leasehold/adapters';
 import { LeaseholdConfigError, UnsupportedStoreError } from '@leasehold/core';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ZooKeeperInspector } from './helpers/zookeeper-inspector.js';
 
 describe('createStore(url)', () => {
   it('picks the adapter by scheme', async () => {
+    const zkChroot = `/lhzk-create-${randomUUID().slice(0, 8)}`;
     const dir = mkdtempSync(join(tmpdir(), 'leasehold-create-'));
     try {
       for (const [url, backend] of [
@@ -16,6 +19,7 @@ describe('createStore(url)', () => {
         ['etcd://127.0.0.1:2379', 'etcd'],
         // A host list, which WHATWG URL parsing alone refuses.
         ['etcd://127.0.0.1:2379,localhost:2379', 'etcd'],
+        [`zk://127.0.0.1:2181,localhost:2181${zkChroot}`, 'zookeeper'],
       ] as const) {
         const store = await createStore(url);
         expect(store.backend).toBe(backend);
@@ -23,6 +27,9 @@ describe('createStore(url)', () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      const inspector = await ZooKeeperInspector.connect('127.0.0.1:2181');
+      await inspector.removeTree(zkChroot);
+      inspector.close();
     }
   });
 
@@ -46,6 +53,7 @@ describe('createStore(url)', () => {
     ['postgres://app:p%40ss@db/test', 'postgres://app:***@db/test'],
     ['redis://:only-password@host', 'redis://:***@host'],
     ['etcd://host:2379', 'etcd://host:2379'],
+    ['zk://app:s3cret@h1:2181,h2:2181/apps', 'zk://app:***@h1:2181,h2:2181/apps'],
     ['redis://user@host', 'redis://user@host'],
     ['redis//user:hunter2@host', '***@host'],
   ])('masks %s', (url, masked) => {

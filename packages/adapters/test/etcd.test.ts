@@ -4,7 +4,6 @@ import {
   LeaseholdConfigError,
   LeaseholdError,
   type AcquireRequest,
-  type Lease,
   type LeaseStore,
 } from '@leasehold/core';
 import { runConformanceSuite } from '@leasehold/core/testing/conformance';
@@ -12,7 +11,8 @@ import { Etcd3 } from 'etcd3';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { normalizeEtcdUrl } from '../src/etcd/url.js';
+import { normalizeHostListUrl } from '../src/store-url.js';
+import { acquire } from './helpers/exercise-store.js';
 
 /** The shared etcd (scripts/services.sh starts it); nothing here stops or reconfigures it. */
 const ETCD_URL = 'etcd://127.0.0.1:2379';
@@ -54,12 +54,6 @@ describe('etcd store', () => {
 
   function request(holder: string, extra: Partial<AcquireRequest> = {}): AcquireRequest {
     return { election: 'jobs', holder, token: randomUUID(), ttlMs: 2_000, ...extra };
-  }
-
-  async function acquire(store: LeaseStore, req: AcquireRequest): Promise<Lease> {
-    const result = await store.tryAcquire(req);
-    if (!result.acquired) throw new Error(`${req.holder} could not acquire ${req.election}`);
-    return result.lease;
   }
 
   it('reports the TTL etcd granted: whole seconds, at least its minimum', async () => {
@@ -136,7 +130,7 @@ describe('etcd store', () => {
 
   it('keeps working with a dead endpoint in a list of several', async () => {
     const deadPort = await freePort();
-    const url = normalizeEtcdUrl(`etcd://127.0.0.1:${deadPort},127.0.0.1:2379`);
+    const url = normalizeHostListUrl(`etcd://127.0.0.1:${deadPort},127.0.0.1:2379`);
     const { store } = await open(url);
     const controller = new AbortController();
     let changes = 0;
@@ -175,7 +169,7 @@ describe('etcd store', () => {
     ['etcd://127.0.0.1:2379?timeout=5', 'from 100 to 60000'],
     ['etcd://bad_host!:2379', 'expected host:port'],
     ['etcd://admin@127.0.0.1:2379', 'needs both'],
-    [normalizeEtcdUrl('etcd://127.0.0.1:2379,127.0.0.1:99999'), 'port number'],
+    [normalizeHostListUrl('etcd://127.0.0.1:2379,127.0.0.1:99999'), 'port number'],
   ])('refuses %s with a clear message', async (url, message) => {
     const failure = await createStore(url).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(LeaseholdConfigError);
@@ -209,14 +203,14 @@ describe('etcd store', () => {
   });
 });
 
-describe('normalizeEtcdUrl', () => {
+describe('normalizeHostListUrl', () => {
   it('makes a list of hosts acceptable to URL parsing, and leaves other URLs alone', () => {
-    expect(normalizeEtcdUrl('etcd://a:2379,b:2380')).toBe('etcd://a%3A2379%2Cb%3A2380');
-    expect(normalizeEtcdUrl('etcds://u:p@a:2379,[::1]:2380/?timeout=500')).toBe(
+    expect(normalizeHostListUrl('etcd://a:2379,b:2380')).toBe('etcd://a%3A2379%2Cb%3A2380');
+    expect(normalizeHostListUrl('etcds://u:p@a:2379,[::1]:2380/?timeout=500')).toBe(
       'etcds://u:p@a%3A2379%2C%5B%3A%3A1%5D%3A2380/?timeout=500',
     );
-    expect(normalizeEtcdUrl('etcd://a:2379')).toBe('etcd://a:2379');
-    expect(normalizeEtcdUrl('redis://a:1,b:2')).toBe('redis://a:1,b:2');
+    expect(normalizeHostListUrl('etcd://a:2379')).toBe('etcd://a:2379');
+    expect(normalizeHostListUrl('redis://a:1,b:2')).toBe('redis://a:1,b:2');
   });
 });
 

@@ -148,6 +148,10 @@ describe('postgres adapter safety', () => {
     await expect(store.release(first.lease)).rejects.toThrow(/hiccup/);
     spy.mockRestore();
     expect(await lockHolds(election)).toBe(1);
+    // The release is tried again (the elector retries nothing, but a later release or
+    // acquire of the same election must still know the lock is held).
+    await store.release(first.lease);
+    expect(await lockHolds(election)).toBe(0);
     const second = await store.tryAcquire({
       election,
       holder: 'a',

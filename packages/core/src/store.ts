@@ -94,7 +94,7 @@ export type RenewResult =
   | { readonly renewed: false };
 
 export interface LeaseStore {
-  /** "redis" | "postgres" | "etcd" | "sqlite" | "memory" */
+  /** "redis" | "postgres" | "etcd" | "zookeeper" | "sqlite" | "memory" */
   readonly backend: string;
   tryAcquire(request: AcquireRequest): Promise<AcquireResult>;
   renew(lease: Lease): Promise<RenewResult>;

@@ -13,7 +13,7 @@ import {
   type MemoryStore,
 } from '@leasehold/core/testing';
 import { describe, expect, it } from 'vitest';
-import { Cluster, variantOf, withNotBefore } from './harness.js';
+import { variantOf, withNotBefore } from './harness.js';
 
 /**
  * Edges of the elector found in review (issue 14): each of these failed before its fix.

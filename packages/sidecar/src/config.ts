@@ -103,12 +103,12 @@ export const FIELDS = [
     flag: 'store',
     env: 'LEASEHOLD_STORE',
     yaml: 'store',
-    description: 'Store URL: redis://, rediss://, postgres://, etcd://, etcds://, sqlite://',
-    accepted: 'a URL with scheme redis, rediss, postgres, postgresql, etcd, etcds or sqlite',
+    description: 'Store URL: redis://, rediss://, postgres://, etcd://, etcds://, zk://, sqlite://',
+    accepted: 'a URL with scheme redis, rediss, postgres, postgresql, etcd, etcds, zk or sqlite',
     secret: true,
     defaultValue: () => DEFAULT_STORE,
     parse: (raw) =>
-      /^(redis|rediss|postgres|postgresql|etcd|etcds|sqlite):\/\//.test(raw)
+      /^(redis|rediss|postgres|postgresql|etcd|etcds|zk|sqlite):\/\//.test(raw)
         ? raw
         : new Error('scheme'),
   }),
@@ -219,7 +219,8 @@ export const FIELDS = [
     flag: 'store-prefix',
     env: 'LEASEHOLD_STORE_PREFIX',
     yaml: 'storePrefix',
-    description: 'Key prefix (Redis, etcd), schema (PostgreSQL) or table prefix (SQLite)',
+    description:
+      'Key prefix (Redis, etcd), schema (PostgreSQL), table prefix (SQLite) or top znode (ZooKeeper)',
     accepted: 'lower-case letters, digits and _, starting with a letter or _',
     defaultValue: () => 'leasehold',
     parse: text(/^[a-z_][a-z0-9_]{0,62}$/),

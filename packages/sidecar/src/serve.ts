@@ -33,7 +33,7 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
     logger.warn(
       { store: config.store },
       'no store configured: using the embedded SQLite file, which elects only among processes on THIS host. ' +
-        'For several hosts set --store / LEASEHOLD_STORE to redis://…, postgres://… or etcd://…',
+        'For several hosts set --store / LEASEHOLD_STORE to redis://…, postgres://…, etcd://… or zk://…',
     );
   }
   const tls = {
@@ -43,6 +43,8 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
   };
   const store: LeaseStore = await createStore(config.store, {
     namespace: config.namespace,
+    // ZooKeeper fixes the session timeout (its TTL) when it connects.
+    ttlMs: config.ttlMs,
     ...(Object.keys(tls).length === 0 ? {} : { tls }),
   });
   let elector: Elector;

@@ -12,14 +12,19 @@ import {
   oneLeader,
   until,
 } from './helpers/sidecar-processes.js';
+import { removeZooKeeperTree } from './helpers/zookeeper-tree.js';
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-proc-'));
 afterAll(() => rmSync(sqliteDir, { recursive: true, force: true }));
+// ZooKeeper keeps an election's (empty) parent znodes: under a chroot of this file's own.
+const zkChroot = `/lhzk-proc-${randomUUID().slice(0, 8)}`;
+afterAll(() => removeZooKeeperTree('127.0.0.1:2181', zkChroot));
 
 const BACKENDS = [
   ['redis', 'redis://127.0.0.1:6379'],
   ['postgres', 'postgres://postgres@127.0.0.1:5432/test'],
   ['etcd', 'etcd://127.0.0.1:2379'],
+  ['zookeeper', `zk://127.0.0.1:2181${zkChroot}`],
   ['sqlite', `sqlite://${join(sqliteDir, 'leases.db')}`],
 ] as const;
 

@@ -1,10 +1,9 @@
 import type { LeaseStore } from '@leasehold/core';
+import { started } from '../lifecycle.js';
 import type { StoreOptions } from '../options.js';
 import { createEtcdClient } from './client.js';
 import { EtcdStore } from './store.js';
 import { parseEtcdUrl } from './url.js';
-
-export { normalizeEtcdUrl } from './url.js';
 
 /**
  * `etcd://[user:password@]host:port[,host:port…][?timeout=ms]`, or `etcds://…` for TLS with
@@ -13,12 +12,5 @@ export { normalizeEtcdUrl } from './url.js';
  */
 export async function createEtcdStore(url: URL, options: StoreOptions = {}): Promise<LeaseStore> {
   const config = parseEtcdUrl(url, options);
-  const store = new EtcdStore(createEtcdClient(config), config);
-  try {
-    await store.start();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
+  return started(new EtcdStore(createEtcdClient(config), config));
 }

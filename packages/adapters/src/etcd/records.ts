@@ -1,10 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  StoreProtocolError,
-  type Lease,
-  type LeaseMetadata,
-  type MemberRecord,
-} from '@leasehold/core';
+import { StoreProtocolError, type Lease, type LeaseMetadata } from '@leasehold/core';
+import { isMetadata, parseHolder } from '../records.js';
 
 /**
  * Key layout and value encoding.
@@ -72,54 +68,12 @@ export function encodeHolder(holder: string, token: string, metadata: LeaseMetad
 }
 
 export function decodeHolder(key: string, value: Buffer): HolderValue {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value.toString('utf8'));
-  } catch {
-    parsed = null;
-  }
-  if (
-    typeof parsed === 'object' &&
-    parsed !== null &&
-    'holder' in parsed &&
-    typeof parsed.holder === 'string' &&
-    'token' in parsed &&
-    typeof parsed.token === 'string' &&
-    'metadata' in parsed &&
-    isMetadata(parsed.metadata)
-  ) {
+  const parsed = parseHolder(value);
+  if (parsed !== null && typeof parsed.token === 'string') {
     return { holder: parsed.holder, token: parsed.token, metadata: parsed.metadata };
   }
   throw new StoreProtocolError(
     `the etcd key "${key}" holds a value leasehold did not write; remove it or use another namespace`,
-  );
-}
-
-export function decodeMember(value: Buffer): MemberRecord | null {
-  try {
-    const parsed = JSON.parse(value.toString('utf8')) as Partial<MemberRecord> | null;
-    if (
-      typeof parsed?.id === 'string' &&
-      typeof parsed.priority === 'number' &&
-      typeof parsed.startedAt === 'number' &&
-      typeof parsed.heartbeatAt === 'number' &&
-      typeof parsed.isLeader === 'boolean' &&
-      isMetadata(parsed.metadata)
-    ) {
-      return parsed as MemberRecord;
-    }
-  } catch {
-    // Not ours: listed members are a best-effort view, so skip it.
-  }
-  return null;
-}
-
-function isMetadata(value: unknown): value is LeaseMetadata {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.values(value).every((entry) => typeof entry === 'string')
   );
 }
 

@@ -21,9 +21,9 @@ import {
   type ErrorContext,
 } from './errors.js';
 import { keepAliveOnce } from './keep-alive.js';
+import { decodeMember } from '../records.js';
 import {
   decodeHolder,
-  decodeMember,
   encodeHolder,
   leaderKey,
   leaseHandle,

@@ -1,5 +1,6 @@
 import { LeaseholdConfigError } from '@leasehold/core';
 import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
+import { maskedHref, parseHostList, parsePasswordAuth } from '../store-url.js';
 
 /**
  * `etcd://[user:password@]host:port[,host:port…][?timeout=ms]` and `etcds://…` (TLS).
@@ -24,10 +25,9 @@ export interface EtcdConfig {
 }
 
 const NAMESPACE = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
-const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
-const BRACKETED_IPV6 = /^\[[0-9A-Fa-f:.]+\]$/;
 const ACCEPTED_URL =
   'expected etcd://host:port[,host:port…] or etcds://… (TLS), optionally with user:password@ and ?timeout=ms';
+const LABEL = { name: 'etcd', example: 'etcd://127.0.0.1:2379' };
 
 export function parseEtcdUrl(url: URL, options: StoreOptions = {}): EtcdConfig {
   const scheme = url.protocol.replace(/:$/, '');
@@ -45,7 +45,10 @@ export function parseEtcdUrl(url: URL, options: StoreOptions = {}): EtcdConfig {
   if (url.hash !== '') {
     throw new LeaseholdConfigError('store', maskedHref(url), ACCEPTED_URL);
   }
-  const endpoints = parseHostList(url, secure ? 'https' : 'http');
+  const protocol = secure ? 'https' : 'http';
+  const endpoints = parseHostList(url, DEFAULT_ETCD_PORT, LABEL).map(
+    ({ host, port }) => `${protocol}://${host}:${port}`,
+  );
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   if (!NAMESPACE.test(namespace) || namespace.length > 128) {
     throw new LeaseholdConfigError(
@@ -57,73 +60,11 @@ export function parseEtcdUrl(url: URL, options: StoreOptions = {}): EtcdConfig {
   return {
     endpoints,
     secure,
-    auth: parseAuth(url),
+    auth: parsePasswordAuth(url, LABEL),
     tls: parseTls(secure, options),
     namespace,
     requestTimeoutMs: parseQuery(url),
   };
-}
-
-/**
- * WHATWG URL parsing rejects `etcd://h1:2379,h2:2379` (it reads `2379,h2:2379` as the port).
- * This percent-encodes a multi-host list so `new URL()` accepts it; `parseEtcdUrl` decodes it
- * again. Other URLs come back unchanged.
- */
-export function normalizeEtcdUrl(raw: string): string {
-  const match = /^(etcds?:\/\/)([^/?#]*@)?([^/?#@]*)(.*)$/is.exec(raw);
-  if (match === null) return raw;
-  const [, scheme = '', userinfo = '', hosts = '', rest = ''] = match;
-  if (!hosts.includes(',')) return raw;
-  return `${scheme}${userinfo}${encodeURIComponent(hosts)}${rest}`;
-}
-
-function parseHostList(url: URL, protocol: 'http' | 'https'): string[] {
-  let list: string;
-  try {
-    list = decodeURIComponent(url.host);
-  } catch {
-    list = url.host;
-  }
-  if (list === '') {
-    throw new LeaseholdConfigError(
-      'store',
-      maskedHref(url),
-      'an etcd URL needs at least one host, e.g. etcd://127.0.0.1:2379',
-    );
-  }
-  return list.split(',').map((entry) => `${protocol}://${parseHostPort(entry.trim())}`);
-}
-
-function parseHostPort(entry: string): string {
-  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(entry);
-  const host = match?.[1] ?? '';
-  if (match === null || !(HOST_NAME.test(host) || BRACKETED_IPV6.test(host))) {
-    throw new LeaseholdConfigError(
-      'store host',
-      entry,
-      'expected host:port with a host name, an IPv4 address or a bracketed IPv6 address',
-    );
-  }
-  const portText = match[2];
-  const port = portText === undefined || portText === '' ? DEFAULT_ETCD_PORT : Number(portText);
-  if (!Number.isSafeInteger(port) || port < 1 || port > 65_535) {
-    throw new LeaseholdConfigError('store port', portText, 'must be a port number from 1 to 65535');
-  }
-  return `${host}:${port}`;
-}
-
-function parseAuth(url: URL): EtcdConfig['auth'] {
-  if (url.username === '' && url.password === '') return null;
-  const username = safeDecode(url.username);
-  if (username === '' || url.password === '') {
-    // Name the user but never echo a password.
-    throw new LeaseholdConfigError(
-      'store credentials',
-      username === '' ? '(no user name)' : `${username}:(no password)`,
-      'etcd password authentication needs both, as etcd://user:password@host:2379',
-    );
-  }
-  return { username, password: safeDecode(url.password) };
 }
 
 function parseTls(secure: boolean, options: StoreOptions): EtcdConfig['tls'] {
@@ -179,20 +120,4 @@ function parseQuery(url: URL): number {
     timeoutMs = value;
   }
   return timeoutMs;
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-/** The URL for error messages: never with its password. */
-export function maskedHref(url: URL): string {
-  if (url.password === '') return url.href;
-  const masked = new URL(url.href);
-  masked.password = '***';
-  return masked.href;
 }

@@ -88,27 +88,34 @@ export class PostgresStore implements LeaseStore {
     }
   }
 
+  /**
+   * Take the advisory lock and claim the lease row in one round trip. When this session
+   * already holds the lock (a lease it lost or released without a confirmed unlock), the
+   * claim is conditional on still holding it instead: never a second grant of one lock.
+   */
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
     return this.run('acquire', async () => {
+      const { election } = request;
       const session = await this.connect();
       await this.setIdleTimeout(session, request.ttlMs);
-      if (!session.locks.has(request.election)) {
-        const { rows } = await session.client.query<{ locked: boolean }>(
-          'SELECT pg_try_advisory_lock($1) AS locked',
-          [lockId(this.options.schema, request.election)],
-        );
-        if (rows[0]?.locked !== true) return this.refused(session, request.election);
-      } else if (await this.liveHolder(session, request.election)) {
+      const heldBefore = session.locks.has(election);
+      if (heldBefore && (await this.liveHolder(session, election))) {
         // This session already holds the lock for a live lease of ours: not a second grant.
-        return this.refused(session, request.election);
+        return this.refused(session, election);
       }
-      session.locks.set(request.election, request.token);
+      let lease: Lease | null;
       try {
-        return await this.claim(session, request);
+        lease = await this.claim(session, request, heldBefore ? 'held' : 'try');
       } catch (error) {
-        await this.unlock(session, request.election);
+        if (!heldBefore) await this.releaseTriedLock(session, election);
         throw error;
       }
+      if (lease === null) {
+        session.locks.delete(election);
+        return this.refused(session, election);
+      }
+      session.locks.set(election, request.token);
+      return { acquired: true, lease };
     });
   }
 
@@ -135,35 +142,37 @@ export class PostgresStore implements LeaseStore {
   }
 
   /**
-   * Mark the row released (committed first: a follower that gets the lock must find it
-   * released, or it would wait out the lease), then unlock and notify in one round trip. The
-   * notification names the first in line, and only they wake (see watch()).
+   * One statement: mark the row released, then (once the update holds that row) unlock,
+   * and notify the first in line. A follower that takes the lock before this commits waits
+   * in its claim for the row and then finds it released; the notification goes out only at
+   * the commit, and names the first in line (see watch()).
    */
   release(lease: Lease): Promise<void> {
     return this.run('release', async () => {
       const session = this.session;
       if (session === null || !session.alive) return;
-      await session.client.query(
-        `UPDATE ${this.tables.leases} SET released = true, expires_at = now()
-          WHERE election = $1 AND token = $2`,
-        [lease.election, lease.token],
-      );
       const holdsLock = session.locks.get(lease.election) === lease.token;
-      const notify = `pg_notify($1, $2 || coalesce((
-          SELECT string_agg(E'\n' || id, '') FROM (
-            SELECT id FROM ${this.tables.members}
-             WHERE election = $2 AND id <> $3 AND expires_at > now()
-             ORDER BY (record->>'priority')::numeric DESC, (record->>'startedAt')::numeric, id
-             LIMIT ${FIRST_IN_LINE}) AS next), ''))`;
-      const params = [this.tables.channel, lease.election, lease.holder];
-      if (!holdsLock) {
-        await session.client.query(`SELECT ${notify}`, params);
-        return;
-      }
-      const lock = lockId(this.options.schema, lease.election);
-      await session.client.query(`SELECT pg_advisory_unlock($4), ${notify}`, [...params, lock]);
-      session.locks.delete(lease.election);
+      const params = [this.tables.channel, lease.election, lease.holder, lease.token];
+      await session.client.query(
+        `WITH released AS (
+           UPDATE ${this.tables.leases} SET released = true, expires_at = now()
+            WHERE election = $2 AND token = $4 RETURNING 1)
+         SELECT ${holdsLock ? 'pg_advisory_unlock($5::bigint)' : 'NULL'} AS unlocked,
+                pg_notify($1, $2 || coalesce((${this.firstInLineSql()}), ''))
+           FROM (SELECT count(*) FROM released) AS done`,
+        holdsLock ? [...params, lockId(this.options.schema, lease.election)] : params,
+      );
+      if (holdsLock) session.locks.delete(lease.election);
     });
+  }
+
+  /** The ids of the first in line after holder $3 of election $2, each after a newline. */
+  private firstInLineSql(): string {
+    return `SELECT string_agg(E'\\n' || id, '') FROM (
+              SELECT id FROM ${this.tables.members}
+               WHERE election = $2 AND id <> $3 AND expires_at > now()
+               ORDER BY (record->>'priority')::numeric DESC, (record->>'startedAt')::numeric, id
+               LIMIT ${FIRST_IN_LINE}) AS next`;
   }
 
   read(election: string): Promise<LeaseRecord | null> {
@@ -250,54 +259,73 @@ export class PostgresStore implements LeaseStore {
   // ---------------------------------------------------------------- acquisition
 
   /**
-   * Claim the row in ONE statement: raise the term, and say whether to wait for the last
-   * holder. One statement is one transaction of its own: nothing else queued on this
-   * session (a renewal, a member heartbeat, another election's call) can land inside it,
-   * and a failure cannot turn the claim into a silent rollback after we saw its term.
+   * Claim the row in ONE statement, only if the session holds the lock ('try': taken in the
+   * same statement; 'held': checked in pg_locks): raise the term, and record how long the
+   * new holder must wait for the last one. One statement is one transaction of its own:
+   * nothing else queued on this session can land inside it. The wait is computed from the
+   * row the update replaces (ON CONFLICT waits for a release still committing and then
+   * sees it), not from an earlier snapshot. Null when the lock was not ours.
    */
-  private async claim(session: Session, request: AcquireRequest): Promise<AcquireResult> {
+  private async claim(
+    session: Session,
+    request: AcquireRequest,
+    mode: 'try' | 'held',
+  ): Promise<Lease | null> {
     const { rows } = await session.client.query<{ term: string; token: string; wait_ms: number }>(
-      `WITH previous AS (
-         SELECT CASE WHEN released OR expires_at <= now() THEN 0
-                     ELSE ceil(extract(epoch FROM expires_at - now()) * 1000) END AS wait_ms
-           FROM ${this.tables.leases} WHERE election = $1)
+      `WITH lock AS (${mode === 'try' ? TRY_LOCK_SQL : HOLDS_LOCK_SQL})
        INSERT INTO ${this.tables.leases} AS l
-              (election, holder, token, term, metadata, renewed_at, expires_at, released)
-       VALUES ($1, $2, $3, 1, $4, now(), now() + make_interval(secs => $5::double precision / 1000), false)
+              (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms)
+       SELECT $1, $2, $3, 1, $4, now(), now() + make_interval(secs => $5::double precision / 1000), false, 0
+         FROM lock WHERE locked
        ON CONFLICT (election) DO UPDATE
           SET holder = excluded.holder, token = excluded.token, term = l.term + 1,
               metadata = excluded.metadata, renewed_at = excluded.renewed_at,
-              expires_at = excluded.expires_at, released = false
-       RETURNING l.term::text AS term, l.token,
-                 coalesce((SELECT wait_ms FROM previous), 0)::float8 AS wait_ms`,
+              expires_at = excluded.expires_at, released = false,
+              claim_wait_ms = CASE WHEN l.released OR l.expires_at <= now() THEN 0
+                                   ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
+       RETURNING l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms`,
       [
         request.election,
         request.holder,
         request.token,
         JSON.stringify(request.metadata ?? {}),
         request.ttlMs,
+        lockId(this.options.schema, request.election),
       ],
     );
     const row = rows[0];
-    if (row?.token !== request.token) {
+    if (row === undefined) return null;
+    if (row.token !== request.token) {
       throw new StoreProtocolError(
         `postgres acquire: the claim of "${request.election}" did not write our lease row`,
       );
     }
     return {
-      acquired: true,
-      lease: {
-        election: request.election,
-        holder: request.holder,
-        token: request.token,
-        term: Number(row.term),
-        ttlMs: request.ttlMs,
-        // The lock was free, yet the last holder neither released nor ran out: its session
-        // broke (crash, freeze, pg_terminate_backend, restart) while it may still believe
-        // it leads. Its own deadline ends before this expiry.
-        notBeforeMs: Math.max(0, Number(row.wait_ms)),
-      },
+      election: request.election,
+      holder: request.holder,
+      token: request.token,
+      term: Number(row.term),
+      ttlMs: request.ttlMs,
+      // The lock was free, yet the last holder neither released nor ran out: its session
+      // broke (crash, freeze, pg_terminate_backend, restart) while it may still believe it
+      // leads. Its own deadline ends before this expiry.
+      notBeforeMs: Math.max(0, Number(row.wait_ms)),
     };
+  }
+
+  /**
+   * A claim that tried the lock failed: whether the lock was taken is unknown, so unlock
+   * (false when it was not ours). If even that fails, remember the lock as perhaps held: the
+   * next claim checks pg_locks rather than taking it a second time.
+   */
+  private async releaseTriedLock(session: Session, election: string): Promise<void> {
+    try {
+      await session.client.query('SELECT pg_advisory_unlock($1::bigint)', [
+        lockId(this.options.schema, election),
+      ]);
+    } catch {
+      session.locks.set(election, '');
+    }
   }
 
   private async refused(session: Session, election: string): Promise<AcquireResult> {
@@ -331,18 +359,6 @@ export class PostgresStore implements LeaseStore {
       metadata: row.metadata ?? {},
       remainingMs: Number(row.remaining_ms),
     };
-  }
-
-  /**
-   * Forget the lock only once the server confirms it is gone: a lock we forgot but still
-   * hold would be taken again on top (advisory locks stack within a session) and never be
-   * fully released, locking every other candidate out for the life of the session.
-   */
-  private async unlock(session: Session, election: string): Promise<void> {
-    await session.client.query('SELECT pg_advisory_unlock($1)', [
-      lockId(this.options.schema, election),
-    ]);
-    session.locks.delete(election);
   }
 
   // ---------------------------------------------------------------- connections
@@ -418,8 +434,10 @@ export class PostgresStore implements LeaseStore {
            metadata   jsonb,
            renewed_at timestamptz,
            expires_at timestamptz NOT NULL,
-           released   boolean NOT NULL
+           released   boolean NOT NULL,
+           claim_wait_ms double precision
          );
+         ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS claim_wait_ms double precision;
          CREATE TABLE IF NOT EXISTS ${this.tables.members} (
            election   text NOT NULL,
            id         text NOT NULL,
@@ -492,6 +510,15 @@ function isMissingRelation(error: unknown): boolean {
   const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : '';
   return code === '42P01' || code === '3F000';
 }
+
+/** Takes the election's lock ($6) in the claim's own statement. */
+const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($6::bigint) AS locked';
+
+/** Whether this session holds the election's lock ($6): a bigint key is two oids in pg_locks. */
+const HOLDS_LOCK_SQL = `SELECT EXISTS (SELECT 1 FROM pg_locks
+  WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
+    AND classid = (($6::bigint >> 32) & 4294967295)::oid
+    AND objid = ($6::bigint & 4294967295)::oid) AS locked`;
 
 /** A fixed lock id serialising CREATE SCHEMA / TABLE across candidates. */
 const SCHEMA_LOCK_ID = '7226384219';

@@ -1,7 +1,14 @@
-import type { Lease, LeaseStore } from '@leasehold/core';
+import type { AcquireRequest, Lease, LeaseStore } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { waitUntil } from './free-port.js';
+
+/** The lease `req` asks for, or the test fails. */
+export async function acquire(store: LeaseStore, req: AcquireRequest): Promise<Lease> {
+  const result = await store.tryAcquire(req);
+  if (!result.acquired) throw new Error(`${req.holder} could not acquire ${req.election}`);
+  return result.lease;
+}
 
 /**
  * Every store operation once (acquire, renew, read, member records, release), with a

@@ -1,0 +1,94 @@
+import type { MemberRecord } from '@leasehold/core';
+import zookeeper from 'node-zookeeper-client';
+import { decodeMember } from '../records.js';
+import { hasCode, ZooKeeperCode } from './errors.js';
+import { encodeMember, type ZnodePaths } from './records.js';
+import type { Znodes } from './znodes.js';
+
+/**
+ * Member records: one ephemeral znode per member, its data the record. Ephemeral, so a
+ * member whose process dies goes with its session; and since the contract gives each record
+ * a TTL of its own, the writer also deletes a record it has not rewritten within that TTL
+ * (a process that is alive but stopped heartbeating must not be listed for ever).
+ */
+export class MemberRecords {
+  /** Our records by path, with the timer that removes each when its TTL runs out. */
+  private readonly own = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly znodes: Znodes,
+    private readonly paths: ZnodePaths,
+  ) {}
+
+  /** Whether this session holds records (which a new session would lose). */
+  get held(): boolean {
+    return this.own.size > 0;
+  }
+
+  async put(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+    const path = this.paths.member(election, member.id);
+    const data = encodeMember(member);
+    if (!(this.own.has(path) && (await this.overwrite(path, data)))) {
+      try {
+        await this.znodes.create(path, data, zookeeper.CreateMode.EPHEMERAL);
+      } catch (error) {
+        // Still there from an earlier process with this id, whose session has not ended yet.
+        if (!hasCode(error, ZooKeeperCode.NODE_EXISTS)) throw error;
+        await this.znodes.setData(path, data);
+      }
+    }
+    this.expireAfter(path, ttlMs);
+  }
+
+  async list(election: string): Promise<MemberRecord[]> {
+    const directory = this.paths.members(election);
+    const names = (await this.znodes.children(directory)) ?? [];
+    const records = await Promise.all(
+      names.map((name) => this.znodes.data(`${directory}/${name}`)),
+    );
+    return records.flatMap((record) =>
+      record?.data === undefined ? [] : (decodeMember(record.data) ?? []),
+    );
+  }
+
+  async remove(election: string, id: string): Promise<void> {
+    const path = this.paths.member(election, id);
+    this.forget(path);
+    await this.znodes.remove(path);
+  }
+
+  /** A new session: our ephemeral records went with the old one. */
+  forgetAll(): void {
+    for (const path of [...this.own.keys()]) this.forget(path);
+  }
+
+  private async overwrite(path: string, data: Buffer): Promise<boolean> {
+    try {
+      await this.znodes.setData(path, data);
+      return true;
+    } catch (error) {
+      if (hasCode(error, ZooKeeperCode.NO_NODE)) return false;
+      throw error;
+    }
+  }
+
+  private expireAfter(path: string, ttlMs: number): void {
+    this.forget(path);
+    const timer = setTimeout(() => {
+      if (this.own.get(path) !== timer) return;
+      this.own.delete(path);
+      this.znodes.remove(path).catch(() => {
+        // Unreachable now: the record goes with the session if the process is in trouble,
+        // or is replaced by the next heartbeat otherwise.
+      });
+    }, ttlMs);
+    timer.unref();
+    this.own.set(path, timer);
+  }
+
+  private forget(path: string): void {
+    const timer = this.own.get(path);
+    if (timer !== undefined) clearTimeout(timer);
+    this.own.delete(path);
+  }
+}

@@ -1,0 +1,509 @@
+import {
+  LeaseholdConfigError,
+  StoreUnavailableError,
+  type AcquireRequest,
+  type AcquireResult,
+  type Lease,
+  type LeaseMetadata,
+  type LeaseRecord,
+  type LeaseStore,
+  type MemberRecord,
+  type RenewResult,
+} from '@leasehold/core';
+import zookeeper from 'node-zookeeper-client';
+import {
+  closedError,
+  hasCode,
+  translateError,
+  ZooKeeperCode,
+  type ErrorContext,
+} from './errors.js';
+import { MemberRecords } from './members.js';
+import {
+  candidatesInOrder,
+  decodeHolder,
+  encodeHolder,
+  newCandidateGuid,
+  zxidNumber,
+  ZnodePaths,
+  type CandidateName,
+} from './records.js';
+import { ZooKeeperSession } from './session.js';
+import type { ZooKeeperConfig } from './url.js';
+import { WatchHub } from './watch-hub.js';
+import { Znodes } from './znodes.js';
+
+/** How long start-up waits for a first connection before carrying on without one. */
+const CONNECT_WAIT_MS = 5_000;
+/** A queued candidacy that no acquire has asked about for this many session timeouts goes. */
+const IDLE_TIMEOUTS = 2;
+
+/** One candidate's place in one election's queue: its ephemeral sequential znode. */
+interface Candidacy {
+  readonly key: string;
+  readonly election: string;
+  readonly holder: string;
+  readonly guid: string;
+  /** The session it belongs to; its znode ends with that session. */
+  readonly epoch: number;
+  readonly metadata: LeaseMetadata;
+  /** Whether a create was sent: its znode may exist even if the answer never came. */
+  joined: boolean;
+  /** The znode, once created (or found among the children after a lost answer). */
+  path: string | null;
+  /** The znode's czxid: the term it leads under. */
+  term: number | null;
+  /** The token of the lease granted on this znode. A znode leads once: one term, one lease. */
+  grantedToken: string | null;
+  /** Withdraws the candidacy: an unrenewed lease's TTL, or a queued one nobody asks about. */
+  timer: NodeJS.Timeout | null;
+}
+
+interface ZooKeeperLeaseHandle {
+  readonly path: string;
+  readonly epoch: number;
+}
+
+/**
+ * ZooKeeper's leader-election recipe behind the lease contract. Each candidate has one
+ * ephemeral sequential znode under `<base>/elections/<election>/`; the lowest sequence leads;
+ * each candidate watches only its predecessor. `tryAcquire` keeps the candidate's znode from
+ * call to call (its place in the queue) and answers acquired once it is first. The term is
+ * that znode's czxid: zxids only grow, across restarts too, as long as ZooKeeper keeps its
+ * data directory. `renew` proves with one round trip through the ensemble's leader that the
+ * znode (so the session) is still there and answers the session timeout as the TTL: the
+ * leader expires the session no sooner than a timeout after it last heard from us, which is
+ * after the renew was sent, so the elector's deadline (from the send) ends first.
+ *
+ * Where the contract expects what sessions do not do, the adapter does it: a lease that is
+ * not renewed within its TTL ends (the conformance suite's expiry cases) although the
+ * session would keep the znode alive, so the holder deletes its own znode when its TTL runs
+ * out without a renew. A frozen or dead holder cannot, and then ZooKeeper's session expiry
+ * deletes it: later than the holder's deadline in both cases.
+ */
+export class ZooKeeperStore implements LeaseStore {
+  readonly backend = 'zookeeper';
+  private closed = false;
+  private readonly session: ZooKeeperSession;
+  private readonly znodes: Znodes;
+  private readonly paths: ZnodePaths;
+  private readonly members: MemberRecords;
+  private readonly watches: WatchHub;
+  private readonly candidacies = new Map<string, Candidacy>();
+  /** Candidacies whose znodes a failed delete left behind: guid → election. */
+  private readonly leftovers = new Map<string, string>();
+  private readonly context: ErrorContext;
+  private fitting: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly config: ZooKeeperConfig,
+    /** Whether the caller named the TTL (then a shorter granted timeout fails start-up). */
+    private readonly ttlGiven: boolean,
+  ) {
+    this.paths = new ZnodePaths(`${config.chroot}/${config.namespace}`);
+    this.context = {
+      hosts: config.connectionString,
+      username: config.auth?.username ?? null,
+      base: this.paths.base,
+    };
+    this.session = new ZooKeeperSession(config, config.connectionString);
+    this.znodes = new Znodes(this.session, config.auth !== null);
+    this.members = new MemberRecords(this.znodes, this.paths);
+    this.watches = new WatchHub(this.znodes, this.paths, (election) => this.ownGuids(election));
+    this.session.on('session', () => this.onNewSession());
+    this.session.on('connected', () => this.onConnected());
+  }
+
+  /**
+   * At start-up: credentials ZooKeeper refuses (a wrong password meets the creator-only ACL
+   * of znodes made with the right one) and a TTL longer than the session timeout ZooKeeper
+   * grants fail `createStore` with a fatal error. An unreachable ZooKeeper does not.
+   */
+  async start(): Promise<void> {
+    this.session.start();
+    const waitMs = Math.min(CONNECT_WAIT_MS, Math.max(1_000, this.config.sessionTimeoutMs));
+    if (!(await this.session.waitConnected(waitMs))) return;
+    try {
+      await this.znodes.ensurePath(this.paths.electionsRoot);
+      await this.znodes.ensurePath(this.paths.membersRoot);
+      await this.znodes.children(this.paths.base);
+    } catch (error) {
+      const translated = translateError(error, 'start-up check', this.context);
+      if (!translated.transient) throw translated;
+    }
+    if (this.ttlGiven) this.requireTimeout(this.config.sessionTimeoutMs);
+  }
+
+  tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
+    return this.run('acquire', async () => {
+      await this.fitSession(request.ttlMs);
+      const candidacy = await this.candidacyFor(request);
+      const queue = await this.queueWith(candidacy);
+      this.watches.follow(request.election, queue);
+      const head = queue[0];
+      if (head?.guid === candidacy.guid) return this.grant(candidacy, request.token);
+      this.withdrawAfter(candidacy, IDLE_TIMEOUTS * this.session.timeoutMs);
+      const current = head === undefined ? null : await this.describe(request.election, head);
+      return { acquired: false, current, retryAfterMs: null };
+    });
+  }
+
+  renew(lease: Lease): Promise<RenewResult> {
+    return this.run('renew', async () => {
+      const candidacy = this.holding(lease);
+      if (candidacy === null || candidacy.path === null) return { renewed: false };
+      const ttlMs = this.session.timeoutMs;
+      let held: boolean;
+      try {
+        held = await this.znodes.checkOnLeader(candidacy.path);
+      } catch (error) {
+        // The session ended, and the znode with it.
+        if (!hasCode(error, ZooKeeperCode.SESSION_EXPIRED)) throw error;
+        held = false;
+      }
+      if (!held || this.holding(lease) !== candidacy) {
+        this.forget(candidacy);
+        return { renewed: false };
+      }
+      this.withdrawAfter(candidacy, ttlMs);
+      return { renewed: true, ttlMs };
+    });
+  }
+
+  release(lease: Lease): Promise<void> {
+    return this.run('release', async () => {
+      const candidacy = this.holding(lease);
+      if (candidacy !== null) await this.withdraw(candidacy);
+    });
+  }
+
+  read(election: string): Promise<LeaseRecord | null> {
+    return this.run('read', async () => {
+      // The leader may leave between the listing and the read of its znode: look again.
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const head = (await this.listQueue(election))[0];
+        // Our own candidate first in line but not granted yet: nobody leads until it asks.
+        if (head === undefined || this.isOwnUngranted(election, head)) return null;
+        const record = await this.describe(election, head);
+        if (record !== null) return record;
+      }
+      return null;
+    });
+  }
+
+  watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.watches.watch(election, onChange, signal);
+  }
+
+  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+    return this.run('member', () => this.members.put(election, member, ttlMs));
+  }
+
+  listMembers(election: string): Promise<MemberRecord[]> {
+    return this.run('member', () => this.members.list(election));
+  }
+
+  /** A candidate leaving: its record goes, and so does its place in the queue if it has one. */
+  removeMember(election: string, id: string): Promise<void> {
+    return this.run('member', async () => {
+      const queued = this.candidacies.get(candidacyKey(election, id));
+      if (queued !== undefined && queued.grantedToken === null) await this.withdraw(queued);
+      await this.members.remove(election, id);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const candidacy of this.candidacies.values()) this.stopTimer(candidacy);
+    this.candidacies.clear();
+    this.leftovers.clear();
+    this.members.forgetAll();
+    this.watches.close();
+    // Ending the session deletes every ephemeral znode of ours at once.
+    await this.session.close();
+  }
+
+  // ---------------------------------------------------------------- the queue
+
+  /** This holder's candidacy, a new one if its last lease ended without a release. */
+  private async candidacyFor(request: AcquireRequest): Promise<Candidacy> {
+    const key = candidacyKey(request.election, request.holder);
+    const existing = this.candidacies.get(key);
+    if (existing !== undefined) {
+      const current = existing.epoch === this.session.epoch;
+      if (current && (existing.grantedToken ?? request.token) === request.token) return existing;
+      // A znode leads once (its czxid is the term): after a lease that ended unreleased, the
+      // candidate queues again from the back.
+      await this.withdraw(existing);
+    }
+    const candidacy: Candidacy = {
+      key,
+      election: request.election,
+      holder: request.holder,
+      guid: newCandidateGuid(),
+      epoch: this.session.epoch,
+      metadata: request.metadata ?? {},
+      joined: false,
+      path: null,
+      term: null,
+      grantedToken: null,
+      timer: null,
+    };
+    this.candidacies.set(key, candidacy);
+    return candidacy;
+  }
+
+  /**
+   * The election's queue with our candidate in it. A new candidate creates its znode first
+   * and lists after: a listing taken before the create could miss a candidate that queued
+   * ahead of it meanwhile.
+   */
+  private async queueWith(candidacy: Candidacy): Promise<CandidateName[]> {
+    if (candidacy.joined) {
+      const queue = await this.listQueue(candidacy.election);
+      if (this.findOwn(candidacy, queue)) return queue;
+    }
+    await this.join(candidacy);
+    const queue = await this.listQueue(candidacy.election);
+    if (!this.findOwn(candidacy, queue)) {
+      throw new StoreUnavailableError(
+        `the candidate znode ${candidacy.path ?? ''} vanished at once (is the session ending?)`,
+      );
+    }
+    return queue;
+  }
+
+  private async join(candidacy: Candidacy): Promise<void> {
+    candidacy.joined = true;
+    const path = await this.znodes.create(
+      this.paths.candidatePrefix(candidacy.election, candidacy.guid),
+      encodeHolder(candidacy.holder, candidacy.metadata),
+      zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL,
+    );
+    candidacy.path = path;
+    candidacy.term = await this.termOf(path);
+  }
+
+  /**
+   * Whether our znode is in the queue; adopts it when an earlier create's answer was lost, and
+   * deletes duplicates such a create may have left.
+   */
+  private findOwn(candidacy: Candidacy, queue: readonly CandidateName[]): boolean {
+    const [own, ...duplicates] = queue.filter((entry) => entry.guid === candidacy.guid);
+    for (const duplicate of duplicates) {
+      this.znodes.remove(this.paths.candidate(candidacy.election, duplicate.name)).catch(() => {});
+    }
+    if (own === undefined) return false;
+    const path = this.paths.candidate(candidacy.election, own.name);
+    if (candidacy.path !== path) {
+      candidacy.path = path;
+      candidacy.term = null;
+    }
+    return true;
+  }
+
+  private async grant(candidacy: Candidacy, token: string): Promise<AcquireResult> {
+    const path = candidacy.path;
+    if (path === null) throw new StoreUnavailableError('the candidate znode is unknown');
+    const term = candidacy.term ?? (await this.termOf(path));
+    candidacy.term = term;
+    if (
+      candidacy.epoch !== this.session.epoch ||
+      this.candidacies.get(candidacy.key) !== candidacy
+    ) {
+      throw new StoreUnavailableError('the ZooKeeper session changed during the acquire');
+    }
+    candidacy.grantedToken = token;
+    const ttlMs = this.session.timeoutMs;
+    this.withdrawAfter(candidacy, ttlMs);
+    const handle: ZooKeeperLeaseHandle = { path, epoch: candidacy.epoch };
+    const lease: Lease = {
+      election: candidacy.election,
+      holder: candidacy.holder,
+      token,
+      term,
+      ttlMs,
+      // The previous holder's znode went only after its deadline (its release, its own TTL
+      // timer, or ZooKeeper expiring its session), so there is nothing to wait out.
+      notBeforeMs: 0,
+      handle,
+    };
+    return { acquired: true, lease };
+  }
+
+  /** The candidacy still holding `lease`, or null. */
+  private holding(lease: Lease): Candidacy | null {
+    const handle = leaseHandle(lease);
+    const candidacy = this.candidacies.get(candidacyKey(lease.election, lease.holder));
+    return handle !== null &&
+      candidacy !== undefined &&
+      candidacy.grantedToken === lease.token &&
+      candidacy.path === handle.path &&
+      candidacy.epoch === handle.epoch &&
+      candidacy.epoch === this.session.epoch
+      ? candidacy
+      : null;
+  }
+
+  /** Leave the queue: forget the candidacy and delete its znode (later, if not now). */
+  private async withdraw(candidacy: Candidacy): Promise<void> {
+    this.forget(candidacy);
+    if (!candidacy.joined || candidacy.epoch !== this.session.epoch) return;
+    try {
+      await this.removeCandidate(candidacy.election, candidacy.guid, candidacy.path);
+    } catch (error) {
+      this.leftovers.set(candidacy.guid, candidacy.election);
+      throw error;
+    }
+  }
+
+  private async removeCandidate(election: string, guid: string, path: string | null) {
+    if (path !== null) {
+      await this.znodes.remove(path);
+      return;
+    }
+    const queue = await this.listQueue(election);
+    await Promise.all(
+      queue
+        .filter((entry) => entry.guid === guid)
+        .map((entry) => this.znodes.remove(this.paths.candidate(election, entry.name))),
+    );
+  }
+
+  private withdrawAfter(candidacy: Candidacy, ms: number): void {
+    this.stopTimer(candidacy);
+    candidacy.timer = setTimeout(() => {
+      candidacy.timer = null;
+      this.withdraw(candidacy).catch(() => {
+        // Left for the next connection (see onConnected), or gone with the session.
+      });
+    }, ms);
+    candidacy.timer.unref();
+  }
+
+  private forget(candidacy: Candidacy): void {
+    this.stopTimer(candidacy);
+    if (this.candidacies.get(candidacy.key) === candidacy) this.candidacies.delete(candidacy.key);
+  }
+
+  private stopTimer(candidacy: Candidacy): void {
+    if (candidacy.timer !== null) clearTimeout(candidacy.timer);
+    candidacy.timer = null;
+  }
+
+  private async listQueue(election: string): Promise<CandidateName[]> {
+    return candidatesInOrder((await this.znodes.children(this.paths.election(election))) ?? []);
+  }
+
+  /** Who a candidate znode belongs to, or null if it is gone. */
+  private async describe(election: string, head: CandidateName): Promise<LeaseRecord | null> {
+    const path = this.paths.candidate(election, head.name);
+    const found = await this.znodes.data(path);
+    if (found === null) return null;
+    const { holder, metadata } = decodeHolder(path, found.data);
+    const term = zxidNumber(found.stat.czxid, `the czxid of ${path}`);
+    return { election, holder, term, metadata, remainingMs: null };
+  }
+
+  private async termOf(path: string): Promise<number> {
+    const stat = await this.znodes.exists(path);
+    if (stat === null) throw new StoreUnavailableError(`the candidate znode ${path} vanished`);
+    return zxidNumber(stat.czxid, `the czxid of ${path}`);
+  }
+
+  private ownGuids(election: string): ReadonlySet<string> {
+    const guids = new Set<string>();
+    for (const candidacy of this.candidacies.values()) {
+      if (candidacy.election === election) guids.add(candidacy.guid);
+    }
+    return guids;
+  }
+
+  private isOwnUngranted(election: string, head: CandidateName): boolean {
+    for (const candidacy of this.candidacies.values()) {
+      if (candidacy.election === election && candidacy.guid === head.guid) {
+        return candidacy.grantedToken === null;
+      }
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- the session
+
+  /**
+   * The session timeout follows the TTL the elector asks for. It is fixed when a session
+   * opens, so a store that holds no candidacy yet opens a new session for a TTL other than
+   * the one it asked for; otherwise it grants the session's timeout when that is at least the
+   * TTL, and refuses a longer TTL.
+   */
+  private fitSession(ttlMs: number): Promise<void> {
+    const fit = this.fitting.then(async () => {
+      const idle = this.candidacies.size === 0 && this.leftovers.size === 0;
+      if (ttlMs !== this.session.requestedTimeoutMs && idle) {
+        await this.session.reopen(ttlMs);
+        await this.session.waitConnected(Math.min(CONNECT_WAIT_MS, ttlMs));
+      }
+      this.requireTimeout(ttlMs);
+    });
+    this.fitting = fit.catch(() => {});
+    return fit;
+  }
+
+  private requireTimeout(ttlMs: number): void {
+    const granted = this.session.grantedTimeoutMs;
+    if (granted === null || granted >= ttlMs) return;
+    throw new LeaseholdConfigError(
+      'ttl',
+      ttlMs,
+      `the ZooKeeper session at ${this.context.hosts} has a timeout of ${granted} ms (ZooKeeper grants what was asked for within its minSessionTimeout and maxSessionTimeout, and one store has one session); use a TTL of at most ${granted} ms or raise maxSessionTimeout`,
+    );
+  }
+
+  /** Ephemeral znodes end with their session: so does what we knew of them. */
+  private onNewSession(): void {
+    for (const candidacy of this.candidacies.values()) this.stopTimer(candidacy);
+    this.candidacies.clear();
+    this.leftovers.clear();
+    this.members.forgetAll();
+  }
+
+  private onConnected(): void {
+    if (this.closed) return;
+    this.watches.rearmAll();
+    for (const [guid, election] of [...this.leftovers]) {
+      this.removeCandidate(election, guid, null).then(
+        () => this.leftovers.delete(guid),
+        () => {},
+      );
+    }
+  }
+
+  /** Every store call: closed check and error translation, so no driver error escapes. */
+  private async run<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    if (this.closed) throw closedError();
+    try {
+      return await work();
+    } catch (error) {
+      if (this.closed) throw closedError();
+      throw translateError(error, operation, this.context);
+    }
+  }
+}
+
+function candidacyKey(election: string, holder: string): string {
+  return `${election}\n${holder}`;
+}
+
+function leaseHandle(lease: Lease): ZooKeeperLeaseHandle | null {
+  const handle = lease.handle;
+  return typeof handle === 'object' &&
+    handle !== null &&
+    'path' in handle &&
+    typeof handle.path === 'string' &&
+    'epoch' in handle &&
+    typeof handle.epoch === 'number'
+    ? { path: handle.path, epoch: handle.epoch }
+    : null;
+}

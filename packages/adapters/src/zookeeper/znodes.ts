@@ -1,0 +1,122 @@
+import zookeeper, { type ACL, type Event, type Stat } from 'node-zookeeper-client';
+import { hasCode, ZooKeeperCode } from './errors.js';
+import type { ZooKeeperSession } from './session.js';
+
+/**
+ * The znode operations the store needs, as promises over the session. Errors are the
+ * client's own (the store translates them); "no such node" is an answer where it is one.
+ */
+export class Znodes {
+  /** Creator-only when the URL has credentials: other users can neither read nor write. */
+  readonly acl: ACL[];
+
+  constructor(
+    private readonly session: ZooKeeperSession,
+    withCredentials: boolean,
+  ) {
+    // "auth" stands for whoever the creating session authenticated as: the digest user.
+    const id = withCredentials ? new zookeeper.Id('auth', '') : new zookeeper.Id('world', 'anyone');
+    this.acl = [new zookeeper.ACL(zookeeper.Permission.ALL, id)];
+  }
+
+  /** The children's names, or null when the znode does not exist. */
+  children(path: string, watcher?: (event: Event) => void): Promise<string[] | null> {
+    return this.session
+      .request<string[]>('list', (client, done) => {
+        if (watcher === undefined) client.getChildren(path, (error, names) => done(error, names));
+        else client.getChildren(path, watcher, (error, names) => done(error, names));
+      })
+      .catch(nullIfNoNode);
+  }
+
+  /** Data and stat, or null when the znode does not exist. */
+  data(path: string): Promise<{ data: Buffer | undefined; stat: Stat } | null> {
+    return this.session
+      .request<{ data: Buffer | undefined; stat: Stat }>('read', (client, done) =>
+        client.getData(path, (error, data, stat) => done(error, { data, stat })),
+      )
+      .catch(nullIfNoNode);
+  }
+
+  /**
+   * The stat, or null when the znode does not exist. With a watcher, ZooKeeper calls it once
+   * when the znode is deleted or its data changes (or, if it did not exist, when it appears).
+   */
+  exists(path: string, watcher?: (event: Event) => void): Promise<Stat | null> {
+    return this.session.request<Stat | null>('read', (client, done) => {
+      if (watcher === undefined) client.exists(path, (error, stat) => done(error, stat ?? null));
+      else client.exists(path, watcher, (error, stat) => done(error, stat ?? null));
+    });
+  }
+
+  /**
+   * Create a znode (its parents too, persistent, when they are missing) and resolve to its
+   * path, which for a sequential znode has the sequence number appended.
+   */
+  async create(path: string, data: Buffer, mode: number): Promise<string> {
+    try {
+      return await this.createOnce(path, data, mode);
+    } catch (error) {
+      if (!hasCode(error, ZooKeeperCode.NO_NODE)) throw error;
+    }
+    await this.ensurePath(path.slice(0, path.lastIndexOf('/')));
+    return this.createOnce(path, data, mode);
+  }
+
+  /** Make sure a persistent znode and its parents exist. */
+  ensurePath(path: string): Promise<void> {
+    return this.session.request<undefined>('create', (client, done) =>
+      client.mkdirp(path, this.acl, zookeeper.CreateMode.PERSISTENT, (error) =>
+        done(error, undefined),
+      ),
+    );
+  }
+
+  setData(path: string, data: Buffer): Promise<void> {
+    return this.session.request<undefined>('write', (client, done) =>
+      client.setData(path, data, -1, (error) => done(error, undefined)),
+    );
+  }
+
+  /** Delete a znode; resolves to false when it was already gone. */
+  remove(path: string): Promise<boolean> {
+    return this.session
+      .request<boolean>('delete', (client, done) =>
+        client.remove(path, -1, (error) => done(error, true)),
+      )
+      .catch((error: unknown) => {
+        if (hasCode(error, ZooKeeperCode.NO_NODE)) return false;
+        throw error;
+      });
+  }
+
+  /**
+   * Whether the znode exists, asked of the ensemble's leader: a check-only multi is a write,
+   * so it is ordered after everything the leader has committed (no stale follower answers),
+   * and the leader refuses it when our session has ended.
+   */
+  checkOnLeader(path: string): Promise<boolean> {
+    return this.session
+      .request<boolean>('renew', (client, done) =>
+        client
+          .transaction()
+          .check(path)
+          .commit((error) => done(error, true)),
+      )
+      .catch((error: unknown) => {
+        if (hasCode(error, ZooKeeperCode.NO_NODE)) return false;
+        throw error;
+      });
+  }
+
+  private createOnce(path: string, data: Buffer, mode: number): Promise<string> {
+    return this.session.request<string>('create', (client, done) =>
+      client.create(path, data, this.acl, mode, (error, created) => done(error, created)),
+    );
+  }
+}
+
+function nullIfNoNode(error: unknown): null {
+  if (hasCode(error, ZooKeeperCode.NO_NODE)) return null;
+  throw error;
+}

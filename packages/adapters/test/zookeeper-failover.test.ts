@@ -1,0 +1,185 @@
+import { createStore } from '@leasehold/adapters';
+import { Elector, type LeaseStore } from '@leasehold/core';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from './helpers/free-port.js';
+import { ZooKeeperCluster } from './helpers/zookeeper-server.js';
+
+/**
+ * ZooKeeper going away under running electors: a standalone server restarted; an ensemble
+ * losing a member, then its leader; each member of an ensemble frozen in turn. On private
+ * servers started once per describe (a JVM is slow to start), never the shared one on 2181.
+ */
+
+const TTL_MS = 2_000;
+
+const opened: LeaseStore[] = [];
+const electors: Elector[] = [];
+const monitors: { stop(): void }[] = [];
+
+afterEach(async () => {
+  for (const monitor of monitors.splice(0)) monitor.stop();
+  await Promise.all(electors.splice(0).map((elector) => elector.stop()));
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+}, 30_000);
+
+/** Three electors on stores (sessions) of their own, in one election, and their monitor. */
+async function candidates(url: string, ttlMs = TTL_MS) {
+  const namespace = `t${randomUUID().slice(0, 8)}`;
+  const group = await Promise.all(
+    ['alpha', 'beta', 'gamma'].map(async (id) => {
+      const store = await createStore(url, { namespace, ttlMs });
+      opened.push(store);
+      return new Elector({ store, election: 'failover', id, ttlMs, retryIntervalMs: 200 });
+    }),
+  );
+  electors.push(...group);
+  const monitor = watchLeadership(group);
+  monitors.push(monitor);
+  for (const elector of group) elector.start();
+  return { group, monitor };
+}
+
+/**
+ * Samples every elector's `isLeader()` in one synchronous pass every millisecond: the most
+ * that said yes at once, and the terms leaders reported, in order.
+ */
+function watchLeadership(group: readonly Elector[]) {
+  let maxLeaders = 0;
+  const terms: number[] = [];
+  const sample = (): void => {
+    const leaders = group.filter((elector) => elector.isLeader());
+    maxLeaders = Math.max(maxLeaders, leaders.length);
+    const term = leaders[0]?.currentTerm() ?? null;
+    if (term !== null && terms.at(-1) !== term) terms.push(term);
+  };
+  const timer = setInterval(sample, 1);
+  return {
+    get maxLeaders() {
+      sample();
+      return maxLeaders;
+    },
+    terms,
+    stop: () => clearInterval(timer),
+  };
+}
+
+function leaderOf(group: readonly Elector[]): Elector | null {
+  return group.find((elector) => elector.isLeader()) ?? null;
+}
+
+/**
+ * Every elector got an answer from ZooKeeper after `since` (wall clock), and one leads: the
+ * clients found a working server and the leader renews.
+ */
+async function electingAgain(group: readonly Elector[], since: number, withinMs: number) {
+  await waitUntil(
+    () =>
+      leaderOf(group) !== null &&
+      group.every((elector) => (elector.status().store.lastOkAt ?? 0) > since),
+    withinMs,
+    'every elector served by ZooKeeper again, one leading',
+  );
+}
+
+describe('a standalone ZooKeeper restarted', () => {
+  let zk: ZooKeeperCluster;
+  beforeAll(async () => {
+    zk = await ZooKeeperCluster.standalone();
+  }, 60_000);
+  afterAll(() => zk?.dispose(), 30_000);
+
+  it(
+    'keeps the leader through a short restart, hands over after a long one, terms rising',
+    { timeout: 60_000 },
+    async () => {
+      // Long enough that a JVM restart on a busy machine fits well within the deadline.
+      const ttlMs = 4_000;
+      const { group, monitor } = await candidates(zk.url, ttlMs);
+      const [server] = zk.members;
+      if (server === undefined) throw new Error('no server');
+      await waitUntil(() => leaderOf(group) !== null, 10_000, 'first leader');
+      const first = leaderOf(group);
+      const firstTerm = first?.currentTerm() ?? Number.POSITIVE_INFINITY;
+
+      // ZooKeeper keeps sessions across a restart (they are in its data directory): back
+      // within the holder's deadline, the same leader carries on under the same term.
+      await server.stop();
+      server.launch();
+      await server.ready();
+      await electingAgain(group, Date.now(), ttlMs);
+      expect(leaderOf(group)).toBe(first);
+      expect(first?.currentTerm()).toBe(firstTerm);
+
+      // Down for longer than the TTL: the leader's deadline passes and it steps down. Once
+      // ZooKeeper is back, its release lets the next in the queue lead, under a higher term.
+      await server.stop();
+      await waitUntil(() => leaderOf(group) === null, ttlMs * 2, 'leader deposed');
+      server.launch();
+      await server.ready();
+      await electingAgain(group, Date.now(), ttlMs * 3);
+      expect(leaderOf(group)?.currentTerm()).toBeGreaterThan(firstTerm);
+      expect(monitor.maxLeaders).toBe(1);
+      expect(monitor.terms).toEqual([...monitor.terms].sort((a, b) => a - b));
+    },
+  );
+});
+
+describe('a three-member ensemble', () => {
+  let zk: ZooKeeperCluster;
+  beforeAll(async () => {
+    zk = await ZooKeeperCluster.ensemble();
+  }, 60_000);
+  afterEach(() => zk.startAll(), 60_000);
+  afterAll(() => zk?.dispose(), 30_000);
+
+  it(
+    'elects on through a member stopped, then the ensemble leader stopped, never two leaders',
+    { timeout: 90_000 },
+    async () => {
+      const { group, monitor } = await candidates(zk.url);
+      await waitUntil(() => leaderOf(group) !== null, 10_000, 'first leader');
+      const ensembleLeader = await zk.leader();
+      const follower = zk.members.find((member) => member !== ensembleLeader);
+      if (follower === undefined) throw new Error('no follower');
+
+      // A follower goes: its clients move to the other members within their sessions.
+      await follower.stop();
+      await electingAgain(group, Date.now(), TTL_MS * 3);
+
+      // It comes back; then the ensemble's leader goes: the two left elect a new one and
+      // the sessions carry over to it. The election goes on, with renewals (it lasts more
+      // than a TTL after the new ensemble leader is there).
+      follower.launch();
+      await follower.ready();
+      await ensembleLeader.stop();
+      await zk.leader();
+      const since = Date.now();
+      await electingAgain(group, since, TTL_MS * 5);
+      await electingAgain(group, since + TTL_MS, TTL_MS * 3);
+      expect(monitor.maxLeaders).toBe(1);
+      expect(monitor.terms).toEqual([...monitor.terms].sort((a, b) => a - b));
+    },
+  );
+
+  it(
+    'moves clients off a frozen member (SIGSTOP) before their sessions expire',
+    { timeout: 90_000 },
+    async () => {
+      const { group, monitor } = await candidates(zk.url);
+      await waitUntil(() => leaderOf(group) !== null, 10_000, 'first leader');
+      // Each member in turn keeps its sockets open and answers nothing (the ensemble's
+      // leader too, which the other two replace); whichever member a client is on, it must
+      // notice the silence and go to another, and every elector must be served again a
+      // whole TTL after the freeze while the member is still frozen.
+      for (const member of zk.members) {
+        member.freeze();
+        const frozenAt = Date.now();
+        await electingAgain(group, frozenAt + TTL_MS, TTL_MS * 5);
+        member.thaw();
+        await member.ready();
+      }
+      expect(monitor.maxLeaders).toBe(1);
+    },
+  );
+});
