@@ -310,6 +310,7 @@ export class EtcdStore implements LeaseStore {
     if (!this.closed) {
       this.closed = true;
       this.watches.close();
+      this.line.close();
       this.cleanups.close();
       this.memberLeases.clear();
       this.leadingLeases.clear();

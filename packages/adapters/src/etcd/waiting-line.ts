@@ -99,6 +99,13 @@ export class WaitingLine {
     return this.retarget(waiter);
   }
 
+  /** The store is closing: no wake-up is due any more. */
+  close(): void {
+    for (const waiters of this.waiters.values()) for (const waiter of waiters) cancelWake(waiter);
+    this.waiters.clear();
+    this.lines.clear();
+  }
+
   /** The election's live members, as the store just listed them. */
   observeMembers(election: string, members: readonly MemberRecord[]): void {
     this.lineOf(election).members = members;
