@@ -134,6 +134,10 @@ export function renderMarkdown(results) {
     `Machine: ${env.cpu}, ${env.memoryGb} GB, Linux ${env.kernel}; Node ${env.node}; Redis ${env.redis}, PostgreSQL ${env.postgres}, etcd ${env.etcd}, all on loopback.`,
     `Packages: leasehold ${env.packages.leasehold}, etcd3 ${env.packages.etcd3}, redlock ${env.packages.redlock}, ioredis ${env.packages.ioredis}, pg ${env.packages.pg}, fastify ${env.packages.fastify}.`,
     '',
+    ...(results.updates ?? []).map(
+      (u) =>
+        `Updated on ${u.date.slice(0, 16).replace('T', ' ')} UTC (commit ${u.commit}, load average ${u.loadAverageAtStart.join(' / ')}): ${u.what.join(', ')} on ${u.backends.join(', ')} measured again (\`--update\`).\n`,
+    ),
     `**Noise.** This machine has 2 cores shared with other engineers' test runs: the load average was ${env.loadAverageAtStart.join(' / ')} (1/5/15 min) at the start, and each table gives it around its scenario. Figures are medians (p50) and p95 over the rounds listed; treat differences under a few milliseconds, and single-digit-percent differences, as noise. Re-run \`pnpm bench\` on a quiet machine for publishable numbers.`,
     '',
     `Every implementation ran with the same TTL (${results.plan.ttlMs / 1000} s) and retry interval (${results.plan.retryMs / 1000} s), three candidate processes on one store (50 candidates in five processes for the crowd row), each reporting leadership as its own code sees it. leasehold is its Elector (the library the sidecar runs); the alternatives are in bench/candidates/.`,

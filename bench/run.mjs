@@ -5,7 +5,10 @@
 // bench/results/quick.json and prints the report instead.
 //
 //   pnpm bench [--quick] [--backends redis,postgres,etcd,zk,sqlite] [--budget MINUTES]
-//              [--skip failover,cut,crowd,cold,idle,http]
+//              [--skip failover,cut,crowd,cold,idle,http] [--update]
+//
+// --update keeps the saved run's other results and replaces only what this run measures
+// (say, the cold start again once the machine is quieter); RESULTS.md lists the updates.
 //
 // Needs the test stores (scripts/services.sh) and a build (the script runs `tsc -b` first).
 // The store path cut needs root, ip and nft; it is skipped, and says so, without them.
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     backends: { type: 'string', default: 'redis,postgres,etcd,zk,sqlite' },
     budget: { type: 'string' },
     skip: { type: 'string', default: '' },
+    update: { type: 'boolean', default: false },
   },
 });
 const quick = values.quick;
@@ -63,7 +67,10 @@ const log = (line) =>
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const overBudget = () => Date.now() - startedAt > budgetMs;
 
-const results = {
+const outDir = new URL('./results/', import.meta.url).pathname;
+mkdirSync(outDir, { recursive: true });
+const outFile = join(outDir, quick ? 'quick.json' : 'latest.json');
+const fresh = {
   quick,
   environment: environment(),
   plan: { ...PLAN, ttlMs: TTL_MS, retryMs: RETRY_MS },
@@ -73,10 +80,14 @@ const results = {
   idle: {},
   http: null,
   skipped: [],
+  updates: [],
 };
-const outDir = new URL('./results/', import.meta.url).pathname;
-mkdirSync(outDir, { recursive: true });
-const outFile = join(outDir, quick ? 'quick.json' : 'latest.json');
+const results = values.update ? JSON.parse(readFileSync(outFile, 'utf8')) : fresh;
+if (values.update) {
+  const { date, commit, loadAverageAtStart } = fresh.environment;
+  const what = ['failover', 'cut', 'crowd', 'cold', 'idle', 'http'].filter((s) => !skip.has(s));
+  (results.updates ??= []).push({ date, commit, loadAverageAtStart, what, backends });
+}
 const save = () => writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
 
 /** Run `work` unless the budget is spent; record the load average around it. */
@@ -165,7 +176,7 @@ try {
 } finally {
   rmSync(sqliteDir, { recursive: true, force: true });
   await cleanSharedStores(STORES);
-  results.durationS = Math.round((Date.now() - startedAt) / 1000);
+  if (!values.update) results.durationS = Math.round((Date.now() - startedAt) / 1000);
   save();
 }
 const markdown = writeReport(results, { write: !quick });

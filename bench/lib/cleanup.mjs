@@ -1,5 +1,6 @@
 // What a run leaves in the shared stores under its own prefixes (lhpf_bench, lhpf-bench-*):
-// term counters, member records and schemas that would otherwise stay behind.
+// term counters, member records and schemas that would otherwise stay behind (but for
+// Redis's one incarnation key per namespace).
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -11,7 +12,9 @@ export async function cleanSharedStores(stores) {
       try {
         await redis.connect();
         for (const pattern of ['lhpf_bench:*', 'lhpf-bench-redlock:*']) {
-          const keys = await redis.keys(pattern);
+          // Not the namespace's incarnation: without it the next run's first acquire in a
+          // new election would wait a TTL (docs/stores.md, Redis).
+          const keys = (await redis.keys(pattern)).filter((key) => !key.endsWith(':incarnation'));
           if (keys.length > 0) await redis.del(...keys);
         }
       } finally {
