@@ -89,6 +89,10 @@ export const explanations = {
       'copied beside the bundle (etcd3 reads them from its own directory at run time) and ' +
       'better-sqlite3 (native) left outside; worth doing for the container image if etcd’s ' +
       'cold start matters, after measuring it on a quiet machine.',
+    '- **Cold start counts from a namespace in use.** Each sidecar starts in a never-used ' +
+      'election, after one uncounted start. On Redis the very first sidecar in a namespace ' +
+      'the server has never served waits one TTL before it reports leadership (it cannot tell ' +
+      'a new namespace from one Redis lost; docs/stores.md): once per namespace and server.',
     '- **Where the idle memory went.** Before this work an idle sidecar was 71 MB on Redis, ' +
       '74 MB on PostgreSQL, 80 MB on etcd and 73 MB on SQLite (same measurement): Fastify with ' +
       'its schemas, OpenAPI and SSE plugins (about 10 MB) and the YAML library were loaded by ' +
