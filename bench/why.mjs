@@ -63,6 +63,12 @@ export const explanations = {
     'the cut or frozen leader answered “leader” after another had been elected: see the rows ' +
     'above for which implementation and for how long.',
   notes: [
+    '- **Quiet and loaded.** bench/results/ keeps, besides the last full run, a `--quick` run ' +
+      'at a quiet moment of the same day (quick-2026-11-29-quiet.json, load average 0.4): ' +
+      'graceful handoff p50 4.2 ms on Redis, 8.8 ms on PostgreSQL, 11.4 ms on etcd, 5.6 ms ' +
+      'on ZooKeeper, 7.1 ms on SQLite; 2.7-15.3 ms with 50 candidates; start-up 189-227 ms ' +
+      '(etcd 352 ms, Node alone 66 ms); idle RSS 56-58 MB (etcd 69 MB). Its only misses were ' +
+      'etcd’s handoff, start-up and idle RSS.',
     '- **What the numbers are.** leasehold’s failover rows run the Elector in candidate ' +
       'processes (bench/candidates/leasehold.mjs), as the alternatives run their libraries: ' +
       'the same comparison a user makes. Cold start, footprint and HTTP run the real ' +
