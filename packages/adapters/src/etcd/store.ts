@@ -97,10 +97,11 @@ export class EtcdStore implements LeaseStore {
 
   /**
    * At start-up: a wrong password, a missing user or an etcd too old fails `createStore` with
-   * a fatal error. An unreachable etcd does not: the elector waits for it.
+   * a fatal error. An unreachable etcd does not: the elector waits for it. The warm-up runs
+   * in the background: the first acquire need not wait for it (it includes two Raft writes).
    */
   async start(): Promise<void> {
-    if (await this.verify()) await this.warmUp();
+    if (await this.verify()) void this.warmUp();
   }
 
   /** Resolves to whether etcd answered. */
