@@ -74,6 +74,29 @@ export default tseslint.config(
     rules: restrictImports(),
   },
   {
+    // leasehold run's watchdog runs beside every command: Node's standard library and its
+    // own two helper files only, no Fastify, pino or store client.
+    files: [
+      'packages/sidecar/src/watchdog.ts',
+      'packages/sidecar/src/watchdog-protocol.ts',
+      'packages/sidecar/src/process-group.ts',
+    ],
+    rules: restrictImports({
+      regex: String.raw`^(?!node:|\./watchdog-protocol\.js$|\./process-group\.js$)`,
+      message:
+        'the watchdog imports only node: modules, watchdog-protocol.js and process-group.js.',
+    }),
+  },
+  {
+    // A function a newcomer can hold in their head: split by concern past this. Suite
+    // definitions (one describe with its cases) are exempt.
+    files: ['packages/*/src/**/*.ts', 'chaos/src/**/*.ts'],
+    ignores: ['packages/core/src/testing/conformance.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -10,9 +10,13 @@ describe('error registry and docs/errors.md', () => {
     expect(documented).toEqual(errorCodes);
   });
 
-  it.each(errorCodes)('%s is documented as transient or fatal, as the registry says', (code) => {
-    const section = doc.split(`## ${code}\n`)[1]?.split('\n## ')[0] ?? '';
-    const kind = errorRegistry[code].transient ? 'Transient.' : 'Fatal.';
-    expect(section.trimStart().startsWith(kind)).toBe(true);
-  });
+  it.each(errorCodes)(
+    '%s is documented as transient, fatal or per-request, as the registry says',
+    (code) => {
+      const section = doc.split(`## ${code}\n`)[1]?.split('\n## ')[0] ?? '';
+      const { transient, request } = errorRegistry[code];
+      const kind = request ? 'Per-request.' : transient ? 'Transient.' : 'Fatal.';
+      expect(section.trimStart().startsWith(kind)).toBe(true);
+    },
+  );
 });

@@ -32,6 +32,9 @@ describe('layering: sidecar → adapters → core', () => {
     ],
     ['packages/adapters/src/x.ts', "import '../../core/src/elector.js';", 'by its name'],
     ['packages/sidecar/src/x.ts', "import '../../adapters/src/index.js';", 'by its name'],
+    ['packages/sidecar/src/watchdog.ts', "import 'pino';", 'the watchdog imports only'],
+    ['packages/sidecar/src/watchdog.ts', "import './serve.js';", 'the watchdog imports only'],
+    ['packages/sidecar/src/process-group.ts', "import '@leasehold/core';", 'the watchdog'],
   ])('%s refuses %s', async (file, code, expected) => {
     const messages = await restrictedImports(file, code);
     expect(messages.join('\n')).toContain(expected);
@@ -45,6 +48,8 @@ describe('layering: sidecar → adapters → core', () => {
     ['packages/adapters/src/x.ts', "import 'ioredis';"],
     ['packages/sidecar/src/x.ts', "import '@leasehold/adapters';"],
     ['packages/sidecar/src/x.ts', "import '@leasehold/core';"],
+    ['packages/sidecar/src/watchdog.ts', "import { spawn } from 'node:child_process';"],
+    ['packages/sidecar/src/watchdog.ts', "import './watchdog-protocol.js';"],
   ])('%s allows %s', async (file, code) => {
     expect(await restrictedImports(file, code)).toEqual([]);
   });

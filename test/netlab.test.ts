@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetLab, type LabHost, type NetLab } from './support/netlab.js';
+import { createNetLab, type LabHost, type NetLab } from '../chaos/src/netlab.js';
 
 /**
  * The fault-injection lab that the run and chaos tests rely on: if a "cut" let packets
@@ -96,6 +96,41 @@ describe('netlab', () => {
     await until(() => fromHost.lines.length > before + 20, 10_000, 'held echoes');
     const numbers = fromHost.lines.map(Number);
     expect(numbers).toEqual(numbers.map((_, i) => i));
+  });
+
+  it('breaks one direction at a time: answers held, then requests dropped and answers let go', async () => {
+    const fromHost = start(host.wrap([process.execPath, '-e', PINGER(lab.storeAddress)]));
+    await until(() => fromHost.lines.length > 3, 5_000, 'echoes');
+    host.breakStore({ toStore: 'pass', fromStore: 'hold' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const beforeHold = fromHost.lines.length;
+    const heldFor = Date.now();
+    await until(() => Date.now() - heldFor > 500, 1_000, 'the hold to last');
+    expect(fromHost.lines.length).toBeLessThanOrEqual(beforeHold + 1);
+
+    // The requests sent during the hold reached the server: their echoes arrive now, and
+    // nothing sent from now on does.
+    host.breakStore({ toStore: 'drop', fromStore: 'pass' });
+    await until(() => fromHost.lines.length > beforeHold + 10, 5_000, 'held echoes');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const afterRelease = fromHost.lines.length;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(fromHost.lines.length).toBe(afterRelease);
+
+    host.healStore();
+    await until(() => fromHost.lines.length > afterRelease + 5, 10_000, 'echoes after heal');
+    const numbers = fromHost.lines.map(Number);
+    expect(numbers).toEqual(numbers.map((_, i) => i));
+  });
+
+  it('tells where the store host reaches a candidate host (a cluster peer there, say)', async () => {
+    expect(lab.store.storeSideAddress).toBeNull();
+    const address = host.storeSideAddress ?? '';
+    expect(address).toMatch(/^10\.\d+\.\d+\.\d+$/);
+    const server = start(host.wrap([process.execPath, '-e', ECHO_SERVER]));
+    await server.next();
+    const fromStore = start(lab.store.wrap([process.execPath, '-e', PINGER(address)]));
+    await until(() => fromStore.lines.length > 3, 5_000, 'echoes from the candidate host');
   });
 
   it('leaves nothing behind', () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitUntil } from '../packages/adapters/test/helpers/free-port.js';
 import { dashboardQueries } from './support/deploy-prometheus.js';
-import { ProcessGroup } from './support/process-group.js';
+import { ProcessGroup } from '../chaos/src/process-group.js';
 import { PrometheusServer, type Sample } from './support/prometheus.js';
 import { root } from './support/repo-files.js';
 import { explain, requireTool, runTool } from './support/tools.js';

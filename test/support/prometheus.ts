@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { waitUntil } from '../../packages/adapters/test/helpers/free-port.js';
-import { ProcessGroup } from './process-group.js';
+import { ProcessGroup } from '../../chaos/src/process-group.js';
 import { requireTool } from './tools.js';
 
 export interface Sample {

@@ -4,10 +4,12 @@ import {
   UnsupportedStoreError,
   type LeaseStore,
 } from '@leasehold/core';
+import { maskUrl } from './mask.js';
 import type { StoreOptions } from './options.js';
 import { normalizeHostListUrl } from './store-url.js';
 
-export { DEFAULT_NAMESPACE, type StoreOptions } from './options.js';
+export { DEFAULT_NAMESPACE, PORTABLE_NAMESPACE, type StoreOptions } from './options.js';
+export { isSecretName, maskUrl } from './mask.js';
 
 type StoreFactory = (url: URL, options: StoreOptions) => Promise<LeaseStore>;
 
@@ -91,13 +93,4 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
 
 function isSupported(scheme: string): scheme is StoreScheme {
   return Object.hasOwn(factories, scheme);
-}
-
-/** The URL with any password replaced by `***`, safe for logs and error messages. */
-export function maskUrl(url: string): string {
-  const masked = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, '$1***@');
-  // Not a URL we understand, yet it has credentials in it somewhere: hide all of them.
-  return masked === url && url.includes('@') && !/^[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*@/i.test(url)
-    ? url.replace(/^(.*)@/, '***@')
-    : masked;
 }

@@ -1,3 +1,4 @@
+import { maskUrl } from './mask.js';
 import { LeaseholdConfigError } from '@leasehold/core';
 
 /**
@@ -98,10 +99,7 @@ export function safeDecode(text: string): string {
   }
 }
 
-/** The URL for error messages: never with its password. */
+/** The URL for error messages: never with its password or a secret parameter. */
 export function maskedHref(url: URL): string {
-  if (url.password === '') return url.href;
-  const masked = new URL(url.href);
-  masked.password = '***';
-  return masked.href;
+  return maskUrl(url.href);
 }

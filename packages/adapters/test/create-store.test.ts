@@ -60,3 +60,26 @@ describe('createStore(url)', () => {
     expect(maskUrl(url)).toBe(masked);
   });
 });
+
+describe('secret URL parameters', () => {
+  it.each([
+    [
+      'redis://h:6379?sentinels=a:1&sentinelMaster=m&sentinelPassword=s3cret',
+      'redis://h:6379?sentinels=a:1&sentinelMaster=m&sentinelPassword=***',
+    ],
+    [
+      'postgres://app@db/test?password=s3cret&sslmode=require',
+      'postgres://app@db/test?password=***&sslmode=require',
+    ],
+    ['etcd://u:s3cret@h:2379?timeout=500', 'etcd://u:***@h:2379?timeout=500'],
+  ])('masks secret parameters too: %s', (url, masked) => {
+    expect(maskUrl(url)).toBe(masked);
+  });
+
+  it('never echoes the value of an unknown parameter that looks secret', async () => {
+    const failure = await createStore('redis://h:6379?sentinelpasword=s3cret').catch(
+      (e: unknown) => e,
+    );
+    expect((failure as Error).message).not.toContain('s3cret');
+  });
+});

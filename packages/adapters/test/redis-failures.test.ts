@@ -62,6 +62,7 @@ describe('redis losing its data', () => {
     // a leads; Redis restarts empty (no persistence): the lease, info and counter are gone.
     await server.restart();
     await reconnected(b);
+    await reconnected(a);
     expect(await b.read('jobs')).toBeNull();
     const next = await acquire(b, 'b', 4_000);
     expect(next.notBeforeMs).toBe(4_000);
@@ -183,6 +184,27 @@ describe('redis outages', () => {
       await reconnected(store);
     },
   );
+
+  it('abandons a request on a stalled server after the timeout it was given', async () => {
+    // The sidecar passes the elector's call timeout (one renew interval): a short TTL means
+    // a short request timeout, not the adapter's own 2 s.
+    const store = await track(
+      createRedisStore(new URL(server.url), { namespace: 'short', requestTimeoutMs: 400 }),
+    );
+    expect(await store.read('jobs')).toBeNull();
+    server.pause();
+    try {
+      const startedAt = performance.now();
+      const failure = await store.read('jobs').catch((error: unknown) => error);
+      const tookMs = performance.now() - startedAt;
+      expect(failure).toBeInstanceOf(StoreUnavailableError);
+      expect(tookMs).toBeGreaterThanOrEqual(350);
+      expect(tookMs).toBeLessThan(1_500);
+    } finally {
+      server.resume();
+    }
+    await reconnected(store);
+  });
 
   it('fails fast while the server is stalled, then recovers', { timeout: 30_000 }, async () => {
     const store = await track(open(server.url, 'stall'));

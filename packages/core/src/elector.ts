@@ -12,6 +12,7 @@ import {
   holdOffMs,
   leaseValidityMs,
   resolveTiming,
+  storeCallTimeoutMs,
   type ElectionTiming,
   type ElectionTimingOptions,
 } from './timing.js';
@@ -58,9 +59,29 @@ export interface DeposedEvent {
   readonly reason: DeposeReason;
 }
 
+/**
+ * This candidate's own deadline was set (the lock was acquired) or renewed (a renewal
+ * succeeded; the deadline never moves earlier). Work that must be over before leadership
+ * can pass elsewhere (a command that needs time to exit after its stop signal) plans
+ * against `validUntil`. Emitted for a lease still held off by `notBeforeMs` too:
+ * leadership starts with `elected`.
+ */
+export interface LeaseEvent {
+  readonly election: string;
+  readonly id: string;
+  readonly term: number;
+  /**
+   * Monotonic time on the elector's clock (`performance.now()` with the default clock) at
+   * and after which this candidate no longer reports leadership unless it renews again.
+   */
+  readonly validUntil: number;
+}
+
 export interface ElectorEvents {
   elected: [ElectedEvent];
   deposed: [DeposedEvent];
+  /** This candidate's own lease deadline was set or renewed. */
+  lease: [LeaseEvent];
   /** The leader this candidate knows of changed (null: none known). */
   leader: [LeaderInfo | null];
   'store-health': [StoreHealth];
@@ -166,7 +187,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.terms = new TermHistory(this.election, (event) => this.safeEmit('term-regression', event));
-    this.calls = new StoreCalls(this.clock, this.timing.renewIntervalMs, {
+    this.calls = new StoreCalls(this.clock, storeCallTimeoutMs(this.timing), {
       request: (event) => this.safeEmit('store-request', event),
       health: (health) => this.safeEmit('store-health', health),
     });
@@ -205,25 +226,31 @@ export class Elector extends EventEmitter<ElectorEvents> {
   /**
    * Stop competing. If leading, stop reporting leadership first, then release the lease so a
    * follower takes over at once instead of after a TTL. Does not close the store.
+   *
+   * `withinMs` bounds the whole stop (default: the release's own 5 s, then 1 s for the rest):
+   * a shutdown with a grace period passes what is left of it, so that stopping can never
+   * outlast it. A release that could not be sent in time leaves the lease to expire.
    */
-  async stop(): Promise<void> {
+  async stop(options: { readonly withinMs?: number } = {}): Promise<void> {
     if (this.state === 'stopped') return this.loopDone;
     this.state = 'stopped';
     this.runController.abort();
     this.wakeLoop?.();
+    const deadline = this.clock.now() + (options.withinMs ?? Number.POSITIVE_INFINITY);
+    const upTo = (ms: number): number => Math.max(0, Math.min(ms, deadline - this.clock.now()));
     const held = this.held;
     if (held !== null) {
       this.stepDown(held, 'stopped', { release: false });
-      await this.releaseQuietly(held.lease);
+      await this.releaseQuietly(held.lease, upTo(RELEASE_TIMEOUT_MS));
     }
     await Promise.all([
       // The member record expires one TTL after its last heartbeat anyway: removing it is a
       // courtesy, not worth a slow shutdown, and skipped while the store is failing.
-      this.heartbeat.remove(MEMBER_REMOVAL_TIMEOUT_MS),
+      this.heartbeat.remove(upTo(MEMBER_REMOVAL_TIMEOUT_MS)),
       // The loop ends as soon as its store call in flight does; on a store that stopped
       // answering that is a whole timeout, so stop waiting after a bound. The loop still
       // releases a lease that call wins (it sees the stopped state), if the store lets it.
-      waitAtMost(this.clock, this.loopDone, LOOP_STOP_WAIT_MS),
+      waitAtMost(this.clock, this.loopDone, upTo(LOOP_STOP_WAIT_MS)),
     ]);
   }
 
@@ -486,6 +513,12 @@ export class Elector extends EventEmitter<ElectorEvents> {
     held.deadlineTimer = setTimerAt(this.clock, held.validUntil, () => {
       if (this.held === held) this.stepDown(held, 'lease-expired', { release: true });
     });
+    this.safeEmit('lease', {
+      election: this.election,
+      id: this.id,
+      term: held.lease.term,
+      validUntil: held.validUntil,
+    });
   }
 
   private stepDown(held: HeldLease, reason: DeposeReason, options: { release: boolean }): void {
@@ -553,8 +586,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
   // ---------------------------------------------------------------- store calls
 
   /** The lease expires by itself: a failed release costs the next holder one TTL at most. */
-  private releaseQuietly(lease: Lease): Promise<void> {
-    return this.calls.quietly('release', () => this.store.release(lease), RELEASE_TIMEOUT_MS);
+  private releaseQuietly(lease: Lease, timeoutMs = RELEASE_TIMEOUT_MS): Promise<void> {
+    return this.calls.quietly('release', () => this.store.release(lease), timeoutMs);
   }
 
   private async readQuietly(): Promise<LeaseRecord | null> {

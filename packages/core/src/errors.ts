@@ -2,63 +2,94 @@
  * Every error leasehold raises carries a stable `code` from this registry. Codes are part of
  * the public API: scripts and dashboards match on them, so a code is never renamed or reused.
  * `docs/errors.md` documents each one; a test keeps the two in step.
+ *
+ * `transient`: retrying the same call later can succeed. `request`: the error answers one
+ * HTTP request to the sidecar and ends nothing else (the sidecar keeps running).
  */
 export const errorRegistry = {
   LEASEHOLD_E_CONFIG: {
     transient: false,
+    request: false,
     summary: 'A configuration value is invalid.',
   },
   LEASEHOLD_E_TIMING: {
     transient: false,
+    request: false,
     summary: 'The election timing options break one of the elector rules.',
   },
   LEASEHOLD_E_STORE_UNAVAILABLE: {
     transient: true,
+    request: false,
     summary: 'The store could not be reached or did not answer in time.',
   },
   LEASEHOLD_E_STORE_TIMEOUT: {
     transient: true,
+    request: false,
     summary: 'A store request took longer than the elector could wait for it.',
   },
   LEASEHOLD_E_STORE_AUTH: {
     transient: false,
+    request: false,
     summary: 'The store refused the credentials or the permission to use the election key.',
   },
   LEASEHOLD_E_STORE_PROTOCOL: {
     transient: false,
+    request: false,
     summary:
       'The store answered something leasehold cannot use (wrong server type, missing command, corrupt record).',
   },
   LEASEHOLD_E_STORE_CLOSED: {
     transient: false,
+    request: false,
     summary: 'The store handle was used after close().',
   },
   LEASEHOLD_E_UNSUPPORTED_STORE: {
     transient: false,
+    request: false,
     summary: 'The store URL names a scheme leasehold does not support.',
   },
   LEASEHOLD_E_DRIVER_MISSING: {
     transient: false,
+    request: false,
     summary: 'The client library the store URL needs is not installed.',
   },
   LEASEHOLD_E_ELECTOR_STATE: {
     transient: false,
+    request: false,
     summary:
       'The elector was used in a state that does not allow the call (started twice, used after stop).',
   },
   LEASEHOLD_E_BAD_REQUEST: {
     transient: false,
+    request: true,
     summary: 'An HTTP request to the sidecar had an invalid parameter.',
   },
   LEASEHOLD_E_UNAUTHORIZED: {
     transient: false,
+    request: true,
     summary: 'An admin request to the sidecar had a missing or wrong bearer token.',
   },
   LEASEHOLD_E_RESIGN_DISABLED: {
     transient: false,
+    request: true,
     summary: 'POST /v1/resign was called on a sidecar started without an admin token.',
   },
-} as const satisfies Record<string, { transient: boolean; summary: string }>;
+  LEASEHOLD_E_NOT_FOUND: {
+    transient: false,
+    request: true,
+    summary: 'No route of the sidecar answers this method and path.',
+  },
+  LEASEHOLD_E_NOT_ACCEPTABLE: {
+    transient: false,
+    request: true,
+    summary: 'The Accept header refuses the only media type the route produces.',
+  },
+  LEASEHOLD_E_INTERNAL: {
+    transient: false,
+    request: true,
+    summary: 'The sidecar could not answer a request for an unexpected reason (see its log).',
+  },
+} as const satisfies Record<string, { transient: boolean; request: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof errorRegistry;
 

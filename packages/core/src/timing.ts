@@ -98,6 +98,15 @@ export function leaseValidityMs(timing: ElectionTiming, grantedTtlMs: number): n
 }
 
 /**
+ * How long the elector waits for one store call before it gives up on it: one renew
+ * interval, so that a holder whose renewal hangs still has time to retry before its
+ * deadline. Adapters are given the same bound for their own request timeouts.
+ */
+export function storeCallTimeoutMs(timing: ElectionTiming): number {
+  return timing.renewIntervalMs;
+}
+
+/**
  * How long to hold off reporting leadership for a store-imposed wait of `waitMs`, counted
  * from when the answer arrived. Rounded up and padded in the opposite direction to
  * `leaseValidityMs`: here a slow clock would end the wait too early.

@@ -230,4 +230,27 @@ describe('Elector edges', () => {
     void Promise.all(candidates.map((c) => c.elector.stop())).then(() => (stopped = true));
     await clock.advanceUntil(() => stopped, 10_000);
   });
+
+  it('stops within the time it is given, even when the store never answers the release', async () => {
+    // A shutdown grace period passes what is left of it: stopping must not outlast it.
+    const clock = new ManualClock();
+    const memory = new MemoryBackend({ clock }).connect();
+    let hang = false;
+    const store: LeaseStore = {
+      ...variantOf(memory),
+      release: (lease) => (hang ? new Promise<void>(() => {}) : memory.release(lease)),
+      putMember: (election, member, ttlMs) => memory.putMember(election, member, ttlMs),
+      listMembers: (election) => memory.listMembers(election),
+      removeMember: (election, id) => memory.removeMember(election, id),
+    };
+    const elector = lone(store, clock);
+    elector.start();
+    await clock.advanceUntil(() => elector.isLeader(), 1_000);
+    hang = true;
+    const startedAt = clock.now();
+    let stoppedAt: number | null = null;
+    void elector.stop({ withinMs: 1_500 }).then(() => (stoppedAt = clock.now()));
+    await clock.advanceUntil(() => stoppedAt !== null, 10_000);
+    expect((stoppedAt ?? Infinity) - startedAt).toBeLessThanOrEqual(1_500);
+  });
 });

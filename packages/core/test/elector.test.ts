@@ -290,6 +290,21 @@ describe('Elector', () => {
     await stopping;
   });
 
+  it('leaves no timer behind when stopped while waiting out notBeforeMs', async () => {
+    // A timer left armed after stop() keeps a process that has shut down from exiting.
+    const clock = new ManualClock();
+    const memory = new MemoryBackend({ clock }).connect();
+    const store = withNotBefore(memory, 4_000);
+    const elector = new Elector({ store, clock, election: 'jobs', id: 'a', ttlMs: 3_000 });
+    elector.start();
+    await clock.advance(100);
+    expect(elector.status().state).toBe('pending');
+    const stopping = elector.stop();
+    await clock.advance(0);
+    await stopping;
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('hands back an acquire whose answer came after the elector gave up on it', async () => {
     cluster = new Cluster({ ttlMs: 30_000, retryIntervalMs: 1_000 });
     const a = cluster.add('a');
@@ -484,5 +499,31 @@ describe('Elector', () => {
     const signal = leader.elector.signal;
     expect(signal.aborted).toBe(false);
     expect(leader.elected[0]?.signal).toBe(signal);
+  });
+
+  it('reports its own deadline when it acquires and each time a renewal extends it', async () => {
+    cluster = new Cluster();
+    const a = cluster.add('a');
+    const seen: string[] = [];
+    const deadlines: number[] = [];
+    a.elector.on('elected', () => seen.push('elected'));
+    a.elector.on('lease', ({ term, validUntil }) => {
+      seen.push(`lease ${term}`);
+      deadlines.push(validUntil);
+      // The deadline it reports is the one it answers by.
+      expect(validUntil - cluster.clock.now()).toBeLessThanOrEqual(3_000);
+    });
+    cluster.start();
+    await cluster.leader();
+    // Before `elected`: a listener knows the deadline by the time leadership starts.
+    expect(seen).toEqual(['lease 1', 'elected']);
+    await cluster.clock.advance(3 * 1_000 + 10);
+    expect(deadlines.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < deadlines.length; i++) {
+      expect(deadlines[i]).toBeGreaterThanOrEqual(deadlines[i - 1] ?? Infinity);
+    }
+    const last = deadlines.at(-1) ?? 0;
+    expect(last).toBeGreaterThanOrEqual((deadlines[0] ?? 0) + 3_000);
+    expect(a.elector.status().leaseRemainingMs).toBe(last - cluster.clock.now());
   });
 });

@@ -1,29 +1,31 @@
-import { LeaseholdConfigError } from '@leasehold/core';
-import { Command, Option } from 'commander';
-import {
-  ConfigValueError,
-  FIELDS,
-  describeConfig,
-  loadConfig,
-  type SidecarConfig,
-} from './config.js';
+import type { Elector } from '@leasehold/core';
+import { Command, CommanderError, Option } from 'commander';
+import { FIELDS, describeConfig, helpText, loadConfig, type SidecarConfig } from './config.js';
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable } from './run.js';
-import { createLogger, isFatalStartupError, serve } from './serve.js';
+import { createLogger, serve, type Attachment } from './serve.js';
+import {
+  EXIT_CONFIGURATION,
+  EXIT_ENVIRONMENT,
+  StartupFailure,
+  exitOnStartupFailure,
+} from './startup-failure.js';
+import { commandGraceProblem } from './stop-plan.js';
+import { onShutdownSignals } from './shutdown-signals.js';
 import { version } from './version.js';
 import { yaml } from './yaml.js';
 
 /**
- * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean, 1 failure at run
- * time, 2 bad configuration (one line naming the field, the value and what is accepted).
+ * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean; a failure at
+ * start-up is one line and 2 (a value to change) or 1 (the environment), see
+ * startup-failure.ts; 1 when a shutdown outlasts its grace period.
  */
 
 function addConfigOptions(command: Command): Command {
   command.addOption(
     new Option('--config <file>', 'YAML configuration file').env('LEASEHOLD_CONFIG'),
   );
-  for (const f of FIELDS)
-    command.addOption(new Option(`--${f.flag} <value>`, `${f.description} [${f.env}]`));
+  for (const f of FIELDS) command.addOption(new Option(`--${f.flag} <value>`, helpText(f)));
   return command;
 }
 
@@ -37,137 +39,117 @@ function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_m, letter: string) => letter.toUpperCase());
 }
 
-function failConfig(error: unknown): never {
-  if (error instanceof ConfigValueError || isFatalStartupError(error)) {
-    process.stderr.write(`leasehold: ${(error as Error).message}\n`);
-    process.exit(2);
+function configOrExit(options: Record<string, string | undefined>): SidecarConfig {
+  try {
+    return configFrom(options);
+  } catch (error) {
+    exitOnStartupFailure(error);
   }
-  throw error;
 }
 
 async function start(
   options: Record<string, string | undefined>,
-  check: (config: SidecarConfig) => LeaseholdConfigError | null = () => null,
+  check: (config: SidecarConfig) => Error | null = () => null,
+  attach?: Parameters<typeof serve>[2],
 ) {
-  let config: SidecarConfig;
-  try {
-    config = configFrom(options);
-  } catch (error) {
-    failConfig(error);
-  }
+  const config = configOrExit(options);
   const invalid = check(config);
-  if (invalid !== null) failConfig(invalid);
+  if (invalid !== null) exitOnStartupFailure(invalid, config);
   const logger = createLogger(config);
   try {
-    return { config, logger, running: await serve(config, logger) };
+    return { config, logger, running: await serve(config, logger, attach) };
   } catch (error) {
     logger.flush();
-    failConfig(error);
+    exitOnStartupFailure(error, config);
   }
-}
-
-/**
- * SIGTERM / SIGINT: shut down cleanly and exit 0, or 1 when that outlasts the grace period;
- * a second signal exits at once.
- */
-function onShutdownSignals(
-  config: SidecarConfig,
-  logger: Logger,
-  shutdown: (signal: NodeJS.Signals) => Promise<void>,
-): void {
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1;
-    if (signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting at once');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    }
-    const grace = setTimeout(() => {
-      logger.error(
-        { graceMs: config.shutdownGraceMs },
-        'shutdown took longer than the grace period; exiting',
-      );
-      process.exit(1);
-    }, config.shutdownGraceMs);
-    grace.unref();
-    shutdown(signal).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
 }
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('leasehold')
     .description('Leader election sidecar: tells your app over localhost HTTP whether it leads.')
     .version(version, '-v, --version')
-    .showHelpAfterError();
+    .addHelpText(
+      'after',
+      '\nEvery option, its LEASEHOLD_* variable and its default: leasehold serve --help',
+    );
+  oneLineUsageErrors(program);
+  addServeCommand(program);
+  addRunCommand(program);
+  addConfigCommand(program);
+  addStatusCommand(program);
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
+    exitOnStartupFailure(
+      error instanceof CommanderError
+        ? new StartupFailure(
+            `${error.message.replace(/^error: /, '')} (leasehold --help lists the options)`,
+            EXIT_CONFIGURATION,
+          )
+        : error,
+    );
+  }
+}
 
+function addServeCommand(program: Command): void {
   addConfigOptions(
     program.command('serve', { isDefault: true }).description('run the sidecar (default)'),
   ).action(async (options: Record<string, string | undefined>) => {
     const { config, logger, running } = await start(options);
     onShutdownSignals(config, logger, (signal) => running.shutdown(signal));
   });
+}
 
+function addRunCommand(program: Command): void {
   addConfigOptions(
     program
       .command('run')
       .description(
         'run a command only while this instance leads: started when elected (LEASEHOLD_TERM ' +
-          'in its environment), SIGTERM then SIGKILL when leadership ends; resign when it exits',
+          'in its environment), stopped (SIGTERM, then SIGKILL) before the lease can pass to ' +
+          'another instance, by a watchdog process if the sidecar freezes or dies; resign when ' +
+          'it exits. See docs/run.md',
       )
       .argument('<command...>', 'the command and its arguments, after --')
       .usage('[options] -- <command...>'),
   ).action(async (commandLine: string[], options: Record<string, string | undefined>) => {
     const [command = '', ...args] = commandLine;
     if (findExecutable(command) === null) {
-      process.stderr.write(
-        `leasehold: invalid command: ${JSON.stringify(command)}; an executable file, by path or on PATH\n`,
+      exitOnStartupFailure(
+        new StartupFailure(
+          `invalid command: ${JSON.stringify(command)}; an executable file, by path or on PATH`,
+          EXIT_CONFIGURATION,
+        ),
       );
-      process.exit(2);
     }
-    const { config, logger, running } = await start(options, (checked) =>
-      // The command must be gone before the sidecar gives up on its own shutdown.
-      checked.commandGraceMs < checked.shutdownGraceMs
-        ? null
-        : new LeaseholdConfigError(
-            'commandGraceMs',
-            checked.commandGraceMs,
-            `less than shutdownGraceMs (${checked.shutdownGraceMs})`,
-          ),
-    );
-    const leaderOnly = new LeaderOnlyCommand({
-      command,
-      args,
-      elector: running.elector,
-      graceMs: config.commandGraceMs,
-      logger: running.logger,
-    });
-    // The command stops before leadership is released: never two running at once.
-    onShutdownSignals(config, logger, async (signal) => {
-      await leaderOnly.stop();
-      await running.shutdown(signal);
-    });
+    // Attached before the election starts: an election won during start-up is not missed.
+    const attach = (elector: Elector, log: Logger, config: SidecarConfig): Attachment => {
+      const leaderOnly = new LeaderOnlyCommand({
+        command,
+        args,
+        elector,
+        graceMs: config.commandGraceMs,
+        logger: log,
+      });
+      return { stop: () => leaderOnly.stop(), resign: () => leaderOnly.resign() };
+    };
+    const { config, logger, running } = await start(options, commandGraceProblem, attach);
+    // The shutdown stops the command before it releases leadership (see serve()).
+    onShutdownSignals(config, logger, (signal) => running.shutdown(signal));
   });
+}
 
+function addConfigCommand(program: Command): void {
   addConfigOptions(
     program.command('config').description('print the effective configuration (secrets masked)'),
   ).action((options: Record<string, string | undefined>) => {
-    let config: SidecarConfig;
-    try {
-      config = configFrom(options);
-    } catch (error) {
-      failConfig(error);
-    }
+    const config = configOrExit(options);
     process.stdout.write(yaml().stringify(describeConfig(config)));
   });
+}
 
+function addStatusCommand(program: Command): void {
   program
     .command('status')
     .description('ask a running sidecar and print a summary')
@@ -184,22 +166,36 @@ export async function main(argv: string[]): Promise<void> {
         });
         body = (await response.json()) as Record<string, unknown>;
       } catch (error) {
-        process.stderr.write(
-          `leasehold: no sidecar answered at ${options.url} (${(error as Error).message})\n`,
+        exitOnStartupFailure(
+          new StartupFailure(
+            `no sidecar answered at ${options.url} (${(error as Error).message}); start one, or give --url / LEASEHOLD_URL`,
+            EXIT_ENVIRONMENT,
+          ),
         );
-        process.exit(1);
       }
-      const store = body.store as { healthy: boolean; error: { message: string } | null };
-      const lines = [
-        `election   ${String(body.election)} (${String(body.backend)})`,
-        `leader     ${body.leader === null ? '(none known)' : String(body.leader)}${body.isLeader === true ? '  ← this instance' : ''}`,
-        `term       ${body.term === null ? '-' : String(body.term)}`,
-        `since      ${body.since === null ? '-' : String(body.since)}`,
-        `this       ${String(body.self)}${body.isLeader === true ? `, leads for ${String(body.leaseRemainingMs)} ms more unless renewed` : ', follower'}`,
-        `store      ${store.healthy ? 'healthy' : `UNAVAILABLE: ${store.error?.message ?? ''}`}`,
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
+      process.stdout.write(`${statusLines(body).join('\n')}\n`);
     });
+}
 
-  await program.parseAsync(argv);
+/** `leasehold status`: a /v1/leader answer for a person. */
+function statusLines(body: Record<string, unknown>): string[] {
+  const store = body.store as { healthy: boolean; error: { message: string } | null };
+  return [
+    `election   ${String(body.election)} (${String(body.backend)})`,
+    `leader     ${body.leader === null ? '(none known)' : String(body.leader)}${body.isLeader === true ? '  ← this instance' : ''}`,
+    `term       ${body.term === null ? '-' : String(body.term)}`,
+    `since      ${body.since === null ? '-' : String(body.since)}`,
+    `this       ${String(body.self)}${body.isLeader === true ? `, leads for ${String(body.leaseRemainingMs)} ms more unless renewed` : ', follower'}`,
+    `store      ${store.healthy ? 'healthy' : `UNAVAILABLE: ${store.error?.message ?? ''}`}`,
+  ];
+}
+
+/**
+ * A mistyped flag or command: one line and exit code 2, like any other bad value, instead
+ * of commander's message followed by the whole help text. --help and --version still print.
+ * Subcommands inherit both settings when they are added, so this comes first.
+ */
+function oneLineUsageErrors(program: Command): void {
+  program.exitOverride();
+  program.configureOutput({ outputError: () => {} });
 }

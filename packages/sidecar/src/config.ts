@@ -1,9 +1,14 @@
-import { LeaseholdConfigError } from '@leasehold/core';
-import { maskUrl } from '@leasehold/adapters';
-import { readFileSync } from 'node:fs';
+import {
+  CANDIDATE_ID,
+  ELECTION_NAME,
+  LeaseholdConfigError,
+  LeaseholdTimingError,
+  resolveTiming,
+} from '@leasehold/core';
+import { maskUrl, PORTABLE_NAMESPACE, SUPPORTED_SCHEMES } from '@leasehold/adapters';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { yaml } from './yaml.js';
+import { readConfigFile, type FileValue } from './config-file.js';
 
 /**
  * The sidecar's configuration: one table of fields drives the flags, the LEASEHOLD_*
@@ -34,17 +39,23 @@ export interface SidecarConfig {
   readonly shutdownGraceMs: number;
   readonly commandGraceMs: number;
   readonly configFile: string | undefined;
+  /** Where each setting came from and the text given there, so messages name what was typed. */
+  readonly sources: ConfigSources;
 }
+
+/** The settings FIELDS describe (everything but what loadConfig derives). */
+export type SettingKey = Exclude<keyof SidecarConfig, 'storeIsDefault' | 'configFile' | 'sources'>;
+
+export type ConfigSources = Readonly<Partial<Record<SettingKey, ConfigSource>>>;
 
 export const DEFAULT_STORE = 'sqlite://.leasehold/leasehold.db';
 
-type Source =
-  | { kind: 'flag'; name: string }
-  | { kind: 'env'; name: string }
-  | { kind: 'file'; name: string }
-  | { kind: 'default' };
+/** Where a value came from, with its text as given there. */
+export type ConfigSource =
+  | { readonly kind: 'flag' | 'env' | 'file'; readonly name: string; readonly raw: string }
+  | { readonly kind: 'default' };
 
-interface Field<K extends keyof SidecarConfig> {
+interface Field<K extends SettingKey> {
   readonly key: K;
   readonly flag: string;
   readonly env: string;
@@ -53,6 +64,8 @@ interface Field<K extends keyof SidecarConfig> {
   readonly description: string;
   readonly accepted: string;
   readonly secret?: boolean;
+  /** The default as `--help` and docs/configuration.md show it. */
+  readonly defaultText: string;
   readonly defaultValue: () => SidecarConfig[K];
   readonly parse: (raw: string) => SidecarConfig[K] | Error;
 }
@@ -103,12 +116,15 @@ export const FIELDS = [
     flag: 'store',
     env: 'LEASEHOLD_STORE',
     yaml: 'store',
-    description: 'Store URL: redis://, rediss://, postgres://, etcd://, etcds://, zk://, sqlite://',
-    accepted: 'a URL with scheme redis, rediss, postgres, postgresql, etcd, etcds, zk or sqlite',
+    description: `Store URL: ${SUPPORTED_SCHEMES.filter((s) => s !== 'postgresql')
+      .map((s) => `${s}://`)
+      .join(', ')}`,
+    accepted: `a URL with scheme ${SUPPORTED_SCHEMES.slice(0, -1).join(', ')} or ${SUPPORTED_SCHEMES.at(-1) ?? ''}`,
     secret: true,
+    defaultText: 'sqlite://.leasehold/leasehold.db',
     defaultValue: () => DEFAULT_STORE,
     parse: (raw) =>
-      /^(redis|rediss|postgres|postgresql|etcd|etcds|zk|sqlite):\/\//.test(raw)
+      (SUPPORTED_SCHEMES as readonly string[]).includes(/^([a-z]+):\/\//.exec(raw)?.[1] ?? '')
         ? raw
         : new Error('scheme'),
   }),
@@ -118,19 +134,21 @@ export const FIELDS = [
     env: 'LEASEHOLD_ELECTION',
     yaml: 'election',
     description: 'Name of the election (one leader per name)',
-    accepted: 'use 1-128 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit',
+    accepted: ELECTION_NAME.accepted,
+    defaultText: 'default',
     defaultValue: () => 'default',
-    parse: text(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+    parse: text(ELECTION_NAME.pattern),
   }),
   field({
     key: 'id',
     flag: 'id',
     env: 'LEASEHOLD_ID',
     yaml: 'id',
-    description: 'This candidate\u2019s id, unique among candidates (default: hostname-pid-random)',
-    accepted: 'use 1-253 printable ASCII characters without spaces',
+    description: 'This candidate\u2019s id, unique among candidates',
+    accepted: CANDIDATE_ID.accepted,
+    defaultText: 'hostname-pid-random',
     defaultValue: defaultId,
-    parse: text(/^[\x21-\x7e]{1,253}$/),
+    parse: text(CANDIDATE_ID.pattern),
   }),
   field({
     key: 'ttlMs',
@@ -139,6 +157,7 @@ export const FIELDS = [
     yaml: 'ttl',
     description: 'Lease time to live; a dead leader is replaced within about this long',
     accepted: 'a duration such as 10s or 500ms (at least 1s)',
+    defaultText: '10s',
     defaultValue: () => 10_000,
     parse: duration,
   }),
@@ -147,8 +166,9 @@ export const FIELDS = [
     flag: 'renew-interval',
     env: 'LEASEHOLD_RENEW_INTERVAL',
     yaml: 'renewInterval',
-    description: 'How often the leader renews (default: ttl / 3)',
+    description: 'How often the leader renews',
     accepted: 'a duration such as 3s, below ttl / 2',
+    defaultText: 'ttl / 3',
     defaultValue: () => undefined,
     parse: duration,
   }),
@@ -159,6 +179,7 @@ export const FIELDS = [
     yaml: 'retryInterval',
     description: 'How often followers try when the store cannot tell them sooner',
     accepted: 'a duration such as 1s, at most the ttl',
+    defaultText: '1s',
     defaultValue: () => 1_000,
     parse: duration,
   }),
@@ -169,6 +190,7 @@ export const FIELDS = [
     yaml: 'priority',
     description: 'Higher wins when the lock is free',
     accepted: 'a whole number from -1000000 to 1000000',
+    defaultText: '0',
     defaultValue: () => 0,
     parse: integer(-1_000_000, 1_000_000),
   }),
@@ -179,6 +201,7 @@ export const FIELDS = [
     yaml: 'host',
     description: 'Address the HTTP API binds to (loopback by default)',
     accepted: 'an IP address or host name',
+    defaultText: '127.0.0.1',
     defaultValue: () => '127.0.0.1',
     parse: text(/^[A-Za-z0-9.:[\]-]{1,253}$/),
   }),
@@ -189,6 +212,7 @@ export const FIELDS = [
     yaml: 'port',
     description: 'Port of the HTTP API (0 picks a free one)',
     accepted: 'a port number from 0 to 65535',
+    defaultText: '4040',
     defaultValue: () => 4040,
     parse: integer(0, 65_535),
   }),
@@ -200,6 +224,7 @@ export const FIELDS = [
     description: 'Bearer token for POST /v1/resign (resign is disabled without one)',
     accepted: 'at least 16 characters',
     secret: true,
+    defaultText: 'none',
     defaultValue: () => undefined,
     parse: (raw) => (raw.length >= 16 ? raw : new Error('short')),
   }),
@@ -210,6 +235,7 @@ export const FIELDS = [
     yaml: 'logLevel',
     description: 'Log level',
     accepted: `one of ${LOG_LEVELS.join(', ')}`,
+    defaultText: 'info',
     defaultValue: () => 'info',
     parse: (raw) =>
       (LOG_LEVELS as readonly string[]).includes(raw) ? (raw as LogLevel) : new Error('level'),
@@ -221,9 +247,10 @@ export const FIELDS = [
     yaml: 'storePrefix',
     description:
       'Key prefix (Redis, etcd), schema (PostgreSQL), table prefix (SQLite) or top znode (ZooKeeper)',
-    accepted: 'lower-case letters, digits and _, starting with a letter or _',
+    accepted: PORTABLE_NAMESPACE.accepted,
+    defaultText: 'leasehold',
     defaultValue: () => 'leasehold',
-    parse: text(/^[a-z_][a-z0-9_]{0,62}$/),
+    parse: text(PORTABLE_NAMESPACE.pattern),
   }),
   field({
     key: 'storeCa',
@@ -232,6 +259,7 @@ export const FIELDS = [
     yaml: 'storeCa',
     description: 'PEM file with the CA that signed the store\u2019s certificate',
     accepted: 'a readable file path',
+    defaultText: 'none',
     defaultValue: () => undefined,
     parse: optionalText,
   }),
@@ -242,6 +270,7 @@ export const FIELDS = [
     yaml: 'storeCert',
     description: 'PEM file with the client certificate for the store',
     accepted: 'a readable file path',
+    defaultText: 'none',
     defaultValue: () => undefined,
     parse: optionalText,
   }),
@@ -252,6 +281,7 @@ export const FIELDS = [
     yaml: 'storeKey',
     description: 'PEM file with the client certificate\u2019s key',
     accepted: 'a readable file path',
+    defaultText: 'none',
     defaultValue: () => undefined,
     parse: optionalText,
   }),
@@ -262,6 +292,7 @@ export const FIELDS = [
     yaml: 'shutdownGrace',
     description: 'How long a shutdown may take before the process exits anyway',
     accepted: 'a duration such as 10s',
+    defaultText: '10s',
     defaultValue: () => 10_000,
     parse: duration,
   }),
@@ -271,26 +302,29 @@ export const FIELDS = [
     env: 'LEASEHOLD_COMMAND_GRACE',
     yaml: 'commandGrace',
     description:
-      'leasehold run: how long the command has after SIGTERM to exit before it is killed',
-    accepted: 'a duration such as 5s',
+      'leasehold run: how long the command has after SIGTERM to exit before it is killed; must fit in the lease (docs/run.md)',
+    accepted: 'a duration such as 5s, below the shutdown grace',
+    defaultText: '5s',
     defaultValue: () => 5_000,
     parse: duration,
   }),
 ] as const;
 
-function field<K extends keyof SidecarConfig>(definition: Field<K>): Field<K> {
+function field<K extends SettingKey>(definition: Field<K>): Field<K> {
   return definition;
 }
 
-/** A bad value: exit code 2 and this one line. */
+type AnyField = (typeof FIELDS)[number];
+
+/** A bad value: exit code 2 and this one line, naming the setting as the user gave it. */
 export class ConfigValueError extends LeaseholdConfigError {
-  constructor(fieldName: string, source: Source, value: string, accepted: string) {
+  constructor(fieldName: string, source: ConfigSource, value: string, accepted: string) {
     super(fieldName, value, accepted);
     this.message = `invalid ${fieldName} (${describeSource(source)}): ${JSON.stringify(value)}; ${accepted}`;
   }
 }
 
-function describeSource(source: Source): string {
+export function describeSource(source: ConfigSource): string {
   switch (source.kind) {
     case 'flag':
       return `flag --${source.name}`;
@@ -300,6 +334,53 @@ function describeSource(source: Source): string {
       return `config file key ${source.name}`;
     default:
       return 'default';
+  }
+}
+
+/** The value as a message may show it: store passwords and secrets masked. */
+function shown(f: AnyField, raw: string): string {
+  if (f.key === 'store') return maskUrl(raw);
+  return 'secret' in f && f.secret === true ? '***' : raw;
+}
+
+function fieldOf(key: SettingKey): AnyField {
+  const found = FIELDS.find((f) => f.key === key);
+  if (found === undefined) throw new Error(`no configuration field ${key}`);
+  return found;
+}
+
+/**
+ * A value that parsed but breaks a rule found later (a timing rule, an unreadable TLS file):
+ * the same one line as a value that does not parse, naming the flag, variable or YAML key.
+ */
+export function invalidSetting(
+  config: Pick<SidecarConfig, 'sources'> & Partial<SidecarConfig>,
+  key: SettingKey,
+  accepted: string,
+): ConfigValueError {
+  const f = fieldOf(key);
+  const source = config.sources[key] ?? { kind: 'default' };
+  const raw = source.kind === 'default' ? String(config[key] ?? f.defaultText) : source.raw;
+  return new ConfigValueError(f.flag, source, shown(f, raw), accepted);
+}
+
+/**
+ * A value as the user wrote it (`--ttl 10s`, `LEASEHOLD_TTL=10s`, `ttl: 10s`), or as the flag
+ * with its default (`--ttl 10s (default)`), secrets masked: for messages about a combination
+ * of values, which name each as it was given.
+ */
+export function asWritten(config: Pick<SidecarConfig, 'sources'>, key: SettingKey): string {
+  const f = fieldOf(key);
+  const source = config.sources[key] ?? { kind: 'default' };
+  switch (source.kind) {
+    case 'flag':
+      return `--${source.name} ${shown(f, source.raw)}`;
+    case 'env':
+      return `${source.name}=${shown(f, source.raw)}`;
+    case 'file':
+      return `${source.name}: ${shown(f, source.raw)}`;
+    default:
+      return `--${f.flag} ${f.defaultText} (default)`;
   }
 }
 
@@ -313,92 +394,109 @@ export interface ConfigInput {
 
 export function loadConfig(input: ConfigInput): SidecarConfig {
   const configFile = input.configFile ?? input.env.LEASEHOLD_CONFIG;
-  const fromFile = configFile === undefined || configFile === '' ? {} : readYaml(configFile);
-  const known = new Set(FIELDS.map((f) => f.yaml));
-  for (const key of Object.keys(fromFile)) {
-    if (!known.has(key)) {
-      throw new ConfigValueError(
-        key,
-        { kind: 'file', name: key },
-        String(fromFile[key]),
-        `unknown key; known keys: ${[...known].join(', ')}`,
-      );
-    }
-  }
+  const fromFile: ReadonlyMap<string, FileValue> =
+    configFile === undefined || configFile === '' ? new Map() : readConfigFile(configFile, FIELDS);
   const values: Record<string, unknown> = {};
-  let storeIsDefault = false;
+  const sources: Partial<Record<SettingKey, ConfigSource>> = {};
   for (const f of FIELDS) {
-    const candidates: [Source, unknown][] = [
-      [{ kind: 'flag', name: f.flag }, input.flags[f.flag]],
-      [{ kind: 'env', name: f.env }, input.env[f.env]],
-      [{ kind: 'file', name: f.yaml }, fromFile[f.yaml]],
+    const fileValue = fromFile.get(f.yaml);
+    const candidates: ['flag' | 'env' | 'file', string, unknown][] = [
+      ['flag', f.flag, input.flags[f.flag]],
+      ['env', f.env, input.env[f.env]],
+      ['file', fileValue?.key ?? f.yaml, fileValue?.value],
     ];
-    const chosen = candidates.find(([, raw]) => raw !== undefined && raw !== null && raw !== '');
+    const chosen = candidates.find(([, , raw]) => raw !== undefined && raw !== null && raw !== '');
     if (chosen === undefined) {
       values[f.key] = f.defaultValue();
-      if (f.key === 'store') storeIsDefault = true;
       continue;
     }
-    const [source, raw] = chosen;
-    const rawText = String(raw);
-    const parsed = f.parse(rawText);
+    const [kind, name, raw] = chosen;
+    const source = { kind, name, raw: String(raw) };
+    const parsed = f.parse(source.raw);
     if (parsed instanceof Error) {
-      const shown =
-        f.key === 'store' ? maskUrl(rawText) : 'secret' in f && f.secret ? '***' : rawText;
-      throw new ConfigValueError(f.flag, source, shown, f.accepted);
+      throw new ConfigValueError(f.flag, source, shown(f, source.raw), f.accepted);
     }
     values[f.key] = parsed;
+    sources[f.key] = source;
   }
-  return {
-    ...(values as unknown as SidecarConfig),
-    storeIsDefault,
+  const config: SidecarConfig = {
+    ...(values as Omit<SidecarConfig, 'storeIsDefault' | 'configFile' | 'sources'>),
+    storeIsDefault: sources.store === undefined,
     configFile: configFile === '' ? undefined : configFile,
+    sources,
   };
+  checkTiming(config);
+  return config;
 }
 
-function readYaml(path: string): Record<string, unknown> {
-  let textContent: string;
+/** The elector's option for each timing setting; its rules speak of these names. */
+const TIMING_OPTIONS = {
+  ttlMs: 'ttlMs',
+  renewIntervalMs: 'renewIntervalMs',
+  retryIntervalMs: 'retryIntervalMs',
+} as const satisfies Partial<Record<SettingKey, string>>;
+
+/**
+ * The elector's own timing rules (core's resolveTiming), checked before any store is
+ * opened and reported in the user's words: `--renew-interval`, not `renewIntervalMs`.
+ */
+function checkTiming(config: SidecarConfig): void {
   try {
-    textContent = readFileSync(path, 'utf8');
+    resolveTiming({
+      ttlMs: config.ttlMs,
+      retryIntervalMs: config.retryIntervalMs,
+      ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
+    });
   } catch (error) {
-    throw new ConfigValueError(
-      'config',
-      { kind: 'flag', name: 'config' },
-      path,
-      `a readable YAML file (${(error as Error).message})`,
-    );
+    if (!(error instanceof LeaseholdTimingError)) throw error;
+    // A rule only the derived settings can break (the safety margin) is the TTL's to fix.
+    const key =
+      (Object.keys(TIMING_OPTIONS) as (keyof typeof TIMING_OPTIONS)[]).find(
+        (k) => TIMING_OPTIONS[k] === error.field,
+      ) ?? 'ttlMs';
+    throw invalidSetting(config, key, inUserWords(error.accepted));
   }
-  let parsed: unknown;
-  try {
-    parsed = yaml().parse(textContent);
-  } catch (error) {
-    throw new ConfigValueError(
-      'config',
-      { kind: 'flag', name: 'config' },
-      path,
-      `valid YAML (${(error as Error).message.split('\n')[0] ?? ''})`,
-    );
-  }
-  if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigValueError(
-      'config',
-      { kind: 'flag', name: 'config' },
-      path,
-      'a YAML mapping of keys to values',
-    );
-  }
-  return parsed as Record<string, unknown>;
+}
+
+/** A core rule's text with the elector's option names replaced by the flags users set. */
+function inUserWords(rule: string): string {
+  return (Object.keys(TIMING_OPTIONS) as (keyof typeof TIMING_OPTIONS)[]).reduce(
+    (text, key) => text.replaceAll(TIMING_OPTIONS[key], fieldOf(key).flag),
+    rule,
+  );
+}
+
+/**
+ * `leasehold run`: the command must be gone before the sidecar gives up on its own
+ * shutdown, so the command grace must be below the shutdown grace.
+ */
+export function commandGraceRule(config: SidecarConfig): ConfigValueError | null {
+  if (config.commandGraceMs < config.shutdownGraceMs) return null;
+  const shutdown = config.sources.shutdownGraceMs;
+  const shutdownText =
+    shutdown === undefined || shutdown.kind === 'default'
+      ? `${fieldOf('shutdownGraceMs').defaultText}, the default`
+      : `${shutdown.raw} from ${describeSource(shutdown)}`;
+  return invalidSetting(
+    config,
+    'commandGraceMs',
+    `must be below the shutdown grace (${shutdownText})`,
+  );
+}
+
+/** One option's text in `--help`: what it does, its variable and its default. */
+export function helpText(f: AnyField): string {
+  return `${f.description} [${f.env}]${f.defaultText === 'none' ? '' : ` (default: ${f.defaultText})`}`;
 }
 
 /** The configuration as `leasehold config` prints it: secrets masked. */
 export function describeConfig(config: SidecarConfig): Record<string, unknown> {
-  const shown: Record<string, unknown> = {};
+  const described: Record<string, unknown> = {};
   for (const f of FIELDS) {
     const value = config[f.key];
     if (value === undefined) continue;
-    shown[f.yaml] =
+    described[f.yaml] =
       f.key === 'store' ? maskUrl(String(value)) : 'secret' in f && f.secret ? '***' : value;
   }
-  return shown;
+  return described;
 }

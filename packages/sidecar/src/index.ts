@@ -2,6 +2,7 @@ export { version } from './version.js';
 export {
   loadConfig,
   describeConfig,
+  commandGraceRule,
   parseDuration,
   FIELDS,
   DEFAULT_STORE,

@@ -2,8 +2,9 @@ import type { Elector } from '@leasehold/core';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
- * Prometheus metrics on a registry of our own. Leadership gauges are computed at scrape
- * time from the elector, so they follow the deadline rather than the last event.
+ * Prometheus metrics on a registry of our own (docs/http-api.md lists them). Leadership
+ * gauges are computed at scrape time from the elector, so they follow the deadline rather
+ * than the last event; counters follow the elector's events.
  */
 export interface Metrics {
   readonly contentType: string;
@@ -11,6 +12,16 @@ export interface Metrics {
 }
 
 export function createMetrics(elector: Elector): Metrics {
+  const registry = processRegistry();
+  registry.setDefaultLabels({ election: elector.election });
+  addLeadershipGauges(registry, elector);
+  countTransitions(registry, elector);
+  measureStoreRequests(registry, elector);
+  return { contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+/** A registry with Node's process metrics, minus the ones promtool rejects. */
+function processRegistry(): Registry {
   const registry = new Registry();
   // The event-loop delay monitor samples every 10 ms by default: 100 wake-ups a second, half
   // of an idle sidecar's CPU. Sampling every 100 ms still shows a stalled loop.
@@ -24,40 +35,42 @@ export function createMetrics(elector: Elector): Metrics {
   ]) {
     registry.removeSingleMetric(name);
   }
-  const labels = { election: elector.election };
-  registry.setDefaultLabels(labels);
+  return registry;
+}
 
-  new Gauge({
-    name: 'leasehold_is_leader',
-    help: '1 while this instance leads, by its own deadline',
-    registers: [registry],
-    collect() {
-      this.set(elector.isLeader() ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'leasehold_term',
-    help: 'Fencing term of the leader this instance knows of (0 when none)',
-    registers: [registry],
-    collect() {
-      this.set(elector.status().leader?.term ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'leasehold_lease_remaining_seconds',
-    help: 'While leading, seconds until this instance\u2019s own deadline',
-    registers: [registry],
-    collect() {
-      this.set(elector.status().leaseRemainingMs / 1000);
-    },
-  });
+function addLeadershipGauges(registry: Registry, elector: Elector): void {
+  const gauge = (name: string, help: string, value: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(value());
+      },
+    });
+  gauge('leasehold_is_leader', '1 while this instance leads, by its own deadline', () =>
+    elector.isLeader() ? 1 : 0,
+  );
+  gauge(
+    'leasehold_term',
+    'Fencing term of the leader this instance knows of (0 when none)',
+    () => elector.status().leader?.term ?? 0,
+  );
+  gauge(
+    'leasehold_lease_remaining_seconds',
+    'While leading, seconds until this instance\u2019s own deadline',
+    () => elector.status().leaseRemainingMs / 1000,
+  );
   // Alerts compare the lease remaining with the TTL each sidecar runs with, instead of a
   // number copied into the rules.
-  new Gauge({
-    name: 'leasehold_ttl_seconds',
-    help: 'The lease time to live this instance asks for',
-    registers: [registry],
-  }).set(elector.timing.ttlMs / 1000);
+  gauge(
+    'leasehold_ttl_seconds',
+    'The lease time to live this instance asks for',
+    () => elector.timing.ttlMs / 1000,
+  );
+}
+
+function countTransitions(registry: Registry, elector: Elector): void {
   const transitions = new Counter({
     name: 'leasehold_transitions_total',
     help: 'Leadership changes of this instance, by kind',
@@ -67,6 +80,17 @@ export function createMetrics(elector: Elector): Metrics {
   // Present at 0 from the start: increase() sees a process's first election only if the
   // series existed before it.
   transitions.inc({ kind: 'elected', reason: '' }, 0);
+  const termRegressions = new Counter({
+    name: 'leasehold_term_regressions_total',
+    help: 'Times this instance saw the election\u2019s term go backwards (the store was reset)',
+    registers: [registry],
+  });
+  elector.on('elected', () => transitions.inc({ kind: 'elected', reason: '' }));
+  elector.on('deposed', ({ reason }) => transitions.inc({ kind: 'deposed', reason }));
+  elector.on('term-regression', () => termRegressions.inc());
+}
+
+function measureStoreRequests(registry: Registry, elector: Elector): void {
   const duration = new Histogram({
     name: 'leasehold_store_request_duration_seconds',
     help: 'Store round trips',
@@ -80,27 +104,14 @@ export function createMetrics(elector: Elector): Metrics {
     labelNames: ['op', 'backend', 'code'],
     registers: [registry],
   });
-
-  const termRegressions = new Counter({
-    name: 'leasehold_term_regressions_total',
-    help: 'Times this instance saw the election\u2019s term go backwards (the store was reset)',
-    registers: [registry],
-  });
-
-  elector.on('elected', () => transitions.inc({ kind: 'elected', reason: '' }));
-  elector.on('term-regression', () => termRegressions.inc());
-  elector.on('deposed', ({ reason }) => transitions.inc({ kind: 'deposed', reason }));
+  const { backend } = elector.status();
   elector.on('store-request', ({ op, durationMs, error }) => {
-    const backend = elector.status().backend;
     duration.observe({ op, backend }, durationMs / 1000);
-    if (error !== null) {
-      const code =
-        typeof error === 'object' && 'code' in (error as object)
-          ? String((error as { code: unknown }).code)
-          : 'unknown';
-      errors.inc({ op, backend, code });
-    }
+    if (error === null) return;
+    const code =
+      typeof error === 'object' && 'code' in (error as object)
+        ? String((error as { code: unknown }).code)
+        : 'unknown';
+    errors.inc({ op, backend, code });
   });
-
-  return { contentType: registry.contentType, render: () => registry.metrics() };
 }

@@ -1,17 +1,23 @@
-import type { Elector } from '@leasehold/core';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { DeposeReason, Elector, LeaseEvent } from '@leasehold/core';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
+import { stopPlan, type StopRequest } from './stop-plan.js';
+import { WatchedCommand } from './watched-command.js';
+import type { WatchdogReport } from './watchdog-protocol.js';
 
 /**
  * `leasehold run -- <command…>`: the command runs only while this instance leads. It is
- * started when elected (with LEASEHOLD_TERM, the fencing term, in its environment), sent
- * SIGTERM and then SIGKILL after the grace period when leadership ends, and when it exits
- * by itself the sidecar resigns, so that another instance runs it.
+ * started when elected (with LEASEHOLD_TERM, the fencing term, in its environment) and
+ * stopped before the lease could pass to another instance: SIGTERM once only the command
+ * grace (plus a margin) is left of the lease without a renewal, SIGKILL shortly before the
+ * deadline (stop-plan.ts). Shutdown and resign stop it first and release after it is gone.
+ * When it exits by itself the sidecar resigns, so that another instance runs it.
  *
- * Leadership can end before the command has stopped (a frozen host, a lost store): the
- * term is what keeps a late write out, so pass LEASEHOLD_TERM along with your writes.
+ * A watchdog process (watchdog.ts) runs the command in a process group of its own and
+ * carries out those stops even when this process is frozen or dead. A paused host pauses
+ * the watchdog too: the fencing term is what keeps a late write out then, so pass
+ * LEASEHOLD_TERM along with your writes.
  */
 export interface LeaderOnlyCommandOptions {
   readonly command: string;
@@ -21,89 +27,206 @@ export interface LeaderOnlyCommandOptions {
   readonly logger: Logger;
 }
 
+/** One run of the command, for one term. */
+interface Run {
+  readonly term: number;
+  readonly watched: WatchedCommand;
+  /** The lease deadline on the elector's clock, as of the last renewal. */
+  validUntil: number;
+  stop: (StopRequest & { readonly why: string }) | null;
+  /** The command exited without being asked to: resign once its group is gone. */
+  exitedByItself: boolean;
+}
+
 export class LeaderOnlyCommand {
-  private child: ChildProcess | null = null;
-  private childExited: Promise<void> = Promise.resolve();
-  /** Starts and stops run one after another: a new term waits for the last command's exit. */
-  private queue: Promise<void> = Promise.resolve();
+  private run: Run | null = null;
+  /**
+   * The next run's watchdog, started ahead of time: a new leader's command then starts
+   * without waiting for Node to start a watchdog.
+   */
+  private standby: WatchedCommand;
+  private lease: LeaseEvent | null = null;
+  /** Starts run one after another: a new term waits until the last group is gone. */
+  private starts: Promise<void> = Promise.resolve();
   private stopped = false;
 
+  /** Attach before the elector starts: an election won during start-up is not missed. */
   constructor(private readonly options: LeaderOnlyCommandOptions) {
     const { elector } = options;
-    elector.on('elected', ({ term }) => this.enqueue(() => this.start(term)));
-    elector.on('deposed', ({ reason }) => this.enqueue(() => this.terminate(`deposed: ${reason}`)));
+    this.standby = this.newWatchdog();
+    elector.on('lease', (lease) => this.onLease(lease));
+    elector.on('elected', ({ term }) => {
+      this.starts = this.starts.then(() => this.start(term));
+    });
+    elector.on('deposed', ({ term, reason }) => {
+      if (this.run?.term === term)
+        this.requestStop(this.run, `deposed: ${reason}`, killsAtOnce(reason));
+    });
   }
 
-  /** Stop the command (SIGTERM, then SIGKILL after the grace period) and start no other. */
-  stop(): Promise<void> {
+  /** Stop the command (SIGTERM, SIGKILL after the grace) and start no other. */
+  async stop(): Promise<void> {
     this.stopped = true;
-    return this.enqueue(() => this.terminate('shutting down'));
+    await this.starts; // a start in flight sees `stopped` and does nothing
+    this.standby.dismiss();
+    await Promise.all([this.stopRun('shutting down'), this.standby.gone]);
   }
 
-  private enqueue(work: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(work, work);
-    return this.queue;
+  /** POST /v1/resign: the command is stopped first, the lease released after it is gone. */
+  async resign(): Promise<boolean> {
+    await this.stopRun('resigning');
+    return this.options.elector.resign();
+  }
+
+  private async stopRun(why: string): Promise<void> {
+    const run = this.run;
+    if (run === null) return;
+    this.requestStop(run, why, false);
+    await run.watched.gone;
+  }
+
+  private onLease(lease: LeaseEvent): void {
+    this.lease = lease;
+    const run = this.run;
+    if (run?.term !== lease.term) return;
+    run.validUntil = lease.validUntil;
+    this.sendPlan(run);
   }
 
   private async start(term: number): Promise<void> {
-    const { command, args, elector, logger } = this.options;
+    await this.run?.watched.gone;
+    const { elector, graceMs, logger } = this.options;
+    const lease = this.lease;
     // Elected and deposed again while the last command was still stopping.
-    if (this.stopped || elector.currentTerm() !== term) return;
-    const child = spawn(command, args, {
-      stdio: 'inherit',
-      env: {
-        ...process.env,
-        LEASEHOLD_TERM: String(term),
-        LEASEHOLD_ID: elector.id,
-        LEASEHOLD_ELECTION: elector.election,
+    if (this.stopped || elector.currentTerm() !== term || lease?.term !== term) return;
+    const watched = this.standby.ready ? this.standby : this.newWatchdog();
+    const run: Run = {
+      term,
+      validUntil: lease.validUntil,
+      stop: null,
+      exitedByItself: false,
+      watched,
+    };
+    this.run = run;
+    watched.begin(
+      { ...stopPlan(lease.validUntil, graceMs, null), env: { LEASEHOLD_TERM: String(term) } },
+      {
+        onReport: (report) => this.onReport(run, report),
+        onWatchdogDied: (how) =>
+          logger.error(
+            { event: 'watchdog-died', how, term },
+            `the command's watchdog died (${how}): killing the command's process group`,
+          ),
       },
-    });
-    this.child = child;
-    logger.info(
-      { event: 'command-started', pid: child.pid, term },
-      `started ${command} (term ${term})`,
     );
-    this.childExited = new Promise((resolve) => {
-      child.once('error', (error) => {
-        logger.error({ event: 'command-failed', err: error, term }, `could not start ${command}`);
-      });
-      child.once('close', (code, signal) => {
-        if (this.child === child) this.child = null;
-        const leading = !this.stopped && elector.currentTerm() === term;
-        logger.info(
-          { event: 'command-exited', code, signal, term },
-          `${command} exited (${signal ?? `code ${String(code)}`})${leading ? ' while leading: resigning so another instance runs it' : ''}`,
-        );
-        if (leading) void elector.resign();
-        resolve();
-      });
+    void watched.gone.then(() => this.onGone(run));
+  }
+
+  /** A watchdog for the next run; the term comes with its start order. */
+  private newWatchdog(): WatchedCommand {
+    const { command, args, elector } = this.options;
+    return new WatchedCommand({
+      command,
+      args,
+      env: { ...process.env, LEASEHOLD_ID: elector.id, LEASEHOLD_ELECTION: elector.election },
     });
   }
 
-  private async terminate(why: string): Promise<void> {
-    const child = this.child;
-    if (child === null) return;
-    const { graceMs, logger } = this.options;
-    logger.info(
-      { event: 'command-stopping', pid: child.pid, why },
-      `stopping the command (${why})`,
-    );
-    child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<'grace-over'>((resolve) => {
-      timer = setTimeout(() => resolve('grace-over'), graceMs);
-    });
-    const outcome = await Promise.race([this.childExited.then(() => 'exited' as const), graceOver]);
-    clearTimeout(timer);
-    if (outcome === 'grace-over') {
-      logger.warn(
-        { event: 'command-killed', pid: child.pid, graceMs },
-        `the command did not exit within ${graceMs} ms of SIGTERM: SIGKILL`,
-      );
-      child.kill('SIGKILL');
-      await this.childExited;
+  private onGone(run: Run): void {
+    if (this.run === run) this.run = null;
+    const { elector } = this.options;
+    if (run.exitedByItself && !this.stopped && elector.currentTerm() === run.term) {
+      void elector.resign();
     }
   }
+
+  /** Whether `run` is the command of the term this instance leads now, and not stopping. */
+  private leads(run: Run): boolean {
+    return run.stop === null && !this.stopped && this.options.elector.currentTerm() === run.term;
+  }
+
+  private requestStop(run: Run, why: string, killNow: boolean): void {
+    const at = performance.now();
+    if (run.stop === null || (killNow && !run.stop.killNow)) {
+      run.stop = { at: run.stop?.at ?? at, killNow, why };
+      this.options.logger.info(
+        { event: 'command-stopping', why, term: run.term },
+        `stopping the command (${why})${killNow ? ': SIGKILL' : ''}`,
+      );
+    }
+    this.sendPlan(run);
+  }
+
+  private sendPlan(run: Run): void {
+    run.watched.plan(stopPlan(run.validUntil, this.options.graceMs, run.stop));
+  }
+
+  private onReport(run: Run, report: WatchdogReport): void {
+    const { command, graceMs, logger } = this.options;
+    const { term } = run;
+    switch (report.event) {
+      case 'started':
+        logger.info(
+          { event: 'command-started', pid: report.pid, term },
+          `started ${command} (term ${term})`,
+        );
+        // The next run's watchdog starts once this command has: not competing with it.
+        if (!this.stopped && !this.standby.ready) this.standby = this.newWatchdog();
+        return;
+      case 'failed':
+        logger.error(
+          { event: 'command-failed', term, error: report.message },
+          `could not start ${command}: ${report.message}`,
+        );
+        // Another instance may manage where this one cannot.
+        run.exitedByItself = this.leads(run);
+        return;
+      case 'signalled': {
+        // A stop that was asked for is routine until it comes to SIGKILL.
+        const routine = run.stop !== null && report.signal === 'SIGTERM';
+        logger[routine ? 'info' : 'warn'](
+          { event: 'command-signalled', signal: report.signal, why: report.why, term },
+          signalledMessage(report, run.stop, graceMs),
+        );
+        return;
+      }
+      case 'exited': {
+        // Not when it was told to stop, nor when it was stopped by the watchdog's plan while
+        // this process was frozen (leadership has ended by then).
+        const leading = this.leads(run);
+        logger.info(
+          { event: 'command-exited', code: report.code, signal: report.signal, term },
+          `${command} exited (${report.signal ?? `code ${String(report.code)}`})${leading ? ' while leading: resigning so another instance runs it' : ''}`,
+        );
+        if (leading) {
+          run.exitedByItself = true;
+          // What it started is stopped too before another instance may run it.
+          this.requestStop(run, 'the command exited', false);
+        }
+        return;
+      }
+    }
+  }
+}
+
+/** Once the store says the lease is gone, or its deadline has passed, another may lead. */
+function killsAtOnce(reason: DeposeReason): boolean {
+  return reason === 'lost' || reason === 'lease-expired';
+}
+
+function signalledMessage(
+  report: Extract<WatchdogReport, { event: 'signalled' }>,
+  stop: Run['stop'],
+  graceMs: number,
+): string {
+  if (report.why === 'sidecar-gone') return `the sidecar is gone: ${report.signal}`;
+  if (stop !== null) {
+    if (report.signal === 'SIGTERM' || stop.killNow) return `${report.signal} (${stop.why})`;
+    return `the command did not exit within ${graceMs} ms of SIGTERM: SIGKILL`;
+  }
+  return report.signal === 'SIGTERM'
+    ? `no renewal of the lease in time: SIGTERM, the command has ${graceMs} ms to exit before the lease can pass`
+    : 'no renewal of the lease in time: SIGKILL before the lease can pass';
 }
 
 /**

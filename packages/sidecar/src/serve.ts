@@ -1,11 +1,11 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
-import { Elector, LeaseholdError, isTransient, type LeaseStore } from '@leasehold/core';
-import { readFileSync } from 'node:fs';
+import { Elector, resolveTiming, storeCallTimeoutMs, type LeaseStore } from '@leasehold/core';
 import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config.js';
 import { createMetrics } from './metrics.js';
-import { listen, type SidecarListener } from './http/listener.js';
+import { listen as listenHttp, type SidecarListener } from './http/listener.js';
+import { readTlsFiles } from './tls-files.js';
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
   const options = { level: config.logLevel, base: { service: 'leasehold' } };
@@ -13,6 +13,18 @@ export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
   return process.stdout.isTTY
     ? pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } })
     : pino(options);
+}
+
+/**
+ * Something that runs beside the election (`leasehold run`'s command). It is attached
+ * before the election starts, so it sees the first `elected` however fast that comes, and
+ * stopped before leadership is released.
+ */
+export interface Attachment {
+  /** Stop before the lease is released, on shutdown or a failed start-up. */
+  readonly stop: () => Promise<void>;
+  /** Behind POST /v1/resign, in place of `elector.resign()`. */
+  readonly resign?: () => Promise<boolean>;
 }
 
 export interface RunningSidecar {
@@ -25,37 +37,28 @@ export interface RunningSidecar {
 }
 
 /**
- * Start the sidecar. Throws a fatal LeaseholdError (exit 2) for bad configuration or store
- * credentials; a store that is merely down does not stop start-up.
+ * Start the sidecar: check the TLS files, open the store, bind the HTTP port, then compete.
+ * Throws what stops start-up (startup-failure.ts words it); a store that is merely down does
+ * not. Whatever it opened before failing it closes, and it has not competed yet.
  */
-export async function serve(config: SidecarConfig, logger: Logger): Promise<RunningSidecar> {
-  if (config.storeIsDefault) {
-    logger.warn(
-      { store: config.store },
-      'no store configured: using the embedded SQLite file, which elects only among processes on THIS host. ' +
-        'For several hosts set --store / LEASEHOLD_STORE to redis://…, postgres://…, etcd://… or zk://…',
-    );
-  }
-  const tls = {
-    ...(config.storeCa === undefined ? {} : { ca: readPem('store-ca', config.storeCa) }),
-    ...(config.storeCert === undefined ? {} : { cert: readPem('store-cert', config.storeCert) }),
-    ...(config.storeKey === undefined ? {} : { key: readPem('store-key', config.storeKey) }),
-  };
-  const store: LeaseStore = await createStore(config.store, {
-    namespace: config.namespace,
-    // ZooKeeper fixes the session timeout (its TTL) when it connects.
+export async function serve(
+  config: SidecarConfig,
+  logger: Logger,
+  attach?: (elector: Elector, logger: Logger, config: SidecarConfig) => Attachment,
+): Promise<RunningSidecar> {
+  const timing = resolveTiming({
     ttlMs: config.ttlMs,
-    ...(Object.keys(tls).length === 0 ? {} : { tls }),
+    retryIntervalMs: config.retryIntervalMs,
+    ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
   });
+  const store = await openStore(config, logger, storeCallTimeoutMs(timing));
   let elector: Elector;
   try {
     elector = new Elector({
       store,
       election: config.election,
       id: config.id,
-      ttlMs: config.ttlMs,
-      ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
-      retryIntervalMs: config.retryIntervalMs,
+      ...timing,
       priority: config.priority,
     });
   } catch (error) {
@@ -63,8 +66,62 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
     throw error;
   }
   const log = logger.child({ election: config.election, id: config.id });
+  logElection(elector, log, config.election);
+  const attachment = attach?.(elector, log, config);
+  const { server, address } = await listen(config, elector, log, attachment, store);
+  elector.start();
+  log.info(
+    {
+      url: address,
+      store: maskUrl(config.store),
+      backend: store.backend,
+      ttlMs: elector.timing.ttlMs,
+    },
+    `leasehold listening on ${address}, election "${config.election}" on ${store.backend}`,
+  );
+  let stopping: Promise<void> | null = null;
+  return {
+    url: address,
+    elector,
+    logger: log,
+    shutdown(reason: string) {
+      stopping ??= (async () => {
+        log.info({ reason }, 'shutting down: releasing leadership');
+        await shutDown({ config, attachment, elector, server, store });
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The store the configuration names; its request timeouts follow the elector's. */
+async function openStore(
+  config: SidecarConfig,
+  logger: Logger,
+  requestTimeoutMs: number,
+): Promise<LeaseStore> {
+  if (config.storeIsDefault) {
+    logger.warn(
+      { store: config.store },
+      'no store configured: using the embedded SQLite file, which elects only among processes on THIS host. ' +
+        'For several hosts set --store / LEASEHOLD_STORE to redis://…, postgres://…, etcd://… or zk://…',
+    );
+  }
+  const tls = readTlsFiles(config);
+  return createStore(config.store, {
+    namespace: config.namespace,
+    // ZooKeeper fixes the session timeout (its TTL) when it connects.
+    ttlMs: config.ttlMs,
+    requestTimeoutMs,
+    ...(tls === undefined ? {} : { tls }),
+  });
+}
+
+/** What a person reading the log at 3 a.m. needs to know about the election. */
+function logElection(elector: Elector, log: Logger, election: string): void {
   elector.on('elected', ({ term }) =>
-    log.info({ event: 'elected', term }, `elected leader of "${config.election}" (term ${term})`),
+    log.info({ event: 'elected', term }, `elected leader of "${election}" (term ${term})`),
   );
   elector.on('deposed', ({ term, reason }) =>
     log.info({ event: 'deposed', term, reason }, `no longer leader (term ${term}): ${reason}`),
@@ -73,7 +130,7 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
   elector.on('term-regression', ({ previous, observed, highest }) =>
     log.error(
       { event: 'term-regression', previous, observed, highest },
-      `the term of "${config.election}" went back from ${previous} to ${observed}: the store was reset ` +
+      `the term of "${election}" went back from ${previous} to ${observed}: the store was reset ` +
         '(data wiped, schema dropped, namespace or SQLite file changed). Apps that fence writes with the ' +
         `term will refuse the new leader's writes until terms pass ${highest}`,
     ),
@@ -86,78 +143,89 @@ export async function serve(config: SidecarConfig, logger: Logger): Promise<Runn
         `store unavailable: ${health.error?.message ?? ''}`,
       );
   });
+}
 
-  const metrics = createMetrics(elector);
-  if (!isLoopback(config.host)) {
-    log.warn(
-      { host: config.host },
-      `binding ${config.host}, not loopback: anyone who can reach this port can read leadership` +
-        (config.adminToken === undefined ? '' : ' and, with the admin token, resign it'),
-    );
-  }
-  elector.start();
-  let listener: SidecarListener;
+/**
+ * Build the HTTP API and bind it, before the elector competes: a sidecar whose port is taken
+ * never leads, so it never starts a `run` command or makes the next leader wait for its
+ * release. On failure, closes what it opened (the store included).
+ */
+async function listen(
+  config: SidecarConfig,
+  elector: Elector,
+  log: Logger,
+  attachment: Attachment | undefined,
+  store: LeaseStore,
+) {
+  let server: SidecarListener | undefined;
   try {
-    listener = await listen({
+    server = await listenHttp({
       elector,
       logger: log,
-      metrics,
+      metrics: createMetrics(elector),
       adminToken: config.adminToken,
+      ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
       host: config.host,
       port: config.port,
     });
+    if (!isLoopback(config.host)) {
+      log.warn(
+        { host: config.host },
+        `binding ${config.host}, not loopback: anyone who can reach this port can read leadership` +
+          (config.adminToken === undefined ? '' : ' and, with the admin token, resign it'),
+      );
+    }
+    return { server, address: server.url };
   } catch (error) {
-    await elector.stop();
+    await attachment?.stop();
+    await server?.close();
     await store.close();
     throw error;
   }
-  log.info(
-    {
-      url: listener.url,
-      store: maskUrl(config.store),
-      backend: store.backend,
-      ttlMs: elector.timing.ttlMs,
-    },
-    `leasehold listening on ${listener.url}, election "${config.election}" on ${store.backend}`,
-  );
-
-  let stopping: Promise<void> | null = null;
-  return {
-    url: listener.url,
-    elector,
-    logger: log,
-    shutdown(reason: string) {
-      stopping ??= (async () => {
-        log.info({ reason }, 'shutting down: releasing leadership');
-        // Leadership first: a follower should take over while we close connections.
-        await elector.stop();
-        await listener.close();
-        await store.close();
-        log.info('stopped');
-      })();
-      return stopping;
-    },
-  };
 }
 
-function readPem(field: string, path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new LeaseholdError(
-      'LEASEHOLD_E_CONFIG',
-      `invalid ${field}: ${JSON.stringify(path)}; a readable PEM file (${(error as Error).message})`,
-    );
-  }
+/**
+ * Leadership first (a follower should take over while we close connections), and what runs
+ * beside it before that, so that it never runs in two places. Every step gets what is left
+ * of the shutdown grace, so the whole cannot outlast it (the command's own grace is below
+ * it, checked at start-up).
+ */
+async function shutDown(parts: {
+  config: SidecarConfig;
+  attachment: Attachment | undefined;
+  elector: Elector;
+  server: { close(): Promise<unknown> };
+  store: LeaseStore;
+}): Promise<void> {
+  const { config, attachment, elector, server, store } = parts;
+  const deadline = performance.now() + config.shutdownGraceMs - EXIT_MARGIN_MS;
+  const left = (reserve = 0) => Math.max(0, deadline - performance.now() - reserve);
+  await attachment?.stop();
+  await elector.stop({ withinMs: left(STORE_CLOSE_MS) });
+  await server.close();
+  // The connections end with the process anyway: a close that has not finished when the
+  // grace is up is left behind, not waited for.
+  await waitAtMost(store.close(), left());
+}
+
+/** Kept from the shutdown grace for logging and exiting. */
+const EXIT_MARGIN_MS = 250;
+/** Kept for closing the store after the release (adapters bound their close to 1 s). */
+const STORE_CLOSE_MS = 1_000;
+
+function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
 }
 
 function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1' || host === '[::1]';
-}
-
-/** Whether an error at start-up should end the process with exit code 2. */
-export function isFatalStartupError(error: unknown): boolean {
-  return error instanceof LeaseholdError && !isTransient(error);
 }

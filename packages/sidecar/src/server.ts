@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { answerHotRoute } from './http/hot-routes.js';
+import { answerErrorsWithRegistryCodes } from './http/errors.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { leaderRoutes } from './http/routes/leader.js';
 import { operationsRoutes } from './http/routes/operations.js';
@@ -25,6 +26,8 @@ export interface ServerOptions {
   readonly metrics: Metrics;
   /** Bearer token for POST /v1/resign; resign is disabled without one. */
   readonly adminToken: string | undefined;
+  /** What POST /v1/resign does; `elector.resign()` unless `leasehold run` stops its command first. */
+  readonly resign?: () => Promise<boolean>;
   /** Longest `?wait=` a long-poll may ask for. */
   readonly maxWaitMs?: number;
 }
@@ -90,9 +93,11 @@ async function createApp(
     },
   });
   await app.register(fastifySSE, { heartbeatInterval: 15_000 });
+  answerErrorsWithRegistryCodes(app);
   await app.register(leaderRoutes, { elector, maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS });
   await app.register(statusRoutes, { elector });
-  await app.register(adminRoutes, { elector, adminToken });
+  const resign = options.resign ?? (() => elector.resign());
+  await app.register(adminRoutes, { elector, adminToken, resign });
   await app.register(operationsRoutes, { elector, metrics });
   return app;
 }

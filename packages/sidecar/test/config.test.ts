@@ -1,4 +1,10 @@
-import { describeConfig, loadConfig, parseDuration, DEFAULT_STORE } from '@leasehold/sidecar';
+import {
+  commandGraceRule,
+  describeConfig,
+  loadConfig,
+  parseDuration,
+  DEFAULT_STORE,
+} from '@leasehold/sidecar';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,7 +95,7 @@ describe('configuration sources', () => {
       'invalid ttl (config file key ttl): "never"',
     );
     expect(() => loadConfig({ flags: {}, env: {}, configFile: yamlFile('tll: 10s\n') })).toThrow(
-      'invalid tll (config file key tll): "10s"; unknown key',
+      /^unknown key "tll" in config file .*; did you mean ttl\?$/,
     );
     expect(() => loadConfig({ flags: {}, env: {}, configFile: join(dir, 'missing.yaml') })).toThrow(
       'a readable YAML file',
@@ -114,7 +120,95 @@ describe('configuration sources', () => {
   });
 });
 
+describe('the YAML file, as people write it', () => {
+  const secret = 'lhsu-secret-admin-token-0123';
+  const load = (yaml: string, env: Record<string, string> = {}) =>
+    loadConfig({ flags: {}, env, configFile: yamlFile(yaml) });
+
+  it('accepts the flag spelling of every key', () => {
+    const config = load(`admin-token: ${secret}\nstore-prefix: lhsu\nrenew-interval: 2s\n`);
+    expect(config).toMatchObject({ adminToken: secret, namespace: 'lhsu', renewIntervalMs: 2_000 });
+  });
+
+  it.each([
+    ['admin_token', 'adminToken'],
+    ['LEASEHOLD_ADMIN_TOKEN', 'adminToken'],
+    ['adminTokn', 'adminToken'],
+    ['store_prefix', 'storePrefix'],
+  ])('refuses %s, suggests %s, and never repeats the value', (key, suggestion) => {
+    let message = '';
+    try {
+      load(`${key}: ${secret}\n`);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(`unknown key "${key}"`);
+    expect(message).toContain(`did you mean ${suggestion}?`);
+    expect(message).not.toContain(secret);
+  });
+
+  it('refuses one setting spelt twice, showing neither value', () => {
+    expect(() => load(`adminToken: ${secret}\nadmin-token: ${secret}x\n`)).toThrow(
+      /sets adminToken twice \(as adminToken and as admin-token\); keep one$/,
+    );
+  });
+
+  it('masks a secret whatever the spelling of its key', () => {
+    expect(() => load('admin-token: short\n')).toThrow(
+      'invalid admin-token (config file key admin-token): "***"',
+    );
+    expect(() => load(`store: ftp://u:${secret}@h\n`)).toThrow('"ftp://u:***@h"');
+  });
+
+  it('never quotes a file it cannot parse', () => {
+    expect(() => load(`adminToken: "${secret}\nstore: [\n`)).toThrow(/is not valid YAML: [^\n]*$/);
+    expect(() => load(`adminToken: "${secret}\nstore: [\n`)).not.toThrow(secret);
+  });
+});
+
+describe('timing rules', () => {
+  it.each([
+    [
+      { flags: { ttl: '10s', 'renew-interval': '6s' }, env: {} },
+      'invalid renew-interval (flag --renew-interval): "6s"; must be at least 10 ms and less than ttl / 2 (5000 ms)',
+    ],
+    [
+      { flags: {}, env: { LEASEHOLD_TTL: '500ms' } },
+      'invalid ttl (environment LEASEHOLD_TTL): "500ms"; must be between 1000 ms and',
+    ],
+    [
+      { flags: {}, env: { LEASEHOLD_TTL: '2s' }, configFile: yamlFile('retry-interval: 3s\n') },
+      'invalid retry-interval (config file key retry-interval): "3s"; must be at least 10 ms and at most ttl (2000 ms)',
+    ],
+  ])("are the elector's, in the words the user typed: %j", (input, message) => {
+    expect(() => loadConfig(input)).toThrow(message);
+    expect(() => loadConfig(input)).not.toThrow(/\b[a-z]+Ms\b/);
+  });
+
+  it('command grace below the shutdown grace, naming both as given', () => {
+    const config = loadConfig({
+      flags: { 'command-grace': '5s' },
+      env: { LEASEHOLD_SHUTDOWN_GRACE: '5s' },
+    });
+    expect(commandGraceRule(config)?.message).toBe(
+      'invalid command-grace (flag --command-grace): "5s"; must be below the shutdown grace (5s from environment LEASEHOLD_SHUTDOWN_GRACE)',
+    );
+    expect(commandGraceRule(loadConfig({ flags: {}, env: {} }))).toBeNull();
+  });
+});
+
 describe('docs/configuration.md', () => {
+  it('shows each default as --help does, and the command grace rule', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { FIELDS } = await import('@leasehold/sidecar');
+    const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const f of FIELDS) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`--${f.flag}\``)) ?? '';
+      expect(row.split('|').map((cell) => cell.trim())[4], f.flag).toBe(f.defaultText);
+    }
+    expect(doc.replace(/\s+/g, ' ')).toContain('command grace must be below the shutdown grace');
+  });
+
   it('documents every flag, environment variable and YAML key', async () => {
     const { readFileSync } = await import('node:fs');
     const { FIELDS } = await import('@leasehold/sidecar');

@@ -38,6 +38,7 @@ import {
 } from './records.js';
 import type { EtcdConfig } from './url.js';
 import { StreamOpener } from './streams.js';
+import { diagnoseFirstConnection } from '../first-connection.js';
 import { WaitingLine } from './waiting-line.js';
 import { WatchHub } from './watch-hub.js';
 
@@ -101,7 +102,17 @@ export class EtcdStore implements LeaseStore {
    * in the background: the first acquire need not wait for it (it includes two Raft writes).
    */
   async start(): Promise<void> {
-    if (await this.verify()) void this.warmUp();
+    if (await this.verify()) {
+      void this.warmUp();
+      return;
+    }
+    // Not merely down if DNS does not know a host or something else answers there.
+    const endpoints = this.config.endpoints.map((endpoint) => {
+      const url = new URL(endpoint);
+      return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 2379) };
+    });
+    const hopeless = await diagnoseFirstConnection('etcd', endpoints);
+    if (hopeless !== null) throw hopeless;
   }
 
   /** Resolves to whether etcd answered. */

@@ -1,5 +1,6 @@
 import { LeaseholdConfigError } from '@leasehold/core';
-import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
+import { isSecretName } from '../mask.js';
+import { DEFAULT_NAMESPACE, requestTimeout, type StoreOptions } from '../options.js';
 import { maskedHref, parseHostList, parsePasswordAuth } from '../store-url.js';
 
 /**
@@ -63,7 +64,7 @@ export function parseEtcdUrl(url: URL, options: StoreOptions = {}): EtcdConfig {
     auth: parsePasswordAuth(url, LABEL),
     tls: parseTls(secure, options),
     namespace,
-    requestTimeoutMs: parseQuery(url),
+    requestTimeoutMs: parseQuery(url, requestTimeout(options, DEFAULT_REQUEST_TIMEOUT_MS)),
   };
 }
 
@@ -99,13 +100,14 @@ function parseTls(secure: boolean, options: StoreOptions): EtcdConfig['tls'] {
   return tls;
 }
 
-function parseQuery(url: URL): number {
-  let timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
+/** `?timeout=ms` (the URL says it outright), else `fallbackMs`. */
+function parseQuery(url: URL, fallbackMs: number): number {
+  let timeoutMs = fallbackMs;
   for (const [name, raw] of url.searchParams) {
     if (name !== 'timeout') {
       throw new LeaseholdConfigError(
         `store parameter ${name}`,
-        raw,
+        isSecretName(name) ? '***' : raw,
         'etcd:// accepts timeout (milliseconds per etcd call)',
       );
     }

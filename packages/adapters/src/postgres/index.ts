@@ -1,9 +1,12 @@
 import { LeaseholdConfigError, type LeaseStore } from '@leasehold/core';
 import type pg from 'pg';
-import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
-import { PostgresStore } from './store.js';
-
-const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+import {
+  DEFAULT_NAMESPACE,
+  PORTABLE_NAMESPACE,
+  requestTimeout,
+  type StoreOptions,
+} from '../options.js';
+import { PostgresStore, STATEMENT_TIMEOUT_MS } from './store.js';
 
 /**
  * `postgres://` / `postgresql://` URLs as libpq reads them (`sslmode`, `application_name`…);
@@ -15,7 +18,7 @@ export async function createPostgresStore(
   options: StoreOptions = {},
 ): Promise<LeaseStore> {
   const schema = options.namespace ?? DEFAULT_NAMESPACE;
-  if (!SCHEMA.test(schema)) {
+  if (!PORTABLE_NAMESPACE.pattern.test(schema)) {
     throw new LeaseholdConfigError(
       'namespace',
       schema,
@@ -47,8 +50,18 @@ export async function createPostgresStore(
           },
         }),
   };
-  const where = `${url.hostname || process.env.PGHOST || 'localhost'}:${url.port || process.env.PGPORT || '5432'}${url.pathname || ''}`;
-  const store = new PostgresStore({ connection, schema, where });
+  const host = url.hostname || process.env.PGHOST || 'localhost';
+  const port = url.port || process.env.PGPORT || '5432';
+  const where = `${host}:${port}${url.pathname || ''}`;
+  // A host starting with / is a Unix socket directory, also as ?host=…: nothing to probe.
+  const overTcp = !host.startsWith('/') && !url.searchParams.has('host');
+  const store = new PostgresStore({
+    connection,
+    schema,
+    where,
+    statementTimeoutMs: requestTimeout(options, STATEMENT_TIMEOUT_MS),
+    ...(overTcp ? { endpoint: { host: host.replace(/^\[|\]$/g, ''), port: Number(port) } } : {}),
+  });
   await store.probe();
   return store;
 }

@@ -16,6 +16,7 @@ import {
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { waitAtMost } from '../wait.js';
+import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
 
 /**
  * PostgreSQL: mutual exclusion by a session-level advisory lock on a connection of this
@@ -35,7 +36,14 @@ export interface PostgresStoreOptions {
   readonly schema: string;
   /** Human-readable server for messages; never contains the password. */
   readonly where: string;
+  /** The server's TCP address, to probe when the first connection fails; none for a socket. */
+  readonly endpoint?: Endpoint;
+  /** statement_timeout of the session: how long one request may take. */
+  readonly statementTimeoutMs: number;
 }
+
+/** The session's statement_timeout when the caller does not shorten it. */
+export const STATEMENT_TIMEOUT_MS = 5_000;
 
 interface Watcher {
   readonly onChange: () => void;
@@ -82,9 +90,13 @@ export class PostgresStore implements LeaseStore {
     try {
       await this.run('connect', () => this.connect());
     } catch (error) {
-      if (error instanceof StoreUnavailableError) return;
+      const hopeless =
+        error instanceof StoreUnavailableError && this.options.endpoint !== undefined
+          ? await diagnoseFirstConnection('postgres', [this.options.endpoint])
+          : error;
+      if (hopeless === null) return;
       await this.close();
-      throw error;
+      throw hopeless;
     }
   }
 
@@ -396,7 +408,9 @@ export class PostgresStore implements LeaseStore {
     try {
       await client.connect();
       await client.query(
-        `SET statement_timeout = '5s'; SET idle_in_transaction_session_timeout = '5s'; SET lock_timeout = '2s'`,
+        `SET statement_timeout = '${this.options.statementTimeoutMs}ms';
+         SET idle_in_transaction_session_timeout = '5s';
+         SET lock_timeout = '${Math.min(2_000, this.options.statementTimeoutMs)}ms'`,
       );
     } catch (error) {
       dead();
@@ -561,7 +575,10 @@ function translate(operation: string, error: unknown, where: string): Error {
       },
     );
   }
-  return new StoreUnavailableError(`postgres ${operation} at ${where} failed: ${message}`, {
-    cause: error,
-  });
+  return new StoreUnavailableError(
+    `postgres ${operation} at ${where} failed: ${message}${dnsHint(error)}`,
+    {
+      cause: error,
+    },
+  );
 }

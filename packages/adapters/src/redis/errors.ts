@@ -1,5 +1,6 @@
 import { StoreAuthError, StoreProtocolError, StoreUnavailableError } from '@leasehold/core';
 import type { RedisOptions } from 'ioredis';
+import { dnsHint } from '../first-connection.js';
 
 /**
  * ioredis errors → leasehold's classes. Anything not recognised as fatal is transient
@@ -59,9 +60,12 @@ export function translate(operation: string, error: unknown, options: RedisOptio
         options.tls !== undefined && code === 'ETIMEDOUT'
           ? ' (with rediss:// this is also what a port without TLS looks like)'
           : '';
-      return new StoreUnavailableError(`redis ${operation} at ${where} failed: ${message}${hint}`, {
-        cause: error,
-      });
+      return new StoreUnavailableError(
+        `redis ${operation} at ${where} failed: ${message}${hint}${dnsHint(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 }

@@ -1,12 +1,16 @@
 import type { LeaseStore } from '@leasehold/core';
 import type { Redis } from 'ioredis';
-import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
-import { RedisStore } from './store.js';
+import { DEFAULT_NAMESPACE, requestTimeout, type StoreOptions } from '../options.js';
+import { COMMAND_TIMEOUT_MS, RedisStore } from './store.js';
 import { redisOptionsFromUrl } from './url.js';
 
 /** `redis://`, `rediss://` (TLS), with ACL user/password, database and Sentinel. */
 export async function createRedisStore(url: URL, options: StoreOptions = {}): Promise<LeaseStore> {
-  return RedisStore.open(redisOptionsFromUrl(url, options), options.namespace ?? DEFAULT_NAMESPACE);
+  return RedisStore.open(
+    redisOptionsFromUrl(url, options),
+    options.namespace ?? DEFAULT_NAMESPACE,
+    requestTimeout(options, COMMAND_TIMEOUT_MS),
+  );
 }
 
 /**
@@ -17,7 +21,11 @@ export async function createRedisStore(url: URL, options: StoreOptions = {}): Pr
  */
 export function createRedisStoreFromClient(
   client: Redis,
-  options: Pick<StoreOptions, 'namespace'> = {},
+  options: Pick<StoreOptions, 'namespace' | 'requestTimeoutMs'> = {},
 ): Promise<LeaseStore> {
-  return RedisStore.open({ ...client.options }, options.namespace ?? DEFAULT_NAMESPACE);
+  return RedisStore.open(
+    { ...client.options },
+    options.namespace ?? DEFAULT_NAMESPACE,
+    requestTimeout(options, COMMAND_TIMEOUT_MS),
+  );
 }

@@ -17,6 +17,7 @@ import { classify, isCommandTimeout, isOfflineRefusal, translate } from './error
 import * as scripts from './scripts.js';
 import { tlsRefusal } from './tls-probe.js';
 import { waitAtMost } from '../wait.js';
+import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 
 type ScriptName = keyof typeof scripts;
 
@@ -27,7 +28,7 @@ const CONNECT_WAIT_MS = 3_000;
  * on a stalled server or a dead (half-open) connection: the call fails as unavailable and
  * the connection is dropped and re-established, rather than waiting for TCP to notice.
  */
-const COMMAND_TIMEOUT_MS = 2_000;
+export const COMMAND_TIMEOUT_MS = 2_000;
 /** How long close() waits for QUIT to be answered before it drops the connections. */
 const CLOSE_WAIT_MS = 1_000;
 /** How long watch() waits for its SUBSCRIBE while Redis is unreachable (it stays queued). */
@@ -59,6 +60,7 @@ export class RedisStore implements LeaseStore {
   private constructor(
     private readonly options: RedisOptions,
     private readonly namespace: string,
+    commandTimeoutMs: number,
   ) {
     this.client = new Redis({
       ...options,
@@ -71,7 +73,7 @@ export class RedisStore implements LeaseStore {
       // connection drops are rejected at once instead of being resent after the reconnect.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: COMMAND_TIMEOUT_MS,
+      commandTimeout: commandTimeoutMs,
       connectTimeout: 5_000,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
       lazyConnect: true,
@@ -89,8 +91,12 @@ export class RedisStore implements LeaseStore {
    * with a clear error. A server that is merely down is not an error: the store reconnects by
    * itself and calls fail with StoreUnavailableError meanwhile.
    */
-  static async open(options: RedisOptions, namespace: string): Promise<RedisStore> {
-    const store = new RedisStore(options, namespace);
+  static async open(
+    options: RedisOptions,
+    namespace: string,
+    commandTimeoutMs = COMMAND_TIMEOUT_MS,
+  ): Promise<RedisStore> {
+    const store = new RedisStore(options, namespace, commandTimeoutMs);
     await store.firstConnection();
     await store.probe();
     return store;
@@ -313,6 +319,20 @@ export class RedisStore implements LeaseStore {
       await this.close();
       throw translate('connect', failure, this.options);
     }
+    if (this.client.status === 'ready') return;
+    // Not merely down if DNS does not know the host or something else answers there.
+    const hopeless = await diagnoseFirstConnection('redis', this.endpoints());
+    if (hopeless !== null) {
+      await this.close();
+      throw hopeless;
+    }
+  }
+
+  private endpoints(): Endpoint[] {
+    const { sentinels, host, port } = this.options;
+    return sentinels
+      ? sentinels.map((s) => ({ host: s.host ?? '127.0.0.1', port: s.port ?? 26379 }))
+      : [{ host: host ?? '127.0.0.1', port: port ?? 6379 }];
   }
 
   /**

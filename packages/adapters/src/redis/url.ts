@@ -1,6 +1,7 @@
 import { LeaseholdConfigError } from '@leasehold/core';
 import type { RedisOptions } from 'ioredis';
 import type { StoreOptions } from '../options.js';
+import { isSecretName } from '../mask.js';
 
 /**
  * `redis://[user[:password]@]host[:port][/db]`, `rediss://` for TLS, and Sentinel with
@@ -19,7 +20,7 @@ export function redisOptionsFromUrl(url: URL, options: StoreOptions): RedisOptio
     if (!QUERY_PARAMS.has(key)) {
       throw new LeaseholdConfigError(
         `store parameter ${key}`,
-        url.searchParams.get(key),
+        isSecretName(key) ? '***' : url.searchParams.get(key),
         `redis:// accepts ${[...QUERY_PARAMS].join(', ')}`,
       );
     }

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
 import { SqliteStore } from './store.js';
+import { isSecretName } from '../mask.js';
 
 export const DEFAULT_SQLITE_PATH = '.leasehold/leasehold.db';
 
@@ -33,7 +34,7 @@ export async function createSqliteStore(url: URL, options: StoreOptions = {}): P
     if (key !== 'busyTimeout' && key !== 'watchInterval') {
       throw new LeaseholdConfigError(
         `store parameter ${key}`,
-        url.searchParams.get(key),
+        isSecretName(key) ? '***' : url.searchParams.get(key),
         'sqlite:// accepts busyTimeout and watchInterval (milliseconds)',
       );
     }

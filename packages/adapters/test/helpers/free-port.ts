@@ -1,20 +1,5 @@
-import { createServer } from 'node:net';
-
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
-}
+// One freePort for the repository's tests and the chaos suite.
+export { freePort } from '../../../../chaos/src/stores/server.js';
 
 /** Poll `check` until it resolves true, or fail after `withinMs`. */
 export async function waitUntil(

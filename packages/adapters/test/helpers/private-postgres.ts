@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import type { Placement } from './redis-server.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 
@@ -14,12 +15,14 @@ export class PrivatePostgres {
   private constructor(
     readonly port: number,
     private readonly dir: string,
+    private readonly placement: Placement | undefined,
   ) {}
 
-  static async start(): Promise<PrivatePostgres> {
+  /** With a placement it runs there (a netlab namespace), open to any client address. */
+  static async start(placement?: Placement): Promise<PrivatePostgres> {
     const dir = mkdtempSync(join(tmpdir(), 'leasehold-pg-'));
     chmodSync(dir, 0o777);
-    const server = new PrivatePostgres(await freePort(), dir);
+    const server = new PrivatePostgres(await freePort(), dir, placement);
     server.asPostgres(`${BIN}/initdb`, [
       '-D',
       server.dataDir,
@@ -29,12 +32,14 @@ export class PrivatePostgres {
       'postgres',
       '--no-sync',
     ]);
+    if (placement)
+      appendFileSync(join(server.dataDir, 'pg_hba.conf'), 'host all all 0.0.0.0/0 trust\n');
     server.ctl('start');
     return server;
   }
 
   get url(): string {
-    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+    return `postgres://postgres@${this.placement?.host ?? '127.0.0.1'}:${this.port}/postgres`;
   }
 
   /** Stop at once (no clean shutdown, like a crash) and start again on the same data. */
@@ -65,13 +70,22 @@ export class PrivatePostgres {
       '-l',
       join(this.dir, 'log'),
       '-o',
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=${this.placement ? '0.0.0.0' : '127.0.0.1'} -c fsync=off`,
       ...extra,
     ]);
   }
 
   private asPostgres(command: string, args: string[]): void {
-    execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], {
+    const wrap = this.placement?.wrap ?? ((argv: readonly string[]) => [...argv]);
+    const [runuser = '', ...runuserArgs] = wrap([
+      'runuser',
+      '-u',
+      'postgres',
+      '--',
+      command,
+      ...args,
+    ]);
+    execFileSync(runuser, runuserArgs, {
       stdio: 'ignore',
       timeout: 60_000,
     });

@@ -16,6 +16,17 @@ export interface PrivateRedisOptions {
   readonly tls?: TestCertificates;
   /** Run as a Sentinel (`redis-server <conf> --sentinel`) monitoring `master`. */
   readonly sentinelOf?: { readonly name: string; readonly port: number };
+  /** Run it somewhere else than on loopback, e.g. in a network namespace of a netlab. */
+  readonly placement?: Placement;
+}
+
+/**
+ * Where a private server runs: `wrap` prefixes its command line (`ip netns exec <ns>`), it
+ * listens on every address there, and clients reach it at `host`.
+ */
+export interface Placement {
+  readonly host: string;
+  readonly wrap: (argv: readonly string[]) => string[];
 }
 
 /**
@@ -39,12 +50,19 @@ export class PrivateRedis {
   }
 
   get url(): string {
-    return `${this.options.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'rediss' : 'redis'}://${this.host}:${this.port}`;
+  }
+
+  private get host(): string {
+    return this.options.placement?.host ?? '127.0.0.1';
   }
 
   async start(): Promise<void> {
-    const { tls, sentinelOf, args = [] } = this.options;
-    const argv = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
+    const { tls, sentinelOf, placement, args = [] } = this.options;
+    const argv = ['--save', '', '--appendonly', 'no', '--dir', this.dir];
+    argv.push(
+      ...(placement ? ['--bind', '0.0.0.0', '--protected-mode', 'no'] : ['--bind', '127.0.0.1']),
+    );
     if (tls) {
       argv.push('--port', '0', '--tls-port', String(this.port));
       argv.push('--tls-cert-file', tls.serverCertFile, '--tls-key-file', tls.serverKeyFile);
@@ -69,7 +87,12 @@ export class PrivateRedis {
     }
     const log = join(this.dir, 'redis.log');
     const output = openSync(log, 'a');
-    const child = spawn('redis-server', [...argv, ...args], { stdio: ['ignore', output, output] });
+    const [command = '', ...commandArgs] = (placement?.wrap ?? ((a) => [...a]))([
+      'redis-server',
+      ...argv,
+      ...args,
+    ]);
+    const child = spawn(command, commandArgs, { stdio: ['ignore', output, output] });
     closeSync(output);
     this.process = child;
     try {
@@ -122,13 +145,13 @@ export class PrivateRedis {
       const { tls } = this.options;
       const socket: Socket = tls
         ? tlsConnect({
-            host: '127.0.0.1',
+            host: this.host,
             port: this.port,
             ca: tls.ca,
             cert: tls.clientCert,
             key: tls.clientKey,
           })
-        : createConnection({ host: '127.0.0.1', port: this.port });
+        : createConnection({ host: this.host, port: this.port });
       socket.setTimeout(500);
       socket.once(tls ? 'secureConnect' : 'connect', () => socket.write('PING\r\n'));
       socket.once('data', (data) => {

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect } from 'vitest';
 
@@ -7,6 +9,20 @@ import { expect } from 'vitest';
  * project's test command builds before vitest runs.
  */
 export const BIN = new URL('../../bin/leasehold.js', import.meta.url).pathname;
+
+/**
+ * The shared test stores, one URL each. ZooKeeper keeps an election's (empty) parent znodes,
+ * so each test file gives it a chroot of its own (and removes it: zookeeper-tree.ts).
+ */
+export function storeUrls(sqliteDir: string, zkChroot: string) {
+  return [
+    ['redis', 'redis://127.0.0.1:6379'],
+    ['postgres', 'postgres://postgres@127.0.0.1:5432/test'],
+    ['etcd', 'etcd://127.0.0.1:2379'],
+    ['zookeeper', `zk://127.0.0.1:2181${zkChroot}`],
+    ['sqlite', `sqlite://${join(sqliteDir, 'leases.db')}`],
+  ] as const;
+}
 
 export interface Sidecar {
   readonly id: string;
@@ -17,9 +33,39 @@ export interface Sidecar {
   readonly logLines: string[];
 }
 
+/** The command line of a sidecar, `leasehold` or `leasehold run … -- <command…>`, on port 0. */
+export function sidecarArgv(
+  store: string,
+  election: string,
+  id: string,
+  args: readonly string[],
+  command?: readonly string[],
+): string[] {
+  return [
+    process.execPath,
+    BIN,
+    ...(command === undefined ? [] : ['run']),
+    '--store',
+    store,
+    '--election',
+    election,
+    '--id',
+    id,
+    '--port',
+    '0',
+    ...args,
+    ...(command === undefined ? [] : ['--', ...command]),
+  ];
+}
+
 /** Starts sidecars and, on `killAll()`, leaves none behind (frozen ones included). */
 export class SidecarProcesses {
   private readonly children: ChildProcess[] = [];
+  /**
+   * `NAME=value` in the environment of every sidecar started here, inherited by whatever
+   * it starts (leasehold run's watchdogs and commands): a /proc scan for it finds them all.
+   */
+  readonly marker = `LEASEHOLD_TEST_MARK=${randomUUID()}`;
 
   constructor(private readonly ttlMs: number) {}
 
@@ -33,25 +79,17 @@ export class SidecarProcesses {
   ): Promise<Sidecar> {
     const child = spawn(
       process.execPath,
-      [
-        BIN,
-        ...(command === undefined ? [] : ['run']),
-        '--store',
+      sidecarArgv(
         store,
-        '--election',
         election,
-        '--id',
         id,
-        '--port',
-        '0',
-        '--ttl',
-        `${this.ttlMs}ms`,
-        '--retry-interval',
-        '200ms',
-        ...extraArgs,
-        ...(command === undefined ? [] : ['--', ...command]),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+        ['--ttl', `${this.ttlMs}ms`, '--retry-interval', '200ms', ...extraArgs],
+        command,
+      ).slice(1),
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LEASEHOLD_TEST_MARK: this.marker.split('=')[1] },
+      },
     );
     this.children.push(child);
     const exited = new Promise<number | null>((resolve) =>

@@ -9,6 +9,8 @@ export interface AdminRoutesOptions {
   readonly elector: Elector;
   /** Bearer token for POST /v1/resign; resign is disabled without one. */
   readonly adminToken: string | undefined;
+  /** Gives up leadership (with `leasehold run`, after stopping the command). */
+  readonly resign: () => Promise<boolean>;
 }
 
 const resignSchema = {
@@ -21,7 +23,7 @@ const resignSchema = {
 } as const;
 
 export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOptions) {
-  const { elector, adminToken } = options;
+  const { elector, adminToken, resign } = options;
   app.post('/v1/resign', { schema: resignSchema }, async (request, reply) => {
     if (adminToken === undefined) {
       return sendError(
@@ -36,7 +38,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
     if (!sameSecret(presented, adminToken)) {
       return sendError(reply, 401, 'LEASEHOLD_E_UNAUTHORIZED', 'missing or wrong bearer token');
     }
-    const resigned = await elector.resign();
+    const resigned = await resign();
     request.log.info({ id: elector.id, resigned }, 'resign requested over HTTP');
     return { resigned };
   });

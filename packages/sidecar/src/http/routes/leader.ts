@@ -143,16 +143,17 @@ function parseLongPoll(
   maxWaitMs: number,
 ): { waitMs: number; seenTerm: number | undefined } | null | Error {
   const { wait, term } = query;
+  // A bad term is refused with or without a wait: a client that got it wrong should know.
+  const seenTerm = term === undefined ? undefined : Number(term);
+  if (term !== undefined && !(/^\d{1,16}$/.test(term) && Number.isSafeInteger(seenTerm))) {
+    return new Error(`invalid term: ${JSON.stringify(term)}; the term from your last answer`);
+  }
   if (wait === undefined) return null;
   const waitMs = parseDuration(wait);
   if (waitMs instanceof Error || waitMs > maxWaitMs) {
     return new Error(
       `invalid wait: ${JSON.stringify(wait)}; a duration up to ${maxWaitMs / 1000}s, such as 30s`,
     );
-  }
-  const seenTerm = term === undefined ? undefined : Number(term);
-  if (term !== undefined && !Number.isSafeInteger(seenTerm)) {
-    return new Error(`invalid term: ${JSON.stringify(term)}; the term from your last answer`);
   }
   return { waitMs, seenTerm };
 }

@@ -118,7 +118,9 @@ export async function statusRoutes(app: FastifyInstance, { elector }: StatusRout
   app.get(
     '/v1/events',
     {
-      sse: true,
+      // Any client that does not refuse event streams gets one: curl and proxies send
+      // `Accept: */*` or nothing; only an Accept that rules text/event-stream out gets 406.
+      sse: 'only',
       schema: {
         description: 'Server-Sent Events: a `leader` event on every change, heartbeats meanwhile',
       },

@@ -23,15 +23,36 @@ export interface LabHost {
   readonly namespace: string;
   /** Where the root namespace reaches processes in this host (bind them to 0.0.0.0). */
   readonly address: string;
+  /**
+   * This host's own address on its link to the store host: where servers in the store host
+   * reach it (a cluster peer, for one). Null for the store host itself.
+   */
+  readonly storeSideAddress: string | null;
   /** `argv` prefixed so that it runs inside this host's namespace. */
   wrap(argv: readonly string[]): string[];
   /** Drop every packet between this host and the store host, both ways. */
   cutStore(): void;
   /** Hold packets to and from the store host (delivered late once unstalled). */
   stallStore(): void;
+  /**
+   * Each direction of the path to the store on its own: `toStore` is what this host sends,
+   * `fromStore` what the store host answers. Replaces whatever was set before; drops take
+   * effect before held packets of the previous setting are let go.
+   */
+  breakStore(path: StorePath): void;
   /** Undo a cut or a stall: held packets go out now. */
   healStore(): void;
 }
+
+/** What happens to packets in one direction: delivered, held (late), or dropped (lost). */
+export type PathState = 'pass' | 'hold' | 'drop';
+
+export interface StorePath {
+  readonly toStore: PathState;
+  readonly fromStore: PathState;
+}
+
+const OPEN_PATH: StorePath = { toStore: 'pass', fromStore: 'pass' };
 
 export interface NetLab {
   readonly prefix: string;
@@ -54,7 +75,7 @@ export function createNetLab(prefix: string): NetLab {
     throw new Error(`netlab prefix ${JSON.stringify(prefix)}: 2-6 lowercase letters or digits`);
   }
   removeNamespaces(prefix);
-  const octet = 100 + (hash(prefix) % 100);
+  const octet = freeOctet(prefix);
   const storeNs = `${prefix}-store`;
   ip('netns', 'add', storeNs);
   ipIn(storeNs, 'link', 'set', 'lo', 'up');
@@ -64,7 +85,7 @@ export function createNetLab(prefix: string): NetLab {
   const hosts: LabHost[] = [];
   let next = 1;
 
-  const store = makeHost(storeNs, storeAddress, [], prefix);
+  const store = makeHost(storeNs, storeAddress, null, prefix);
   return {
     prefix,
     store,
@@ -80,7 +101,7 @@ export function createNetLab(prefix: string): NetLab {
       const httpLink = link(prefix, octet, next++, null, namespace);
       // Store traffic goes over the store link, whatever address the store is known by.
       ipIn(namespace, 'route', 'add', `${storeAddress}/32`, 'via', storeLink.farAddress);
-      const host = makeHost(namespace, httpLink.farAddress, [storeLink], prefix);
+      const host = makeHost(namespace, httpLink.farAddress, storeLink, prefix);
       hosts.push(host);
       return host;
     },
@@ -120,50 +141,73 @@ function link(prefix: string, octet: number, index: number, nearNs: string | nul
 function makeHost(
   namespace: string,
   address: string,
-  storeLinks: readonly Link[],
+  storeLink: Link | null,
   prefix: string,
 ): LabHost {
   const table = `${prefix}lab`;
-  /** Each end of each store link, with the address of the other end. */
-  const devices = (): { ns: string | null; device: string; peer: string }[] =>
-    storeLinks.flatMap((l) => [
-      { ns: l.nearNs, device: l.nearDevice, peer: l.farAddress },
-      { ns: l.farNs, device: l.farDevice, peer: l.nearAddress },
-    ]);
-  const heal = (): void => {
-    quietly(() => run('ip', 'netns', 'exec', namespace, 'nft', 'delete', 'table', 'inet', table));
-    for (const { ns, device } of devices()) {
-      // Raise the rate first so held packets leave, then remove the shaper.
-      quietly(() => tcIn(ns, 'qdisc', 'change', 'dev', device, 'root', ...TBF_OPEN));
-      quietly(() => tcIn(ns, 'qdisc', 'del', 'dev', device, 'root'));
-    }
-  };
-  return {
-    namespace,
-    address,
-    wrap: (argv) => ['ip', 'netns', 'exec', namespace, ...argv],
-    cutStore(): void {
-      requireStoreLinks(namespace, storeLinks);
-      const names = storeLinks.map((l) => `"${l.nearDevice}"`).join(', ');
-      nftIn(
-        namespace,
-        `table inet ${table} {
-           chain input { type filter hook input priority -10; iifname { ${names} } drop; }
-           chain output { type filter hook output priority -10; oifname { ${names} } drop; }
-         }`,
-      );
-    },
-    stallStore(): void {
-      requireStoreLinks(namespace, storeLinks);
-      for (const { ns, device, peer } of devices()) {
+  let current: StorePath = OPEN_PATH;
+
+  const setPath = (next: StorePath): void => {
+    if (storeLink === null)
+      throw new Error(`netlab: ${namespace} has no path to the store to break`);
+    // Drops first, so that nothing slips through while held packets are let go.
+    applyDrops(namespace, table, storeLink.nearDevice, next);
+    const ends = {
+      // What this host sends queues on its own end; what the store answers, on the far end.
+      toStore: { ns: storeLink.nearNs, device: storeLink.nearDevice, peer: storeLink.farAddress },
+      fromStore: { ns: storeLink.farNs, device: storeLink.farDevice, peer: storeLink.nearAddress },
+    };
+    for (const direction of ['toStore', 'fromStore'] as const) {
+      const { ns, device, peer } = ends[direction];
+      const wasHeld = current[direction] === 'hold';
+      const held = next[direction] === 'hold';
+      if (held && !wasHeld) {
         tcIn(ns, 'qdisc', 'add', 'dev', device, 'root', ...TBF_STALLED);
         // A new bucket starts full (one burst passes); spend it on junk so that the next
         // real packet is the first one held.
         drainBucket(ns, peer);
+      } else if (!held && wasHeld) {
+        // Raise the rate first so held packets leave, then remove the shaper.
+        quietly(() => tcIn(ns, 'qdisc', 'change', 'dev', device, 'root', ...TBF_OPEN));
+        quietly(() => tcIn(ns, 'qdisc', 'del', 'dev', device, 'root'));
       }
-    },
-    healStore: heal,
+    }
+    current = next;
   };
+
+  return {
+    namespace,
+    address,
+    storeSideAddress: storeLink?.nearAddress ?? null,
+    wrap: (argv) => ['ip', 'netns', 'exec', namespace, ...argv],
+    cutStore: () => setPath({ toStore: 'drop', fromStore: 'drop' }),
+    stallStore: () => setPath({ toStore: 'hold', fromStore: 'hold' }),
+    breakStore: setPath,
+    healStore: () => {
+      if (storeLink !== null) setPath(OPEN_PATH);
+    },
+  };
+}
+
+/** The nftables table of a host: its drop rules for the directions set to `drop`, or none. */
+function applyDrops(namespace: string, table: string, device: string, path: StorePath): void {
+  const rules = [
+    path.fromStore === 'drop'
+      ? `chain input { type filter hook input priority -10; iifname "${device}" drop; }`
+      : '',
+    path.toStore === 'drop'
+      ? `chain output { type filter hook output priority -10; oifname "${device}" drop; }`
+      : '',
+  ].filter((rule) => rule !== '');
+  // One nft transaction: the old rules go and the new ones arrive at the same instant.
+  nftIn(
+    namespace,
+    [
+      `add table inet ${table}`,
+      `delete table inet ${table}`,
+      ...(rules.length === 0 ? [] : [`table inet ${table} {`, ...rules, '}']),
+    ].join('\n'),
+  );
 }
 
 /**
@@ -179,10 +223,6 @@ function drainBucket(namespace: string | null, peer: string): void {
   const send = `for i in 1 2; do head -c 1400 /dev/zero > /dev/udp/${peer}/9; done`;
   if (namespace === null) run('bash', '-c', send);
   else run('ip', 'netns', 'exec', namespace, 'bash', '-c', send);
-}
-
-function requireStoreLinks(namespace: string, links: readonly Link[]): void {
-  if (links.length === 0) throw new Error(`netlab: ${namespace} has no path to the store to break`);
 }
 
 /** Kill what runs in the prefix's namespaces, then delete them (links go with them). */
@@ -250,6 +290,25 @@ function quietly<T>(work: () => T): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The second octet of the lab's 10.x.0.0/16: derived from the prefix, moved on past any
+ * taken by another lab (every lab has a link in the root namespace, so the root's addresses
+ * show which are in use).
+ */
+function freeOctet(prefix: string): number {
+  const taken = new Set(
+    [...run('ip', '-o', '-4', 'addr', 'show').matchAll(/inet 10\.(\d+)\./g)].map((m) =>
+      Number(m[1]),
+    ),
+  );
+  const start = hash(prefix) % 100;
+  for (let step = 0; step < 100; step += 1) {
+    const octet = 100 + ((start + step) % 100);
+    if (!taken.has(octet)) return octet;
+  }
+  throw new Error('netlab: every 10.100-199.0.0/16 is in use by another lab');
 }
 
 function hash(text: string): number {

@@ -1,0 +1,280 @@
+import type { Answer, LoggedChange, RoundHistory } from './history.js';
+
+/**
+ * Checks one round's history. Pure: a history in, a verdict out.
+ *
+ * What an answer proves. The sidecar computes an answer at some instant between the moment
+ * the request was sent and the moment the answer was read, and we cannot tell which. So
+ * "isLeader: true" proves only that its sidecar led at *some* instant of [sentAt,
+ * receivedAt]. Several such answers of one sidecar under one term, with no "false" answer
+ * between them, come from one stretch of leadership: within a term an elector leads from
+ * its election until its deadline or its step-down, and leads again only under a new term.
+ * That stretch includes a point of every answer's window, so it certainly covers everything
+ * from the first answer's receipt to the last answer's sending. Two sidecars overlapped
+ * only where that is proved: where the certain stretches of two sidecars meet, or where
+ * every instant of one sidecar's lone answer lies inside another's certain stretch.
+ * Anything less (two windows that merely touch) proves nothing and is not reported.
+ */
+
+export type ViolationKind =
+  /** Two sidecars reported leadership at the same instant. */
+  | 'overlap'
+  /** One sidecar reported a term lower than one it had reported before. */
+  | 'term-backwards'
+  /** Two sidecars led under the same term. */
+  | 'term-shared'
+  /** A later leadership had a lower term than an earlier one. */
+  | 'term-order'
+  /** No sidecar reported leadership for longer than the scenario's bound. */
+  | 'failover'
+  /** A check of the scenario's own failed. */
+  | 'check'
+  /** The scenario could not run to its end. */
+  | 'error';
+
+export interface Violation {
+  readonly kind: ViolationKind;
+  /** Monotonic ms of the round where it happened, when it has one place. */
+  readonly at: number | null;
+  readonly detail: string;
+}
+
+export interface RoundVerdict {
+  readonly violations: readonly Violation[];
+  readonly overlaps: number;
+  /** The longest time without any sidecar reporting leadership, after the first leader. */
+  readonly maxFailoverMs: number | null;
+  /** Distinct terms the sidecars reported, each checked for order by every observer. */
+  readonly terms: number;
+  readonly answers: number;
+}
+
+/** One stretch of leadership: consecutive "leader" answers of one sidecar under one term. */
+export interface Tenure {
+  readonly sidecar: string;
+  readonly candidate: string;
+  readonly term: number;
+  /** Earliest receipt and latest sending of its answers: led throughout when from ≤ to. */
+  readonly certainFrom: number;
+  readonly certainTo: number;
+  /** Earliest sending and latest receipt: it led at no instant outside these (as far as seen). */
+  readonly seenFrom: number;
+  readonly seenTo: number;
+}
+
+export function checkRound(history: RoundHistory): RoundVerdict {
+  const answered = history.answers.filter((a) => a.error === null);
+  const tenures = tenuresOf(answered);
+  const overlaps = findOverlaps(tenures);
+  const failover = failoverOf(history, answered);
+  const violations: Violation[] = [
+    ...overlaps,
+    ...termsBackwards(answered),
+    ...sharedTerms(tenures, history.changes),
+    ...termOrder(tenures),
+    ...failover.violations,
+    ...history.checks
+      .filter((check) => !check.ok)
+      .map((check): Violation => ({
+        kind: 'check',
+        at: null,
+        detail: `${check.name}: ${check.detail}`,
+      })),
+    ...(history.error === null
+      ? []
+      : [{ kind: 'error' as const, at: null, detail: history.error }]),
+  ];
+  return {
+    violations,
+    overlaps: overlaps.length,
+    maxFailoverMs: failover.maxMs,
+    terms: new Set(answered.flatMap((a) => (a.term === null ? [] : [a.term]))).size,
+    answers: history.answers.length,
+  };
+}
+
+/** Split each sidecar's answers into tenures; a "not leader" answer ends one. */
+export function tenuresOf(answers: readonly Answer[]): Tenure[] {
+  const tenures: Tenure[] = [];
+  for (const own of bySidecar(answers).values()) {
+    let run: Answer[] = [];
+    const close = (): void => {
+      if (run.length > 0) tenures.push(tenureOf(run));
+      run = [];
+    };
+    for (const answer of own) {
+      const term = answer.isLeader ? answer.term : null;
+      if (term === null || (run.length > 0 && run[0]?.term !== term)) close();
+      if (term !== null) run.push(answer);
+    }
+    close();
+  }
+  return tenures;
+}
+
+function tenureOf(run: readonly Answer[]): Tenure {
+  const first = run[0];
+  if (first === undefined || first.term === null) throw new Error('empty tenure');
+  return {
+    sidecar: first.sidecar,
+    candidate: first.candidate,
+    term: first.term,
+    certainFrom: Math.min(...run.map((a) => a.receivedAt)),
+    certainTo: Math.max(...run.map((a) => a.sentAt)),
+    seenFrom: Math.min(...run.map((a) => a.sentAt)),
+    seenTo: Math.max(...run.map((a) => a.receivedAt)),
+  };
+}
+
+/** Answers per sidecar, in the order they were sent (one request at a time per sidecar). */
+function bySidecar(answers: readonly Answer[]): Map<string, Answer[]> {
+  const grouped = new Map<string, Answer[]>();
+  for (const answer of [...answers].sort((a, b) => a.sentAt - b.sentAt)) {
+    const list = grouped.get(answer.sidecar) ?? [];
+    list.push(answer);
+    grouped.set(answer.sidecar, list);
+  }
+  return grouped;
+}
+
+/** The instants both tenures certainly led, or null when that is not proved. */
+export function provenOverlap(a: Tenure, b: Tenure): { from: number; to: number } | null {
+  const aCertain = a.certainFrom <= a.certainTo;
+  const bCertain = b.certainFrom <= b.certainTo;
+  if (aCertain && bCertain) {
+    const from = Math.max(a.certainFrom, b.certainFrom);
+    const to = Math.min(a.certainTo, b.certainTo);
+    return from <= to ? { from, to } : null;
+  }
+  // A tenure without a certain stretch led somewhere in [certainTo, certainFrom] (the
+  // window every one of its answers shares): proved only if all of it lies in the other's.
+  const [lone, other] = aCertain ? [b, a] : [a, b];
+  if (!(other.certainFrom <= other.certainTo)) return null;
+  const inside = other.certainFrom <= lone.certainTo && lone.certainFrom <= other.certainTo;
+  return inside ? { from: lone.certainTo, to: lone.certainFrom } : null;
+}
+
+function findOverlaps(tenures: readonly Tenure[]): Violation[] {
+  const found: Violation[] = [];
+  for (const [i, a] of tenures.entries()) {
+    for (const b of tenures.slice(i + 1)) {
+      if (a.sidecar === b.sidecar) continue;
+      const overlap = provenOverlap(a, b);
+      if (overlap === null) continue;
+      found.push({
+        kind: 'overlap',
+        at: overlap.from,
+        detail:
+          `${a.sidecar} (term ${a.term}) and ${b.sidecar} (term ${b.term}) both led ` +
+          `from ${ms(overlap.from)} to ${ms(overlap.to)}`,
+      });
+    }
+  }
+  return found;
+}
+
+/** Every observer's terms, in the order it reported them, never go down. */
+function termsBackwards(answers: readonly Answer[]): Violation[] {
+  const found: Violation[] = [];
+  for (const [sidecar, own] of bySidecar(answers)) {
+    // Reported once per step back: the terms that follow a step back rise again from it.
+    let previous: (Answer & { term: number }) | null = null;
+    for (const answer of own) {
+      if (answer.term === null) continue;
+      const current = { ...answer, term: answer.term };
+      if (previous !== null && current.term < previous.term) {
+        found.push({
+          kind: 'term-backwards',
+          at: current.sentAt,
+          detail:
+            `${sidecar} reported term ${current.term} (leader ${current.leader ?? 'none'}) at ` +
+            `${ms(current.sentAt)} after term ${previous.term} (leader ${previous.leader ?? 'none'}) ` +
+            `at ${ms(previous.sentAt)}; it ${current.termRegressions > previous.termRegressions ? 'reported' : 'did not report'} a term regression`,
+        });
+      }
+      previous = current;
+    }
+  }
+  return found;
+}
+
+/** A term belongs to one acquisition: two sidecars never lead under the same one. */
+function sharedTerms(tenures: readonly Tenure[], changes: readonly LoggedChange[]): Violation[] {
+  const holders = new Map<number, Set<string>>();
+  const note = (term: number, sidecar: string): void => {
+    holders.set(term, (holders.get(term) ?? new Set()).add(sidecar));
+  };
+  for (const tenure of tenures) note(tenure.term, tenure.sidecar);
+  for (const change of changes) if (change.event === 'elected') note(change.term, change.sidecar);
+  return [...holders]
+    .filter(([, sidecars]) => sidecars.size > 1)
+    .map(([term, sidecars]) => ({
+      kind: 'term-shared' as const,
+      at: null,
+      detail: `term ${term} was led by ${[...sidecars].sort().join(' and ')}`,
+    }));
+}
+
+/** A tenure seen wholly after another has a higher term. */
+function termOrder(tenures: readonly Tenure[]): Violation[] {
+  const found: Violation[] = [];
+  for (const earlier of tenures) {
+    for (const later of tenures) {
+      if (later.seenFrom > earlier.seenTo && later.term < earlier.term) {
+        found.push({
+          kind: 'term-order',
+          at: later.seenFrom,
+          detail:
+            `${later.sidecar} led under term ${later.term} from ${ms(later.seenFrom)}, after ` +
+            `${earlier.sidecar} had led under the higher term ${earlier.term} until ${ms(earlier.seenTo)}`,
+        });
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The longest stretch without a "leader" answer from anyone, from the first such answer to
+ * the end of the recording. It is an upper bound of the real gap, larger by up to one poll.
+ */
+function failoverOf(
+  history: RoundHistory,
+  answers: readonly Answer[],
+): { maxMs: number | null; violations: Violation[] } {
+  const leading = answers
+    .filter((a) => a.isLeader)
+    .map((a) => a.receivedAt)
+    .sort((a, b) => a - b);
+  const first = leading[0];
+  if (first === undefined) {
+    return {
+      maxMs: null,
+      violations: [
+        { kind: 'failover', at: history.startedAt, detail: 'no sidecar ever reported leadership' },
+      ],
+    };
+  }
+  let maxMs = 0;
+  let maxAt = first;
+  const edges = [...leading, history.endedAt];
+  for (let i = 1; i < edges.length; i += 1) {
+    const gap = (edges[i] ?? 0) - (edges[i - 1] ?? 0);
+    if (gap > maxMs) [maxMs, maxAt] = [gap, edges[i - 1] ?? 0];
+  }
+  const violations: Violation[] =
+    maxMs > history.failoverBoundMs
+      ? [
+          {
+            kind: 'failover',
+            at: maxAt,
+            detail: `no sidecar reported leadership for ${Math.round(maxMs)} ms from ${ms(maxAt)} (bound ${history.failoverBoundMs} ms)`,
+          },
+        ]
+      : [];
+  return { maxMs, violations };
+}
+
+function ms(at: number): string {
+  return `${at.toFixed(1)} ms`;
+}

@@ -1,0 +1,261 @@
+import type { Answer, RoundHistory, ScenarioCheck } from './history.js';
+import type { Lab } from './lab.js';
+import type { LabHost } from './netlab.js';
+import { Recorder } from './recorder.js';
+import { Sidecar, type WallClock } from './sidecars.js';
+import type { Backend, PlainStore } from './stores/index.js';
+import { until } from './wait.js';
+
+/** The election's timing in a run; every sidecar of a round gets the same. */
+export interface Timing {
+  readonly ttlMs: number;
+  readonly retryMs: number;
+  /** Pause between one answer of a sidecar and the next request to it. */
+  readonly pollMs: number;
+  /** How long an answer may take before the request counts as unanswered. */
+  readonly answerTimeoutMs: number;
+}
+
+export interface StartOptions {
+  readonly host?: LabHost;
+  readonly wallClock?: WallClock;
+  /** Another store than the round's plain one (a scenario's own topology). */
+  readonly store?: string;
+}
+
+export interface LeaderQuery {
+  /** Give up after this long (default: the round's failover bound). */
+  readonly within?: number;
+  /** Only a sidecar other than these. */
+  readonly except?: readonly Sidecar[];
+  /** Only an answer received after this round time (default: now). */
+  readonly after?: number;
+}
+
+/**
+ * One round of a scenario: its sidecars, its recording, its checks. Scenarios drive it;
+ * `finish()` waits for the election to settle, stops everything the round started, and
+ * hands back the history.
+ */
+export class Round {
+  readonly recorder: Recorder;
+  private readonly sidecars: Sidecar[] = [];
+  private readonly startsPerCandidate = new Map<string, number>();
+  private readonly checks: ScenarioCheck[] = [];
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+  private readonly hosts = new Set<LabHost>();
+  private outageMs = 0;
+
+  constructor(
+    readonly scenario: string,
+    readonly backend: Backend,
+    readonly number: number,
+    readonly election: string,
+    /** The sidecars' store prefix (namespace) for the whole run. */
+    readonly namespace: string,
+    readonly store: PlainStore,
+    readonly lab: Lab,
+    readonly timing: Timing,
+    private readonly baseBoundMs: number,
+  ) {
+    this.recorder = new Recorder(timing.answerTimeoutMs);
+  }
+
+  /**
+   * A lab host for this round (`name`: up to 3 letters or digits). Rounds on different
+   * backends run at once, so each backend gets hosts of its own; its path to the store is
+   * healed when the round ends.
+   */
+  host(name: string): LabHost {
+    const host = this.lab.host(`${name}${this.backend.charAt(0)}`);
+    this.hosts.add(host);
+    return host;
+  }
+
+  /** The longest a failover may take in this round, counting the outages it allowed. */
+  get failoverBoundMs(): number {
+    return this.baseBoundMs + this.outageMs;
+  }
+
+  /** Start a sidecar and record it from its first answer. */
+  async start(candidate: string, options: StartOptions = {}): Promise<Sidecar> {
+    const n = (this.startsPerCandidate.get(candidate) ?? 0) + 1;
+    this.startsPerCandidate.set(candidate, n);
+    const name = `${candidate}#${n}`;
+    const target = { name, candidate };
+    const sidecar = await Sidecar.start(
+      name,
+      {
+        candidate,
+        store: options.store ?? this.store.url,
+        election: this.election,
+        namespace: this.namespace,
+        ttlMs: this.timing.ttlMs,
+        retryMs: this.timing.retryMs,
+        ...(options.host === undefined ? {} : { host: options.host }),
+        ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+      },
+      (line) => this.recorder.logged(target, line),
+    );
+    this.sidecars.push(sidecar);
+    this.recorder.watch(sidecar, this.timing.pollMs);
+    return sidecar;
+  }
+
+  /** Start several, a few at a time (each start costs half a second of a core). */
+  async startAll(
+    candidates: readonly string[],
+    options: StartOptions = {},
+    atOnce = 4,
+  ): Promise<Sidecar[]> {
+    const started: Sidecar[] = [];
+    for (let i = 0; i < candidates.length; i += atOnce) {
+      const batch = candidates.slice(i, i + atOnce);
+      started.push(...(await Promise.all(batch.map((c) => this.start(c, options)))));
+    }
+    return started;
+  }
+
+  get running(): Sidecar[] {
+    return this.sidecars.filter((s) => s.running);
+  }
+
+  /** The sidecar's latest answer, if it ever answered. */
+  answer(sidecar: Sidecar): Answer | undefined {
+    return this.recorder.lastAnswer(sidecar.name);
+  }
+
+  /** Wait until a sidecar reports leadership in an answer received after `after`. */
+  leader(query: LeaderQuery = {}): Promise<Sidecar> {
+    const after = query.after ?? this.recorder.time();
+    const except = new Set(query.except ?? []);
+    return until('a leader', query.within ?? this.failoverBoundMs, () =>
+      this.running.find((s) => {
+        const answer = this.answer(s);
+        return !except.has(s) && answer?.isLeader === true && answer.receivedAt > after;
+      }),
+    );
+  }
+
+  /**
+   * Wait until one sidecar has answered "leader" under one term, and nothing else, for the
+   * last `forMs`: the election has settled (a wait for a lost lease, or a stale leader's
+   * deadline, would have shown within a TTL).
+   */
+  stableLeader(forMs: number, within: number): Promise<Sidecar> {
+    return until('a leader that stays', within, () => {
+      const since = this.recorder.time() - forMs;
+      return this.running.find((s) => {
+        const own = this.recorder.answersOf(s.name);
+        const recent = own.filter((a) => a.sentAt >= since);
+        const term = recent[0]?.term;
+        return (
+          own.some((a) => a.sentAt < since && a.isLeader && a.term === term) &&
+          recent.length > 0 &&
+          recent.every((a) => a.error === null && a.isLeader && a.term === term)
+        );
+      });
+    });
+  }
+
+  /** Wait until `sidecar` answers that its lease was just renewed (its remaining time rose). */
+  async renewed(sidecar: Sidecar, within = this.timing.ttlMs * 2): Promise<void> {
+    let previous = this.answer(sidecar);
+    await until(
+      `${sidecar.name} to renew`,
+      within,
+      () => {
+        const latest = this.answer(sidecar);
+        if (latest === undefined || latest === previous) return false;
+        const rose =
+          previous !== undefined &&
+          latest.isLeader &&
+          latest.leaseRemainingMs > previous.leaseRemainingMs + this.timing.pollMs;
+        previous = latest;
+        return rose;
+      },
+      2,
+    );
+  }
+
+  async kill(sidecar: Sidecar): Promise<void> {
+    this.recorder.mark('SIGKILL', sidecar.name);
+    await sidecar.kill();
+    await this.recorder.unwatch(sidecar.name);
+  }
+
+  /** Run `work` as a stretch of the round's marks (a fault, from its start to its end). */
+  async fault<T>(name: string, detail: string | null, work: () => Promise<T> | T): Promise<T> {
+    const end = this.recorder.begin(name, detail);
+    try {
+      return await work();
+    } finally {
+      end();
+    }
+  }
+
+  mark(name: string, detail: string | null = null): void {
+    this.recorder.mark(name, detail);
+  }
+
+  check(name: string, ok: boolean, detail: string): void {
+    this.checks.push({ name, ok, detail });
+  }
+
+  /** This round may go without a leader `ms` longer (a store down on purpose). */
+  allowOutage(ms: number): void {
+    this.outageMs += Math.max(0, Math.round(ms));
+  }
+
+  /** Run at the end of the round, after its sidecars are gone (latest first). */
+  onCleanup(cleanup: () => Promise<void> | void): void {
+    this.cleanups.unshift(cleanup);
+  }
+
+  /**
+   * Let the election settle (one leader for a whole TTL), stop every sidecar and run the
+   * cleanups. Returns the history with `error` if the scenario failed.
+   */
+  async finish(scenarioError: unknown): Promise<RoundHistory> {
+    let error = scenarioError === null ? null : describe(scenarioError);
+    const cleanupErrors: string[] = [];
+    try {
+      if (error === null) {
+        await this.stableLeader(this.timing.ttlMs, this.failoverBoundMs + this.timing.ttlMs);
+      }
+    } catch (settleError) {
+      error = describe(settleError);
+    }
+    const endedAt = this.recorder.time();
+    await this.recorder.stop();
+    for (const host of this.hosts) host.healStore();
+    await Promise.all(
+      this.sidecars.map((s) => s.kill().catch((e: unknown) => cleanupErrors.push(describe(e)))),
+    );
+    for (const cleanup of this.cleanups) {
+      try {
+        await cleanup();
+      } catch (cleanupError) {
+        cleanupErrors.push(describe(cleanupError));
+      }
+    }
+    const errors = [error, ...cleanupErrors.map((e) => `cleanup: ${e}`)].filter((e) => e !== null);
+    return {
+      scenario: this.scenario,
+      backend: this.backend,
+      round: this.number,
+      election: this.election,
+      ttlMs: this.timing.ttlMs,
+      failoverBoundMs: this.failoverBoundMs,
+      startedAt: 0,
+      endedAt,
+      ...this.recorder.recorded(),
+      checks: [...this.checks],
+      error: errors.length === 0 ? null : errors.join('; '),
+    };
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,35 @@
+import { badInput } from './bad-input.js';
+import { clockJump } from './clock-jump.js';
+import { cut, lateAnswers, stall } from './network-faults.js';
+import { freeze, kill, many } from './process-faults.js';
+import type { Scenario } from './scenario.js';
+import {
+  etcdLeaderKill,
+  etcdMemberCut,
+  pgTerminate,
+  redisEmpty,
+  sentinelFailover,
+  sentinelStaleLease,
+  storeRestart,
+} from './store-faults.js';
+
+export type { Scenario } from './scenario.js';
+
+/** Every scenario, in the order a full run goes through them. */
+export const SCENARIOS: readonly Scenario[] = [
+  kill,
+  freeze,
+  cut,
+  stall,
+  lateAnswers,
+  storeRestart,
+  redisEmpty,
+  pgTerminate,
+  sentinelFailover,
+  sentinelStaleLease,
+  etcdLeaderKill,
+  etcdMemberCut,
+  clockJump,
+  many,
+  badInput,
+];

@@ -1,0 +1,62 @@
+import type { LabHost } from '../netlab.js';
+import type { ViolationKind } from '../checker.js';
+import type { Round, Timing } from '../round.js';
+import type { Sidecar } from '../sidecars.js';
+import type { Backend } from '../stores/index.js';
+
+/** A fault the suite knows how to inject, and on which backends it applies. */
+export interface Scenario {
+  readonly name: string;
+  /** One line for `--list` and the docs. */
+  readonly summary: string;
+  readonly backends: readonly Backend[];
+  /** Too heavy to share the machine with other rounds: run after them, one at a time. */
+  readonly runsAlone?: boolean;
+  /** Poll each sidecar this often instead of the run's default (many sidecars: less often). */
+  readonly pollMs?: number;
+  /** A TTL of its own instead of the run's (a fault that takes longer than the usual TTL). */
+  readonly ttlMs?: number;
+  /** Wait this long for an answer instead of the run's 400 ms (a sidecar under load). */
+  readonly answerTimeoutMs?: number;
+  /** Extra time its failovers may take, beyond the base bound. */
+  readonly extraFailoverMs?: (timing: Timing) => number;
+  /**
+   * Violations a known product defect causes here: reported as such (with the defect named),
+   * not counted as failures. Anything else still fails.
+   */
+  readonly knownDefects?: readonly KnownDefect[];
+  run(round: Round): Promise<void>;
+}
+
+export interface KnownDefect {
+  readonly kind: ViolationKind;
+  /** What is wrong, in a sentence, for the report. */
+  readonly defect: string;
+}
+
+/** The usual three candidates. */
+export const TRIO = ['alpha', 'bravo', 'charlie'] as const;
+
+/**
+ * Start the victim alone and wait until it leads, then the others: the fault is aimed at a
+ * known leader placed where the scenario needs it.
+ */
+export async function startWithLeader(
+  round: Round,
+  victim: Parameters<Round['start']>,
+  others: readonly string[],
+  options: Parameters<Round['start']>[1] = {},
+) {
+  const leader = await round.start(...victim);
+  await round.leader({ after: 0 });
+  const followers = await round.startAll(others, options);
+  return { leader, followers };
+}
+
+/** The leader in lab host `v` (its path to the store breakable), two followers outside it. */
+export async function leaderInLab(round: Round): Promise<{ leader: Sidecar; host: LabHost }> {
+  const host = round.host('v');
+  const [first, ...others] = TRIO;
+  const { leader } = await startWithLeader(round, [first, { host }], others);
+  return { leader, host };
+}

@@ -1,0 +1,278 @@
+import type { LabHost } from '../netlab.js';
+import type { Round } from '../round.js';
+import type { EtcdPlacement } from '../stores/etcd.js';
+import { EtcdCluster, PostgresServer, RedisServer, SqliteFile } from '../stores/index.js';
+import { RedisSentinelSet } from '../stores/sentinel.js';
+import { tool } from '../stores/server.js';
+import { pause, until } from '../wait.js';
+import { leaderInLab, TRIO, type Scenario } from './scenario.js';
+
+/** Faults of the store itself: it crashes, forgets, fails over, loses a member. */
+
+/** Three candidates and their first leader. */
+async function trioWithLeader(round: Round, store?: string) {
+  const sidecars = await round.startAll(TRIO, store === undefined ? {} : { store });
+  const leader = await round.leader({ after: 0 });
+  return { sidecars, leader };
+}
+
+/** Run `work` as a fault during which nobody need lead; the bound grows by its length. */
+async function outage(round: Round, name: string, work: () => Promise<void>): Promise<void> {
+  const start = round.recorder.time();
+  await round.fault(name, null, work);
+  round.allowOutage(round.recorder.time() - start);
+}
+
+export const storeRestart: Scenario = {
+  name: 'store-restart',
+  summary: 'the store crashes (SIGKILL / immediate stop) and restarts on its data',
+  backends: ['redis', 'postgres', 'etcd'],
+  async run(round) {
+    const { store } = round;
+    if (store instanceof SqliteFile) throw new Error('a SQLite file has no server to restart');
+    const { leader } = await trioWithLeader(round);
+    await round.renewed(leader);
+    await outage(round, 'store restart', () => store.restart());
+    await round.leader();
+  },
+};
+
+/**
+ * Redis restarts empty right after the leader renewed, while the leader's own path to it is
+ * stalled: the others reconnect first and find no lease, the leader still believes in its
+ * own. Whoever acquires now must wait out a TTL before it leads.
+ */
+export const redisEmpty: Scenario = {
+  name: 'redis-empty',
+  summary: 'Redis restarts empty (every lease and term lost) while the leader’s path is stalled',
+  backends: ['redis'],
+  async run(round) {
+    const { store } = round;
+    if (!(store instanceof RedisServer)) throw new Error('redis-empty needs Redis');
+    const { leader, host } = await leaderInLab(round);
+    // Right after a renew the leader believes in its lease longest: the worst moment.
+    await round.renewed(leader);
+    host.stallStore();
+    round.mark('path stalled', leader.name);
+    await outage(round, 'restart empty', () => store.restartEmpty());
+    // The others are back on the empty server; the leader's renewals are still held.
+    await pause(Math.floor(round.timing.ttlMs / 3));
+    host.healStore();
+    round.mark('healed');
+    await round.leader();
+  },
+};
+
+export const pgTerminate: Scenario = {
+  name: 'pg-terminate',
+  summary: 'the leader’s PostgreSQL session is ended with pg_terminate_backend',
+  backends: ['postgres'],
+  async run(round) {
+    const { store } = round;
+    if (!(store instanceof PostgresServer)) throw new Error('pg-terminate needs PostgreSQL');
+    const { leader } = await trioWithLeader(round);
+    await round.renewed(leader);
+    const ended = await round.fault('pg_terminate_backend', 'the advisory lock holder', () =>
+      store.terminateLockHolders(),
+    );
+    round.check('the leader’s session was ended', ended === 1, `${ended} sessions ended`);
+    await round.leader();
+  },
+};
+
+/** A Sentinel set of the round's own (a failover leaves it broken), and its replica's host. */
+async function sentinelSet(round: Round): Promise<RedisSentinelSet> {
+  const set = await RedisSentinelSet.start(
+    round.lab.store,
+    round.lab.storeAddress,
+    round.host('rr'),
+  );
+  round.onCleanup(() => set.close());
+  return set;
+}
+
+/** Kill the primary and wait until Sentinel has promoted the replica. */
+async function failOver(round: Round, set: RedisSentinelSet): Promise<void> {
+  await outage(round, 'primary killed, Sentinel fails over', async () => {
+    await set.primary.kill();
+    const replica = `${set.replicaHost.address}:`;
+    await until(
+      'Sentinel to promote the replica',
+      30_000,
+      async () => (await set.masterAddress()).startsWith(replica),
+      100,
+    );
+  });
+}
+
+/**
+ * Redis primary + replica + three Sentinels. The first leader hands over cleanly and the
+ * replica gets that; then replication is cut, and the next candidate acquires on the
+ * primary only: the write the replica never gets. That leader is frozen (a pause, a slow
+ * VM) and the primary killed; Sentinel promotes the replica, where the election looks free.
+ * The frozen leader wakes within its own deadline, still believing it leads: whoever
+ * acquired on the promoted replica must not have led yet. The TTL is long enough for the
+ * failover to finish inside it.
+ */
+export const sentinelFailover: Scenario = {
+  name: 'sentinel-failover',
+  summary: 'Redis + 3 Sentinels: the primary dies right after an acquire the replica missed',
+  backends: ['redis'],
+  ttlMs: 6_000,
+  // Sentinel's down-after (1 s) and its vote.
+  extraFailoverMs: () => 5_000,
+  async run(round) {
+    const set = await sentinelSet(round);
+    const store = { store: set.url };
+    const first = await round.start('alpha', store);
+    await round.leader({ after: 0 });
+    await round.fault('SIGTERM', first.name, () => first.stop());
+    await round.recorder.unwatch(first.name);
+    await set.waitUntilReplicated();
+    await round.fault('replication cut', 'primary ↔ replica', () => set.replicaHost.cutStore());
+    const leader = await round.start('bravo', store);
+    await round.leader({ except: [first] });
+    const followers = await round.startAll(['charlie', 'delta'], store);
+    await until('the followers to see the leader', 10_000, () =>
+      followers.every((f) => round.answer(f)?.leader === leader.candidate),
+    );
+    // Frozen right after a renewal, so that its deadline is as far off as it gets.
+    await round.renewed(leader);
+    leader.freeze();
+    const frozenAt = round.recorder.time();
+    round.mark('SIGSTOP', leader.name);
+    await failOver(round, set);
+    // Time for the others to reconnect and acquire; then wake the old leader well inside
+    // its deadline.
+    const wakeAt = Math.min(round.recorder.time() + 1_500, frozenAt + round.timing.ttlMs * 0.75);
+    await pause(wakeAt - round.recorder.time());
+    leader.thaw();
+    round.mark('SIGCONT', leader.name);
+    await round.leader();
+  },
+};
+
+/**
+ * The same set, but replication is cut before a clean handover: the promoted replica still
+ * holds the first leader's lease, which the primary had deleted. Safe (that holder has
+ * stepped down; the next acquisition still waits and gets a higher term), but every
+ * follower reports the old holder and its lower term again until that lease runs out.
+ */
+export const sentinelStaleLease: Scenario = {
+  name: 'sentinel-stale-lease',
+  summary: 'Redis + 3 Sentinels: replication cut, a clean handover, the primary dies',
+  backends: ['redis'],
+  ttlMs: 6_000,
+  extraFailoverMs: () => 5_000,
+  knownDefects: [
+    {
+      kind: 'term-backwards',
+      defect:
+        'after a failover to a replica that missed a release, followers report the released holder and its lower term again (the elector counts a term regression); the next acquisition waits and rises',
+    },
+  ],
+  async run(round) {
+    const set = await sentinelSet(round);
+    const { leader } = await trioWithLeader(round, set.url);
+    await set.waitUntilReplicated();
+    await round.fault('replication cut', 'primary ↔ replica', () => set.replicaHost.cutStore());
+    await round.fault('SIGTERM', leader.name, () => leader.stop());
+    await round.recorder.unwatch(leader.name);
+    await round.leader({ except: [leader] });
+    await failOver(round, set);
+    await round.leader();
+  },
+};
+
+/** Three etcd members in the store host, or the third in a lab host of its own. */
+function threeMembers(round: Round, thirdHost?: LabHost): Promise<EtcdCluster> {
+  const { store, storeAddress } = round.lab;
+  const inStoreHost = (name: string): EtcdPlacement => ({
+    name,
+    host: store,
+    clientAddress: storeAddress,
+    peerAddress: storeAddress,
+  });
+  if (thirdHost === undefined) {
+    return EtcdCluster.start(['m1', 'm2', 'm3'].map(inStoreHost));
+  }
+  if (thirdHost.storeSideAddress === null)
+    throw new Error('etcd: the third member needs a lab host');
+  return EtcdCluster.start([
+    inStoreHost('m1'),
+    inStoreHost('m2'),
+    // Clients reach it over its own link from the root; its peers over its store link.
+    {
+      name: 'm3',
+      host: thirdHost,
+      clientAddress: thirdHost.address,
+      peerAddress: thirdHost.storeSideAddress,
+    },
+  ]);
+}
+
+export const etcdLeaderKill: Scenario = {
+  name: 'etcd-leader-kill',
+  summary: 'a 3-member etcd cluster loses its leader member (SIGKILL)',
+  backends: ['etcd'],
+  // etcd's own election (about a second) and the client moving to a live member.
+  extraFailoverMs: () => 3_000,
+  async run(round) {
+    const cluster = await threeMembers(round);
+    round.onCleanup(() => cluster.close());
+    await trioWithLeader(round, cluster.url);
+    const name = await cluster.leaderName();
+    await round.fault('etcd leader member SIGKILL', name, () =>
+      cluster.member(name).process.kill(),
+    );
+    await pause(round.timing.ttlMs * 2);
+    await round.leader();
+  },
+};
+
+export const etcdMemberCut: Scenario = {
+  name: 'etcd-member-cut',
+  summary: 'a 3-member etcd cluster: its leader member is cut off; the election carries on',
+  backends: ['etcd'],
+  extraFailoverMs: () => 3_000,
+  async run(round) {
+    const host = round.host('e3');
+    const cluster = await threeMembers(round, host);
+    round.onCleanup(() => cluster.close());
+    await trioWithLeader(round, cluster.url);
+    await moveEtcdLeadership(cluster, 'm3');
+    await round.fault('etcd member cut', 'm3 (the leader member) ↔ m1, m2', async () => {
+      host.cutStore();
+      // m1 and m2 still make a quorum: the election must carry on without m3.
+      await round.stableLeader(round.timing.ttlMs, round.failoverBoundMs + round.timing.ttlMs);
+    });
+    host.healStore();
+    round.mark('healed');
+    await pause(round.timing.ttlMs);
+    await round.leader();
+  },
+};
+
+/** Make `name` the cluster's leader member (etcdctl move-leader). */
+async function moveEtcdLeadership(cluster: EtcdCluster, name: string): Promise<void> {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ETCDCTL_API: '3' };
+  const current = cluster.member(await cluster.leaderName());
+  if (current.placement.name === name) return;
+  const members = await tool(
+    'etcdctl',
+    [`--endpoints=${current.clientUrl}`, 'member', 'list', '-w', 'simple'],
+    { env },
+  );
+  const id = members
+    .split('\n')
+    .map((line) => line.split(',').map((field) => field.trim()))
+    .find((fields) => fields[2] === name)?.[0];
+  if (id === undefined) throw new Error(`etcd: no member named ${name}:\n${members}`);
+  await tool('etcdctl', [`--endpoints=${current.clientUrl}`, 'move-leader', id], { env });
+  await until(
+    `${name} to lead the etcd cluster`,
+    10_000,
+    async () => (await cluster.leaderName()) === name,
+    100,
+  );
+}

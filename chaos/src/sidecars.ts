@@ -1,0 +1,139 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { LabHost } from './netlab.js';
+import { ProcessGroup } from './process-group.js';
+import { until } from './wait.js';
+
+/**
+ * Real sidecar processes: the built `leasehold` command, as users run it, each in a process
+ * group of its own so that a kill takes everything it started, optionally inside a lab host
+ * (its path to the store breakable) and under a fake wall clock.
+ */
+
+const BIN = new URL('../../packages/sidecar/bin/leasehold.js', import.meta.url).pathname;
+
+/** Where Debian's faketime package puts the library (scripts/services.sh installs it). */
+const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+
+export interface SidecarOptions {
+  readonly candidate: string;
+  readonly store: string;
+  readonly election: string;
+  readonly namespace: string;
+  readonly ttlMs: number;
+  readonly retryMs: number;
+  /** Run inside this lab host (default: the root namespace, on loopback). */
+  readonly host?: LabHost;
+  /** Give this sidecar a wall clock of its own, moved with `WallClock.jump`. */
+  readonly wallClock?: WallClock;
+  readonly extraArgs?: readonly string[];
+}
+
+/**
+ * An offset for one process's wall clock (libfaketime reads it from a file, at most a second
+ * late). The monotonic clock is left alone, as it is when NTP or an operator steps the clock.
+ */
+export class WallClock {
+  constructor(readonly file: string) {
+    writeFileSync(file, '+0\n');
+  }
+
+  /** Move the wall clock to `offset` from the real one: `+1h`, `-1h`, `+0`. */
+  jump(offset: string): void {
+    writeFileSync(this.file, `${offset}\n`);
+  }
+
+  /** The environment that puts a process under this clock. */
+  environment(): Record<string, string> {
+    return {
+      LD_PRELOAD: LIBFAKETIME,
+      FAKETIME_TIMESTAMP_FILE: this.file,
+      FAKETIME_CACHE_DURATION: '1',
+      FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    };
+  }
+}
+
+export class Sidecar {
+  private constructor(
+    /** `<candidate>#<n>`: the n-th process of this candidate in the round. */
+    readonly name: string,
+    readonly candidate: string,
+    readonly url: string,
+    readonly process: ProcessGroup,
+  ) {}
+
+  /**
+   * Start one and wait until it listens. `onLine` sees every line it logs, from the first.
+   */
+  static async start(
+    name: string,
+    options: SidecarOptions,
+    onLine: (line: string) => void,
+  ): Promise<Sidecar> {
+    const { host, wallClock } = options;
+    const argv = [
+      process.execPath,
+      BIN,
+      ...['--store', options.store, '--election', options.election, '--id', options.candidate],
+      ...['--store-prefix', options.namespace, '--port', '0'],
+      ...['--host', host === undefined ? '127.0.0.1' : '0.0.0.0'],
+      ...['--ttl', `${options.ttlMs}ms`, '--retry-interval', `${options.retryMs}ms`],
+      ...(options.extraArgs ?? []),
+    ];
+    const [command = '', ...args] = host === undefined ? argv : host.wrap(argv);
+    const child = new ProcessGroup(command, args, {
+      env: { ...process.env, ...(wallClock?.environment() ?? {}) },
+    });
+    let port: string | null = null;
+    child.onLine((line, stream) => {
+      if (stream !== 'stdout') return;
+      onLine(line);
+      port ??= /"url":"http:\/\/[^"]*:(\d+)"/.exec(line)?.[1] ?? null;
+    });
+    try {
+      const listening = await until(`${name} listening`, 30_000, () => {
+        child.assertRunning(`${name} starting`);
+        return port ?? undefined;
+      });
+      const address = host === undefined ? '127.0.0.1' : host.address;
+      return new Sidecar(name, options.candidate, `http://${address}:${listening}`, child);
+    } catch (error) {
+      await child.kill();
+      throw error;
+    }
+  }
+
+  get running(): boolean {
+    return !this.process.hasExited;
+  }
+
+  /** SIGKILL, and wait until nothing of it is left. */
+  kill(): Promise<void> {
+    return this.process.kill();
+  }
+
+  freeze(): void {
+    this.process.signal('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.process.signal('SIGCONT');
+  }
+
+  /** SIGTERM: stop reporting leadership, release, exit. */
+  async stop(withinMs = 15_000): Promise<void> {
+    this.process.signal('SIGTERM');
+    await until(`${this.name} to exit after SIGTERM`, withinMs, () => !this.running);
+  }
+
+  /** Resident memory in bytes (Linux), or null once it has exited. */
+  residentBytes(): number | null {
+    try {
+      const status = readFileSync(`/proc/${this.process.pgid}/status`, 'utf8');
+      const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+      return kb === undefined ? null : Number(kb) * 1024;
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { LabHost } from '../netlab.js';
+import { ProcessGroup } from '../process-group.js';
+import { until } from '../wait.js';
+
+/**
+ * A private store server of the suite's own, never the shared ones: started inside a lab
+ * host (or the root namespace), in a process group, waited for until it answers.
+ */
+
+export type Backend = 'redis' | 'postgres' | 'etcd' | 'sqlite';
+
+export const BACKENDS: readonly Backend[] = ['redis', 'postgres', 'etcd', 'sqlite'];
+
+/** What every store fixture offers a scenario. */
+export interface StoreFixture {
+  readonly backend: Backend;
+  /** The URL sidecars use, from the root namespace or any lab host. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** A store whose server can crash and come back. */
+export interface RestartableStore extends StoreFixture {
+  /** SIGKILL the server and start it again on the same data. Resolves once it answers. */
+  restart(): Promise<void>;
+}
+
+export interface ServerSpec {
+  readonly name: string;
+  /** Where it runs; undefined: the root namespace. */
+  readonly host: LabHost | undefined;
+  readonly argv: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  /** Resolves true once the server answers. */
+  readonly ready: () => Promise<boolean>;
+}
+
+/** One server process, restartable with the same command line. */
+export class ServerProcess {
+  private group: ProcessGroup | null = null;
+
+  constructor(private readonly spec: ServerSpec) {}
+
+  async start(withinMs = 30_000): Promise<void> {
+    const argv =
+      this.spec.host === undefined ? [...this.spec.argv] : this.spec.host.wrap(this.spec.argv);
+    const [command = '', ...args] = argv;
+    const group = new ProcessGroup(command, args, { env: this.spec.env ?? process.env });
+    this.group = group;
+    try {
+      await until(
+        `${this.spec.name} to answer`,
+        withinMs,
+        async () => {
+          group.assertRunning(this.spec.name);
+          return this.spec.ready();
+        },
+        50,
+      );
+    } catch (error) {
+      const tail = group.lines.slice(-5).join('\n');
+      await this.kill();
+      throw new Error(`${(error as Error).message}\n${tail}`, { cause: error });
+    }
+  }
+
+  get running(): boolean {
+    return this.group !== null && !this.group.hasExited;
+  }
+
+  /** SIGKILL the whole group (no chance to save anything) and wait until it is gone. */
+  async kill(): Promise<void> {
+    const group = this.group;
+    this.group = null;
+    await group?.kill();
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.start();
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.group?.signal(signal);
+  }
+}
+
+/** Run a store's command-line tool to its end; rejects with its output when it fails. */
+export function tool(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      {
+        env: options.env ?? process.env,
+        timeout: options.timeoutMs ?? 10_000,
+        killSignal: 'SIGKILL',
+      },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${command} ${args.join(' ')}: ${stderr || error.message}`));
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
+/** A TCP port free on 127.0.0.1 a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/**
+ * Ports inside the lab's store host: its network namespace is the suite's own, so counting
+ * up is enough. Different from any root-namespace port, which keeps logs unambiguous.
+ */
+let nextLabPort = 21_000;
+export function labPort(): number {
+  nextLabPort += 1;
+  return nextLabPort;
+}
+
+/** GET over plain HTTP; resolves the body, rejects on an error or after `timeoutMs`. */
+export async function httpGet(url: string, timeoutMs = 2_000): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  return response.text();
+}

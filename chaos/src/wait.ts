@@ -1,0 +1,28 @@
+/**
+ * Waiting in the chaos suite: for a condition, polled, with a deadline, never a bare sleep
+ * standing in for synchronisation. `pause` exists for the faults themselves: a freeze or a
+ * cut lasts a chosen time, and that time is the point of the experiment.
+ */
+
+/** The suite's clock: monotonic milliseconds, comparable across everything it records. */
+export const now = (): number => performance.now();
+
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+/** Poll `check` every `everyMs` until it returns a value other than undefined or false. */
+export async function until<T>(
+  what: string,
+  withinMs: number,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  everyMs = 10,
+): Promise<T> {
+  const deadline = now() + withinMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
+    await pause(everyMs);
+  }
+}

@@ -1,0 +1,103 @@
+import {
+  LeaseholdError,
+  leaseValidityMs,
+  resolveTiming,
+  type ElectionTiming,
+} from '@leasehold/core';
+import { asWritten, commandGraceRule, type SidecarConfig } from './config.js';
+import { hostMonotonicMs, type StopPlan } from './watchdog-protocol.js';
+
+/**
+ * When `leasehold run` stops its command: always before the lease could pass to another
+ * instance. From the lease deadline the elector answers by (`validUntil`, pushed later by
+ * every successful renewal):
+ *
+ *     validUntil - KILL_LEAD_MS - grace   SIGTERM, unless a renewal came first
+ *     validUntil - KILL_LEAD_MS           SIGKILL
+ *
+ * A stop asked for (shutdown, resign, the end of leadership) moves SIGTERM to now and
+ * SIGKILL to at most the grace later, never past the lease's own SIGKILL time.
+ */
+
+/**
+ * SIGKILL goes out this long before the deadline, so that the group is gone by then even
+ * when the watchdog's timer fires late on a busy host. The store's own expiry comes later
+ * still (the elector's deadline already allows for clock drift and a safety margin).
+ */
+export const KILL_LEAD_MS = 250;
+/**
+ * Room for a renewal's round trip: a healthy leader's next renewal must land before its
+ * SIGTERM time, or every renewal would stop the command.
+ */
+export const RENEW_ALLOWANCE_MS = 250;
+
+/** A stop that was asked for, on the elector's clock (`performance.now()`). */
+export interface StopRequest {
+  readonly at: number;
+  /** SIGKILL at once (leadership is already gone), not after the grace period. */
+  readonly killNow: boolean;
+}
+
+/**
+ * The longest command grace that fits: SIGTERM only once a renewal that was due has not
+ * arrived, and the command still has the whole grace before its SIGKILL.
+ */
+export function maxCommandGraceMs(timing: ElectionTiming): number {
+  return (
+    leaseValidityMs(timing, timing.ttlMs) -
+    timing.renewIntervalMs -
+    RENEW_ALLOWANCE_MS -
+    KILL_LEAD_MS
+  );
+}
+
+/**
+ * Why `leasehold run` cannot honour this command grace, or null. Checked at start-up (exit
+ * 2): the grace must end before the sidecar's own shutdown gives up, and fit inside the
+ * lease, or the command would get SIGTERM at every renewal or too late.
+ */
+export function commandGraceProblem(config: SidecarConfig): Error | null {
+  const belowShutdown = commandGraceRule(config);
+  if (belowShutdown !== null) return belowShutdown;
+  let timing: ElectionTiming;
+  try {
+    timing = resolveTiming({
+      ttlMs: config.ttlMs,
+      retryIntervalMs: config.retryIntervalMs,
+      ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
+    });
+  } catch {
+    return null; // a broken timing rule is reported, by name, when the elector is built
+  }
+  const maxMs = maxCommandGraceMs(timing);
+  if (config.commandGraceMs <= maxMs) return null;
+  const renewal =
+    config.renewIntervalMs === undefined ? '' : ` and ${asWritten(config, 'renewIntervalMs')}`;
+  return new LeaseholdError(
+    'LEASEHOLD_E_CONFIG',
+    `${asWritten(config, 'commandGraceMs')} does not fit ${asWritten(config, 'ttlMs')}${renewal}: ` +
+      `a lease renewed every ${timing.renewIntervalMs} ms leaves the command at most ` +
+      `${Math.max(0, maxMs)} ms to stop before the lease can pass; use a shorter command grace or a longer ttl`,
+  );
+}
+
+/**
+ * The plan for the watchdog, on the host's monotonic clock. `validUntil` and the request
+ * are on the elector's clock, `performance.now()`: both clocks count CLOCK_MONOTONIC, from
+ * different origins, so one offset converts.
+ */
+export function stopPlan(
+  validUntil: number,
+  graceMs: number,
+  request: StopRequest | null,
+): StopPlan {
+  const leaseKillAt = validUntil - KILL_LEAD_MS;
+  let termAt = leaseKillAt - graceMs;
+  let killAt = leaseKillAt;
+  if (request !== null) {
+    termAt = Math.min(termAt, request.at);
+    killAt = Math.min(killAt, request.killNow ? request.at : request.at + graceMs);
+  }
+  const offset = hostMonotonicMs() - performance.now();
+  return { termAt: termAt + offset, killAt: killAt + offset };
+}

@@ -1,0 +1,104 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { invalidSetting, type SettingKey, type SidecarConfig } from './config.js';
+
+/**
+ * The store's TLS files (--store-ca, --store-cert, --store-key), read and checked once at
+ * start-up, before any store is opened: every backend then refuses junk with the same line,
+ * instead of one failing at once, one retrying for ever and one logging a driver's riddle.
+ */
+
+export interface TlsMaterial {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+export function readTlsFiles(config: SidecarConfig): TlsMaterial | undefined {
+  const { storeCa, storeCert, storeKey } = config;
+  if (storeCa === undefined && storeCert === undefined && storeKey === undefined) return undefined;
+  if ((storeCert === undefined) !== (storeKey === undefined)) {
+    const given = storeCert === undefined ? 'storeKey' : 'storeCert';
+    throw invalidSetting(
+      config,
+      given,
+      'a client certificate needs its private key: set --store-cert and --store-key together',
+    );
+  }
+  const ca = storeCa === undefined ? undefined : readPem(config, 'storeCa', storeCa);
+  if (ca !== undefined) certificatesIn(config, 'storeCa', ca);
+  if (storeCert === undefined || storeKey === undefined)
+    return { ...(ca === undefined ? {} : { ca }) };
+
+  const cert = readPem(config, 'storeCert', storeCert);
+  const key = readPem(config, 'storeKey', storeKey);
+  const [certificate] = certificatesIn(config, 'storeCert', cert);
+  const privateKey = parseKey(config, key);
+  if (certificate !== undefined && !certificate.checkPrivateKey(privateKey)) {
+    throw invalidSetting(
+      config,
+      'storeKey',
+      "the private key of --store-cert's certificate; this key belongs to another certificate",
+    );
+  }
+  return { ...(ca === undefined ? {} : { ca }), cert, key };
+}
+
+function readPem(config: SidecarConfig, setting: SettingKey, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw invalidSetting(config, setting, `a readable PEM file (${reason})`);
+  }
+}
+
+/** Every certificate in a PEM file; refuses a file without one, or with a broken one. */
+function certificatesIn(
+  config: SidecarConfig,
+  setting: SettingKey,
+  pem: string,
+): X509Certificate[] {
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  const what =
+    setting === 'storeCa' ? 'a PEM file of CA certificates' : 'a PEM file with a certificate';
+  if (blocks.length === 0) {
+    throw invalidSetting(
+      config,
+      setting,
+      `${what} (-----BEGIN CERTIFICATE-----); this file has no certificate in it`,
+    );
+  }
+  return blocks.map((block, index) => {
+    try {
+      return new X509Certificate(block);
+    } catch {
+      throw invalidSetting(
+        config,
+        setting,
+        `${what}; certificate ${index + 1} in this file is damaged and cannot be read`,
+      );
+    }
+  });
+}
+
+function parseKey(config: SidecarConfig, pem: string): KeyObject {
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem)) {
+    throw invalidSetting(
+      config,
+      'storeKey',
+      'an unencrypted PEM private key; this one needs a passphrase, which leasehold cannot ask for (openssl pkey -in key.pem -out plain.pem)',
+    );
+  }
+  try {
+    return createPrivateKey(pem);
+  } catch {
+    throw invalidSetting(
+      config,
+      'storeKey',
+      'a PEM private key (-----BEGIN PRIVATE KEY-----); this file has none that can be read',
+    );
+  }
+}

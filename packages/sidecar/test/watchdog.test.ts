@@ -1,0 +1,266 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { WatchedCommand, spawnWatchdog } from '../src/watched-command.js';
+import {
+  REPORT_FD,
+  hostMonotonicMs,
+  type StopPlan,
+  type WatchdogReport,
+} from '../src/watchdog-protocol.js';
+import { until } from './helpers/sidecar-processes.js';
+import { leftRunning, running } from './helpers/process-scan.js';
+
+/**
+ * The watchdog process on its own, driven the way the sidecar drives it: plans on its
+ * stdin, reports on fd 3. The command under it records its pid, its children's pids and
+ * each SIGTERM (with the host's monotonic time) in a file.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'lhrn-watchdog-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * argv: <file> <stubborn: 1 to ignore SIGTERM>. Starts two children in its group, one of
+ * which ignores SIGTERM and starts a grandchild of its own; all record their pids.
+ */
+const COMMAND = `
+  const { spawn } = require('node:child_process');
+  const { appendFileSync } = require('node:fs');
+  const [file, stubborn, depth = '0'] = process.argv.slice(2);
+  const now = () => Number(process.hrtime.bigint()) / 1e6;
+  const log = (line) => appendFileSync(file, line + '\\n');
+  if (depth === '0') {
+    for (const childStubborn of ['0', '1'])
+      spawn(process.execPath, [__filename, file, childStubborn, '1'], { stdio: 'ignore' });
+  } else if (depth === '1' && stubborn === '1') {
+    spawn(process.execPath, [__filename, file, '1', '2'], { stdio: 'ignore' });
+  }
+  process.on('SIGTERM', () => {
+    log('term ' + depth + ' ' + now());
+    if (stubborn !== '1') process.exit(0);
+  });
+  log('pid ' + depth + ' ' + process.pid);
+  if (depth === '0') log('leasehold-term ' + process.env.LEASEHOLD_TERM);
+  setInterval(() => {}, 1000);
+`;
+
+const commandFile = join(dir, 'command.cjs');
+writeFileSync(commandFile, COMMAND);
+
+interface Recorded {
+  readonly pids: number[];
+  /** Host monotonic times at which the top command got SIGTERM. */
+  readonly terms: number[];
+}
+
+function recorded(file: string): Recorded {
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(file, 'utf8').trim().split('\n');
+  } catch {
+    // Not written yet.
+  }
+  const fields = lines.map((line) => line.split(' '));
+  return {
+    pids: fields.filter((f) => f[0] === 'pid').map((f) => Number(f[2])),
+    terms: fields.filter((f) => f[0] === 'term' && f[1] === '0').map((f) => Number(f[2])),
+  };
+}
+
+interface Watchdog {
+  readonly child: ChildProcess;
+  readonly file: string;
+  readonly reports: WatchdogReport[];
+  readonly exited: Promise<number | null>;
+  send(plan: StopPlan): void;
+}
+
+/** In the environment of every process these tests start, and so of their descendants. */
+const MARKER = `LHRN_WATCHDOG_TEST=${process.pid}`;
+const env = { ...process.env, LHRN_WATCHDOG_TEST: String(process.pid) };
+const watchdogs: ChildProcess[] = [];
+afterEach(async () => {
+  for (const child of watchdogs.splice(0)) child.kill('SIGKILL');
+  // A test must not leave anything running: fail it, after cleaning up for the next one.
+  expect(await leftRunning(MARKER)).toEqual([]);
+});
+
+let nextFile = 0;
+function startWatchdog(stubborn: boolean, firstPlan: StopPlan): Watchdog {
+  const file = join(dir, `command-${nextFile++}.log`);
+  const child = spawnWatchdog(process.execPath, [commandFile, file, stubborn ? '1' : '0'], env);
+  watchdogs.push(child);
+  const reports: WatchdogReport[] = [];
+  createInterface({ input: child.stdio[REPORT_FD] as Readable }).on('line', (line) =>
+    reports.push(JSON.parse(line) as WatchdogReport),
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const send = (plan: StopPlan): void => {
+    child.stdin?.write(`${JSON.stringify(plan)}\n`);
+  };
+  send(firstPlan);
+  return { child, file, reports, exited, send };
+}
+
+/** A plan far enough ahead that nothing is signalled during the test unless it says so. */
+const later = (): StopPlan => ({
+  termAt: hostMonotonicMs() + 60_000,
+  killAt: hostMonotonicMs() + 61_000,
+});
+
+/** Wait for the command and its three descendants to have started; returns their pids. */
+async function groupStarted(watchdog: Watchdog): Promise<number[]> {
+  await until(() => recorded(watchdog.file).pids.length === 4, 10_000);
+  const { pids } = recorded(watchdog.file);
+  expect(running(pids)).toEqual(pids);
+  return pids;
+}
+
+describe('the watchdog', () => {
+  it('kills the whole group at once when the pipe from the sidecar closes', async () => {
+    const watchdog = startWatchdog(true, later());
+    const pids = await groupStarted(watchdog);
+    const closedAt = performance.now();
+    watchdog.child.stdin?.end();
+    expect(await watchdog.exited).toBe(0);
+    const tookMs = performance.now() - closedAt;
+    expect(running(pids)).toEqual([]);
+    expect(tookMs).toBeLessThan(1_000);
+    expect(watchdog.reports).toContainEqual({
+      event: 'signalled',
+      signal: 'SIGKILL',
+      why: 'sidecar-gone',
+    });
+  });
+
+  it('sends SIGTERM, then SIGKILL, when the last plan comes due without a newer one', async () => {
+    const watchdog = startWatchdog(true, later());
+    const pids = await groupStarted(watchdog);
+    const termAt = hostMonotonicMs() + 300;
+    const killAt = termAt + 400;
+    watchdog.send({ termAt, killAt });
+    expect(await watchdog.exited).toBe(0);
+    const goneAt = hostMonotonicMs();
+    const [term] = recorded(watchdog.file).terms;
+    // Never before its time (that would stop a healthy leader's command), and promptly.
+    expect(term).toBeGreaterThanOrEqual(termAt);
+    expect(term).toBeLessThan(termAt + 300);
+    expect(goneAt).toBeGreaterThanOrEqual(killAt);
+    expect(goneAt).toBeLessThan(killAt + 1_000);
+    expect(running(pids)).toEqual([]);
+    expect(watchdog.reports.map((r) => r.event)).toEqual([
+      'started',
+      'signalled',
+      'signalled',
+      'exited',
+    ]);
+  });
+
+  it('keeps the command running while newer plans push the deadline later', async () => {
+    const watchdog = startWatchdog(false, later());
+    const pids = await groupStarted(watchdog);
+    const firstTermAt = hostMonotonicMs() + 300;
+    let lastTermAt = firstTermAt;
+    watchdog.send({ termAt: firstTermAt, killAt: firstTermAt + 500 });
+    // Renewals: every 100 ms the deadline moves 300 ms ahead, for a second.
+    while (hostMonotonicMs() < firstTermAt + 700) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      lastTermAt = hostMonotonicMs() + 300;
+      watchdog.send({ termAt: lastTermAt, killAt: lastTermAt + 500 });
+    }
+    expect(recorded(watchdog.file).terms).toEqual([]);
+    expect(running(pids)).toEqual(pids);
+    // The renewals stop: the last plan is carried out.
+    expect(await watchdog.exited).toBe(0);
+    const [term] = recorded(watchdog.file).terms;
+    expect(term).toBeGreaterThanOrEqual(lastTermAt);
+    expect(running(pids)).toEqual([]);
+  });
+
+  it('does not start a command whose first plan has already run out', async () => {
+    const past = hostMonotonicMs() - 1;
+    const watchdog = startWatchdog(false, { termAt: past, killAt: past });
+    expect(await watchdog.exited).toBe(0);
+    expect(watchdog.reports).toEqual([
+      { event: 'failed', message: 'the lease ran out before the command could start' },
+    ]);
+    expect(recorded(watchdog.file).pids).toEqual([]);
+  });
+
+  it('ignores SIGINT, SIGTERM and SIGHUP sent to itself: the sidecar decides', async () => {
+    const watchdog = startWatchdog(false, later());
+    const pids = await groupStarted(watchdog);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) watchdog.child.kill(signal);
+    expect(recorded(watchdog.file).terms).toEqual([]);
+    // Signals are delivered before the watchdog reads on: it is still there to stop the
+    // command by the plan, and exits by itself, not by a signal.
+    const termAt = hostMonotonicMs();
+    watchdog.send({ termAt, killAt: termAt + 300 });
+    expect(await watchdog.exited).toBe(0);
+    expect(watchdog.child.signalCode).toBeNull();
+    expect(recorded(watchdog.file).terms).toHaveLength(1);
+    expect(running(pids)).toEqual([]);
+  });
+});
+
+describe("the sidecar's side", () => {
+  it('keeps a standby watchdog waiting: the command starts on begin(), with the term', async () => {
+    const file = join(dir, 'standby.log');
+    const standby = new WatchedCommand({
+      command: process.execPath,
+      args: [commandFile, file, '0'],
+      env,
+    });
+    const dismissed = new WatchedCommand({
+      command: process.execPath,
+      args: [commandFile, file, '0'],
+      env,
+    });
+    expect(standby.ready).toBe(true);
+    // One never given its start order exits when let go, having started nothing.
+    dismissed.dismiss();
+    await dismissed.gone;
+    expect(dismissed.ready).toBe(false);
+    expect(recorded(file).pids).toEqual([]);
+
+    const reports: WatchdogReport[] = [];
+    standby.begin(
+      { ...later(), env: { LEASEHOLD_TERM: '42' } },
+      { onReport: (report) => reports.push(report), onWatchdogDied: () => {} },
+    );
+    expect(standby.ready).toBe(false);
+    await until(() => recorded(file).pids.length === 3, 10_000);
+    expect(readFileSync(file, 'utf8')).toContain('leasehold-term 42\n');
+    const now = hostMonotonicMs();
+    standby.plan({ termAt: now, killAt: now + 300 });
+    await standby.gone;
+    expect(reports.map((r) => r.event)).toEqual(['started', 'signalled', 'exited', 'signalled']);
+    expect(running(recorded(file).pids)).toEqual([]);
+  });
+
+  it('kills the group itself when the watchdog dies', async () => {
+    const file = join(dir, 'watched.log');
+    const reports: WatchdogReport[] = [];
+    const died: string[] = [];
+    const watched = new WatchedCommand({
+      command: process.execPath,
+      args: [commandFile, file, '1'],
+      env,
+    });
+    watched.begin(later(), {
+      onReport: (report) => reports.push(report),
+      onWatchdogDied: (how) => died.push(how),
+    });
+    await until(() => recorded(file).pids.length === 4, 10_000);
+    const { pids } = recorded(file);
+    process.kill(watched.watchdogPid, 'SIGKILL');
+    await watched.gone;
+    expect(died).toEqual(['SIGKILL']);
+    expect(running(pids)).toEqual([]);
+  });
+});

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { sidecarArgv } from '../../packages/sidecar/test/helpers/sidecar-processes.js';
+import type { LabHost } from './netlab.js';
+import { pollFor } from './poll.js';
+
+/** The lease of these tests: short, to keep them quick. */
+export const TEST_TTL_MS = 2_000;
+/**
+ * Timing for `leasehold run` candidates on that lease. The command's SIGTERM comes
+ * 250 + 800 ms before the deadline: a job that needs 500 ms to stop fits with room to
+ * spare, and a healthy leader's renewal (every 500 ms) always comes first.
+ */
+export const TEST_RUN_ARGS: readonly string[] = [
+  '--ttl',
+  `${TEST_TTL_MS}ms`,
+  '--renew-interval',
+  '500ms',
+  '--retry-interval',
+  '200ms',
+  '--command-grace',
+  '800ms',
+];
+
+export interface RunCandidate {
+  readonly id: string;
+  /** The sidecar process (`ip netns exec` execs it, so in a lab host too). */
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Everything it wrote on stdout and stderr so far, for failure messages. */
+  readonly lines: string[];
+  readonly exited: Promise<number | null>;
+}
+
+export interface RunCandidatesOptions {
+  readonly store: string;
+  readonly election: string;
+  /** The job's command line, after `--`. */
+  readonly job: readonly string[];
+  /** Options of `leasehold run` (timing). */
+  readonly args: readonly string[];
+  /**
+   * `NAME=value` put in every candidate's environment: the sidecars, their watchdogs and
+   * jobs all inherit it, so a scan for it finds whatever a test left running.
+   */
+  readonly marker: string;
+  /** More environment for every candidate (and so its job). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** `leasehold run` candidates, each in the root namespace or in a lab host. */
+export class RunCandidates {
+  readonly all: RunCandidate[] = [];
+
+  constructor(private readonly options: RunCandidatesOptions) {}
+
+  /** Start one; resolves once it listens (it may already lead and run the job by then). */
+  async start(
+    id: string,
+    host?: LabHost,
+    extraArgs: readonly string[] = [],
+  ): Promise<RunCandidate> {
+    const { store, election, job, args, marker, env = {} } = this.options;
+    const [name, value] = marker.split('=');
+    const argv = sidecarArgv(store, election, id, [...args, ...extraArgs], job);
+    const [command = '', ...rest] = host === undefined ? argv : host.wrap(argv);
+    const child = spawn(command, rest, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, [name ?? '']: value },
+    });
+    const lines: string[] = [];
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream !== null) createInterface({ input: stream }).on('line', (l) => lines.push(l));
+    }
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const candidate: RunCandidate = { id, child, pid: child.pid ?? 0, lines, exited };
+    this.all.push(candidate);
+    await pollFor(`${id} listening`, 15_000, () =>
+      lines.some((line) => line.includes('"url"')) || child.exitCode !== null ? true : undefined,
+    );
+    if (child.exitCode !== null) throw new Error(`${id} exited:\n${lines.join('\n')}`);
+    return candidate;
+  }
+
+  byId(id: string): RunCandidate {
+    const found = this.all.find(
+      (candidate) => candidate.id === id && candidate.child.exitCode === null,
+    );
+    if (found === undefined) throw new Error(`no live candidate ${id}`);
+    return found;
+  }
+
+  /** SIGCONT (for frozen ones) and SIGKILL every candidate; their watchdogs kill the jobs. */
+  async killAll(): Promise<void> {
+    for (const candidate of this.all) {
+      candidate.child.kill('SIGCONT');
+      candidate.child.kill('SIGKILL');
+    }
+    await Promise.all(this.all.map((candidate) => candidate.exited));
+  }
+
+  /** Every candidate's output, for a failure message. */
+  logs(): string {
+    return this.all.map((c) => `--- ${c.id}\n${c.lines.slice(-40).join('\n')}`).join('\n');
+  }
+}
