@@ -1,5 +1,5 @@
 // The leader's path to its store cut while it stays alive: the leader runs in a network
-// namespace of its own (test/support/netlab.ts), a private store in the lab's store host,
+// namespace of its own (chaos/src/netlab.ts), a private store in the lab's store host,
 // the followers in the root namespace; nftables drops every packet between the leader's
 // host and the store. Needs root, ip, nft; uses the prefix `lhpf`.
 import { execFileSync, spawn } from 'node:child_process';
@@ -22,7 +22,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** netlab.ts, compiled on the fly (it has no dependencies beyond Node). */
 async function loadNetlab() {
-  const source = readFileSync(new URL('../../test/support/netlab.ts', import.meta.url), 'utf8');
+  const source = readFileSync(new URL('../../chaos/src/netlab.ts', import.meta.url), 'utf8');
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
