@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { stopProcess } from './lib/sidecar.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -16,6 +17,8 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '90' },
     // V8/Node flags for the sidecar's node, e.g. "--max-semi-space-size=1".
     'node-flags': { type: 'string' },
+    'store-prefix': { type: 'string', default: 'lhpf_bench' },
+    json: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -23,6 +26,7 @@ const ticksPerSecond = 100; // USER_HZ on Linux
 
 const bin = new URL('../packages/sidecar/bin/leasehold.js', import.meta.url).pathname;
 const args = ['--store', values.store, '--election', `bench-idle-${process.pid}`, '--port', '0'];
+args.push('--store-prefix', values['store-prefix']);
 const nodeFlags = (values['node-flags'] ?? '').split(' ').filter(Boolean);
 const child = spawn(process.execPath, [...nodeFlags, bin, ...args], {
   stdio: ['ignore', 'pipe', 'inherit'],
@@ -56,7 +60,15 @@ const maxRss = Math.max(...samples);
 const medianRss = [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
 const elapsedS = (performance.now() - startedAt) / 1_000;
 const cpuPercent = ((cpuTicks() - startTicks) / ticksPerSecond / elapsedS) * 100;
-child.kill('SIGTERM');
+await stopProcess(child);
+if (values.json) {
+  const backend = values.store.split(':')[0];
+  const settlingMb = settling.map(Number);
+  console.log(
+    JSON.stringify({ backend, medianRssMb: medianRss, maxRssMb: maxRss, cpuPercent, settlingMb }),
+  );
+  process.exit(0);
+}
 console.log(
   `settling (MB every 10 s): ${settling.join(' ')}\n` +
     `idle ${elapsedS.toFixed(0)} s on ${values.store.split(':')[0]}${nodeFlags.length > 0 ? ` (${nodeFlags.join(' ')})` : ''}, after ${values.settle} s: ` +

@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { stopProcess } from './lib/sidecar.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -16,6 +17,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     // V8/Node flags for the sidecar's node, e.g. "--max-semi-space-size=1".
     'node-flags': { type: 'string' },
+    'store-prefix': { type: 'string', default: 'lhpf_bench' },
+    json: { type: 'boolean', default: false },
   },
 });
 const duration = Number(values.seconds);
@@ -72,6 +75,8 @@ const sidecar = spawnServer(
     `bench-http-${process.pid}`,
     '--port',
     '0',
+    '--store-prefix',
+    values['store-prefix'],
   ],
   {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -161,6 +166,24 @@ try {
     `flat out: throughput ratio of medians ${ratio.toFixed(2)}x, server CPU per request ${cpuRatio.toFixed(2)}x bare` +
       `${pinned ? ' (load on core 0, servers on core 1)' : ''}`,
   );
+  if (values.json) {
+    const summary = (runs) => ({
+      requestsPerSecond: Math.round(median(runs, (r) => r.requests.average)),
+      p50Ms: median(runs, (r) => r.latency.p50),
+      p99Ms: median(runs, (r) => r.latency.p99),
+      cpuMicrosPerRequest: Number(median(runs, (r) => r.cpuMicrosPerRequest).toFixed(1)),
+      errors: runs.reduce((n, r) => n + r.errors + r.non2xx, 0),
+    });
+    console.log(
+      JSON.stringify({
+        pinned,
+        seconds: duration,
+        rounds,
+        flatOut: { bare: summary(bareRuns), leasehold: summary(sidecarRuns) },
+        oneConnection: { bare: summary(bareSerial), leasehold: summary(sidecarSerial) },
+      }),
+    );
+  }
 } finally {
-  sidecar.kill('SIGTERM');
+  await stopProcess(sidecar);
 }

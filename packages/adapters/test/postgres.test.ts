@@ -10,7 +10,8 @@ import { lockId } from '../src/postgres/store.js';
 import { waitUntil } from './helpers/free-port.js';
 import { PrivatePostgres } from './helpers/private-postgres.js';
 
-const candidateScript = new URL('../../../bench/candidate.mjs', import.meta.url).pathname;
+const candidateScript = new URL('../../../bench/candidates/leasehold.mjs', import.meta.url)
+  .pathname;
 
 const SHARED_URL = 'postgres://postgres@127.0.0.1:5432/test';
 

@@ -126,7 +126,7 @@ describe('sqlite across processes', () => {
     async () => {
       const election = `x${randomUUID().slice(0, 8)}`;
       const events: { event: string; id: string; at: number; term?: number }[] = [];
-      const script = new URL('../../../bench/candidate.mjs', import.meta.url).pathname;
+      const script = new URL('../../../bench/candidates/leasehold.mjs', import.meta.url).pathname;
       for (const id of ['p1', 'p2', 'p3']) {
         const child = spawn(
           process.execPath,
@@ -172,3 +172,34 @@ async function pollUntil(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('sqlite watch', () => {
+  it('wakes a watcher at another connection’s release, without waiting for its poll', async () => {
+    // A poll once a minute: only the file notification can wake the watcher in time.
+    const slow = `${url}?watchInterval=60000`;
+    const namespace = `w${randomUUID().slice(0, 8)}`;
+    const [holder, watcher] = await Promise.all([
+      createStore(url, { namespace }),
+      createStore(slow, { namespace }),
+    ]);
+    const controller = new AbortController();
+    try {
+      const held = await holder.tryAcquire({
+        election: 'jobs',
+        holder: 'alpha',
+        token: randomUUID(),
+        ttlMs: 60_000,
+      });
+      if (!held.acquired) throw new Error('alpha should acquire');
+      let woken = 0;
+      await watcher.watch?.('jobs', () => (woken += 1), controller.signal);
+      const releasedAt = performance.now();
+      await holder.release(held.lease);
+      await pollUntil(() => woken > 0, 5_000);
+      expect(performance.now() - releasedAt).toBeLessThan(1_000);
+    } finally {
+      controller.abort();
+      await Promise.all([holder.close(), watcher.close()]);
+    }
+  });
+});

@@ -1,6 +1,5 @@
 import type { Elector } from '@leasehold/core';
 import { Command, CommanderError, Option } from 'commander';
-import { stringify } from 'yaml';
 import { FIELDS, describeConfig, helpText, loadConfig, type SidecarConfig } from './config.js';
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable } from './run.js';
@@ -14,6 +13,7 @@ import {
 import { commandGraceProblem } from './stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
 import { version } from './version.js';
+import { yaml } from './yaml.js';
 
 /**
  * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean; a failure at
@@ -56,8 +56,13 @@ async function start(
   const invalid = check(config);
   if (invalid !== null) exitOnStartupFailure(invalid, config);
   const logger = createLogger(config);
+  const running = serve(config, logger, attach);
+  // Handled from now, not once serve() resolves: it logs the sidecar's address before it
+  // returns, and a supervisor that stops the sidecar as soon as it reads that line must
+  // reach the clean shutdown, not the default action of an unhandled SIGTERM.
+  onShutdownSignals(config, logger, async (signal) => (await running).shutdown(signal));
   try {
-    return { config, logger, running: await serve(config, logger, attach) };
+    return { config, logger, running: await running };
   } catch (error) {
     logger.flush();
     exitOnStartupFailure(error, config);
@@ -96,8 +101,7 @@ function addServeCommand(program: Command): void {
   addConfigOptions(
     program.command('serve', { isDefault: true }).description('run the sidecar (default)'),
   ).action(async (options: Record<string, string | undefined>) => {
-    const { config, logger, running } = await start(options);
-    onShutdownSignals(config, logger, (signal) => running.shutdown(signal));
+    await start(options);
   });
 }
 
@@ -134,9 +138,8 @@ function addRunCommand(program: Command): void {
       });
       return { stop: () => leaderOnly.stop(), resign: () => leaderOnly.resign() };
     };
-    const { config, logger, running } = await start(options, commandGraceProblem, attach);
     // The shutdown stops the command before it releases leadership (see serve()).
-    onShutdownSignals(config, logger, (signal) => running.shutdown(signal));
+    await start(options, commandGraceProblem, attach);
   });
 }
 
@@ -145,7 +148,7 @@ function addConfigCommand(program: Command): void {
     program.command('config').description('print the effective configuration (secrets masked)'),
   ).action((options: Record<string, string | undefined>) => {
     const config = configOrExit(options);
-    process.stdout.write(stringify(describeConfig(config)));
+    process.stdout.write(yaml().stringify(describeConfig(config)));
   });
 }
 

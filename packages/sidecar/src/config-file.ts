@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from './yaml.js';
 
 /**
  * The YAML configuration file. Each setting has a YAML key (`adminToken`) and a flag
@@ -70,7 +70,7 @@ function readMapping(path: string): Record<string, unknown> {
   }
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    parsed = yaml().parse(text);
   } catch (error) {
     // The first line says where; the lines after it quote the file, secrets and all.
     const where = (error as Error).message.split('\n')[0] ?? '';

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config.js';
 import { createMetrics } from './metrics.js';
-import { buildServer } from './server.js';
+import { listen as listenHttp, type SidecarListener } from './http/listener.js';
 import { readTlsFiles } from './tls-files.js';
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
@@ -157,16 +157,17 @@ async function listen(
   attachment: Attachment | undefined,
   store: LeaseStore,
 ) {
-  let app: Awaited<ReturnType<typeof buildServer>> | undefined;
+  let server: SidecarListener | undefined;
   try {
-    app = await buildServer({
+    server = await listenHttp({
       elector,
       logger: log,
       metrics: createMetrics(elector),
       adminToken: config.adminToken,
       ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
+      host: config.host,
+      port: config.port,
     });
-    const address = await app.listen({ host: config.host, port: config.port });
     if (!isLoopback(config.host)) {
       log.warn(
         { host: config.host },
@@ -174,10 +175,10 @@ async function listen(
           (config.adminToken === undefined ? '' : ' and, with the admin token, resign it'),
       );
     }
-    return { server: app, address };
+    return { server, address: server.url };
   } catch (error) {
     await attachment?.stop();
-    await app?.close();
+    await server?.close();
     await store.close();
     throw error;
   }

@@ -2,9 +2,9 @@ import { fastifySSE } from '@fastify/sse';
 import fastifySwagger from '@fastify/swagger';
 import type { Elector } from '@leasehold/core';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { isLeaderAnswer, leaderAnswer, type Answer } from './http/answers.js';
+import { answerHotRoute } from './http/hot-routes.js';
 import { answerErrorsWithRegistryCodes } from './http/errors.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { leaderRoutes } from './http/routes/leader.js';
@@ -14,8 +14,8 @@ import type { Metrics } from './metrics.js';
 import { version } from './version.js';
 
 /**
- * The HTTP API (docs/design.md §4), one plugin per concern under http/routes with its
- * schemas beside it. Every leadership answer is computed when the request arrives, from the
+ * The HTTP API (docs/design.md §4) in Fastify, one plugin per concern under http/routes with
+ * its schemas beside it. Every leadership answer is computed when the request arrives, from the
  * elector's own deadline (http/answers.ts): a sidecar frozen and resumed never answers
  * "leader" past it, whatever its timers have not yet noticed.
  */
@@ -34,7 +34,43 @@ export interface ServerOptions {
 
 const MAX_WAIT_MS = 5 * 60_000;
 
+/**
+ * The Fastify app on a node:http server of its own, the hot routes answered before Fastify
+ * sees them (http/hot-routes.ts). The sidecar command uses http/listener.ts instead, which
+ * loads this only when a request needs it.
+ */
 export async function buildServer(options: ServerOptions) {
+  const { elector, metrics } = options;
+  return createApp(options, (handler) =>
+    createServer((request, response) => {
+      const toFastify = () => handler(request, response);
+      if (!answerHotRoute(elector, metrics, request, response, toFastify)) toFastify();
+    }),
+  );
+}
+
+/**
+ * The Fastify routes as a request handler for a server the caller owns and listens on:
+ * Fastify only routes the requests it is handed, and `close()` leaves the server alone.
+ */
+export async function buildRequestHandler(
+  options: ServerOptions,
+  server: Server,
+): Promise<{ handle: RequestListener; close(): Promise<void> }> {
+  let handle: RequestListener | null = null;
+  const app = await createApp(options, (handler) => {
+    handle = handler;
+    return server;
+  });
+  await app.ready();
+  if (handle === null) throw new Error('Fastify did not hand over its request handler');
+  return { handle, close: () => app.close() };
+}
+
+async function createApp(
+  options: ServerOptions,
+  serverFactory: (handler: RequestListener) => Server,
+) {
   const { elector, metrics, adminToken } = options;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
@@ -44,10 +80,7 @@ export async function buildServer(options: ServerOptions) {
       disableRequestLogging: () => !options.logger.isLevelEnabled('debug'),
     }),
     forceCloseConnections: true,
-    serverFactory: (handler) =>
-      createServer((request, response) => {
-        if (!answerHotRoute(elector, request, response)) handler(request, response);
-      }),
+    serverFactory,
   });
   await app.register(fastifySwagger, {
     openapi: {
@@ -67,34 +100,4 @@ export async function buildServer(options: ServerOptions) {
   await app.register(adminRoutes, { elector, adminToken, resign });
   await app.register(operationsRoutes, { elector, metrics });
   return app;
-}
-
-/**
- * The two routes apps poll hardest, `GET /v1/leader` (without a long-poll) and
- * `GET /v1/is-leader`, answered straight from node:http: the same answer functions as the
- * Fastify routes, without the framework's per-request work. The sidecar registers no
- * request hooks, so nothing is skipped; one added later must be applied here too (the
- * server test compares both paths byte for byte).
- */
-const HOT_ROUTES: Readonly<Record<string, (elector: Elector) => Answer<unknown>>> = {
-  '/v1/leader': leaderAnswer,
-  '/v1/is-leader': isLeaderAnswer,
-};
-
-function answerHotRoute(
-  elector: Elector,
-  request: IncomingMessage,
-  response: ServerResponse,
-): boolean {
-  const answer = request.method === 'GET' ? HOT_ROUTES[request.url ?? ''] : undefined;
-  if (answer === undefined) return false;
-  const { statusCode, headers, body } = answer(elector);
-  const json = JSON.stringify(body);
-  response.writeHead(statusCode, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(json),
-    ...headers,
-  });
-  response.end(json);
-  return true;
 }

@@ -345,7 +345,7 @@ describe('sidecar routes', () => {
     await until(() => follower.elector.status().leader?.id === 'one', 5_000);
     for (const { app } of [leader, follower]) {
       const address = await app.listen({ host: '127.0.0.1', port: 0 });
-      for (const path of ['/v1/leader', '/v1/is-leader']) {
+      for (const path of ['/v1/leader', '/v1/is-leader', '/healthz', '/readyz']) {
         const [overSocket, injected] = [await fetch(`${address}${path}`), await app.inject(path)];
         expect(overSocket.status).toBe(injected.statusCode);
         const [socketBody, injectedBody] = [await overSocket.json(), injected.json()];
@@ -369,6 +369,15 @@ describe('sidecar routes', () => {
           expect(overSocket.headers.get(header) ?? undefined).toBe(injected.headers[header]);
         }
       }
+      const [metricsOverSocket, metricsInjected] = [
+        await fetch(`${address}/metrics`),
+        await app.inject('/metrics'),
+      ];
+      expect(metricsOverSocket.status).toBe(metricsInjected.statusCode);
+      expect(metricsOverSocket.headers.get('content-type')).toBe(
+        metricsInjected.headers['content-type'],
+      );
+      expect(await metricsOverSocket.text()).toContain('leasehold_is_leader');
     }
   });
 

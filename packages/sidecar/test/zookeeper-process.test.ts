@@ -84,7 +84,7 @@ describe('sidecars on ZooKeeper', () => {
       killed.child.kill('SIGKILL');
       const rest = sidecars.filter((sidecar) => sidecar !== killed);
       const next = await oneLeader(rest, TTL_MS + 3_000);
-      // Generous for a loaded machine; bench/handoff.mjs measures it (TTL + at most a tick).
+      // Generous for a loaded machine; bench/run.mjs measures it (TTL + at most a tick).
       expect(electedAt(next) - killedAt).toBeLessThan(TTL_MS + 1_000);
 
       // SIGSTOP past the session timeout: the third sidecar is elected only after the

@@ -12,13 +12,16 @@ import { isMetadata, parseHolder } from '../records.js';
  */
 
 /**
- * What a lease's handle carries: the etcd lease id, the token it was granted for, and the
- * metadata the leader key was written with.
+ * What a lease's handle carries: the etcd lease id, the token it was granted for, the
+ * metadata the leader key was written with, and whether the etcd lease is the candidate's
+ * member lease (shared with its member record and later acquisitions) rather than one
+ * granted for this acquisition alone.
  */
 export interface EtcdLeaseHandle {
   readonly leaseId: string;
   readonly token: string;
   readonly metadata: LeaseMetadata;
+  readonly shared: boolean;
 }
 
 interface HolderValue {
@@ -86,7 +89,8 @@ export function leaseHandle(lease: Lease): EtcdLeaseHandle | null {
     'metadata' in handle &&
     isMetadata(handle.metadata)
   ) {
-    return { leaseId: handle.leaseId, token: handle.token, metadata: handle.metadata };
+    const shared = 'shared' in handle && handle.shared === true;
+    return { leaseId: handle.leaseId, token: handle.token, metadata: handle.metadata, shared };
   }
   return null;
 }

@@ -9,7 +9,7 @@ import {
   type MemberRecord,
   type RenewResult,
 } from '@leasehold/core';
-import type { Etcd3, ICompare, IKeyValue } from 'etcd3';
+import type { Etcd3, ICompare, IKeyValue, ITxnResponse } from 'etcd3';
 import { CleanupQueue } from './cleanup-queue.js';
 import type { CallOptions } from './client.js';
 import {
@@ -39,18 +39,29 @@ import {
 import type { EtcdConfig } from './url.js';
 import { StreamOpener } from './streams.js';
 import { diagnoseFirstConnection } from '../first-connection.js';
+import { WaitingLine } from './waiting-line.js';
 import { WatchHub } from './watch-hub.js';
+
+/** What names an acquisition in the leader key: a Lease, or the request that made it. */
+type LeaseOwner = Pick<Lease, 'election' | 'holder' | 'token'>;
 
 /** etcd 3.4 added client-chosen watcher ids, which the watch hub relies on. */
 const MIN_VERSION: readonly [number, number] = [3, 4];
 
 /**
  * The etcd store (docs/design.md §2): the leader key is created in a transaction guarded by
- * `create_revision == 0` and attached to a lease granted for this acquisition. The key's
- * create revision is the term: etcd's revision only grows, across restarts too, because it
- * lives in the data directory. etcd never forgets a live lease (it survives restarts and is
- * extended when etcd comes back), so a free key means the previous holder's lease really
- * ended: `notBeforeMs` is always 0.
+ * `create_revision == 0` and attached to a lease. The key's create revision is the term:
+ * etcd's revision only grows, across restarts too, because it lives in the data directory.
+ * etcd never forgets a live lease (it survives restarts and is extended when etcd comes
+ * back), so a free key means the previous holder's lease really ended: `notBeforeMs` is
+ * always 0.
+ *
+ * A candidate that keeps a member record waits in line on it (waiting-line.ts) and claims
+ * the leader key on the lease that record lives on, which its heartbeats keep alive while
+ * it waits: a handoff is then one write (the claim) after the release, with no lease grant
+ * in between. Such a shared lease is never revoked for an acquisition's sake; releases and
+ * clean-ups delete the leader key only where it still holds this acquisition's token. A
+ * candidate without a member record gets a lease granted for the acquisition alone.
  *
  * Every etcd call has a deadline; there are no library timers: the elector renews with one
  * keep-alive per renew interval, and etcd3's retry and circuit-breaker policies are off.
@@ -63,6 +74,9 @@ export class EtcdStore implements LeaseStore {
   private readonly cleanups = new CleanupQueue();
   /** Member key → the lease its record lives on, kept alive by each heartbeat. */
   private readonly memberLeases = new Map<string, { leaseId: string; ttlSeconds: number }>();
+  /** Member leases that carry a leader key of ours: not revoked while they do. */
+  private readonly leadingLeases = new Set<string>();
+  private readonly line: WaitingLine;
   private readonly errorContext: ErrorContext;
 
   constructor(
@@ -71,6 +85,10 @@ export class EtcdStore implements LeaseStore {
   ) {
     this.streams = new StreamOpener(client);
     this.watches = new WatchHub(this.streams, config.requestTimeoutMs);
+    this.line = new WaitingLine(this.watches, {
+      leader: (election) => leaderKey(config.namespace, election),
+      member: (election, id) => memberKey(config.namespace, election, id),
+    });
     this.errorContext = {
       endpoints: config.endpoints.join(','),
       username: config.auth?.username ?? null,
@@ -80,11 +98,12 @@ export class EtcdStore implements LeaseStore {
 
   /**
    * At start-up: a wrong password, a missing user or an etcd too old fails `createStore` with
-   * a fatal error. An unreachable etcd does not: the elector waits for it.
+   * a fatal error. An unreachable etcd does not: the elector waits for it. The warm-up runs
+   * in the background: the first acquire need not wait for it (it includes two Raft writes).
    */
   async start(): Promise<void> {
     if (await this.verify()) {
-      await this.warmUp();
+      void this.warmUp();
       return;
     }
     // Not merely down if DNS does not know a host or something else answers there.
@@ -168,6 +187,11 @@ export class EtcdStore implements LeaseStore {
         const [holder] = range.kvs;
         if (holder !== undefined) return this.refusal(request.election, holder);
       }
+      const memberLease = this.memberLeaseFor(request);
+      if (memberLease !== null) {
+        const claimed = await this.claimOnMemberLease(request, memberLease);
+        if (claimed !== null) return claimed;
+      }
       const grant = await this.grantLease(ttlSeconds(request.ttlMs));
       return this.claim(request, grant.leaseId, grant.ttlSeconds);
     });
@@ -184,8 +208,10 @@ export class EtcdStore implements LeaseStore {
         this.callOptions(),
       );
       if (!held.succeeded) {
-        // The key is gone or someone else's: our lease (if it still runs) holds nothing.
-        if (handle.token === lease.token) this.revokeEventually(handle.leaseId);
+        // The key is gone or someone else's: a lease of this acquisition's own (if it still
+        // runs) holds nothing; a member lease still holds the member record.
+        this.leadingLeases.delete(handle.leaseId);
+        if (!handle.shared && handle.token === lease.token) this.revokeEventually(handle.leaseId);
         return { renewed: false };
       }
       const grantedSeconds = await this.keepAlive(handle.leaseId);
@@ -203,7 +229,9 @@ export class EtcdStore implements LeaseStore {
       // The holder has stepped down already; make sure its key goes once etcd answers again.
       const handle = leaseHandle(lease);
       if (handle !== null && isTransient(error)) {
-        this.cleanups.add(handle.leaseId, () => this.releaseNow(lease));
+        this.cleanups.add(handle.shared ? lease.token : handle.leaseId, () =>
+          this.releaseNow(lease),
+        );
       }
       throw error;
     }
@@ -213,12 +241,23 @@ export class EtcdStore implements LeaseStore {
     return this.run('read', async () => {
       const key = Buffer.from(leaderKey(this.config.namespace, election));
       const [holder] = (await this.client.kv.range({ key }, this.callOptions())).kvs;
+      if (holder === undefined) this.line.observeHolder(election, null);
       return holder === undefined ? null : this.describe(election, holder);
     });
   }
 
-  watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
+  /**
+   * A candidate that says who it is waits in line: it wakes when it may take the election,
+   * not on every change (waiting-line.ts). Anyone else hears of every leader key change.
+   */
+  watch(
+    election: string,
+    onChange: () => void,
+    signal: AbortSignal,
+    candidate?: string,
+  ): Promise<void> {
     if (this.closed) return Promise.resolve();
+    if (candidate !== undefined) return this.line.watch(election, candidate, onChange, signal);
     return this.watches.watch(leaderKey(this.config.namespace, election), onChange, signal);
   }
 
@@ -244,7 +283,9 @@ export class EtcdStore implements LeaseStore {
       const grant = await this.grantLease(wanted);
       this.memberLeases.set(keyText, { leaseId: grant.leaseId, ttlSeconds: wanted });
       await this.client.kv.put({ key, value, lease: grant.leaseId }, this.callOptions());
-      if (previous !== undefined) this.revokeEventually(previous.leaseId);
+      if (previous !== undefined && !this.leadingLeases.has(previous.leaseId)) {
+        this.revokeEventually(previous.leaseId);
+      }
     });
   }
 
@@ -255,7 +296,9 @@ export class EtcdStore implements LeaseStore {
         { key, range_end: prefixEnd(key) },
         this.callOptions(),
       );
-      return kvs.flatMap((kv) => decodeMember(kv.value) ?? []);
+      const members = kvs.flatMap((kv) => decodeMember(kv.value) ?? []);
+      this.line.observeMembers(election, members);
+      return members;
     });
   }
 
@@ -265,9 +308,13 @@ export class EtcdStore implements LeaseStore {
       const lease = this.memberLeases.get(keyText);
       this.memberLeases.delete(keyText);
       // Our own record goes with its lease in one write (this runs during a handoff, when
-      // writes compete with the next leader's); another candidate's record is just deleted.
-      if (lease !== undefined) await this.revoke(lease.leaseId);
-      else await this.client.kv.deleteRange({ key: Buffer.from(keyText) }, this.callOptions());
+      // writes compete with the next leader's), unless the lease still carries a leader key
+      // of ours; another candidate's record is just deleted.
+      if (lease !== undefined && !this.leadingLeases.has(lease.leaseId)) {
+        await this.revoke(lease.leaseId);
+      } else {
+        await this.client.kv.deleteRange({ key: Buffer.from(keyText) }, this.callOptions());
+      }
     });
   }
 
@@ -275,8 +322,10 @@ export class EtcdStore implements LeaseStore {
     if (!this.closed) {
       this.closed = true;
       this.watches.close();
+      this.line.close();
       this.cleanups.close();
       this.memberLeases.clear();
+      this.leadingLeases.clear();
       // Ends every channel and call; calls in flight reject, and `run` turns that into
       // StoreClosedError.
       this.client.close();
@@ -287,15 +336,42 @@ export class EtcdStore implements LeaseStore {
   // ---------------------------------------------------------------- helpers
 
   /**
-   * Revoke the lease this acquisition was granted, which deletes the leader key with it in one
-   * write, so followers hear of the release after a single round trip. The lease id belongs to
-   * this acquisition alone; the handle also records the token it was granted for, so a lease
-   * whose token does not match (not ours) releases nothing.
+   * One write, so followers hear of the release after a single round trip. A lease granted
+   * for this acquisition alone is revoked, which deletes the leader key with it; the handle
+   * records the token it was granted for, so a lease whose token does not match (not ours)
+   * releases nothing. On a member lease, the leader key is deleted only while it still
+   * holds this acquisition's token: the lease may carry a later acquisition by then.
    */
   private async releaseNow(lease: Lease): Promise<void> {
     const handle = leaseHandle(lease);
     if (handle === null || handle.token !== lease.token) return;
-    await this.revoke(handle.leaseId);
+    if (!handle.shared) {
+      await this.revoke(handle.leaseId);
+      return;
+    }
+    const released = await this.deleteIfHeld(lease, handle);
+    if (released) {
+      this.leadingLeases.delete(handle.leaseId);
+      this.line.observeHolder(lease.election, null);
+    }
+  }
+
+  /** Delete the leader key if it still holds this acquisition; resolves to whether it did. */
+  private async deleteIfHeld(owner: LeaseOwner, handle: EtcdLeaseHandle): Promise<boolean> {
+    const key = Buffer.from(leaderKey(this.config.namespace, owner.election));
+    const txn = await this.client.kv.txn(
+      { compare: this.stillHeld(owner, handle), success: [{ request_delete_range: { key } }] },
+      this.callOptions(),
+    );
+    return txn.succeeded;
+  }
+
+  /** The lease of this candidate's member record, when one runs with the TTL asked for. */
+  private memberLeaseFor(request: AcquireRequest): string | null {
+    const member = this.memberLeases.get(
+      memberKey(this.config.namespace, request.election, request.holder),
+    );
+    return member?.ttlSeconds === ttlSeconds(request.ttlMs) ? member.leaseId : null;
   }
 
   /** Create the leader key on our new lease, unless someone holds it already. */
@@ -304,26 +380,9 @@ export class EtcdStore implements LeaseStore {
     leaseId: string,
     grantedSeconds: number,
   ): Promise<AcquireResult> {
-    const key = Buffer.from(leaderKey(this.config.namespace, request.election));
-    const metadata = request.metadata ?? {};
     let txn;
     try {
-      txn = await this.client.kv.txn(
-        {
-          compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
-          success: [
-            {
-              request_put: {
-                key,
-                value: encodeHolder(request.holder, request.token, metadata),
-                lease: leaseId,
-              },
-            },
-          ],
-          failure: [{ request_range: { key } }],
-        },
-        this.callOptions(),
-      );
+      txn = await this.claimTxn(request, leaseId);
     } catch (error) {
       // The txn may have landed although its answer did not reach us. Revoking the lease
       // deletes the key with it, so the election is not blocked by a holder nobody knows.
@@ -332,13 +391,76 @@ export class EtcdStore implements LeaseStore {
     }
     if (!txn.succeeded) {
       this.revokeEventually(leaseId);
-      const [winner] = txn.responses[0]?.response_range?.kvs ?? [];
-      // The failure branch reads the key in the same txn that found it, so it is there.
-      if (winner === undefined) return { acquired: false, current: null, retryAfterMs: 1 };
-      return this.refusal(request.election, winner);
+      return this.refusalFromClaim(request.election, txn);
     }
-    const handle: EtcdLeaseHandle = { leaseId, token: request.token, metadata };
-    const lease: Lease = {
+    const handle = { leaseId, token: request.token, metadata: request.metadata ?? {} };
+    return {
+      acquired: true,
+      lease: this.claimed(request, txn, { ...handle, shared: false }, grantedSeconds),
+    };
+  }
+
+  /**
+   * Create the leader key on the candidate's member lease, unless someone holds it already.
+   * A keep-alive of that lease goes out with the claim, both after the elector noted when it
+   * sent the acquire: etcd counts the TTL from no earlier than that, so the holder's deadline,
+   * computed from that moment and the TTL this keep-alive grants, ends before the store's
+   * expiry, as it does on a lease granted for the acquisition. Resolves to null when the
+   * member lease is gone: the caller takes a lease of the acquisition's own.
+   */
+  private async claimOnMemberLease(
+    request: AcquireRequest,
+    leaseId: string,
+  ): Promise<AcquireResult | null> {
+    const handle: EtcdLeaseHandle = {
+      leaseId,
+      token: request.token,
+      metadata: request.metadata ?? {},
+      shared: true,
+    };
+    const [txn, keptAlive] = await Promise.allSettled([
+      this.claimTxn(request, leaseId),
+      this.keepAlive(leaseId),
+    ]);
+    if (txn.status === 'rejected') {
+      if (isLeaseGone(txn.reason)) return this.forgetMemberLease(leaseId);
+      // The claim may have landed although its answer did not reach us: take the key back
+      // once etcd answers, where it still holds this acquisition (never a later one).
+      this.cleanUpClaim(request, handle);
+      throw txn.reason;
+    }
+    if (!txn.value.succeeded) return this.refusalFromClaim(request.election, txn.value);
+    if (keptAlive.status === 'rejected') {
+      this.cleanUpClaim(request, handle);
+      throw keptAlive.reason;
+    }
+    // The lease ran out between the two: our key went with it.
+    if (keptAlive.value <= 0) return this.forgetMemberLease(leaseId);
+    this.leadingLeases.add(leaseId);
+    this.line.observeHolder(request.election, request.holder);
+    return { acquired: true, lease: this.claimed(request, txn.value, handle, keptAlive.value) };
+  }
+
+  private claimTxn(request: AcquireRequest, leaseId: string) {
+    const key = Buffer.from(leaderKey(this.config.namespace, request.election));
+    const value = encodeHolder(request.holder, request.token, request.metadata ?? {});
+    return this.client.kv.txn(
+      {
+        compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [{ request_put: { key, value, lease: leaseId } }],
+        failure: [{ request_range: { key } }],
+      },
+      this.callOptions(),
+    );
+  }
+
+  private claimed(
+    request: AcquireRequest,
+    txn: ITxnResponse,
+    handle: EtcdLeaseHandle,
+    grantedSeconds: number,
+  ): Lease {
+    return {
       election: request.election,
       holder: request.holder,
       token: request.token,
@@ -348,17 +470,39 @@ export class EtcdStore implements LeaseStore {
       notBeforeMs: 0,
       handle,
     };
-    return { acquired: true, lease };
   }
 
-  private stillHeld(lease: Lease, handle: EtcdLeaseHandle): ICompare[] {
-    const key = Buffer.from(leaderKey(this.config.namespace, lease.election));
+  private refusalFromClaim(election: string, txn: ITxnResponse): Promise<AcquireResult> {
+    const [winner] = txn.responses[0]?.response_range?.kvs ?? [];
+    // The failure branch reads the key in the same txn that found it, so it is there.
+    if (winner === undefined)
+      return Promise.resolve({ acquired: false, current: null, retryAfterMs: 1 });
+    return this.refusal(election, winner);
+  }
+
+  private cleanUpClaim(request: AcquireRequest, handle: EtcdLeaseHandle): void {
+    this.cleanups.add(request.token, async () => {
+      await this.deleteIfHeld(request, handle);
+    });
+  }
+
+  /** The member lease is gone; the next heartbeat grants another. */
+  private forgetMemberLease(leaseId: string): null {
+    for (const [key, member] of this.memberLeases) {
+      if (member.leaseId === leaseId) this.memberLeases.delete(key);
+    }
+    this.leadingLeases.delete(leaseId);
+    return null;
+  }
+
+  private stillHeld(owner: LeaseOwner, handle: EtcdLeaseHandle): ICompare[] {
+    const key = Buffer.from(leaderKey(this.config.namespace, owner.election));
     return [
       {
         key,
         target: 'Value',
         result: 'Equal',
-        value: encodeHolder(lease.holder, lease.token, handle.metadata),
+        value: encodeHolder(owner.holder, owner.token, handle.metadata),
       },
       { key, target: 'Lease', result: 'Equal', lease: handle.leaseId },
     ];
@@ -371,6 +515,7 @@ export class EtcdStore implements LeaseStore {
 
   private async describe(election: string, holder: IKeyValue): Promise<LeaseRecord> {
     const value = decodeHolder(holder.key.toString('utf8'), holder.value);
+    this.line.observeHolder(election, value.holder);
     let remaining: number | null = null;
     if (holder.lease !== '0') {
       const { TTL, grantedTTL } = await this.client.leaseClient.leaseTimeToLive(

@@ -80,8 +80,16 @@ export class WatchHub {
    * woken by a release skip the read it would otherwise do first.
    */
   lastSeenDeleted(key: string): boolean {
+    return this.lastSeen(key) === 'Delete';
+  }
+
+  /**
+   * The kind of the last change etcd reported for `key` on a watcher active since; null when
+   * there is none (not watched, or changes may have gone unseen since the last one).
+   */
+  lastSeen(key: string): 'Put' | 'Delete' | null {
     const watch = this.watches.get(key);
-    return watch?.active === true && watch.lastChange === 'Delete';
+    return watch?.active === true ? watch.lastChange : null;
   }
 
   close(): void {

@@ -90,11 +90,41 @@ redis.call('SET', KEYS[3], runId)
 return 1
 `;
 
-/** KEYS: lease, info, channel. ARGV: token, election. Returns 1 when released. */
+/**
+ * KEYS: lease, info, channel, members, expiry. ARGV: token, election, holder, firstInLine.
+ * Returns 1 when released.
+ *
+ * The message names the election, then (one per line) the first `firstInLine` live members
+ * other than the releaser, in core's inLine() order (priority, then the longest running,
+ * then id): only their watchers wake. A message without ids wakes everyone.
+ */
 export const RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('PUBLISH', KEYS[3], ARGV[2])
+${NOW_MICROS}
+local nowMs = math.floor(nowMicros / 1000)
+local live = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. nowMs, '+inf')
+local line = {}
+if #live > 0 then
+  for _, text in ipairs(redis.call('HMGET', KEYS[4], unpack(live))) do
+    local ok, record = pcall(cjson.decode, text)
+    if ok and type(record) == 'table' and type(record.id) == 'string' and record.id ~= ARGV[3] then
+      table.insert(line, {
+        id = record.id,
+        priority = tonumber(record.priority) or 0,
+        startedAt = tonumber(record.startedAt) or 0,
+      })
+    end
+  end
+end
+table.sort(line, function(a, b)
+  if a.priority ~= b.priority then return a.priority > b.priority end
+  if a.startedAt ~= b.startedAt then return a.startedAt < b.startedAt end
+  return a.id < b.id
+end)
+local message = ARGV[2]
+for i = 1, math.min(#line, tonumber(ARGV[4])) do message = message .. '\\n' .. line[i].id end
+redis.call('PUBLISH', KEYS[3], message)
 return 1
 `;
 

@@ -1,4 +1,5 @@
 import {
+  FIRST_IN_LINE,
   isTransient,
   StoreClosedError,
   type AcquireRequest,
@@ -33,9 +34,16 @@ const CLOSE_WAIT_MS = 1_000;
 /** How long watch() waits for its SUBSCRIBE while Redis is unreachable (it stays queued). */
 const SUBSCRIBE_WAIT_MS = 3_000;
 
+/** A watcher, woken by a release when it is among the first in line the release names. */
+interface Watcher {
+  readonly onChange: () => void;
+  /** The candidate watching, when it said. */
+  readonly candidate: string | undefined;
+}
+
 /** One subscribed release channel, shared by every watcher of its election. */
 interface Channel {
-  readonly listeners: Set<() => void>;
+  readonly listeners: Set<Watcher>;
   /** Settles once SUBSCRIBE is answered, failed, or SUBSCRIBE_WAIT_MS passed. Never rejects. */
   readonly subscribed: Promise<void>;
 }
@@ -152,8 +160,8 @@ export class RedisStore implements LeaseStore {
     return this.command('release', async () => {
       await this.script(
         'RELEASE',
-        [keys.lease, keys.info, keys.channel],
-        [lease.token, lease.election],
+        [keys.lease, keys.info, keys.channel, keys.members, keys.memberExpiry],
+        [lease.token, lease.election, lease.holder, String(FIRST_IN_LINE)],
       );
     });
   }
@@ -205,10 +213,17 @@ export class RedisStore implements LeaseStore {
   /**
    * A release PUBLISHes on the election's channel; one subscriber connection per store
    * serves every watched election, and every watcher of one election shares its
-   * subscription. ioredis resubscribes by itself after a reconnect; releases published while
-   * the subscriber was disconnected are lost, so every watcher is woken once it is back.
+   * subscription. The message names the first in line (see RELEASE): only their watchers
+   * wake, the others try at their poll. ioredis resubscribes by itself after a reconnect;
+   * releases published while the subscriber was disconnected are lost, so every watcher is
+   * woken once it is back.
    */
-  async watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
+  async watch(
+    election: string,
+    onChange: () => void,
+    signal: AbortSignal,
+    candidate?: string,
+  ): Promise<void> {
     if (this.closed || signal.aborted) return;
     const name = this.keys(election).channel;
     let channel = this.channels.get(name);
@@ -217,11 +232,12 @@ export class RedisStore implements LeaseStore {
       this.channels.set(name, channel);
     }
     const current = channel;
-    current.listeners.add(onChange);
+    const watcher: Watcher = { onChange, candidate };
+    current.listeners.add(watcher);
     signal.addEventListener(
       'abort',
       () => {
-        current.listeners.delete(onChange);
+        current.listeners.delete(watcher);
         if (current.listeners.size > 0 || this.channels.get(name) !== current) return;
         this.channels.delete(name);
         // Only after SUBSCRIBE was answered, so an UNSUBSCRIBE never overtakes it; and not if
@@ -270,8 +286,11 @@ export class RedisStore implements LeaseStore {
         if (connectedBefore) this.wakeAllWatchers();
         connectedBefore = true;
       });
-      subscriber.on('message', (channel: string) => {
-        for (const listener of this.channels.get(channel)?.listeners ?? []) listener();
+      subscriber.on('message', (channel: string, message: string) => {
+        const [, ...next] = message.split('\n');
+        for (const { onChange, candidate } of this.channels.get(channel)?.listeners ?? []) {
+          if (next.length === 0 || candidate === undefined || next.includes(candidate)) onChange();
+        }
       });
       this.subscriber = subscriber;
     }
@@ -280,7 +299,7 @@ export class RedisStore implements LeaseStore {
 
   private wakeAllWatchers(): void {
     for (const channel of this.channels.values()) {
-      for (const listener of channel.listeners) listener();
+      for (const { onChange } of channel.listeners) onChange();
     }
   }
 

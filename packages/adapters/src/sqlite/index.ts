@@ -53,7 +53,7 @@ export async function createSqliteStore(url: URL, options: StoreOptions = {}): P
     path,
     namespace,
     busyTimeoutMs: millisecondsParam(url, 'busyTimeout', 1_000),
-    watchIntervalMs: millisecondsParam(url, 'watchInterval', 25),
+    watchIntervalMs: millisecondsParam(url, 'watchInterval', 1_000),
   });
 }
 

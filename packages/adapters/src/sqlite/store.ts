@@ -1,3 +1,5 @@
+import { watch as watchPath, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import {
   LeaseholdConfigError,
   StoreClosedError,
@@ -31,7 +33,10 @@ export interface SqliteStoreOptions {
   readonly namespace: string;
   /** How long a write waits for another process's transaction. Blocks the event loop. */
   readonly busyTimeoutMs: number;
-  /** How often watchers check the file for another process's commit. */
+  /**
+   * How often watchers check the file for another process's commit when the OS did not say
+   * it changed (a missed or unsupported file notification).
+   */
   readonly watchIntervalMs: number;
   /** This boot of the host (boot-id.ts); the same in every process on the host. */
   readonly bootId?: string;
@@ -63,6 +68,7 @@ export class SqliteStore implements LeaseStore {
   private closed = false;
   private readonly watchers = new Map<string, { lastSeen: string; listeners: Set<() => void> }>();
   private watchTimer: NodeJS.Timeout | null = null;
+  private fileWatcher: FSWatcher | null = null;
   private lastDataVersion = -1;
   private readonly bootId: string;
 
@@ -225,8 +231,10 @@ export class SqliteStore implements LeaseStore {
 
   /**
    * SQLite has no notifications across processes. `PRAGMA data_version` changes when
-   * another connection commits, so a cheap timer checks it and, only then, whether this
-   * election's holder changed.
+   * another connection commits, and it is checked (and, only then, whether this election's
+   * holder changed) whenever the OS reports a change to the database's files (inotify on
+   * Linux: every commit writes the WAL), and every `watchIntervalMs` in case a notification
+   * was missed. No timer ticks several times a second: an idle sidecar stays idle.
    */
   watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
     if (this.closed || signal.aborted) return Promise.resolve();
@@ -249,6 +257,7 @@ export class SqliteStore implements LeaseStore {
     if (this.watchTimer === null) {
       this.watchTimer = setInterval(() => this.checkWatchers(), this.options.watchIntervalMs);
       this.watchTimer.unref();
+      this.fileWatcher = this.watchFiles();
     }
     return Promise.resolve();
   }
@@ -313,6 +322,26 @@ export class SqliteStore implements LeaseStore {
   private stopWatchTimer(): void {
     if (this.watchTimer !== null) clearInterval(this.watchTimer);
     this.watchTimer = null;
+    this.fileWatcher?.close();
+    this.fileWatcher = null;
+  }
+
+  /**
+   * Changes to the database and its WAL, from the OS. The directory is watched rather than
+   * the files: SQLite deletes and recreates the WAL, and a watch on a deleted file goes
+   * quiet. Without file notifications (some network file systems) the timer alone serves.
+   */
+  private watchFiles(): FSWatcher | null {
+    const name = basename(this.options.path);
+    try {
+      const watcher = watchPath(dirname(this.options.path), { persistent: false }, (_, file) => {
+        if (file === null || file.startsWith(name)) this.checkWatchers();
+      });
+      watcher.on('error', () => watcher.close());
+      return watcher;
+    } catch {
+      return null;
+    }
   }
 
   /** Every call: closed check and error mapping. better-sqlite3 is synchronous. */

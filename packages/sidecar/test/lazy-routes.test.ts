@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, until } from './helpers/sidecar-processes.js';
+
+/**
+ * The sidecar command answers the routes apps, probes and Prometheus ask from node:http and
+ * loads Fastify only for the first request any other route gets (src/http/listener.ts). A
+ * preloaded probe reports, on SIGUSR2, how many of Fastify's modules the process has loaded.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'leasehold-lazy-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const PROBE = join(dir, 'probe.cjs');
+writeFileSync(
+  PROBE,
+  `process.on('SIGUSR2', () => {
+     const loaded = Object.keys(require.cache).filter((f) => f.includes('/node_modules/fastify/'));
+     process.stderr.write('fastify-modules ' + loaded.length + '\\n');
+   });`,
+);
+
+describe('the sidecar command', () => {
+  it('serves the hot routes without Fastify and loads it for the first other request', async () => {
+    const child = spawn(
+      process.execPath,
+      [BIN, '--store', 'redis://127.0.0.1:6379', '--store-prefix', 'lhpf'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          NODE_OPTIONS: `--require ${PROBE}`,
+          LEASEHOLD_ELECTION: `lazy-${randomUUID().slice(0, 8)}`,
+          LEASEHOLD_PORT: '0',
+        },
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const stderr: string[] = [];
+      createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+      const url = await new Promise<string>((resolve) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          const entry = JSON.parse(line) as { url?: string };
+          if (entry.url !== undefined) resolve(entry.url);
+        });
+      });
+      const fastifyModules = async (): Promise<number> => {
+        const before = stderr.length;
+        child.kill('SIGUSR2');
+        await until(() => stderr.length > before, 5_000);
+        const reported = /^fastify-modules (\d+)$/.exec(stderr.at(-1) ?? '');
+        if (reported === null) throw new Error(`unexpected stderr: ${stderr.join('\n')}`);
+        return Number(reported[1]);
+      };
+
+      await until(async () => (await fetch(`${url}/v1/is-leader`)).status === 200, 10_000);
+      const leader = await fetch(`${url}/v1/leader`);
+      expect(leader.headers.get('leasehold-term')).toMatch(/^\d+$/);
+      expect(await leader.json()).toMatchObject({ isLeader: true });
+      expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ ok: true });
+      expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ ready: true });
+      const metrics = await fetch(`${url}/metrics`);
+      expect(metrics.headers.get('content-type')).toContain('text/plain');
+      expect(await metrics.text()).toMatch(/^leasehold_is_leader\{[^}]*\} 1$/m);
+      expect(await fastifyModules()).toBe(0);
+
+      // Any other route: Fastify loads and answers it, then keeps serving.
+      const members = await fetch(`${url}/v1/members`);
+      expect(members.status).toBe(200);
+      expect(await members.json()).toMatchObject({ members: [{ isLeader: true }] });
+      expect(await fastifyModules()).toBeGreaterThan(0);
+      expect((await fetch(`${url}/v1/nothing-here`)).status).toBe(404);
+      const polled = await fetch(`${url}/v1/leader?wait=100ms&term=0`);
+      expect(await polled.json()).toMatchObject({ isLeader: true });
+
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
