@@ -16,6 +16,7 @@ import {
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { waitAtMost } from '../wait.js';
+import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
 
 /**
@@ -489,11 +490,9 @@ export class PostgresStore implements LeaseStore {
     listener.on('end', lost);
     listener.on('notification', (message) => {
       if (message.channel !== this.tables.channel || message.payload === undefined) return;
-      const [election = '', ...next] = message.payload.split('\n');
+      const { election, firstInLine } = parseWakeUp(message.payload);
       for (const watcher of this.watchers.get(election) ?? []) {
-        const woken =
-          next.length === 0 || watcher.candidate === undefined || next.includes(watcher.candidate);
-        if (woken) watcher.onChange();
+        if (wakes(firstInLine, watcher.candidate)) watcher.onChange();
       }
     });
     try {

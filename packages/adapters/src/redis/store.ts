@@ -17,6 +17,7 @@ import { classify, isCommandTimeout, isOfflineRefusal, translate } from './error
 import * as scripts from './scripts.js';
 import { tlsRefusal } from './tls-probe.js';
 import { waitAtMost } from '../wait.js';
+import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 
 type ScriptName = keyof typeof scripts;
@@ -287,9 +288,9 @@ export class RedisStore implements LeaseStore {
         connectedBefore = true;
       });
       subscriber.on('message', (channel: string, message: string) => {
-        const [, ...next] = message.split('\n');
+        const { firstInLine } = parseWakeUp(message);
         for (const { onChange, candidate } of this.channels.get(channel)?.listeners ?? []) {
-          if (next.length === 0 || candidate === undefined || next.includes(candidate)) onChange();
+          if (wakes(firstInLine, candidate)) onChange();
         }
       });
       this.subscriber = subscriber;
