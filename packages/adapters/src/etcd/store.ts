@@ -1,6 +1,7 @@
 import {
   isTransient,
   StoreProtocolError,
+  StoreUnavailableError,
   type AcquireRequest,
   type AcquireResult,
   type Lease,
@@ -215,10 +216,15 @@ export class EtcdStore implements LeaseStore {
         return { renewed: false };
       }
       const grantedSeconds = await this.keepAlive(handle.leaseId);
-      // etcd answers TTL 0 for a lease that expired or was revoked in between.
-      return grantedSeconds > 0
-        ? { renewed: true, ttlMs: grantedSeconds * 1_000 }
-        : { renewed: false };
+      if (grantedSeconds > 0) return { renewed: true, ttlMs: grantedSeconds * 1_000 };
+      // TTL 0 means "no such lease" to the member that answered, yet the quorum just said the
+      // key is held on it: that member is cut off and still believes it leads, and does not
+      // know a lease granted since. Not a verdict on ours: fail this renewal (retried until
+      // the deadline) rather than step down. Were the lease really gone, the next try's
+      // check would say so.
+      throw new StoreUnavailableError(
+        `etcd renew: the member that answered the keep-alive does not know lease ${handle.leaseId} (cut off from the cluster?)`,
+      );
     });
   }
 
