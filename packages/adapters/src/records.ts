@@ -22,7 +22,7 @@ export function parseHolder(
     : null;
 }
 
-/** A member record as `putMember` wrote it, or null for anything else. */
+/** A member record as `members.put` wrote it, or null for anything else. */
 export function decodeMember(value: Buffer): MemberRecord | null {
   try {
     const parsed = JSON.parse(value.toString('utf8')) as Partial<MemberRecord> | null;

@@ -45,7 +45,7 @@ function withMemberRecords(store: LeaseStore): LeaseStore {
         return async (request: AcquireRequest) => {
           const key = `${request.election}\n${request.holder}\n${request.ttlMs}`;
           if (!written.has(key)) {
-            await target.putMember?.(request.election, member(request.holder), request.ttlMs);
+            await target.members?.put(request.election, member(request.holder), request.ttlMs);
             written.add(key);
           }
           return target.tryAcquire(request);
@@ -108,13 +108,13 @@ describe('etcd waiting line', () => {
       return store;
     };
     const records = ids.map((id, i) => member(id, 1_000 + i, priorities[i]));
-    await Promise.all(records.map((r, i) => storeOf(i).putMember?.('jobs', r, 60_000)));
+    await Promise.all(records.map((r, i) => storeOf(i).members?.put('jobs', r, 60_000)));
     const lease = await acquire(storeOf(0), request('c0', { ttlMs: 60_000 }));
     const wakes = new Map(ids.map((id) => [id, 0]));
     const flushes = new Map(ids.map((id) => [id, 0]));
     for (const [i, id] of ids.entries()) {
       const store = storeOf(i);
-      await store.listMembers?.('jobs');
+      await store.members?.list('jobs');
       await store.read('jobs');
       await store.watch?.(
         'jobs',
@@ -169,7 +169,7 @@ describe('etcd waiting line', () => {
     const { storeOf, lease, settle } = await line([0, 0, 0, 0, 0, 0]);
     // c1 stops: its record goes with its lease, and c3 is among the first two now.
     let wakes = await settle(
-      () => storeOf(1).removeMember?.('jobs', 'c1') ?? Promise.resolve(),
+      () => storeOf(1).members?.remove('jobs', 'c1') ?? Promise.resolve(),
       ['c3'],
     );
     expect({ ...wakes, c0: 0 }).toEqual({ c0: 0, c1: 0, c2: 0, c3: 1, c4: 0, c5: 0 });
@@ -226,7 +226,7 @@ describe('etcd waiting line', () => {
     const store = stores[0];
     if (store === undefined) throw new Error('no store');
     const ttlMs = 4_000;
-    await store.putMember?.('jobs', member('alpha'), ttlMs);
+    await store.members?.put('jobs', member('alpha'), ttlMs);
     // No heartbeat for most of a TTL: the member lease has 1.5 s left.
     const idleUntil = performance.now() + 2_500;
     await waitUntil(() => performance.now() >= idleUntil, 5_000, 'idle');
@@ -243,7 +243,7 @@ describe('etcd waiting line', () => {
   it('never lets an earlier acquisition’s late release free a later one on the same member lease', async () => {
     const { stores } = await openStores(2);
     const [store, rival] = stores as [LeaseStore, LeaseStore];
-    await store.putMember?.('jobs', member('alpha'), TTL_MS);
+    await store.members?.put('jobs', member('alpha'), TTL_MS);
     const first = await acquire(store, request('alpha'));
     await store.release(first);
     const second = await acquire(store, request('alpha'));
@@ -253,7 +253,7 @@ describe('etcd waiting line', () => {
     expect(await rival.read('jobs')).toMatchObject({ holder: 'alpha', term: second.term });
     expect((await rival.tryAcquire(request('beta'))).acquired).toBe(false);
     // Removing the member record while it leads must not free the election either.
-    await store.removeMember?.('jobs', 'alpha');
+    await store.members?.remove('jobs', 'alpha');
     expect(await rival.read('jobs')).toMatchObject({ holder: 'alpha', term: second.term });
     expect(await store.renew(second)).toMatchObject({ renewed: true });
     await store.release(second);

@@ -211,7 +211,7 @@ describe('etcd restarts', () => {
           const lease = await acquire(store, request(election, 'alpha'));
           expect((await rival.tryAcquire(request(election, 'beta'))).acquired).toBe(false);
           expect(await store.renew(lease)).toMatchObject({ renewed: true });
-          await store.putMember?.(
+          await store.members?.put(
             election,
             {
               id: 'alpha',
@@ -246,7 +246,7 @@ describe('etcd restarts', () => {
             outage.abort();
           }
         }
-        await store.removeMember?.(election, 'alpha');
+        await store.members?.remove(election, 'alpha');
         // etcd's own view: every watcher cancelled, every lease revoked.
         await until(
           async () => (await etcd.metric('etcd_debugging_mvcc_watcher_total')) === 0,

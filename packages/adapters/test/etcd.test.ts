@@ -152,7 +152,7 @@ describe('etcd store', () => {
     for (const call of [
       () => store.read('jobs'),
       () => store.tryAcquire(request('alpha')),
-      () => store.putMember?.('jobs', member('alpha'), 2_000) ?? Promise.resolve(),
+      () => store.members?.put('jobs', member('alpha'), 2_000) ?? Promise.resolve(),
     ]) {
       const failure = await call().catch((error: unknown) => error);
       expect(failure).toMatchObject({ code: 'LEASEHOLD_E_STORE_UNAVAILABLE', transient: true });

@@ -39,7 +39,7 @@ describe('redis keys', () => {
       ttlMs: 5_000,
     });
     expect(result.acquired).toBe(true);
-    await store.putMember?.(
+    await store.members?.put(
       election,
       { id: 'a', priority: 0, startedAt: 0, heartbeatAt: 0, isLeader: true, metadata: {} },
       5_000,

@@ -214,7 +214,7 @@ describe('zookeeper store', () => {
     for (const call of [
       () => store.read('jobs'),
       () => store.tryAcquire(request('alpha', { ttlMs: 1_000 })),
-      () => store.listMembers?.('jobs') ?? Promise.resolve(),
+      () => store.members?.list('jobs') ?? Promise.resolve(),
     ]) {
       const failure = await call().catch((error: unknown) => error);
       expect(failure).toMatchObject({ code: 'LEASEHOLD_E_STORE_UNAVAILABLE', transient: true });
@@ -233,7 +233,7 @@ describe('zookeeper store', () => {
       const controller = new AbortController();
       await store.watch?.('jobs', () => undefined, controller.signal);
       const lease = await acquire(store, request('alpha', { ttlMs: 1_000 }));
-      await store.putMember?.('jobs', member('alpha'), 1_000);
+      await store.members?.put('jobs', member('alpha'), 1_000);
       await store.renew(lease);
       await store.close();
       controller.abort();

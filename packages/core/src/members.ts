@@ -91,7 +91,7 @@ export class MemberHeartbeat {
     }
     this.cancelTimer();
     const { store, isRunning } = this.options;
-    if (!isRunning() || store.putMember === undefined) return Promise.resolve();
+    if (!isRunning() || store.members === undefined) return Promise.resolve();
     this.writing = true;
     this.write = this.writeAndList().finally(() => {
       this.writing = false;
@@ -104,14 +104,14 @@ export class MemberHeartbeat {
   async remove(timeoutMs: number): Promise<void> {
     this.cancelTimer();
     const { store, election, id, calls } = this.options;
-    const { removeMember } = store;
-    if (removeMember === undefined || !calls.health.healthy) return;
+    const { members } = store;
+    if (members === undefined || !calls.health.healthy) return;
     // The wait for a heartbeat in flight is bounded together with the removal.
     await calls.quietly(
       'member',
       async () => {
         await this.write;
-        await removeMember.call(store, election, id);
+        await members.remove(election, id);
       },
       timeoutMs,
     );
@@ -133,7 +133,7 @@ export class MemberHeartbeat {
    */
   isFirstInLine(leaderId: string | null): boolean {
     const { store, id } = this.options;
-    if (store.listMembers === undefined || this.known.length === 0) return true;
+    if (store.members === undefined || this.known.length === 0) return true;
     const followers = inLine(this.known).filter((member) => member.id !== leaderId);
     const place = followers.findIndex((member) => member.id === id);
     return place === -1 || place < FIRST_IN_LINE;
@@ -142,11 +142,9 @@ export class MemberHeartbeat {
   /** Live candidates, highest priority first; `leaderId` is the leader this one knows of. */
   async list(leaderId: string | null): Promise<readonly MemberInfo[]> {
     const { store, election, id, calls, isLeader } = this.options;
-    const { listMembers } = store;
+    const { members } = store;
     const records =
-      listMembers === undefined
-        ? []
-        : await calls.call('member', () => listMembers.call(store, election));
+      members === undefined ? [] : await calls.call('member', () => members.list(election));
     const self = records.find((record) => record.id === id) ?? this.record();
     return [self, ...records.filter((record) => record.id !== id)]
       .map((record): MemberInfo => ({
@@ -174,8 +172,8 @@ export class MemberHeartbeat {
 
   private async writeAndList(): Promise<void> {
     const { store, election, clock, timing, calls } = this.options;
-    const { putMember, listMembers } = store;
-    if (putMember === undefined) return;
+    const { members } = store;
+    if (members === undefined) return;
     // The elector stops waiting for a call at its timeout; the store may work on it longer.
     const inStore: Promise<unknown>[] = [];
     const tracked = <T>(call: Promise<T>): Promise<T> => {
@@ -183,12 +181,8 @@ export class MemberHeartbeat {
       return call;
     };
     try {
-      await calls.call('member', () =>
-        tracked(putMember.call(store, election, this.record(), timing.ttlMs)),
-      );
-      if (listMembers !== undefined) {
-        this.known = await calls.call('member', () => tracked(listMembers.call(store, election)));
-      }
+      await calls.call('member', () => tracked(members.put(election, this.record(), timing.ttlMs)));
+      this.known = await calls.call('member', () => tracked(members.list(election)));
     } catch {
       // Reported through store health; priorities fall back to what we knew.
     }

@@ -93,6 +93,16 @@ export type RenewResult =
   /** Definitive: the lease is gone or belongs to someone else. */
   | { readonly renewed: false };
 
+/** A store's member records: all three operations, or none (`LeaseStore.members`). */
+export interface MemberStore {
+  /** Write this candidate's record, live for `ttlMs` by the store's clock. */
+  put(election: string, member: MemberRecord, ttlMs: number): Promise<void>;
+  /** The records that have not expired. */
+  list(election: string): Promise<MemberRecord[]>;
+  /** Remove one record (on clean shutdown). */
+  remove(election: string, id: string): Promise<void>;
+}
+
 export interface LeaseStore {
   /** "redis" | "postgres" | "etcd" | "zookeeper" | "sqlite" | "memory" */
   readonly backend: string;
@@ -123,13 +133,11 @@ export interface LeaseStore {
     candidate?: string,
   ): Promise<void>;
   /**
-   * Members (optional, all three or none): write this candidate's record with a TTL, list
-   * the records that have not expired, remove one on clean shutdown. A store without them
-   * still elects correctly; it just cannot rank candidates by priority or list them.
+   * Member records (docs/design.md §3.5), optional. A store without them still elects
+   * correctly; it just cannot rank candidates by priority, list them, or wake only the
+   * first in line.
    */
-  putMember?(election: string, member: MemberRecord, ttlMs: number): Promise<void>;
-  listMembers?(election: string): Promise<MemberRecord[]>;
-  removeMember?(election: string, id: string): Promise<void>;
+  readonly members?: MemberStore;
   /** Release client resources. Calls after close reject with `StoreClosedError`. */
   close(): Promise<void>;
 }

@@ -103,16 +103,17 @@ describe('Elector edges', () => {
       // Each member write takes 2.5 s: longer than the renew interval (1 s), which is also
       // the elector's call timeout, so the elector gives up on a write while the store is
       // still working on it. The next write must wait for it all the same.
-      putMember: async (election, member, ttlMs) => {
-        inFlight += 1;
-        writes += 1;
-        mostInFlight = Math.max(mostInFlight, inFlight);
-        await new Promise<void>((resolve) => clock.setTimer(2_500, resolve));
-        await memory.putMember(election, member, ttlMs);
-        inFlight -= 1;
+      members: {
+        ...memory.members,
+        put: async (election, member, ttlMs) => {
+          inFlight += 1;
+          writes += 1;
+          mostInFlight = Math.max(mostInFlight, inFlight);
+          await new Promise<void>((resolve) => clock.setTimer(2_500, resolve));
+          await memory.members.put(election, member, ttlMs);
+          inFlight -= 1;
+        },
       },
-      listMembers: (election) => memory.listMembers(election),
-      removeMember: (election, id) => memory.removeMember(election, id),
     };
     const elector = lone(store, clock);
     elector.start();
@@ -133,10 +134,11 @@ describe('Elector edges', () => {
     const store: LeaseStore = {
       ...variantOf(memory),
       release: (lease) => (hang && op === 'release' ? never : memory.release(lease)),
-      putMember: (election, member, ttlMs) => memory.putMember(election, member, ttlMs),
-      listMembers: (election) => memory.listMembers(election),
-      removeMember: (election, id) =>
-        hang && op === 'member' ? never : memory.removeMember(election, id),
+      members: {
+        ...memory.members,
+        remove: (election, id) =>
+          hang && op === 'member' ? never : memory.members.remove(election, id),
+      },
     };
     const elector = lone(store, clock);
     const timeouts: StoreRequestEvent[] = [];
@@ -198,9 +200,7 @@ describe('Elector edges', () => {
       const memory = backend.connect();
       const store: LeaseStore = {
         ...variantOf(memory),
-        putMember: (election, member, ttlMs) => memory.putMember(election, member, ttlMs),
-        listMembers: (election) => memory.listMembers(election),
-        removeMember: (election, member) => memory.removeMember(election, member),
+        members: memory.members,
       };
       const timing = { ttlMs: 3_000, retryIntervalMs: 3_000, random: seededRandom(i + 1) };
       const elector = new Elector({ store, clock, election: 'jobs', id, ...timing });
@@ -239,9 +239,7 @@ describe('Elector edges', () => {
     const store: LeaseStore = {
       ...variantOf(memory),
       release: (lease) => (hang ? new Promise<void>(() => {}) : memory.release(lease)),
-      putMember: (election, member, ttlMs) => memory.putMember(election, member, ttlMs),
-      listMembers: (election) => memory.listMembers(election),
-      removeMember: (election, id) => memory.removeMember(election, id),
+      members: memory.members,
     };
     const elector = lone(store, clock);
     elector.start();

@@ -312,7 +312,7 @@ describe('Elector', () => {
     // a's answers take 15 s, longer than its 10 s request timeout. a's store keeps no
     // member records here, so its very first call is the acquire.
     a.store.faults.delay(0, 15_000);
-    Object.assign(a.store, { putMember: undefined, listMembers: undefined });
+    Object.assign(a.store, { members: undefined });
     a.elector.start();
     await cluster.clock.advance(100);
     b.elector.start();

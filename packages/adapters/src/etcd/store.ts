@@ -8,6 +8,7 @@ import {
   type LeaseRecord,
   type LeaseStore,
   type MemberRecord,
+  type MemberStore,
   type RenewResult,
 } from '@leasehold/core';
 import type { Etcd3, ICompare, IKeyValue, ITxnResponse } from 'etcd3';
@@ -267,7 +268,14 @@ export class EtcdStore implements LeaseStore {
     return this.watches.watch(leaderKey(this.config.namespace, election), onChange, signal);
   }
 
-  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+  /** Member records (LeaseStore.members). */
+  readonly members: MemberStore = {
+    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
+    list: (election) => this.listMembers(election),
+    remove: (election, id) => this.removeMember(election, id),
+  };
+
+  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
     return this.run('member', async () => {
       const keyText = memberKey(this.config.namespace, election, member.id);
       const key = Buffer.from(keyText);
@@ -295,7 +303,7 @@ export class EtcdStore implements LeaseStore {
     });
   }
 
-  listMembers(election: string): Promise<MemberRecord[]> {
+  private listMembers(election: string): Promise<MemberRecord[]> {
     return this.run('member', async () => {
       const key = Buffer.from(membersPrefix(this.config.namespace, election));
       const { kvs } = await this.client.kv.range(
@@ -308,7 +316,7 @@ export class EtcdStore implements LeaseStore {
     });
   }
 
-  removeMember(election: string, id: string): Promise<void> {
+  private removeMember(election: string, id: string): Promise<void> {
     return this.run('member', async () => {
       const keyText = memberKey(this.config.namespace, election, id);
       const lease = this.memberLeases.get(keyText);

@@ -11,6 +11,7 @@ import {
   type LeaseRecord,
   type LeaseStore,
   type MemberRecord,
+  type MemberStore,
   type RenewResult,
 } from '@leasehold/core';
 import pg from 'pg';
@@ -195,7 +196,14 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
-  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+  /** Member records (LeaseStore.members). */
+  readonly members: MemberStore = {
+    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
+    list: (election) => this.listMembers(election),
+    remove: (election, id) => this.removeMember(election, id),
+  };
+
+  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
     return this.run('member', async () => {
       const session = await this.connect();
       await session.client.query(
@@ -207,7 +215,7 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
-  listMembers(election: string): Promise<MemberRecord[]> {
+  private listMembers(election: string): Promise<MemberRecord[]> {
     return this.run('member', async () => {
       const session = await this.connect();
       const { rows } = await session.client.query<{ record: MemberRecord }>(
@@ -218,7 +226,7 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
-  removeMember(election: string, id: string): Promise<void> {
+  private removeMember(election: string, id: string): Promise<void> {
     return this.run('member', async () => {
       const session = await this.connect();
       await session.client.query(

@@ -9,6 +9,7 @@ import {
   type LeaseRecord,
   type LeaseStore,
   type MemberRecord,
+  type MemberStore,
   type RenewResult,
 } from '@leasehold/core';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -179,7 +180,14 @@ export class RedisStore implements LeaseStore {
     });
   }
 
-  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+  /** Member records (LeaseStore.members). */
+  readonly members: MemberStore = {
+    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
+    list: (election) => this.listMembers(election),
+    remove: (election, id) => this.removeMember(election, id),
+  };
+
+  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
     const keys = this.keys(election);
     return this.command('member', async () => {
       await this.script(
@@ -190,7 +198,7 @@ export class RedisStore implements LeaseStore {
     });
   }
 
-  listMembers(election: string): Promise<MemberRecord[]> {
+  private listMembers(election: string): Promise<MemberRecord[]> {
     const keys = this.keys(election);
     return this.command('member', async () => {
       const records = (await this.script(
@@ -204,7 +212,7 @@ export class RedisStore implements LeaseStore {
     });
   }
 
-  removeMember(election: string, id: string): Promise<void> {
+  private removeMember(election: string, id: string): Promise<void> {
     const keys = this.keys(election);
     return this.command('member', async () => {
       await this.script('REMOVE_MEMBER', [keys.members, keys.memberExpiry], [id]);

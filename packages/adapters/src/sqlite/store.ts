@@ -11,6 +11,7 @@ import {
   type LeaseRecord,
   type LeaseStore,
   type MemberRecord,
+  type MemberStore,
   type RenewResult,
 } from '@leasehold/core';
 import Database from 'better-sqlite3';
@@ -64,7 +65,7 @@ export class SqliteStore implements LeaseStore {
   readonly backend = 'sqlite';
   private readonly db: Database.Database;
   private readonly leases: string;
-  private readonly members: string;
+  private readonly membersTable: string;
   private closed = false;
   private readonly watchers = new Map<string, { lastSeen: string; listeners: Set<() => void> }>();
   private watchTimer: NodeJS.Timeout | null = null;
@@ -75,7 +76,7 @@ export class SqliteStore implements LeaseStore {
   constructor(private readonly options: SqliteStoreOptions) {
     this.bootId = options.bootId ?? (systemBootId ??= readBootId());
     this.leases = quoteIdentifier(`${options.namespace}_leases`);
-    this.members = quoteIdentifier(`${options.namespace}_members`);
+    this.membersTable = quoteIdentifier(`${options.namespace}_members`);
     this.db = guard('open', options.path, () => {
       const db = new Database(options.path, { timeout: options.busyTimeoutMs });
       db.pragma('journal_mode = WAL');
@@ -95,7 +96,7 @@ export class SqliteStore implements LeaseStore {
           boot       TEXT NOT NULL,
           released   INTEGER NOT NULL DEFAULT 0
         );
-        CREATE TABLE IF NOT EXISTS ${this.members} (
+        CREATE TABLE IF NOT EXISTS ${this.membersTable} (
           election   TEXT NOT NULL,
           id         TEXT NOT NULL,
           record     TEXT NOT NULL,
@@ -106,7 +107,7 @@ export class SqliteStore implements LeaseStore {
     );
     guard('upgrade tables', options.path, () => {
       this.addColumn(this.leases, 'ttl_ms INTEGER');
-      this.addColumn(this.members, 'ttl_ms INTEGER');
+      this.addColumn(this.membersTable, 'ttl_ms INTEGER');
     });
   }
 
@@ -195,11 +196,18 @@ export class SqliteStore implements LeaseStore {
     });
   }
 
-  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+  /** Member records (LeaseStore.members). */
+  readonly members: MemberStore = {
+    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
+    list: (election) => this.listMembers(election),
+    remove: (election, id) => this.removeMember(election, id),
+  };
+
+  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
     return this.run('member', () => {
       this.db
         .prepare(
-          `INSERT INTO ${this.members} (election, id, record, expires_at, boot, ttl_ms)
+          `INSERT INTO ${this.membersTable} (election, id, record, expires_at, boot, ttl_ms)
            VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (election, id) DO UPDATE SET record = excluded.record,
              expires_at = excluded.expires_at, boot = excluded.boot, ttl_ms = excluded.ttl_ms`,
@@ -208,11 +216,11 @@ export class SqliteStore implements LeaseStore {
     });
   }
 
-  listMembers(election: string): Promise<MemberRecord[]> {
+  private listMembers(election: string): Promise<MemberRecord[]> {
     return this.run('member', () => {
       const rows = this.db
         .prepare(
-          `SELECT record FROM ${this.members}
+          `SELECT record FROM ${this.membersTable}
             WHERE election = ? AND expires_at > ? AND boot = ?
               AND (ttl_ms IS NULL OR expires_at - ? <= ttl_ms)`,
         )
@@ -221,10 +229,10 @@ export class SqliteStore implements LeaseStore {
     });
   }
 
-  removeMember(election: string, id: string): Promise<void> {
+  private removeMember(election: string, id: string): Promise<void> {
     return this.run('member', () => {
       this.db
-        .prepare(`DELETE FROM ${this.members} WHERE election = ? AND id = ?`)
+        .prepare(`DELETE FROM ${this.membersTable} WHERE election = ? AND id = ?`)
         .run(election, id);
     });
   }

@@ -8,6 +8,7 @@ import {
   type LeaseRecord,
   type LeaseStore,
   type MemberRecord,
+  type MemberStore,
   type RenewResult,
 } from '@leasehold/core';
 import zookeeper from 'node-zookeeper-client';
@@ -87,7 +88,7 @@ export class ZooKeeperStore implements LeaseStore {
   private readonly session: ZooKeeperSession;
   private readonly znodes: Znodes;
   private readonly paths: ZnodePaths;
-  private readonly members: MemberRecords;
+  private readonly memberRecords: MemberRecords;
   private readonly watches: WatchHub;
   private readonly candidacies = new Map<string, Candidacy>();
   /** Candidacies whose znodes a failed delete left behind: guid → election. */
@@ -108,7 +109,7 @@ export class ZooKeeperStore implements LeaseStore {
     };
     this.session = new ZooKeeperSession(config, config.connectionString);
     this.znodes = new Znodes(this.session, config.auth !== null);
-    this.members = new MemberRecords(this.znodes, this.paths);
+    this.memberRecords = new MemberRecords(this.znodes, this.paths);
     this.watches = new WatchHub(this.znodes, this.paths, (election) => this.ownGuids(election));
     this.session.on('session', () => this.onNewSession());
     this.session.on('connected', () => this.onConnected());
@@ -196,20 +197,27 @@ export class ZooKeeperStore implements LeaseStore {
     return this.watches.watch(election, onChange, signal);
   }
 
-  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return this.run('member', () => this.members.put(election, member, ttlMs));
+  /** Member records (LeaseStore.members). */
+  readonly members: MemberStore = {
+    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
+    list: (election) => this.listMembers(election),
+    remove: (election, id) => this.removeMember(election, id),
+  };
+
+  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+    return this.run('member', () => this.memberRecords.put(election, member, ttlMs));
   }
 
-  listMembers(election: string): Promise<MemberRecord[]> {
-    return this.run('member', () => this.members.list(election));
+  private listMembers(election: string): Promise<MemberRecord[]> {
+    return this.run('member', () => this.memberRecords.list(election));
   }
 
   /** A candidate leaving: its record goes, and so does its place in the queue if it has one. */
-  removeMember(election: string, id: string): Promise<void> {
+  private removeMember(election: string, id: string): Promise<void> {
     return this.run('member', async () => {
       const queued = this.candidacies.get(candidacyKey(election, id));
       if (queued !== undefined && queued.grantedToken === null) await this.withdraw(queued);
-      await this.members.remove(election, id);
+      await this.memberRecords.remove(election, id);
     });
   }
 
@@ -219,7 +227,7 @@ export class ZooKeeperStore implements LeaseStore {
     for (const candidacy of this.candidacies.values()) this.stopTimer(candidacy);
     this.candidacies.clear();
     this.leftovers.clear();
-    this.members.forgetAll();
+    this.memberRecords.forgetAll();
     this.watches.close();
     // Ending the session deletes every ephemeral znode of ours at once.
     await this.session.close();
@@ -466,7 +474,7 @@ export class ZooKeeperStore implements LeaseStore {
     for (const candidacy of this.candidacies.values()) this.stopTimer(candidacy);
     this.candidacies.clear();
     this.leftovers.clear();
-    this.members.forgetAll();
+    this.memberRecords.forgetAll();
   }
 
   private onConnected(): void {

@@ -38,10 +38,10 @@ export async function exerciseStore(
     isLeader: true,
     metadata: {},
   };
-  await store.putMember?.(election, member, 5_000);
-  expect((await store.listMembers?.(election))?.map((m) => m.id)).toEqual(['a']);
-  await store.removeMember?.(election, 'a');
-  expect(await store.listMembers?.(election)).toEqual([]);
+  await store.members?.put(election, member, 5_000);
+  expect((await store.members?.list(election))?.map((m) => m.id)).toEqual(['a']);
+  await store.members?.remove(election, 'a');
+  expect(await store.members?.list(election)).toEqual([]);
   await store.release(result.lease);
   await waitUntil(() => woken > 0, 2_000, 'watcher woken by the release');
   controller.abort();

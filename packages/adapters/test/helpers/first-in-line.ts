@@ -35,7 +35,7 @@ export async function wakeUpsOfOneRelease(
           isLeader: i === 0,
           metadata: {},
         };
-        await stores[i]?.putMember?.('jobs', record, 60_000);
+        await stores[i]?.members?.put('jobs', record, 60_000);
         const woke = () => wakes.set(id, (wakes.get(id) ?? 0) + 1);
         await stores[i]?.watch?.('jobs', woke, controller.signal, id);
       }),

@@ -320,11 +320,11 @@ export function runConformanceSuite(options: ConformanceOptions): void {
             isLeader: id === 'alpha',
             metadata: { zone: `z-${id}` },
           });
-          expect(await a.listMembers?.(election)).toEqual([]);
-          await a.putMember?.(election, member('alpha', 10), 60_000);
-          await b.putMember?.(election, member('beta', 0), 60_000);
-          await b.putMember?.(election, member('gamma', 5), ttlMs);
-          const listed = await b.listMembers?.(election);
+          expect(await a.members?.list(election)).toEqual([]);
+          await a.members?.put(election, member('alpha', 10), 60_000);
+          await b.members?.put(election, member('beta', 0), 60_000);
+          await b.members?.put(election, member('gamma', 5), ttlMs);
+          const listed = await b.members?.list(election);
           expect(listed?.map((m) => m.id).sort()).toEqual(['alpha', 'beta', 'gamma']);
           expect(listed?.find((m) => m.id === 'alpha')).toEqual(
             expect.objectContaining({
@@ -334,20 +334,20 @@ export function runConformanceSuite(options: ConformanceOptions): void {
             }),
           );
           // A second heartbeat replaces the record rather than adding one.
-          await a.putMember?.(election, { ...member('alpha', 10), isLeader: false }, 60_000);
-          const relisted = await a.listMembers?.(election);
+          await a.members?.put(election, { ...member('alpha', 10), isLeader: false }, 60_000);
+          const relisted = await a.members?.list(election);
           expect(relisted?.filter((m) => m.id === 'alpha')).toMatchObject([{ isLeader: false }]);
-          await a.removeMember?.(election, 'beta');
+          await a.members?.remove(election, 'beta');
           const deadline = performance.now() + ttlMs + expiryGraceMs + 1_000;
           for (;;) {
-            const ids = ((await a.listMembers?.(election)) ?? []).map((m) => m.id).sort();
+            const ids = ((await a.members?.list(election)) ?? []).map((m) => m.id).sort();
             expect(ids).not.toContain('beta');
             if (!ids.includes('gamma')) break;
             if (performance.now() > deadline) throw new Error('member gamma did not expire');
             await delay(POLL_MS);
           }
-          expect(((await a.listMembers?.(election)) ?? []).map((m) => m.id)).toEqual(['alpha']);
-          expect(await a.listMembers?.(uniqueElection())).toEqual([]);
+          expect(((await a.members?.list(election)) ?? []).map((m) => m.id)).toEqual(['alpha']);
+          expect(await a.members?.list(uniqueElection())).toEqual([]);
         },
       );
     }

@@ -8,6 +8,7 @@ import type {
   LeaseRecord,
   LeaseStore,
   MemberRecord,
+  MemberStore,
   RenewResult,
 } from '../store.js';
 
@@ -281,17 +282,12 @@ export class MemoryStore implements LeaseStore {
     return this.roundTrip(() => this.server.read(election));
   }
 
-  putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return this.roundTrip(() => this.server.putMember(election, member, ttlMs));
-  }
-
-  listMembers(election: string): Promise<MemberRecord[]> {
-    return this.roundTrip(() => this.server.listMembers(election));
-  }
-
-  removeMember(election: string, id: string): Promise<void> {
-    return this.roundTrip(() => this.server.removeMember(election, id));
-  }
+  readonly members: MemberStore = {
+    put: (election, member, ttlMs) =>
+      this.roundTrip(() => this.server.putMember(election, member, ttlMs)),
+    list: (election) => this.roundTrip(() => this.server.listMembers(election)),
+    remove: (election, id) => this.roundTrip(() => this.server.removeMember(election, id)),
+  };
 
   watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
     if (!this.closed) {
