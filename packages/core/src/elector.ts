@@ -75,6 +75,11 @@ export interface LeaseEvent {
    * and after which this candidate no longer reports leadership unless it renews again.
    */
   readonly validUntil: number;
+  /**
+   * Monotonic time from which this lease counts as leadership: later than the acquisition
+   * when the store may have forgotten an earlier holder (`Lease.notBeforeMs`).
+   */
+  readonly leadsFrom: number;
 }
 
 export interface ElectorEvents {
@@ -518,6 +523,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       id: this.id,
       term: held.lease.term,
       validUntil: held.validUntil,
+      leadsFrom: held.notBefore,
     });
   }
 

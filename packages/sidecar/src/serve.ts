@@ -126,6 +126,18 @@ function logElection(elector: Elector, log: Logger, election: string): void {
   elector.on('deposed', ({ term, reason }) =>
     log.info({ event: 'deposed', term, reason }, `no longer leader (term ${term}): ${reason}`),
   );
+  let heldOffTerm: number | null = null; // renewals during the wait repeat the event
+  elector.on('lease', ({ term, leadsFrom }) => {
+    const waitMs = Math.round(leadsFrom - performance.now());
+    if (waitMs <= 0 || term === heldOffTerm) return;
+    heldOffTerm = term;
+    log.warn(
+      { event: 'lease-held-off', term, waitMs },
+      `acquired the lock of "${election}" (term ${term}) but leads only in ${waitMs} ms: the store ` +
+        'may have forgotten an earlier holder (restart without persistence, failover, flush, or a ' +
+        'namespace it has never served), whose lease must run out first',
+    );
+  });
   elector.on('leader', (leader) => log.debug({ event: 'leader', leader }, 'leader observed'));
   elector.on('term-regression', ({ previous, observed, highest }) =>
     log.error(

@@ -26,9 +26,13 @@ writeFileSync(
 
 describe('the sidecar command', () => {
   it('serves the hot routes without Fastify and loads it for the first other request', async () => {
+    const prefix = `lhpf${randomUUID().slice(0, 8)}`;
     const child = spawn(
       process.execPath,
-      [BIN, '--store', 'redis://127.0.0.1:6379', '--store-prefix', 'lhpf'],
+      // A prefix Redis has never served: the first leader waits one TTL (short here) before it
+      // reports leadership, since the namespace may have been flushed (docs/stores.md), and
+      // says so in the log.
+      [BIN, '--store', 'redis://127.0.0.1:6379', '--store-prefix', prefix, '--ttl', '2s'],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
@@ -43,9 +47,11 @@ describe('the sidecar command', () => {
     try {
       const stderr: string[] = [];
       createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+      const events: string[] = [];
       const url = await new Promise<string>((resolve) => {
         createInterface({ input: child.stdout }).on('line', (line) => {
-          const entry = JSON.parse(line) as { url?: string };
+          const entry = JSON.parse(line) as { url?: string; event?: string };
+          if (entry.event !== undefined) events.push(entry.event);
           if (entry.url !== undefined) resolve(entry.url);
         });
       });
@@ -59,6 +65,11 @@ describe('the sidecar command', () => {
       };
 
       await until(async () => (await fetch(`${url}/v1/is-leader`)).status === 200, 10_000);
+      await until(() => events.includes('elected'), 5_000); // stdout is another pipe
+      expect(events.filter((event) => /^(lease-held-off|elected)$/.test(event))).toEqual([
+        'lease-held-off',
+        'elected',
+      ]);
       const leader = await fetch(`${url}/v1/leader`);
       expect(leader.headers.get('leasehold-term')).toMatch(/^\d+$/);
       expect(await leader.json()).toMatchObject({ isLeader: true });
