@@ -20,8 +20,9 @@ import { BACKENDS } from './stores/index.js';
  * violation, 2 on a bad argument.
  */
 
-const USAGE = `usage: pnpm chaos [--backend redis|postgres|etcd|sqlite|all] [--scenario NAME[,NAME…]]
-                  [--minutes N | --rounds N] [--out DIR] [--lab-prefix lhch] [--list]
+const USAGE = `usage: pnpm chaos [--backend redis|postgres|etcd|zookeeper|sqlite|all]
+                  [--scenario NAME[,NAME…]] [--minutes N | --rounds N] [--out DIR]
+                  [--lab-prefix lhch] [--list]
 
 Runs real leasehold sidecars against private stores under faults, records every answer of
 GET /v1/leader, and checks that no two sidecars led at once, that no sidecar saw a term go
