@@ -2,6 +2,8 @@ import { rootCertificates } from 'node:tls';
 import { Etcd3, type IOptions, type KVClient } from 'etcd3';
 import { authenticateOnPooledChannels } from './pooled-auth.js';
 import { EtcdCallError, wasNeverSent } from './errors.js';
+import type { HostQuarantine } from './host-quarantine.js';
+import { failedOnHost, HostSkippedError } from './host-quarantine.js';
 import type { EtcdConfig } from './url.js';
 
 export type CallOptions = NonNullable<Parameters<KVClient['range']>[1]>;
@@ -24,22 +26,31 @@ const passThrough: FaultPolicy = {
 };
 
 /**
- * The per-host policy also hides how a call failed from etcd3, by wrapping the error: etcd3
+ * The per-host policy. It hides how a call failed from etcd3, by wrapping the error: etcd3
  * answers every "recoverable" failure by closing all of the host's gRPC channels, and
  * @grpc/grpc-js 1.14 leaks a channel closed while its connection is down (the subchannel
  * reconnects once etcd is back, owned by no one, and stays open). Left alone, every etcd
  * outage left connections behind. gRPC reconnects a channel by itself.
+ *
+ * It also keeps calls away from a member that just failed one without an answer from the
+ * cluster (host-quarantine.ts): etcd3 then tries the next host.
  */
-const reportOnly: FaultPolicy = {
-  ...passThrough,
-  execute: async (fn, signal) => {
-    try {
-      return await fn({ signal: signal ?? new AbortController().signal });
-    } catch (error) {
-      throw new EtcdCallError(error);
-    }
-  },
-};
+function hostPolicy(host: string, quarantine: HostQuarantine): FaultPolicy {
+  return {
+    ...passThrough,
+    execute: async (fn, signal) => {
+      if (quarantine.skips(host)) throw new HostSkippedError(host);
+      try {
+        const result = await fn({ signal: signal ?? new AbortController().signal });
+        quarantine.answered(host);
+        return result;
+      } catch (error) {
+        if (failedOnHost(error)) quarantine.failed(host);
+        throw new EtcdCallError(error);
+      }
+    },
+  };
+}
 
 /**
  * The global policy: with several endpoints, a call that could not even be sent (no
@@ -74,12 +85,15 @@ const CHANNEL_OPTIONS = {
   'grpc.keepalive_timeout_ms': 5_000,
 } satisfies IOptions['grpcOptions'];
 
-export function createEtcdClient(config: EtcdConfig): Etcd3 {
+export function createEtcdClient(config: EtcdConfig, quarantine: HostQuarantine): Etcd3 {
   const deadline = (): CallOptions => ({ deadline: Date.now() + config.requestTimeoutMs });
   const options: IOptions = {
     hosts: [...config.endpoints],
     grpcOptions: CHANNEL_OPTIONS,
-    faultHandling: { host: () => reportOnly, global: failover(config.endpoints.length) },
+    faultHandling: {
+      host: (host) => hostPolicy(host, quarantine),
+      global: failover(config.endpoints.length),
+    },
   };
   if (config.auth !== null) {
     options.auth = { ...config.auth, callOptions: deadline };

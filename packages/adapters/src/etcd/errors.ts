@@ -15,6 +15,7 @@ import {
   GRPCNotImplementedError,
   GRPCUnauthenticatedError,
 } from 'etcd3';
+import { HostSkippedError } from './host-quarantine.js';
 
 /** What an error message may say about the connection: never the password. */
 export interface ErrorContext {
@@ -25,7 +26,7 @@ export interface ErrorContext {
 
 /**
  * A failed etcd call, wrapped by our per-host fault policy so that etcd3 does not act on it
- * (see `reportOnly` in client.ts).
+ * (see `hostPolicy` in client.ts).
  */
 export class EtcdCallError extends Error {
   constructor(cause: unknown) {
@@ -45,6 +46,7 @@ export function unwrapCallError(error: unknown): unknown {
  */
 export function wasNeverSent(error: unknown): boolean {
   const raw = unwrapCallError(error);
+  if (raw instanceof HostSkippedError) return true;
   return raw instanceof Error && /UNAVAILABLE: No connection established/.test(raw.message);
 }
 

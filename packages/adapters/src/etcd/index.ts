@@ -2,6 +2,7 @@ import type { LeaseStore } from '@leasehold/core';
 import { started } from '../lifecycle.js';
 import type { StoreOptions } from '../options.js';
 import { createEtcdClient } from './client.js';
+import { HostQuarantine } from './host-quarantine.js';
 import { EtcdStore } from './store.js';
 import { parseEtcdUrl } from './url.js';
 
@@ -12,5 +13,6 @@ import { parseEtcdUrl } from './url.js';
  */
 export async function createEtcdStore(url: URL, options: StoreOptions = {}): Promise<LeaseStore> {
   const config = parseEtcdUrl(url, options);
-  return started(new EtcdStore(createEtcdClient(config), config));
+  const quarantine = new HostQuarantine(config.endpoints);
+  return started(new EtcdStore(createEtcdClient(config, quarantine), config, quarantine));
 }

@@ -22,7 +22,8 @@ import {
   translateError,
   type ErrorContext,
 } from './errors.js';
-import { keepAliveOnce } from './keep-alive.js';
+import { keepAliveOnce, type KeepAliveAnswer } from './keep-alive.js';
+import type { HostQuarantine } from './host-quarantine.js';
 import { decodeMember } from '../records.js';
 import {
   decodeHolder,
@@ -84,6 +85,8 @@ export class EtcdStore implements LeaseStore {
   constructor(
     private readonly client: Etcd3,
     private readonly config: EtcdConfig,
+    /** The members to keep calls away from, shared with the client's host policies. */
+    private readonly quarantine: HostQuarantine,
   ) {
     this.streams = new StreamOpener(client);
     this.watches = new WatchHub(this.streams, config.requestTimeoutMs);
@@ -216,8 +219,9 @@ export class EtcdStore implements LeaseStore {
         if (!handle.shared && handle.token === lease.token) this.revokeEventually(handle.leaseId);
         return { renewed: false };
       }
-      const grantedSeconds = await this.keepAlive(handle.leaseId);
+      const { ttlSeconds: grantedSeconds, host } = await this.keepAlive(handle.leaseId);
       if (grantedSeconds > 0) return { renewed: true, ttlMs: grantedSeconds * 1_000 };
+      this.quarantine.failed(host);
       // TTL 0 means "no such lease" to the member that answered, yet the quorum just said the
       // key is held on it: that member is cut off and still believes it leads, and does not
       // know a lease granted since. Not a verdict on ours: fail this renewal (retried until
@@ -284,7 +288,7 @@ export class EtcdStore implements LeaseStore {
       const previous = this.memberLeases.get(keyText);
       if (previous !== undefined && previous.ttlSeconds === wanted) {
         // Each heartbeat keeps the member's lease alive rather than granting a new one.
-        const remaining = await this.keepAlive(previous.leaseId);
+        const { ttlSeconds: remaining } = await this.keepAlive(previous.leaseId);
         if (remaining > 0) {
           try {
             await this.client.kv.put({ key, value, lease: previous.leaseId }, this.callOptions());
@@ -448,11 +452,20 @@ export class EtcdStore implements LeaseStore {
       this.cleanUpClaim(request, handle);
       throw keptAlive.reason;
     }
-    // The lease ran out between the two: our key went with it.
-    if (keptAlive.value <= 0) return this.forgetMemberLease(leaseId);
+    const { ttlSeconds, host } = keptAlive.value;
+    if (ttlSeconds <= 0) {
+      // The lease ran out between the two (our key went with it), or the member that answered
+      // is cut off and does not know it (see renew). Either way, this claim does not stand.
+      this.quarantine.failed(host);
+      this.cleanUpClaim(request, handle);
+      this.forgetMemberLease(leaseId);
+      throw new StoreUnavailableError(
+        `etcd acquire: the member that answered the keep-alive does not know lease ${leaseId}`,
+      );
+    }
     this.leadingLeases.add(leaseId);
     this.line.observeHolder(request.election, request.holder);
-    return { acquired: true, lease: this.claimed(request, txn.value, handle, keptAlive.value) };
+    return { acquired: true, lease: this.claimed(request, txn.value, handle, ttlSeconds) };
   }
 
   private claimTxn(request: AcquireRequest, leaseId: string) {
@@ -581,9 +594,9 @@ export class EtcdStore implements LeaseStore {
     });
   }
 
-  /** One keep-alive; see keep-alive.ts. Resolves to the granted TTL in seconds, ≤ 0 if gone. */
-  private keepAlive(leaseId: string): Promise<number> {
-    return keepAliveOnce(this.streams, leaseId, this.callOptions());
+  /** One keep-alive; see keep-alive.ts. The granted TTL in seconds (≤ 0: gone), and who said so. */
+  private keepAlive(leaseId: string): Promise<KeepAliveAnswer> {
+    return keepAliveOnce(this.streams, leaseId, this.callOptions(), this.quarantine);
   }
 
   private callOptions(): CallOptions {

@@ -19,7 +19,7 @@ interface PoolInternals {
 
 type WithConnection = (
   service: 'Lease' | 'Watch',
-  open: (connection: { client: unknown; metadata: unknown }) => unknown,
+  open: (connection: { client: unknown; metadata: unknown; resource: { host: string } }) => unknown,
   hosts: Generator<unknown, void, unknown>,
 ) => Promise<unknown>;
 
@@ -57,14 +57,22 @@ export class StreamOpener {
     return this.pool?.hosts.length ?? 1;
   }
 
-  async keepAlive(options: CallOptions): Promise<KeepAliveStream> {
-    if (this.pool === null)
-      return withoutLibraryErrorHandler(await this.client.leaseClient.leaseKeepAlive(options));
-    return (await this.pool.withConnection(
+  /** A keep-alive stream, and the host it is open to ('' with a single host). */
+  async keepAlive(options: CallOptions): Promise<{ stream: KeepAliveStream; host: string }> {
+    if (this.pool === null) {
+      const stream = await this.client.leaseClient.leaseKeepAlive(options);
+      return { stream: withoutLibraryErrorHandler(stream), host: '' };
+    }
+    let host = '';
+    const stream = (await this.pool.withConnection(
       'Lease',
-      ({ client, metadata }) => (client as StreamingClient).leaseKeepAlive(metadata, options),
+      ({ client, metadata, resource }) => {
+        host = resource.host;
+        return (client as StreamingClient).leaseKeepAlive(metadata, options);
+      },
       this.hostsFromNext(),
     )) as KeepAliveStream;
+    return { stream, host };
   }
 
   /** A watch stream; it has no deadline, it lives until it is ended. */
@@ -88,7 +96,7 @@ export class StreamOpener {
 
 /**
  * etcd3 attaches an error listener to each stream it opens that closes all of the host's
- * channels on a failure, which gRPC 1.14 leaks connections from (see `reportOnly` in
+ * channels on a failure, which gRPC 1.14 leaks connections from (see `hostPolicy` in
  * client.ts). Our callers handle their streams' errors themselves.
  */
 function withoutLibraryErrorHandler<T extends object>(stream: T): T {
