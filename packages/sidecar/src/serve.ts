@@ -9,10 +9,13 @@ import { readTlsFiles } from './tls-files.js';
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
   const options = { level: config.logLevel, base: { service: 'leasehold' } };
-  // Pretty only for a person at a terminal; machines get one JSON object per line.
+  // Pretty only for a person at a terminal; machines get one JSON object per line, written
+  // synchronously: a sidecar logs a few lines an hour, each should be out before a crash,
+  // and the flush at exit of pino's default asynchronous destination retries a closed pipe
+  // (EPIPE, the log reader gone) every 100 ms for ever: the process never exited.
   return process.stdout.isTTY
     ? pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } })
-    : pino(options);
+    : pino(options, pino.destination({ dest: 1, sync: true }));
 }
 
 /**
