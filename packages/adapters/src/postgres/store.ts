@@ -15,6 +15,7 @@ import {
   type RenewResult,
 } from '@leasehold/core';
 import pg from 'pg';
+import { SerialQueries } from './serial-queries.js';
 import { createHash } from 'node:crypto';
 import { waitAtMost } from '../wait.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
@@ -55,6 +56,8 @@ interface Watcher {
 
 interface Session {
   readonly client: pg.Client;
+  /** Every statement on the session goes through here, one at a time. */
+  readonly statements: SerialQueries;
   /** Elections whose advisory lock this session holds, with the token of the lease. */
   readonly locks: Map<string, string>;
   alive: boolean;
@@ -141,7 +144,7 @@ export class PostgresStore implements LeaseStore {
         return { renewed: false };
       }
       try {
-        const { rowCount } = await session.client.query(
+        const { rowCount } = await session.statements.query(
           `UPDATE ${this.tables.leases}
               SET renewed_at = now(), expires_at = now() + make_interval(secs => $3::double precision / 1000)
             WHERE election = $1 AND token = $2 AND NOT released`,
@@ -167,7 +170,7 @@ export class PostgresStore implements LeaseStore {
       if (session === null || !session.alive) return;
       const holdsLock = session.locks.get(lease.election) === lease.token;
       const params = [this.tables.channel, lease.election, lease.holder, lease.token];
-      await session.client.query(
+      await session.statements.query(
         `WITH released AS (
            UPDATE ${this.tables.leases} SET released = true, expires_at = now()
             WHERE election = $2 AND token = $4 RETURNING 1)
@@ -206,7 +209,7 @@ export class PostgresStore implements LeaseStore {
   private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
     return this.run('member', async () => {
       const session = await this.connect();
-      await session.client.query(
+      await session.statements.query(
         `INSERT INTO ${this.tables.members} (election, id, record, expires_at)
          VALUES ($1, $2, $3, now() + make_interval(secs => $4::double precision / 1000))
          ON CONFLICT (election, id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`,
@@ -218,7 +221,7 @@ export class PostgresStore implements LeaseStore {
   private listMembers(election: string): Promise<MemberRecord[]> {
     return this.run('member', async () => {
       const session = await this.connect();
-      const { rows } = await session.client.query<{ record: MemberRecord }>(
+      const { rows } = await session.statements.query<{ record: MemberRecord }>(
         `SELECT record FROM ${this.tables.members} WHERE election = $1 AND expires_at > now()`,
         [election],
       );
@@ -229,7 +232,7 @@ export class PostgresStore implements LeaseStore {
   private removeMember(election: string, id: string): Promise<void> {
     return this.run('member', async () => {
       const session = await this.connect();
-      await session.client.query(
+      await session.statements.query(
         `DELETE FROM ${this.tables.members} WHERE election = $1 AND id = $2`,
         [election, id],
       );
@@ -292,7 +295,11 @@ export class PostgresStore implements LeaseStore {
     request: AcquireRequest,
     mode: 'try' | 'held',
   ): Promise<Lease | null> {
-    const { rows } = await session.client.query<{ term: string; token: string; wait_ms: number }>(
+    const { rows } = await session.statements.query<{
+      term: string;
+      token: string;
+      wait_ms: number;
+    }>(
       `WITH lock AS (${mode === 'try' ? TRY_LOCK_SQL : HOLDS_LOCK_SQL})
        INSERT INTO ${this.tables.leases} AS l
               (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms)
@@ -341,7 +348,7 @@ export class PostgresStore implements LeaseStore {
    */
   private async releaseTriedLock(session: Session, election: string): Promise<void> {
     try {
-      await session.client.query('SELECT pg_advisory_unlock($1::bigint)', [
+      await session.statements.query('SELECT pg_advisory_unlock($1::bigint)', [
         lockId(this.options.schema, election),
       ]);
     } catch {
@@ -359,7 +366,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   private async selectLive(session: Session, election: string): Promise<LeaseRecord | null> {
-    const { rows } = await session.client.query<{
+    const { rows } = await session.statements.query<{
       holder: string;
       term: string;
       metadata: LeaseMetadata | null;
@@ -405,7 +412,12 @@ export class PostgresStore implements LeaseStore {
       keepAlive: true,
       application_name: 'leasehold',
     });
-    const session: Session = { client, locks: new Map(), alive: true };
+    const session: Session = {
+      client,
+      statements: new SerialQueries(client),
+      locks: new Map(),
+      alive: true,
+    };
     // The server ends sessions (idle timeout, restart, pg_terminate_backend): that is news
     // to act on, not a crash. Every lock the session held is gone with it.
     const dead = (): void => {
@@ -416,7 +428,7 @@ export class PostgresStore implements LeaseStore {
     client.on('end', dead);
     try {
       await client.connect();
-      await client.query(
+      await session.statements.query(
         `SET statement_timeout = '${this.options.statementTimeoutMs}ms';
          SET idle_in_transaction_session_timeout = '5s';
          SET lock_timeout = '${Math.min(2_000, this.options.statementTimeoutMs)}ms'`,
@@ -435,7 +447,7 @@ export class PostgresStore implements LeaseStore {
   /** The TTL of the lease this session may hold decides how long it may sit idle. */
   private async setIdleTimeout(session: Session, ttlMs: number): Promise<void> {
     if (this.idleTimeoutMs === ttlMs) return;
-    await session.client.query(`SET idle_session_timeout = '${Math.round(ttlMs)}ms'`);
+    await session.statements.query(`SET idle_session_timeout = '${Math.round(ttlMs)}ms'`);
     this.idleTimeoutMs = ttlMs;
   }
 
@@ -445,7 +457,7 @@ export class PostgresStore implements LeaseStore {
    * session can land inside (an explicit BEGIN ... COMMIT spread over several queries could).
    */
   private ensureSchema(session: Session): Promise<void> {
-    this.schemaReady ??= session.client
+    this.schemaReady ??= session.statements
       .query(
         `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_ID});
          CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.options.schema)};
