@@ -136,9 +136,10 @@ function logElection(elector: Elector, log: Logger, election: string): void {
     heldOffTerm = term;
     log.warn(
       { event: 'lease-held-off', term, waitMs },
-      `acquired the lock of "${election}" (term ${term}) but leads only in ${waitMs} ms: the store ` +
-        'may have forgotten an earlier holder (restart without persistence, failover, flush, or a ' +
-        'namespace it has never served), whose lease must run out first',
+      `acquired the lock of "${election}" (term ${term}) but leads only in ${waitMs} ms: an earlier ` +
+        "holder's lease may still run (it did not release: frozen, cut off, crashed), or the store " +
+        'may have forgotten one (restart without persistence, failover, flush, a namespace it has ' +
+        'never served); that lease must run out first',
     );
   });
   elector.on('leader', (leader) => log.debug({ event: 'leader', leader }, 'leader observed'));
