@@ -12,6 +12,7 @@ import {
   sentinelStaleLease,
   storeRestart,
 } from './store-faults.js';
+import { zooKeeperLeaderKill, zooKeeperMemberCut } from './zookeeper-faults.js';
 
 export type { Scenario } from './scenario.js';
 
@@ -29,6 +30,8 @@ export const SCENARIOS: readonly Scenario[] = [
   sentinelStaleLease,
   etcdLeaderKill,
   etcdMemberCut,
+  zooKeeperLeaderKill,
+  zooKeeperMemberCut,
   clockJump,
   many,
   badInput,

@@ -60,3 +60,38 @@ export async function leaderInLab(round: Round): Promise<{ leader: Sidecar; host
   const { leader } = await startWithLeader(round, [first, { host }], others);
   return { leader, host };
 }
+
+/** Where one member of a replicated store runs, and how its peers and clients reach it. */
+export interface MemberPlace {
+  readonly host: LabHost;
+  readonly clientAddress: string;
+  readonly peerAddress: string;
+}
+
+/**
+ * Three members of a replicated store: two in the store host; the third there too, or in a
+ * lab host of its own (`thirdHost`), where clients reach it over its link from the root and
+ * its peers over its store link, so that cutting that link cuts it off from its peers only.
+ */
+export function threePlaces(round: Round, thirdHost?: LabHost): MemberPlace[] {
+  const { store, storeAddress } = round.lab;
+  const inStoreHost: MemberPlace = {
+    host: store,
+    clientAddress: storeAddress,
+    peerAddress: storeAddress,
+  };
+  if (thirdHost === undefined) return [inStoreHost, inStoreHost, inStoreHost];
+  if (thirdHost.storeSideAddress === null) throw new Error('the third member needs a lab host');
+  return [
+    inStoreHost,
+    inStoreHost,
+    { host: thirdHost, clientAddress: thirdHost.address, peerAddress: thirdHost.storeSideAddress },
+  ];
+}
+
+/** Three candidates and their first leader. */
+export async function trioWithLeader(round: Round, store?: string) {
+  const sidecars = await round.startAll(TRIO, store === undefined ? {} : { store });
+  const leader = await round.leader({ after: 0 });
+  return { sidecars, leader };
+}

@@ -1,23 +1,15 @@
 import type { LabHost } from '../netlab.js';
 import type { Round } from '../round.js';
-import type { EtcdPlacement } from '../stores/etcd.js';
 import { EtcdCluster, PostgresServer, RedisServer, SqliteFile } from '../stores/index.js';
 import { RedisSentinelSet } from '../stores/sentinel.js';
 import { tool } from '../stores/server.js';
 import { pause, until } from '../wait.js';
-import { leaderInLab, TRIO, type Scenario } from './scenario.js';
+import { leaderInLab, threePlaces, trioWithLeader, type Scenario } from './scenario.js';
 
 /** Faults of the store itself: it crashes, forgets, fails over, loses a member. */
 
-/** Three candidates and their first leader. */
-async function trioWithLeader(round: Round, store?: string) {
-  const sidecars = await round.startAll(TRIO, store === undefined ? {} : { store });
-  const leader = await round.leader({ after: 0 });
-  return { sidecars, leader };
-}
-
 /** Run `work` as a fault during which nobody need lead; the bound grows by its length. */
-async function outage(round: Round, name: string, work: () => Promise<void>): Promise<void> {
+export async function outage(round: Round, name: string, work: () => Promise<void>): Promise<void> {
   const start = round.recorder.time();
   await round.fault(name, null, work);
   round.allowOutage(round.recorder.time() - start);
@@ -186,29 +178,8 @@ export const sentinelStaleLease: Scenario = {
 
 /** Three etcd members in the store host, or the third in a lab host of its own. */
 function threeMembers(round: Round, thirdHost?: LabHost): Promise<EtcdCluster> {
-  const { store, storeAddress } = round.lab;
-  const inStoreHost = (name: string): EtcdPlacement => ({
-    name,
-    host: store,
-    clientAddress: storeAddress,
-    peerAddress: storeAddress,
-  });
-  if (thirdHost === undefined) {
-    return EtcdCluster.start(['m1', 'm2', 'm3'].map(inStoreHost));
-  }
-  if (thirdHost.storeSideAddress === null)
-    throw new Error('etcd: the third member needs a lab host');
-  return EtcdCluster.start([
-    inStoreHost('m1'),
-    inStoreHost('m2'),
-    // Clients reach it over its own link from the root; its peers over its store link.
-    {
-      name: 'm3',
-      host: thirdHost,
-      clientAddress: thirdHost.address,
-      peerAddress: thirdHost.storeSideAddress,
-    },
-  ]);
+  const places = threePlaces(round, thirdHost);
+  return EtcdCluster.start(places.map((place, index) => ({ name: `m${index + 1}`, ...place })));
 }
 
 export const etcdLeaderKill: Scenario = {

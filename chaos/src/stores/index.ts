@@ -4,14 +4,15 @@ import { PostgresServer } from './postgres.js';
 import { RedisServer } from './redis.js';
 import type { Backend } from './server.js';
 import { SqliteFile } from './sqlite.js';
-import { ZooKeeperServer } from './zookeeper.js';
+import { ZooKeeperEnsemble } from './zookeeper.js';
 
 export type { Backend, RestartableStore, StoreFixture } from './server.js';
 export { BACKENDS } from './server.js';
-export { EtcdCluster, PostgresServer, RedisServer, SqliteFile, ZooKeeperServer };
+export { EtcdCluster, PostgresServer, RedisServer, SqliteFile, ZooKeeperEnsemble };
 
 /** The plain store of each backend: one server (or file) in the lab's store host. */
-export type PlainStore = RedisServer | PostgresServer | EtcdCluster | ZooKeeperServer | SqliteFile;
+export type PlainStore =
+  RedisServer | PostgresServer | EtcdCluster | ZooKeeperEnsemble | SqliteFile;
 
 /**
  * One plain store per backend for the whole run, started when first needed: every
@@ -54,7 +55,9 @@ export class StorePool {
           { name: 'm1', host: store, clientAddress: storeAddress, peerAddress: '127.0.0.1' },
         ]);
       case 'zookeeper':
-        return ZooKeeperServer.start(store, storeAddress);
+        return ZooKeeperEnsemble.start([
+          { host: store, clientAddress: storeAddress, peerAddress: storeAddress },
+        ]);
       case 'sqlite':
         return new SqliteFile();
     }

@@ -10,28 +10,46 @@ const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.ja
 /** Sessions expire on tick boundaries: a short tick keeps takeovers close to the TTL. */
 const TICK_MS = 100;
 
-/**
- * A private standalone ZooKeeper in a lab host, on data of its own that survives a restart
- * (zxids, so terms, keep rising). Its sessions follow the TTL the sidecars ask for: the
- * session timeout is the lease.
- */
-export class ZooKeeperServer implements RestartableStore {
-  readonly backend = 'zookeeper';
-  readonly port = labPort();
-  private readonly dir = mkdtempSync(join(tmpdir(), 'lhch-zk-'));
-  private readonly server: ServerProcess;
+/** Where one member runs and how the others and the clients reach it. */
+export interface ZooKeeperPlacement {
+  readonly host: LabHost;
+  /** Where clients reach it. */
+  readonly clientAddress: string;
+  /** Where the other members reach it (ignored for a standalone server). */
+  readonly peerAddress: string;
+}
 
-  private constructor(
-    host: LabHost,
-    private readonly address: string,
-  ) {
-    const dataDir = join(this.dir, 'data');
-    mkdirSync(dataDir);
-    const configFile = join(this.dir, 'zoo.cfg');
-    writeFileSync(configFile, config(dataDir, this.port));
+class ZooKeeperMember {
+  readonly clientPort = labPort();
+  readonly quorumPort = labPort();
+  readonly electionPort = labPort();
+  private server: ServerProcess | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly placement: ZooKeeperPlacement,
+  ) {}
+
+  get name(): string {
+    return `z${this.id}`;
+  }
+
+  get process(): ServerProcess {
+    if (this.server === null) throw new Error(`ZooKeeper member ${this.name} is not set up`);
+    return this.server;
+  }
+
+  /** Its configuration names every member's peer ports, so it is made once all have them. */
+  setUp(dir: string, servers: readonly string[]): void {
+    const dataDir = join(dir, 'data');
+    mkdirSync(dataDir, { recursive: true });
+    const configFile = join(dir, 'zoo.cfg');
+    writeFileSync(configFile, config(dataDir, this.clientPort, servers));
+    if (servers.length > 0) writeFileSync(join(dataDir, 'myid'), `${this.id}\n`);
+    const { clientAddress } = this.placement;
     this.server = new ServerProcess({
-      name: `ZooKeeper on ${address}:${this.port}`,
-      host,
+      name: `ZooKeeper ${this.name} on ${clientAddress}:${this.clientPort}`,
+      host: this.placement.host,
       argv: [
         'java',
         ...['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:-UsePerfData'],
@@ -39,31 +57,77 @@ export class ZooKeeperServer implements RestartableStore {
         'org.apache.zookeeper.server.quorum.QuorumPeerMain',
         configFile,
       ],
-      ready: async () => /^Mode: standalone$/m.test(await srvr(address, this.port)),
+      ready: async () => (await this.mode()) !== null,
     });
   }
 
-  static async start(host: LabHost, address: string): Promise<ZooKeeperServer> {
-    const server = new ZooKeeperServer(host, address);
-    await server.server.start();
-    return server;
+  /** 'standalone', 'leader' or 'follower' once it serves clients; null otherwise. */
+  async mode(): Promise<string | null> {
+    const answer = await srvr(this.placement.clientAddress, this.clientPort);
+    return /^Mode: (\w+)$/m.exec(answer)?.[1] ?? null;
+  }
+
+  /** The `server.N` line the others know it by. */
+  get serverLine(): string {
+    const { peerAddress } = this.placement;
+    return `server.${this.id}=${peerAddress}:${this.quorumPort}:${this.electionPort}`;
+  }
+}
+
+/**
+ * A private ZooKeeper of one member (the plain store) or three (an ensemble a member can be
+ * killed from or cut off), each inside a lab host, on data of its own that survives a
+ * restart (zxids, so terms, keep rising). Its sessions follow the TTL the sidecars ask for:
+ * the session timeout is the lease.
+ */
+export class ZooKeeperEnsemble implements RestartableStore {
+  readonly backend = 'zookeeper';
+  readonly members: readonly ZooKeeperMember[];
+  private readonly dir = mkdtempSync(join(tmpdir(), 'lhch-zk-'));
+
+  private constructor(placements: readonly ZooKeeperPlacement[]) {
+    this.members = placements.map((placement, index) => new ZooKeeperMember(index + 1, placement));
+    const servers = this.members.length > 1 ? this.members.map((m) => m.serverLine) : [];
+    for (const member of this.members) member.setUp(join(this.dir, member.name), servers);
+  }
+
+  static async start(placements: readonly ZooKeeperPlacement[]): Promise<ZooKeeperEnsemble> {
+    const ensemble = new ZooKeeperEnsemble(placements);
+    try {
+      await Promise.all(ensemble.members.map((m) => m.process.start()));
+    } catch (error) {
+      await ensemble.close();
+      throw error;
+    }
+    return ensemble;
   }
 
   get url(): string {
-    return `zk://${this.address}:${this.port}`;
+    const hosts = this.members.map((m) => `${m.placement.clientAddress}:${m.clientPort}`);
+    return `zk://${hosts.join(',')}`;
   }
 
-  restart(): Promise<void> {
-    return this.server.restart();
+  /** The member that leads the ensemble now, as the running members say; null if none. */
+  async leader(): Promise<ZooKeeperMember | null> {
+    for (const member of this.members) {
+      if (member.process.running && (await member.mode()) === 'leader') return member;
+    }
+    return null;
+  }
+
+  /** Kill every member and start them again on their data. */
+  async restart(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.process.kill()));
+    await Promise.all(this.members.map((m) => m.process.start()));
   }
 
   async close(): Promise<void> {
-    await this.server.kill();
+    await Promise.all(this.members.map((m) => m.process.kill()));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-function config(dataDir: string, clientPort: number): string {
+function config(dataDir: string, clientPort: number, servers: readonly string[]): string {
   return [
     `tickTime=${TICK_MS}`,
     `dataDir=${dataDir}`,
@@ -75,6 +139,10 @@ function config(dataDir: string, clientPort: number): string {
     '4lw.commands.whitelist=srvr',
     // Chaos data need not survive a power cut; an fsync per write only slows rounds down.
     'forceSync=no',
+    // An ensemble: followers sync within 2 s of a leader's start and fall behind after 1 s.
+    ...(servers.length > 0
+      ? ['initLimit=20', 'syncLimit=10', 'quorumListenOnAllIPs=true', ...servers]
+      : []),
     '',
   ].join('\n');
 }

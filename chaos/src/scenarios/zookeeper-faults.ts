@@ -1,0 +1,65 @@
+import type { LabHost } from '../netlab.js';
+import type { Round } from '../round.js';
+import { ZooKeeperEnsemble } from '../stores/index.js';
+import { pause } from '../wait.js';
+import { threePlaces, trioWithLeader, type Scenario } from './scenario.js';
+
+/** A three-member ZooKeeper ensemble of the round's own, the third member in `thirdHost`. */
+async function ensemble(round: Round, thirdHost?: LabHost): Promise<ZooKeeperEnsemble> {
+  const started = await ZooKeeperEnsemble.start(threePlaces(round, thirdHost));
+  round.onCleanup(() => started.close());
+  return started;
+}
+
+/** The ensemble's leader member, once one leads. */
+async function leaderMember(zk: ZooKeeperEnsemble) {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const member = await zk.leader();
+    if (member !== null) return member;
+    if (performance.now() > deadline) throw new Error('no ZooKeeper member led within 10 s');
+    await pause(100);
+  }
+}
+
+export const zooKeeperLeaderKill: Scenario = {
+  name: 'zk-leader-kill',
+  summary: 'a 3-member ZooKeeper ensemble loses its leader member (SIGKILL)',
+  backends: ['zookeeper'],
+  // The ensemble's own election, and clients moving their sessions to a live member.
+  extraFailoverMs: () => 3_000,
+  async run(round) {
+    const zk = await ensemble(round);
+    await trioWithLeader(round, zk.url);
+    const member = await leaderMember(zk);
+    await round.fault('ZooKeeper leader member SIGKILL', member.name, () => member.process.kill());
+    await pause(round.timing.ttlMs * 2);
+    await round.leader();
+  },
+};
+
+export const zooKeeperMemberCut: Scenario = {
+  name: 'zk-member-cut',
+  summary:
+    'a 3-member ZooKeeper ensemble: one member (usually its leader) is cut off from the other two',
+  backends: ['zookeeper'],
+  extraFailoverMs: () => 3_000,
+  async run(round) {
+    const host = round.host('z3');
+    const zk = await ensemble(round, host);
+    await trioWithLeader(round, zk.url);
+    // With equal data, ZooKeeper's first election picks the highest id: z3, the one we cut.
+    const third = zk.members[2];
+    if (third === undefined) throw new Error('an ensemble of three has a third member');
+    const role = (await third.mode()) ?? 'unknown';
+    await round.fault('ZooKeeper member cut', `${third.name} (${role}) ↔ z1, z2`, async () => {
+      host.cutStore();
+      // z1 and z2 still make a quorum: the election must carry on without z3.
+      await round.stableLeader(round.timing.ttlMs, round.failoverBoundMs + round.timing.ttlMs);
+    });
+    host.healStore();
+    round.mark('healed');
+    await pause(round.timing.ttlMs);
+    await round.leader();
+  },
+};
