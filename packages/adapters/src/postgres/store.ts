@@ -146,7 +146,8 @@ export class PostgresStore implements LeaseStore {
       try {
         const { rowCount } = await session.statements.query(
           `UPDATE ${this.tables.leases}
-              SET renewed_at = now(), expires_at = now() + make_interval(secs => $3::double precision / 1000)
+              SET renewed_at = now(), expires_at = now() + make_interval(secs => $3::double precision / 1000),
+                  timeline = ${WAL_TIMELINE_SQL}
             WHERE election = $1 AND token = $2 AND NOT released`,
           [lease.election, lease.token, lease.ttlMs],
         );
@@ -302,15 +303,20 @@ export class PostgresStore implements LeaseStore {
     }>(
       `WITH lock AS (${mode === 'try' ? TRY_LOCK_SQL : HOLDS_LOCK_SQL})
        INSERT INTO ${this.tables.leases} AS l
-              (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms)
-       SELECT $1, $2, $3, 1, $4, now(), now() + make_interval(secs => $5::double precision / 1000), false, 0
+              (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms,
+               timeline)
+       SELECT $1, $2, $3, 1, $4, now(), now() + make_interval(secs => $5::double precision / 1000), false, 0,
+              ${WAL_TIMELINE_SQL}
          FROM lock WHERE locked
        ON CONFLICT (election) DO UPDATE
           SET holder = excluded.holder, token = excluded.token, term = l.term + 1,
               metadata = excluded.metadata, renewed_at = excluded.renewed_at,
-              expires_at = excluded.expires_at, released = false,
-              claim_wait_ms = CASE WHEN l.released OR l.expires_at <= now() THEN 0
-                                   ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
+              expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
+              claim_wait_ms = CASE
+                WHEN l.timeline <> excluded.timeline
+                  THEN greatest($5::double precision, ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
+                WHEN l.released OR l.expires_at <= now() THEN 0
+                ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
        RETURNING l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms`,
       [
         request.election,
@@ -336,7 +342,9 @@ export class PostgresStore implements LeaseStore {
       ttlMs: request.ttlMs,
       // The lock was free, yet the last holder neither released nor ran out: its session
       // broke (crash, freeze, pg_terminate_backend, restart) while it may still believe it
-      // leads. Its own deadline ends before this expiry.
+      // leads; its own deadline ends before this expiry. Or the row was written on another
+      // WAL timeline: the server was promoted (a failover) or restored since, and may have
+      // missed the last writes; any holder it forgot ends its lease within one TTL.
       notBeforeMs: Math.max(0, Number(row.wait_ms)),
     };
   }
@@ -470,9 +478,11 @@ export class PostgresStore implements LeaseStore {
            renewed_at timestamptz,
            expires_at timestamptz NOT NULL,
            released   boolean NOT NULL,
-           claim_wait_ms double precision
+           claim_wait_ms double precision,
+           timeline   integer
          );
          ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS claim_wait_ms double precision;
+         ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS timeline integer;
          CREATE TABLE IF NOT EXISTS ${this.tables.members} (
            election   text NOT NULL,
            id         text NOT NULL,
@@ -546,6 +556,13 @@ function isMissingRelation(error: unknown): boolean {
 
 /** Takes the election's lock ($6) in the claim's own statement. */
 const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($6::bigint) AS locked';
+
+/**
+ * The server's WAL timeline: the first 8 hex digits of the current WAL file's name. It rises
+ * when a standby is promoted (a failover) and when a backup is restored to a point in time:
+ * exactly when the server may lack the last writes another server took. Rows record it.
+ */
+const WAL_TIMELINE_SQL = `('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int`;
 
 /** Whether this session holds the election's lock ($6): a bigint key is two oids in pg_locks. */
 const HOLDS_LOCK_SQL = `SELECT EXISTS (SELECT 1 FROM pg_locks

@@ -12,6 +12,8 @@ const BIN = '/usr/lib/postgresql/15/bin';
  * for restarts that must not disturb the shared server other test files use.
  */
 export class PrivatePostgres {
+  private stopped = false;
+
   private constructor(
     readonly port: number,
     private readonly dir: string,
@@ -38,6 +40,27 @@ export class PrivatePostgres {
     return server;
   }
 
+  /**
+   * A streaming-replication standby of this server (pg_basebackup -R), running beside it.
+   * Not for a server in a netlab placement.
+   */
+  async startStandby(): Promise<PrivatePostgres> {
+    const dir = mkdtempSync(join(tmpdir(), 'leasehold-pg-standby-'));
+    chmodSync(dir, 0o777);
+    const standby = new PrivatePostgres(await freePort(), dir, undefined);
+    standby.asPostgres(`${BIN}/pg_basebackup`, [
+      ...['-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres'],
+      ...['-D', standby.dataDir, '-R', '-X', 'stream', '--no-sync'],
+    ]);
+    standby.ctl('start');
+    return standby;
+  }
+
+  /** End recovery: the standby becomes a primary on a new WAL timeline. */
+  promote(): void {
+    this.ctl('promote');
+  }
+
   get url(): string {
     return `postgres://postgres@${this.placement?.host ?? '127.0.0.1'}:${this.port}/postgres`;
   }
@@ -47,7 +70,10 @@ export class PrivatePostgres {
     this.ctl('restart', ['-m', 'immediate']);
   }
 
+  /** Stop at once and remove its data; again is a no-op. */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     try {
       this.ctl('stop', ['-m', 'immediate']);
     } finally {

@@ -1,0 +1,99 @@
+import type { LeaseStore } from '@leasehold/core';
+import pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresStore } from '../src/postgres/index.js';
+import { waitUntil } from './helpers/free-port.js';
+import { PrivatePostgres } from './helpers/private-postgres.js';
+
+/**
+ * A failover to an asynchronous standby that missed the last claim: the promoted server's
+ * lease row says the election was released, while the holder whose claim it lost still
+ * leads until its own deadline. Whoever claims on the promoted server must wait out a TTL
+ * (the row was written on another WAL timeline), not lead at once beside it.
+ */
+const TTL_MS = 3_000;
+const ELECTION = 'jobs';
+
+async function query<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function acquire(store: LeaseStore, holder: string) {
+  const result = await store.tryAcquire({
+    election: ELECTION,
+    holder,
+    token: randomUUID(),
+    ttlMs: TTL_MS,
+  });
+  if (!result.acquired) throw new Error(`${holder} should acquire`);
+  return result.lease;
+}
+
+describe('PostgreSQL failover to a standby that missed the last claim', () => {
+  let primary: PrivatePostgres;
+  let standby: PrivatePostgres | undefined;
+  beforeAll(async () => {
+    primary = await PrivatePostgres.start();
+  }, 60_000);
+  afterAll(() => {
+    standby?.stop();
+    primary.stop();
+  });
+
+  it('makes the next holder wait a TTL on the promoted server', { timeout: 90_000 }, async () => {
+    const namespace = 'failover';
+    const onPrimary = await createPostgresStore(new URL(primary.url), { namespace });
+    const a = await acquire(onPrimary, 'a');
+    await onPrimary.release(a);
+    standby = await primary.startStandby();
+    const standbyUrl = standby.url;
+    // The standby has the released row; then its replication stops.
+    await waitUntil(
+      async () =>
+        (
+          await query<{ released: boolean }>(
+            standbyUrl,
+            `SELECT released FROM ${namespace}.leases WHERE election = '${ELECTION}'`,
+          ).catch(() => [])
+        )[0]?.released === true,
+      20_000,
+      'the standby replays the release',
+    );
+    await query(standbyUrl, `ALTER SYSTEM SET primary_conninfo = ''`);
+    await query(standbyUrl, 'SELECT pg_reload_conf()');
+    await waitUntil(
+      async () =>
+        (
+          await query<{ n: string }>(
+            standbyUrl,
+            'SELECT count(*)::text AS n FROM pg_stat_wal_receiver',
+          )
+        )[0]?.n === '0',
+      20_000,
+      'the standby stops receiving',
+    );
+    // b's claim lands on the primary only; b leads until its deadline, whatever happens next.
+    const b = await acquire(onPrimary, 'b');
+    expect(b.notBeforeMs).toBe(0);
+    await onPrimary.close();
+    primary.stop();
+    standby.promote();
+
+    const onPromoted = await createPostgresStore(new URL(standbyUrl), { namespace });
+    try {
+      const c = await acquire(onPromoted, 'c');
+      // Without the timeline check: 0, and c led beside b for up to a TTL.
+      expect(c.notBeforeMs).toBeGreaterThanOrEqual(TTL_MS);
+      expect(c.term).toBeGreaterThan(a.term);
+    } finally {
+      await onPromoted.close();
+    }
+  });
+});
