@@ -146,9 +146,9 @@ export const sentinelFailover: Scenario = {
 
 /**
  * The same set, but replication is cut before a clean handover: the promoted replica still
- * holds the first leader's lease, which the primary had deleted. Safe (that holder has
- * stepped down; the next acquisition still waits and gets a higher term), but every
- * follower reports the old holder and its lower term again until that lease runs out.
+ * holds the first leader's lease, which the primary had deleted. That holder has stepped
+ * down and never renews there, so followers must not report it (and its lower term) as
+ * the leader again; the next acquisition waits and gets a higher term.
  */
 export const sentinelStaleLease: Scenario = {
   name: 'sentinel-stale-lease',
@@ -156,13 +156,6 @@ export const sentinelStaleLease: Scenario = {
   backends: ['redis'],
   ttlMs: 6_000,
   extraFailoverMs: () => 5_000,
-  knownDefects: [
-    {
-      kind: 'term-backwards',
-      defect:
-        'after a failover to a replica that missed a release, followers report the released holder and its lower term again (the elector counts a term regression); the next acquisition waits and rises',
-    },
-  ],
   async run(round) {
     const set = await sentinelSet(round);
     const { leader } = await trioWithLeader(round, set.url);

@@ -128,4 +128,31 @@ describe('redis data loss', () => {
     await store.release(await acquire(store, 'a'));
     expect((await acquire(store, 'b')).notBeforeMs).toBe(0);
   });
+  it(
+    'names no holder that another server wrote last, until it renews here',
+    { timeout: 30_000 },
+    async () => {
+      // As after a failover to a replica that missed a release: the lease is there, but the
+      // server that answers now never saw its holder renew. A holder that released never
+      // will; a live one does within its renew interval.
+      const redis = await server();
+      const namespace = `conf${randomUUID().slice(0, 6)}`;
+      const a = await open(redis.url, namespace);
+      const b = await open(redis.url, namespace);
+      const held = await acquire(a, 'a');
+      await admin(redis.url, (r) => r.set(`${namespace}:{jobs}:server`, 'another-server'));
+      const refused = await b.tryAcquire({
+        election: 'jobs',
+        holder: 'b',
+        token: randomUUID(),
+        ttlMs: TTL_MS,
+      });
+      expect(refused).toMatchObject({ acquired: false, current: null });
+      if (refused.acquired) throw new Error('unreachable');
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(await b.read('jobs')).toBeNull();
+      expect(await a.renew(held)).toMatchObject({ renewed: true });
+      expect(await b.read('jobs')).toMatchObject({ holder: 'a', term: held.term });
+    },
+  );
 });

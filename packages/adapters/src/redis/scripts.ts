@@ -34,14 +34,22 @@ local runId = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
  * when the counter is missing, or when another server (another run id: a restart from an
  * older snapshot, a failover to a replica that missed the last acquire) wrote it last; the
  * caller then asks INCARNATION how long to wait before it reports leadership.
+ *
+ * A lease that another server wrote last is unconfirmed: this server may have missed its
+ * release (a failover to a replica that did not get it), so the refusal names no holder
+ * until the holder renews here (RENEW records this server) or the lease runs out. A live
+ * holder renews within its renew interval; one that released never will, and is not
+ * reported as the leader again with its lower term.
  */
 export const ACQUIRE = `
+${RUN_ID}
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local pttl = redis.call('PTTL', KEYS[1])
+  if redis.call('GET', KEYS[4]) ~= runId then return {0, false, false, false, pttl} end
   local info = redis.call('HMGET', KEYS[2], 'holder', 'term', 'metadata')
-  return {0, info[1], info[2], info[3], redis.call('PTTL', KEYS[1])}
+  return {0, info[1], info[2], info[3], pttl}
 end
 ${NOW_MICROS}
-${RUN_ID}
 local previous = redis.call('GET', KEYS[3])
 local mayHaveLost = (not previous) or redis.call('GET', KEYS[4]) ~= runId
 local term = nowMicros
@@ -128,10 +136,15 @@ redis.call('PUBLISH', KEYS[3], message)
 return 1
 `;
 
-/** KEYS: lease, info. Returns {holder, term, metadata, pttl} or {} when free. */
+/**
+ * KEYS: lease, info, server. Returns {holder, term, metadata, pttl}, {} when free, or
+ * {false, false, false, pttl} while the lease is unconfirmed (see ACQUIRE).
+ */
 export const READ = `
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl < 0 then return {} end
+${RUN_ID}
+if redis.call('GET', KEYS[3]) ~= runId then return {false, false, false, pttl} end
 local info = redis.call('HMGET', KEYS[2], 'holder', 'term', 'metadata')
 return {info[1], info[2], info[3], pttl}
 `;

@@ -171,7 +171,7 @@ export class RedisStore implements LeaseStore {
   read(election: string): Promise<LeaseRecord | null> {
     const keys = this.keys(election);
     return this.command('read', async () => {
-      const reply = (await this.script('READ', [keys.lease, keys.info], [])) as (
+      const reply = (await this.script('READ', [keys.lease, keys.info, keys.server], [])) as (
         string | number | null
       )[];
       const [holder, term, metadata, pttl] = reply;
