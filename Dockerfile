@@ -24,6 +24,7 @@ WORKDIR /src
 # is missing here, and its dependencies are then absent from the build.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/core/package.json packages/core/
+COPY packages/conformance/package.json packages/conformance/
 COPY packages/adapters/package.json packages/adapters/
 COPY packages/sidecar/package.json packages/sidecar/
 RUN pnpm install --frozen-lockfile

@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
  * package name only, so a relative path cannot sneak around the rule.
  */
 const crossPackageRelative = {
-  regex: String.raw`^(\.\./)+(packages/)?(core|adapters|sidecar)/`,
+  regex: String.raw`^(\.\./)+(packages/)?(core|conformance|adapters|sidecar)/`,
   message: 'Import another package by its name (@leasehold/…), not by a relative path.',
 };
 
@@ -58,8 +58,16 @@ export default tseslint.config(
     files: ['packages/core/src/**/*.ts'],
     ignores: ['packages/core/src/testing/**'],
     rules: restrictImports(coreUpward, onlyNodeAndOwnFiles(''), {
-      regex: String.raw`testing/`,
+      regex: String.raw`testing/|^@leasehold/conformance`,
       message: 'production code must not import test helpers.',
+    }),
+  },
+  {
+    // The conformance suite: a vitest suite over core's contract, nothing else.
+    files: ['packages/conformance/**/*.ts'],
+    rules: restrictImports({
+      regex: String.raw`^(?!node:|\.|vitest$|@leasehold/core$)`,
+      message: 'the conformance suite imports only node: modules, vitest and @leasehold/core.',
     }),
   },
   {
@@ -91,7 +99,7 @@ export default tseslint.config(
     // A function a newcomer can hold in their head: split by concern past this. Suite
     // definitions (one describe with its cases) are exempt.
     files: ['packages/*/src/**/*.ts', 'chaos/src/**/*.ts'],
-    ignores: ['packages/core/src/testing/conformance.ts'],
+    ignores: ['packages/conformance/src/index.ts'],
     rules: {
       'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
     },

@@ -5,12 +5,13 @@ import {
   parseDuration,
   type SidecarConfig,
 } from '@leasehold/sidecar';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   mapping,
@@ -259,6 +260,30 @@ describe('Dockerfile', () => {
     const bin = mapping(sidecarManifest.bin, 'bin');
     expect(posix.normalize(text(bin.leasehold, 'bin.leasehold'))).toBe(inPackage);
   });
+
+  it('deploys production dependencies only: no test framework in the image', () => {
+    // The image's own deploy step, run here into a scratch directory (it reads the
+    // workspace's install; no network). vitest came in once through core's optional peer.
+    const deploy = instructionsOf('RUN')
+      .map((i) => /\bpnpm (--filter \S+ deploy .*) \S+$/.exec(i.args)?.[1])
+      .find((args) => args !== undefined);
+    expect(deploy).toBeDefined();
+    const out = mkdtempSync(join(tmpdir(), 'leasehold-deploy-'));
+    try {
+      execFileSync('pnpm', [...(deploy ?? '').split(' '), join(out, 'app')], {
+        cwd: root,
+        stdio: 'ignore',
+        timeout: 120_000,
+      });
+      const installed = readdirSync(join(out, 'app', 'node_modules', '.pnpm'));
+      expect(installed.some((name) => name.startsWith('better-sqlite3@'))).toBe(true);
+      for (const tool of ['vitest@', 'vite@', '@vitest+', 'fast-check@', 'typescript@']) {
+        expect(installed.filter((name) => name.startsWith(tool))).toEqual([]);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   it('ships every file the sidecar reads beside its own modules', () => {
     // pnpm deploy copies only the package's "files"; a module that reads

@@ -6,7 +6,7 @@ import {
   type AcquireRequest,
   type LeaseStore,
 } from '@leasehold/core';
-import { runConformanceSuite } from '@leasehold/core/testing/conformance';
+import { runConformanceSuite } from '@leasehold/conformance';
 import { Etcd3 } from 'etcd3';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';

@@ -1,5 +1,5 @@
 import { Elector, type AcquireResult, type LeaseStore } from '@leasehold/core';
-import { runConformanceSuite } from '@leasehold/core/testing/conformance';
+import { runConformanceSuite } from '@leasehold/conformance';
 import pg from 'pg';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

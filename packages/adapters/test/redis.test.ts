@@ -1,5 +1,5 @@
 import { Elector, LeaseholdConfigError } from '@leasehold/core';
-import { runConformanceSuite } from '@leasehold/core/testing/conformance';
+import { runConformanceSuite } from '@leasehold/conformance';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';

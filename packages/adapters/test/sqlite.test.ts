@@ -1,6 +1,6 @@
 import { createStore } from '@leasehold/adapters';
 import { Elector, LeaseholdConfigError, type LeaseStore } from '@leasehold/core';
-import { runConformanceSuite } from '@leasehold/core/testing/conformance';
+import { runConformanceSuite } from '@leasehold/conformance';
 import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

@@ -6,7 +6,7 @@ import {
   type AcquireRequest,
   type LeaseStore,
 } from '@leasehold/core';
-import { runConformanceSuite } from '@leasehold/core/testing/conformance';
+import { runConformanceSuite } from '@leasehold/conformance';
 import zookeeper from 'node-zookeeper-client';
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

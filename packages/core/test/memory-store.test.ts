@@ -1,5 +1,5 @@
 import { MemoryBackend } from '@leasehold/core/testing';
-import { runConformanceSuite } from '@leasehold/core/testing/conformance';
+import { runConformanceSuite } from '@leasehold/conformance';
 
 // The in-memory store passes the same suite as every real backend, so the suite itself is
 // known to be satisfiable and the elector's simulations run against a faithful store.

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LeaseholdError } from '../errors.js';
-import type { AcquireRequest, Lease, LeaseStore } from '../store.js';
+import { LeaseholdError, type AcquireRequest, type Lease, type LeaseStore } from '@leasehold/core';
 
 /**
  * The conformance suite every `LeaseStore` passes (docs/design.md §6). Adapters call
