@@ -3,6 +3,8 @@ import type { ViolationKind } from '../checker.js';
 import type { Round, Timing } from '../round.js';
 import type { Sidecar } from '../sidecars.js';
 import type { Backend } from '../stores/index.js';
+import type { MemberPlace } from '../stores/server.js';
+import { pause } from '../wait.js';
 
 /** A fault the suite knows how to inject, and on which backends it applies. */
 export interface Scenario {
@@ -61,13 +63,6 @@ export async function leaderInLab(round: Round): Promise<{ leader: Sidecar; host
   return { leader, host };
 }
 
-/** Where one member of a replicated store runs, and how its peers and clients reach it. */
-export interface MemberPlace {
-  readonly host: LabHost;
-  readonly clientAddress: string;
-  readonly peerAddress: string;
-}
-
 /**
  * Three members of a replicated store: two in the store host; the third there too, or in a
  * lab host of its own (`thirdHost`), where clients reach it over its link from the root and
@@ -94,4 +89,37 @@ export async function trioWithLeader(round: Round, store?: string) {
   const sidecars = await round.startAll(TRIO, store === undefined ? {} : { store });
   const leader = await round.leader({ after: 0 });
   return { sidecars, leader };
+}
+
+/** A replicated store loses its leader member (`kill`): the election carries on. */
+export async function killLeaderMember(
+  round: Round,
+  fault: string,
+  member: string,
+  kill: () => Promise<void>,
+): Promise<void> {
+  await round.fault(fault, member, kill);
+  await pause(round.timing.ttlMs * 2);
+  await round.leader();
+}
+
+/**
+ * The member in `host` is cut off from its peers (clients still reach it) until the
+ * election has settled without it, then the cut heals.
+ */
+export async function cutMemberOff(
+  round: Round,
+  host: LabHost,
+  fault: string,
+  detail: string,
+): Promise<void> {
+  await round.fault(fault, detail, async () => {
+    host.cutStore();
+    // The other two still make a quorum: the election must carry on without this one.
+    await round.stableLeader(round.timing.ttlMs, round.failoverBoundMs + round.timing.ttlMs);
+  });
+  host.healStore();
+  round.mark('healed');
+  await pause(round.timing.ttlMs);
+  await round.leader();
 }

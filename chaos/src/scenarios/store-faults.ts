@@ -4,7 +4,14 @@ import { EtcdCluster, PostgresServer, RedisServer, SqliteFile } from '../stores/
 import { RedisSentinelSet } from '../stores/sentinel.js';
 import { tool } from '../stores/server.js';
 import { pause, until } from '../wait.js';
-import { leaderInLab, threePlaces, trioWithLeader, type Scenario } from './scenario.js';
+import {
+  cutMemberOff,
+  killLeaderMember,
+  leaderInLab,
+  threePlaces,
+  trioWithLeader,
+  type Scenario,
+} from './scenario.js';
 
 /** Faults of the store itself: it crashes, forgets, fails over, loses a member. */
 
@@ -186,11 +193,9 @@ export const etcdLeaderKill: Scenario = {
     round.onCleanup(() => cluster.close());
     await trioWithLeader(round, cluster.url);
     const name = await cluster.leaderName();
-    await round.fault('etcd leader member SIGKILL', name, () =>
+    await killLeaderMember(round, 'etcd leader member SIGKILL', name, () =>
       cluster.member(name).process.kill(),
     );
-    await pause(round.timing.ttlMs * 2);
-    await round.leader();
   },
 };
 
@@ -205,15 +210,7 @@ export const etcdMemberCut: Scenario = {
     round.onCleanup(() => cluster.close());
     await trioWithLeader(round, cluster.url);
     await moveEtcdLeadership(cluster, 'm3');
-    await round.fault('etcd member cut', 'm3 (the leader member) ↔ m1, m2', async () => {
-      host.cutStore();
-      // m1 and m2 still make a quorum: the election must carry on without m3.
-      await round.stableLeader(round.timing.ttlMs, round.failoverBoundMs + round.timing.ttlMs);
-    });
-    host.healStore();
-    round.mark('healed');
-    await pause(round.timing.ttlMs);
-    await round.leader();
+    await cutMemberOff(round, host, 'etcd member cut', 'm3 (the leader member) ↔ m1, m2');
   },
 };
 

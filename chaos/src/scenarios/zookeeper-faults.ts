@@ -2,7 +2,13 @@ import type { LabHost } from '../netlab.js';
 import type { Round } from '../round.js';
 import { ZooKeeperEnsemble } from '../stores/index.js';
 import { pause } from '../wait.js';
-import { threePlaces, trioWithLeader, type Scenario } from './scenario.js';
+import {
+  cutMemberOff,
+  killLeaderMember,
+  threePlaces,
+  trioWithLeader,
+  type Scenario,
+} from './scenario.js';
 
 /** A three-member ZooKeeper ensemble of the round's own, the third member in `thirdHost`. */
 async function ensemble(round: Round, thirdHost?: LabHost): Promise<ZooKeeperEnsemble> {
@@ -32,9 +38,9 @@ export const zooKeeperLeaderKill: Scenario = {
     const zk = await ensemble(round);
     await trioWithLeader(round, zk.url);
     const member = await leaderMember(zk);
-    await round.fault('ZooKeeper leader member SIGKILL', member.name, () => member.process.kill());
-    await pause(round.timing.ttlMs * 2);
-    await round.leader();
+    await killLeaderMember(round, 'ZooKeeper leader member SIGKILL', member.name, () =>
+      member.process.kill(),
+    );
   },
 };
 
@@ -52,14 +58,6 @@ export const zooKeeperMemberCut: Scenario = {
     const third = zk.members[2];
     if (third === undefined) throw new Error('an ensemble of three has a third member');
     const role = (await third.mode()) ?? 'unknown';
-    await round.fault('ZooKeeper member cut', `${third.name} (${role}) ↔ z1, z2`, async () => {
-      host.cutStore();
-      // z1 and z2 still make a quorum: the election must carry on without z3.
-      await round.stableLeader(round.timing.ttlMs, round.failoverBoundMs + round.timing.ttlMs);
-    });
-    host.healStore();
-    round.mark('healed');
-    await pause(round.timing.ttlMs);
-    await round.leader();
+    await cutMemberOff(round, host, 'ZooKeeper member cut', `${third.name} (${role}) ↔ z1, z2`);
   },
 };

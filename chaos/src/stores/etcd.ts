@@ -1,17 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LabHost } from '../netlab.js';
-import { httpGet, labPort, ServerProcess, tool, type RestartableStore } from './server.js';
+import {
+  httpGet,
+  labPort,
+  ServerProcess,
+  tool,
+  type MemberPlace,
+  type RestartableStore,
+} from './server.js';
 
 /** Where one member runs and how the others and the clients reach it. */
-export interface EtcdPlacement {
+export interface EtcdPlacement extends MemberPlace {
   readonly name: string;
-  readonly host: LabHost;
-  /** Where clients reach it. */
-  readonly clientAddress: string;
-  /** Where the other members reach it. */
-  readonly peerAddress: string;
 }
 
 class EtcdMember {

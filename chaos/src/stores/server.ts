@@ -27,6 +27,15 @@ export interface RestartableStore extends StoreFixture {
   restart(): Promise<void>;
 }
 
+/** Where one member of a replicated store runs, and how its peers and clients reach it. */
+export interface MemberPlace {
+  readonly host: LabHost;
+  /** Where clients reach it. */
+  readonly clientAddress: string;
+  /** Where the other members reach it (unused by a single server). */
+  readonly peerAddress: string;
+}
+
 export interface ServerSpec {
   readonly name: string;
   /** Where it runs; undefined: the root namespace. */

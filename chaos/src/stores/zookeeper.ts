@@ -2,22 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LabHost } from '../netlab.js';
-import { labPort, ServerProcess, type RestartableStore } from './server.js';
+import { labPort, ServerProcess, type MemberPlace, type RestartableStore } from './server.js';
 
 /** Debian's zookeeperd (scripts/services.sh installs it with a JRE). */
 const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
 /** Sessions expire on tick boundaries: a short tick keeps takeovers close to the TTL. */
 const TICK_MS = 100;
 
-/** Where one member runs and how the others and the clients reach it. */
-export interface ZooKeeperPlacement {
-  readonly host: LabHost;
-  /** Where clients reach it. */
-  readonly clientAddress: string;
-  /** Where the other members reach it (ignored for a standalone server). */
-  readonly peerAddress: string;
-}
+export type ZooKeeperPlacement = MemberPlace;
 
 class ZooKeeperMember {
   readonly clientPort = labPort();
