@@ -1,14 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  httpGet,
-  labPort,
-  ServerProcess,
-  tool,
-  type MemberPlace,
-  type RestartableStore,
-} from './server.js';
+import { httpGet, labPort, MemberGroup, ServerProcess, tool, type MemberPlace } from './server.js';
 
 /** Where one member runs and how the others and the clients reach it. */
 export interface EtcdPlacement extends MemberPlace {
@@ -67,12 +60,12 @@ class EtcdMember {
  * A private etcd of one or more members, each inside a lab host. With one member it is the
  * plain store; with three, a member can be killed or cut off from the others.
  */
-export class EtcdCluster implements RestartableStore {
+export class EtcdCluster extends MemberGroup<EtcdMember> {
   readonly backend = 'etcd';
   readonly members: readonly EtcdMember[];
-  private readonly dir = mkdtempSync(join(tmpdir(), 'lhch-etcd-'));
 
   private constructor(placements: readonly EtcdPlacement[]) {
+    super(mkdtempSync(join(tmpdir(), 'lhch-etcd-')));
     this.members = placements.map((p) => new EtcdMember(p));
     const initialCluster = this.members.map((m) => `${m.placement.name}=${m.peerUrl}`).join(',');
     for (const member of this.members) {
@@ -82,13 +75,7 @@ export class EtcdCluster implements RestartableStore {
 
   static async start(placements: readonly EtcdPlacement[]): Promise<EtcdCluster> {
     const cluster = new EtcdCluster(placements);
-    try {
-      // Members of a new cluster wait for each other: start them together.
-      await Promise.all(cluster.members.map((m) => m.process.start()));
-    } catch (error) {
-      await cluster.close();
-      throw error;
-    }
+    await cluster.startMembers();
     return cluster;
   }
 
@@ -118,16 +105,5 @@ export class EtcdCluster implements RestartableStore {
     const found = this.members.find((m) => m.placement.name === name);
     if (found === undefined) throw new Error(`etcd: no member ${name}`);
     return found;
-  }
-
-  /** Kill every member and start them again on their data. */
-  async restart(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.process.kill()));
-    await Promise.all(this.members.map((m) => m.process.start()));
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.process.kill()));
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

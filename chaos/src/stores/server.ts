@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { LabHost } from '../netlab.js';
 import { ProcessGroup } from '../process-group.js';
@@ -93,6 +94,45 @@ export class ServerProcess {
 
   signal(signal: NodeJS.Signals): void {
     this.group?.signal(signal);
+  }
+}
+
+/** A member of a replicated store: one server process. */
+export interface Member {
+  readonly process: ServerProcess;
+}
+
+/**
+ * A store of one or more member processes with one temporary directory for their data:
+ * etcd clusters and ZooKeeper ensembles. Members of a new cluster wait for each other, so
+ * they start together.
+ */
+export abstract class MemberGroup<M extends Member> implements RestartableStore {
+  abstract readonly backend: Backend;
+  abstract readonly members: readonly M[];
+  abstract get url(): string;
+
+  constructor(protected readonly dir: string) {}
+
+  /** Start every member together; on a failure, close what was started and rethrow. */
+  protected async startMembers(): Promise<void> {
+    try {
+      await Promise.all(this.members.map((m) => m.process.start()));
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  /** Kill every member and start them again on their data. */
+  async restart(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.process.kill()));
+    await Promise.all(this.members.map((m) => m.process.start()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.process.kill()));
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -1,13 +1,69 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labPort, ServerProcess, type MemberPlace, type RestartableStore } from './server.js';
+import { labPort, MemberGroup, ServerProcess, type MemberPlace } from './server.js';
 
 /** Debian's zookeeperd (scripts/services.sh installs it with a JRE). */
 const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
 /** Sessions expire on tick boundaries: a short tick keeps takeovers close to the TTL. */
 const TICK_MS = 100;
+
+/**
+ * The command line of one ZooKeeper server: a small heap and a quick start, logging
+ * warnings only. The chaos suite and the adapters' tests run their private servers with it.
+ */
+export function zooKeeperCommand(configFile: string): string[] {
+  return [
+    'java',
+    ...['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:-UsePerfData'],
+    ...['-cp', CLASSPATH, '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn'],
+    'org.apache.zookeeper.server.quorum.QuorumPeerMain',
+    configFile,
+  ];
+}
+
+export interface ZooKeeperConfig {
+  readonly dataDir: string;
+  readonly clientPort: number;
+  /** The address clients connect to it on (0.0.0.0: every address). */
+  readonly clientAddress: string;
+  /** The four-letter words it answers. */
+  readonly words: readonly string[];
+  /** Further lines: an ensemble's limits and `server.N` lines. */
+  readonly more?: readonly string[];
+}
+
+/** zoo.cfg for a private server: short ticks, sessions from 200 ms, no admin server. */
+export function zooKeeperConfig(config: ZooKeeperConfig): string {
+  return [
+    `tickTime=${TICK_MS}`,
+    `dataDir=${config.dataDir}`,
+    `clientPort=${config.clientPort}`,
+    `clientPortAddress=${config.clientAddress}`,
+    'minSessionTimeout=200',
+    'maxSessionTimeout=600000',
+    'admin.enableServer=false',
+    `4lw.commands.whitelist=${config.words.join(',')}`,
+    // Test data need not survive a power cut; an fsync per write only slows tests down.
+    'forceSync=no',
+    ...(config.more ?? []),
+    '',
+  ].join('\n');
+}
+
+/** Send a four-letter word and resolve the whole answer; rejects if it cannot be asked. */
+export function fourLetterWord(address: string, port: number, word: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, address);
+    let answer = '';
+    socket.setTimeout(2_000, () => socket.destroy(new Error(`${word} timed out`)));
+    socket.on('connect', () => socket.end(word));
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
 
 export type ZooKeeperPlacement = MemberPlace;
 
@@ -36,26 +92,34 @@ class ZooKeeperMember {
     const dataDir = join(dir, 'data');
     mkdirSync(dataDir, { recursive: true });
     const configFile = join(dir, 'zoo.cfg');
-    writeFileSync(configFile, config(dataDir, this.clientPort, servers));
+    writeFileSync(
+      configFile,
+      zooKeeperConfig({
+        dataDir,
+        clientPort: this.clientPort,
+        clientAddress: '0.0.0.0',
+        words: ['srvr'],
+        // An ensemble: followers sync within 2 s of a leader's start, fall behind after 1 s.
+        more:
+          servers.length > 0
+            ? ['initLimit=20', 'syncLimit=10', 'quorumListenOnAllIPs=true', ...servers]
+            : [],
+      }),
+    );
     if (servers.length > 0) writeFileSync(join(dataDir, 'myid'), `${this.id}\n`);
     const { clientAddress } = this.placement;
     this.server = new ServerProcess({
       name: `ZooKeeper ${this.name} on ${clientAddress}:${this.clientPort}`,
       host: this.placement.host,
-      argv: [
-        'java',
-        ...['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-XX:-UsePerfData'],
-        ...['-cp', CLASSPATH, '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn'],
-        'org.apache.zookeeper.server.quorum.QuorumPeerMain',
-        configFile,
-      ],
+      argv: zooKeeperCommand(configFile),
       ready: async () => (await this.mode()) !== null,
     });
   }
 
   /** 'standalone', 'leader' or 'follower' once it serves clients; null otherwise. */
   async mode(): Promise<string | null> {
-    const answer = await srvr(this.placement.clientAddress, this.clientPort);
+    const { clientAddress } = this.placement;
+    const answer = await fourLetterWord(clientAddress, this.clientPort, 'srvr').catch(() => '');
     return /^Mode: (\w+)$/m.exec(answer)?.[1] ?? null;
   }
 
@@ -72,12 +136,12 @@ class ZooKeeperMember {
  * restart (zxids, so terms, keep rising). Its sessions follow the TTL the sidecars ask for:
  * the session timeout is the lease.
  */
-export class ZooKeeperEnsemble implements RestartableStore {
+export class ZooKeeperEnsemble extends MemberGroup<ZooKeeperMember> {
   readonly backend = 'zookeeper';
   readonly members: readonly ZooKeeperMember[];
-  private readonly dir = mkdtempSync(join(tmpdir(), 'lhch-zk-'));
 
   private constructor(placements: readonly ZooKeeperPlacement[]) {
+    super(mkdtempSync(join(tmpdir(), 'lhch-zk-')));
     this.members = placements.map((placement, index) => new ZooKeeperMember(index + 1, placement));
     const servers = this.members.length > 1 ? this.members.map((m) => m.serverLine) : [];
     for (const member of this.members) member.setUp(join(this.dir, member.name), servers);
@@ -85,12 +149,7 @@ export class ZooKeeperEnsemble implements RestartableStore {
 
   static async start(placements: readonly ZooKeeperPlacement[]): Promise<ZooKeeperEnsemble> {
     const ensemble = new ZooKeeperEnsemble(placements);
-    try {
-      await Promise.all(ensemble.members.map((m) => m.process.start()));
-    } catch (error) {
-      await ensemble.close();
-      throw error;
-    }
+    await ensemble.startMembers();
     return ensemble;
   }
 
@@ -106,48 +165,4 @@ export class ZooKeeperEnsemble implements RestartableStore {
     }
     return null;
   }
-
-  /** Kill every member and start them again on their data. */
-  async restart(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.process.kill()));
-    await Promise.all(this.members.map((m) => m.process.start()));
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.members.map((m) => m.process.kill()));
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-function config(dataDir: string, clientPort: number, servers: readonly string[]): string {
-  return [
-    `tickTime=${TICK_MS}`,
-    `dataDir=${dataDir}`,
-    `clientPort=${clientPort}`,
-    'clientPortAddress=0.0.0.0',
-    'minSessionTimeout=200',
-    'maxSessionTimeout=600000',
-    'admin.enableServer=false',
-    '4lw.commands.whitelist=srvr',
-    // Chaos data need not survive a power cut; an fsync per write only slows rounds down.
-    'forceSync=no',
-    // An ensemble: followers sync within 2 s of a leader's start and fall behind after 1 s.
-    ...(servers.length > 0
-      ? ['initLimit=20', 'syncLimit=10', 'quorumListenOnAllIPs=true', ...servers]
-      : []),
-    '',
-  ].join('\n');
-}
-
-/** ZooKeeper's `srvr` four-letter word: its mode once it serves clients; '' otherwise. */
-function srvr(address: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, address);
-    let answer = '';
-    socket.setTimeout(2_000, () => socket.destroy());
-    socket.on('connect', () => socket.end('srvr'));
-    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', () => resolve(''));
-  });
 }

@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  fourLetterWord,
+  zooKeeperCommand,
+  zooKeeperConfig,
+} from '../../../../chaos/src/stores/zookeeper.js';
 import { freePort } from './free-port.js';
 
 /**
@@ -13,11 +17,8 @@ import { freePort } from './free-port.js';
  * Start servers once per test file: a JVM takes about half a second to start.
  */
 
-const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
-/** Session expiry happens on tick boundaries: a short tick keeps takeovers close to the TTL. */
-const TICK_MS = 100;
 
 export type ZooKeeperMode = 'standalone' | 'leader' | 'follower';
 
@@ -45,21 +46,8 @@ export class ZooKeeperMember {
   /** Start the JVM; `ready` waits until it serves clients. */
   launch(): void {
     if (this.child !== null) throw new Error(`ZooKeeper ${this.id} is already running`);
-    const child = spawn(
-      'java',
-      [
-        '-Xmx128m',
-        '-XX:+UseSerialGC',
-        '-XX:TieredStopAtLevel=1',
-        '-XX:-UsePerfData',
-        '-cp',
-        CLASSPATH,
-        '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
-        'org.apache.zookeeper.server.quorum.QuorumPeerMain',
-        this.configFile,
-      ],
-      { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const [java = 'java', ...args] = zooKeeperCommand(this.configFile);
+    const child = spawn(java, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const record = (chunk: Buffer): void => {
       this.log.push(...chunk.toString('utf8').split('\n').filter(Boolean));
@@ -92,7 +80,7 @@ export class ZooKeeperMember {
 
   /** standalone, leader or follower; null when it does not serve clients (now). */
   async mode(): Promise<ZooKeeperMode | null> {
-    const answer = await fourLetterWord(this.clientPort, 'srvr').catch(() => '');
+    const answer = await fourLetterWord('127.0.0.1', this.clientPort, 'srvr').catch(() => '');
     const mode = /^Mode: (standalone|leader|follower)$/m.exec(answer)?.[1];
     return (mode as ZooKeeperMode | undefined) ?? null;
   }
@@ -160,7 +148,18 @@ export class ZooKeeperCluster {
       mkdirSync(dataDir, { recursive: true });
       writeFileSync(join(dataDir, 'myid'), `${i + 1}\n`);
       const configFile = join(dataDir, 'zoo.cfg');
-      writeFileSync(configFile, config(dataDir, client, size > 1 ? servers : []));
+      writeFileSync(
+        configFile,
+        zooKeeperConfig({
+          dataDir,
+          clientPort: client,
+          clientAddress: '127.0.0.1',
+          words: ['ruok', 'srvr', 'mntr'],
+          // Ensemble timings in ticks: 5 s to join, 2 s without the leader before a follower
+          // gives up on it (a loaded two-core machine needs the slack).
+          more: size > 1 ? ['initLimit=50', 'syncLimit=20', ...servers] : [],
+        }),
+      );
       return new ZooKeeperMember(i + 1, client, configFile);
     });
     const cluster = new ZooKeeperCluster(members, dir);
@@ -204,40 +203,6 @@ export class ZooKeeperCluster {
     await Promise.all(this.members.map((member) => member.stop('SIGKILL')));
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function config(dataDir: string, clientPort: number, servers: readonly string[]): string {
-  return [
-    `tickTime=${TICK_MS}`,
-    // Ensemble timings in ticks: 5 s to join, 2 s without the leader before a follower
-    // gives up on it (a loaded two-core machine needs the slack).
-    'initLimit=50',
-    'syncLimit=20',
-    `dataDir=${dataDir}`,
-    `clientPort=${clientPort}`,
-    'clientPortAddress=127.0.0.1',
-    'minSessionTimeout=200',
-    'maxSessionTimeout=600000',
-    'admin.enableServer=false',
-    '4lw.commands.whitelist=ruok,srvr,mntr',
-    // Test data need not survive a power cut; fsync per write only slows the tests.
-    'forceSync=no',
-    ...servers,
-    '',
-  ].join('\n');
-}
-
-/** Send a four-letter command and return the whole answer. */
-export function fourLetterWord(port: number, word: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let answer = '';
-    socket.setTimeout(2_000, () => socket.destroy(new Error(`${word} timed out`)));
-    socket.on('connect', () => socket.end(word));
-    socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', reject);
-  });
 }
 
 function delay(ms: number): Promise<void> {
