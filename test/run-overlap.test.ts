@@ -3,7 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PrivatePostgres } from '../packages/adapters/test/helpers/private-postgres.js';
+import {
+  startPrivatePostgres,
+  type PrivatePostgres,
+} from '../packages/adapters/test/helpers/private-postgres.js';
 import { PrivateRedis } from '../packages/adapters/test/helpers/redis-server.js';
 import { groupAlive } from '../packages/sidecar/src/process-group.js';
 import { hostMonotonicMs } from '../packages/sidecar/src/watchdog-protocol.js';
@@ -46,13 +49,13 @@ beforeAll(async () => {
   };
   [redis, postgres] = await Promise.all([
     PrivateRedis.start({ placement }),
-    PrivatePostgres.start(placement),
+    startPrivatePostgres(placement),
   ]);
 }, 60_000);
 
 afterAll(async () => {
   await redis?.dispose();
-  postgres?.stop();
+  await postgres?.close();
   lab?.destroy();
   rmSync(dir, { recursive: true, force: true });
   // The figures for the report (and bench/): visible with --reporter=verbose or on failure.

@@ -49,7 +49,7 @@ export class StorePool {
         // Persistent, so that "restarted" keeps its data; the empty restart wipes it.
         return RedisServer.start({ host: store, address: storeAddress, persistent: true });
       case 'postgres':
-        return PostgresServer.start(store, storeAddress);
+        return PostgresServer.start({ wrap: store.wrap, address: storeAddress, open: true });
       case 'etcd':
         return EtcdCluster.start([
           { name: 'm1', host: store, clientAddress: storeAddress, peerAddress: '127.0.0.1' },

@@ -1,7 +1,6 @@
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LabHost } from '../netlab.js';
 import { labPort, tool, type RestartableStore } from './server.js';
 
 /** The newest PostgreSQL server binaries Debian installed. */
@@ -21,46 +20,71 @@ function postgresBin(): string {
   return join(root, newest, 'bin');
 }
 
+/** Where a private PostgreSQL runs and who may connect. */
+export interface PostgresPlace {
+  /** Prefixes its command lines (a lab host's `ip netns exec …`); none: this namespace. */
+  readonly wrap?: (argv: readonly string[]) => string[];
+  /** Where clients reach it. */
+  readonly address: string;
+  /** Its port; the next lab port when not given. */
+  readonly port?: number;
+  /** Listen on every address and trust clients from anywhere (a lab), or only `address`. */
+  readonly open: boolean;
+}
+
 /**
- * A private PostgreSQL cluster (initdb in a temp dir, run as the postgres user) inside a lab
- * host, reachable from anywhere in the lab. Restarts stop it at once, like a crash.
+ * A private PostgreSQL cluster (initdb in a temp dir, run as the postgres user), in a lab
+ * host for the chaos suite or on loopback for the adapters' tests. Restarts stop it at
+ * once, like a crash. A standby of it can be made and promoted (a failover).
  */
 export class PostgresServer implements RestartableStore {
   readonly backend = 'postgres';
-  readonly port = labPort();
+  readonly port: number;
   private readonly bin = postgresBin();
   private readonly dir = mkdtempSync(join(tmpdir(), 'lhch-pg-'));
+  private closed = false;
 
-  private constructor(
-    private readonly host: LabHost,
-    private readonly address: string,
-  ) {}
+  private constructor(private readonly place: PostgresPlace) {
+    this.port = place.port ?? labPort();
+    chmodSync(this.dir, 0o777);
+  }
 
-  static async start(host: LabHost, address: string): Promise<PostgresServer> {
-    const server = new PostgresServer(host, address);
-    chmodSync(server.dir, 0o777);
+  static async start(place: PostgresPlace): Promise<PostgresServer> {
+    const server = new PostgresServer(place);
     await server.asPostgres('initdb', [
-      '-D',
-      server.dataDir,
-      '-A',
-      'trust',
-      '-U',
-      'postgres',
-      '--no-sync',
+      ...['-D', server.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync'],
     ]);
     // Candidates connect from other namespaces, over the lab's links.
-    appendFileSync(join(server.dataDir, 'pg_hba.conf'), 'host all all 0.0.0.0/0 trust\n');
+    if (place.open) {
+      appendFileSync(join(server.dataDir, 'pg_hba.conf'), 'host all all 0.0.0.0/0 trust\n');
+    }
     await server.ctl('start');
     return server;
   }
 
+  /** A streaming-replication standby of this server (pg_basebackup -R) beside it, on `port`. */
+  async startStandby(port?: number): Promise<PostgresServer> {
+    const standby = new PostgresServer({ ...this.place, ...(port === undefined ? {} : { port }) });
+    await standby.asPostgres('pg_basebackup', [
+      ...['-h', this.place.address, '-p', String(this.port), '-U', 'postgres'],
+      ...['-D', standby.dataDir, '-R', '-X', 'stream', '--no-sync'],
+    ]);
+    await standby.ctl('start');
+    return standby;
+  }
+
   get url(): string {
-    return `postgres://postgres@${this.address}:${this.port}/postgres`;
+    return `postgres://postgres@${this.place.address}:${this.port}/postgres`;
   }
 
   /** Stop at once (no clean shutdown, like a crash) and start again on the same data. */
   async restart(): Promise<void> {
     await this.ctl('restart', ['-m', 'immediate']);
+  }
+
+  /** End recovery: a standby becomes a primary on a new WAL timeline. */
+  async promote(): Promise<void> {
+    await this.ctl('promote');
   }
 
   /** End the session of whoever holds an advisory lock (the leader); returns how many. */
@@ -73,21 +97,17 @@ export class PostgresServer implements RestartableStore {
   }
 
   sql(query: string): Promise<string> {
+    const { address } = this.place;
     return tool('psql', [
-      '-h',
-      this.address,
-      '-p',
-      String(this.port),
-      '-U',
-      'postgres',
-      '-d',
-      'postgres',
-      '-Atc',
-      query,
+      ...['-h', address, '-p', String(this.port), '-U', 'postgres', '-d', 'postgres'],
+      ...['-Atc', query],
     ]);
   }
 
+  /** Stop at once and remove its data; again is a no-op. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     try {
       await this.ctl('stop', ['-m', 'immediate']);
     } finally {
@@ -100,25 +120,20 @@ export class PostgresServer implements RestartableStore {
   }
 
   private ctl(command: string, extra: string[] = []): Promise<string> {
+    const listen = this.place.open ? '*' : this.place.address;
     return this.asPostgres('pg_ctl', [
       command,
       ...['-D', this.dataDir, '-w', '-t', '30', '-l', join(this.dir, 'log')],
       '-o',
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=* -c fsync=off`,
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=${listen} -c fsync=off`,
       ...extra,
     ]);
   }
 
-  /** Run a server binary as the postgres user, inside the lab host (pg_ctl's server stays there). */
+  /** Run a server binary as the postgres user where the server runs (pg_ctl's server stays there). */
   private asPostgres(binary: string, args: string[]): Promise<string> {
-    const [command = '', ...rest] = this.host.wrap([
-      'runuser',
-      '-u',
-      'postgres',
-      '--',
-      join(this.bin, binary),
-      ...args,
-    ]);
+    const argv = ['runuser', '-u', 'postgres', '--', join(this.bin, binary), ...args];
+    const [command = '', ...rest] = this.place.wrap?.(argv) ?? argv;
     return tool(command, rest, { timeoutMs: 60_000 });
   }
 }

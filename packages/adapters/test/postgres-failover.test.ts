@@ -3,8 +3,8 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { waitUntil } from './helpers/free-port.js';
-import { PrivatePostgres } from './helpers/private-postgres.js';
+import { startPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.js';
+import { freePort, waitUntil } from './helpers/free-port.js';
 
 /**
  * A failover to an asynchronous standby that missed the last claim: the promoted server's
@@ -40,11 +40,11 @@ describe('PostgreSQL failover to a standby that missed the last claim', () => {
   let primary: PrivatePostgres;
   let standby: PrivatePostgres | undefined;
   beforeAll(async () => {
-    primary = await PrivatePostgres.start();
+    primary = await startPrivatePostgres();
   }, 60_000);
-  afterAll(() => {
-    standby?.stop();
-    primary.stop();
+  afterAll(async () => {
+    await standby?.close();
+    await primary.close();
   });
 
   it('makes the next holder wait a TTL on the promoted server', { timeout: 90_000 }, async () => {
@@ -52,7 +52,7 @@ describe('PostgreSQL failover to a standby that missed the last claim', () => {
     const onPrimary = await createPostgresStore(new URL(primary.url), { namespace });
     const a = await acquire(onPrimary, 'a');
     await onPrimary.release(a);
-    standby = await primary.startStandby();
+    standby = await primary.startStandby(await freePort());
     const standbyUrl = standby.url;
     // The standby has the released row; then its replication stops.
     await waitUntil(
@@ -83,8 +83,8 @@ describe('PostgreSQL failover to a standby that missed the last claim', () => {
     const b = await acquire(onPrimary, 'b');
     expect(b.notBeforeMs).toBe(0);
     await onPrimary.close();
-    primary.stop();
-    standby.promote();
+    await primary.close();
+    await standby.promote();
 
     const onPromoted = await createPostgresStore(new URL(standbyUrl), { namespace });
     try {

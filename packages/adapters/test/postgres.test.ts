@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
 import { lockId } from '../src/postgres/store.js';
 import { waitUntil } from './helpers/free-port.js';
-import { PrivatePostgres } from './helpers/private-postgres.js';
+import { startPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.js';
 
 const candidateScript = new URL('../../../bench/candidates/leasehold.mjs', import.meta.url)
   .pathname;
@@ -164,9 +164,9 @@ describe('postgres when the holder\u2019s session dies', () => {
 describe('postgres across a server restart', () => {
   let server: PrivatePostgres;
   beforeAll(async () => {
-    server = await PrivatePostgres.start();
+    server = await startPrivatePostgres();
   }, 60_000);
-  afterAll(() => server.stop());
+  afterAll(() => server.close());
 
   it(
     'keeps raising terms, and the next holder waits for a lease that was not released',
@@ -180,7 +180,7 @@ describe('postgres across a server restart', () => {
         ttlMs: 5_000,
       });
       if (!first.acquired) throw new Error('a should acquire');
-      server.restart();
+      await server.restart();
       const b = await createPostgresStore(new URL(server.url), { namespace: 'restart' });
       let next: AcquireResult | undefined;
       await waitUntil(
