@@ -5,6 +5,7 @@ import { ElectorStateError } from './errors.js';
 import { MemberHeartbeat, type MemberInfo } from './members.js';
 import { CANDIDATE_ID, checkName, checkPriority, ELECTION_NAME } from './names.js';
 import type { Lease, LeaseMetadata, LeaseRecord, LeaseStore } from './store.js';
+import { checkStore } from './store-check.js';
 import { StoreCalls, waitAtMost, type StoreHealth, type StoreRequestEvent } from './store-calls.js';
 import { TermHistory, type TermHistorySnapshot, type TermRegressionEvent } from './term-history.js';
 import {
@@ -187,7 +188,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.election = checkName('election', options.election, ELECTION_NAME);
     this.id = checkName('id', options.id, CANDIDATE_ID);
     this.priority = checkPriority('priority', options.priority ?? 0);
-    this.store = options.store;
+    this.store = checkStore('store', options.store);
     this.metadata = options.metadata ?? {};
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;

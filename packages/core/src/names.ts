@@ -26,7 +26,11 @@ export const PRIORITY_RULE = 'must be a whole number';
 
 /** The value, or a LeaseholdConfigError naming `field` and what is accepted. */
 export function checkName(field: string, value: string, rule: NameRule): string {
-  if (!rule.pattern.test(value)) throw new LeaseholdConfigError(field, value, rule.accepted);
+  // Typed as a string, but JavaScript callers can pass anything, and RegExp.test would take
+  // undefined as the name "undefined".
+  if (typeof value !== 'string' || !rule.pattern.test(value)) {
+    throw new LeaseholdConfigError(field, value, rule.accepted);
+  }
   return value;
 }
 

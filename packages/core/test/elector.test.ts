@@ -63,6 +63,25 @@ describe('Elector timing validation', () => {
     );
   });
 
+  // What a JavaScript caller (no type checker) can pass: refused when constructed, naming
+  // the option, not taken as the string "undefined" or left to fail inside start().
+  it.each([
+    ['election: undefined', { election: undefined }, 'election'],
+    ['id: undefined', { id: undefined }, 'id'],
+    ['election: 42', { election: 42 }, 'election'],
+    ['id: null', { id: null }, 'id'],
+    ['store: undefined', { store: undefined }, 'store'],
+    ['store: null', { store: null }, 'store'],
+    ['a store without its calls', { store: { backend: 'half' } }, 'store'],
+  ])('rejects %s from JavaScript naming %s', (_case, options, field) => {
+    const fromJavaScript = { ...base, ...options } as unknown as ConstructorParameters<
+      typeof Elector
+    >[0];
+    expect(() => new Elector(fromJavaScript)).toThrow(
+      expect.objectContaining({ code: 'LEASEHOLD_E_CONFIG', field }) as LeaseholdConfigError,
+    );
+  });
+
   it('refuses to start twice', () => {
     const elector = new Elector({ ...base, clock: new ManualClock() });
     elector.start();
