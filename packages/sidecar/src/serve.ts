@@ -3,6 +3,7 @@ import { Elector, resolveTiming, storeCallTimeoutMs, type LeaseStore } from '@le
 import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config.js';
+import { LeadershipHistory } from './history.js';
 import { createMetrics } from './metrics.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
 import { readTlsFiles } from './tls-files.js';
@@ -179,6 +180,8 @@ async function listen(
       elector,
       logger: log,
       metrics: createMetrics(elector),
+      // Here, before the elector starts: the routes that show it load on first use.
+      history: new LeadershipHistory(elector),
       adminToken: config.adminToken,
       ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
       host: config.host,

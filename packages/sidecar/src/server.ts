@@ -6,6 +6,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { answerHotRoute } from './http/hot-routes.js';
 import { answerErrorsWithRegistryCodes } from './http/errors.js';
+import { LeadershipHistory } from './history.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { leaderRoutes } from './http/routes/leader.js';
 import { operationsRoutes } from './http/routes/operations.js';
@@ -30,6 +31,12 @@ export interface ServerOptions {
   readonly resign?: () => Promise<boolean>;
   /** Longest `?wait=` a long-poll may ask for. */
   readonly maxWaitMs?: number;
+  /**
+   * The changes GET /v1/history and the status page show, created with the elector, before
+   * it starts: routes built later (http/listener.ts loads them on first use) would miss
+   * every change before them. buildServer creates one if none is given.
+   */
+  readonly history?: LeadershipHistory;
 }
 
 const MAX_WAIT_MS = 5 * 60_000;
@@ -41,7 +48,8 @@ const MAX_WAIT_MS = 5 * 60_000;
  */
 export async function buildServer(options: ServerOptions) {
   const { elector, metrics } = options;
-  return createApp(options, (handler) =>
+  const history = options.history ?? new LeadershipHistory(elector);
+  return createApp({ ...options, history }, (handler) =>
     createServer((request, response) => {
       const toFastify = () => handler(request, response);
       if (!answerHotRoute(elector, metrics, request, response, toFastify)) toFastify();
@@ -54,7 +62,7 @@ export async function buildServer(options: ServerOptions) {
  * Fastify only routes the requests it is handed, and `close()` leaves the server alone.
  */
 export async function buildRequestHandler(
-  options: ServerOptions,
+  options: ServerOptions & { readonly history: LeadershipHistory },
   server: Server,
 ): Promise<{ handle: RequestListener; close(): Promise<void> }> {
   let handle: RequestListener | null = null;
@@ -68,7 +76,7 @@ export async function buildRequestHandler(
 }
 
 async function createApp(
-  options: ServerOptions,
+  options: ServerOptions & { readonly history: LeadershipHistory },
   serverFactory: (handler: RequestListener) => Server,
 ) {
   const { elector, metrics, adminToken } = options;
@@ -95,7 +103,7 @@ async function createApp(
   await app.register(fastifySSE, { heartbeatInterval: 15_000 });
   answerErrorsWithRegistryCodes(app);
   await app.register(leaderRoutes, { elector, maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS });
-  await app.register(statusRoutes, { elector });
+  await app.register(statusRoutes, { elector, history: options.history });
   const resign = options.resign ?? (() => elector.resign());
   await app.register(adminRoutes, { elector, adminToken, resign });
   await app.register(operationsRoutes, { elector, metrics });

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { LeadershipHistory } from '../history.js';
 import type { buildRequestHandler, ServerOptions } from '../server.js';
 import { answerHotRoute } from './hot-routes.js';
 
@@ -21,7 +22,11 @@ type FastifyRoutes = Awaited<ReturnType<typeof buildRequestHandler>>;
  * A sidecar that apps and probes only ask who leads never loads it.
  */
 export async function listen(
-  options: ServerOptions & { readonly host: string; readonly port: number },
+  options: ServerOptions & {
+    readonly history: LeadershipHistory;
+    readonly host: string;
+    readonly port: number;
+  },
 ): Promise<SidecarListener> {
   const { elector, metrics, logger } = options;
   const servers: Server[] = [];

@@ -1,6 +1,6 @@
 import type { Elector } from '@leasehold/core';
 import type { FastifyInstance } from 'fastify';
-import { LeadershipHistory } from '../../history.js';
+import type { LeadershipHistory } from '../../history.js';
 import { statusPage, wantsHtml } from '../../status-page.js';
 import { leaderBody, nameAnswer } from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
@@ -12,6 +12,8 @@ import { errorSchema, sendError } from '../errors.js';
 
 export interface StatusRoutesOptions {
   readonly elector: Elector;
+  /** Kept since the elector was created (server.ts), not since these routes were. */
+  readonly history: LeadershipHistory;
 }
 
 const rootSchema = {
@@ -85,9 +87,10 @@ const membersSchema = {
   },
 } as const;
 
-export async function statusRoutes(app: FastifyInstance, { elector }: StatusRoutesOptions) {
-  const history = new LeadershipHistory(elector);
-
+export async function statusRoutes(
+  app: FastifyInstance,
+  { elector, history }: StatusRoutesOptions,
+) {
   app.get('/', { schema: rootSchema }, async (request, reply) => {
     if (wantsHtml(request.headers.accept)) {
       const page = statusPage();
