@@ -23,7 +23,7 @@ const resignSchema = {
 } as const;
 
 export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOptions) {
-  const { elector, adminToken, resign } = options;
+  const { adminToken, resign } = options;
   app.post('/v1/resign', { schema: resignSchema }, async (request, reply) => {
     if (adminToken === undefined) {
       return sendError(
@@ -39,7 +39,8 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
       return sendError(reply, 401, 'LEASEHOLD_E_UNAUTHORIZED', 'missing or wrong bearer token');
     }
     const resigned = await resign();
-    request.log.info({ id: elector.id, resigned }, 'resign requested over HTTP');
+    // The request's logger already names the election and this id (serve.ts binds them).
+    request.log.info({ resigned }, 'resign requested over HTTP');
     return { resigned };
   });
 }
