@@ -105,7 +105,12 @@ export interface ElectorStatus extends TermHistorySnapshot {
   /** This candidate's term when `isLeader`, otherwise null: read at the same instant. */
   readonly term: number | null;
   readonly leader: LeaderInfo | null;
-  /** Wall-clock ms since which `leader` has been known to lead, or null. */
+  /**
+   * Wall-clock ms at which `leader`'s tenure began: when it sent the acquire that won, by its
+   * own clock, as written in the lease (`TENURE_START_KEY`), so every candidate reports the
+   * same value. When the lease does not carry it (written by an older version): when this
+   * candidate first saw that leader. Null without a leader.
+   */
   readonly leaderSince: number | null;
   /** While leading: ms until this candidate's own deadline. Otherwise 0. */
   readonly leaseRemainingMs: number;
@@ -130,9 +135,17 @@ export interface ElectorOptions extends ElectionTimingOptions {
   readonly random?: () => number;
 }
 
+/**
+ * The lease metadata key under which the elector writes when its tenure begins (ISO time,
+ * its wall clock when it sent the acquire), so that every candidate can report it.
+ */
+export const TENURE_START_KEY = 'leasehold.acquiredAt';
+
 /** What this process holds in the store, and until when it may call itself leader. */
 interface HeldLease {
   readonly lease: Lease;
+  /** Wall-clock ms written in the lease as its tenure start (TENURE_START_KEY). */
+  readonly acquiredAt: number;
   /** Before this monotonic time we do not report leadership (docs/design.md §3.3). */
   readonly notBefore: number;
   /** At and after this monotonic time we do not report leadership. */
@@ -372,12 +385,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
       return;
     }
     const sentAt = this.clock.now();
+    const acquiredAt = Date.now();
     const request = {
       election: this.election,
       holder: this.id,
       token: randomUUID(),
       ttlMs: this.timing.ttlMs,
-      metadata: this.metadata,
+      metadata: { ...this.metadata, [TENURE_START_KEY]: new Date(acquiredAt).toISOString() },
     };
     let result;
     try {
@@ -398,7 +412,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     }
     this.freeSince = null;
     if (result.acquired) {
-      this.takeLease(result.lease, sentAt);
+      this.takeLease(result.lease, sentAt, acquiredAt);
       return;
     }
     const current = result.current ?? (await this.readQuietly());
@@ -466,10 +480,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   // ---------------------------------------------------------------- transitions
 
-  private takeLease(lease: Lease, sentAt: number): void {
+  private takeLease(lease: Lease, sentAt: number, acquiredAt: number): void {
     const receivedAt = this.clock.now();
     const held: HeldLease = {
       lease,
+      acquiredAt,
       notBefore: receivedAt + holdOffMs(this.timing, lease.notBeforeMs),
       validUntil: sentAt + leaseValidityMs(this.timing, lease.ttlMs),
       nextRenewAt: sentAt + this.timing.renewIntervalMs,
@@ -503,7 +518,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       return;
     }
     held.elected = true;
-    this.setLeader({ id: this.id, term: held.lease.term, self: true });
+    this.setLeader({ id: this.id, term: held.lease.term, self: true }, held.acquiredAt);
     void this.heartbeat.beat();
     this.safeEmit('elected', {
       election: this.election,
@@ -562,20 +577,27 @@ export class Elector extends EventEmitter<ElectorEvents> {
             term: record.term,
             self: record.holder === this.id && this.isLeader(),
           },
+      record === null ? null : tenureStart(record),
     );
   }
 
-  private setLeader(next: LeaderInfo | null): void {
+  /**
+   * `tenureStart`: when `next` began to lead, if known. A record read again may carry it
+   * when an earlier read of the same tenure did not (ZooKeeper writes it when it grants),
+   * so it is taken without a `leader` event.
+   */
+  private setLeader(next: LeaderInfo | null, tenureStart: number | null = null): void {
     const previous = this.leader;
     if (
       previous?.id === next?.id &&
       previous?.term === next?.term &&
       previous?.self === next?.self
     ) {
+      if (next !== null && tenureStart !== null) this.leaderSince = tenureStart;
       return;
     }
     this.leader = next;
-    this.leaderSince = next === null ? null : Date.now();
+    this.leaderSince = next === null ? null : (tenureStart ?? Date.now());
     this.safeEmit('leader', next);
   }
 
@@ -629,4 +651,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
       );
     }
   }
+}
+
+/** The tenure start a lease record carries (TENURE_START_KEY), or null. */
+function tenureStart(record: LeaseRecord): number | null {
+  const written = record.metadata[TENURE_START_KEY];
+  const ms = written === undefined ? Number.NaN : Date.parse(written);
+  return Number.isFinite(ms) ? ms : null;
 }

@@ -142,7 +142,7 @@ export class ZooKeeperStore implements LeaseStore {
       const queue = await this.queueWith(candidacy);
       this.watches.follow(request.election, queue);
       const head = queue[0];
-      if (head?.guid === candidacy.guid) return this.grant(candidacy, request.token);
+      if (head?.guid === candidacy.guid) return this.grant(candidacy, request);
       this.withdrawAfter(candidacy, IDLE_TIMEOUTS * this.session.timeoutMs);
       const current = head === undefined ? null : await this.describe(request.election, head);
       return { acquired: false, current, retryAfterMs: null };
@@ -312,11 +312,15 @@ export class ZooKeeperStore implements LeaseStore {
     return true;
   }
 
-  private async grant(candidacy: Candidacy, token: string): Promise<AcquireResult> {
+  private async grant(candidacy: Candidacy, request: AcquireRequest): Promise<AcquireResult> {
+    const { token } = request;
     const path = candidacy.path;
     if (path === null) throw new StoreUnavailableError('the candidate znode is unknown');
     const term = candidacy.term ?? (await this.termOf(path));
     candidacy.term = term;
+    // The znode was written when the candidate queued; the lease's metadata is that of the
+    // acquire granted (the elector writes its tenure start there), as on the other stores.
+    await this.znodes.setData(path, encodeHolder(candidacy.holder, request.metadata ?? {}));
     if (
       candidacy.epoch !== this.session.epoch ||
       this.candidacies.get(candidacy.key) !== candidacy
