@@ -22,6 +22,7 @@ const broken: Record<string, Partial<ElectorOptions>> = {
   priority: { priority: 1.5 },
   election: { election: 'has space' },
   id: { id: 'two words' },
+  store: { store: undefined as unknown as ElectorOptions['store'] },
 };
 
 describe('README: Elector options', () => {
