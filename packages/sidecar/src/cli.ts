@@ -12,6 +12,7 @@ import {
 } from './startup-failure.js';
 import { commandGraceProblem } from './stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
+import { statusUrl } from './status-target.js';
 import { version } from './version.js';
 import { yaml } from './yaml.js';
 
@@ -21,11 +22,15 @@ import { yaml } from './yaml.js';
  * startup-failure.ts; 1 when a shutdown outlasts its grace period.
  */
 
-function addConfigOptions(command: Command): Command {
+/** The configuration flags; `serve` leaves out those only `run` reads. */
+function addConfigOptions(command: Command, forServe = false): Command {
   command.addOption(
     new Option('--config <file>', 'YAML configuration file').env('LEASEHOLD_CONFIG'),
   );
-  for (const f of FIELDS) command.addOption(new Option(`--${f.flag} <value>`, helpText(f)));
+  for (const f of FIELDS) {
+    if (forServe && 'runOnly' in f && f.runOnly) continue;
+    command.addOption(new Option(`--${f.flag} <value>`, helpText(f)));
+  }
   return command;
 }
 
@@ -75,7 +80,8 @@ export async function main(argv: string[]): Promise<void> {
     .version(version, '-v, --version')
     .addHelpText(
       'after',
-      '\nEvery option, its LEASEHOLD_* variable and its default: leasehold serve --help',
+      '\nEvery option, its LEASEHOLD_* variable and its default: leasehold serve --help ' +
+        '(leasehold run --help adds the command\u2019s own)',
     );
   oneLineUsageErrors(program);
   addServeCommand(program);
@@ -100,6 +106,7 @@ export async function main(argv: string[]): Promise<void> {
 function addServeCommand(program: Command): void {
   addConfigOptions(
     program.command('serve', { isDefault: true }).description('run the sidecar (default)'),
+    true,
   ).action(async (options: Record<string, string | undefined>) => {
     await start(options);
   });
@@ -156,22 +163,29 @@ function addStatusCommand(program: Command): void {
   program
     .command('status')
     .description('ask a running sidecar and print a summary')
+    .option('--url <url>', 'the sidecar to ask [LEASEHOLD_URL] (default: from --host and --port)')
     .option(
-      '--url <url>',
-      'the sidecar to ask',
-      process.env.LEASEHOLD_URL ?? 'http://127.0.0.1:4040',
+      '--host <host>',
+      'the host the sidecar listens on [LEASEHOLD_HOST] (default: 127.0.0.1)',
     )
-    .action(async (options: { url: string }) => {
+    .option('--port <port>', 'the port the sidecar listens on [LEASEHOLD_PORT] (default: 4040)')
+    .action(async (flags: { url?: string; host?: string; port?: string }) => {
+      let url: string;
+      try {
+        url = statusUrl({ flags, env: process.env });
+      } catch (error) {
+        exitOnStartupFailure(error);
+      }
       let body: Record<string, unknown>;
       try {
-        const response = await fetch(new URL('/v1/leader', options.url), {
+        const response = await fetch(new URL('/v1/leader', url), {
           signal: AbortSignal.timeout(5_000),
         });
         body = (await response.json()) as Record<string, unknown>;
       } catch (error) {
         exitOnStartupFailure(
           new StartupFailure(
-            `no sidecar answered at ${options.url} (${(error as Error).message}); start one, or give --url / LEASEHOLD_URL`,
+            `no sidecar answered at ${url} (${(error as Error).message}); start one, or give --port / LEASEHOLD_PORT or --url / LEASEHOLD_URL`,
             EXIT_ENVIRONMENT,
           ),
         );

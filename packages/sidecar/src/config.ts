@@ -64,6 +64,8 @@ interface Field<K extends SettingKey> {
   readonly description: string;
   readonly accepted: string;
   readonly secret?: boolean;
+  /** Read by `leasehold run` only: `leasehold serve` does not offer the flag. */
+  readonly runOnly?: boolean;
   /** The default as `--help` and docs/configuration.md show it. */
   readonly defaultText: string;
   readonly defaultValue: () => SidecarConfig[K];
@@ -304,6 +306,7 @@ export const FIELDS = [
     description:
       'leasehold run: how long the command has after SIGTERM to exit before it is killed; must fit in the lease (docs/run.md)',
     accepted: 'a duration such as 5s, below the shutdown grace',
+    runOnly: true,
     defaultText: '5s',
     defaultValue: () => 5_000,
     parse: duration,
