@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
 import { SqliteStore } from './store.js';
 import { isSecretName } from '../mask.js';
+import { maskedHref } from '../store-url.js';
 
 export const DEFAULT_SQLITE_PATH = '.leasehold/leasehold.db';
 
@@ -18,7 +19,7 @@ export async function createSqliteStore(url: URL, options: StoreOptions = {}): P
   if (path === '' || path === '/') {
     throw new LeaseholdConfigError(
       'store',
-      url.href,
+      maskedHref(url),
       'a sqlite:// URL needs a file path, e.g. sqlite://.leasehold/leasehold.db or sqlite:///var/lib/leasehold.db',
     );
   }
@@ -44,7 +45,7 @@ export async function createSqliteStore(url: URL, options: StoreOptions = {}): P
   } catch (cause) {
     throw new LeaseholdConfigError(
       'store',
-      url.href,
+      maskedHref(url),
       `cannot create the directory ${dirname(path)} (${cause instanceof Error ? cause.message : String(cause)})`,
       { cause },
     );
