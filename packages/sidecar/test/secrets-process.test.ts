@@ -1,7 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, SidecarProcesses, oneLeader, type Sidecar } from './helpers/sidecar-processes.js';
+import {
+  BIN,
+  SidecarProcesses,
+  loggedLine,
+  oneLeader,
+  until,
+  type Sidecar,
+} from './helpers/sidecar-processes.js';
 
 // A real sidecar against real Redis, as an ACL user whose password holds every character
 // that breaks URLs: nothing it logs, prints or answers shows a run of four of its characters.
@@ -26,6 +36,8 @@ afterAll(() => redis('ACL', 'DELUSER', user));
 
 const processes = new SidecarProcesses(2_000);
 afterEach(() => processes.killAll());
+const dir = mkdtempSync(join(tmpdir(), 'leasehold-secrets-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs of four characters of the password, as typed, in the URL or percent-encoded. */
 function leakedRuns(text: string): string[] {
@@ -93,4 +105,80 @@ describe('a store password full of URL delimiters', () => {
     expect(result.stderr).toContain('WRONGPASS');
     expect(leakedRuns(`${result.stdout}\n${result.stderr}`)).toEqual([]);
   });
+});
+
+describe('secrets from files, and the processes leasehold starts', () => {
+  it(
+    'serves with the store URL and the admin token read from files, warning of neither',
+    { timeout: 60_000 },
+    async () => {
+      const storeFile = join(dir, 'store');
+      const tokenFile = join(dir, 'token');
+      writeFileSync(storeFile, `${store}\n`, { mode: 0o600 });
+      writeFileSync(tokenFile, `${adminToken}\n`, { mode: 0o600 });
+      const sidecar = await processes.start('', `lhe-files-${randomUUID().slice(0, 8)}`, 'f', [
+        '--store-file',
+        storeFile,
+        '--admin-token-file',
+        tokenFile,
+      ]);
+      await oneLeader([sidecar], 10_000);
+      const resign = await fetch(`${sidecar.url}/v1/resign`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      expect(resign.status).toBe(200);
+      expect(sidecar.logLines.join('\n')).not.toContain('secret-exposed');
+      expect(leakedRuns(sidecar.logLines.join('\n'))).toEqual([]);
+    },
+  );
+
+  it(
+    'warns, in one log line without it, of a secret given as a flag',
+    { timeout: 60_000 },
+    async () => {
+      const sidecar = await processes.start(store, `lhe-flag-${randomUUID().slice(0, 8)}`, 'g', [
+        '--admin-token',
+        adminToken,
+      ]);
+      const line = await loggedLine(
+        sidecar,
+        /--admin-token puts a secret on the command line/,
+        10_000,
+      );
+      expect(JSON.parse(line)).toMatchObject({ level: 40, event: 'secret-exposed' });
+      expect(line).not.toContain(adminToken);
+      await loggedLine(sidecar, /--store puts a secret on the command line/, 10_000);
+    },
+  );
+
+  it(
+    "leasehold run: the command's environment holds no secret setting",
+    { timeout: 60_000 },
+    async () => {
+      const out = join(dir, 'command-env');
+      process.env.LEASEHOLD_ADMIN_TOKEN = adminToken;
+      process.env.LEASEHOLD_STORE = store;
+      let sidecar: Sidecar;
+      try {
+        sidecar = await processes.start(
+          store,
+          `lhe-run-${randomUUID().slice(0, 8)}`,
+          'r',
+          ['--command-grace', '300ms'],
+          ['sh', '-c', `env > ${out}.tmp && mv ${out}.tmp ${out} && exec sleep 60`],
+        );
+      } finally {
+        delete process.env.LEASEHOLD_ADMIN_TOKEN;
+        delete process.env.LEASEHOLD_STORE;
+      }
+      await until(() => existsSync(out), 15_000);
+      const env = readFileSync(out, 'utf8');
+      expect(env).toContain(`LEASEHOLD_ID=${sidecar.id}`);
+      expect(env).not.toContain('LEASEHOLD_ADMIN_TOKEN=');
+      expect(env).not.toContain('LEASEHOLD_STORE=');
+      expect(env).not.toContain(adminToken);
+      expect(leakedRuns(env)).toEqual([]);
+    },
+  );
 });
