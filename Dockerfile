@@ -48,8 +48,9 @@ WORKDIR /app
 COPY --from=build /out /app
 
 # The code stays root-owned and read-only to the process; only the directory of the
-# embedded SQLite default (sqlite://.leasehold/leasehold.db, relative to /app) is writable.
-RUN mkdir /app/.leasehold && chown node:node /app/.leasehold
+# embedded SQLite default (sqlite://.leasehold/leasehold.db, relative to /app) is writable,
+# by that user alone (leasehold refuses a directory others can write: docs/stores.md).
+RUN mkdir -m 700 /app/.leasehold && chown node:node /app/.leasehold
 USER node
 
 # The sidecar binds 127.0.0.1 by default: run it in the app's network namespace (a pod, or

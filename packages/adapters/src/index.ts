@@ -9,7 +9,7 @@ import type { StoreOptions } from './options.js';
 import { normalizeHostListUrl } from './store-url.js';
 
 export { DEFAULT_NAMESPACE, PORTABLE_NAMESPACE, type StoreOptions } from './options.js';
-export { isSecretName, maskUrl } from './mask.js';
+export { isSecretName, maskUrl, urlSecrets } from './mask.js';
 
 type StoreFactory = (url: URL, options: StoreOptions) => Promise<LeaseStore>;
 
@@ -81,6 +81,7 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
       { cause },
     );
   }
+  refuseMisreadCredentials(url, parsed);
   const scheme = parsed.protocol.replace(/:$/, '');
   if (!isSupported(scheme)) {
     throw new UnsupportedStoreError(
@@ -89,6 +90,22 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
     );
   }
   return factories[scheme](parsed, options);
+}
+
+/**
+ * A raw `/`, `?` or `#` in a password ends the URL's authority early, so the rest of the
+ * password becomes its path, query or fragment, and whatever an adapter then says about
+ * those would quote it. Such a URL leaves an `@` (the one that ended the credentials)
+ * behind the host, where no valid store URL has one: refused, masked, before any adapter.
+ */
+function refuseMisreadCredentials(raw: string, url: URL): void {
+  if (url.protocol === 'sqlite:') return; // a file path: no credentials, and `@` is allowed
+  if (!`${url.pathname}${url.search}${url.hash}`.includes('@') && url.hash === '') return;
+  throw new LeaseholdConfigError(
+    'store',
+    maskUrl(raw),
+    'a URL with its user name and password percent-encoded: a raw / ? or # in a password ends it early (write %2F %3F %23), as does a raw @ in a query value (write %40)',
+  );
 }
 
 function isSupported(scheme: string): scheme is StoreScheme {

@@ -1,6 +1,13 @@
 import type { Elector } from '@leasehold/core';
 import { Command, CommanderError, Option } from 'commander';
-import { FIELDS, describeConfig, helpText, loadConfig, type SidecarConfig } from './config.js';
+import {
+  FIELDS,
+  SECRET_FILE_OPTIONS,
+  describeConfig,
+  helpText,
+  loadConfig,
+  type SidecarConfig,
+} from './config.js';
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable } from './run.js';
 import { createLogger, serve, type Attachment } from './serve.js';
@@ -30,13 +37,19 @@ function addConfigOptions(command: Command, forServe = false): Command {
   for (const f of FIELDS) {
     if (forServe && 'runOnly' in f && f.runOnly) continue;
     command.addOption(new Option(`--${f.flag} <value>`, helpText(f)));
+    const secretFile = SECRET_FILE_OPTIONS.find((o) => o.key === f.key);
+    if (secretFile !== undefined) {
+      command.addOption(
+        new Option(`--${secretFile.flag} <file>`, `${secretFile.description} [${secretFile.env}]`),
+      );
+    }
   }
   return command;
 }
 
 function configFrom(options: Record<string, string | undefined>): SidecarConfig {
   const flags: Record<string, string | undefined> = {};
-  for (const f of FIELDS) flags[f.flag] = options[camel(f.flag)];
+  for (const { flag } of [...FIELDS, ...SECRET_FILE_OPTIONS]) flags[flag] = options[camel(flag)];
   return loadConfig({ flags, env: process.env, configFile: options.config });
 }
 
@@ -61,6 +74,7 @@ async function start(
   const invalid = check(config);
   if (invalid !== null) exitOnStartupFailure(invalid, config);
   const logger = createLogger(config);
+  for (const warning of config.warnings) logger.warn({ event: 'secret-exposed' }, warning);
   const running = serve(config, logger, attach);
   // Handled from now, not once serve() resolves: it logs the sidecar's address before it
   // returns, and a supervisor that stops the sidecar as soon as it reads that line must
@@ -155,6 +169,7 @@ function addConfigCommand(program: Command): void {
     program.command('config').description('print the effective configuration (secrets masked)'),
   ).action((options: Record<string, string | undefined>) => {
     const config = configOrExit(options);
+    for (const warning of config.warnings) process.stderr.write(`leasehold: warning: ${warning}\n`);
     process.stdout.write(yaml().stringify(describeConfig(config)));
   });
 }

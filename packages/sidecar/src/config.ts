@@ -5,7 +5,8 @@ import {
   LeaseholdTimingError,
   resolveTiming,
 } from '@leasehold/core';
-import { maskUrl, PORTABLE_NAMESPACE, SUPPORTED_SCHEMES } from '@leasehold/adapters';
+import { maskUrl, PORTABLE_NAMESPACE, SUPPORTED_SCHEMES, urlSecrets } from '@leasehold/adapters';
+import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readConfigFile, type FileValue } from './config-file.js';
@@ -36,23 +37,37 @@ export interface SidecarConfig {
   readonly storeCa: string | undefined;
   readonly storeCert: string | undefined;
   readonly storeKey: string | undefined;
+  readonly storeKeyPassphrase: string | undefined;
   readonly shutdownGraceMs: number;
   readonly commandGraceMs: number;
   readonly configFile: string | undefined;
   /** Where each setting came from and the text given there, so messages name what was typed. */
   readonly sources: ConfigSources;
+  /** One line each, no secret in them: how the configuration exposes a secret. */
+  readonly warnings: readonly string[];
 }
 
 /** The settings FIELDS describe (everything but what loadConfig derives). */
-export type SettingKey = Exclude<keyof SidecarConfig, 'storeIsDefault' | 'configFile' | 'sources'>;
+export type SettingKey = Exclude<
+  keyof SidecarConfig,
+  'storeIsDefault' | 'configFile' | 'sources' | 'warnings'
+>;
 
 export type ConfigSources = Readonly<Partial<Record<SettingKey, ConfigSource>>>;
 
 export const DEFAULT_STORE = 'sqlite://.leasehold/leasehold.db';
 
-/** Where a value came from, with its text as given there. */
+/**
+ * Where a value came from, with its text as given there. A secret read from a file
+ * (`--admin-token-file`) has the file's path too, and its contents as `raw`.
+ */
 export type ConfigSource =
-  | { readonly kind: 'flag' | 'env' | 'file'; readonly name: string; readonly raw: string }
+  | {
+      readonly kind: 'flag' | 'env' | 'file';
+      readonly name: string;
+      readonly raw: string;
+      readonly path?: string;
+    }
   | { readonly kind: 'default' };
 
 interface Field<K extends SettingKey> {
@@ -288,6 +303,18 @@ export const FIELDS = [
     parse: optionalText,
   }),
   field({
+    key: 'storeKeyPassphrase',
+    flag: 'store-key-passphrase',
+    env: 'LEASEHOLD_STORE_KEY_PASSPHRASE',
+    yaml: 'storeKeyPassphrase',
+    description: 'Passphrase of an encrypted --store-key',
+    accepted: 'the passphrase the key was encrypted with',
+    secret: true,
+    defaultText: 'none',
+    defaultValue: () => undefined,
+    parse: optionalText,
+  }),
+  field({
     key: 'shutdownGraceMs',
     flag: 'shutdown-grace',
     env: 'LEASEHOLD_SHUTDOWN_GRACE',
@@ -319,22 +346,59 @@ function field<K extends SettingKey>(definition: Field<K>): Field<K> {
 
 type AnyField = (typeof FIELDS)[number];
 
+/**
+ * Every secret setting can be read from a file instead (the convention of Docker and
+ * Kubernetes secrets), so it stays out of `ps`, /proc/<pid>/cmdline and the YAML file:
+ * `--admin-token-file`, `LEASEHOLD_ADMIN_TOKEN_FILE`, `adminTokenFile`.
+ */
+export interface SecretFileOption {
+  readonly key: SettingKey;
+  readonly flag: string;
+  readonly env: string;
+  readonly yaml: string;
+  readonly description: string;
+}
+
+function isSecret(f: AnyField): boolean {
+  return 'secret' in f && f.secret === true;
+}
+
+export const SECRET_FILE_OPTIONS: readonly SecretFileOption[] = FIELDS.filter(isSecret).map(
+  (f) => ({
+    key: f.key,
+    flag: `${f.flag}-file`,
+    env: `${f.env}_FILE`,
+    yaml: `${f.yaml}File`,
+    description: `File holding the ${f.flag} setting (one trailing newline ignored), instead of --${f.flag}`,
+  }),
+);
+
+/** The variables of secret settings: no process leasehold starts inherits them. */
+export const SECRET_ENVIRONMENT: readonly string[] = FIELDS.filter(isSecret).map((f) => f.env);
+
 /** A bad value: exit code 2 and this one line, naming the setting as the user gave it. */
 export class ConfigValueError extends LeaseholdConfigError {
-  constructor(fieldName: string, source: ConfigSource, value: string, accepted: string) {
+  constructor(
+    fieldName: string,
+    source: ConfigSource,
+    value: string,
+    accepted: string,
+    line = `invalid ${fieldName} (${describeSource(source)}): ${JSON.stringify(value)}; ${accepted}`,
+  ) {
     super(fieldName, value, accepted);
-    this.message = `invalid ${fieldName} (${describeSource(source)}): ${JSON.stringify(value)}; ${accepted}`;
+    this.message = line;
   }
 }
 
 export function describeSource(source: ConfigSource): string {
+  const path = source.kind !== 'default' && source.path !== undefined ? ` ${source.path}` : '';
   switch (source.kind) {
     case 'flag':
-      return `flag --${source.name}`;
+      return `flag --${source.name}${path}`;
     case 'env':
-      return `environment ${source.name}`;
+      return `environment ${source.name}${path}`;
     case 'file':
-      return `config file key ${source.name}`;
+      return `config file key ${source.name}${path}`;
     default:
       return 'default';
   }
@@ -343,7 +407,7 @@ export function describeSource(source: ConfigSource): string {
 /** The value as a message may show it: store passwords and secrets masked. */
 function shown(f: AnyField, raw: string): string {
   if (f.key === 'store') return maskUrl(raw);
-  return 'secret' in f && f.secret === true ? '***' : raw;
+  return isSecret(f) ? '***' : raw;
 }
 
 function fieldOf(key: SettingKey): AnyField {
@@ -375,13 +439,15 @@ export function invalidSetting(
 export function asWritten(config: Pick<SidecarConfig, 'sources'>, key: SettingKey): string {
   const f = fieldOf(key);
   const source = config.sources[key] ?? { kind: 'default' };
+  const value = (raw: string) =>
+    source.kind !== 'default' && source.path !== undefined ? source.path : shown(f, raw);
   switch (source.kind) {
     case 'flag':
-      return `--${source.name} ${shown(f, source.raw)}`;
+      return `--${source.name} ${value(source.raw)}`;
     case 'env':
-      return `${source.name}=${shown(f, source.raw)}`;
+      return `${source.name}=${value(source.raw)}`;
     case 'file':
-      return `${source.name}: ${shown(f, source.raw)}`;
+      return `${source.name}: ${value(source.raw)}`;
     default:
       return `--${f.flag} ${f.defaultText} (default)`;
   }
@@ -398,23 +464,17 @@ export interface ConfigInput {
 export function loadConfig(input: ConfigInput): SidecarConfig {
   const configFile = input.configFile ?? input.env.LEASEHOLD_CONFIG;
   const fromFile: ReadonlyMap<string, FileValue> =
-    configFile === undefined || configFile === '' ? new Map() : readConfigFile(configFile, FIELDS);
+    configFile === undefined || configFile === ''
+      ? new Map()
+      : readConfigFile(configFile, [...FIELDS, ...SECRET_FILE_OPTIONS]);
   const values: Record<string, unknown> = {};
   const sources: Partial<Record<SettingKey, ConfigSource>> = {};
   for (const f of FIELDS) {
-    const fileValue = fromFile.get(f.yaml);
-    const candidates: ['flag' | 'env' | 'file', string, unknown][] = [
-      ['flag', f.flag, input.flags[f.flag]],
-      ['env', f.env, input.env[f.env]],
-      ['file', fileValue?.key ?? f.yaml, fileValue?.value],
-    ];
-    const chosen = candidates.find(([, , raw]) => raw !== undefined && raw !== null && raw !== '');
-    if (chosen === undefined) {
+    const source = chooseSource(f, input, fromFile);
+    if (source === null) {
       values[f.key] = f.defaultValue();
       continue;
     }
-    const [kind, name, raw] = chosen;
-    const source = { kind, name, raw: String(raw) };
     const parsed = f.parse(source.raw);
     if (parsed instanceof Error) {
       throw new ConfigValueError(f.flag, source, shown(f, source.raw), f.accepted);
@@ -423,13 +483,129 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
     sources[f.key] = source;
   }
   const config: SidecarConfig = {
-    ...(values as Omit<SidecarConfig, 'storeIsDefault' | 'configFile' | 'sources'>),
+    ...(values as Omit<SidecarConfig, 'storeIsDefault' | 'configFile' | 'sources' | 'warnings'>),
     storeIsDefault: sources.store === undefined,
     configFile: configFile === '' ? undefined : configFile,
     sources,
+    warnings: [...commandLineSecrets(sources), ...readableConfigFile(configFile, fromFile)],
   };
   checkTiming(config);
   return config;
+}
+
+type GivenSource = Exclude<ConfigSource, { kind: 'default' }>;
+
+/**
+ * The first source that gives the setting: flag, then environment, then YAML file. At each,
+ * a secret may come as a value or as a file holding it; both at once is refused.
+ */
+function chooseSource(
+  f: AnyField,
+  input: ConfigInput,
+  fromFile: ReadonlyMap<string, FileValue>,
+): GivenSource | null {
+  const secretFile = SECRET_FILE_OPTIONS.find((o) => o.key === f.key);
+  const levels: { kind: GivenSource['kind']; direct: Given; viaFile: Given }[] = [
+    {
+      kind: 'flag',
+      direct: given(`--${f.flag}`, f.flag, input.flags[f.flag]),
+      viaFile:
+        secretFile && given(`--${secretFile.flag}`, secretFile.flag, input.flags[secretFile.flag]),
+    },
+    {
+      kind: 'env',
+      direct: given(f.env, f.env, input.env[f.env]),
+      viaFile: secretFile && given(secretFile.env, secretFile.env, input.env[secretFile.env]),
+    },
+    {
+      kind: 'file',
+      direct: fileGiven(fromFile.get(f.yaml), f.yaml),
+      viaFile: secretFile && fileGiven(fromFile.get(secretFile.yaml), secretFile.yaml),
+    },
+  ];
+  for (const { kind, direct, viaFile } of levels) {
+    if (direct !== undefined && viaFile !== undefined) {
+      throw new ConfigValueError(
+        f.flag,
+        { kind: 'default' },
+        '',
+        '',
+        `invalid ${f.flag}: both ${direct.shownName} and ${viaFile.shownName} are given; keep one`,
+      );
+    }
+    if (direct !== undefined) return { kind, name: direct.name, raw: direct.raw };
+    if (viaFile !== undefined && secretFile !== undefined) {
+      const source = { kind, name: viaFile.name, raw: '', path: viaFile.raw };
+      return { ...source, raw: readSecretFile(f, secretFile, source) };
+    }
+  }
+  return null;
+}
+
+type Given =
+  { readonly name: string; readonly shownName: string; readonly raw: string } | undefined;
+
+function given(shownName: string, name: string, raw: string | undefined): Given {
+  return raw === undefined || raw === '' ? undefined : { name, shownName, raw };
+}
+
+function fileGiven(value: FileValue | undefined, yamlKey: string): Given {
+  if (value === undefined || value.value === undefined || value.value === null) return undefined;
+  return given(`${yamlKey} (config file)`, value.key, String(value.value));
+}
+
+/** The file's contents without one trailing newline; its path, never its text, in errors. */
+function readSecretFile(f: AnyField, option: SecretFileOption, source: GivenSource): string {
+  const path = source.path ?? '';
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigValueError(
+      option.flag,
+      { kind: source.kind, name: source.name, raw: path },
+      path,
+      `a readable file holding the ${f.flag} setting (${reason})`,
+    );
+  }
+}
+
+/** A secret typed on the command line: every local user sees it in `ps`. */
+function commandLineSecrets(sources: Partial<Record<SettingKey, ConfigSource>>): string[] {
+  return SECRET_FILE_OPTIONS.flatMap((option) => {
+    const source = sources[option.key];
+    if (source?.kind !== 'flag' || source.path !== undefined) return [];
+    if (option.key === 'store' && urlSecrets(source.raw).length === 0) return [];
+    return [
+      `--${source.name} puts a secret on the command line, where every local user can read it (ps, /proc); use --${option.flag} or ${option.env}`,
+    ];
+  });
+}
+
+/** A YAML file with a secret in it that its group or others can read. */
+function readableConfigFile(
+  path: string | undefined,
+  fromFile: ReadonlyMap<string, FileValue>,
+): string[] {
+  if (path === undefined || path === '') return [];
+  const held = SECRET_FILE_OPTIONS.map((o) => fieldOf(o.key)).filter((f) => {
+    const value = fromFile.get(f.yaml)?.value;
+    if (value === undefined || value === null || value === '') return false;
+    return f.key !== 'store' || urlSecrets(String(value)).length > 0;
+  });
+  if (held.length === 0) return [];
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return [];
+  }
+  if ((mode & 0o044) === 0) return [];
+  const who =
+    (mode & 0o040) !== 0 ? ((mode & 0o004) !== 0 ? 'its group and others' : 'its group') : 'others';
+  return [
+    `config file ${path} holds ${held.map((f) => f.yaml).join(', ')} and ${who} can read it (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 ${path}, or keep the secret in a file of its own (${held.map((f) => `${f.yaml}File`).join(', ')})`,
+  ];
 }
 
 /** The elector's option for each timing setting; its rules speak of these names. */
@@ -498,8 +674,7 @@ export function describeConfig(config: SidecarConfig): Record<string, unknown> {
   for (const f of FIELDS) {
     const value = config[f.key];
     if (value === undefined) continue;
-    described[f.yaml] =
-      f.key === 'store' ? maskUrl(String(value)) : 'secret' in f && f.secret ? '***' : value;
+    described[f.yaml] = f.key === 'store' ? maskUrl(String(value)) : isSecret(f) ? '***' : value;
   }
   return described;
 }

@@ -5,6 +5,7 @@ export {
   commandGraceRule,
   parseDuration,
   FIELDS,
+  SECRET_FILE_OPTIONS,
   DEFAULT_STORE,
   type SidecarConfig,
 } from './config.js';

@@ -2,6 +2,7 @@ import type { DeposeReason, Elector, LeaseEvent } from '@leasehold/core';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
+import { SECRET_ENVIRONMENT } from './config.js';
 import { stopPlan, type StopRequest } from './stop-plan.js';
 import { WatchedCommand } from './watched-command.js';
 import type { WatchdogReport } from './watchdog-protocol.js';
@@ -128,7 +129,11 @@ export class LeaderOnlyCommand {
     return new WatchedCommand({
       command,
       args,
-      env: { ...process.env, LEASEHOLD_ID: elector.id, LEASEHOLD_ELECTION: elector.election },
+      env: {
+        ...publicEnvironment(),
+        LEASEHOLD_ID: elector.id,
+        LEASEHOLD_ELECTION: elector.election,
+      },
     });
   }
 
@@ -233,6 +238,13 @@ function signalledMessage(
  * Whether `command` names an executable file, itself or on PATH: checked before the
  * sidecar starts, so a typo is exit code 2 at once, not a failure at every election.
  */
+/** This process's environment without the secret settings: the command needs none of them. */
+function publicEnvironment(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !SECRET_ENVIRONMENT.includes(name)),
+  );
+}
+
 export function findExecutable(command: string, path = process.env.PATH ?? ''): string | null {
   const candidates =
     isAbsolute(command) || command.includes('/')

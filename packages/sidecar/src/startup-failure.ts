@@ -1,4 +1,4 @@
-import { isSecretName, maskUrl } from '@leasehold/adapters';
+import { maskUrl, urlSecrets } from '@leasehold/adapters';
 import { LeaseholdConfigError, LeaseholdError, type ErrorCode } from '@leasehold/core';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -141,17 +141,4 @@ function redact(line: string, config: SidecarConfig | undefined): string {
     (text, secret) => text.replaceAll(secret, '***'),
     line.replaceAll(config.store, maskUrl(config.store)),
   );
-}
-
-function urlSecrets(store: string): string[] {
-  try {
-    const url = new URL(store);
-    const password = url.password === '' ? [] : [url.password, decodeURIComponent(url.password)];
-    const params = [...url.searchParams]
-      .filter(([name]) => isSecretName(name))
-      .map(([, value]) => value);
-    return [...password, ...params];
-  } catch {
-    return [];
-  }
 }

@@ -18,6 +18,13 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE---
 
 export function readTlsFiles(config: SidecarConfig): TlsMaterial | undefined {
   const { storeCa, storeCert, storeKey } = config;
+  if (config.storeKeyPassphrase !== undefined && storeKey === undefined) {
+    throw invalidSetting(
+      config,
+      'storeKeyPassphrase',
+      'a passphrase for --store-key, which is not set',
+    );
+  }
   if (storeCa === undefined && storeCert === undefined && storeKey === undefined) return undefined;
   if ((storeCert === undefined) !== (storeKey === undefined)) {
     const given = storeCert === undefined ? 'storeKey' : 'storeCert';
@@ -43,7 +50,9 @@ export function readTlsFiles(config: SidecarConfig): TlsMaterial | undefined {
       "the private key of --store-cert's certificate; this key belongs to another certificate",
     );
   }
-  return { ...(ca === undefined ? {} : { ca }), cert, key };
+  // Decrypted once here: every driver then gets a plain key and never the passphrase.
+  const plainKey = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return { ...(ca === undefined ? {} : { ca }), cert, key: plainKey };
 }
 
 function readPem(config: SidecarConfig, setting: SettingKey, path: string): string {
@@ -85,16 +94,25 @@ function certificatesIn(
 }
 
 function parseKey(config: SidecarConfig, pem: string): KeyObject {
-  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem)) {
+  const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem);
+  const passphrase = config.storeKeyPassphrase;
+  if (encrypted && passphrase === undefined) {
     throw invalidSetting(
       config,
       'storeKey',
-      'an unencrypted PEM private key; this one needs a passphrase, which leasehold cannot ask for (openssl pkey -in key.pem -out plain.pem)',
+      'an unencrypted PEM private key, or its passphrase; this one is encrypted: give --store-key-passphrase-file (or decrypt it: openssl pkey -in key.pem -out plain.pem)',
     );
   }
   try {
-    return createPrivateKey(pem);
+    return createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase });
   } catch {
+    if (encrypted) {
+      throw invalidSetting(
+        config,
+        'storeKeyPassphrase',
+        'the passphrase --store-key was encrypted with; this one does not decrypt it',
+      );
+    }
     throw invalidSetting(
       config,
       'storeKey',

@@ -211,9 +211,9 @@ describe('docs/configuration.md', () => {
 
   it('documents every flag, environment variable and YAML key', async () => {
     const { readFileSync } = await import('node:fs');
-    const { FIELDS } = await import('@leasehold/sidecar');
+    const { FIELDS, SECRET_FILE_OPTIONS } = await import('@leasehold/sidecar');
     const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
-    for (const f of FIELDS) {
+    for (const f of [...FIELDS, ...SECRET_FILE_OPTIONS]) {
       expect(doc).toContain(`| \`--${f.flag}\``);
       expect(doc).toContain(`\`${f.env}\``);
       expect(doc).toContain(`\`${f.yaml}\``);

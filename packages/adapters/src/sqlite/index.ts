@@ -1,9 +1,9 @@
 import { LeaseholdConfigError, type LeaseStore } from '@leasehold/core';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { DEFAULT_NAMESPACE, type StoreOptions } from '../options.js';
+import { preparePrivateFiles } from './private-files.js';
 import { SqliteStore } from './store.js';
 import { isSecretName } from '../mask.js';
+import { maskedHref } from '../store-url.js';
 
 export const DEFAULT_SQLITE_PATH = '.leasehold/leasehold.db';
 
@@ -11,14 +11,15 @@ const NAMESPACE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /**
  * `sqlite://relative/path.db` or `sqlite:///absolute/path.db`, with optional
- * `?busyTimeout=ms&watchInterval=ms`. The directory is created when missing.
+ * `?busyTimeout=ms&watchInterval=ms`. The directory is created when missing, private
+ * (private-files.ts).
  */
 export async function createSqliteStore(url: URL, options: StoreOptions = {}): Promise<LeaseStore> {
   const path = decodeURIComponent(`${url.host}${url.pathname}`);
   if (path === '' || path === '/') {
     throw new LeaseholdConfigError(
       'store',
-      url.href,
+      maskedHref(url),
       'a sqlite:// URL needs a file path, e.g. sqlite://.leasehold/leasehold.db or sqlite:///var/lib/leasehold.db',
     );
   }
@@ -39,16 +40,7 @@ export async function createSqliteStore(url: URL, options: StoreOptions = {}): P
       );
     }
   }
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-  } catch (cause) {
-    throw new LeaseholdConfigError(
-      'store',
-      url.href,
-      `cannot create the directory ${dirname(path)} (${cause instanceof Error ? cause.message : String(cause)})`,
-      { cause },
-    );
-  }
+  preparePrivateFiles(path, maskedHref(url));
   return new SqliteStore({
     path,
     namespace,
