@@ -18,6 +18,7 @@ import pg from 'pg';
 import { SerialQueries } from './serial-queries.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { waitAtMost } from '../wait.js';
+import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
 
@@ -41,6 +42,8 @@ import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connec
 
 export interface PostgresStoreOptions {
   readonly connection: pg.ClientConfig;
+  /** sslmode allow and prefer: connect once more with this TLS setting when the first fails so. */
+  readonly otherwise?: SslPlan['otherwise'];
   /** Schema holding leasehold's tables. */
   readonly schema: string;
   /** Human-readable server for messages; never contains the password. */
@@ -85,6 +88,8 @@ export class PostgresStore implements LeaseStore {
   private connecting: Promise<Session> | null = null;
   /** The LISTEN connection, and the channel it listens on. */
   private listening: { readonly client: pg.Client; readonly channel: string } | null = null;
+  /** A LISTEN connection is being opened: one at a time. */
+  private listenConnecting = false;
   private readonly watchers = new Map<string, Set<Watcher>>();
   /** The schema is in place, and the key that hides wake-ups from other roles (hex) read. */
   private schemaReady: Promise<WakeUpKey> | null = null;
@@ -469,12 +474,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   private async openSession(): Promise<Session> {
-    const client = new pg.Client({
-      ...this.options.connection,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      keepAlive: true,
-      application_name: 'leasehold',
-    });
+    const client = await this.connectClient({ application_name: 'leasehold' });
     const session: Session = {
       client,
       statements: new SerialQueries(client),
@@ -490,7 +490,6 @@ export class PostgresStore implements LeaseStore {
     client.on('error', dead);
     client.on('end', dead);
     try {
-      await client.connect();
       await session.statements.query(
         `SET statement_timeout = '${this.options.statementTimeoutMs}ms';
          SET idle_in_transaction_session_timeout = '5s';
@@ -505,6 +504,36 @@ export class PostgresStore implements LeaseStore {
     this.session = session;
     await this.ensureSchema(session);
     return session;
+  }
+
+  /** A connected client of the store's: with the TLS plan's fallback (allow, prefer). */
+  private async connectClient(extra: pg.ClientConfig): Promise<pg.Client> {
+    const client = new pg.Client({ ...this.clientConfig(this.options.connection.ssl), ...extra });
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      const otherwise = this.options.otherwise;
+      await client.end().catch(() => {});
+      if (otherwise === undefined || !otherwise.when(error)) throw error;
+      const second = new pg.Client({ ...this.clientConfig(otherwise.ssl), ...extra });
+      try {
+        await second.connect();
+      } catch (secondError) {
+        await second.end().catch(() => {});
+        throw secondError;
+      }
+      return second;
+    }
+  }
+
+  private clientConfig(ssl: pg.ClientConfig['ssl']): pg.ClientConfig {
+    return {
+      ...this.options.connection,
+      ssl,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+    };
   }
 
   /** The TTL of the lease this session may hold decides how long it may sit idle. */
@@ -608,12 +637,18 @@ export class PostgresStore implements LeaseStore {
   private async listen(): Promise<void> {
     if (this.listening !== null || this.closed) return;
     const key = await this.wakeUpKey(await this.connect());
-    if (this.listening !== null || this.closed) return;
-    const listener = new pg.Client({
-      ...this.options.connection,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      keepAlive: true,
-    });
+    if (this.listening !== null || this.closed || this.listenConnecting) return;
+    this.listenConnecting = true;
+    let listener: pg.Client;
+    try {
+      listener = await this.connectClient({});
+    } finally {
+      this.listenConnecting = false;
+    }
+    if (this.listening !== null || this.closed) {
+      await listener.end().catch(() => {});
+      return;
+    }
     const listening = { client: listener, channel: key.channel };
     this.listening = listening;
     const lost = (): void => {
@@ -640,7 +675,6 @@ export class PostgresStore implements LeaseStore {
       }
     });
     try {
-      await listener.connect();
       await listener.query(`LISTEN ${quoteIdentifier(key.channel)}`);
     } catch (error) {
       if (this.listening === listening) this.listening = null;
@@ -750,11 +784,27 @@ function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** Node's TLS verification failures: a server certificate we do not trust, or ours refused. */
+const TLS_TRUST_CODES =
+  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID|ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE)/;
+
 function translate(operation: string, error: unknown, where: string): Error {
   if (error instanceof StoreClosedError || error instanceof StoreProtocolError) return error;
   const code =
     typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
   const message = error instanceof Error ? error.message : String(error);
+  if (TLS_TRUST_CODES.test(code) || /does not support SSL/i.test(message)) {
+    return new StoreAuthError(
+      `postgres ${operation} at ${where}: the TLS handshake failed (${code === '' ? '' : `${code}: `}${message}); check sslmode, the store CA (it must sign the server's certificate, which must name the URL's host under verify-full) and the client certificate and key`,
+      { cause: error },
+    );
+  }
+  if (code === '28000' && /pg_hba\.conf|certificate/i.test(message)) {
+    return new StoreAuthError(
+      `postgres ${operation} at ${where}: the server refused this connection (${message}); check its pg_hba.conf, sslmode and the client certificate`,
+      { cause: error },
+    );
+  }
   if (code === '28P01' || code === '28000') {
     return new StoreAuthError(
       `postgres ${operation} at ${where}: the server refused the credentials (${message}); check the user and password in the store URL or PGPASSWORD`,
