@@ -203,13 +203,12 @@ export class PostgresStore implements LeaseStore {
         lease.holder,
         lease.token,
         wakeUpTag(key, 'election', lease.election),
-        key.secret,
       ];
       await session.statements.query(
         `WITH released AS (
            UPDATE ${this.tables.leases} SET released = true, expires_at = now()
             WHERE election = $2 AND token = $4 RETURNING 1)
-         SELECT ${holdsLock ? 'pg_advisory_unlock($7::bigint)' : 'NULL'} AS unlocked,
+         SELECT ${holdsLock ? 'pg_advisory_unlock($6::bigint)' : 'NULL'} AS unlocked,
                 pg_notify($1, $5 || coalesce((${this.firstInLineSql()}), ''))
            FROM (SELECT count(*) FROM released) AS done`,
         holdsLock ? [...params, held.lockId] : params,
@@ -218,13 +217,19 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
-  /** The tags of the first in line after holder $3 of election $2, each after a newline. */
+  /**
+   * The tags of the first in line after holder $3 of election $2, each after a newline, as
+   * wakeUpTag computes them. The key is read where it is kept: it never travels as a
+   * parameter (which a server logging statements would write down).
+   */
   private firstInLineSql(): string {
-    return `SELECT string_agg(E'\\n' || ${CANDIDATE_TAG_SQL}, '') FROM (
+    const tag = `substr(encode(sha256(wake_up.secret || convert_to(E'c\\n' || $2 || E'\\n' || id, 'UTF8')), 'hex'), 1, 32)`;
+    return `SELECT string_agg(E'\\n' || ${tag}, '') FROM (
               SELECT id FROM ${this.tables.members}
                WHERE election = $2 AND id <> $3 AND expires_at > now()
                ORDER BY (record->>'priority')::numeric DESC, (record->>'startedAt')::numeric, id
-               LIMIT ${FIRST_IN_LINE}) AS next`;
+               LIMIT ${FIRST_IN_LINE}) AS next,
+              (SELECT secret FROM ${this.tables.secrets} WHERE name = 'wake-up') AS wake_up`;
   }
 
   read(election: string): Promise<LeaseRecord | null> {
@@ -587,8 +592,6 @@ export class PostgresStore implements LeaseStore {
   }
 
   private schemaSql(): string {
-    // Only this role reads the key: other roles must not hear (or fake) wake-ups.
-    const secret = randomBytes(32).toString('hex');
     return `CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.options.schema)};
          CREATE TABLE IF NOT EXISTS ${this.tables.leases} (
            election   text PRIMARY KEY,
@@ -618,7 +621,11 @@ export class PostgresStore implements LeaseStore {
            secret bytea NOT NULL
          );
          REVOKE ALL ON ${this.tables.leases}, ${this.tables.members}, ${this.tables.secrets} FROM PUBLIC;
-         INSERT INTO ${this.tables.secrets} (name, secret) VALUES ('wake-up', decode('${secret}', 'hex'))
+         -- 32 random bytes (two v4 UUIDs: 244 random bits), made on the server: the key never
+         -- appears in a statement. Only this role reads it: other roles must not hear (or fake)
+         -- wake-ups.
+         INSERT INTO ${this.tables.secrets} (name, secret)
+           VALUES ('wake-up', decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'))
            ON CONFLICT (name) DO NOTHING;`;
   }
 
@@ -750,7 +757,7 @@ interface WakeUpKey {
   readonly channel: string;
 }
 
-/** SHA-256 of the key's bytes then the message (UTF-8), 32 hex digits; as CANDIDATE_TAG_SQL. */
+/** SHA-256 of the key's bytes then the message (UTF-8), 32 hex digits; as firstInLineSql(). */
 function keyedDigest(secret: string, message: string): string {
   return createHash('sha256')
     .update(Buffer.from(secret, 'hex'))
@@ -771,9 +778,6 @@ export function wakeUpTag(
     kind === 'election' ? `e\n${election}` : `c\n${election}\n${candidate}`,
   );
 }
-
-/** The tag of candidate `id` of election $2 with the key $6, as wakeUpTag computes it. */
-const CANDIDATE_TAG_SQL = `substr(encode(sha256(decode($6, 'hex') || convert_to(E'c\\n' || $2 || E'\\n' || id, 'UTF8')), 'hex'), 1, 32)`;
 
 /** The wake-up channel of a schema whose key is `secret` (hex), for tests that notify. */
 export function wakeUpChannel(secret: string): string {
