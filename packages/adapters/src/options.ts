@@ -20,7 +20,7 @@ export interface StoreOptions {
    * noticed. Default: the adapter's own.
    */
   readonly requestTimeoutMs?: number;
-  /** TLS material for rediss:// and etcds:// (PEM contents, not paths). */
+  /** TLS material for rediss://, etcds:// and postgres:// (PEM contents, not paths). */
   readonly tls?: {
     readonly ca?: string;
     readonly cert?: string;

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { lockId } from '../src/postgres/store.js';
+import { wakeUpChannel, wakeUpTag } from '../src/postgres/store.js';
 import { wakeUpsOfOneRelease } from './helpers/first-in-line.js';
 import { waitUntil } from './helpers/free-port.js';
 
@@ -25,14 +25,14 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** How many sessions hold the election's advisory lock, counting re-entrant holds. */
+/** How many sessions hold the advisory lock the lease row names, counting re-entrant holds. */
 async function lockHolds(election: string): Promise<number> {
-  const unsigned = BigInt.asUintN(64, BigInt(lockId(schema, election)));
   return admin(async (client) => {
     const { rows } = await client.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM pg_locks
-        WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1`,
-      [String(unsigned >> 32n), String(unsigned & 0xffffffffn)],
+      `SELECT count(*)::text AS n FROM pg_locks, "${schema}".leases AS l
+        WHERE l.election = $1 AND locktype = 'advisory' AND granted AND objsubid = 1
+          AND classid = ((l.lock_id >> 32) & 4294967295)::oid AND objid = (l.lock_id & 4294967295)::oid`,
+      [election],
     );
     return Number(rows[0]?.n ?? 0);
   });
@@ -206,9 +206,16 @@ describe('postgres release wake-up', () => {
     );
     try {
       const wakes = await wakeUpsOfOneRelease(stores, async () => {
-        await admin((client) =>
-          client.query(`SELECT pg_notify($1, 'jobs')`, [`leasehold_${namespace}`]),
-        );
+        await admin(async (client) => {
+          const { rows } = await client.query<{ secret: string }>(
+            `SELECT encode(secret, 'hex') AS secret FROM "${namespace}".secrets`,
+          );
+          const secret = rows[0]?.secret ?? '';
+          await client.query(`SELECT pg_notify($1, $2)`, [
+            wakeUpChannel(secret),
+            wakeUpTag({ secret }, 'election', 'jobs'),
+          ]);
+        });
       });
       expect(wakes).toEqual({ c0: 1, c1: 1, c2: 1, c3: 1, c4: 2, c5: 2 });
     } finally {

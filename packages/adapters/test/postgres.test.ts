@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { lockId } from '../src/postgres/store.js';
 import { waitUntil } from './helpers/free-port.js';
 import { startPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.js';
 
@@ -43,15 +42,16 @@ describe('postgres when the holder\u2019s session dies', () => {
   });
   afterAll(() => dropSchema(schema));
 
+  /** Ends the session holding the advisory lock the lease row names. */
   async function terminateHolder(election: string): Promise<number> {
-    const key = BigInt(lockId(schema, election));
-    const unsigned = BigInt.asUintN(64, key);
     const admin = new pg.Client({ connectionString: SHARED_URL });
     await admin.connect();
     const { rows } = await admin.query<{ terminated: boolean }>(
-      `SELECT pg_terminate_backend(pid) AS terminated FROM pg_locks
-        WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2 AND objsubid = 1`,
-      [String(unsigned >> 32n), String(unsigned & 0xffffffffn)],
+      `SELECT pg_terminate_backend(pid) AS terminated
+         FROM pg_locks, "${schema}".leases AS l
+        WHERE l.election = $1 AND locktype = 'advisory' AND granted AND objsubid = 1
+          AND classid = ((l.lock_id >> 32) & 4294967295)::oid AND objid = (l.lock_id & 4294967295)::oid`,
+      [election],
     );
     await admin.end();
     return rows.filter((row) => row.terminated).length;

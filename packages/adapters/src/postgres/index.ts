@@ -7,9 +7,11 @@ import {
   type StoreOptions,
 } from '../options.js';
 import { PostgresStore, STATEMENT_TIMEOUT_MS } from './store.js';
+import { sslPlan } from './tls.js';
 
 /**
- * `postgres://` / `postgresql://` URLs as libpq reads them (`sslmode`, `application_name`…);
+ * `postgres://` / `postgresql://` URLs as libpq reads them (`sslmode`, `application_name`…;
+ * TLS as in ./tls.ts);
  * what the URL leaves out comes from the usual PG* variables (PGHOST, PGUSER, PGPASSWORD…).
  * The namespace is the schema holding leasehold's tables.
  */
@@ -25,38 +27,19 @@ export async function createPostgresStore(
       'a PostgreSQL schema name: lower-case letters, digits and _, starting with a letter or _, at most 63 characters',
     );
   }
-  const sslmode = url.searchParams.get('sslmode');
-  if (
-    sslmode !== null &&
-    !['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'].includes(sslmode)
-  ) {
-    throw new LeaseholdConfigError(
-      'store parameter sslmode',
-      sslmode,
-      'use disable, prefer, require, verify-ca or verify-full',
-    );
-  }
-  const connection: pg.ClientConfig = {
-    connectionString: url.href.replace(/^postgresql:/, 'postgres:'),
-    // TLS material only; whether to use TLS at all is the URL's sslmode, as with libpq.
-    ...(options.tls === undefined || Object.keys(options.tls).length === 0 || sslmode === 'disable'
-      ? {}
-      : {
-          ssl: {
-            rejectUnauthorized: sslmode === 'verify-ca' || sslmode === 'verify-full',
-            ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca }),
-            ...(options.tls.cert === undefined ? {} : { cert: options.tls.cert }),
-            ...(options.tls.key === undefined ? {} : { key: options.tls.key }),
-          },
-        }),
-  };
   const host = url.hostname || process.env.PGHOST || 'localhost';
   const port = url.port || process.env.PGPORT || '5432';
   const where = `${host}:${port}${url.pathname || ''}`;
   // A host starting with / is a Unix socket directory, also as ?host=…: nothing to probe.
   const overTcp = !host.startsWith('/') && !url.searchParams.has('host');
+  const tls = sslPlan(url, options.tls, overTcp);
+  const connection: pg.ClientConfig = {
+    connectionString: tls.url.href.replace(/^postgresql:/, 'postgres:'),
+    ssl: tls.plan.ssl,
+  };
   const store = new PostgresStore({
     connection,
+    ...(tls.plan.otherwise === undefined ? {} : { otherwise: tls.plan.otherwise }),
     schema,
     where,
     statementTimeoutMs: requestTimeout(options, STATEMENT_TIMEOUT_MS),

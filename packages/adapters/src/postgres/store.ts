@@ -16,16 +16,23 @@ import {
 } from '@leasehold/core';
 import pg from 'pg';
 import { SerialQueries } from './serial-queries.js';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { waitAtMost } from '../wait.js';
+import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
 
 /**
- * PostgreSQL: mutual exclusion by a session-level advisory lock on a connection of this
- * candidate's own (never a pooled one: the lock lives and dies with the session), plus a
- * lease row that carries the term, the expiry by the database clock and whether the last
- * holder released cleanly.
+ * PostgreSQL: mutual exclusion by the lease row, in a table only the sidecar's role can
+ * write. The row carries the term, the expiry by the database clock, whether the last holder
+ * released cleanly, and the id of a session-level advisory lock its holder drew at random
+ * when it claimed (on a connection of this candidate's own, never a pooled one: the lock
+ * lives and dies with the session). A claim succeeds only when the row is released, expired,
+ * or its holder's lock is held by nobody: that session is gone.
+ *
+ * Every role can see and take any advisory lock id, so the lock only ever speeds a claim up
+ * (a holder whose session died before its lease ran out); holding it cannot keep anyone out
+ * beyond the lease, and a fresh random id per claim cannot be taken in advance.
  *
  * The session sets idle_session_timeout to the TTL. A holder renews every third of a TTL,
  * so it is never idle that long; a holder that freezes is, and the server then ends its
@@ -35,6 +42,8 @@ import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connec
 
 export interface PostgresStoreOptions {
   readonly connection: pg.ClientConfig;
+  /** sslmode allow and prefer: connect once more with this TLS setting when the first fails so. */
+  readonly otherwise?: SslPlan['otherwise'];
   /** Schema holding leasehold's tables. */
   readonly schema: string;
   /** Human-readable server for messages; never contains the password. */
@@ -54,12 +63,18 @@ interface Watcher {
   readonly candidate: string | undefined;
 }
 
+interface HeldLock {
+  readonly lockId: string;
+  /** The lease's token; '' when the lock may be held but the lease is not ours. */
+  readonly token: string;
+}
+
 interface Session {
   readonly client: pg.Client;
   /** Every statement on the session goes through here, one at a time. */
   readonly statements: SerialQueries;
-  /** Elections whose advisory lock this session holds, with the token of the lease. */
-  readonly locks: Map<string, string>;
+  /** Elections whose advisory lock this session holds: the lock's id and the lease's token. */
+  readonly locks: Map<string, HeldLock>;
   alive: boolean;
 }
 
@@ -71,19 +86,23 @@ export class PostgresStore implements LeaseStore {
   readonly backend = 'postgres';
   private session: Session | null = null;
   private connecting: Promise<Session> | null = null;
-  private listener: pg.Client | null = null;
+  /** The LISTEN connection, and the channel it listens on. */
+  private listening: { readonly client: pg.Client; readonly channel: string } | null = null;
+  /** A LISTEN connection is being opened: one at a time. */
+  private listenConnecting = false;
   private readonly watchers = new Map<string, Set<Watcher>>();
-  private schemaReady: Promise<void> | null = null;
+  /** The schema is in place, and the key that hides wake-ups from other roles (hex) read. */
+  private schemaReady: Promise<WakeUpKey> | null = null;
   private idleTimeoutMs = 0;
   private closed = false;
-  private readonly tables: { leases: string; members: string; channel: string };
+  private readonly tables: { leases: string; members: string; secrets: string };
 
   constructor(private readonly options: PostgresStoreOptions) {
     const schema = quoteIdentifier(options.schema);
     this.tables = {
       leases: `${schema}.leases`,
       members: `${schema}.members`,
-      channel: `leasehold_${options.schema}`.slice(0, 63),
+      secrets: `${schema}.secrets`,
     };
   }
 
@@ -115,23 +134,25 @@ export class PostgresStore implements LeaseStore {
       const { election } = request;
       const session = await this.connect();
       await this.setIdleTimeout(session, request.ttlMs);
-      const heldBefore = session.locks.has(election);
-      if (heldBefore && (await this.liveHolder(session, election))) {
+      const held = session.locks.get(election);
+      if (held !== undefined && (await this.liveHolder(session, election))) {
         // This session already holds the lock for a live lease of ours: not a second grant.
         return this.refused(session, election);
       }
+      // A lock this session still holds is claimed with again; otherwise a fresh random one.
+      const lockKey = held?.lockId ?? randomLockId();
       let lease: Lease | null;
       try {
-        lease = await this.claim(session, request, heldBefore ? 'held' : 'try');
+        lease = await this.claim(session, request, held === undefined ? 'try' : 'held', lockKey);
       } catch (error) {
-        if (!heldBefore) await this.releaseTriedLock(session, election);
+        await this.releaseTriedLock(session, election, lockKey);
         throw error;
       }
       if (lease === null) {
-        session.locks.delete(election);
+        await this.releaseTriedLock(session, election, lockKey);
         return this.refused(session, election);
       }
-      session.locks.set(election, request.token);
+      session.locks.set(election, { lockId: lockKey, token: request.token });
       return { acquired: true, lease };
     });
   }
@@ -140,7 +161,11 @@ export class PostgresStore implements LeaseStore {
     return this.run('renew', async () => {
       const session = this.session;
       // The lock lived in a session that is gone: the server freed it, someone else may hold it.
-      if (session === null || !session.alive || session.locks.get(lease.election) !== lease.token) {
+      if (
+        session === null ||
+        !session.alive ||
+        session.locks.get(lease.election)?.token !== lease.token
+      ) {
         return { renewed: false };
       }
       try {
@@ -161,36 +186,50 @@ export class PostgresStore implements LeaseStore {
 
   /**
    * One statement: mark the row released, then (once the update holds that row) unlock,
-   * and notify the first in line. A follower that takes the lock before this commits waits
-   * in its claim for the row and then finds it released; the notification goes out only at
-   * the commit, and names the first in line (see watch()).
+   * and notify the first in line. A follower that claims before this commits waits in its
+   * claim for the row and then finds it released; the notification goes out only at the
+   * commit, on a channel and with a payload only holders of the key can read (see watch()).
    */
   release(lease: Lease): Promise<void> {
     return this.run('release', async () => {
       const session = this.session;
       if (session === null || !session.alive) return;
-      const holdsLock = session.locks.get(lease.election) === lease.token;
-      const params = [this.tables.channel, lease.election, lease.holder, lease.token];
+      const key = await this.wakeUpKey(session);
+      const held = session.locks.get(lease.election);
+      const holdsLock = held !== undefined && held.token === lease.token;
+      const params = [
+        key.channel,
+        lease.election,
+        lease.holder,
+        lease.token,
+        wakeUpTag(key, 'election', lease.election),
+      ];
       await session.statements.query(
         `WITH released AS (
            UPDATE ${this.tables.leases} SET released = true, expires_at = now()
             WHERE election = $2 AND token = $4 RETURNING 1)
-         SELECT ${holdsLock ? 'pg_advisory_unlock($5::bigint)' : 'NULL'} AS unlocked,
-                pg_notify($1, $2 || coalesce((${this.firstInLineSql()}), ''))
+         SELECT ${holdsLock ? 'pg_advisory_unlock($6::bigint)' : 'NULL'} AS unlocked,
+                pg_notify($1, $5 || coalesce((${this.firstInLineSql()}), ''))
            FROM (SELECT count(*) FROM released) AS done`,
-        holdsLock ? [...params, lockId(this.options.schema, lease.election)] : params,
+        holdsLock ? [...params, held.lockId] : params,
       );
       if (holdsLock) session.locks.delete(lease.election);
     });
   }
 
-  /** The ids of the first in line after holder $3 of election $2, each after a newline. */
+  /**
+   * The tags of the first in line after holder $3 of election $2, each after a newline, as
+   * wakeUpTag computes them. The key is read where it is kept: it never travels as a
+   * parameter (which a server logging statements would write down).
+   */
   private firstInLineSql(): string {
-    return `SELECT string_agg(E'\\n' || id, '') FROM (
+    const tag = `substr(encode(sha256(wake_up.secret || convert_to(E'c\\n' || $2 || E'\\n' || id, 'UTF8')), 'hex'), 1, 32)`;
+    return `SELECT string_agg(E'\\n' || ${tag}, '') FROM (
               SELECT id FROM ${this.tables.members}
                WHERE election = $2 AND id <> $3 AND expires_at > now()
                ORDER BY (record->>'priority')::numeric DESC, (record->>'startedAt')::numeric, id
-               LIMIT ${FIRST_IN_LINE}) AS next`;
+               LIMIT ${FIRST_IN_LINE}) AS next,
+              (SELECT secret FROM ${this.tables.secrets} WHERE name = 'wake-up') AS wake_up`;
   }
 
   read(election: string): Promise<LeaseRecord | null> {
@@ -242,8 +281,9 @@ export class PostgresStore implements LeaseStore {
 
   /**
    * NOTIFY on release; one LISTEN connection per store serves every watched election. The
-   * payload is the election and the ids of the first in line (one per line): only those
-   * watchers wake, the others try at their poll. Without ids, everyone wakes.
+   * channel's name and the payload are keyed digests (see WakeUpKey): the election's tag,
+   * then the tags of the first in line (one per line): only those watchers wake, the others
+   * try at their poll. Without tags after the election's, everyone wakes.
    */
   async watch(
     election: string,
@@ -272,11 +312,11 @@ export class PostgresStore implements LeaseStore {
     if (this.closed) return;
     this.closed = true;
     this.watchers.clear();
-    const clients = [this.session?.client, this.listener].filter(
-      (c): c is pg.Client => c !== undefined && c !== null,
+    const clients = [this.session?.client, this.listening?.client].filter(
+      (c): c is pg.Client => c !== undefined,
     );
     this.session = null;
-    this.listener = null;
+    this.listening = null;
     // end() waits for the server to answer Terminate; on a stalled server it never does.
     await Promise.all(clients.map((client) => waitAtMost(client.end(), CLOSE_WAIT_MS)));
   }
@@ -284,51 +324,72 @@ export class PostgresStore implements LeaseStore {
   // ---------------------------------------------------------------- acquisition
 
   /**
-   * Claim the row in ONE statement, only if the session holds the lock ('try': taken in the
-   * same statement; 'held': checked in pg_locks): raise the term, and record how long the
-   * new holder must wait for the last one. One statement is one transaction of its own:
-   * nothing else queued on this session can land inside it. The wait is computed from the
-   * row the update replaces (ON CONFLICT waits for a release still committing and then
-   * sees it), not from an earlier snapshot. Null when the lock was not ours.
+   * Claim the row in ONE statement, only if the session holds the lock ('try': a fresh
+   * random one, taken in the same statement; 'held': checked in pg_locks) and the row is
+   * free: released, expired, or its holder's lock held by no session (that session died),
+   * or naming this very lock. Raise the term, and record how long the new holder must wait
+   * for the last one. One statement is one transaction of its own: nothing else queued on
+   * this session can land inside it. The conditions and the wait are computed from the row
+   * the update replaces (ON CONFLICT waits for a release or renewal still committing and
+   * then sees it), not from an earlier snapshot. Null when the row was not free.
    */
   private async claim(
     session: Session,
     request: AcquireRequest,
     mode: 'try' | 'held',
+    lockKey: string,
   ): Promise<Lease | null> {
     const { rows } = await session.statements.query<{
-      term: string;
-      token: string;
-      wait_ms: number;
+      locked: boolean;
+      term: string | null;
+      token: string | null;
+      wait_ms: number | null;
     }>(
-      `WITH lock AS (${mode === 'try' ? TRY_LOCK_SQL : HOLDS_LOCK_SQL})
+      `WITH lock AS (${mode === 'try' ? TRY_LOCK_SQL : HOLDS_LOCK_SQL}),
+       claimed AS (
        INSERT INTO ${this.tables.leases} AS l
               (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms,
-               timeline)
+               timeline, lock_id)
        SELECT $1, $2, $3, 1, $4, now(), now() + make_interval(secs => $5::double precision / 1000), false, 0,
-              ${WAL_TIMELINE_SQL}
+              ${WAL_TIMELINE_SQL}, $6::bigint
          FROM lock WHERE locked
        ON CONFLICT (election) DO UPDATE
           SET holder = excluded.holder, token = excluded.token, term = l.term + 1,
               metadata = excluded.metadata, renewed_at = excluded.renewed_at,
               expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
+              lock_id = excluded.lock_id,
               claim_wait_ms = CASE
                 WHEN l.timeline <> excluded.timeline
                   THEN greatest($5::double precision, ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
                 WHEN l.released OR l.expires_at <= now() THEN 0
                 ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
-       RETURNING l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms`,
+        WHERE l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
+           OR (l.lock_id IS NOT NULL AND NOT EXISTS (${lockHeldSql('l.lock_id')}))
+       RETURNING l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms)
+       SELECT lock.locked, claimed.term, claimed.token, claimed.wait_ms
+         FROM lock LEFT JOIN claimed ON true`,
       [
         request.election,
         request.holder,
         request.token,
         JSON.stringify(request.metadata ?? {}),
         request.ttlMs,
-        lockId(this.options.schema, request.election),
+        lockKey,
       ],
     );
     const row = rows[0];
-    if (row === undefined) return null;
+    if (row === undefined) {
+      throw new StoreProtocolError(
+        `postgres acquire: the claim of "${request.election}" returned no row`,
+      );
+    }
+    if (!row.locked && mode === 'try') {
+      // Nobody can know a fresh random id in advance: loud, never a silent "no leader".
+      throw new StoreUnavailableError(
+        `postgres acquire at ${this.options.where}: another session holds the advisory lock this claim of "${request.election}" drew at random (${lockKey}); another database role may be taking advisory locks to stall elections (see pg_locks)`,
+      );
+    }
+    if (row.term === null) return null;
     if (row.token !== request.token) {
       throw new StoreProtocolError(
         `postgres acquire: the claim of "${request.election}" did not write our lease row`,
@@ -340,27 +401,31 @@ export class PostgresStore implements LeaseStore {
       token: request.token,
       term: Number(row.term),
       ttlMs: request.ttlMs,
-      // The lock was free, yet the last holder neither released nor ran out: its session
-      // broke (crash, freeze, pg_terminate_backend, restart) while it may still believe it
-      // leads; its own deadline ends before this expiry. Or the row was written on another
-      // WAL timeline: the server was promoted (a failover) or restored since, and may have
-      // missed the last writes; any holder it forgot ends its lease within one TTL.
+      // The row was claimable before its lease ran out: the last holder neither released
+      // nor ran out, but its session broke (crash, freeze, pg_terminate_backend, restart)
+      // while it may still believe it leads; its own deadline ends before this expiry. Or the
+      // row was written on another WAL timeline: the server was promoted (a failover) or
+      // restored since, and may have missed the last writes; any holder it forgot ends its
+      // lease within one TTL.
       notBeforeMs: Math.max(0, Number(row.wait_ms)),
     };
   }
 
   /**
-   * A claim that tried the lock failed: whether the lock was taken is unknown, so unlock
+   * A claim did not take the row, or failed: whether it holds the lock is unknown, so unlock
    * (false when it was not ours). If even that fails, remember the lock as perhaps held: the
-   * next claim checks pg_locks rather than taking it a second time.
+   * next claim checks pg_locks rather than taking another one.
    */
-  private async releaseTriedLock(session: Session, election: string): Promise<void> {
+  private async releaseTriedLock(
+    session: Session,
+    election: string,
+    lockKey: string,
+  ): Promise<void> {
     try {
-      await session.statements.query('SELECT pg_advisory_unlock($1::bigint)', [
-        lockId(this.options.schema, election),
-      ]);
+      await session.statements.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey]);
+      session.locks.delete(election);
     } catch {
-      session.locks.set(election, '');
+      session.locks.set(election, { lockId: lockKey, token: '' });
     }
   }
 
@@ -414,12 +479,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   private async openSession(): Promise<Session> {
-    const client = new pg.Client({
-      ...this.options.connection,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      keepAlive: true,
-      application_name: 'leasehold',
-    });
+    const client = await this.connectClient({ application_name: 'leasehold' });
     const session: Session = {
       client,
       statements: new SerialQueries(client),
@@ -435,7 +495,6 @@ export class PostgresStore implements LeaseStore {
     client.on('error', dead);
     client.on('end', dead);
     try {
-      await client.connect();
       await session.statements.query(
         `SET statement_timeout = '${this.options.statementTimeoutMs}ms';
          SET idle_in_transaction_session_timeout = '5s';
@@ -452,6 +511,36 @@ export class PostgresStore implements LeaseStore {
     return session;
   }
 
+  /** A connected client of the store's: with the TLS plan's fallback (allow, prefer). */
+  private async connectClient(extra: pg.ClientConfig): Promise<pg.Client> {
+    const client = new pg.Client({ ...this.clientConfig(this.options.connection.ssl), ...extra });
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      const otherwise = this.options.otherwise;
+      await client.end().catch(() => {});
+      if (otherwise === undefined || !otherwise.when(error)) throw error;
+      const second = new pg.Client({ ...this.clientConfig(otherwise.ssl), ...extra });
+      try {
+        await second.connect();
+      } catch (secondError) {
+        await second.end().catch(() => {});
+        throw secondError;
+      }
+      return second;
+    }
+  }
+
+  private clientConfig(ssl: pg.ClientConfig['ssl']): pg.ClientConfig {
+    return {
+      ...this.options.connection,
+      ssl,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+    };
+  }
+
   /** The TTL of the lease this session may hold decides how long it may sit idle. */
   private async setIdleTimeout(session: Session, ttlMs: number): Promise<void> {
     if (this.idleTimeoutMs === ttlMs) return;
@@ -460,15 +549,50 @@ export class PostgresStore implements LeaseStore {
   }
 
   /**
-   * Create the schema and tables once; an advisory lock keeps racing candidates in line. One
+   * Create the schema and tables once, and read the wake-up key (see WakeUpKey). One
    * multi-statement message is one implicit transaction that nothing else queued on the
    * session can land inside (an explicit BEGIN ... COMMIT spread over several queries could).
+   * Candidates racing to create the same objects are not kept in line by a lock (any role
+   * could hold it and stall every start-up): the loser of a race fails on a duplicate and
+   * simply runs the idempotent statements again.
    */
-  private ensureSchema(session: Session): Promise<void> {
-    this.schemaReady ??= session.statements
-      .query(
-        `SELECT pg_advisory_xact_lock(${SCHEMA_LOCK_ID});
-         CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.options.schema)};
+  private ensureSchema(session: Session): Promise<WakeUpKey> {
+    this.schemaReady ??= this.createSchema(session).then(
+      (key) => {
+        this.adoptWakeUpKey(key);
+        return key;
+      },
+      (error: unknown) => {
+        this.schemaReady = null;
+        throw error;
+      },
+    );
+    return this.schemaReady;
+  }
+
+  private async createSchema(session: Session): Promise<WakeUpKey> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await session.statements.query(this.schemaSql());
+        break;
+      } catch (error) {
+        if (attempt >= SCHEMA_ATTEMPTS || !LOST_SCHEMA_RACE.has(errorCode(error))) throw error;
+      }
+    }
+    const { rows } = await session.statements.query<{ secret: string }>(
+      `SELECT encode(secret, 'hex') AS secret FROM ${this.tables.secrets} WHERE name = 'wake-up'`,
+    );
+    const secret = rows[0]?.secret;
+    if (secret === undefined) {
+      throw new StoreProtocolError(
+        `postgres at ${this.options.where}: no wake-up key in ${this.tables.secrets}`,
+      );
+    }
+    return { secret, channel: wakeUpChannel(secret) };
+  }
+
+  private schemaSql(): string {
+    return `CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.options.schema)};
          CREATE TABLE IF NOT EXISTS ${this.tables.leases} (
            election   text PRIMARY KEY,
            holder     text,
@@ -479,38 +603,63 @@ export class PostgresStore implements LeaseStore {
            expires_at timestamptz NOT NULL,
            released   boolean NOT NULL,
            claim_wait_ms double precision,
-           timeline   integer
+           timeline   integer,
+           lock_id    bigint
          );
          ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS claim_wait_ms double precision;
          ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS timeline integer;
+         ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS lock_id bigint;
          CREATE TABLE IF NOT EXISTS ${this.tables.members} (
            election   text NOT NULL,
            id         text NOT NULL,
            record     jsonb NOT NULL,
            expires_at timestamptz NOT NULL,
            PRIMARY KEY (election, id)
-         );`,
-      )
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          this.schemaReady = null;
-          throw error;
-        },
-      );
-    return this.schemaReady;
+         );
+         CREATE TABLE IF NOT EXISTS ${this.tables.secrets} (
+           name   text PRIMARY KEY,
+           secret bytea NOT NULL
+         );
+         REVOKE ALL ON ${this.tables.leases}, ${this.tables.members}, ${this.tables.secrets} FROM PUBLIC;
+         -- 32 random bytes (two v4 UUIDs: 244 random bits), made on the server: the key never
+         -- appears in a statement. Only this role reads it: other roles must not hear (or fake)
+         -- wake-ups.
+         INSERT INTO ${this.tables.secrets} (name, secret)
+           VALUES ('wake-up', decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'))
+           ON CONFLICT (name) DO NOTHING;`;
+  }
+
+  private wakeUpKey(session: Session): Promise<WakeUpKey> {
+    return this.ensureSchema(session);
+  }
+
+  /** A new key (the schema was made again): the listener's channel is dead, listen anew. */
+  private adoptWakeUpKey(key: WakeUpKey): void {
+    const listening = this.listening;
+    if (listening !== null && listening.channel !== key.channel) {
+      void listening.client.end().catch(() => {});
+    }
   }
 
   private async listen(): Promise<void> {
-    if (this.listener !== null || this.closed) return;
-    const listener = new pg.Client({
-      ...this.options.connection,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      keepAlive: true,
-    });
-    this.listener = listener;
+    if (this.listening !== null || this.closed) return;
+    const key = await this.wakeUpKey(await this.connect());
+    if (this.listening !== null || this.closed || this.listenConnecting) return;
+    this.listenConnecting = true;
+    let listener: pg.Client;
+    try {
+      listener = await this.connectClient({});
+    } finally {
+      this.listenConnecting = false;
+    }
+    if (this.listening !== null || this.closed) {
+      await listener.end().catch(() => {});
+      return;
+    }
+    const listening = { client: listener, channel: key.channel };
+    this.listening = listening;
     const lost = (): void => {
-      if (this.listener === listener) this.listener = null;
+      if (this.listening === listening) this.listening = null;
       // Wake everyone: a release may have happened while we could not hear it.
       for (const listeners of this.watchers.values()) {
         for (const watcher of listeners) watcher.onChange();
@@ -519,17 +668,23 @@ export class PostgresStore implements LeaseStore {
     listener.on('error', lost);
     listener.on('end', lost);
     listener.on('notification', (message) => {
-      if (message.channel !== this.tables.channel || message.payload === undefined) return;
-      const { election, firstInLine } = parseWakeUp(message.payload);
-      for (const watcher of this.watchers.get(election) ?? []) {
-        if (wakes(firstInLine, watcher.candidate)) watcher.onChange();
+      if (message.channel !== key.channel || message.payload === undefined) return;
+      const { election: electionTag, firstInLine } = parseWakeUp(message.payload);
+      for (const [election, watchers] of this.watchers) {
+        if (wakeUpTag(key, 'election', election) !== electionTag) continue;
+        for (const watcher of watchers) {
+          const candidate =
+            watcher.candidate === undefined
+              ? undefined
+              : wakeUpTag(key, 'candidate', election, watcher.candidate);
+          if (wakes(firstInLine, candidate)) watcher.onChange();
+        }
       }
     });
     try {
-      await listener.connect();
-      await listener.query(`LISTEN ${quoteIdentifier(this.tables.channel)}`);
+      await listener.query(`LISTEN ${quoteIdentifier(key.channel)}`);
     } catch (error) {
-      if (this.listener === listener) this.listener = null;
+      if (this.listening === listening) this.listening = null;
       await listener.end().catch(() => {});
       throw error;
     }
@@ -549,12 +704,23 @@ export class PostgresStore implements LeaseStore {
   }
 }
 
+function errorCode(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+}
+
 function isMissingRelation(error: unknown): boolean {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : '';
+  const code = errorCode(error);
   return code === '42P01' || code === '3F000';
 }
 
-/** Takes the election's lock ($6) in the claim's own statement. */
+/**
+ * Another candidate created the same schema object in the same moment (unique_violation on
+ * the catalogue, duplicate_schema, duplicate_table) or the two DDL transactions deadlocked.
+ */
+const LOST_SCHEMA_RACE = new Set(['23505', '42P06', '42P07', '40P01']);
+const SCHEMA_ATTEMPTS = 5;
+
+/** Takes the claim's fresh random lock ($6) in the claim's own statement. */
 const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($6::bigint) AS locked';
 
 /**
@@ -564,33 +730,85 @@ const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($6::bigint) AS locked';
  */
 const WAL_TIMELINE_SQL = `('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int`;
 
-/** Whether this session holds the election's lock ($6): a bigint key is two oids in pg_locks. */
-const HOLDS_LOCK_SQL = `SELECT EXISTS (SELECT 1 FROM pg_locks
-  WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1
-    AND classid = (($6::bigint >> 32) & 4294967295)::oid
-    AND objid = ($6::bigint & 4294967295)::oid) AS locked`;
+/** Rows of pg_locks for a granted advisory lock on the bigint `id`: a bigint key is two oids. */
+function lockHeldSql(id: string): string {
+  return `SELECT 1 FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND objsubid = 1
+      AND classid = ((${id} >> 32) & 4294967295)::oid AND objid = (${id} & 4294967295)::oid`;
+}
 
-/** A fixed lock id serialising CREATE SCHEMA / TABLE across candidates. */
-const SCHEMA_LOCK_ID = '7226384219';
+/** Whether this session holds the lock it claims with ($6). */
+const HOLDS_LOCK_SQL = `SELECT EXISTS (${lockHeldSql('$6::bigint')} AND pid = pg_backend_pid()) AS locked`;
 
-/** Stable 64-bit advisory lock id for an election (hashtext is not stable across versions). */
-export function lockId(schema: string, election: string): string {
+/** A fresh advisory lock id for one claim: nobody can take it before we do. */
+function randomLockId(): string {
+  return randomBytes(8).readBigInt64BE(0).toString();
+}
+
+/**
+ * The key that hides wake-ups from other database roles, kept in a table only leasehold's
+ * role can read: the channel is named by a keyed digest, and the payload carries digests of
+ * the election and of the first in line instead of their names. LISTEN needs no rights, so
+ * a guessable channel would let any role hear names and send false wake-ups.
+ */
+interface WakeUpKey {
+  /** 32 random bytes, hex. */
+  readonly secret: string;
+  readonly channel: string;
+}
+
+/** SHA-256 of the key's bytes then the message (UTF-8), 32 hex digits; as firstInLineSql(). */
+function keyedDigest(secret: string, message: string): string {
   return createHash('sha256')
-    .update(`leasehold:${schema}:${election}`)
-    .digest()
-    .readBigInt64BE(0)
-    .toString();
+    .update(Buffer.from(secret, 'hex'))
+    .update(message, 'utf8')
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** An election's or a candidate's tag in wake-ups (names and ids have no newline). */
+export function wakeUpTag(
+  key: { readonly secret: string },
+  kind: 'election' | 'candidate',
+  election: string,
+  candidate = '',
+): string {
+  return keyedDigest(
+    key.secret,
+    kind === 'election' ? `e\n${election}` : `c\n${election}\n${candidate}`,
+  );
+}
+
+/** The wake-up channel of a schema whose key is `secret` (hex), for tests that notify. */
+export function wakeUpChannel(secret: string): string {
+  return `leasehold_${keyedDigest(secret, 'channel')}`;
 }
 
 function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** Node's TLS verification failures: a server certificate we do not trust, or ours refused. */
+const TLS_TRUST_CODES =
+  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID|ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE)/;
+
 function translate(operation: string, error: unknown, where: string): Error {
   if (error instanceof StoreClosedError || error instanceof StoreProtocolError) return error;
   const code =
     typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
   const message = error instanceof Error ? error.message : String(error);
+  if (TLS_TRUST_CODES.test(code) || /does not support SSL/i.test(message)) {
+    return new StoreAuthError(
+      `postgres ${operation} at ${where}: the TLS handshake failed (${code === '' ? '' : `${code}: `}${message}); check sslmode, the store CA (it must sign the server's certificate, which must name the URL's host under verify-full) and the client certificate and key`,
+      { cause: error },
+    );
+  }
+  if (code === '28000' && /pg_hba\.conf|certificate/i.test(message)) {
+    return new StoreAuthError(
+      `postgres ${operation} at ${where}: the server refused this connection (${message}); check its pg_hba.conf, sslmode and the client certificate`,
+      { cause: error },
+    );
+  }
   if (code === '28P01' || code === '28000') {
     return new StoreAuthError(
       `postgres ${operation} at ${where}: the server refused the credentials (${message}); check the user and password in the store URL or PGPASSWORD`,
