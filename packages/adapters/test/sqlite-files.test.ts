@@ -118,6 +118,23 @@ describe('sqlite files', () => {
     expect(failure.message).toContain(link);
     expect(failure.message).toMatch(/symbolic link/);
   });
+
+  it('refuses a symbolic link as the directory, and as a journal', async () => {
+    const dir = freshDir();
+    const real = join(dir, 'real');
+    mkdirSync(real, { mode: 0o700 });
+    symlinkSync(real, join(dir, 'linked'));
+    const failure = await refusal(join(dir, 'linked', 'leasehold.db'));
+    expect(failure.message).toContain(join(dir, 'linked'));
+    expect(failure.message).toMatch(/symbolic link/);
+
+    const elsewhere = join(freshDir(), 'stolen-wal');
+    writeFileSync(elsewhere, '');
+    symlinkSync(elsewhere, join(real, 'leasehold.db-wal'));
+    expect((await refusal(join(real, 'leasehold.db'))).message).toMatch(
+      /leasehold\.db-wal.*symbolic link/,
+    );
+  });
 });
 
 describe.runIf(process.geteuid?.() === 0)('sqlite files another user planted', () => {
