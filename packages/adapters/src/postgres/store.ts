@@ -2,6 +2,7 @@ import {
   FIRST_IN_LINE,
   StoreAuthError,
   StoreClosedError,
+  StorePoolerError,
   StoreProtocolError,
   StoreUnavailableError,
   type AcquireRequest,
@@ -21,6 +22,7 @@ import { waitAtMost } from '../wait.js';
 import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
+import { assertOwnBackend } from './pooler.js';
 
 /**
  * PostgreSQL: mutual exclusion by the lease row, in a table only the sidecar's role can
@@ -107,8 +109,9 @@ export class PostgresStore implements LeaseStore {
   }
 
   /**
-   * Connect once at start-up so that wrong credentials fail loudly there. A server that is
-   * merely down is not an error: calls fail with StoreUnavailableError until it is back.
+   * Connect once at start-up so that wrong credentials, and a pooler that shares sessions,
+   * fail loudly there. A server that is merely down is not an error: calls fail with
+   * StoreUnavailableError until it is back (and the pooler check is not made).
    */
   async probe(): Promise<void> {
     try {
@@ -121,6 +124,14 @@ export class PostgresStore implements LeaseStore {
       if (hopeless === null) return;
       await this.close();
       throw hopeless;
+    }
+    try {
+      await assertOwnBackend((extra) => this.connectClient(extra), this.options.where);
+    } catch (error) {
+      // A check that could not finish met a server that is down or flaky: not fatal, as above.
+      if (!(error instanceof StorePoolerError)) return;
+      await this.close();
+      throw error;
     }
   }
 
