@@ -361,11 +361,14 @@ export class PostgresStore implements LeaseStore {
        INSERT INTO ${this.tables.leases} AS l
               (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms,
                timeline, lock_id)
-       SELECT $1, $2, $3, 1, $4, now(), now() + make_interval(secs => $5::double precision / 1000), false, 0,
-              ${WAL_TIMELINE_SQL}, $6::bigint
+       SELECT $1, $2, $3, CASE WHEN ${WAL_TIMELINE_SQL} > 1 THEN ${CLOCK_TERM_SQL} ELSE 1 END, $4, now(),
+              now() + make_interval(secs => $5::double precision / 1000), false, 0, ${WAL_TIMELINE_SQL},
+              $6::bigint
          FROM lock WHERE locked
        ON CONFLICT (election) DO UPDATE
-          SET holder = excluded.holder, token = excluded.token, term = l.term + 1,
+          SET holder = excluded.holder, token = excluded.token,
+              term = CASE WHEN l.timeline <> excluded.timeline
+                       THEN greatest(l.term + 1, ${CLOCK_TERM_SQL}) ELSE l.term + 1 END,
               metadata = excluded.metadata, renewed_at = excluded.renewed_at,
               expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
               lock_id = excluded.lock_id,
@@ -747,6 +750,16 @@ function lockHeldSql(id: string): string {
     WHERE locktype = 'advisory' AND granted AND objsubid = 1
       AND classid = ((${id} >> 32) & 4294967295)::oid AND objid = (${id} & 4294967295)::oid`;
 }
+
+/**
+ * A term past any the server may have forgotten: microseconds of the server's clock. Used
+ * when the claim finds a row of another WAL timeline, or no row on a server that has been
+ * promoted or restored (timeline above 1): claims the old primary granted after the last
+ * write this server has were lost with it, their terms too, and the next term must still
+ * be higher than each of them (fencing). They counted up by one from the row's term, far
+ * slower than the clock (as on Redis, which draws terms from the server clock likewise).
+ */
+const CLOCK_TERM_SQL = `(extract(epoch FROM clock_timestamp()) * 1000000)::bigint`;
 
 /** Whether this session holds the lock it claims with ($6). */
 const HOLDS_LOCK_SQL = `SELECT EXISTS (${lockHeldSql('$6::bigint')} AND pid = pg_backend_pid()) AS locked`;
