@@ -114,8 +114,10 @@ function positive(flag: string, raw: string): number {
 
 function listScenarios(): string {
   const width = Math.max(...SCENARIOS.map((s) => s.name.length));
+  const backendsWidth = Math.max(...SCENARIOS.map((s) => s.backends.join(',').length));
   return SCENARIOS.map(
-    (s: Scenario) => `${s.name.padEnd(width)}  ${s.backends.join(',').padEnd(28)} ${s.summary}`,
+    (s: Scenario) =>
+      `${s.name.padEnd(width)}  ${s.backends.join(',').padEnd(backendsWidth)}  ${s.summary}`,
   ).join('\n');
 }
 
