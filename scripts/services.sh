@@ -3,7 +3,7 @@
 # on this (Debian, root, no systemd) machine, and print where each listens.
 #
 #   scripts/services.sh [up]       ensure Redis, PostgreSQL, etcd and ZooKeeper are up, and
-#                                  Chromium, tmux, nftables, faketime, kubectl,
+#                                  Chromium, tmux, nftables, faketime, PgBouncer, kubectl,
 #                                  systemd-analyze, promtool and prometheus (browser, terminal,
 #                                  fault and deployment-file tests) are installed (default)
 #   scripts/services.sh status     print each store and whether it answers (exit 1 if any doesn't)
@@ -369,6 +369,15 @@ ensure_fault_tools() {
   have nft && have faketime || die "nftables/faketime did not install"
 }
 
+# ---------------------------------------------------------------- PgBouncer
+# The PostgreSQL pooler tests and the chaos suite's pgbouncer backend run private
+# PgBouncers of their own (chaos/src/stores/pgbouncer.ts); Debian's service is kept from
+# starting.
+ensure_pooler() {
+  if ! have pgbouncer; then apt_install_without_starting pgbouncer; fi
+  have pgbouncer || die "pgbouncer did not install"
+}
+
 # ---------------------------------------------------------------- deployment-file tools
 # test/ops/ checks the Kubernetes, systemd and Prometheus files with the real tools:
 # kubectl (its built-in kustomize), systemd-analyze, promtool and a Prometheus server that
@@ -415,6 +424,7 @@ case "${1:-up}" in
     start_zookeeper
     ensure_test_tools
     ensure_fault_tools
+    ensure_pooler
     ensure_ops_tools
     print_urls
     ;;

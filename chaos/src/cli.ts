@@ -20,13 +20,14 @@ import { BACKENDS } from './stores/index.js';
  * violation, 2 on a bad argument.
  */
 
-const USAGE = `usage: pnpm chaos [--backend redis|postgres|etcd|zookeeper|sqlite|all]
+const USAGE = `usage: pnpm chaos [--backend redis|postgres|pgbouncer|etcd|zookeeper|sqlite|all]
                   [--scenario NAME[,NAME…]] [--minutes N | --rounds N] [--out DIR]
                   [--lab-prefix lhch] [--list]
 
 Runs real leasehold sidecars against private stores under faults, records every answer of
 GET /v1/leader, and checks that no two sidecars led at once, that no sidecar saw a term go
-backwards, and that every failover stayed within its bound. Needs root (network namespaces).`;
+backwards, and that every failover stayed within its bound. Backend pgbouncer: PostgreSQL
+behind PgBouncer in session pooling. Needs root (network namespaces).`;
 
 class UsageError extends Error {}
 
@@ -113,8 +114,10 @@ function positive(flag: string, raw: string): number {
 
 function listScenarios(): string {
   const width = Math.max(...SCENARIOS.map((s) => s.name.length));
+  const backendsWidth = Math.max(...SCENARIOS.map((s) => s.backends.join(',').length));
   return SCENARIOS.map(
-    (s: Scenario) => `${s.name.padEnd(width)}  ${s.backends.join(',').padEnd(28)} ${s.summary}`,
+    (s: Scenario) =>
+      `${s.name.padEnd(width)}  ${s.backends.join(',').padEnd(backendsWidth)}  ${s.summary}`,
   ).join('\n');
 }
 

@@ -67,7 +67,7 @@ export class Round {
    * healed when the round ends.
    */
   host(name: string): LabHost {
-    const host = this.lab.host(`${name}${this.backend.charAt(0)}`);
+    const host = this.lab.host(`${name}${HOST_SUFFIX[this.backend]}`);
     this.hosts.add(host);
     return host;
   }
@@ -255,6 +255,16 @@ export class Round {
     };
   }
 }
+
+/** One letter per backend for its rounds' lab hosts (postgres and pgbouncer share a first). */
+const HOST_SUFFIX: Record<Backend, string> = {
+  redis: 'r',
+  postgres: 'p',
+  pgbouncer: 'b',
+  etcd: 'e',
+  zookeeper: 'z',
+  sqlite: 's',
+};
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

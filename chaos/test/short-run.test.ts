@@ -25,11 +25,18 @@ interface PairSummary {
   rounds: { round: number; file: string; violations: Violation[] }[];
 }
 
+/**
+ * Scenarios too slow for CI's short run (a round each, on this 2-core machine under load):
+ * pg-failover makes a primary and a standby per round and waits out a 6 s TTL twice, 39 to
+ * 107 s a round. `pnpm chaos` runs them.
+ */
+const NOT_IN_SHORT_RUN = new Set(['pg-failover']);
+
 const runs: { args: string[]; dir: string; exitCode: number | null; output: string }[] = [
   {
     args: [
       '--scenario',
-      SCENARIOS.filter((s) => s.name !== 'many')
+      SCENARIOS.filter((s) => s.name !== 'many' && !NOT_IN_SHORT_RUN.has(s.name))
         .map((s) => s.name)
         .join(','),
     ],
@@ -72,7 +79,7 @@ describe('pnpm chaos, short run', () => {
     }
   });
 
-  const pairs = SCENARIOS.flatMap((scenario) =>
+  const pairs = SCENARIOS.filter((s) => !NOT_IN_SHORT_RUN.has(s.name)).flatMap((scenario) =>
     scenario.backends
       .filter((backend) => scenario.name !== 'many' || backend === 'redis')
       .map((backend) => [scenario.name, backend] as const),

@@ -1,6 +1,7 @@
 import { badInput } from './bad-input.js';
 import { clockJump } from './clock-jump.js';
 import { cut, lateAnswers, stall } from './network-faults.js';
+import { pgFailover } from './postgres-faults.js';
 import { freeze, kill, many } from './process-faults.js';
 import type { Scenario } from './scenario.js';
 import {
@@ -26,6 +27,7 @@ export const SCENARIOS: readonly Scenario[] = [
   storeRestart,
   redisEmpty,
   pgTerminate,
+  pgFailover,
   sentinelFailover,
   sentinelStaleLease,
   etcdLeaderKill,

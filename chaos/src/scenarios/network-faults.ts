@@ -9,7 +9,7 @@ import { leaderInLab, type Scenario } from './scenario.js';
  * app: it runs in a lab host of its own, the others in the root namespace.
  */
 
-const SERVER_BACKENDS = ['redis', 'postgres', 'etcd', 'zookeeper'] as const;
+const SERVER_BACKENDS = ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper'] as const;
 
 /** The victim kept answering its app all through `from`..now (it is alive, only cut off). */
 function checkKeptAnswering(round: Round, leader: Sidecar, from: number): void {

@@ -6,7 +6,7 @@ import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 export const kill: Scenario = {
   name: 'kill',
   summary: 'the leader is SIGKILLed; another takes over within about a TTL',
-  backends: ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'],
+  backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
   async run(round) {
     const [first, ...others] = TRIO;
     const { leader } = await startWithLeader(round, [first], others);
@@ -18,7 +18,7 @@ export const kill: Scenario = {
 export const freeze: Scenario = {
   name: 'freeze',
   summary: 'the leader is SIGSTOPped past its TTL, another takes over, then it is SIGCONTed',
-  backends: ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'],
+  backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
   async run(round) {
     const [first, ...others] = TRIO;
     const { leader } = await startWithLeader(round, [first], others);

@@ -1,6 +1,12 @@
 import type { LabHost } from '../netlab.js';
 import type { Round } from '../round.js';
-import { EtcdCluster, PostgresServer, RedisServer, SqliteFile } from '../stores/index.js';
+import {
+  EtcdCluster,
+  PgBouncerFront,
+  PostgresServer,
+  RedisServer,
+  SqliteFile,
+} from '../stores/index.js';
 import { RedisSentinelSet } from '../stores/sentinel.js';
 import { tool } from '../stores/server.js';
 import { pause, until } from '../wait.js';
@@ -25,7 +31,7 @@ export async function outage(round: Round, name: string, work: () => Promise<voi
 export const storeRestart: Scenario = {
   name: 'store-restart',
   summary: 'the store crashes (SIGKILL / immediate stop) and restarts on its data',
-  backends: ['redis', 'postgres', 'etcd', 'zookeeper'],
+  backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper'],
   async run(round) {
     const { store } = round;
     if (store instanceof SqliteFile) throw new Error('a SQLite file has no server to restart');
@@ -65,10 +71,12 @@ export const redisEmpty: Scenario = {
 export const pgTerminate: Scenario = {
   name: 'pg-terminate',
   summary: 'the leader’s PostgreSQL session is ended with pg_terminate_backend',
-  backends: ['postgres'],
+  backends: ['postgres', 'pgbouncer'],
   async run(round) {
     const { store } = round;
-    if (!(store instanceof PostgresServer)) throw new Error('pg-terminate needs PostgreSQL');
+    if (!(store instanceof PostgresServer || store instanceof PgBouncerFront)) {
+      throw new Error('pg-terminate needs PostgreSQL');
+    }
     const { leader } = await trioWithLeader(round);
     await round.renewed(leader);
     const ended = await round.fault('pg_terminate_backend', 'the advisory lock holder', () =>

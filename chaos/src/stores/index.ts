@@ -1,5 +1,6 @@
 import type { Lab } from '../lab.js';
 import { EtcdCluster } from './etcd.js';
+import { PgBouncerFront } from './pgbouncer.js';
 import { PostgresServer } from './postgres.js';
 import { RedisServer } from './redis.js';
 import type { Backend } from './server.js';
@@ -8,11 +9,11 @@ import { ZooKeeperEnsemble } from './zookeeper.js';
 
 export type { Backend, RestartableStore, StoreFixture } from './server.js';
 export { BACKENDS } from './server.js';
-export { EtcdCluster, PostgresServer, RedisServer, SqliteFile, ZooKeeperEnsemble };
+export { EtcdCluster, PgBouncerFront, PostgresServer, RedisServer, SqliteFile, ZooKeeperEnsemble };
 
 /** The plain store of each backend: one server (or file) in the lab's store host. */
 export type PlainStore =
-  RedisServer | PostgresServer | EtcdCluster | ZooKeeperEnsemble | SqliteFile;
+  RedisServer | PostgresServer | PgBouncerFront | EtcdCluster | ZooKeeperEnsemble | SqliteFile;
 
 /**
  * One plain store per backend for the whole run, started when first needed: every
@@ -50,6 +51,8 @@ export class StorePool {
         return RedisServer.start({ host: store, address: storeAddress, persistent: true });
       case 'postgres':
         return PostgresServer.start({ wrap: store.wrap, address: storeAddress, open: true });
+      case 'pgbouncer':
+        return PgBouncerFront.start({ wrap: store.wrap, address: storeAddress, open: true });
       case 'etcd':
         return EtcdCluster.start([
           { name: 'm1', host: store, clientAddress: storeAddress, peerAddress: '127.0.0.1' },

@@ -1,6 +1,7 @@
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from '../wait.js';
 import { labPort, tool, type RestartableStore } from './server.js';
 
 /** The newest PostgreSQL server binaries Debian installed. */
@@ -43,6 +44,8 @@ export class PostgresServer implements RestartableStore {
   private readonly bin = postgresBin();
   private readonly dir = mkdtempSync(join(tmpdir(), 'lhch-pg-'));
   private closed = false;
+  /** Crashed on purpose and not started again. */
+  private down = false;
 
   private constructor(private readonly place: PostgresPlace) {
     this.port = place.port ?? labPort();
@@ -56,7 +59,10 @@ export class PostgresServer implements RestartableStore {
     ]);
     // Candidates connect from other namespaces, over the lab's links.
     if (place.open) {
-      appendFileSync(join(server.dataDir, 'pg_hba.conf'), 'host all all 0.0.0.0/0 trust\n');
+      appendFileSync(
+        join(server.dataDir, 'pg_hba.conf'),
+        'host all all 0.0.0.0/0 trust\nhost replication all 0.0.0.0/0 trust\n',
+      );
     }
     await server.ctl('start');
     return server;
@@ -80,6 +86,36 @@ export class PostgresServer implements RestartableStore {
   /** Stop at once (no clean shutdown, like a crash) and start again on the same data. */
   async restart(): Promise<void> {
     await this.ctl('restart', ['-m', 'immediate']);
+  }
+
+  /** Stop at once, like a crash, and stay down (close() still removes its data). */
+  async crash(): Promise<void> {
+    await this.ctl('stop', ['-m', 'immediate']);
+    this.down = true;
+  }
+
+  /** A standby stops receiving WAL from its primary (and says so in pg_stat_wal_receiver). */
+  async stopReplication(): Promise<void> {
+    await this.sql(`ALTER SYSTEM SET primary_conninfo = ''`);
+    await this.sql('SELECT pg_reload_conf()');
+    await until(
+      'the standby to stop receiving WAL',
+      20_000,
+      async () => (await this.sql('SELECT count(*) FROM pg_stat_wal_receiver')).trim() === '0',
+      100,
+    );
+  }
+
+  /** Wait until this standby has replayed everything `primary` had written when asked. */
+  async caughtUpWith(primary: PostgresServer): Promise<void> {
+    const lsn = (await primary.sql('SELECT pg_current_wal_lsn()')).trim();
+    await until(
+      'the standby to replay the primary’s WAL',
+      20_000,
+      async () =>
+        (await this.sql(`SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`)).trim() === 't',
+      100,
+    );
   }
 
   /** End recovery: a standby becomes a primary on a new WAL timeline. */
@@ -109,7 +145,7 @@ export class PostgresServer implements RestartableStore {
     if (this.closed) return;
     this.closed = true;
     try {
-      await this.ctl('stop', ['-m', 'immediate']);
+      if (!this.down) await this.ctl('stop', ['-m', 'immediate']);
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
     }

@@ -10,9 +10,17 @@ import { until } from '../wait.js';
  * host (or the root namespace), in a process group, waited for until it answers.
  */
 
-export type Backend = 'redis' | 'postgres' | 'etcd' | 'zookeeper' | 'sqlite';
+/** `pgbouncer`: PostgreSQL behind Debian's PgBouncer in session pooling. */
+export type Backend = 'redis' | 'postgres' | 'pgbouncer' | 'etcd' | 'zookeeper' | 'sqlite';
 
-export const BACKENDS: readonly Backend[] = ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'];
+export const BACKENDS: readonly Backend[] = [
+  'redis',
+  'postgres',
+  'pgbouncer',
+  'etcd',
+  'zookeeper',
+  'sqlite',
+];
 
 /** What every store fixture offers a scenario. */
 export interface StoreFixture {

@@ -38,6 +38,12 @@ export const errorRegistry = {
     summary:
       'The store answered something leasehold cannot use (wrong server type, missing command, corrupt record).',
   },
+  LEASEHOLD_E_STORE_POOLED: {
+    transient: false,
+    request: false,
+    summary:
+      'A connection pooler shares the store session between clients (PgBouncer transaction or statement pooling).',
+  },
   LEASEHOLD_E_STORE_CLOSED: {
     transient: false,
     request: false,
@@ -171,6 +177,16 @@ export class StoreAuthError extends LeaseholdError {
 export class StoreProtocolError extends LeaseholdError {
   constructor(message: string, options: LeaseholdErrorOptions = {}) {
     super('LEASEHOLD_E_STORE_PROTOCOL', message, options);
+  }
+}
+
+/**
+ * Fatal: a pooler between leasehold and PostgreSQL hands the session's statements to
+ * backends other clients use too, so a session-level lock would not be ours alone.
+ */
+export class StorePoolerError extends LeaseholdError {
+  constructor(message: string, options: LeaseholdErrorOptions = {}) {
+    super('LEASEHOLD_E_STORE_POOLED', message, options);
   }
 }
 

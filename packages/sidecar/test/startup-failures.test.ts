@@ -5,6 +5,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PgBouncerFront } from '../../../chaos/src/stores/pgbouncer.js';
+import { PostgresServer } from '../../../chaos/src/stores/postgres.js';
+import { freePort } from '../../../chaos/src/stores/server.js';
 import { BIN, SidecarProcesses, oneLeader } from './helpers/sidecar-processes.js';
 
 /**
@@ -305,6 +308,34 @@ describe.concurrent.each(BACKENDS)('the store, %s', (backend) => {
       const url = STORES[backend].replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`);
       const outcome = await leasehold(['--store', url, '--port', '0']);
       expectOneLine(outcome, 1, `leasehold: protocol mismatch: 127.0.0.1:${port} is a`);
+    },
+  );
+});
+
+describe('PostgreSQL behind PgBouncer', () => {
+  let server: PostgresServer;
+  let pooler: PgBouncerFront;
+  beforeAll(async () => {
+    const place = { address: '127.0.0.1', open: false };
+    server = await PostgresServer.start({ ...place, port: await freePort() });
+    pooler = await PgBouncerFront.before(server, place, await freePort(), 'transaction');
+  }, 60_000);
+  afterAll(async () => {
+    await pooler.close();
+    await server.close();
+  });
+
+  it(
+    'in transaction pooling: exit 1 naming the mode and the fix',
+    { timeout: 30_000 },
+    async () => {
+      const url = pooler.url.replace('postgres@', `postgres:${SECRET}@`);
+      const outcome = await leasehold(['--store', url, '--port', '0']);
+      expectOneLine(
+        outcome,
+        1,
+        /^leasehold: postgres at 127\.0\.0\.1:\d+\/postgres is behind a pooler in transaction pooling mode, .*pool_mode = session/,
+      );
     },
   );
 });

@@ -2,6 +2,7 @@ import {
   FIRST_IN_LINE,
   StoreAuthError,
   StoreClosedError,
+  StorePoolerError,
   StoreProtocolError,
   StoreUnavailableError,
   type AcquireRequest,
@@ -21,6 +22,7 @@ import { waitAtMost } from '../wait.js';
 import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
+import { assertOwnBackend } from './pooler.js';
 
 /**
  * PostgreSQL: mutual exclusion by the lease row, in a table only the sidecar's role can
@@ -107,8 +109,9 @@ export class PostgresStore implements LeaseStore {
   }
 
   /**
-   * Connect once at start-up so that wrong credentials fail loudly there. A server that is
-   * merely down is not an error: calls fail with StoreUnavailableError until it is back.
+   * Connect once at start-up so that wrong credentials, and a pooler that shares sessions,
+   * fail loudly there. A server that is merely down is not an error: calls fail with
+   * StoreUnavailableError until it is back (and the pooler check is not made).
    */
   async probe(): Promise<void> {
     try {
@@ -121,6 +124,14 @@ export class PostgresStore implements LeaseStore {
       if (hopeless === null) return;
       await this.close();
       throw hopeless;
+    }
+    try {
+      await assertOwnBackend((extra) => this.connectClient(extra), this.options.where);
+    } catch (error) {
+      // A check that could not finish met a server that is down or flaky: not fatal, as above.
+      if (!(error instanceof StorePoolerError)) return;
+      await this.close();
+      throw error;
     }
   }
 
@@ -350,11 +361,14 @@ export class PostgresStore implements LeaseStore {
        INSERT INTO ${this.tables.leases} AS l
               (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms,
                timeline, lock_id)
-       SELECT $1, $2, $3, 1, $4, now(), now() + make_interval(secs => $5::double precision / 1000), false, 0,
-              ${WAL_TIMELINE_SQL}, $6::bigint
+       SELECT $1, $2, $3, CASE WHEN ${WAL_TIMELINE_SQL} > 1 THEN ${CLOCK_TERM_SQL} ELSE 1 END, $4, now(),
+              now() + make_interval(secs => $5::double precision / 1000), false, 0, ${WAL_TIMELINE_SQL},
+              $6::bigint
          FROM lock WHERE locked
        ON CONFLICT (election) DO UPDATE
-          SET holder = excluded.holder, token = excluded.token, term = l.term + 1,
+          SET holder = excluded.holder, token = excluded.token,
+              term = CASE WHEN l.timeline <> excluded.timeline
+                       THEN greatest(l.term + 1, ${CLOCK_TERM_SQL}) ELSE l.term + 1 END,
               metadata = excluded.metadata, renewed_at = excluded.renewed_at,
               expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
               lock_id = excluded.lock_id,
@@ -736,6 +750,16 @@ function lockHeldSql(id: string): string {
     WHERE locktype = 'advisory' AND granted AND objsubid = 1
       AND classid = ((${id} >> 32) & 4294967295)::oid AND objid = (${id} & 4294967295)::oid`;
 }
+
+/**
+ * A term past any the server may have forgotten: microseconds of the server's clock. Used
+ * when the claim finds a row of another WAL timeline, or no row on a server that has been
+ * promoted or restored (timeline above 1): claims the old primary granted after the last
+ * write this server has were lost with it, their terms too, and the next term must still
+ * be higher than each of them (fencing). They counted up by one from the row's term, far
+ * slower than the clock (as on Redis, which draws terms from the server clock likewise).
+ */
+const CLOCK_TERM_SQL = `(extract(epoch FROM clock_timestamp()) * 1000000)::bigint`;
 
 /** Whether this session holds the lock it claims with ($6). */
 const HOLDS_LOCK_SQL = `SELECT EXISTS (${lockHeldSql('$6::bigint')} AND pid = pg_backend_pid()) AS locked`;
