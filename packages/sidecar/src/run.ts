@@ -1,10 +1,8 @@
 import type { DeposeReason, Elector, LeaseEvent } from '@leasehold/core';
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { SECRET_ENVIRONMENT } from './config.js';
 import { stopPlan, type StopRequest } from './stop-plan.js';
-import { WatchedCommand } from './watched-command.js';
+import { WatchedCommand, parentDeathLauncher } from './watched-command.js';
 import type { WatchdogReport } from './watchdog-protocol.js';
 
 /**
@@ -54,6 +52,12 @@ export class LeaderOnlyCommand {
   /** Attach before the elector starts: an election won during start-up is not missed. */
   constructor(private readonly options: LeaderOnlyCommandOptions) {
     const { elector } = options;
+    if (parentDeathLauncher().length === 0) {
+      options.logger.warn(
+        { event: 'no-parent-death-signal' },
+        "setpriv --pdeathsig is not available: the command's top process does not die with its watchdog; the sidecar kills the command's group when a watchdog dies",
+      );
+    }
     this.standby = this.newWatchdog();
     elector.on('lease', (lease) => this.onLease(lease));
     elector.on('elected', ({ term }) => {
@@ -113,11 +117,14 @@ export class LeaderOnlyCommand {
       { ...stopPlan(lease.validUntil, graceMs, null), env: { LEASEHOLD_TERM: String(term) } },
       {
         onReport: (report) => this.onReport(run, report),
-        onWatchdogDied: (how) =>
+        onWatchdogDied: (how) => {
           logger.error(
             { event: 'watchdog-died', how, term },
             `the command's watchdog died (${how}): killing the command's process group`,
-          ),
+          );
+          // Without its watchdog the command is gone: resign so that another instance runs it.
+          run.exitedByItself = this.leads(run);
+        },
       },
     );
     void watched.gone.then(() => this.onGone(run));
@@ -234,10 +241,6 @@ function signalledMessage(
     : 'no renewal of the lease in time: SIGKILL before the lease can pass';
 }
 
-/**
- * Whether `command` names an executable file, itself or on PATH: checked before the
- * sidecar starts, so a typo is exit code 2 at once, not a failure at every election.
- */
 /** This process's environment without the secret settings: the command needs none of them. */
 function publicEnvironment(): NodeJS.ProcessEnv {
   return Object.fromEntries(
@@ -245,21 +248,4 @@ function publicEnvironment(): NodeJS.ProcessEnv {
   );
 }
 
-export function findExecutable(command: string, path = process.env.PATH ?? ''): string | null {
-  const candidates =
-    isAbsolute(command) || command.includes('/')
-      ? [command]
-      : path
-          .split(delimiter)
-          .filter((dir) => dir !== '')
-          .map((dir) => join(dir, command));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // Not here; try the next directory.
-    }
-  }
-  return null;
-}
+export { findExecutable } from './executable.js';
