@@ -17,7 +17,7 @@ import {
   StartupFailure,
   exitOnStartupFailure,
 } from './startup-failure.js';
-import { commandGraceProblem } from './stop-plan.js';
+import { commandGraceMs, commandGraceProblem } from './stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
 import { statusUrl } from './status-target.js';
 import { version } from './version.js';
@@ -150,13 +150,14 @@ function addRunCommand(program: Command): void {
     }
     // Attached before the election starts: an election won during start-up is not missed.
     const attach = (elector: Elector, log: Logger, config: SidecarConfig): Attachment => {
-      const leaderOnly = new LeaderOnlyCommand({
-        command,
-        args,
-        elector,
-        graceMs: config.commandGraceMs,
-        logger: log,
-      });
+      const graceMs = commandGraceMs(config);
+      if (config.sources.commandGraceMs === undefined) {
+        log.info(
+          { event: 'command-grace', commandGraceMs: graceMs },
+          `command grace ${graceMs} ms: --command-grace not set, the most that fits the lease (at most 5 s)`,
+        );
+      }
+      const leaderOnly = new LeaderOnlyCommand({ command, args, elector, graceMs, logger: log });
       return { stop: () => leaderOnly.stop(), resign: () => leaderOnly.resign() };
     };
     // The shutdown stops the command before it releases leadership (see serve()).

@@ -331,7 +331,7 @@ export const FIELDS = [
     env: 'LEASEHOLD_COMMAND_GRACE',
     yaml: 'commandGrace',
     description:
-      'leasehold run: how long the command has after SIGTERM to exit before it is killed; must fit in the lease (docs/run.md)',
+      'leasehold run: how long the command has after SIGTERM to exit before it is killed; must fit in the lease (docs/run.md); when not set, 5s or the most that fits',
     accepted: 'a duration such as 5s, below the shutdown grace',
     runOnly: true,
     defaultText: '5s',
