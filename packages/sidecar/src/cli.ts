@@ -157,7 +157,14 @@ function addRunCommand(program: Command): void {
           `command grace ${graceMs} ms: --command-grace not set, the most that fits the lease (at most 5 s)`,
         );
       }
-      const leaderOnly = new LeaderOnlyCommand({ command, args, elector, graceMs, logger: log });
+      const leaderOnly = new LeaderOnlyCommand({
+        command,
+        args,
+        elector,
+        graceMs,
+        passEnv: config.passEnv,
+        logger: log,
+      });
       return { stop: () => leaderOnly.stop(), resign: () => leaderOnly.resign() };
     };
     // The shutdown stops the command before it releases leadership (see serve()).

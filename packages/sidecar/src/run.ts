@@ -1,6 +1,6 @@
 import type { DeposeReason, Elector, LeaseEvent } from '@leasehold/core';
 import type { Logger } from 'pino';
-import { SECRET_ENVIRONMENT } from './config.js';
+import { jobEnvironment } from './job-env.js';
 import { stopPlan, type StopRequest } from './stop-plan.js';
 import { WatchedCommand, parentDeathLauncher } from './watched-command.js';
 import type { WatchdogReport } from './watchdog-protocol.js';
@@ -23,6 +23,8 @@ export interface LeaderOnlyCommandOptions {
   readonly args: readonly string[];
   readonly elector: Elector;
   readonly graceMs: number;
+  /** Variables the command sees although they are withheld (job-env.ts). */
+  readonly passEnv: readonly string[];
   readonly logger: Logger;
 }
 
@@ -132,12 +134,12 @@ export class LeaderOnlyCommand {
 
   /** A watchdog for the next run; the term comes with its start order. */
   private newWatchdog(): WatchedCommand {
-    const { command, args, elector } = this.options;
+    const { command, args, elector, passEnv } = this.options;
     return new WatchedCommand({
       command,
       args,
       env: {
-        ...publicEnvironment(),
+        ...jobEnvironment(process.env, passEnv),
         LEASEHOLD_ID: elector.id,
         LEASEHOLD_ELECTION: elector.election,
       },
@@ -239,13 +241,6 @@ function signalledMessage(
   return report.signal === 'SIGTERM'
     ? `no renewal of the lease in time: SIGTERM, the command has ${graceMs} ms to exit before the lease can pass`
     : 'no renewal of the lease in time: SIGKILL before the lease can pass';
-}
-
-/** This process's environment without the secret settings: the command needs none of them. */
-function publicEnvironment(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !SECRET_ENVIRONMENT.includes(name)),
-  );
 }
 
 export { findExecutable } from './executable.js';

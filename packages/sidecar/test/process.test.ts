@@ -413,7 +413,7 @@ describe('leasehold run', () => {
           env: {
             ...process.env,
             LEASEHOLD_TTL: '2s',
-            LEASEHOLD_TEST_MARK: processes.marker.split('=')[1],
+            LHTEST_MARK: processes.marker.split('=')[1],
           },
         },
       );
