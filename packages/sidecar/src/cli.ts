@@ -165,7 +165,11 @@ function addRunCommand(program: Command): void {
         passEnv: config.passEnv,
         logger: log,
       });
-      return { stop: () => leaderOnly.stop(), resign: () => leaderOnly.resign() };
+      return {
+        stop: () => leaderOnly.stop(),
+        resign: () => leaderOnly.resign(),
+        status: () => leaderOnly.status(),
+      };
     };
     // The shutdown stops the command before it releases leadership (see serve()).
     await start(options, commandGraceProblem, attach);

@@ -1,5 +1,6 @@
 import type { DeposeReason, Elector, LeaseEvent } from '@leasehold/core';
 import type { Logger } from 'pino';
+import { CrashLoopBackoff, type CommandStatus } from './command-backoff.js';
 import { jobEnvironment } from './job-env.js';
 import { stopPlan, type StopRequest } from './stop-plan.js';
 import { WatchedCommand, parentDeathLauncher } from './watched-command.js';
@@ -37,6 +38,8 @@ interface Run {
   stop: (StopRequest & { readonly why: string }) | null;
   /** The command exited without being asked to: resign once its group is gone. */
   exitedByItself: boolean;
+  /** When the command started (`performance.now()`), or null. */
+  startedAt: number | null;
 }
 
 export class LeaderOnlyCommand {
@@ -50,6 +53,7 @@ export class LeaderOnlyCommand {
   /** Starts run one after another: a new term waits until the last group is gone. */
   private starts: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly backoff = new CrashLoopBackoff();
 
   /** Attach before the elector starts: an election won during start-up is not missed. */
   constructor(private readonly options: LeaderOnlyCommandOptions) {
@@ -77,6 +81,11 @@ export class LeaderOnlyCommand {
     await this.starts; // a start in flight sees `stopped` and does nothing
     this.standby.dismiss();
     await Promise.all([this.stopRun('shutting down'), this.standby.gone]);
+  }
+
+  /** Restarts and the current backoff, for the metrics. */
+  status(): CommandStatus {
+    return { restarts: this.backoff.restarts, backoffMs: this.backoff.currentWaitMs };
   }
 
   /** POST /v1/resign: the command is stopped first, the lease released after it is gone. */
@@ -112,6 +121,7 @@ export class LeaderOnlyCommand {
       validUntil: lease.validUntil,
       stop: null,
       exitedByItself: false,
+      startedAt: null,
       watched,
     };
     this.run = run;
@@ -148,9 +158,24 @@ export class LeaderOnlyCommand {
 
   private onGone(run: Run): void {
     if (this.run === run) this.run = null;
-    const { elector } = this.options;
+    const { elector, logger } = this.options;
     if (run.exitedByItself && !this.stopped && elector.currentTerm() === run.term) {
-      void elector.resign();
+      // Sit out longer after every short run in a row: a failing command is not restarted
+      // every few seconds for ever (here or, when others fail too, anywhere).
+      const ranMs = run.startedAt === null ? 0 : Math.round(performance.now() - run.startedAt);
+      const waitMs = this.backoff.runEnded(ranMs);
+      logger.warn(
+        {
+          event: 'command-backoff',
+          restarts: this.backoff.restarts,
+          ranMs,
+          waitMs,
+          term: run.term,
+        },
+        `the command ended after ${ranMs} ms (restart ${this.backoff.restarts}): resigning; ` +
+          `this instance competes again in ${waitMs} ms`,
+      );
+      void elector.resign({ holdOffMs: waitMs });
     }
   }
 
@@ -180,6 +205,8 @@ export class LeaderOnlyCommand {
     const { term } = run;
     switch (report.event) {
       case 'started':
+        run.startedAt = performance.now();
+        this.backoff.runStarted();
         logger.info(
           { event: 'command-started', pid: report.pid, term },
           `started ${command} (term ${term})`,
