@@ -1,16 +1,19 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
+import { BIN } from '../packages/sidecar/test/helpers/sidecar-processes.js';
 import { pollFor } from './support/poll.js';
 import { RunCandidates } from './support/run-candidates.js';
 
 /**
  * A command that fails at once is not restarted every ~2 s for ever (issue 24): each
  * restart waits twice as long as the one before (1 s, 2 s, 4 s, … up to 60 s), is logged
- * with its count and wait, and counted in /metrics.
+ * with its count and wait, counted in /metrics and shown by GET /v1/command (the status
+ * page) and `leasehold status`.
  */
 
 const dir = mkdtempSync(join(tmpdir(), 'lhrn-backoff-'));
@@ -68,4 +71,16 @@ it('backs off a command that keeps failing: 1 s, 2 s, 4 s', { timeout: 60_000 },
   const restarts = /^leasehold_command_restarts_total\{[^}]*\} (\d+)$/m.exec(metrics)?.[1];
   expect(Number(restarts)).toBeGreaterThanOrEqual(3);
   expect(metrics).toMatch(/^leasehold_command_backoff_seconds\{[^}]*\} \d+/m);
+
+  // The same for the status page and `leasehold status`.
+  const command = (await (await fetch(`${url}/v1/command`)).json()) as {
+    restarts: number;
+    backoffMs: number;
+  };
+  expect(command.restarts).toBeGreaterThanOrEqual(3);
+  const status = spawnSync(process.execPath, [BIN, 'status', '--url', url], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  expect(status.stdout).toMatch(/^command +.*ended by itself \d+ times$/m);
 });

@@ -217,8 +217,41 @@ function addStatusCommand(program: Command): void {
           ),
         );
       }
-      process.stdout.write(`${statusLines(body).join('\n')}\n`);
+      const command = await commandStatus(url);
+      process.stdout.write(`${[...statusLines(body), ...commandLines(command)].join('\n')}\n`);
     });
+}
+
+interface CommandAnswer {
+  readonly command: string | null;
+  readonly running: boolean;
+  readonly restarts: number;
+  readonly backoffMs: number;
+  readonly backoffUntil: string | null;
+}
+
+/** GET /v1/command: `command` is null from a plain sidecar; null if it cannot be read. */
+async function commandStatus(url: string): Promise<CommandAnswer | null> {
+  try {
+    const response = await fetch(new URL('/v1/command', url), {
+      signal: AbortSignal.timeout(5_000),
+    });
+    return response.ok ? ((await response.json()) as CommandAnswer) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `leasehold status`: the command of `leasehold run`, when there is one. */
+function commandLines(command: CommandAnswer | null): string[] {
+  if (command?.command == null) return [];
+  const waitMs = command.backoffUntil === null ? 0 : Date.parse(command.backoffUntil) - Date.now();
+  const state = command.running
+    ? 'running here'
+    : waitMs > 0
+      ? `backing off: competes again in ${(waitMs / 1000).toFixed(1)} s (wait ${command.backoffMs / 1000} s)`
+      : 'not running here';
+  return [`command    ${command.command}: ${state}; ended by itself ${command.restarts} times`];
 }
 
 /** `leasehold status`: a /v1/leader answer for a person. */

@@ -9,12 +9,18 @@ export const MAX_WAIT_MS = 60_000;
 /** A run at least this long was no crash loop: the next wait is the first one again. */
 export const LASTING_RUN_MS = 60_000;
 
-/** What the metrics show of `leasehold run`'s command. */
+/** What /metrics, GET /v1/command and the status page show of `leasehold run`'s command. */
 export interface CommandStatus {
+  /** The program `leasehold run` runs (without its arguments). */
+  readonly command: string;
+  /** Whether the command runs now, on this instance. */
+  readonly running: boolean;
   /** Runs that ended by themselves (each followed by a restart, here or elsewhere). */
   readonly restarts: number;
   /** The wait this candidate sits out before competing again; 0 when not backing off. */
   readonly backoffMs: number;
+  /** Wall-clock ms when that wait ends, or null when not backing off. */
+  readonly backoffUntil: number | null;
 }
 
 export class CrashLoopBackoff {
@@ -22,19 +28,20 @@ export class CrashLoopBackoff {
   restarts = 0;
   /** Short runs in a row. */
   private shortRuns = 0;
-  /** The wait decided after the last run, until the next one starts. */
-  currentWaitMs = 0;
+  /** The wait decided after the last run, and when it ends (wall clock), or null. */
+  private wait: { readonly ms: number; readonly until: number } | null = null;
 
   /** A run ended by itself after `ranMs`: how long to sit out before competing again. */
   runEnded(ranMs: number): number {
     this.restarts += 1;
     this.shortRuns = ranMs >= LASTING_RUN_MS ? 1 : this.shortRuns + 1;
-    this.currentWaitMs = Math.min(MAX_WAIT_MS, FIRST_WAIT_MS * 2 ** (this.shortRuns - 1));
-    return this.currentWaitMs;
+    const ms = Math.min(MAX_WAIT_MS, FIRST_WAIT_MS * 2 ** (this.shortRuns - 1));
+    this.wait = { ms, until: Date.now() + ms };
+    return ms;
   }
 
-  /** A run started: nothing to wait for any more. */
-  runStarted(): void {
-    this.currentWaitMs = 0;
+  /** The wait being sat out now, or null once it is over. */
+  current(): { readonly ms: number; readonly until: number } | null {
+    return this.wait !== null && Date.now() < this.wait.until ? this.wait : null;
   }
 }

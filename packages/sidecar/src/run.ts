@@ -83,9 +83,16 @@ export class LeaderOnlyCommand {
     await Promise.all([this.stopRun('shutting down'), this.standby.gone]);
   }
 
-  /** Restarts and the current backoff, for the metrics. */
+  /** Whether the command runs, its restarts and the current backoff. */
   status(): CommandStatus {
-    return { restarts: this.backoff.restarts, backoffMs: this.backoff.currentWaitMs };
+    const wait = this.backoff.current();
+    return {
+      command: this.options.command,
+      running: this.run !== null && this.run.startedAt !== null,
+      restarts: this.backoff.restarts,
+      backoffMs: wait?.ms ?? 0,
+      backoffUntil: wait?.until ?? null,
+    };
   }
 
   /** POST /v1/resign: the command is stopped first, the lease released after it is gone. */
@@ -206,7 +213,6 @@ export class LeaderOnlyCommand {
     switch (report.event) {
       case 'started':
         run.startedAt = performance.now();
-        this.backoff.runStarted();
         logger.info(
           { event: 'command-started', pid: report.pid, term },
           `started ${command} (term ${term})`,

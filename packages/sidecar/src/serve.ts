@@ -30,7 +30,7 @@ export interface Attachment {
   readonly stop: () => Promise<void>;
   /** Behind POST /v1/resign, in place of `elector.resign()`. */
   readonly resign?: () => Promise<boolean>;
-  /** For the metrics: the command's restarts and backoff. */
+  /** For /metrics and GET /v1/command: the command's restarts and backoff. */
   readonly status?: () => CommandStatus;
 }
 
@@ -187,6 +187,7 @@ async function listen(
       history: new LeadershipHistory(elector),
       adminToken: config.adminToken,
       ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
+      ...(attachment?.status === undefined ? {} : { command: attachment.status }),
       host: config.host,
       port: config.port,
     });
