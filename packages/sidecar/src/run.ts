@@ -227,6 +227,8 @@ export class LeaderOnlyCommand {
         );
         // Another instance may manage where this one cannot.
         run.exitedByItself = this.leads(run);
+        // A warm watchdog for the next term, or every later start would wait for Node too.
+        if (!this.stopped && !this.standby.ready) this.standby = this.newWatchdog();
         return;
       case 'signalled': {
         // A stop that was asked for is routine until it comes to SIGKILL.
