@@ -46,6 +46,11 @@ export interface RunCandidatesOptions {
   readonly marker: string;
   /** More environment for every candidate (and so its job). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Each sidecar leads a process group of its own (its pid is the group id), so that a
+   * test can signal the group as a supervisor would, without signalling the test runner.
+   */
+  readonly ownGroup?: boolean;
 }
 
 /** `leasehold run` candidates, each in the root namespace or in a lab host. */
@@ -60,13 +65,14 @@ export class RunCandidates {
     host?: LabHost,
     extraArgs: readonly string[] = [],
   ): Promise<RunCandidate> {
-    const { store, election, job, args, marker, env = {} } = this.options;
+    const { store, election, job, args, marker, env = {}, ownGroup = false } = this.options;
     const [name, value] = marker.split('=');
     const argv = sidecarArgv(store, election, id, [...args, ...extraArgs], job);
     const [command = '', ...rest] = host === undefined ? argv : host.wrap(argv);
     const child = spawn(command, rest, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env, [name ?? '']: value },
+      detached: ownGroup,
     });
     const lines: string[] = [];
     for (const stream of [child.stdout, child.stderr]) {

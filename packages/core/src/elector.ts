@@ -275,13 +275,15 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   /**
    * Give up leadership now and let another candidate take it. This candidate stays in the
-   * race but does not try again for two retry intervals. Resolves to false when it was not
-   * holding the lease.
+   * race but does not try again for two retry intervals, or for `holdOffMs` if that is
+   * longer (`leasehold run` backing off a command that keeps failing). Resolves to false
+   * when it was not holding the lease.
    */
-  async resign(): Promise<boolean> {
+  async resign(options: { readonly holdOffMs?: number } = {}): Promise<boolean> {
     const held = this.held;
     if (held === null || this.state !== 'running') return false;
-    this.holdOffUntil = this.clock.now() + 2 * this.timing.retryIntervalMs;
+    const holdOffMs = Math.max(2 * this.timing.retryIntervalMs, options.holdOffMs ?? 0);
+    this.holdOffUntil = this.clock.now() + holdOffMs;
     this.stepDown(held, 'resigned', { release: false });
     await this.releaseQuietly(held.lease);
     return true;

@@ -290,6 +290,18 @@ describe('Elector', () => {
     expect(await others[0]?.elector.resign()).toBe(false);
   });
 
+  it('holds off for holdOffMs after resigning when that is longer than two retries', async () => {
+    cluster = new Cluster({ retryIntervalMs: 100 });
+    const a = cluster.add('a');
+    cluster.start();
+    await cluster.leader();
+    const resignedAt = cluster.clock.now();
+    expect(await a.elector.resign({ holdOffMs: 3_000 })).toBe(true);
+    await cluster.clock.advanceUntil(() => a.elector.isLeader(), 5_000);
+    expect(cluster.clock.now() - resignedAt).toBeGreaterThanOrEqual(3_000);
+    expect(cluster.clock.now() - resignedAt).toBeLessThan(3_200);
+  });
+
   it('waits out notBeforeMs before reporting leadership', async () => {
     const clock = new ManualClock();
     const memory = new MemoryBackend({ clock }).connect();

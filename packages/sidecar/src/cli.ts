@@ -17,7 +17,7 @@ import {
   StartupFailure,
   exitOnStartupFailure,
 } from './startup-failure.js';
-import { commandGraceProblem } from './stop-plan.js';
+import { commandGraceMs, commandGraceProblem } from './stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
 import { statusUrl } from './status-target.js';
 import { version } from './version.js';
@@ -150,14 +150,26 @@ function addRunCommand(program: Command): void {
     }
     // Attached before the election starts: an election won during start-up is not missed.
     const attach = (elector: Elector, log: Logger, config: SidecarConfig): Attachment => {
+      const graceMs = commandGraceMs(config);
+      if (config.sources.commandGraceMs === undefined) {
+        log.info(
+          { event: 'command-grace', commandGraceMs: graceMs },
+          `command grace ${graceMs} ms: --command-grace not set, the most that fits the lease (at most 5 s)`,
+        );
+      }
       const leaderOnly = new LeaderOnlyCommand({
         command,
         args,
         elector,
-        graceMs: config.commandGraceMs,
+        graceMs,
+        passEnv: config.passEnv,
         logger: log,
       });
-      return { stop: () => leaderOnly.stop(), resign: () => leaderOnly.resign() };
+      return {
+        stop: () => leaderOnly.stop(),
+        resign: () => leaderOnly.resign(),
+        status: () => leaderOnly.status(),
+      };
     };
     // The shutdown stops the command before it releases leadership (see serve()).
     await start(options, commandGraceProblem, attach);
@@ -205,8 +217,41 @@ function addStatusCommand(program: Command): void {
           ),
         );
       }
-      process.stdout.write(`${statusLines(body).join('\n')}\n`);
+      const command = await commandStatus(url);
+      process.stdout.write(`${[...statusLines(body), ...commandLines(command)].join('\n')}\n`);
     });
+}
+
+interface CommandAnswer {
+  readonly command: string | null;
+  readonly running: boolean;
+  readonly restarts: number;
+  readonly backoffMs: number;
+  readonly backoffUntil: string | null;
+}
+
+/** GET /v1/command: `command` is null from a plain sidecar; null if it cannot be read. */
+async function commandStatus(url: string): Promise<CommandAnswer | null> {
+  try {
+    const response = await fetch(new URL('/v1/command', url), {
+      signal: AbortSignal.timeout(5_000),
+    });
+    return response.ok ? ((await response.json()) as CommandAnswer) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `leasehold status`: the command of `leasehold run`, when there is one. */
+function commandLines(command: CommandAnswer | null): string[] {
+  if (command?.command == null) return [];
+  const waitMs = command.backoffUntil === null ? 0 : Date.parse(command.backoffUntil) - Date.now();
+  const state = command.running
+    ? 'running here'
+    : waitMs > 0
+      ? `backing off: competes again in ${(waitMs / 1000).toFixed(1)} s (wait ${command.backoffMs / 1000} s)`
+      : 'not running here';
+  return [`command    ${command.command}: ${state}; ended by itself ${command.restarts} times`];
 }
 
 /** `leasehold status`: a /v1/leader answer for a person. */

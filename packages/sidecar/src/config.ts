@@ -40,6 +40,8 @@ export interface SidecarConfig {
   readonly storeKeyPassphrase: string | undefined;
   readonly shutdownGraceMs: number;
   readonly commandGraceMs: number;
+  /** leasehold run: variables the command sees although they are withheld (job-env.ts). */
+  readonly passEnv: readonly string[];
   readonly configFile: string | undefined;
   /** Where each setting came from and the text given there, so messages name what was typed. */
   readonly sources: ConfigSources;
@@ -331,12 +333,29 @@ export const FIELDS = [
     env: 'LEASEHOLD_COMMAND_GRACE',
     yaml: 'commandGrace',
     description:
-      'leasehold run: how long the command has after SIGTERM to exit before it is killed; must fit in the lease (docs/run.md)',
+      'leasehold run: how long the command has after SIGTERM to exit before it is killed; must fit in the lease (docs/run.md); when not set, 5s or the most that fits',
     accepted: 'a duration such as 5s, below the shutdown grace',
     runOnly: true,
     defaultText: '5s',
     defaultValue: () => 5_000,
     parse: duration,
+  }),
+  field({
+    key: 'passEnv',
+    flag: 'pass-env',
+    env: 'LEASEHOLD_PASS_ENV',
+    yaml: 'passEnv',
+    description: 'leasehold run: withheld variables the command sees anyway (docs/run.md)',
+    accepted: 'variable names separated by commas, such as PGHOST,PGUSER',
+    runOnly: true,
+    defaultText: 'none',
+    defaultValue: () => [],
+    parse: (raw) => {
+      const names = raw.split(',').map((name) => name.trim());
+      return names.every((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        ? names
+        : new Error('names');
+    },
   }),
 ] as const;
 
@@ -372,9 +391,6 @@ export const SECRET_FILE_OPTIONS: readonly SecretFileOption[] = FIELDS.filter(is
     description: `File holding the ${f.flag} setting (one trailing newline ignored), instead of --${f.flag}`,
   }),
 );
-
-/** The variables of secret settings: no process leasehold starts inherits them. */
-export const SECRET_ENVIRONMENT: readonly string[] = FIELDS.filter(isSecret).map((f) => f.env);
 
 /** A bad value: exit code 2 and this one line, naming the setting as the user gave it. */
 export class ConfigValueError extends LeaseholdConfigError {

@@ -1,6 +1,7 @@
 import type { Elector } from '@leasehold/core';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CommandStatus } from './command-backoff.js';
 
 /**
  * Prometheus metrics on a registry of our own (docs/http-api.md lists them). Leadership
@@ -12,13 +13,35 @@ export interface Metrics {
   render(): Promise<string>;
 }
 
-export function createMetrics(elector: Elector): Metrics {
+/** `command`: `leasehold run`'s command, whose restarts and backoff are shown too. */
+export function createMetrics(elector: Elector, command?: () => CommandStatus): Metrics {
   const registry = processRegistry();
   registry.setDefaultLabels({ election: elector.election });
   addLeadershipGauges(registry, elector);
   countTransitions(registry, elector);
   measureStoreRequests(registry, elector);
+  if (command !== undefined) addCommandMetrics(registry, command);
   return { contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+function addCommandMetrics(registry: Registry, command: () => CommandStatus): void {
+  new Counter({
+    name: 'leasehold_command_restarts_total',
+    help: 'leasehold run: times the command ended by itself while leading and is started again',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(command().restarts);
+    },
+  });
+  new Gauge({
+    name: 'leasehold_command_backoff_seconds',
+    help: 'leasehold run: the wait sat out before competing again after the command ended (0 when none)',
+    registers: [registry],
+    collect() {
+      this.set(command().backoffMs / 1000);
+    },
+  });
 }
 
 /** A registry with Node's process metrics, minus the ones promtool rejects. */

@@ -1,10 +1,9 @@
 import type { DeposeReason, Elector, LeaseEvent } from '@leasehold/core';
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
-import { SECRET_ENVIRONMENT } from './config.js';
+import { CrashLoopBackoff, type CommandStatus } from './command-backoff.js';
+import { jobEnvironment } from './job-env.js';
 import { stopPlan, type StopRequest } from './stop-plan.js';
-import { WatchedCommand } from './watched-command.js';
+import { WatchedCommand, parentDeathLauncher } from './watched-command.js';
 import type { WatchdogReport } from './watchdog-protocol.js';
 
 /**
@@ -25,6 +24,8 @@ export interface LeaderOnlyCommandOptions {
   readonly args: readonly string[];
   readonly elector: Elector;
   readonly graceMs: number;
+  /** Variables the command sees although they are withheld (job-env.ts). */
+  readonly passEnv: readonly string[];
   readonly logger: Logger;
 }
 
@@ -37,6 +38,8 @@ interface Run {
   stop: (StopRequest & { readonly why: string }) | null;
   /** The command exited without being asked to: resign once its group is gone. */
   exitedByItself: boolean;
+  /** When the command started (`performance.now()`), or null. */
+  startedAt: number | null;
 }
 
 export class LeaderOnlyCommand {
@@ -50,10 +53,17 @@ export class LeaderOnlyCommand {
   /** Starts run one after another: a new term waits until the last group is gone. */
   private starts: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly backoff = new CrashLoopBackoff();
 
   /** Attach before the elector starts: an election won during start-up is not missed. */
   constructor(private readonly options: LeaderOnlyCommandOptions) {
     const { elector } = options;
+    if (parentDeathLauncher().length === 0) {
+      options.logger.warn(
+        { event: 'no-parent-death-signal' },
+        "setpriv --pdeathsig is not available: the command's top process does not die with its watchdog; the sidecar kills the command's group when a watchdog dies",
+      );
+    }
     this.standby = this.newWatchdog();
     elector.on('lease', (lease) => this.onLease(lease));
     elector.on('elected', ({ term }) => {
@@ -71,6 +81,18 @@ export class LeaderOnlyCommand {
     await this.starts; // a start in flight sees `stopped` and does nothing
     this.standby.dismiss();
     await Promise.all([this.stopRun('shutting down'), this.standby.gone]);
+  }
+
+  /** Whether the command runs, its restarts and the current backoff. */
+  status(): CommandStatus {
+    const wait = this.backoff.current();
+    return {
+      command: this.options.command,
+      running: this.run !== null && this.run.startedAt !== null,
+      restarts: this.backoff.restarts,
+      backoffMs: wait?.ms ?? 0,
+      backoffUntil: wait?.until ?? null,
+    };
   }
 
   /** POST /v1/resign: the command is stopped first, the lease released after it is gone. */
@@ -106,6 +128,7 @@ export class LeaderOnlyCommand {
       validUntil: lease.validUntil,
       stop: null,
       exitedByItself: false,
+      startedAt: null,
       watched,
     };
     this.run = run;
@@ -113,11 +136,14 @@ export class LeaderOnlyCommand {
       { ...stopPlan(lease.validUntil, graceMs, null), env: { LEASEHOLD_TERM: String(term) } },
       {
         onReport: (report) => this.onReport(run, report),
-        onWatchdogDied: (how) =>
+        onWatchdogDied: (how) => {
           logger.error(
             { event: 'watchdog-died', how, term },
             `the command's watchdog died (${how}): killing the command's process group`,
-          ),
+          );
+          // Without its watchdog the command is gone: resign so that another instance runs it.
+          run.exitedByItself = this.leads(run);
+        },
       },
     );
     void watched.gone.then(() => this.onGone(run));
@@ -125,12 +151,12 @@ export class LeaderOnlyCommand {
 
   /** A watchdog for the next run; the term comes with its start order. */
   private newWatchdog(): WatchedCommand {
-    const { command, args, elector } = this.options;
+    const { command, args, elector, passEnv } = this.options;
     return new WatchedCommand({
       command,
       args,
       env: {
-        ...publicEnvironment(),
+        ...jobEnvironment(process.env, passEnv),
         LEASEHOLD_ID: elector.id,
         LEASEHOLD_ELECTION: elector.election,
       },
@@ -139,9 +165,24 @@ export class LeaderOnlyCommand {
 
   private onGone(run: Run): void {
     if (this.run === run) this.run = null;
-    const { elector } = this.options;
+    const { elector, logger } = this.options;
     if (run.exitedByItself && !this.stopped && elector.currentTerm() === run.term) {
-      void elector.resign();
+      // Sit out longer after every short run in a row: a failing command is not restarted
+      // every few seconds for ever (here or, when others fail too, anywhere).
+      const ranMs = run.startedAt === null ? 0 : Math.round(performance.now() - run.startedAt);
+      const waitMs = this.backoff.runEnded(ranMs);
+      logger.warn(
+        {
+          event: 'command-backoff',
+          restarts: this.backoff.restarts,
+          ranMs,
+          waitMs,
+          term: run.term,
+        },
+        `the command ended after ${ranMs} ms (restart ${this.backoff.restarts}): resigning; ` +
+          `this instance competes again in ${waitMs} ms`,
+      );
+      void elector.resign({ holdOffMs: waitMs });
     }
   }
 
@@ -171,6 +212,7 @@ export class LeaderOnlyCommand {
     const { term } = run;
     switch (report.event) {
       case 'started':
+        run.startedAt = performance.now();
         logger.info(
           { event: 'command-started', pid: report.pid, term },
           `started ${command} (term ${term})`,
@@ -185,6 +227,8 @@ export class LeaderOnlyCommand {
         );
         // Another instance may manage where this one cannot.
         run.exitedByItself = this.leads(run);
+        // A warm watchdog for the next term, or every later start would wait for Node too.
+        if (!this.stopped && !this.standby.ready) this.standby = this.newWatchdog();
         return;
       case 'signalled': {
         // A stop that was asked for is routine until it comes to SIGKILL.
@@ -234,32 +278,4 @@ function signalledMessage(
     : 'no renewal of the lease in time: SIGKILL before the lease can pass';
 }
 
-/**
- * Whether `command` names an executable file, itself or on PATH: checked before the
- * sidecar starts, so a typo is exit code 2 at once, not a failure at every election.
- */
-/** This process's environment without the secret settings: the command needs none of them. */
-function publicEnvironment(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !SECRET_ENVIRONMENT.includes(name)),
-  );
-}
-
-export function findExecutable(command: string, path = process.env.PATH ?? ''): string | null {
-  const candidates =
-    isAbsolute(command) || command.includes('/')
-      ? [command]
-      : path
-          .split(delimiter)
-          .filter((dir) => dir !== '')
-          .map((dir) => join(dir, command));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // Not here; try the next directory.
-    }
-  }
-  return null;
-}
+export { findExecutable } from './executable.js';

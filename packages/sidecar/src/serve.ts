@@ -3,6 +3,7 @@ import { Elector, resolveTiming, storeCallTimeoutMs, type LeaseStore } from '@le
 import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config.js';
+import type { CommandStatus } from './command-backoff.js';
 import { LeadershipHistory } from './history.js';
 import { createMetrics } from './metrics.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
@@ -29,6 +30,8 @@ export interface Attachment {
   readonly stop: () => Promise<void>;
   /** Behind POST /v1/resign, in place of `elector.resign()`. */
   readonly resign?: () => Promise<boolean>;
+  /** For /metrics and GET /v1/command: the command's restarts and backoff. */
+  readonly status?: () => CommandStatus;
 }
 
 export interface RunningSidecar {
@@ -179,11 +182,12 @@ async function listen(
     server = await listenHttp({
       elector,
       logger: log,
-      metrics: createMetrics(elector),
+      metrics: createMetrics(elector, attachment?.status),
       // Here, before the elector starts: the routes that show it load on first use.
       history: new LeadershipHistory(elector),
       adminToken: config.adminToken,
       ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
+      ...(attachment?.status === undefined ? {} : { command: attachment.status }),
       host: config.host,
       port: config.port,
     });

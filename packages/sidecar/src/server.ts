@@ -11,6 +11,8 @@ import { adminRoutes } from './http/routes/admin.js';
 import { leaderRoutes } from './http/routes/leader.js';
 import { operationsRoutes } from './http/routes/operations.js';
 import { statusRoutes } from './http/routes/status.js';
+import type { CommandStatus } from './command-backoff.js';
+import { commandRoutes } from './http/routes/command.js';
 import type { Metrics } from './metrics.js';
 import { version } from './version.js';
 
@@ -37,6 +39,8 @@ export interface ServerOptions {
    * every change before them. buildServer creates one if none is given.
    */
   readonly history?: LeadershipHistory;
+  /** `leasehold run`: its command's status, answered at GET /v1/command. */
+  readonly command?: () => CommandStatus;
 }
 
 const MAX_WAIT_MS = 5 * 60_000;
@@ -107,5 +111,6 @@ async function createApp(
   const resign = options.resign ?? (() => elector.resign());
   await app.register(adminRoutes, { elector, adminToken, resign });
   await app.register(operationsRoutes, { elector, metrics });
+  await app.register(commandRoutes, { command: options.command });
   return app;
 }

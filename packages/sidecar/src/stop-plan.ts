@@ -51,17 +51,12 @@ export function maxCommandGraceMs(timing: ElectionTiming): number {
   );
 }
 
-/**
- * Why `leasehold run` cannot honour this command grace, or null. Checked at start-up (exit
- * 2): the grace must end before the sidecar's own shutdown gives up, and fit inside the
- * lease, or the command would get SIGTERM at every renewal or too late.
- */
-export function commandGraceProblem(config: SidecarConfig): Error | null {
-  const belowShutdown = commandGraceRule(config);
-  if (belowShutdown !== null) return belowShutdown;
-  let timing: ElectionTiming;
+/** The command grace when none is set, if the lease has room for it. */
+export const DEFAULT_COMMAND_GRACE_MS = 5_000;
+
+function electionTiming(config: SidecarConfig): ElectionTiming | null {
   try {
-    timing = resolveTiming({
+    return resolveTiming({
       ttlMs: config.ttlMs,
       retryIntervalMs: config.retryIntervalMs,
       ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
@@ -69,6 +64,31 @@ export function commandGraceProblem(config: SidecarConfig): Error | null {
   } catch {
     return null; // a broken timing rule is reported, by name, when the elector is built
   }
+}
+
+/**
+ * The command grace in effect: the one set (checked by commandGraceProblem), or when none
+ * is, the most that fits the lease, at most 5 s: `--ttl 3s` alone must not be refused for a
+ * default the user never chose. A lease with no room at all keeps 5 s, to be refused.
+ */
+export function commandGraceMs(config: SidecarConfig): number {
+  if (config.sources.commandGraceMs !== undefined) return config.commandGraceMs;
+  const timing = electionTiming(config);
+  const maxMs = timing === null ? 0 : maxCommandGraceMs(timing);
+  return maxMs > 0 ? Math.min(DEFAULT_COMMAND_GRACE_MS, maxMs) : DEFAULT_COMMAND_GRACE_MS;
+}
+
+/**
+ * Why `leasehold run` cannot honour the command grace in effect, or null. Checked at
+ * start-up (exit 2): the grace must end before the sidecar's own shutdown gives up, and fit
+ * inside the lease, or the command would get SIGTERM at every renewal or too late.
+ */
+export function commandGraceProblem(setConfig: SidecarConfig): Error | null {
+  const config = { ...setConfig, commandGraceMs: commandGraceMs(setConfig) };
+  const belowShutdown = commandGraceRule(config);
+  if (belowShutdown !== null) return belowShutdown;
+  const timing = electionTiming(config);
+  if (timing === null) return null;
   const maxMs = maxCommandGraceMs(timing);
   if (config.commandGraceMs <= maxMs) return null;
   const renewal =

@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { findExecutable } from './executable.js';
 import { groupGone } from './process-group.js';
 import {
   COMMAND_STDIN_FD,
@@ -34,7 +35,31 @@ export interface WatchedCommandHandlers {
   readonly onWatchdogDied: (how: string) => void;
 }
 
-/** Start a watchdog for `command`, with the file descriptors it expects. */
+/**
+ * `setpriv --pdeathsig KILL --` (util-linux 2.33 and later) when this host has it, else
+ * nothing: the command's top process then dies with a SIGKILLed watchdog at once, whoever
+ * else is gone. Without it the sidecar, when alive, kills the group of a watchdog that died
+ * (as it always does); only the death of both leaves the command running. Looked up once.
+ */
+let parentDeathPrefix: readonly string[] | undefined;
+export function parentDeathLauncher(): readonly string[] {
+  if (parentDeathPrefix !== undefined) return parentDeathPrefix;
+  const setpriv = findExecutable('setpriv');
+  const help =
+    setpriv === null ? null : spawnSync(setpriv, ['--help'], { encoding: 'utf8', timeout: 5_000 });
+  parentDeathPrefix =
+    setpriv !== null && help?.status === 0 && help.stdout.includes('--pdeathsig')
+      ? [setpriv, '--pdeathsig', 'KILL', '--']
+      : [];
+  return parentDeathPrefix;
+}
+
+/**
+ * Start a watchdog for `command`, with the file descriptors it expects, in a session and
+ * process group of its own: a signal to the sidecar's group (a supervisor's group kill, a
+ * shell's `kill -9 %1`) must not take the watchdog along with the sidecar, nor freeze it.
+ * It learns of the sidecar's death from its stdin, not from a signal.
+ */
 export function spawnWatchdog(
   command: string,
   args: readonly string[],
@@ -43,7 +68,11 @@ export function spawnWatchdog(
   const stdio: ('pipe' | 'inherit' | number)[] = ['pipe', 'inherit', 'inherit'];
   stdio[REPORT_FD] = 'pipe';
   stdio[COMMAND_STDIN_FD] = 0; // the sidecar's stdin becomes the command's
-  return spawn(process.execPath, [WATCHDOG_ENTRY, command, ...args], { env, stdio });
+  return spawn(process.execPath, [WATCHDOG_ENTRY, ...parentDeathLauncher(), command, ...args], {
+    env,
+    stdio,
+    detached: true,
+  });
 }
 
 export class WatchedCommand {

@@ -350,6 +350,27 @@ describe('leasehold run', () => {
     );
   });
 
+  it(
+    'fits the command grace into a short lease when none is set, and logs it',
+    { timeout: 30_000 },
+    async () => {
+      const file = join(sqliteDir, `run-${randomUUID().slice(0, 8)}.log`);
+      const command = [process.execPath, '-e', commandScript, file, '', ''];
+      const sidecar = await processes.start(
+        BACKENDS[0][1],
+        `run-${randomUUID().slice(0, 8)}`,
+        'a',
+        ['--ttl', '3s'],
+        command,
+      );
+      await eventsUntil(file, (all) => starts(all).length === 1, 10_000);
+      // 3 s × 0.99 − 20 ms − 1 s renewal interval − 500 ms.
+      expect(await loggedLine(sidecar, /"event":"command-grace"/, 1_000)).toContain(
+        '"commandGraceMs":1450',
+      );
+    },
+  );
+
   it.each([
     [
       ['--ttl', '10s', '--command-grace', '9s'],
@@ -361,7 +382,6 @@ describe('leasehold run', () => {
       { LEASEHOLD_COMMAND_GRACE: '5s' },
       'LEASEHOLD_COMMAND_GRACE=5s does not fit --ttl 10s and --renew-interval 4.9s: a lease renewed every 4900 ms leaves the command at most 4480 ms',
     ],
-    [[], { LEASEHOLD_TTL: '2s' }, '--command-grace 5s (default) does not fit LEASEHOLD_TTL=2s'],
   ])(
     'exits 2 naming both values when the command grace does not fit in the lease: %j %j',
     (args, env, line) => {
@@ -393,7 +413,7 @@ describe('leasehold run', () => {
           env: {
             ...process.env,
             LEASEHOLD_TTL: '2s',
-            LEASEHOLD_TEST_MARK: processes.marker.split('=')[1],
+            LHTEST_MARK: processes.marker.split('=')[1],
           },
         },
       );

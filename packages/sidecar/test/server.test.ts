@@ -394,6 +394,7 @@ describe('sidecar routes', () => {
         '/healthz',
         '/metrics',
         '/readyz',
+        '/v1/command',
         '/v1/events',
         '/v1/history',
         '/v1/is-leader',

@@ -65,7 +65,7 @@ export class SidecarProcesses {
    * `NAME=value` in the environment of every sidecar started here, inherited by whatever
    * it starts (leasehold run's watchdogs and commands): a /proc scan for it finds them all.
    */
-  readonly marker = `LEASEHOLD_TEST_MARK=${randomUUID()}`;
+  readonly marker = `LHTEST_MARK=${randomUUID()}`;
 
   constructor(private readonly ttlMs: number) {}
 
@@ -88,7 +88,7 @@ export class SidecarProcesses {
       ).slice(1),
       {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, LEASEHOLD_TEST_MARK: this.marker.split('=')[1] },
+        env: { ...process.env, LHTEST_MARK: this.marker.split('=')[1] },
       },
     );
     this.children.push(child);

@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { procStat } from '../packages/sidecar/src/process-group.js';
+import { hostMonotonicMs } from '../packages/sidecar/src/watchdog-protocol.js';
+import { childrenOf, leftRunning, running } from '../packages/sidecar/test/helpers/process-scan.js';
+import { jobRuns, writeJob } from './support/job-runs.js';
+import { pollFor } from './support/poll.js';
+import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
+
+/**
+ * No job of `leasehold run` outlives its watchdog (issue 24): whatever single signal hits a
+ * process group, and whichever single process (sidecar, watchdog, standby watchdog) is
+ * SIGKILLed, the job is gone within 1 s of its watchdog, and nothing any of them started is
+ * left running. Zombies count as gone: they have exited, and PID 1 here never reaps.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'lhrn-orphans-'));
+/**
+ * A lease long enough for a loaded host to start the job within its first renewal interval
+ * (the 1 s bounds below do not depend on it); the SIGSTOP case waits for it to run out.
+ */
+const TTL_MS = 5_000;
+const RUN_ARGS = ['--ttl', `${TTL_MS}ms`, '--retry-interval', '200ms', '--command-grace', '1s'];
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let candidates: RunCandidates | null = null;
+let marker = '';
+afterEach(async () => {
+  await candidates?.killAll();
+  candidates = null;
+  expect(await leftRunning(marker)).toEqual([]);
+});
+
+const alive = (pid: number): boolean => running([pid]).length === 1;
+
+/** When `pid` is gone (host monotonic ms), polled within `withinMs`. */
+function goneAt(what: string, pid: number, withinMs: number): Promise<number> {
+  return pollFor(`${what} (pid ${pid}) gone`, withinMs, () =>
+    alive(pid) ? undefined : hostMonotonicMs(),
+  );
+}
+
+interface Leading {
+  readonly sidecar: RunCandidate;
+  readonly watchdog: number;
+  readonly standby: number;
+  readonly job: number;
+}
+
+/** One candidate that leads, runs the job, and keeps a standby watchdog waiting. */
+async function leaderWithJob(store: string, file: string): Promise<Leading> {
+  marker = `LHRN_MARK=${randomUUID()}`;
+  const pool = new RunCandidates({
+    store,
+    election: `lhrn-orphans-${randomUUID().slice(0, 8)}`,
+    job: writeJob(dir, file),
+    args: RUN_ARGS,
+    marker,
+    ownGroup: true,
+  });
+  candidates = pool;
+  const sidecar = await pool.start('c1');
+  const job = await pollFor('the job', 15_000, () => jobRuns(file)[0]?.pid);
+  return pollFor('the watchdog and the standby', 10_000, () => {
+    const watchdogs = childrenOf(sidecar.pid).filter((c) => c.cmdline.includes('watchdog.js'));
+    const watchdog = procStat(String(job))?.ppid;
+    const standby = watchdogs.find((c) => c.pid !== watchdog)?.pid;
+    if (watchdog === undefined || standby === undefined) return undefined;
+    return { sidecar, watchdog, standby, job };
+  });
+}
+
+/** The job must be gone within 1 s of its watchdog; returns how long after it was. */
+async function jobGoesWithItsWatchdog(leading: Leading, waitMs: number): Promise<number> {
+  const watchdogGone = await goneAt('the watchdog', leading.watchdog, waitMs);
+  const jobGone = await goneAt('the job', leading.job, watchdogGone + 1_000 - hostMonotonicMs());
+  return jobGone - watchdogGone;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  process.kill(-pgid, signal);
+}
+
+describe.each([
+  ['redis', () => `redis://127.0.0.1:6379`],
+  ['sqlite', () => `sqlite://${join(dir, 'leases.db')}`],
+] as const)('leasehold run on %s leaves no job behind', (backend, storeUrl) => {
+  const file = (): string => join(dir, `${backend}-${randomUUID()}.log`);
+
+  it('a SIGKILL to the sidecar’s process group', { timeout: 30_000 }, async () => {
+    const leading = await leaderWithJob(storeUrl(), file());
+    signalGroup(leading.sidecar.pid, 'SIGKILL');
+    expect(await jobGoesWithItsWatchdog(leading, 1_000)).toBeLessThan(1_000);
+    await goneAt('the standby watchdog', leading.standby, 1_000);
+  });
+
+  it('a SIGKILL to the sidecar alone', { timeout: 30_000 }, async () => {
+    const leading = await leaderWithJob(storeUrl(), file());
+    leading.sidecar.child.kill('SIGKILL');
+    expect(await jobGoesWithItsWatchdog(leading, 1_000)).toBeLessThan(1_000);
+    await goneAt('the standby watchdog', leading.standby, 1_000);
+  });
+
+  it('a SIGKILL to the watchdog', { timeout: 30_000 }, async () => {
+    const leading = await leaderWithJob(storeUrl(), file());
+    process.kill(leading.watchdog, 'SIGKILL');
+    expect(await jobGoesWithItsWatchdog(leading, 1_000)).toBeLessThan(1_000);
+    // The sidecar resigns: the job it cannot watch is gone, another instance may run it.
+    await pollFor('the resignation', 5_000, () =>
+      leading.sidecar.lines.some((line) => line.includes('"reason":"resigned"')) ? true : undefined,
+    );
+  });
+
+  it('a SIGKILL to the standby watchdog, then to the sidecar', { timeout: 30_000 }, async () => {
+    const leading = await leaderWithJob(storeUrl(), file());
+    process.kill(leading.standby, 'SIGKILL');
+    await goneAt('the standby watchdog', leading.standby, 1_000);
+    expect(alive(leading.job)).toBe(true);
+    leading.sidecar.child.kill('SIGKILL');
+    expect(await jobGoesWithItsWatchdog(leading, 1_000)).toBeLessThan(1_000);
+  });
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`a ${signal} to the job’s process group`, { timeout: 30_000 }, async () => {
+      const leading = await leaderWithJob(storeUrl(), file());
+      signalGroup(leading.job, signal);
+      expect(await jobGoesWithItsWatchdog(leading, 2_000)).toBeLessThan(1_000);
+    });
+  }
+
+  it(
+    'a SIGSTOP to the job’s process group, then a SIGKILL to the sidecar',
+    { timeout: 30_000 },
+    async () => {
+      const leading = await leaderWithJob(storeUrl(), file());
+      signalGroup(leading.job, 'SIGSTOP');
+      await pollFor('the job stopped', 1_000, () =>
+        procStat(String(leading.job))?.state === 'T' ? true : undefined,
+      );
+      // Its watchdog is not in the job's group: it is not frozen with it.
+      expect(procStat(String(leading.watchdog))?.state).not.toBe('T');
+      leading.sidecar.child.kill('SIGKILL');
+      expect(await jobGoesWithItsWatchdog(leading, 1_000)).toBeLessThan(1_000);
+    },
+  );
+
+  it(
+    'a SIGSTOP to the sidecar’s process group: the watchdog stops the job in time',
+    { timeout: 30_000 },
+    async () => {
+      const leading = await leaderWithJob(storeUrl(), file());
+      const stoppedAt = hostMonotonicMs();
+      signalGroup(leading.sidecar.pid, 'SIGSTOP');
+      // The watchdog carries out the last plan: SIGKILL before the lease can pass.
+      const jobGone = await goneAt('the job', leading.job, TTL_MS);
+      expect(jobGone - stoppedAt).toBeLessThan(TTL_MS);
+      signalGroup(leading.sidecar.pid, 'SIGCONT');
+    },
+  );
+});
