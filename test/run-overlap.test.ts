@@ -11,7 +11,7 @@ import { PrivateRedis } from '../packages/adapters/test/helpers/redis-server.js'
 import { groupAlive } from '../packages/sidecar/src/process-group.js';
 import { hostMonotonicMs } from '../packages/sidecar/src/watchdog-protocol.js';
 import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
-import { jobRuns, overlaps, writeJob, type JobRun } from './support/job-runs.js';
+import { jobRuns, overlaps, writeJob, type JobRun } from '../chaos/src/job-stamps.js';
 import { createNetLab, type LabHost, type NetLab } from '../chaos/src/netlab.js';
 import { pollFor } from './support/poll.js';
 import {
@@ -193,21 +193,4 @@ describe.each([
       expect(overlaps(jobRuns(file)), pool.logs()).toEqual([]);
     },
   );
-});
-
-describe('the overlap checker', () => {
-  it('fails when two runs were alive at the same time, and only then', () => {
-    const run = (id: string, pid: number, first: number, last: number): JobRun => ({
-      id,
-      pid,
-      term: pid,
-      first,
-      last,
-    });
-    expect(overlaps([run('a', 1, 0, 100), run('b', 2, 101, 200)])).toEqual([]);
-    expect(overlaps([run('a', 1, 0, 100), run('b', 2, 100, 200)])).toHaveLength(1);
-    expect(
-      overlaps([run('a', 1, 0, 300), run('b', 2, 101, 200), run('c', 3, 250, 400)]),
-    ).toHaveLength(2);
-  });
 });

@@ -14,6 +14,8 @@ export interface Scenario {
   readonly backends: readonly Backend[];
   /** Too heavy to share the machine with other rounds: run after them, one at a time. */
   readonly runsAlone?: boolean;
+  /** A fault of the leader-only job or its watchdogs: runs only with `--commands`. */
+  readonly commandsOnly?: boolean;
   /** Poll each sidecar this often instead of the run's default (many sidecars: less often). */
   readonly pollMs?: number;
   /** A TTL of its own instead of the run's (a fault that takes longer than the usual TTL). */
