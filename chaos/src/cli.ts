@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { killEveryJob } from './commands.js';
 import { labInUse } from './lab.js';
 import { killEveryGroup } from './process-group.js';
 import {
@@ -164,6 +165,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const onSignal = (): void => {
     if (abort.signal.aborted) {
       killEveryGroup();
+      killEveryJob();
       process.stderr.write('chaos: interrupted twice: killed everything it started\n');
       process.exit(130);
     }

@@ -11,6 +11,19 @@ import { until } from './wait.js';
  * job-stamps.ts). The checker reads the runs from it; scenarios find the leader's job in it.
  */
 
+/** Rounds whose jobs may still run: what an interrupted run must not leave behind. */
+const live = new Set<RoundCommands>();
+
+/** SIGKILL every job of every round not yet finished (on a second interrupt). */
+export function killEveryJob(): void {
+  for (const commands of live) for (const pgid of commands.leftRunning()) killGroup(pgid);
+}
+
+function killGroup(pgid: number): void {
+  signalGroup(pgid, 'SIGCONT');
+  signalGroup(pgid, 'SIGKILL');
+}
+
 /** A stamp this recent means the run is alive now (it stamps every 4 ms). */
 const LIVE_WITHIN_MS = 100;
 
@@ -24,17 +37,21 @@ export class RoundCommands {
     /** Round time now, and a host monotonic time converted to round time. */
     private readonly time: () => number,
     private readonly fromHostMonotonic: (hostMs: number) => number,
-  ) {}
+  ) {
+    live.add(this);
+  }
 
   /**
-   * Options of `leasehold run` for a lease of `ttlMs`: the longest command grace that fits
-   * (docs/run.md), less 100 ms, and never less than the job needs to stop after SIGTERM.
+   * Options of `leasehold run` for a lease of `ttlMs`: a command grace just long enough for
+   * the job to stop after SIGTERM. The shorter the grace, the later the SIGTERM and the
+   * longer a new leader's watchdog may take to start the job on a busy machine.
    */
   static runOptions(ttlMs: number): string[] {
-    const renewMs = Math.floor(ttlMs / 3);
-    const fits = Math.floor(ttlMs * 0.99 - 20 - renewMs - 500) - 100;
-    if (fits < JOB_STOP_MS + 100) throw new Error(`a TTL of ${ttlMs} ms is too short for commands`);
-    return ['--command-grace', `${fits}ms`];
+    const graceMs = JOB_STOP_MS + 100;
+    // docs/run.md: the grace must fit in the lease after one missed renewal.
+    const fits = Math.floor(ttlMs * 0.99 - 20 - Math.floor(ttlMs / 3) - 500);
+    if (graceMs > fits) throw new Error(`a TTL of ${ttlMs} ms is too short for commands`);
+    return ['--command-grace', `${graceMs}ms`];
   }
 
   /** Every run so far, in round time, in the order they started. */
@@ -46,15 +63,17 @@ export class RoundCommands {
     }));
   }
 
-  /** The run that is stamping now, if any. */
-  live(): JobRun | undefined {
+  /** The run that is stamping now (`candidate`'s, if given), if any. */
+  live(candidate?: string): JobRun | undefined {
     const now = this.time();
-    return this.runs().find((run) => now - run.last < LIVE_WITHIN_MS);
+    return this.runs().find(
+      (run) => now - run.last < LIVE_WITHIN_MS && (candidate === undefined || run.id === candidate),
+    );
   }
 
-  /** Wait until a run stamps now. */
-  running(within: number): Promise<JobRun> {
-    return until('a job running', within, () => this.live());
+  /** Wait until a run (`candidate`'s, if given) stamps now. */
+  running(within: number, candidate?: string): Promise<JobRun> {
+    return until(`${candidate ?? 'a'}'s job running`, within, () => this.live(candidate));
   }
 
   /** Wait until a run starts after round time `after` (optionally not `except`'s). */
@@ -69,17 +88,18 @@ export class RoundCommands {
    * until they are gone, and remove the round's files. Returns the runs, for the history.
    */
   async finish(): Promise<JobRun[]> {
-    const left = (): number[] =>
-      jobRuns(this.file)
-        .map((run) => run.pid)
-        .filter((pid) => liveMembers(pid).some((p) => commandLineOf(p).includes(this.file)));
-    for (const pgid of left()) {
-      signalGroup(pgid, 'SIGCONT');
-      signalGroup(pgid, 'SIGKILL');
-    }
-    await until('the jobs gone', 5_000, () => left().length === 0);
+    for (const pgid of this.leftRunning()) killGroup(pgid);
+    await until('the jobs gone', 5_000, () => this.leftRunning().length === 0);
     const runs = this.runs();
     rmSync(this.dir, { recursive: true, force: true });
+    live.delete(this);
     return runs;
+  }
+
+  /** The process groups of this round's jobs that still run (a job's pid is its group's). */
+  leftRunning(): number[] {
+    return jobRuns(this.file)
+      .map((run) => run.pid)
+      .filter((pid) => liveMembers(pid).some((p) => commandLineOf(p).includes(this.file)));
   }
 }

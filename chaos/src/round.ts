@@ -140,6 +140,13 @@ export class Round {
     return started;
   }
 
+  /** Everything every sidecar of the round wrote, each line after its sidecar's name. */
+  logs(): string {
+    return this.sidecars
+      .flatMap((s) => s.process.lines.map((line) => `${s.name} ${line}\n`))
+      .join('');
+  }
+
   get running(): Sidecar[] {
     return this.sidecars.filter((s) => s.running);
   }

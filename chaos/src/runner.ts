@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkRound, type RoundVerdict, type Violation } from './checker.js';
 import { writeHistory } from './history.js';
@@ -183,6 +184,8 @@ async function runRound(
     `${scenario.name}-${backend}-${String(number).padStart(3, '0')}.json`,
   );
   writeHistory(file, history);
+  // What the sidecars logged, for a failure's story (`leasehold run` logs its command too).
+  if (round !== null) writeFileSync(file.replace(/\.json$/, '.log'), round.logs());
   return { round: number, file, ...sortOut(checkRound(history), scenario) };
 }
 

@@ -14,12 +14,11 @@ import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 
 const EVERY_BACKEND = ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'] as const;
 
-/** Three `leasehold run` candidates, the first the leader, and its job running. */
+/** Three `leasehold run` candidates, the first one leading, and its job running. */
 async function leaderWithJob(round: Round): Promise<{ leader: Sidecar; run: JobRun }> {
   const [first, ...others] = TRIO;
   const { leader } = await startWithLeader(round, [first], others);
-  const run = await round.jobs.running(round.failoverBoundMs);
-  if (run.id !== leader.candidate) throw new Error(`${run.id}'s job runs, not the leader's`);
+  const run = await round.jobs.running(round.failoverBoundMs, leader.candidate);
   return { leader, run };
 }
 
@@ -48,6 +47,13 @@ export const killWatchdog: Scenario = {
   summary: 'the watchdog of the leader’s job is SIGKILLed; the job must stop and run again',
   backends: EVERY_BACKEND,
   commandsOnly: true,
+  knownDefects: [
+    {
+      kind: 'check',
+      defect:
+        'after its watchdog dies the leader kills the job’s group but keeps leading without it: the job never runs again while that sidecar lives',
+    },
+  ],
   async run(round) {
     const { leader, run } = await leaderWithJob(round);
     const watchdog = parentOf(run.pid);
@@ -83,14 +89,21 @@ export const killStandbyWatchdog: Scenario = {
 
 export const killTree: Scenario = {
   name: 'kill-tree',
-  summary: 'the leader’s sidecar, watchdogs and job are SIGKILLed at once (the whole tree)',
+  summary:
+    'the leader’s whole tree is SIGKILLed at once: the sidecar’s group, its watchdogs and the job’s group',
   backends: EVERY_BACKEND,
   commandsOnly: true,
   async run(round) {
     const { leader, run } = await leaderWithJob(round);
     const at = round.recorder.time();
-    round.mark('SIGKILL', `${leader.name}'s group and its job's group ${run.pid}`);
+    // Each kind of process may sit in a group of its own: every watchdog is killed itself.
+    const watchdogs = watchdogsOf(leader);
+    round.mark(
+      'SIGKILL',
+      `${leader.name}'s group, watchdogs ${watchdogs.join(', ')}, job group ${run.pid}`,
+    );
     signalGroup(run.pid, 'SIGKILL');
+    for (const pid of watchdogs) process.kill(pid, 'SIGKILL');
     await round.kill(leader);
     await checkJobRunsAgain(round, at, run.pid);
   },
