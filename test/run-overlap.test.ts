@@ -11,7 +11,7 @@ import { PrivateRedis } from '../packages/adapters/test/helpers/redis-server.js'
 import { groupAlive } from '../packages/sidecar/src/process-group.js';
 import { hostMonotonicMs } from '../packages/sidecar/src/watchdog-protocol.js';
 import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
-import { jobRuns, overlaps, writeJob, type JobRun } from '../chaos/src/job-stamps.js';
+import { jobRuns, overlaps, writeJob, type JobRun } from './support/job-runs.js';
 import { createNetLab, type LabHost, type NetLab } from '../chaos/src/netlab.js';
 import { pollFor } from './support/poll.js';
 import {
