@@ -47,13 +47,6 @@ export const killWatchdog: Scenario = {
   summary: 'the watchdog of the leader’s job is SIGKILLed; the job must stop and run again',
   backends: EVERY_BACKEND,
   commandsOnly: true,
-  knownDefects: [
-    {
-      kind: 'check',
-      defect:
-        'after its watchdog dies the leader kills the job’s group but keeps leading without it: the job never runs again while that sidecar lives',
-    },
-  ],
   async run(round) {
     const { leader, run } = await leaderWithJob(round);
     const watchdog = parentOf(run.pid);

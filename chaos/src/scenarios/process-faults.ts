@@ -1,26 +1,13 @@
 import { pause } from '../wait.js';
-import { startWithLeader, TRIO, type KnownDefect, type Scenario } from './scenario.js';
+import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 
 /** Faults of the leader's own process: it dies, or it stops and comes back. */
-
-/**
- * Issue 21, item 1 (with --commands): the watchdogs sit in the sidecar's process group, so
- * a SIGKILL or SIGSTOP of that group takes the watchdog with it and the job runs on, under
- * its old term, next to the new leader's.
- */
-const WATCHDOG_IN_SIDECAR_GROUP =
-  'the watchdog shares the sidecar’s process group: a signal to the group leaves the job running unwatched (issue 21, item 1)';
-const ORPHANED_JOB: readonly KnownDefect[] = [
-  { kind: 'job-overlap', defect: WATCHDOG_IN_SIDECAR_GROUP },
-  { kind: 'job-stale-term', defect: WATCHDOG_IN_SIDECAR_GROUP },
-];
 
 export const kill: Scenario = {
   name: 'kill',
   summary:
     'the leader’s process group is SIGKILLed (with --commands: its watchdogs too); another takes over within about a TTL',
   backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
-  knownDefects: ORPHANED_JOB,
   async run(round) {
     const [first, ...others] = TRIO;
     const { leader } = await startWithLeader(round, [first], others);
@@ -34,7 +21,6 @@ export const freeze: Scenario = {
   summary:
     'the leader’s process group is SIGSTOPped past its TTL (with --commands: its watchdogs too), another takes over, then SIGCONTed',
   backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
-  knownDefects: ORPHANED_JOB,
   async run(round) {
     const [first, ...others] = TRIO;
     const { leader } = await startWithLeader(round, [first], others);
@@ -62,7 +48,6 @@ export const many: Scenario = {
   backends: ['redis', 'postgres', 'etcd', 'zookeeper', 'sqlite'],
   runsAlone: true,
   pollMs: 200,
-  knownDefects: ORPHANED_JOB,
   async run(round) {
     const names = Array.from({ length: MANY }, (_, i) => `c${String(i + 1).padStart(2, '0')}`);
     await round.startAll(names, {}, 5);
