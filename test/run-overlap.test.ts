@@ -194,20 +194,3 @@ describe.each([
     },
   );
 });
-
-describe('the overlap checker', () => {
-  it('fails when two runs were alive at the same time, and only then', () => {
-    const run = (id: string, pid: number, first: number, last: number): JobRun => ({
-      id,
-      pid,
-      term: pid,
-      first,
-      last,
-    });
-    expect(overlaps([run('a', 1, 0, 100), run('b', 2, 101, 200)])).toEqual([]);
-    expect(overlaps([run('a', 1, 0, 100), run('b', 2, 100, 200)])).toHaveLength(1);
-    expect(
-      overlaps([run('a', 1, 0, 300), run('b', 2, 101, 200), run('c', 3, 250, 400)]),
-    ).toHaveLength(2);
-  });
-});

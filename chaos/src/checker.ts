@@ -1,4 +1,5 @@
 import type { Answer, LoggedChange, RoundHistory } from './history.js';
+import { overlappingRuns, type JobRun } from './job-stamps.js';
 
 /**
  * Checks one round's history. Pure: a history in, a verdict out.
@@ -14,6 +15,13 @@ import type { Answer, LoggedChange, RoundHistory } from './history.js';
  * only where that is proved: where the certain stretches of two sidecars meet, or where
  * every instant of one sidecar's lone answer lies inside another's certain stretch.
  * Anything less (two windows that merely touch) proves nothing and is not reported.
+ *
+ * What a job stamp proves (commands mode). A job stamps its candidate, pid, term and the
+ * monotonic time while it runs, so a run certainly ran from its first stamp to its last:
+ * two runs whose stamps interleave ran at once. A term was certainly granted by the time
+ * an answer reporting leadership under it was received, an `elected` line under it was
+ * read, or a job stamped under it: a job that stamps under an older term after that ran
+ * under a term that was not the newest it could know.
  */
 
 export type ViolationKind =
@@ -27,6 +35,12 @@ export type ViolationKind =
   | 'term-order'
   /** No sidecar reported leadership for longer than the scenario's bound. */
   | 'failover'
+  /** Two leader-only jobs ran at once (commands mode). */
+  | 'job-overlap'
+  /** A job ran on after a newer term than its own was granted (commands mode). */
+  | 'job-stale-term'
+  /** Commands mode, and no job ever ran. */
+  | 'job-missing'
   /** A check of the scenario's own failed. */
   | 'check'
   /** The scenario could not run to its end. */
@@ -47,6 +61,12 @@ export interface RoundVerdict {
   /** Distinct terms the sidecars reported, each checked for order by every observer. */
   readonly terms: number;
   readonly answers: number;
+  /** Job stamps checked (0 without commands). */
+  readonly jobStamps: number;
+  /** For each failover of the job: from one run's last stamp to the next run's first. */
+  readonly jobGapsMs: readonly number[];
+  /** The largest of them; null when the job never passed from one run to another. */
+  readonly maxJobGapMs: number | null;
 }
 
 /** One stretch of leadership: consecutive "leader" answers of one sidecar under one term. */
@@ -67,12 +87,14 @@ export function checkRound(history: RoundHistory): RoundVerdict {
   const tenures = tenuresOf(answered);
   const overlaps = findOverlaps(tenures);
   const failover = failoverOf(history, answered);
+  const gaps = jobGapsOf(history.jobs ?? []);
   const violations: Violation[] = [
     ...overlaps,
     ...termsBackwards(answered),
     ...sharedTerms(tenures, history.changes),
     ...termOrder(tenures),
     ...failover.violations,
+    ...jobViolations(history),
     ...history.checks
       .filter((check) => !check.ok)
       .map((check): Violation => ({
@@ -90,6 +112,9 @@ export function checkRound(history: RoundHistory): RoundVerdict {
     maxFailoverMs: failover.maxMs,
     terms: new Set(answered.flatMap((a) => (a.term === null ? [] : [a.term]))).size,
     answers: history.answers.length,
+    jobStamps: (history.jobs ?? []).reduce((sum, run) => sum + run.stamps, 0),
+    jobGapsMs: gaps,
+    maxJobGapMs: gaps.length === 0 ? null : Math.max(...gaps),
   };
 }
 
@@ -277,4 +302,82 @@ function failoverOf(
 
 function ms(at: number): string {
   return `${at.toFixed(1)} ms`;
+}
+
+/** What the job runs of a commands round prove wrong: overlaps, stale terms, no job at all. */
+function jobViolations(history: RoundHistory): Violation[] {
+  const { jobs } = history;
+  if (jobs === null) return [];
+  if (jobs.length === 0) {
+    return [{ kind: 'job-missing', at: null, detail: 'no job ever ran in a commands round' }];
+  }
+  const overlapping = overlappingRuns(jobs).map(([run, other]): Violation => ({
+    kind: 'job-overlap',
+    at: other.first,
+    detail:
+      `${job(run)} and ${job(other)} both ran from ${ms(other.first)} to ` +
+      `${ms(Math.min(run.last, other.last))}`,
+  }));
+  return [...overlapping, ...staleTerms(history, jobs)];
+}
+
+/** When each term was certainly granted, as far as the round shows, and how we know. */
+interface TermKnown {
+  readonly term: number;
+  readonly at: number;
+  readonly how: string;
+  readonly pid: number | null;
+}
+
+function staleTerms(history: RoundHistory, jobs: readonly JobRun[]): Violation[] {
+  const known: TermKnown[] = [
+    ...history.answers
+      .filter((a) => a.error === null && a.isLeader && a.term !== null)
+      .map((a) => ({
+        term: a.term ?? 0,
+        at: a.receivedAt,
+        how: `${a.sidecar} answered leader`,
+        pid: null,
+      })),
+    ...history.changes
+      .filter((c) => c.event === 'elected')
+      .map((c) => ({
+        term: c.term,
+        at: c.receivedAt,
+        how: `${c.sidecar} logged elected`,
+        pid: null,
+      })),
+    ...jobs.map((run) => ({ term: run.term, at: run.first, how: job(run), pid: run.pid })),
+  ];
+  return jobs.flatMap((run): Violation[] => {
+    const newer = known
+      .filter((k) => k.pid !== run.pid && k.term > run.term && k.at < run.last)
+      .sort((a, b) => a.at - b.at)[0];
+    if (newer === undefined) return [];
+    return [
+      {
+        kind: 'job-stale-term',
+        at: newer.at,
+        detail:
+          `${job(run)} stamped until ${ms(run.last)}, after term ${newer.term} was granted ` +
+          `(${newer.how} at ${ms(newer.at)})`,
+      },
+    ];
+  });
+}
+
+/** Each time the job passed from one run to the next: the time no run stamped. */
+export function jobGapsOf(jobs: readonly JobRun[]): number[] {
+  const sorted = [...jobs].sort((a, b) => a.first - b.first);
+  const gaps: number[] = [];
+  let lastEnd: number | null = null;
+  for (const run of sorted) {
+    if (lastEnd !== null && run.first > lastEnd) gaps.push(run.first - lastEnd);
+    lastEnd = Math.max(lastEnd ?? run.last, run.last);
+  }
+  return gaps;
+}
+
+function job(run: JobRun): string {
+  return `${run.id}'s job (pid ${run.pid}, term ${run.term})`;
 }

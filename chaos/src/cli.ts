@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { killEveryJob } from './commands.js';
 import { labInUse } from './lab.js';
 import { killEveryGroup } from './process-group.js';
 import {
@@ -15,19 +16,22 @@ import { SCENARIOS, type Scenario } from './scenarios/index.js';
 import { BACKENDS } from './stores/index.js';
 
 /**
- * `pnpm chaos [--backend B] [--scenario NAME] [--minutes N] [--rounds N] [--out DIR]`:
+ * `pnpm chaos [--backend B] [--scenario NAME] [--minutes N] [--rounds N] [--out DIR] [--commands]`:
  * real sidecars, real private stores, real faults; exit 0 when every round held, 1 on any
  * violation, 2 on a bad argument.
  */
 
 const USAGE = `usage: pnpm chaos [--backend redis|postgres|pgbouncer|etcd|zookeeper|sqlite|all]
                   [--scenario NAME[,NAME…]] [--minutes N | --rounds N] [--out DIR]
-                  [--lab-prefix lhch] [--list]
+                  [--commands] [--lab-prefix lhch] [--list]
 
 Runs real leasehold sidecars against private stores under faults, records every answer of
 GET /v1/leader, and checks that no two sidecars led at once, that no sidecar saw a term go
 backwards, and that every failover stayed within its bound. Backend pgbouncer: PostgreSQL
-behind PgBouncer in session pooling. Needs root (network namespaces).`;
+behind PgBouncer in session pooling. With --commands every sidecar runs as
+\`leasehold run -- <job>\`, the job stamps its term and time while it runs, and no two jobs
+may run at once nor a job run on after a newer term was granted; the scenarios that fault
+the job and its watchdogs run only then. Needs root (network namespaces).`;
 
 class UsageError extends Error {}
 
@@ -48,6 +52,7 @@ function parse(argv: readonly string[]): Options {
         rounds: { type: 'string', default: '1' },
         out: { type: 'string' },
         'lab-prefix': { type: 'string', default: 'lhch' },
+        commands: { type: 'boolean', default: false },
         list: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -70,6 +75,12 @@ function parse(argv: readonly string[]): Options {
       `invalid --lab-prefix: ${JSON.stringify(labPrefix)}; 2-6 lower-case letters or digits, starting with a letter`,
     );
   }
+  const needsCommands = scenarios.filter((s) => s.commandsOnly === true);
+  if (values.scenario !== 'all' && !values.commands && needsCommands.length > 0) {
+    throw new UsageError(
+      `invalid --scenario: ${needsCommands.map((s) => s.name).join(',')} needs --commands (a job to fault)`,
+    );
+  }
   if (!scenarios.some((s) => backends.some((b) => s.backends.includes(b)))) {
     throw new UsageError(
       `invalid --scenario: ${JSON.stringify(values.scenario)} runs on none of ${backends.join(', ')}`,
@@ -87,6 +98,7 @@ function parse(argv: readonly string[]): Options {
       labPrefix,
       namespace: 'lhch',
       timing: DEFAULT_TIMING,
+      commands: values.commands,
     },
   };
 }
@@ -153,6 +165,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const onSignal = (): void => {
     if (abort.signal.aborted) {
       killEveryGroup();
+      killEveryJob();
       process.stderr.write('chaos: interrupted twice: killed everything it started\n');
       process.exit(130);
     }

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { JobRun } from './job-stamps.js';
 
 /**
  * What one round of a scenario recorded: every answer of every sidecar, every leadership
@@ -68,6 +69,11 @@ export interface RoundHistory {
   readonly changes: readonly LoggedChange[];
   readonly marks: readonly Mark[];
   readonly checks: readonly ScenarioCheck[];
+  /**
+   * Commands mode: every run of the leader-only job, its stamps' times in round time. Null
+   * when the sidecars ran without a command.
+   */
+  readonly jobs: readonly JobRun[] | null;
   /** Set when the scenario itself failed (a step timed out, a fixture broke). */
   readonly error: string | null;
 }

@@ -99,14 +99,8 @@ export function liveMembers(pgid: number): number[] {
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .filter((name) => {
-      try {
-        // "pid (comm) state ppid pgrp …"; comm may contain spaces and parentheses.
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
-      } catch {
-        return false; // gone while we looked
-      }
+      const [state, , pgrp] = statFields(Number(name)) ?? [];
+      return Number(pgrp) === pgid && state !== 'Z' && state !== 'X';
     })
     .map(Number);
 }
@@ -126,10 +120,47 @@ export async function stopGroup(pgid: number, withinMs: number): Promise<number[
   return left;
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+/** Send `signal` to process group `pgid` (no-op when it is gone). */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pgid, signal);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+/** The live processes whose parent is `pid` (from /proc). */
+export function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      const fields = statFields(Number(name));
+      return fields !== null && Number(fields[1]) === pid && !['Z', 'X'].includes(fields[0] ?? '');
+    })
+    .map(Number);
+}
+
+/** The parent of `pid`, or null once it is gone. */
+export function parentOf(pid: number): number | null {
+  const fields = statFields(pid);
+  return fields === null ? null : Number(fields[1]);
+}
+
+/** The command line of `pid`, its arguments joined by spaces ('' once it is gone). */
+export function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** "state ppid pgrp …" of /proc/PID/stat (after the command name), or null once it is gone. */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
   }
 }

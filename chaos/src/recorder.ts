@@ -17,6 +17,9 @@ export interface Watched {
 /** How long an answer may take before the request is given up (a frozen sidecar). */
 export const ANSWER_TIMEOUT_MS = 400;
 
+/** `process.hrtime` less `now()`: both read the monotonic clock, a constant apart. */
+const HOST_MONOTONIC_OFFSET_MS = Number(process.hrtime.bigint()) / 1e6 - now();
+
 export class Recorder {
   private readonly origin = now();
 
@@ -28,6 +31,11 @@ export class Recorder {
   private readonly latest = new Map<string, Answer>();
   private readonly perSidecar = new Map<string, Answer[]>();
   private readonly polls = new Map<string, { stop: () => void; done: Promise<void> }>();
+
+  /** Round time of a host monotonic time (`process.hrtime`, what other processes stamp). */
+  fromHostMonotonic(hostMs: number): number {
+    return hostMs - HOST_MONOTONIC_OFFSET_MS - this.origin;
+  }
 
   /** Ms since the round began: the time base of everything recorded. */
   time(): number {

@@ -9,6 +9,8 @@ const HEADERS = [
   'overlaps',
   'max failover',
   'terms checked',
+  'job stamps',
+  'max job gap',
   'result',
 ];
 
@@ -23,8 +25,10 @@ export function summaryRows(results: readonly RunResult[]): string[][] {
       backend,
       String(rounds.length),
       String(verdicts.reduce((sum, v) => sum + v.overlaps, 0)),
-      failovers.length === 0 ? '-' : `${(Math.max(...failovers) / 1000).toFixed(2)} s`,
+      seconds(failovers),
       String(verdicts.reduce((sum, v) => sum + v.terms, 0)),
+      String(verdicts.reduce((sum, v) => sum + v.jobStamps, 0)),
+      seconds(verdicts.flatMap((v) => (v.maxJobGapMs === null ? [] : [v.maxJobGapMs]))),
       failing > 0
         ? `FAILED ${failing}/${rounds.length}`
         : known > 0
@@ -32,6 +36,11 @@ export function summaryRows(results: readonly RunResult[]): string[][] {
           : 'ok',
     ];
   });
+}
+
+/** The largest of `ms`, in seconds; '-' when there is none. */
+function seconds(ms: readonly number[]): string {
+  return ms.length === 0 ? '-' : `${(Math.max(...ms) / 1000).toFixed(2)} s`;
 }
 
 /** A Markdown table (readable in a terminal, pasteable into docs). */
@@ -99,6 +108,8 @@ export function summaryJson(results: readonly RunResult[]): string {
         overlaps: verdict.overlaps,
         maxFailoverMs: verdict.maxFailoverMs,
         terms: verdict.terms,
+        jobStamps: verdict.jobStamps,
+        jobGapsMs: verdict.jobGapsMs,
         violations: verdict.violations,
         knownDefects: known,
       })),

@@ -1,6 +1,8 @@
 import type { Answer, RoundHistory, ScenarioCheck } from './history.js';
 import type { Lab } from './lab.js';
 import type { LabHost } from './netlab.js';
+import { RoundCommands } from './commands.js';
+import type { JobRun } from './job-stamps.js';
 import { Recorder } from './recorder.js';
 import { Sidecar, type WallClock } from './sidecars.js';
 import type { Backend, PlainStore } from './stores/index.js';
@@ -39,6 +41,8 @@ export interface LeaderQuery {
  */
 export class Round {
   readonly recorder: Recorder;
+  /** Commands mode: the leader-only job every sidecar runs, and its stamps. */
+  readonly commands: RoundCommands | null;
   private readonly sidecars: Sidecar[] = [];
   private readonly startsPerCandidate = new Map<string, number>();
   private readonly checks: ScenarioCheck[] = [];
@@ -57,8 +61,22 @@ export class Round {
     readonly lab: Lab,
     readonly timing: Timing,
     private readonly baseBoundMs: number,
+    withCommands: boolean,
   ) {
     this.recorder = new Recorder(timing.answerTimeoutMs);
+    const { recorder } = this;
+    this.commands = withCommands
+      ? new RoundCommands(
+          () => recorder.time(),
+          (hostMs) => recorder.fromHostMonotonic(hostMs),
+        )
+      : null;
+  }
+
+  /** The round's commands; for scenarios that need them (`commandsOnly`). */
+  get jobs(): RoundCommands {
+    if (this.commands === null) throw new Error(`${this.scenario} needs --commands`);
+    return this.commands;
   }
 
   /**
@@ -94,6 +112,12 @@ export class Round {
         retryMs: this.timing.retryMs,
         ...(options.host === undefined ? {} : { host: options.host }),
         ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+        ...(this.commands === null
+          ? {}
+          : {
+              command: this.commands.job,
+              extraArgs: RoundCommands.runOptions(this.timing.ttlMs),
+            }),
       },
       (line) => this.recorder.logged(target, line),
     );
@@ -114,6 +138,13 @@ export class Round {
       started.push(...(await Promise.all(batch.map((c) => this.start(c, options)))));
     }
     return started;
+  }
+
+  /** Everything every sidecar of the round wrote, each line after its sidecar's name. */
+  logs(): string {
+    return this.sidecars
+      .flatMap((s) => s.process.lines.map((line) => `${s.name} ${line}\n`))
+      .join('');
   }
 
   get running(): Sidecar[] {
@@ -184,6 +215,13 @@ export class Round {
     await this.recorder.unwatch(sidecar.name);
   }
 
+  /** SIGTERM: the sidecar stops its command, releases and exits. */
+  async stop(sidecar: Sidecar): Promise<void> {
+    this.recorder.mark('SIGTERM', sidecar.name);
+    await sidecar.stop();
+    await this.recorder.unwatch(sidecar.name);
+  }
+
   /** Run `work` as a stretch of the round's marks (a fault, from its start to its end). */
   async fault<T>(name: string, detail: string | null, work: () => Promise<T> | T): Promise<T> {
     const end = this.recorder.begin(name, detail);
@@ -232,6 +270,15 @@ export class Round {
     await Promise.all(
       this.sidecars.map((s) => s.kill().catch((e: unknown) => cleanupErrors.push(describe(e)))),
     );
+    let jobs: JobRun[] | null = null;
+    if (this.commands !== null) {
+      try {
+        jobs = await this.commands.finish();
+      } catch (jobsError) {
+        cleanupErrors.push(describe(jobsError));
+        jobs = this.commands.runs();
+      }
+    }
     for (const cleanup of this.cleanups) {
       try {
         await cleanup();
@@ -250,6 +297,7 @@ export class Round {
       startedAt: 0,
       endedAt,
       ...this.recorder.recorded(),
+      jobs,
       checks: [...this.checks],
       error: errors.length === 0 ? null : errors.join('; '),
     };

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkRound, type RoundVerdict, type Violation } from './checker.js';
 import { writeHistory } from './history.js';
@@ -28,6 +29,11 @@ export interface RunPlan {
   /** Sidecars' store prefix (key prefix, schema, table prefix). */
   readonly namespace: string;
   readonly timing: Timing;
+  /**
+   * Run every sidecar as `leasehold run -- <job>` and check the job's stamps too; the
+   * scenarios that need a job (`commandsOnly`) run only then.
+   */
+  readonly commands: boolean;
   /** Stop after the round in progress. */
   readonly signal: AbortSignal;
 }
@@ -68,7 +74,8 @@ export async function runChaos(
   plan: RunPlan,
   progress: (line: string) => void,
 ): Promise<RunResult[]> {
-  const pairs = plan.scenarios.flatMap((scenario) =>
+  const scenarios = plan.scenarios.filter((s) => plan.commands || s.commandsOnly !== true);
+  const pairs = scenarios.flatMap((scenario) =>
     plan.backends
       .filter((b) => scenario.backends.includes(b))
       .map((backend) => ({ scenario, backend })),
@@ -162,6 +169,7 @@ async function runRound(
       lab,
       timing,
       failoverBoundMs(scenario, timing),
+      plan.commands,
     );
     await scenario.run(round);
   } catch (caught) {
@@ -176,6 +184,8 @@ async function runRound(
     `${scenario.name}-${backend}-${String(number).padStart(3, '0')}.json`,
   );
   writeHistory(file, history);
+  // What the sidecars logged, for a failure's story (`leasehold run` logs its command too).
+  if (round !== null) writeFileSync(file.replace(/\.json$/, '.log'), round.logs());
   return { round: number, file, ...sortOut(checkRound(history), scenario) };
 }
 
@@ -212,6 +222,7 @@ function unstartedRound(
     changes: [],
     marks: [],
     checks: [],
+    jobs: null,
     error: `the store did not start: ${error instanceof Error ? error.message : String(error)}`,
   };
 }
@@ -226,5 +237,11 @@ function describeRound(scenario: Scenario, backend: Backend, result: RoundResult
     verdict.violations.length === 0
       ? `ok${known}`
       : `${verdict.violations.length} VIOLATION(S): ${verdict.violations.map((v) => v.kind).join(', ')}${known}`;
-  return `${scenario.name} on ${backend}, round ${result.round}: ${status} (max failover ${failover}, ${verdict.terms} terms, ${verdict.answers} answers)`;
+  return `${scenario.name} on ${backend}, round ${result.round}: ${status} (max failover ${failover}, ${verdict.terms} terms, ${verdict.answers} answers${jobs(verdict)})`;
+}
+
+function jobs(verdict: RoundVerdict): string {
+  if (verdict.jobStamps === 0) return '';
+  const gap = verdict.maxJobGapMs === null ? '-' : `${(verdict.maxJobGapMs / 1000).toFixed(2)} s`;
+  return `, ${verdict.jobStamps} job stamps, max job gap ${gap}`;
 }

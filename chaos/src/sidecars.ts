@@ -26,6 +26,8 @@ export interface SidecarOptions {
   /** Give this sidecar a wall clock of its own, moved with `WallClock.jump`. */
   readonly wallClock?: WallClock;
   readonly extraArgs?: readonly string[];
+  /** Run as `leasehold run … -- <command>` instead of the plain sidecar. */
+  readonly command?: readonly string[];
 }
 
 /**
@@ -74,11 +76,13 @@ export class Sidecar {
     const argv = [
       process.execPath,
       BIN,
+      ...(options.command === undefined ? [] : ['run']),
       ...['--store', options.store, '--election', options.election, '--id', options.candidate],
       ...['--store-prefix', options.namespace, '--port', '0'],
       ...['--host', host === undefined ? '127.0.0.1' : '0.0.0.0'],
       ...['--ttl', `${options.ttlMs}ms`, '--retry-interval', `${options.retryMs}ms`],
       ...(options.extraArgs ?? []),
+      ...(options.command === undefined ? [] : ['--', ...options.command]),
     ];
     const [command = '', ...args] = host === undefined ? argv : host.wrap(argv);
     const child = new ProcessGroup(command, args, {
@@ -101,6 +105,11 @@ export class Sidecar {
       await child.kill();
       throw error;
     }
+  }
+
+  /** The sidecar's pid (`ip netns exec` execs it), also its process group's id. */
+  get pid(): number {
+    return this.process.pgid;
   }
 
   get running(): boolean {

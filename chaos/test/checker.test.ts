@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkRound, provenOverlap, tenuresOf } from '../src/checker.js';
+import { checkRound, jobGapsOf, provenOverlap, tenuresOf } from '../src/checker.js';
 import type { Answer, LoggedChange, RoundHistory } from '../src/history.js';
+import { overlaps, type JobRun } from '../src/job-stamps.js';
 
 /** Hand-made histories: each answer is [sentAt, receivedAt] with what the sidecar said. */
 
@@ -44,6 +45,7 @@ function history(answers: Answer[], more: Partial<RoundHistory> = {}): RoundHist
     changes: [],
     marks: [],
     checks: [],
+    jobs: null,
     error: null,
     ...more,
   };
@@ -213,5 +215,111 @@ describe('checker: failover', () => {
       error: 'the leader never came back',
     });
     expect(kinds(h)).toEqual(['check', 'error']);
+  });
+});
+
+/** A job run of `id` under `term`, stamping every 4 ms from `first` to `last`. */
+function job(id: string, pid: number, term: number, [first, last]: [number, number]): JobRun {
+  return { id, pid, term, first, last, stamps: Math.floor((last - first) / 4) + 1 };
+}
+
+describe('checker: jobs (commands mode)', () => {
+  /** a leads under term 1 until 1000, b under term 2 from 3000. */
+  const handover = [
+    ...leads('a#1', 1, [
+      [0, 2],
+      [990, 992],
+    ]),
+    ...leads('b#1', 2, [
+      [3000, 3002],
+      [3500, 3502],
+    ]),
+  ];
+  const loose = { failoverBoundMs: 5_000 };
+
+  it('accepts one job after another, each under the newest term, and measures the gap', () => {
+    const h = history(handover, {
+      ...loose,
+      jobs: [job('a', 11, 1, [10, 900]), job('b', 12, 2, [3100, 3500])],
+    });
+    const verdict = checkRound(h);
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.jobGapsMs).toEqual([2200]);
+    expect(verdict.maxJobGapMs).toBe(2200);
+    expect(verdict.jobStamps).toBe(223 + 101);
+  });
+
+  it('finds two jobs that ran at once (a job its sidecar’s death left running)', () => {
+    const h = history(handover, {
+      ...loose,
+      jobs: [job('a', 11, 1, [10, 3600]), job('b', 12, 2, [3100, 3500])],
+    });
+    const verdict = checkRound(h);
+    expect(kinds(h)).toContain('job-overlap');
+    expect(verdict.violations.find((v) => v.kind === 'job-overlap')?.detail).toBe(
+      "a's job (pid 11, term 1) and b's job (pid 12, term 2) both ran from 3100.0 ms to 3500.0 ms",
+    );
+    expect(verdict.jobGapsMs).toEqual([]);
+  });
+
+  it('finds a job on a term older than one already granted, even with no other job running', () => {
+    // b was elected (its answer read at 3002) but its job never started; a's job ran on.
+    const h = history(handover, { ...loose, jobs: [job('a', 11, 1, [10, 3200])] });
+    expect(kinds(h)).toEqual(['job-stale-term']);
+    expect(checkRound(h).violations[0]?.detail).toBe(
+      "a's job (pid 11, term 1) stamped until 3200.0 ms, after term 2 was granted (b#1 answered leader at 3002.0 ms)",
+    );
+  });
+
+  it('learns of a newer term from a logged election and from another job’s stamps', () => {
+    const elected: LoggedChange = {
+      sidecar: 'b#1',
+      candidate: 'b',
+      receivedAt: 2000,
+      event: 'elected',
+      term: 2,
+      reason: null,
+    };
+    const fromLog = history(handover, {
+      ...loose,
+      changes: [elected],
+      jobs: [job('a', 11, 1, [10, 2500]), job('b', 12, 2, [3100, 3500])],
+    });
+    expect(kinds(fromLog)).toEqual(['job-stale-term']);
+    // A PostgreSQL claim that ignored the timeline: c's job under term 3 ran, then a job
+    // under term 2 started after it.
+    const fromJob = history(handover, {
+      ...loose,
+      jobs: [job('c', 13, 3, [1000, 1100]), job('b', 12, 2, [3100, 3500])],
+    });
+    expect(kinds(fromJob)).toEqual(['job-stale-term']);
+  });
+
+  it('fails a commands round in which no job ran, and ignores jobs without commands', () => {
+    expect(kinds(history(handover, { ...loose, jobs: [] }))).toEqual(['job-missing']);
+    const plain = checkRound(history(handover, loose));
+    expect(plain.violations).toEqual([]);
+    expect([plain.jobStamps, plain.maxJobGapMs]).toEqual([0, null]);
+  });
+
+  it('measures the gaps between runs, not counting runs that overlap', () => {
+    expect(
+      jobGapsOf([
+        job('a', 1, 1, [0, 100]),
+        job('b', 2, 2, [50, 300]),
+        job('c', 3, 3, [500, 600]),
+        job('d', 4, 4, [700, 800]),
+      ]),
+    ).toEqual([200, 100]);
+  });
+
+  it('describes two runs alive at the same time, and only those', () => {
+    const run = (id: string, pid: number, first: number, last: number): JobRun =>
+      job(id, pid, pid, [first, last]);
+    expect(overlaps([run('a', 1, 0, 100), run('b', 2, 101, 200)])).toEqual([]);
+    expect(overlaps([run('a', 1, 0, 100), run('b', 2, 100, 200)])).toHaveLength(1);
+    expect(
+      overlaps([run('a', 1, 0, 300), run('b', 2, 101, 200), run('c', 3, 250, 400)]),
+    ).toHaveLength(2);
   });
 });

@@ -8,7 +8,9 @@ import { SCENARIOS } from '../src/scenarios/index.js';
 
 /**
  * The chaos suite's short run in CI: one round of every scenario on every backend it applies
- * to, through the real `pnpm chaos` command (built by the test command before vitest runs).
+ * to, through the real `pnpm chaos` command (built by the test command before vitest runs),
+ * in commands mode: every sidecar runs `leasehold run -- <job>`, so the answers and the
+ * job's stamps are checked, and the scenarios that fault the job and its watchdogs run too.
  * Fifty candidates cost most of a minute per backend, so `many` runs on Redis only here;
  * `pnpm chaos` runs it everywhere. One test per scenario and backend, failing with the
  * violations and the raw history's file.
@@ -60,7 +62,16 @@ beforeAll(async () => {
   rmSync(out, { recursive: true, force: true });
   for (const run of runs) {
     // A lab of its own, so that someone's `pnpm chaos` on this machine is left alone.
-    const args = [...run.args, '--rounds', '1', '--out', run.dir, '--lab-prefix', 'lhchci'];
+    const args = [
+      ...run.args,
+      '--commands',
+      '--rounds',
+      '1',
+      '--out',
+      run.dir,
+      '--lab-prefix',
+      'lhchci',
+    ];
     Object.assign(run, await runCli(args));
     try {
       summaries.push(

@@ -1,5 +1,6 @@
 import { badInput } from './bad-input.js';
 import { clockJump } from './clock-jump.js';
+import { freezeJob, killStandbyWatchdog, killTree, killWatchdog } from './command-faults.js';
 import { cut, lateAnswers, stall } from './network-faults.js';
 import { pgFailover } from './postgres-faults.js';
 import { freeze, kill, many } from './process-faults.js';
@@ -21,6 +22,10 @@ export type { Scenario } from './scenario.js';
 export const SCENARIOS: readonly Scenario[] = [
   kill,
   freeze,
+  killWatchdog,
+  killStandbyWatchdog,
+  killTree,
+  freezeJob,
   cut,
   stall,
   lateAnswers,

@@ -5,7 +5,8 @@ import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 
 export const kill: Scenario = {
   name: 'kill',
-  summary: 'the leader is SIGKILLed; another takes over within about a TTL',
+  summary:
+    'the leader’s process group is SIGKILLed (with --commands: its watchdogs too); another takes over within about a TTL',
   backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
   async run(round) {
     const [first, ...others] = TRIO;
@@ -17,7 +18,8 @@ export const kill: Scenario = {
 
 export const freeze: Scenario = {
   name: 'freeze',
-  summary: 'the leader is SIGSTOPped past its TTL, another takes over, then it is SIGCONTed',
+  summary:
+    'the leader’s process group is SIGSTOPped past its TTL (with --commands: its watchdogs too), another takes over, then SIGCONTed',
   backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
   async run(round) {
     const [first, ...others] = TRIO;

@@ -14,6 +14,8 @@ export interface Scenario {
   readonly backends: readonly Backend[];
   /** Too heavy to share the machine with other rounds: run after them, one at a time. */
   readonly runsAlone?: boolean;
+  /** A fault of the leader-only job or its watchdogs: runs only with `--commands`. */
+  readonly commandsOnly?: boolean;
   /** Poll each sidecar this often instead of the run's default (many sidecars: less often). */
   readonly pollMs?: number;
   /** A TTL of its own instead of the run's (a fault that takes longer than the usual TTL). */
@@ -40,8 +42,8 @@ export interface KnownDefect {
 export const TRIO = ['alpha', 'bravo', 'charlie'] as const;
 
 /**
- * Start the victim alone and wait until it leads, then the others: the fault is aimed at a
- * known leader placed where the scenario needs it.
+ * Start the victim alone and wait until it leads (with commands: until its job runs), then
+ * the others: the fault is aimed at a known leader placed where the scenario needs it.
  */
 export async function startWithLeader(
   round: Round,
@@ -51,6 +53,9 @@ export async function startWithLeader(
 ) {
   const leader = await round.start(...victim);
   await round.leader({ after: 0 });
+  // On a busy machine a first election can end before the job starts (the candidate then
+  // resigns and, alone, is elected again): the fault must find the job running.
+  await round.commands?.running(round.failoverBoundMs * 2, leader.candidate);
   const followers = await round.startAll(others, options);
   return { leader, followers };
 }
