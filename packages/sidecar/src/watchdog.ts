@@ -52,11 +52,16 @@ class Watchdog {
     private readonly args: readonly string[],
   ) {}
 
-  /** A newer plan replaces the last one; the first one (a start order) starts the command. */
+  /**
+   * A newer plan replaces the last one; the first one (a start order) starts the command.
+   * The start waits for the rest of what is already in the pipe: a watchdog that was slow to
+   * start (a busy host) finds the renewals' newer plans queued behind its start order, and
+   * must judge the start by the newest of them, not refuse it on the first one's deadline.
+   */
   onPlan(plan: StartOrder): void {
     const first = this.plan === null;
     this.plan = { termAt: plan.termAt, killAt: plan.killAt };
-    if (first) this.start(plan.env ?? {});
+    if (first) setImmediate(() => this.start(plan.env ?? {}));
     else this.enforce();
   }
 

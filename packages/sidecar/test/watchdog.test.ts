@@ -192,6 +192,22 @@ describe('the watchdog', () => {
     expect(recorded(watchdog.file).pids).toEqual([]);
   });
 
+  it('starts by the newest plan already in its pipe, not by a start order that ran out', async () => {
+    // A watchdog slow to start (a busy host) finds renewals queued behind its start order.
+    const past = hostMonotonicMs() - 1;
+    const child = spawnWatchdog(process.execPath, [commandFile, join(dir, 'queued.log'), '0'], env);
+    watchdogs.push(child);
+    const reports: WatchdogReport[] = [];
+    createInterface({ input: child.stdio[REPORT_FD] as Readable }).on('line', (line) =>
+      reports.push(JSON.parse(line) as WatchdogReport),
+    );
+    child.stdin?.write(
+      `${JSON.stringify({ termAt: past, killAt: past })}\n${JSON.stringify(later())}\n`,
+    );
+    await until(() => reports.some((r) => r.event === 'started'), 10_000);
+    expect(reports.map((r) => r.event)).not.toContain('failed');
+  });
+
   it('ignores SIGINT, SIGTERM and SIGHUP sent to itself: the sidecar decides', async () => {
     const watchdog = startWatchdog(false, later());
     const pids = await groupStarted(watchdog);
