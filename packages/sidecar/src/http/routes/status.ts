@@ -4,6 +4,8 @@ import type { LeadershipHistory } from '../../history.js';
 import { statusPage, wantsHtml } from '../../status-page.js';
 import { leaderBody, nameAnswer } from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
+import { RETRY_AFTER_SECONDS } from '../limits.js';
+import type { Subscribers } from '../subscribers.js';
 
 /**
  * What a person or a dashboard looks at: GET / (the Kubernetes leader-elector answer, or
@@ -14,6 +16,8 @@ export interface StatusRoutesOptions {
   readonly elector: Elector;
   /** Kept since the elector was created (server.ts), not since these routes were. */
   readonly history: LeadershipHistory;
+  /** The event streams open, capped. */
+  readonly eventStreams: Subscribers;
 }
 
 const rootSchema = {
@@ -89,7 +93,7 @@ const membersSchema = {
 
 export async function statusRoutes(
   app: FastifyInstance,
-  { elector, history }: StatusRoutesOptions,
+  { elector, history, eventStreams }: StatusRoutesOptions,
 ) {
   app.get('/', { schema: rootSchema }, async (request, reply) => {
     if (wantsHtml(request.headers.accept)) {
@@ -129,15 +133,21 @@ export async function statusRoutes(
       },
     },
     async (_request, reply) => {
-      reply.sse.keepAlive();
       const send = (): void => {
         void reply.sse.send({ event: 'leader', data: leaderBody(elector) }).catch(() => {});
       };
-      const events = ['leader', 'elected', 'deposed', 'store-health'] as const;
-      for (const event of events) elector.on(event, send);
-      reply.sse.onClose(() => {
-        for (const event of events) elector.off(event, send);
-      });
+      const unsubscribe = eventStreams.subscribe(send);
+      if (unsubscribe === null) {
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+        return sendError(
+          reply,
+          503,
+          'LEASEHOLD_E_TOO_MANY_SUBSCRIBERS',
+          `${eventStreams.max} event streams are already open; retry later`,
+        );
+      }
+      reply.sse.keepAlive();
+      reply.sse.onClose(unsubscribe);
       send();
     },
   );
