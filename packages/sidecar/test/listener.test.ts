@@ -181,6 +181,19 @@ describe('the listener limits', () => {
     expect(await closedWithin(socket, 3_000)).not.toBeNull();
   });
 
+  it('keeps long-polls and event streams past the header and request timeouts', async () => {
+    const { port, elector } = await sidecar({ limits: { headersTimeoutMs: 300 } });
+    const term = elector.status().leader?.term ?? 0;
+    const stream = await get(port, '/v1/events', { accept: 'text/event-stream' }, true);
+    expect(stream.status).toBe(200);
+    const streamSocket = sockets.at(-1);
+    const from = performance.now();
+    const polled = await get(port, `/v1/leader?wait=2s&term=${term}`);
+    expect(polled.status).toBe(200);
+    expect(performance.now() - from).toBeGreaterThan(1_500);
+    expect(streamSocket?.destroyed).toBe(false);
+  });
+
   it('closes connections beyond the cap at once and serves again when they go', async () => {
     const { port } = await sidecar({ limits: { maxConnections: 5 } });
     const held = await Promise.all(Array.from({ length: 5 }, () => openSocket(port)));
