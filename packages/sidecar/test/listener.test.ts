@@ -105,6 +105,25 @@ function openSocket(port: number, bytes = ''): Promise<Socket> {
   });
 }
 
+/** Send `bytes` and half-close; destroy the socket at the answer's status line. */
+function sendAndDrop(port: number, bytes: string): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    const done = (): void => {
+      socket.destroy();
+      resolve();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (/^HTTP\/1\.1 \d{3}/.test(received)) done();
+    });
+    socket.on('error', done);
+    socket.on('close', done);
+    socket.on('connect', () => socket.end(bytes));
+  });
+}
+
 function closedWithin(socket: Socket, ms: number): Promise<number | null> {
   const from = performance.now();
   return new Promise((resolve) => {
@@ -223,6 +242,28 @@ describe('the listener limits', () => {
     // The held long-polls still end with the change they waited for.
     await elector.resign();
     for (const answer of await Promise.all(pollsHeld)) expect(answer.status).toBe(200);
+  });
+
+  it('frees the slot of a stream or long-poll whose client left before it began', async () => {
+    const { port, elector } = await sidecar({ limits: { maxEventStreams: 1, maxLongPolls: 1 } });
+    const term = elector.status().leader?.term ?? 0;
+    const head = (path: string, more: string[] = []): string =>
+      [`GET ${path} HTTP/1.1`, 'Host: localhost', 'Connection: close', ...more, '', ''].join(
+        '\r\n',
+      );
+    const body = 'x'.repeat(3_000_000);
+    for (const path of ['/v1/events?bogus=1', `/v1/leader?wait=60s&term=${term}`]) {
+      // As the chaos suite's bad input does: half-closed at once, and with a body the route
+      // never reads; each dropped as soon as the answer's status line is in.
+      await sendAndDrop(port, head(path));
+      await sendAndDrop(port, head(path, [`Content-Length: ${body.length}`]) + body);
+    }
+    await until(async () => {
+      const stream = await get(port, '/v1/events', { accept: 'text/event-stream' }, true);
+      return stream.status === 200;
+    }, 5_000);
+    const polled = get(port, `/v1/leader?wait=1s&term=${term}`);
+    expect((await polled).status).toBe(200);
   });
 
   it('holds 1,000 subscribers without a MaxListenersExceededWarning', async () => {

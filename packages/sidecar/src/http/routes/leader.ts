@@ -130,6 +130,8 @@ export async function leaderRoutes(app: FastifyInstance, options: LeaderRoutesOp
         return sendError(reply, 400, 'LEASEHOLD_E_BAD_REQUEST', poll.message);
       }
       if (poll !== null) {
+        // A body nobody reads pauses the socket, which then never sees its client go.
+        request.raw.resume();
         const waited = await waitForChange(elector, longPolls, poll, request.raw);
         if (!waited) {
           reply.header('retry-after', String(RETRY_AFTER_SECONDS));
@@ -181,7 +183,7 @@ function waitForChange(
   elector: Elector,
   longPolls: Subscribers,
   { seenTerm, waitMs }: { seenTerm: number | undefined; waitMs: number },
-  socketSide: NodeJS.EventEmitter,
+  socketSide: NodeJS.EventEmitter & { readonly destroyed: boolean },
 ): Promise<boolean> {
   const changed = (): boolean => {
     const current = elector.status().leader;
@@ -204,5 +206,7 @@ function waitForChange(
     }
     const timer = setTimeout(done, waitMs);
     socketSide.once('close', done);
+    // Gone already: its close came before we listened, and would hold the slot for waitMs.
+    if (socketSide.destroyed) done();
   });
 }

@@ -132,7 +132,7 @@ export async function statusRoutes(
         description: 'Server-Sent Events: a `leader` event on every change, heartbeats meanwhile',
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const send = (): void => {
         void reply.sse.send({ event: 'leader', data: leaderBody(elector) }).catch(() => {});
       };
@@ -148,6 +148,12 @@ export async function statusRoutes(
       }
       reply.sse.keepAlive();
       reply.sse.onClose(unsubscribe);
+      // A client gone before the stream started (it half-closed, or dropped at once) gets no
+      // onClose: its slot would be held for good, and enough of them fill the cap.
+      reply.raw.once('close', unsubscribe);
+      if (reply.raw.destroyed || request.raw.destroyed) unsubscribe();
+      // A body nobody reads pauses the socket, which then never sees its client go.
+      request.raw.resume();
       send();
     },
   );
