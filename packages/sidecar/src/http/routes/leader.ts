@@ -132,7 +132,8 @@ export async function leaderRoutes(app: FastifyInstance, options: LeaderRoutesOp
       if (poll !== null) {
         // A body nobody reads pauses the socket, which then never sees its client go.
         request.raw.resume();
-        const waited = await waitForChange(elector, longPolls, poll, request.raw);
+        // The response's close, not the request's: a request read to its end closes.
+        const waited = await waitForChange(elector, longPolls, poll, reply.raw);
         if (!waited) {
           reply.header('retry-after', String(RETRY_AFTER_SECONDS));
           return sendError(
