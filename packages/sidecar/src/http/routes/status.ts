@@ -1,5 +1,6 @@
 import type { Elector } from '@leasehold/core';
 import type { FastifyInstance } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { LeadershipHistory } from '../../history.js';
 import { statusPage, wantsHtml } from '../../status-page.js';
 import { leaderBody, nameAnswer } from '../answers.js';
@@ -136,6 +137,16 @@ export async function statusRoutes(
       const send = (): void => {
         void reply.sse.send({ event: 'leader', data: leaderBody(elector) }).catch(() => {});
       };
+      // A body nobody reads pauses the socket, which then never sees its client go and
+      // would hold its slot: a stream's request has none.
+      if (hasBody(request.headers)) {
+        return sendError(
+          reply,
+          400,
+          'LEASEHOLD_E_BAD_REQUEST',
+          'an event stream request has no body',
+        );
+      }
       const unsubscribe = eventStreams.subscribe(send);
       if (unsubscribe === null) {
         reply.header('retry-after', String(RETRY_AFTER_SECONDS));
@@ -152,9 +163,12 @@ export async function statusRoutes(
       // onClose: its slot would be held for good, and enough of them fill the cap.
       reply.raw.once('close', unsubscribe);
       if (reply.raw.destroyed || request.raw.destroyed) unsubscribe();
-      // A body nobody reads pauses the socket, which then never sees its client go.
-      request.raw.resume();
       send();
     },
   );
+}
+
+function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
