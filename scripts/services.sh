@@ -297,11 +297,12 @@ zk_4lw() { timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$ZK_PORT && printf %s '$1' 
 zk_ok() { port_open "$ZK_PORT" && [ "$(zk_4lw ruok)" = imok ]; }
 
 ensure_zookeeper_installed() {
-  [ -r /usr/share/java/zookeeper.jar ] && have java && return 0
+  # Netty: the tests' private ZooKeeper servers with a TLS port (secureClientPort).
+  [ -r /usr/share/java/zookeeper.jar ] && [ -r /usr/share/java/netty-handler.jar ] && have java && return 0
   local t0=$SECONDS
-  apt_install_without_starting zookeeperd default-jre-headless
-  [ -r /usr/share/java/zookeeper.jar ] && have java ||
-    die "ZooKeeper or java still missing after apt-get install zookeeperd default-jre-headless"
+  apt_install_without_starting zookeeperd default-jre-headless libnetty-java
+  [ -r /usr/share/java/zookeeper.jar ] && [ -r /usr/share/java/netty-handler.jar ] && have java ||
+    die "ZooKeeper, Netty or java still missing after apt-get install zookeeperd default-jre-headless libnetty-java"
   log "ZooKeeper installed in $((SECONDS - t0))s"
 }
 

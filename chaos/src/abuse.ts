@@ -2,9 +2,9 @@ import { connect, type Socket } from 'node:net';
 
 /**
  * A client that sends a sidecar what no app should: oversized, malformed and unknown input
- * to every route, requests that stop half-way, and a thousand connections that say nothing.
- * `attack` returns what came back; `hold` keeps the slow and idle connections open until
- * the returned function closes them.
+ * to every route, requests that stop half-way, a thousand connections that say nothing and
+ * more listeners than the sidecar allows. `attack` returns what came back; `hold` opens the
+ * slow, idle and listening connections and keeps them until the returned `close`.
  */
 
 /** Every route of the sidecar's HTTP API, with the method it serves. */
@@ -134,13 +134,21 @@ function send(address: string, port: number, bytes: string): Promise<string> {
 export interface HeldConnections {
   /** How many of each kind are open now. */
   readonly open: () => { idle: number; halfRequests: number; longPolls: number; events: number };
+  /**
+   * Of the long-polls and event streams: how many were refused with 503 and, of those, how
+   * many said when to retry (Retry-After) and gave the registry code.
+   */
+  readonly refused: () => Record<'longPolls' | 'events', { refused: number; explained: number }>;
   close(): void;
 }
 
+type HeldKind = 'idle' | 'halfRequests' | 'longPolls' | 'events';
+
 /**
- * Open and keep: `idle` connections that send nothing, `halfRequests` that send half a
- * request and stall, and `listeners` long-polls (waiting for a change of `term`) and event
- * streams that stay connected.
+ * Open and keep `listeners` long-polls (waiting for a change of `term`) and event streams,
+ * then `idle` connections that send nothing and `halfRequests` that send half a request and
+ * stall. Listeners come first, so that the connection cap the others run into does not
+ * decide which listeners get in.
  */
 export async function hold(
   address: string,
@@ -149,16 +157,21 @@ export async function hold(
   term: number,
 ): Promise<HeldConnections> {
   const host = `${address}:${port}`;
-  const sockets = {
-    idle: [] as Socket[],
-    halfRequests: [] as Socket[],
-    longPolls: [] as Socket[],
-    events: [] as Socket[],
+  const sockets: Record<HeldKind, Socket[]> = {
+    idle: [],
+    halfRequests: [],
+    longPolls: [],
+    events: [],
   };
-  const open = (kind: keyof typeof sockets, bytes: string): Promise<void> =>
+  const heads = new Map<Socket, string>();
+  const open = (kind: HeldKind, bytes: string): Promise<void> =>
     new Promise((resolve) => {
       const socket = connect(port, address);
       socket.on('error', () => {});
+      socket.on('data', (chunk: Buffer) => {
+        const head = heads.get(socket) ?? '';
+        if (head.length < 2_048) heads.set(socket, head + chunk.toString('latin1'));
+      });
       socket.once('connect', () => {
         if (bytes !== '') socket.write(bytes);
         sockets[kind].push(socket);
@@ -166,17 +179,11 @@ export async function hold(
       });
       socket.once('error', () => resolve());
     });
-  const many = async (kind: keyof typeof sockets, count: number, bytes: string): Promise<void> => {
+  const many = async (kind: HeldKind, count: number, bytes: string): Promise<void> => {
     for (let i = 0; i < count; i += 50) {
       await Promise.all(Array.from({ length: Math.min(50, count - i) }, () => open(kind, bytes)));
     }
   };
-  await many('idle', counts.idle, '');
-  await many(
-    'halfRequests',
-    counts.halfRequests,
-    `GET /v1/leader HTTP/1.1\r\nHost: ${host}\r\nX-Slow: `,
-  );
   await many(
     'longPolls',
     counts.listeners,
@@ -187,7 +194,22 @@ export async function hold(
     counts.listeners,
     `GET /v1/events HTTP/1.1\r\nHost: ${host}\r\nAccept: text/event-stream\r\n\r\n`,
   );
+  await many('idle', counts.idle, '');
+  await many(
+    'halfRequests',
+    counts.halfRequests,
+    `GET /v1/leader HTTP/1.1\r\nHost: ${host}\r\nX-Slow: `,
+  );
   const alive = (list: Socket[]): number => list.filter((s) => !s.destroyed).length;
+  const refusals = (list: Socket[]): { refused: number; explained: number } => {
+    const refused = list
+      .map((socket) => heads.get(socket) ?? '')
+      .filter((head) => /^HTTP\/1\.1 503 /.test(head));
+    const explained = refused.filter(
+      (head) => /\r\nretry-after: \d+\r\n/i.test(head) && head.includes('TOO_MANY_SUBSCRIBERS'),
+    );
+    return { refused: refused.length, explained: explained.length };
+  };
   return {
     open: () => ({
       idle: alive(sockets.idle),
@@ -195,6 +217,7 @@ export async function hold(
       longPolls: alive(sockets.longPolls),
       events: alive(sockets.events),
     }),
+    refused: () => ({ longPolls: refusals(sockets.longPolls), events: refusals(sockets.events) }),
     close: () => {
       for (const list of Object.values(sockets)) for (const socket of list) socket.destroy();
     },

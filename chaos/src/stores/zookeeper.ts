@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { labPort, MemberGroup, ServerProcess, type MemberPlace } from './server.js';
 
 /** Debian's zookeeperd (scripts/services.sh installs it with a JRE). */
-const CLASSPATH = '/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar';
+/** ZooKeeper, its logger and Netty (its TLS port: `secureClientPort` needs the Netty factory). */
+const CLASSPATH = [
+  'zookeeper',
+  'slf4j-simple',
+  ...['buffer', 'codec', 'common', 'handler', 'resolver', 'transport'].map((n) => `netty-${n}`),
+  'netty-transport-native-unix-common',
+]
+  .map((jar) => `/usr/share/java/${jar}.jar`)
+  .join(':');
 /** Sessions expire on tick boundaries: a short tick keeps takeovers close to the TTL. */
 const TICK_MS = 100;
 

@@ -78,7 +78,20 @@ export const errorRegistry = {
   LEASEHOLD_E_RESIGN_DISABLED: {
     transient: false,
     request: true,
-    summary: 'POST /v1/resign was called on a sidecar started without an admin token.',
+    summary:
+      'POST /v1/resign was called on a sidecar started without an admin token, or whose token would cross the network in clear.',
+  },
+  LEASEHOLD_E_HOST_NOT_ALLOWED: {
+    transient: false,
+    request: true,
+    summary:
+      'A request to a sidecar bound to loopback named another host (Host header): DNS rebinding is refused.',
+  },
+  LEASEHOLD_E_TOO_MANY_SUBSCRIBERS: {
+    transient: false,
+    request: true,
+    summary:
+      'The sidecar already holds as many event streams or long-polls as it allows; retry after Retry-After.',
   },
   LEASEHOLD_E_NOT_FOUND: {
     transient: false,

@@ -38,6 +38,9 @@ export interface SidecarConfig {
   readonly storeCert: string | undefined;
   readonly storeKey: string | undefined;
   readonly storeKeyPassphrase: string | undefined;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly allowInsecureAdmin: boolean;
   readonly shutdownGraceMs: number;
   readonly commandGraceMs: number;
   /** leasehold run: variables the command sees although they are withheld (job-env.ts). */
@@ -315,6 +318,40 @@ export const FIELDS = [
     defaultText: 'none',
     defaultValue: () => undefined,
     parse: optionalText,
+  }),
+  field({
+    key: 'tlsCert',
+    flag: 'tls-cert',
+    env: 'LEASEHOLD_TLS_CERT',
+    yaml: 'tlsCert',
+    description: 'PEM file with the HTTP API\u2019s own certificate: serves HTTPS (with --tls-key)',
+    accepted: 'a readable file path',
+    defaultText: 'none',
+    defaultValue: () => undefined,
+    parse: optionalText,
+  }),
+  field({
+    key: 'tlsKey',
+    flag: 'tls-key',
+    env: 'LEASEHOLD_TLS_KEY',
+    yaml: 'tlsKey',
+    description: 'PEM file with the key of --tls-cert',
+    accepted: 'a readable file path',
+    defaultText: 'none',
+    defaultValue: () => undefined,
+    parse: optionalText,
+  }),
+  field({
+    key: 'allowInsecureAdmin',
+    flag: 'allow-insecure-admin',
+    env: 'LEASEHOLD_ALLOW_INSECURE_ADMIN',
+    yaml: 'allowInsecureAdmin',
+    description:
+      'Accept the admin token on a non-loopback --host without TLS, where it crosses the network in clear',
+    accepted: 'true or false',
+    defaultText: 'false',
+    defaultValue: () => false,
+    parse: (raw) => (raw === 'true' ? true : raw === 'false' ? false : new Error('not a boolean')),
   }),
   field({
     key: 'shutdownGraceMs',

@@ -1,13 +1,13 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
 import { Elector, resolveTiming, storeCallTimeoutMs, type LeaseStore } from '@leasehold/core';
-import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config.js';
 import type { CommandStatus } from './command-backoff.js';
 import { LeadershipHistory } from './history.js';
 import { createMetrics } from './metrics.js';
+import { isLoopbackAddress } from './http/host-check.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
-import { readTlsFiles } from './tls-files.js';
+import { readListenerTls, readTlsFiles } from './tls-files.js';
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
   const options = { level: config.logLevel, base: { service: 'leasehold' } };
@@ -179,6 +179,8 @@ async function listen(
 ) {
   let server: SidecarListener | undefined;
   try {
+    const tls = readListenerTls(config);
+    const admin = adminPolicy(config, tls !== undefined);
     server = await listenHttp({
       elector,
       logger: log,
@@ -186,18 +188,23 @@ async function listen(
       // Here, before the elector starts: the routes that show it load on first use.
       history: new LeadershipHistory(elector),
       adminToken: config.adminToken,
+      ...(admin.refused === undefined ? {} : { resignDisabledReason: admin.refused }),
       ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
       ...(attachment?.status === undefined ? {} : { command: attachment.status }),
       host: config.host,
       port: config.port,
+      ...(tls === undefined ? {} : { tls }),
     });
-    if (!isLoopback(config.host)) {
+    if (!isLoopbackAddress(config.host)) {
       log.warn(
-        { host: config.host },
+        { host: config.host, tls: tls !== undefined },
         `binding ${config.host}, not loopback: anyone who can reach this port can read leadership` +
-          (config.adminToken === undefined ? '' : ' and, with the admin token, resign it'),
+          (config.adminToken === undefined || admin.refused !== undefined
+            ? ''
+            : ' and, with the admin token, resign it'),
       );
     }
+    if (admin.line !== undefined) log.warn({ host: config.host }, admin.line);
     return { server, address: server.url };
   } catch (error) {
     await attachment?.stop();
@@ -247,8 +254,23 @@ function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
-function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1' || host === '[::1]';
+/**
+ * Whether POST /v1/resign takes the admin token. On a non-loopback bind without TLS the
+ * token would cross the network in clear, where anyone on the path can read and replay it:
+ * resign is refused there unless --allow-insecure-admin says otherwise. Either way, one
+ * line says so at start-up.
+ */
+function adminPolicy(config: SidecarConfig, tls: boolean): { refused?: string; line?: string } {
+  if (config.adminToken === undefined || tls || isLoopbackAddress(config.host)) return {};
+  if (config.allowInsecureAdmin) {
+    return {
+      line:
+        `--allow-insecure-admin: the admin token crosses the network to ${config.host} in clear; ` +
+        'anyone on the path can read it and resign this sidecar. Prefer --tls-cert and --tls-key',
+    };
+  }
+  const refused =
+    `resign is disabled: the admin token would cross the network in clear (--host ${config.host}, ` +
+    'no TLS); set --tls-cert and --tls-key, or --allow-insecure-admin true';
+  return { refused, line: refused };
 }

@@ -7,12 +7,14 @@ import type { Logger } from 'pino';
 import { answerHotRoute } from './http/hot-routes.js';
 import { answerErrorsWithRegistryCodes } from './http/errors.js';
 import { LeadershipHistory } from './history.js';
+import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { leaderRoutes } from './http/routes/leader.js';
 import { operationsRoutes } from './http/routes/operations.js';
 import { statusRoutes } from './http/routes/status.js';
 import type { CommandStatus } from './command-backoff.js';
 import { commandRoutes } from './http/routes/command.js';
+import { Subscribers } from './http/subscribers.js';
 import type { Metrics } from './metrics.js';
 import { version } from './version.js';
 
@@ -31,6 +33,11 @@ export interface ServerOptions {
   readonly adminToken: string | undefined;
   /** What POST /v1/resign does; `elector.resign()` unless `leasehold run` stops its command first. */
   readonly resign?: () => Promise<boolean>;
+  /**
+   * Why resign is off, for its 403, when the sidecar has a token but will not take it
+   * (a non-loopback bind without TLS: serve.ts).
+   */
+  readonly resignDisabledReason?: string;
   /** Longest `?wait=` a long-poll may ask for. */
   readonly maxWaitMs?: number;
   /**
@@ -41,6 +48,13 @@ export interface ServerOptions {
   readonly history?: LeadershipHistory;
   /** `leasehold run`: its command's status, answered at GET /v1/command. */
   readonly command?: () => CommandStatus;
+  /** Connection, stream and long-poll limits (http/limits.ts); defaults otherwise. */
+  readonly limits?: Partial<ListenerLimits>;
+}
+
+/** The options' limits over the defaults. */
+export function listenerLimits(options: Pick<ServerOptions, 'limits'>): ListenerLimits {
+  return { ...DEFAULT_LIMITS, ...options.limits };
 }
 
 const MAX_WAIT_MS = 5 * 60_000;
@@ -106,10 +120,29 @@ async function createApp(
   });
   await app.register(fastifySSE, { heartbeatInterval: 15_000 });
   answerErrorsWithRegistryCodes(app);
-  await app.register(leaderRoutes, { elector, maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS });
-  await app.register(statusRoutes, { elector, history: options.history });
+  const limits = listenerLimits(options);
+  // One listener per elector event however many wait (http/subscribers.ts).
+  const longPolls = new Subscribers(elector, ['leader', 'elected', 'deposed'], limits.maxLongPolls);
+  const eventStreams = new Subscribers(
+    elector,
+    ['leader', 'elected', 'deposed', 'store-health'],
+    limits.maxEventStreams,
+  );
+  await app.register(leaderRoutes, {
+    elector,
+    maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
+    longPolls,
+  });
+  await app.register(statusRoutes, { elector, history: options.history, eventStreams });
   const resign = options.resign ?? (() => elector.resign());
-  await app.register(adminRoutes, { elector, adminToken, resign });
+  await app.register(adminRoutes, {
+    elector,
+    adminToken,
+    resign,
+    ...(options.resignDisabledReason === undefined
+      ? {}
+      : { disabledReason: options.resignDisabledReason }),
+  });
   await app.register(operationsRoutes, { elector, metrics });
   await app.register(commandRoutes, { command: options.command });
   return app;

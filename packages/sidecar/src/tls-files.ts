@@ -42,7 +42,7 @@ export function readTlsFiles(config: SidecarConfig): TlsMaterial | undefined {
   const cert = readPem(config, 'storeCert', storeCert);
   const key = readPem(config, 'storeKey', storeKey);
   const [certificate] = certificatesIn(config, 'storeCert', cert);
-  const privateKey = parseKey(config, key);
+  const privateKey = parseKey(config, 'storeKey', key);
   if (certificate !== undefined && !certificate.checkPrivateKey(privateKey)) {
     throw invalidSetting(
       config,
@@ -53,6 +53,33 @@ export function readTlsFiles(config: SidecarConfig): TlsMaterial | undefined {
   // Decrypted once here: every driver then gets a plain key and never the passphrase.
   const plainKey = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   return { ...(ca === undefined ? {} : { ca }), cert, key: plainKey };
+}
+
+/**
+ * The HTTP listener's own certificate and key (--tls-cert, --tls-key), checked as the
+ * store's are: both or neither, readable, the key that of the certificate.
+ */
+export function readListenerTls(config: SidecarConfig): { cert: string; key: string } | undefined {
+  const { tlsCert, tlsKey } = config;
+  if (tlsCert === undefined && tlsKey === undefined) return undefined;
+  if (tlsCert === undefined || tlsKey === undefined) {
+    throw invalidSetting(
+      config,
+      tlsCert === undefined ? 'tlsKey' : 'tlsCert',
+      'HTTPS needs a certificate and its key: set --tls-cert and --tls-key together',
+    );
+  }
+  const cert = readPem(config, 'tlsCert', tlsCert);
+  const key = readPem(config, 'tlsKey', tlsKey);
+  const [certificate] = certificatesIn(config, 'tlsCert', cert);
+  if (certificate !== undefined && !certificate.checkPrivateKey(parseKey(config, 'tlsKey', key))) {
+    throw invalidSetting(
+      config,
+      'tlsKey',
+      "the private key of --tls-cert's certificate; this key belongs to another certificate",
+    );
+  }
+  return { cert, key };
 }
 
 function readPem(config: SidecarConfig, setting: SettingKey, path: string): string {
@@ -93,14 +120,17 @@ function certificatesIn(
   });
 }
 
-function parseKey(config: SidecarConfig, pem: string): KeyObject {
+function parseKey(config: SidecarConfig, setting: 'storeKey' | 'tlsKey', pem: string): KeyObject {
   const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem);
-  const passphrase = config.storeKeyPassphrase;
+  // Only the store's key has a passphrase setting; the listener's must be unencrypted.
+  const passphrase = setting === 'storeKey' ? config.storeKeyPassphrase : undefined;
   if (encrypted && passphrase === undefined) {
     throw invalidSetting(
       config,
-      'storeKey',
-      'an unencrypted PEM private key, or its passphrase; this one is encrypted: give --store-key-passphrase-file (or decrypt it: openssl pkey -in key.pem -out plain.pem)',
+      setting,
+      setting === 'storeKey'
+        ? 'an unencrypted PEM private key, or its passphrase; this one is encrypted: give --store-key-passphrase-file (or decrypt it: openssl pkey -in key.pem -out plain.pem)'
+        : 'an unencrypted PEM private key; this one is encrypted (decrypt it: openssl pkey -in key.pem -out plain.pem)',
     );
   }
   try {
@@ -115,7 +145,7 @@ function parseKey(config: SidecarConfig, pem: string): KeyObject {
     }
     throw invalidSetting(
       config,
-      'storeKey',
+      setting,
       'a PEM private key (-----BEGIN PRIVATE KEY-----); this file has none that can be read',
     );
   }

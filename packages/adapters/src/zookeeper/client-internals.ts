@@ -1,4 +1,7 @@
-import type { Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import type * as NodeNet from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import zookeeper, { type Client } from 'node-zookeeper-client';
 
 /**
@@ -147,4 +150,53 @@ export function tolerateUnknownCodes(): void {
     }
   };
   exceptions.leaseholdToleratesUnknownCodes = true;
+}
+
+/** node:net as CommonJS code sees it (node-zookeeper-client's `require('net')`): writable. */
+const net = createRequire(import.meta.url)('node:net') as typeof NodeNet;
+
+/**
+ * TLS to ZooKeeper's `secureClientPort`. node-zookeeper-client dials `net.connect(server)`
+ * in a callback of its connection manager's `findNextServer`, with no option for another
+ * socket: that callback is run, synchronously, with `net.connect` swapped for `tls.connect`
+ * (server verified, name checked), and put back at once. A TLSSocket emits `connect` before
+ * its handshake and holds what is written until the handshake is done, so the client's
+ * session request goes out encrypted; its `data` is what was decrypted. False when the
+ * client's internals are not there (then it must not be used: it would dial in clear).
+ */
+export function dialWithTls(
+  client: Client,
+  tls: Pick<ConnectionOptions, 'ca' | 'cert' | 'key'>,
+): boolean {
+  const manager: unknown = (client as unknown as { connectionManager?: unknown }).connectionManager;
+  if (
+    typeof manager !== 'object' ||
+    manager === null ||
+    !('findNextServer' in manager) ||
+    typeof manager.findNextServer !== 'function'
+  ) {
+    return false;
+  }
+  const findNextServer = manager.findNextServer as (
+    this: unknown,
+    callback: (server: { host: string; port: number }) => void,
+  ) => void;
+  const withTls = (server: { host: string; port: number }): Socket =>
+    tlsConnect({
+      ...server,
+      ...tls,
+      ...(isIP(server.host) === 0 ? { servername: server.host } : {}),
+    });
+  (manager as { findNextServer: typeof findNextServer }).findNextServer = function (callback) {
+    findNextServer.call(this, (server) => {
+      const plain = net.connect;
+      net.connect = withTls as typeof net.connect;
+      try {
+        callback(server);
+      } finally {
+        net.connect = plain;
+      }
+    });
+  };
+  return true;
 }

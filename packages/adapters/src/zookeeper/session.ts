@@ -4,6 +4,7 @@ import zookeeper, { type Client, type State } from 'node-zookeeper-client';
 import { waitAtMost } from '../wait.js';
 import {
   connectionInternals,
+  dialWithTls,
   disable,
   SilenceWatchdog,
   tolerateUnknownCodes,
@@ -164,7 +165,10 @@ export class ZooKeeperSession extends EventEmitter<SessionEvents> {
       spinDelay: SPIN_DELAY_MS,
       retries: 0,
     });
-    const { auth } = this.config;
+    const { auth, tls } = this.config;
+    if (tls !== null && !dialWithTls(client, tls)) {
+      throw new Error('node-zookeeper-client changed: leasehold cannot give it TLS');
+    }
     if (auth !== null) {
       client.addAuthInfo('digest', Buffer.from(`${auth.username}:${auth.password}`));
     }

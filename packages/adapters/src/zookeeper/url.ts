@@ -27,6 +27,11 @@ export interface ZooKeeperConfig {
   readonly namespace: string;
   /** The session timeout to ask for; ZooKeeper may grant another within its bounds. */
   readonly sessionTimeoutMs: number;
+  /**
+   * TLS to the servers' `secureClientPort` (client-internals.ts `dialWithTls`), when any TLS
+   * material is given: the server is verified against `ca` (the system CAs without one).
+   */
+  readonly tls: NonNullable<StoreOptions['tls']> | null;
 }
 
 const LABEL: UrlLabel = { name: 'ZooKeeper', example: 'zk://127.0.0.1:2181' };
@@ -40,7 +45,6 @@ export function parseZooKeeperUrl(url: URL, options: StoreOptions = {}): ZooKeep
   if (url.protocol !== 'zk:' || url.hash !== '') {
     throw new LeaseholdConfigError('store', maskedHref(url), ACCEPTED_URL);
   }
-  refuseTls(options);
   const [parameter] = url.searchParams;
   if (parameter !== undefined) {
     throw new LeaseholdConfigError(
@@ -58,23 +62,14 @@ export function parseZooKeeperUrl(url: URL, options: StoreOptions = {}): ZooKeep
     auth: parsePasswordAuth(url, LABEL),
     namespace,
     sessionTimeoutMs: parseTtl(options.ttlMs),
+    tls: tlsOf(options),
   };
 }
 
-/**
- * node-zookeeper-client dials plain TCP only (ZooKeeper's TLS port needs a client that
- * speaks TLS), so TLS material is refused rather than silently ignored.
- */
-function refuseTls(options: StoreOptions): void {
+/** TLS when any TLS material is given (`--store-ca` / `--store-cert` / `--store-key`). */
+function tlsOf(options: StoreOptions): ZooKeeperConfig['tls'] {
   const tls = options.tls ?? {};
-  const given = (['ca', 'cert', 'key'] as const).find((field) => tls[field] !== undefined);
-  if (given !== undefined) {
-    throw new LeaseholdConfigError(
-      `tls.${given}`,
-      '(PEM)',
-      'zk:// has no TLS: its client (node-zookeeper-client) speaks plain TCP only; reach a TLS-only ZooKeeper through a local TLS tunnel',
-    );
-  }
+  return tls.ca === undefined && tls.cert === undefined && tls.key === undefined ? null : tls;
 }
 
 function parseChroot(pathname: string): string {

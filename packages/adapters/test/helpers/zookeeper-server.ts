@@ -33,6 +33,8 @@ export class ZooKeeperMember {
     readonly id: number,
     readonly clientPort: number,
     private readonly configFile: string,
+    /** Its TLS port, when started with TLS files. */
+    readonly securePort: number,
   ) {}
 
   get hostPort(): string {
@@ -124,9 +126,12 @@ export class ZooKeeperCluster {
     private readonly dir: string,
   ) {}
 
-  /** A standalone server. */
-  static standalone(): Promise<ZooKeeperCluster> {
-    return ZooKeeperCluster.start(1);
+  /**
+   * A standalone server; with `tls`, it also serves TLS on `securePort` (ZooKeeper's Netty
+   * connection factory), from a PEM key store (private key and certificate) and trust store.
+   */
+  static standalone(tls?: ZooKeeperTlsFiles): Promise<ZooKeeperCluster> {
+    return ZooKeeperCluster.start(1, tls);
   }
 
   /** A three-member ensemble (each on its own ports and data directory). */
@@ -134,16 +139,16 @@ export class ZooKeeperCluster {
     return ZooKeeperCluster.start(3);
   }
 
-  private static async start(size: number): Promise<ZooKeeperCluster> {
+  private static async start(size: number, tls?: ZooKeeperTlsFiles): Promise<ZooKeeperCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'leasehold-zk-'));
     const ports: number[][] = [];
     for (let i = 0; i < size; i += 1) {
-      ports.push([await freePort(), await freePort(), await freePort()]);
+      ports.push([await freePort(), await freePort(), await freePort(), await freePort()]);
     }
     const servers = ports.map(
       ([, quorum, election], i) => `server.${i + 1}=127.0.0.1:${quorum}:${election}`,
     );
-    const members = ports.map(([client = 0], i) => {
+    const members = ports.map(([client = 0, , , secure = 0], i) => {
       const dataDir = join(dir, `member-${i + 1}`);
       mkdirSync(dataDir, { recursive: true });
       writeFileSync(join(dataDir, 'myid'), `${i + 1}\n`);
@@ -157,10 +162,13 @@ export class ZooKeeperCluster {
           words: ['ruok', 'srvr', 'mntr'],
           // Ensemble timings in ticks: 5 s to join, 2 s without the leader before a follower
           // gives up on it (a loaded two-core machine needs the slack).
-          more: size > 1 ? ['initLimit=50', 'syncLimit=20', ...servers] : [],
+          more: [
+            ...(size > 1 ? ['initLimit=50', 'syncLimit=20', ...servers] : []),
+            ...(tls === undefined ? [] : secureClientPort(secure, tls)),
+          ],
         }),
       );
-      return new ZooKeeperMember(i + 1, client, configFile);
+      return new ZooKeeperMember(i + 1, client, configFile, secure);
     });
     const cluster = new ZooKeeperCluster(members, dir);
     try {
@@ -203,6 +211,28 @@ export class ZooKeeperCluster {
     await Promise.all(this.members.map((member) => member.stop('SIGKILL')));
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** PEM files for a server's TLS port. */
+export interface ZooKeeperTlsFiles {
+  /** Its private key (PKCS#8) followed by its certificate. */
+  readonly keyStore: string;
+  /** The CA certificates it trusts (client certificates). */
+  readonly trustStore: string;
+}
+
+function secureClientPort(port: number, tls: ZooKeeperTlsFiles): string[] {
+  return [
+    `secureClientPort=${port}`,
+    'secureClientPortAddress=127.0.0.1',
+    'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',
+    `ssl.keyStore.location=${tls.keyStore}`,
+    'ssl.keyStore.type=PEM',
+    `ssl.trustStore.location=${tls.trustStore}`,
+    'ssl.trustStore.type=PEM',
+    // Clients are authenticated by digest credentials; a client certificate is optional.
+    'ssl.clientAuth=want',
+  ];
 }
 
 function delay(ms: number): Promise<void> {

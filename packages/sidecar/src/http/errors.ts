@@ -1,5 +1,6 @@
 import { errorRegistry, type ErrorCode } from '@leasehold/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ServerResponse } from 'node:http';
 
 /**
  * Error answers of the HTTP API: one shape, `{statusCode, code, error, message}`, and every
@@ -25,6 +26,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   403: 'Forbidden',
   404: 'Not Found',
   406: 'Not Acceptable',
+  421: 'Misdirected Request',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -40,6 +42,23 @@ export function sendError(
     .code(statusCode)
     .type('application/json; charset=utf-8')
     .send({ statusCode, code, error: statusText(statusCode), message });
+}
+
+/** The same error answer from node:http, for what is refused before any route (listener.ts). */
+export function writeError(
+  response: ServerResponse,
+  statusCode: number,
+  code: ErrorCode,
+  message: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const json = JSON.stringify({ statusCode, code, error: statusText(statusCode), message });
+  response.writeHead(statusCode, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+    ...headers,
+  });
+  response.end(json);
 }
 
 /** Install the error handler, the 404 answer and the guard that keeps codes in the registry. */

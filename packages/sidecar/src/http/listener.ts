@@ -1,12 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { LeadershipHistory } from '../history.js';
 import type { buildRequestHandler, ServerOptions } from '../server.js';
+import { writeError } from './errors.js';
+import { isLoopbackAddress, isLoopbackHostHeader } from './host-check.js';
 import { answerHotRoute } from './hot-routes.js';
+import { DEFAULT_LIMITS, limitConnections, type ListenerLimits } from './limits.js';
 
 /** The sidecar's HTTP server, listening. */
 export interface SidecarListener {
-  /** `http://host:port` of the first address bound. */
+  /** `http://host:port` (`https://` with TLS) of the first address bound. */
   readonly url: string;
   /** Stop accepting, end every connection (long-polls and event streams too). */
   close(): Promise<void>;
@@ -14,21 +18,32 @@ export interface SidecarListener {
 
 type FastifyRoutes = Awaited<ReturnType<typeof buildRequestHandler>>;
 
+/** The listener's own certificate and key (PEM), to serve HTTPS. */
+export interface ListenerTls {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export type ListenOptions = ServerOptions & {
+  readonly history: LeadershipHistory;
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: ListenerTls;
+};
+
 /**
  * Listen on `host:port` and serve the HTTP API. The hot routes (http/hot-routes.ts) answer
  * from node:http; the first request for any other route loads the Fastify app (the
  * framework, route schemas, OpenAPI, event streams: most of an idle sidecar's memory and
  * start-up time), which then serves that request and every later one the hot routes leave.
- * A sidecar that apps and probes only ask who leads never loads it.
+ * A sidecar that apps and probes only ask who leads never loads it. Before either, a
+ * loopback bind refuses requests for other host names (http/host-check.ts), and the
+ * connection limits apply to every server bound (http/limits.ts).
  */
-export async function listen(
-  options: ServerOptions & {
-    readonly history: LeadershipHistory;
-    readonly host: string;
-    readonly port: number;
-  },
-): Promise<SidecarListener> {
+export async function listen(options: ListenOptions): Promise<SidecarListener> {
   const { elector, metrics, logger } = options;
+  const limits: ListenerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const checkHost = isLoopbackAddress(options.host);
   const servers: Server[] = [];
   let routes: Promise<FastifyRoutes> | null = null;
   const fastifyRoutes = (server: Server): Promise<FastifyRoutes> =>
@@ -45,17 +60,28 @@ export async function listen(
         },
       );
     };
+    if (checkHost && !isLoopbackHostHeader(request.headers.host)) {
+      writeError(
+        response,
+        421,
+        'LEASEHOLD_E_HOST_NOT_ALLOWED',
+        'this sidecar listens on loopback and answers only requests for localhost, 127.0.0.1 or [::1]',
+      );
+      return;
+    }
     if (!answerHotRoute(elector, metrics, request, response, toFastify)) toFastify();
   };
+  const bind = (host: string, port: number): Promise<Server> =>
+    bindServer(host, port, onRequest, limits, options.tls);
 
-  const first = await bind(options.host, options.port, onRequest);
+  const first = await bind(options.host, options.port);
   servers.push(first);
   const address = first.address() as AddressInfo;
   // As Fastify does: "localhost" means the loopback address of each family.
   if (options.host === 'localhost') {
     const other = address.family === 'IPv6' ? '127.0.0.1' : '::1';
     servers.push(
-      ...(await bind(other, address.port, onRequest).then(
+      ...(await bind(other, address.port).then(
         (s) => [s],
         () => [],
       )),
@@ -64,7 +90,7 @@ export async function listen(
 
   let closing: Promise<void> | null = null;
   return {
-    url: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
     close: () =>
       (closing ??= (async () => {
         // Fastify's own close hooks first (event streams, long-polls), then the sockets.
@@ -74,12 +100,22 @@ export async function listen(
   };
 }
 
-function bind(
+function bindServer(
   host: string,
   port: number,
   onRequest: (server: Server, request: IncomingMessage, response: ServerResponse) => void,
+  limits: ListenerLimits,
+  tls: ListenerTls | undefined,
 ): Promise<Server> {
-  const server = createServer();
+  const server =
+    tls === undefined
+      ? createServer()
+      : createTlsServer({
+          cert: tls.cert,
+          key: tls.key,
+          handshakeTimeout: limits.headersTimeoutMs,
+        });
+  limitConnections(server, limits, tls === undefined ? 'connection' : 'secureConnection');
   server.on('request', (request, response) => onRequest(server, request, response));
   return new Promise((resolve, reject) => {
     server.once('error', reject);

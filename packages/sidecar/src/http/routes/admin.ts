@@ -1,6 +1,6 @@
 import type { Elector } from '@leasehold/core';
 import type { FastifyInstance } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { errorSchema, sendError } from '../errors.js';
 
 /** POST /v1/resign: the one route that changes anything, behind the admin token. */
@@ -11,6 +11,8 @@ export interface AdminRoutesOptions {
   readonly adminToken: string | undefined;
   /** Gives up leadership (with `leasehold run`, after stopping the command). */
   readonly resign: () => Promise<boolean>;
+  /** Why resign is off although a token may be set; the 403's message. */
+  readonly disabledReason?: string;
 }
 
 const resignSchema = {
@@ -23,14 +25,14 @@ const resignSchema = {
 } as const;
 
 export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOptions) {
-  const { adminToken, resign } = options;
+  const { adminToken, resign, disabledReason } = options;
   app.post('/v1/resign', { schema: resignSchema }, async (request, reply) => {
-    if (adminToken === undefined) {
+    if (adminToken === undefined || disabledReason !== undefined) {
       return sendError(
         reply,
         403,
         'LEASEHOLD_E_RESIGN_DISABLED',
-        'resign is disabled: start the sidecar with --admin-token to enable it',
+        disabledReason ?? 'resign is disabled: start the sidecar with --admin-token to enable it',
       );
     }
     const header = request.headers.authorization ?? '';
@@ -45,8 +47,14 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
   });
 }
 
-function sameSecret(presented: string, expected: string): boolean {
-  const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+/**
+ * Compared as SHA-256 digests: equal lengths whatever was presented, so neither the answer's
+ * timing nor an early return tells a client how long the token is.
+ */
+export function sameSecret(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
 }

@@ -3,6 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../../config.js';
 import { isLeaderAnswer, leaderAnswer } from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
+import { RETRY_AFTER_SECONDS } from '../limits.js';
+import type { Subscribers } from '../subscribers.js';
 
 /** GET /v1/leader (with its long-poll) and GET /v1/is-leader. */
 
@@ -10,6 +12,8 @@ export interface LeaderRoutesOptions {
   readonly elector: Elector;
   /** Longest `?wait=` a long-poll may ask for. */
   readonly maxWaitMs: number;
+  /** The long-polls waiting, capped. */
+  readonly longPolls: Subscribers;
 }
 
 const storeSchema = {
@@ -104,7 +108,7 @@ interface LongPoll {
 }
 
 export async function leaderRoutes(app: FastifyInstance, options: LeaderRoutesOptions) {
-  const { elector, maxWaitMs } = options;
+  const { elector, maxWaitMs, longPolls } = options;
 
   app.get<{ Querystring: LongPoll }>(
     '/v1/leader',
@@ -117,7 +121,7 @@ export async function leaderRoutes(app: FastifyInstance, options: LeaderRoutesOp
           properties: { wait: { type: 'string' }, term: { type: 'string' } },
           additionalProperties: false,
         },
-        response: { 200: leaderSchema, 400: errorSchema },
+        response: { 200: leaderSchema, 400: errorSchema, 503: errorSchema },
       },
     },
     async (request, reply) => {
@@ -125,7 +129,21 @@ export async function leaderRoutes(app: FastifyInstance, options: LeaderRoutesOp
       if (poll instanceof Error) {
         return sendError(reply, 400, 'LEASEHOLD_E_BAD_REQUEST', poll.message);
       }
-      if (poll !== null) await waitForChange(elector, poll.seenTerm, poll.waitMs, request.raw);
+      if (poll !== null) {
+        // A body nobody reads pauses the socket, which then never sees its client go.
+        request.raw.resume();
+        // The response's close, not the request's: a request read to its end closes.
+        const waited = await waitForChange(elector, longPolls, poll, reply.raw);
+        if (!waited) {
+          reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+          return sendError(
+            reply,
+            503,
+            'LEASEHOLD_E_TOO_MANY_SUBSCRIBERS',
+            `${longPolls.max} long-polls already wait; retry later, or ask without ?wait=`,
+          );
+        }
+      }
       const { headers, body } = leaderAnswer(elector);
       return reply.headers(headers).send(body);
     },
@@ -158,31 +176,38 @@ function parseLongPoll(
   return { waitMs, seenTerm };
 }
 
-/** Resolve when leader or term differs from what the caller saw, after waitMs, or on disconnect. */
+/**
+ * Resolve true when leader or term differs from what the caller saw, after waitMs, or on
+ * disconnect; false at once when as many long-polls as allowed already wait.
+ */
 function waitForChange(
   elector: Elector,
-  seenTerm: number | undefined,
-  waitMs: number,
-  socketSide: NodeJS.EventEmitter,
-): Promise<void> {
+  longPolls: Subscribers,
+  { seenTerm, waitMs }: { seenTerm: number | undefined; waitMs: number },
+  socketSide: NodeJS.EventEmitter & { readonly destroyed: boolean },
+): Promise<boolean> {
   const changed = (): boolean => {
     const current = elector.status().leader;
     return seenTerm === undefined ? false : (current?.term ?? null) !== seenTerm;
   };
-  if (changed()) return Promise.resolve();
+  if (changed()) return Promise.resolve(true);
   return new Promise((resolve) => {
-    const events = ['leader', 'elected', 'deposed'] as const;
     const done = (): void => {
       clearTimeout(timer);
-      for (const event of events) elector.off(event, onEvent);
+      unsubscribe?.();
       socketSide.off('close', done);
-      resolve();
+      resolve(true);
     };
-    const onEvent = (): void => {
+    const unsubscribe = longPolls.subscribe(() => {
       if (seenTerm === undefined || changed()) done();
-    };
+    });
+    if (unsubscribe === null) {
+      resolve(false);
+      return;
+    }
     const timer = setTimeout(done, waitMs);
-    for (const event of events) elector.on(event, onEvent);
     socketSide.once('close', done);
+    // Gone already: its close came before we listened, and would hold the slot for waitMs.
+    if (socketSide.destroyed) done();
   });
 }

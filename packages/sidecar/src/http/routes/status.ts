@@ -1,9 +1,12 @@
 import type { Elector } from '@leasehold/core';
 import type { FastifyInstance } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { LeadershipHistory } from '../../history.js';
 import { statusPage, wantsHtml } from '../../status-page.js';
 import { leaderBody, nameAnswer } from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
+import { RETRY_AFTER_SECONDS } from '../limits.js';
+import type { Subscribers } from '../subscribers.js';
 
 /**
  * What a person or a dashboard looks at: GET / (the Kubernetes leader-elector answer, or
@@ -14,6 +17,8 @@ export interface StatusRoutesOptions {
   readonly elector: Elector;
   /** Kept since the elector was created (server.ts), not since these routes were. */
   readonly history: LeadershipHistory;
+  /** The event streams open, capped. */
+  readonly eventStreams: Subscribers;
 }
 
 const rootSchema = {
@@ -89,7 +94,7 @@ const membersSchema = {
 
 export async function statusRoutes(
   app: FastifyInstance,
-  { elector, history }: StatusRoutesOptions,
+  { elector, history, eventStreams }: StatusRoutesOptions,
 ) {
   app.get('/', { schema: rootSchema }, async (request, reply) => {
     if (wantsHtml(request.headers.accept)) {
@@ -128,17 +133,42 @@ export async function statusRoutes(
         description: 'Server-Sent Events: a `leader` event on every change, heartbeats meanwhile',
       },
     },
-    async (_request, reply) => {
-      reply.sse.keepAlive();
+    async (request, reply) => {
       const send = (): void => {
         void reply.sse.send({ event: 'leader', data: leaderBody(elector) }).catch(() => {});
       };
-      const events = ['leader', 'elected', 'deposed', 'store-health'] as const;
-      for (const event of events) elector.on(event, send);
-      reply.sse.onClose(() => {
-        for (const event of events) elector.off(event, send);
-      });
+      // A body nobody reads pauses the socket, which then never sees its client go and
+      // would hold its slot: a stream's request has none.
+      if (hasBody(request.headers)) {
+        return sendError(
+          reply,
+          400,
+          'LEASEHOLD_E_BAD_REQUEST',
+          'an event stream request has no body',
+        );
+      }
+      const unsubscribe = eventStreams.subscribe(send);
+      if (unsubscribe === null) {
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+        return sendError(
+          reply,
+          503,
+          'LEASEHOLD_E_TOO_MANY_SUBSCRIBERS',
+          `${eventStreams.max} event streams are already open; retry later`,
+        );
+      }
+      reply.sse.keepAlive();
+      reply.sse.onClose(unsubscribe);
+      // A client gone before the stream started (it half-closed, or dropped at once) gets no
+      // onClose: its slot would be held for good, and enough of them fill the cap.
+      reply.raw.once('close', unsubscribe);
+      if (reply.raw.destroyed || request.raw.destroyed) unsubscribe();
       send();
     },
   );
+}
+
+function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

@@ -1,0 +1,42 @@
+import type { Elector, ElectorEvents } from '@leasehold/core';
+
+/**
+ * Clients waiting for leadership to change (event streams, long-polls), behind one listener
+ * per elector event: a thousand of them add nothing to the elector, which printed
+ * MaxListenersExceededWarning past ten when each added its own, and they are capped.
+ */
+export class Subscribers {
+  private readonly waiting = new Set<() => void>();
+  private readonly notify = (): void => {
+    for (const subscriber of [...this.waiting]) subscriber();
+  };
+
+  constructor(
+    private readonly elector: Elector,
+    private readonly events: readonly (keyof ElectorEvents)[],
+    /** How many may wait at once. */
+    readonly max: number,
+  ) {}
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /**
+   * Call `onChange` on each of the events until the returned function is called; null,
+   * and nothing subscribed, when `max` already wait.
+   */
+  subscribe(onChange: () => void): (() => void) | null {
+    if (this.waiting.size >= this.max) return null;
+    // A function of its own, so the same callback twice is two subscribers.
+    const subscriber = (): void => onChange();
+    if (this.waiting.size === 0)
+      for (const event of this.events) this.elector.on(event, this.notify);
+    this.waiting.add(subscriber);
+    return () => {
+      if (!this.waiting.delete(subscriber)) return;
+      if (this.waiting.size === 0)
+        for (const event of this.events) this.elector.off(event, this.notify);
+    };
+  }
+}
