@@ -1,6 +1,6 @@
 import { fastifySSE } from '@fastify/sse';
 import fastifySwagger from '@fastify/swagger';
-import type { Elector } from '@leasehold/core';
+import type { Elector, ResignOutcome } from '@leasehold/core';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -30,7 +30,7 @@ export interface ServerOptions {
   /** Bearer token for POST /v1/resign; resign is disabled without one. */
   readonly adminToken: string | undefined;
   /** What POST /v1/resign does; `elector.resign()` unless `leasehold run` stops its command first. */
-  readonly resign?: () => Promise<boolean>;
+  readonly resign?: () => Promise<ResignOutcome>;
   /** Longest `?wait=` a long-poll may ask for. */
   readonly maxWaitMs?: number;
   /**
@@ -108,7 +108,7 @@ async function createApp(
   answerErrorsWithRegistryCodes(app);
   await app.register(leaderRoutes, { elector, maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS });
   await app.register(statusRoutes, { elector, history: options.history });
-  const resign = options.resign ?? (() => elector.resign());
+  const resign = options.resign ?? (() => elector.resignWithOutcome());
   await app.register(adminRoutes, { elector, adminToken, resign });
   await app.register(operationsRoutes, { elector, metrics });
   await app.register(commandRoutes, { command: options.command });

@@ -263,7 +263,7 @@ describe('sidecar routes', () => {
       url: '/v1/resign',
       headers: { authorization: `Bearer ${TOKEN}` },
     });
-    expect(accepted.json()).toEqual({ resigned: true });
+    expect(accepted.json()).toEqual({ resigned: true, lease: 'released' });
     expect(guarded.elector.isLeader()).toBe(false);
     expect(guarded.logs.join('')).not.toContain(TOKEN);
   });
