@@ -139,6 +139,13 @@ export interface ElectorStatus extends TermHistorySnapshot {
   readonly leaderSince: number | null;
   /** While leading: ms until this candidate's own deadline. Otherwise 0. */
   readonly leaseRemainingMs: number;
+  /**
+   * While this candidate holds the lock but may not lead yet (state `pending`: the store may
+   * have forgotten an earlier holder, e.g. the first election on a never-used Redis
+   * namespace waits one TTL), the wall-clock ms from which it leads if it keeps the lock.
+   * Otherwise null.
+   */
+  readonly leadsFrom: number | null;
   /** True once the election has been observed through the store at least once. */
   readonly observed: boolean;
   readonly store: StoreHealth;
@@ -408,6 +415,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
       leader,
       leaderSince: leader === null ? null : this.leaderSince,
       leaseRemainingMs: isLeader ? Math.max(0, held.validUntil - now) : 0,
+      leadsFrom:
+        state === 'pending' && held !== null
+          ? Date.now() + Math.max(0, held.notBefore - now)
+          : null,
       observed: this.observed,
       store: this.calls.health,
       ...this.terms.snapshot(),
