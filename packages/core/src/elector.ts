@@ -504,6 +504,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private async holdStep(held: HeldLease): Promise<void> {
     await this.pause(held.nextRenewAt - this.clock.now());
     if (this.held !== held || this.state !== 'running') return;
+    // Woken past the deadline (a frozen process): leadership already ended by expiry. Say so
+    // before a renewal's answer can, so the reason is the same on every store, whether the
+    // answer comes at once (SQLite) or after the deadline timer has run (a network store).
+    if (this.clock.now() >= held.validUntil) {
+      this.stepDown(held, 'lease-expired', { release: true });
+      return;
+    }
     const sentAt = this.clock.now();
     let result;
     try {
