@@ -475,7 +475,7 @@ describe('leasehold run', () => {
         method: 'POST',
         headers: { authorization: `Bearer ${token}` },
       });
-      expect(await response.json()).toEqual({ resigned: true });
+      expect(await response.json()).toEqual({ resigned: true, lease: 'released' });
       const all = await eventsUntil(file, (e) => starts(e).some((x) => x.id === 'b'), 10_000);
       expect(all.map((e) => `${e.event} ${e.id}`)).toEqual([
         'start a',
