@@ -284,6 +284,10 @@ describe('examples/kubernetes', () => {
       const scheme = /^([a-z]+):\/\//.exec(config.store)?.[1] ?? '';
       expect(scheme.startsWith(overlay), `${scheme}:// in overlay ${overlay}`).toBe(true);
       expect(env.get('LEASEHOLD_STORE')?.from).toBe('secret');
+      if (overlay === 'zk') {
+        // docs/kubernetes.md promises digest credentials: the znodes are then the user's only.
+        expect(config.store).toMatch(/^zk:\/\/[^:@/]+:[^@/]+@/);
+      }
       // Each replica is its own candidate: the id comes from the pod, not a constant.
       expect(env.get('LEASEHOLD_ID')?.value).toBe(POD_FIELDS['metadata.name']);
     });

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { stopGroup } from '../chaos/src/process-group.js';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -60,4 +60,23 @@ describe('README run command', () => {
       }
     },
   );
+
+  it('says where `leasehold` comes from after `npm start`, and each way it names works', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const ways: [string, string[]][] = [
+      ['npx leasehold', ['npx', '--no-install', 'leasehold']],
+      ['pnpm exec leasehold', ['pnpm', 'exec', 'leasehold']],
+      ['node packages/sidecar/bin/leasehold.js', ['node', 'packages/sidecar/bin/leasehold.js']],
+    ];
+    for (const [written, [command = '', ...args]] of ways) {
+      expect(readme).toContain(`\`${written}\``);
+      const result = spawnSync(command, [...args, '--version'], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(result.status, `${written}: ${result.stderr}`).toBe(0);
+      expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    }
+  }, 120_000);
 });

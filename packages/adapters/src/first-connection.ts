@@ -9,7 +9,7 @@ import { connect, isIP } from 'node:net';
  * slow gets null, and the adapter starts and keeps retrying as usual.
  */
 
-export type Backend = 'redis' | 'postgres' | 'etcd';
+export type Backend = 'redis' | 'postgres' | 'etcd' | 'zookeeper';
 
 export interface Endpoint {
   readonly host: string;
@@ -23,12 +23,14 @@ const NAMES: Readonly<Record<ServerKind, string>> = {
   redis: 'a Redis server',
   postgres: 'a PostgreSQL server',
   etcd: 'an etcd server',
+  zookeeper: 'a ZooKeeper server',
   http: 'an HTTP server',
 };
 const DEFAULT_PORTS: Readonly<Record<Backend, number>> = {
   redis: 6379,
   postgres: 5432,
   etcd: 2379,
+  zookeeper: 2181,
 };
 
 /** How long one probe waits for an answer; a silent server is "unknown", not a mismatch. */
@@ -87,7 +89,9 @@ async function isUnknownToDns(host: string): Promise<boolean> {
  * `GET /version` tells the three apart: Redis answers it as a command (`-ERR …`), etcd as
  * HTTP naming itself, and PostgreSQL hangs up, reading a startup packet of absurd length.
  * A server that hangs up is then sent PostgreSQL's SSLRequest, which PostgreSQL answers
- * with one byte.
+ * with one byte. ZooKeeper hangs up on the first and waits for the rest of what it takes for a
+ * packet of the second; it answers a four-letter word (`srvr`) with text, or with a line
+ * saying that word is not on its whitelist.
  */
 async function identifyServer(endpoint: Endpoint): Promise<ServerKind | null> {
   const answer = await exchange(endpoint, Buffer.from('GET /version HTTP/1.0\r\n\r\n'));
@@ -98,7 +102,12 @@ async function identifyServer(endpoint: Endpoint): Promise<ServerKind | null> {
   if (answer.length > 0) return null;
   const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
   const reply = await exchange(endpoint, sslRequest);
-  return reply !== null && /^[NSE]/.test(reply.toString('latin1')) ? 'postgres' : null;
+  if (reply !== null && /^[NSE]/.test(reply.toString('latin1'))) return 'postgres';
+  const fourLetterWord = await exchange(endpoint, Buffer.from('srvr'));
+  return fourLetterWord !== null &&
+    /zookeeper|not in the whitelist/i.test(fourLetterWord.toString('latin1'))
+    ? 'zookeeper'
+    : null;
 }
 
 /**

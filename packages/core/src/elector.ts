@@ -6,7 +6,13 @@ import { MemberHeartbeat, type MemberInfo } from './members.js';
 import { CANDIDATE_ID, checkName, checkPriority, ELECTION_NAME } from './names.js';
 import type { Lease, LeaseMetadata, LeaseRecord, LeaseStore } from './store.js';
 import { checkStore } from './store-check.js';
-import { StoreCalls, waitAtMost, type StoreHealth, type StoreRequestEvent } from './store-calls.js';
+import {
+  describeError,
+  StoreCalls,
+  waitAtMost,
+  type StoreHealth,
+  type StoreRequestEvent,
+} from './store-calls.js';
 import { TermHistory, type TermHistorySnapshot, type TermRegressionEvent } from './term-history.js';
 import {
   Backoff,
@@ -14,6 +20,7 @@ import {
   leaseValidityMs,
   resolveTiming,
   storeCallTimeoutMs,
+  storeTtlBoundMs,
   type ElectionTiming,
   type ElectionTimingOptions,
 } from './timing.js';
@@ -83,6 +90,24 @@ export interface LeaseEvent {
   readonly leadsFrom: number;
 }
 
+/** What `resignWithOutcome()` did, and what became of the lease in the store. */
+export interface ResignOutcome {
+  /** False when this candidate held no lease: nothing was done. */
+  readonly resigned: boolean;
+  /**
+   * The lease is known to be gone from the store: the release succeeded, or it failed but a
+   * read afterwards found the lease no longer ours.
+   */
+  readonly released: boolean;
+  /** The release's failure, when it failed (even if the lease turned out to be gone). */
+  readonly releaseError: { readonly code: string; readonly message: string } | null;
+  /**
+   * When the lease could not be seen gone: wall-clock ms by which the store lets it expire at
+   * the latest (another candidate can take over then). Null otherwise.
+   */
+  readonly leaseExpiresBy: number | null;
+}
+
 export interface ElectorEvents {
   elected: [ElectedEvent];
   deposed: [DeposedEvent];
@@ -114,6 +139,13 @@ export interface ElectorStatus extends TermHistorySnapshot {
   readonly leaderSince: number | null;
   /** While leading: ms until this candidate's own deadline. Otherwise 0. */
   readonly leaseRemainingMs: number;
+  /**
+   * While this candidate holds the lock but may not lead yet (state `pending`: the store may
+   * have forgotten an earlier holder, e.g. the first election on a never-used Redis
+   * namespace waits one TTL), the wall-clock ms from which it leads if it keeps the lock.
+   * Otherwise null.
+   */
+  readonly leadsFrom: number | null;
   /** True once the election has been observed through the store at least once. */
   readonly observed: boolean;
   readonly store: StoreHealth;
@@ -150,6 +182,11 @@ interface HeldLease {
   readonly notBefore: number;
   /** At and after this monotonic time we do not report leadership. */
   validUntil: number;
+  /**
+   * Monotonic time by which the store has forgotten the lease at the latest: its TTL started
+   * before our last successful acquire or renew was answered.
+   */
+  storeExpiresBy: number;
   nextRenewAt: number;
   elected: boolean;
   readonly termController: AbortController;
@@ -163,6 +200,11 @@ interface HeldLease {
 const RELEASE_TIMEOUT_MS = 5_000;
 /** The same for removing the member record, which expires by itself: a courtesy. */
 const MEMBER_REMOVAL_TIMEOUT_MS = 1_000;
+/**
+ * First wait between reads that look for the new leader after a resign; it doubles up to a
+ * tenth of the retry interval (at most 20 reads in the two-interval hold-off).
+ */
+const HANDOVER_FIRST_POLL_MS = 10;
 /** How long stop() waits for the election loop's store call in flight. */
 const LOOP_STOP_WAIT_MS = 1_000;
 
@@ -188,6 +230,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private observed = false;
   /** A follower does not try to acquire before this time (after resigning). */
   private holdOffUntil = 0;
+  /** After a resign, the next wait before reading who took over (while none is known). */
+  private handoverPollMs = HANDOVER_FIRST_POLL_MS;
+  /** Until when a resigned candidate that knows no leader reads the store to find one. */
+  private handoverPollUntil = 0;
   private readonly runController = new AbortController();
   private wakeLoop: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
@@ -277,16 +323,45 @@ export class Elector extends EventEmitter<ElectorEvents> {
    * Give up leadership now and let another candidate take it. This candidate stays in the
    * race but does not try again for two retry intervals, or for `holdOffMs` if that is
    * longer (`leasehold run` backing off a command that keeps failing). Resolves to false
-   * when it was not holding the lease.
+   * when it was not holding the lease. `resignWithOutcome()` also says what became of the
+   * lease.
    */
   async resign(options: { readonly holdOffMs?: number } = {}): Promise<boolean> {
+    return (await this.resignWithOutcome(options)).resigned;
+  }
+
+  /**
+   * `resign()`, telling whether the lease was released or, when the release failed, why and
+   * until when the store keeps it. The store is read after the release, so that this
+   * candidate learns who took over without waiting for its own next attempt.
+   */
+  async resignWithOutcome(options: { readonly holdOffMs?: number } = {}): Promise<ResignOutcome> {
     const held = this.held;
-    if (held === null || this.state !== 'running') return false;
-    const holdOffMs = Math.max(2 * this.timing.retryIntervalMs, options.holdOffMs ?? 0);
-    this.holdOffUntil = this.clock.now() + holdOffMs;
+    if (held === null || this.state !== 'running') {
+      return { resigned: false, released: false, releaseError: null, leaseExpiresBy: null };
+    }
+    const handover = 2 * this.timing.retryIntervalMs;
+    this.holdOffUntil = this.clock.now() + Math.max(handover, options.holdOffMs ?? 0);
+    // A long hold-off (a crash-looping command) does not poll for its whole length.
+    this.handoverPollUntil = this.clock.now() + handover;
+    this.handoverPollMs = HANDOVER_FIRST_POLL_MS;
     this.stepDown(held, 'resigned', { release: false });
-    await this.releaseQuietly(held.lease);
-    return true;
+    let releaseError: ResignOutcome['releaseError'] = null;
+    try {
+      await this.calls.call('release', () => this.store.release(held.lease), {
+        timeoutMs: RELEASE_TIMEOUT_MS,
+      });
+    } catch (error) {
+      releaseError = describeError(error);
+    }
+    const read = await this.readOrFailure();
+    if (read.ok) this.observe(read.record);
+    const stillOurs = !read.ok || (read.record !== null && read.record.term === held.lease.term);
+    if (releaseError === null || !stillOurs) {
+      return { resigned: true, released: true, releaseError, leaseExpiresBy: null };
+    }
+    const expiresBy = Date.now() + Math.max(0, held.storeExpiresBy - this.clock.now());
+    return { resigned: true, released: false, releaseError, leaseExpiresBy: expiresBy };
   }
 
   /** Whether this candidate leads at this very moment, by its own deadline. */
@@ -340,6 +415,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
       leader,
       leaderSince: leader === null ? null : this.leaderSince,
       leaseRemainingMs: isLeader ? Math.max(0, held.validUntil - now) : 0,
+      leadsFrom:
+        state === 'pending' && held !== null
+          ? Date.now() + Math.max(0, held.notBefore - now)
+          : null,
       observed: this.observed,
       store: this.calls.health,
       ...this.terms.snapshot(),
@@ -378,7 +457,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private async followStep(): Promise<void> {
     const holdOff = this.holdOffUntil - this.clock.now();
     if (holdOff > 0) {
-      await this.pause(holdOff);
+      await this.awaitHandover(holdOff);
       return;
     }
     const priorityWait = await this.priorityWait();
@@ -425,6 +504,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private async holdStep(held: HeldLease): Promise<void> {
     await this.pause(held.nextRenewAt - this.clock.now());
     if (this.held !== held || this.state !== 'running') return;
+    // Woken past the deadline (a frozen process): leadership already ended by expiry. Say so
+    // before a renewal's answer can, so the reason is the same on every store, whether the
+    // answer comes at once (SQLite) or after the deadline timer has run (a network store).
+    if (this.clock.now() >= held.validUntil) {
+      this.stepDown(held, 'lease-expired', { release: true });
+      return;
+    }
     const sentAt = this.clock.now();
     let result;
     try {
@@ -448,12 +534,35 @@ export class Elector extends EventEmitter<ElectorEvents> {
       return;
     }
     held.renewBackoff.reset();
+    held.storeExpiresBy = this.clock.now() + storeTtlBoundMs(this.timing, result.ttlMs);
     held.validUntil = Math.max(
       held.validUntil,
       sentAt + leaseValidityMs(this.timing, result.ttlMs),
     );
     held.nextRenewAt = sentAt + this.timing.renewIntervalMs;
     this.armDeadline(held);
+  }
+
+  /**
+   * After a resign this candidate does not compete for a while, but it must still know who
+   * leads: until someone is seen, read the store at short intervals (the new leader is
+   * usually elected within milliseconds of the release, and acquiring wakes no watcher).
+   */
+  private async awaitHandover(holdOff: number): Promise<void> {
+    const pollFor = this.handoverPollUntil - this.clock.now();
+    if (this.leader !== null || pollFor <= 0) {
+      await this.pause(holdOff);
+      return;
+    }
+    const wait = Math.min(holdOff, pollFor, this.handoverPollMs);
+    this.handoverPollMs = Math.min(
+      2 * this.handoverPollMs,
+      Math.max(HANDOVER_FIRST_POLL_MS, this.timing.retryIntervalMs / 10),
+    );
+    await this.pause(wait);
+    if (this.state !== 'running' || this.clock.now() >= this.holdOffUntil) return;
+    const read = await this.readOrFailure();
+    if (read.ok) this.observe(read.record);
   }
 
   /**
@@ -489,6 +598,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       acquiredAt,
       notBefore: receivedAt + holdOffMs(this.timing, lease.notBeforeMs),
       validUntil: sentAt + leaseValidityMs(this.timing, lease.ttlMs),
+      storeExpiresBy: receivedAt + storeTtlBoundMs(this.timing, lease.ttlMs),
       nextRenewAt: sentAt + this.timing.renewIntervalMs,
       elected: false,
       termController: new AbortController(),
@@ -619,6 +729,19 @@ export class Elector extends EventEmitter<ElectorEvents> {
   /** The lease expires by itself: a failed release costs the next holder one TTL at most. */
   private releaseQuietly(lease: Lease, timeoutMs = RELEASE_TIMEOUT_MS): Promise<void> {
     return this.calls.quietly('release', () => this.store.release(lease), timeoutMs);
+  }
+
+  private async readOrFailure(): Promise<
+    { readonly ok: true; readonly record: LeaseRecord | null } | { readonly ok: false }
+  > {
+    try {
+      return {
+        ok: true,
+        record: await this.calls.call('read', () => this.store.read(this.election)),
+      };
+    } catch {
+      return { ok: false };
+    }
   }
 
   private async readQuietly(): Promise<LeaseRecord | null> {

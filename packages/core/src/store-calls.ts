@@ -123,7 +123,8 @@ function started<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function describeError(error: unknown): { code: string; message: string } {
+/** The code and message of a store failure, as health and answers report it. */
+export function describeError(error: unknown): { code: string; message: string } {
   if (error instanceof LeaseholdError) return { code: error.code, message: error.message };
   const code =
     typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'

@@ -1,6 +1,6 @@
 /**
  * The store contract. Every backend (Redis, PostgreSQL, etcd, SQLite, memory) implements it
- * and passes the conformance suite in `@leasehold/core/testing`.
+ * and passes the conformance suite in `@leasehold/conformance`.
  *
  * Errors: a store throws `StoreUnavailableError` (or any error that is not a fatal
  * `LeaseholdError`) for transient trouble: the elector retries with backoff. It throws

@@ -111,6 +111,14 @@ export function storeCallTimeoutMs(timing: ElectionTiming): number {
  * from when the answer arrived. Rounded up and padded in the opposite direction to
  * `leaseValidityMs`: here a slow clock would end the wait too early.
  */
+/**
+ * The longest the store can keep a lease it granted for `grantedTtlMs`, counted from when the
+ * grant or renewal was answered, its clock running slow by up to the drift ratio.
+ */
+export function storeTtlBoundMs(timing: ElectionTiming, grantedTtlMs: number): number {
+  return Math.ceil(grantedTtlMs * (1 + timing.maxClockDriftRatio));
+}
+
 export function holdOffMs(timing: ElectionTiming, waitMs: number): number {
   if (waitMs <= 0) return 0;
   return Math.ceil(waitMs * (1 + timing.maxClockDriftRatio)) + timing.safetyMarginMs;

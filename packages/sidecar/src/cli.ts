@@ -11,15 +11,11 @@ import {
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable } from './run.js';
 import { createLogger, serve, type Attachment } from './serve.js';
-import {
-  EXIT_CONFIGURATION,
-  EXIT_ENVIRONMENT,
-  StartupFailure,
-  exitOnStartupFailure,
-} from './startup-failure.js';
+import { EXIT_CONFIGURATION, StartupFailure, exitOnStartupFailure } from './startup-failure.js';
 import { commandGraceMs, commandGraceProblem } from './stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
 import { statusUrl } from './status-target.js';
+import { sidecarUrl, statusReport } from './status-command.js';
 import { version } from './version.js';
 import { yaml } from './yaml.js';
 
@@ -109,12 +105,23 @@ export async function main(argv: string[]): Promise<void> {
     exitOnStartupFailure(
       error instanceof CommanderError
         ? new StartupFailure(
-            `${error.message.replace(/^error: /, '')} (leasehold --help lists the options)`,
+            `${error.message.replace(/^error: /, '')} (${helpHint(program, error, argv)})`,
             EXIT_CONFIGURATION,
           )
         : error,
     );
   }
+}
+
+/** Where the options are listed: each command's own help; the top level lists commands. */
+function helpHint(program: Command, error: CommanderError, argv: readonly string[]): string {
+  const names = new Set(program.commands.map((command) => command.name()));
+  const command = argv.slice(2).find((arg) => names.has(arg));
+  const unknownCommand =
+    error.code === 'commander.unknownCommand' ||
+    (command === undefined && error.code === 'commander.excessArguments');
+  if (unknownCommand) return 'leasehold --help lists the commands';
+  return `leasehold ${command ?? 'serve'} --help lists its options`;
 }
 
 function addServeCommand(program: Command): void {
@@ -197,74 +204,19 @@ function addStatusCommand(program: Command): void {
     )
     .option('--port <port>', 'the port the sidecar listens on [LEASEHOLD_PORT] (default: 4040)')
     .action(async (flags: { url?: string; host?: string; port?: string }) => {
-      let url: string;
       try {
-        url = statusUrl({ flags, env: process.env });
+        const url = statusUrl({ flags, env: process.env });
+        const givenAs =
+          flags.url !== undefined
+            ? 'flag --url'
+            : url === process.env.LEASEHOLD_URL
+              ? 'environment LEASEHOLD_URL'
+              : 'from --host and --port';
+        process.stdout.write(await statusReport(sidecarUrl(url, givenAs)));
       } catch (error) {
         exitOnStartupFailure(error);
       }
-      let body: Record<string, unknown>;
-      try {
-        const response = await fetch(new URL('/v1/leader', url), {
-          signal: AbortSignal.timeout(5_000),
-        });
-        body = (await response.json()) as Record<string, unknown>;
-      } catch (error) {
-        exitOnStartupFailure(
-          new StartupFailure(
-            `no sidecar answered at ${url} (${(error as Error).message}); start one, or give --port / LEASEHOLD_PORT or --url / LEASEHOLD_URL`,
-            EXIT_ENVIRONMENT,
-          ),
-        );
-      }
-      const command = await commandStatus(url);
-      process.stdout.write(`${[...statusLines(body), ...commandLines(command)].join('\n')}\n`);
     });
-}
-
-interface CommandAnswer {
-  readonly command: string | null;
-  readonly running: boolean;
-  readonly restarts: number;
-  readonly backoffMs: number;
-  readonly backoffUntil: string | null;
-}
-
-/** GET /v1/command: `command` is null from a plain sidecar; null if it cannot be read. */
-async function commandStatus(url: string): Promise<CommandAnswer | null> {
-  try {
-    const response = await fetch(new URL('/v1/command', url), {
-      signal: AbortSignal.timeout(5_000),
-    });
-    return response.ok ? ((await response.json()) as CommandAnswer) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** `leasehold status`: the command of `leasehold run`, when there is one. */
-function commandLines(command: CommandAnswer | null): string[] {
-  if (command?.command == null) return [];
-  const waitMs = command.backoffUntil === null ? 0 : Date.parse(command.backoffUntil) - Date.now();
-  const state = command.running
-    ? 'running here'
-    : waitMs > 0
-      ? `backing off: competes again in ${(waitMs / 1000).toFixed(1)} s (wait ${command.backoffMs / 1000} s)`
-      : 'not running here';
-  return [`command    ${command.command}: ${state}; ended by itself ${command.restarts} times`];
-}
-
-/** `leasehold status`: a /v1/leader answer for a person. */
-function statusLines(body: Record<string, unknown>): string[] {
-  const store = body.store as { healthy: boolean; error: { message: string } | null };
-  return [
-    `election   ${String(body.election)} (${String(body.backend)})`,
-    `leader     ${body.leader === null ? '(none known)' : String(body.leader)}${body.isLeader === true ? '  ← this instance' : ''}`,
-    `term       ${body.term === null ? '-' : String(body.term)}`,
-    `since      ${body.since === null ? '-' : String(body.since)}`,
-    `this       ${String(body.self)}${body.isLeader === true ? `, leads for ${String(body.leaseRemainingMs)} ms more unless renewed` : ', follower'}`,
-    `store      ${store.healthy ? 'healthy' : `UNAVAILABLE: ${store.error?.message ?? ''}`}`,
-  ];
 }
 
 /**

@@ -724,8 +724,16 @@ export function helpText(f: AnyField): string {
 /** The configuration as `leasehold config` prints it: secrets masked. */
 export function describeConfig(config: SidecarConfig): Record<string, unknown> {
   const described: Record<string, unknown> = {};
+  // Unset, the renew interval is derived from the TTL: print what the elector will use.
+  const effective: SidecarConfig = {
+    ...config,
+    renewIntervalMs:
+      config.renewIntervalMs ??
+      resolveTiming({ ttlMs: config.ttlMs, retryIntervalMs: config.retryIntervalMs })
+        .renewIntervalMs,
+  };
   for (const f of FIELDS) {
-    const value = config[f.key];
+    const value = effective[f.key];
     if (value === undefined) continue;
     described[f.yaml] = f.key === 'store' ? maskUrl(String(value)) : isSecret(f) ? '***' : value;
   }

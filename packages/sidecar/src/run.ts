@@ -1,4 +1,4 @@
-import type { DeposeReason, Elector, LeaseEvent } from '@leasehold/core';
+import type { DeposeReason, Elector, LeaseEvent, ResignOutcome } from '@leasehold/core';
 import type { Logger } from 'pino';
 import { CrashLoopBackoff, type CommandStatus } from './command-backoff.js';
 import { jobEnvironment } from './job-env.js';
@@ -96,9 +96,9 @@ export class LeaderOnlyCommand {
   }
 
   /** POST /v1/resign: the command is stopped first, the lease released after it is gone. */
-  async resign(): Promise<boolean> {
+  async resign(): Promise<ResignOutcome> {
     await this.stopRun('resigning');
-    return this.options.elector.resign();
+    return this.options.elector.resignWithOutcome();
   }
 
   private async stopRun(why: string): Promise<void> {

@@ -1,5 +1,11 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
-import { Elector, resolveTiming, storeCallTimeoutMs, type LeaseStore } from '@leasehold/core';
+import {
+  Elector,
+  resolveTiming,
+  storeCallTimeoutMs,
+  type LeaseStore,
+  type ResignOutcome,
+} from '@leasehold/core';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config.js';
 import type { CommandStatus } from './command-backoff.js';
@@ -29,7 +35,7 @@ export interface Attachment {
   /** Stop before the lease is released, on shutdown or a failed start-up. */
   readonly stop: () => Promise<void>;
   /** Behind POST /v1/resign, in place of `elector.resign()`. */
-  readonly resign?: () => Promise<boolean>;
+  readonly resign?: () => Promise<ResignOutcome>;
   /** For /metrics and GET /v1/command: the command's restarts and backoff. */
   readonly status?: () => CommandStatus;
 }

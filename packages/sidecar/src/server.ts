@@ -1,6 +1,6 @@
 import { fastifySSE } from '@fastify/sse';
 import fastifySwagger from '@fastify/swagger';
-import type { Elector } from '@leasehold/core';
+import type { Elector, ResignOutcome } from '@leasehold/core';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -32,7 +32,7 @@ export interface ServerOptions {
   /** Bearer token for POST /v1/resign; resign is disabled without one. */
   readonly adminToken: string | undefined;
   /** What POST /v1/resign does; `elector.resign()` unless `leasehold run` stops its command first. */
-  readonly resign?: () => Promise<boolean>;
+  readonly resign?: () => Promise<ResignOutcome>;
   /**
    * Why resign is off, for its 403, when the sidecar has a token but will not take it
    * (a non-loopback bind without TLS: serve.ts).
@@ -134,7 +134,7 @@ async function createApp(
     longPolls,
   });
   await app.register(statusRoutes, { elector, history: options.history, eventStreams });
-  const resign = options.resign ?? (() => elector.resign());
+  const resign = options.resign ?? (() => elector.resignWithOutcome());
   await app.register(adminRoutes, {
     elector,
     adminToken,

@@ -3,7 +3,13 @@ import { LeaseholdConfigError, LeaseholdError, type ErrorCode } from '@leasehold
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { ConfigFileError } from './config-file.js';
-import { ConfigValueError, describeSource, invalidSetting, type SidecarConfig } from './config.js';
+import {
+  ConfigValueError,
+  describeSource,
+  invalidSetting,
+  type SettingKey,
+  type SidecarConfig,
+} from './config.js';
 
 /**
  * Every failure before the sidecar is up, for every command, becomes one line on stderr and
@@ -78,12 +84,29 @@ function classify(
 }
 
 /**
+ * The adapters' option names (`StoreOptions`) for values the user gave as a setting: a
+ * refusal names the flag, variable or YAML key and the value as written (`--ttl 11m`, not
+ * `ttl: 660000`; `--store-ca`, not `tls.ca`).
+ */
+const ADAPTER_OPTION_SETTINGS: Readonly<Record<string, SettingKey>> = {
+  namespace: 'namespace',
+  ttl: 'ttlMs',
+  'tls.ca': 'storeCa',
+  'tls.cert': 'storeCert',
+  'tls.key': 'storeKey',
+};
+
+/**
  * A store adapter or the elector refused a value: say which setting it came from. Adapters
- * name parts of the store URL ("store parameter bogus", "store host"), or the namespace.
+ * name parts of the store URL ("store parameter bogus", "store host"), or an option of
+ * theirs (ADAPTER_OPTION_SETTINGS).
  */
 function inUserWords(error: LeaseholdConfigError, config: SidecarConfig): string {
-  if (error.field === 'namespace')
-    return invalidSetting(config, 'namespace', error.accepted).message;
+  const setting = ADAPTER_OPTION_SETTINGS[error.field];
+  if (setting !== undefined) {
+    const accepted = error.accepted.replace(/\btls\.(ca|cert|key)\b/g, '--store-$1');
+    return invalidSetting(config, setting, accepted).message;
+  }
   if (!error.field.startsWith('store')) return error.message;
   const where = describeSource(config.sources.store ?? { kind: 'default' });
   const value = typeof error.value === 'string' ? JSON.stringify(error.value) : String(error.value);

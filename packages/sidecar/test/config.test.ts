@@ -102,6 +102,15 @@ describe('configuration sources', () => {
     );
   });
 
+  it('shows the renew interval the elector will use, set or derived from the TTL', () => {
+    expect(describeConfig(loadConfig({ flags: { ttl: '9s' }, env: {} }))).toMatchObject({
+      ttl: 9_000,
+      renewInterval: 3_000,
+    });
+    const set = loadConfig({ flags: { ttl: '9s', 'renew-interval': '2s' }, env: {} });
+    expect(describeConfig(set)).toMatchObject({ renewInterval: 2_000 });
+  });
+
   it('never shows a store password or the admin token', () => {
     const config = loadConfig({
       flags: { store: 'redis://app:hunter2@cache:6379/0' },

@@ -62,7 +62,7 @@ describe('the sidecar command', () => {
           headers: { authorization: `Bearer ${token}` },
         });
       expect((await resign('wrong-token-0123456789')).status).toBe(401);
-      expect(await (await resign(TOKEN)).json()).toEqual({ resigned: true });
+      expect(await (await resign(TOKEN)).json()).toEqual({ resigned: true, lease: 'released' });
       await loggedLine(sidecar, /resign requested over HTTP/, 5_000);
       await oneLeader([sidecar], 10_000); // elected again after its hold-off
       sidecar.child.kill('SIGTERM');

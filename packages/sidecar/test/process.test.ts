@@ -187,16 +187,33 @@ describe('the leasehold command', () => {
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
-  it('summarises a running sidecar with `leasehold status`', { timeout: 30_000 }, async () => {
-    const sidecar = await start(BACKENDS[0][1], `status-${randomUUID().slice(0, 8)}`, 'solo');
+  it('summarises a running sidecar with `leasehold status`', { timeout: 40_000 }, async () => {
+    const election = `status-${randomUUID().slice(0, 8)}`;
+    const sidecar = await start(BACKENDS[0][1], election, 'solo');
     await oneLeader([sidecar], 10_000);
-    const result = spawnSync(process.execPath, [BIN, 'status', '--url', sidecar.url], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
+    const status = () =>
+      spawnSync(process.execPath, [BIN, 'status', '--url', sidecar.url], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+    const result = status();
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/leader\s+solo\s+← this instance/);
     expect(result.stdout).toMatch(/store\s+healthy/);
+    expect(result.stdout).toMatch(/^members\s+solo \(priority 0, leader\)$/m);
+    expect(result.stdout).toMatch(/^history\s+\S/m);
+    await start(BACKENDS[0][1], election, 'second');
+    await until(async () => {
+      const answer = await fetch(`${sidecar.url}/v1/members`);
+      return ((await answer.json()) as { members: unknown[] }).members.length === 2;
+    }, 10_000);
+    const members = status()
+      .stdout.split('\n')
+      .filter((line) => /\(priority 0/.test(line));
+    expect(members.map((line) => line.replace(/^(members)?\s+/, '').split(' ')[0]).sort()).toEqual([
+      'second',
+      'solo',
+    ]);
   });
 });
 
@@ -458,7 +475,7 @@ describe('leasehold run', () => {
         method: 'POST',
         headers: { authorization: `Bearer ${token}` },
       });
-      expect(await response.json()).toEqual({ resigned: true });
+      expect(await response.json()).toEqual({ resigned: true, lease: 'released' });
       const all = await eventsUntil(file, (e) => starts(e).some((x) => x.id === 'b'), 10_000);
       expect(all.map((e) => `${e.event} ${e.id}`)).toEqual([
         'start a',

@@ -92,6 +92,7 @@ describe('sidecar routes', () => {
         'isLeader',
         'leader',
         'leaseRemainingMs',
+        'leadsFrom',
         'self',
         'since',
         'store',
@@ -169,6 +170,24 @@ describe('sidecar routes', () => {
     expect(own.changes).toContainEqual(
       expect.objectContaining({ kind: 'deposed', reason: 'resigned' }),
     );
+  });
+
+  it('shows on /v1/leader when a held-off first election will lead (never-used namespace)', async () => {
+    const { app, elector } = await sidecar({ namespace: `fresh-${randomUUID().slice(0, 8)}` });
+    await until(() => elector.status().state === 'pending', 5_000);
+    const waiting = (await app.inject('/v1/leader')).json<{
+      leader: string | null;
+      leadsFrom: string | null;
+    }>();
+    expect(waiting.leader).toBeNull();
+    const leadsFrom = Date.parse(String(waiting.leadsFrom));
+    // One TTL (2 s here) from when the server first served the namespace, with margins.
+    expect(leadsFrom).toBeGreaterThan(Date.now());
+    expect(leadsFrom).toBeLessThanOrEqual(Date.now() + 2_100);
+    await until(() => elector.isLeader(), 5_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(leadsFrom - 50);
+    const leading = (await app.inject('/v1/leader')).json<{ leadsFrom: string | null }>();
+    expect(leading.leadsFrom).toBeNull();
   });
 
   it('answers /v1/is-leader 200 for the leader and 503 for a follower', async () => {
@@ -263,7 +282,7 @@ describe('sidecar routes', () => {
       url: '/v1/resign',
       headers: { authorization: `Bearer ${TOKEN}` },
     });
-    expect(accepted.json()).toEqual({ resigned: true });
+    expect(accepted.json()).toEqual({ resigned: true, lease: 'released' });
     expect(guarded.elector.isLeader()).toBe(false);
     expect(guarded.logs.join('')).not.toContain(TOKEN);
   });

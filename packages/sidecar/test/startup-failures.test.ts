@@ -437,3 +437,71 @@ describe('TLS files, the same line on every backend', () => {
     expect(new Set(lines).size).toBe(1);
   });
 });
+
+describe('in the words the user wrote, on ZooKeeper and for every command', () => {
+  const zookeeper = 'zk://127.0.0.1:2181';
+
+  it('a zk:// URL at a Redis port: exit 1, protocol mismatch', { timeout: 40_000 }, async () => {
+    const outcome = await leasehold(['--store', 'zk://127.0.0.1:6379', '--port', '0']);
+    expectOneLine(
+      outcome,
+      1,
+      'leasehold: protocol mismatch: 127.0.0.1:6379 is a Redis server, not a ZooKeeper server',
+    );
+  });
+
+  it(
+    'a TTL beyond the ZooKeeper session timeout: exit 2, naming --ttl as written',
+    {
+      timeout: 30_000,
+    },
+    async () => {
+      const outcome = await leasehold(['--store', zookeeper, '--ttl', '24h', '--port', '0']);
+      expectOneLine(
+        outcome,
+        2,
+        /^leasehold: invalid ttl \(flag --ttl\): "24h"; the ZooKeeper session/,
+      );
+    },
+  );
+
+  it('a CA file on zk://: exit 2, naming --store-ca', { timeout: 30_000 }, async () => {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'].concat([
+        '-days',
+        '2',
+        '-subj',
+        '/CN=lhsu zk CA',
+        '-keyout',
+        'zk-ca.key',
+        '-out',
+        'zk-ca.crt',
+      ]),
+      { cwd: dir, stdio: 'pipe' },
+    );
+    const ca = join(dir, 'zk-ca.crt');
+    const outcome = await leasehold(['--store', zookeeper, '--store-ca', ca, '--port', '0']);
+    expectOneLine(
+      outcome,
+      2,
+      `leasehold: invalid store-ca (flag --store-ca): "${ca}"; zk:// has no TLS`,
+    );
+  });
+
+  it('`status --url` that is not a URL: exit 2', { timeout: 30_000 }, async () => {
+    const outcome = await leasehold(['status', '--url', 'notaurl']);
+    expectOneLine(outcome, 2, 'leasehold: invalid url (flag --url): "notaurl"; ');
+  });
+
+  it('an unknown option points at a help that lists the options', { timeout: 30_000 }, async () => {
+    const outcome = await leasehold(['status', '--bogus']);
+    expectOneLine(outcome, 2, '(leasehold status --help lists its options)');
+    const help = await leasehold(['status', '--help']);
+    expect(help.stdout).toContain('--url');
+    const served = await leasehold(['--bogus']);
+    expectOneLine(served, 2, '(leasehold serve --help lists its options)');
+    expect((await leasehold(['serve', '--help'])).stdout).toContain('--store');
+    expectOneLine(await leasehold(['frob']), 2, '(leasehold --help lists the commands)');
+  });
+});

@@ -11,6 +11,7 @@ import {
   type MemberStore,
   type RenewResult,
 } from '@leasehold/core';
+import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import zookeeper from 'node-zookeeper-client';
 import {
   closedError,
@@ -123,7 +124,12 @@ export class ZooKeeperStore implements LeaseStore {
   async start(): Promise<void> {
     this.session.start();
     const waitMs = Math.min(CONNECT_WAIT_MS, Math.max(1_000, this.config.sessionTimeoutMs));
-    if (!(await this.session.waitConnected(waitMs))) return;
+    if (!(await this.session.waitConnected(waitMs))) {
+      // Not merely down if DNS does not know a host or something else answers there.
+      const hopeless = await diagnoseFirstConnection('zookeeper', this.endpoints());
+      if (hopeless !== null) throw hopeless;
+      return;
+    }
     try {
       await this.znodes.ensurePath(this.paths.electionsRoot);
       await this.znodes.ensurePath(this.paths.membersRoot);
@@ -133,6 +139,13 @@ export class ZooKeeperStore implements LeaseStore {
       if (!translated.transient) throw translated;
     }
     if (this.ttlGiven) this.requireTimeout(this.config.sessionTimeoutMs);
+  }
+
+  private endpoints(): Endpoint[] {
+    return this.config.connectionString.split(',').map((hostPort) => {
+      const colon = hostPort.lastIndexOf(':');
+      return { host: hostPort.slice(0, colon), port: Number(hostPort.slice(colon + 1)) };
+    });
   }
 
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {

@@ -24,6 +24,8 @@ export interface LeaderBody {
   self: string;
   since: string | null;
   leaseRemainingMs: number;
+  /** Holding the lock but held off (an earlier holder's lease may still run): leads from. */
+  leadsFrom: string | null;
   backend: string;
   store: {
     healthy: boolean;
@@ -63,6 +65,7 @@ export function leaderBody(elector: Elector): LeaderBody {
     self: status.id,
     since: sinceText(status.leaderSince),
     leaseRemainingMs: Math.floor(status.leaseRemainingMs),
+    leadsFrom: status.leadsFrom === null ? null : new Date(status.leadsFrom).toISOString(),
     backend: status.backend,
     store: {
       healthy: status.store.healthy,

@@ -1,4 +1,4 @@
-import type { Elector } from '@leasehold/core';
+import type { Elector, ResignOutcome } from '@leasehold/core';
 import type { FastifyInstance } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { errorSchema, sendError } from '../errors.js';
@@ -10,15 +10,37 @@ export interface AdminRoutesOptions {
   /** Bearer token for POST /v1/resign; resign is disabled without one. */
   readonly adminToken: string | undefined;
   /** Gives up leadership (with `leasehold run`, after stopping the command). */
-  readonly resign: () => Promise<boolean>;
+  readonly resign: () => Promise<ResignOutcome>;
   /** Why resign is off although a token may be set; the 403's message. */
   readonly disabledReason?: string;
+}
+
+/** POST /v1/resign's answer: whether this instance stepped down, and what became of its lease. */
+export interface ResignAnswer {
+  readonly resigned: boolean;
+  /** Absent when nothing was held. `left-to-expire`: the release failed, see `expiresBy`. */
+  readonly lease?: 'released' | 'left-to-expire';
+  /** With `left-to-expire`: the latest time the store keeps the lease (ISO 8601). */
+  readonly expiresBy?: string;
+  /** The release's failure, when it failed. */
+  readonly releaseError?: { readonly code: string; readonly message: string };
 }
 
 const resignSchema = {
   description: 'Give up leadership now. Needs Authorization: Bearer <admin token>.',
   response: {
-    200: { type: 'object', properties: { resigned: { type: 'boolean' } } },
+    200: {
+      type: 'object',
+      properties: {
+        resigned: { type: 'boolean' },
+        lease: { type: 'string', enum: ['released', 'left-to-expire'] },
+        expiresBy: { type: 'string' },
+        releaseError: {
+          type: 'object',
+          properties: { code: { type: 'string' }, message: { type: 'string' } },
+        },
+      },
+    },
     401: errorSchema,
     403: errorSchema,
   },
@@ -40,11 +62,29 @@ export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOpti
     if (!sameSecret(presented, adminToken)) {
       return sendError(reply, 401, 'LEASEHOLD_E_UNAUTHORIZED', 'missing or wrong bearer token');
     }
-    const resigned = await resign();
+    const answer = resignAnswer(await resign());
     // The request's logger already names the election and this id (serve.ts binds them).
-    request.log.info({ resigned }, 'resign requested over HTTP');
-    return { resigned };
+    if (answer.releaseError === undefined) {
+      request.log.info(answer, 'resign requested over HTTP');
+    } else {
+      request.log.warn(answer, 'resigned over HTTP, but the release failed');
+    }
+    return answer;
   });
+}
+
+export function resignAnswer(outcome: ResignOutcome): ResignAnswer {
+  if (!outcome.resigned) return { resigned: false };
+  const releaseError = outcome.releaseError === null ? {} : { releaseError: outcome.releaseError };
+  if (outcome.released || outcome.leaseExpiresBy === null) {
+    return { resigned: true, lease: 'released', ...releaseError };
+  }
+  return {
+    resigned: true,
+    lease: 'left-to-expire',
+    expiresBy: new Date(outcome.leaseExpiresBy).toISOString(),
+    ...releaseError,
+  };
 }
 
 /**

@@ -48,6 +48,11 @@ const leaderSchema = {
       description:
         'While leading: ms until this instance\u2019s own deadline. Cache no longer than this.',
     },
+    leadsFrom: {
+      type: ['string', 'null'],
+      description:
+        'While this instance holds the lock but waits out a lease the store may have forgotten (the first election on a never-used namespace): ISO time from which it leads. Otherwise null.',
+    },
     backend: { type: 'string' },
     store: storeSchema,
     termRegressions: {
@@ -82,6 +87,7 @@ const leaderSchema = {
     'self',
     'since',
     'leaseRemainingMs',
+    'leadsFrom',
     'backend',
     'store',
     'termRegressions',

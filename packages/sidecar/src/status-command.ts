@@ -1,0 +1,167 @@
+import { EXIT_CONFIGURATION, EXIT_ENVIRONMENT, StartupFailure } from './startup-failure.js';
+
+/**
+ * `leasehold status`: ask a running sidecar (`/v1/leader`, `/v1/members`, `/v1/history`) and
+ * print a summary for a person. The address must be an http(s) URL (exit 2 otherwise, like
+ * any value to change); a sidecar that does not answer is exit 1.
+ */
+
+const ASK_TIMEOUT_MS = 5_000;
+/** The most recent changes `status` prints. */
+const HISTORY_LINES = 5;
+
+interface LeaderAnswer {
+  readonly election: string;
+  readonly backend: string;
+  readonly leader: string | null;
+  readonly term: number | null;
+  readonly since: string | null;
+  readonly self: string;
+  readonly isLeader: boolean;
+  readonly leaseRemainingMs: number;
+  readonly leadsFrom?: string | null;
+  readonly store: { readonly healthy: boolean; readonly error: { message: string } | null };
+}
+
+interface Member {
+  readonly id: string;
+  readonly priority: number;
+}
+
+interface Change {
+  readonly at: string;
+  readonly kind: string;
+  readonly leader?: string | null;
+  readonly term?: number | null;
+  readonly reason?: string;
+}
+
+/** GET /v1/command: `command` is null from a plain sidecar. */
+interface CommandAnswer {
+  readonly command: string | null;
+  readonly running: boolean;
+  readonly restarts: number;
+  readonly backoffMs: number;
+  readonly backoffUntil: string | null;
+}
+
+/** The sidecar's address as given: `--url` or LEASEHOLD_URL, checked before it is asked. */
+export function sidecarUrl(raw: string, givenAs: string): URL {
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Said below.
+  }
+  if (url === null || !/^https?:$/.test(url.protocol)) {
+    throw new StartupFailure(
+      `invalid url (${givenAs}): ${JSON.stringify(raw)}; the address of a running sidecar, such as http://127.0.0.1:4040`,
+      EXIT_CONFIGURATION,
+    );
+  }
+  return url;
+}
+
+export async function statusReport(url: URL): Promise<string> {
+  let leader: LeaderAnswer;
+  try {
+    leader = await ask<LeaderAnswer>(url, '/v1/leader');
+  } catch (error) {
+    throw new StartupFailure(
+      `no sidecar answered at ${url.href.replace(/\/$/, '')} (${(error as Error).message}); start one, or give --port / LEASEHOLD_PORT or --url / LEASEHOLD_URL`,
+      EXIT_ENVIRONMENT,
+    );
+  }
+  // Best effort: an older sidecar, or a store that cannot list members, still gets a summary.
+  const [command, members, history] = await Promise.all([
+    ask<CommandAnswer>(url, '/v1/command').then(
+      (answer) => answer,
+      () => null,
+    ),
+    ask<{ members: Member[] }>(url, '/v1/members').then(
+      (answer) => answer.members,
+      () => null,
+    ),
+    ask<{ changes: Change[] }>(url, '/v1/history').then(
+      (answer) => answer.changes,
+      () => null,
+    ),
+  ]);
+  const lines = [
+    ...leaderLines(leader),
+    ...commandLines(command),
+    ...memberLines(members, leader.leader),
+    ...historyLines(history),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function ask<T>(base: URL, path: string): Promise<T> {
+  const response = await fetch(new URL(path, base), {
+    signal: AbortSignal.timeout(ASK_TIMEOUT_MS),
+  });
+  if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+  return (await response.json()) as T;
+}
+
+function leaderLines(body: LeaderAnswer): string[] {
+  const self = body.isLeader ? '  ← this instance' : '';
+  return [
+    `election   ${body.election} (${body.backend})`,
+    `leader     ${body.leader ?? '(none known)'}${self}`,
+    `term       ${body.term === null ? '-' : String(body.term)}`,
+    `since      ${body.since ?? '-'}`,
+    `this       ${body.self}, ${thisInstance(body)}`,
+    `store      ${body.store.healthy ? 'healthy' : `UNAVAILABLE: ${body.store.error?.message ?? ''}`}`,
+  ];
+}
+
+function thisInstance(body: LeaderAnswer): string {
+  if (body.isLeader) return `leads for ${body.leaseRemainingMs} ms more unless renewed`;
+  if (body.leadsFrom !== undefined && body.leadsFrom !== null) {
+    return `holds the lock, held off until ${body.leadsFrom} (an earlier holder's lease may still run)`;
+  }
+  return 'follower';
+}
+
+/** The leader is marked from the same answer as the `leader` line, not the members' flags. */
+function memberLines(members: readonly Member[] | null, leader: string | null): string[] {
+  if (members === null) return ['members    (not available)'];
+  if (members.length === 0) return ['members    (none live)'];
+  return members.map(
+    (member, index) =>
+      `${index === 0 ? 'members   ' : '          '} ${member.id} (priority ${member.priority}${member.id === leader ? ', leader' : ''})`,
+  );
+}
+
+function historyLines(changes: readonly Change[] | null): string[] {
+  if (changes === null) return ['history    (not available)'];
+  if (changes.length === 0) return ['history    (no change seen yet)'];
+  return changes
+    .slice(0, HISTORY_LINES)
+    .map(
+      (change, index) =>
+        `${index === 0 ? 'history   ' : '          '} ${change.at}  ${describeChange(change)}`,
+    );
+}
+
+function describeChange(change: Change): string {
+  const term = change.term === null || change.term === undefined ? '' : ` term ${change.term}`;
+  if (change.kind === 'deposed')
+    return `this instance stopped leading${term} (${change.reason ?? '?'})`;
+  return change.leader === null || change.leader === undefined
+    ? 'no leader known'
+    : `leader ${change.leader}${term}`;
+}
+
+/** The command of `leasehold run`, when there is one. */
+function commandLines(command: CommandAnswer | null): string[] {
+  if (command?.command == null) return [];
+  const waitMs = command.backoffUntil === null ? 0 : Date.parse(command.backoffUntil) - Date.now();
+  const state = command.running
+    ? 'running here'
+    : waitMs > 0
+      ? `backing off: competes again in ${(waitMs / 1000).toFixed(1)} s (wait ${command.backoffMs / 1000} s)`
+      : 'not running here';
+  return [`command    ${command.command}: ${state}; ended by itself ${command.restarts} times`];
+}
