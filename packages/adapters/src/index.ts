@@ -100,6 +100,8 @@ export async function createStore(url: string, options: StoreOptions = {}): Prom
  */
 function refuseMisreadCredentials(raw: string, url: URL): void {
   if (url.protocol === 'sqlite:') return; // a file path: no credentials, and `@` is allowed
+  // No `@` at all: no credentials to misread; the adapter names what is wrong (a fragment…).
+  if (!raw.includes('@')) return;
   if (!`${url.pathname}${url.search}${url.hash}`.includes('@') && url.hash === '') return;
   throw new LeaseholdConfigError(
     'store',
