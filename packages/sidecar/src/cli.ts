@@ -18,6 +18,7 @@ import { statusUrl } from './status-target.js';
 import { sidecarUrl, statusReport } from './status-command.js';
 import { version } from './version.js';
 import { yaml } from './yaml.js';
+import { dropIpServernameWarning } from './ip-servername-warning.js';
 
 /**
  * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean; a failure at
@@ -85,6 +86,7 @@ async function start(
 }
 
 export async function main(argv: string[]): Promise<void> {
+  dropIpServernameWarning();
   const program = new Command('leasehold')
     .description('Leader election sidecar: tells your app over localhost HTTP whether it leads.')
     .version(version, '-v, --version')
