@@ -88,7 +88,8 @@ describe('examples/fenced-writer', () => {
         store: DATABASE,
         election: `lhrn-fw-${randomUUID().slice(0, 8)}`,
         job: [`${EXAMPLE}writer.sh`],
-        args: ['--store-prefix', 'lhrn', ...TEST_RUN_ARGS],
+        // PG* variables are withheld from jobs unless passed on purpose (docs/run.md).
+        args: ['--store-prefix', 'lhrn', '--pass-env', 'PGOPTIONS', ...TEST_RUN_ARGS],
         marker,
         env: { FENCED_WRITER_DATABASE_URL: DATABASE, FENCED_WRITER_INTERVAL: '0.05', PGOPTIONS },
       });
