@@ -1,7 +1,8 @@
-import { SUPPORTED_SCHEMES } from '@leasehold/adapters';
-import { FIELDS, loadConfig, type SidecarConfig } from '@leasehold/sidecar';
-import { readdirSync } from 'node:fs';
-import { posix } from 'node:path';
+import { SUPPORTED_SCHEMES, urlSecrets } from '@leasehold/adapters';
+import { FIELDS, SECRET_FILE_OPTIONS, loadConfig, type SidecarConfig } from '@leasehold/sidecar';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSidecar, type ProbeSidecar } from './support/probe-sidecar.js';
 import {
@@ -25,7 +26,14 @@ import { explain, requireTool, runTool } from './support/tools.js';
 
 const EXAMPLES = 'examples/kubernetes';
 const overlays = readdirSync(`${root}/${EXAMPLES}/overlays`).sort();
-const knownEnv = new Set(FIELDS.map((field) => field.env));
+const knownEnv = new Set([
+  ...FIELDS.map((field) => field.env),
+  ...SECRET_FILE_OPTIONS.map((option) => option.env),
+]);
+/** The variables of the secret settings themselves (LEASEHOLD_STORE, …), not their _FILE. */
+const secretSettingEnv = SECRET_FILE_OPTIONS.map((option) => option.env.replace(/_FILE$/, ''));
+/** Where the test writes the Secrets the pods mount, as the kubelet would. */
+const mountRoot = mkdtempSync(join(tmpdir(), 'leasehold-k8s-'));
 
 /** Values the API server would fill in for the downward API. */
 const POD_FIELDS: Readonly<Record<string, string>> = {
@@ -161,10 +169,59 @@ function environmentOf(container: Mapping, objects: Mapping[]): Map<string, EnvV
   return env;
 }
 
-function configOf(env: Map<string, EnvVar>): SidecarConfig {
+interface SecretMount {
+  /** Where the container sees the volume. */
+  readonly mountPath: string;
+  /** Where this test wrote the Secret's files, for a volume whose Secret the overlay renders. */
+  readonly written?: string;
+}
+
+/**
+ * The sidecar's read-only mounts of Secret volumes. The Secrets the overlay renders are
+ * written to a directory here (each key, or the volume's `items`, as a file), so that the
+ * *_FILE settings that name them can be read as the kubelet would let the sidecar read them.
+ */
+function secretMountsOf(pod: Pod, objects: Mapping[], overlay: string): SecretMount[] {
+  const volumes = list(pod.spec.volumes ?? [], 'volumes').map((v) => mapping(v, 'volume'));
+  return list(pod.sidecar.volumeMounts ?? [], 'volumeMounts')
+    .map((m) => mapping(m, 'volumeMount'))
+    .flatMap((mount) => {
+      const volume = volumes.find((v) => v.name === mount.name);
+      if (volume?.secret === undefined || mount.readOnly !== true) return [];
+      const mountPath = text(mount.mountPath, 'mountPath');
+      const source = mapping(volume.secret, 'volume.secret');
+      const secret = named(objects, 'Secret', text(source.secretName, 'secretName'));
+      if (secret === undefined) return [{ mountPath }];
+      const data = mapping(secret.data, 'Secret data');
+      const items =
+        source.items === undefined
+          ? Object.keys(data).map((key) => ({ key, path: key }))
+          : list(source.items, 'items').map((item) => {
+              const { key, path } = mapping(item, 'item');
+              return { key: text(key, 'item.key'), path: text(path, 'item.path') };
+            });
+      const written = join(mountRoot, overlay, text(mount.name, 'mount name'));
+      mkdirSync(written, { recursive: true });
+      for (const { key, path } of items) {
+        const value = text(data[key], `Secret data ${key}`).replace(/\s+/g, '');
+        writeFileSync(join(written, path), Buffer.from(value, 'base64'), { mode: 0o600 });
+      }
+      return [{ mountPath, written }];
+    });
+}
+
+/** The configuration the sidecar loads, its *_FILE settings read from the mounted Secrets. */
+function configOf(env: Map<string, EnvVar>, mounts: readonly SecretMount[]): SidecarConfig {
+  const fileEnv = new Set(SECRET_FILE_OPTIONS.map((option) => option.env));
+  const asMounted = (name: string, value: string): string => {
+    if (!fileEnv.has(name)) return value;
+    const mount = mounts.find((m) => value.startsWith(`${m.mountPath}/`));
+    if (mount?.written === undefined) return value;
+    return join(mount.written, value.slice(mount.mountPath.length + 1));
+  };
   return loadConfig({
     flags: {},
-    env: Object.fromEntries([...env].map(([name, { value }]) => [name, value])),
+    env: Object.fromEntries([...env].map(([name, { value }]) => [name, asMounted(name, value)])),
   });
 }
 
@@ -225,7 +282,10 @@ beforeAll(async () => {
   sidecar = await probeSidecar();
 });
 
-afterAll(() => sidecar.close());
+afterAll(async () => {
+  rmSync(mountRoot, { recursive: true, force: true });
+  await sidecar.close();
+});
 
 describe('examples/kubernetes', () => {
   it('has kubectl with a current kustomize', () => {
@@ -258,6 +318,7 @@ describe('examples/kubernetes', () => {
     let rendered: Rendered;
     let pod: Pod;
     let env: Map<string, EnvVar>;
+    let mounts: SecretMount[];
     let config: SidecarConfig;
 
     beforeAll(() => {
@@ -265,7 +326,8 @@ describe('examples/kubernetes', () => {
       rendered = render(overlay);
       pod = podOf(rendered.objects);
       env = environmentOf(pod.sidecar, rendered.objects);
-      config = configOf(env);
+      mounts = secretMountsOf(pod, rendered.objects, overlay);
+      config = configOf(env, mounts);
     });
 
     it('renders objects that validate against the Kubernetes schemas', async () => {
@@ -275,7 +337,7 @@ describe('examples/kubernetes', () => {
       expect(errors.filter((e) => e !== null)).toEqual([]);
     });
 
-    it('gives the sidecar a valid configuration for this store, the URL from a Secret', () => {
+    it('gives the sidecar a valid configuration for this store, the URL from a Secret file', () => {
       for (const name of env.keys()) {
         if (name.startsWith('LEASEHOLD_')) expect(knownEnv, name).toContain(name);
       }
@@ -283,13 +345,43 @@ describe('examples/kubernetes', () => {
       // Not `new URL`: etcd://h1:2379,h2:2379 is not a WHATWG URL.
       const scheme = /^([a-z]+):\/\//.exec(config.store)?.[1] ?? '';
       expect(scheme.startsWith(overlay), `${scheme}:// in overlay ${overlay}`).toBe(true);
-      expect(env.get('LEASEHOLD_STORE')?.from).toBe('secret');
+      // The URL is read from the file a Secret volume mounts (the Docker and Kubernetes
+      // secrets convention), not from a variable.
+      expect(config.sources.store).toMatchObject({ kind: 'env', name: 'LEASEHOLD_STORE_FILE' });
+      const storeFile = env.get('LEASEHOLD_STORE_FILE')?.value ?? '';
+      expect(
+        mounts.find((m) => storeFile.startsWith(`${m.mountPath}/`))?.written,
+        `${storeFile} lies in a mounted volume of a Secret the overlay renders`,
+      ).toBeDefined();
       if (overlay === 'zk') {
         // docs/kubernetes.md promises digest credentials: the znodes are then the user's only.
         expect(config.store).toMatch(/^zk:\/\/[^:@/]+:[^@/]+@/);
       }
       // Each replica is its own candidate: the id comes from the pod, not a constant.
       expect(env.get('LEASEHOLD_ID')?.value).toBe(POD_FIELDS['metadata.name']);
+    });
+
+    it('passes no store password, nor any other secret, as an environment variable', () => {
+      // Every process in the container, `kubectl describe` and crash dumps see the
+      // environment; the files of a Secret volume only the sidecar's user reads.
+      for (const name of [...secretSettingEnv, 'PGPASSWORD']) {
+        expect(env.has(name), `${name} in the sidecar's environment`).toBe(false);
+      }
+      const fromSecrets = [...env].filter(([, variable]) => variable.from === 'secret');
+      expect(fromSecrets.map(([name]) => name)).toEqual([]);
+      const secrets = urlSecrets(config.store);
+      if (overlay === 'zk' || overlay === 'postgres') expect(secrets).not.toEqual([]);
+      for (const container of [pod.sidecar, ...pod.app]) {
+        const values = [...environmentOf(container, rendered.objects).values()].map(
+          (variable) => variable.value,
+        );
+        for (const secret of secrets) {
+          expect(
+            values.filter((value) => value.includes(secret)),
+            String(container.name),
+          ).toEqual([]);
+        }
+      }
     });
 
     it('runs the sidecar as a native sidecar the kubelet probes on the port it serves', () => {
@@ -376,8 +468,13 @@ describe('examples/kubernetes', () => {
       }
     });
 
-    it('mounts every certificate file it names from a Secret, read-only', () => {
-      const files = ['LEASEHOLD_STORE_CA', 'LEASEHOLD_STORE_CERT', 'LEASEHOLD_STORE_KEY']
+    it('mounts every certificate and secret file it names from a Secret, read-only', () => {
+      const files = [
+        'LEASEHOLD_STORE_CA',
+        'LEASEHOLD_STORE_CERT',
+        'LEASEHOLD_STORE_KEY',
+        ...SECRET_FILE_OPTIONS.map((option) => option.env),
+      ]
         .map((name) => env.get(name)?.value)
         .filter((value) => value !== undefined);
       const mounts = list(pod.sidecar.volumeMounts ?? [], 'volumeMounts').map((m) =>
