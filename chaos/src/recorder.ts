@@ -187,7 +187,17 @@ export class Recorder {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
+      // After this process's own event loop was blocked (another round's synchronous `ip` or
+      // `nft`, a GC pause), the socket's timer fires before the poll phase reads an answer
+      // that arrived meanwhile: look once more after that phase (setImmediate) before calling
+      // it a timeout. The answer then proves less (a wider [sentAt, receivedAt]), never more.
+      let ended = false;
+      req.on('response', (res) => res.once('end', () => (ended = true)));
+      req.on('timeout', () =>
+        setImmediate(() => {
+          if (!ended) req.destroy(new Error('timeout'));
+        }),
+      );
       req.on('error', (error: NodeJS.ErrnoException) =>
         resolve(failed(error.code ?? error.message)),
       );
