@@ -15,7 +15,10 @@ export default defineConfig({
     // Adapter tests share real stores and the machine has two cores.
     maxWorkers: 2,
     reporters: process.env.CI
-      ? ['default', ['json', { outputFile: '.vitest-results.json' }]]
+      ? [
+          'default',
+          ['json', { outputFile: process.env.LEASEHOLD_VITEST_JSON ?? '.vitest-results.json' }],
+        ]
       : ['default'],
   },
 });

@@ -10,10 +10,13 @@ bash scripts/ensure-deps.sh
 bash scripts/services.sh
 pnpm run --silent lint
 set +e
-CHAOS=chaos/test/short-run.test.ts
+# netlab's own test goes there too: beside the tests that cut and stall their own labs it
+# timed out waiting for its echoes (it passes alone).
+ALONE=(chaos/test/short-run.test.ts test/netlab.test.ts)
 status=0
-pnpm exec vitest run --exclude "$CHAOS" "$@" || status=1
+pnpm exec vitest run "${ALONE[@]/#/--exclude=}" "$@" || status=1
 if [ "$#" -eq 0 ]; then
-  pnpm exec vitest run "$CHAOS" --outputFile.json=.vitest-results-chaos.json || status=1
+  LEASEHOLD_VITEST_JSON=.vitest-results-chaos.json \
+    pnpm exec vitest run --no-file-parallelism "${ALONE[@]}" || status=1
 fi
 exit "$status"

@@ -82,7 +82,9 @@ export const pgTerminate: Scenario = {
     const ended = await round.fault('pg_terminate_backend', 'the advisory lock holder', () =>
       store.terminateLockHolders(),
     );
-    round.check('the leader’s session was ended', ended === 1, `${ended} sessions ended`);
+    // A candidate in the middle of a claim holds its own fresh lock for that moment too
+    // (each claim draws a random lock id, docs/design.md), so more than one may be ended.
+    round.check('the leader’s session was ended', ended >= 1, `${ended} sessions ended`);
     await round.leader();
   },
 };

@@ -40,6 +40,8 @@ describe('event-loop lag metrics', () => {
     }
     await during(200);
     const stalled = await metrics.render();
-    expect(gauge(stalled, 'nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0.25);
+    // A sample is late by the stall less the part of its interval (100 ms) already gone when
+    // the stall began: at least 0.2 s of a 0.3 s stall.
+    expect(gauge(stalled, 'nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0.2);
   });
 });
