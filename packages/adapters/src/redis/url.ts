@@ -6,9 +6,13 @@ import { isSecretName } from '../mask.js';
 /**
  * `redis://[user[:password]@]host[:port][/db]`, `rediss://` for TLS, and Sentinel with
  * `?sentinels=host:port,host:port&sentinelMaster=name` (plus optional `sentinelUsername`,
- * `sentinelPassword`). Everything else in the query is refused, so a typo is not ignored.
+ * `sentinelPassword`), and Redis Cluster with `?cluster=true` (plus optional seed nodes
+ * `clusterNodes=host:port,host:port`; see cluster.ts). Everything else in the query is
+ * refused, so a typo is not ignored.
  */
 const QUERY_PARAMS = new Set([
+  'cluster',
+  'clusterNodes',
   'sentinels',
   'sentinelMaster',
   'sentinelUsername',
