@@ -11,12 +11,12 @@ import { isSecretName } from '../mask.js';
  * refused, so a typo is not ignored.
  */
 const QUERY_PARAMS = new Set([
-  'cluster',
-  'clusterNodes',
   'sentinels',
   'sentinelMaster',
   'sentinelUsername',
   'sentinelPassword',
+  'cluster',
+  'clusterNodes',
 ]);
 
 export function redisOptionsFromUrl(url: URL, options: StoreOptions): RedisOptions {
