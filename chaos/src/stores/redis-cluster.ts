@@ -109,8 +109,12 @@ export class RedisClusterSet implements StoreFixture {
       await source.cli('MIGRATE', this.address, String(to), key, '0', '5000');
       await pause(pauseMs);
     }
-    // The new owner first, then the old one (it stops redirecting with ASK), then the rest.
-    const rest = this.nodes.filter((n) => n !== target && n !== source);
+    // The new owner first, then the old one (it stops redirecting with ASK), then the other
+    // masters (replicas refuse SETSLOT and learn it from their masters).
+    const roles = await Promise.all(this.nodes.map((n) => n.cli('ROLE')));
+    const rest = this.nodes.filter(
+      (n, i) => n !== target && n !== source && roles[i]?.startsWith('master'),
+    );
     for (const node of [target, source, ...rest]) {
       await node.cli('CLUSTER', 'SETSLOT', String(slot), 'NODE', targetId);
     }
