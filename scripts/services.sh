@@ -2,7 +2,8 @@
 # Make sure the stores that leasehold's backends are tested against are running
 # on this (Debian, root, no systemd) machine, and print where each listens.
 #
-#   scripts/services.sh [up]       ensure Redis, PostgreSQL, etcd and ZooKeeper are up, and
+#   scripts/services.sh [up]       ensure Redis, a Redis Cluster, PostgreSQL, etcd and ZooKeeper
+#                                  are up, and
 #                                  Chromium, tmux, nftables, faketime, PgBouncer, kubectl,
 #                                  systemd-analyze, promtool and prometheus (browser, terminal,
 #                                  fault and deployment-file tests) are installed (default)
@@ -16,6 +17,8 @@
 #
 # Env overrides (defaults in brackets):
 #   REDIS_PORT [6379]  PG_PORT [5432]  PG_DB [test]
+#   REDIS_CLUSTER_PORT [7000] (6 nodes: PORT..PORT+5, 3 masters with a replica each)
+#   REDIS_CLUSTER_DIR [/var/lib/leasehold-redis-cluster]
 #   ETCD_PORT [2379]   ETCD_PEER_PORT [ETCD_PORT+1]
 #   ETCD_DATA_DIR [/var/lib/leasehold-etcd]  ETCD_LOG [/var/log/leasehold-etcd.log]
 #   ETCD_PID_FILE [/var/run/leasehold-etcd.pid]
@@ -26,6 +29,8 @@ set -euo pipefail
 
 HOST=127.0.0.1
 REDIS_PORT="${REDIS_PORT:-6379}"
+REDIS_CLUSTER_PORT="${REDIS_CLUSTER_PORT:-7000}"
+REDIS_CLUSTER_DIR="${REDIS_CLUSTER_DIR:-/var/lib/leasehold-redis-cluster}"
 PG_PORT="${PG_PORT:-5432}"
 PG_DB="${PG_DB:-test}"
 ETCD_PORT="${ETCD_PORT:-2379}"
@@ -134,6 +139,47 @@ ensure_redis() {
     tail -n 20 /var/log/redis/ci.log >&2 || true
     die "redis did not answer PONG on $HOST:$REDIS_PORT"
   }
+}
+
+# ---------------------------------------------------------------- Redis Cluster
+redis_cluster_ports() { seq "$REDIS_CLUSTER_PORT" $((REDIS_CLUSTER_PORT + 5)); }
+redis_cluster_ok() {
+  redis-cli -h "$HOST" -p "$REDIS_CLUSTER_PORT" cluster info 2>/dev/null | grep -q '^cluster_state:ok' &&
+    [ "$(redis-cli -h "$HOST" -p "$REDIS_CLUSTER_PORT" cluster nodes 2>/dev/null | wc -l)" = 6 ]
+}
+redis_node_ok() { [ "$(redis-cli -h "$HOST" -p "$1" ping 2>/dev/null)" = PONG ]; }
+
+# Six cluster-mode servers (no persistence, like the plain one) joined into 3 masters with
+# a replica each. A node that answers is left alone; a cluster that is not whole is made
+# anew from empty nodes.
+ensure_redis_cluster() {
+  if redis_cluster_ok; then
+    log "redis cluster already answers on $HOST:$REDIS_CLUSTER_PORT-$((REDIS_CLUSTER_PORT + 5))"
+    return 0
+  fi
+  local port dir nodes=()
+  for port in $(redis_cluster_ports); do
+    dir="$REDIS_CLUSTER_DIR/$port"
+    nodes+=("$HOST:$port")
+    if ! redis_node_ok "$port"; then
+      rm -rf "$dir" && mkdir -p "$dir"
+      redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
+        --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 2000 --save "" \
+        --appendonly no --dir "$dir" --logfile "$dir/redis.log" >&2
+    fi
+  done
+  for port in $(redis_cluster_ports); do
+    wait_for "redis cluster node $port" redis_node_ok "$port" || die "redis cluster node $port did not answer"
+  done
+  if ! redis_cluster_ok; then
+    log "creating the redis cluster on ${nodes[*]}"
+    for port in $(redis_cluster_ports); do
+      redis-cli -h "$HOST" -p "$port" flushall >/dev/null 2>&1 || true
+      redis-cli -h "$HOST" -p "$port" cluster reset hard >/dev/null
+    done
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >&2
+    wait_for "redis cluster" redis_cluster_ok || die "redis cluster did not reach cluster_state:ok"
+  fi
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -396,22 +442,25 @@ ensure_ops_tools() {
 
 # ---------------------------------------------------------------- commands
 print_urls() {
-  printf '%-10s%s\n' redis "redis://$HOST:$REDIS_PORT"
-  printf '%-10s%s\n' postgres "postgres://$PG_USER@$HOST:$PG_PORT/$PG_DB"
-  printf '%-10s%s\n' etcd "etcd://$HOST:$ETCD_PORT"
-  printf '%-10s%s\n' zookeeper "zk://$HOST:$ZK_PORT"
+  printf '%-14s%s\n' redis "redis://$HOST:$REDIS_PORT"
+  printf '%-14s%s\n' redis-cluster "redis://$HOST:$REDIS_CLUSTER_PORT?cluster=true"
+  printf '%-14s%s\n' postgres "postgres://$PG_USER@$HOST:$PG_PORT/$PG_DB"
+  printf '%-14s%s\n' etcd "etcd://$HOST:$ETCD_PORT"
+  printf '%-14s%s\n' zookeeper "zk://$HOST:$ZK_PORT"
 }
 
 status() {
   local rc=0 s
   if have redis-cli && redis_ok; then s=up; else s=down rc=1; fi
-  printf '%-10s%-42s%s\n' redis "redis://$HOST:$REDIS_PORT" "$s"
+  printf '%-14s%-42s%s\n' redis "redis://$HOST:$REDIS_PORT" "$s"
+  if have redis-cli && redis_cluster_ok; then s=up; else s=down rc=1; fi
+  printf '%-14s%-42s%s\n' redis-cluster "redis://$HOST:$REDIS_CLUSTER_PORT?cluster=true" "$s"
   if have pg_isready && pg_ok && pg_find_user; then s=up; else s=down rc=1; fi
-  printf '%-10s%-42s%s\n' postgres "postgres://${PG_USER:-postgres}@$HOST:$PG_PORT/$PG_DB" "$s"
+  printf '%-14s%-42s%s\n' postgres "postgres://${PG_USER:-postgres}@$HOST:$PG_PORT/$PG_DB" "$s"
   if have etcdctl && etcd_ok; then s=up; else s=down rc=1; fi
-  printf '%-10s%-42s%s\n' etcd "etcd://$HOST:$ETCD_PORT" "$s"
+  printf '%-14s%-42s%s\n' etcd "etcd://$HOST:$ETCD_PORT" "$s"
   if zk_ok; then s=up; else s=down rc=1; fi
-  printf '%-10s%-42s%s\n' zookeeper "zk://$HOST:$ZK_PORT" "$s"
+  printf '%-14s%-42s%s\n' zookeeper "zk://$HOST:$ZK_PORT" "$s"
   return "$rc"
 }
 
@@ -420,6 +469,7 @@ status() {
 case "${1:-up}" in
   up)
     ensure_redis
+    ensure_redis_cluster
     ensure_postgres
     start_etcd
     start_zookeeper

@@ -21,14 +21,14 @@ import { BACKENDS } from './stores/index.js';
  * violation, 2 on a bad argument.
  */
 
-const USAGE = `usage: pnpm chaos [--backend redis|postgres|pgbouncer|etcd|zookeeper|sqlite|all]
+const USAGE = `usage: pnpm chaos [--backend redis|redis-cluster|postgres|pgbouncer|etcd|zookeeper|sqlite|all]
                   [--scenario NAME[,NAME…]] [--minutes N | --rounds N] [--out DIR]
                   [--commands] [--lab-prefix lhch] [--list]
 
 Runs real leasehold sidecars against private stores under faults, records every answer of
 GET /v1/leader, and checks that no two sidecars led at once, that no sidecar saw a term go
 backwards, and that every failover stayed within its bound. Backend pgbouncer: PostgreSQL
-behind PgBouncer in session pooling. With --commands every sidecar runs as
+behind PgBouncer in session pooling; redis-cluster: three masters with a replica each. With --commands every sidecar runs as
 \`leasehold run -- <job>\`, the job stamps its term and time while it runs, and no two jobs
 may run at once nor a job run on after a newer term was granted; the scenarios that fault
 the job and its watchdogs run only then. Needs root (network namespaces).`;

@@ -307,6 +307,7 @@ export class Round {
 /** One letter per backend for its rounds' lab hosts (postgres and pgbouncer share a first). */
 const HOST_SUFFIX: Record<Backend, string> = {
   redis: 'r',
+  'redis-cluster': 'c',
   postgres: 'p',
   pgbouncer: 'b',
   etcd: 'e',

@@ -2,6 +2,7 @@ import type { JobRun } from '../job-stamps.js';
 import { childrenOf, commandLineOf, parentOf, signalGroup } from '../process-group.js';
 import type { Round } from '../round.js';
 import type { Sidecar } from '../sidecars.js';
+import { BACKENDS } from '../stores/index.js';
 import { pause } from '../wait.js';
 import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 
@@ -12,7 +13,7 @@ import { startWithLeader, TRIO, type Scenario } from './scenario.js';
  * term; each scenario also checks that the job runs again after the fault.
  */
 
-const EVERY_BACKEND = ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'] as const;
+const EVERY_BACKEND = BACKENDS;
 
 /** Three `leasehold run` candidates, the first one leading, and its job running. */
 async function leaderWithJob(round: Round): Promise<{ leader: Sidecar; run: JobRun }> {

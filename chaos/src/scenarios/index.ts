@@ -1,5 +1,6 @@
 import { badInput } from './bad-input.js';
 import { clockJump } from './clock-jump.js';
+import { clusterFailover, clusterMasterKill, clusterMigrate } from './cluster-faults.js';
 import { freezeJob, killStandbyWatchdog, killTree, killWatchdog } from './command-faults.js';
 import { cut, lateAnswers, stall } from './network-faults.js';
 import { pgFailover } from './postgres-faults.js';
@@ -35,6 +36,9 @@ export const SCENARIOS: readonly Scenario[] = [
   pgFailover,
   sentinelFailover,
   sentinelStaleLease,
+  clusterMigrate,
+  clusterFailover,
+  clusterMasterKill,
   etcdLeaderKill,
   etcdMemberCut,
   zooKeeperLeaderKill,

@@ -7,7 +7,7 @@ export const kill: Scenario = {
   name: 'kill',
   summary:
     'the leader’s process group is SIGKILLed (with --commands: its watchdogs too); another takes over within about a TTL',
-  backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
+  backends: ['redis', 'redis-cluster', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
   async run(round) {
     const [first, ...others] = TRIO;
     const { leader } = await startWithLeader(round, [first], others);
@@ -20,7 +20,7 @@ export const freeze: Scenario = {
   name: 'freeze',
   summary:
     'the leader’s process group is SIGSTOPped past its TTL (with --commands: its watchdogs too), another takes over, then SIGCONTed',
-  backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
+  backends: ['redis', 'redis-cluster', 'postgres', 'pgbouncer', 'etcd', 'zookeeper', 'sqlite'],
   async run(round) {
     const [first, ...others] = TRIO;
     const { leader } = await startWithLeader(round, [first], others);

@@ -128,3 +128,27 @@ export async function cutMemberOff(
   await pause(round.timing.ttlMs);
   await round.leader();
 }
+
+/**
+ * The leader is frozen right after a renewal (its deadline as far off as it gets), the
+ * store fails over (`failOver`), and the leader wakes well inside its deadline, still
+ * believing it leads: whoever acquired after the failover must not have led yet.
+ */
+export async function frozenAcrossFailover(
+  round: Round,
+  leader: Sidecar,
+  failOver: () => Promise<void>,
+): Promise<void> {
+  await round.renewed(leader);
+  leader.freeze();
+  const frozenAt = round.recorder.time();
+  round.mark('SIGSTOP', leader.name);
+  await failOver();
+  // Time for the others to reconnect and acquire; then wake the old leader well inside
+  // its deadline.
+  const wakeAt = Math.min(round.recorder.time() + 1_500, frozenAt + round.timing.ttlMs * 0.75);
+  await pause(wakeAt - round.recorder.time());
+  leader.thaw();
+  round.mark('SIGCONT', leader.name);
+  await round.leader();
+}

@@ -4,6 +4,7 @@ import {
   EtcdCluster,
   PgBouncerFront,
   PostgresServer,
+  RedisClusterSet,
   RedisServer,
   SqliteFile,
 } from '../stores/index.js';
@@ -12,6 +13,7 @@ import { tool } from '../stores/server.js';
 import { pause, until } from '../wait.js';
 import {
   cutMemberOff,
+  frozenAcrossFailover,
   killLeaderMember,
   leaderInLab,
   threePlaces,
@@ -34,7 +36,9 @@ export const storeRestart: Scenario = {
   backends: ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper'],
   async run(round) {
     const { store } = round;
-    if (store instanceof SqliteFile) throw new Error('a SQLite file has no server to restart');
+    if (store instanceof SqliteFile || store instanceof RedisClusterSet) {
+      throw new Error('store-restart needs a single store server or ensemble');
+    }
     const { leader } = await trioWithLeader(round);
     await round.renewed(leader);
     await outage(round, 'store restart', () => store.restart());
@@ -145,19 +149,7 @@ export const sentinelFailover: Scenario = {
     await until('the followers to see the leader', 10_000, () =>
       followers.every((f) => round.answer(f)?.leader === leader.candidate),
     );
-    // Frozen right after a renewal, so that its deadline is as far off as it gets.
-    await round.renewed(leader);
-    leader.freeze();
-    const frozenAt = round.recorder.time();
-    round.mark('SIGSTOP', leader.name);
-    await failOver(round, set);
-    // Time for the others to reconnect and acquire; then wake the old leader well inside
-    // its deadline.
-    const wakeAt = Math.min(round.recorder.time() + 1_500, frozenAt + round.timing.ttlMs * 0.75);
-    await pause(wakeAt - round.recorder.time());
-    leader.thaw();
-    round.mark('SIGCONT', leader.name);
-    await round.leader();
+    await frozenAcrossFailover(round, leader, () => failOver(round, set));
   },
 };
 

@@ -3,17 +3,32 @@ import { EtcdCluster } from './etcd.js';
 import { PgBouncerFront } from './pgbouncer.js';
 import { PostgresServer } from './postgres.js';
 import { RedisServer } from './redis.js';
+import { RedisClusterSet } from './redis-cluster.js';
 import type { Backend } from './server.js';
 import { SqliteFile } from './sqlite.js';
 import { ZooKeeperEnsemble } from './zookeeper.js';
 
 export type { Backend, RestartableStore, StoreFixture } from './server.js';
 export { BACKENDS } from './server.js';
-export { EtcdCluster, PgBouncerFront, PostgresServer, RedisServer, SqliteFile, ZooKeeperEnsemble };
+export {
+  EtcdCluster,
+  PgBouncerFront,
+  PostgresServer,
+  RedisClusterSet,
+  RedisServer,
+  SqliteFile,
+  ZooKeeperEnsemble,
+};
 
 /** The plain store of each backend: one server (or file) in the lab's store host. */
 export type PlainStore =
-  RedisServer | PostgresServer | PgBouncerFront | EtcdCluster | ZooKeeperEnsemble | SqliteFile;
+  | RedisServer
+  | RedisClusterSet
+  | PostgresServer
+  | PgBouncerFront
+  | EtcdCluster
+  | ZooKeeperEnsemble
+  | SqliteFile;
 
 /**
  * One plain store per backend for the whole run, started when first needed: every
@@ -49,6 +64,8 @@ export class StorePool {
       case 'redis':
         // Persistent, so that "restarted" keeps its data; the empty restart wipes it.
         return RedisServer.start({ host: store, address: storeAddress, persistent: true });
+      case 'redis-cluster':
+        return RedisClusterSet.start(store, storeAddress);
       case 'postgres':
         return PostgresServer.start({ wrap: store.wrap, address: storeAddress, open: true });
       case 'pgbouncer':

@@ -89,6 +89,11 @@ export class RedisServer implements RestartableStore {
     return this.server.kill();
   }
 
+  /** SIGSTOP / SIGCONT the server: a frozen replica misses what its master writes. */
+  signal(signal: NodeJS.Signals): void {
+    this.server.signal(signal);
+  }
+
   start(): Promise<void> {
     return this.server.start();
   }

@@ -10,11 +10,16 @@ import { until } from '../wait.js';
  * host (or the root namespace), in a process group, waited for until it answers.
  */
 
-/** `pgbouncer`: PostgreSQL behind Debian's PgBouncer in session pooling. */
-export type Backend = 'redis' | 'postgres' | 'pgbouncer' | 'etcd' | 'zookeeper' | 'sqlite';
+/**
+ * `pgbouncer`: PostgreSQL behind Debian's PgBouncer in session pooling. `redis-cluster`: a
+ * Redis Cluster of three masters with a replica each.
+ */
+export type Backend =
+  'redis' | 'redis-cluster' | 'postgres' | 'pgbouncer' | 'etcd' | 'zookeeper' | 'sqlite';
 
 export const BACKENDS: readonly Backend[] = [
   'redis',
+  'redis-cluster',
   'postgres',
   'pgbouncer',
   'etcd',

@@ -74,7 +74,7 @@ export function translate(operation: string, error: unknown, options: RedisOptio
 export function isOfflineRefusal(error: unknown): boolean {
   return (
     error instanceof Error &&
-    /Stream isn't writeable|Connection is closed|Reached the max retries per request/.test(
+    /Stream isn't writeable|Connection is closed|Reached the max retries per request|Cluster isn't ready/.test(
       error.message,
     )
   );

@@ -3,13 +3,16 @@ import type { Redis } from 'ioredis';
 import { DEFAULT_NAMESPACE, requestTimeout, type StoreOptions } from '../options.js';
 import { COMMAND_TIMEOUT_MS, RedisStore } from './store.js';
 import { redisOptionsFromUrl } from './url.js';
+import { clusterSeedsFromUrl } from './cluster.js';
 
-/** `redis://`, `rediss://` (TLS), with ACL user/password, database and Sentinel. */
+/** `redis://`, `rediss://` (TLS), with ACL user/password, database, Sentinel and Cluster. */
 export async function createRedisStore(url: URL, options: StoreOptions = {}): Promise<LeaseStore> {
+  const connection = redisOptionsFromUrl(url, options);
   return RedisStore.open(
-    redisOptionsFromUrl(url, options),
+    connection,
     options.namespace ?? DEFAULT_NAMESPACE,
     requestTimeout(options, COMMAND_TIMEOUT_MS),
+    clusterSeedsFromUrl(url),
   );
 }
 

@@ -12,7 +12,7 @@ import {
   type MemberStore,
   type RenewResult,
 } from '@leasehold/core';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { classify, isCommandTimeout, isOfflineRefusal, translate } from './errors.js';
 import * as scripts from './scripts.js';
@@ -20,8 +20,11 @@ import { tlsRefusal } from './tls-probe.js';
 import { waitAtMost } from '../wait.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
+import { assertOneSlot, clusterSubscriber, openCluster, type ClusterSeed } from './cluster.js';
 
 type ScriptName = keyof typeof scripts;
+/** One server (or a Sentinel-managed one), or a Redis Cluster. */
+type Client = Redis | Cluster;
 
 /** How long createStore waits for the first connection before handing back the store. */
 const CONNECT_WAIT_MS = 3_000;
@@ -52,8 +55,8 @@ interface Channel {
 
 export class RedisStore implements LeaseStore {
   readonly backend = 'redis';
-  private readonly client: Redis;
-  private subscriber: Redis | null = null;
+  private readonly client: Client;
+  private subscriber: Client | null = null;
   private readonly channels = new Map<string, Channel>();
   private closed = false;
   /** The last connection-level error, to explain commands refused while disconnected. */
@@ -63,8 +66,10 @@ export class RedisStore implements LeaseStore {
     private readonly options: RedisOptions,
     private readonly namespace: string,
     commandTimeoutMs: number,
+    /** The seed nodes of a Redis Cluster; null for one server or Sentinel. */
+    private readonly cluster: readonly ClusterSeed[] | null,
   ) {
-    this.client = new Redis({
+    const connection: RedisOptions = {
       ...options,
       // Keys are named by the namespace; a key prefix would apply to script keys but not to
       // the release channels leasehold subscribes to.
@@ -79,7 +84,8 @@ export class RedisStore implements LeaseStore {
       connectTimeout: 5_000,
       retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
       lazyConnect: true,
-    });
+    };
+    this.client = cluster === null ? new Redis(connection) : openCluster(cluster, connection);
     this.client.on('error', (error: Error) => {
       this.lastConnectionError = error;
     });
@@ -97,8 +103,9 @@ export class RedisStore implements LeaseStore {
     options: RedisOptions,
     namespace: string,
     commandTimeoutMs = COMMAND_TIMEOUT_MS,
+    cluster: readonly ClusterSeed[] | null = null,
   ): Promise<RedisStore> {
-    const store = new RedisStore(options, namespace, commandTimeoutMs);
+    const store = new RedisStore(options, namespace, commandTimeoutMs, cluster);
     await store.firstConnection();
     await store.probe();
     return store;
@@ -128,7 +135,9 @@ export class RedisStore implements LeaseStore {
             term: Number(term),
             ttlMs: request.ttlMs,
             notBeforeMs:
-              mayHaveLost === 1 ? await this.lossWaitMs(String(runId), request.ttlMs) : 0,
+              mayHaveLost === 1
+                ? await this.lossWaitMs(request.election, String(runId), request.ttlMs)
+                : 0,
           },
         };
       }
@@ -264,7 +273,7 @@ export class RedisStore implements LeaseStore {
     if (this.closed) return;
     this.closed = true;
     this.channels.clear();
-    const connections = [this.client, this.subscriber].filter((c): c is Redis => c !== null);
+    const connections = [this.client, this.subscriber].filter((c): c is Client => c !== null);
     // QUIT politely, but never wait long for it: on a stalled server it would not answer.
     await Promise.all(
       connections.map(async (connection) => {
@@ -280,15 +289,18 @@ export class RedisStore implements LeaseStore {
     return waitAtMost(this.subscriberConnection().subscribe(name), SUBSCRIBE_WAIT_MS);
   }
 
-  private subscriberConnection(): Redis {
+  private subscriberConnection(): Client {
     if (this.subscriber === null) {
       // Subscriptions may queue while connecting: they are idempotent and resent on reconnect.
-      const subscriber = this.client.duplicate({
-        enableOfflineQueue: true,
-        maxRetriesPerRequest: null,
-        commandTimeout: undefined,
-        lazyConnect: false,
-      });
+      const subscriber =
+        this.client instanceof Redis
+          ? this.client.duplicate({
+              enableOfflineQueue: true,
+              maxRetriesPerRequest: null,
+              commandTimeout: undefined,
+              lazyConnect: false,
+            })
+          : clusterSubscriber(this.client);
       let connectedBefore = false;
       subscriber.on('error', () => {});
       subscriber.on('ready', () => {
@@ -339,6 +351,7 @@ export class RedisStore implements LeaseStore {
 
   private endpoints(): Endpoint[] {
     const { sentinels, host, port } = this.options;
+    if (this.cluster !== null) return [...this.cluster];
     return sentinels
       ? sentinels.map((s) => ({ host: s.host ?? '127.0.0.1', port: s.port ?? 26379 }))
       : [{ host: host ?? '127.0.0.1', port: port ?? 6379 }];
@@ -366,17 +379,28 @@ export class RedisStore implements LeaseStore {
    * it reports leadership, so that any holder Redis forgot has passed its own deadline.
    * When the answer cannot be had (or another server gives it), the whole TTL.
    */
-  private async lossWaitMs(acquiredOn: string, ttlMs: number): Promise<number> {
+  private async lossWaitMs(election: string, acquiredOn: string, ttlMs: number): Promise<number> {
     try {
       const [ageMs, runId] = (await this.script(
         'INCARNATION',
-        [`${this.namespace}:incarnation`],
+        [this.incarnationKey(election)],
         [],
       )) as [number, string];
       return runId === acquiredOn ? Math.max(0, ttlMs - ageMs) : ttlMs;
     } catch {
       return ttlMs;
     }
+  }
+
+  /**
+   * One server: one incarnation key per namespace. A cluster: one per election, in the
+   * election's slot, so INCARNATION runs on the master that ran the acquire, and a slot that
+   * moved to another master brings a record naming the master it left (a full TTL's wait).
+   */
+  private incarnationKey(election: string): string {
+    return this.cluster === null
+      ? `${this.namespace}:incarnation`
+      : `${this.namespace}:{${election}}:incarnation`;
   }
 
   private keys(election: string) {
@@ -395,6 +419,7 @@ export class RedisStore implements LeaseStore {
   /** EVALSHA, falling back to EVAL once when the server does not know the script yet. */
   private async script(name: ScriptName, keys: string[], args: string[]): Promise<unknown> {
     const source = scripts[name];
+    assertOneSlot(keys);
     try {
       return await this.client.evalsha(sha1(source), keys.length, ...keys, ...args);
     } catch (error) {

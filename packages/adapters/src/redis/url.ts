@@ -6,13 +6,17 @@ import { isSecretName } from '../mask.js';
 /**
  * `redis://[user[:password]@]host[:port][/db]`, `rediss://` for TLS, and Sentinel with
  * `?sentinels=host:port,host:port&sentinelMaster=name` (plus optional `sentinelUsername`,
- * `sentinelPassword`). Everything else in the query is refused, so a typo is not ignored.
+ * `sentinelPassword`), and Redis Cluster with `?cluster=true` (plus optional seed nodes
+ * `clusterNodes=host:port,host:port`; see cluster.ts). Everything else in the query is
+ * refused, so a typo is not ignored.
  */
 const QUERY_PARAMS = new Set([
   'sentinels',
   'sentinelMaster',
   'sentinelUsername',
   'sentinelPassword',
+  'cluster',
+  'clusterNodes',
 ]);
 
 export function redisOptionsFromUrl(url: URL, options: StoreOptions): RedisOptions {
