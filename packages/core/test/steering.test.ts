@@ -23,10 +23,16 @@ function checkOneLeader(): void {
   }
 }
 
-function start(ids: string[], options: Parameters<Cluster['add']>[1] = {}): Candidate[] {
+function start(
+  ids: string[],
+  options: Parameters<Cluster['add']>[1] = {},
+  watch = true,
+): Candidate[] {
   cluster = new Cluster();
   overlaps = [];
   const candidates = ids.map((id) => cluster.add(id, options));
+  // Without watch wake-ups every candidate acts on its own timers only.
+  if (!watch) for (const x of candidates) (x.store as { watch?: unknown }).watch = undefined;
   cluster.start();
   return candidates;
 }
@@ -38,11 +44,20 @@ async function settled<T>(promise: Promise<T>, withinMs = 30_000): Promise<T> {
     () => (done = true),
     () => (done = true),
   );
-  await cluster.clock.advanceUntil(() => {
-    checkOneLeader();
-    return done;
-  }, withinMs);
+  await advanceUntil(() => done, withinMs);
   return promise;
+}
+
+/** ManualClock.advanceUntil, checking for two leaders after every timer, not every step. */
+async function advanceUntil(predicate: () => boolean, withinMs: number): Promise<void> {
+  const { clock } = cluster;
+  const deadline = clock.now() + withinMs;
+  await clock.advance(0, checkOneLeader);
+  while (!predicate()) {
+    const dueAt = clock.nextDueAt();
+    if (dueAt === null || dueAt > deadline) throw new Error(`not within ${withinMs} ms`);
+    await clock.advance(Math.max(0, dueAt - clock.now()), checkOneLeader);
+  }
 }
 
 async function advance(ms: number): Promise<void> {
@@ -62,13 +77,17 @@ async function refusal(promise: Promise<unknown>): Promise<TransferError> {
 /** Elected and every member's record heartbeated at least once. */
 async function leaderWithMembers(): Promise<Candidate> {
   const leader = await cluster.leader();
-  await advance(1_500);
+  // Not a multiple of the renew interval: the transfer starts between two renewals.
+  await advance(1_700);
   return leader;
 }
 
 describe('transfer', () => {
-  it('hands leadership to the named candidate, terms rising, nobody else meanwhile', async () => {
-    const [a, b, c] = start(['a', 'b', 'c']);
+  it.each([
+    ['with', true],
+    ['without', false],
+  ])('hands leadership to the named candidate, %s watch', async (_, watch) => {
+    const [a, b, c] = start(['a', 'b', 'c'], {}, watch);
     const leader = await leaderWithMembers();
     const target = leader === b ? c : b;
     const before = leader.elector.status().leader?.term ?? 0;
@@ -219,10 +238,7 @@ describe('drain and standby', () => {
     await leaderWithMembers();
     await settled(solo.elector.drain());
     cluster.add('late').elector.start();
-    await cluster.clock.advanceUntil(() => {
-      checkOneLeader();
-      return cluster.leaders()[0]?.id === 'late';
-    }, 30_000);
+    await advanceUntil(() => cluster.leaders()[0]?.id === 'late', 30_000);
   });
 });
 
@@ -259,10 +275,7 @@ describe('health gating', () => {
     await advance(10_000);
     expect(cluster.leaders()).toEqual([leader]);
     leader.elector.setAppHealth(false);
-    await cluster.clock.advanceUntil(() => {
-      checkOneLeader();
-      return cluster.leaders()[0] === healthy;
-    }, 20_000);
+    await advanceUntil(() => cluster.leaders()[0] === healthy, 20_000);
     expect(cluster.clock.now() - electedAt).toBeGreaterThanOrEqual(8_000);
     expect(leader.deposed.at(-1)?.reason).toBe('transferred');
   });
