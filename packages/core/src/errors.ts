@@ -287,9 +287,12 @@ export type TransferErrorCode = Extract<ErrorCode, `LEASEHOLD_E_TRANSFER_${strin
 /** A transfer was refused or failed: the code says why; the sidecar answers 409. */
 export class TransferError extends LeaseholdError {
   declare readonly code: TransferErrorCode;
+  /** The candidate the transfer named. */
+  readonly target: string;
 
-  constructor(code: TransferErrorCode, message: string) {
+  constructor(code: TransferErrorCode, target: string, message: string) {
     super(code, message);
+    this.target = target;
   }
 }
 

@@ -97,6 +97,7 @@ export class Steering {
     if (this.transferringTo !== null) {
       throw new TransferError(
         'LEASEHOLD_E_TRANSFER_IN_PROGRESS',
+        to,
         `a transfer to "${this.transferringTo}" is under way`,
       );
     }

@@ -80,18 +80,21 @@ export function checkTarget(members: readonly MemberInfo[], to: string): MemberI
   if (target === undefined) {
     throw new TransferError(
       'LEASEHOLD_E_TRANSFER_TARGET_UNKNOWN',
+      to,
       `cannot transfer to "${to}": it is not a live candidate of this election`,
     );
   }
   if (target.drained) {
     throw new TransferError(
       'LEASEHOLD_E_TRANSFER_TARGET_DRAINING',
+      to,
       `cannot transfer to "${to}": it is drained`,
     );
   }
   if (target.health === 'unhealthy') {
     throw new TransferError(
       'LEASEHOLD_E_TRANSFER_TARGET_UNHEALTHY',
+      to,
       `cannot transfer to "${to}": its app is unhealthy`,
     );
   }
@@ -101,16 +104,18 @@ export function checkTarget(members: readonly MemberInfo[], to: string): MemberI
 export function notLeader(host: TransferHost, to: string): TransferError {
   return new TransferError(
     'LEASEHOLD_E_TRANSFER_NOT_LEADER',
+    to,
     `cannot transfer to "${to}": "${host.id}" does not lead election "${host.election}"`,
   );
 }
 
 /** The store's transfer operations, or the error that says there are none. */
-export function transferStoreOf(host: TransferHost): TransferStore {
+export function transferStoreOf(host: TransferHost, to: string): TransferStore {
   const { transfer, members, backend } = host.store;
   if (transfer === undefined || members === undefined) {
     throw new TransferError(
       'LEASEHOLD_E_TRANSFER_UNSUPPORTED',
+      to,
       `the ${backend} store cannot transfer leadership to a named candidate`,
     );
   }
@@ -119,7 +124,7 @@ export function transferStoreOf(host: TransferHost): TransferStore {
 
 /** Validate, hand over, wait for `to` to lead, else take back. The caller checked leadership. */
 export async function transferLeadership(host: TransferHost, to: string): Promise<TransferOutcome> {
-  const transfer = transferStoreOf(host);
+  const transfer = transferStoreOf(host, to);
   checkTarget(await host.members(), to);
   await host.beforeHandOver();
   const reservationMs = transferReservationMs(host.timing);
