@@ -1,6 +1,7 @@
 import {
   candidateOrder,
   compareVersions,
+  HealthGate,
   inLine,
   levelsAbove,
   parseSemVer,
@@ -106,5 +107,42 @@ describe('candidateOrder', () => {
     expect(levelsAbove(self, others)).toBe(2);
     // Drained itself: every eligible level, then the drained and sick ones that outrank it.
     expect(levelsAbove(record('x', { drained: true }), others)).toBe(5);
+  });
+});
+
+describe('HealthGate', () => {
+  const verdicts = (gate: HealthGate, results: boolean[]) =>
+    results.map((healthy) => (gate.record(healthy), gate.state));
+
+  it('decides only after enough results in a row, both ways', () => {
+    const gate = new HealthGate({ failureThreshold: 3, successThreshold: 2 });
+    expect(gate.state).toBe('unknown');
+    expect(verdicts(gate, [true, false, true, true])).toEqual([
+      'unknown',
+      'unknown',
+      'unknown',
+      'healthy',
+    ]);
+    // Failures interrupted by a pass start counting again.
+    expect(verdicts(gate, [false, false, true, false, false, false])).toEqual([
+      'healthy',
+      'healthy',
+      'healthy',
+      'healthy',
+      'healthy',
+      'unhealthy',
+    ]);
+    expect(verdicts(gate, [true, false, true, true])).toEqual([
+      'unhealthy',
+      'unhealthy',
+      'unhealthy',
+      'healthy',
+    ]);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])('refuses the threshold %s naming the field', (value) => {
+    expect(() => new HealthGate({ failureThreshold: value })).toThrow(
+      expect.objectContaining({ code: 'LEASEHOLD_E_CONFIG', field: 'failureThreshold' }) as Error,
+    );
   });
 });
