@@ -112,19 +112,34 @@ export class Steering {
     }
   }
 
+  /**
+   * A store failure listing the members, or a transfer refused (one already under way),
+   * is thrown: this candidate is drained all the same and keeps trying on its own.
+   */
   async drain(options: { readonly force?: boolean } = {}): Promise<DrainOutcome> {
     this.drained = true;
     this.host.publish();
     const outcome = { drained: true, wasLeader: this.host.isLeader(), resigned: false } as const;
     if (!outcome.wasLeader) return { ...outcome, transfer: null, code: null };
-    const transfer = await this.handOverToFirstInLine();
-    if (transfer === null && options.force === true) {
-      return { ...outcome, transfer: null, resigned: await this.host.resign(), code: null };
+    try {
+      const target = this.firstInLine(await this.host.members());
+      if (target === undefined && options.force === true) {
+        return { ...outcome, transfer: null, resigned: await this.host.resign(), code: null };
+      }
+      if (target === undefined) {
+        this.backOff();
+        return { ...outcome, transfer: null, code: 'LEASEHOLD_E_TRANSFER_NO_CANDIDATE' };
+      }
+      const transfer = await this.transfer(target.id);
+      if (!transfer.transferred) this.backOff();
+      return { ...outcome, transfer, code: null };
+    } catch (error) {
+      this.backOff();
+      throw error;
+    } finally {
+      // Still leading (nobody eligible, or the handover failed): try again later.
+      this.reconsider();
     }
-    // Still leading (nobody eligible, or the handover failed): try again later.
-    this.reconsider();
-    if (transfer !== null) return { ...outcome, transfer, code: null };
-    return { ...outcome, transfer: null, code: 'LEASEHOLD_E_TRANSFER_NO_CANDIDATE' };
   }
 
   undrain(): void {
@@ -176,19 +191,20 @@ export class Steering {
    * holds further automatic attempts off for a while.
    */
   private async handOverToFirstInLine(): Promise<TransferOutcome | null> {
-    const backOff = (): null => {
-      this.retryAt = this.host.clock.now() + Math.max(this.minTenureMs, this.host.timing.ttlMs);
-      return null;
-    };
     try {
       const target = this.firstInLine(await this.host.members());
-      if (target === undefined) return backOff();
-      const outcome = await this.transfer(target.id);
-      if (!outcome.transferred) backOff();
+      const outcome = target === undefined ? null : await this.transfer(target.id);
+      if (outcome === null || !outcome.transferred) this.backOff();
       return outcome;
     } catch {
-      return backOff();
+      this.backOff();
+      return null;
     }
+  }
+
+  /** No automatic handover for a while after one failed or found nobody (against flapping). */
+  private backOff(): void {
+    this.retryAt = this.host.clock.now() + Math.max(this.minTenureMs, this.host.timing.ttlMs);
   }
 
   private firstInLine(members: readonly MemberInfo[]): MemberInfo | undefined {
