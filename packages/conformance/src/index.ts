@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LeaseholdError, type AcquireRequest, type Lease, type LeaseStore } from '@leasehold/core';
+import {
+  LeaseholdError,
+  type AcquireRequest,
+  type Lease,
+  type LeaseStore,
+  type MemberRecord,
+} from '@leasehold/core';
+import { delay, POLL_MS, uniqueElection, until } from './support.js';
+import { defineTransferCases } from './transfer-cases.js';
 
 /**
  * The conformance suite every `LeaseStore` passes (docs/design.md §6). Adapters call
@@ -27,9 +35,17 @@ export interface ConformanceOptions {
   readonly watch?: boolean;
   /** Whether the store must implement member records (docs/design.md §3.5). Default: true. */
   readonly members?: boolean;
+  /**
+   * Whether the store must implement transfers (`LeaseStore.transfer`, docs/design.md §3.6).
+   * Default: false until every adapter implements them; then true, like `watch`.
+   */
+  readonly transfer?: boolean;
+  /**
+   * Whether member records must keep the steering fields (drained, health, version).
+   * Default: false until every adapter keeps them; then it folds into `members`.
+   */
+  readonly memberSteering?: boolean;
 }
-
-const POLL_MS = 20;
 
 export function runConformanceSuite(options: ConformanceOptions): void {
   const ttlMs = options.ttlMs ?? 1_000;
@@ -351,6 +367,46 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       );
     }
 
+    if (options.memberSteering ?? false) {
+      conformanceCase('keeps the steering fields of member records', async () => {
+        const [a, b] = [await connect(), await connect()];
+        const election = uniqueElection();
+        const member = (id: string, extra: Partial<MemberRecord>): MemberRecord => ({
+          id,
+          priority: 0,
+          startedAt: Date.now(),
+          heartbeatAt: Date.now(),
+          isLeader: false,
+          metadata: {},
+          ...extra,
+        });
+        await a.members?.put(
+          election,
+          member('alpha', { drained: true, health: 'unhealthy', version: '2.0.0-rc.1' }),
+          60_000,
+        );
+        await a.members?.put(
+          election,
+          member('beta', { drained: false, health: 'healthy', version: null }),
+          60_000,
+        );
+        const listed = await b.members?.list(election);
+        expect(listed?.find((m) => m.id === 'alpha')).toMatchObject({
+          drained: true,
+          health: 'unhealthy',
+          version: '2.0.0-rc.1',
+        });
+        const beta = listed?.find((m) => m.id === 'beta');
+        expect(beta?.drained ?? false).toBe(false);
+        expect(beta?.health ?? 'unknown').toBe('healthy');
+        expect(beta?.version ?? null).toBeNull();
+      });
+    }
+
+    if (options.transfer ?? false) {
+      defineTransferCases({ connect, conformanceCase, request, acquireOrFail, acquireWithin });
+    }
+
     conformanceCase('rejects calls after close with LEASEHOLD_E_STORE_CLOSED', async () => {
       const store = await connect();
       const election = uniqueElection();
@@ -364,20 +420,4 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       expect((failure as LeaseholdError).code).toBe('LEASEHOLD_E_STORE_CLOSED');
     });
   });
-}
-
-function uniqueElection(): string {
-  return `conf-${randomUUID().slice(0, 8)}`;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function until(predicate: () => boolean, withinMs: number, message: string): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(message);
-    await delay(5);
-  }
 }

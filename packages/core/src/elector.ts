@@ -3,8 +3,16 @@ import { EventEmitter } from 'node:events';
 import { setTimerAt, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { ElectorStateError } from './errors.js';
 import { MemberHeartbeat, type MemberInfo } from './members.js';
+import {
+  Steering,
+  type DrainOutcome,
+  type SteeringHost,
+  type SteeringOptions,
+  type SteeringState,
+} from './steering.js';
+import type { TransferOutcome } from './transfer.js';
 import { CANDIDATE_ID, checkName, checkPriority, ELECTION_NAME } from './names.js';
-import type { Lease, LeaseMetadata, LeaseRecord, LeaseStore } from './store.js';
+import type { AcquireResult, Lease, LeaseMetadata, LeaseRecord, LeaseStore } from './store.js';
 import { checkStore } from './store-check.js';
 import {
   describeError,
@@ -41,6 +49,8 @@ export type DeposeReason =
   | 'lost'
   /** `resign()` was called. */
   | 'resigned'
+  /** A transfer handed leadership over (docs/design.md §3.6). */
+  | 'transferred'
   /** `stop()` was called. */
   | 'stopped';
 
@@ -119,6 +129,8 @@ export interface ElectorEvents {
   'term-regression': [TermRegressionEvent];
   /** Every store round trip, for metrics. */
   'store-request': [StoreRequestEvent];
+  /** Drained, health, version or a transfer in progress changed (docs/design.md §3.6). */
+  steering: [SteeringState];
 }
 
 export interface ElectorStatus extends TermHistorySnapshot {
@@ -149,6 +161,8 @@ export interface ElectorStatus extends TermHistorySnapshot {
   /** True once the election has been observed through the store at least once. */
   readonly observed: boolean;
   readonly store: StoreHealth;
+  /** Drained, app health, version and a transfer in progress (docs/design.md §3.6). */
+  readonly steering: SteeringState;
 }
 
 export interface ElectorOptions extends ElectionTimingOptions {
@@ -165,6 +179,14 @@ export interface ElectorOptions extends ElectionTimingOptions {
   readonly clock?: Clock;
   /** Source of jitter; tests pass a seeded one. */
   readonly random?: () => number;
+  /** Start drained (`--standby`), the app's version, health gating (docs/design.md §3.6). */
+  readonly steering?: SteeringOptions;
+  /**
+   * Runs while still leading, before a transfer (asked, or started by a drain or failing
+   * health) ends this candidate's leadership: `leasehold run` stops its command here, as it
+   * does before a resign. Its failure does not stop the transfer.
+   */
+  readonly beforeHandOver?: () => Promise<void>;
 }
 
 /**
@@ -222,6 +244,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   private readonly calls: StoreCalls;
   private readonly heartbeat: MemberHeartbeat;
+  private readonly steering: Steering;
+  private readonly beforeHandOver: () => Promise<void>;
+  /** Monotonic time the current tenure began (`elected`), or null. */
+  private electedAt: number | null = null;
 
   private state: 'idle' | 'running' | 'stopped' = 'idle';
   private held: HeldLease | null = null;
@@ -267,7 +293,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
       calls: this.calls,
       isLeader: () => this.isLeader(),
       isRunning: () => this.state === 'running',
+      steering: () => this.steering.published(),
     });
+    this.beforeHandOver = options.beforeHandOver ?? (() => Promise.resolve());
+    this.steering = new Steering(this.steeringHost(), options.steering ?? {});
     const { retryIntervalMs, ttlMs } = this.timing;
     this.storeBackoff = new Backoff(
       Math.min(100, retryIntervalMs),
@@ -299,6 +328,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   async stop(options: { readonly withinMs?: number } = {}): Promise<void> {
     if (this.state === 'stopped') return this.loopDone;
     this.state = 'stopped';
+    this.steering.stop();
     this.runController.abort();
     this.wakeLoop?.();
     const deadline = this.clock.now() + (options.withinMs ?? Number.POSITIVE_INFINITY);
@@ -392,6 +422,38 @@ export class Elector extends EventEmitter<ElectorEvents> {
     return this.heartbeat.list(this.status().leader?.id ?? null);
   }
 
+  /**
+   * Hand leadership to the live candidate `to` (docs/design.md §3.6): this candidate stops
+   * leading, the store reserves the election for `to`, and the outcome says whether `to`
+   * took it within the reservation or this candidate took it back. Refused with a
+   * TransferError (LEASEHOLD_E_TRANSFER_…) when this candidate does not lead, `to` is not
+   * live, drained or unhealthy, the store cannot transfer, or a transfer is under way.
+   */
+  transfer(to: string): Promise<TransferOutcome> {
+    return this.steering.transfer(to);
+  }
+
+  /**
+   * Stop campaigning; when leading, hand over to the first eligible candidate in line. With
+   * nobody eligible, keep leading (code LEASEHOLD_E_TRANSFER_NO_CANDIDATE) and hand over
+   * once someone is, or with `force` resign anyway.
+   */
+  drain(options: { readonly force?: boolean } = {}): Promise<DrainOutcome> {
+    return this.steering.drain(options);
+  }
+
+  /** Campaign again after `drain()` or a `standby` start. */
+  undrain(): void {
+    this.steering.undrain();
+    this.wakeLoop?.();
+  }
+
+  /** One result of the app's health check; the gate's thresholds decide (§3.6). */
+  setAppHealth(healthy: boolean): void {
+    this.steering.setAppHealth(healthy);
+    this.wakeLoop?.();
+  }
+
   /** Everything about this candidate, read at one instant: answers never mix two moments. */
   status(): ElectorStatus {
     const now = this.clock.now();
@@ -421,6 +483,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
           : null,
       observed: this.observed,
       store: this.calls.health,
+      steering: this.steering.state,
       ...this.terms.snapshot(),
     };
   }
@@ -460,11 +523,27 @@ export class Elector extends EventEmitter<ElectorEvents> {
       await this.awaitHandover(holdOff);
       return;
     }
+    if (!this.steering.mayCampaign()) {
+      // Drained, or the app not healthy: follow the election without claiming it.
+      this.observe(await this.readQuietly());
+      await this.pause(this.followerDelay(null));
+      return;
+    }
     const priorityWait = await this.priorityWait();
     if (priorityWait > 0) {
       await this.pause(priorityWait);
       return;
     }
+    const result = await this.acquireOnce();
+    if (result === null) await this.pause(this.storeBackoff.next());
+    else if (!result.acquired) await this.pause(this.followerDelay(result.retryAfterMs));
+  }
+
+  /**
+   * One claim: takes the lease when granted, notes who holds it otherwise (`current` filled
+   * in by a read when the store did not say). Null when the store failed or we stopped.
+   */
+  private async acquireOnce(): Promise<AcquireResult | null> {
     const sentAt = this.clock.now();
     const acquiredAt = Date.now();
     const request = {
@@ -483,22 +562,21 @@ export class Elector extends EventEmitter<ElectorEvents> {
         },
       });
     } catch {
-      await this.pause(this.storeBackoff.next());
-      return;
+      return null;
     }
     this.storeBackoff.reset();
     if (this.state !== 'running') {
       if (result.acquired) await this.releaseQuietly(result.lease);
-      return;
+      return null;
     }
     this.freeSince = null;
     if (result.acquired) {
       this.takeLease(result.lease, sentAt, acquiredAt);
-      return;
+      return result;
     }
     const current = result.current ?? (await this.readQuietly());
     this.observe(current);
-    await this.pause(this.followerDelay(result.retryAfterMs));
+    return { ...result, current };
   }
 
   private async holdStep(held: HeldLease): Promise<void> {
@@ -585,6 +663,9 @@ export class Elector extends EventEmitter<ElectorEvents> {
       this.observe(current);
       return this.followerDelay(current.remainingMs);
     }
+    // A transfer's reservation outranks the order: its successor claims at once.
+    const reserved = await this.reservationWait();
+    if (reserved !== null) return reserved;
     this.freeSince ??= now;
     return this.freeSince + higherLevels * this.timing.retryIntervalMs - now;
   }
@@ -630,8 +711,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
       return;
     }
     held.elected = true;
+    this.electedAt = now;
     this.setLeader({ id: this.id, term: held.lease.term, self: true }, held.acquiredAt);
     void this.heartbeat.beat();
+    this.steering.onElected();
     this.safeEmit('elected', {
       election: this.election,
       id: this.id,
@@ -674,6 +757,81 @@ export class Elector extends EventEmitter<ElectorEvents> {
     // releasing (compare-and-delete) spares the next holder the rest of that lease.
     if (options.release) void this.releaseQuietly(held.lease);
     this.wakeLoop?.();
+  }
+
+  // ---------------------------------------------------------------- steering
+
+  /**
+   * While the lock is free: 0 when a transfer reserved it for us, the reservation's rest
+   * when for another, null when there is none (or the store cannot say).
+   */
+  private async reservationWait(): Promise<number | null> {
+    const transfer = this.store.transfer;
+    if (transfer === undefined) return null;
+    try {
+      const reserved = await this.calls.call('read', () => transfer.reservation(this.election));
+      if (reserved === null) return null;
+      return reserved.successor === this.id ? 0 : reserved.remainingMs + 1;
+    } catch {
+      return null;
+    }
+  }
+
+  /** What transfers, drains and health gating need of the elector (steering.ts). */
+  private steeringHost(): SteeringHost {
+    return {
+      id: this.id,
+      election: this.election,
+      timing: this.timing,
+      clock: this.clock,
+      store: this.store,
+      calls: this.calls,
+      isLeader: () => this.isLeader(),
+      members: () => this.members(),
+      beforeHandOver: () => this.beforeHandOver().catch(() => {}),
+      stepDownForTransfer: (untilMs) => this.stepDownForTransfer(untilMs),
+      claimNow: () => this.claimNow(),
+      read: async () => {
+        const record = await this.calls.call('read', () => this.store.read(this.election));
+        this.observe(record);
+        return record;
+      },
+      endTransfer: () => {
+        this.holdOffUntil = 0;
+        this.wakeLoop?.();
+      },
+      tenureStart: () => (this.isLeader() ? this.electedAt : null),
+      resign: () => this.resign(),
+      publish: () => {
+        void this.heartbeat.beat();
+        this.safeEmit('steering', this.steering.state);
+      },
+    };
+  }
+
+  /** A transfer begins: leadership ends now, and the loop waits while it runs. */
+  private stepDownForTransfer(untilMs: number): Lease | null {
+    const held = this.held;
+    if (held === null || this.state !== 'running' || !this.isLeader()) return null;
+    this.holdOffUntil = untilMs;
+    this.handoverPollUntil = 0;
+    this.stepDown(held, 'transferred', { release: false });
+    return held.lease;
+  }
+
+  /** A transfer's take-back: one claim, whoever holds the election after it. */
+  private async claimNow(): Promise<LeaseRecord | null> {
+    const result = await this.acquireOnce();
+    if (result === null) return this.readQuietly();
+    if (!result.acquired) return result.current;
+    const { lease } = result;
+    return {
+      election: this.election,
+      holder: this.id,
+      term: lease.term,
+      metadata: {},
+      remainingMs: lease.ttlMs,
+    };
   }
 
   // ---------------------------------------------------------------- observation

@@ -108,6 +108,49 @@ export const errorRegistry = {
     request: true,
     summary: 'The sidecar could not answer a request for an unexpected reason (see its log).',
   },
+  LEASEHOLD_E_TRANSFER_NOT_LEADER: {
+    transient: false,
+    request: true,
+    summary: 'A transfer was asked of a candidate that does not lead (409).',
+  },
+  LEASEHOLD_E_TRANSFER_TARGET_UNKNOWN: {
+    transient: false,
+    request: true,
+    summary: 'The candidate a transfer names is not a live member of the election (409).',
+  },
+  LEASEHOLD_E_TRANSFER_TARGET_DRAINING: {
+    transient: false,
+    request: true,
+    summary: 'The candidate a transfer names is drained (409).',
+  },
+  LEASEHOLD_E_TRANSFER_TARGET_UNHEALTHY: {
+    transient: false,
+    request: true,
+    summary: 'The candidate a transfer names reports its app unhealthy (409).',
+  },
+  LEASEHOLD_E_TRANSFER_UNSUPPORTED: {
+    transient: false,
+    request: true,
+    summary:
+      'The store cannot transfer leadership to a named candidate, or keeps no member records (409).',
+  },
+  LEASEHOLD_E_TRANSFER_IN_PROGRESS: {
+    transient: false,
+    request: true,
+    summary: 'Another transfer of this election is under way (409).',
+  },
+  LEASEHOLD_E_TRANSFER_TIMED_OUT: {
+    transient: false,
+    request: true,
+    summary:
+      'The named candidate did not take leadership within the reservation; the old leader kept or took it back.',
+  },
+  LEASEHOLD_E_TRANSFER_NO_CANDIDATE: {
+    transient: false,
+    request: true,
+    summary:
+      'A drained or unhealthy leader found no eligible candidate to hand over to, and keeps leading.',
+  },
 } as const satisfies Record<string, { transient: boolean; request: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof errorRegistry;
@@ -235,6 +278,21 @@ export class DriverMissingError extends LeaseholdError {
 export class ElectorStateError extends LeaseholdError {
   constructor(message: string) {
     super('LEASEHOLD_E_ELECTOR_STATE', message);
+  }
+}
+
+/** The codes a transfer fails with (docs/design.md §3.6). */
+export type TransferErrorCode = Extract<ErrorCode, `LEASEHOLD_E_TRANSFER_${string}`>;
+
+/** A transfer was refused or failed: the code says why; the sidecar answers 409. */
+export class TransferError extends LeaseholdError {
+  declare readonly code: TransferErrorCode;
+  /** The candidate the transfer named. */
+  readonly target: string;
+
+  constructor(code: TransferErrorCode, target: string, message: string) {
+    super(code, message);
+    this.target = target;
   }
 }
 

@@ -8,3 +8,8 @@ export type { StoreHealth, StoreOperation, StoreRequestEvent } from './store-cal
 export type { MemberInfo } from './members.js';
 export * from './names.js';
 export { FIRST_IN_LINE, inLine } from './members.js';
+export { candidateOrder, isEligible, levelsAbove } from './candidate-order.js';
+export { compareVersions, parseSemVer } from './version-order.js';
+export type { DrainOutcome, SteeringOptions, SteeringState } from './steering.js';
+export { handoffMs, transferReservationMs, type TransferOutcome } from './transfer.js';
+export { HealthGate, type HealthGateOptions } from './health-gate.js';

@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from './clock.js';
-import type { LeaseMetadata, LeaseStore, MemberRecord } from './store.js';
+import { candidateOrder, levelsAbove } from './candidate-order.js';
+import type { LeaseMetadata, LeaseStore, MemberHealth, MemberRecord } from './store.js';
 import { waitAtMost, type StoreCalls } from './store-calls.js';
 import type { ElectionTiming } from './timing.js';
 
@@ -20,7 +21,14 @@ export interface MemberInfo {
   /** Whether this candidate believes the member leads now. */
   readonly isLeader: boolean;
   readonly metadata: LeaseMetadata;
+  /** docs/design.md §3.6: drained by an operator, its app's health, its app's version. */
+  readonly drained: boolean;
+  readonly health: MemberHealth;
+  readonly version: string | null;
 }
+
+/** The steering fields of this candidate's own record, as they are now. */
+export type MemberSteering = Pick<MemberRecord, 'drained' | 'health' | 'version'>;
 
 /**
  * How many followers a release wakes, and which followers retry right at a lease's
@@ -31,17 +39,12 @@ export interface MemberInfo {
 export const FIRST_IN_LINE = 2;
 
 /**
- * The order in which waiting candidates get a free lock: highest priority first, then the
- * longest running, then by id. Adapters that wake only the first in line order the same
- * way (in SQL or Lua).
+ * The order in which waiting candidates get a free lock (`candidateOrder`): eligible first,
+ * highest priority, highest version, longest running, id. Adapters that wake only the first
+ * in line order the same way (in SQL or Lua).
  */
 export function inLine(records: readonly MemberRecord[]): MemberRecord[] {
-  return [...records].sort(
-    (a, b) =>
-      b.priority - a.priority ||
-      a.startedAt - b.startedAt ||
-      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
+  return [...records].sort(candidateOrder);
 }
 
 export interface MemberHeartbeatOptions {
@@ -57,6 +60,8 @@ export interface MemberHeartbeatOptions {
   readonly isLeader: () => boolean;
   /** Whether the election still runs: no heartbeat is scheduled once it stopped. */
   readonly isRunning: () => boolean;
+  /** Drained, health and version as they are now (published in the record). */
+  readonly steering?: () => MemberSteering;
 }
 
 export class MemberHeartbeat {
@@ -117,14 +122,18 @@ export class MemberHeartbeat {
     );
   }
 
-  /** How many priority levels of live members rank above this candidate. */
+  /**
+   * How many levels (eligibility, priority, version: `levelsAbove`) of live members rank
+   * above this candidate.
+   */
   higherPriorityLevels(): number {
-    const { id, priority } = this.options;
-    return new Set(
-      this.known
-        .filter((member) => member.id !== id && member.priority > priority)
-        .map((member) => member.priority),
-    ).size;
+    const others = this.known.filter((member) => member.id !== this.options.id);
+    return levelsAbove(this.record(), others);
+  }
+
+  /** Live members as of the last heartbeat (this candidate's own record included). */
+  get live(): readonly MemberRecord[] {
+    return this.known;
   }
 
   /**
@@ -154,6 +163,9 @@ export class MemberHeartbeat {
         lastHeartbeatAt: record.heartbeatAt,
         isLeader: record.id === id ? isLeader() : record.id === leaderId,
         metadata: record.metadata,
+        drained: record.drained ?? false,
+        health: record.health ?? 'unknown',
+        version: record.version ?? null,
       }))
       .sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
   }
@@ -167,6 +179,7 @@ export class MemberHeartbeat {
       heartbeatAt: Date.now(),
       isLeader: isLeader(),
       metadata,
+      ...this.options.steering?.(),
     };
   }
 

@@ -73,7 +73,20 @@ export interface MemberRecord {
   /** Whether the writer led when it sent this heartbeat (informational). */
   readonly isLeader: boolean;
   readonly metadata: LeaseMetadata;
+  /**
+   * An operator drained this candidate: it does not campaign and ranks last (docs/design.md
+   * §3.6). The three steering fields are absent from a record an older version wrote, which
+   * reads as: not drained, health unknown, no version.
+   */
+  readonly drained?: boolean;
+  /** What its app's health checks say; 'unhealthy' ranks last. */
+  readonly health?: MemberHealth;
+  /** The app's version (free text, compared as semver when it parses); null: none given. */
+  readonly version?: string | null;
 }
+
+/** A candidate's app health as its health gate decided it (docs/design.md §3.6). */
+export type MemberHealth = 'healthy' | 'unhealthy' | 'unknown';
 
 export type AcquireResult =
   | { readonly acquired: true; readonly lease: Lease }
@@ -83,9 +96,16 @@ export type AcquireResult =
       readonly current: LeaseRecord | null;
       /**
        * When it is worth trying again (the holder's remaining TTL), or null when the store
-       * cannot say. The elector tries then even without a watch event.
+       * cannot say. The elector tries then even without a watch event. While a reservation
+       * holds (`reservedFor`), the reservation's remaining time.
        */
       readonly retryAfterMs: number | null;
+      /**
+       * Set when the lock is free but reserved by a transfer for another candidate
+       * (`TransferStore.handOver`): only that candidate, or the holder that handed over, may
+       * claim until the reservation lapses. `current` is null then.
+       */
+      readonly reservedFor?: string;
     };
 
 export type RenewResult =
@@ -101,6 +121,38 @@ export interface MemberStore {
   list(election: string): Promise<MemberRecord[]>;
   /** Remove one record (on clean shutdown). */
   remove(election: string, id: string): Promise<void>;
+}
+
+/**
+ * A reservation written by `TransferStore.handOver`: until it lapses, only `successor` (and
+ * `from`, the holder that handed over, so that it can take back a failed transfer) may
+ * claim the election.
+ */
+export interface Reservation {
+  readonly successor: string;
+  readonly from: string;
+  /** Remaining time, by the store's clock, when it answered. */
+  readonly remainingMs: number;
+}
+
+/**
+ * Transfers (docs/design.md §3.6), optional: both operations, or none (`LeaseStore.transfer`).
+ * A store without them answers a transfer with LEASEHOLD_E_TRANSFER_UNSUPPORTED.
+ */
+export interface TransferStore {
+  /**
+   * In ONE atomic step: if `lease.token` still holds the election, delete the lease (a clean
+   * release, as `release` records it) and write a reservation for `successor` lasting
+   * `reservationMs` by the store's clock from when it applies the step. Answers false, and
+   * changes nothing, when the token no longer holds the election. While the reservation
+   * holds, `tryAcquire` by any holder other than `successor` or `lease.holder` is refused
+   * with `reservedFor`; a granted claim is an ordinary one (new token, higher term, no
+   * `notBeforeMs`) and removes the reservation; a reservation that lapses changes nothing.
+   * Wakes watchers as a release does, the successor at least.
+   */
+  handOver(lease: Lease, successor: string, reservationMs: number): Promise<boolean>;
+  /** The election's live reservation, or null (none, lapsed, or consumed by a claim). */
+  reservation(election: string): Promise<Reservation | null>;
 }
 
 export interface LeaseStore {
@@ -138,6 +190,8 @@ export interface LeaseStore {
    * first in line.
    */
   readonly members?: MemberStore;
+  /** Transfers to a named successor (docs/design.md §3.6), optional. */
+  readonly transfer?: TransferStore;
   /** Release client resources. Calls after close reject with `StoreClosedError`. */
   close(): Promise<void>;
 }

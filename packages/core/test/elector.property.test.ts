@@ -29,7 +29,12 @@ type Fault =
   | { kind: 'freeze'; forMs: number }
   | { kind: 'restart'; downMs: number }
   | { kind: 'resign' }
-  | { kind: 'clear' };
+  | { kind: 'clear' }
+  // Operator controls (docs/design.md §3.6): to a candidate by index, possibly a bad target.
+  | { kind: 'transfer'; to: number }
+  | { kind: 'drain'; force: boolean }
+  | { kind: 'undrain' }
+  | { kind: 'health'; healthy: boolean };
 
 interface Step {
   readonly atMs: number;
@@ -78,6 +83,10 @@ const fault = (ttlMs: number): fc.Arbitrary<Fault> =>
     }),
     fc.constant({ kind: 'resign' as const }),
     fc.constant({ kind: 'clear' as const }),
+    fc.record({ kind: fc.constant('transfer' as const), to: fc.integer({ min: 0, max: 4 }) }),
+    fc.record({ kind: fc.constant('drain' as const), force: fc.boolean() }),
+    fc.constant({ kind: 'undrain' as const }),
+    fc.record({ kind: fc.constant('health' as const), healthy: fc.boolean() }),
   );
 
 const scenario: fc.Arbitrary<Scenario> = fc
@@ -128,7 +137,12 @@ async function simulate(plan: Scenario): Promise<void> {
   let highestTerm = 0;
 
   function addCandidate(id: string, priority: number): Candidate {
-    const candidate = cluster.add(id, { priority });
+    // Health gating on every candidate, starting healthy; versions differ by index.
+    const candidate = cluster.add(id, {
+      priority,
+      steering: { version: `1.${ids.indexOf(id) % 2}.0`, health: { failureThreshold: 1 } },
+    });
+    candidate.elector.setAppHealth(true);
     if (!plan.useWatch) (candidate.store as { watch?: unknown }).watch = undefined;
     candidate.elector.on('elected', ({ term }) => {
       if (term <= highestTerm) {
@@ -204,6 +218,18 @@ async function simulate(plan: Scenario): Promise<void> {
       case 'clear':
         faults.clear();
         break;
+      case 'transfer':
+        candidate.elector.transfer(ids[f.to] ?? 'nobody').catch(() => {});
+        break;
+      case 'drain':
+        candidate.elector.drain({ force: f.force }).catch(() => {});
+        break;
+      case 'undrain':
+        candidate.elector.undrain();
+        break;
+      case 'health':
+        candidate.elector.setAppHealth(f.healthy);
+        break;
     }
   }
 
@@ -213,6 +239,8 @@ async function simulate(plan: Scenario): Promise<void> {
   for (const candidate of cluster.candidates) {
     candidate.store.faults.clear();
     if (candidate.clock.isFrozen) candidate.resume();
+    candidate.elector.undrain();
+    candidate.elector.setAppHealth(true);
   }
   // Two priority levels above the lowest cost up to two extra retry intervals.
   const recoverWithinMs = 3 * plan.ttlMs + 4 * plan.retryIntervalMs + 1_000;

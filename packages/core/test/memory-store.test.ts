@@ -7,4 +7,6 @@ const backend = new MemoryBackend();
 runConformanceSuite({
   name: 'memory',
   createStore: () => backend.connect(),
+  transfer: true,
+  memberSteering: true,
 });

@@ -10,6 +10,8 @@ import type {
   MemberRecord,
   MemberStore,
   RenewResult,
+  Reservation,
+  TransferStore,
 } from '../store.js';
 
 /**
@@ -27,6 +29,13 @@ interface StoredLease {
   expiryTimer: TimerHandle | null;
 }
 
+/** A transfer's reservation (docs/design.md §3.6), by the backend's clock. */
+interface StoredReservation {
+  readonly successor: string;
+  readonly from: string;
+  readonly expiresAt: number;
+}
+
 export interface MemoryBackendOptions {
   /** Store-side clock; share a `ManualClock` with the electors in simulations. */
   readonly clock?: Clock;
@@ -36,6 +45,7 @@ export class MemoryBackend {
   readonly clock: Clock;
   private readonly leases = new Map<string, StoredLease>();
   private readonly lastTerm = new Map<string, number>();
+  private readonly reservations = new Map<string, StoredReservation>();
   private readonly watchers = new Map<string, Set<() => void>>();
   private readonly members = new Map<
     string,
@@ -71,6 +81,16 @@ export class MemoryBackend {
         retryAfterMs: current.expiresAt - now,
       };
     }
+    const reserved = this.liveReservation(request.election, now);
+    if (reserved !== undefined && !admits(reserved, request.holder)) {
+      return {
+        acquired: false,
+        current: null,
+        retryAfterMs: reserved.expiresAt - now,
+        reservedFor: reserved.successor,
+      };
+    }
+    this.reservations.delete(request.election);
     const term = (this.lastTerm.get(request.election) ?? 0) + 1;
     this.lastTerm.set(request.election, term);
     const stored: StoredLease = {
@@ -114,6 +134,35 @@ export class MemoryBackend {
     current.expiryTimer?.cancel();
     this.leases.delete(lease.election);
     this.notify(lease.election);
+  }
+
+  /** @internal The release and the reservation in one step: nothing runs between them. */
+  handOver(lease: Lease, successor: string, reservationMs: number): boolean {
+    const now = this.clock.now();
+    const current = this.live(lease.election, now);
+    if (current === undefined || current.token !== lease.token) return false;
+    current.expiryTimer?.cancel();
+    this.leases.delete(lease.election);
+    this.reservations.set(lease.election, {
+      successor,
+      from: lease.holder,
+      expiresAt: now + reservationMs,
+    });
+    this.notify(lease.election);
+    return true;
+  }
+
+  /** @internal */
+  reservation(election: string): Reservation | null {
+    const now = this.clock.now();
+    const reserved = this.liveReservation(election, now);
+    return reserved === undefined
+      ? null
+      : {
+          successor: reserved.successor,
+          from: reserved.from,
+          remainingMs: reserved.expiresAt - now,
+        };
   }
 
   /** @internal */
@@ -164,6 +213,11 @@ export class MemoryBackend {
     return current !== undefined && current.expiresAt > now ? current : undefined;
   }
 
+  private liveReservation(election: string, now: number): StoredReservation | undefined {
+    const reserved = this.reservations.get(election);
+    return reserved !== undefined && reserved.expiresAt > now ? reserved : undefined;
+  }
+
   private toRecord(election: string, stored: StoredLease, now: number): LeaseRecord {
     return {
       election,
@@ -190,6 +244,11 @@ export class MemoryBackend {
       this.clock.setTimer(0, onChange);
     }
   }
+}
+
+/** Who may claim while a reservation holds: the successor, or the holder taking it back. */
+function admits(reserved: StoredReservation, holder: string): boolean {
+  return holder === reserved.successor || holder === reserved.from;
 }
 
 type Delay = number | (() => number);
@@ -287,6 +346,12 @@ export class MemoryStore implements LeaseStore {
       this.roundTrip(() => this.server.putMember(election, member, ttlMs)),
     list: (election) => this.roundTrip(() => this.server.listMembers(election)),
     remove: (election, id) => this.roundTrip(() => this.server.removeMember(election, id)),
+  };
+
+  readonly transfer: TransferStore = {
+    handOver: (lease, successor, reservationMs) =>
+      this.roundTrip(() => this.server.handOver(lease, successor, reservationMs)),
+    reservation: (election) => this.roundTrip(() => this.server.reservation(election)),
   };
 
   watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
