@@ -4,9 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
-import { BIN } from '../packages/sidecar/test/helpers/sidecar-processes.js';
-import { pollFor } from './support/poll.js';
+import { leftRunning, SIDECAR_BIN as BIN, until } from '@leasehold/testkit';
 import { RunCandidates } from './support/run-candidates.js';
 
 /**
@@ -48,7 +46,7 @@ it('backs off a command that keeps failing: 1 s, 2 s, 4 s', { timeout: 60_000 },
     candidate.lines
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as LogLine);
-  const backoffs = await pollFor('three restarts', 40_000, () => {
+  const backoffs = await until('three restarts', 40_000, () => {
     const found = log().filter((line) => line.event === 'command-backoff');
     return found.length >= 3 && log().filter((l) => l.event === 'command-started').length >= 4
       ? found.slice(0, 3)

@@ -3,9 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { procStat } from '../packages/sidecar/src/process-group.js';
-import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
-import { pollFor } from './support/poll.js';
+import { leftRunning, procStat, until } from '@leasehold/testkit';
 import { RunCandidates } from './support/run-candidates.js';
 
 /**
@@ -67,7 +65,7 @@ it.each([
       },
     });
     await candidates.start('c1', undefined, args);
-    const seen = await pollFor('the job’s environment', 15_000, () => {
+    const seen = await until('the job’s environment', 15_000, () => {
       try {
         return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
       } catch {
@@ -75,7 +73,7 @@ it.each([
       }
     });
     // The watchdog's environment too (the job's parent): /proc/<pid>/environ.
-    const jobPid = await pollFor('the job’s pid', 5_000, () => {
+    const jobPid = await until('the job’s pid', 5_000, () => {
       const line = candidates?.all[0]?.lines.find((l) => l.includes('"command-started"'));
       return line === undefined ? undefined : Number((JSON.parse(line) as { pid: number }).pid);
     });

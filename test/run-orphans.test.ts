@@ -3,11 +3,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { procStat } from '../packages/sidecar/src/process-group.js';
-import { hostMonotonicMs } from '../packages/sidecar/src/watchdog-protocol.js';
-import { childrenOf, leftRunning, running } from '../packages/sidecar/test/helpers/process-scan.js';
-import { jobRuns, writeJob } from './support/job-runs.js';
-import { pollFor } from './support/poll.js';
+import {
+  childProcesses,
+  hostMonotonicMs,
+  jobRuns,
+  leftRunning,
+  procStat,
+  running,
+  until,
+  writeJob,
+} from '@leasehold/testkit';
 import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
 
 /**
@@ -38,7 +43,7 @@ const alive = (pid: number): boolean => running([pid]).length === 1;
 
 /** When `pid` is gone (host monotonic ms), polled within `withinMs`. */
 function goneAt(what: string, pid: number, withinMs: number): Promise<number> {
-  return pollFor(`${what} (pid ${pid}) gone`, withinMs, () =>
+  return until(`${what} (pid ${pid}) gone`, withinMs, () =>
     alive(pid) ? undefined : hostMonotonicMs(),
   );
 }
@@ -63,9 +68,9 @@ async function leaderWithJob(store: string, file: string): Promise<Leading> {
   });
   candidates = pool;
   const sidecar = await pool.start('c1');
-  const job = await pollFor('the job', 15_000, () => jobRuns(file)[0]?.pid);
-  return pollFor('the watchdog and the standby', 10_000, () => {
-    const watchdogs = childrenOf(sidecar.pid).filter((c) => c.cmdline.includes('watchdog.js'));
+  const job = await until('the job', 15_000, () => jobRuns(file)[0]?.pid);
+  return until('the watchdog and the standby', 10_000, () => {
+    const watchdogs = childProcesses(sidecar.pid).filter((c) => c.cmdline.includes('watchdog.js'));
     const watchdog = procStat(String(job))?.ppid;
     const standby = watchdogs.find((c) => c.pid !== watchdog)?.pid;
     if (watchdog === undefined || standby === undefined) return undefined;
@@ -109,7 +114,7 @@ describe.each([
     process.kill(leading.watchdog, 'SIGKILL');
     expect(await jobGoesWithItsWatchdog(leading, 1_000)).toBeLessThan(1_000);
     // The sidecar resigns: the job it cannot watch is gone, another instance may run it.
-    await pollFor('the resignation', 5_000, () =>
+    await until('the resignation', 5_000, () =>
       leading.sidecar.lines.some((line) => line.includes('"reason":"resigned"')) ? true : undefined,
     );
   });
@@ -137,7 +142,7 @@ describe.each([
     async () => {
       const leading = await leaderWithJob(storeUrl(), file());
       signalGroup(leading.job, 'SIGSTOP');
-      await pollFor('the job stopped', 1_000, () =>
+      await until('the job stopped', 1_000, () =>
         procStat(String(leading.job))?.state === 'T' ? true : undefined,
       );
       // Its watchdog is not in the job's group: it is not frozen with it.

@@ -1,8 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { sidecarArgv } from '../../packages/sidecar/test/helpers/sidecar-processes.js';
-import type { LabHost } from './netlab.js';
-import { pollFor } from './poll.js';
+import { type LabHost, sidecarArgv, until } from '@leasehold/testkit';
 
 /** The lease of these tests: short, to keep them quick. */
 export const TEST_TTL_MS = 2_000;
@@ -81,7 +79,7 @@ export class RunCandidates {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const candidate: RunCandidate = { id, child, pid: child.pid ?? 0, lines, exited };
     this.all.push(candidate);
-    await pollFor(`${id} listening`, 15_000, () =>
+    await until(`${id} listening`, 15_000, () =>
       lines.some((line) => line.includes('"url"')) || child.exitCode !== null ? true : undefined,
     );
     if (child.exitCode !== null) throw new Error(`${id} exited:\n${lines.join('\n')}`);

@@ -1,7 +1,5 @@
+import { pause, PostgresServer, tool, until } from '@leasehold/testkit';
 import type { Round } from '../round.js';
-import { PostgresServer } from '../stores/index.js';
-import { tool } from '../stores/server.js';
-import { pause, until } from '../wait.js';
 import type { Scenario } from './scenario.js';
 import { outage } from './store-faults.js';
 

@@ -1,10 +1,7 @@
-import type { LabHost } from '../netlab.js';
+import { type Backend, type LabHost, type MemberPlace, pause } from '@leasehold/testkit';
 import type { ViolationKind } from '../checker.js';
 import type { Round, Timing } from '../round.js';
 import type { Sidecar } from '../sidecars.js';
-import type { Backend } from '../stores/index.js';
-import type { MemberPlace } from '../stores/server.js';
-import { pause } from '../wait.js';
 
 /** A fault the suite knows how to inject, and on which backends it applies. */
 export interface Scenario {

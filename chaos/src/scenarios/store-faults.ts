@@ -1,16 +1,17 @@
-import type { LabHost } from '../netlab.js';
-import type { Round } from '../round.js';
 import {
   EtcdCluster,
+  type LabHost,
+  pause,
   PgBouncerFront,
   PostgresServer,
   RedisClusterSet,
+  RedisSentinelSet,
   RedisServer,
   SqliteFile,
-} from '../stores/index.js';
-import { RedisSentinelSet } from '../stores/sentinel.js';
-import { tool } from '../stores/server.js';
-import { pause, until } from '../wait.js';
+  tool,
+  until,
+} from '@leasehold/testkit';
+import type { Round } from '../round.js';
 import {
   cutMemberOff,
   frozenAcrossFailover,
