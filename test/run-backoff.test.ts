@@ -1,11 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, expect, it } from 'vitest';
-import { leftRunning, SIDECAR_BIN as BIN, until } from '@leasehold/testkit';
-import { RunCandidates } from './support/run-candidates.js';
+import { expect, it } from 'vitest';
+import { SIDECAR_BIN as BIN, until } from '@leasehold/testkit';
+import { runCandidatesPerTest } from './support/run-candidates.js';
 
 /**
  * A command that fails at once is not restarted every ~2 s for ever (issue 24): each
@@ -14,15 +11,7 @@ import { RunCandidates } from './support/run-candidates.js';
  * page) and `leasehold status`.
  */
 
-const dir = mkdtempSync(join(tmpdir(), 'lhrn-backoff-'));
-const marker = `LHRN_MARK=${randomUUID()}`;
-let candidates: RunCandidates | null = null;
-afterEach(async () => {
-  await candidates?.killAll();
-  candidates = null;
-  expect(await leftRunning(marker)).toEqual([]);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const perTest = runCandidatesPerTest('backoff');
 
 interface LogLine {
   readonly time: number;
@@ -33,13 +22,11 @@ interface LogLine {
 }
 
 it('backs off a command that keeps failing: 1 s, 2 s, 4 s', { timeout: 60_000 }, async () => {
-  candidates = new RunCandidates({
-    store: `sqlite://${join(dir, 'leases.db')}`,
-    election: `lhrn-backoff-${randomUUID().slice(0, 8)}`,
+  const candidates = perTest.candidates({
+    store: `sqlite://${join(perTest.dir, 'leases.db')}`,
     job: ['/bin/false'],
     // Two retry intervals (the old wait after a resignation) are far below the backoff.
     args: ['--ttl', '10s', '--retry-interval', '200ms'],
-    marker,
   });
   const candidate = await candidates.start('c1');
   const log = (): LogLine[] =>

@@ -1,19 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   childProcesses,
   hostMonotonicMs,
   jobRuns,
-  leftRunning,
   procStat,
   running,
   until,
   writeJob,
 } from '@leasehold/testkit';
-import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
+import { runCandidatesPerTest, type RunCandidate } from './support/run-candidates.js';
 
 /**
  * No job of `leasehold run` outlives its watchdog (issue 24): whatever single signal hits a
@@ -22,22 +19,14 @@ import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
  * left running. Zombies count as gone: they have exited, and PID 1 here never reaps.
  */
 
-const dir = mkdtempSync(join(tmpdir(), 'lhrn-orphans-'));
+const perTest = runCandidatesPerTest('orphans');
+const dir = perTest.dir;
 /**
  * A lease long enough for a loaded host to start the job within its first renewal interval
  * (the 1 s bounds below do not depend on it); the SIGSTOP case waits for it to run out.
  */
 const TTL_MS = 5_000;
 const RUN_ARGS = ['--ttl', `${TTL_MS}ms`, '--retry-interval', '200ms', '--command-grace', '1s'];
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let candidates: RunCandidates | null = null;
-let marker = '';
-afterEach(async () => {
-  await candidates?.killAll();
-  candidates = null;
-  expect(await leftRunning(marker)).toEqual([]);
-});
 
 const alive = (pid: number): boolean => running([pid]).length === 1;
 
@@ -57,16 +46,12 @@ interface Leading {
 
 /** One candidate that leads, runs the job, and keeps a standby watchdog waiting. */
 async function leaderWithJob(store: string, file: string): Promise<Leading> {
-  marker = `LHRN_MARK=${randomUUID()}`;
-  const pool = new RunCandidates({
+  const pool = perTest.candidates({
     store,
-    election: `lhrn-orphans-${randomUUID().slice(0, 8)}`,
     job: writeJob(dir, file),
     args: RUN_ARGS,
-    marker,
     ownGroup: true,
   });
-  candidates = pool;
   const sidecar = await pool.start('c1');
   const job = await until('the job', 15_000, () => jobRuns(file)[0]?.pid);
   return until('the watchdog and the standby', 10_000, () => {

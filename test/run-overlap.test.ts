@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createNetLab,
   groupAlive,
@@ -10,7 +8,6 @@ import {
   type JobRun,
   jobRuns,
   type LabHost,
-  leftRunning,
   type NetLab,
   overlaps,
   type PrivatePostgres,
@@ -20,7 +17,7 @@ import {
   writeJob,
 } from '@leasehold/testkit';
 import {
-  RunCandidates,
+  runCandidatesPerTest,
   TEST_RUN_ARGS,
   TEST_TTL_MS,
   type RunCandidate,
@@ -38,7 +35,8 @@ import {
 
 const TTL_MS = TEST_TTL_MS;
 
-const dir = mkdtempSync(join(tmpdir(), 'lhrn-run-'));
+const perTest = runCandidatesPerTest('run');
+const dir = perTest.dir;
 let lab: NetLab;
 let victimHost: LabHost;
 let redis: PrivateRedis;
@@ -62,18 +60,8 @@ afterAll(async () => {
   await redis?.dispose();
   await postgres?.close();
   lab?.destroy();
-  rmSync(dir, { recursive: true, force: true });
   // The figures for the report (and bench/): visible with --reporter=verbose or on failure.
   if (measured.length > 0) process.stdout.write(`run-overlap:\n  ${measured.join('\n  ')}\n`);
-});
-
-let candidates: RunCandidates | null = null;
-let marker = '';
-afterEach(async () => {
-  await candidates?.killAll();
-  candidates = null;
-  // Every sidecar, watchdog and job carries the marker: none may outlive the test.
-  expect(await leftRunning(marker)).toEqual([]);
 });
 
 /** The run that is writing now (a line in the last 100 ms), if any. */
@@ -100,15 +88,12 @@ describe.each([
     { timeout: 90_000 },
     async () => {
       const file = join(dir, `${backend}.log`);
-      marker = `LHRN_MARK=${randomUUID()}`;
-      const pool = new RunCandidates({
+      const pool = perTest.candidates({
         store: storeUrl(),
         election: `lhrn-${backend}-${randomUUID().slice(0, 8)}`,
         job: writeJob(dir, file),
         args: TEST_RUN_ARGS,
-        marker,
       });
-      candidates = pool;
       let nextId = 1;
       const startOne = (host?: LabHost) => pool.start(`c${nextId++}`, host);
 

@@ -1,6 +1,6 @@
-import { type Backend, type LabHost, type MemberPlace, pause } from '@leasehold/testkit';
+import { type Backend, type LabHost, type MemberPlace, pause, until } from '@leasehold/testkit';
 import type { ViolationKind } from '../checker.js';
-import type { Round, Timing } from '../round.js';
+import type { Round, StartOptions, Timing } from '../round.js';
 import type { Sidecar } from '../sidecars.js';
 
 /** A fault the suite knows how to inject, and on which backends it applies. */
@@ -91,6 +91,29 @@ export async function trioWithLeader(round: Round, store?: string) {
   const sidecars = await round.startAll(TRIO, store === undefined ? {} : { store });
   const leader = await round.leader({ after: 0 });
   return { sidecars, leader };
+}
+
+/**
+ * `leader` (just started, `first` gone) leads, two more candidates on `store` see it as the
+ * leader, and it is frozen right after a renewal, so that its deadline is as far off as it
+ * gets: the set-up of the failover scenarios. Resolves to the instant it froze.
+ */
+export async function frozenLeaderWithFollowers(
+  round: Round,
+  leader: Sidecar,
+  first: Sidecar,
+  store: StartOptions,
+): Promise<number> {
+  await round.leader({ except: [first] });
+  const followers = await round.startAll(['charlie', 'delta'], store);
+  await until('the followers to see the leader', 10_000, () =>
+    followers.every((f) => round.answer(f)?.leader === leader.candidate),
+  );
+  await round.renewed(leader);
+  leader.freeze();
+  const frozenAt = round.recorder.time();
+  round.mark('SIGSTOP', leader.name);
+  return frozenAt;
 }
 
 /** A replicated store loses its leader member (`kill`): the election carries on. */
