@@ -1,6 +1,6 @@
 import { pause, PostgresServer, tool } from '@leasehold/testkit';
 import type { Round } from '../round.js';
-import { frozenLeaderWithFollowers, type Scenario } from './scenario.js';
+import { freezeAfterRenewal, leaderSeenByFollowers, type Scenario } from './scenario.js';
 import { outage } from './store-faults.js';
 
 /**
@@ -32,7 +32,8 @@ export const pgFailover: Scenario = {
     // In a lab host of its own: when the primary's machine goes, its connections go silent.
     const host = round.host('v');
     const leader = await round.start('bravo', { ...store, host });
-    const frozenAt = await frozenLeaderWithFollowers(round, leader, first, store);
+    await leaderSeenByFollowers(round, leader, first, store);
+    const frozenAt = await freezeAfterRenewal(round, leader);
     await outage(round, 'primary killed, standby promoted', async () => {
       // The primary's machine vanishes: no reset reaches the frozen leader's connections.
       host.cutStore();

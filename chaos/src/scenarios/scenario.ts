@@ -94,21 +94,24 @@ export async function trioWithLeader(round: Round, store?: string) {
 }
 
 /**
- * `leader` (just started, `first` gone) leads, two more candidates on `store` see it as the
- * leader, and it is frozen right after a renewal, so that its deadline is as far off as it
- * gets: the set-up of the failover scenarios. Resolves to the instant it froze.
+ * `leader` (just started, `first` gone) leads, and two more candidates on `store` see it
+ * as the leader: the set-up of the failover scenarios before they freeze it.
  */
-export async function frozenLeaderWithFollowers(
+export async function leaderSeenByFollowers(
   round: Round,
   leader: Sidecar,
   first: Sidecar,
   store: StartOptions,
-): Promise<number> {
+): Promise<void> {
   await round.leader({ except: [first] });
   const followers = await round.startAll(['charlie', 'delta'], store);
   await until('the followers to see the leader', 10_000, () =>
     followers.every((f) => round.answer(f)?.leader === leader.candidate),
   );
+}
+
+/** Freeze `leader` right after a renewal, when its deadline is as far off as it gets. */
+export async function freezeAfterRenewal(round: Round, leader: Sidecar): Promise<number> {
   await round.renewed(leader);
   leader.freeze();
   const frozenAt = round.recorder.time();
@@ -159,10 +162,7 @@ export async function frozenAcrossFailover(
   leader: Sidecar,
   failOver: () => Promise<void>,
 ): Promise<void> {
-  await round.renewed(leader);
-  leader.freeze();
-  const frozenAt = round.recorder.time();
-  round.mark('SIGSTOP', leader.name);
+  const frozenAt = await freezeAfterRenewal(round, leader);
   await failOver();
   // Time for the others to reconnect and acquire; then wake the old leader well inside
   // its deadline.

@@ -17,6 +17,7 @@ import {
   frozenAcrossFailover,
   killLeaderMember,
   leaderInLab,
+  leaderSeenByFollowers,
   threePlaces,
   trioWithLeader,
   type Scenario,
@@ -145,11 +146,7 @@ export const sentinelFailover: Scenario = {
     await set.waitUntilReplicated();
     await round.fault('replication cut', 'primary ↔ replica', () => set.replicaHost.cutStore());
     const leader = await round.start('bravo', store);
-    await round.leader({ except: [first] });
-    const followers = await round.startAll(['charlie', 'delta'], store);
-    await until('the followers to see the leader', 10_000, () =>
-      followers.every((f) => round.answer(f)?.leader === leader.candidate),
-    );
+    await leaderSeenByFollowers(round, leader, first, store);
     await frozenAcrossFailover(round, leader, () => failOver(round, set));
   },
 };
