@@ -27,6 +27,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/conformance/package.json packages/conformance/
 COPY packages/adapters/package.json packages/adapters/
 COPY packages/sidecar/package.json packages/sidecar/
+COPY packages/testkit/package.json packages/testkit/
 RUN pnpm install --frozen-lockfile
 
 COPY tsconfig.base.json tsconfig.json ./

@@ -6,11 +6,19 @@ import tseslint from 'typescript-eslint';
 /**
  * Layering (docs/design.md §1): sidecar → adapters → core, never backwards, and core has no runtime
  * dependency outside itself and Node's standard library. Packages reach each other by
- * package name only, so a relative path cannot sneak around the rule.
+ * package name only, so a relative path cannot sneak around the rule: not into another
+ * package, the chaos suite or another package's tests (their shared parts live in the test
+ * kit, @leasehold/testkit).
  */
 const crossPackageRelative = {
-  regex: String.raw`^(\.\./)+(packages/)?(core|conformance|adapters|sidecar)/`,
+  regex: String.raw`^(\.\./)+(packages/)?(core|conformance|adapters|sidecar|testkit|chaos)/`,
   message: 'Import another package by its name (@leasehold/…), not by a relative path.',
+};
+
+/** The test kit is for tests, the chaos suite and the benchmarks only. */
+const noTestKit = {
+  regex: String.raw`^@leasehold/testkit`,
+  message: 'production code must not import the test kit (@leasehold/testkit).',
 };
 
 const coreUpward = {
@@ -22,6 +30,11 @@ const coreUpward = {
 const restrictImports = (...patterns) => ({
   'no-restricted-imports': ['error', { patterns: [crossPackageRelative, ...patterns] }],
 });
+
+const adaptersUpward = {
+  regex: String.raw`^@leasehold/sidecar`,
+  message: 'adapters must not depend on the sidecar (sidecar → adapters → core).',
+};
 
 const onlyNodeAndOwnFiles = (extraAllowed) => ({
   regex: String.raw`^(?!node:|\.|@leasehold/${extraAllowed})`,
@@ -57,7 +70,7 @@ export default tseslint.config(
     // The production half of core: Node's standard library and its own files only.
     files: ['packages/core/src/**/*.ts'],
     ignores: ['packages/core/src/testing/**'],
-    rules: restrictImports(coreUpward, onlyNodeAndOwnFiles(''), {
+    rules: restrictImports(coreUpward, noTestKit, onlyNodeAndOwnFiles(''), {
       regex: String.raw`testing/|^@leasehold/conformance`,
       message: 'production code must not import test helpers.',
     }),
@@ -72,14 +85,30 @@ export default tseslint.config(
   },
   {
     files: ['packages/adapters/**/*.ts'],
-    rules: restrictImports({
-      regex: String.raw`^@leasehold/sidecar`,
-      message: 'adapters must not depend on the sidecar (sidecar → adapters → core).',
-    }),
+    rules: restrictImports(adaptersUpward),
   },
   {
-    files: ['packages/sidecar/**/*.ts'],
+    files: ['packages/adapters/src/**/*.ts'],
+    rules: restrictImports(adaptersUpward, noTestKit),
+  },
+  {
+    // Tests, the chaos suite and the benchmarks: other packages by name only.
+    files: ['packages/sidecar/**/*.ts', 'test/**/*.ts', 'chaos/**/*.ts', 'bench/**/*.mjs'],
     rules: restrictImports(),
+  },
+  {
+    files: ['packages/sidecar/src/**/*.ts'],
+    rules: restrictImports(noTestKit),
+  },
+  {
+    // The test kit: Node's standard library and its own files. It starts store servers as
+    // programs and the sidecar as a command, so it needs no store client and no package of
+    // ours, and tests of any layer can use it.
+    files: ['packages/testkit/**/*.ts'],
+    rules: restrictImports({
+      regex: String.raw`^(?!node:|\.)`,
+      message: 'the test kit imports only node: modules and its own files.',
+    }),
   },
   {
     // leasehold run's watchdog runs beside every command: Node's standard library and its

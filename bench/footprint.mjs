@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stopProcess } from './lib/sidecar.mjs';
+import { SIDECAR_BIN as bin } from '@leasehold/testkit';
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +25,6 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const ticksPerSecond = 100; // USER_HZ on Linux
 
-const bin = new URL('../packages/sidecar/bin/leasehold.js', import.meta.url).pathname;
 const args = ['--store', values.store, '--election', `bench-idle-${process.pid}`, '--port', '0'];
 args.push('--store-prefix', values['store-prefix']);
 const nodeFlags = (values['node-flags'] ?? '').split(' ').filter(Boolean);

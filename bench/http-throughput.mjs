@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stopProcess } from './lib/sidecar.mjs';
+import { SIDECAR_BIN as bin } from '@leasehold/testkit';
 
 const { values } = parseArgs({
   options: {
@@ -64,7 +65,6 @@ async function run(url, server, connections = 50) {
   return result;
 }
 
-const bin = new URL('../packages/sidecar/bin/leasehold.js', import.meta.url).pathname;
 const sidecar = spawnServer(
   [
     ...(values['node-flags'] ?? '').split(' ').filter(Boolean),

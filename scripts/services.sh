@@ -418,7 +418,7 @@ ensure_fault_tools() {
 
 # ---------------------------------------------------------------- PgBouncer
 # The PostgreSQL pooler tests and the chaos suite's pgbouncer backend run private
-# PgBouncers of their own (chaos/src/stores/pgbouncer.ts); Debian's service is kept from
+# PgBouncers of their own (packages/testkit/src/stores/pgbouncer.ts); Debian's service is kept from
 # starting.
 ensure_pooler() {
   if ! have pgbouncer; then apt_install_without_starting pgbouncer; fi

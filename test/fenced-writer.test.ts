@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { childrenOf, leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
-import { pollFor } from './support/poll.js';
+import { childProcesses, leftRunning, until } from '@leasehold/testkit';
 import { RunCandidates, TEST_RUN_ARGS, type RunCandidate } from './support/run-candidates.js';
 
 /**
@@ -68,7 +67,7 @@ function newestRow(): { term: number; writer: string } | undefined {
 
 /** Wait until a writer other than `not` writes with a term above `above`. */
 function nextWriter(above: number, not: string) {
-  return pollFor(
+  return until(
     `a newer term than ${above}`,
     10_000,
     () => {
@@ -97,7 +96,7 @@ describe('examples/fenced-writer', () => {
       let nextId = 1;
       const startOne = () => candidates.start(`w${nextId++}`);
       await Promise.all([startOne(), startOne(), startOne()]);
-      let row = await pollFor('the first row', 15_000, newestRow, PSQL_POLL_MS);
+      let row = await until('the first row', 15_000, newestRow, PSQL_POLL_MS);
 
       // Leader changes: a clean stop, then a crash.
       for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
@@ -117,7 +116,7 @@ describe('examples/fenced-writer', () => {
 
       // The job wakes first and writes with its old term: refused.
       process.kill(-jobGroup, 'SIGCONT');
-      await pollFor('the woken job to try', 10_000, () =>
+      await until('the woken job to try', 10_000, () =>
         frozen.lines.some((line) => line.includes(`fenced-writer: refused, term ${frozenTerm}:`))
           ? true
           : undefined,
@@ -146,8 +145,10 @@ describe('examples/fenced-writer', () => {
 
 /** The watchdog of a `leasehold run` sidecar and the process group of its job. */
 function processesOf(candidate: RunCandidate): { watchdog: number; jobGroup: number } {
-  const watchdog = childrenOf(candidate.pid).find((child) => child.cmdline.includes('watchdog.js'));
-  const job = watchdog === undefined ? undefined : childrenOf(watchdog.pid)[0];
+  const watchdog = childProcesses(candidate.pid).find((child) =>
+    child.cmdline.includes('watchdog.js'),
+  );
+  const job = watchdog === undefined ? undefined : childProcesses(watchdog.pid)[0];
   if (watchdog === undefined || job === undefined) throw new Error(`${candidate.id} runs no job`);
   return { watchdog: watchdog.pid, jobGroup: job.pid };
 }

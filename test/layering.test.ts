@@ -35,6 +35,26 @@ describe('layering: sidecar → adapters → core', () => {
     ['packages/sidecar/src/watchdog.ts', "import 'pino';", 'the watchdog imports only'],
     ['packages/sidecar/src/watchdog.ts', "import './serve.js';", 'the watchdog imports only'],
     ['packages/sidecar/src/process-group.ts', "import '@leasehold/core';", 'the watchdog'],
+    // The test kit: tests, chaos and bench only; it leans on nothing but Node.
+    ['packages/core/src/x.ts', "import '@leasehold/testkit';", 'must not import the test kit'],
+    ['packages/adapters/src/x.ts', "import '@leasehold/testkit';", 'must not import the test kit'],
+    ['packages/sidecar/src/x.ts', "import '@leasehold/testkit';", 'must not import the test kit'],
+    ['packages/conformance/src/x.ts', "import '@leasehold/testkit';", 'imports only node:'],
+    ['packages/testkit/src/x.ts', "import '@leasehold/core';", 'the test kit imports only'],
+    ['packages/testkit/src/x.ts', "import 'ioredis';", 'the test kit imports only'],
+    // Nothing reaches into another package, its tests or the chaos suite by a relative path.
+    ['test/x.test.ts', "import '../chaos/src/netlab.js';", 'by its name'],
+    ['test/x.test.ts', "import '../packages/sidecar/src/process-group.js';", 'by its name'],
+    ['test/support/x.ts', "import '../../packages/sidecar/test/helpers/x.js';", 'by its name'],
+    ['packages/adapters/test/x.test.ts', "import '../../../chaos/src/x.js';", 'by its name'],
+    [
+      'packages/sidecar/test/x.test.ts',
+      "import '../../adapters/test/helpers/x.js';",
+      'by its name',
+    ],
+    ['packages/sidecar/test/x.test.ts', "import '../../testkit/src/wait.js';", 'by its name'],
+    ['chaos/src/x.ts', "import '../packages/testkit/src/netlab.js';", 'by its name'],
+    ['bench/lib/x.mjs', "import '../../chaos/src/netlab.ts';", 'by its name'],
   ])('%s refuses %s', async (file, code, expected) => {
     const messages = await restrictedImports(file, code);
     expect(messages.join('\n')).toContain(expected);
@@ -50,6 +70,14 @@ describe('layering: sidecar → adapters → core', () => {
     ['packages/sidecar/src/x.ts', "import '@leasehold/core';"],
     ['packages/sidecar/src/watchdog.ts', "import { spawn } from 'node:child_process';"],
     ['packages/sidecar/src/watchdog.ts', "import './watchdog-protocol.js';"],
+    ['packages/testkit/src/x.ts', "import { spawn } from 'node:child_process';"],
+    ['packages/testkit/src/stores/x.ts', "import '../netlab.js';"],
+    ['packages/adapters/test/x.test.ts', "import { until } from '@leasehold/testkit';"],
+    ['packages/sidecar/test/x.test.ts', "import '../src/process-group.js';"],
+    ['test/x.test.ts', "import { createNetLab } from '@leasehold/testkit';"],
+    ['chaos/src/x.ts', "import { until } from '@leasehold/testkit';"],
+    ['chaos/test/x.test.ts', "import '../src/checker.js';"],
+    ['bench/lib/x.mjs', "import { startLabStore } from '@leasehold/testkit';"],
   ])('%s allows %s', async (file, code) => {
     expect(await restrictedImports(file, code)).toEqual([]);
   });

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetLab, type LabHost, type NetLab } from '../chaos/src/netlab.js';
+import { createNetLab, type LabHost, type NetLab, until } from '@leasehold/testkit';
 
 /**
  * The fault-injection lab that the run and chaos tests rely on: if a "cut" let packets
@@ -44,14 +44,6 @@ function start(argv: string[]): {
   return { child, lines, next: () => new Promise((resolve) => waiters.push(resolve)) };
 }
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('netlab', () => {
   beforeAll(async () => {
     lab = createNetLab('lhnt');
@@ -68,57 +60,57 @@ describe('netlab', () => {
   it('cuts one host off the store while the root namespace still reaches it, then heals', async () => {
     const fromRoot = start([process.execPath, '-e', PINGER(lab.storeAddress)]);
     const fromHost = start(host.wrap([process.execPath, '-e', PINGER(lab.storeAddress)]));
-    await until(() => fromHost.lines.length > 3 && fromRoot.lines.length > 3, 5_000, 'echoes');
+    await until('echoes', 5_000, () => fromHost.lines.length > 3 && fromRoot.lines.length > 3);
 
     host.cutStore();
     await new Promise((resolve) => setTimeout(resolve, 50)); // let in-flight echoes land
     const hostBefore = fromHost.lines.length;
     const rootBefore = fromRoot.lines.length;
-    await until(() => fromRoot.lines.length >= rootBefore + 10, 5_000, 'root echoes during cut');
+    await until('root echoes during cut', 5_000, () => fromRoot.lines.length >= rootBefore + 10);
     expect(fromHost.lines.length).toBe(hostBefore);
 
     host.healStore();
-    await until(() => fromHost.lines.length > hostBefore, 10_000, 'host echoes after heal');
+    await until('host echoes after heal', 10_000, () => fromHost.lines.length > hostBefore);
   });
 
   it('holds a stalled host’s packets and delivers them, in order, after healing', async () => {
     const fromHost = start(host.wrap([process.execPath, '-e', PINGER(lab.storeAddress)]));
-    await until(() => fromHost.lines.length > 3, 5_000, 'echoes');
+    await until('echoes', 5_000, () => fromHost.lines.length > 3);
     host.stallStore();
     await new Promise((resolve) => setTimeout(resolve, 50));
     const before = fromHost.lines.length;
     const stalledFor = Date.now();
-    await until(() => Date.now() - stalledFor > 500, 1_000, 'the stall to last');
+    await until('the stall to last', 1_000, () => Date.now() - stalledFor > 500);
     expect(fromHost.lines.length).toBeLessThanOrEqual(before + 1);
 
     host.healStore();
     // Nothing was dropped: the numbers continue without a gap.
-    await until(() => fromHost.lines.length > before + 20, 10_000, 'held echoes');
+    await until('held echoes', 10_000, () => fromHost.lines.length > before + 20);
     const numbers = fromHost.lines.map(Number);
     expect(numbers).toEqual(numbers.map((_, i) => i));
   });
 
   it('breaks one direction at a time: answers held, then requests dropped and answers let go', async () => {
     const fromHost = start(host.wrap([process.execPath, '-e', PINGER(lab.storeAddress)]));
-    await until(() => fromHost.lines.length > 3, 5_000, 'echoes');
+    await until('echoes', 5_000, () => fromHost.lines.length > 3);
     host.breakStore({ toStore: 'pass', fromStore: 'hold' });
     await new Promise((resolve) => setTimeout(resolve, 50));
     const beforeHold = fromHost.lines.length;
     const heldFor = Date.now();
-    await until(() => Date.now() - heldFor > 500, 1_000, 'the hold to last');
+    await until('the hold to last', 1_000, () => Date.now() - heldFor > 500);
     expect(fromHost.lines.length).toBeLessThanOrEqual(beforeHold + 1);
 
     // The requests sent during the hold reached the server: their echoes arrive now, and
     // nothing sent from now on does.
     host.breakStore({ toStore: 'drop', fromStore: 'pass' });
-    await until(() => fromHost.lines.length > beforeHold + 10, 5_000, 'held echoes');
+    await until('held echoes', 5_000, () => fromHost.lines.length > beforeHold + 10);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const afterRelease = fromHost.lines.length;
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(fromHost.lines.length).toBe(afterRelease);
 
     host.healStore();
-    await until(() => fromHost.lines.length > afterRelease + 5, 10_000, 'echoes after heal');
+    await until('echoes after heal', 10_000, () => fromHost.lines.length > afterRelease + 5);
     const numbers = fromHost.lines.map(Number);
     expect(numbers).toEqual(numbers.map((_, i) => i));
   });
@@ -130,7 +122,7 @@ describe('netlab', () => {
     const server = start(host.wrap([process.execPath, '-e', ECHO_SERVER]));
     await server.next();
     const fromStore = start(lab.store.wrap([process.execPath, '-e', PINGER(address)]));
-    await until(() => fromStore.lines.length > 3, 5_000, 'echoes from the candidate host');
+    await until('echoes from the candidate host', 5_000, () => fromStore.lines.length > 3);
   });
 
   it('leaves nothing behind', () => {

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitUntil } from '../packages/adapters/test/helpers/free-port.js';
+import { freePort, ProcessGroup, until, SIDECAR_BIN as BIN } from '@leasehold/testkit';
 import { dashboardQueries } from './support/deploy-prometheus.js';
-import { ProcessGroup } from '../chaos/src/process-group.js';
 import { PrometheusServer, type Sample } from './support/prometheus.js';
 import { root } from './support/repo-files.js';
 import { explain, requireTool, runTool } from './support/tools.js';
@@ -17,7 +16,6 @@ const REDIS = 'redis://127.0.0.1:6379';
 const TTL_MS = 2_000;
 const SCRAPE_MS = 500;
 const ELECTION = `lhops-prom-${randomUUID().slice(0, 8)}`;
-const BIN = `${root}/packages/sidecar/bin/leasehold.js`;
 const ALERTS = `${root}/deploy/prometheus/leasehold-alerts.yml`;
 const LEADERS = `sum by (election) (leasehold_is_leader{election="${ELECTION}"})`;
 
@@ -42,14 +40,10 @@ async function startSidecar(port: number, storePrefix: string): Promise<Sidecar>
     ]),
   };
   sidecars.push(sidecar);
-  await waitUntil(
-    () => {
-      sidecar.process.assertRunning(`sidecar on ${port}`);
-      return answers(`http://127.0.0.1:${port}/healthz`);
-    },
-    15_000,
-    `sidecar on ${port} answering`,
-  );
+  await until(`sidecar on ${port} answering`, 15_000, () => {
+    sidecar.process.assertRunning(`sidecar on ${port}`);
+    return answers(`http://127.0.0.1:${port}/healthz`);
+  });
   return sidecar;
 }
 
@@ -62,14 +56,14 @@ async function answers(url: string): Promise<boolean> {
 }
 
 /** Poll an instant query until `accept` holds for its samples; returns them. */
-async function until(
+async function queryUntil(
   expr: string,
   accept: (samples: Sample[]) => boolean,
   withinMs: number,
 ): Promise<Sample[]> {
   let samples: Sample[] = [];
   try {
-    await waitUntil(async () => accept((samples = await prometheus.query(expr))), withinMs, expr);
+    await until(expr, withinMs, async () => accept((samples = await prometheus.query(expr))));
   } catch (error) {
     throw new Error(`${(error as Error).message}; last answer ${JSON.stringify(samples)}`);
   }
@@ -108,9 +102,9 @@ describe('Prometheus and three sidecars', () => {
   });
 
   it('reads one leader, and one again within the TTL (plus a scrape) after the leader is SIGKILLed', async () => {
-    await until(LEADERS, (s) => leaderCount(s) === 1, 15_000);
+    await queryUntil(LEADERS, (s) => leaderCount(s) === 1, 15_000);
     // Every sidecar scraped, so the sum counts all three.
-    await until(
+    await queryUntil(
       `count(leasehold_is_leader{election="${ELECTION}"})`,
       (s) => s[0]?.value === 3,
       10_000,
@@ -121,7 +115,7 @@ describe('Prometheus and three sidecars', () => {
 
     const killedAt = performance.now();
     leader.process.signal('SIGKILL');
-    await until(
+    await queryUntil(
       `${LEADERS} and on (election) (leasehold_is_leader{election="${ELECTION}", instance!="${leading?.metric.instance}"} == 1)`,
       (s) => leaderCount(s) === 1,
       TTL_MS + 5_000,
@@ -171,8 +165,8 @@ describe('Prometheus and three sidecars', () => {
   it('has that alert pending once a second group elects its own leader under the same name', async () => {
     // Another store prefix: another lock, so this sidecar leads too.
     await startSidecar(sparePort, 'lhops_split');
-    await until(LEADERS, (s) => leaderCount(s) === 2, 10_000);
-    await until(
+    await queryUntil(LEADERS, (s) => leaderCount(s) === 2, 10_000);
+    await queryUntil(
       `ALERTS{alertname="LeaseholdMultipleLeaders", election="${ELECTION}", alertstate="pending"}`,
       (s) => s.length === 1,
       5_000,

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { stopGroup } from '../chaos/src/process-group.js';
+import { stopGroup } from '@leasehold/testkit';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';

@@ -3,8 +3,7 @@ import { Elector, type LeaseStore } from '@leasehold/core';
 import { buildServer, createLogger, createMetrics } from '@leasehold/sidecar';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PrivateRedis } from '../packages/adapters/test/helpers/redis-server.js';
-import { until } from '../packages/sidecar/test/helpers/sidecar-processes.js';
+import { PrivateRedis, until } from '@leasehold/testkit';
 
 // POST /v1/resign says what became of the lease, and the resigning sidecar learns the new
 // leader at once: on real Redis, with ACL users that make the release fail.
@@ -69,7 +68,7 @@ describe('POST /v1/resign on Redis', () => {
   it('says the lease was released after a release that worked', async () => {
     const election = `r-${randomUUID().slice(0, 8)}`;
     const one = await candidate(REDIS, 'resigntest', election, 'one');
-    await until(() => one.elector.isLeader(), 5_000);
+    await until('one.elector.isLeader()', 5_000, () => one.elector.isLeader());
     expect(await resign(one.app)).toEqual({ resigned: true, lease: 'released' });
     expect(await resign(one.app)).toEqual({ resigned: false });
   });
@@ -77,7 +76,7 @@ describe('POST /v1/resign on Redis', () => {
   it('says the release failed, with its code, and until when the lease stays', async () => {
     const url = `redis://nodel:nodel-pass@127.0.0.1:${server.port}`;
     const one = await candidate(url, 'nodel', `r-${randomUUID().slice(0, 8)}`, 'one');
-    await until(() => one.elector.isLeader(), 5_000);
+    await until('one.elector.isLeader()', 5_000, () => one.elector.isLeader());
     const before = Date.now();
     const answer = await resign(one.app);
     expect(answer).toMatchObject({
@@ -95,7 +94,7 @@ describe('POST /v1/resign on Redis', () => {
   it('says the lease is gone when the release deleted it but failed to publish', async () => {
     const url = `redis://nopub:nopub-pass@127.0.0.1:${server.port}`;
     const one = await candidate(url, 'nopub', `r-${randomUUID().slice(0, 8)}`, 'one');
-    await until(() => one.elector.isLeader(), 5_000);
+    await until('one.elector.isLeader()', 5_000, () => one.elector.isLeader());
     expect(await resign(one.app)).toMatchObject({
       resigned: true,
       lease: 'released',
@@ -106,9 +105,13 @@ describe('POST /v1/resign on Redis', () => {
   it('lets the resigning sidecar see the new leader within milliseconds, not its hold-off', async () => {
     const election = `r-${randomUUID().slice(0, 8)}`;
     const one = await candidate(REDIS, 'resigntest', election, 'one');
-    await until(() => one.elector.isLeader(), 5_000);
+    await until('one.elector.isLeader()', 5_000, () => one.elector.isLeader());
     const two = await candidate(REDIS, 'resigntest', election, 'two');
-    await until(() => two.elector.status().leader?.id === 'one', 5_000);
+    await until(
+      `two.elector.status().leader?.id === 'one'`,
+      5_000,
+      () => two.elector.status().leader?.id === 'one',
+    );
     let electedAt = Number.NaN;
     let seenAt = Number.NaN;
     two.elector.once('elected', () => (electedAt = performance.now()));
@@ -116,7 +119,11 @@ describe('POST /v1/resign on Redis', () => {
       if (leader?.id === 'two' && Number.isNaN(seenAt)) seenAt = performance.now();
     });
     expect(await resign(one.app)).toMatchObject({ resigned: true });
-    await until(() => !Number.isNaN(electedAt) && !Number.isNaN(seenAt), 5_000);
+    await until(
+      '!Number.isNaN(electedAt) && !Number.isNaN(seenAt)',
+      5_000,
+      () => !Number.isNaN(electedAt) && !Number.isNaN(seenAt),
+    );
     // The resigned candidate does not compete for two retry intervals (2 s), but it must not
     // take that long to learn who leads.
     expect(seenAt - electedAt).toBeLessThan(300);

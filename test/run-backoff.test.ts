@@ -1,13 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, expect, it } from 'vitest';
-import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
-import { BIN } from '../packages/sidecar/test/helpers/sidecar-processes.js';
-import { pollFor } from './support/poll.js';
-import { RunCandidates } from './support/run-candidates.js';
+import { expect, it } from 'vitest';
+import { SIDECAR_BIN as BIN, until } from '@leasehold/testkit';
+import { runCandidatesPerTest } from './support/run-candidates.js';
 
 /**
  * A command that fails at once is not restarted every ~2 s for ever (issue 24): each
@@ -16,15 +11,7 @@ import { RunCandidates } from './support/run-candidates.js';
  * page) and `leasehold status`.
  */
 
-const dir = mkdtempSync(join(tmpdir(), 'lhrn-backoff-'));
-const marker = `LHRN_MARK=${randomUUID()}`;
-let candidates: RunCandidates | null = null;
-afterEach(async () => {
-  await candidates?.killAll();
-  candidates = null;
-  expect(await leftRunning(marker)).toEqual([]);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const perTest = runCandidatesPerTest('backoff');
 
 interface LogLine {
   readonly time: number;
@@ -35,20 +22,18 @@ interface LogLine {
 }
 
 it('backs off a command that keeps failing: 1 s, 2 s, 4 s', { timeout: 60_000 }, async () => {
-  candidates = new RunCandidates({
-    store: `sqlite://${join(dir, 'leases.db')}`,
-    election: `lhrn-backoff-${randomUUID().slice(0, 8)}`,
+  const candidates = perTest.candidates({
+    store: `sqlite://${join(perTest.dir, 'leases.db')}`,
     job: ['/bin/false'],
     // Two retry intervals (the old wait after a resignation) are far below the backoff.
     args: ['--ttl', '10s', '--retry-interval', '200ms'],
-    marker,
   });
   const candidate = await candidates.start('c1');
   const log = (): LogLine[] =>
     candidate.lines
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as LogLine);
-  const backoffs = await pollFor('three restarts', 40_000, () => {
+  const backoffs = await until('three restarts', 40_000, () => {
     const found = log().filter((line) => line.event === 'command-backoff');
     return found.length >= 3 && log().filter((l) => l.event === 'command-started').length >= 4
       ? found.slice(0, 3)

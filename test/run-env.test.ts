@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, expect, it } from 'vitest';
-import { procStat } from '../packages/sidecar/src/process-group.js';
-import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
-import { pollFor } from './support/poll.js';
-import { RunCandidates } from './support/run-candidates.js';
+import { expect, it } from 'vitest';
+import { procStat, until } from '@leasehold/testkit';
+import { runCandidatesPerTest } from './support/run-candidates.js';
 
 /**
  * The job of `leasehold run` and its watchdog get an environment built for them (issue 24):
@@ -15,15 +12,8 @@ import { RunCandidates } from './support/run-candidates.js';
  * those named by --pass-env / LEASEHOLD_PASS_ENV.
  */
 
-const dir = mkdtempSync(join(tmpdir(), 'lhrn-env-'));
-const marker = `LHRN_MARK=${randomUUID()}`;
-let candidates: RunCandidates | null = null;
-afterEach(async () => {
-  await candidates?.killAll();
-  candidates = null;
-  expect(await leftRunning(marker)).toEqual([]);
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const perTest = runCandidatesPerTest('env');
+const dir = perTest.dir;
 
 /** Writes its environment, as JSON, to the file named by its argument, then waits. */
 const DUMP_ENV = `
@@ -51,13 +41,11 @@ it.each([
     const script = join(dir, 'dump-env.cjs');
     writeFileSync(script, DUMP_ENV);
     const { args, env } = optIn('PGAPPNAME,ETCDCTL_ENDPOINTS');
-    candidates = new RunCandidates({
+    const candidates = perTest.candidates({
       store: 'postgres://postgres@127.0.0.1:5432/test',
-      election: `lhrn-env-${randomUUID().slice(0, 8)}`,
       job: [process.execPath, script, file],
       // A long lease: a loaded host may take seconds to start the job (nothing fails here).
       args: ['--ttl', '10s'],
-      marker,
       env: {
         ...SECRETS,
         ...env,
@@ -67,7 +55,7 @@ it.each([
       },
     });
     await candidates.start('c1', undefined, args);
-    const seen = await pollFor('the job’s environment', 15_000, () => {
+    const seen = await until('the job’s environment', 15_000, () => {
       try {
         return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
       } catch {
@@ -75,8 +63,8 @@ it.each([
       }
     });
     // The watchdog's environment too (the job's parent): /proc/<pid>/environ.
-    const jobPid = await pollFor('the job’s pid', 5_000, () => {
-      const line = candidates?.all[0]?.lines.find((l) => l.includes('"command-started"'));
+    const jobPid = await until('the job’s pid', 5_000, () => {
+      const line = candidates.all[0]?.lines.find((l) => l.includes('"command-started"'));
       return line === undefined ? undefined : Number((JSON.parse(line) as { pid: number }).pid);
     });
     const watchdogPid = procStat(String(jobPid))?.ppid ?? 0;

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { procStat } from '../packages/sidecar/src/process-group.js';
-import { hostMonotonicMs } from '../packages/sidecar/src/watchdog-protocol.js';
-import { childrenOf, leftRunning, running } from '../packages/sidecar/test/helpers/process-scan.js';
-import { jobRuns, writeJob } from './support/job-runs.js';
-import { pollFor } from './support/poll.js';
-import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
+import { describe, expect, it } from 'vitest';
+import {
+  childProcesses,
+  hostMonotonicMs,
+  jobRuns,
+  procStat,
+  running,
+  until,
+  writeJob,
+} from '@leasehold/testkit';
+import { runCandidatesPerTest, type RunCandidate } from './support/run-candidates.js';
 
 /**
  * No job of `leasehold run` outlives its watchdog (issue 24): whatever single signal hits a
@@ -17,28 +19,20 @@ import { RunCandidates, type RunCandidate } from './support/run-candidates.js';
  * left running. Zombies count as gone: they have exited, and PID 1 here never reaps.
  */
 
-const dir = mkdtempSync(join(tmpdir(), 'lhrn-orphans-'));
+const perTest = runCandidatesPerTest('orphans');
+const dir = perTest.dir;
 /**
  * A lease long enough for a loaded host to start the job within its first renewal interval
  * (the 1 s bounds below do not depend on it); the SIGSTOP case waits for it to run out.
  */
 const TTL_MS = 5_000;
 const RUN_ARGS = ['--ttl', `${TTL_MS}ms`, '--retry-interval', '200ms', '--command-grace', '1s'];
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let candidates: RunCandidates | null = null;
-let marker = '';
-afterEach(async () => {
-  await candidates?.killAll();
-  candidates = null;
-  expect(await leftRunning(marker)).toEqual([]);
-});
 
 const alive = (pid: number): boolean => running([pid]).length === 1;
 
 /** When `pid` is gone (host monotonic ms), polled within `withinMs`. */
 function goneAt(what: string, pid: number, withinMs: number): Promise<number> {
-  return pollFor(`${what} (pid ${pid}) gone`, withinMs, () =>
+  return until(`${what} (pid ${pid}) gone`, withinMs, () =>
     alive(pid) ? undefined : hostMonotonicMs(),
   );
 }
@@ -52,20 +46,16 @@ interface Leading {
 
 /** One candidate that leads, runs the job, and keeps a standby watchdog waiting. */
 async function leaderWithJob(store: string, file: string): Promise<Leading> {
-  marker = `LHRN_MARK=${randomUUID()}`;
-  const pool = new RunCandidates({
+  const pool = perTest.candidates({
     store,
-    election: `lhrn-orphans-${randomUUID().slice(0, 8)}`,
     job: writeJob(dir, file),
     args: RUN_ARGS,
-    marker,
     ownGroup: true,
   });
-  candidates = pool;
   const sidecar = await pool.start('c1');
-  const job = await pollFor('the job', 15_000, () => jobRuns(file)[0]?.pid);
-  return pollFor('the watchdog and the standby', 10_000, () => {
-    const watchdogs = childrenOf(sidecar.pid).filter((c) => c.cmdline.includes('watchdog.js'));
+  const job = await until('the job', 15_000, () => jobRuns(file)[0]?.pid);
+  return until('the watchdog and the standby', 10_000, () => {
+    const watchdogs = childProcesses(sidecar.pid).filter((c) => c.cmdline.includes('watchdog.js'));
     const watchdog = procStat(String(job))?.ppid;
     const standby = watchdogs.find((c) => c.pid !== watchdog)?.pid;
     if (watchdog === undefined || standby === undefined) return undefined;
@@ -109,7 +99,7 @@ describe.each([
     process.kill(leading.watchdog, 'SIGKILL');
     expect(await jobGoesWithItsWatchdog(leading, 1_000)).toBeLessThan(1_000);
     // The sidecar resigns: the job it cannot watch is gone, another instance may run it.
-    await pollFor('the resignation', 5_000, () =>
+    await until('the resignation', 5_000, () =>
       leading.sidecar.lines.some((line) => line.includes('"reason":"resigned"')) ? true : undefined,
     );
   });
@@ -137,7 +127,7 @@ describe.each([
     async () => {
       const leading = await leaderWithJob(storeUrl(), file());
       signalGroup(leading.job, 'SIGSTOP');
-      await pollFor('the job stopped', 1_000, () =>
+      await until('the job stopped', 1_000, () =>
         procStat(String(leading.job))?.state === 'T' ? true : undefined,
       );
       // Its watchdog is not in the job's group: it is not frozen with it.

@@ -1,21 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  startPrivatePostgres,
+  createNetLab,
+  groupAlive,
+  hostMonotonicMs,
+  type JobRun,
+  jobRuns,
+  type LabHost,
+  type NetLab,
+  overlaps,
   type PrivatePostgres,
-} from '../packages/adapters/test/helpers/private-postgres.js';
-import { PrivateRedis } from '../packages/adapters/test/helpers/redis-server.js';
-import { groupAlive } from '../packages/sidecar/src/process-group.js';
-import { hostMonotonicMs } from '../packages/sidecar/src/watchdog-protocol.js';
-import { leftRunning } from '../packages/sidecar/test/helpers/process-scan.js';
-import { jobRuns, overlaps, writeJob, type JobRun } from './support/job-runs.js';
-import { createNetLab, type LabHost, type NetLab } from '../chaos/src/netlab.js';
-import { pollFor } from './support/poll.js';
+  PrivateRedis,
+  startPrivatePostgres,
+  until,
+  writeJob,
+} from '@leasehold/testkit';
 import {
-  RunCandidates,
+  runCandidatesPerTest,
   TEST_RUN_ARGS,
   TEST_TTL_MS,
   type RunCandidate,
@@ -33,7 +35,8 @@ import {
 
 const TTL_MS = TEST_TTL_MS;
 
-const dir = mkdtempSync(join(tmpdir(), 'lhrn-run-'));
+const perTest = runCandidatesPerTest('run');
+const dir = perTest.dir;
 let lab: NetLab;
 let victimHost: LabHost;
 let redis: PrivateRedis;
@@ -57,18 +60,8 @@ afterAll(async () => {
   await redis?.dispose();
   await postgres?.close();
   lab?.destroy();
-  rmSync(dir, { recursive: true, force: true });
   // The figures for the report (and bench/): visible with --reporter=verbose or on failure.
   if (measured.length > 0) process.stdout.write(`run-overlap:\n  ${measured.join('\n  ')}\n`);
-});
-
-let candidates: RunCandidates | null = null;
-let marker = '';
-afterEach(async () => {
-  await candidates?.killAll();
-  candidates = null;
-  // Every sidecar, watchdog and job carries the marker: none may outlive the test.
-  expect(await leftRunning(marker)).toEqual([]);
 });
 
 /** The run that is writing now (a line in the last 100 ms), if any. */
@@ -95,21 +88,18 @@ describe.each([
     { timeout: 90_000 },
     async () => {
       const file = join(dir, `${backend}.log`);
-      marker = `LHRN_MARK=${randomUUID()}`;
-      const pool = new RunCandidates({
+      const pool = perTest.candidates({
         store: storeUrl(),
         election: `lhrn-${backend}-${randomUUID().slice(0, 8)}`,
         job: writeJob(dir, file),
         args: TEST_RUN_ARGS,
-        marker,
       });
-      candidates = pool;
       let nextId = 1;
       const startOne = (host?: LabHost) => pool.start(`c${nextId++}`, host);
 
       // The victim of the cut must lead first: it starts alone, in the lab host.
       const first = await startOne(canCut ? victimHost : undefined);
-      await pollFor('the first run', 15_000, () => liveRun(file));
+      await until('the first run', 15_000, () => liveRun(file));
       await Promise.all([startOne(), startOne()]);
 
       let groupGone: Promise<number> | undefined;
@@ -138,7 +128,7 @@ describe.each([
             leader.child.kill('SIGKILL');
             const killedAt = hostMonotonicMs();
             // The job's whole group goes with the sidecar, at once (the watchdog's pipe).
-            groupGone = pollFor(
+            groupGone = until(
               `${backend}: the job's group gone within 1 s of SIGKILL`,
               1_000,
               () => (groupAlive(run.pid) ? undefined : hostMonotonicMs() - killedAt),
@@ -159,7 +149,7 @@ describe.each([
           // Past its TTL, then it wakes: it must not run the job again.
           after: async (leader) => {
             leader.child.kill('SIGCONT');
-            await pollFor('the woken sidecar to notice', 5_000, () =>
+            await until('the woken sidecar to notice', 5_000, () =>
               leader.lines.some((line) => line.includes('"event":"deposed"')) ? true : undefined,
             );
           },
@@ -167,14 +157,14 @@ describe.each([
       ];
 
       for (const scenario of scenarios) {
-        const before = await pollFor(`a run before ${scenario.name}`, 10_000, () => liveRun(file));
+        const before = await until(`a run before ${scenario.name}`, 10_000, () => liveRun(file));
         const leader = pool.byId(before.id);
         const injectedAt = scenario.inject(leader, before);
-        const next = await pollFor(`the job elsewhere after ${scenario.name}`, 10_000, () =>
+        const next = await until(`the job elsewhere after ${scenario.name}`, 10_000, () =>
           jobRuns(file).find((run) => run.first > injectedAt && run.id !== before.id),
         );
         if (scenario.name.startsWith('SIGSTOP')) {
-          await pollFor('the TTL to pass', TTL_MS + 1_000, () =>
+          await until('the TTL to pass', TTL_MS + 1_000, () =>
             hostMonotonicMs() > injectedAt + TTL_MS ? true : undefined,
           );
         }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mapping, readRepoFile, root, text } from './support/repo-files.js';
 import { explain, runTool } from './support/tools.js';
+import { SIDECAR_BIN as BIN } from '@leasehold/testkit';
 
 // systemd-analyze checks the units in deploy/systemd (syntax, every setting known to this
 // systemd, the command executable, the hardening's exposure), and this holds them to the
@@ -15,7 +16,6 @@ const units = readdirSync(`${root}/${DIR}`)
   .filter((file) => file.endsWith('.service'))
   .sort();
 const knownEnv = new Set(FIELDS.map((field) => field.env));
-const BIN = `${root}/packages/sidecar/bin/leasehold.js`;
 /** What the sidecar exits with on an invalid configuration (docs/configuration.md). */
 const INVALID_CONFIG_EXIT = '2';
 

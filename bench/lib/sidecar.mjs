@@ -4,8 +4,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { now } from './pool.mjs';
+import { SIDECAR_BIN as BIN } from '@leasehold/testkit';
 
-const BIN = new URL('../../packages/sidecar/bin/leasehold.js', import.meta.url).pathname;
 const BENCH = new URL('../', import.meta.url).pathname;
 
 /**

@@ -1,5 +1,5 @@
 import type { Answer, LoggedChange, RoundHistory } from './history.js';
-import { overlappingRuns, type JobRun } from './job-stamps.js';
+import { type JobRun, overlappingRuns } from '@leasehold/testkit';
 
 /**
  * Checks one round's history. Pure: a history in, a verdict out.

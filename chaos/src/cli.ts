@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { killEveryJob } from './commands.js';
 import { labInUse } from './lab.js';
-import { killEveryGroup } from './process-group.js';
+import { killEveryGroup } from '@leasehold/testkit';
 import {
   formatKnownDefects,
   formatTable,
@@ -13,7 +13,7 @@ import {
 } from './report.js';
 import { DEFAULT_TIMING, runChaos, type RunPlan } from './runner.js';
 import { SCENARIOS, type Scenario } from './scenarios/index.js';
-import { BACKENDS } from './stores/index.js';
+import { BACKENDS } from '@leasehold/testkit';
 
 /**
  * `pnpm chaos [--backend B] [--scenario NAME] [--minutes N] [--rounds N] [--out DIR] [--commands]`:

@@ -1,9 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JOB_STOP_MS, jobRuns, writeJob, type JobRun } from './job-stamps.js';
-import { commandLineOf, liveMembers, signalGroup } from './process-group.js';
-import { until } from './wait.js';
+import {
+  commandLineOf,
+  JOB_STOP_MS,
+  type JobRun,
+  jobRuns,
+  liveMembers,
+  signalGroup,
+  until,
+  writeJob,
+} from '@leasehold/testkit';
 
 /**
  * Commands mode: every sidecar of a round runs as `leasehold run -- <job>`, and the job

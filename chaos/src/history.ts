@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { JobRun } from './job-stamps.js';
+import type { JobRun } from '@leasehold/testkit';
 
 /**
  * What one round of a scenario recorded: every answer of every sidecar, every leadership

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNetLab, type LabHost, type NetLab } from './netlab.js';
+import { createNetLab, type LabHost, type NetLab } from '@leasehold/testkit';
 
 /** Where a run notes that it uses a lab prefix (making a lab deletes any left with it). */
 function lockFile(prefix: string): string {

@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import type { Answer, LoggedChange, Mark } from './history.js';
-import { now, pause } from './wait.js';
+import { now, pause } from '@leasehold/testkit';
 
 /**
  * Records a round: asks every sidecar `GET /v1/leader` over and over (one request in flight

@@ -1,12 +1,10 @@
 import type { Answer, RoundHistory, ScenarioCheck } from './history.js';
 import type { Lab } from './lab.js';
-import type { LabHost } from './netlab.js';
+import { type Backend, type JobRun, type LabHost, until } from '@leasehold/testkit';
 import { RoundCommands } from './commands.js';
-import type { JobRun } from './job-stamps.js';
 import { Recorder } from './recorder.js';
 import { Sidecar, type WallClock } from './sidecars.js';
-import type { Backend, PlainStore } from './stores/index.js';
-import { until } from './wait.js';
+import type { PlainStore } from './store-pool.js';
 
 /** The election's timing in a run; every sidecar of a round gets the same. */
 export interface Timing {

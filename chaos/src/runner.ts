@@ -6,9 +6,10 @@ import { writeHistory } from './history.js';
 import { Lab } from './lab.js';
 import { Round, type Timing } from './round.js';
 import type { Scenario } from './scenarios/index.js';
-import { StorePool, type Backend } from './stores/index.js';
+import { type Backend } from '@leasehold/testkit';
+import { StorePool } from './store-pool.js';
 import { ANSWER_TIMEOUT_MS } from './recorder.js';
-import { now } from './wait.js';
+import { now } from '@leasehold/testkit';
 
 /**
  * Runs scenarios on backends, round after round: each round records, is checked, and its

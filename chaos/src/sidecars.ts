@@ -1,15 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { LabHost } from './netlab.js';
-import { ProcessGroup } from './process-group.js';
-import { until } from './wait.js';
+import { type LabHost, ProcessGroup, until, SIDECAR_BIN } from '@leasehold/testkit';
 
 /**
  * Real sidecar processes: the built `leasehold` command, as users run it, each in a process
  * group of its own so that a kill takes everything it started, optionally inside a lab host
  * (its path to the store breakable) and under a fake wall clock.
  */
-
-const BIN = new URL('../../packages/sidecar/bin/leasehold.js', import.meta.url).pathname;
 
 /** Where Debian's faketime package puts the library (scripts/services.sh installs it). */
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
@@ -75,7 +71,7 @@ export class Sidecar {
     const { host, wallClock } = options;
     const argv = [
       process.execPath,
-      BIN,
+      SIDECAR_BIN,
       ...(options.command === undefined ? [] : ['run']),
       ...['--store', options.store, '--election', options.election, '--id', options.candidate],
       ...['--store-prefix', options.namespace, '--port', '0'],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkRound, jobGapsOf, provenOverlap, tenuresOf } from '../src/checker.js';
 import type { Answer, LoggedChange, RoundHistory } from '../src/history.js';
-import { overlaps, type JobRun } from '../src/job-stamps.js';
+import { type JobRun, overlaps } from '@leasehold/testkit';
 
 /** Hand-made histories: each answer is [sentAt, receivedAt] with what the sidecar said. */
 

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { waitUntil } from '../../packages/adapters/test/helpers/free-port.js';
-import { ProcessGroup } from '../../chaos/src/process-group.js';
+import { ProcessGroup, until } from '@leasehold/testkit';
 import { requireTool } from './tools.js';
 
 export interface Sample {
@@ -51,14 +50,10 @@ export class PrometheusServer {
       '--log.level=warn',
     ]);
     const server = this.process;
-    await waitUntil(
-      () => {
-        server.assertRunning('prometheus');
-        return this.ready();
-      },
-      30_000,
-      'prometheus ready',
-    );
+    await until('prometheus ready', 30_000, () => {
+      server.assertRunning('prometheus');
+      return this.ready();
+    });
   }
 
   private async ready(): Promise<boolean> {

@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { sidecarArgv } from '../../packages/sidecar/test/helpers/sidecar-processes.js';
-import type { LabHost } from './netlab.js';
-import { pollFor } from './poll.js';
+import { afterAll, afterEach, expect } from 'vitest';
+import { type LabHost, leftRunning, sidecarArgv, until } from '@leasehold/testkit';
 
 /** The lease of these tests: short, to keep them quick. */
 export const TEST_TTL_MS = 2_000;
@@ -81,7 +84,7 @@ export class RunCandidates {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const candidate: RunCandidate = { id, child, pid: child.pid ?? 0, lines, exited };
     this.all.push(candidate);
-    await pollFor(`${id} listening`, 15_000, () =>
+    await until(`${id} listening`, 15_000, () =>
       lines.some((line) => line.includes('"url"')) || child.exitCode !== null ? true : undefined,
     );
     if (child.exitCode !== null) throw new Error(`${id} exited:\n${lines.join('\n')}`);
@@ -109,4 +112,48 @@ export class RunCandidates {
   logs(): string {
     return this.all.map((c) => `--- ${c.id}\n${c.lines.slice(-40).join('\n')}`).join('\n');
   }
+}
+
+/** What a test gives for its candidates: the marker is made per test, the election may be. */
+export type CandidateOptions = Omit<RunCandidatesOptions, 'election' | 'marker'> & {
+  readonly election?: string;
+};
+
+/** A test file's candidates: see runCandidatesPerTest. */
+export interface CandidatesPerTest {
+  /** A temporary directory of the file's, removed after its last test. */
+  readonly dir: string;
+  /** This test's candidates, with a fresh marker (and election unless given). */
+  candidates(options: CandidateOptions): RunCandidates;
+  /** This test's candidates, if it made them. */
+  readonly current: RunCandidates | null;
+}
+
+/**
+ * The set-up every `leasehold run` test file shares; call once, at its top. After each test
+ * every candidate is killed and nothing carrying its marker may be left running.
+ */
+export function runCandidatesPerTest(name: string): CandidatesPerTest {
+  const dir = mkdtempSync(join(tmpdir(), `lhrn-${name}-`));
+  let current: RunCandidates | null = null;
+  let marker = '';
+  afterEach(async () => {
+    await current?.killAll();
+    current = null;
+    // Every sidecar, watchdog and job carries the marker: none may outlive the test.
+    expect(await leftRunning(marker)).toEqual([]);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return {
+    dir,
+    candidates(options) {
+      marker = `LHRN_MARK=${randomUUID()}`;
+      const election = options.election ?? `lhrn-${name}-${randomUUID().slice(0, 8)}`;
+      current = new RunCandidates({ ...options, election, marker });
+      return current;
+    },
+    get current() {
+      return current;
+    },
+  };
 }

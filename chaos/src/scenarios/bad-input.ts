@@ -2,7 +2,7 @@ import { DEFAULT_LIMITS } from '@leasehold/sidecar';
 import { attack, hold, type HeldConnections } from '../abuse.js';
 import type { Round } from '../round.js';
 import type { Sidecar } from '../sidecars.js';
-import { until } from '../wait.js';
+import { until } from '@leasehold/testkit';
 import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 
 /**

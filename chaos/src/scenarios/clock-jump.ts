@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WallClock } from '../sidecars.js';
-import { pause } from '../wait.js';
+import { pause } from '@leasehold/testkit';
 import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 
 /**

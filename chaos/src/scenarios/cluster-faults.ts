@@ -1,5 +1,5 @@
+import { RedisClusterSet } from '@leasehold/testkit';
 import type { Round } from '../round.js';
-import { RedisClusterSet } from '../stores/index.js';
 import { frozenAcrossFailover, trioWithLeader, type Scenario } from './scenario.js';
 import { outage } from './store-faults.js';
 

@@ -1,9 +1,14 @@
-import type { JobRun } from '../job-stamps.js';
-import { childrenOf, commandLineOf, parentOf, signalGroup } from '../process-group.js';
+import {
+  BACKENDS,
+  childrenOf,
+  commandLineOf,
+  type JobRun,
+  parentOf,
+  pause,
+  signalGroup,
+} from '@leasehold/testkit';
 import type { Round } from '../round.js';
 import type { Sidecar } from '../sidecars.js';
-import { BACKENDS } from '../stores/index.js';
-import { pause } from '../wait.js';
 import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 
 /**

@@ -1,7 +1,6 @@
-import type { LabHost } from '../netlab.js';
+import { type LabHost, pause } from '@leasehold/testkit';
 import type { Round } from '../round.js';
 import type { Sidecar } from '../sidecars.js';
-import { pause } from '../wait.js';
 import { leaderInLab, type Scenario } from './scenario.js';
 
 /**

@@ -1,8 +1,6 @@
+import { pause, PostgresServer, tool } from '@leasehold/testkit';
 import type { Round } from '../round.js';
-import { PostgresServer } from '../stores/index.js';
-import { tool } from '../stores/server.js';
-import { pause, until } from '../wait.js';
-import type { Scenario } from './scenario.js';
+import { freezeAfterRenewal, leaderSeenByFollowers, type Scenario } from './scenario.js';
 import { outage } from './store-faults.js';
 
 /**
@@ -34,16 +32,8 @@ export const pgFailover: Scenario = {
     // In a lab host of its own: when the primary's machine goes, its connections go silent.
     const host = round.host('v');
     const leader = await round.start('bravo', { ...store, host });
-    await round.leader({ except: [first] });
-    const followers = await round.startAll(['charlie', 'delta'], store);
-    await until('the followers to see the leader', 10_000, () =>
-      followers.every((f) => round.answer(f)?.leader === leader.candidate),
-    );
-    // Frozen right after a renewal, so that its deadline is as far off as it gets.
-    await round.renewed(leader);
-    leader.freeze();
-    const frozenAt = round.recorder.time();
-    round.mark('SIGSTOP', leader.name);
+    await leaderSeenByFollowers(round, leader, first, store);
+    const frozenAt = await freezeAfterRenewal(round, leader);
     await outage(round, 'primary killed, standby promoted', async () => {
       // The primary's machine vanishes: no reset reaches the frozen leader's connections.
       host.cutStore();

@@ -1,4 +1,4 @@
-import { pause } from '../wait.js';
+import { pause } from '@leasehold/testkit';
 import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 
 /** Faults of the leader's own process: it dies, or it stops and comes back. */

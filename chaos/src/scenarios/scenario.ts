@@ -1,10 +1,7 @@
-import type { LabHost } from '../netlab.js';
+import { type Backend, type LabHost, type MemberPlace, pause, until } from '@leasehold/testkit';
 import type { ViolationKind } from '../checker.js';
-import type { Round, Timing } from '../round.js';
+import type { Round, StartOptions, Timing } from '../round.js';
 import type { Sidecar } from '../sidecars.js';
-import type { Backend } from '../stores/index.js';
-import type { MemberPlace } from '../stores/server.js';
-import { pause } from '../wait.js';
 
 /** A fault the suite knows how to inject, and on which backends it applies. */
 export interface Scenario {
@@ -96,6 +93,32 @@ export async function trioWithLeader(round: Round, store?: string) {
   return { sidecars, leader };
 }
 
+/**
+ * `leader` (just started, `first` gone) leads, and two more candidates on `store` see it
+ * as the leader: the set-up of the failover scenarios before they freeze it.
+ */
+export async function leaderSeenByFollowers(
+  round: Round,
+  leader: Sidecar,
+  first: Sidecar,
+  store: StartOptions,
+): Promise<void> {
+  await round.leader({ except: [first] });
+  const followers = await round.startAll(['charlie', 'delta'], store);
+  await until('the followers to see the leader', 10_000, () =>
+    followers.every((f) => round.answer(f)?.leader === leader.candidate),
+  );
+}
+
+/** Freeze `leader` right after a renewal, when its deadline is as far off as it gets. */
+export async function freezeAfterRenewal(round: Round, leader: Sidecar): Promise<number> {
+  await round.renewed(leader);
+  leader.freeze();
+  const frozenAt = round.recorder.time();
+  round.mark('SIGSTOP', leader.name);
+  return frozenAt;
+}
+
 /** A replicated store loses its leader member (`kill`): the election carries on. */
 export async function killLeaderMember(
   round: Round,
@@ -139,10 +162,7 @@ export async function frozenAcrossFailover(
   leader: Sidecar,
   failOver: () => Promise<void>,
 ): Promise<void> {
-  await round.renewed(leader);
-  leader.freeze();
-  const frozenAt = round.recorder.time();
-  round.mark('SIGSTOP', leader.name);
+  const frozenAt = await freezeAfterRenewal(round, leader);
   await failOver();
   // Time for the others to reconnect and acquire; then wake the old leader well inside
   // its deadline.

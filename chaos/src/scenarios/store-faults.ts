@@ -1,21 +1,23 @@
-import type { LabHost } from '../netlab.js';
-import type { Round } from '../round.js';
 import {
   EtcdCluster,
+  type LabHost,
+  pause,
   PgBouncerFront,
   PostgresServer,
   RedisClusterSet,
+  RedisSentinelSet,
   RedisServer,
   SqliteFile,
-} from '../stores/index.js';
-import { RedisSentinelSet } from '../stores/sentinel.js';
-import { tool } from '../stores/server.js';
-import { pause, until } from '../wait.js';
+  tool,
+  until,
+} from '@leasehold/testkit';
+import type { Round } from '../round.js';
 import {
   cutMemberOff,
   frozenAcrossFailover,
   killLeaderMember,
   leaderInLab,
+  leaderSeenByFollowers,
   threePlaces,
   trioWithLeader,
   type Scenario,
@@ -144,11 +146,7 @@ export const sentinelFailover: Scenario = {
     await set.waitUntilReplicated();
     await round.fault('replication cut', 'primary ↔ replica', () => set.replicaHost.cutStore());
     const leader = await round.start('bravo', store);
-    await round.leader({ except: [first] });
-    const followers = await round.startAll(['charlie', 'delta'], store);
-    await until('the followers to see the leader', 10_000, () =>
-      followers.every((f) => round.answer(f)?.leader === leader.candidate),
-    );
+    await leaderSeenByFollowers(round, leader, first, store);
     await frozenAcrossFailover(round, leader, () => failOver(round, set));
   },
 };

@@ -1,7 +1,5 @@
-import type { LabHost } from '../netlab.js';
+import { type LabHost, pause, ZooKeeperEnsemble } from '@leasehold/testkit';
 import type { Round } from '../round.js';
-import { ZooKeeperEnsemble } from '../stores/index.js';
-import { pause } from '../wait.js';
 import {
   cutMemberOff,
   killLeaderMember,

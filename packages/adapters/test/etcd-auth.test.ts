@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer, trackTimers } from './helpers/etcd-server.js';
+import { EtcdServer, trackTimers, until } from '@leasehold/testkit';
 
 /**
  * Password auth and TLS, each on a private etcd (auth and client certificates are
@@ -77,7 +77,7 @@ describe('etcd password authentication', () => {
     let changes = 0;
     await store.watch?.('jobs', () => (changes += 1), controller.signal);
     await store.release(result.lease);
-    await until(() => changes > 0, 5_000);
+    await until('changes > 0', 5_000, () => changes > 0);
     controller.abort();
     expect(await store.read('jobs')).toBeNull();
   });
@@ -110,18 +110,30 @@ describe('etcd password authentication', () => {
         });
       }
       await etcd.start();
-      await untilAsync(async () => (await store.read('jobs').catch(() => 'down')) === null, 10_000);
+      await until(
+        `(await store.read('jobs').catch(() => 'down')) === null`,
+        10_000,
+        async () => (await store.read('jobs').catch(() => 'down')) === null,
+      );
       // A restart invalidates etcd's auth tokens: the store authenticates again.
       await etcd.stop();
       await etcd.start();
-      await untilAsync(async () => (await store.read('jobs').catch(() => 'down')) === null, 10_000);
+      await until(
+        `(await store.read('jobs').catch(() => 'down')) === null`,
+        10_000,
+        async () => (await store.read('jobs').catch(() => 'down')) === null,
+      );
       expect(etcd.connectionsFromThisProcess()).toBeLessThanOrEqual(1);
     } finally {
       await store.close();
     }
     try {
-      await untilAsync(async () => etcd.connectionsFromThisProcess() === 0, 5_000);
-      await untilAsync(async () => timers.live() === 0, 5_000);
+      await until(
+        'etcd.connectionsFromThisProcess() === 0',
+        5_000,
+        async () => etcd.connectionsFromThisProcess() === 0,
+      );
+      await until('timers.live() === 0', 5_000, async () => timers.live() === 0);
     } finally {
       timers.restore();
     }
@@ -175,7 +187,7 @@ describe('etcd over TLS (etcds://)', () => {
     let changes = 0;
     await b.watch?.('jobs', () => (changes += 1), controller.signal);
     await a.release(result.lease);
-    await until(() => changes > 0, 5_000);
+    await until('changes > 0', 5_000, () => changes > 0);
     controller.abort();
     expect((await b.tryAcquire(request('jobs', 'beta'))).acquired).toBe(true);
   });
@@ -259,20 +271,4 @@ function makeCertificates(dir: string) {
     clientCertFile: path('client.pem'),
     clientKeyFile: path('client.key'),
   };
-}
-
-async function untilAsync(predicate: () => Promise<boolean>, withinMs: number): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (!(await predicate())) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function until(predicate: () => boolean, withinMs: number): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

@@ -11,7 +11,7 @@ import { runConformanceSuite } from '@leasehold/conformance';
 import { Etcd3 } from 'etcd3';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { waitUntil } from './helpers/free-port.js';
+import { until } from '@leasehold/testkit';
 
 /**
  * The queue-ordered campaign on etcd: candidates with a member record wait in line on it
@@ -141,16 +141,14 @@ describe('etcd waiting line', () => {
     ): Promise<Record<string, number>> => {
       const before = new Map(wakes);
       await step();
-      await waitUntil(
-        () => expected.every((id) => (wakes.get(id) ?? 0) > (before.get(id) ?? 0)),
-        5_000,
-        `${expected.join(', ')} woken`,
+      await until(`${expected.join(', ')} woken`, 5_000, () =>
+        expected.every((id) => (wakes.get(id) ?? 0) > (before.get(id) ?? 0)),
       );
       flushed += 1;
       const flush = await acquire(storeOf(0), request('c0', { election: 'flush' }));
       await storeOf(0).release(flush);
       const target = flushed * 2;
-      await waitUntil(() => ids.every((id) => (flushes.get(id) ?? 0) >= target), 5_000, 'flush');
+      await until('flush', 5_000, () => ids.every((id) => (flushes.get(id) ?? 0) >= target));
       return Object.fromEntries(wakes);
     };
     return { ids, storeOf, lease, settle };
@@ -193,7 +191,7 @@ describe('etcd waiting line', () => {
       for (const elector of electors) {
         elector.start();
         // Distinct start times: the line is ordered by them.
-        await waitUntil(() => elector.status().observed, 10_000, `${elector.id} observed`);
+        await until(`${elector.id} observed`, 10_000, () => elector.status().observed);
       }
       const order = electors.map((e) => e.id);
       for (let round = 0; round < 3; round += 1) {
@@ -205,7 +203,7 @@ describe('etcd waiting line', () => {
           .filter((id) => id !== leader.id && electors.some((e) => e.id === id))
           .slice(0, FIRST_IN_LINE);
         await leader.stop();
-        await waitUntil(() => electors.some((e) => e.isLeader()), 5_000, 'next leader');
+        await until('next leader', 5_000, () => electors.some((e) => e.isLeader()));
         const next = electors.find((e) => e.isLeader())?.id ?? '';
         expect(firstInLine).toContain(next);
         const key = await inspector.get(`${namespace}/elections/queue/leader`).exec();
@@ -229,7 +227,7 @@ describe('etcd waiting line', () => {
     await store.members?.put('jobs', member('alpha'), ttlMs);
     // No heartbeat for most of a TTL: the member lease has 1.5 s left.
     const idleUntil = performance.now() + 2_500;
-    await waitUntil(() => performance.now() >= idleUntil, 5_000, 'idle');
+    await until('idle', 5_000, () => performance.now() >= idleUntil);
     const sentAt = performance.now();
     const lease = await acquire(store, request('alpha', { ttlMs }));
     const key = (await inspector.get(`${namespace}/elections/jobs/leader`).exec()).kvs[0];

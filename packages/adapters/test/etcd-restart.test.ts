@@ -8,7 +8,7 @@ import {
 } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer, trackTimers } from './helpers/etcd-server.js';
+import { EtcdServer, trackTimers, until } from '@leasehold/testkit';
 
 /**
  * Tests that stop and restart etcd: on a private etcd (free ports, own data directory), never
@@ -60,14 +60,14 @@ function delay(ms: number): Promise<void> {
 }
 
 /** Poll `predicate` every few milliseconds; resolves to the elapsed time, or throws. */
-async function until(predicate: () => boolean | Promise<boolean>, withinMs: number, what: string) {
+/** The kit's until, answering how long the wait took (ms). */
+async function elapsedUntil(
+  what: string,
+  withinMs: number,
+  check: () => boolean | Promise<boolean>,
+): Promise<number> {
   const startedAt = performance.now();
-  while (!(await predicate())) {
-    if (performance.now() - startedAt > withinMs) {
-      throw new Error(`${what}: not within ${withinMs} ms`);
-    }
-    await delay(10);
-  }
+  await until(what, withinMs, check);
   return performance.now() - startedAt;
 }
 
@@ -122,7 +122,7 @@ describe('etcd restarts', () => {
       const monitor = watchLeadership(candidates);
       try {
         for (const candidate of candidates) candidate.start();
-        await until(() => leaderOf(candidates) !== null, 10_000, 'first leader');
+        await until('first leader', 10_000, () => leaderOf(candidates) !== null);
 
         // A quick restart: etcd is usually back before the holder's deadline, so it keeps
         // leading throughout.
@@ -130,27 +130,27 @@ describe('etcd restarts', () => {
         const termBefore = holder?.currentTerm() ?? 0;
         await etcd.stop();
         await etcd.start();
-        const afterShort = await until(
-          () => leaderOf(candidates) !== null,
-          TTL_MS,
+        const afterShort = await elapsedUntil(
           'a leader after a short outage',
+          TTL_MS,
+          () => leaderOf(candidates) !== null,
         );
         expect(afterShort).toBeLessThan(TTL_MS);
 
         // A long outage: every candidate's deadline passes and the holder steps down. etcd
         // keeps the old lease and even extends it on restart; the holder's failed release is
         // retried once etcd answers, so the election is not blocked for a TTL.
-        await until(() => leaderOf(candidates) !== null, TTL_MS, 'a leader before stopping');
+        await until('a leader before stopping', TTL_MS, () => leaderOf(candidates) !== null);
         await etcd.stop();
-        await until(() => leaderOf(candidates) === null, 2 * TTL_MS, 'leader stepped down');
+        await until('leader stepped down', 2 * TTL_MS, () => leaderOf(candidates) === null);
         // Down a while longer: every candidate fails and backs off some more.
         await delay(500);
         expect(leaderOf(candidates)).toBeNull();
         await etcd.start();
-        const afterLong = await until(
-          () => leaderOf(candidates) !== null,
-          TTL_MS,
+        const afterLong = await elapsedUntil(
           'a leader after a long outage',
+          TTL_MS,
+          () => leaderOf(candidates) !== null,
         );
         expect(afterLong).toBeLessThan(TTL_MS);
         expect(leaderOf(candidates)?.currentTerm() ?? 0).toBeGreaterThan(termBefore);
@@ -178,10 +178,10 @@ describe('etcd restarts', () => {
       await etcd.start();
       // etcd restored the lease with a fresh TTL (plus its election timeout): without the
       // retry the key would live at least TTL_MS more.
-      const freedAfter = await until(
-        async () => (await follower.read('jobs').catch(() => 'unreachable')) === null,
-        TTL_MS,
+      const freedAfter = await elapsedUntil(
         'released key gone',
+        TTL_MS,
+        async () => (await follower.read('jobs').catch(() => 'unreachable')) === null,
       );
       expect(freedAfter).toBeLessThan(TTL_MS);
       const next = await acquire(follower, request('jobs', 'beta'));
@@ -225,7 +225,7 @@ describe('etcd restarts', () => {
           );
           expect(await store.read(election)).toMatchObject({ holder: 'alpha', term: lease.term });
           await store.release(lease);
-          await until(() => changes >= 2, 5_000, 'watch saw the put and the delete');
+          await until('watch saw the put and the delete', 5_000, () => changes >= 2);
           second.abort();
           controller.abort();
           if (cycle % 20 === 10) {
@@ -239,9 +239,9 @@ describe('etcd restarts', () => {
             );
             await etcd.start();
             await until(
-              async () => (await store.read(election).catch(() => 'down')) === null,
-              10_000,
               'etcd answering again',
+              10_000,
+              async () => (await store.read(election).catch(() => 'down')) === null,
             );
             outage.abort();
           }
@@ -249,23 +249,23 @@ describe('etcd restarts', () => {
         await store.members?.remove(election, 'alpha');
         // etcd's own view: every watcher cancelled, every lease revoked.
         await until(
-          async () => (await etcd.metric('etcd_debugging_mvcc_watcher_total')) === 0,
-          5_000,
           'etcd watchers back to 0',
+          5_000,
+          async () => (await etcd.metric('etcd_debugging_mvcc_watcher_total')) === 0,
         );
-        await until(async () => (await leaseCount()) === 0, 5_000, 'etcd leases back to 0');
+        await until('etcd leases back to 0', 5_000, async () => (await leaseCount()) === 0);
       } finally {
         await store.close();
         await rival.close();
       }
       // Ours: every socket to etcd, every timer and every other resource gone.
       try {
-        await until(() => etcd.connectionsFromThisProcess() === 0, 5_000, 'sockets to etcd closed');
-        await until(() => timers.live() === 0, 5_000, 'timers cleared');
+        await until('sockets to etcd closed', 5_000, () => etcd.connectionsFromThisProcess() === 0);
+        await until('timers cleared', 5_000, () => timers.live() === 0);
         await until(
-          () => exceeding(activeResources(), baseline).length === 0,
-          5_000,
           'resources back to the baseline',
+          5_000,
+          () => exceeding(activeResources(), baseline).length === 0,
         );
       } catch (error) {
         throw new Error(

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { normalizeHostListUrl } from '../src/store-url.js';
+import { until } from '@leasehold/testkit';
 import { acquire } from './helpers/exercise-store.js';
 
 /** The shared etcd (scripts/services.sh starts it); nothing here stops or reconfigures it. */
@@ -115,9 +116,9 @@ describe('etcd store', () => {
     const leader = new Elector({ ...options, store: a, id: 'leader' });
     const next = new Elector({ ...options, store: follower, id: 'next' });
     leader.start();
-    await until(() => leader.isLeader(), 10_000);
+    await until('leader.isLeader()', 10_000, () => leader.isLeader());
     next.start();
-    await until(() => next.status().observed, 10_000);
+    await until('next.status().observed', 10_000, () => next.status().observed);
     const elected = new Promise<number>((resolve) =>
       next.once('elected', () => resolve(performance.now())),
     );
@@ -141,7 +142,7 @@ describe('etcd store', () => {
       expect(await store.read('jobs')).toMatchObject({ holder: 'alpha', term: lease.term });
       await store.release(lease);
     }
-    await until(() => changes > 0, 5_000);
+    await until('changes > 0', 5_000, () => changes > 0);
     controller.abort();
   });
 
@@ -232,12 +233,4 @@ async function freePort(): Promise<number> {
   const address = server.address();
   await new Promise((resolve) => server.close(resolve));
   return typeof address === 'object' && address !== null ? address.port : 1;
-}
-
-async function until(predicate: () => boolean, withinMs: number): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStore } from '../src/index.js';
-import { waitUntil } from './helpers/free-port.js';
+import { until } from '@leasehold/testkit';
 
 // A leader frozen past its deadline (SIGSTOP, a stalled VM: here the event loop blocked) is
 // deposed for the same reason on every backend: its lease expired. Whether its late renewal
@@ -41,9 +41,9 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])('a frozen leader o
     elector.on('deposed', ({ reason }) => reasons.push(reason));
     try {
       elector.start();
-      await waitUntil(() => elector.isLeader(), 10_000);
+      await until('elector.isLeader()', 10_000, () => elector.isLeader());
       freeze(2_500);
-      await waitUntil(() => reasons.length > 0, 5_000);
+      await until('reasons.length > 0', 5_000, () => reasons.length > 0);
       expect(reasons[0]).toBe('lease-expired');
     } finally {
       await elector.stop();

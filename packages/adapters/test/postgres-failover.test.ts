@@ -3,8 +3,7 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { startPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.js';
-import { freePort, waitUntil } from './helpers/free-port.js';
+import { freePort, type PrivatePostgres, startPrivatePostgres, until } from '@leasehold/testkit';
 
 /**
  * A failover to an asynchronous standby that missed the last claim: the promoted server's
@@ -55,7 +54,9 @@ describe('PostgreSQL failover to a standby that missed the last claim', () => {
     standby = await primary.startStandby(await freePort());
     const standbyUrl = standby.url;
     // The standby has the released row; then its replication stops.
-    await waitUntil(
+    await until(
+      'the standby replays the release',
+      20_000,
       async () =>
         (
           await query<{ released: boolean }>(
@@ -63,12 +64,12 @@ describe('PostgreSQL failover to a standby that missed the last claim', () => {
             `SELECT released FROM ${namespace}.leases WHERE election = '${ELECTION}'`,
           ).catch(() => [])
         )[0]?.released === true,
-      20_000,
-      'the standby replays the release',
     );
     await query(standbyUrl, `ALTER SYSTEM SET primary_conninfo = ''`);
     await query(standbyUrl, 'SELECT pg_reload_conf()');
-    await waitUntil(
+    await until(
+      'the standby stops receiving',
+      20_000,
       async () =>
         (
           await query<{ n: string }>(
@@ -76,8 +77,6 @@ describe('PostgreSQL failover to a standby that missed the last claim', () => {
             'SELECT count(*)::text AS n FROM pg_stat_wal_receiver',
           )
         )[0]?.n === '0',
-      20_000,
-      'the standby stops receiving',
     );
     // b's claim lands on the primary only; b leads until its deadline, whatever happens next.
     const b = await acquire(onPrimary, 'b');

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type * as NodeCrypto from 'node:crypto';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { waitUntil } from './helpers/free-port.js';
+import { until } from '@leasehold/testkit';
 
 /**
  * Issue 25, item 2: an election whose lock cannot be taken while its row is free is
@@ -49,7 +49,7 @@ describe('postgres when the lock a claim drew is held elsewhere', () => {
     elector.on('store-health', (health) => reports.push(health));
     try {
       elector.start();
-      await waitUntil(() => reports.some((health) => !health.healthy), 5_000, 'unhealthy');
+      await until('unhealthy', 5_000, () => reports.some((health) => !health.healthy));
       expect(elector.isLeader()).toBe(false);
       const error = reports.find((health) => !health.healthy)?.error;
       expect(error?.message).toMatch(/another session holds the advisory lock/);

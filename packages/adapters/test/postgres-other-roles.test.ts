@@ -3,7 +3,7 @@ import pg from 'pg';
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { waitUntil } from './helpers/free-port.js';
+import { until } from '@leasehold/testkit';
 
 /**
  * Issue 25, item 2: another database role, with LOGIN and no grant at all, attacks the
@@ -148,14 +148,14 @@ describe('postgres against another database role', () => {
       await (await open()).read(election); // the schema exists before the outsider starts
       outsider = new Outsider(outsiderUrl, guessableLockIds(election));
       await outsider.start();
-      await waitUntil(() => outsider.passes > 0, 5_000, 'the outsider scans pg_locks');
+      await until('the outsider scans pg_locks', 5_000, () => outsider.passes > 0);
       await startElectors(election);
-      await waitUntil(() => leaders().length === 1, 10_000, 'a leader despite the outsider');
+      await until('a leader despite the outsider', 10_000, () => leaders().length === 1);
       const first = leaders()[0];
       const firstTerm = first?.currentTerm() ?? Infinity;
       // The outsider has seen the leader's lock and waits to take it the moment it is free.
       const seen = outsider.passes;
-      await waitUntil(() => outsider.passes > seen + 1, 5_000, 'the outsider saw the lock');
+      await until('the outsider saw the lock', 5_000, () => outsider.passes > seen + 1);
       const lockId = await admin(async (client) => {
         const result = await client.query<{ lock_id: string }>(
           `SELECT lock_id::text FROM "${schema}".leases WHERE election = $1`,
@@ -175,23 +175,19 @@ describe('postgres against another database role', () => {
         ),
       );
       expect(rows.filter((row) => row.terminated)).toHaveLength(1);
-      await waitUntil(() => outsider.held.has(lockId), 5_000, 'the outsider took the freed lock');
-      await waitUntil(
-        () => {
-          expect(leaders().length).toBeLessThanOrEqual(1);
-          return (leaders()[0]?.currentTerm() ?? 0) > firstTerm;
-        },
-        TTL_MS * 4,
-        'a new term leads within a few TTLs',
-      );
+      await until('the outsider took the freed lock', 5_000, () => outsider.held.has(lockId));
+      await until('a new term leads within a few TTLs', TTL_MS * 4, () => {
+        expect(leaders().length).toBeLessThanOrEqual(1);
+        return (leaders()[0]?.currentTerm() ?? 0) > firstTerm;
+      });
       // The clean way out as well: a resignation hands over at once.
       const second = leaders()[0];
       const secondTerm = second?.currentTerm() ?? Infinity;
       await second?.resign();
-      await waitUntil(
-        () => (leaders()[0]?.currentTerm() ?? 0) > secondTerm,
-        TTL_MS * 4,
+      await until(
         'the other candidate takes over after a resignation',
+        TTL_MS * 4,
+        () => (leaders()[0]?.currentTerm() ?? 0) > secondTerm,
       );
       expect(electors.every((e) => e.status().store.healthy)).toBe(true);
     },
@@ -216,19 +212,15 @@ describe('postgres against another database role', () => {
     outsider = new Outsider(outsiderUrl, []);
     await outsider.start();
     await startElectors(election);
-    await waitUntil(() => leaders().length === 1, 10_000, 'a leader');
+    await until('a leader', 10_000, () => leaders().length === 1);
     const leader = leaders()[0];
     const term = leader?.currentTerm() ?? Infinity;
     await leader?.resign();
-    await waitUntil(
-      () => (leaders()[0]?.currentTerm() ?? 0) > term,
-      10_000,
-      'the other takes over',
-    );
+    await until('the other takes over', 10_000, () => (leaders()[0]?.currentTerm() ?? 0) > term);
     // The release's NOTIFY was sent before the takeover; a NOTIFY on the guessed channel
     // from here marks the end of what the outsider could have heard.
     await admin((client) => client.query(`NOTIFY "leasehold_${schema}", 'end'`));
-    await waitUntil(() => outsider.heard.length > 0, 5_000, 'the marker arrives');
+    await until('the marker arrives', 5_000, () => outsider.heard.length > 0);
     expect(outsider.heard).toEqual([`leasehold_${schema}: end`]);
     const reader = new pg.Client({ connectionString: outsiderUrl });
     await reader.connect();

@@ -3,11 +3,15 @@ import { runConformanceSuite } from '@leasehold/conformance';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgBouncerFront, type PoolMode } from '../../../chaos/src/stores/pgbouncer.js';
+import {
+  freePort,
+  PgBouncerFront,
+  type PoolMode,
+  type PrivatePostgres,
+  startPrivatePostgres,
+} from '@leasehold/testkit';
 import { createPostgresStore } from '../src/postgres/index.js';
 import { detectSharedBackend } from '../src/postgres/pooler.js';
-import { freePort } from './helpers/free-port.js';
-import { startPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.js';
 
 /**
  * Debian's PgBouncer in front of a private PostgreSQL, in each pooling mode. Session

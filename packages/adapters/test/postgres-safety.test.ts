@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
 import { wakeUpChannel, wakeUpTag } from '../src/postgres/store.js';
 import { wakeUpsOfOneRelease } from './helpers/first-in-line.js';
-import { waitUntil } from './helpers/free-port.js';
+import { until } from '@leasehold/testkit';
 
 /**
  * Safety defects of the PostgreSQL adapter found in review (issue 14, items 1 and 2), on the
@@ -100,7 +100,7 @@ describe('postgres adapter safety', () => {
     const a = new Elector({ store: await open(), election, id: 'a', ...timing });
     electors.push(a);
     a.start();
-    await waitUntil(() => a.isLeader(), 5_000, 'a leads');
+    await until('a leads', 5_000, () => a.isLeader());
     const b = new Elector({ store: await open(), election, id: 'b', priority: 1, ...timing });
     electors.push(b);
     let aLedAgain = false;
@@ -111,15 +111,15 @@ describe('postgres adapter safety', () => {
     });
     b.start();
     // b waits as a higher-priority candidate: a has seen its member record.
-    await waitUntil(async () => (await a.members()).length === 2, 5_000, 'b is a member');
+    await until('b is a member', 5_000, async () => (await a.members()).length === 2);
     const seen = memberCalls;
-    await waitUntil(() => memberCalls >= seen + 2, 5_000, 'a refreshed its member list');
+    await until('a refreshed its member list', 5_000, () => memberCalls >= seen + 2);
     await admin((client) =>
       client.query(`UPDATE "${schema}".leases SET token = 'overwritten' WHERE election = $1`, [
         election,
       ]),
     );
-    await waitUntil(() => b.isLeader(), 10_000, 'b leads');
+    await until('b leads', 10_000, () => b.isLeader());
     expect(aLedAgain).toBe(false);
     expect(await lockHolds(election)).toBe(1);
   });
@@ -183,13 +183,13 @@ describe('postgres reset under a running election', () => {
     try {
       elector.start();
       for (let term = 1; term <= 3; term += 1) {
-        await waitUntil(() => elector.currentTerm() === term, 5_000, `term ${term}`);
+        await until(`term ${term}`, 5_000, () => elector.currentTerm() === term);
         if (term < 3) await elector.resign();
       }
       await admin((client) => client.query(`DROP SCHEMA "${namespace}" CASCADE`));
-      await waitUntil(() => regressions.length > 0, 10_000, 'a term regression');
+      await until('a term regression', 10_000, () => regressions.length > 0);
       expect(regressions).toEqual([{ previous: 3, observed: 1 }]);
-      await waitUntil(() => elector.isLeader(), 10_000, 'leading again');
+      await until('leading again', 10_000, () => elector.isLeader());
     } finally {
       await elector.stop();
       await store.close();

@@ -16,9 +16,12 @@ import { dirname, join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { waitUntil } from './helpers/free-port.js';
-import { startPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.js';
-import { TestCertificates } from './helpers/redis-server.js';
+import {
+  type PrivatePostgres,
+  startPrivatePostgres,
+  TestCertificates,
+  until,
+} from '@leasehold/testkit';
 
 /**
  * Issue 25, item 1: TLS to PostgreSQL with libpq's sslmode meanings, and the CA, client
@@ -92,26 +95,21 @@ async function serve(cert: string, key: string): Promise<void> {
   }
   await adminQuery('SELECT pg_reload_conf()');
   const served = new X509Certificate(readFileSync(cert)).fingerprint256;
-  await waitUntil(
-    async () => {
-      const client = new pg.Client({
-        connectionString: server.url,
-        ssl: { rejectUnauthorized: false },
-      });
-      try {
-        await client.connect();
-        const socket = (client as unknown as { connection: { stream: TLSSocket } }).connection
-          .stream;
-        return socket.getPeerX509Certificate()?.fingerprint256 === served;
-      } catch {
-        return false;
-      } finally {
-        await client.end().catch(() => {});
-      }
-    },
-    10_000,
-    'the server serves the new certificate',
-  );
+  await until('the server serves the new certificate', 10_000, async () => {
+    const client = new pg.Client({
+      connectionString: server.url,
+      ssl: { rejectUnauthorized: false },
+    });
+    try {
+      await client.connect();
+      const socket = (client as unknown as { connection: { stream: TLSSocket } }).connection.stream;
+      return socket.getPeerX509Certificate()?.fingerprint256 === served;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  });
 }
 
 beforeAll(async () => {

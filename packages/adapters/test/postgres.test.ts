@@ -6,8 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { waitUntil } from './helpers/free-port.js';
-import { startPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.js';
+import { type PrivatePostgres, startPrivatePostgres, until } from '@leasehold/testkit';
 
 const candidateScript = new URL('../../../bench/candidates/leasehold.mjs', import.meta.url)
   .pathname;
@@ -64,14 +63,10 @@ describe('postgres when the holder\u2019s session dies', () => {
     if (!first.acquired) throw new Error('a should acquire');
     expect(await terminateHolder(election)).toBe(1);
     let second: AcquireResult | undefined;
-    await waitUntil(
-      async () => {
-        second = await b.tryAcquire({ election, holder: 'b', token: randomUUID(), ttlMs: 3_000 });
-        return second.acquired;
-      },
-      5_000,
-      'b gets the freed lock',
-    );
+    await until('b gets the freed lock', 5_000, async () => {
+      second = await b.tryAcquire({ election, holder: 'b', token: randomUUID(), ttlMs: 3_000 });
+      return second.acquired;
+    });
     if (second?.acquired !== true) throw new Error('unreachable');
     expect(second.lease.notBeforeMs).toBeGreaterThan(1_000);
     expect(second.lease.notBeforeMs).toBeLessThanOrEqual(3_000);
@@ -94,17 +89,13 @@ describe('postgres when the holder\u2019s session dies', () => {
       }
       for (const elector of electors) elector.start();
       const leaders = () => electors.filter((e) => e.isLeader());
-      await waitUntil(() => leaders().length === 1, 10_000, 'a leader');
+      await until('a leader', 10_000, () => leaders().length === 1);
       const firstTerm = leaders()[0]?.currentTerm() ?? Infinity;
       expect(await terminateHolder(election)).toBe(1);
-      await waitUntil(
-        () => {
-          expect(leaders().length).toBeLessThanOrEqual(1);
-          return (leaders()[0]?.currentTerm() ?? 0) > firstTerm;
-        },
-        10_000,
-        'a new term leads',
-      );
+      await until('a new term leads', 10_000, () => {
+        expect(leaders().length).toBeLessThanOrEqual(1);
+        return (leaders()[0]?.currentTerm() ?? 0) > firstTerm;
+      });
     },
   );
 
@@ -130,7 +121,7 @@ describe('postgres when the holder\u2019s session dies', () => {
     if (child.stdout === null) throw new Error('no stdout');
     createInterface({ input: child.stdout }).on('line', (line) => events.push(JSON.parse(line)));
     try {
-      await waitUntil(() => events.some((e) => e.event === 'elected'), 10_000, 'child leads');
+      await until('child leads', 10_000, () => events.some((e) => e.event === 'elected'));
       const follower = new Elector({
         store: await open(SHARED_URL, 'leasehold'),
         election,
@@ -142,17 +133,11 @@ describe('postgres when the holder\u2019s session dies', () => {
       follower.start();
       const frozenAt = performance.now();
       child.kill('SIGSTOP');
-      await waitUntil(
-        () => follower.isLeader(),
-        ttlMs + 1_000,
-        'follower replaces the frozen holder',
-      );
+      await until('follower replaces the frozen holder', ttlMs + 1_000, () => follower.isLeader());
       expect(performance.now() - frozenAt).toBeLessThan(ttlMs + 1_000);
       child.kill('SIGCONT');
-      await waitUntil(
-        () => events.some((e) => e.event === 'deposed'),
-        5_000,
-        'the resumed holder steps down',
+      await until('the resumed holder steps down', 5_000, () =>
+        events.some((e) => e.event === 'deposed'),
       );
       expect(follower.isLeader()).toBe(true);
     } finally {
@@ -183,16 +168,12 @@ describe('postgres across a server restart', () => {
       await server.restart();
       const b = await createPostgresStore(new URL(server.url), { namespace: 'restart' });
       let next: AcquireResult | undefined;
-      await waitUntil(
-        async () => {
-          next = await b
-            .tryAcquire({ election: 'jobs', holder: 'b', token: randomUUID(), ttlMs: 5_000 })
-            .catch(() => undefined);
-          return next?.acquired === true;
-        },
-        10_000,
-        'b acquires after the restart',
-      );
+      await until('b acquires after the restart', 10_000, async () => {
+        next = await b
+          .tryAcquire({ election: 'jobs', holder: 'b', token: randomUUID(), ttlMs: 5_000 })
+          .catch(() => undefined);
+        return next?.acquired === true;
+      });
       if (next?.acquired !== true) throw new Error('unreachable');
       expect(next.lease.term).toBeGreaterThan(first.lease.term);
       expect(next.lease.notBeforeMs).toBeGreaterThan(0);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../src/index.js';
 import { createRedisStore } from '../src/redis/index.js';
 import { exerciseStore } from './helpers/exercise-store.js';
-import { PrivateRedis, TestCertificates } from './helpers/redis-server.js';
+import { PrivateRedis, TestCertificates } from '@leasehold/testkit';
 
 // Credentials, ACL permissions, missing commands and TLS, each on a private redis-server.
 

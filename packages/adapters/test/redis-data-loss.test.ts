@@ -3,8 +3,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
-import { waitUntil } from './helpers/free-port.js';
-import { PrivateRedis } from './helpers/redis-server.js';
+import { PrivateRedis, until } from '@leasehold/testkit';
 
 /**
  * When may Redis have forgotten a live holder, so that the next holder must wait out a TTL
@@ -97,14 +96,10 @@ describe('redis data loss', () => {
     // Once it has served the namespace for longer than a TTL, nothing it could have
     // forgotten is still running: a never-used election's first holder need not wait.
     let fresh: Lease | undefined;
-    await waitUntil(
-      async () => {
-        fresh = await acquire(store, 'a', `fresh-${randomUUID().slice(0, 6)}`, 200);
-        return fresh.notBeforeMs === 0;
-      },
-      5_000,
-      'a never-used election without a wait',
-    );
+    await until('a never-used election without a wait', 5_000, async () => {
+      fresh = await acquire(store, 'a', `fresh-${randomUUID().slice(0, 6)}`, 200);
+      return fresh.notBeforeMs === 0;
+    });
     expect(fresh?.notBeforeMs).toBe(0);
   });
 

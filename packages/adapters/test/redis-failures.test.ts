@@ -3,8 +3,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
-import { waitUntil } from './helpers/free-port.js';
-import { CuttableProxy, PrivateRedis } from './helpers/redis-server.js';
+import { CuttableProxy, PrivateRedis, until } from '@leasehold/testkit';
 
 // Everything here flushes, restarts, stalls or cuts its own private redis-server.
 
@@ -40,11 +39,11 @@ async function acquire(store: LeaseStore, holder: string, ttlMs: number, electio
 }
 
 /** Wait until the store answers again after the server came back. */
-function reconnected(store: LeaseStore): Promise<void> {
-  return waitUntil(
-    async () => (await store.read('jobs').catch(() => 'down')) !== 'down',
-    10_000,
+async function reconnected(store: LeaseStore): Promise<void> {
+  await until(
     'reconnects',
+    10_000,
+    async () => (await store.read('jobs').catch(() => 'down')) !== 'down',
   );
 }
 
@@ -107,10 +106,10 @@ describe('redis losing its data', () => {
       });
       elector.start();
       // b takes the forgotten lock at once, but holds back from reporting leadership.
-      await waitUntil(
-        async () => (await b.read('jobs').catch(() => null))?.holder === 'b',
-        5_000,
+      await until(
         'b acquires',
+        5_000,
+        async () => (await b.read('jobs').catch(() => null))?.holder === 'b',
       );
       const acquiredAt = performance.now();
       expect(acquiredAt).toBeLessThan(oldLeaseEnd);
@@ -118,7 +117,7 @@ describe('redis losing its data', () => {
         expect(elector.isLeader()).toBe(false);
         await delay(10);
       }
-      await waitUntil(() => elector.isLeader(), 2 * ttlMs, 'b leads after the hold-off');
+      await until('b leads after the hold-off', 2 * ttlMs, () => elector.isLeader());
       expect(electedAt).toBeGreaterThanOrEqual(oldLeaseEnd);
       // It waited a full TTL from its own acquire, not from the restart.
       expect(electedAt - acquiredAt).toBeGreaterThanOrEqual(ttlMs - 50);
@@ -148,21 +147,17 @@ describe('redis losing its data', () => {
       const terms: number[] = [];
       for (const e of [first, second]) e.on('elected', ({ term }) => terms.push(term));
       first.start();
-      await waitUntil(() => first.isLeader(), 5_000, 'first leads');
+      await until('first leads', 5_000, () => first.isLeader());
       second.start();
       const firstTerm = first.currentTerm() ?? Infinity;
       const admin = new Redis(server.url);
       await admin.flushall();
       await admin.quit();
       const leaders = () => [first, second].filter((e) => e.isLeader());
-      await waitUntil(
-        () => {
-          expect(leaders().length).toBeLessThanOrEqual(1);
-          return (leaders()[0]?.currentTerm() ?? 0) > firstTerm;
-        },
-        10_000,
-        'a new term leads after the flush',
-      );
+      await until('a new term leads after the flush', 10_000, () => {
+        expect(leaders().length).toBeLessThanOrEqual(1);
+        return (leaders()[0]?.currentTerm() ?? 0) > firstTerm;
+      });
       for (let i = 1; i < terms.length; i += 1) {
         expect(terms[i]).toBeGreaterThan(terms[i - 1] ?? Infinity);
       }
@@ -272,19 +267,19 @@ describe('redis watch across reconnects', () => {
     await b.watch?.('jobs', () => (calls += 1), controller.signal);
     await server.restart();
     // Releases published while it was away are lost: the watcher is woken on reconnect.
-    await waitUntil(() => calls >= 1, 10_000, 'woken after the reconnect');
+    await until('woken after the reconnect', 10_000, () => calls >= 1);
     await reconnected(a);
     const admin = new Redis(server.url);
-    await waitUntil(
-      async () => Number((await admin.pubsub('NUMSUB', `${namespace}:{jobs}:released`))[1]) === 1,
-      5_000,
+    await until(
       'resubscribed',
+      5_000,
+      async () => Number((await admin.pubsub('NUMSUB', `${namespace}:{jobs}:released`))[1]) === 1,
     );
     await admin.quit();
     const before = calls;
     const lease: Lease = await acquire(a, 'a', 5_000);
     await a.release(lease);
-    await waitUntil(() => calls > before, 2_000, 'woken by a release after the reconnect');
+    await until('woken by a release after the reconnect', 2_000, () => calls > before);
     controller.abort();
   });
 
@@ -306,15 +301,15 @@ describe('redis watch across reconnects', () => {
       await server.start();
       await reconnected(a);
       const admin = new Redis(server.url);
-      await waitUntil(
-        async () => Number((await admin.pubsub('NUMSUB', `${namespace}:{jobs}:released`))[1]) === 1,
-        10_000,
+      await until(
         'subscribed',
+        10_000,
+        async () => Number((await admin.pubsub('NUMSUB', `${namespace}:{jobs}:released`))[1]) === 1,
       );
       await admin.quit();
       const before = calls;
       await a.release(await acquire(a, 'a', 5_000));
-      await waitUntil(() => calls > before, 2_000, 'woken by the release');
+      await until('woken by the release', 2_000, () => calls > before);
       controller.abort();
     },
   );

@@ -3,9 +3,8 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
-import { waitUntil } from './helpers/free-port.js';
+import { PrivateRedis, until } from '@leasehold/testkit';
 import { exerciseStore } from './helpers/exercise-store.js';
-import { PrivateRedis } from './helpers/redis-server.js';
 
 // Redis Cluster and Sentinel, each on private redis-servers.
 
@@ -20,10 +19,8 @@ describe('redis cluster', () => {
     node = await PrivateRedis.start({ args: ['--cluster-enabled', 'yes'] });
     const admin = new Redis(node.url);
     await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-    await waitUntil(
-      async () => /cluster_state:ok/.test(String(await admin.call('CLUSTER', 'INFO'))),
-      10_000,
-      'cluster state ok',
+    await until('cluster state ok', 10_000, async () =>
+      /cluster_state:ok/.test(String(await admin.call('CLUSTER', 'INFO'))),
     );
     await admin.quit();
   });
@@ -60,10 +57,10 @@ describe('redis sentinel', () => {
     url = `redis://ignored/0?sentinels=127.0.0.1:${sentinel.port}&sentinelMaster=${master}`;
     // Sentinel finds replicas through the master's INFO; wait until it knows this one.
     const admin = new Redis(sentinel.url);
-    await waitUntil(
-      async () => ((await admin.call('SENTINEL', 'REPLICAS', master)) as unknown[]).length === 1,
-      20_000,
+    await until(
       'sentinel knows the replica',
+      20_000,
+      async () => ((await admin.call('SENTINEL', 'REPLICAS', master)) as unknown[]).length === 1,
     );
     admin.disconnect(); // Sentinel 7.0 has no QUIT.
   });
@@ -107,22 +104,18 @@ describe('redis sentinel', () => {
       await direct.wait(1, 2_000);
       await direct.quit();
       await primary.stop();
-      await waitUntil(
-        async () => {
-          const result = await store
-            .tryAcquire({ election: 'jobs', holder: 'b', token: randomUUID(), ttlMs: 5_000 })
-            .catch(() => null);
-          if (result?.acquired !== true) return false;
-          // Another server answers now (another run id): it may lack the last writes, so
-          // the new holder waits out (up to) a TTL. Terms still rise.
-          expect(result.lease.notBeforeMs).toBeGreaterThan(0);
-          expect(result.lease.notBeforeMs).toBeLessThanOrEqual(5_000);
-          expect(result.lease.term).toBeGreaterThan(before.term);
-          return true;
-        },
-        45_000,
-        'acquires on the promoted replica',
-      );
+      await until('acquires on the promoted replica', 45_000, async () => {
+        const result = await store
+          .tryAcquire({ election: 'jobs', holder: 'b', token: randomUUID(), ttlMs: 5_000 })
+          .catch(() => null);
+        if (result?.acquired !== true) return false;
+        // Another server answers now (another run id): it may lack the last writes, so
+        // the new holder waits out (up to) a TTL. Terms still rise.
+        expect(result.lease.notBeforeMs).toBeGreaterThan(0);
+        expect(result.lease.notBeforeMs).toBeLessThanOrEqual(5_000);
+        expect(result.lease.term).toBeGreaterThan(before.term);
+        return true;
+      });
       const promoted = new Redis(replica.url);
       expect(await promoted.call('ROLE')).toContain('master');
       await promoted.quit();

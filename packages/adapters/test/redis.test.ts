@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createRedisStore, createRedisStoreFromClient } from '../src/redis/index.js';
 import { redisOptionsFromUrl } from '../src/redis/url.js';
-import { waitUntil } from './helpers/free-port.js';
+import { until } from '@leasehold/testkit';
 
 // The shared Redis that scripts/services.sh starts. Every test keeps to its own key prefix;
 // whatever needs flushing, restarting or special configuration runs on a private server
@@ -123,12 +123,12 @@ describe('redis watch', () => {
       });
       if (!lease.acquired) throw new Error('should acquire');
       await store.release(lease.lease);
-      await waitUntil(() => calls === 2, 2_000, 'both watchers woken');
+      await until('both watchers woken', 2_000, () => calls === 2);
       one.abort();
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(await subscribers()).toBe(1);
       two.abort();
-      await waitUntil(async () => (await subscribers()) === 0, 2_000, 'unsubscribed');
+      await until('unsubscribed', 2_000, async () => (await subscribers()) === 0);
     } finally {
       await admin.quit();
       await store.close();
@@ -209,12 +209,12 @@ describe('redis with electors', () => {
       for (const elector of electors) elector.start();
       try {
         const leaders = () => electors.filter((e) => e.isLeader());
-        await waitUntil(() => leaders().length === 1, 10_000, 'one leader');
+        await until('one leader', 10_000, () => leaders().length === 1);
         const [first] = leaders();
         const firstTerm = first?.currentTerm() ?? Infinity;
         const stoppedAt = performance.now();
         await first?.stop();
-        await waitUntil(() => leaders().length === 1, 3_000, 'next leader');
+        await until('next leader', 3_000, () => leaders().length === 1);
         expect(performance.now() - stoppedAt).toBeLessThan(500);
         expect(leaders()[0]?.currentTerm()).toBeGreaterThan(firstTerm);
       } finally {
@@ -255,7 +255,7 @@ describe('redis with electors', () => {
         let electedAt = 0;
         elector.on('elected', () => (electedAt = performance.now()));
         elector.start();
-        await waitUntil(() => electedAt > 0, 5_000, 'b elected');
+        await until('b elected', 5_000, () => electedAt > 0);
         // Scheduled at the lease's PTTL, not at the 1 s poll interval.
         expect(electedAt - expiresAt).toBeGreaterThan(-5);
         expect(electedAt - expiresAt).toBeLessThan(100);

@@ -2,8 +2,7 @@ import { createStore } from '@leasehold/adapters';
 import { Elector, type LeaseStore } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { waitUntil } from './helpers/free-port.js';
-import { ZooKeeperCluster } from './helpers/zookeeper-server.js';
+import { until, ZooKeeperCluster } from '@leasehold/testkit';
 
 /**
  * ZooKeeper going away under running electors: a standalone server restarted; an ensemble
@@ -73,12 +72,12 @@ function leaderOf(group: readonly Elector[]): Elector | null {
  * clients found a working server and the leader renews.
  */
 async function electingAgain(group: readonly Elector[], since: number, withinMs: number) {
-  await waitUntil(
+  await until(
+    'every elector served by ZooKeeper again, one leading',
+    withinMs,
     () =>
       leaderOf(group) !== null &&
       group.every((elector) => (elector.status().store.lastOkAt ?? 0) > since),
-    withinMs,
-    'every elector served by ZooKeeper again, one leading',
   );
 }
 
@@ -98,7 +97,7 @@ describe('a standalone ZooKeeper restarted', () => {
       const { group, monitor } = await candidates(zk.url, ttlMs);
       const [server] = zk.members;
       if (server === undefined) throw new Error('no server');
-      await waitUntil(() => leaderOf(group) !== null, 10_000, 'first leader');
+      await until('first leader', 10_000, () => leaderOf(group) !== null);
       const first = leaderOf(group);
       const firstTerm = first?.currentTerm() ?? Number.POSITIVE_INFINITY;
 
@@ -114,7 +113,7 @@ describe('a standalone ZooKeeper restarted', () => {
       // Down for longer than the TTL: the leader's deadline passes and it steps down. Once
       // ZooKeeper is back, its release lets the next in the queue lead, under a higher term.
       await server.stop();
-      await waitUntil(() => leaderOf(group) === null, ttlMs * 2, 'leader deposed');
+      await until('leader deposed', ttlMs * 2, () => leaderOf(group) === null);
       server.launch();
       await server.ready();
       await electingAgain(group, Date.now(), ttlMs * 3);
@@ -138,7 +137,7 @@ describe('a three-member ensemble', () => {
     { timeout: 90_000 },
     async () => {
       const { group, monitor } = await candidates(zk.url);
-      await waitUntil(() => leaderOf(group) !== null, 10_000, 'first leader');
+      await until('first leader', 10_000, () => leaderOf(group) !== null);
       const ensembleLeader = await zk.leader();
       const follower = zk.members.find((member) => member !== ensembleLeader);
       if (follower === undefined) throw new Error('no follower');
@@ -167,7 +166,7 @@ describe('a three-member ensemble', () => {
     { timeout: 90_000 },
     async () => {
       const { group, monitor } = await candidates(zk.url);
-      await waitUntil(() => leaderOf(group) !== null, 10_000, 'first leader');
+      await until('first leader', 10_000, () => leaderOf(group) !== null);
       // Each member in turn keeps its sockets open and answers nothing (the ensemble's
       // leader too, which the other two replace); whichever member a client is on, it must
       // notice the silence and go to another, and every elector must be served again a

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ZooKeeperCluster } from './helpers/zookeeper-server.js';
+import { ZooKeeperCluster } from '@leasehold/testkit';
 
 /**
  * ZooKeeper over TLS (issue 25, item 7): a private server with a `secureClientPort` and

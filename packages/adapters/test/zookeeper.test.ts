@@ -11,9 +11,8 @@ import zookeeper from 'node-zookeeper-client';
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectionInternals, dialWithTls } from '../src/zookeeper/client-internals.js';
-import { trackTimers } from './helpers/etcd-server.js';
+import { freePort, trackTimers, until } from '@leasehold/testkit';
 import { acquire } from './helpers/exercise-store.js';
-import { freePort, waitUntil } from './helpers/free-port.js';
 import { ZooKeeperInspector } from './helpers/zookeeper-inspector.js';
 
 /**
@@ -120,7 +119,7 @@ describe('zookeeper store', () => {
     try {
       if (!leader?.acquired) throw new Error('the first candidate should lead');
       await stores[0]?.release(leader.lease);
-      await waitUntil(() => (woken[1] ?? 0) > 0, 2_000, 'the next in line woken');
+      await until('the next in line woken', 2_000, () => (woken[1] ?? 0) > 0);
       // ZooKeeper sends a client its watch events before any answer that reflects the
       // change: once the others have read the election, an event for them would be here.
       await Promise.all(stores.slice(2).map((store) => store.read('jobs')));
@@ -139,9 +138,9 @@ describe('zookeeper store', () => {
     const leader = new Elector({ ...options, store: a, id: 'leader' });
     const next = new Elector({ ...options, store: b, id: 'next' });
     leader.start();
-    await waitUntil(() => leader.isLeader(), 10_000, 'leader elected');
+    await until('leader elected', 10_000, () => leader.isLeader());
     next.start();
-    await waitUntil(() => next.status().observed, 10_000, 'follower observed');
+    await until('follower observed', 10_000, () => next.status().observed);
     const elected = new Promise<number>((resolve) =>
       next.once('elected', () => resolve(performance.now())),
     );
@@ -237,8 +236,8 @@ describe('zookeeper store', () => {
       await store.renew(lease);
       await store.close();
       controller.abort();
-      await waitUntil(() => timers.live() === 0, 5_000, 'timers cleared');
-      await waitUntil(() => sockets() <= baseline, 5_000, 'sockets to ZooKeeper closed');
+      await until('timers cleared', 5_000, () => timers.live() === 0);
+      await until('sockets to ZooKeeper closed', 5_000, () => sockets() <= baseline);
     } finally {
       timers.restore();
     }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { until } from './helpers/sidecar-processes.js';
+import { until } from '@leasehold/testkit';
 
 /**
  * The admin token on a listener other hosts can reach (issue 25): without TLS it would cross
@@ -50,7 +50,7 @@ async function start(flags: Record<string, string>): Promise<{ url: string; logs
   );
   const sidecar = await serve(config, logger);
   running.push(sidecar);
-  await until(() => sidecar.elector.isLeader(), 5_000);
+  await until('sidecar.elector.isLeader()', 5_000, () => sidecar.elector.isLeader());
   return { url: sidecar.url.replace('0.0.0.0', '127.0.0.1'), logs };
 }
 

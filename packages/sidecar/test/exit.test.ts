@@ -5,13 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  SidecarProcesses,
-  loggedLine,
-  oneLeader,
-  storeUrls,
-  until,
-} from './helpers/sidecar-processes.js';
+import { until } from '@leasehold/testkit';
+import { SidecarProcesses, loggedLine, oneLeader, storeUrls } from './helpers/sidecar-processes.js';
 import { removeZooKeeperTree } from './helpers/zookeeper-tree.js';
 
 /**
@@ -108,6 +103,6 @@ describe('the leasehold command', () => {
     const stoppedAt = performance.now();
     expect(await sidecar.exited).toBe(0);
     expect(performance.now() - stoppedAt).toBeLessThan(500);
-    await until(() => sidecar.child.exitCode !== null, 1_000);
+    await until('sidecar.child.exitCode !== null', 1_000, () => sidecar.child.exitCode !== null);
   });
 });

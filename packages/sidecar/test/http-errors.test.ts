@@ -2,7 +2,8 @@ import { errorRegistry } from '@leasehold/core';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SidecarProcesses, oneLeader, until, type Sidecar } from './helpers/sidecar-processes.js';
+import { until } from '@leasehold/testkit';
+import { SidecarProcesses, oneLeader, type Sidecar } from './helpers/sidecar-processes.js';
 
 // A real sidecar process on the real Redis, asked the way people and tools ask it.
 const processes = new SidecarProcesses(2_000);
@@ -41,7 +42,9 @@ describe('GET /v1/events', () => {
     let output = '';
     curl.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
-      await until(() => output.includes('"isLeader":true'), 10_000);
+      await until(`output.includes('"isLeader":true')`, 10_000, () =>
+        output.includes('"isLeader":true'),
+      );
       expect(output).toMatch(/^event: leader\ndata: \{/m);
     } finally {
       curl.kill();

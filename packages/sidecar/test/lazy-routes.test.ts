@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, until } from './helpers/sidecar-processes.js';
+import { until } from '@leasehold/testkit';
+import { BIN } from './helpers/sidecar-processes.js';
 
 /**
  * The sidecar command answers the routes apps, probes and Prometheus ask from node:http and
@@ -58,14 +59,18 @@ describe('the sidecar command', () => {
       const fastifyModules = async (): Promise<number> => {
         const before = stderr.length;
         child.kill('SIGUSR2');
-        await until(() => stderr.length > before, 5_000);
+        await until('stderr.length > before', 5_000, () => stderr.length > before);
         const reported = /^fastify-modules (\d+)$/.exec(stderr.at(-1) ?? '');
         if (reported === null) throw new Error(`unexpected stderr: ${stderr.join('\n')}`);
         return Number(reported[1]);
       };
 
-      await until(async () => (await fetch(`${url}/v1/is-leader`)).status === 200, 10_000);
-      await until(() => events.includes('elected'), 5_000); // stdout is another pipe
+      await until(
+        'leading',
+        10_000,
+        async () => (await fetch(`${url}/v1/is-leader`)).status === 200,
+      );
+      await until(`events.includes('elected')`, 5_000, () => events.includes('elected')); // stdout is another pipe
       expect(events.filter((event) => /^(lease-held-off|elected)$/.test(event))).toEqual([
         'lease-held-off',
         'elected',

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen, type ListenOptions, type SidecarListener } from '../src/http/listener.js';
 import { DEFAULT_LIMITS } from '../src/http/limits.js';
-import { until } from './helpers/sidecar-processes.js';
+import { until } from '@leasehold/testkit';
 
 /**
  * The sidecar's own listener (http/listener.ts) over real sockets, an elector on the real
@@ -57,7 +57,7 @@ async function sidecar(options: Partial<ListenOptions> = {}): Promise<Running> {
   const r = { listener, elector, store, port };
   running.push(r);
   elector.start();
-  await until(() => elector.isLeader(), 5_000);
+  await until('elector.isLeader()', 5_000, () => elector.isLeader());
   return r;
 }
 
@@ -216,9 +216,17 @@ describe('the listener limits', () => {
   it('closes connections beyond the cap at once and serves again when they go', async () => {
     const { port } = await sidecar({ limits: { maxConnections: 5 } });
     const held = await Promise.all(Array.from({ length: 5 }, () => openSocket(port)));
-    await until(async () => (await closedWithin(await openSocket(port), 1_000)) !== null, 5_000);
+    await until(
+      '(await closedWithin(await openSocket(port), 1_000)) !== null',
+      5_000,
+      async () => (await closedWithin(await openSocket(port), 1_000)) !== null,
+    );
     for (const socket of held) socket.destroy();
-    await until(async () => (await get(port, '/healthz').catch(() => null))?.status === 200, 5_000);
+    await until(
+      `(await get(port, '/healthz').catch(() => null))?.status === 200`,
+      5_000,
+      async () => (await get(port, '/healthz').catch(() => null))?.status === 200,
+    );
   });
 
   it('answers event streams and long-polls beyond their caps with 503 and Retry-After', async () => {
@@ -229,7 +237,11 @@ describe('the listener limits', () => {
     for (let i = 0; i < 3; i++)
       expect((await get(port, '/v1/events', stream, true)).status).toBe(200);
     const pollsHeld = Array.from({ length: 3 }, () => get(port, poll));
-    await until(() => elector.listenerCount('deposed') > 0, 5_000);
+    await until(
+      `elector.listenerCount('deposed') > 0`,
+      5_000,
+      () => elector.listenerCount('deposed') > 0,
+    );
     for (const [path, headers] of [
       ['/v1/events', stream],
       [poll, {}],
@@ -258,10 +270,10 @@ describe('the listener limits', () => {
       await sendAndDrop(port, head(path));
       await sendAndDrop(port, head(path, [`Content-Length: ${body.length}`]) + body);
     }
-    await until(async () => {
+    await until('an event stream accepted again', 5_000, async () => {
       const stream = await get(port, '/v1/events', { accept: 'text/event-stream' }, true);
       return stream.status === 200;
-    }, 5_000);
+    });
     const polled = get(port, `/v1/leader?wait=1s&term=${term}`);
     expect((await polled).status).toBe(200);
   });
@@ -284,7 +296,11 @@ describe('the listener limits', () => {
         );
         for (let j = 0; j < 50; j++) polls.push(get(port, `/v1/leader?wait=60s&term=${term}`));
       }
-      await until(() => elector.listenerCount('deposed') > 0, 5_000);
+      await until(
+        `elector.listenerCount('deposed') > 0`,
+        5_000,
+        () => elector.listenerCount('deposed') > 0,
+      );
       await elector.resign();
       expect((await Promise.all(polls)).every((answer) => answer.status === 200)).toBe(true);
       // Warnings are emitted on the next tick.

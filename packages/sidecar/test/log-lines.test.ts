@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { repeatedKeys } from './helpers/json-keys.js';
-import { SidecarProcesses, loggedLine, oneLeader, until } from './helpers/sidecar-processes.js';
+import { until } from '@leasehold/testkit';
+import { SidecarProcesses, loggedLine, oneLeader } from './helpers/sidecar-processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-log-lines-'));
 const sidecars = new SidecarProcesses(1_000);
@@ -67,7 +68,9 @@ describe('the sidecar command', () => {
       await oneLeader([sidecar], 10_000); // elected again after its hold-off
       sidecar.child.kill('SIGTERM');
       expect(await sidecar.exited).toBe(0);
-      await until(() => sidecar.logLines.some((line) => line.includes('"stopped"')), 5_000);
+      await until(`sidecar.logLines.some((line) => line.includes('"stopped"'))`, 5_000, () =>
+        sidecar.logLines.some((line) => line.includes('"stopped"')),
+      );
 
       const repeats = sidecar.logLines
         .map((line) => ({ line, keys: repeatedKeys(line) }))

@@ -6,15 +6,14 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { leftRunning, until } from '@leasehold/testkit';
 import {
   BIN,
   SidecarProcesses,
   loggedLine,
   oneLeader,
-  until,
   storeUrls,
 } from './helpers/sidecar-processes.js';
-import { leftRunning } from './helpers/process-scan.js';
 import { removeZooKeeperTree } from './helpers/zookeeper-tree.js';
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-proc-'));
@@ -96,7 +95,11 @@ describe('shutdown while the store does not answer', () => {
     sidecar.child.kill('SIGTERM');
     await loggedLine(sidecar, /shutting down/, 5_000);
     // A person's second Ctrl-C, not one signal delivered twice (see the next test).
-    await until(() => performance.now() - firstAt > 600, 1_000);
+    await until(
+      'performance.now() - firstAt > 600',
+      1_000,
+      () => performance.now() - firstAt > 600,
+    );
     const secondAt = performance.now();
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(143);
@@ -203,10 +206,10 @@ describe('the leasehold command', () => {
     expect(result.stdout).toMatch(/^members\s+solo \(priority 0, leader\)$/m);
     expect(result.stdout).toMatch(/^history\s+\S/m);
     await start(BACKENDS[0][1], election, 'second');
-    await until(async () => {
+    await until('two members', 10_000, async () => {
       const answer = await fetch(`${sidecar.url}/v1/members`);
       return ((await answer.json()) as { members: unknown[] }).members.length === 2;
-    }, 10_000);
+    });
     const members = status()
       .stdout.split('\n')
       .filter((line) => /\(priority 0/.test(line));
@@ -313,12 +316,12 @@ describe('leasehold run', () => {
       await eventsUntil(file, (all) => starts(all).length === 1, 10_000);
       const b = await processes.start(BACKENDS[0][1], election, 'b', RUN_ARGS, command);
       // Only once b competes: alone, a would simply be elected again after resigning.
-      await until(async () => {
+      await until('b to see a lead', 10_000, async () => {
         const body = (await (await fetch(`${b.url}/v1/leader`)).json()) as {
           leader: string | null;
         };
         return body.leader === 'a';
-      }, 10_000);
+      });
       writeFileSync(exitNow, '');
       const all = await eventsUntil(file, (e) => starts(e).some((s) => s.id === 'b'), 10_000);
       expect(all.map((e) => `${e.event} ${e.id}`).slice(0, 3)).toEqual([
@@ -445,7 +448,7 @@ describe('leasehold run', () => {
         const [first] = starts(await eventsUntil(file, (all) => starts(all).length === 1, 10_000));
         expect(first?.term).toBe('1');
         // Stopped the way a running sidecar is: its signal handlers are set once it listens.
-        await until(() => listening, 10_000);
+        await until('listening', 10_000, () => listening);
       } finally {
         child.kill('SIGTERM');
       }
@@ -467,10 +470,10 @@ describe('leasehold run', () => {
       const a = await processes.start(BACKENDS[0][1], election, 'a', args, command);
       await eventsUntil(file, (all) => starts(all).length === 1, 10_000);
       const b = await processes.start(BACKENDS[0][1], election, 'b', args, command);
-      await until(async () => {
+      await until('b to see a lead', 10_000, async () => {
         const body = (await (await fetch(`${b.url}/v1/leader`)).json()) as { leader: unknown };
         return body.leader === 'a';
-      }, 10_000);
+      });
       const response = await fetch(`${a.url}/v1/resign`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}` },

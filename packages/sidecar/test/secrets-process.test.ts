@@ -4,12 +4,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '@leasehold/testkit';
 import {
   BIN,
   SidecarProcesses,
   loggedLine,
   oneLeader,
-  until,
   type Sidecar,
 } from './helpers/sidecar-processes.js';
 
@@ -172,7 +172,7 @@ describe('secrets from files, and the processes leasehold starts', () => {
         delete process.env.LEASEHOLD_ADMIN_TOKEN;
         delete process.env.LEASEHOLD_STORE;
       }
-      await until(() => existsSync(out), 15_000);
+      await until('existsSync(out)', 15_000, () => existsSync(out));
       const env = readFileSync(out, 'utf8');
       expect(env).toContain(`LEASEHOLD_ID=${sidecar.id}`);
       expect(env).not.toContain('LEASEHOLD_ADMIN_TOKEN=');

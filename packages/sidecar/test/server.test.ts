@@ -7,7 +7,7 @@ import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { until } from './helpers/sidecar-processes.js';
+import { until } from '@leasehold/testkit';
 
 // Routes are exercised through fastify.inject, against an elector on the real Redis.
 const REDIS = 'redis://127.0.0.1:6379';
@@ -74,7 +74,7 @@ async function sidecar(
 describe('sidecar routes', () => {
   it('answers /v1/leader with the fields, headers and no-store caching', async () => {
     const { app, elector } = await sidecar();
-    await until(() => elector.isLeader(), 5_000);
+    await until('elector.isLeader()', 5_000, () => elector.isLeader());
     const response = await app.inject('/v1/leader');
     expect(response.statusCode).toBe(200);
     const body = response.json();
@@ -109,7 +109,7 @@ describe('sidecar routes', () => {
 
   it('answers GET / like the Kubernetes leader-elector', async () => {
     const { app, elector } = await sidecar({ id: 'pod-1' });
-    await until(() => elector.isLeader(), 5_000);
+    await until('elector.isLeader()', 5_000, () => elector.isLeader());
     for (const accept of [undefined, '*/*', 'application/json']) {
       const response = await app.inject({
         url: '/',
@@ -147,15 +147,19 @@ describe('sidecar routes', () => {
   it('keeps the recent leadership changes this instance saw, newest first', async () => {
     const election = `e-${randomUUID().slice(0, 8)}`;
     const first = await sidecar({ election, id: 'one', adminToken: TOKEN });
-    await until(() => first.elector.isLeader(), 5_000);
+    await until('first.elector.isLeader()', 5_000, () => first.elector.isLeader());
     const second = await sidecar({ election, id: 'two' });
-    await until(() => second.elector.status().leader?.id === 'one', 5_000);
+    await until(
+      `second.elector.status().leader?.id === 'one'`,
+      5_000,
+      () => second.elector.status().leader?.id === 'one',
+    );
     await first.app.inject({
       method: 'POST',
       url: '/v1/resign',
       headers: { authorization: `Bearer ${TOKEN}` },
     });
-    await until(() => second.elector.isLeader(), 5_000);
+    await until('second.elector.isLeader()', 5_000, () => second.elector.isLeader());
     const { changes } = (await second.app.inject('/v1/history')).json<{
       changes: { at: string; kind: string; leader: string | null; term: number | null }[];
     }>();
@@ -174,7 +178,11 @@ describe('sidecar routes', () => {
 
   it('shows on /v1/leader when a held-off first election will lead (never-used namespace)', async () => {
     const { app, elector } = await sidecar({ namespace: `fresh-${randomUUID().slice(0, 8)}` });
-    await until(() => elector.status().state === 'pending', 5_000);
+    await until(
+      `elector.status().state === 'pending'`,
+      5_000,
+      () => elector.status().state === 'pending',
+    );
     const waiting = (await app.inject('/v1/leader')).json<{
       leader: string | null;
       leadsFrom: string | null;
@@ -184,7 +192,7 @@ describe('sidecar routes', () => {
     // One TTL (2 s here) from when the server first served the namespace, with margins.
     expect(leadsFrom).toBeGreaterThan(Date.now());
     expect(leadsFrom).toBeLessThanOrEqual(Date.now() + 2_100);
-    await until(() => elector.isLeader(), 5_000);
+    await until('elector.isLeader()', 5_000, () => elector.isLeader());
     expect(Date.now()).toBeGreaterThanOrEqual(leadsFrom - 50);
     const leading = (await app.inject('/v1/leader')).json<{ leadsFrom: string | null }>();
     expect(leading.leadsFrom).toBeNull();
@@ -193,9 +201,13 @@ describe('sidecar routes', () => {
   it('answers /v1/is-leader 200 for the leader and 503 for a follower', async () => {
     const election = `e-${randomUUID().slice(0, 8)}`;
     const leader = await sidecar({ election, id: 'one' });
-    await until(() => leader.elector.isLeader(), 5_000);
+    await until('leader.elector.isLeader()', 5_000, () => leader.elector.isLeader());
     const follower = await sidecar({ election, id: 'two' });
-    await until(() => follower.elector.status().leader?.id === 'one', 5_000);
+    await until(
+      `follower.elector.status().leader?.id === 'one'`,
+      5_000,
+      () => follower.elector.status().leader?.id === 'one',
+    );
     expect((await leader.app.inject('/v1/is-leader')).statusCode).toBe(200);
     const refused = await follower.app.inject('/v1/is-leader');
     expect(refused.statusCode).toBe(503);
@@ -205,9 +217,13 @@ describe('sidecar routes', () => {
   it('long-polls /v1/leader until the term changes, and returns at once when it already has', async () => {
     const election = `e-${randomUUID().slice(0, 8)}`;
     const first = await sidecar({ election, id: 'one' });
-    await until(() => first.elector.isLeader(), 5_000);
+    await until('first.elector.isLeader()', 5_000, () => first.elector.isLeader());
     const second = await sidecar({ election, id: 'two' });
-    await until(() => second.elector.status().leader?.id === 'one', 5_000);
+    await until(
+      `second.elector.status().leader?.id === 'one'`,
+      5_000,
+      () => second.elector.status().leader?.id === 'one',
+    );
     const seen = (await second.app.inject('/v1/leader')).json<{ term: number }>().term;
     expect((await second.app.inject(`/v1/leader?wait=30s&term=${seen - 1}`)).json()).toMatchObject({
       term: seen,
@@ -222,7 +238,7 @@ describe('sidecar routes', () => {
 
   it('ends a long-poll after wait when nothing changes', async () => {
     const { app, elector } = await sidecar();
-    await until(() => elector.isLeader(), 5_000);
+    await until('elector.isLeader()', 5_000, () => elector.isLeader());
     const term = elector.currentTerm();
     const started = performance.now();
     const response = await app.inject(`/v1/leader?wait=300ms&term=${term}`);
@@ -247,9 +263,10 @@ describe('sidecar routes', () => {
     const one = await sidecar({ election, id: 'one' });
     await sidecar({ election, id: 'two' });
     await until(
+      'both members listed',
+      5_000,
       async () =>
         (await one.app.inject('/v1/members')).json<{ members: unknown[] }>().members.length === 2,
-      5_000,
     );
     const { members } = (await one.app.inject('/v1/members')).json<{
       members: { id: string; priority: number; lastHeartbeatAt: string }[];
@@ -267,7 +284,7 @@ describe('sidecar routes', () => {
     expect(refused.json()).toMatchObject({ code: 'LEASEHOLD_E_RESIGN_DISABLED' });
 
     const guarded = await sidecar({ adminToken: TOKEN });
-    await until(() => guarded.elector.isLeader(), 5_000);
+    await until('guarded.elector.isLeader()', 5_000, () => guarded.elector.isLeader());
     for (const authorization of [undefined, 'Bearer wrong-token-0123456789', TOKEN]) {
       const response = await guarded.app.inject({
         method: 'POST',
@@ -297,7 +314,11 @@ describe('sidecar routes', () => {
       reason: 'the election has not been observed yet',
     });
     elector.start();
-    await until(async () => (await app.inject('/readyz')).statusCode === 200, 5_000);
+    await until(
+      `(await app.inject('/readyz')).statusCode === 200`,
+      5_000,
+      async () => (await app.inject('/readyz')).statusCode === 200,
+    );
   });
 
   it('serves the TTL and a zero election count before the first election', async () => {
@@ -309,7 +330,7 @@ describe('sidecar routes', () => {
 
   it('serves Prometheus metrics that follow leadership', async () => {
     const { app, elector } = await sidecar();
-    await until(() => elector.isLeader(), 5_000);
+    await until('elector.isLeader()', 5_000, () => elector.isLeader());
     const text = (await app.inject('/metrics')).body;
     for (const name of [
       'leasehold_is_leader',
@@ -327,7 +348,7 @@ describe('sidecar routes', () => {
 
   it('streams leader events over SSE', async () => {
     const { app, elector } = await sidecar();
-    await until(() => elector.isLeader(), 5_000);
+    await until('elector.isLeader()', 5_000, () => elector.isLeader());
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const controller = new AbortController();
     const response = await fetch(`${address}/v1/events`, {
@@ -359,9 +380,13 @@ describe('sidecar routes', () => {
   it('answers the hot routes over a real socket exactly as the Fastify routes do', async () => {
     const election = `e-${randomUUID().slice(0, 8)}`;
     const leader = await sidecar({ election, id: 'one' });
-    await until(() => leader.elector.isLeader(), 5_000);
+    await until('leader.elector.isLeader()', 5_000, () => leader.elector.isLeader());
     const follower = await sidecar({ election, id: 'two' });
-    await until(() => follower.elector.status().leader?.id === 'one', 5_000);
+    await until(
+      `follower.elector.status().leader?.id === 'one'`,
+      5_000,
+      () => follower.elector.status().leader?.id === 'one',
+    );
     for (const { app } of [leader, follower]) {
       const address = await app.listen({ host: '127.0.0.1', port: 0 });
       for (const path of ['/v1/leader', '/v1/is-leader', '/healthz', '/readyz']) {
@@ -446,11 +471,11 @@ describe('sidecar routes', () => {
       execFileSync('psql', [postgres, '-qc', `SET client_min_messages = warning; ${sql}`]);
     try {
       for (let term = 1; term <= 2; term += 1) {
-        await until(() => elector.currentTerm() === term, 5_000, `term ${term}`);
+        await until(`term ${term}`, 5_000, () => elector.currentTerm() === term);
         if (term < 2) await elector.resign();
       }
       psql(`DROP SCHEMA "${namespace}" CASCADE`);
-      await until(() => elector.status().termRegressions > 0, 10_000, 'a term regression');
+      await until('a term regression', 10_000, () => elector.status().termRegressions > 0);
       const body = (await app.inject({ url: '/v1/leader' })).json();
       expect(body.termRegressions).toMatchObject({ count: 1, last: { previous: 2, observed: 1 } });
       const metrics = (await app.inject({ url: '/metrics' })).body;

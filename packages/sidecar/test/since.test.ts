@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { storeUrls, until } from './helpers/sidecar-processes.js';
+import { until } from '@leasehold/testkit';
+import { storeUrls } from './helpers/sidecar-processes.js';
 import { removeZooKeeperTree } from './helpers/zookeeper-tree.js';
 
 /**
@@ -38,7 +39,9 @@ async function candidate(url: string, election: string, id: string) {
 
 /** Each candidate's "since" once all of them know `leader` leads. */
 async function sinceSeenBy(electors: readonly Elector[], leader: string): Promise<string[]> {
-  await until(() => electors.every((e) => e.status().leader?.id === leader), 10_000);
+  await until('electors.every((e) => e.status().leader?.id === leader)', 10_000, () =>
+    electors.every((e) => e.status().leader?.id === leader),
+  );
   return electors.map((e) => leaderBody(e).since ?? 'none');
 }
 
@@ -47,7 +50,7 @@ describe.each(storeUrls(sqliteDir, zkChroot))('since on %s', (_backend, url) => 
     const election = `since-${randomUUID().slice(0, 8)}`;
     const first = await candidate(url, election, 'first');
     first.start();
-    await until(() => first.isLeader(), 10_000);
+    await until('first.isLeader()', 10_000, () => first.isLeader());
     // The followers come later: when each first saw the leader is not when it began to lead.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const others = [
@@ -61,7 +64,7 @@ describe.each(storeUrls(sqliteDir, zkChroot))('since on %s', (_backend, url) => 
     expect(Date.parse(firstTenure[0] ?? '')).toBeLessThan(Date.now() - 250);
 
     await first.stop();
-    await until(() => others.some((e) => e.isLeader()), 10_000);
+    await until('others.some((e) => e.isLeader())', 10_000, () => others.some((e) => e.isLeader()));
     const next = others.find((e) => e.isLeader())?.id ?? '';
     const nextTenure = await sinceSeenBy(others, next);
     expect(new Set(nextTenure).size).toBe(1);

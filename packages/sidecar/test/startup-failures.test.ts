@@ -5,9 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PgBouncerFront } from '../../../chaos/src/stores/pgbouncer.js';
-import { PostgresServer } from '../../../chaos/src/stores/postgres.js';
-import { freePort } from '../../../chaos/src/stores/server.js';
+import { freePort, PgBouncerFront, PostgresServer } from '@leasehold/testkit';
 import { BIN, SidecarProcesses, oneLeader } from './helpers/sidecar-processes.js';
 
 /**

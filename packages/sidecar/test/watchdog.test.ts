@@ -12,8 +12,7 @@ import {
   type StopPlan,
   type WatchdogReport,
 } from '../src/watchdog-protocol.js';
-import { until } from './helpers/sidecar-processes.js';
-import { leftRunning, running } from './helpers/process-scan.js';
+import { leftRunning, running, until } from '@leasehold/testkit';
 
 /**
  * The watchdog process on its own, driven the way the sidecar drives it: plans on its
@@ -115,7 +114,11 @@ const later = (): StopPlan => ({
 
 /** Wait for the command and its three descendants to have started; returns their pids. */
 async function groupStarted(watchdog: Watchdog): Promise<number[]> {
-  await until(() => recorded(watchdog.file).pids.length === 4, 10_000);
+  await until(
+    'recorded(watchdog.file).pids.length === 4',
+    10_000,
+    () => recorded(watchdog.file).pids.length === 4,
+  );
   const { pids } = recorded(watchdog.file);
   expect(running(pids)).toEqual(pids);
   return pids;
@@ -204,7 +207,9 @@ describe('the watchdog', () => {
     child.stdin?.write(
       `${JSON.stringify({ termAt: past, killAt: past })}\n${JSON.stringify(later())}\n`,
     );
-    await until(() => reports.some((r) => r.event === 'started'), 10_000);
+    await until(`reports.some((r) => r.event === 'started')`, 10_000, () =>
+      reports.some((r) => r.event === 'started'),
+    );
     expect(reports.map((r) => r.event)).not.toContain('failed');
   });
 
@@ -250,7 +255,7 @@ describe("the sidecar's side", () => {
       { onReport: (report) => reports.push(report), onWatchdogDied: () => {} },
     );
     expect(standby.ready).toBe(false);
-    await until(() => recorded(file).pids.length === 3, 10_000);
+    await until('recorded(file).pids.length === 3', 10_000, () => recorded(file).pids.length === 3);
     expect(readFileSync(file, 'utf8')).toContain('leasehold-term 42\n');
     const now = hostMonotonicMs();
     standby.plan({ termAt: now, killAt: now + 300 });
@@ -272,7 +277,7 @@ describe("the sidecar's side", () => {
       onReport: (report) => reports.push(report),
       onWatchdogDied: (how) => died.push(how),
     });
-    await until(() => recorded(file).pids.length === 4, 10_000);
+    await until('recorded(file).pids.length === 4', 10_000, () => recorded(file).pids.length === 4);
     const { pids } = recorded(file);
     process.kill(watched.watchdogPid, 'SIGKILL');
     await watched.gone;

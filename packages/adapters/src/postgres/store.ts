@@ -189,6 +189,10 @@ export class PostgresStore implements LeaseStore {
         );
         return rowCount === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false };
       } catch (error) {
+        // The server ended the session (idle past the TTL, terminated, shut down) and its
+        // FATAL came back as this statement's answer, before the client's own 'error' or
+        // 'end': the lock went with the session, so the lease is lost, not the store.
+        if (endsSession(error)) sessionEnded(session);
         if (!session.alive) return { renewed: false };
         throw error;
       }
@@ -502,10 +506,7 @@ export class PostgresStore implements LeaseStore {
     };
     // The server ends sessions (idle timeout, restart, pg_terminate_backend): that is news
     // to act on, not a crash. Every lock the session held is gone with it.
-    const dead = (): void => {
-      session.alive = false;
-      session.locks.clear();
-    };
+    const dead = (): void => sessionEnded(session);
     client.on('error', dead);
     client.on('end', dead);
     try {
@@ -716,6 +717,19 @@ export class PostgresStore implements LeaseStore {
       throw translate(operation, error, this.options.where);
     }
   }
+}
+
+/** A session the server ended: every lock it held is gone with it. */
+function sessionEnded(session: Session): void {
+  session.alive = false;
+  session.locks.clear();
+}
+
+/** A FATAL (or PANIC) answer: the server ends the session after sending it. */
+function endsSession(error: unknown): boolean {
+  const severity =
+    typeof error === 'object' && error !== null && 'severity' in error ? error.severity : '';
+  return severity === 'FATAL' || severity === 'PANIC';
 }
 
 function errorCode(error: unknown): string {

@@ -1,7 +1,7 @@
 import type { AcquireRequest, Lease, LeaseStore } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import { waitUntil } from './free-port.js';
+import { until } from '@leasehold/testkit';
 
 /** The lease `req` asks for, or the test fails. */
 export async function acquire(store: LeaseStore, req: AcquireRequest): Promise<Lease> {
@@ -43,7 +43,7 @@ export async function exerciseStore(
   await store.members?.remove(election, 'a');
   expect(await store.members?.list(election)).toEqual([]);
   await store.release(result.lease);
-  await waitUntil(() => woken > 0, 2_000, 'watcher woken by the release');
+  await until('watcher woken by the release', 2_000, () => woken > 0);
   controller.abort();
   return result.lease;
 }

@@ -1,5 +1,5 @@
 import type { LeaseStore } from '@leasehold/core';
-import { waitUntil } from './free-port.js';
+import { until } from '@leasehold/testkit';
 
 /**
  * Six candidates c0…c5 on stores of their own watch one election that c0 holds; c4 and c5
@@ -42,8 +42,8 @@ export async function wakeUpsOfOneRelease(
     );
     await leader.release(held.lease);
     await flush();
-    await waitUntil(() => ids.every((id) => (wakes.get(id) ?? 0) >= 1), 5_000, 'every wake');
-    await waitUntil(() => (wakes.get('c5') ?? 0) + (wakes.get('c4') ?? 0) === 4, 5_000, 'c4, c5');
+    await until('every wake', 5_000, () => ids.every((id) => (wakes.get(id) ?? 0) >= 1));
+    await until('c4, c5', 5_000, () => (wakes.get('c5') ?? 0) + (wakes.get('c4') ?? 0) === 4);
     return Object.fromEntries(wakes);
   } finally {
     controller.abort();

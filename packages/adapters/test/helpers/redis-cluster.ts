@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort, waitUntil } from './free-port.js';
-import { PrivateRedis } from './redis-server.js';
+import { freePort, PrivateRedis, until } from '@leasehold/testkit';
 
 const run = promisify(execFile);
 
@@ -31,7 +30,7 @@ export class PrivateRedisCluster {
           timeout: 30_000,
         },
       );
-      await waitUntil(() => cluster.settled(), 30_000, 'the private cluster to settle');
+      await until('the private cluster to settle', 30_000, () => cluster.settled());
     } catch (error) {
       await cluster.dispose();
       throw error;

@@ -2,13 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { SIDECAR_BIN, sidecarArgv } from '@leasehold/testkit';
 import { expect } from 'vitest';
 
 /**
  * Real sidecar processes (the built `leasehold` command), as a user runs them. The
  * project's test command builds before vitest runs.
  */
-export const BIN = new URL('../../bin/leasehold.js', import.meta.url).pathname;
+export const BIN = SIDECAR_BIN;
+export { sidecarArgv };
 
 /**
  * The shared test stores, one URL each. ZooKeeper keeps an election's (empty) parent znodes,
@@ -31,31 +33,6 @@ export interface Sidecar {
   readonly exited: Promise<number | null>;
   /** Every line the sidecar logged on stdout so far (JSON). */
   readonly logLines: string[];
-}
-
-/** The command line of a sidecar, `leasehold` or `leasehold run … -- <command…>`, on port 0. */
-export function sidecarArgv(
-  store: string,
-  election: string,
-  id: string,
-  args: readonly string[],
-  command?: readonly string[],
-): string[] {
-  return [
-    process.execPath,
-    BIN,
-    ...(command === undefined ? [] : ['run']),
-    '--store',
-    store,
-    '--election',
-    election,
-    '--id',
-    id,
-    '--port',
-    '0',
-    ...args,
-    ...(command === undefined ? [] : ['--', ...command]),
-  ];
 }
 
 /** Starts sidecars and, on `killAll()`, leaves none behind (frozen ones included). */
@@ -155,18 +132,6 @@ export async function loggedLine(
     const line = sidecar.logLines.find((candidate) => pattern.test(candidate));
     if (line !== undefined) return line;
     if (performance.now() > deadline) throw new Error(`${sidecar.id} did not log ${pattern}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** Poll `condition` until it holds, failing after `withinMs`. */
-export async function until(
-  condition: () => boolean | Promise<boolean>,
-  withinMs: number,
-): Promise<void> {
-  const deadline = performance.now() + withinMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }

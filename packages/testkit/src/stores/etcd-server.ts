@@ -2,9 +2,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePorts } from '../ports.js';
 
 /**
  * A private, single-member etcd for tests that stop, restart or reconfigure it: on free
@@ -240,72 +240,6 @@ export class EtcdServer {
   }
 }
 
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    return typeof address === 'object' && address !== null ? address.port : 0;
-  });
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Counts the timers and intervals created from now on that have neither fired nor been
- * cleared. gRPC and the store unref most of theirs, so the event loop's own resource list
- * does not show them.
- */
-export function trackTimers() {
-  const live = new Set<NodeJS.Timeout>();
-  const original = { setTimeout, clearTimeout, setInterval, clearInterval };
-  globalThis.setTimeout = ((
-    callback: (...args: unknown[]) => void,
-    ms?: number,
-    ...args: unknown[]
-  ) => {
-    const timer = original.setTimeout(() => {
-      live.delete(timer);
-      callback(...args);
-    }, ms);
-    live.add(timer);
-    return timer;
-  }) as typeof setTimeout;
-  globalThis.setInterval = ((
-    callback: (...args: unknown[]) => void,
-    ms?: number,
-    ...args: unknown[]
-  ) => {
-    const timer = original.setInterval(callback, ms, ...args);
-    live.add(timer);
-    return timer;
-  }) as typeof setInterval;
-  const clear = (timer: string | number | NodeJS.Timeout | undefined): void => {
-    if (typeof timer === 'object') live.delete(timer);
-  };
-  globalThis.clearTimeout = ((timer) => {
-    clear(timer);
-    original.clearTimeout(timer);
-  }) as typeof clearTimeout;
-  globalThis.clearInterval = ((timer) => {
-    clear(timer);
-    original.clearInterval(timer);
-  }) as typeof clearInterval;
-  return {
-    live: () => live.size,
-    restore: () => Object.assign(globalThis, original),
-  };
 }

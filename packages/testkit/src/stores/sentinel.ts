@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabHost } from '../netlab.js';
 import { redisCli, RedisServer } from './redis.js';
-import { freePort, ServerProcess, type StoreFixture } from './server.js';
+import { freePort } from '../ports.js';
+import { ServerProcess, type StoreFixture } from './server.js';
 import { until } from '../wait.js';
 
 const MASTER = 'lhch';

@@ -2,12 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  fourLetterWord,
-  zooKeeperCommand,
-  zooKeeperConfig,
-} from '../../../../chaos/src/stores/zookeeper.js';
-import { freePort } from './free-port.js';
+import { fourLetterWord, zooKeeperCommand, zooKeeperConfig } from './zookeeper.js';
+import { freePort } from '../ports.js';
 
 /**
  * Private ZooKeeper servers for tests that stop, restart or freeze them: a standalone server

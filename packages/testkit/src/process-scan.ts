@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { procStat } from '../../src/process-group.js';
+import { childrenOf, commandLineOf, procStat } from './process-group.js';
 
 /**
  * What still runs, from /proc: for tests that must leave no process behind. Zombies do not
@@ -21,18 +21,8 @@ function allPids(): number[] {
 }
 
 /** Running children of `pid`, with their command lines. */
-export function childrenOf(pid: number): { pid: number; cmdline: string }[] {
-  return allPids().flatMap((child) => {
-    const name = String(child);
-    const stat = procStat(name);
-    if (stat?.ppid !== pid || stat.state === 'Z') return [];
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ');
-      return [{ pid: Number(name), cmdline }];
-    } catch {
-      return [];
-    }
-  });
+export function childProcesses(pid: number): { pid: number; cmdline: string }[] {
+  return childrenOf(pid).map((child) => ({ pid: child, cmdline: commandLineOf(child) }));
 }
 
 /**

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabHost } from '../netlab.js';
-import { labPort, ServerProcess, tool, type RestartableStore } from './server.js';
+import { labPort } from '../ports.js';
+import { ServerProcess, tool, type RestartableStore } from './server.js';
 
 /** Ask a Redis server with redis-cli; resolves its raw reply. */
 export function redisCli(address: string, port: number, ...args: string[]): Promise<string> {

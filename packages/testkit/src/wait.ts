@@ -11,17 +11,20 @@ export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
-/** Poll `check` every `everyMs` until it returns a value other than undefined or false. */
+/**
+ * The one polling helper: call `check` every `everyMs` until it returns something (a value
+ * other than undefined, null or false) and return that; fail with "<what>: not within N ms".
+ */
 export async function until<T>(
   what: string,
   withinMs: number,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
+  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   everyMs = 10,
 ): Promise<T> {
   const deadline = now() + withinMs;
   for (;;) {
     const value = await check();
-    if (value !== undefined && value !== false) return value;
+    if (value !== undefined && value !== null && value !== false) return value;
     if (now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
     await pause(everyMs);
   }

@@ -155,6 +155,21 @@ export function commandLineOf(pid: number): string {
   }
 }
 
+/** A process's state, parent and process group from /proc/PID/stat, or null once it is gone. */
+export function procStat(
+  pid: number | string,
+): { state: string; ppid: number; pgrp: number } | null {
+  const fields = statFields(Number(pid));
+  return fields === null
+    ? null
+    : { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+}
+
+/** Whether any process of group `pgid` still runs (zombies do not count). */
+export function groupAlive(pgid: number): boolean {
+  return liveMembers(pgid).length > 0;
+}
+
 /** "state ppid pgrp …" of /proc/PID/stat (after the command name), or null once it is gone. */
 function statFields(pid: number): string[] | null {
   try {

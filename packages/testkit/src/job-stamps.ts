@@ -24,6 +24,15 @@ setInterval(write, 4);
 process.on('SIGTERM', () => setTimeout(() => { write(); process.exit(0); }, 500));
 `;
 
+/**
+ * The clock of the stamps: the host's monotonic clock in milliseconds, the same in every
+ * process (and the same as leasehold run's watchdog protocol uses), so a test can compare
+ * its own instants with the job's stamps.
+ */
+export function hostMonotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 /** How long the job takes to stop after SIGTERM. */
 export const JOB_STOP_MS = 500;
 

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labPort, MemberGroup, ServerProcess, type MemberPlace } from './server.js';
+import { labPort } from '../ports.js';
+import { MemberGroup, ServerProcess, type MemberPlace } from './server.js';
 
 /** Debian's zookeeperd (scripts/services.sh installs it with a JRE). */
 /** ZooKeeper, its logger and Netty (its TLS port: `secureClientPort` needs the Netty factory). */

@@ -2,7 +2,8 @@ import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { until } from '../wait.js';
-import { labPort, tool, type RestartableStore } from './server.js';
+import { labPort } from '../ports.js';
+import { tool, type RestartableStore } from './server.js';
 
 /** The newest PostgreSQL server binaries Debian installed. */
 function postgresBin(): string {

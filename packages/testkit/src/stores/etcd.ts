@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { httpGet, labPort, MemberGroup, ServerProcess, tool, type MemberPlace } from './server.js';
+import { labPort } from '../ports.js';
+import { httpGet, MemberGroup, ServerProcess, tool, type MemberPlace } from './server.js';
 
 /** Where one member runs and how the others and the clients reach it. */
 export interface EtcdPlacement extends MemberPlace {

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import type { LabHost } from '../netlab.js';
 import { ProcessGroup } from '../process-group.js';
 import { until } from '../wait.js';
@@ -170,32 +169,6 @@ export function tool(
       },
     );
   });
-}
-
-/** A TCP port free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-/**
- * Ports inside the lab's store host: its network namespace is the suite's own, so counting
- * up is enough. Different from any root-namespace port, which keeps logs unambiguous.
- */
-let nextLabPort = 21_000;
-export function labPort(): number {
-  nextLabPort += 1;
-  return nextLabPort;
 }
 
 /** GET over plain HTTP; resolves the body, rejects on an error or after `timeoutMs`. */

@@ -2,7 +2,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgresServer, type PostgresPlace } from './postgres.js';
-import { labPort, ServerProcess, tool, type RestartableStore } from './server.js';
+import { labPort } from '../ports.js';
+import { ServerProcess, tool, type RestartableStore } from './server.js';
 
 /** How PgBouncer hands server connections to its clients (its `pool_mode`). */
 export type PoolMode = 'session' | 'transaction' | 'statement';

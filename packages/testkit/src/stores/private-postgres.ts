@@ -1,6 +1,6 @@
-import { PostgresServer } from '../../../../chaos/src/stores/postgres.js';
-import { freePort } from './free-port.js';
-import type { Placement } from './redis-server.js';
+import { freePort } from '../ports.js';
+import { PostgresServer } from './postgres.js';
+import type { Placement } from './private-redis.js';
 
 /**
  * A PostgreSQL cluster of the test's own (initdb in a temp dir, run as the postgres user),

@@ -1,10 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { freePort, waitUntil } from './free-port.js';
+import { freePort } from '../ports.js';
+import type { TestCertificates } from '../tls-certificates.js';
+import { until } from '../wait.js';
 
 export interface PrivateRedisOptions {
   /**
@@ -96,10 +98,10 @@ export class PrivateRedis {
     closeSync(output);
     this.process = child;
     try {
-      await waitUntil(
-        () => child.exitCode === null && this.answers(),
-        10_000,
+      await until(
         `redis-server on ${this.port}`,
+        10_000,
+        () => child.exitCode === null && this.answers(),
       );
     } catch (error) {
       await this.stop();
@@ -168,152 +170,5 @@ export class PrivateRedis {
         resolve(false);
       });
     });
-  }
-}
-
-/**
- * A throwaway CA and two certificates it signs: the server's (for 127.0.0.1 and localhost)
- * and a client's. Made with the openssl CLI; files live until `dispose()`.
- */
-export class TestCertificates {
-  readonly caFile: string;
-  readonly serverCertFile: string;
-  readonly serverKeyFile: string;
-  readonly ca: string;
-  readonly clientCert: string;
-  readonly clientKey: string;
-
-  private constructor(private readonly dir: string) {
-    this.caFile = join(dir, 'ca.crt');
-    this.serverCertFile = join(dir, 'server.crt');
-    this.serverKeyFile = join(dir, 'server.key');
-    this.ca = readFileSync(this.caFile, 'utf8');
-    this.clientCert = readFileSync(join(dir, 'client.crt'), 'utf8');
-    this.clientKey = readFileSync(join(dir, 'client.key'), 'utf8');
-  }
-
-  static create(): TestCertificates {
-    const dir = mkdtempSync(join(tmpdir(), 'leasehold-tls-'));
-    const openssl = (...args: string[]) =>
-      execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=leasehold test CA',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-    );
-    for (const [name, ext] of [
-      ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-      ['client', 'extendedKeyUsage=clientAuth'],
-    ] as const) {
-      writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-      openssl(
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        `/CN=${name}`,
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-      );
-      openssl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '2',
-        '-extfile',
-        `${name}.ext`,
-        '-out',
-        `${name}.crt`,
-      );
-    }
-    return new TestCertificates(dir);
-  }
-
-  dispose(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/**
- * A TCP proxy in front of a server, to break connections the way networks do: `hold()`
- * stops forwarding what clients send (requests stay in flight, unanswered), `cut()` resets
- * every open connection. New connections are forwarded normally.
- */
-export class CuttableProxy {
-  private readonly pairs = new Set<[Socket, Socket]>();
-  private readonly held = new WeakSet<Socket>();
-  private readonly server: Server;
-
-  private constructor(
-    private readonly targetPort: number,
-    readonly port: number,
-  ) {
-    this.server = createServer((client) => this.forward(client));
-  }
-
-  static async start(targetPort: number): Promise<CuttableProxy> {
-    const proxy = new CuttableProxy(targetPort, await freePort());
-    await new Promise<void>((resolve) => proxy.server.listen(proxy.port, '127.0.0.1', resolve));
-    return proxy;
-  }
-
-  private forward(client: Socket): void {
-    const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort });
-    const pair: [Socket, Socket] = [client, upstream];
-    this.pairs.add(pair);
-    client.on('data', (data) => {
-      if (!this.held.has(client)) upstream.write(data);
-    });
-    upstream.pipe(client);
-    const close = () => {
-      this.pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close).on('close', close);
-    upstream.on('error', close).on('close', close);
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** Drop (never deliver) what clients send from now on, on the connections open now. */
-  hold(): void {
-    for (const [client] of this.pairs) this.held.add(client);
-  }
-
-  /** Reset every open connection; new ones are forwarded normally again. */
-  cut(): void {
-    for (const [client, upstream] of this.pairs) {
-      client.resetAndDestroy();
-      upstream.destroy();
-    }
-    this.pairs.clear();
-  }
-
-  async stop(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
