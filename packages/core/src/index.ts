@@ -7,4 +7,10 @@ export type { TermHistorySnapshot, TermRegressionEvent } from './term-history.js
 export type { StoreHealth, StoreOperation, StoreRequestEvent } from './store-calls.js';
 export type { MemberInfo } from './members.js';
 export * from './names.js';
-export { FIRST_IN_LINE, inLine } from './members.js';
+export {
+  FOLLOWERS_WOKEN_ON_RELEASE,
+  candidateOrder,
+  candidateOrderKey,
+  compareBytewise,
+  type TurnFields,
+} from './members.js';

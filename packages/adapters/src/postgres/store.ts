@@ -1,5 +1,5 @@
 import {
-  FIRST_IN_LINE,
+  FOLLOWERS_WOKEN_ON_RELEASE,
   StoreAuthError,
   StoreClosedError,
   StorePoolerError,
@@ -239,7 +239,7 @@ export class PostgresStore implements LeaseStore {
               SELECT id FROM ${this.tables.members}
                WHERE election = $2 AND id <> $3 AND expires_at > now()
                ORDER BY (record->>'priority')::numeric DESC, (record->>'startedAt')::numeric, id
-               LIMIT ${FIRST_IN_LINE}) AS next,
+               LIMIT ${FOLLOWERS_WOKEN_ON_RELEASE}) AS next,
               (SELECT secret FROM ${this.tables.secrets} WHERE name = 'wake-up') AS wake_up`;
   }
 

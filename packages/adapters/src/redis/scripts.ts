@@ -103,7 +103,7 @@ return 1
  * Returns 1 when released.
  *
  * The message names the election, then (one per line) the first `firstInLine` live members
- * other than the releaser, in core's inLine() order (priority, then the longest running,
+ * other than the releaser, in core's candidateOrder() order (priority, then the longest running,
  * then id): only their watchers wake. A message without ids wakes everyone.
  */
 export const RELEASE = `

@@ -1,5 +1,5 @@
 import {
-  FIRST_IN_LINE,
+  FOLLOWERS_WOKEN_ON_RELEASE,
   isTransient,
   StoreClosedError,
   type AcquireRequest,
@@ -172,7 +172,7 @@ export class RedisStore implements LeaseStore {
       await this.script(
         'RELEASE',
         [keys.lease, keys.info, keys.channel, keys.members, keys.memberExpiry],
-        [lease.token, lease.election, lease.holder, String(FIRST_IN_LINE)],
+        [lease.token, lease.election, lease.holder, String(FOLLOWERS_WOKEN_ON_RELEASE)],
       );
     });
   }
