@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { setTimerAt, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { setTimerAt, systemClock, waitAtMost, type Clock, type TimerHandle } from './clock.js';
 import { ElectorStateError } from './errors.js';
 import { MemberHeartbeat, type MemberInfo } from './members.js';
 import { CANDIDATE_ID, checkName, checkPriority, ELECTION_NAME } from './names.js';
@@ -9,7 +9,6 @@ import { checkStore } from './store-check.js';
 import {
   describeError,
   StoreCalls,
-  waitAtMost,
   type StoreHealth,
   type StoreRequestEvent,
 } from './store-calls.js';
@@ -315,7 +314,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       // The loop ends as soon as its store call in flight does; on a store that stopped
       // answering that is a whole timeout, so stop waiting after a bound. The loop still
       // releases a lease that call wins (it sees the stopped state), if the store lets it.
-      waitAtMost(this.clock, this.loopDone, upTo(LOOP_STOP_WAIT_MS)),
+      waitAtMost(this.loopDone, upTo(LOOP_STOP_WAIT_MS), this.clock),
     ]);
   }
 

@@ -1,6 +1,6 @@
-import type { Clock, TimerHandle } from './clock.js';
+import { waitAtMost, type Clock, type TimerHandle } from './clock.js';
 import type { LeaseMetadata, LeaseStore, MemberRecord } from './store.js';
-import { waitAtMost, type StoreCalls } from './store-calls.js';
+import type { StoreCalls } from './store-calls.js';
 import type { ElectionTiming } from './timing.js';
 
 /**
@@ -228,7 +228,7 @@ export class MemberHeartbeat {
       // Reported through store health; priorities fall back to what we knew.
     }
     // Bounded: a write still running after a TTL would publish an expired record anyway.
-    await waitAtMost(clock, Promise.all(inStore), timing.ttlMs);
+    await waitAtMost(Promise.all(inStore), timing.ttlMs, clock);
   }
 
   private schedule(): void {

@@ -14,11 +14,11 @@ import {
   type MemberRecord,
   type MemberStore,
   type RenewResult,
+  waitAtMost,
 } from '@leasehold/core';
 import pg from 'pg';
 import { SerialQueries } from './serial-queries.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { waitAtMost } from '../wait.js';
 import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';

@@ -11,13 +11,13 @@ import {
   type MemberRecord,
   type MemberStore,
   type RenewResult,
+  waitAtMost,
 } from '@leasehold/core';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { classify, isCommandTimeout, isOfflineRefusal, translate } from './errors.js';
 import * as scripts from './scripts.js';
 import { tlsRefusal } from './tls-probe.js';
-import { waitAtMost } from '../wait.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { assertOneSlot, clusterSubscriber, openCluster, type ClusterSeed } from './cluster.js';

@@ -1,7 +1,6 @@
-import { StoreAuthError, StoreUnavailableError } from '@leasehold/core';
+import { StoreAuthError, StoreUnavailableError, waitAtMost } from '@leasehold/core';
 import { EventEmitter } from 'node:events';
 import zookeeper, { type Client, type State } from 'node-zookeeper-client';
-import { waitAtMost } from '../wait.js';
 import {
   connectionInternals,
   dialWithTls,
