@@ -222,7 +222,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private readonly calls: StoreCalls;
   private readonly heartbeat: MemberHeartbeat;
 
-  private state: 'idle' | 'running' | 'stopped' = 'idle';
+  /**
+   * Whether start() and stop() were called: the elector's life, not its place in the
+   * election (that is the public `ElectorState`, which a running elector derives).
+   */
+  private lifecycle: 'idle' | 'running' | 'stopped' = 'idle';
   private held: HeldLease | null = null;
   private leader: LeaderInfo | null = null;
   private leaderSince: number | null = null;
@@ -265,7 +269,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       timing: this.timing,
       calls: this.calls,
       isLeader: () => this.isLeader(),
-      isRunning: () => this.state === 'running',
+      isRunning: () => this.lifecycle === 'running',
     });
     const { retryIntervalMs, ttlMs } = this.timing;
     this.storeBackoff = new Backoff(
@@ -277,10 +281,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   /** Start competing. Returns at once; watch the events or `status()`. */
   start(): void {
-    if (this.state !== 'idle') {
+    if (this.lifecycle !== 'idle') {
       throw new ElectorStateError(`elector "${this.election}" was already started`);
     }
-    this.state = 'running';
+    this.lifecycle = 'running';
     this.startWatching();
     // Knowing the other members before the first attempt lets priorities count from the
     // start; the heartbeat is bounded by the store timeout and never rejects.
@@ -296,8 +300,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
    * outlast it. A release that could not be sent in time leaves the lease to expire.
    */
   async stop(options: { readonly withinMs?: number } = {}): Promise<void> {
-    if (this.state === 'stopped') return this.loopDone;
-    this.state = 'stopped';
+    if (this.lifecycle === 'stopped') return this.loopDone;
+    this.lifecycle = 'stopped';
     this.runController.abort();
     this.wakeLoop?.();
     const deadline = this.clock.now() + (options.withinMs ?? Number.POSITIVE_INFINITY);
@@ -336,7 +340,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
    */
   async resignWithOutcome(options: { readonly holdOffMs?: number } = {}): Promise<ResignOutcome> {
     const held = this.held;
-    if (held === null || this.state !== 'running') {
+    if (held === null || this.lifecycle !== 'running') {
       return { resigned: false, released: false, releaseError: null, leaseExpiresBy: null };
     }
     const handover = 2 * this.timing.retryIntervalMs;
@@ -397,7 +401,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     const held = this.held;
     const isLeader = held !== null && held.elected && now < held.validUntil;
     let state: ElectorState;
-    if (this.state === 'idle' || this.state === 'stopped') state = this.state;
+    if (this.lifecycle === 'idle' || this.lifecycle === 'stopped') state = this.lifecycle;
     else if (isLeader) state = 'leading';
     else if (held !== null && now < held.validUntil) state = 'pending';
     else state = 'following';
@@ -439,7 +443,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   // ---------------------------------------------------------------- the loop
 
   private async runLoop(): Promise<void> {
-    while (this.state === 'running') {
+    while (this.lifecycle === 'running') {
       try {
         const held = this.held;
         if (held === null) await this.followStep();
@@ -486,7 +490,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       return;
     }
     this.storeBackoff.reset();
-    if (this.state !== 'running') {
+    if (this.lifecycle !== 'running') {
       if (result.acquired) await this.releaseQuietly(result.lease);
       return;
     }
@@ -502,7 +506,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   private async holdStep(held: HeldLease): Promise<void> {
     await this.pause(held.nextRenewAt - this.clock.now());
-    if (this.held !== held || this.state !== 'running') return;
+    if (this.held !== held || this.lifecycle !== 'running') return;
     // Woken past the deadline (a frozen process): leadership already ended by expiry. Say so
     // before a renewal's answer can, so the reason is the same on every store, whether the
     // answer comes at once (SQLite) or after the deadline timer has run (a network store).
@@ -559,7 +563,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       Math.max(HANDOVER_FIRST_POLL_MS, this.timing.retryIntervalMs / 10),
     );
     await this.pause(wait);
-    if (this.state !== 'running' || this.clock.now() >= this.holdOffUntil) return;
+    if (this.lifecycle !== 'running' || this.clock.now() >= this.holdOffUntil) return;
     const read = await this.readOrFailure();
     if (read.ok) this.observe(read.record);
   }
@@ -753,7 +757,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   /** Wait `ms`, or less if stopped, resigned or woken by a watch event. */
   private pause(ms: number): Promise<void> {
-    if (this.state !== 'running') return Promise.resolve();
+    if (this.lifecycle !== 'running') return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         timer.cancel();
