@@ -21,6 +21,7 @@ import { SerialQueries } from './serial-queries.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
+import { withOrderKey, withoutOrderKey } from '../records.js';
 import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
 import { assertOwnBackend } from './pooler.js';
 
@@ -230,7 +231,9 @@ export class PostgresStore implements LeaseStore {
 
   /**
    * The tags of the first in line after holder $3 of election $2, each after a newline, as
-   * wakeUpTag computes them. The key is read where it is kept: it never travels as a
+   * wakeUpTag computes them. The line is core's candidate order: the records' order keys,
+   * bytewise (COLLATE "C", not the database's collation); a record written before sidecars
+   * kept the key goes last. The key is read where it is kept: it never travels as a
    * parameter (which a server logging statements would write down).
    */
   private firstInLineSql(): string {
@@ -238,7 +241,7 @@ export class PostgresStore implements LeaseStore {
     return `SELECT string_agg(E'\\n' || ${tag}, '') FROM (
               SELECT id FROM ${this.tables.members}
                WHERE election = $2 AND id <> $3 AND expires_at > now()
-               ORDER BY (record->>'priority')::numeric DESC, (record->>'startedAt')::numeric, id
+               ORDER BY record->>'orderKey' COLLATE "C" NULLS LAST, id COLLATE "C"
                LIMIT ${FOLLOWERS_WOKEN_ON_RELEASE}) AS next,
               (SELECT secret FROM ${this.tables.secrets} WHERE name = 'wake-up') AS wake_up`;
   }
@@ -264,7 +267,7 @@ export class PostgresStore implements LeaseStore {
         `INSERT INTO ${this.tables.members} (election, id, record, expires_at)
          VALUES ($1, $2, $3, now() + make_interval(secs => $4::double precision / 1000))
          ON CONFLICT (election, id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`,
-        [election, member.id, JSON.stringify(member), ttlMs],
+        [election, member.id, JSON.stringify(withOrderKey(member)), ttlMs],
       );
     });
   }
@@ -276,7 +279,7 @@ export class PostgresStore implements LeaseStore {
         `SELECT record FROM ${this.tables.members} WHERE election = $1 AND expires_at > now()`,
         [election],
       );
-      return rows.map((row) => row.record);
+      return rows.map((row) => withoutOrderKey(row.record));
     });
   }
 

@@ -19,6 +19,7 @@ import { classify, isCommandTimeout, isOfflineRefusal, translate } from './error
 import * as scripts from './scripts.js';
 import { tlsRefusal } from './tls-probe.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
+import { withOrderKey, withoutOrderKey } from '../records.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { assertOneSlot, clusterSubscriber, openCluster, type ClusterSeed } from './cluster.js';
 
@@ -202,7 +203,7 @@ export class RedisStore implements LeaseStore {
       await this.script(
         'PUT_MEMBER',
         [keys.members, keys.memberExpiry],
-        [member.id, JSON.stringify(member), String(ttlMs)],
+        [member.id, JSON.stringify(withOrderKey(member)), String(ttlMs)],
       );
     });
   }
@@ -217,7 +218,7 @@ export class RedisStore implements LeaseStore {
       )) as (string | null)[];
       return records
         .filter((r): r is string => typeof r === 'string')
-        .map((r) => JSON.parse(r) as MemberRecord);
+        .map((r) => withoutOrderKey(JSON.parse(r) as MemberRecord));
     });
   }
 
