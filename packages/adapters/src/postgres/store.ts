@@ -22,7 +22,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { withOrderKey, withoutOrderKey } from '../records.js';
-import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
+import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
+import { guardedCall, type CallGuard } from '../guarded-call.js';
+import { errorCode, isMissingRelation, translateError } from './errors.js';
 import { assertOwnBackend } from './pooler.js';
 
 /**
@@ -99,6 +101,17 @@ export class PostgresStore implements LeaseStore {
   private idleTimeoutMs = 0;
   private closed = false;
   private readonly tables: { leases: string; members: string; secrets: string };
+  /** Every store call goes through it (../guarded-call.ts). */
+  private readonly guard: CallGuard = {
+    backend: 'postgres',
+    isClosed: () => this.closed,
+    failed: (error, op) => {
+      // The schema or a table is gone (dropped by hand, a restored or reset database): make
+      // them again on the next call and carry on. Terms restart, and electors notice.
+      if (isMissingRelation(error)) this.schemaReady = null;
+      return translateError(error, op, this.options);
+    },
+  };
 
   constructor(private readonly options: PostgresStoreOptions) {
     const schema = quoteIdentifier(options.schema);
@@ -114,9 +127,9 @@ export class PostgresStore implements LeaseStore {
    * fail loudly there. A server that is merely down is not an error: calls fail with
    * StoreUnavailableError until it is back (and the pooler check is not made).
    */
-  async probe(): Promise<void> {
+  async start(): Promise<void> {
     try {
-      await this.run('connect', () => this.connect());
+      await guardedCall(this.guard, 'connect', () => this.connect());
     } catch (error) {
       const hopeless =
         error instanceof StoreUnavailableError && this.options.endpoint !== undefined
@@ -142,7 +155,7 @@ export class PostgresStore implements LeaseStore {
    * claim is conditional on still holding it instead: never a second grant of one lock.
    */
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
-    return this.run('acquire', async () => {
+    return guardedCall(this.guard, 'acquire', async () => {
       const { election } = request;
       const session = await this.connect();
       await this.setIdleTimeout(session, request.ttlMs);
@@ -170,7 +183,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   renew(lease: Lease): Promise<RenewResult> {
-    return this.run('renew', async () => {
+    return guardedCall(this.guard, 'renew', async () => {
       const session = this.session;
       // The lock lived in a session that is gone: the server freed it, someone else may hold it.
       if (
@@ -203,7 +216,7 @@ export class PostgresStore implements LeaseStore {
    * commit, on a channel and with a payload only holders of the key can read (see watch()).
    */
   release(lease: Lease): Promise<void> {
-    return this.run('release', async () => {
+    return guardedCall(this.guard, 'release', async () => {
       const session = this.session;
       if (session === null || !session.alive) return;
       const key = await this.wakeUpKey(session);
@@ -247,7 +260,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   read(election: string): Promise<LeaseRecord | null> {
-    return this.run('read', async () => {
+    return guardedCall(this.guard, 'read', async () => {
       const session = await this.connect();
       return this.selectLive(session, election);
     });
@@ -261,7 +274,7 @@ export class PostgresStore implements LeaseStore {
   };
 
   private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return this.run('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       const session = await this.connect();
       await session.statements.query(
         `INSERT INTO ${this.tables.members} (election, id, record, expires_at)
@@ -273,7 +286,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   private listMembers(election: string): Promise<MemberRecord[]> {
-    return this.run('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       const session = await this.connect();
       const { rows } = await session.statements.query<{ record: MemberRecord }>(
         `SELECT record FROM ${this.tables.members} WHERE election = $1 AND expires_at > now()`,
@@ -284,7 +297,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   private removeMember(election: string, id: string): Promise<void> {
-    return this.run('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       const session = await this.connect();
       await session.statements.query(
         `DELETE FROM ${this.tables.members} WHERE election = $1 AND id = $2`,
@@ -706,28 +719,6 @@ export class PostgresStore implements LeaseStore {
       throw error;
     }
   }
-
-  private async run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreClosedError(this.backend);
-    try {
-      return await work();
-    } catch (error) {
-      if (this.closed) throw new StoreClosedError(this.backend);
-      // The schema or a table is gone (dropped by hand, a restored or reset database): make
-      // them again on the next call and carry on. Terms restart, and electors notice.
-      if (isMissingRelation(error)) this.schemaReady = null;
-      throw translate(operation, error, this.options.where);
-    }
-  }
-}
-
-function errorCode(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-}
-
-function isMissingRelation(error: unknown): boolean {
-  const code = errorCode(error);
-  return code === '42P01' || code === '3F000';
 }
 
 /**
@@ -813,53 +804,4 @@ export function wakeUpChannel(secret: string): string {
 
 function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
-}
-
-/** Node's TLS verification failures: a server certificate we do not trust, or ours refused. */
-const TLS_TRUST_CODES =
-  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID|ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE)/;
-
-function translate(operation: string, error: unknown, where: string): Error {
-  if (error instanceof StoreClosedError || error instanceof StoreProtocolError) return error;
-  const code =
-    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  const message = error instanceof Error ? error.message : String(error);
-  if (TLS_TRUST_CODES.test(code) || /does not support SSL/i.test(message)) {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: the TLS handshake failed (${code === '' ? '' : `${code}: `}${message}); check sslmode, the store CA (it must sign the server's certificate, which must name the URL's host under verify-full) and the client certificate and key`,
-      { cause: error },
-    );
-  }
-  if (code === '28000' && /pg_hba\.conf|certificate/i.test(message)) {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: the server refused this connection (${message}); check its pg_hba.conf, sslmode and the client certificate`,
-      { cause: error },
-    );
-  }
-  if (code === '28P01' || code === '28000') {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: the server refused the credentials (${message}); check the user and password in the store URL or PGPASSWORD`,
-      { cause: error },
-    );
-  }
-  if (code === '42501') {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: permission denied (${message}); the user needs CREATE on the database (for the schema) and rights on leasehold's tables`,
-      { cause: error },
-    );
-  }
-  if (code === '3D000') {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: ${message}; create the database or fix the URL`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return new StoreUnavailableError(
-    `postgres ${operation} at ${where} failed: ${message}${dnsHint(error)}`,
-    {
-      cause: error,
-    },
-  );
 }
