@@ -18,7 +18,8 @@ export function withOrderKey(member: MemberRecord): KeyedMember {
 export function withoutOrderKey(
   stored: MemberRecord & { readonly orderKey?: unknown },
 ): MemberRecord {
-  const { orderKey: _orderKey, ...member } = stored;
+  const member: MemberRecord & { orderKey?: unknown } = { ...stored };
+  delete member.orderKey;
   return member;
 }
 

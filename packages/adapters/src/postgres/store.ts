@@ -1,6 +1,5 @@
 import {
   FOLLOWERS_WOKEN_ON_RELEASE,
-  StoreAuthError,
   StoreClosedError,
   StorePoolerError,
   StoreProtocolError,
@@ -18,7 +17,6 @@ import {
 } from '@leasehold/core';
 import pg from 'pg';
 import { SerialQueries } from './serial-queries.js';
-import { createHash, randomBytes } from 'node:crypto';
 import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { withOrderKey, withoutOrderKey } from '../records.js';
@@ -26,6 +24,17 @@ import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
 import { errorCode, isMissingRelation, translateError } from './errors.js';
 import { assertOwnBackend } from './pooler.js';
+import { wakeUpChannel, wakeUpTag, type WakeUpKey } from './notifications.js';
+import {
+  CLOCK_TERM_SQL,
+  HOLDS_LOCK_SQL,
+  lockHeldSql,
+  quoteIdentifier,
+  randomLockId,
+  TRY_LOCK_SQL,
+  WAL_TIMELINE_SQL,
+} from './queries.js';
+import { LOST_SCHEMA_RACE, SCHEMA_ATTEMPTS, schemaSql, tablesIn, type Tables } from './schema.js';
 
 /**
  * PostgreSQL: mutual exclusion by the lease row, in a table only the sidecar's role can
@@ -100,7 +109,7 @@ export class PostgresStore implements LeaseStore {
   private schemaReady: Promise<WakeUpKey> | null = null;
   private idleTimeoutMs = 0;
   private closed = false;
-  private readonly tables: { leases: string; members: string; secrets: string };
+  private readonly tables: Tables;
   /** Every store call goes through it (../guarded-call.ts). */
   private readonly guard: CallGuard = {
     backend: 'postgres',
@@ -114,12 +123,7 @@ export class PostgresStore implements LeaseStore {
   };
 
   constructor(private readonly options: PostgresStoreOptions) {
-    const schema = quoteIdentifier(options.schema);
-    this.tables = {
-      leases: `${schema}.leases`,
-      members: `${schema}.members`,
-      secrets: `${schema}.secrets`,
-    };
+    this.tables = tablesIn(options.schema);
   }
 
   /**
@@ -603,7 +607,7 @@ export class PostgresStore implements LeaseStore {
   private async createSchema(session: Session): Promise<WakeUpKey> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await session.statements.query(this.schemaSql());
+        await session.statements.query(schemaSql(this.options.schema, this.tables));
         break;
       } catch (error) {
         if (attempt >= SCHEMA_ATTEMPTS || !LOST_SCHEMA_RACE.has(errorCode(error))) throw error;
@@ -619,44 +623,6 @@ export class PostgresStore implements LeaseStore {
       );
     }
     return { secret, channel: wakeUpChannel(secret) };
-  }
-
-  private schemaSql(): string {
-    return `CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.options.schema)};
-         CREATE TABLE IF NOT EXISTS ${this.tables.leases} (
-           election   text PRIMARY KEY,
-           holder     text,
-           token      text,
-           term       bigint NOT NULL,
-           metadata   jsonb,
-           renewed_at timestamptz,
-           expires_at timestamptz NOT NULL,
-           released   boolean NOT NULL,
-           claim_wait_ms double precision,
-           timeline   integer,
-           lock_id    bigint
-         );
-         ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS claim_wait_ms double precision;
-         ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS timeline integer;
-         ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS lock_id bigint;
-         CREATE TABLE IF NOT EXISTS ${this.tables.members} (
-           election   text NOT NULL,
-           id         text NOT NULL,
-           record     jsonb NOT NULL,
-           expires_at timestamptz NOT NULL,
-           PRIMARY KEY (election, id)
-         );
-         CREATE TABLE IF NOT EXISTS ${this.tables.secrets} (
-           name   text PRIMARY KEY,
-           secret bytea NOT NULL
-         );
-         REVOKE ALL ON ${this.tables.leases}, ${this.tables.members}, ${this.tables.secrets} FROM PUBLIC;
-         -- 32 random bytes (two v4 UUIDs: 244 random bits), made on the server: the key never
-         -- appears in a statement. Only this role reads it: other roles must not hear (or fake)
-         -- wake-ups.
-         INSERT INTO ${this.tables.secrets} (name, secret)
-           VALUES ('wake-up', decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'))
-           ON CONFLICT (name) DO NOTHING;`;
   }
 
   private wakeUpKey(session: Session): Promise<WakeUpKey> {
@@ -719,89 +685,4 @@ export class PostgresStore implements LeaseStore {
       throw error;
     }
   }
-}
-
-/**
- * Another candidate created the same schema object in the same moment (unique_violation on
- * the catalogue, duplicate_schema, duplicate_table) or the two DDL transactions deadlocked.
- */
-const LOST_SCHEMA_RACE = new Set(['23505', '42P06', '42P07', '40P01']);
-const SCHEMA_ATTEMPTS = 5;
-
-/** Takes the claim's fresh random lock ($6) in the claim's own statement. */
-const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($6::bigint) AS locked';
-
-/**
- * The server's WAL timeline: the first 8 hex digits of the current WAL file's name. It rises
- * when a standby is promoted (a failover) and when a backup is restored to a point in time:
- * exactly when the server may lack the last writes another server took. Rows record it.
- */
-const WAL_TIMELINE_SQL = `('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int`;
-
-/** Rows of pg_locks for a granted advisory lock on the bigint `id`: a bigint key is two oids. */
-function lockHeldSql(id: string): string {
-  return `SELECT 1 FROM pg_locks
-    WHERE locktype = 'advisory' AND granted AND objsubid = 1
-      AND classid = ((${id} >> 32) & 4294967295)::oid AND objid = (${id} & 4294967295)::oid`;
-}
-
-/**
- * A term past any the server may have forgotten: microseconds of the server's clock. Used
- * when the claim finds a row of another WAL timeline, or no row on a server that has been
- * promoted or restored (timeline above 1): claims the old primary granted after the last
- * write this server has were lost with it, their terms too, and the next term must still
- * be higher than each of them (fencing). They counted up by one from the row's term, far
- * slower than the clock (as on Redis, which draws terms from the server clock likewise).
- */
-const CLOCK_TERM_SQL = `(extract(epoch FROM clock_timestamp()) * 1000000)::bigint`;
-
-/** Whether this session holds the lock it claims with ($6). */
-const HOLDS_LOCK_SQL = `SELECT EXISTS (${lockHeldSql('$6::bigint')} AND pid = pg_backend_pid()) AS locked`;
-
-/** A fresh advisory lock id for one claim: nobody can take it before we do. */
-function randomLockId(): string {
-  return randomBytes(8).readBigInt64BE(0).toString();
-}
-
-/**
- * The key that hides wake-ups from other database roles, kept in a table only leasehold's
- * role can read: the channel is named by a keyed digest, and the payload carries digests of
- * the election and of the first in line instead of their names. LISTEN needs no rights, so
- * a guessable channel would let any role hear names and send false wake-ups.
- */
-interface WakeUpKey {
-  /** 32 random bytes, hex. */
-  readonly secret: string;
-  readonly channel: string;
-}
-
-/** SHA-256 of the key's bytes then the message (UTF-8), 32 hex digits; as firstInLineSql(). */
-function keyedDigest(secret: string, message: string): string {
-  return createHash('sha256')
-    .update(Buffer.from(secret, 'hex'))
-    .update(message, 'utf8')
-    .digest('hex')
-    .slice(0, 32);
-}
-
-/** An election's or a candidate's tag in wake-ups (names and ids have no newline). */
-export function wakeUpTag(
-  key: { readonly secret: string },
-  kind: 'election' | 'candidate',
-  election: string,
-  candidate = '',
-): string {
-  return keyedDigest(
-    key.secret,
-    kind === 'election' ? `e\n${election}` : `c\n${election}\n${candidate}`,
-  );
-}
-
-/** The wake-up channel of a schema whose key is `secret` (hex), for tests that notify. */
-export function wakeUpChannel(secret: string): string {
-  return `leasehold_${keyedDigest(secret, 'channel')}`;
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

@@ -1,7 +1,6 @@
 import {
   FOLLOWERS_WOKEN_ON_RELEASE,
   isTransient,
-  StoreClosedError,
   type AcquireRequest,
   type AcquireResult,
   type Lease,

@@ -1,10 +1,6 @@
 import { watch as watchPath, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import {
-  LeaseholdConfigError,
-  StoreClosedError,
-  StoreProtocolError,
-  StoreUnavailableError,
   type AcquireRequest,
   type AcquireResult,
   type Lease,
