@@ -10,7 +10,6 @@ import {
   type LeaseMetadata,
   type LeaseRecord,
   type LeaseStore,
-  type MemberRecord,
   type MemberStore,
   type RenewResult,
   waitAtMost,
@@ -19,11 +18,11 @@ import pg from 'pg';
 import { SerialQueries } from './serial-queries.js';
 import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
-import { withOrderKey, withoutOrderKey } from '../records.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
 import { errorCode, isMissingRelation, translateError } from './errors.js';
 import { assertOwnBackend } from './pooler.js';
+import { MemberRows } from './members.js';
 import { wakeUpChannel, wakeUpTag, type WakeUpKey } from './notifications.js';
 import {
   CLOCK_TERM_SQL,
@@ -270,45 +269,12 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
-  /** Member records (LeaseStore.members). */
-  readonly members: MemberStore = {
-    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
-    list: (election) => this.listMembers(election),
-    remove: (election, id) => this.removeMember(election, id),
-  };
-
-  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return guardedCall(this.guard, 'member', async () => {
-      const session = await this.connect();
-      await session.statements.query(
-        `INSERT INTO ${this.tables.members} (election, id, record, expires_at)
-         VALUES ($1, $2, $3, now() + make_interval(secs => $4::double precision / 1000))
-         ON CONFLICT (election, id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`,
-        [election, member.id, JSON.stringify(withOrderKey(member)), ttlMs],
-      );
-    });
-  }
-
-  private listMembers(election: string): Promise<MemberRecord[]> {
-    return guardedCall(this.guard, 'member', async () => {
-      const session = await this.connect();
-      const { rows } = await session.statements.query<{ record: MemberRecord }>(
-        `SELECT record FROM ${this.tables.members} WHERE election = $1 AND expires_at > now()`,
-        [election],
-      );
-      return rows.map((row) => withoutOrderKey(row.record));
-    });
-  }
-
-  private removeMember(election: string, id: string): Promise<void> {
-    return guardedCall(this.guard, 'member', async () => {
-      const session = await this.connect();
-      await session.statements.query(
-        `DELETE FROM ${this.tables.members} WHERE election = $1 AND id = $2`,
-        [election, id],
-      );
-    });
-  }
+  /** Member records (LeaseStore.members, members.ts), on this store's session. */
+  readonly members: MemberStore = new MemberRows(
+    () => this.tables.members,
+    (work) =>
+      guardedCall(this.guard, 'member', async () => work((await this.connect()).statements)),
+  );
 
   /**
    * NOTIFY on release; one LISTEN connection per store serves every watched election. The
