@@ -6,14 +6,14 @@ import {
   type Lease,
   type LeaseRecord,
   type LeaseStore,
-  type MemberRecord,
   type MemberStore,
   type RenewResult,
 } from '@leasehold/core';
 import Database from 'better-sqlite3';
-import { readBootId } from './boot-id.js';
+import { hostNow, readBootId } from './boot-id.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
 import { translateError } from './errors.js';
+import { MemberRows } from './members.js';
 
 /**
  * The single-host store: candidates on one machine share a SQLite file in WAL mode.
@@ -50,11 +50,6 @@ interface LeaseRow {
   boot: string;
   /** Null in rows written before the column existed. */
   ttl_ms: number | null;
-}
-
-/** Milliseconds on the host-wide monotonic clock. */
-function hostNow(): number {
-  return Number(process.hrtime.bigint() / 1_000_000n);
 }
 
 let systemBootId: string | undefined;
@@ -200,46 +195,11 @@ export class SqliteStore implements LeaseStore {
     });
   }
 
-  /** Member records (LeaseStore.members). */
-  readonly members: MemberStore = {
-    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
-    list: (election) => this.listMembers(election),
-    remove: (election, id) => this.removeMember(election, id),
-  };
-
-  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return guardedCall(this.guard, 'member', () => {
-      this.db
-        .prepare(
-          `INSERT INTO ${this.membersTable} (election, id, record, expires_at, boot, ttl_ms)
-           VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (election, id) DO UPDATE SET record = excluded.record,
-             expires_at = excluded.expires_at, boot = excluded.boot, ttl_ms = excluded.ttl_ms`,
-        )
-        .run(election, member.id, JSON.stringify(member), hostNow() + ttlMs, this.bootId, ttlMs);
-    });
-  }
-
-  private listMembers(election: string): Promise<MemberRecord[]> {
-    return guardedCall(this.guard, 'member', () => {
-      const rows = this.db
-        .prepare(
-          `SELECT record FROM ${this.membersTable}
-            WHERE election = ? AND expires_at > ? AND boot = ?
-              AND (ttl_ms IS NULL OR expires_at - ? <= ttl_ms)`,
-        )
-        .all(election, hostNow(), this.bootId, hostNow()) as { record: string }[];
-      return rows.map((row) => JSON.parse(row.record) as MemberRecord);
-    });
-  }
-
-  private removeMember(election: string, id: string): Promise<void> {
-    return guardedCall(this.guard, 'member', () => {
-      this.db
-        .prepare(`DELETE FROM ${this.membersTable} WHERE election = ? AND id = ?`)
-        .run(election, id);
-    });
-  }
+  /** Member records (LeaseStore.members, members.ts), through this store's call guard. */
+  readonly members: MemberStore = new MemberRows(
+    () => ({ db: this.db, table: this.membersTable, bootId: this.bootId }),
+    (work) => guardedCall(this.guard, 'member', work),
+  );
 
   /**
    * SQLite has no notifications across processes. `PRAGMA data_version` changes when
