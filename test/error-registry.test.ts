@@ -19,4 +19,15 @@ describe('error registry and docs/errors.md', () => {
       expect(section.trimStart().startsWith(kind)).toBe(true);
     },
   );
+
+  it('classes as a configuration fault exactly the codes start-up failures exit 2 for', () => {
+    const configuration = errorCodes.filter(
+      (code) => errorRegistry[code].fault === 'configuration',
+    );
+    expect(configuration).toEqual([
+      'LEASEHOLD_E_CONFIG',
+      'LEASEHOLD_E_TIMING',
+      'LEASEHOLD_E_UNSUPPORTED_STORE',
+    ]);
+  });
 });

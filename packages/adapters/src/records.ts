@@ -1,6 +1,27 @@
-import type { LeaseMetadata, MemberRecord } from '@leasehold/core';
+import { candidateOrderKey, type LeaseMetadata, type MemberRecord } from '@leasehold/core';
 
 /** Value checks shared by the adapters that store JSON records (etcd, ZooKeeper). */
+
+/** A member record as a store that picks the first in line itself keeps it. */
+export type KeyedMember = MemberRecord & { readonly orderKey: string };
+
+/**
+ * The record with core's `candidateOrderKey`, for the stores that pick the first in line
+ * in the store (Redis's Lua, PostgreSQL's SQL): they sort by this key bytewise, so the
+ * order stays defined in core alone.
+ */
+export function withOrderKey(member: MemberRecord): KeyedMember {
+  return { ...member, orderKey: candidateOrderKey(member) };
+}
+
+/** A stored member record as `members.list` answers it: the order key is the store's. */
+export function withoutOrderKey(
+  stored: MemberRecord & { readonly orderKey?: unknown },
+): MemberRecord {
+  const member: MemberRecord & { orderKey?: unknown } = { ...stored };
+  delete member.orderKey;
+  return member;
+}
 
 /** A holder record's JSON (`{holder, metadata, …}`), or null when the value is not one. */
 export function parseHolder(

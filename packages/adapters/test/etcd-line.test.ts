@@ -1,7 +1,7 @@
 import { createStore } from '@leasehold/adapters';
 import {
   Elector,
-  FIRST_IN_LINE,
+  FOLLOWERS_WOKEN_ON_RELEASE,
   type AcquireRequest,
   type Lease,
   type LeaseStore,
@@ -158,7 +158,7 @@ describe('etcd waiting line', () => {
     // c4 and c5 rank first (priority), then c1, c2, c3 by start time; c0 leads.
     const { storeOf, lease, settle } = await line([0, 0, 0, 0, 1, 1]);
     const wakes = await settle(() => storeOf(0).release(lease), ['c4', 'c5']);
-    expect(FIRST_IN_LINE).toBe(2);
+    expect(FOLLOWERS_WOKEN_ON_RELEASE).toBe(2);
     expect({ ...wakes, c0: 0 }).toEqual({ c0: 0, c1: 0, c2: 0, c3: 0, c4: 1, c5: 1 });
   });
 
@@ -201,7 +201,7 @@ describe('etcd waiting line', () => {
         await Promise.all(electors.map((e) => e.members()));
         const firstInLine = order
           .filter((id) => id !== leader.id && electors.some((e) => e.id === id))
-          .slice(0, FIRST_IN_LINE);
+          .slice(0, FOLLOWERS_WOKEN_ON_RELEASE);
         await leader.stop();
         await until('next leader', 5_000, () => electors.some((e) => e.isLeader()));
         const next = electors.find((e) => e.isLeader())?.id ?? '';

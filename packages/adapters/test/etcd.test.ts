@@ -24,6 +24,7 @@ afterAll(() => inspector.close());
 
 runConformanceSuite({
   name: 'etcd',
+  wakesFirstInLine: true,
   createStore: ({ namespace }) => createStore(ETCD_URL, { namespace }),
   cleanup: async ({ namespace }) => {
     await inspector.delete().prefix(`${namespace}/`);

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { wakeUpChannel, wakeUpTag } from '../src/postgres/store.js';
+import { wakeUpChannel, wakeUpTag } from '../src/postgres/notifications.js';
 import { wakeUpsOfOneRelease } from './helpers/first-in-line.js';
 import { until } from '@leasehold/testkit';
 

@@ -22,6 +22,7 @@ async function dropSchema(schema: string): Promise<void> {
 
 runConformanceSuite({
   name: 'postgres',
+  wakesFirstInLine: true,
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
 });

@@ -23,6 +23,7 @@ async function deleteNamespace(namespace: string, db = 0): Promise<void> {
 
 runConformanceSuite({
   name: 'redis',
+  wakesFirstInLine: true,
   createStore: ({ namespace }) => open(SHARED_URL, namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

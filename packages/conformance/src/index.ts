@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  FOLLOWERS_WOKEN_ON_RELEASE,
   LeaseholdError,
   type AcquireRequest,
   type Lease,
@@ -45,6 +46,17 @@ export interface ConformanceOptions {
    * Default: false until every adapter keeps them; then it folds into `members`.
    */
   readonly memberSteering?: boolean;
+  /**
+   * Whether a release wakes only the first `FOLLOWERS_WOKEN_ON_RELEASE` followers in line
+   * (docs/design.md §3.5), which the suite then checks are the ones core's candidate order
+   * puts first. Default: false (a release wakes every watcher).
+   */
+  readonly wakesFirstInLine?: boolean;
+}
+
+/** A member record for the suite's cases: only the fields that rank it vary. */
+function candidate(id: string, priority: number, startedAt: number): MemberRecord {
+  return { id, priority, startedAt, heartbeatAt: Date.now(), isLeader: false, metadata: {} };
 }
 
 export function runConformanceSuite(options: ConformanceOptions): void {
@@ -405,6 +417,52 @@ export function runConformanceSuite(options: ConformanceOptions): void {
 
     if (options.transfer ?? false) {
       defineTransferCases({ connect, conformanceCase, request, acquireOrFail, acquireWithin });
+    }
+
+    /**
+     * The candidates watch one held election; its release wakes the first in line. Resolves
+     * to the ids of the first FOLLOWERS_WOKEN_ON_RELEASE watchers woken.
+     */
+    async function firstWoken(line: readonly MemberRecord[]): Promise<string[]> {
+      const [leader, watcher] = [await connect(), await connect()];
+      const election = uniqueElection();
+      const lease = await acquireOrFail(leader, request(election, 'the-leader'));
+      const woken: string[] = [];
+      const controller = new AbortController();
+      try {
+        for (const member of line) await watcher.members?.put(election, member, 60_000);
+        await watcher.members?.list(election); // a store may place watchers by its last list
+        for (const { id } of line) {
+          const wake = () => void (woken.includes(id) || woken.push(id));
+          await watcher.watch?.(election, wake, controller.signal, id);
+        }
+        await leader.release(lease);
+        await until(() => woken.length >= FOLLOWERS_WOKEN_ON_RELEASE, 5_000, 'nobody woke');
+        return woken.slice().sort();
+      } finally {
+        controller.abort();
+      }
+    }
+
+    if (options.wakesFirstInLine ?? false) {
+      conformanceCase('wakes, among equals, the first in line by id bytewise', async () => {
+        // In a locale's collation (en_US, say) 'ab' and 'a-c' come first: punctuation and
+        // case weigh less there. Bytewise, 'B' (0x42) and '_z' (0x5f) come before 'a'.
+        const ids = ['b', 'ab', 'B', 'a-c', '_z'];
+        const woken = await firstWoken(ids.map((id) => candidate(id, 0, 1_000)));
+        expect(woken).toEqual(['B', '_z']);
+      });
+
+      conformanceCase('wakes the highest priority, then the longest running', async () => {
+        const woken = await firstWoken([
+          candidate('a-low', 0, 1_000),
+          candidate('b-mid-late', 1, 5_000),
+          candidate('c-high-latest', 2, 9_000),
+          candidate('d-mid-early', 1, 2_000),
+          candidate('e-negative', -1, 1),
+        ]);
+        expect(woken).toEqual(['c-high-latest', 'd-mid-early']);
+      });
     }
 
     conformanceCase('rejects calls after close with LEASEHOLD_E_STORE_CLOSED', async () => {

@@ -20,7 +20,7 @@ export function isEligible(record: OrderedCandidate): boolean {
 }
 
 /** Array.prototype.sort comparator: the candidate that should lead first comes first. */
-export function candidateOrder(a: OrderedCandidate, b: OrderedCandidate): number {
+export function compareCandidates(a: OrderedCandidate, b: OrderedCandidate): number {
   return rankOrder(a, b) || a.startedAt - b.startedAt || compareBytes(a.id, b.id);
 }
 

@@ -44,3 +44,25 @@ export function setTimerAt(clock: Clock, dueAt: number, callback: () => void): T
   arm();
   return { cancel: () => current.cancel() };
 }
+
+/**
+ * Wait for `work` to settle, but no longer than `ms`; never rejects. For the waits that may
+ * be cut short (an elector's loop at stop, a heartbeat still in the store, a first
+ * connection, QUIT or Terminate on a stalled server, a store's close at shutdown): the work
+ * goes on or is torn down by its caller, only the waiting stops. The timer keeps the process
+ * up until then, so the code after the wait runs (for at most `ms`).
+ */
+export function waitAtMost(
+  work: Promise<unknown>,
+  ms: number,
+  clock: Clock = systemClock,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = clock.setTimer(ms, resolve);
+    const done = (): void => {
+      timer.cancel();
+      resolve();
+    };
+    work.then(done, done);
+  });
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { setTimerAt, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { setTimerAt, systemClock, waitAtMost, type Clock, type TimerHandle } from './clock.js';
 import { ElectorStateError } from './errors.js';
 import { MemberHeartbeat, type MemberInfo } from './members.js';
 import {
@@ -17,7 +17,6 @@ import { checkStore } from './store-check.js';
 import {
   describeError,
   StoreCalls,
-  waitAtMost,
   type StoreHealth,
   type StoreRequestEvent,
 } from './store-calls.js';
@@ -249,7 +248,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
   /** Monotonic time the current tenure began (`elected`), or null. */
   private electedAt: number | null = null;
 
-  private state: 'idle' | 'running' | 'stopped' = 'idle';
+  /**
+   * Whether start() and stop() were called: the elector's life, not its place in the
+   * election (that is the public `ElectorState`, which a running elector derives).
+   */
+  private lifecycle: 'idle' | 'running' | 'stopped' = 'idle';
   private held: HeldLease | null = null;
   private leader: LeaderInfo | null = null;
   private leaderSince: number | null = null;
@@ -292,7 +295,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       timing: this.timing,
       calls: this.calls,
       isLeader: () => this.isLeader(),
-      isRunning: () => this.state === 'running',
+      isRunning: () => this.lifecycle === 'running',
       steering: () => this.steering.published(),
     });
     this.beforeHandOver = options.beforeHandOver ?? (() => Promise.resolve());
@@ -307,10 +310,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   /** Start competing. Returns at once; watch the events or `status()`. */
   start(): void {
-    if (this.state !== 'idle') {
+    if (this.lifecycle !== 'idle') {
       throw new ElectorStateError(`elector "${this.election}" was already started`);
     }
-    this.state = 'running';
+    this.lifecycle = 'running';
     this.startWatching();
     // Knowing the other members before the first attempt lets priorities count from the
     // start; the heartbeat is bounded by the store timeout and never rejects.
@@ -326,8 +329,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
    * outlast it. A release that could not be sent in time leaves the lease to expire.
    */
   async stop(options: { readonly withinMs?: number } = {}): Promise<void> {
-    if (this.state === 'stopped') return this.loopDone;
-    this.state = 'stopped';
+    if (this.lifecycle === 'stopped') return this.loopDone;
+    this.lifecycle = 'stopped';
     this.steering.stop();
     this.runController.abort();
     this.wakeLoop?.();
@@ -345,7 +348,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       // The loop ends as soon as its store call in flight does; on a store that stopped
       // answering that is a whole timeout, so stop waiting after a bound. The loop still
       // releases a lease that call wins (it sees the stopped state), if the store lets it.
-      waitAtMost(this.clock, this.loopDone, upTo(LOOP_STOP_WAIT_MS)),
+      waitAtMost(this.loopDone, upTo(LOOP_STOP_WAIT_MS), this.clock),
     ]);
   }
 
@@ -367,7 +370,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
    */
   async resignWithOutcome(options: { readonly holdOffMs?: number } = {}): Promise<ResignOutcome> {
     const held = this.held;
-    if (held === null || this.state !== 'running') {
+    if (held === null || this.lifecycle !== 'running') {
       return { resigned: false, released: false, releaseError: null, leaseExpiresBy: null };
     }
     const handover = 2 * this.timing.retryIntervalMs;
@@ -460,7 +463,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     const held = this.held;
     const isLeader = held !== null && held.elected && now < held.validUntil;
     let state: ElectorState;
-    if (this.state === 'idle' || this.state === 'stopped') state = this.state;
+    if (this.lifecycle === 'idle' || this.lifecycle === 'stopped') state = this.lifecycle;
     else if (isLeader) state = 'leading';
     else if (held !== null && now < held.validUntil) state = 'pending';
     else state = 'following';
@@ -503,7 +506,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   // ---------------------------------------------------------------- the loop
 
   private async runLoop(): Promise<void> {
-    while (this.state === 'running') {
+    while (this.lifecycle === 'running') {
       try {
         const held = this.held;
         if (held === null) await this.followStep();
@@ -565,7 +568,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       return null;
     }
     this.storeBackoff.reset();
-    if (this.state !== 'running') {
+    if (this.lifecycle !== 'running') {
       if (result.acquired) await this.releaseQuietly(result.lease);
       return null;
     }
@@ -581,7 +584,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   private async holdStep(held: HeldLease): Promise<void> {
     await this.pause(held.nextRenewAt - this.clock.now());
-    if (this.held !== held || this.state !== 'running') return;
+    if (this.held !== held || this.lifecycle !== 'running') return;
     // Woken past the deadline (a frozen process): leadership already ended by expiry. Say so
     // before a renewal's answer can, so the reason is the same on every store, whether the
     // answer comes at once (SQLite) or after the deadline timer has run (a network store).
@@ -638,7 +641,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       Math.max(HANDOVER_FIRST_POLL_MS, this.timing.retryIntervalMs / 10),
     );
     await this.pause(wait);
-    if (this.state !== 'running' || this.clock.now() >= this.holdOffUntil) return;
+    if (this.lifecycle !== 'running' || this.clock.now() >= this.holdOffUntil) return;
     const read = await this.readOrFailure();
     if (read.ok) this.observe(read.record);
   }
@@ -812,7 +815,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   /** A transfer begins: leadership ends now, and the loop waits while it runs. */
   private stepDownForTransfer(untilMs: number): Lease | null {
     const held = this.held;
-    if (held === null || this.state !== 'running' || !this.isLeader()) return null;
+    if (held === null || this.lifecycle !== 'running' || !this.isLeader()) return null;
     this.holdOffUntil = untilMs;
     this.handoverPollUntil = 0;
     this.stepDown(held, 'transferred', { release: false });
@@ -912,7 +915,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   /** Wait `ms`, or less if stopped, resigned or woken by a watch event. */
   private pause(ms: number): Promise<void> {
-    if (this.state !== 'running') return Promise.resolve();
+    if (this.lifecycle !== 'running') return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         timer.cancel();

@@ -1,7 +1,7 @@
-import type { Clock, TimerHandle } from './clock.js';
-import { candidateOrder, levelsAbove } from './candidate-order.js';
+import { waitAtMost, type Clock, type TimerHandle } from './clock.js';
+import { compareCandidates, levelsAbove, type OrderedCandidate } from './candidate-order.js';
 import type { LeaseMetadata, LeaseStore, MemberHealth, MemberRecord } from './store.js';
-import { waitAtMost, type StoreCalls } from './store-calls.js';
+import type { StoreCalls } from './store-calls.js';
 import type { ElectionTiming } from './timing.js';
 
 /**
@@ -36,15 +36,58 @@ export type MemberSteering = Pick<MemberRecord, 'drained' | 'health' | 'version'
  * candidates wait. Two, so that one dead candidate whose record has not expired yet does
  * not hold up the handoff. The others poll.
  */
-export const FIRST_IN_LINE = 2;
+export const FOLLOWERS_WOKEN_ON_RELEASE = 2;
+
+/** The fields of a member record that decide its turn. */
+export type TurnFields = Pick<MemberRecord, 'id' | 'priority' | 'startedAt'>;
 
 /**
- * The order in which waiting candidates get a free lock (`candidateOrder`): eligible first,
- * highest priority, highest version, longest running, id. Adapters that wake only the first
- * in line order the same way (in SQL or Lua).
+ * The version of the order key's layout, its first field. Keys of a later layout sort after
+ * this one's; only a store shared by sidecars of two versions (an upgrade) sees both.
  */
-export function inLine(records: readonly MemberRecord[]): MemberRecord[] {
-  return [...records].sort(candidateOrder);
+const ORDER_KEY_LAYOUT = '1';
+
+/** 14 hex digits hold any whole number in [0, 2^56), so every field is fixed width. */
+const FIELD_DIGITS = 14;
+
+/**
+ * The candidate order, the one definition of it: a string per member whose ascending
+ * bytewise order is the order in which waiting candidates get a free lock. Highest priority
+ * first, then the longest running, then by id (bytewise). Stores that pick the first in
+ * line themselves (in Lua, in SQL with COLLATE "C") keep this key with the record and sort
+ * by it, so a new rule (a field added to the order) changes this function and nothing else.
+ */
+export function candidateOrderKey(member: TurnFields): string {
+  return [
+    ORDER_KEY_LAYOUT,
+    fixedWidth(BigInt(Number.MAX_SAFE_INTEGER) - BigInt(wholeNumber(member.priority))),
+    fixedWidth(BigInt(Math.max(0, wholeNumber(member.startedAt)))),
+    member.id,
+  ].join('.');
+}
+
+/** Member records sorted by turn (`compareCandidates`): the first in line first. */
+export function candidateOrder<T extends OrderedCandidate>(records: readonly T[]): T[] {
+  return [...records].sort(compareCandidates);
+}
+
+/**
+ * Bytewise order of two strings of ASCII characters (every order key is: ids are
+ * printable ASCII), which is UTF-16 code unit order, not `localeCompare`'s.
+ */
+export function compareBytewise(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A safe whole number in [-(2^53 - 1), 2^53 - 1], whatever a record held. */
+function wholeNumber(value: number): number {
+  if (!Number.isFinite(value)) return 0;
+  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.trunc(value)));
+}
+
+/** Exact: a priority's distance from the top exceeds 2^53 (a double would round it). */
+function fixedWidth(value: bigint): string {
+  return value.toString(16).padStart(FIELD_DIGITS, '0');
 }
 
 export interface MemberHeartbeatOptions {
@@ -137,15 +180,15 @@ export class MemberHeartbeat {
   }
 
   /**
-   * Whether this candidate is among the first FIRST_IN_LINE followers of `leaderId`, or the
-   * store keeps no member records (then everyone is).
+   * Whether this candidate is among the first FOLLOWERS_WOKEN_ON_RELEASE followers of
+   * `leaderId`, or the store keeps no member records (then everyone is).
    */
   isFirstInLine(leaderId: string | null): boolean {
     const { store, id } = this.options;
     if (store.members === undefined || this.known.length === 0) return true;
-    const followers = inLine(this.known).filter((member) => member.id !== leaderId);
+    const followers = candidateOrder(this.known).filter((member) => member.id !== leaderId);
     const place = followers.findIndex((member) => member.id === id);
-    return place === -1 || place < FIRST_IN_LINE;
+    return place === -1 || place < FOLLOWERS_WOKEN_ON_RELEASE;
   }
 
   /** Live candidates, highest priority first; `leaderId` is the leader this one knows of. */
@@ -200,7 +243,7 @@ export class MemberHeartbeat {
       // Reported through store health; priorities fall back to what we knew.
     }
     // Bounded: a write still running after a TTL would publish an expired record anyway.
-    await waitAtMost(clock, Promise.all(inStore), timing.ttlMs);
+    await waitAtMost(Promise.all(inStore), timing.ttlMs, clock);
   }
 
   private schedule(): void {

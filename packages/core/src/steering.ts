@@ -1,5 +1,5 @@
 import type { TimerHandle } from './clock.js';
-import { candidateOrder, isEligible } from './candidate-order.js';
+import { compareCandidates, isEligible } from './candidate-order.js';
 import { TransferError } from './errors.js';
 import { HealthGate, type HealthGateOptions } from './health-gate.js';
 import type { MemberInfo, MemberSteering } from './members.js';
@@ -212,6 +212,6 @@ export class Steering {
     return [...members]
       .filter((member) => member.id !== this.host.id && isEligible(member))
       .filter((member) => !healthyOnly || member.health === 'healthy')
-      .sort(candidateOrder)[0];
+      .sort(compareCandidates)[0];
   }
 }

@@ -132,15 +132,3 @@ export function describeError(error: unknown): { code: string; message: string }
       : 'LEASEHOLD_E_STORE_UNAVAILABLE';
   return { code, message: error instanceof Error ? error.message : String(error) };
 }
-
-/** Wait for `promise`, but no longer than `timeoutMs`; never rejects. */
-export function waitAtMost(clock: Clock, promise: Promise<unknown>, timeoutMs: number) {
-  return new Promise<void>((resolve) => {
-    const timer = clock.setTimer(timeoutMs, resolve);
-    const done = (): void => {
-      timer.cancel();
-      resolve();
-    };
-    promise.then(done, done);
-  });
-}

@@ -1,11 +1,15 @@
 /**
- * The store contract. Every backend (Redis, PostgreSQL, etcd, SQLite, memory) implements it
- * and passes the conformance suite in `@leasehold/conformance`.
+ * The store contract. Every backend (Redis, PostgreSQL, etcd, ZooKeeper, SQLite; the memory
+ * store of `@leasehold/core/testing` for the elector's own tests) implements it and passes
+ * the conformance suite in `@leasehold/conformance`. The adapters live in
+ * `packages/adapters/src/<backend>/`, one file per part (docs/adding-a-store.md); the elector
+ * is the only caller, through `store-calls.ts`, which bounds every call by the store timeout.
  *
  * Errors: a store throws `StoreUnavailableError` (or any error that is not a fatal
  * `LeaseholdError`) for transient trouble: the elector retries with backoff. It throws
- * `StoreAuthError` / `StoreProtocolError` / `LeaseholdConfigError` for trouble that retrying
- * cannot fix. Losing the lease is not an error: `renew` answers `{ renewed: false }`.
+ * `StoreAuthError` / `StoreProtocolError` / `StorePoolerError` / `LeaseholdConfigError` for
+ * trouble that retrying cannot fix, and `StoreClosedError` for calls after `close()`.
+ * Losing the lease is not an error: `renew` answers `{ renewed: false }`.
  */
 
 /** Free-form, small, string-only metadata a holder publishes with its lease. */

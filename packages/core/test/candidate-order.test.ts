@@ -1,8 +1,8 @@
 import {
   candidateOrder,
+  compareCandidates,
   compareVersions,
   HealthGate,
-  inLine,
   levelsAbove,
   parseSemVer,
   type MemberRecord,
@@ -55,7 +55,7 @@ describe('compareVersions', () => {
   });
 });
 
-describe('candidateOrder', () => {
+describe('compareCandidates', () => {
   const record = (id: string, extra: Partial<MemberRecord> = {}): MemberRecord => ({
     id,
     priority: 0,
@@ -67,7 +67,7 @@ describe('candidateOrder', () => {
   });
 
   it('puts ineligible last, then priority, version, seniority and id', () => {
-    const ordered = inLine([
+    const ordered = candidateOrder([
       record('drained', { priority: 9, drained: true }),
       record('sick', { priority: 9, health: 'unhealthy' }),
       record('old-v1', { version: '1.0.0', startedAt: 1 }),
@@ -91,7 +91,7 @@ describe('candidateOrder', () => {
 
   it('orders records without steering fields as before (priority, seniority, id)', () => {
     const ordered = [record('b', { startedAt: 5 }), record('a', { startedAt: 5 }), record('c')];
-    expect(ordered.sort(candidateOrder).map((r) => r.id)).toEqual(['a', 'b', 'c']);
+    expect(ordered.sort(compareCandidates).map((r) => r.id)).toEqual(['a', 'b', 'c']);
   });
 
   it('counts the levels above a candidate, not the candidates', () => {

@@ -3,6 +3,7 @@ import {
   Elector,
   resolveTiming,
   storeCallTimeoutMs,
+  waitAtMost,
   type LeaseStore,
   type ResignOutcome,
 } from '@leasehold/core';
@@ -248,17 +249,6 @@ async function shutDown(parts: {
 const EXIT_MARGIN_MS = 250;
 /** Kept for closing the store after the release (adapters bound their close to 1 s). */
 const STORE_CLOSE_MS = 1_000;
-
-function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    promise.then(done, done);
-  });
-}
 
 /**
  * Whether POST /v1/resign takes the admin token. On a non-loopback bind without TLS the

@@ -1,5 +1,5 @@
 import { maskUrl, urlSecrets } from '@leasehold/adapters';
-import { LeaseholdConfigError, LeaseholdError, type ErrorCode } from '@leasehold/core';
+import { isConfigurationFault, LeaseholdConfigError, LeaseholdError } from '@leasehold/core';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { ConfigFileError } from './config-file.js';
@@ -33,13 +33,6 @@ export class StartupFailure extends Error {
   }
 }
 
-/** Registry codes for a value the user must change; every other code is the environment's. */
-const CONFIGURATION_CODES: ReadonlySet<ErrorCode> = new Set([
-  'LEASEHOLD_E_CONFIG',
-  'LEASEHOLD_E_TIMING',
-  'LEASEHOLD_E_UNSUPPORTED_STORE',
-]);
-
 export interface DescribedFailure {
   readonly line: string;
   readonly exitCode: StartupExitCode;
@@ -71,7 +64,7 @@ function classify(
     return { message: inUserWords(error, config), exitCode: EXIT_CONFIGURATION };
   }
   if (error instanceof LeaseholdError) {
-    const exitCode = CONFIGURATION_CODES.has(error.code) ? EXIT_CONFIGURATION : EXIT_ENVIRONMENT;
+    const exitCode = isConfigurationFault(error.code) ? EXIT_CONFIGURATION : EXIT_ENVIRONMENT;
     return { message: error.message, exitCode };
   }
   const listen = listenFailure(error);

@@ -1,7 +1,6 @@
 import {
   LeaseholdError,
   StoreAuthError,
-  StoreClosedError,
   StoreProtocolError,
   StoreUnavailableError,
 } from '@leasehold/core';
@@ -15,6 +14,7 @@ import {
   GRPCNotImplementedError,
   GRPCUnauthenticatedError,
 } from 'etcd3';
+import type { ErrorTranslator } from '../guarded-call.js';
 import { HostSkippedError } from './host-quarantine.js';
 
 /** What an error message may say about the connection: never the password. */
@@ -68,11 +68,7 @@ const TLS_FAILURE =
  * store method. Unknown errors count as transient: the elector retries them, and its deadline
  * keeps leadership safe meanwhile.
  */
-export function translateError(
-  error: unknown,
-  operation: string,
-  context: ErrorContext,
-): LeaseholdError {
+export const translateError: ErrorTranslator<ErrorContext> = (error, operation, context) => {
   if (error instanceof LeaseholdError) return error;
   const raw = unwrapCallError(error);
   const typed = raw instanceof Error ? castGrpcError(raw) : new Error(String(raw));
@@ -115,7 +111,7 @@ export function translateError(
   return new StoreUnavailableError(`etcd ${operation} failed at ${context.endpoints}: ${detail}`, {
     cause: error,
   });
-}
+};
 
 /** etcd's answer to renewing or revoking a lease that no longer exists. */
 export function isLeaseGone(error: unknown): boolean {
@@ -136,8 +132,4 @@ export function isPermissionDenied(error: unknown): boolean {
 export function isLeaseTaken(error: unknown): boolean {
   const raw = unwrapCallError(error);
   return raw instanceof Error && /lease already exists/.test(raw.message);
-}
-
-export function closedError(): StoreClosedError {
-  return new StoreClosedError('etcd');
 }

@@ -15,13 +15,13 @@ import type { Etcd3, ICompare, IKeyValue, ITxnResponse } from 'etcd3';
 import { CleanupQueue } from './cleanup-queue.js';
 import type { CallOptions } from './client.js';
 import {
-  closedError,
   isLeaseGone,
   isLeaseTaken,
   isPermissionDenied,
   translateError,
   type ErrorContext,
 } from './errors.js';
+import { guardedCall, type CallGuard } from '../guarded-call.js';
 import { keepAliveOnce, type KeepAliveAnswer } from './keep-alive.js';
 import type { HostQuarantine } from './host-quarantine.js';
 import { decodeMember } from '../records.js';
@@ -81,6 +81,12 @@ export class EtcdStore implements LeaseStore {
   private readonly leadingLeases = new Set<string>();
   private readonly line: WaitingLine;
   private readonly errorContext: ErrorContext;
+  /** Every store call goes through it (../guarded-call.ts). */
+  private readonly guard: CallGuard = {
+    backend: 'etcd',
+    isClosed: () => this.closed,
+    failed: (error, op) => translateError(error, op, this.errorContext),
+  };
 
   constructor(
     private readonly client: Etcd3,
@@ -182,7 +188,7 @@ export class EtcdStore implements LeaseStore {
   }
 
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
-    return this.run('acquire', async () => {
+    return guardedCall(this.guard, 'acquire', async () => {
       const key = leaderKey(this.config.namespace, request.election);
       // Reading first keeps contention cheap: a follower's poll costs reads, not a lease
       // grant and revoke (raft writes) each time. A follower our watch has just seen the key
@@ -203,7 +209,7 @@ export class EtcdStore implements LeaseStore {
   }
 
   renew(lease: Lease): Promise<RenewResult> {
-    return this.run('renew', async () => {
+    return guardedCall(this.guard, 'renew', async () => {
       const handle = leaseHandle(lease);
       if (handle === null) return { renewed: false };
       // Check the key first: a keep-alive sent for a token that does not hold the key would
@@ -235,7 +241,7 @@ export class EtcdStore implements LeaseStore {
 
   async release(lease: Lease): Promise<void> {
     try {
-      await this.run('release', () => this.releaseNow(lease));
+      await guardedCall(this.guard, 'release', () => this.releaseNow(lease));
     } catch (error) {
       // The holder has stepped down already; make sure its key goes once etcd answers again.
       const handle = leaseHandle(lease);
@@ -249,7 +255,7 @@ export class EtcdStore implements LeaseStore {
   }
 
   read(election: string): Promise<LeaseRecord | null> {
-    return this.run('read', async () => {
+    return guardedCall(this.guard, 'read', async () => {
       const key = Buffer.from(leaderKey(this.config.namespace, election));
       const [holder] = (await this.client.kv.range({ key }, this.callOptions())).kvs;
       if (holder === undefined) this.line.observeHolder(election, null);
@@ -280,7 +286,7 @@ export class EtcdStore implements LeaseStore {
   };
 
   private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return this.run('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       const keyText = memberKey(this.config.namespace, election, member.id);
       const key = Buffer.from(keyText);
       const value = Buffer.from(JSON.stringify(member));
@@ -308,7 +314,7 @@ export class EtcdStore implements LeaseStore {
   }
 
   private listMembers(election: string): Promise<MemberRecord[]> {
-    return this.run('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       const key = Buffer.from(membersPrefix(this.config.namespace, election));
       const { kvs } = await this.client.kv.range(
         { key, range_end: prefixEnd(key) },
@@ -321,7 +327,7 @@ export class EtcdStore implements LeaseStore {
   }
 
   private removeMember(election: string, id: string): Promise<void> {
-    return this.run('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       const keyText = memberKey(this.config.namespace, election, id);
       const lease = this.memberLeases.get(keyText);
       this.memberLeases.delete(keyText);
@@ -601,16 +607,5 @@ export class EtcdStore implements LeaseStore {
 
   private callOptions(): CallOptions {
     return { deadline: Date.now() + this.config.requestTimeoutMs };
-  }
-
-  /** Every store call: closed check and error translation, so no driver error escapes. */
-  private async run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    if (this.closed) throw closedError();
-    try {
-      return await work();
-    } catch (error) {
-      if (this.closed) throw closedError();
-      throw translateError(error, operation, this.errorContext);
-    }
   }
 }

@@ -1,4 +1,4 @@
-import { FIRST_IN_LINE, inLine, type MemberRecord } from '@leasehold/core';
+import { FOLLOWERS_WOKEN_ON_RELEASE, candidateOrder, type MemberRecord } from '@leasehold/core';
 import type { WatchHub } from './watch-hub.js';
 
 /**
@@ -7,9 +7,9 @@ import type { WatchHub } from './watch-hub.js';
  *
  * The line is the election's member records (each on a lease its candidate keeps alive with
  * every heartbeat, so a dead candidate leaves the line when its lease runs out), ordered as
- * core's `inLine` orders them, without the leader. The first FIRST_IN_LINE followers watch
+ * core's `candidateOrder` orders them, without the leader. The first FOLLOWERS_WOKEN_ON_RELEASE followers watch
  * the leader key and wake on its release or expiry. Every other follower watches only the
- * member key of the candidate FIRST_IN_LINE places ahead of it: when that candidate leaves,
+ * member key of the candidate FOLLOWERS_WOKEN_ON_RELEASE places ahead of it: when that candidate leaves,
  * it moves up, and wakes once it is among the first. A release therefore costs a bounded
  * number of wake-ups (and the acquire attempts they cause) however many candidates wait.
  *
@@ -139,11 +139,11 @@ export class WaitingLine {
    */
   private placeOf(waiter: Waiter): { place: number; target: string } {
     const line = this.lines.get(waiter.election);
-    const followers = inLine(line?.members ?? []).filter((m) => m.id !== line?.holder);
+    const followers = candidateOrder(line?.members ?? []).filter((m) => m.id !== line?.holder);
     const place = followers.findIndex((member) => member.id === waiter.candidate);
-    const ahead = followers[place - FIRST_IN_LINE];
+    const ahead = followers[place - FOLLOWERS_WOKEN_ON_RELEASE];
     const target =
-      place < FIRST_IN_LINE || ahead === undefined
+      place < FOLLOWERS_WOKEN_ON_RELEASE || ahead === undefined
         ? this.keys.leader(waiter.election)
         : this.keys.member(waiter.election, ahead.id);
     return { place, target };

@@ -1,50 +1,13 @@
-import { LeaseholdConfigError, type LeaseStore } from '@leasehold/core';
-import type pg from 'pg';
-import {
-  DEFAULT_NAMESPACE,
-  PORTABLE_NAMESPACE,
-  requestTimeout,
-  type StoreOptions,
-} from '../options.js';
-import { PostgresStore, STATEMENT_TIMEOUT_MS } from './store.js';
-import { sslPlan } from './tls.js';
+import type { LeaseStore } from '@leasehold/core';
+import { started } from '../lifecycle.js';
+import type { StoreOptions } from '../options.js';
+import { PostgresStore } from './store.js';
+import { parsePostgresUrl } from './url.js';
 
-/**
- * `postgres://` / `postgresql://` URLs as libpq reads them (`sslmode`, `application_name`…;
- * TLS as in ./tls.ts);
- * what the URL leaves out comes from the usual PG* variables (PGHOST, PGUSER, PGPASSWORD…).
- * The namespace is the schema holding leasehold's tables.
- */
+/** A `postgres://` store (./url.ts reads the URL), connected and checked (`start()`). */
 export async function createPostgresStore(
   url: URL,
   options: StoreOptions = {},
 ): Promise<LeaseStore> {
-  const schema = options.namespace ?? DEFAULT_NAMESPACE;
-  if (!PORTABLE_NAMESPACE.pattern.test(schema)) {
-    throw new LeaseholdConfigError(
-      'namespace',
-      schema,
-      'a PostgreSQL schema name: lower-case letters, digits and _, starting with a letter or _, at most 63 characters',
-    );
-  }
-  const host = url.hostname || process.env.PGHOST || 'localhost';
-  const port = url.port || process.env.PGPORT || '5432';
-  const where = `${host}:${port}${url.pathname || ''}`;
-  // A host starting with / is a Unix socket directory, also as ?host=…: nothing to probe.
-  const overTcp = !host.startsWith('/') && !url.searchParams.has('host');
-  const tls = sslPlan(url, options.tls, overTcp);
-  const connection: pg.ClientConfig = {
-    connectionString: tls.url.href.replace(/^postgresql:/, 'postgres:'),
-    ssl: tls.plan.ssl,
-  };
-  const store = new PostgresStore({
-    connection,
-    ...(tls.plan.otherwise === undefined ? {} : { otherwise: tls.plan.otherwise }),
-    schema,
-    where,
-    statementTimeoutMs: requestTimeout(options, STATEMENT_TIMEOUT_MS),
-    ...(overTcp ? { endpoint: { host: host.replace(/^\[|\]$/g, ''), port: Number(port) } } : {}),
-  });
-  await store.probe();
-  return store;
+  return started(new PostgresStore(parsePostgresUrl(url, options)));
 }

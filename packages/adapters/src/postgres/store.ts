@@ -1,6 +1,5 @@
 import {
-  FIRST_IN_LINE,
-  StoreAuthError,
+  FOLLOWERS_WOKEN_ON_RELEASE,
   StoreClosedError,
   StorePoolerError,
   StoreProtocolError,
@@ -11,18 +10,30 @@ import {
   type LeaseMetadata,
   type LeaseRecord,
   type LeaseStore,
-  type MemberRecord,
   type MemberStore,
   type RenewResult,
+  waitAtMost,
 } from '@leasehold/core';
 import pg from 'pg';
 import { SerialQueries } from './serial-queries.js';
-import { createHash, randomBytes } from 'node:crypto';
-import { waitAtMost } from '../wait.js';
 import type { SslPlan } from './tls.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
-import { diagnoseFirstConnection, dnsHint, type Endpoint } from '../first-connection.js';
+import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
+import { guardedCall, type CallGuard } from '../guarded-call.js';
+import { endsSession, errorCode, isMissingRelation, translateError } from './errors.js';
 import { assertOwnBackend } from './pooler.js';
+import { MemberRows } from './members.js';
+import { wakeUpChannel, wakeUpTag, type WakeUpKey } from './notifications.js';
+import {
+  CLOCK_TERM_SQL,
+  HOLDS_LOCK_SQL,
+  lockHeldSql,
+  quoteIdentifier,
+  randomLockId,
+  TRY_LOCK_SQL,
+  WAL_TIMELINE_SQL,
+} from './queries.js';
+import { LOST_SCHEMA_RACE, SCHEMA_ATTEMPTS, schemaSql, tablesIn, type Tables } from './schema.js';
 
 /**
  * PostgreSQL: mutual exclusion by the lease row, in a table only the sidecar's role can
@@ -97,15 +108,21 @@ export class PostgresStore implements LeaseStore {
   private schemaReady: Promise<WakeUpKey> | null = null;
   private idleTimeoutMs = 0;
   private closed = false;
-  private readonly tables: { leases: string; members: string; secrets: string };
+  private readonly tables: Tables;
+  /** Every store call goes through it (../guarded-call.ts). */
+  private readonly guard: CallGuard = {
+    backend: 'postgres',
+    isClosed: () => this.closed,
+    failed: (error, op) => {
+      // The schema or a table is gone (dropped by hand, a restored or reset database): make
+      // them again on the next call and carry on. Terms restart, and electors notice.
+      if (isMissingRelation(error)) this.schemaReady = null;
+      return translateError(error, op, this.options);
+    },
+  };
 
   constructor(private readonly options: PostgresStoreOptions) {
-    const schema = quoteIdentifier(options.schema);
-    this.tables = {
-      leases: `${schema}.leases`,
-      members: `${schema}.members`,
-      secrets: `${schema}.secrets`,
-    };
+    this.tables = tablesIn(options.schema);
   }
 
   /**
@@ -113,9 +130,9 @@ export class PostgresStore implements LeaseStore {
    * fail loudly there. A server that is merely down is not an error: calls fail with
    * StoreUnavailableError until it is back (and the pooler check is not made).
    */
-  async probe(): Promise<void> {
+  async start(): Promise<void> {
     try {
-      await this.run('connect', () => this.connect());
+      await guardedCall(this.guard, 'connect', () => this.connect());
     } catch (error) {
       const hopeless =
         error instanceof StoreUnavailableError && this.options.endpoint !== undefined
@@ -141,7 +158,7 @@ export class PostgresStore implements LeaseStore {
    * claim is conditional on still holding it instead: never a second grant of one lock.
    */
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
-    return this.run('acquire', async () => {
+    return guardedCall(this.guard, 'acquire', async () => {
       const { election } = request;
       const session = await this.connect();
       await this.setIdleTimeout(session, request.ttlMs);
@@ -169,7 +186,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   renew(lease: Lease): Promise<RenewResult> {
-    return this.run('renew', async () => {
+    return guardedCall(this.guard, 'renew', async () => {
       const session = this.session;
       // The lock lived in a session that is gone: the server freed it, someone else may hold it.
       if (
@@ -206,7 +223,7 @@ export class PostgresStore implements LeaseStore {
    * commit, on a channel and with a payload only holders of the key can read (see watch()).
    */
   release(lease: Lease): Promise<void> {
-    return this.run('release', async () => {
+    return guardedCall(this.guard, 'release', async () => {
       const session = this.session;
       if (session === null || !session.alive) return;
       const key = await this.wakeUpKey(session);
@@ -234,7 +251,9 @@ export class PostgresStore implements LeaseStore {
 
   /**
    * The tags of the first in line after holder $3 of election $2, each after a newline, as
-   * wakeUpTag computes them. The key is read where it is kept: it never travels as a
+   * wakeUpTag computes them. The line is core's candidate order: the records' order keys,
+   * bytewise (COLLATE "C", not the database's collation); a record written before sidecars
+   * kept the key goes last. The key is read where it is kept: it never travels as a
    * parameter (which a server logging statements would write down).
    */
   private firstInLineSql(): string {
@@ -242,57 +261,24 @@ export class PostgresStore implements LeaseStore {
     return `SELECT string_agg(E'\\n' || ${tag}, '') FROM (
               SELECT id FROM ${this.tables.members}
                WHERE election = $2 AND id <> $3 AND expires_at > now()
-               ORDER BY (record->>'priority')::numeric DESC, (record->>'startedAt')::numeric, id
-               LIMIT ${FIRST_IN_LINE}) AS next,
+               ORDER BY record->>'orderKey' COLLATE "C" NULLS LAST, id COLLATE "C"
+               LIMIT ${FOLLOWERS_WOKEN_ON_RELEASE}) AS next,
               (SELECT secret FROM ${this.tables.secrets} WHERE name = 'wake-up') AS wake_up`;
   }
 
   read(election: string): Promise<LeaseRecord | null> {
-    return this.run('read', async () => {
+    return guardedCall(this.guard, 'read', async () => {
       const session = await this.connect();
       return this.selectLive(session, election);
     });
   }
 
-  /** Member records (LeaseStore.members). */
-  readonly members: MemberStore = {
-    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
-    list: (election) => this.listMembers(election),
-    remove: (election, id) => this.removeMember(election, id),
-  };
-
-  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return this.run('member', async () => {
-      const session = await this.connect();
-      await session.statements.query(
-        `INSERT INTO ${this.tables.members} (election, id, record, expires_at)
-         VALUES ($1, $2, $3, now() + make_interval(secs => $4::double precision / 1000))
-         ON CONFLICT (election, id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`,
-        [election, member.id, JSON.stringify(member), ttlMs],
-      );
-    });
-  }
-
-  private listMembers(election: string): Promise<MemberRecord[]> {
-    return this.run('member', async () => {
-      const session = await this.connect();
-      const { rows } = await session.statements.query<{ record: MemberRecord }>(
-        `SELECT record FROM ${this.tables.members} WHERE election = $1 AND expires_at > now()`,
-        [election],
-      );
-      return rows.map((row) => row.record);
-    });
-  }
-
-  private removeMember(election: string, id: string): Promise<void> {
-    return this.run('member', async () => {
-      const session = await this.connect();
-      await session.statements.query(
-        `DELETE FROM ${this.tables.members} WHERE election = $1 AND id = $2`,
-        [election, id],
-      );
-    });
-  }
+  /** Member records (LeaseStore.members, members.ts), on this store's session. */
+  readonly members: MemberStore = new MemberRows(
+    () => this.tables.members,
+    (work) =>
+      guardedCall(this.guard, 'member', async () => work((await this.connect()).statements)),
+  );
 
   /**
    * NOTIFY on release; one LISTEN connection per store serves every watched election. The
@@ -588,7 +574,7 @@ export class PostgresStore implements LeaseStore {
   private async createSchema(session: Session): Promise<WakeUpKey> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await session.statements.query(this.schemaSql());
+        await session.statements.query(schemaSql(this.options.schema, this.tables));
         break;
       } catch (error) {
         if (attempt >= SCHEMA_ATTEMPTS || !LOST_SCHEMA_RACE.has(errorCode(error))) throw error;
@@ -604,44 +590,6 @@ export class PostgresStore implements LeaseStore {
       );
     }
     return { secret, channel: wakeUpChannel(secret) };
-  }
-
-  private schemaSql(): string {
-    return `CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(this.options.schema)};
-         CREATE TABLE IF NOT EXISTS ${this.tables.leases} (
-           election   text PRIMARY KEY,
-           holder     text,
-           token      text,
-           term       bigint NOT NULL,
-           metadata   jsonb,
-           renewed_at timestamptz,
-           expires_at timestamptz NOT NULL,
-           released   boolean NOT NULL,
-           claim_wait_ms double precision,
-           timeline   integer,
-           lock_id    bigint
-         );
-         ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS claim_wait_ms double precision;
-         ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS timeline integer;
-         ALTER TABLE ${this.tables.leases} ADD COLUMN IF NOT EXISTS lock_id bigint;
-         CREATE TABLE IF NOT EXISTS ${this.tables.members} (
-           election   text NOT NULL,
-           id         text NOT NULL,
-           record     jsonb NOT NULL,
-           expires_at timestamptz NOT NULL,
-           PRIMARY KEY (election, id)
-         );
-         CREATE TABLE IF NOT EXISTS ${this.tables.secrets} (
-           name   text PRIMARY KEY,
-           secret bytea NOT NULL
-         );
-         REVOKE ALL ON ${this.tables.leases}, ${this.tables.members}, ${this.tables.secrets} FROM PUBLIC;
-         -- 32 random bytes (two v4 UUIDs: 244 random bits), made on the server: the key never
-         -- appears in a statement. Only this role reads it: other roles must not hear (or fake)
-         -- wake-ups.
-         INSERT INTO ${this.tables.secrets} (name, secret)
-           VALUES ('wake-up', decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'))
-           ON CONFLICT (name) DO NOTHING;`;
   }
 
   private wakeUpKey(session: Session): Promise<WakeUpKey> {
@@ -704,173 +652,10 @@ export class PostgresStore implements LeaseStore {
       throw error;
     }
   }
-
-  private async run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreClosedError(this.backend);
-    try {
-      return await work();
-    } catch (error) {
-      if (this.closed) throw new StoreClosedError(this.backend);
-      // The schema or a table is gone (dropped by hand, a restored or reset database): make
-      // them again on the next call and carry on. Terms restart, and electors notice.
-      if (isMissingRelation(error)) this.schemaReady = null;
-      throw translate(operation, error, this.options.where);
-    }
-  }
 }
 
 /** A session the server ended: every lock it held is gone with it. */
 function sessionEnded(session: Session): void {
   session.alive = false;
   session.locks.clear();
-}
-
-/** A FATAL (or PANIC) answer: the server ends the session after sending it. */
-function endsSession(error: unknown): boolean {
-  const severity =
-    typeof error === 'object' && error !== null && 'severity' in error ? error.severity : '';
-  return severity === 'FATAL' || severity === 'PANIC';
-}
-
-function errorCode(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-}
-
-function isMissingRelation(error: unknown): boolean {
-  const code = errorCode(error);
-  return code === '42P01' || code === '3F000';
-}
-
-/**
- * Another candidate created the same schema object in the same moment (unique_violation on
- * the catalogue, duplicate_schema, duplicate_table) or the two DDL transactions deadlocked.
- */
-const LOST_SCHEMA_RACE = new Set(['23505', '42P06', '42P07', '40P01']);
-const SCHEMA_ATTEMPTS = 5;
-
-/** Takes the claim's fresh random lock ($6) in the claim's own statement. */
-const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($6::bigint) AS locked';
-
-/**
- * The server's WAL timeline: the first 8 hex digits of the current WAL file's name. It rises
- * when a standby is promoted (a failover) and when a backup is restored to a point in time:
- * exactly when the server may lack the last writes another server took. Rows record it.
- */
-const WAL_TIMELINE_SQL = `('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int`;
-
-/** Rows of pg_locks for a granted advisory lock on the bigint `id`: a bigint key is two oids. */
-function lockHeldSql(id: string): string {
-  return `SELECT 1 FROM pg_locks
-    WHERE locktype = 'advisory' AND granted AND objsubid = 1
-      AND classid = ((${id} >> 32) & 4294967295)::oid AND objid = (${id} & 4294967295)::oid`;
-}
-
-/**
- * A term past any the server may have forgotten: microseconds of the server's clock. Used
- * when the claim finds a row of another WAL timeline, or no row on a server that has been
- * promoted or restored (timeline above 1): claims the old primary granted after the last
- * write this server has were lost with it, their terms too, and the next term must still
- * be higher than each of them (fencing). They counted up by one from the row's term, far
- * slower than the clock (as on Redis, which draws terms from the server clock likewise).
- */
-const CLOCK_TERM_SQL = `(extract(epoch FROM clock_timestamp()) * 1000000)::bigint`;
-
-/** Whether this session holds the lock it claims with ($6). */
-const HOLDS_LOCK_SQL = `SELECT EXISTS (${lockHeldSql('$6::bigint')} AND pid = pg_backend_pid()) AS locked`;
-
-/** A fresh advisory lock id for one claim: nobody can take it before we do. */
-function randomLockId(): string {
-  return randomBytes(8).readBigInt64BE(0).toString();
-}
-
-/**
- * The key that hides wake-ups from other database roles, kept in a table only leasehold's
- * role can read: the channel is named by a keyed digest, and the payload carries digests of
- * the election and of the first in line instead of their names. LISTEN needs no rights, so
- * a guessable channel would let any role hear names and send false wake-ups.
- */
-interface WakeUpKey {
-  /** 32 random bytes, hex. */
-  readonly secret: string;
-  readonly channel: string;
-}
-
-/** SHA-256 of the key's bytes then the message (UTF-8), 32 hex digits; as firstInLineSql(). */
-function keyedDigest(secret: string, message: string): string {
-  return createHash('sha256')
-    .update(Buffer.from(secret, 'hex'))
-    .update(message, 'utf8')
-    .digest('hex')
-    .slice(0, 32);
-}
-
-/** An election's or a candidate's tag in wake-ups (names and ids have no newline). */
-export function wakeUpTag(
-  key: { readonly secret: string },
-  kind: 'election' | 'candidate',
-  election: string,
-  candidate = '',
-): string {
-  return keyedDigest(
-    key.secret,
-    kind === 'election' ? `e\n${election}` : `c\n${election}\n${candidate}`,
-  );
-}
-
-/** The wake-up channel of a schema whose key is `secret` (hex), for tests that notify. */
-export function wakeUpChannel(secret: string): string {
-  return `leasehold_${keyedDigest(secret, 'channel')}`;
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-/** Node's TLS verification failures: a server certificate we do not trust, or ours refused. */
-const TLS_TRUST_CODES =
-  /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME_INVALID|ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE)/;
-
-function translate(operation: string, error: unknown, where: string): Error {
-  if (error instanceof StoreClosedError || error instanceof StoreProtocolError) return error;
-  const code =
-    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-  const message = error instanceof Error ? error.message : String(error);
-  if (TLS_TRUST_CODES.test(code) || /does not support SSL/i.test(message)) {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: the TLS handshake failed (${code === '' ? '' : `${code}: `}${message}); check sslmode, the store CA (it must sign the server's certificate, which must name the URL's host under verify-full) and the client certificate and key`,
-      { cause: error },
-    );
-  }
-  if (code === '28000' && /pg_hba\.conf|certificate/i.test(message)) {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: the server refused this connection (${message}); check its pg_hba.conf, sslmode and the client certificate`,
-      { cause: error },
-    );
-  }
-  if (code === '28P01' || code === '28000') {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: the server refused the credentials (${message}); check the user and password in the store URL or PGPASSWORD`,
-      { cause: error },
-    );
-  }
-  if (code === '42501') {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: permission denied (${message}); the user needs CREATE on the database (for the schema) and rights on leasehold's tables`,
-      { cause: error },
-    );
-  }
-  if (code === '3D000') {
-    return new StoreAuthError(
-      `postgres ${operation} at ${where}: ${message}; create the database or fix the URL`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return new StoreUnavailableError(
-    `postgres ${operation} at ${where} failed: ${message}${dnsHint(error)}`,
-    {
-      cause: error,
-    },
-  );
 }

@@ -1,4 +1,5 @@
 import { StoreAuthError, StoreProtocolError, StoreUnavailableError } from '@leasehold/core';
+import type { ErrorTranslator } from '../guarded-call.js';
 import type { RedisOptions } from 'ioredis';
 import { dnsHint } from '../first-connection.js';
 
@@ -32,7 +33,7 @@ export function classify(error: unknown): ErrorClass {
 }
 
 /** Map an ioredis error to leasehold's classes, naming the cause but never a password. */
-export function translate(operation: string, error: unknown, options: RedisOptions): Error {
+export const translateError: ErrorTranslator<RedisOptions> = (error, operation, options) => {
   const message = redact(error instanceof Error ? error.message : String(error), options);
   const where = options.sentinels
     ? `sentinel master "${options.name ?? ''}"`
@@ -68,7 +69,7 @@ export function translate(operation: string, error: unknown, options: RedisOptio
       );
     }
   }
-}
+};
 
 /** Refused because the connection is not ready: the last connection error says why. */
 export function isOfflineRefusal(error: unknown): boolean {

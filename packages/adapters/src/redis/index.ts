@@ -1,5 +1,6 @@
 import type { LeaseStore } from '@leasehold/core';
 import type { Redis } from 'ioredis';
+import { started } from '../lifecycle.js';
 import { DEFAULT_NAMESPACE, requestTimeout, type StoreOptions } from '../options.js';
 import { COMMAND_TIMEOUT_MS, RedisStore } from './store.js';
 import { redisOptionsFromUrl } from './url.js';
@@ -7,12 +8,13 @@ import { clusterSeedsFromUrl } from './cluster.js';
 
 /** `redis://`, `rediss://` (TLS), with ACL user/password, database, Sentinel and Cluster. */
 export async function createRedisStore(url: URL, options: StoreOptions = {}): Promise<LeaseStore> {
-  const connection = redisOptionsFromUrl(url, options);
-  return RedisStore.open(
-    connection,
-    options.namespace ?? DEFAULT_NAMESPACE,
-    requestTimeout(options, COMMAND_TIMEOUT_MS),
-    clusterSeedsFromUrl(url),
+  return started(
+    new RedisStore(
+      redisOptionsFromUrl(url, options),
+      options.namespace ?? DEFAULT_NAMESPACE,
+      requestTimeout(options, COMMAND_TIMEOUT_MS),
+      clusterSeedsFromUrl(url),
+    ),
   );
 }
 
@@ -26,9 +28,11 @@ export function createRedisStoreFromClient(
   client: Redis,
   options: Pick<StoreOptions, 'namespace' | 'requestTimeoutMs'> = {},
 ): Promise<LeaseStore> {
-  return RedisStore.open(
-    { ...client.options },
-    options.namespace ?? DEFAULT_NAMESPACE,
-    requestTimeout(options, COMMAND_TIMEOUT_MS),
+  return started(
+    new RedisStore(
+      { ...client.options },
+      options.namespace ?? DEFAULT_NAMESPACE,
+      requestTimeout(options, COMMAND_TIMEOUT_MS),
+    ),
   );
 }

@@ -62,7 +62,7 @@ return {1, string.format('%.0f', term), mayHaveLost and 1 or 0, runId}
 `;
 
 /**
- * KEYS: incarnation (one per namespace). ARGV: ttlMs. Returns {ageMs, runId}: how long
+ * KEYS: incarnation (one per namespace); no ARGV. Returns {ageMs, runId}: how long
  * this server process has been known to the namespace, recording it now if it is new.
  *
  * Whatever made an election's state stale (a restart, a failover, FLUSHALL) happened
@@ -99,12 +99,15 @@ return 1
 `;
 
 /**
- * KEYS: lease, info, channel, members, expiry. ARGV: token, election, holder, firstInLine.
+ * KEYS: lease, info, channel, members, expiry. ARGV: token, election, holder, woken.
  * Returns 1 when released.
  *
- * The message names the election, then (one per line) the first `firstInLine` live members
- * other than the releaser, in core's inLine() order (priority, then the longest running,
- * then id): only their watchers wake. A message without ids wakes everyone.
+ * The message names the election, then (one per line) the first `woken` live members other
+ * than the releaser, in core's candidate order: by the order key each record carries
+ * (`candidateOrderKey`), compared byte by byte, since Lua's `<` on strings follows the
+ * server's locale. A record written before sidecars kept the key goes after every keyed
+ * one. Only their watchers wake; a message without ids wakes everyone. The first `woken`
+ * are picked by a scan each, not a sort: a release costs O(members).
  */
 export const RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -117,21 +120,29 @@ if #live > 0 then
   for _, text in ipairs(redis.call('HMGET', KEYS[4], unpack(live))) do
     local ok, record = pcall(cjson.decode, text)
     if ok and type(record) == 'table' and type(record.id) == 'string' and record.id ~= ARGV[3] then
-      table.insert(line, {
-        id = record.id,
-        priority = tonumber(record.priority) or 0,
-        startedAt = tonumber(record.startedAt) or 0,
-      })
+      local keyed = type(record.orderKey) == 'string'
+      table.insert(line, { id = record.id, keyed = keyed, key = keyed and record.orderKey or record.id })
     end
   end
 end
-table.sort(line, function(a, b)
-  if a.priority ~= b.priority then return a.priority > b.priority end
-  if a.startedAt ~= b.startedAt then return a.startedAt < b.startedAt end
-  return a.id < b.id
-end)
+local function bytewiseBefore(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local function before(a, b)
+  if a.keyed ~= b.keyed then return a.keyed end
+  return bytewiseBefore(a.key, b.key)
+end
 local message = ARGV[2]
-for i = 1, math.min(#line, tonumber(ARGV[4])) do message = message .. '\\n' .. line[i].id end
+for _ = 1, math.min(#line, tonumber(ARGV[4])) do
+  local first = 1
+  for i = 2, #line do if before(line[i], line[first]) then first = i end end
+  message = message .. '\\n' .. line[first].id
+  table.remove(line, first)
+end
 redis.call('PUBLISH', KEYS[3], message)
 return 1
 `;

@@ -1,7 +1,6 @@
 import {
-  FIRST_IN_LINE,
+  FOLLOWERS_WOKEN_ON_RELEASE,
   isTransient,
-  StoreClosedError,
   type AcquireRequest,
   type AcquireResult,
   type Lease,
@@ -11,14 +10,16 @@ import {
   type MemberRecord,
   type MemberStore,
   type RenewResult,
+  waitAtMost,
 } from '@leasehold/core';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { createHash } from 'node:crypto';
-import { classify, isCommandTimeout, isOfflineRefusal, translate } from './errors.js';
+import { classify, isCommandTimeout, isOfflineRefusal, translateError } from './errors.js';
+import { guardedCall, type CallGuard } from '../guarded-call.js';
 import * as scripts from './scripts.js';
 import { tlsRefusal } from './tls-probe.js';
-import { waitAtMost } from '../wait.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
+import { withOrderKey, withoutOrderKey } from '../records.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { assertOneSlot, clusterSubscriber, openCluster, type ClusterSeed } from './cluster.js';
 
@@ -61,13 +62,28 @@ export class RedisStore implements LeaseStore {
   private closed = false;
   /** The last connection-level error, to explain commands refused while disconnected. */
   private lastConnectionError: Error | null = null;
+  /** Every store call goes through it (../guarded-call.ts). */
+  private readonly guard: CallGuard = {
+    backend: 'redis',
+    isClosed: () => this.closed,
+    failed: (error, op) => {
+      // Stalled server or dead connection: reconnect (rejects whatever else is in flight).
+      if (isCommandTimeout(error) && this.client.status === 'ready') this.client.disconnect(true);
+      // A command refused while disconnected says only that; the connection error says why.
+      const cause =
+        isOfflineRefusal(error) && this.lastConnectionError !== null
+          ? this.lastConnectionError
+          : error;
+      return translateError(cause, op, this.options);
+    },
+  };
 
-  private constructor(
+  constructor(
     private readonly options: RedisOptions,
     private readonly namespace: string,
     commandTimeoutMs: number,
     /** The seed nodes of a Redis Cluster; null for one server or Sentinel. */
-    private readonly cluster: readonly ClusterSeed[] | null,
+    private readonly cluster: readonly ClusterSeed[] | null = null,
   ) {
     const connection: RedisOptions = {
       ...options,
@@ -99,21 +115,14 @@ export class RedisStore implements LeaseStore {
    * with a clear error. A server that is merely down is not an error: the store reconnects by
    * itself and calls fail with StoreUnavailableError meanwhile.
    */
-  static async open(
-    options: RedisOptions,
-    namespace: string,
-    commandTimeoutMs = COMMAND_TIMEOUT_MS,
-    cluster: readonly ClusterSeed[] | null = null,
-  ): Promise<RedisStore> {
-    const store = new RedisStore(options, namespace, commandTimeoutMs, cluster);
-    await store.firstConnection();
-    await store.probe();
-    return store;
+  async start(): Promise<void> {
+    await this.firstConnection();
+    await this.probe();
   }
 
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
     const keys = this.keys(request.election);
-    return this.command('acquire', async () => {
+    return guardedCall(this.guard, 'acquire', async () => {
       const reply = (await this.script(
         'ACQUIRE',
         [keys.lease, keys.info, keys.term, keys.server],
@@ -156,7 +165,7 @@ export class RedisStore implements LeaseStore {
 
   renew(lease: Lease): Promise<RenewResult> {
     const keys = this.keys(lease.election);
-    return this.command('renew', async () => {
+    return guardedCall(this.guard, 'renew', async () => {
       const renewed = await this.script(
         'RENEW',
         [keys.lease, keys.info, keys.server],
@@ -168,18 +177,18 @@ export class RedisStore implements LeaseStore {
 
   release(lease: Lease): Promise<void> {
     const keys = this.keys(lease.election);
-    return this.command('release', async () => {
+    return guardedCall(this.guard, 'release', async () => {
       await this.script(
         'RELEASE',
         [keys.lease, keys.info, keys.channel, keys.members, keys.memberExpiry],
-        [lease.token, lease.election, lease.holder, String(FIRST_IN_LINE)],
+        [lease.token, lease.election, lease.holder, String(FOLLOWERS_WOKEN_ON_RELEASE)],
       );
     });
   }
 
   read(election: string): Promise<LeaseRecord | null> {
     const keys = this.keys(election);
-    return this.command('read', async () => {
+    return guardedCall(this.guard, 'read', async () => {
       const reply = (await this.script('READ', [keys.lease, keys.info, keys.server], [])) as (
         string | number | null
       )[];
@@ -198,18 +207,18 @@ export class RedisStore implements LeaseStore {
 
   private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
     const keys = this.keys(election);
-    return this.command('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       await this.script(
         'PUT_MEMBER',
         [keys.members, keys.memberExpiry],
-        [member.id, JSON.stringify(member), String(ttlMs)],
+        [member.id, JSON.stringify(withOrderKey(member)), String(ttlMs)],
       );
     });
   }
 
   private listMembers(election: string): Promise<MemberRecord[]> {
     const keys = this.keys(election);
-    return this.command('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       const records = (await this.script(
         'LIST_MEMBERS',
         [keys.members, keys.memberExpiry],
@@ -217,13 +226,13 @@ export class RedisStore implements LeaseStore {
       )) as (string | null)[];
       return records
         .filter((r): r is string => typeof r === 'string')
-        .map((r) => JSON.parse(r) as MemberRecord);
+        .map((r) => withoutOrderKey(JSON.parse(r) as MemberRecord));
     });
   }
 
   private removeMember(election: string, id: string): Promise<void> {
     const keys = this.keys(election);
-    return this.command('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       await this.script('REMOVE_MEMBER', [keys.members, keys.memberExpiry], [id]);
     });
   }
@@ -338,7 +347,7 @@ export class RedisStore implements LeaseStore {
     }
     if (failure !== null && classify(failure) !== 'transient') {
       await this.close();
-      throw translate('connect', failure, this.options);
+      throw translateError(failure, 'connect', this.options);
     }
     if (this.client.status === 'ready') return;
     // Not merely down if DNS does not know the host or something else answers there.
@@ -427,23 +436,6 @@ export class RedisStore implements LeaseStore {
         return this.client.eval(source, keys.length, ...keys, ...args);
       }
       throw error;
-    }
-  }
-
-  private async command<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new StoreClosedError(this.backend);
-    try {
-      return await work();
-    } catch (error) {
-      if (this.closed) throw new StoreClosedError(this.backend);
-      // Stalled server or dead connection: reconnect (rejects whatever else is in flight).
-      if (isCommandTimeout(error) && this.client.status === 'ready') this.client.disconnect(true);
-      // A command refused while disconnected says only that; the connection error says why.
-      const cause =
-        isOfflineRefusal(error) && this.lastConnectionError !== null
-          ? this.lastConnectionError
-          : error;
-      throw translate(operation, cause, this.options);
     }
   }
 }

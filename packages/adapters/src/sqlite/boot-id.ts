@@ -43,3 +43,8 @@ export function readBootId(sources: BootIdSources = SYSTEM_BOOT_ID_SOURCES): str
   }
   return UNKNOWN_BOOT;
 }
+
+/** Milliseconds on the host-wide monotonic clock, which restarts with each boot. */
+export function hostNow(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}

@@ -1,21 +1,19 @@
 import { watch as watchPath, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import {
-  LeaseholdConfigError,
-  StoreClosedError,
-  StoreProtocolError,
-  StoreUnavailableError,
   type AcquireRequest,
   type AcquireResult,
   type Lease,
   type LeaseRecord,
   type LeaseStore,
-  type MemberRecord,
   type MemberStore,
   type RenewResult,
 } from '@leasehold/core';
 import Database from 'better-sqlite3';
-import { readBootId } from './boot-id.js';
+import { hostNow, readBootId } from './boot-id.js';
+import { guardedCall, type CallGuard } from '../guarded-call.js';
+import { translateError } from './errors.js';
+import { MemberRows } from './members.js';
 
 /**
  * The single-host store: candidates on one machine share a SQLite file in WAL mode.
@@ -54,11 +52,6 @@ interface LeaseRow {
   ttl_ms: number | null;
 }
 
-/** Milliseconds on the host-wide monotonic clock. */
-function hostNow(): number {
-  return Number(process.hrtime.bigint() / 1_000_000n);
-}
-
 let systemBootId: string | undefined;
 
 export class SqliteStore implements LeaseStore {
@@ -67,6 +60,12 @@ export class SqliteStore implements LeaseStore {
   private readonly leases: string;
   private readonly membersTable: string;
   private closed = false;
+  /** Every store call goes through it (../guarded-call.ts); better-sqlite3 is synchronous. */
+  private readonly guard: CallGuard = {
+    backend: 'sqlite',
+    isClosed: () => this.closed,
+    failed: (error, op) => translateError(error, op, this.options),
+  };
   private readonly watchers = new Map<string, { lastSeen: string; listeners: Set<() => void> }>();
   private watchTimer: NodeJS.Timeout | null = null;
   private fileWatcher: FSWatcher | null = null;
@@ -77,14 +76,14 @@ export class SqliteStore implements LeaseStore {
     this.bootId = options.bootId ?? (systemBootId ??= readBootId());
     this.leases = quoteIdentifier(`${options.namespace}_leases`);
     this.membersTable = quoteIdentifier(`${options.namespace}_members`);
-    this.db = guard('open', options.path, () => {
+    this.db = startUp(options.path, () => {
       const db = new Database(options.path, { timeout: options.busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       // FULL: a term written before a power cut must survive it, or a fencing token repeats.
       db.pragma('synchronous = FULL');
       return db;
     });
-    guard('create tables', options.path, () =>
+    startUp(options.path, () =>
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS ${this.leases} (
           election   TEXT PRIMARY KEY,
@@ -105,14 +104,14 @@ export class SqliteStore implements LeaseStore {
           PRIMARY KEY (election, id)
         );`),
     );
-    guard('upgrade tables', options.path, () => {
+    startUp(options.path, () => {
       this.addColumn(this.leases, 'ttl_ms INTEGER');
       this.addColumn(this.membersTable, 'ttl_ms INTEGER');
     });
   }
 
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
-    return this.run('acquire', () =>
+    return guardedCall(this.guard, 'acquire', () =>
       this.db
         .transaction((): AcquireResult => {
           const now = hostNow();
@@ -163,7 +162,7 @@ export class SqliteStore implements LeaseStore {
   }
 
   renew(lease: Lease): Promise<RenewResult> {
-    return this.run('renew', () => {
+    return guardedCall(this.guard, 'renew', () => {
       const now = hostNow();
       const { changes } = this.db
         .prepare(
@@ -176,7 +175,7 @@ export class SqliteStore implements LeaseStore {
   }
 
   release(lease: Lease): Promise<void> {
-    return this.run('release', () => {
+    return guardedCall(this.guard, 'release', () => {
       this.db
         .prepare(
           `UPDATE ${this.leases} SET holder = NULL, token = NULL, metadata = '{}', released = 1, expires_at = 0
@@ -187,7 +186,7 @@ export class SqliteStore implements LeaseStore {
   }
 
   read(election: string): Promise<LeaseRecord | null> {
-    return this.run('read', () => {
+    return guardedCall(this.guard, 'read', () => {
       const now = hostNow();
       const row = this.selectLease(election);
       return row !== undefined && isLive(row, now, this.bootId)
@@ -196,46 +195,11 @@ export class SqliteStore implements LeaseStore {
     });
   }
 
-  /** Member records (LeaseStore.members). */
-  readonly members: MemberStore = {
-    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
-    list: (election) => this.listMembers(election),
-    remove: (election, id) => this.removeMember(election, id),
-  };
-
-  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return this.run('member', () => {
-      this.db
-        .prepare(
-          `INSERT INTO ${this.membersTable} (election, id, record, expires_at, boot, ttl_ms)
-           VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (election, id) DO UPDATE SET record = excluded.record,
-             expires_at = excluded.expires_at, boot = excluded.boot, ttl_ms = excluded.ttl_ms`,
-        )
-        .run(election, member.id, JSON.stringify(member), hostNow() + ttlMs, this.bootId, ttlMs);
-    });
-  }
-
-  private listMembers(election: string): Promise<MemberRecord[]> {
-    return this.run('member', () => {
-      const rows = this.db
-        .prepare(
-          `SELECT record FROM ${this.membersTable}
-            WHERE election = ? AND expires_at > ? AND boot = ?
-              AND (ttl_ms IS NULL OR expires_at - ? <= ttl_ms)`,
-        )
-        .all(election, hostNow(), this.bootId, hostNow()) as { record: string }[];
-      return rows.map((row) => JSON.parse(row.record) as MemberRecord);
-    });
-  }
-
-  private removeMember(election: string, id: string): Promise<void> {
-    return this.run('member', () => {
-      this.db
-        .prepare(`DELETE FROM ${this.membersTable} WHERE election = ? AND id = ?`)
-        .run(election, id);
-    });
-  }
+  /** Member records (LeaseStore.members, members.ts), through this store's call guard. */
+  readonly members: MemberStore = new MemberRows(
+    () => ({ db: this.db, table: this.membersTable, bootId: this.bootId }),
+    (work) => guardedCall(this.guard, 'member', work),
+  );
 
   /**
    * SQLite has no notifications across processes. `PRAGMA data_version` changes when
@@ -351,16 +315,6 @@ export class SqliteStore implements LeaseStore {
       return null;
     }
   }
-
-  /** Every call: closed check and error mapping. better-sqlite3 is synchronous. */
-  private run<T>(operation: string, work: () => T): Promise<T> {
-    if (this.closed) return Promise.reject(new StoreClosedError(this.backend));
-    try {
-      return Promise.resolve(guard(operation, this.options.path, work));
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-  }
 }
 
 /**
@@ -392,36 +346,11 @@ function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Translate SQLite's errors into leasehold's classes; the path is not secret. */
-function guard<T>(operation: string, path: string, work: () => T): T {
+/** Start-up work (opening the file, its tables), synchronous, its failure translated. */
+function startUp<T>(path: string, work: () => T): T {
   try {
     return work();
   } catch (error) {
-    const code =
-      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
-    const message = error instanceof Error ? error.message : String(error);
-    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-      throw new StoreUnavailableError(`sqlite ${operation}: database is busy (${message})`, {
-        cause: error,
-      });
-    }
-    if (
-      code.startsWith('SQLITE_CANTOPEN') ||
-      code.startsWith('SQLITE_READONLY') ||
-      code.startsWith('SQLITE_PERM')
-    ) {
-      throw new LeaseholdConfigError(
-        'store',
-        `sqlite://${path}`,
-        `the SQLite file cannot be opened for writing (${message}); use a path in a writable directory`,
-        { cause: error },
-      );
-    }
-    if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
-      throw new StoreProtocolError(`sqlite ${operation}: not a usable database (${message})`, {
-        cause: error,
-      });
-    }
-    throw new StoreUnavailableError(`sqlite ${operation} failed: ${message}`, { cause: error });
+    throw translateError(error, 'connect', { path });
   }
 }

@@ -1,10 +1,10 @@
 import {
   LeaseholdError,
   StoreAuthError,
-  StoreClosedError,
   StoreProtocolError,
   StoreUnavailableError,
 } from '@leasehold/core';
+import type { ErrorTranslator } from '../guarded-call.js';
 
 /**
  * ZooKeeper's error codes (KeeperException.Code) that leasehold acts on. The client library
@@ -63,11 +63,7 @@ export function hasCode(error: unknown, code: number): boolean {
  * leaves a store method. Unknown errors count as transient: the elector retries them, and its
  * deadline keeps leadership safe meanwhile.
  */
-export function translateError(
-  error: unknown,
-  operation: string,
-  context: ErrorContext,
-): LeaseholdError {
+export const translateError: ErrorTranslator<ErrorContext> = (error, operation, context) => {
   if (error instanceof LeaseholdError) return error;
   const code = zooKeeperCode(error);
   const detail = error instanceof Error ? error.message : String(error);
@@ -93,8 +89,4 @@ export function translateError(
   return new StoreUnavailableError(`ZooKeeper ${operation} failed at ${context.hosts}: ${detail}`, {
     cause: error,
   });
-}
-
-export function closedError(): StoreClosedError {
-  return new StoreClosedError('zookeeper');
-}
+};

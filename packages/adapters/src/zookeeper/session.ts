@@ -1,7 +1,11 @@
-import { StoreAuthError, StoreUnavailableError } from '@leasehold/core';
+import {
+  StoreAuthError,
+  StoreClosedError,
+  StoreUnavailableError,
+  waitAtMost,
+} from '@leasehold/core';
 import { EventEmitter } from 'node:events';
 import zookeeper, { type Client, type State } from 'node-zookeeper-client';
-import { waitAtMost } from '../wait.js';
 import {
   connectionInternals,
   dialWithTls,
@@ -9,7 +13,6 @@ import {
   SilenceWatchdog,
   tolerateUnknownCodes,
 } from './client-internals.js';
-import { closedError } from './errors.js';
 import type { ZooKeeperConfig } from './url.js';
 
 tolerateUnknownCodes();
@@ -115,7 +118,7 @@ export class ZooKeeperSession extends EventEmitter<SessionEvents> {
     operation: string,
     issue: (client: Client, done: (error: unknown, value: T) => void) => void,
   ): Promise<T> {
-    if (this.closed) return Promise.reject(closedError());
+    if (this.closed) return Promise.reject(new StoreClosedError('zookeeper'));
     if (this.authFailure !== null) return Promise.reject(this.authFailure);
     const client = this.client;
     if (client === null || client.getState() !== zookeeper.State.SYNC_CONNECTED) {

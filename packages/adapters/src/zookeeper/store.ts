@@ -13,13 +13,8 @@ import {
 } from '@leasehold/core';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import zookeeper from 'node-zookeeper-client';
-import {
-  closedError,
-  hasCode,
-  translateError,
-  ZooKeeperCode,
-  type ErrorContext,
-} from './errors.js';
+import { hasCode, translateError, ZooKeeperCode, type ErrorContext } from './errors.js';
+import { guardedCall, type CallGuard } from '../guarded-call.js';
 import { MemberRecords } from './members.js';
 import {
   candidatesInOrder,
@@ -95,6 +90,12 @@ export class ZooKeeperStore implements LeaseStore {
   /** Candidacies whose znodes a failed delete left behind: guid → election. */
   private readonly leftovers = new Map<string, string>();
   private readonly context: ErrorContext;
+  /** Every store call goes through it (../guarded-call.ts). */
+  private readonly guard: CallGuard = {
+    backend: 'zookeeper',
+    isClosed: () => this.closed,
+    failed: (error, op) => translateError(error, op, this.context),
+  };
   private fitting: Promise<void> = Promise.resolve();
 
   constructor(
@@ -135,7 +136,7 @@ export class ZooKeeperStore implements LeaseStore {
       await this.znodes.ensurePath(this.paths.membersRoot);
       await this.znodes.children(this.paths.base);
     } catch (error) {
-      const translated = translateError(error, 'start-up check', this.context);
+      const translated = translateError(error, 'connect', this.context);
       if (!translated.transient) throw translated;
     }
     if (this.ttlGiven) this.requireTimeout(this.config.sessionTimeoutMs);
@@ -149,7 +150,7 @@ export class ZooKeeperStore implements LeaseStore {
   }
 
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
-    return this.run('acquire', async () => {
+    return guardedCall(this.guard, 'acquire', async () => {
       await this.fitSession(request.ttlMs);
       const candidacy = await this.candidacyFor(request);
       const queue = await this.queueWith(candidacy);
@@ -163,7 +164,7 @@ export class ZooKeeperStore implements LeaseStore {
   }
 
   renew(lease: Lease): Promise<RenewResult> {
-    return this.run('renew', async () => {
+    return guardedCall(this.guard, 'renew', async () => {
       const candidacy = this.holding(lease);
       if (candidacy === null || candidacy.path === null) return { renewed: false };
       const ttlMs = this.session.timeoutMs;
@@ -185,14 +186,14 @@ export class ZooKeeperStore implements LeaseStore {
   }
 
   release(lease: Lease): Promise<void> {
-    return this.run('release', async () => {
+    return guardedCall(this.guard, 'release', async () => {
       const candidacy = this.holding(lease);
       if (candidacy !== null) await this.withdraw(candidacy);
     });
   }
 
   read(election: string): Promise<LeaseRecord | null> {
-    return this.run('read', async () => {
+    return guardedCall(this.guard, 'read', async () => {
       // The leader may leave between the listing and the read of its znode: look again.
       for (let attempt = 0; attempt < 3; attempt += 1) {
         const head = (await this.listQueue(election))[0];
@@ -218,16 +219,16 @@ export class ZooKeeperStore implements LeaseStore {
   };
 
   private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return this.run('member', () => this.memberRecords.put(election, member, ttlMs));
+    return guardedCall(this.guard, 'member', () => this.memberRecords.put(election, member, ttlMs));
   }
 
   private listMembers(election: string): Promise<MemberRecord[]> {
-    return this.run('member', () => this.memberRecords.list(election));
+    return guardedCall(this.guard, 'member', () => this.memberRecords.list(election));
   }
 
   /** A candidate leaving: its record goes, and so does its place in the queue if it has one. */
   private removeMember(election: string, id: string): Promise<void> {
-    return this.run('member', async () => {
+    return guardedCall(this.guard, 'member', async () => {
       const queued = this.candidacies.get(candidacyKey(election, id));
       if (queued !== undefined && queued.grantedToken === null) await this.withdraw(queued);
       await this.memberRecords.remove(election, id);
@@ -502,17 +503,6 @@ export class ZooKeeperStore implements LeaseStore {
         () => this.leftovers.delete(guid),
         () => {},
       );
-    }
-  }
-
-  /** Every store call: closed check and error translation, so no driver error escapes. */
-  private async run<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    if (this.closed) throw closedError();
-    try {
-      return await work();
-    } catch (error) {
-      if (this.closed) throw closedError();
-      throw translateError(error, operation, this.context);
     }
   }
 }

@@ -1,0 +1,47 @@
+import type { MemberRecord, MemberStore } from '@leasehold/core';
+import { withOrderKey, withoutOrderKey } from '../records.js';
+import type { SerialQueries } from './serial-queries.js';
+
+/**
+ * Member records (docs/design.md §3.5): one row per candidate in the schema's members
+ * table, its record as JSON with core's order key (the release picks the first in line by
+ * it, store.ts), live until `expires_at` by the database clock.
+ */
+export class MemberRows implements MemberStore {
+  constructor(
+    /** The qualified members table (the schema's tables are named at construction). */
+    private readonly table: () => string,
+    /** Runs a statement on the store's session, through its call guard. */
+    private readonly onSession: <T>(work: (statements: SerialQueries) => Promise<T>) => Promise<T>,
+  ) {}
+
+  put(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+    return this.onSession(async (statements) => {
+      await statements.query(
+        `INSERT INTO ${this.table()} (election, id, record, expires_at)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4::double precision / 1000))
+         ON CONFLICT (election, id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at`,
+        [election, member.id, JSON.stringify(withOrderKey(member)), ttlMs],
+      );
+    });
+  }
+
+  list(election: string): Promise<MemberRecord[]> {
+    return this.onSession(async (statements) => {
+      const { rows } = await statements.query<{ record: MemberRecord }>(
+        `SELECT record FROM ${this.table()} WHERE election = $1 AND expires_at > now()`,
+        [election],
+      );
+      return rows.map((row) => withoutOrderKey(row.record));
+    });
+  }
+
+  remove(election: string, id: string): Promise<void> {
+    return this.onSession(async (statements) => {
+      await statements.query(`DELETE FROM ${this.table()} WHERE election = $1 AND id = $2`, [
+        election,
+        id,
+      ]);
+    });
+  }
+}

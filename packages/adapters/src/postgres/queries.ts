@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+
+/** The SQL fragments the lease statements share (store.ts composes the statements). */
+
+/** Takes the claim's fresh random lock ($6) in the claim's own statement. */
+export const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($6::bigint) AS locked';
+
+/**
+ * The server's WAL timeline: the first 8 hex digits of the current WAL file's name. It rises
+ * when a standby is promoted (a failover) and when a backup is restored to a point in time:
+ * exactly when the server may lack the last writes another server took. Rows record it.
+ */
+export const WAL_TIMELINE_SQL = `('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int`;
+
+/** Rows of pg_locks for a granted advisory lock on the bigint `id`: a bigint key is two oids. */
+export function lockHeldSql(id: string): string {
+  return `SELECT 1 FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND objsubid = 1
+      AND classid = ((${id} >> 32) & 4294967295)::oid AND objid = (${id} & 4294967295)::oid`;
+}
+
+/**
+ * A term past any the server may have forgotten: microseconds of the server's clock. Used
+ * when the claim finds a row of another WAL timeline, or no row on a server that has been
+ * promoted or restored (timeline above 1): claims the old primary granted after the last
+ * write this server has were lost with it, their terms too, and the next term must still
+ * be higher than each of them (fencing). They counted up by one from the row's term, far
+ * slower than the clock (as on Redis, which draws terms from the server clock likewise).
+ */
+export const CLOCK_TERM_SQL = `(extract(epoch FROM clock_timestamp()) * 1000000)::bigint`;
+
+/** Whether this session holds the lock it claims with ($6). */
+export const HOLDS_LOCK_SQL = `SELECT EXISTS (${lockHeldSql('$6::bigint')} AND pid = pg_backend_pid()) AS locked`;
+
+/** A fresh advisory lock id for one claim: nobody can take it before we do. */
+export function randomLockId(): string {
+  return randomBytes(8).readBigInt64BE(0).toString();
+}
+
+/** A name quoted as an SQL identifier. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

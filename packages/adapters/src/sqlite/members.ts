@@ -1,0 +1,56 @@
+import type { MemberRecord, MemberStore } from '@leasehold/core';
+import type Database from 'better-sqlite3';
+import { hostNow } from './boot-id.js';
+
+/** Where the records are: the open file, the members table, and this host's boot. */
+interface MemberTable {
+  readonly db: Database.Database;
+  readonly table: string;
+  readonly bootId: string;
+}
+
+/**
+ * Member records (docs/design.md §3.5): one row per candidate, live until `expires_at` on
+ * the host's monotonic clock, and only within the boot that wrote it (store.ts).
+ */
+export class MemberRows implements MemberStore {
+  constructor(
+    /** The store's file and table (opened in its constructor, after this is made). */
+    private readonly where: () => MemberTable,
+    /** Runs a call through the store's call guard. */
+    private readonly guarded: <T>(work: () => T) => Promise<T>,
+  ) {}
+
+  put(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
+    return this.guarded(() => {
+      const { db, table, bootId } = this.where();
+      db.prepare(
+        `INSERT INTO ${table} (election, id, record, expires_at, boot, ttl_ms)
+           VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (election, id) DO UPDATE SET record = excluded.record,
+             expires_at = excluded.expires_at, boot = excluded.boot, ttl_ms = excluded.ttl_ms`,
+      ).run(election, member.id, JSON.stringify(member), hostNow() + ttlMs, bootId, ttlMs);
+    });
+  }
+
+  list(election: string): Promise<MemberRecord[]> {
+    return this.guarded(() => {
+      const { db, table, bootId } = this.where();
+      const rows = db
+        .prepare(
+          `SELECT record FROM ${table}
+            WHERE election = ? AND expires_at > ? AND boot = ?
+              AND (ttl_ms IS NULL OR expires_at - ? <= ttl_ms)`,
+        )
+        .all(election, hostNow(), bootId, hostNow()) as { record: string }[];
+      return rows.map((row) => JSON.parse(row.record) as MemberRecord);
+    });
+  }
+
+  remove(election: string, id: string): Promise<void> {
+    return this.guarded(() => {
+      const { db, table } = this.where();
+      db.prepare(`DELETE FROM ${table} WHERE election = ? AND id = ?`).run(election, id);
+    });
+  }
+}
