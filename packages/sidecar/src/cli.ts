@@ -7,18 +7,18 @@ import {
   helpText,
   loadConfig,
   type SidecarConfig,
-} from './config.js';
+} from './config/config.js';
 import type { Logger } from 'pino';
-import { LeaderOnlyCommand, findExecutable } from './run.js';
-import { createLogger, serve, type Attachment } from './serve.js';
+import { LeaderOnlyCommand, findExecutable } from './run/run.js';
+import { createLogger, serve, type Attachment } from './sidecar.js';
 import { EXIT_CONFIGURATION, StartupFailure, exitOnStartupFailure } from './startup-failure.js';
-import { commandGraceMs, commandGraceProblem } from './stop-plan.js';
+import { commandGraceMs, commandGraceProblem } from './run/stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
-import { statusUrl } from './status-target.js';
-import { sidecarUrl, statusReport } from './status-command.js';
+import { statusUrl } from './status/status-target.js';
+import { sidecarUrl, statusReport } from './status/status-command.js';
 import { version } from './version.js';
-import { yaml } from './yaml.js';
-import { dropIpServernameWarning } from './ip-servername-warning.js';
+import { yaml } from './config/yaml.js';
+import { dropIpServernameWarning } from './config/ip-servername-warning.js';
 
 /**
  * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean; a failure at

@@ -8,10 +8,10 @@ export {
   SECRET_FILE_OPTIONS,
   DEFAULT_STORE,
   type SidecarConfig,
-} from './config.js';
-export { buildServer, type ServerOptions } from './server.js';
+} from './config/config.js';
+export { buildServer, type ServerOptions } from './http/fastify-app.js';
 export { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 export { leaderBody, type LeaderBody } from './http/answers.js';
-export { createMetrics, type Metrics } from './metrics.js';
-export { serve, createLogger, type RunningSidecar } from './serve.js';
+export { createMetrics, type Metrics } from './http/metrics.js';
+export { serve, createLogger, type RunningSidecar } from './sidecar.js';
 export { main } from './cli.js';

@@ -4,8 +4,8 @@ import type * as nodeCrypto from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createMetrics } from '../src/metrics.js';
-import { buildServer } from '../src/server.js';
+import { createMetrics } from '../src/http/metrics.js';
+import { buildServer } from '../src/http/fastify-app.js';
 
 /**
  * The admin token is compared in constant time whatever is presented: a comparison that

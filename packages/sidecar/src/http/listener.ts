@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { LeadershipHistory } from '../history.js';
-import type { buildRequestHandler, ServerOptions } from '../server.js';
+import type { LeadershipHistory } from './history.js';
+import type { buildRequestHandler, ServerOptions } from './fastify-app.js';
 import { writeError } from './errors.js';
 import { isLoopbackAddress, isLoopbackHostHeader } from './host-check.js';
-import { answerHotRoute } from './hot-routes.js';
+import { answerHotRoute } from './fast-path.js';
 import { DEFAULT_LIMITS, limitConnections, type ListenerLimits } from './limits.js';
 
 /** The sidecar's HTTP server, listening. */
@@ -47,7 +47,7 @@ export async function listen(options: ListenOptions): Promise<SidecarListener> {
   const servers: Server[] = [];
   let routes: Promise<FastifyRoutes> | null = null;
   const fastifyRoutes = (server: Server): Promise<FastifyRoutes> =>
-    (routes ??= import('../server.js').then((module) =>
+    (routes ??= import('./fastify-app.js').then((module) =>
       module.buildRequestHandler(options, server),
     ));
   const onRequest = (server: Server, request: IncomingMessage, response: ServerResponse) => {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { CommandStatus } from '../../command-backoff.js';
+import type { CommandStatus } from '../../run/command-backoff.js';
 import { NO_STORE } from '../answers.js';
 
 /** `leasehold run` only: its command, for the status page and `leasehold status`. */

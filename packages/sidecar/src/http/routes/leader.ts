@@ -1,6 +1,6 @@
 import type { Elector } from '@leasehold/core';
 import type { FastifyInstance } from 'fastify';
-import { parseDuration } from '../../config.js';
+import { parseDuration } from '../../config/config.js';
 import { isLeaderAnswer, leaderAnswer } from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
 import { RETRY_AFTER_SECONDS } from '../limits.js';

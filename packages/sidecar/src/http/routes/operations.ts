@@ -1,6 +1,6 @@
 import type { Elector } from '@leasehold/core';
 import type { FastifyInstance } from 'fastify';
-import type { Metrics } from '../../metrics.js';
+import type { Metrics } from '../metrics.js';
 import { readinessAnswer } from '../answers.js';
 
 /** For the platform: liveness, readiness, Prometheus and the OpenAPI document. */

@@ -1,8 +1,8 @@
 import type { Elector } from '@leasehold/core';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { LeadershipHistory } from '../../history.js';
-import { statusPage, wantsHtml } from '../../status-page.js';
+import type { LeadershipHistory } from '../history.js';
+import { statusPage, wantsHtml } from '../status-page.js';
 import { leaderBody, nameAnswer } from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
 import { RETRY_AFTER_SECONDS } from '../limits.js';

@@ -1,6 +1,6 @@
 import type { Elector } from '@leasehold/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Metrics } from '../metrics.js';
+import type { Metrics } from './metrics.js';
 import { isLeaderAnswer, leaderAnswer, readinessAnswer, type Answer } from './answers.js';
 
 /**

@@ -4,7 +4,7 @@ import {
   resolveTiming,
   type ElectionTiming,
 } from '@leasehold/core';
-import { asWritten, commandGraceRule, type SidecarConfig } from './config.js';
+import { asWritten, commandGraceRule, type SidecarConfig } from '../config/config.js';
 import { hostMonotonicMs, type StopPlan } from './watchdog-protocol.js';
 
 /**

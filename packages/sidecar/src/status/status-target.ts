@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ConfigValueError, FIELDS, type ConfigSource } from './config.js';
+import { ConfigValueError, FIELDS, type ConfigSource } from '../config/config.js';
 
 /** What `leasehold status` is told about the sidecar to ask. */
 export interface StatusTargetInput {

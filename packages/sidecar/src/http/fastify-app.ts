@@ -4,19 +4,19 @@ import type { Elector, ResignOutcome } from '@leasehold/core';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { answerHotRoute } from './http/hot-routes.js';
-import { answerErrorsWithRegistryCodes } from './http/errors.js';
+import { answerHotRoute } from './fast-path.js';
+import { answerErrorsWithRegistryCodes } from './errors.js';
 import { LeadershipHistory } from './history.js';
-import { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
-import { adminRoutes } from './http/routes/admin.js';
-import { leaderRoutes } from './http/routes/leader.js';
-import { operationsRoutes } from './http/routes/operations.js';
-import { statusRoutes } from './http/routes/status.js';
-import type { CommandStatus } from './command-backoff.js';
-import { commandRoutes } from './http/routes/command.js';
-import { Subscribers } from './http/subscribers.js';
+import { DEFAULT_LIMITS, type ListenerLimits } from './limits.js';
+import { adminRoutes } from './routes/admin.js';
+import { leaderRoutes } from './routes/leader.js';
+import { operationsRoutes } from './routes/operations.js';
+import { statusRoutes } from './routes/status.js';
+import type { CommandStatus } from '../run/command-backoff.js';
+import { commandRoutes } from './routes/command.js';
+import { Subscribers } from './subscribers.js';
 import type { Metrics } from './metrics.js';
-import { version } from './version.js';
+import { version } from '../version.js';
 
 /**
  * The HTTP API (docs/design.md §4) in Fastify, one plugin per concern under http/routes with

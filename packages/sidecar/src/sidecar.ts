@@ -8,13 +8,13 @@ import {
   type ResignOutcome,
 } from '@leasehold/core';
 import pino, { type Logger } from 'pino';
-import type { SidecarConfig } from './config.js';
-import type { CommandStatus } from './command-backoff.js';
-import { LeadershipHistory } from './history.js';
-import { createMetrics } from './metrics.js';
+import type { SidecarConfig } from './config/config.js';
+import type { CommandStatus } from './run/command-backoff.js';
+import { LeadershipHistory } from './http/history.js';
+import { createMetrics } from './http/metrics.js';
 import { isLoopbackAddress } from './http/host-check.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
-import { readListenerTls, readTlsFiles } from './tls-files.js';
+import { readListenerTls, readTlsFiles } from './config/tls-files.js';
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
   const options = { level: config.logLevel, base: { service: 'leasehold' } };
