@@ -1,36 +1,29 @@
 import { Elector } from '@leasehold/core';
 import { createMemoryStore } from '@leasehold/core/testing';
-import { buildServer, createLogger, createMetrics } from '@leasehold/sidecar';
-
-export type SidecarServer = Awaited<ReturnType<typeof buildServer>>;
+import {
+  startTestListener,
+  type TestListener,
+} from '../../packages/sidecar/test/helpers/http-listener.js';
 
 export interface ProbeSidecar {
-  readonly server: SidecarServer;
-  /** Whether the sidecar serves GET `path` (query string ignored). */
-  servesGet(path: string): boolean;
+  /** The sidecar's listener, as the command runs it. */
+  readonly listener: TestListener;
   close(): Promise<void>;
 }
 
 /**
- * The sidecar's real HTTP server over an in-memory store, its elector never started: the
+ * The sidecar's real HTTP listener over an in-memory store, its elector never started: the
  * routes a deployment file probes (health checks, metrics, the app's questions) must exist
  * and answer before any store is reached.
  */
 export async function probeSidecar(): Promise<ProbeSidecar> {
   const store = createMemoryStore();
   const elector = new Elector({ store, election: 'deploy-files', id: 'probe', ttlMs: 10_000 });
-  const server = await buildServer({
-    elector,
-    logger: createLogger({ logLevel: 'silent' }),
-    metrics: createMetrics(elector),
-    adminToken: undefined,
-  });
-  await server.ready();
+  const listener = await startTestListener({ elector });
   return {
-    server,
-    servesGet: (path) => server.hasRoute({ method: 'GET', url: path.split('?')[0] ?? path }),
+    listener,
     async close() {
-      await server.close();
+      await listener.close();
       await store.close();
     },
   };

@@ -9,7 +9,12 @@ export {
   DEFAULT_STORE,
   type SidecarConfig,
 } from './config/config.js';
-export { buildServer, type ServerOptions } from './http/fastify-app.js';
+export {
+  createSidecarState,
+  type SidecarState,
+  type SidecarStateOptions,
+} from './http/sidecar-state.js';
+export { listen, type ListenAddress, type SidecarListener } from './http/listener.js';
 export { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 export { leaderBody, type LeaderBody } from './http/answers.js';
 export { createMetrics, type Metrics } from './http/metrics.js';

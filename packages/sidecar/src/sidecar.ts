@@ -10,10 +10,9 @@ import {
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config/config.js';
 import type { CommandStatus } from './run/command-backoff.js';
-import { LeadershipHistory } from './http/history.js';
-import { createMetrics } from './http/metrics.js';
 import { isLoopbackAddress } from './http/host-check.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
+import { createSidecarState } from './http/sidecar-state.js';
 import { readListenerTls, readTlsFiles } from './config/tls-files.js';
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
@@ -188,20 +187,16 @@ async function listen(
   try {
     const tls = readListenerTls(config);
     const admin = adminPolicy(config, tls !== undefined);
-    server = await listenHttp({
+    // Here, before the elector starts: what the routes show must see every change.
+    const state = createSidecarState({
       elector,
       logger: log,
-      metrics: createMetrics(elector, attachment?.status),
-      // Here, before the elector starts: the routes that show it load on first use.
-      history: new LeadershipHistory(elector),
       adminToken: config.adminToken,
-      ...(admin.refused === undefined ? {} : { resignDisabledReason: admin.refused }),
-      ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
-      ...(attachment?.status === undefined ? {} : { command: attachment.status }),
-      host: config.host,
-      port: config.port,
-      ...(tls === undefined ? {} : { tls }),
+      resignDisabledReason: admin.refused,
+      resign: attachment?.resign,
+      command: attachment?.status,
     });
+    server = await listenHttp(state, { host: config.host, port: config.port, tls });
     if (!isLoopbackAddress(config.host)) {
       log.warn(
         { host: config.host, tls: tls !== undefined },
