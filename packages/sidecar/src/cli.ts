@@ -34,6 +34,10 @@ function addConfigOptions(command: Command, forServe = false): Command {
   for (const f of FIELDS) {
     if (forServe && 'runOnly' in f && f.runOnly) continue;
     command.addOption(new Option(`--${f.flag} <value>`, helpText(f)));
+    // The former name still works, and is not offered: --help shows one name per setting.
+    if (f.formerly !== undefined) {
+      command.addOption(new Option(`--${f.formerly.flag} <value>`).hideHelp());
+    }
     const secretFile = SECRET_FILE_OPTIONS.find((o) => o.key === f.key);
     if (secretFile !== undefined) {
       command.addOption(
@@ -47,6 +51,11 @@ function addConfigOptions(command: Command, forServe = false): Command {
 function configFrom(options: Record<string, string | undefined>): SidecarConfig {
   const flags: Record<string, string | undefined> = {};
   for (const { flag } of [...FIELDS, ...SECRET_FILE_OPTIONS]) flags[flag] = options[camel(flag)];
+  for (const f of FIELDS) {
+    if (f.formerly !== undefined) {
+      flags[f.formerly.flag] = options[camel(f.formerly.flag)];
+    }
+  }
   return loadConfig({ flags, env: process.env, configFile: options.config });
 }
 

@@ -1,7 +1,6 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
 import {
   Elector,
-  resolveTiming,
   storeCallTimeoutMs,
   waitAtMost,
   type LeaseStore,
@@ -13,6 +12,7 @@ import type { CommandStatus } from './run/command-backoff.js';
 import { isLoopbackAddress } from './http/host-check.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
 import { createSidecarState } from './http/sidecar-state.js';
+import { electionTimingOf } from './config/timing.js';
 import { readListenerTls, readTlsFiles } from './config/tls-files.js';
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
@@ -59,11 +59,7 @@ export async function serve(
   logger: Logger,
   attach?: (elector: Elector, logger: Logger, config: SidecarConfig) => Attachment,
 ): Promise<RunningSidecar> {
-  const timing = resolveTiming({
-    ttlMs: config.ttlMs,
-    retryIntervalMs: config.retryIntervalMs,
-    ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
-  });
+  const timing = electionTimingOf(config);
   const store = await openStore(config, logger, storeCallTimeoutMs(timing));
   let elector: Elector;
   try {

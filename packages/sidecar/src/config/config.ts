@@ -3,13 +3,14 @@ import {
   ELECTION_NAME,
   LeaseholdConfigError,
   LeaseholdTimingError,
-  resolveTiming,
+  TIMING_DEFAULTS,
 } from '@leasehold/core';
 import { maskUrl, PORTABLE_NAMESPACE, SUPPORTED_SCHEMES, urlSecrets } from '@leasehold/adapters';
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readConfigFile, type FileValue } from './config-file.js';
+import { electionTimingOf, secondsText } from './timing.js';
 
 /**
  * The sidecar's configuration: one table of fields drives the flags, the LEASEHOLD_*
@@ -75,12 +76,20 @@ export type ConfigSource =
     }
   | { readonly kind: 'default' };
 
+export interface FormerSpelling {
+  readonly flag: string;
+  readonly env: string;
+  readonly yaml: string;
+}
+
 interface Field<K extends SettingKey> {
   readonly key: K;
   readonly flag: string;
   readonly env: string;
   /** Key in the YAML file. */
   readonly yaml: string;
+  /** The setting's former spelling, still accepted as flag, variable and YAML key. */
+  readonly formerly?: FormerSpelling;
   readonly description: string;
   readonly accepted: string;
   readonly secret?: boolean;
@@ -179,8 +188,8 @@ export const FIELDS = [
     yaml: 'ttl',
     description: 'Lease time to live; a dead leader is replaced within about this long',
     accepted: 'a duration such as 10s or 500ms (at least 1s)',
-    defaultText: '10s',
-    defaultValue: () => 10_000,
+    defaultText: secondsText(TIMING_DEFAULTS.ttlMs),
+    defaultValue: () => TIMING_DEFAULTS.ttlMs,
     parse: duration,
   }),
   field({
@@ -201,8 +210,8 @@ export const FIELDS = [
     yaml: 'retryInterval',
     description: 'How often followers try when the store cannot tell them sooner',
     accepted: 'a duration such as 1s, at most the ttl',
-    defaultText: '1s',
-    defaultValue: () => 1_000,
+    defaultText: secondsText(TIMING_DEFAULTS.retryIntervalMs),
+    defaultValue: () => TIMING_DEFAULTS.retryIntervalMs,
     parse: duration,
   }),
   field({
@@ -264,9 +273,11 @@ export const FIELDS = [
   }),
   field({
     key: 'namespace',
-    flag: 'store-prefix',
-    env: 'LEASEHOLD_STORE_PREFIX',
-    yaml: 'storePrefix',
+    flag: 'namespace',
+    env: 'LEASEHOLD_NAMESPACE',
+    yaml: 'namespace',
+    // Its name until issue 29: the store adapters, the logs and the docs call it namespace.
+    formerly: { flag: 'store-prefix', env: 'LEASEHOLD_STORE_PREFIX', yaml: 'storePrefix' },
     description:
       'Key prefix (Redis, etcd), schema (PostgreSQL), table prefix (SQLite) or top znode (ZooKeeper)',
     accepted: PORTABLE_NAMESPACE.accepted,
@@ -558,16 +569,25 @@ function chooseSource(
   fromFile: ReadonlyMap<string, FileValue>,
 ): GivenSource | null {
   const secretFile = SECRET_FILE_OPTIONS.find((o) => o.key === f.key);
+  const former = f.formerly;
   const levels: { kind: GivenSource['kind']; direct: Given; viaFile: Given }[] = [
     {
       kind: 'flag',
-      direct: given(`--${f.flag}`, f.flag, input.flags[f.flag]),
+      direct: givenOnce(
+        f,
+        given(`--${f.flag}`, f.flag, input.flags[f.flag]),
+        former && given(`--${former.flag}`, former.flag, input.flags[former.flag]),
+      ),
       viaFile:
         secretFile && given(`--${secretFile.flag}`, secretFile.flag, input.flags[secretFile.flag]),
     },
     {
       kind: 'env',
-      direct: given(f.env, f.env, input.env[f.env]),
+      direct: givenOnce(
+        f,
+        given(f.env, f.env, input.env[f.env]),
+        former && given(former.env, former.env, input.env[former.env]),
+      ),
       viaFile: secretFile && given(secretFile.env, secretFile.env, input.env[secretFile.env]),
     },
     {
@@ -597,6 +617,20 @@ function chooseSource(
 
 type Given =
   { readonly name: string; readonly shownName: string; readonly raw: string } | undefined;
+
+/** The setting given under its name or its former one; both at once is refused. */
+function givenOnce(f: AnyField, current: Given, former: Given): Given {
+  if (current !== undefined && former !== undefined) {
+    throw new ConfigValueError(
+      f.flag,
+      { kind: 'default' },
+      '',
+      '',
+      `invalid ${f.flag}: both ${current.shownName} and ${former.shownName} (its former name) are given; keep ${current.shownName}`,
+    );
+  }
+  return current ?? former;
+}
 
 function given(shownName: string, name: string, raw: string | undefined): Given {
   return raw === undefined || raw === '' ? undefined : { name, shownName, raw };
@@ -669,16 +703,12 @@ const TIMING_OPTIONS = {
 } as const satisfies Partial<Record<SettingKey, string>>;
 
 /**
- * The elector's own timing rules (core's resolveTiming), checked before any store is
+ * The elector's own timing rules (core's resolveTiming, config/timing.ts), checked before any store is
  * opened and reported in the user's words: `--renew-interval`, not `renewIntervalMs`.
  */
 function checkTiming(config: SidecarConfig): void {
   try {
-    resolveTiming({
-      ttlMs: config.ttlMs,
-      retryIntervalMs: config.retryIntervalMs,
-      ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
-    });
+    electionTimingOf(config);
   } catch (error) {
     if (!(error instanceof LeaseholdTimingError)) throw error;
     // A rule only the derived settings can break (the safety margin) is the TTL's to fix.
@@ -727,10 +757,7 @@ export function describeConfig(config: SidecarConfig): Record<string, unknown> {
   // Unset, the renew interval is derived from the TTL: print what the elector will use.
   const effective: SidecarConfig = {
     ...config,
-    renewIntervalMs:
-      config.renewIntervalMs ??
-      resolveTiming({ ttlMs: config.ttlMs, retryIntervalMs: config.retryIntervalMs })
-        .renewIntervalMs,
+    renewIntervalMs: electionTimingOf(config).renewIntervalMs,
   };
   for (const f of FIELDS) {
     const value = effective[f.key];
