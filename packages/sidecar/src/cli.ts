@@ -1,13 +1,7 @@
 import type { Elector } from '@leasehold/core';
 import { Command, CommanderError, Option } from 'commander';
-import {
-  FIELDS,
-  SECRET_FILE_OPTIONS,
-  describeConfig,
-  helpText,
-  loadConfig,
-  type SidecarConfig,
-} from './config/config.js';
+import { describeConfig, loadConfig } from './config/config.js';
+import { FIELDS, SECRET_FILE_OPTIONS, helpText, type SidecarConfig } from './config/fields.js';
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable } from './run/run.js';
 import { createLogger, serve, type Attachment } from './sidecar.js';

@@ -1,14 +1,13 @@
 export { version } from './version.js';
+export { loadConfig, describeConfig } from './config/config.js';
 export {
-  loadConfig,
-  describeConfig,
-  commandGraceRule,
   parseDuration,
   FIELDS,
   SECRET_FILE_OPTIONS,
   DEFAULT_STORE,
   type SidecarConfig,
-} from './config/config.js';
+} from './config/fields.js';
+export { commandGraceRule } from './config/timing.js';
 export {
   createSidecarState,
   type SidecarState,

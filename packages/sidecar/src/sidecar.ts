@@ -7,7 +7,7 @@ import {
   type ResignOutcome,
 } from '@leasehold/core';
 import pino, { type Logger } from 'pino';
-import type { SidecarConfig } from './config/config.js';
+import type { SidecarConfig } from './config/fields.js';
 import type { CommandStatus } from './run/command-backoff.js';
 import { isLoopbackAddress } from './http/host-check.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';

@@ -3,13 +3,8 @@ import { isConfigurationFault, LeaseholdConfigError, LeaseholdError } from '@lea
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { ConfigFileError } from './config/config-file.js';
-import {
-  ConfigValueError,
-  describeSource,
-  invalidSetting,
-  type SettingKey,
-  type SidecarConfig,
-} from './config/config.js';
+import { ConfigValueError, describeSource, invalidSetting } from './config/config-errors.js';
+import { type SettingKey, type SidecarConfig } from './config/fields.js';
 
 /**
  * Every failure before the sidecar is up, for every command, becomes one line on stderr and

@@ -1,5 +1,7 @@
 import { LeaseholdError, leaseValidityMs, type ElectionTiming } from '@leasehold/core';
-import { asWritten, commandGraceRule, type SidecarConfig } from '../config/config.js';
+import { asWritten } from '../config/config-errors.js';
+import { type SidecarConfig } from '../config/fields.js';
+import { commandGraceRule } from '../config/timing.js';
 import { electionTimingOf } from '../config/timing.js';
 import { hostMonotonicMs, type StopPlan } from './watchdog-protocol.js';
 

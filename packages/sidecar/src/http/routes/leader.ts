@@ -1,6 +1,6 @@
 import type { Elector } from '@leasehold/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { parseDuration } from '../../config/config.js';
+import { parseDuration } from '../../config/fields.js';
 import { isLeaderAnswer, leaderAnswer, leaderBodySchema } from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
 import { RETRY_AFTER_SECONDS } from '../limits.js';
