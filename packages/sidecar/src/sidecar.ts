@@ -15,6 +15,12 @@ import { createSidecarState } from './http/sidecar-state.js';
 import { electionTimingOf } from './config/timing.js';
 import { readListenerTls, readTlsFiles } from './config/tls-files.js';
 
+/**
+ * One sidecar, from start to stop: open the store, make the elector and the state the HTTP
+ * API reads (http/sidecar-state.ts), bind the listener (http/listener.ts), compete; and
+ * shut down in order. `leasehold` and `leasehold run` (cli.ts) both start here.
+ */
+
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
   const options = { level: config.logLevel, base: { service: 'leasehold' } };
   // Pretty only for a person at a terminal; machines get one JSON object per line, written
