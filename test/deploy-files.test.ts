@@ -23,7 +23,6 @@ import {
   type Mapping,
 } from './support/repo-files.js';
 import { probeSidecar, type ProbeSidecar } from './support/probe-sidecar.js';
-import type { TestListener } from '../packages/sidecar/test/helpers/http-listener.js';
 
 // No Docker engine runs the Dockerfile or docker-compose.yml in CI, so this reads them and
 // holds them to the code they deploy: the configuration schema, the server's routes, the
@@ -161,13 +160,13 @@ async function exitCodeOf(script: string, env: Record<string, string>): Promise<
   return code;
 }
 
-let server: TestListener;
+let server: ProbeSidecar;
 let serverUrl: string;
 let sidecar: ProbeSidecar;
 
 beforeAll(async () => {
   sidecar = await probeSidecar();
-  server = sidecar.listener;
+  server = sidecar;
   serverUrl = server.url;
 });
 

@@ -14,6 +14,7 @@ export {
   type SidecarStateOptions,
 } from './http/sidecar-state.js';
 export { listen, type ListenAddress, type SidecarListener } from './http/listener.js';
+export { ROUTES, type RouteDefinition } from './http/route-table.js';
 export { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 export { leaderBody, type LeaderBody } from './http/answers.js';
 export { createMetrics, type Metrics } from './http/metrics.js';

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { leaderBodySchema } from '../src/http/answers.js';
 import { ROUTES } from '../src/http/route-table.js';
 import { startTestListener } from './helpers/http-listener.js';
-import { until } from './helpers/sidecar-processes.js';
+import { until } from '@leasehold/testkit';
 
 /** The route table against the documentation and against what the listener serves. */
 const page = readFileSync(new URL('../../../docs/http-api.md', import.meta.url), 'utf8');
@@ -75,7 +75,7 @@ describe('the route table', () => {
 describe("GET /v1/leader's shape, defined once (leaderBodySchema)", () => {
   it('is what the listener answers, key for key, on both paths', async () => {
     elector.start();
-    await until(() => elector.isLeader(), 5_000);
+    await until('the elector leads', 5_000, () => elector.isLeader());
     for (const path of ['/v1/leader', '/v1/leader?']) {
       const body = (await listener.request(path)).json();
       expect(keyMismatches(body, leaderBodySchema), path).toEqual([]);
