@@ -114,9 +114,9 @@ export default tseslint.config(
     // leasehold run's watchdog runs beside every command: Node's standard library and its
     // own two helper files only, no Fastify, pino or store client.
     files: [
-      'packages/sidecar/src/watchdog.ts',
-      'packages/sidecar/src/watchdog-protocol.ts',
-      'packages/sidecar/src/process-group.ts',
+      'packages/sidecar/src/run/watchdog.ts',
+      'packages/sidecar/src/run/watchdog-protocol.ts',
+      'packages/sidecar/src/run/process-group.ts',
     ],
     rules: restrictImports({
       regex: String.raw`^(?!node:|\./watchdog-protocol\.js$|\./process-group\.js$)`,

@@ -22,7 +22,7 @@ import {
   yaml,
   type Mapping,
 } from './support/repo-files.js';
-import { probeSidecar, type ProbeSidecar, type SidecarServer } from './support/probe-sidecar.js';
+import { probeSidecar, type ProbeSidecar } from './support/probe-sidecar.js';
 
 // No Docker engine runs the Dockerfile or docker-compose.yml in CI, so this reads them and
 // holds them to the code they deploy: the configuration schema, the server's routes, the
@@ -160,14 +160,14 @@ async function exitCodeOf(script: string, env: Record<string, string>): Promise<
   return code;
 }
 
-let server: SidecarServer;
+let server: ProbeSidecar;
 let serverUrl: string;
 let sidecar: ProbeSidecar;
 
 beforeAll(async () => {
   sidecar = await probeSidecar();
-  server = sidecar.server;
-  serverUrl = await server.listen({ host: '127.0.0.1', port: 0 });
+  server = sidecar;
+  serverUrl = server.url;
 });
 
 afterAll(() => sidecar.close());
@@ -414,7 +414,7 @@ describe('docker-compose.yml', () => {
       const command = strings(service(app).command, `${app}.command`).join(' ');
       const asked = /http:\/\/127\.0\.0\.1:(\d+)(\/[\w/-]+)/.exec(command);
       expect(asked?.[1]).toBe(String(config.port));
-      const answer = await server.inject(asked?.[2] ?? '/');
+      const answer = await server.request(asked?.[2] ?? '/');
       // 503 is "following": the route exists, this probe's elector just does not lead.
       expect([200, 503]).toContain(answer.statusCode);
     }

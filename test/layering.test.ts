@@ -32,9 +32,13 @@ describe('layering: sidecar → adapters → core', () => {
     ],
     ['packages/adapters/src/x.ts', "import '../../core/src/elector.js';", 'by its name'],
     ['packages/sidecar/src/x.ts', "import '../../adapters/src/index.js';", 'by its name'],
-    ['packages/sidecar/src/watchdog.ts', "import 'pino';", 'the watchdog imports only'],
-    ['packages/sidecar/src/watchdog.ts', "import './serve.js';", 'the watchdog imports only'],
-    ['packages/sidecar/src/process-group.ts', "import '@leasehold/core';", 'the watchdog'],
+    ['packages/sidecar/src/run/watchdog.ts', "import 'pino';", 'the watchdog imports only'],
+    [
+      'packages/sidecar/src/run/watchdog.ts',
+      "import '../sidecar.js';",
+      'the watchdog imports only',
+    ],
+    ['packages/sidecar/src/run/process-group.ts', "import '@leasehold/core';", 'the watchdog'],
     // The test kit: tests, chaos and bench only; it leans on nothing but Node.
     ['packages/core/src/x.ts', "import '@leasehold/testkit';", 'must not import the test kit'],
     ['packages/adapters/src/x.ts', "import '@leasehold/testkit';", 'must not import the test kit'],
@@ -44,7 +48,7 @@ describe('layering: sidecar → adapters → core', () => {
     ['packages/testkit/src/x.ts', "import 'ioredis';", 'the test kit imports only'],
     // Nothing reaches into another package, its tests or the chaos suite by a relative path.
     ['test/x.test.ts', "import '../chaos/src/netlab.js';", 'by its name'],
-    ['test/x.test.ts', "import '../packages/sidecar/src/process-group.js';", 'by its name'],
+    ['test/x.test.ts', "import '../packages/sidecar/src/run/process-group.js';", 'by its name'],
     ['test/support/x.ts', "import '../../packages/sidecar/test/helpers/x.js';", 'by its name'],
     ['packages/adapters/test/x.test.ts', "import '../../../chaos/src/x.js';", 'by its name'],
     [
@@ -68,8 +72,8 @@ describe('layering: sidecar → adapters → core', () => {
     ['packages/adapters/src/x.ts', "import 'ioredis';"],
     ['packages/sidecar/src/x.ts', "import '@leasehold/adapters';"],
     ['packages/sidecar/src/x.ts', "import '@leasehold/core';"],
-    ['packages/sidecar/src/watchdog.ts', "import { spawn } from 'node:child_process';"],
-    ['packages/sidecar/src/watchdog.ts', "import './watchdog-protocol.js';"],
+    ['packages/sidecar/src/run/watchdog.ts', "import { spawn } from 'node:child_process';"],
+    ['packages/sidecar/src/run/watchdog.ts', "import './watchdog-protocol.js';"],
     ['packages/testkit/src/x.ts', "import { spawn } from 'node:child_process';"],
     ['packages/testkit/src/stores/x.ts', "import '../netlab.js';"],
     ['packages/adapters/test/x.test.ts', "import { until } from '@leasehold/testkit';"],

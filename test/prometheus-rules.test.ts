@@ -26,7 +26,7 @@ let exported: Set<string>;
 
 beforeAll(async () => {
   sidecar = await probeSidecar();
-  const body = (await sidecar.server.inject('/metrics')).body;
+  const body = (await sidecar.request('/metrics')).body;
   exported = new Set(
     [...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name = '', type]) =>
       type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name],

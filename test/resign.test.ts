@@ -1,6 +1,6 @@
 import { createStore } from '@leasehold/adapters';
 import { Elector, type LeaseStore } from '@leasehold/core';
-import { buildServer, createLogger, createMetrics } from '@leasehold/sidecar';
+import { createLogger, createSidecarState, listen, type SidecarListener } from '@leasehold/sidecar';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateRedis, until } from '@leasehold/testkit';
@@ -14,7 +14,7 @@ const REDIS = process.env.LEASEHOLD_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 interface Candidate {
   readonly elector: Elector;
   readonly store: LeaseStore;
-  readonly app: Awaited<ReturnType<typeof buildServer>>;
+  readonly app: SidecarListener;
 }
 const running: Candidate[] = [];
 
@@ -29,12 +29,13 @@ afterEach(async () => {
 async function candidate(url: string, namespace: string, election: string, id: string) {
   const store = await createStore(url, { namespace });
   const elector = new Elector({ store, election, id, ttlMs: 3_000, retryIntervalMs: 1_000 });
-  const app = await buildServer({
+  // The listener the command uses, on port 0.
+  const state = createSidecarState({
     elector,
     logger: createLogger({ logLevel: 'silent' }),
-    metrics: createMetrics(elector),
     adminToken: TOKEN,
   });
+  const app = await listen(state, { host: '127.0.0.1', port: 0 });
   const started: Candidate = { elector, store, app };
   running.push(started);
   elector.start();
@@ -42,13 +43,12 @@ async function candidate(url: string, namespace: string, election: string, id: s
 }
 
 async function resign(app: Candidate['app']) {
-  const response = await app.inject({
+  const response = await fetch(`${app.url}/v1/resign`, {
     method: 'POST',
-    url: '/v1/resign',
     headers: { authorization: `Bearer ${TOKEN}` },
   });
-  expect(response.statusCode).toBe(200);
-  return response.json<Record<string, unknown>>();
+  expect(response.status).toBe(200);
+  return (await response.json()) as Record<string, unknown>;
 }
 
 describe('POST /v1/resign on Redis', () => {
@@ -127,7 +127,9 @@ describe('POST /v1/resign on Redis', () => {
     // The resigned candidate does not compete for two retry intervals (2 s), but it must not
     // take that long to learn who leads.
     expect(seenAt - electedAt).toBeLessThan(300);
-    const leader = (await one.app.inject('/v1/leader')).json<{ leader: string | null }>();
+    const leader = (await (await fetch(`${one.app.url}/v1/leader`)).json()) as {
+      leader: string | null;
+    };
     expect(leader.leader).toBe('two');
   });
 });

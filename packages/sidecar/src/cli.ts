@@ -1,24 +1,18 @@
 import type { Elector } from '@leasehold/core';
 import { Command, CommanderError, Option } from 'commander';
-import {
-  FIELDS,
-  SECRET_FILE_OPTIONS,
-  describeConfig,
-  helpText,
-  loadConfig,
-  type SidecarConfig,
-} from './config.js';
+import { describeConfig, loadConfig } from './config/config.js';
+import { FIELDS, SECRET_FILE_OPTIONS, helpText, type SidecarConfig } from './config/fields.js';
 import type { Logger } from 'pino';
-import { LeaderOnlyCommand, findExecutable } from './run.js';
-import { createLogger, serve, type Attachment } from './serve.js';
+import { LeaderOnlyCommand, findExecutable } from './run/run.js';
+import { createLogger, serve, type Attachment } from './sidecar.js';
 import { EXIT_CONFIGURATION, StartupFailure, exitOnStartupFailure } from './startup-failure.js';
-import { commandGraceMs, commandGraceProblem } from './stop-plan.js';
+import { commandGraceMs, commandGraceProblem } from './run/stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
-import { statusUrl } from './status-target.js';
-import { sidecarUrl, statusReport } from './status-command.js';
+import { statusUrl } from './status/status-target.js';
+import { sidecarUrl, statusReport } from './status/status-command.js';
 import { version } from './version.js';
-import { yaml } from './yaml.js';
-import { dropIpServernameWarning } from './ip-servername-warning.js';
+import { yaml } from './config/yaml.js';
+import { dropIpServernameWarning } from './config/ip-servername-warning.js';
 
 /**
  * `leasehold` — serve (default), `run`, `config`, `status`. Exit codes: 0 clean; a failure at
@@ -34,6 +28,10 @@ function addConfigOptions(command: Command, forServe = false): Command {
   for (const f of FIELDS) {
     if (forServe && 'runOnly' in f && f.runOnly) continue;
     command.addOption(new Option(`--${f.flag} <value>`, helpText(f)));
+    // The former name still works, and is not offered: --help shows one name per setting.
+    if (f.formerly !== undefined) {
+      command.addOption(new Option(`--${f.formerly.flag} <value>`).hideHelp());
+    }
     const secretFile = SECRET_FILE_OPTIONS.find((o) => o.key === f.key);
     if (secretFile !== undefined) {
       command.addOption(
@@ -47,6 +45,11 @@ function addConfigOptions(command: Command, forServe = false): Command {
 function configFrom(options: Record<string, string | undefined>): SidecarConfig {
   const flags: Record<string, string | undefined> = {};
   for (const { flag } of [...FIELDS, ...SECRET_FILE_OPTIONS]) flags[flag] = options[camel(flag)];
+  for (const f of FIELDS) {
+    if (f.formerly !== undefined) {
+      flags[f.formerly.flag] = options[camel(f.formerly.flag)];
+    }
+  }
   return loadConfig({ flags, env: process.env, configFile: options.config });
 }
 

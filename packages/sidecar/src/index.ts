@@ -1,17 +1,22 @@
 export { version } from './version.js';
+export { loadConfig, describeConfig } from './config/config.js';
 export {
-  loadConfig,
-  describeConfig,
-  commandGraceRule,
   parseDuration,
   FIELDS,
   SECRET_FILE_OPTIONS,
   DEFAULT_STORE,
   type SidecarConfig,
-} from './config.js';
-export { buildServer, type ServerOptions } from './server.js';
+} from './config/fields.js';
+export { commandGraceRule } from './config/timing.js';
+export {
+  createSidecarState,
+  type SidecarState,
+  type SidecarStateOptions,
+} from './http/sidecar-state.js';
+export { listen, type ListenAddress, type SidecarListener } from './http/listener.js';
+export { ROUTES, type RouteDefinition } from './http/route-table.js';
 export { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 export { leaderBody, type LeaderBody } from './http/answers.js';
-export { createMetrics, type Metrics } from './metrics.js';
-export { serve, createLogger, type RunningSidecar } from './serve.js';
+export { createMetrics, type Metrics } from './http/metrics.js';
+export { serve, createLogger, type RunningSidecar } from './sidecar.js';
 export { main } from './cli.js';

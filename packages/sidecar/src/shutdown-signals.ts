@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SidecarConfig } from './config.js';
+import type { SidecarConfig } from './config/fields.js';
 
 /**
  * One signal delivered twice within this long is one request to stop. `npm start` forwards

@@ -2,14 +2,9 @@ import { maskUrl, urlSecrets } from '@leasehold/adapters';
 import { isConfigurationFault, LeaseholdConfigError, LeaseholdError } from '@leasehold/core';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { ConfigFileError } from './config-file.js';
-import {
-  ConfigValueError,
-  describeSource,
-  invalidSetting,
-  type SettingKey,
-  type SidecarConfig,
-} from './config.js';
+import { ConfigFileError } from './config/config-file.js';
+import { ConfigValueError, describeSource, invalidSetting } from './config/config-errors.js';
+import { type SettingKey, type SidecarConfig } from './config/fields.js';
 
 /**
  * Every failure before the sidecar is up, for every command, becomes one line on stderr and

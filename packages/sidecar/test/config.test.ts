@@ -143,7 +143,8 @@ describe('the YAML file, as people write it', () => {
     ['admin_token', 'adminToken'],
     ['LEASEHOLD_ADMIN_TOKEN', 'adminToken'],
     ['adminTokn', 'adminToken'],
-    ['store_prefix', 'storePrefix'],
+    // The setting's former name, misspelt: the current name is suggested.
+    ['store_prefix', 'namespace'],
   ])('refuses %s, suggests %s, and never repeats the value', (key, suggestion) => {
     let message = '';
     try {
@@ -203,6 +204,48 @@ describe('timing rules', () => {
       'invalid command-grace (flag --command-grace): "5s"; must be below the shutdown grace (5s from environment LEASEHOLD_SHUTDOWN_GRACE)',
     );
     expect(commandGraceRule(loadConfig({ flags: {}, env: {} }))).toBeNull();
+  });
+});
+
+describe('the namespace setting, one name with its former one kept', () => {
+  it.each([
+    ['flag --store-prefix', { flags: { 'store-prefix': 'lhold' }, env: {} }],
+    ['LEASEHOLD_STORE_PREFIX', { flags: {}, env: { LEASEHOLD_STORE_PREFIX: 'lhold' } }],
+    ['YAML storePrefix', { flags: {}, env: {}, configFile: yamlFile('storePrefix: lhold\n') }],
+  ])('takes the former spelling %s', (_name, input) => {
+    expect(loadConfig(input).namespace).toBe('lhold');
+  });
+
+  it('takes --namespace, LEASEHOLD_NAMESPACE and namespace:, and refuses both names at once', () => {
+    expect(loadConfig({ flags: { namespace: 'a' }, env: {} }).namespace).toBe('a');
+    expect(loadConfig({ flags: {}, env: { LEASEHOLD_NAMESPACE: 'b' } }).namespace).toBe('b');
+    const file = yamlFile('namespace: c\n');
+    expect(loadConfig({ flags: {}, env: {}, configFile: file }).namespace).toBe('c');
+    expect(() =>
+      loadConfig({ flags: {}, env: { LEASEHOLD_NAMESPACE: 'b', LEASEHOLD_STORE_PREFIX: 'd' } }),
+    ).toThrow(
+      'invalid namespace: both LEASEHOLD_NAMESPACE and LEASEHOLD_STORE_PREFIX (its former name) are given; keep LEASEHOLD_NAMESPACE',
+    );
+    expect(() =>
+      loadConfig({ flags: {}, env: {}, configFile: yamlFile('namespace: a\nstorePrefix: b\n') }),
+    ).toThrow(/sets namespace twice \(as namespace and as storePrefix\)/);
+  });
+
+  it("names the spelling the user wrote in a bad value's line", () => {
+    expect(() => loadConfig({ flags: { 'store-prefix': 'Bad-Name' }, env: {} })).toThrow(
+      /^invalid namespace \(flag --store-prefix\): "Bad-Name"/,
+    );
+  });
+});
+
+describe('timing defaults', () => {
+  it("are core's, not typed again", async () => {
+    const { TIMING_DEFAULTS } = await import('@leasehold/core');
+    const config = loadConfig({ flags: {}, env: {} });
+    expect([config.ttlMs, config.retryIntervalMs]).toEqual([
+      TIMING_DEFAULTS.ttlMs,
+      TIMING_DEFAULTS.retryIntervalMs,
+    ]);
   });
 });
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
  * A TLS connection named by an IP address, as etcd's client makes for `etcds://127.0.0.1`,
  * in a Node process of its own: with the sidecar's filter, no DEP0123; other warnings print.
  */
-const FILTER = fileURLToPath(new URL('../dist/ip-servername-warning.js', import.meta.url));
+const FILTER = fileURLToPath(new URL('../dist/config/ip-servername-warning.js', import.meta.url));
 const SCRIPT = `
   const { dropIpServernameWarning } = await import(${JSON.stringify(FILTER)});
   if (process.argv[1] === 'filtered') dropIpServernameWarning();

@@ -26,7 +26,7 @@ writeFileSync(
 );
 
 describe('the sidecar command', () => {
-  it('serves the hot routes without Fastify and loads it for the first other request', async () => {
+  it('serves the fast routes without Fastify and loads it for the first other request', async () => {
     const prefix = `lhpf${randomUUID().slice(0, 8)}`;
     const child = spawn(
       process.execPath,

@@ -1,13 +1,13 @@
 import { createStore } from '@leasehold/adapters';
 import { Elector, type LeaseStore } from '@leasehold/core';
-import { createMetrics } from '@leasehold/sidecar';
 import { randomUUID } from 'node:crypto';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listen, type ListenOptions, type SidecarListener } from '../src/http/listener.js';
-import { DEFAULT_LIMITS } from '../src/http/limits.js';
+import { listen, type SidecarListener } from '../src/http/listener.js';
+import { createSidecarState } from '../src/http/sidecar-state.js';
+import { DEFAULT_LIMITS, type ListenerLimits } from '../src/http/limits.js';
 import { until } from '@leasehold/testkit';
 
 /**
@@ -35,7 +35,9 @@ afterEach(async () => {
   }
 });
 
-async function sidecar(options: Partial<ListenOptions> = {}): Promise<Running> {
+async function sidecar(
+  options: { host?: string; limits?: Partial<ListenerLimits> } = {},
+): Promise<Running> {
   const store = await createStore(REDIS, { namespace: `lhlt${randomUUID().slice(0, 8)}` });
   const elector = new Elector({
     store,
@@ -44,15 +46,13 @@ async function sidecar(options: Partial<ListenOptions> = {}): Promise<Running> {
     ttlMs: 2_000,
     retryIntervalMs: 200,
   });
-  const listener = await listen({
+  const state = createSidecarState({
     elector,
     logger: pino({ level: 'silent' }),
-    metrics: createMetrics(elector),
     adminToken: undefined,
-    host: '127.0.0.1',
-    port: 0,
-    ...options,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
+  const listener = await listen(state, { host: options.host ?? '127.0.0.1', port: 0 });
   const port = Number(new URL(listener.url).port);
   const r = { listener, elector, store, port };
   running.push(r);

@@ -4,8 +4,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SECRET_FILE_OPTIONS, type SidecarConfig } from '../src/config.js';
-import { readTlsFiles } from '../src/tls-files.js';
+import { SECRET_FILE_OPTIONS, type SidecarConfig } from '../src/config/fields.js';
+import { readTlsFiles } from '../src/config/tls-files.js';
 
 // Every secret setting can be read from a file (Docker and Kubernetes secrets), and the
 // configuration says when a secret is exposed, without ever saying the secret.

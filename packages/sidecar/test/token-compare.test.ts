@@ -2,10 +2,8 @@ import { createStore } from '@leasehold/adapters';
 import { Elector } from '@leasehold/core';
 import type * as nodeCrypto from 'node:crypto';
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createMetrics } from '../src/metrics.js';
-import { buildServer } from '../src/server.js';
+import { startTestListener } from './helpers/http-listener.js';
 
 /**
  * The admin token is compared in constant time whatever is presented: a comparison that
@@ -28,12 +26,7 @@ const store = await createStore('redis://127.0.0.1:6379', {
   namespace: `lhtok${randomUUID().slice(0, 8)}`,
 });
 const elector = new Elector({ store, election: 'tokens', id: 'alpha', ttlMs: 2_000 });
-const app = await buildServer({
-  elector,
-  logger: pino({ level: 'silent' }),
-  metrics: createMetrics(elector),
-  adminToken: TOKEN,
-});
+const app = await startTestListener({ elector, adminToken: TOKEN });
 afterAll(async () => {
   await app.close();
   await store.close();
@@ -47,7 +40,7 @@ describe('POST /v1/resign token comparison', () => {
     ['empty', ''],
   ])('compares a %s wrong token in full, digests of equal length', async (_kind, presented) => {
     compared.length = 0;
-    const answer = await app.inject({
+    const answer = await app.request({
       method: 'POST',
       url: '/v1/resign',
       headers: { authorization: `Bearer ${presented}` },

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { WatchedCommand, spawnWatchdog } from '../src/watched-command.js';
+import { WatchedCommand, spawnWatchdog } from '../src/run/watched-command.js';
 import {
   REPORT_FD,
   hostMonotonicMs,
   type StopPlan,
   type WatchdogReport,
-} from '../src/watchdog-protocol.js';
+} from '../src/run/watchdog-protocol.js';
 import { leftRunning, running, until } from '@leasehold/testkit';
 
 /**

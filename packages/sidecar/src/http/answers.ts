@@ -1,9 +1,10 @@
 import type { Elector, LeaderInfo } from '@leasehold/core';
+import type { FromSchema } from './json-schema-type.js';
 
 /**
  * The answers of the leadership routes, as pure functions of the elector at the moment of
- * the request. The Fastify routes and the node:http fast path (server.ts) both send exactly
- * these, so the two can never drift apart. Every answer reads the elector once
+ * the request. The route table (route-table.ts) hands them to both the node:http fast path
+ * (fast-path.ts) and the Fastify routes (fastify-app.ts), so the two can never drift apart. Every answer reads the elector once
  * (`status()`), so it never mixes two instants (docs/design.md §3.1).
  */
 
@@ -16,27 +17,94 @@ export interface Answer<Body, Status extends number = number> {
 
 export const NO_STORE = { 'cache-control': 'no-store' } as const;
 
-export interface LeaderBody {
-  election: string;
-  leader: string | null;
-  term: number | null;
-  isLeader: boolean;
-  self: string;
-  since: string | null;
-  leaseRemainingMs: number;
-  /** Holding the lock but held off (an earlier holder's lease may still run): leads from. */
-  leadsFrom: string | null;
-  backend: string;
-  store: {
-    healthy: boolean;
-    lastOkAt: string | null;
-    error: { code: string; message: string } | null;
-  };
-  termRegressions: {
-    count: number;
-    last: { at: string; previous: number; observed: number } | null;
-  };
-}
+const storeSchema = {
+  type: 'object',
+  properties: {
+    healthy: { type: 'boolean' },
+    lastOkAt: {
+      type: ['string', 'null'],
+      description: 'ISO time of the last successful store call',
+    },
+    error: {
+      anyOf: [
+        { type: 'null' },
+        {
+          type: 'object',
+          properties: { code: { type: 'string' }, message: { type: 'string' } },
+          required: ['code', 'message'],
+        },
+      ],
+    },
+  },
+  required: ['healthy', 'lastOkAt', 'error'],
+} as const;
+
+/**
+ * GET /v1/leader's body (and each event of GET /v1/events): its one definition. The
+ * OpenAPI document and Fastify's serializer read it, `LeaderBody` is derived from it, and a
+ * test holds docs/http-api.md's example to it.
+ */
+export const leaderBodySchema = {
+  type: 'object',
+  properties: {
+    election: { type: 'string' },
+    leader: { type: ['string', 'null'], description: 'Id of the leader this instance knows of' },
+    term: { type: ['integer', 'null'], description: 'Fencing term of that leader' },
+    isLeader: { type: 'boolean', description: 'Whether this instance leads, as of this request' },
+    self: { type: 'string', description: 'This instance\u2019s id' },
+    since: { type: ['string', 'null'], description: 'ISO time since which the leader is known' },
+    leaseRemainingMs: {
+      type: 'integer',
+      description:
+        'While leading: ms until this instance\u2019s own deadline. Cache no longer than this.',
+    },
+    leadsFrom: {
+      type: ['string', 'null'],
+      description:
+        'While this instance holds the lock but waits out a lease the store may have forgotten (the first election on a never-used namespace): ISO time from which it leads. Otherwise null.',
+    },
+    backend: { type: 'string' },
+    store: storeSchema,
+    termRegressions: {
+      type: 'object',
+      description:
+        'How often this instance saw the election\u2019s term go backwards (the store was reset), and the last time',
+      properties: {
+        count: { type: 'integer' },
+        last: {
+          anyOf: [
+            { type: 'null' },
+            {
+              type: 'object',
+              properties: {
+                at: { type: 'string' },
+                previous: { type: 'integer' },
+                observed: { type: 'integer' },
+              },
+              required: ['at', 'previous', 'observed'],
+            },
+          ],
+        },
+      },
+      required: ['count', 'last'],
+    },
+  },
+  required: [
+    'election',
+    'leader',
+    'term',
+    'isLeader',
+    'self',
+    'since',
+    'leaseRemainingMs',
+    'leadsFrom',
+    'backend',
+    'store',
+    'termRegressions',
+  ],
+} as const;
+
+export type LeaderBody = FromSchema<typeof leaderBodySchema>;
 
 /** Wall-clock ms → ISO text; the same few values recur on every request, so keep the last. */
 function isoTimeCache(): (ms: number | null) => string | null {

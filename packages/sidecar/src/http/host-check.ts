@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
  * the browser lets it read what answers there, sending `Host: attacker.example`. A sidecar
  * bound to loopback is meant for this host's processes only, which name it by a loopback
  * name; any other Host is refused (421 LEASEHOLD_E_HOST_NOT_ALLOWED) before any route, the
- * node:http hot routes and the Fastify ones alike (http/listener.ts).
+ * node:http fast path and the Fastify routes alike (http/listener.ts).
  */
 
 /** Whether an address to bind (`--host`) is loopback: only this host can connect. */

@@ -1,12 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { LeadershipHistory } from '../history.js';
-import type { buildRequestHandler, ServerOptions } from '../server.js';
 import { writeError } from './errors.js';
+import { answerOnFastPath } from './fast-path.js';
+import type { FastifyRoutes } from './fastify-app.js';
 import { isLoopbackAddress, isLoopbackHostHeader } from './host-check.js';
-import { answerHotRoute } from './hot-routes.js';
-import { DEFAULT_LIMITS, limitConnections, type ListenerLimits } from './limits.js';
+import { limitConnections, type ListenerLimits } from './limits.js';
+import type { SidecarState } from './sidecar-state.js';
 
 /** The sidecar's HTTP server, listening. */
 export interface SidecarListener {
@@ -16,40 +16,39 @@ export interface SidecarListener {
   close(): Promise<void>;
 }
 
-type FastifyRoutes = Awaited<ReturnType<typeof buildRequestHandler>>;
-
 /** The listener's own certificate and key (PEM), to serve HTTPS. */
 export interface ListenerTls {
   readonly cert: string;
   readonly key: string;
 }
 
-export type ListenOptions = ServerOptions & {
-  readonly history: LeadershipHistory;
+/** Where to listen: the command's --host and --port (0: any free port), and its TLS. */
+export interface ListenAddress {
   readonly host: string;
   readonly port: number;
-  readonly tls?: ListenerTls;
-};
+  readonly tls?: ListenerTls | undefined;
+}
 
 /**
- * Listen on `host:port` and serve the HTTP API. The hot routes (http/hot-routes.ts) answer
+ * Listen on `host:port` and serve the HTTP API from `state`: the one way the API is served,
+ * by the command and by the tests alike. The fast routes (fast-path.ts) answer
  * from node:http; the first request for any other route loads the Fastify app (the
  * framework, route schemas, OpenAPI, event streams: most of an idle sidecar's memory and
- * start-up time), which then serves that request and every later one the hot routes leave.
+ * start-up time), which then serves that request and every later one the fast path leaves.
  * A sidecar that apps and probes only ask who leads never loads it. Before either, a
  * loopback bind refuses requests for other host names (http/host-check.ts), and the
  * connection limits apply to every server bound (http/limits.ts).
  */
-export async function listen(options: ListenOptions): Promise<SidecarListener> {
-  const { elector, metrics, logger } = options;
-  const limits: ListenerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+export async function listen(
+  state: SidecarState,
+  options: ListenAddress,
+): Promise<SidecarListener> {
+  const { logger, limits } = state;
   const checkHost = isLoopbackAddress(options.host);
   const servers: Server[] = [];
   let routes: Promise<FastifyRoutes> | null = null;
   const fastifyRoutes = (server: Server): Promise<FastifyRoutes> =>
-    (routes ??= import('../server.js').then((module) =>
-      module.buildRequestHandler(options, server),
-    ));
+    (routes ??= import('./fastify-app.js').then((module) => module.loadFastifyApp(state, server)));
   const onRequest = (server: Server, request: IncomingMessage, response: ServerResponse) => {
     const toFastify = (): void => {
       fastifyRoutes(server).then(
@@ -69,7 +68,7 @@ export async function listen(options: ListenOptions): Promise<SidecarListener> {
       );
       return;
     }
-    if (!answerHotRoute(elector, metrics, request, response, toFastify)) toFastify();
+    if (!answerOnFastPath(state, request, response, toFastify)) toFastify();
   };
   const bind = (host: string, port: number): Promise<Server> =>
     bindServer(host, port, onRequest, limits, options.tls);

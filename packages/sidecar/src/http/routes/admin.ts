@@ -1,19 +1,14 @@
-import type { Elector, ResignOutcome } from '@leasehold/core';
-import type { FastifyInstance } from 'fastify';
+import type { ResignOutcome } from '@leasehold/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { errorSchema, sendError } from '../errors.js';
+import type { RouteDefinition } from '../route-table.js';
+import type { AdminPolicy } from '../sidecar-state.js';
 
-/** POST /v1/resign: the one route that changes anything, behind the admin token. */
-
-export interface AdminRoutesOptions {
-  readonly elector: Elector;
-  /** Bearer token for POST /v1/resign; resign is disabled without one. */
-  readonly adminToken: string | undefined;
-  /** Gives up leadership (with `leasehold run`, after stopping the command). */
-  readonly resign: () => Promise<ResignOutcome>;
-  /** Why resign is off although a token may be set; the 403's message. */
-  readonly disabledReason?: string;
-}
+/**
+ * POST /v1/resign, the one route that changes anything, and the admin token check every
+ * route marked `admin` in the route table passes first (fastify-app.ts).
+ */
 
 /** POST /v1/resign's answer: whether this instance stepped down, and what became of its lease. */
 export interface ResignAnswer {
@@ -46,31 +41,51 @@ const resignSchema = {
   },
 } as const;
 
-export async function adminRoutes(app: FastifyInstance, options: AdminRoutesOptions) {
-  const { adminToken, resign, disabledReason } = options;
-  app.post('/v1/resign', { schema: resignSchema }, async (request, reply) => {
-    if (adminToken === undefined || disabledReason !== undefined) {
-      return sendError(
-        reply,
-        403,
-        'LEASEHOLD_E_RESIGN_DISABLED',
-        disabledReason ?? 'resign is disabled: start the sidecar with --admin-token to enable it',
-      );
-    }
-    const header = request.headers.authorization ?? '';
-    const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (!sameSecret(presented, adminToken)) {
-      return sendError(reply, 401, 'LEASEHOLD_E_UNAUTHORIZED', 'missing or wrong bearer token');
-    }
-    const answer = resignAnswer(await resign());
-    // The request's logger already names the election and this id (serve.ts binds them).
-    if (answer.releaseError === undefined) {
-      request.log.info(answer, 'resign requested over HTTP');
-    } else {
-      request.log.warn(answer, 'resigned over HTTP, but the release failed');
-    }
-    return answer;
-  });
+export const adminRoutes: readonly RouteDefinition[] = [
+  {
+    method: 'POST',
+    path: '/v1/resign',
+    schema: resignSchema,
+    admin: true,
+    fastPath: false,
+    handler: ({ admin }) =>
+      async function resign(request) {
+        const answer = resignAnswer(await admin.resign());
+        // The request's logger already names the election and this id (sidecar.ts binds them).
+        if (answer.releaseError === undefined) {
+          request.log.info(answer, 'resign requested over HTTP');
+        } else {
+          request.log.warn(answer, 'resigned over HTTP, but the release failed');
+        }
+        return answer;
+      },
+  },
+];
+
+/**
+ * Refuse an admin route's request unless the policy allows admin routes and the request
+ * presents the token; undefined to let it through.
+ */
+export function refuseWithoutAdminToken(
+  admin: AdminPolicy,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply | undefined {
+  if (admin.token === undefined || admin.disabledReason !== undefined) {
+    return sendError(
+      reply,
+      403,
+      'LEASEHOLD_E_RESIGN_DISABLED',
+      admin.disabledReason ??
+        'resign is disabled: start the sidecar with --admin-token to enable it',
+    );
+  }
+  const header = request.headers.authorization ?? '';
+  const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+  if (!sameSecret(presented, admin.token)) {
+    return sendError(reply, 401, 'LEASEHOLD_E_UNAUTHORIZED', 'missing or wrong bearer token');
+  }
+  return undefined;
 }
 
 export function resignAnswer(outcome: ResignOutcome): ResignAnswer {

@@ -1,13 +1,8 @@
-import type { FastifyInstance } from 'fastify';
-import type { CommandStatus } from '../../command-backoff.js';
+import type { CommandStatus } from '../../run/command-backoff.js';
 import { NO_STORE } from '../answers.js';
+import type { RouteDefinition } from '../route-table.js';
 
 /** `leasehold run` only: its command, for the status page and `leasehold status`. */
-
-export interface CommandRoutesOptions {
-  /** Absent in a plain sidecar (`leasehold serve`): the route answers `command: null`. */
-  readonly command: (() => CommandStatus) | undefined;
-}
 
 const commandSchema = {
   description:
@@ -27,20 +22,28 @@ const commandSchema = {
   },
 } as const;
 
-export async function commandRoutes(app: FastifyInstance, options: CommandRoutesOptions) {
-  app.get('/v1/command', { schema: commandSchema }, async (_request, reply) => {
-    reply.headers(NO_STORE);
-    if (options.command === undefined) {
-      return { command: null, running: false, restarts: 0, backoffMs: 0, backoffUntil: null };
-    }
-    const status = options.command();
-    return {
-      command: status.command,
-      running: status.running,
-      restarts: status.restarts,
-      backoffMs: status.backoffMs,
-      backoffUntil:
-        status.backoffUntil === null ? null : new Date(status.backoffUntil).toISOString(),
-    };
-  });
+export const commandRoutes: readonly RouteDefinition[] = [
+  {
+    method: 'GET',
+    path: '/v1/command',
+    schema: commandSchema,
+    admin: false,
+    fastPath: false,
+    answer: ({ command }) => ({ statusCode: 200, headers: NO_STORE, body: commandBody(command) }),
+  },
+];
+
+/** The command's status; in a plain sidecar (`leasehold serve`), `command: null`. */
+function commandBody(command: (() => CommandStatus) | undefined) {
+  if (command === undefined) {
+    return { command: null, running: false, restarts: 0, backoffMs: 0, backoffUntil: null };
+  }
+  const status = command();
+  return {
+    command: status.command,
+    running: status.running,
+    restarts: status.restarts,
+    backoffMs: status.backoffMs,
+    backoffUntil: status.backoffUntil === null ? null : new Date(status.backoffUntil).toISOString(),
+  };
 }

@@ -1,98 +1,14 @@
 import type { Elector } from '@leasehold/core';
-import type { FastifyInstance } from 'fastify';
-import { parseDuration } from '../../config.js';
-import { isLeaderAnswer, leaderAnswer } from '../answers.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { parseDuration } from '../../config/fields.js';
+import { isLeaderAnswer, leaderAnswer, leaderBodySchema } from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
 import { RETRY_AFTER_SECONDS } from '../limits.js';
+import type { RouteDefinition } from '../route-table.js';
+import type { SidecarState } from '../sidecar-state.js';
 import type { Subscribers } from '../subscribers.js';
 
 /** GET /v1/leader (with its long-poll) and GET /v1/is-leader. */
-
-export interface LeaderRoutesOptions {
-  readonly elector: Elector;
-  /** Longest `?wait=` a long-poll may ask for. */
-  readonly maxWaitMs: number;
-  /** The long-polls waiting, capped. */
-  readonly longPolls: Subscribers;
-}
-
-const storeSchema = {
-  type: 'object',
-  properties: {
-    healthy: { type: 'boolean' },
-    lastOkAt: {
-      type: ['string', 'null'],
-      description: 'ISO time of the last successful store call',
-    },
-    error: {
-      anyOf: [
-        { type: 'null' },
-        { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
-      ],
-    },
-  },
-  required: ['healthy', 'lastOkAt', 'error'],
-} as const;
-
-const leaderSchema = {
-  type: 'object',
-  properties: {
-    election: { type: 'string' },
-    leader: { type: ['string', 'null'], description: 'Id of the leader this instance knows of' },
-    term: { type: ['integer', 'null'], description: 'Fencing term of that leader' },
-    isLeader: { type: 'boolean', description: 'Whether this instance leads, as of this request' },
-    self: { type: 'string', description: 'This instance\u2019s id' },
-    since: { type: ['string', 'null'], description: 'ISO time since which the leader is known' },
-    leaseRemainingMs: {
-      type: 'integer',
-      description:
-        'While leading: ms until this instance\u2019s own deadline. Cache no longer than this.',
-    },
-    leadsFrom: {
-      type: ['string', 'null'],
-      description:
-        'While this instance holds the lock but waits out a lease the store may have forgotten (the first election on a never-used namespace): ISO time from which it leads. Otherwise null.',
-    },
-    backend: { type: 'string' },
-    store: storeSchema,
-    termRegressions: {
-      type: 'object',
-      description:
-        'How often this instance saw the election\u2019s term go backwards (the store was reset), and the last time',
-      properties: {
-        count: { type: 'integer' },
-        last: {
-          anyOf: [
-            { type: 'null' },
-            {
-              type: 'object',
-              properties: {
-                at: { type: 'string' },
-                previous: { type: 'integer' },
-                observed: { type: 'integer' },
-              },
-              required: ['at', 'previous', 'observed'],
-            },
-          ],
-        },
-      },
-      required: ['count', 'last'],
-    },
-  },
-  required: [
-    'election',
-    'leader',
-    'term',
-    'isLeader',
-    'self',
-    'since',
-    'leaseRemainingMs',
-    'leadsFrom',
-    'backend',
-    'store',
-    'termRegressions',
-  ],
-} as const;
 
 const isLeaderSchema = {
   description: '200 while this instance leads, 503 otherwise',
@@ -113,52 +29,63 @@ interface LongPoll {
   readonly term?: string;
 }
 
-export async function leaderRoutes(app: FastifyInstance, options: LeaderRoutesOptions) {
-  const { elector, maxWaitMs, longPolls } = options;
-
-  app.get<{ Querystring: LongPoll }>(
-    '/v1/leader',
-    {
-      schema: {
-        description:
-          'Who leads. With ?wait=30s&term=N, waits until the term or leader differs from N.',
-        querystring: {
-          type: 'object',
-          properties: { wait: { type: 'string' }, term: { type: 'string' } },
-          additionalProperties: false,
-        },
-        response: { 200: leaderSchema, 400: errorSchema, 503: errorSchema },
+export const leaderRoutes: readonly RouteDefinition[] = [
+  {
+    method: 'GET',
+    path: '/v1/leader',
+    schema: {
+      description:
+        'Who leads. With ?wait=30s&term=N, waits until the term or leader differs from N.',
+      querystring: {
+        type: 'object',
+        properties: { wait: { type: 'string' }, term: { type: 'string' } },
+        additionalProperties: false,
       },
+      response: { 200: leaderBodySchema, 400: errorSchema, 503: errorSchema },
     },
-    async (request, reply) => {
-      const poll = parseLongPoll(request.query, maxWaitMs);
-      if (poll instanceof Error) {
-        return sendError(reply, 400, 'LEASEHOLD_E_BAD_REQUEST', poll.message);
-      }
-      if (poll !== null) {
-        // A body nobody reads pauses the socket, which then never sees its client go.
-        request.raw.resume();
-        // The response's close, not the request's: a request read to its end closes.
-        const waited = await waitForChange(elector, longPolls, poll, reply.raw);
-        if (!waited) {
-          reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-          return sendError(
-            reply,
-            503,
-            'LEASEHOLD_E_TOO_MANY_SUBSCRIBERS',
-            `${longPolls.max} long-polls already wait; retry later, or ask without ?wait=`,
-          );
-        }
-      }
-      const { headers, body } = leaderAnswer(elector);
-      return reply.headers(headers).send(body);
-    },
-  );
+    admin: false,
+    fastPath: true,
+    answer: ({ elector }) => leaderAnswer(elector),
+    handler: (state) => (request, reply) =>
+      answerLeader(state, request as FastifyRequest<{ Querystring: LongPoll }>, reply),
+  },
+  {
+    method: 'GET',
+    path: '/v1/is-leader',
+    schema: isLeaderSchema,
+    admin: false,
+    fastPath: true,
+    answer: ({ elector }) => isLeaderAnswer(elector),
+  },
+];
 
-  app.get('/v1/is-leader', { schema: isLeaderSchema }, async (_request, reply) => {
-    const { statusCode, headers, body } = isLeaderAnswer(elector);
-    return reply.code(statusCode).headers(headers).send(body);
-  });
+/** GET /v1/leader through Fastify: with a query string, perhaps a long-poll. */
+async function answerLeader(
+  { elector, longPolls, maxWaitMs }: SidecarState,
+  request: FastifyRequest<{ Querystring: LongPoll }>,
+  reply: FastifyReply,
+) {
+  const poll = parseLongPoll(request.query, maxWaitMs);
+  if (poll instanceof Error) {
+    return sendError(reply, 400, 'LEASEHOLD_E_BAD_REQUEST', poll.message);
+  }
+  if (poll !== null) {
+    // A body nobody reads pauses the socket, which then never sees its client go.
+    request.raw.resume();
+    // The response's close, not the request's: a request read to its end closes.
+    const waited = await waitForChange(elector, longPolls, poll, reply.raw);
+    if (!waited) {
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return sendError(
+        reply,
+        503,
+        'LEASEHOLD_E_TOO_MANY_SUBSCRIBERS',
+        `${longPolls.max} long-polls already wait; retry later, or ask without ?wait=`,
+      );
+    }
+  }
+  const { headers, body } = leaderAnswer(elector);
+  return reply.headers(headers).send(body);
 }
 
 /** `?wait=…&term=…`: null without a wait, an Error naming the bad parameter. */

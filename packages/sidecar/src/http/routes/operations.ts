@@ -1,14 +1,7 @@
-import type { Elector } from '@leasehold/core';
-import type { FastifyInstance } from 'fastify';
-import type { Metrics } from '../../metrics.js';
 import { readinessAnswer } from '../answers.js';
+import type { RouteDefinition } from '../route-table.js';
 
 /** For the platform: liveness, readiness, Prometheus and the OpenAPI document. */
-
-export interface OperationsRoutesOptions {
-  readonly elector: Elector;
-  readonly metrics: Metrics;
-}
 
 const healthzSchema = {
   description: 'The process and its election loop are alive',
@@ -26,24 +19,41 @@ const readyzSchema = {
   },
 } as const;
 
-export async function operationsRoutes(app: FastifyInstance, options: OperationsRoutesOptions) {
-  const { elector, metrics } = options;
-
-  app.get('/healthz', { schema: healthzSchema }, async () => ({ ok: true }));
-
-  app.get('/readyz', { schema: readyzSchema }, async (_request, reply) => {
-    const { statusCode, body } = readinessAnswer(elector);
-    return reply.code(statusCode).send(body);
-  });
-
-  app.get(
-    '/metrics',
-    { schema: { description: 'Prometheus metrics', hide: false } },
-    async (_request, reply) => {
-      reply.header('Content-Type', metrics.contentType);
-      return metrics.render();
-    },
-  );
-
-  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-}
+export const operationsRoutes: readonly RouteDefinition[] = [
+  {
+    method: 'GET',
+    path: '/healthz',
+    schema: healthzSchema,
+    admin: false,
+    fastPath: true,
+    answer: () => ({ statusCode: 200, headers: {}, body: { ok: true } }),
+  },
+  {
+    method: 'GET',
+    path: '/readyz',
+    schema: readyzSchema,
+    admin: false,
+    fastPath: true,
+    answer: ({ elector }) => readinessAnswer(elector),
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    schema: { description: 'Prometheus metrics', hide: false },
+    admin: false,
+    fastPath: true,
+    answer: async ({ metrics }) => ({
+      statusCode: 200,
+      headers: { 'content-type': metrics.contentType },
+      body: await metrics.render(),
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/openapi.json',
+    schema: { hide: true },
+    admin: false,
+    fastPath: false,
+    handler: (_state, app) => async () => app.swagger(),
+  },
+];

@@ -1,25 +1,16 @@
-import type { Elector } from '@leasehold/core';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { LeadershipHistory } from '../../history.js';
-import { statusPage, wantsHtml } from '../../status-page.js';
+import { statusPage, wantsHtml } from '../status-page.js';
 import { leaderBody, nameAnswer } from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
 import { RETRY_AFTER_SECONDS } from '../limits.js';
-import type { Subscribers } from '../subscribers.js';
+import type { RouteDefinition } from '../route-table.js';
+import type { SidecarState } from '../sidecar-state.js';
 
 /**
  * What a person or a dashboard looks at: GET / (the Kubernetes leader-elector answer, or
  * the status page for a browser), the history of changes, the members and the event stream.
  */
-
-export interface StatusRoutesOptions {
-  readonly elector: Elector;
-  /** Kept since the elector was created (server.ts), not since these routes were. */
-  readonly history: LeadershipHistory;
-  /** The event streams open, capped. */
-  readonly eventStreams: Subscribers;
-}
 
 const rootSchema = {
   description:
@@ -92,80 +83,104 @@ const membersSchema = {
   },
 } as const;
 
-export async function statusRoutes(
-  app: FastifyInstance,
-  { elector, history, eventStreams }: StatusRoutesOptions,
-) {
-  app.get('/', { schema: rootSchema }, async (request, reply) => {
-    if (wantsHtml(request.headers.accept)) {
-      const page = statusPage();
-      return reply.headers(page.headers).send(page.html);
-    }
-    return reply.type('application/json').send(nameAnswer(elector));
-  });
-
-  app.get('/v1/history', { schema: historySchema }, async () => ({ changes: history.recent() }));
-
-  app.get('/v1/members', { schema: membersSchema }, async (_request, reply) => {
-    try {
-      const members = await elector.members();
-      return {
-        members: members.map((m) => ({
-          ...m,
-          startedAt: new Date(m.startedAt).toISOString(),
-          lastHeartbeatAt: new Date(m.lastHeartbeatAt).toISOString(),
-        })),
-      };
-    } catch (error) {
-      const code = (error as { code?: string }).code ?? 'LEASEHOLD_E_STORE_UNAVAILABLE';
-      const message = `the store could not list members: ${(error as Error).message}`;
-      return sendError(reply, 503, code, message);
-    }
-  });
-
-  app.get(
-    '/v1/events',
-    {
-      // Any client that does not refuse event streams gets one: curl and proxies send
-      // `Accept: */*` or nothing; only an Accept that rules text/event-stream out gets 406.
-      sse: 'only',
-      schema: {
-        description: 'Server-Sent Events: a `leader` event on every change, heartbeats meanwhile',
+export const statusRoutes: readonly RouteDefinition[] = [
+  {
+    method: 'GET',
+    path: '/',
+    schema: rootSchema,
+    admin: false,
+    fastPath: false,
+    handler: ({ elector }) =>
+      async function root(request, reply) {
+        if (wantsHtml(request.headers.accept)) {
+          const page = statusPage();
+          return reply.headers(page.headers).send(page.html);
+        }
+        return reply.type('application/json').send(nameAnswer(elector));
       },
+  },
+  {
+    method: 'GET',
+    path: '/v1/history',
+    schema: historySchema,
+    admin: false,
+    fastPath: false,
+    answer: ({ history }) => ({
+      statusCode: 200,
+      headers: {},
+      body: { changes: history.recent() },
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/v1/members',
+    schema: membersSchema,
+    admin: false,
+    fastPath: false,
+    handler: (state) => (_request, reply) => answerMembers(state, reply),
+  },
+  {
+    method: 'GET',
+    path: '/v1/events',
+    // Any client that does not refuse event streams gets one: curl and proxies send
+    // `Accept: */*` or nothing; only an Accept that rules text/event-stream out gets 406.
+    sse: 'only',
+    schema: {
+      description: 'Server-Sent Events: a `leader` event on every change, heartbeats meanwhile',
     },
-    async (request, reply) => {
-      const send = (): void => {
-        void reply.sse.send({ event: 'leader', data: leaderBody(elector) }).catch(() => {});
-      };
-      // A body nobody reads pauses the socket, which then never sees its client go and
-      // would hold its slot: a stream's request has none.
-      if (hasBody(request.headers)) {
-        return sendError(
-          reply,
-          400,
-          'LEASEHOLD_E_BAD_REQUEST',
-          'an event stream request has no body',
-        );
-      }
-      const unsubscribe = eventStreams.subscribe(send);
-      if (unsubscribe === null) {
-        reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-        return sendError(
-          reply,
-          503,
-          'LEASEHOLD_E_TOO_MANY_SUBSCRIBERS',
-          `${eventStreams.max} event streams are already open; retry later`,
-        );
-      }
-      reply.sse.keepAlive();
-      reply.sse.onClose(unsubscribe);
-      // A client gone before the stream started (it half-closed, or dropped at once) gets no
-      // onClose: its slot would be held for good, and enough of them fill the cap.
-      reply.raw.once('close', unsubscribe);
-      if (reply.raw.destroyed || request.raw.destroyed) unsubscribe();
-      send();
-    },
-  );
+    admin: false,
+    fastPath: false,
+    handler: (state) => (request, reply) => streamEvents(state, request, reply),
+  },
+];
+
+async function answerMembers({ elector }: SidecarState, reply: FastifyReply) {
+  try {
+    const members = await elector.members();
+    return {
+      members: members.map((m) => ({
+        ...m,
+        startedAt: new Date(m.startedAt).toISOString(),
+        lastHeartbeatAt: new Date(m.lastHeartbeatAt).toISOString(),
+      })),
+    };
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'LEASEHOLD_E_STORE_UNAVAILABLE';
+    const message = `the store could not list members: ${(error as Error).message}`;
+    return sendError(reply, 503, code, message);
+  }
+}
+
+async function streamEvents(
+  { elector, eventStreams }: SidecarState,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  const send = (): void => {
+    void reply.sse.send({ event: 'leader', data: leaderBody(elector) }).catch(() => {});
+  };
+  // A body nobody reads pauses the socket, which then never sees its client go and
+  // would hold its slot: a stream's request has none.
+  if (hasBody(request.headers)) {
+    return sendError(reply, 400, 'LEASEHOLD_E_BAD_REQUEST', 'an event stream request has no body');
+  }
+  const unsubscribe = eventStreams.subscribe(send);
+  if (unsubscribe === null) {
+    reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    return sendError(
+      reply,
+      503,
+      'LEASEHOLD_E_TOO_MANY_SUBSCRIBERS',
+      `${eventStreams.max} event streams are already open; retry later`,
+    );
+  }
+  reply.sse.keepAlive();
+  reply.sse.onClose(unsubscribe);
+  // A client gone before the stream started (it half-closed, or dropped at once) gets no
+  // onClose: its slot would be held for good, and enough of them fill the cap.
+  reply.raw.once('close', unsubscribe);
+  if (reply.raw.destroyed || request.raw.destroyed) unsubscribe();
+  send();
 }
 
 function hasBody(headers: IncomingHttpHeaders): boolean {

@@ -21,7 +21,7 @@ import {
  */
 
 /** The built watchdog; `../dist/` finds it from the sources (tests) and from dist alike. */
-export const WATCHDOG_ENTRY = fileURLToPath(new URL('../dist/watchdog.js', import.meta.url));
+export const WATCHDOG_ENTRY = fileURLToPath(new URL('../../dist/run/watchdog.js', import.meta.url));
 
 export interface WatchedCommandOptions {
   readonly command: string;

@@ -3,7 +3,8 @@ import { yaml } from './yaml.js';
 
 /**
  * The YAML configuration file. Each setting has a YAML key (`adminToken`) and a flag
- * (`--admin-token`); people copy either spelling into the file, so both are accepted. Any
+ * (`--admin-token`); people copy either spelling into the file, so both are accepted, and so
+ * is a setting's former name (`storePrefix` for `namespace`). Any
  * other key is refused with the nearest known key, and its value is never repeated: an
  * unknown key may well hold a secret.
  */
@@ -13,6 +14,12 @@ export interface FileKey {
   readonly yaml: string;
   /** The flag without its dashes, which the file accepts too. */
   readonly flag: string;
+  /** A former spelling of the setting, accepted as either too. */
+  readonly formerly?: { readonly yaml: string; readonly flag: string };
+}
+
+function spellings(k: FileKey): string[] {
+  return [k.yaml, k.flag, ...(k.formerly === undefined ? [] : [k.formerly.yaml, k.formerly.flag])];
 }
 
 /** A value from the file, with the key as the user spelled it. */
@@ -37,7 +44,7 @@ export function readConfigFile(
   const entries = readMapping(path);
   const byYaml = new Map<string, FileValue>();
   for (const [key, value] of Object.entries(entries)) {
-    const known = keys.find((k) => k.yaml === key || k.flag === key);
+    const known = keys.find((k) => spellings(k).includes(key));
     if (known === undefined) {
       const suggestion = nearestKey(key, keys);
       throw new ConfigFileError(
@@ -90,7 +97,9 @@ function nearestKey(key: string, keys: readonly FileKey[]): string | null {
   const wanted = normalise(key);
   let best: { yaml: string; distance: number } | null = null;
   for (const k of keys) {
-    const distance = editDistance(wanted, normalise(k.yaml));
+    // Near any spelling, current or former; the current one is suggested.
+    const spelt = [k.yaml, ...(k.formerly === undefined ? [] : [k.formerly.yaml])];
+    const distance = Math.min(...spelt.map((name) => editDistance(wanted, normalise(name))));
     if (
       distance <= Math.max(1, Math.floor(wanted.length / 4)) &&
       distance < (best?.distance ?? Infinity)

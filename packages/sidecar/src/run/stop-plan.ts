@@ -1,10 +1,8 @@
-import {
-  LeaseholdError,
-  leaseValidityMs,
-  resolveTiming,
-  type ElectionTiming,
-} from '@leasehold/core';
-import { asWritten, commandGraceRule, type SidecarConfig } from './config.js';
+import { LeaseholdError, leaseValidityMs, type ElectionTiming } from '@leasehold/core';
+import { asWritten } from '../config/config-errors.js';
+import { type SidecarConfig } from '../config/fields.js';
+import { commandGraceRule } from '../config/timing.js';
+import { electionTimingOf } from '../config/timing.js';
 import { hostMonotonicMs, type StopPlan } from './watchdog-protocol.js';
 
 /**
@@ -56,11 +54,7 @@ export const DEFAULT_COMMAND_GRACE_MS = 5_000;
 
 function electionTiming(config: SidecarConfig): ElectionTiming | null {
   try {
-    return resolveTiming({
-      ttlMs: config.ttlMs,
-      retryIntervalMs: config.retryIntervalMs,
-      ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
-    });
+    return electionTimingOf(config);
   } catch {
     return null; // a broken timing rule is reported, by name, when the elector is built
   }

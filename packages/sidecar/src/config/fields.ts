@@ -1,20 +1,13 @@
-import {
-  CANDIDATE_ID,
-  ELECTION_NAME,
-  LeaseholdConfigError,
-  LeaseholdTimingError,
-  resolveTiming,
-} from '@leasehold/core';
-import { maskUrl, PORTABLE_NAMESPACE, SUPPORTED_SCHEMES, urlSecrets } from '@leasehold/adapters';
-import { readFileSync, statSync } from 'node:fs';
+import { CANDIDATE_ID, ELECTION_NAME, TIMING_DEFAULTS } from '@leasehold/core';
+import { PORTABLE_NAMESPACE, SUPPORTED_SCHEMES } from '@leasehold/adapters';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { readConfigFile, type FileValue } from './config-file.js';
+import { secondsText } from './timing.js';
 
 /**
- * The sidecar's configuration: one table of fields drives the flags, the LEASEHOLD_*
- * environment, the YAML file, the defaults, `leasehold config` and the error line a bad
- * value gets. Precedence: flag > environment > YAML file > default.
+ * The sidecar's settings: one table of fields drives the flags, the LEASEHOLD_*
+ * environment, the YAML file, the defaults, `--help`, `leasehold config` and the error line
+ * a bad value gets (read by config.ts, worded by config-errors.ts).
  */
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -75,12 +68,20 @@ export type ConfigSource =
     }
   | { readonly kind: 'default' };
 
+export interface FormerSpelling {
+  readonly flag: string;
+  readonly env: string;
+  readonly yaml: string;
+}
+
 interface Field<K extends SettingKey> {
   readonly key: K;
   readonly flag: string;
   readonly env: string;
   /** Key in the YAML file. */
   readonly yaml: string;
+  /** The setting's former spelling, still accepted as flag, variable and YAML key. */
+  readonly formerly?: FormerSpelling;
   readonly description: string;
   readonly accepted: string;
   readonly secret?: boolean;
@@ -179,8 +180,8 @@ export const FIELDS = [
     yaml: 'ttl',
     description: 'Lease time to live; a dead leader is replaced within about this long',
     accepted: 'a duration such as 10s or 500ms (at least 1s)',
-    defaultText: '10s',
-    defaultValue: () => 10_000,
+    defaultText: secondsText(TIMING_DEFAULTS.ttlMs),
+    defaultValue: () => TIMING_DEFAULTS.ttlMs,
     parse: duration,
   }),
   field({
@@ -201,8 +202,8 @@ export const FIELDS = [
     yaml: 'retryInterval',
     description: 'How often followers try when the store cannot tell them sooner',
     accepted: 'a duration such as 1s, at most the ttl',
-    defaultText: '1s',
-    defaultValue: () => 1_000,
+    defaultText: secondsText(TIMING_DEFAULTS.retryIntervalMs),
+    defaultValue: () => TIMING_DEFAULTS.retryIntervalMs,
     parse: duration,
   }),
   field({
@@ -264,9 +265,11 @@ export const FIELDS = [
   }),
   field({
     key: 'namespace',
-    flag: 'store-prefix',
-    env: 'LEASEHOLD_STORE_PREFIX',
-    yaml: 'storePrefix',
+    flag: 'namespace',
+    env: 'LEASEHOLD_NAMESPACE',
+    yaml: 'namespace',
+    // Its name until issue 29: the store adapters, the logs and the docs call it namespace.
+    formerly: { flag: 'store-prefix', env: 'LEASEHOLD_STORE_PREFIX', yaml: 'storePrefix' },
     description:
       'Key prefix (Redis, etcd), schema (PostgreSQL), table prefix (SQLite) or top znode (ZooKeeper)',
     accepted: PORTABLE_NAMESPACE.accepted,
@@ -400,7 +403,7 @@ function field<K extends SettingKey>(definition: Field<K>): Field<K> {
   return definition;
 }
 
-type AnyField = (typeof FIELDS)[number];
+export type AnyField = (typeof FIELDS)[number];
 
 /**
  * Every secret setting can be read from a file instead (the convention of Docker and
@@ -415,7 +418,7 @@ export interface SecretFileOption {
   readonly description: string;
 }
 
-function isSecret(f: AnyField): boolean {
+export function isSecret(f: AnyField): boolean {
   return 'secret' in f && f.secret === true;
 }
 
@@ -429,313 +432,12 @@ export const SECRET_FILE_OPTIONS: readonly SecretFileOption[] = FIELDS.filter(is
   }),
 );
 
-/** A bad value: exit code 2 and this one line, naming the setting as the user gave it. */
-export class ConfigValueError extends LeaseholdConfigError {
-  constructor(
-    fieldName: string,
-    source: ConfigSource,
-    value: string,
-    accepted: string,
-    line = `invalid ${fieldName} (${describeSource(source)}): ${JSON.stringify(value)}; ${accepted}`,
-  ) {
-    super(fieldName, value, accepted);
-    this.message = line;
-  }
-}
-
-export function describeSource(source: ConfigSource): string {
-  const path = source.kind !== 'default' && source.path !== undefined ? ` ${source.path}` : '';
-  switch (source.kind) {
-    case 'flag':
-      return `flag --${source.name}${path}`;
-    case 'env':
-      return `environment ${source.name}${path}`;
-    case 'file':
-      return `config file key ${source.name}${path}`;
-    default:
-      return 'default';
-  }
-}
-
-/** The value as a message may show it: store passwords and secrets masked. */
-function shown(f: AnyField, raw: string): string {
-  if (f.key === 'store') return maskUrl(raw);
-  return isSecret(f) ? '***' : raw;
-}
-
-function fieldOf(key: SettingKey): AnyField {
+export function fieldOf(key: SettingKey): AnyField {
   const found = FIELDS.find((f) => f.key === key);
   if (found === undefined) throw new Error(`no configuration field ${key}`);
   return found;
 }
-
-/**
- * A value that parsed but breaks a rule found later (a timing rule, an unreadable TLS file):
- * the same one line as a value that does not parse, naming the flag, variable or YAML key.
- */
-export function invalidSetting(
-  config: Pick<SidecarConfig, 'sources'> & Partial<SidecarConfig>,
-  key: SettingKey,
-  accepted: string,
-): ConfigValueError {
-  const f = fieldOf(key);
-  const source = config.sources[key] ?? { kind: 'default' };
-  const raw = source.kind === 'default' ? String(config[key] ?? f.defaultText) : source.raw;
-  return new ConfigValueError(f.flag, source, shown(f, raw), accepted);
-}
-
-/**
- * A value as the user wrote it (`--ttl 10s`, `LEASEHOLD_TTL=10s`, `ttl: 10s`), or as the flag
- * with its default (`--ttl 10s (default)`), secrets masked: for messages about a combination
- * of values, which name each as it was given.
- */
-export function asWritten(config: Pick<SidecarConfig, 'sources'>, key: SettingKey): string {
-  const f = fieldOf(key);
-  const source = config.sources[key] ?? { kind: 'default' };
-  const value = (raw: string) =>
-    source.kind !== 'default' && source.path !== undefined ? source.path : shown(f, raw);
-  switch (source.kind) {
-    case 'flag':
-      return `--${source.name} ${value(source.raw)}`;
-    case 'env':
-      return `${source.name}=${value(source.raw)}`;
-    case 'file':
-      return `${source.name}: ${value(source.raw)}`;
-    default:
-      return `--${f.flag} ${f.defaultText} (default)`;
-  }
-}
-
-export interface ConfigInput {
-  /** Flag values by flag name (without dashes), as strings. */
-  readonly flags: Readonly<Record<string, string | undefined>>;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Path of the YAML file, from --config or LEASEHOLD_CONFIG. */
-  readonly configFile?: string | undefined;
-}
-
-export function loadConfig(input: ConfigInput): SidecarConfig {
-  const configFile = input.configFile ?? input.env.LEASEHOLD_CONFIG;
-  const fromFile: ReadonlyMap<string, FileValue> =
-    configFile === undefined || configFile === ''
-      ? new Map()
-      : readConfigFile(configFile, [...FIELDS, ...SECRET_FILE_OPTIONS]);
-  const values: Record<string, unknown> = {};
-  const sources: Partial<Record<SettingKey, ConfigSource>> = {};
-  for (const f of FIELDS) {
-    const source = chooseSource(f, input, fromFile);
-    if (source === null) {
-      values[f.key] = f.defaultValue();
-      continue;
-    }
-    const parsed = f.parse(source.raw);
-    if (parsed instanceof Error) {
-      throw new ConfigValueError(f.flag, source, shown(f, source.raw), f.accepted);
-    }
-    values[f.key] = parsed;
-    sources[f.key] = source;
-  }
-  const config: SidecarConfig = {
-    ...(values as Omit<SidecarConfig, 'storeIsDefault' | 'configFile' | 'sources' | 'warnings'>),
-    storeIsDefault: sources.store === undefined,
-    configFile: configFile === '' ? undefined : configFile,
-    sources,
-    warnings: [...commandLineSecrets(sources), ...readableConfigFile(configFile, fromFile)],
-  };
-  checkTiming(config);
-  return config;
-}
-
-type GivenSource = Exclude<ConfigSource, { kind: 'default' }>;
-
-/**
- * The first source that gives the setting: flag, then environment, then YAML file. At each,
- * a secret may come as a value or as a file holding it; both at once is refused.
- */
-function chooseSource(
-  f: AnyField,
-  input: ConfigInput,
-  fromFile: ReadonlyMap<string, FileValue>,
-): GivenSource | null {
-  const secretFile = SECRET_FILE_OPTIONS.find((o) => o.key === f.key);
-  const levels: { kind: GivenSource['kind']; direct: Given; viaFile: Given }[] = [
-    {
-      kind: 'flag',
-      direct: given(`--${f.flag}`, f.flag, input.flags[f.flag]),
-      viaFile:
-        secretFile && given(`--${secretFile.flag}`, secretFile.flag, input.flags[secretFile.flag]),
-    },
-    {
-      kind: 'env',
-      direct: given(f.env, f.env, input.env[f.env]),
-      viaFile: secretFile && given(secretFile.env, secretFile.env, input.env[secretFile.env]),
-    },
-    {
-      kind: 'file',
-      direct: fileGiven(fromFile.get(f.yaml), f.yaml),
-      viaFile: secretFile && fileGiven(fromFile.get(secretFile.yaml), secretFile.yaml),
-    },
-  ];
-  for (const { kind, direct, viaFile } of levels) {
-    if (direct !== undefined && viaFile !== undefined) {
-      throw new ConfigValueError(
-        f.flag,
-        { kind: 'default' },
-        '',
-        '',
-        `invalid ${f.flag}: both ${direct.shownName} and ${viaFile.shownName} are given; keep one`,
-      );
-    }
-    if (direct !== undefined) return { kind, name: direct.name, raw: direct.raw };
-    if (viaFile !== undefined && secretFile !== undefined) {
-      const source = { kind, name: viaFile.name, raw: '', path: viaFile.raw };
-      return { ...source, raw: readSecretFile(f, secretFile, source) };
-    }
-  }
-  return null;
-}
-
-type Given =
-  { readonly name: string; readonly shownName: string; readonly raw: string } | undefined;
-
-function given(shownName: string, name: string, raw: string | undefined): Given {
-  return raw === undefined || raw === '' ? undefined : { name, shownName, raw };
-}
-
-function fileGiven(value: FileValue | undefined, yamlKey: string): Given {
-  if (value === undefined || value.value === undefined || value.value === null) return undefined;
-  return given(`${yamlKey} (config file)`, value.key, String(value.value));
-}
-
-/** The file's contents without one trailing newline; its path, never its text, in errors. */
-function readSecretFile(f: AnyField, option: SecretFileOption, source: GivenSource): string {
-  const path = source.path ?? '';
-  try {
-    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ConfigValueError(
-      option.flag,
-      { kind: source.kind, name: source.name, raw: path },
-      path,
-      `a readable file holding the ${f.flag} setting (${reason})`,
-    );
-  }
-}
-
-/** A secret typed on the command line: every local user sees it in `ps`. */
-function commandLineSecrets(sources: Partial<Record<SettingKey, ConfigSource>>): string[] {
-  return SECRET_FILE_OPTIONS.flatMap((option) => {
-    const source = sources[option.key];
-    if (source?.kind !== 'flag' || source.path !== undefined) return [];
-    if (option.key === 'store' && urlSecrets(source.raw).length === 0) return [];
-    return [
-      `--${source.name} puts a secret on the command line, where every local user can read it (ps, /proc); use --${option.flag} or ${option.env}`,
-    ];
-  });
-}
-
-/** A YAML file with a secret in it that its group or others can read. */
-function readableConfigFile(
-  path: string | undefined,
-  fromFile: ReadonlyMap<string, FileValue>,
-): string[] {
-  if (path === undefined || path === '') return [];
-  const held = SECRET_FILE_OPTIONS.map((o) => fieldOf(o.key)).filter((f) => {
-    const value = fromFile.get(f.yaml)?.value;
-    if (value === undefined || value === null || value === '') return false;
-    return f.key !== 'store' || urlSecrets(String(value)).length > 0;
-  });
-  if (held.length === 0) return [];
-  let mode: number;
-  try {
-    mode = statSync(path).mode & 0o777;
-  } catch {
-    return [];
-  }
-  if ((mode & 0o044) === 0) return [];
-  const who =
-    (mode & 0o040) !== 0 ? ((mode & 0o004) !== 0 ? 'its group and others' : 'its group') : 'others';
-  return [
-    `config file ${path} holds ${held.map((f) => f.yaml).join(', ')} and ${who} can read it (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 ${path}, or keep the secret in a file of its own (${held.map((f) => `${f.yaml}File`).join(', ')})`,
-  ];
-}
-
-/** The elector's option for each timing setting; its rules speak of these names. */
-const TIMING_OPTIONS = {
-  ttlMs: 'ttlMs',
-  renewIntervalMs: 'renewIntervalMs',
-  retryIntervalMs: 'retryIntervalMs',
-} as const satisfies Partial<Record<SettingKey, string>>;
-
-/**
- * The elector's own timing rules (core's resolveTiming), checked before any store is
- * opened and reported in the user's words: `--renew-interval`, not `renewIntervalMs`.
- */
-function checkTiming(config: SidecarConfig): void {
-  try {
-    resolveTiming({
-      ttlMs: config.ttlMs,
-      retryIntervalMs: config.retryIntervalMs,
-      ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
-    });
-  } catch (error) {
-    if (!(error instanceof LeaseholdTimingError)) throw error;
-    // A rule only the derived settings can break (the safety margin) is the TTL's to fix.
-    const key =
-      (Object.keys(TIMING_OPTIONS) as (keyof typeof TIMING_OPTIONS)[]).find(
-        (k) => TIMING_OPTIONS[k] === error.field,
-      ) ?? 'ttlMs';
-    throw invalidSetting(config, key, inUserWords(error.accepted));
-  }
-}
-
-/** A core rule's text with the elector's option names replaced by the flags users set. */
-function inUserWords(rule: string): string {
-  return (Object.keys(TIMING_OPTIONS) as (keyof typeof TIMING_OPTIONS)[]).reduce(
-    (text, key) => text.replaceAll(TIMING_OPTIONS[key], fieldOf(key).flag),
-    rule,
-  );
-}
-
-/**
- * `leasehold run`: the command must be gone before the sidecar gives up on its own
- * shutdown, so the command grace must be below the shutdown grace.
- */
-export function commandGraceRule(config: SidecarConfig): ConfigValueError | null {
-  if (config.commandGraceMs < config.shutdownGraceMs) return null;
-  const shutdown = config.sources.shutdownGraceMs;
-  const shutdownText =
-    shutdown === undefined || shutdown.kind === 'default'
-      ? `${fieldOf('shutdownGraceMs').defaultText}, the default`
-      : `${shutdown.raw} from ${describeSource(shutdown)}`;
-  return invalidSetting(
-    config,
-    'commandGraceMs',
-    `must be below the shutdown grace (${shutdownText})`,
-  );
-}
-
 /** One option's text in `--help`: what it does, its variable and its default. */
 export function helpText(f: AnyField): string {
   return `${f.description} [${f.env}]${f.defaultText === 'none' ? '' : ` (default: ${f.defaultText})`}`;
-}
-
-/** The configuration as `leasehold config` prints it: secrets masked. */
-export function describeConfig(config: SidecarConfig): Record<string, unknown> {
-  const described: Record<string, unknown> = {};
-  // Unset, the renew interval is derived from the TTL: print what the elector will use.
-  const effective: SidecarConfig = {
-    ...config,
-    renewIntervalMs:
-      config.renewIntervalMs ??
-      resolveTiming({ ttlMs: config.ttlMs, retryIntervalMs: config.retryIntervalMs })
-        .renewIntervalMs,
-  };
-  for (const f of FIELDS) {
-    const value = effective[f.key];
-    if (value === undefined) continue;
-    described[f.yaml] = f.key === 'store' ? maskUrl(String(value)) : isSecret(f) ? '***' : value;
-  }
-  return described;
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { ConfigValueError, FIELDS, type ConfigSource } from './config.js';
+import { ConfigValueError } from '../config/config-errors.js';
+import { FIELDS, type ConfigSource } from '../config/fields.js';
 
 /** What `leasehold status` is told about the sidecar to ask. */
 export interface StatusTargetInput {

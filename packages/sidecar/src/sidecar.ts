@@ -1,20 +1,25 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
 import {
   Elector,
-  resolveTiming,
   storeCallTimeoutMs,
   waitAtMost,
   type LeaseStore,
   type ResignOutcome,
 } from '@leasehold/core';
 import pino, { type Logger } from 'pino';
-import type { SidecarConfig } from './config.js';
-import type { CommandStatus } from './command-backoff.js';
-import { LeadershipHistory } from './history.js';
-import { createMetrics } from './metrics.js';
+import type { SidecarConfig } from './config/fields.js';
+import type { CommandStatus } from './run/command-backoff.js';
 import { isLoopbackAddress } from './http/host-check.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
-import { readListenerTls, readTlsFiles } from './tls-files.js';
+import { createSidecarState } from './http/sidecar-state.js';
+import { electionTimingOf } from './config/timing.js';
+import { readListenerTls, readTlsFiles } from './config/tls-files.js';
+
+/**
+ * One sidecar, from start to stop: open the store, make the elector and the state the HTTP
+ * API reads (http/sidecar-state.ts), bind the listener (http/listener.ts), compete; and
+ * shut down in order. `leasehold` and `leasehold run` (cli.ts) both start here.
+ */
 
 export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
   const options = { level: config.logLevel, base: { service: 'leasehold' } };
@@ -60,11 +65,7 @@ export async function serve(
   logger: Logger,
   attach?: (elector: Elector, logger: Logger, config: SidecarConfig) => Attachment,
 ): Promise<RunningSidecar> {
-  const timing = resolveTiming({
-    ttlMs: config.ttlMs,
-    retryIntervalMs: config.retryIntervalMs,
-    ...(config.renewIntervalMs === undefined ? {} : { renewIntervalMs: config.renewIntervalMs }),
-  });
+  const timing = electionTimingOf(config);
   const store = await openStore(config, logger, storeCallTimeoutMs(timing));
   let elector: Elector;
   try {
@@ -188,20 +189,16 @@ async function listen(
   try {
     const tls = readListenerTls(config);
     const admin = adminPolicy(config, tls !== undefined);
-    server = await listenHttp({
+    // Here, before the elector starts: what the routes show must see every change.
+    const state = createSidecarState({
       elector,
       logger: log,
-      metrics: createMetrics(elector, attachment?.status),
-      // Here, before the elector starts: the routes that show it load on first use.
-      history: new LeadershipHistory(elector),
       adminToken: config.adminToken,
-      ...(admin.refused === undefined ? {} : { resignDisabledReason: admin.refused }),
-      ...(attachment?.resign === undefined ? {} : { resign: attachment.resign }),
-      ...(attachment?.status === undefined ? {} : { command: attachment.status }),
-      host: config.host,
-      port: config.port,
-      ...(tls === undefined ? {} : { tls }),
+      resignDisabledReason: admin.refused,
+      resign: attachment?.resign,
+      command: attachment?.status,
     });
+    server = await listenHttp(state, { host: config.host, port: config.port, tls });
     if (!isLoopbackAddress(config.host)) {
       log.warn(
         { host: config.host, tls: tls !== undefined },

@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { invalidSetting, type SettingKey, type SidecarConfig } from './config.js';
+import { invalidSetting } from './config-errors.js';
+import { type SettingKey, type SidecarConfig } from './fields.js';
 
 /**
  * The store's TLS files (--store-ca, --store-cert, --store-key), read and checked once at

@@ -7,7 +7,7 @@ export interface StatusPage {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const PAGE_URL = new URL('../static/status.html', import.meta.url);
+const PAGE_URL = new URL('../../static/status.html', import.meta.url);
 
 let loaded: StatusPage | undefined;
 

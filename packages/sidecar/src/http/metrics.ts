@@ -1,7 +1,7 @@
 import type { Elector } from '@leasehold/core';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CommandStatus } from './command-backoff.js';
+import type { CommandStatus } from '../run/command-backoff.js';
 
 /**
  * Prometheus metrics on a registry of our own (docs/http-api.md lists them). Leadership

@@ -1,4 +1,4 @@
-import { EXIT_CONFIGURATION, EXIT_ENVIRONMENT, StartupFailure } from './startup-failure.js';
+import { EXIT_CONFIGURATION, EXIT_ENVIRONMENT, StartupFailure } from '../startup-failure.js';
 
 /**
  * `leasehold status`: ask a running sidecar (`/v1/leader`, `/v1/members`, `/v1/history`) and

@@ -1,0 +1,84 @@
+import type { Elector, ResignOutcome } from '@leasehold/core';
+import type { Logger } from 'pino';
+import type { CommandStatus } from '../run/command-backoff.js';
+import { LeadershipHistory } from './history.js';
+import { DEFAULT_LIMITS, type ListenerLimits } from './limits.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Subscribers } from './subscribers.js';
+
+/**
+ * The HTTP API's composition root: everything its routes read that lives as long as the
+ * process, made once, before the elector starts, and passed to both the fast path and the
+ * Fastify routes. Nothing the routes show may be created where they are built: Fastify
+ * loads on the first request that needs it (listener.ts), and state made there would miss
+ * every change before it (the empty /v1/history of issue 21).
+ */
+export interface SidecarState {
+  readonly elector: Elector;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The changes GET /v1/history and the status page show, since the elector was made. */
+  readonly history: LeadershipHistory;
+  /** Long-polls of GET /v1/leader, behind one listener per elector event and capped. */
+  readonly longPolls: Subscribers;
+  /** Event streams of GET /v1/events, likewise. */
+  readonly eventStreams: Subscribers;
+  /** `leasehold run`: its command's status (GET /v1/command); absent in a plain sidecar. */
+  readonly command: (() => CommandStatus) | undefined;
+  readonly admin: AdminPolicy;
+  readonly limits: ListenerLimits;
+  /** Longest `?wait=` a long-poll may ask for. */
+  readonly maxWaitMs: number;
+}
+
+/** Who may call the admin routes (POST /v1/resign) and what resign does. */
+export interface AdminPolicy {
+  /** Bearer token of the admin routes; they are disabled without one. */
+  readonly token: string | undefined;
+  /** Why the admin routes are off although a token is set (the 403's message). */
+  readonly disabledReason: string | undefined;
+  /** `elector.resign()`, unless `leasehold run` stops its command first. */
+  readonly resign: () => Promise<ResignOutcome>;
+}
+
+export interface SidecarStateOptions {
+  readonly elector: Elector;
+  readonly logger: Logger;
+  readonly adminToken: string | undefined;
+  /** What POST /v1/resign does; `elector.resignWithOutcome()` by default. */
+  readonly resign?: (() => Promise<ResignOutcome>) | undefined;
+  /** Why resign is off although a token is set (a non-loopback bind without TLS: sidecar.ts). */
+  readonly resignDisabledReason?: string | undefined;
+  readonly command?: (() => CommandStatus) | undefined;
+  /** Connection, stream and long-poll limits (limits.ts); defaults otherwise. */
+  readonly limits?: Partial<ListenerLimits>;
+  readonly maxWaitMs?: number;
+}
+
+const MAX_WAIT_MS = 5 * 60_000;
+
+/** Make the state; call it once per elector, before the elector starts. */
+export function createSidecarState(options: SidecarStateOptions): SidecarState {
+  const { elector } = options;
+  const limits: ListenerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  return {
+    elector,
+    logger: options.logger,
+    metrics: createMetrics(elector, options.command),
+    history: new LeadershipHistory(elector),
+    longPolls: new Subscribers(elector, ['leader', 'elected', 'deposed'], limits.maxLongPolls),
+    eventStreams: new Subscribers(
+      elector,
+      ['leader', 'elected', 'deposed', 'store-health'],
+      limits.maxEventStreams,
+    ),
+    command: options.command,
+    admin: {
+      token: options.adminToken,
+      disabledReason: options.resignDisabledReason,
+      resign: options.resign ?? (() => elector.resignWithOutcome()),
+    },
+    limits,
+    maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
+  };
+}
