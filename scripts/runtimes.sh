@@ -62,8 +62,12 @@ build_addon() {
     echo "leasehold: building better-sqlite3 $version for ABI $abi" >&2
     scratch="$(mktemp -d "$CACHE/build.XXXXXX")"
     cp -r "$pkg/binding.gyp" "$pkg/deps" "$pkg/src" "$pkg/package.json" "$scratch/"
-    (cd "$scratch" && PATH="$runtime/bin:$PATH" npm_config_nodedir="$runtime" \
-      npm run --silent build-release >&2)
+    # The compiler's warnings only when the build fails: they are better-sqlite3's.
+    if ! (cd "$scratch" && PATH="$runtime/bin:$PATH" npm_config_nodedir="$runtime" \
+      npm run --silent build-release >build.log 2>&1); then
+      cat "$scratch/build.log" >&2
+      return 1
+    fi
     mkdir -p "$(dirname "$cached")"
     mv "$scratch/build/Release/better_sqlite3.node" "$cached"
     rm -rf "$scratch"
