@@ -14,6 +14,7 @@ import { ROOT, publishedPackages, readJson, releaseConfig } from './release/conf
 import { syncManifests } from './release/manifests.mjs';
 import { pack, run, scratchProject } from './release/packing.mjs';
 import { cycloneDx } from './release/sbom.mjs';
+import { runtimeNodes } from './runtime-nodes.mjs';
 import { deployStandalone, smokeTest } from './release/standalone.mjs';
 
 const OUT = join(ROOT, 'dist-release');
@@ -50,21 +51,13 @@ await elector.stop();
 console.log(term);
 `;
 
-/** Every installed runtime: this node and those scripts/runtimes.sh manages. */
-function runtimes() {
-  const script = join(ROOT, 'scripts/runtimes.sh');
-  const versions = run('bash', [script, 'versions'], ROOT).trim().split('\n');
-  const others = versions.map((v) => join(run('bash', [script, 'bin', v], ROOT).trim(), 'node'));
-  return [process.execPath, ...others];
-}
-
 async function standalone(version) {
   const name = `leasehold-sidecar-${version}-${process.platform}-${process.arch}`;
   const dir = join(OUT, name);
   run('bash', [join(ROOT, 'scripts/runtimes.sh'), 'install'], ROOT);
   const abis = deployStandalone(dir);
   say(`${name}: SQLite addons for ${abis.join(', ')}`);
-  for (const node of runtimes()) {
+  for (const node of runtimeNodes()) {
     const leader = await smokeTest(dir, node);
     say(`${name} on ${run(node, ['--version'], ROOT).trim()}: leads under term ${leader.term}`);
   }
