@@ -1,8 +1,7 @@
 // `pnpm release`: build, pack every published workspace package, test the tarballs in a
 // scratch project, cut the self-contained sidecar, and write dist-release/:
 //   <name>-<version>.tgz                              npm tarballs (private packages skipped)
-//   leasehold-sidecar-<version>-<platform>-<arch>/     self-contained sidecar (node bin/leasehold.js)
-//   leasehold-sidecar-<version>-<platform>-<arch>.tar.gz  the same, packed
+//   leasehold-sidecar-<version>-<platform>-<arch>.tar.gz  self-contained sidecar (node bin/leasehold.js)
 //   leasehold-sidecar-<version>-<platform>-<arch>.cdx.json CycloneDX SBOM of what it contains
 //   SHA256SUMS                                         checksums of the files above
 // Settings: release.config.json (scripts/release/config.mjs). Docs: docs/deploy.md.
@@ -63,6 +62,9 @@ async function standalone(version) {
   }
   writeFileSync(join(OUT, `${name}.cdx.json`), `${JSON.stringify(cycloneDx(dir), null, 2)}\n`);
   run('tar', ['-czf', `${name}.tar.gz`, name], OUT);
+  // pnpm deploy hard-links workspace packages' files: a later build in this checkout
+  // would change the directory's copy. The tarball is the artifact.
+  rmSync(dir, { recursive: true, force: true });
 }
 
 function checksums() {

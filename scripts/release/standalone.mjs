@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ROOT } from './config.mjs';
+import { ROOT, readJson } from './config.mjs';
 import { run } from './packing.mjs';
 
 function sqlitePackage(from) {
@@ -45,7 +45,8 @@ export function deployStandalone(target) {
  */
 export async function smokeTest(dir, node) {
   const state = mkdtempSync(join(tmpdir(), 'leasehold-release-'));
-  const args = [join(dir, 'bin', 'leasehold.js'), '--store', `sqlite://${state}/release.db`];
+  const bin = readJson(join(dir, 'package.json')).bin.leasehold; // not a fixed path: read it
+  const args = [join(dir, bin), '--store', `sqlite://${state}/release.db`];
   const child = spawn(node, [...args, '--election', 'release-check', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '' },
