@@ -49,6 +49,7 @@ export default tseslint.config(
       'coverage/**',
       'test-results/**',
       '.leasehold/**',
+      'dist-release/**',
     ],
   },
   js.configs.recommended,

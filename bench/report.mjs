@@ -1,6 +1,6 @@
 // bench/RESULTS.md and bench/failover.svg from a run's JSON (./run.mjs writes it).
 //   node bench/report.mjs [bench/results/latest.json]   regenerate both from a saved run
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { explanations } from './why.mjs';
 
@@ -284,8 +284,31 @@ export function renderMarkdown(results) {
     push('');
   }
   if (results.skipped.length > 0) push(`Skipped: ${results.skipped.join('; ')}.`, '');
+  push(...runtimesSection());
   push('## Notes', '', ...explanations.notes, '');
   return `${lines.join('\n')}\n`;
+}
+
+/** bench/runtimes.mjs's measurements, when it has run: one row per Node runtime. */
+function runtimesSection() {
+  const file = new URL('./results/runtimes.json', import.meta.url);
+  if (!existsSync(file)) return [];
+  const { date, loadavg, runtimes } = JSON.parse(readFileSync(file, 'utf8'));
+  const backends = Object.keys(runtimes[0]?.idleRssMb ?? {});
+  const names = backends.map((b) => BACKEND_NAMES[b] ?? b);
+  return [
+    '## Node runtimes',
+    '',
+    `\`node bench/runtimes.mjs\` (${date.slice(0, 10)}, load average ${loadavg.toFixed(1)}): process start to the first \`elected\` line (p50) and idle RSS (median, after settling), per runtime CI tests on; – is no leader within 20 s. Start-up is only comparable at a low load average; RSS barely depends on it.`,
+    '',
+    `| | Node alone | ${names.map((n) => `${n} start`).join(' | ')} | ${names.map((n) => `${n} RSS`).join(' | ')} |`,
+    `| --- | --- | ${backends.map(() => '---').join(' | ')} | ${backends.map(() => '---').join(' | ')} |`,
+    ...runtimes.map(
+      (r) =>
+        `| ${r.node} | ${ms(r.startMs.node)} | ${backends.map((b) => ms(r.startMs[b])).join(' | ')} | ${backends.map((b) => `${r.idleRssMb[b].toFixed(1)} MB`).join(' | ')} |`,
+    ),
+    '',
+  ];
 }
 
 function cutValues(cut, index, field) {

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pack, run, scratchProject } from '../scripts/release/packing.mjs';
 
 /**
  * The packages as a user outside this workspace gets them: packed the way they would be
@@ -15,36 +16,19 @@ const REDIS = 'redis://127.0.0.1:6379';
 const scratch = mkdtempSync(join(tmpdir(), 'leasehold-packing-'));
 const tarballs: Record<string, string> = {};
 
-function run(command: string, args: readonly string[], cwd: string): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 function workspaceVersion(pkg: string, dependency: string): string {
   const manifest = join(ROOT, 'packages', pkg, 'node_modules', dependency, 'package.json');
   return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
 
 function project(name: string, dependencies: readonly string[], extraArgs: string[] = []) {
-  const dir = join(scratch, name);
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
-  run(
-    'npm',
-    ['install', '--no-audit', '--no-fund', '--loglevel=error', ...extraArgs, ...dependencies],
-    dir,
-  );
-  return dir;
+  return scratchProject(scratch, name, dependencies, extraArgs);
 }
 
 beforeAll(() => {
   const destination = join(scratch, 'tarballs');
   for (const pkg of ['core', 'adapters', 'sidecar']) {
-    const out = run(
-      'pnpm',
-      ['pack', '--pack-destination', destination],
-      join(ROOT, 'packages', pkg),
-    );
-    tarballs[pkg] = out.trim().split('\n').at(-1) ?? '';
+    tarballs[pkg] = pack(join(ROOT, 'packages', pkg), destination);
     expect(existsSync(tarballs[pkg] ?? '')).toBe(true);
   }
 }, 120_000);
@@ -96,7 +80,16 @@ describe('the packed packages outside the workspace', () => {
     });
   });
 
-  it('run as the leasehold command', { timeout: 180_000 }, () => {
+  it('carry their README and LICENSE', () => {
+    for (const [pkg, tarball] of Object.entries(tarballs)) {
+      const entries = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n');
+      expect(entries, pkg).toEqual(
+        expect.arrayContaining(['package/README.md', 'package/LICENSE']),
+      );
+    }
+  });
+
+  it('run as `npx @leasehold/sidecar`, the leasehold command', { timeout: 180_000 }, () => {
     // Install scripts skipped: the native SQLite build is not needed to print the version.
     const dir = project(
       'sidecar-user',
@@ -106,6 +99,9 @@ describe('the packed packages outside the workspace', () => {
     const manifest = JSON.parse(
       readFileSync(join(ROOT, 'packages/sidecar/package.json'), 'utf8'),
     ) as { version: string };
+    // --offline: the package must come from the installed tarball, never from a registry.
+    const npx = ['--offline', '@leasehold/sidecar', '--version'];
+    expect(run('npx', npx, dir).trim()).toBe(manifest.version);
     expect(run(join(dir, 'node_modules/.bin/leasehold'), ['--version'], dir).trim()).toBe(
       manifest.version,
     );

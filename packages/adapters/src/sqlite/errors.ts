@@ -2,6 +2,13 @@ import { LeaseholdConfigError, StoreProtocolError, StoreUnavailableError } from 
 import type { ErrorTranslator } from '../guarded-call.js';
 
 /**
+ * better-sqlite3's addon is built per Node ABI; on a runtime the install has none for, its
+ * loader (`bindings`) lists every path it tried, or Node names the ABI it was built for.
+ */
+const NO_ADDON =
+  /Could not locate the bindings file|NODE_MODULE_VERSION|different Node\.js version/;
+
+/**
  * Translate better-sqlite3's errors into leasehold's classes, so no driver error leaves a
  * store method; the path is not secret. Unknown errors count as transient.
  */
@@ -27,6 +34,14 @@ export const translateError: ErrorTranslator<{ readonly path: string }> = (
       'store',
       `sqlite://${path}`,
       `the SQLite file cannot be opened for writing (${message}); use a path in a writable directory`,
+      { cause: error },
+    );
+  }
+  if (NO_ADDON.test(message)) {
+    return new LeaseholdConfigError(
+      'store',
+      `sqlite://${path}`,
+      `better-sqlite3 has no native addon for Node.js ${process.version} (ABI ${process.versions.modules}) here: run npm rebuild better-sqlite3 with a C++ compiler, or use another store`,
       { cause: error },
     );
   }

@@ -1,0 +1,58 @@
+// Start-up and idle footprint of the `leasehold` command on every Node runtime CI tests on
+// (the machine's node and scripts/runtimes.sh's): writes bench/results/runtimes.json, which
+// bench/report.mjs renders into RESULTS.md ("Node runtimes").
+//
+//   node bench/runtimes.mjs [--rounds 5] [--settle 60] [--seconds 30]
+//
+// Needs the test stores, a build, and `bash scripts/runtimes.sh install`. Each runtime runs
+// this file again with --one: the helpers start sidecars with process.execPath.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runtimeNodes } from '../scripts/runtime-nodes.mjs';
+import { coldStart, nodeStart, runScript } from './lib/sidecar.mjs';
+
+const { values } = parseArgs({
+  options: {
+    one: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '5' },
+    settle: { type: 'string', default: '60' },
+    seconds: { type: 'string', default: '30' },
+  },
+});
+const STORES = {
+  redis: 'redis://127.0.0.1:6379',
+  postgres: 'postgres://postgres@127.0.0.1:5432/test',
+  etcd: 'etcd://127.0.0.1:2379',
+};
+const ROOT = new URL('..', import.meta.url).pathname;
+const p50 = (samples) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
+
+/** This runtime: Node alone and each backend's cold start, then the idle sidecars side by side. */
+async function measureThisRuntime() {
+  const rounds = Number(values.rounds);
+  const start = { node: p50((await nodeStart(rounds)).samples) };
+  for (const [backend, url] of Object.entries(STORES)) {
+    start[backend] = p50((await coldStart(url, rounds)).samples);
+  }
+  const idleArgs = ['--settle', values.settle, '--seconds', values.seconds];
+  const idle = await Promise.all(
+    Object.values(STORES).map((url) => runScript('footprint.mjs', ['--store', url, ...idleArgs])),
+  );
+  const rss = Object.fromEntries(idle.map((r) => [r.backend, r.medianRssMb]));
+  return { node: process.version, startMs: start, idleRssMb: rss };
+}
+
+if (values.one) {
+  console.log(JSON.stringify(await measureThisRuntime()));
+} else {
+  const results = { date: new Date().toISOString(), loadavg: loadavg()[0], runtimes: [] };
+  for (const node of runtimeNodes()) {
+    const args = [new URL(import.meta.url).pathname, '--one', ...process.argv.slice(2)];
+    const out = execFileSync(node, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+    results.runtimes.push(JSON.parse(out.trim().split('\n').at(-1)));
+    console.error(`runtimes: ${JSON.stringify(results.runtimes.at(-1))}`);
+  }
+  writeFileSync(`${ROOT}bench/results/runtimes.json`, `${JSON.stringify(results, null, 2)}\n`);
+}
