@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: dependencies, the Node runtimes CI tests on, the
-# real stores, then every test. The non-chaos suite runs on every supported Node major: the
-# machine's node (20) and each runtime of scripts/runtimes.sh (22, 24), one after another,
-# each writing its own report. The chaos suite's short run goes last and alone, on the
-# machine's node only: it starts dozens of sidecars, watchdogs, jobs and private stores,
-# its failover bounds are about the sidecars, not about a machine that is also running
-# every other test file on its two cores, and a second and third run would take CI past
-# its 30 minutes (docs/design.md, "Runtimes"). Each phase prints how long it took.
+# real stores, then every test. Every test runs on the machine's node (20); every package's
+# suite (core, the five adapters against the real stores, the sidecar's processes and HTTP)
+# and the packed tarball run again on each runtime of scripts/runtimes.sh (22, 24), each
+# writing its own report. The repository-level tests (deploy files, docs, the run-* process
+# trees in network labs) and the chaos suite's short run stay on the machine's node: a
+# second and third run of them would take CI past its 30 minutes on two cores
+# (docs/design.md, "Runtimes"). The chaos short run goes last and alone: it starts dozens of
+# sidecars, watchdogs, jobs and private stores, and its failover bounds are about the
+# sidecars, not about a machine also running every other test file. Each phase prints how
+# long it took.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 set -e
@@ -18,6 +21,7 @@ set +e
 # netlab's own test goes there too: beside the tests that cut and stall their own labs it
 # timed out waiting for its echoes (it passes alone).
 ALONE=(chaos/test/short-run.test.ts test/netlab.test.ts)
+ON_EVERY_RUNTIME=(packages/core/test packages/adapters/test packages/sidecar/test test/packing.test.ts)
 status=0
 
 phase() {
@@ -32,7 +36,7 @@ if [ "$#" -eq 0 ]; then
   for version in $(bash scripts/runtimes.sh versions); do
     phase "node v$version: main run" env PATH="$(bash scripts/runtimes.sh bin "$version"):$PATH" \
       LEASEHOLD_VITEST_JSON=".vitest-results-node${version%%.*}.json" \
-      pnpm exec vitest run "${ALONE[@]/#/--exclude=}"
+      pnpm exec vitest run "${ON_EVERY_RUNTIME[@]}"
   done
   phase "node $(node --version): chaos short run" env \
     LEASEHOLD_VITEST_JSON=.vitest-results-chaos.json \
