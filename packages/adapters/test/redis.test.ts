@@ -24,6 +24,8 @@ async function deleteNamespace(namespace: string, db = 0): Promise<void> {
 runConformanceSuite({
   name: 'redis',
   wakesFirstInLine: true,
+  transfer: true,
+  memberSteering: true,
   createStore: ({ namespace }) => open(SHARED_URL, namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });
