@@ -33,7 +33,7 @@ local runId = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
  * is not a reservation (not leasehold's) reserves nothing.
  */
 const RESERVED_FOR_ANOTHER = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if not redis.call('GET', KEYS[1]) then
   local stored = redis.call('GET', KEYS[5])
   local ok, reserved = pcall(cjson.decode, stored or '')
   if ok and type(reserved) == 'table' and type(reserved.successor) == 'string'

@@ -47,3 +47,23 @@ export async function exerciseStore(
   controller.abort();
   return result.lease;
 }
+
+/**
+ * A transfer once (docs/design.md §3.6): hand over, read the reservation, a refused claim
+ * by another, the successor's claim: the scripts or statements a transfer runs, on a store
+ * whose set-up (ACLs, topology) the conformance suite does not cover.
+ */
+export async function exerciseTransfer(
+  store: LeaseStore,
+  election = `t${randomUUID().slice(0, 6)}`,
+): Promise<Lease> {
+  const ask = (holder: string) => ({ election, holder, token: randomUUID(), ttlMs: 5_000 });
+  const first = await acquire(store, ask('a'));
+  expect(await store.transfer?.handOver(first, 'b', 60_000)).toBe(true);
+  expect(await store.transfer?.reservation(election)).toMatchObject({ successor: 'b', from: 'a' });
+  expect(await store.tryAcquire(ask('c'))).toMatchObject({ acquired: false, reservedFor: 'b' });
+  const second = await acquire(store, ask('b'));
+  expect(second.term).toBeGreaterThan(first.term);
+  await store.release(second);
+  return second;
+}
