@@ -1,4 +1,4 @@
-import type { AcquireRequest, Lease, LeaseStore } from '@leasehold/core';
+import type { AcquireRequest, Lease, LeaseStore, MemberRecord } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { until } from '@leasehold/testkit';
@@ -8,6 +8,19 @@ export async function acquire(store: LeaseStore, req: AcquireRequest): Promise<L
   const result = await store.tryAcquire(req);
   if (!result.acquired) throw new Error(`${req.holder} could not acquire ${req.election}`);
   return result.lease;
+}
+
+/** A live member record of priority 0, started and heartbeated now. */
+export function member(id: string, extra: Partial<MemberRecord> = {}): MemberRecord {
+  return {
+    id,
+    priority: 0,
+    startedAt: Date.now(),
+    heartbeatAt: Date.now(),
+    isLeader: false,
+    metadata: {},
+    ...extra,
+  };
 }
 
 /**
