@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../src/index.js';
 import { createRedisStore } from '../src/redis/index.js';
-import { exerciseStore } from './helpers/exercise-store.js';
+import { exerciseStore, exerciseTransfer } from './helpers/exercise-store.js';
 import { PrivateRedis, TestCertificates } from '@leasehold/testkit';
 
 // Credentials, ACL permissions, missing commands and TLS, each on a private redis-server.
@@ -90,6 +90,7 @@ describe('redis ACL users', () => {
     const store = await open(`redis://minimal:minimal-pass@127.0.0.1:${server.port}`, 'minimal');
     try {
       await exerciseStore(store);
+      await exerciseTransfer(store);
     } finally {
       await store.close();
     }

@@ -27,6 +27,8 @@ async function deleteNamespace(namespace: string): Promise<void> {
 
 runConformanceSuite({
   name: 'redis cluster',
+  transfer: true,
+  memberSteering: true,
   createStore: ({ namespace }) => open(namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

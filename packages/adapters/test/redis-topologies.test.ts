@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
 import { PrivateRedis, until } from '@leasehold/testkit';
-import { exerciseStore } from './helpers/exercise-store.js';
+import { exerciseStore, exerciseTransfer } from './helpers/exercise-store.js';
 
 // Redis Cluster and Sentinel, each on private redis-servers.
 
@@ -35,6 +35,7 @@ describe('redis cluster', () => {
     try {
       for (const election of ['jobs', 'reports', 'with:colon', 'x'.repeat(100)]) {
         await exerciseStore(store, election);
+        await exerciseTransfer(store, election);
       }
     } finally {
       await store.close();
@@ -73,6 +74,7 @@ describe('redis sentinel', () => {
     const store = await open(url, namespace);
     try {
       await exerciseStore(store, 'jobs');
+      await exerciseTransfer(store, 'jobs');
       const direct = new Redis(primary.url);
       expect(await direct.exists(`${namespace}:{jobs}:term`)).toBe(1);
       await direct.quit();

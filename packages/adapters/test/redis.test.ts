@@ -24,6 +24,8 @@ async function deleteNamespace(namespace: string, db = 0): Promise<void> {
 runConformanceSuite({
   name: 'redis',
   wakesFirstInLine: true,
+  transfer: true,
+  memberSteering: true,
   createStore: ({ namespace }) => open(SHARED_URL, namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });
@@ -190,27 +192,34 @@ describe('redis URLs', () => {
   });
 });
 
+/** Electors a, b and c on stores of their own (TTL 3 s, retry 1 s), started, one leading. */
+async function threeElectors(namespace: string) {
+  const ids = ['a', 'b', 'c'];
+  const stores = await Promise.all(ids.map(() => open(SHARED_URL, namespace)));
+  const electors = stores.map(
+    (store, i) =>
+      new Elector({
+        store,
+        election: 'jobs',
+        id: ids[i] ?? '',
+        ttlMs: 3_000,
+        retryIntervalMs: 1_000,
+      }),
+  );
+  for (const elector of electors) elector.start();
+  const leaders = () => electors.filter((e) => e.isLeader());
+  await until('one leader', 10_000, () => leaders().length === 1);
+  return { stores, electors, leaders };
+}
+
 describe('redis with electors', () => {
   it(
     'hands over within milliseconds of a stop, with a higher term',
     { timeout: 30_000 },
     async () => {
       const namespace = `e${randomUUID().slice(0, 6)}`;
-      const stores = await Promise.all(['a', 'b', 'c'].map(() => open(SHARED_URL, namespace)));
-      const electors = stores.map(
-        (store, i) =>
-          new Elector({
-            store,
-            election: 'jobs',
-            id: ['a', 'b', 'c'][i] ?? '',
-            ttlMs: 3_000,
-            retryIntervalMs: 1_000,
-          }),
-      );
-      for (const elector of electors) elector.start();
+      const { stores, electors, leaders } = await threeElectors(namespace);
       try {
-        const leaders = () => electors.filter((e) => e.isLeader());
-        await until('one leader', 10_000, () => leaders().length === 1);
         const [first] = leaders();
         const firstTerm = first?.currentTerm() ?? Infinity;
         const stoppedAt = performance.now();
@@ -218,6 +227,34 @@ describe('redis with electors', () => {
         await until('next leader', 3_000, () => leaders().length === 1);
         expect(performance.now() - stoppedAt).toBeLessThan(500);
         expect(leaders()[0]?.currentTerm()).toBeGreaterThan(firstTerm);
+      } finally {
+        await Promise.all(electors.map((e) => e.stop()));
+        await Promise.all(stores.map((s) => s.close()));
+        await deleteNamespace(namespace);
+      }
+    },
+  );
+
+  it(
+    'transfers to the named candidate, which claims at once, woken by the hand-over',
+    { timeout: 30_000 },
+    async () => {
+      const namespace = `x${randomUUID().slice(0, 6)}`;
+      const { stores, electors, leaders } = await threeElectors(namespace);
+      try {
+        const leader = leaders()[0] as Elector;
+        // Every member record written, so the target is a live member.
+        await until('members listed', 10_000, async () => (await leader.members()).length === 3);
+        const target = electors.find((e) => e !== leader) as Elector;
+        const to = target.status().id;
+        let electedAt = 0;
+        target.once('elected', () => (electedAt = performance.now()));
+        const startedAt = performance.now();
+        expect(await leader.transfer(to)).toMatchObject({ transferred: true, to });
+        await until('target elected', 3_000, () => electedAt > 0);
+        // Not at its 1 s poll: a generous bound (bench/transfer.mjs measures it).
+        expect(electedAt - startedAt).toBeLessThan(900);
+        expect(leaders()).toEqual([target]);
       } finally {
         await Promise.all(electors.map((e) => e.stop()));
         await Promise.all(stores.map((s) => s.close()));

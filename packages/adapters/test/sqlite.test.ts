@@ -19,6 +19,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // Every connection is a separate SQLite connection to one file, as separate processes are.
 runConformanceSuite({
   name: 'sqlite',
+  transfer: true,
+  memberSteering: true,
   createStore: ({ namespace }) => createStore(url, { namespace }),
 });
 

@@ -5,8 +5,10 @@
  *
  * Keys per election: lease (string: token, SET NX PX), info (hash: holder, term, metadata;
  * same TTL), term (counter, no TTL), server (run id of the server that last wrote the
- * election: no TTL), members (hash id → record) and members:expiry (zset). Per namespace:
- * incarnation (run id and the server time it was first seen; see INCARNATION).
+ * election: no TTL), members (hash id → record), members:expiry (zset) and reserved (a
+ * transfer's reservation, JSON {successor, from}, PX the reservation's time; see HAND_OVER).
+ * Per namespace: incarnation (run id and the server time it was first seen; see
+ * INCARNATION).
  */
 
 /** Server time in microseconds. TIME is allowed in scripts since Redis 5 (effects replication). */
@@ -25,8 +27,27 @@ local runId = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 `;
 
 /**
- * KEYS: lease, info, term, server. ARGV: token, ttlMs, holder, metadataJson.
- * Returns {1, term, mayHaveLost, runId} or {0, holder|false, term|false, metadata|false, pttl}.
+ * ACQUIRE's reservation check (KEYS[1] lease, KEYS[5] reserved, ARGV[3] the claimant):
+ * while the lock is free and reserved by a transfer, anyone but its successor and the
+ * holder that handed over is refused with the reservation's remaining time. A value that
+ * is not a reservation (not leasehold's) reserves nothing.
+ */
+const RESERVED_FOR_ANOTHER = `
+if not redis.call('GET', KEYS[1]) then
+  local stored = redis.call('GET', KEYS[5])
+  local ok, reserved = pcall(cjson.decode, stored or '')
+  if ok and type(reserved) == 'table' and type(reserved.successor) == 'string'
+    and reserved.successor ~= ARGV[3] and reserved.from ~= ARGV[3] then
+    return {0, false, false, false, redis.call('PTTL', KEYS[5]), reserved.successor}
+  end
+end
+`;
+
+/**
+ * KEYS: lease, info, term, server, reserved. ARGV: token, ttlMs, holder, metadataJson.
+ * Returns {1, term, mayHaveLost, runId}, {0, holder|false, term|false, metadata|false, pttl},
+ * or, while a transfer's reservation keeps a free lock for someone else,
+ * {0, false, false, false, reservation pttl, successor}.
  *
  * The term is max(counter + 1, server time in µs): it keeps rising even after Redis lost
  * the counter (restart without persistence, FLUSHALL, failover to a stale replica), because
@@ -40,9 +61,14 @@ local runId = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
  * until the holder renews here (RENEW records this server) or the lease runs out. A live
  * holder renews within its renew interval; one that released never will, and is not
  * reported as the leader again with its lower term.
+ *
+ * A reservation is checked in the same script as the claim, so nobody else can slip in
+ * between; a granted claim consumes it. It decides only who may claim: a claim it admits
+ * is an ordinary one, so the data-loss rules above (mayHaveLost) apply to it unchanged.
  */
 export const ACQUIRE = `
 ${RUN_ID}
+${RESERVED_FOR_ANOTHER}
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   local pttl = redis.call('PTTL', KEYS[1])
   if redis.call('GET', KEYS[4]) ~= runId then return {0, false, false, false, pttl} end
@@ -58,6 +84,7 @@ redis.call('SET', KEYS[3], string.format('%.0f', term))
 redis.call('SET', KEYS[4], runId)
 redis.call('HSET', KEYS[2], 'holder', ARGV[3], 'term', string.format('%.0f', term), 'metadata', ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[5])
 return {1, string.format('%.0f', term), mayHaveLost and 1 or 0, runId}
 `;
 
@@ -145,6 +172,33 @@ for _ = 1, math.min(#line, tonumber(ARGV[4])) do
 end
 redis.call('PUBLISH', KEYS[3], message)
 return 1
+`;
+
+/**
+ * KEYS: lease, info, channel, reserved. ARGV: token, election, successor, from,
+ * reservationMs. Returns 1 when handed over, 0 (having written nothing) when the token no
+ * longer holds the lease.
+ *
+ * A release and a reservation in one step (docs/design.md §3.6): nobody can claim between
+ * them. The release is as clean as RELEASE's (the term counter and the server key stay, so
+ * the next claim on this server waits for nothing); the reservation expires by this
+ * server's clock (PX). The wake-up names the successor alone: it is the only one (with the
+ * holder that handed over) who may claim, so waking the first in line would only earn
+ * them a refusal.
+ */
+export const HAND_OVER = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[4], cjson.encode({successor = ARGV[3], from = ARGV[4]}), 'PX', ARGV[5])
+redis.call('PUBLISH', KEYS[3], ARGV[2] .. '\\n' .. ARGV[3])
+return 1
+`;
+
+/** KEYS: reserved. Returns {reservationJson, pttl}, or {} when there is none. */
+export const RESERVATION = `
+local stored = redis.call('GET', KEYS[1])
+if not stored then return {} end
+return {stored, redis.call('PTTL', KEYS[1])}
 `;
 
 /**

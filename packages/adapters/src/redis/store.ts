@@ -10,6 +10,8 @@ import {
   type MemberRecord,
   type MemberStore,
   type RenewResult,
+  type Reservation,
+  type TransferStore,
   waitAtMost,
 } from '@leasehold/core';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
@@ -125,7 +127,7 @@ export class RedisStore implements LeaseStore {
     return guardedCall(this.guard, 'acquire', async () => {
       const reply = (await this.script(
         'ACQUIRE',
-        [keys.lease, keys.info, keys.term, keys.server],
+        [keys.lease, keys.info, keys.term, keys.server, keys.reserved],
         [
           request.token,
           String(request.ttlMs),
@@ -150,8 +152,11 @@ export class RedisStore implements LeaseStore {
           },
         };
       }
-      const [, holder, term, metadata, pttl] = reply;
+      const [, holder, term, metadata, pttl, reservedFor] = reply;
       const remainingMs = typeof pttl === 'number' && pttl >= 0 ? pttl : null;
+      if (typeof reservedFor === 'string') {
+        return { acquired: false, current: null, retryAfterMs: remainingMs, reservedFor };
+      }
       return {
         acquired: false,
         current:
@@ -195,6 +200,42 @@ export class RedisStore implements LeaseStore {
       const [holder, term, metadata, pttl] = reply;
       if (typeof holder !== 'string') return null;
       return toRecord(election, holder, term, metadata, typeof pttl === 'number' ? pttl : null);
+    });
+  }
+
+  /** Transfers (LeaseStore.transfer): HAND_OVER and RESERVATION in scripts.ts. */
+  readonly transfer: TransferStore = {
+    handOver: (lease, successor, reservationMs) => this.handOver(lease, successor, reservationMs),
+    reservation: (election) => this.reservation(election),
+  };
+
+  private handOver(lease: Lease, successor: string, reservationMs: number): Promise<boolean> {
+    const keys = this.keys(lease.election);
+    return guardedCall(this.guard, 'release', async () => {
+      const handedOver = await this.script(
+        'HAND_OVER',
+        [keys.lease, keys.info, keys.channel, keys.reserved],
+        [
+          lease.token,
+          lease.election,
+          successor,
+          lease.holder,
+          // PX takes whole milliseconds, at least one; round up, never shorten it.
+          String(Math.max(1, Math.ceil(reservationMs))),
+        ],
+      );
+      return handedOver === 1;
+    });
+  }
+
+  private reservation(election: string): Promise<Reservation | null> {
+    const keys = this.keys(election);
+    return guardedCall(this.guard, 'read', async () => {
+      const [stored, pttl] = (await this.script('RESERVATION', [keys.reserved], [])) as [
+        string?,
+        number?,
+      ];
+      return toReservation(stored, pttl);
     });
   }
 
@@ -422,6 +463,7 @@ export class RedisStore implements LeaseStore {
       channel: `${base}:released`,
       members: `${base}:members`,
       memberExpiry: `${base}:members:expiry`,
+      reserved: `${base}:reserved`,
     };
   }
 
@@ -466,4 +508,16 @@ function toRecord(
     }
   }
   return { election, holder, term: Number(term ?? 0), metadata: parsed, remainingMs };
+}
+
+/** A RESERVATION reply as the contract's Reservation; null when none or not leasehold's. */
+function toReservation(stored: string | undefined, pttl: number | undefined): Reservation | null {
+  if (stored === undefined || pttl === undefined || pttl <= 0) return null;
+  try {
+    const { successor, from } = JSON.parse(stored) as Partial<Record<string, unknown>>;
+    if (typeof successor !== 'string' || typeof from !== 'string') return null;
+    return { successor, from, remainingMs: pttl };
+  } catch {
+    return null;
+  }
 }

@@ -8,6 +8,8 @@ import {
   type LeaseStore,
   type MemberStore,
   type RenewResult,
+  type Reservation,
+  type TransferStore,
 } from '@leasehold/core';
 import Database from 'better-sqlite3';
 import { hostNow, readBootId } from './boot-id.js';
@@ -42,6 +44,7 @@ export interface SqliteStoreOptions {
 }
 
 interface LeaseRow {
+  election: string;
   holder: string | null;
   token: string | null;
   term: number;
@@ -50,9 +53,30 @@ interface LeaseRow {
   boot: string;
   /** Null in rows written before the column existed. */
   ttl_ms: number | null;
+  /**
+   * A transfer's reservation (docs/design.md §3.6), null when none: for whom, from whom,
+   * until when on the monotonic clock, for how long, and in which boot.
+   */
+  reserved_for: string | null;
+  reserved_from: string | null;
+  reserved_until: number | null;
+  reserved_ms: number | null;
+  reserved_boot: string | null;
 }
 
 let systemBootId: string | undefined;
+
+/** The lease table's reservation columns, added to tables an older version created. */
+const RESERVATION_COLUMNS = [
+  'reserved_for TEXT',
+  'reserved_from TEXT',
+  'reserved_until INTEGER',
+  'reserved_ms INTEGER',
+  'reserved_boot TEXT',
+];
+/** A claim's SET clause that consumes the reservation. */
+const NO_RESERVATION = `reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
+  reserved_ms = NULL, reserved_boot = NULL`;
 
 export class SqliteStore implements LeaseStore {
   readonly backend = 'sqlite';
@@ -107,6 +131,7 @@ export class SqliteStore implements LeaseStore {
     startUp(options.path, () => {
       this.addColumn(this.leases, 'ttl_ms INTEGER');
       this.addColumn(this.membersTable, 'ttl_ms INTEGER');
+      for (const column of RESERVATION_COLUMNS) this.addColumn(this.leases, column);
     });
   }
 
@@ -116,49 +141,62 @@ export class SqliteStore implements LeaseStore {
         .transaction((): AcquireResult => {
           const now = hostNow();
           const row = this.selectLease(request.election);
-          if (row !== undefined && isLive(row, now, this.bootId)) {
-            return {
-              acquired: false,
-              current: toRecord(request.election, row, now),
-              retryAfterMs: row.expires_at - now,
-            };
-          }
-          const term = (row?.term ?? 0) + 1;
-          this.db
-            .prepare(
-              `INSERT INTO ${this.leases} (election, holder, token, term, metadata, expires_at, boot, ttl_ms, released)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
-               ON CONFLICT (election) DO UPDATE SET holder = excluded.holder, token = excluded.token,
-                 term = excluded.term, metadata = excluded.metadata, expires_at = excluded.expires_at,
-                 boot = excluded.boot, ttl_ms = excluded.ttl_ms, released = 0`,
-            )
-            .run(
-              request.election,
-              request.holder,
-              request.token,
-              term,
-              JSON.stringify(request.metadata ?? {}),
-              now + request.ttlMs,
-              this.bootId,
-              request.ttlMs,
-            );
-          return {
-            acquired: true,
-            lease: {
-              election: request.election,
-              holder: request.holder,
-              token: request.token,
-              term,
-              ttlMs: request.ttlMs,
-              // The file and the clock are the host's: a lock is free only once its lease
-              // expired or was released, never because the store forgot it.
-              notBeforeMs: 0,
-            },
-          };
+          const refused = row === undefined ? null : this.refusal(row, request.holder, now);
+          return refused ?? this.claim(request, (row?.term ?? 0) + 1, now);
         })
         // IMMEDIATE takes the write lock up front, so two candidates cannot both read "free".
         .immediate(),
     );
+  }
+
+  /**
+   * Why `holder` may not claim now: a live lease, or a transfer's reservation for someone
+   * else (checked in the claim's transaction, so nobody slips in between). Null: it may.
+   */
+  private refusal(row: LeaseRow, holder: string, now: number): AcquireResult | null {
+    if (isLive(row, now, this.bootId)) {
+      return {
+        acquired: false,
+        current: toRecord(row.election, row, now),
+        retryAfterMs: row.expires_at - now,
+      };
+    }
+    const reserved = liveReservation(row, now, this.bootId);
+    if (reserved === null || reserved.successor === holder || reserved.from === holder) {
+      return null;
+    }
+    return {
+      acquired: false,
+      current: null,
+      retryAfterMs: reserved.remainingMs,
+      reservedFor: reserved.successor,
+    };
+  }
+
+  /** Write the lease (an ordinary claim: it consumes any reservation). */
+  private claim(request: AcquireRequest, term: number, now: number): AcquireResult {
+    this.db
+      .prepare(
+        `INSERT INTO ${this.leases} (election, holder, token, term, metadata, expires_at, boot, ttl_ms, released)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
+         ON CONFLICT (election) DO UPDATE SET holder = excluded.holder, token = excluded.token,
+           term = excluded.term, metadata = excluded.metadata, expires_at = excluded.expires_at,
+           boot = excluded.boot, ttl_ms = excluded.ttl_ms, released = 0, ${NO_RESERVATION}`,
+      )
+      .run(
+        request.election,
+        request.holder,
+        request.token,
+        term,
+        JSON.stringify(request.metadata ?? {}),
+        now + request.ttlMs,
+        this.bootId,
+        request.ttlMs,
+      );
+    const { election, holder, token, ttlMs } = request;
+    // The file and the clock are the host's: a lock is free only once its lease expired or
+    // was released, never because the store forgot it.
+    return { acquired: true, lease: { election, holder, token, term, ttlMs, notBeforeMs: 0 } };
   }
 
   renew(lease: Lease): Promise<RenewResult> {
@@ -182,6 +220,51 @@ export class SqliteStore implements LeaseStore {
            WHERE election = ? AND token = ?`,
         )
         .run(lease.election, lease.token);
+    });
+  }
+
+  /** Transfers (LeaseStore.transfer), on the lease row. */
+  readonly transfer: TransferStore = {
+    handOver: (lease, successor, reservationMs) => this.handOver(lease, successor, reservationMs),
+    reservation: (election) => this.reservation(election),
+  };
+
+  /**
+   * One statement, so one transaction: if the token still holds a live lease, release it
+   * as release() does (a clean release) and reserve the election for `successor` until
+   * `reservationMs` from now on the host's monotonic clock. SQLite wakes every watcher of
+   * the election (the row changed), the successor among them.
+   */
+  private handOver(lease: Lease, successor: string, reservationMs: number): Promise<boolean> {
+    return guardedCall(this.guard, 'release', () => {
+      const now = hostNow();
+      const ms = Math.max(1, Math.ceil(reservationMs));
+      const { changes } = this.db
+        .prepare(
+          `UPDATE ${this.leases} SET holder = NULL, token = NULL, metadata = '{}', released = 1,
+             expires_at = 0, reserved_for = ?, reserved_from = ?, reserved_until = ?,
+             reserved_ms = ?, reserved_boot = ?
+           WHERE election = ? AND token = ? AND expires_at > ? AND boot = ?`,
+        )
+        .run(
+          successor,
+          lease.holder,
+          now + ms,
+          ms,
+          this.bootId,
+          lease.election,
+          lease.token,
+          now,
+          this.bootId,
+        );
+      return changes === 1;
+    });
+  }
+
+  private reservation(election: string): Promise<Reservation | null> {
+    return guardedCall(this.guard, 'read', () => {
+      const row = this.selectLease(election);
+      return row === undefined ? null : liveReservation(row, hostNow(), this.bootId);
     });
   }
 
@@ -247,7 +330,9 @@ export class SqliteStore implements LeaseStore {
   private selectLease(election: string): LeaseRow | undefined {
     return this.db
       .prepare(
-        `SELECT holder, token, term, metadata, expires_at, boot, ttl_ms FROM ${this.leases} WHERE election = ?`,
+        `SELECT election, holder, token, term, metadata, expires_at, boot, ttl_ms, reserved_for,
+           reserved_from, reserved_until, reserved_ms, reserved_boot
+         FROM ${this.leases} WHERE election = ?`,
       )
       .get(election) as LeaseRow | undefined;
   }
@@ -330,6 +415,21 @@ function isLive(row: LeaseRow, now: number, bootId: string): boolean {
     remaining > 0 &&
     (row.ttl_ms === null || remaining <= row.ttl_ms)
   );
+}
+
+/**
+ * The row's reservation while it holds: written in this boot, not lapsed, and with no more
+ * time left than it was given (as isLive, against a clock that restarted). Null otherwise.
+ */
+function liveReservation(row: LeaseRow, now: number, bootId: string): Reservation | null {
+  const { reserved_for: successor, reserved_from: from, reserved_until: until } = row;
+  if (successor === null || from === null || until === null) return null;
+  const remainingMs = until - now;
+  const live =
+    row.reserved_boot === bootId &&
+    remainingMs > 0 &&
+    (row.reserved_ms === null || remainingMs <= row.reserved_ms);
+  return live ? { successor, from, remainingMs } : null;
 }
 
 function toRecord(election: string, row: LeaseRow, now: number): LeaseRecord {

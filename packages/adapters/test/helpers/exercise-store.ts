@@ -1,4 +1,4 @@
-import type { AcquireRequest, Lease, LeaseStore } from '@leasehold/core';
+import type { AcquireRequest, Lease, LeaseStore, MemberRecord } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { until } from '@leasehold/testkit';
@@ -8,6 +8,19 @@ export async function acquire(store: LeaseStore, req: AcquireRequest): Promise<L
   const result = await store.tryAcquire(req);
   if (!result.acquired) throw new Error(`${req.holder} could not acquire ${req.election}`);
   return result.lease;
+}
+
+/** A live member record of priority 0, started and heartbeated now. */
+export function member(id: string, extra: Partial<MemberRecord> = {}): MemberRecord {
+  return {
+    id,
+    priority: 0,
+    startedAt: Date.now(),
+    heartbeatAt: Date.now(),
+    isLeader: false,
+    metadata: {},
+    ...extra,
+  };
 }
 
 /**
@@ -46,4 +59,24 @@ export async function exerciseStore(
   await until('watcher woken by the release', 2_000, () => woken > 0);
   controller.abort();
   return result.lease;
+}
+
+/**
+ * A transfer once (docs/design.md §3.6): hand over, read the reservation, a refused claim
+ * by another, the successor's claim: the scripts or statements a transfer runs, on a store
+ * whose set-up (ACLs, topology) the conformance suite does not cover.
+ */
+export async function exerciseTransfer(
+  store: LeaseStore,
+  election = `t${randomUUID().slice(0, 6)}`,
+): Promise<Lease> {
+  const ask = (holder: string) => ({ election, holder, token: randomUUID(), ttlMs: 5_000 });
+  const first = await acquire(store, ask('a'));
+  expect(await store.transfer?.handOver(first, 'b', 60_000)).toBe(true);
+  expect(await store.transfer?.reservation(election)).toMatchObject({ successor: 'b', from: 'a' });
+  expect(await store.tryAcquire(ask('c'))).toMatchObject({ acquired: false, reservedFor: 'b' });
+  const second = await acquire(store, ask('b'));
+  expect(second.term).toBeGreaterThan(first.term);
+  await store.release(second);
+  return second;
 }

@@ -1,0 +1,108 @@
+// How fast a transfer (docs/design.md §3.6) moves leadership, per store: three electors
+// (TTL 3 s, retry interval 1 s, as `pnpm bench`), and each round the leader transfers to
+// the next candidate. Per round: from `transfer(to)` to the successor's `elected` event
+// ("successor leads"), and to the transfer's answer at the old leader ("answered").
+//
+//   node bench/transfer.mjs [--rounds 20] [--stores redis=redis://127.0.0.1:6379,...]
+//
+// Default stores: Redis, the Redis Cluster (7000-7005) and SQLite (a temporary file), as
+// scripts/services.sh starts them. Needs a build (`pnpm exec tsc -b`). Keys and files go
+// under a namespace of their own (lhtr<random>) and are removed afterwards.
+import { createStore } from '@leasehold/adapters';
+import { Elector } from '@leasehold/core';
+import { Cluster, Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '20' }, stores: { type: 'string' } },
+});
+const sqliteDir = mkdtempSync(join(tmpdir(), 'lhtr-bench-'));
+const STORES = values.stores
+  ? Object.fromEntries(values.stores.split(',').map((s) => s.split(/=(.*)/s).slice(0, 2)))
+  : {
+      redis: 'redis://127.0.0.1:6379',
+      'redis-cluster': 'redis://127.0.0.1:7000?cluster=true',
+      sqlite: `sqlite://${join(sqliteDir, 'bench.db')}`,
+    };
+const IDS = ['a', 'b', 'c'];
+
+const until = async (what, ms, check) => {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+};
+
+async function measure(name, url, rounds) {
+  const namespace = `lhtr${randomUUID().slice(0, 6)}`;
+  const stores = await Promise.all(IDS.map(() => createStore(url, { namespace })));
+  const electors = IDS.map(
+    (id, i) =>
+      new Elector({ store: stores[i], election: 'jobs', id, ttlMs: 3_000, retryIntervalMs: 1_000 }),
+  );
+  electors.forEach((e) => e.start());
+  const leads = [];
+  const answers = [];
+  try {
+    const leader = () => electors.find((e) => e.isLeader());
+    await until('a leader', 15_000, () => leader() !== undefined);
+    await until('every member', 15_000, async () => (await leader().members()).length === 3);
+    for (let round = 0; round < rounds; round += 1) {
+      const from = leader();
+      const target = electors[(electors.indexOf(from) + 1) % electors.length];
+      let electedAt = 0;
+      target.once('elected', () => (electedAt = performance.now()));
+      const startedAt = performance.now();
+      const outcome = await from.transfer(IDS[electors.indexOf(target)]);
+      answers.push(performance.now() - startedAt);
+      if (!outcome.transferred) throw new Error(`${name}: round ${round}: ${outcome.code}`);
+      await until('the successor elected', 10_000, () => electedAt > 0);
+      leads.push(electedAt - startedAt);
+    }
+  } finally {
+    await Promise.all(electors.map((e) => e.stop()));
+    await Promise.all(stores.map((s) => s.close()));
+    await cleanUp(url, namespace);
+  }
+  return { name, leads, answers };
+}
+
+async function cleanUp(url, namespace) {
+  if (!url.startsWith('redis')) return;
+  const cluster = url.includes('cluster=true');
+  const client = cluster
+    ? new Cluster([{ host: new URL(url).hostname, port: Number(new URL(url).port) }])
+    : new Redis(url);
+  try {
+    const masters = cluster ? client.nodes('master') : [client];
+    for (const node of masters) {
+      for (const key of await node.keys(`${namespace}:*`)) await client.del(key);
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
+const quantile = (xs, q) => {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+};
+const ms = (x) => `${x.toFixed(1)} ms`;
+
+console.log('| store | rounds | successor leads p50 | p95 | max | answered p50 | p95 |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+try {
+  for (const [name, url] of Object.entries(STORES)) {
+    const { leads, answers } = await measure(name, url, Number(values.rounds));
+    console.log(
+      `| ${name} | ${leads.length} | ${ms(quantile(leads, 0.5))} | ${ms(quantile(leads, 0.95))} | ${ms(Math.max(...leads))} | ${ms(quantile(answers, 0.5))} | ${ms(quantile(answers, 0.95))} |`,
+    );
+  }
+} finally {
+  rmSync(sqliteDir, { recursive: true, force: true });
+}
