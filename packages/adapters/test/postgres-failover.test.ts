@@ -35,6 +35,44 @@ async function acquire(store: LeaseStore, holder: string) {
   return result.lease;
 }
 
+/**
+ * A standby of `primary` that replayed the lease row as far as `replayed` (an SQL condition
+ * on it) and then stopped receiving: whatever the primary writes next, it misses.
+ */
+async function detachedStandby(
+  primary: PrivatePostgres,
+  namespace: string,
+  replayed: string,
+): Promise<PrivatePostgres> {
+  const standby = await primary.startStandby(await freePort());
+  const standbyUrl = standby.url;
+  await until(
+    'the standby replays the row',
+    20_000,
+    async () =>
+      (
+        await query<{ ok: boolean }>(
+          standbyUrl,
+          `SELECT ${replayed} AS ok FROM ${namespace}.leases WHERE election = '${ELECTION}'`,
+        ).catch(() => [])
+      )[0]?.ok === true,
+  );
+  await query(standbyUrl, `ALTER SYSTEM SET primary_conninfo = ''`);
+  await query(standbyUrl, 'SELECT pg_reload_conf()');
+  await until(
+    'the standby stops receiving',
+    20_000,
+    async () =>
+      (
+        await query<{ n: string }>(
+          standbyUrl,
+          'SELECT count(*)::text AS n FROM pg_stat_wal_receiver',
+        )
+      )[0]?.n === '0',
+  );
+  return standby;
+}
+
 describe('PostgreSQL failover to a standby that missed the last claim', () => {
   let primary: PrivatePostgres;
   let standby: PrivatePostgres | undefined;
@@ -51,33 +89,7 @@ describe('PostgreSQL failover to a standby that missed the last claim', () => {
     const onPrimary = await createPostgresStore(new URL(primary.url), { namespace });
     const a = await acquire(onPrimary, 'a');
     await onPrimary.release(a);
-    standby = await primary.startStandby(await freePort());
-    const standbyUrl = standby.url;
-    // The standby has the released row; then its replication stops.
-    await until(
-      'the standby replays the release',
-      20_000,
-      async () =>
-        (
-          await query<{ released: boolean }>(
-            standbyUrl,
-            `SELECT released FROM ${namespace}.leases WHERE election = '${ELECTION}'`,
-          ).catch(() => [])
-        )[0]?.released === true,
-    );
-    await query(standbyUrl, `ALTER SYSTEM SET primary_conninfo = ''`);
-    await query(standbyUrl, 'SELECT pg_reload_conf()');
-    await until(
-      'the standby stops receiving',
-      20_000,
-      async () =>
-        (
-          await query<{ n: string }>(
-            standbyUrl,
-            'SELECT count(*)::text AS n FROM pg_stat_wal_receiver',
-          )
-        )[0]?.n === '0',
-    );
+    standby = await detachedStandby(primary, namespace, 'released = true');
     // b's claim lands on the primary only; b leads until its deadline, whatever happens next.
     const b = await acquire(onPrimary, 'b');
     expect(b.notBeforeMs).toBe(0);
@@ -85,13 +97,61 @@ describe('PostgreSQL failover to a standby that missed the last claim', () => {
     await primary.close();
     await standby.promote();
 
-    const onPromoted = await createPostgresStore(new URL(standbyUrl), { namespace });
+    const onPromoted = await createPostgresStore(new URL(standby.url), { namespace });
     try {
       const c = await acquire(onPromoted, 'c');
       // Without the timeline check: 0, and c led beside b for up to a TTL.
       expect(c.notBeforeMs).toBeGreaterThanOrEqual(TTL_MS);
       // b's claim, and its term, were lost with the old primary: c's term must pass it anyway.
       expect(c.term).toBeGreaterThan(b.term);
+    } finally {
+      await onPromoted.close();
+    }
+  });
+});
+
+/**
+ * A transfer's reservation is no way around the failover rule: the promoted standby has the
+ * hand-over (released cleanly, reserved for b) but not b's claim, and b still leads on its
+ * old deadline. Whoever claims there, b's new session included, waits out a TTL.
+ */
+describe('PostgreSQL failover after a transfer', () => {
+  let primary: PrivatePostgres;
+  let standby: PrivatePostgres | undefined;
+  beforeAll(async () => {
+    primary = await startPrivatePostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await standby?.close();
+    await primary.close();
+  });
+
+  it('the successor still waits a TTL on the promoted server', { timeout: 90_000 }, async () => {
+    const namespace = 'transferred';
+    const onPrimary = await createPostgresStore(new URL(primary.url), { namespace });
+    const a = await acquire(onPrimary, 'a');
+    expect(await onPrimary.transfer?.handOver(a, 'b', 60_000)).toBe(true);
+    standby = await detachedStandby(primary, namespace, "reserved_for = 'b'");
+    const b = await acquire(onPrimary, 'b');
+    expect(b.notBeforeMs).toBe(0);
+    await onPrimary.close();
+    await primary.close();
+    await standby.promote();
+
+    const onPromoted = await createPostgresStore(new URL(standby.url), { namespace });
+    try {
+      // The reservation the standby kept still keeps others out...
+      const c = await onPromoted.tryAcquire({
+        election: ELECTION,
+        holder: 'c',
+        token: randomUUID(),
+        ttlMs: TTL_MS,
+      });
+      expect(c).toMatchObject({ acquired: false, reservedFor: 'b' });
+      // ...and admits b, but not at once: its lost claim may still be leading.
+      const again = await acquire(onPromoted, 'b');
+      expect(again.notBeforeMs).toBeGreaterThanOrEqual(TTL_MS);
+      expect(again.term).toBeGreaterThan(b.term);
     } finally {
       await onPromoted.close();
     }

@@ -23,6 +23,8 @@ async function dropSchema(schema: string): Promise<void> {
 runConformanceSuite({
   name: 'postgres',
   wakesFirstInLine: true,
+  transfer: true,
+  memberSteering: true,
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
 });
