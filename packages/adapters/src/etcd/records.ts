@@ -61,7 +61,12 @@ export function decodeReservation(key: string, value: Buffer): ReservedFor {
   } catch {
     // reported below
   }
-  throw new StoreProtocolError(
+  throw notWrittenByUs(key);
+}
+
+/** A key of leasehold's layout holds something else: fatal, the operator must clean up. */
+function notWrittenByUs(key: string): StoreProtocolError {
+  return new StoreProtocolError(
     `the etcd key "${key}" holds a value leasehold did not write; remove it or use another namespace`,
   );
 }
@@ -104,9 +109,7 @@ export function decodeHolder(key: string, value: Buffer): HolderValue {
   if (parsed !== null && typeof parsed.token === 'string') {
     return { holder: parsed.holder, token: parsed.token, metadata: parsed.metadata };
   }
-  throw new StoreProtocolError(
-    `the etcd key "${key}" holds a value leasehold did not write; remove it or use another namespace`,
-  );
+  throw notWrittenByUs(key);
 }
 
 export function leaseHandle(lease: Lease): EtcdLeaseHandle | null {
