@@ -5,12 +5,14 @@
 //
 //   node bench/transfer.mjs [--rounds 20] [--stores redis=redis://127.0.0.1:6379,...]
 //
-// Default stores: Redis, the Redis Cluster (7000-7005) and SQLite (a temporary file), as
-// scripts/services.sh starts them. Needs a build (`pnpm exec tsc -b`). Keys and files go
+// Default stores: Redis, the Redis Cluster (7000-7005), SQLite (a temporary file),
+// PostgreSQL and etcd, as scripts/services.sh starts them. Needs a build (`pnpm exec tsc -b`). Keys and files go
 // under a namespace of their own (lhtr<random>) and are removed afterwards.
 import { createStore } from '@leasehold/adapters';
 import { Elector } from '@leasehold/core';
+import { Etcd3 } from 'etcd3';
 import { Cluster, Redis } from 'ioredis';
+import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,8 @@ const STORES = values.stores
       redis: 'redis://127.0.0.1:6379',
       'redis-cluster': 'redis://127.0.0.1:7000?cluster=true',
       sqlite: `sqlite://${join(sqliteDir, 'bench.db')}`,
+      postgres: 'postgres://postgres@127.0.0.1:5432/test',
+      etcd: 'etcd://127.0.0.1:2379',
     };
 const IDS = ['a', 'b', 'c'];
 
@@ -73,6 +77,8 @@ async function measure(name, url, rounds) {
 }
 
 async function cleanUp(url, namespace) {
+  if (url.startsWith('postgres')) return dropSchema(url, namespace);
+  if (url.startsWith('etcd')) return deletePrefix(url, namespace);
   if (!url.startsWith('redis')) return;
   const cluster = url.includes('cluster=true');
   const client = cluster
@@ -85,6 +91,25 @@ async function cleanUp(url, namespace) {
     }
   } finally {
     client.disconnect();
+  }
+}
+
+async function dropSchema(url, namespace) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${namespace}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function deletePrefix(url, namespace) {
+  const client = new Etcd3({ hosts: `http://${new URL(url).host}` });
+  try {
+    await client.delete().prefix(`${namespace}/`);
+  } finally {
+    client.close();
   }
 }
 

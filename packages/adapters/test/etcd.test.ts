@@ -25,6 +25,8 @@ afterAll(() => inspector.close());
 runConformanceSuite({
   name: 'etcd',
   wakesFirstInLine: true,
+  transfer: true,
+  memberSteering: true,
   createStore: ({ namespace }) => createStore(ETCD_URL, { namespace }),
   cleanup: async ({ namespace }) => {
     await inspector.delete().prefix(`${namespace}/`);
@@ -96,6 +98,74 @@ describe('etcd store', () => {
     expect(Number(rewritten?.create_revision)).toBe(second.term);
     expect(second.term).toBeGreaterThan(first.term);
     expect(rewritten?.lease).not.toBe(written?.lease);
+  });
+
+  it('keeps a reservation on an etcd lease of its own, rounded up, gone with its claim', async () => {
+    const { store, namespace } = await open();
+    const key = `${namespace}/elections/jobs/reservation`;
+    const first = await acquire(store, request('alpha'));
+    expect(await store.transfer?.handOver(first, 'beta', 1_500)).toBe(true);
+    const written = (await inspector.get(key).exec()).kvs[0];
+    expect(JSON.parse(written?.value.toString() ?? '{}')).toEqual({
+      successor: 'beta',
+      from: 'alpha',
+    });
+    const reservationLease = written?.lease ?? '0';
+    expect(reservationLease).not.toBe('0');
+    const { grantedTTL } = await inspector.leaseClient.leaseTimeToLive({ ID: reservationLease });
+    expect(Number(grantedTTL)).toBe(2); // 1.5 s rounded up: etcd never lets it lapse early
+    // The hand-over's own acquisition lease held only the leader key: revoked with it.
+    const old = (first.handle as { leaseId: string }).leaseId;
+    await until(
+      'the old lease is revoked',
+      5_000,
+      async () => Number((await inspector.leaseClient.leaseTimeToLive({ ID: old })).TTL) < 0,
+    );
+    const second = await acquire(store, request('beta'));
+    expect(second.term).toBeGreaterThan(first.term);
+    expect((await inspector.get(key).exec()).kvs).toHaveLength(0);
+    await until(
+      'the reservation lease is revoked',
+      5_000,
+      async () =>
+        Number((await inspector.leaseClient.leaseTimeToLive({ ID: reservationLease })).TTL) < 0,
+    );
+  });
+
+  it('wakes a successor that is not first in line', async () => {
+    const { store: leader, namespace } = await open();
+    const [waiter, follower] = [
+      await createStore(ETCD_URL, { namespace }),
+      await createStore(ETCD_URL, { namespace }),
+    ];
+    opened.push(waiter, follower);
+    const member = (id: string, priority: number) => ({
+      id,
+      priority,
+      startedAt: Date.now(),
+      heartbeatAt: Date.now(),
+      isLeader: false,
+      metadata: {},
+    });
+    const lease = await acquire(leader, request('alpha'));
+    for (const [id, priority] of [
+      ['beta', 0],
+      ['gamma', 5],
+      ['delta', 9],
+    ] as const) {
+      await waiter.members?.put('jobs', member(id, priority), 60_000);
+    }
+    await waiter.members?.list('jobs'); // beta is third in line: only a release's watch misses it
+    const woken = new Set<string>();
+    const controller = new AbortController();
+    try {
+      await waiter.watch?.('jobs', () => woken.add('beta'), controller.signal, 'beta');
+      expect(await leader.transfer?.handOver(lease, 'beta', 60_000)).toBe(true);
+      await until('beta wakes', 5_000, () => woken.has('beta'));
+      expect(await follower.transfer?.reservation('jobs')).toMatchObject({ successor: 'beta' });
+    } finally {
+      controller.abort();
+    }
   });
 
   it('refuses to work on a leader key it did not write', async () => {

@@ -39,6 +39,8 @@ afterAll(async () => {
 
 runConformanceSuite({
   name: 'postgres through PgBouncer in session pooling',
+  transfer: true,
+  memberSteering: true,
   createStore: ({ namespace }) => createPostgresStore(url('session'), { namespace }),
 });
 

@@ -23,6 +23,8 @@ async function dropSchema(schema: string): Promise<void> {
 runConformanceSuite({
   name: 'postgres',
   wakesFirstInLine: true,
+  transfer: true,
+  memberSteering: true,
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
 });
@@ -184,4 +186,48 @@ describe('postgres across a server restart', () => {
       await Promise.all([a.close(), b.close()]);
     },
   );
+});
+
+describe('postgres transfers', () => {
+  const schema = `pgx${randomUUID().replaceAll('-', '').slice(0, 8)}`;
+  const stores: LeaseStore[] = [];
+  afterAll(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+    await dropSchema(schema);
+  });
+
+  it('wakes the successor alone, wherever it stands in line', async () => {
+    const [leader, watcher] = [
+      await createPostgresStore(new URL(SHARED_URL), { namespace: schema }),
+      await createPostgresStore(new URL(SHARED_URL), { namespace: schema }),
+    ];
+    stores.push(leader, watcher);
+    const claimed = await leader.tryAcquire({
+      election: 'jobs',
+      holder: 'alpha',
+      token: randomUUID(),
+      ttlMs: 10_000,
+    });
+    if (!claimed.acquired) throw new Error('alpha should acquire');
+    const woken: string[] = [];
+    const controller = new AbortController();
+    try {
+      for (const [id, priority] of [
+        ['beta', 0],
+        ['gamma', 5],
+        ['delta', 9],
+      ] as const) {
+        const now = Date.now();
+        const member = { id, priority, startedAt: now, heartbeatAt: now, isLeader: false };
+        await watcher.members?.put('jobs', { ...member, metadata: {} }, 60_000);
+        await watcher.watch?.('jobs', () => woken.push(id), controller.signal, id);
+      }
+      expect(await leader.transfer?.handOver(claimed.lease, 'beta', 60_000)).toBe(true);
+      // One notification wakes everyone it names at once: by the time beta wakes, all have.
+      await until('beta wakes', 5_000, () => woken.includes('beta'));
+      expect(woken).toEqual(['beta']);
+    } finally {
+      controller.abort();
+    }
+  });
 });

@@ -265,6 +265,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private handoverPollUntil = 0;
   private readonly runController = new AbortController();
   private wakeLoop: (() => void) | null = null;
+  /**
+   * A watch event came while the loop was busy (a store call in flight): its next pause ends
+   * at once, so an attempt refused just before a release or hand-over landed is made again.
+   */
+  private wokenWhileBusy = false;
   private loopDone: Promise<void> = Promise.resolve();
   /** When this follower first found the lock free while higher-priority members lived. */
   private freeSince: number | null = null;
@@ -493,7 +498,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   /** Watch events only wake the loop early; polling covers a watch that fails. */
   private startWatching(): void {
-    const onChange = (): void => this.wakeLoop?.();
+    const onChange = (): void => {
+      if (this.wakeLoop === null) this.wokenWhileBusy = true;
+      else this.wakeLoop();
+    };
     try {
       this.store
         .watch?.(this.election, onChange, this.runController.signal, this.id)
@@ -916,6 +924,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
   /** Wait `ms`, or less if stopped, resigned or woken by a watch event. */
   private pause(ms: number): Promise<void> {
     if (this.lifecycle !== 'running') return Promise.resolve();
+    if (this.wokenWhileBusy) {
+      this.wokenWhileBusy = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = (): void => {
         timer.cancel();

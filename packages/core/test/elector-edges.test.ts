@@ -231,6 +231,43 @@ describe('Elector edges', () => {
     await clock.advanceUntil(() => stopped, 10_000);
   });
 
+  it('acts on a wake-up that came while an attempt was in flight', async () => {
+    // A release landing between a follower's refused claim and its answer woke nobody: the
+    // follower then waited its whole retry interval (a transfer's successor, ~1 s on PostgreSQL).
+    const clock = new ManualClock(1_000_000);
+    const backend = new MemoryBackend({ clock });
+    const timing = { ttlMs: 30_000, retryIntervalMs: 10_000 };
+    const leader = new Elector({
+      store: backend.connect(),
+      clock,
+      election: 'jobs',
+      id: 'a',
+      ...timing,
+    });
+    leader.start();
+    await clock.advanceUntil(() => leader.isLeader(), 10_000);
+    const memory = backend.connect();
+    memory.faults.delay(50); // each way: the claim is refused at +50, answered at +100
+    let releasedAt: number | null = null;
+    const store: LeaseStore = {
+      ...variantOf(memory),
+      watch: (election, onChange, signal) => memory.watch(election, onChange, signal),
+      tryAcquire: (request) => {
+        if (releasedAt === null) {
+          releasedAt = clock.now() + 60;
+          clock.setTimer(60, () => void leader.resign());
+        }
+        return memory.tryAcquire(request);
+      },
+    };
+    const follower = new Elector({ store, clock, election: 'jobs', id: 'b', ...timing });
+    follower.start();
+    await clock.advanceUntil(() => follower.isLeader(), 20_000);
+    expect(clock.now() - (releasedAt ?? 0)).toBeLessThan(1_000);
+    await stopped(follower, clock);
+    await stopped(leader, clock);
+  });
+
   it('stops within the time it is given, even when the store never answers the release', async () => {
     // A shutdown grace period passes what is left of it: stopping must not outlast it.
     const clock = new ManualClock();

@@ -7,6 +7,8 @@ import { isMetadata, parseHolder } from '../records.js';
  *
  *   <namespace>/elections/<election>/leader        {holder, token, metadata}, on the holder's lease
  *   <namespace>/elections/<election>/members/<id>  a MemberRecord, on that member's own lease
+ *   <namespace>/elections/<election>/reservation   {successor, from}, a transfer's (§3.6),
+ *                                                  on an etcd lease of its own
  *
  * Names are URI-encoded so that no election or member id can reach into another's keys.
  */
@@ -32,6 +34,41 @@ interface HolderValue {
 
 export function leaderKey(namespace: string, election: string): string {
   return `${electionPrefix(namespace, election)}leader`;
+}
+
+/** Where a transfer's reservation lives while it holds (docs/design.md §3.6). */
+export function reservationKey(namespace: string, election: string): string {
+  return `${electionPrefix(namespace, election)}reservation`;
+}
+
+/** Who a reservation admits: its successor, and the holder that handed over. */
+export interface ReservedFor {
+  readonly successor: string;
+  readonly from: string;
+}
+
+export function encodeReservation(reserved: ReservedFor): Buffer {
+  return Buffer.from(JSON.stringify({ successor: reserved.successor, from: reserved.from }));
+}
+
+/** A reservation's value; one leasehold did not write is an error, as for the leader key. */
+export function decodeReservation(key: string, value: Buffer): ReservedFor {
+  try {
+    const parsed = JSON.parse(value.toString('utf8')) as Partial<ReservedFor> | null;
+    if (typeof parsed?.successor === 'string' && typeof parsed.from === 'string') {
+      return { successor: parsed.successor, from: parsed.from };
+    }
+  } catch {
+    // reported below
+  }
+  throw notWrittenByUs(key);
+}
+
+/** A key of leasehold's layout holds something else: fatal, the operator must clean up. */
+function notWrittenByUs(key: string): StoreProtocolError {
+  return new StoreProtocolError(
+    `the etcd key "${key}" holds a value leasehold did not write; remove it or use another namespace`,
+  );
 }
 
 export function membersPrefix(namespace: string, election: string): string {
@@ -72,9 +109,7 @@ export function decodeHolder(key: string, value: Buffer): HolderValue {
   if (parsed !== null && typeof parsed.token === 'string') {
     return { holder: parsed.holder, token: parsed.token, metadata: parsed.metadata };
   }
-  throw new StoreProtocolError(
-    `the etcd key "${key}" holds a value leasehold did not write; remove it or use another namespace`,
-  );
+  throw notWrittenByUs(key);
 }
 
 export function leaseHandle(lease: Lease): EtcdLeaseHandle | null {

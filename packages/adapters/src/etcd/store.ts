@@ -10,6 +10,8 @@ import {
   type MemberRecord,
   type MemberStore,
   type RenewResult,
+  type Reservation,
+  type TransferStore,
 } from '@leasehold/core';
 import type { Etcd3, ICompare, IKeyValue, ITxnResponse } from 'etcd3';
 import { CleanupQueue } from './cleanup-queue.js';
@@ -27,7 +29,9 @@ import type { HostQuarantine } from './host-quarantine.js';
 import { decodeMember } from '../records.js';
 import {
   decodeHolder,
+  decodeReservation,
   encodeHolder,
+  encodeReservation,
   leaderKey,
   leaseHandle,
   memberKey,
@@ -35,6 +39,7 @@ import {
   membersPrefix,
   prefixEnd,
   remainingMs,
+  reservationKey,
   revisionNumber,
   ttlSeconds,
   type EtcdLeaseHandle,
@@ -274,8 +279,93 @@ export class EtcdStore implements LeaseStore {
     candidate?: string,
   ): Promise<void> {
     if (this.closed) return Promise.resolve();
-    if (candidate !== undefined) return this.line.watch(election, candidate, onChange, signal);
-    return this.watches.watch(leaderKey(this.config.namespace, election), onChange, signal);
+    if (candidate === undefined) {
+      return this.watches.watch(leaderKey(this.config.namespace, election), onChange, signal);
+    }
+    // A transfer's successor may stand anywhere in line: a reservation wakes every waiter
+    // here, and the elector's reservation read sends all but the successor back to waiting.
+    const reserved = reservationKey(this.config.namespace, election);
+    return Promise.all([
+      this.line.watch(election, candidate, onChange, signal),
+      this.watches.watch(reserved, onChange, signal),
+    ]).then(() => undefined);
+  }
+
+  /** Transfers (LeaseStore.transfer, docs/design.md §3.6). */
+  readonly transfer: TransferStore = {
+    handOver: (lease, successor, reservationMs) => this.handOver(lease, successor, reservationMs),
+    reservation: (election) =>
+      guardedCall(this.guard, 'read', () => this.readReservation(election)),
+  };
+
+  /**
+   * One txn: if this acquisition still holds the leader key, delete it and put the
+   * reservation key on an etcd lease of its own, granted first for the reservation rounded
+   * up to whole seconds (so it lapses by etcd's clock, never early). A grant the txn did not
+   * use is revoked; so is a lease granted for this acquisition alone, which holds nothing now.
+   */
+  private handOver(lease: Lease, successor: string, reservationMs: number): Promise<boolean> {
+    return guardedCall(this.guard, 'release', async () => {
+      const handle = leaseHandle(lease);
+      if (handle === null || handle.token !== lease.token) return false;
+      const grant = await this.grantLease(ttlSeconds(reservationMs));
+      const value = encodeReservation({ successor, from: lease.holder });
+      // A txn whose answer is lost may have landed: its reservation lapses with the grant.
+      const txn = await this.client.kv.txn(
+        {
+          compare: this.stillHeld(lease, handle),
+          success: [
+            { request_delete_range: { key: Buffer.from(this.leaderKeyOf(lease.election)) } },
+            {
+              request_put: {
+                key: this.reservationKeyOf(lease.election),
+                value,
+                lease: grant.leaseId,
+              },
+            },
+          ],
+        },
+        this.callOptions(),
+      );
+      if (!txn.succeeded) {
+        this.revokeEventually(grant.leaseId);
+        return false;
+      }
+      this.leadingLeases.delete(handle.leaseId);
+      this.line.observeHolder(lease.election, null);
+      if (!handle.shared) this.revokeEventually(handle.leaseId);
+      return true;
+    });
+  }
+
+  private async readReservation(election: string): Promise<Reservation | null> {
+    const key = this.reservationKeyOf(election);
+    const [kv] = (await this.client.kv.range({ key }, this.callOptions())).kvs;
+    if (kv === undefined) return null;
+    return {
+      ...decodeReservation(key.toString('utf8'), kv.value),
+      remainingMs: await this.reservedMs(kv),
+    };
+  }
+
+  /**
+   * The reservation's rest, rounded down to etcd's whole seconds (never past it); under one
+   * second, a quarter of a second (etcd looks for expired leases every half second).
+   */
+  private async reservedMs(kv: IKeyValue): Promise<number> {
+    const { TTL } = await this.client.leaseClient.leaseTimeToLive(
+      { ID: kv.lease },
+      this.callOptions(),
+    );
+    return Number(TTL) > 0 ? Number(TTL) * 1_000 : 250;
+  }
+
+  private leaderKeyOf(election: string): string {
+    return leaderKey(this.config.namespace, election);
+  }
+
+  private reservationKeyOf(election: string): Buffer {
+    return Buffer.from(reservationKey(this.config.namespace, election));
   }
 
   /** Member records (LeaseStore.members). */
@@ -474,14 +564,40 @@ export class EtcdStore implements LeaseStore {
     return { acquired: true, lease: this.claimed(request, txn.value, handle, ttlSeconds) };
   }
 
-  private claimTxn(request: AcquireRequest, leaseId: string) {
-    const key = Buffer.from(leaderKey(this.config.namespace, request.election));
+  /**
+   * Claim where the leader key is free and no transfer's reservation keeps the claimant
+   * out, in the claim's own txn: first as if there were none; when one admits the claimant
+   * (its successor, or the holder that handed over), again on that very reservation, which
+   * the claim deletes. Its lease, which holds nothing then, is revoked in the background.
+   */
+  private async claimTxn(request: AcquireRequest, leaseId: string): Promise<ITxnResponse> {
+    const txn = await this.claimTxnOnce(request, leaseId, null);
+    const reserved = reservationOf(txn);
+    if (txn.succeeded || leaderOf(txn) !== undefined || reserved === undefined) return txn;
+    const { successor, from } = decodeReservation(reserved.key.toString('utf8'), reserved.value);
+    if (request.holder !== successor && request.holder !== from) return txn;
+    const admitted = await this.claimTxnOnce(request, leaseId, reserved);
+    if (admitted.succeeded) this.revokeEventually(reserved.lease);
+    return admitted;
+  }
+
+  /** The claim's txn, on the reservation seen (`reserved`) or where there is none. */
+  private claimTxnOnce(request: AcquireRequest, leaseId: string, reserved: IKeyValue | null) {
+    const key = Buffer.from(this.leaderKeyOf(request.election));
+    const reservation = this.reservationKeyOf(request.election);
     const value = encodeHolder(request.holder, request.token, request.metadata ?? {});
+    const unreserved: ICompare =
+      reserved === null
+        ? { key: reservation, target: 'Create', result: 'Equal', create_revision: 0 }
+        : { key: reservation, target: 'Mod', result: 'Equal', mod_revision: reserved.mod_revision };
     return this.client.kv.txn(
       {
-        compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }],
-        success: [{ request_put: { key, value, lease: leaseId } }],
-        failure: [{ request_range: { key } }],
+        compare: [{ key, target: 'Create', result: 'Equal', create_revision: 0 }, unreserved],
+        success: [
+          { request_put: { key, value, lease: leaseId } },
+          ...(reserved === null ? [] : [{ request_delete_range: { key: reservation } }]),
+        ],
+        failure: [{ request_range: { key } }, { request_range: { key: reservation } }],
       },
       this.callOptions(),
     );
@@ -505,12 +621,15 @@ export class EtcdStore implements LeaseStore {
     };
   }
 
-  private refusalFromClaim(election: string, txn: ITxnResponse): Promise<AcquireResult> {
-    const [winner] = txn.responses[0]?.response_range?.kvs ?? [];
-    // The failure branch reads the key in the same txn that found it, so it is there.
-    if (winner === undefined)
-      return Promise.resolve({ acquired: false, current: null, retryAfterMs: 1 });
-    return this.refusal(election, winner);
+  private async refusalFromClaim(election: string, txn: ITxnResponse): Promise<AcquireResult> {
+    // The failure branch reads both keys in the same txn that found one of them there.
+    const winner = leaderOf(txn);
+    if (winner !== undefined) return this.refusal(election, winner);
+    const reserved = reservationOf(txn);
+    if (reserved === undefined) return { acquired: false, current: null, retryAfterMs: 1 };
+    const { successor } = decodeReservation(reserved.key.toString('utf8'), reserved.value);
+    const retryAfterMs = await this.reservedMs(reserved);
+    return { acquired: false, current: null, retryAfterMs, reservedFor: successor };
   }
 
   private cleanUpClaim(request: AcquireRequest, handle: EtcdLeaseHandle): void {
@@ -608,4 +727,14 @@ export class EtcdStore implements LeaseStore {
   private callOptions(): CallOptions {
     return { deadline: Date.now() + this.config.requestTimeoutMs };
   }
+}
+
+/** The leader key as a failed claim's txn read it (its first failure op). */
+function leaderOf(txn: ITxnResponse): IKeyValue | undefined {
+  return txn.succeeded ? undefined : txn.responses[0]?.response_range?.kvs[0];
+}
+
+/** The reservation key as a failed claim's txn read it (its second failure op). */
+function reservationOf(txn: ITxnResponse): IKeyValue | undefined {
+  return txn.succeeded ? undefined : txn.responses[1]?.response_range?.kvs[0];
 }

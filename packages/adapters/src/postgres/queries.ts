@@ -41,3 +41,11 @@ export function randomLockId(): string {
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
+
+/**
+ * A transfer's reservation (docs/design.md §3.6) lets the claimant ($2) in: there is none,
+ * it lapsed by the database clock, or it names the claimant as successor or as the holder
+ * that handed over. Part of the claim's own WHERE, on the row the update replaces.
+ */
+export const ADMITTED_BY_RESERVATION_SQL = `(l.reserved_until IS NULL OR l.reserved_until <= now()
+           OR $2 = l.reserved_for OR $2 = l.reserved_from)`;

@@ -44,11 +44,17 @@ export function schemaSql(schema: string, tables: Tables): string {
          released   boolean NOT NULL,
          claim_wait_ms double precision,
          timeline   integer,
-         lock_id    bigint
+         lock_id    bigint,
+         reserved_for   text,
+         reserved_from  text,
+         reserved_until timestamptz
        );
        ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS claim_wait_ms double precision;
        ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS timeline integer;
        ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS lock_id bigint;
+       ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS reserved_for text;
+       ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS reserved_from text;
+       ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS reserved_until timestamptz;
        CREATE TABLE IF NOT EXISTS ${tables.members} (
          election   text NOT NULL,
          id         text NOT NULL,

@@ -12,6 +12,8 @@ import {
   type LeaseStore,
   type MemberStore,
   type RenewResult,
+  type Reservation,
+  type TransferStore,
   waitAtMost,
 } from '@leasehold/core';
 import pg from 'pg';
@@ -30,6 +32,7 @@ import {
   lockHeldSql,
   quoteIdentifier,
   randomLockId,
+  ADMITTED_BY_RESERVATION_SQL,
   TRY_LOCK_SQL,
   WAL_TIMELINE_SQL,
 } from './queries.js';
@@ -273,6 +276,54 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
+  /** Transfers (LeaseStore.transfer, docs/design.md §3.6). */
+  readonly transfer: TransferStore = {
+    handOver: (lease, successor, reservationMs) => this.handOver(lease, successor, reservationMs),
+    reservation: (election) =>
+      guardedCall(this.guard, 'read', async () =>
+        this.selectReservation(await this.connect(), election),
+      ),
+  };
+
+  /**
+   * One statement, as release(): where this token still holds a live row, mark it released
+   * (cleanly: the successor need not wait) and reserve it for `successor` until now() +
+   * reservationMs by the database clock; then unlock and wake the successor. A session that
+   * died lost its lock with it (see renew): no hand-over then, the row is not ours to give.
+   */
+  private handOver(lease: Lease, successor: string, reservationMs: number): Promise<boolean> {
+    return guardedCall(this.guard, 'release', async () => {
+      const session = this.session;
+      const held = session?.locks.get(lease.election);
+      if (session === null || !session.alive || held?.token !== lease.token) return false;
+      const key = await this.wakeUpKey(session);
+      const { rows } = await session.statements.query<{ handed: boolean }>(
+        `WITH handed AS (
+           UPDATE ${this.tables.leases}
+              SET released = true, expires_at = now(), reserved_for = $3, reserved_from = holder,
+                  reserved_until = now() + make_interval(secs => $4::double precision / 1000)
+            WHERE election = $2 AND token = $5 AND NOT released AND expires_at > now()
+           RETURNING 1),
+         done AS (SELECT count(*) > 0 AS handed FROM handed)
+         SELECT handed, pg_advisory_unlock($6::bigint) AS unlocked,
+                CASE WHEN handed THEN pg_notify($1, $7) END AS notified
+           FROM done`,
+        [
+          key.channel,
+          lease.election,
+          successor,
+          reservationMs,
+          lease.token,
+          held.lockId,
+          // Only the successor (or the holder that handed over) may claim: wake it alone.
+          `${wakeUpTag(key, 'election', lease.election)}\n${wakeUpTag(key, 'candidate', lease.election, successor)}`,
+        ],
+      );
+      session.locks.delete(lease.election);
+      return rows[0]?.handed === true;
+    });
+  }
+
   /** Member records (LeaseStore.members, members.ts), on this store's session. */
   readonly members: MemberStore = new MemberRows(
     () => this.tables.members,
@@ -362,13 +413,15 @@ export class PostgresStore implements LeaseStore {
               metadata = excluded.metadata, renewed_at = excluded.renewed_at,
               expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
               lock_id = excluded.lock_id,
+              reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
               claim_wait_ms = CASE
                 WHEN l.timeline <> excluded.timeline
                   THEN greatest($5::double precision, ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
                 WHEN l.released OR l.expires_at <= now() THEN 0
                 ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
-        WHERE l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
-           OR (l.lock_id IS NOT NULL AND NOT EXISTS (${lockHeldSql('l.lock_id')}))
+        WHERE (l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
+           OR (l.lock_id IS NOT NULL AND NOT EXISTS (${lockHeldSql('l.lock_id')})))
+          AND ${ADMITTED_BY_RESERVATION_SQL}
        RETURNING l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms)
        SELECT lock.locked, claimed.term, claimed.token, claimed.wait_ms
          FROM lock LEFT JOIN claimed ON true`,
@@ -433,9 +486,37 @@ export class PostgresStore implements LeaseStore {
     }
   }
 
+  /** Who holds the election; when nobody does, the transfer's reservation that kept us out. */
   private async refused(session: Session, election: string): Promise<AcquireResult> {
     const current = await this.selectLive(session, election);
-    return { acquired: false, current, retryAfterMs: current?.remainingMs ?? null };
+    if (current !== null) return { acquired: false, current, retryAfterMs: current.remainingMs };
+    const reserved = await this.selectReservation(session, election);
+    return reserved === null
+      ? { acquired: false, current: null, retryAfterMs: null }
+      : {
+          acquired: false,
+          current: null,
+          retryAfterMs: reserved.remainingMs,
+          reservedFor: reserved.successor,
+        };
+  }
+
+  private async selectReservation(session: Session, election: string): Promise<Reservation | null> {
+    const { rows } = await session.statements.query<{
+      successor: string;
+      from: string;
+      remaining_ms: number;
+    }>(
+      `SELECT reserved_for AS successor, reserved_from AS "from",
+              floor(extract(epoch FROM reserved_until - now()) * 1000)::float8 AS remaining_ms
+         FROM ${this.tables.leases}
+        WHERE election = $1 AND reserved_until > now()`,
+      [election],
+    );
+    const row = rows[0];
+    return row === undefined
+      ? null
+      : { successor: row.successor, from: row.from, remainingMs: Number(row.remaining_ms) };
   }
 
   private async liveHolder(session: Session, election: string): Promise<boolean> {
