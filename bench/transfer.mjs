@@ -6,7 +6,7 @@
 //   node bench/transfer.mjs [--rounds 20] [--stores redis=redis://127.0.0.1:6379,...]
 //
 // Default stores: Redis, the Redis Cluster (7000-7005), SQLite (a temporary file),
-// PostgreSQL and etcd, as scripts/services.sh starts them. Needs a build (`pnpm exec tsc -b`). Keys and files go
+// PostgreSQL, etcd and ZooKeeper, as scripts/services.sh starts them. Needs a build (`pnpm exec tsc -b`). Keys and files go
 // under a namespace of their own (lhtr<random>) and are removed afterwards.
 import { createStore } from '@leasehold/adapters';
 import { Elector } from '@leasehold/core';
@@ -14,6 +14,7 @@ import { Etcd3 } from 'etcd3';
 import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,7 @@ const STORES = values.stores
       sqlite: `sqlite://${join(sqliteDir, 'bench.db')}`,
       postgres: 'postgres://postgres@127.0.0.1:5432/test',
       etcd: 'etcd://127.0.0.1:2379',
+      zookeeper: 'zk://127.0.0.1:2181',
     };
 const IDS = ['a', 'b', 'c'];
 
@@ -79,6 +81,7 @@ async function measure(name, url, rounds) {
 async function cleanUp(url, namespace) {
   if (url.startsWith('postgres')) return dropSchema(url, namespace);
   if (url.startsWith('etcd')) return deletePrefix(url, namespace);
+  if (url.startsWith('zk:')) return removeZnodes(url, `/${namespace}`);
   if (!url.startsWith('redis')) return;
   const cluster = url.includes('cluster=true');
   const client = cluster
@@ -91,6 +94,25 @@ async function cleanUp(url, namespace) {
     }
   } finally {
     client.disconnect();
+  }
+}
+
+/** The namespace's znodes, with the adapters' own ZooKeeper client (no dependency here). */
+async function removeZnodes(url, path) {
+  const zookeeper = createRequire(import.meta.resolve('@leasehold/adapters'))(
+    'node-zookeeper-client',
+  );
+  const client = zookeeper.createClient(new URL(url).host);
+  await new Promise((resolve) => (client.once('connected', resolve), client.connect()));
+  const remove = async (node) => {
+    const names = await new Promise((resolve) => client.getChildren(node, (_, n) => resolve(n)));
+    for (const name of names ?? []) await remove(`${node}/${name}`);
+    await new Promise((resolve) => client.remove(node, -1, () => resolve()));
+  };
+  try {
+    await remove(path);
+  } finally {
+    client.close();
   }
 }
 

@@ -3,6 +3,7 @@ import { Elector, type LeaseStore } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { until, ZooKeeperCluster } from '@leasehold/testkit';
+import { acquire } from './helpers/exercise-store.js';
 
 /**
  * ZooKeeper going away under running electors: a standalone server restarted; an ensemble
@@ -120,6 +121,47 @@ describe('a standalone ZooKeeper restarted', () => {
       expect(leaderOf(group)?.currentTerm()).toBeGreaterThan(firstTerm);
       expect(monitor.maxLeaders).toBe(1);
       expect(monitor.terms).toEqual([...monitor.terms].sort((a, b) => a - b));
+    },
+  );
+
+  it(
+    'keeps a transfer’s reservation through a restart: others refused, the successor claims',
+    { timeout: 60_000 },
+    async () => {
+      const namespace = `t${randomUUID().slice(0, 8)}`;
+      const [a, b, c] = await Promise.all(
+        [0, 1, 2].map(async () => {
+          const store = await createStore(zk.url, { namespace, ttlMs: 4_000 });
+          opened.push(store);
+          return store;
+        }),
+      );
+      const request = (holder: string) => ({
+        election: 'jobs',
+        holder,
+        token: randomUUID(),
+        ttlMs: 4_000,
+      });
+      const first = await acquire(a as LeaseStore, request('alpha'));
+      expect(await a?.transfer?.handOver(first, 'beta', 30_000)).toBe(true);
+      const [server] = zk.members;
+      await server?.stop();
+      server?.launch();
+      await server?.ready();
+      // The reservation is a persistent znode: it is in the data directory, like the zxids.
+      const kept = await until('ZooKeeper answering again', 20_000, () =>
+        c?.transfer?.reservation('jobs').catch(() => null),
+      );
+      expect(kept).toMatchObject({ successor: 'beta', from: 'alpha' });
+      expect(await c?.tryAcquire(request('gamma'))).toMatchObject({ reservedFor: 'beta' });
+      const second = await until('beta claims', 20_000, () =>
+        b?.tryAcquire(request('beta')).then(
+          (answer) => (answer.acquired ? answer.lease : null),
+          () => null,
+        ),
+      );
+      expect(second.term).toBeGreaterThan(first.term);
+      expect(await c?.read('jobs')).toMatchObject({ holder: 'beta', term: second.term });
     },
   );
 });

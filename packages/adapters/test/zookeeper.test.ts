@@ -35,6 +35,8 @@ runConformanceSuite({
   cleanup: ({ namespace }) => inspector.removeTree(`/${namespace}`),
   // The session timeout follows the TTL; the shared server grants down to 200 ms.
   ttlMs: 1_000,
+  transfer: true,
+  memberSteering: true,
 });
 
 describe('zookeeper store', () => {

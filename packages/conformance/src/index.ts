@@ -463,6 +463,18 @@ export function runConformanceSuite(options: ConformanceOptions): void {
         ]);
         expect(woken).toEqual(['c-high-latest', 'd-mid-early']);
       });
+
+      conformanceCase('wakes eligible first, then the newest version (the order key)', async () => {
+        const woken = await firstWoken([
+          { ...candidate('a-drained-high', 9, 1), drained: true },
+          { ...candidate('b-unhealthy-high', 9, 1), health: 'unhealthy' },
+          { ...candidate('c-old', 0, 1), version: '1.9.0' },
+          { ...candidate('d-new-late', 0, 9_000), version: '1.10.0' },
+          { ...candidate('e-text', 0, 1), version: 'nightly' },
+          { ...candidate('f-new-early', 0, 5_000), version: 'v1.10.0' },
+        ]);
+        expect(woken).toEqual(['d-new-late', 'f-new-early']);
+      });
     }
 
     conformanceCase('rejects calls after close with LEASEHOLD_E_STORE_CLOSED', async () => {

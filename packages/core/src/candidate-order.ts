@@ -1,11 +1,13 @@
+import { ascendingNumber, compareBytewise, descendingNumber } from './key-fields.js';
 import type { MemberRecord } from './store.js';
-import { compareBytes, compareVersions } from './version-order.js';
+import { versionKey } from './version-order.js';
 
 /**
  * The one definition of the first-in-line order (docs/design.md §3.5, §3.6): eligible
  * candidates first (not drained, not unhealthy), then the highest priority, then the highest
- * app version, then the longest running, then the id. Stores that rank in SQL or Lua follow
- * the same order.
+ * app version (`versionKey`), then the longest running, then the id. It is a key,
+ * `candidateOrderKey`, compared bytewise, so the stores that rank in SQL or Lua follow the
+ * very same order by sorting on the key they keep with each record.
  */
 
 /** What the order looks at in a member record (a `MemberInfo` has it too). */
@@ -14,14 +16,31 @@ export type OrderedCandidate = Pick<
   'id' | 'priority' | 'startedAt' | 'drained' | 'health' | 'version'
 >;
 
+/**
+ * The version of the order key's layout, its first field. Keys of a later layout sort after
+ * this one's; only a store shared by sidecars of two versions (an upgrade) sees both.
+ * Layout 1 had priority, start and id; 2 adds eligibility and version.
+ */
+const ORDER_KEY_LAYOUT = '2';
+const [ELIGIBLE, INELIGIBLE] = ['0', '1'];
+
 /** Whether a candidate may lead now: not drained, and its app not known to be unhealthy. */
 export function isEligible(record: OrderedCandidate): boolean {
   return record.drained !== true && record.health !== 'unhealthy';
 }
 
+/**
+ * A string per member whose ascending bytewise order is the order in which waiting
+ * candidates get a free lock. A new rule (a field added to the order) changes this function
+ * (and the layout) and nothing else.
+ */
+export function candidateOrderKey(record: OrderedCandidate): string {
+  return [rankKey(record), ascendingNumber(record.startedAt), record.id].join('.');
+}
+
 /** Array.prototype.sort comparator: the candidate that should lead first comes first. */
 export function compareCandidates(a: OrderedCandidate, b: OrderedCandidate): number {
-  return rankOrder(a, b) || a.startedAt - b.startedAt || compareBytes(a.id, b.id);
+  return compareBytewise(candidateOrderKey(a), candidateOrderKey(b));
 }
 
 /**
@@ -30,16 +49,16 @@ export function compareCandidates(a: OrderedCandidate, b: OrderedCandidate): num
  * first in line normally wins even on a store that wakes everyone (docs/design.md §3.5).
  */
 export function levelsAbove(self: OrderedCandidate, others: readonly OrderedCandidate[]): number {
-  const above = others.filter((other) => rankOrder(other, self) < 0).sort(rankOrder);
-  return above.filter((record, i) => i === 0 || rankOrder(above[i - 1] ?? record, record) !== 0)
-    .length;
+  const own = rankKey(self);
+  return new Set(others.map(rankKey).filter((rank) => compareBytewise(rank, own) < 0)).size;
 }
 
-/** The order before seniority: eligibility, then priority, then version. */
-function rankOrder(a: OrderedCandidate, b: OrderedCandidate): number {
-  return (
-    Number(isEligible(b)) - Number(isEligible(a)) ||
-    b.priority - a.priority ||
-    compareVersions(b.version ?? null, a.version ?? null)
-  );
+/** The order key before seniority: layout, eligibility, priority, version. */
+function rankKey(record: OrderedCandidate): string {
+  return [
+    ORDER_KEY_LAYOUT,
+    isEligible(record) ? ELIGIBLE : INELIGIBLE,
+    descendingNumber(record.priority),
+    versionKey(record.version ?? null),
+  ].join('.');
 }

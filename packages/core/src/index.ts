@@ -7,15 +7,15 @@ export type { TermHistorySnapshot, TermRegressionEvent } from './term-history.js
 export type { StoreHealth, StoreOperation, StoreRequestEvent } from './store-calls.js';
 export type { MemberInfo } from './members.js';
 export * from './names.js';
+export { FOLLOWERS_WOKEN_ON_RELEASE, candidateOrder, type TurnFields } from './members.js';
 export {
-  FOLLOWERS_WOKEN_ON_RELEASE,
-  candidateOrder,
   candidateOrderKey,
-  compareBytewise,
-  type TurnFields,
-} from './members.js';
-export { compareCandidates, isEligible, levelsAbove } from './candidate-order.js';
-export { compareVersions, parseSemVer } from './version-order.js';
+  compareCandidates,
+  isEligible,
+  levelsAbove,
+} from './candidate-order.js';
+export { compareBytewise } from './key-fields.js';
+export { compareVersions, parseSemVer, versionKey } from './version-order.js';
 export type { DrainOutcome, SteeringOptions, SteeringState } from './steering.js';
 export { handoffMs, transferReservationMs, type TransferOutcome } from './transfer.js';
 export { HealthGate, type HealthGateOptions } from './health-gate.js';

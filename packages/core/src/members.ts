@@ -38,56 +38,12 @@ export type MemberSteering = Pick<MemberRecord, 'drained' | 'health' | 'version'
  */
 export const FOLLOWERS_WOKEN_ON_RELEASE = 2;
 
-/** The fields of a member record that decide its turn. */
-export type TurnFields = Pick<MemberRecord, 'id' | 'priority' | 'startedAt'>;
-
-/**
- * The version of the order key's layout, its first field. Keys of a later layout sort after
- * this one's; only a store shared by sidecars of two versions (an upgrade) sees both.
- */
-const ORDER_KEY_LAYOUT = '1';
-
-/** 14 hex digits hold any whole number in [0, 2^56), so every field is fixed width. */
-const FIELD_DIGITS = 14;
-
-/**
- * The candidate order, the one definition of it: a string per member whose ascending
- * bytewise order is the order in which waiting candidates get a free lock. Highest priority
- * first, then the longest running, then by id (bytewise). Stores that pick the first in
- * line themselves (in Lua, in SQL with COLLATE "C") keep this key with the record and sort
- * by it, so a new rule (a field added to the order) changes this function and nothing else.
- */
-export function candidateOrderKey(member: TurnFields): string {
-  return [
-    ORDER_KEY_LAYOUT,
-    fixedWidth(BigInt(Number.MAX_SAFE_INTEGER) - BigInt(wholeNumber(member.priority))),
-    fixedWidth(BigInt(Math.max(0, wholeNumber(member.startedAt)))),
-    member.id,
-  ].join('.');
-}
+/** The fields of a member record that decide its turn (`candidateOrderKey`). */
+export type TurnFields = OrderedCandidate;
 
 /** Member records sorted by turn (`compareCandidates`): the first in line first. */
 export function candidateOrder<T extends OrderedCandidate>(records: readonly T[]): T[] {
   return [...records].sort(compareCandidates);
-}
-
-/**
- * Bytewise order of two strings of ASCII characters (every order key is: ids are
- * printable ASCII), which is UTF-16 code unit order, not `localeCompare`'s.
- */
-export function compareBytewise(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** A safe whole number in [-(2^53 - 1), 2^53 - 1], whatever a record held. */
-function wholeNumber(value: number): number {
-  if (!Number.isFinite(value)) return 0;
-  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.trunc(value)));
-}
-
-/** Exact: a priority's distance from the top exceeds 2^53 (a double would round it). */
-function fixedWidth(value: bigint): string {
-  return value.toString(16).padStart(FIELD_DIGITS, '0');
 }
 
 export interface MemberHeartbeatOptions {

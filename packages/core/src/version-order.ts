@@ -1,9 +1,25 @@
+import { compareBytewise, descendingNumber, descendingText } from './key-fields.js';
+
 /**
- * Comparing app versions for the first-in-line order (docs/design.md §3.6): a rolling
- * update moves leadership once, to a new-version candidate. Versions are free text:
- * compared as semver (2.0.0) when both parse, otherwise as UTF-8 bytes; no version at
- * all ranks lowest.
+ * The app-version order for the first in line (docs/design.md §3.6): a rolling update moves
+ * leadership once, to a new-version candidate. Versions are free text. The order is total
+ * and lives in one place, `versionKey`, whose bytewise order puts the highest version first,
+ * so that the stores that sort member records themselves (by `candidateOrderKey`) follow it:
+ *
+ * - semver (2.0.0, v2.0.0) ranks above text that is not semver, which ranks above no version;
+ * - semver by precedence: major, minor, patch, then a release above its pre-releases, then
+ *   the pre-release identifiers one by one (numeric below alphanumeric, a longer list above
+ *   its prefix); build metadata is ignored;
+ * - text by its UTF-8 bytes.
+ *
+ * Bounds (beyond them versions tie, the order stays total): numbers compare exactly below
+ * 2^53 (larger ones saturate), the first PRE_RELEASE_IDENTIFIERS pre-release identifiers
+ * count, each on its first IDENTIFIER_BYTES bytes, and text counts on its first TEXT_BYTES.
  */
+
+export const PRE_RELEASE_IDENTIFIERS = 5;
+export const IDENTIFIER_BYTES = 20;
+export const TEXT_BYTES = 64;
 
 interface SemVer {
   readonly core: readonly [bigint, bigint, bigint];
@@ -19,6 +35,10 @@ const SEMVER = new RegExp(
     `(?:-(${IDENTIFIER}(?:\\.${IDENTIFIER})*))?(?:\\+[0-9A-Za-z-]+(?:\\.[0-9A-Za-z-]+)*)?$`,
 );
 
+// Markers: each sorts the kind of value that follows it, lowest character first in line.
+const [SEMVER_VERSION, TEXT_VERSION, NO_VERSION] = ['a', 'b', 'c'];
+const [RELEASE, ALPHANUMERIC_ID, NUMERIC_ID, END_OF_PRE_RELEASE] = ['0', 'a', 'b', 'c'];
+
 /** The semver reading of `text`, or null when it is not semver. Build metadata is ignored. */
 export function parseSemVer(text: string): SemVer | null {
   const match = SEMVER.exec(text);
@@ -30,44 +50,32 @@ export function parseSemVer(text: string): SemVer | null {
   };
 }
 
+/** ASCII whose ascending bytewise order puts the highest version first (see above). */
+export function versionKey(version: string | null): string {
+  if (version === null) return NO_VERSION;
+  const semver = parseSemVer(version);
+  if (semver === null) return TEXT_VERSION + descendingText(version, TEXT_BYTES);
+  return SEMVER_VERSION + semver.core.map(descendingNumber).join('') + preReleaseKey(semver.pre);
+}
+
 /**
  * Negative when `a` is the lower version, positive when higher, 0 when they rank the same.
  * null (no version) ranks below every version.
  */
 export function compareVersions(a: string | null, b: string | null): number {
-  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
-  const [left, right] = [parseSemVer(a), parseSemVer(b)];
-  if (left === null || right === null) return compareBytes(a, b);
-  for (let i = 0; i < 3; i += 1) {
-    const order = compareBig(left.core[i] ?? 0n, right.core[i] ?? 0n);
-    if (order !== 0) return order;
-  }
-  return comparePreRelease(left.pre, right.pre);
+  return compareBytewise(versionKey(b), versionKey(a));
 }
 
-/** semver §11: a release outranks its pre-releases; identifiers compare one by one. */
-function comparePreRelease(a: readonly string[], b: readonly string[]): number {
-  if (a.length === 0 || b.length === 0) return b.length - a.length;
-  for (let i = 0; i < Math.min(a.length, b.length); i += 1) {
-    const order = compareIdentifiers(a[i] ?? '', b[i] ?? '');
-    if (order !== 0) return order;
-  }
-  return a.length - b.length;
+/** semver §11: a release outranks its pre-releases; a longer list outranks its prefix. */
+function preReleaseKey(identifiers: readonly string[]): string {
+  if (identifiers.length === 0) return RELEASE;
+  const counted = identifiers.slice(0, PRE_RELEASE_IDENTIFIERS);
+  return counted.map(identifierKey).join('') + END_OF_PRE_RELEASE;
 }
 
 /** Numeric identifiers compare as numbers and rank below alphanumeric ones. */
-function compareIdentifiers(a: string, b: string): number {
-  const [aNumeric, bNumeric] = [/^\d+$/.test(a), /^\d+$/.test(b)];
-  if (aNumeric && bNumeric) return compareBig(BigInt(a), BigInt(b));
-  if (aNumeric !== bNumeric) return aNumeric ? -1 : 1;
-  return compareBytes(a, b);
-}
-
-function compareBig(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Bytewise (UTF-8), as the stores that order in SQL or Lua compare text. */
-export function compareBytes(a: string, b: string): number {
-  return Math.sign(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+function identifierKey(identifier: string): string {
+  return /^\d+$/.test(identifier)
+    ? NUMERIC_ID + descendingNumber(BigInt(identifier))
+    : ALPHANUMERIC_ID + descendingText(identifier, IDENTIFIER_BYTES);
 }

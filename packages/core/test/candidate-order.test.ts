@@ -30,7 +30,9 @@ describe('compareVersions', () => {
     expect(compareVersions('v1.2.3', '1.2.3')).toBe(0);
   });
 
-  it('compares text that is not semver bytewise, also against semver', () => {
+  it('compares text that is not semver bytewise, and ranks it below semver', () => {
+    expect(compareVersions('zzz', '0.0.1')).toBeLessThan(0);
+    expect(compareVersions('1.0.0-0', '~')).toBeGreaterThan(0);
     expect(compareVersions('2024-06-01', '2024-12-01')).toBeLessThan(0);
     // As text, "10" < "9": no guessing at numbers that are not semver.
     expect(compareVersions('build-10', 'build-9')).toBeLessThan(0);
@@ -45,6 +47,17 @@ describe('compareVersions', () => {
     expect(compareVersions(null, '0.0.0')).toBeLessThan(0);
     expect(compareVersions('', null)).toBeGreaterThan(0);
     expect(compareVersions(null, null)).toBe(0);
+  });
+
+  it('ties beyond its documented bounds, and stays total', () => {
+    // Numbers saturate at 2^53 - 1; five pre-release identifiers of 20 bytes; 64 bytes of text.
+    expect(compareVersions('9007199254740993.0.0', '9007199254740992.0.0')).toBe(0);
+    expect(compareVersions('1.0.0-a.b.c.d.e.f', '1.0.0-a.b.c.d.e.g')).toBe(0);
+    expect(compareVersions('1.0.0-a.b.c.d.e.f', '1.0.0-a.b.c.d.e')).toBe(0);
+    expect(compareVersions('1.0.0-a.b.c.d.f', '1.0.0-a.b.c.d.e')).toBeGreaterThan(0);
+    expect(compareVersions(`1.0.0-${'x'.repeat(20)}a`, `1.0.0-${'x'.repeat(20)}b`)).toBe(0);
+    expect(compareVersions(`${'t'.repeat(64)}a`, `${'t'.repeat(64)}b`)).toBe(0);
+    expect(compareVersions(`${'t'.repeat(63)}a`, `${'t'.repeat(63)}b`)).toBeLessThan(0);
   });
 
   it('parses semver and refuses near misses', () => {

@@ -10,6 +10,8 @@ import {
   type MemberRecord,
   type MemberStore,
   type RenewResult,
+  type Reservation,
+  type TransferStore,
 } from '@leasehold/core';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import zookeeper from 'node-zookeeper-client';
@@ -26,10 +28,13 @@ import {
   type CandidateName,
 } from './records.js';
 import { ZooKeeperSession } from './session.js';
+import { Transfers, type ReadReservation } from './transfers.js';
 import type { ZooKeeperConfig } from './url.js';
 import { WatchHub } from './watch-hub.js';
 import { Znodes } from './znodes.js';
 
+/** How often one acquire looks again when a reservation ahead went meanwhile. */
+const RESERVATION_LOOKS = 3;
 /** How long start-up waits for a first connection before carrying on without one. */
 const CONNECT_WAIT_MS = 5_000;
 /** A queued candidacy that no acquire has asked about for this many session timeouts goes. */
@@ -86,6 +91,7 @@ export class ZooKeeperStore implements LeaseStore {
   private readonly paths: ZnodePaths;
   private readonly memberRecords: MemberRecords;
   private readonly watches: WatchHub;
+  private readonly transfers: Transfers;
   private readonly candidacies = new Map<string, Candidacy>();
   /** Candidacies whose znodes a failed delete left behind: guid → election. */
   private readonly leftovers = new Map<string, string>();
@@ -112,6 +118,7 @@ export class ZooKeeperStore implements LeaseStore {
     this.session = new ZooKeeperSession(config, config.connectionString);
     this.znodes = new Znodes(this.session, config.auth !== null);
     this.memberRecords = new MemberRecords(this.znodes, this.paths);
+    this.transfers = new Transfers(this.znodes, this.paths);
     this.watches = new WatchHub(this.znodes, this.paths, (election) => this.ownGuids(election));
     this.session.on('session', () => this.onNewSession());
     this.session.on('connected', () => this.onConnected());
@@ -152,15 +159,69 @@ export class ZooKeeperStore implements LeaseStore {
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
     return guardedCall(this.guard, 'acquire', async () => {
       await this.fitSession(request.ttlMs);
-      const candidacy = await this.candidacyFor(request);
-      const queue = await this.queueWith(candidacy);
-      this.watches.follow(request.election, queue);
-      const head = queue[0];
-      if (head?.guid === candidacy.guid) return this.grant(candidacy, request);
-      this.withdrawAfter(candidacy, IDLE_TIMEOUTS * this.session.timeoutMs);
-      const current = head === undefined ? null : await this.describe(request.election, head);
-      return { acquired: false, current, retryAfterMs: null };
+      for (let look = 1; ; look += 1) {
+        const candidacy = await this.candidacyFor(request);
+        const queue = await this.queueWith(candidacy);
+        this.watches.follow(request.election, queue);
+        const head = queue[0];
+        if (head?.reserved === true && look <= RESERVATION_LOOKS) {
+          const answer = await this.behindReservation(candidacy, request, head);
+          if (answer !== null) return answer;
+          continue; // the reservation went meanwhile (claimed, or removed as lapsed)
+        }
+        if (head?.guid === candidacy.guid) {
+          if (!(await this.belowFloor(candidacy))) return this.grant(candidacy, request);
+          // Queued before a claimed reservation: its term would be a step back. Queue again.
+          await this.withdraw(candidacy);
+          if (look <= RESERVATION_LOOKS) continue;
+        }
+        this.withdrawAfter(candidacy, IDLE_TIMEOUTS * this.session.timeoutMs);
+        const current =
+          head === undefined || head.reserved ? null : await this.describe(request.election, head);
+        return { acquired: false, current, retryAfterMs: null };
+      }
     });
+  }
+
+  /**
+   * A reservation is first in line (transfers.ts): the successor or the holder that handed
+   * over claims its place; anyone else is refused until it lapses, and whoever finds it
+   * lapsed removes it. null: it went meanwhile, look again.
+   */
+  private async behindReservation(
+    candidacy: Candidacy,
+    request: AcquireRequest,
+    head: CandidateName,
+  ): Promise<AcquireResult | null> {
+    const reservation = await this.transfers.read(request.election, head);
+    if (reservation === null) return null;
+    if (reservation.remainingMs <= 0) {
+      await this.transfers.removeLapsed(reservation);
+      return null;
+    }
+    if (request.holder !== reservation.successor && request.holder !== reservation.from) {
+      this.withdrawAfter(candidacy, IDLE_TIMEOUTS * this.session.timeoutMs);
+      const { successor: reservedFor, remainingMs: retryAfterMs } = reservation;
+      return { acquired: false, current: null, retryAfterMs, reservedFor };
+    }
+    return this.claimReservation(candidacy, request, reservation);
+  }
+
+  private async claimReservation(
+    candidacy: Candidacy,
+    request: AcquireRequest,
+    reservation: ReadReservation,
+  ): Promise<AcquireResult | null> {
+    const data = encodeHolder(candidacy.holder, request.metadata ?? {});
+    const path = await this.transfers.claim(reservation, request.election, {
+      guid: candidacy.guid,
+      data,
+      queuedPath: candidacy.path,
+    });
+    if (path === null) return null;
+    candidacy.path = path;
+    candidacy.term = null;
+    return this.grant(candidacy, request);
   }
 
   renew(lease: Lease): Promise<RenewResult> {
@@ -198,7 +259,10 @@ export class ZooKeeperStore implements LeaseStore {
       for (let attempt = 0; attempt < 3; attempt += 1) {
         const head = (await this.listQueue(election))[0];
         // Our own candidate first in line but not granted yet: nobody leads until it asks.
-        if (head === undefined || this.isOwnUngranted(election, head)) return null;
+        // A reservation first in line: a transfer under way, nobody leads.
+        if (head === undefined || head.reserved || this.isOwnUngranted(election, head)) {
+          return null;
+        }
         const record = await this.describe(election, head);
         if (record !== null) return record;
       }
@@ -206,9 +270,50 @@ export class ZooKeeperStore implements LeaseStore {
     });
   }
 
-  watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return this.watches.watch(election, onChange, signal);
+  /**
+   * The predecessor's departure wakes a queued candidate (watch-hub.ts); a hand-over naming
+   * `candidate` wakes it too, wherever it is in the queue (transfers.ts).
+   */
+  async watch(
+    election: string,
+    onChange: () => void,
+    signal: AbortSignal,
+    candidate?: string,
+  ): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([
+      this.watches.watch(election, onChange, signal),
+      candidate === undefined
+        ? undefined
+        : this.transfers.watchWake(election, candidate, onChange, signal),
+    ]);
+  }
+
+  /** Transfers (LeaseStore.transfer, transfers.ts). */
+  readonly transfer: TransferStore = {
+    handOver: (lease, successor, reservationMs) => this.handOver(lease, successor, reservationMs),
+    reservation: (election) => this.reservation(election),
+  };
+
+  private handOver(lease: Lease, successor: string, reservationMs: number): Promise<boolean> {
+    return guardedCall(this.guard, 'release', async () => {
+      const candidacy = this.holding(lease);
+      if (candidacy === null || candidacy.path === null) return false;
+      const handed = await this.transfers.handOver(candidacy.path, lease.election, {
+        successor,
+        from: lease.holder,
+        reservationMs,
+      });
+      // Handed over, or the znode was gone: either way the lease has ended.
+      this.forget(candidacy);
+      return handed;
+    });
+  }
+
+  private reservation(election: string): Promise<Reservation | null> {
+    return guardedCall(this.guard, 'read', async () =>
+      this.transfers.live(election, (await this.listQueue(election))[0]),
+    );
   }
 
   /** Member records (LeaseStore.members). */
@@ -243,6 +348,7 @@ export class ZooKeeperStore implements LeaseStore {
     this.leftovers.clear();
     this.memberRecords.forgetAll();
     this.watches.close();
+    this.transfers.close();
     // Ending the session deletes every ephemeral znode of ours at once.
     await this.session.close();
   }
@@ -359,6 +465,14 @@ export class ZooKeeperStore implements LeaseStore {
     return { acquired: true, lease };
   }
 
+  /** Whether the candidate's znode is older than the last claimed reservation (transfers.ts). */
+  private async belowFloor(candidacy: Candidacy): Promise<boolean> {
+    if (candidacy.path === null) return false;
+    const term = candidacy.term ?? (await this.termOf(candidacy.path));
+    candidacy.term = term;
+    return term < (await this.transfers.floor(candidacy.election));
+  }
+
   /** The candidacy still holding `lease`, or null. */
   private holding(lease: Lease): Candidacy | null {
     const handle = leaseHandle(lease);
@@ -430,6 +544,8 @@ export class ZooKeeperStore implements LeaseStore {
     if (found === null) return null;
     const { holder, metadata } = decodeHolder(path, found.data);
     const term = zxidNumber(found.stat.czxid, `the czxid of ${path}`);
+    // Queued before a claimed reservation: it queues again when it asks, it never leads so.
+    if (term < (await this.transfers.floor(election))) return null;
     return { election, holder, term, metadata, remainingMs: null };
   }
 
@@ -498,6 +614,7 @@ export class ZooKeeperStore implements LeaseStore {
   private onConnected(): void {
     if (this.closed) return;
     this.watches.rearmAll();
+    this.transfers.rearmAll();
     for (const [guid, election] of [...this.leftovers]) {
       this.removeCandidate(election, guid, null).then(
         () => this.leftovers.delete(guid),

@@ -1,4 +1,9 @@
-import zookeeper, { type ACL, type Event, type Stat } from 'node-zookeeper-client';
+import zookeeper, {
+  type ACL,
+  type Event,
+  type Stat,
+  type Transaction,
+} from 'node-zookeeper-client';
 import { hasCode, ZooKeeperCode } from './errors.js';
 import type { ZooKeeperSession } from './session.js';
 
@@ -109,11 +114,48 @@ export class Znodes {
       });
   }
 
+  /**
+   * One multi-op: every operation `build` adds happens, or none does. Rejects with the
+   * client's error for the first operation that failed (NO_NODE, BAD_VERSION, NODE_EXISTS…).
+   */
+  multi(operation: string, build: (transaction: Transaction) => Transaction): Promise<void> {
+    return this.session.request<undefined>(operation, (client, done) =>
+      build(client.transaction()).commit((error) => done(error, undefined)),
+    );
+  }
+
+  /**
+   * The ensemble's time now, in ms: the mtime of a write to `path` (created on first use),
+   * which the ZooKeeper leader stamps with its own clock, as it stamped every ctime.
+   */
+  async storeTime(path: string): Promise<number> {
+    const stamp = (): Promise<Stat> =>
+      this.session.request<Stat>('read', (client, done) =>
+        client.setData(path, Buffer.alloc(0), -1, (error, stat) => done(error, stat)),
+      );
+    try {
+      return zooKeeperTime((await stamp()).mtime);
+    } catch (error) {
+      if (!hasCode(error, ZooKeeperCode.NO_NODE)) throw error;
+    }
+    await this.create(path, Buffer.alloc(0), zookeeper.CreateMode.PERSISTENT).catch(
+      (error: unknown) => {
+        if (!hasCode(error, ZooKeeperCode.NODE_EXISTS)) throw error;
+      },
+    );
+    return zooKeeperTime((await stamp()).mtime);
+  }
+
   private createOnce(path: string, data: Buffer, mode: number): Promise<string> {
     return this.session.request<string>('create', (client, done) =>
       client.create(path, data, this.acl, mode, (error, created) => done(error, created)),
     );
   }
+}
+
+/** A stat's ctime or mtime (8 bytes, big-endian ms since the epoch) as a number. */
+export function zooKeeperTime(stamp: Buffer): number {
+  return Number(stamp.readBigInt64BE());
 }
 
 function nullIfNoNode(error: unknown): null {
