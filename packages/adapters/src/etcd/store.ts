@@ -7,7 +7,6 @@ import {
   type Lease,
   type LeaseRecord,
   type LeaseStore,
-  type MemberRecord,
   type MemberStore,
   type RenewResult,
   type Reservation,
@@ -26,7 +25,6 @@ import {
 import { guardedCall, type CallGuard } from '../guarded-call.js';
 import { keepAliveOnce, type KeepAliveAnswer } from './keep-alive.js';
 import type { HostQuarantine } from './host-quarantine.js';
-import { decodeMember } from '../records.js';
 import {
   decodeHolder,
   decodeReservation,
@@ -36,8 +34,6 @@ import {
   leaseHandle,
   memberKey,
   newLeaseId,
-  membersPrefix,
-  prefixEnd,
   remainingMs,
   reservationKey,
   revisionNumber,
@@ -47,6 +43,7 @@ import {
 import type { EtcdConfig } from './url.js';
 import { StreamOpener } from './streams.js';
 import { diagnoseFirstConnection } from '../first-connection.js';
+import { MemberLeases, type MemberCalls } from './members.js';
 import { WaitingLine } from './waiting-line.js';
 import { WatchHub } from './watch-hub.js';
 
@@ -80,11 +77,13 @@ export class EtcdStore implements LeaseStore {
   private readonly streams: StreamOpener;
   private readonly watches: WatchHub;
   private readonly cleanups = new CleanupQueue();
-  /** Member key → the lease its record lives on, kept alive by each heartbeat. */
-  private readonly memberLeases = new Map<string, { leaseId: string; ttlSeconds: number }>();
   /** Member leases that carry a leader key of ours: not revoked while they do. */
   private readonly leadingLeases = new Set<string>();
   private readonly line: WaitingLine;
+  /** Member records (members.ts), with the leases a candidate may claim on. */
+  private readonly memberRecords: MemberLeases;
+  /** Member records (LeaseStore.members). */
+  readonly members: MemberStore;
   private readonly errorContext: ErrorContext;
   /** Every store call goes through it (../guarded-call.ts). */
   private readonly guard: CallGuard = {
@@ -105,6 +104,8 @@ export class EtcdStore implements LeaseStore {
       leader: (election) => leaderKey(config.namespace, election),
       member: (election, id) => memberKey(config.namespace, election, id),
     });
+    this.memberRecords = new MemberLeases(config.namespace, this.memberCalls(), this.line);
+    this.members = this.memberRecords;
     this.errorContext = {
       endpoints: config.endpoints.join(','),
       username: config.auth?.username ?? null,
@@ -203,7 +204,7 @@ export class EtcdStore implements LeaseStore {
         const [holder] = range.kvs;
         if (holder !== undefined) return this.refusal(request.election, holder);
       }
-      const memberLease = this.memberLeaseFor(request);
+      const memberLease = this.memberRecords.leaseFor(request);
       if (memberLease !== null) {
         const claimed = await this.claimOnMemberLease(request, memberLease);
         if (claimed !== null) return claimed;
@@ -368,77 +369,13 @@ export class EtcdStore implements LeaseStore {
     return Buffer.from(reservationKey(this.config.namespace, election));
   }
 
-  /** Member records (LeaseStore.members). */
-  readonly members: MemberStore = {
-    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
-    list: (election) => this.listMembers(election),
-    remove: (election, id) => this.removeMember(election, id),
-  };
-
-  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return guardedCall(this.guard, 'member', async () => {
-      const keyText = memberKey(this.config.namespace, election, member.id);
-      const key = Buffer.from(keyText);
-      const value = Buffer.from(JSON.stringify(member));
-      const wanted = ttlSeconds(ttlMs);
-      const previous = this.memberLeases.get(keyText);
-      if (previous !== undefined && previous.ttlSeconds === wanted) {
-        // Each heartbeat keeps the member's lease alive rather than granting a new one.
-        const { ttlSeconds: remaining } = await this.keepAlive(previous.leaseId);
-        if (remaining > 0) {
-          try {
-            await this.client.kv.put({ key, value, lease: previous.leaseId }, this.callOptions());
-            return;
-          } catch (error) {
-            if (!isLeaseGone(error)) throw error;
-          }
-        }
-      }
-      const grant = await this.grantLease(wanted);
-      this.memberLeases.set(keyText, { leaseId: grant.leaseId, ttlSeconds: wanted });
-      await this.client.kv.put({ key, value, lease: grant.leaseId }, this.callOptions());
-      if (previous !== undefined && !this.leadingLeases.has(previous.leaseId)) {
-        this.revokeEventually(previous.leaseId);
-      }
-    });
-  }
-
-  private listMembers(election: string): Promise<MemberRecord[]> {
-    return guardedCall(this.guard, 'member', async () => {
-      const key = Buffer.from(membersPrefix(this.config.namespace, election));
-      const { kvs } = await this.client.kv.range(
-        { key, range_end: prefixEnd(key) },
-        this.callOptions(),
-      );
-      const members = kvs.flatMap((kv) => decodeMember(kv.value) ?? []);
-      this.line.observeMembers(election, members);
-      return members;
-    });
-  }
-
-  private removeMember(election: string, id: string): Promise<void> {
-    return guardedCall(this.guard, 'member', async () => {
-      const keyText = memberKey(this.config.namespace, election, id);
-      const lease = this.memberLeases.get(keyText);
-      this.memberLeases.delete(keyText);
-      // Our own record goes with its lease in one write (this runs during a handoff, when
-      // writes compete with the next leader's), unless the lease still carries a leader key
-      // of ours; another candidate's record is just deleted.
-      if (lease !== undefined && !this.leadingLeases.has(lease.leaseId)) {
-        await this.revoke(lease.leaseId);
-      } else {
-        await this.client.kv.deleteRange({ key: Buffer.from(keyText) }, this.callOptions());
-      }
-    });
-  }
-
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
       this.watches.close();
       this.line.close();
       this.cleanups.close();
-      this.memberLeases.clear();
+      this.memberRecords.clear();
       this.leadingLeases.clear();
       // Ends every channel and call; calls in flight reject, and `run` turns that into
       // StoreClosedError.
@@ -478,14 +415,6 @@ export class EtcdStore implements LeaseStore {
       this.callOptions(),
     );
     return txn.succeeded;
-  }
-
-  /** The lease of this candidate's member record, when one runs with the TTL asked for. */
-  private memberLeaseFor(request: AcquireRequest): string | null {
-    const member = this.memberLeases.get(
-      memberKey(this.config.namespace, request.election, request.holder),
-    );
-    return member?.ttlSeconds === ttlSeconds(request.ttlMs) ? member.leaseId : null;
   }
 
   /** Create the leader key on our new lease, unless someone holds it already. */
@@ -640,9 +569,7 @@ export class EtcdStore implements LeaseStore {
 
   /** The member lease is gone; the next heartbeat grants another. */
   private forgetMemberLease(leaseId: string): null {
-    for (const [key, member] of this.memberLeases) {
-      if (member.leaseId === leaseId) this.memberLeases.delete(key);
-    }
+    this.memberRecords.forget(leaseId);
     this.leadingLeases.delete(leaseId);
     return null;
   }
@@ -722,6 +649,20 @@ export class EtcdStore implements LeaseStore {
   /** One keep-alive; see keep-alive.ts. The granted TTL in seconds (≤ 0: gone), and who said so. */
   private keepAlive(leaseId: string): Promise<KeepAliveAnswer> {
     return keepAliveOnce(this.streams, leaseId, this.callOptions(), this.quarantine);
+  }
+
+  /** The calls the member records make, on this store's client and through its guard. */
+  private memberCalls(): MemberCalls {
+    return {
+      client: this.client,
+      callOptions: () => this.callOptions(),
+      keepAlive: (leaseId) => this.keepAlive(leaseId),
+      grantLease: (wantedSeconds) => this.grantLease(wantedSeconds),
+      revoke: (leaseId) => this.revoke(leaseId),
+      revokeEventually: (leaseId) => this.revokeEventually(leaseId),
+      isLeading: (leaseId) => this.leadingLeases.has(leaseId),
+      guarded: (work) => guardedCall(this.guard, 'member', work),
+    };
   }
 
   private callOptions(): CallOptions {

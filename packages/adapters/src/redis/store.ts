@@ -7,7 +7,6 @@ import {
   type LeaseMetadata,
   type LeaseRecord,
   type LeaseStore,
-  type MemberRecord,
   type MemberStore,
   type RenewResult,
   type Reservation,
@@ -21,7 +20,7 @@ import { guardedCall, type CallGuard } from '../guarded-call.js';
 import * as scripts from './scripts.js';
 import { tlsRefusal } from './tls-probe.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
-import { withOrderKey, withoutOrderKey } from '../records.js';
+import { MemberHash } from './members.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { assertOneSlot, clusterSubscriber, openCluster, type ClusterSeed } from './cluster.js';
 
@@ -239,44 +238,14 @@ export class RedisStore implements LeaseStore {
     });
   }
 
-  /** Member records (LeaseStore.members). */
-  readonly members: MemberStore = {
-    put: (election, member, ttlMs) => this.putMember(election, member, ttlMs),
-    list: (election) => this.listMembers(election),
-    remove: (election, id) => this.removeMember(election, id),
-  };
-
-  private putMember(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    const keys = this.keys(election);
-    return guardedCall(this.guard, 'member', async () => {
-      await this.script(
-        'PUT_MEMBER',
-        [keys.members, keys.memberExpiry],
-        [member.id, JSON.stringify(withOrderKey(member)), String(ttlMs)],
-      );
-    });
-  }
-
-  private listMembers(election: string): Promise<MemberRecord[]> {
-    const keys = this.keys(election);
-    return guardedCall(this.guard, 'member', async () => {
-      const records = (await this.script(
-        'LIST_MEMBERS',
-        [keys.members, keys.memberExpiry],
-        [],
-      )) as (string | null)[];
-      return records
-        .filter((r): r is string => typeof r === 'string')
-        .map((r) => withoutOrderKey(JSON.parse(r) as MemberRecord));
-    });
-  }
-
-  private removeMember(election: string, id: string): Promise<void> {
-    const keys = this.keys(election);
-    return guardedCall(this.guard, 'member', async () => {
-      await this.script('REMOVE_MEMBER', [keys.members, keys.memberExpiry], [id]);
-    });
-  }
+  /** Member records (LeaseStore.members, members.ts), on this store's connection. */
+  readonly members: MemberStore = new MemberHash(
+    (election) => this.keys(election),
+    (work) =>
+      guardedCall(this.guard, 'member', () =>
+        work((name, keys, args) => this.script(name, keys, args)),
+      ),
+  );
 
   /**
    * A release PUBLISHes on the election's channel; one subscriber connection per store

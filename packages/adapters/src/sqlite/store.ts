@@ -16,6 +16,19 @@ import { hostNow, readBootId } from './boot-id.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
 import { translateError } from './errors.js';
 import { MemberRows } from './members.js';
+import {
+  addColumnSql,
+  claimSql,
+  createTablesSql,
+  handOverSql,
+  type LeaseRow,
+  quoteIdentifier,
+  releaseSql,
+  renewSql,
+  RESERVATION_COLUMNS,
+  selectLeaseSql,
+  tableInfoSql,
+} from './queries.js';
 
 /**
  * The single-host store: candidates on one machine share a SQLite file in WAL mode.
@@ -43,40 +56,7 @@ export interface SqliteStoreOptions {
   readonly bootId?: string;
 }
 
-interface LeaseRow {
-  election: string;
-  holder: string | null;
-  token: string | null;
-  term: number;
-  metadata: string;
-  expires_at: number;
-  boot: string;
-  /** Null in rows written before the column existed. */
-  ttl_ms: number | null;
-  /**
-   * A transfer's reservation (docs/design.md §3.6), null when none: for whom, from whom,
-   * until when on the monotonic clock, for how long, and in which boot.
-   */
-  reserved_for: string | null;
-  reserved_from: string | null;
-  reserved_until: number | null;
-  reserved_ms: number | null;
-  reserved_boot: string | null;
-}
-
 let systemBootId: string | undefined;
-
-/** The lease table's reservation columns, added to tables an older version created. */
-const RESERVATION_COLUMNS = [
-  'reserved_for TEXT',
-  'reserved_from TEXT',
-  'reserved_until INTEGER',
-  'reserved_ms INTEGER',
-  'reserved_boot TEXT',
-];
-/** A claim's SET clause that consumes the reservation. */
-const NO_RESERVATION = `reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
-  reserved_ms = NULL, reserved_boot = NULL`;
 
 export class SqliteStore implements LeaseStore {
   readonly backend = 'sqlite';
@@ -107,27 +87,7 @@ export class SqliteStore implements LeaseStore {
       db.pragma('synchronous = FULL');
       return db;
     });
-    startUp(options.path, () =>
-      this.db.exec(`
-        CREATE TABLE IF NOT EXISTS ${this.leases} (
-          election   TEXT PRIMARY KEY,
-          holder     TEXT,
-          token      TEXT,
-          term       INTEGER NOT NULL,
-          metadata   TEXT NOT NULL DEFAULT '{}',
-          expires_at INTEGER NOT NULL,
-          boot       TEXT NOT NULL,
-          released   INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE TABLE IF NOT EXISTS ${this.membersTable} (
-          election   TEXT NOT NULL,
-          id         TEXT NOT NULL,
-          record     TEXT NOT NULL,
-          expires_at INTEGER NOT NULL,
-          boot       TEXT NOT NULL,
-          PRIMARY KEY (election, id)
-        );`),
-    );
+    startUp(options.path, () => this.db.exec(createTablesSql(this.leases, this.membersTable)));
     startUp(options.path, () => {
       this.addColumn(this.leases, 'ttl_ms INTEGER');
       this.addColumn(this.membersTable, 'ttl_ms INTEGER');
@@ -176,13 +136,7 @@ export class SqliteStore implements LeaseStore {
   /** Write the lease (an ordinary claim: it consumes any reservation). */
   private claim(request: AcquireRequest, term: number, now: number): AcquireResult {
     this.db
-      .prepare(
-        `INSERT INTO ${this.leases} (election, holder, token, term, metadata, expires_at, boot, ttl_ms, released)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
-         ON CONFLICT (election) DO UPDATE SET holder = excluded.holder, token = excluded.token,
-           term = excluded.term, metadata = excluded.metadata, expires_at = excluded.expires_at,
-           boot = excluded.boot, ttl_ms = excluded.ttl_ms, released = 0, ${NO_RESERVATION}`,
-      )
+      .prepare(claimSql(this.leases))
       .run(
         request.election,
         request.holder,
@@ -203,10 +157,7 @@ export class SqliteStore implements LeaseStore {
     return guardedCall(this.guard, 'renew', () => {
       const now = hostNow();
       const { changes } = this.db
-        .prepare(
-          `UPDATE ${this.leases} SET expires_at = ?, ttl_ms = ?
-           WHERE election = ? AND token = ? AND expires_at > ? AND boot = ?`,
-        )
+        .prepare(renewSql(this.leases))
         .run(now + lease.ttlMs, lease.ttlMs, lease.election, lease.token, now, this.bootId);
       return changes === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false };
     });
@@ -214,12 +165,7 @@ export class SqliteStore implements LeaseStore {
 
   release(lease: Lease): Promise<void> {
     return guardedCall(this.guard, 'release', () => {
-      this.db
-        .prepare(
-          `UPDATE ${this.leases} SET holder = NULL, token = NULL, metadata = '{}', released = 1, expires_at = 0
-           WHERE election = ? AND token = ?`,
-        )
-        .run(lease.election, lease.token);
+      this.db.prepare(releaseSql(this.leases)).run(lease.election, lease.token);
     });
   }
 
@@ -240,12 +186,7 @@ export class SqliteStore implements LeaseStore {
       const now = hostNow();
       const ms = Math.max(1, Math.ceil(reservationMs));
       const { changes } = this.db
-        .prepare(
-          `UPDATE ${this.leases} SET holder = NULL, token = NULL, metadata = '{}', released = 1,
-             expires_at = 0, reserved_for = ?, reserved_from = ?, reserved_until = ?,
-             reserved_ms = ?, reserved_boot = ?
-           WHERE election = ? AND token = ? AND expires_at > ? AND boot = ?`,
-        )
+        .prepare(handOverSql(this.leases))
         .run(
           successor,
           lease.holder,
@@ -328,22 +269,16 @@ export class SqliteStore implements LeaseStore {
   }
 
   private selectLease(election: string): LeaseRow | undefined {
-    return this.db
-      .prepare(
-        `SELECT election, holder, token, term, metadata, expires_at, boot, ttl_ms, reserved_for,
-           reserved_from, reserved_until, reserved_ms, reserved_boot
-         FROM ${this.leases} WHERE election = ?`,
-      )
-      .get(election) as LeaseRow | undefined;
+    return this.db.prepare(selectLeaseSql(this.leases)).get(election) as LeaseRow | undefined;
   }
 
   /** Tables created by an older version lack a column: add it (another process may race). */
   private addColumn(table: string, column: string): void {
     const name = column.split(' ')[0] ?? '';
-    const columns = this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+    const columns = this.db.prepare(tableInfoSql(table)).all() as { name: string }[];
     if (columns.some((c) => c.name === name)) return;
     try {
-      this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column}`);
+      this.db.exec(addColumnSql(table, column));
     } catch (error) {
       if (!/duplicate column/i.test(String(error))) throw error;
     }
@@ -440,10 +375,6 @@ function toRecord(election: string, row: LeaseRow, now: number): LeaseRecord {
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     remainingMs: row.expires_at - now,
   };
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** Start-up work (opening the file, its tables), synchronous, its failure translated. */
