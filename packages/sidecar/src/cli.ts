@@ -180,6 +180,7 @@ function addRunCommand(program: Command): void {
       return {
         stop: () => leaderOnly.stop(),
         resign: () => leaderOnly.resign(),
+        beforeHandOver: () => leaderOnly.beforeHandOver(),
         status: () => leaderOnly.status(),
       };
     };

@@ -42,6 +42,11 @@ export interface Attachment {
   readonly stop: () => Promise<void>;
   /** Behind POST /v1/resign, in place of `elector.resign()`. */
   readonly resign?: () => Promise<ResignOutcome>;
+  /**
+   * The elector's `beforeHandOver`: runs while still leading, before a transfer (asked, or
+   * started by a drain or an unhealthy app) lets the successor claim (docs/design.md §3.6).
+   */
+  readonly beforeHandOver?: () => Promise<void>;
   /** For /metrics and GET /v1/command: the command's restarts and backoff. */
   readonly status?: () => CommandStatus;
 }
@@ -68,6 +73,8 @@ export async function serve(
   const timing = electionTimingOf(config);
   const store = await openStore(config, logger, storeCallTimeoutMs(timing));
   let elector: Elector;
+  // Made once the elector is: a transfer stops what runs beside the election first.
+  let attachment: Attachment | undefined;
   try {
     elector = new Elector({
       store,
@@ -75,6 +82,7 @@ export async function serve(
       id: config.id,
       ...timing,
       priority: config.priority,
+      beforeHandOver: () => attachment?.beforeHandOver?.() ?? Promise.resolve(),
     });
   } catch (error) {
     await store.close();
@@ -82,7 +90,7 @@ export async function serve(
   }
   const log = logger.child({ election: config.election, id: config.id });
   logElection(elector, log, config.election);
-  const attachment = attach?.(elector, log, config);
+  attachment = attach?.(elector, log, config);
   const { server, address } = await listen(config, elector, log, attachment, store);
   elector.start();
   log.info(
