@@ -27,7 +27,8 @@ function addConfigOptions(command: Command, forServe = false): Command {
   );
   for (const f of FIELDS) {
     if (forServe && 'runOnly' in f && f.runOnly) continue;
-    command.addOption(new Option(`--${f.flag} <value>`, helpText(f)));
+    const value = 'bareFlag' in f && f.bareFlag ? '[value]' : '<value>';
+    command.addOption(new Option(`--${f.flag} ${value}`, helpText(f)));
     // The former name still works, and is not offered: --help shows one name per setting.
     if (f.formerly !== undefined) {
       command.addOption(new Option(`--${f.formerly.flag} <value>`).hideHelp());
@@ -42,22 +43,33 @@ function addConfigOptions(command: Command, forServe = false): Command {
   return command;
 }
 
-function configFrom(options: Record<string, string | undefined>): SidecarConfig {
+/** Commander's values: a bare flag (`--standby`) is `true`, which the table reads as 'true'. */
+type Options = Record<string, string | boolean | undefined>;
+
+function configFrom(options: Options): SidecarConfig {
   const flags: Record<string, string | undefined> = {};
-  for (const { flag } of [...FIELDS, ...SECRET_FILE_OPTIONS]) flags[flag] = options[camel(flag)];
+  const text = (value: string | boolean | undefined) =>
+    value === true ? 'true' : value === false ? undefined : value;
+  for (const { flag } of [...FIELDS, ...SECRET_FILE_OPTIONS])
+    flags[flag] = text(options[camel(flag)]);
   for (const f of FIELDS) {
     if (f.formerly !== undefined) {
-      flags[f.formerly.flag] = options[camel(f.formerly.flag)];
+      flags[f.formerly.flag] = text(options[camel(f.formerly.flag)]);
     }
   }
-  return loadConfig({ flags, env: process.env, configFile: options.config });
+  const configFile = options.config;
+  return loadConfig({
+    flags,
+    env: process.env,
+    configFile: typeof configFile === 'string' ? configFile : undefined,
+  });
 }
 
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_m, letter: string) => letter.toUpperCase());
 }
 
-function configOrExit(options: Record<string, string | undefined>): SidecarConfig {
+function configOrExit(options: Options): SidecarConfig {
   try {
     return configFrom(options);
   } catch (error) {
@@ -66,7 +78,7 @@ function configOrExit(options: Record<string, string | undefined>): SidecarConfi
 }
 
 async function start(
-  options: Record<string, string | undefined>,
+  options: Options,
   check: (config: SidecarConfig) => Error | null = () => null,
   attach?: Parameters<typeof serve>[2],
 ) {
@@ -133,7 +145,7 @@ function addServeCommand(program: Command): void {
   addConfigOptions(
     program.command('serve', { isDefault: true }).description('run the sidecar (default)'),
     true,
-  ).action(async (options: Record<string, string | undefined>) => {
+  ).action(async (options: Options) => {
     await start(options);
   });
 }
@@ -150,7 +162,7 @@ function addRunCommand(program: Command): void {
       )
       .argument('<command...>', 'the command and its arguments, after --')
       .usage('[options] -- <command...>'),
-  ).action(async (commandLine: string[], options: Record<string, string | undefined>) => {
+  ).action(async (commandLine: string[], options: Options) => {
     const [command = '', ...args] = commandLine;
     if (findExecutable(command) === null) {
       exitOnStartupFailure(
@@ -192,7 +204,7 @@ function addRunCommand(program: Command): void {
 function addConfigCommand(program: Command): void {
   addConfigOptions(
     program.command('config').description('print the effective configuration (secrets masked)'),
-  ).action((options: Record<string, string | undefined>) => {
+  ).action((options: Options) => {
     const config = configOrExit(options);
     for (const warning of config.warnings) process.stderr.write(`leasehold: warning: ${warning}\n`);
     process.stdout.write(yaml().stringify(describeConfig(config)));

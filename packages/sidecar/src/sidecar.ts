@@ -13,6 +13,8 @@ import { isLoopbackAddress } from './http/host-check.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
 import { createSidecarState } from './http/sidecar-state.js';
 import { electionTimingOf } from './config/timing.js';
+import { appHealthTimeoutMs, gatesOnAppHealth, steeringOf } from './config/steering.js';
+import { AppHealthProbe } from './app-health/probe.js';
 import { readListenerTls, readTlsFiles } from './config/tls-files.js';
 
 /**
@@ -82,6 +84,7 @@ export async function serve(
       id: config.id,
       ...timing,
       priority: config.priority,
+      steering: steeringOf(config),
       beforeHandOver: () => attachment?.beforeHandOver?.() ?? Promise.resolve(),
     });
   } catch (error) {
@@ -92,7 +95,9 @@ export async function serve(
   logElection(elector, log, config.election);
   attachment = attach?.(elector, log, config);
   const { server, address } = await listen(config, elector, log, attachment, store);
+  const probe = appHealthProbe(config, elector, log);
   elector.start();
+  probe?.start();
   log.info(
     {
       url: address,
@@ -110,12 +115,37 @@ export async function serve(
     shutdown(reason: string) {
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');
+        await probe?.stop();
         await shutDown({ config, attachment, elector, server, store });
         log.info('stopped');
       })();
       return stopping;
     },
   };
+}
+
+/** The app's health check, when one is configured (--app-health, --app-health-command). */
+function appHealthProbe(
+  config: SidecarConfig,
+  elector: Elector,
+  logger: Logger,
+): AppHealthProbe | null {
+  if (!gatesOnAppHealth(config)) return null;
+  const check =
+    config.appHealthUrl !== undefined
+      ? { kind: 'url' as const, url: config.appHealthUrl }
+      : {
+          kind: 'command' as const,
+          command: config.appHealthCommand ?? '',
+          passEnv: config.passEnv,
+        };
+  return new AppHealthProbe({
+    check,
+    intervalMs: config.appHealthIntervalMs,
+    timeoutMs: appHealthTimeoutMs(config),
+    elector,
+    logger,
+  });
 }
 
 /** The store the configuration names; its request timeouts follow the elector's. */
