@@ -263,7 +263,8 @@ export const FIELDS = [
     flag: 'admin-token',
     env: 'LEASEHOLD_ADMIN_TOKEN',
     yaml: 'adminToken',
-    description: 'Bearer token for POST /v1/resign (resign is disabled without one)',
+    description:
+      'Bearer token for the admin routes: POST /v1/resign, /v1/transfer, /v1/drain, /v1/undrain (disabled without one)',
     accepted: 'at least 16 characters',
     secret: true,
     defaultText: 'none',
