@@ -76,7 +76,7 @@ export async function serve(
   const store = await openStore(config, logger, storeCallTimeoutMs(timing));
   let elector: Elector;
   // Made once the elector is: a transfer stops what runs beside the election first.
-  let attachment: Attachment | undefined;
+  const attached: { attachment?: Attachment | undefined } = {};
   try {
     elector = new Elector({
       store,
@@ -85,7 +85,7 @@ export async function serve(
       ...timing,
       priority: config.priority,
       steering: steeringOf(config),
-      beforeHandOver: () => attachment?.beforeHandOver?.() ?? Promise.resolve(),
+      beforeHandOver: () => attached.attachment?.beforeHandOver?.() ?? Promise.resolve(),
     });
   } catch (error) {
     await store.close();
@@ -93,7 +93,8 @@ export async function serve(
   }
   const log = logger.child({ election: config.election, id: config.id });
   logElection(elector, log, config.election);
-  attachment = attach?.(elector, log, config);
+  const attachment = attach?.(elector, log, config);
+  attached.attachment = attachment;
   const { server, address } = await listen(config, elector, log, attachment, store);
   const probe = appHealthProbe(config, elector, log);
   elector.start();

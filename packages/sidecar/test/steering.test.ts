@@ -66,44 +66,54 @@ async function metric(sidecar: Sidecar, series: string): Promise<number | undefi
   return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }
 
-/** Start candidates one after another (the first leads) and wait until all are members. */
-async function candidates(ids: readonly string[], extra: readonly string[] = []) {
+/**
+ * Start candidates one after another (the first leads) and wait until all are members;
+ * returns them by id.
+ */
+async function candidates(ids: readonly string[]): Promise<(id: string) => Sidecar> {
   const election = `steer-${randomUUID().slice(0, 8)}`;
-  const started: Sidecar[] = [];
+  const started = new Map<string, Sidecar>();
   for (const id of ids) {
-    started.push(await sidecars.start(store, election, id, [...ADMIN, ...extra]));
-    if (started.length === 1) await until(`${id} leads`, 15_000, () => isLeader(started[0]!));
+    const sidecar = await sidecars.start(store, election, id, ADMIN);
+    if (started.size === 0) await until(`${id} leads`, 15_000, () => isLeader(sidecar));
+    started.set(id, sidecar);
   }
+  const byId = (id: string): Sidecar => {
+    const sidecar = started.get(id);
+    if (sidecar === undefined) throw new Error(`no candidate ${id}`);
+    return sidecar;
+  };
   await until('every candidate is a member', 15_000, async () => {
-    const { members } = (await getJson(started[0]!, '/v1/members')) as {
+    const { members } = (await getJson(byId(ids[0] ?? ''), '/v1/members')) as {
       members: { id: string }[];
     };
     return members.length === ids.length ? true : undefined;
   });
-  return started;
+  return byId;
 }
 
 describe('leasehold transfer', () => {
   it('hands leadership to the named candidate, and says why it will not', async () => {
-    const [one, two] = await candidates(['s1', 's2', 's3']);
-    const moved = await leasehold(['transfer', 's2', '--port', portOf(one!), ...ADMIN]);
+    const started = await candidates(['s1', 's2', 's3']);
+    const [one, two] = [started('s1'), started('s2')];
+    const moved = await leasehold(['transfer', 's2', '--port', portOf(one), ...ADMIN]);
     expect(moved).toMatchObject({ code: 0, err: '' });
     expect(moved.out).toMatch(/^leadership transferred from s1 to s2 \(term \d+\)\n$/);
-    expect(await isLeader(two!)).toBe(true);
-    expect(await metric(one!, 'leasehold_transfers_total{outcome="transferred"')).toBe(1);
+    expect(await isLeader(two)).toBe(true);
+    expect(await metric(one, 'leasehold_transfers_total{outcome="transferred"')).toBe(1);
 
-    const unknown = await leasehold(['transfer', 'nobody', '--port', portOf(two!), ...ADMIN]);
+    const unknown = await leasehold(['transfer', 'nobody', '--port', portOf(two), ...ADMIN]);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(
       /^leasehold: .*"nobody".*\(LEASEHOLD_E_TRANSFER_TARGET_UNKNOWN\)\n$/,
     );
-    const notLeader = await post(one!, '/v1/transfer', { to: 's3' });
+    const notLeader = await post(one, '/v1/transfer', { to: 's3' });
     expect(notLeader).toMatchObject({
       status: 409,
       body: { code: 'LEASEHOLD_E_TRANSFER_NOT_LEADER', target: 's3' },
     });
-    expect((await post(two!, '/v1/transfer', {})).status).toBe(400);
-    const unauthorized = await fetch(`${two!.url}/v1/transfer`, {
+    expect((await post(two, '/v1/transfer', {})).status).toBe(400);
+    const unauthorized = await fetch(`${two.url}/v1/transfer`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ to: 's1' }),
@@ -114,49 +124,50 @@ describe('leasehold transfer', () => {
 
 describe('leasehold drain and undrain', () => {
   it('hands over, shows the drain everywhere, and campaigns again when undrained', async () => {
-    const [one, two] = await candidates(['d1', 'd2']);
-    const drained = await leasehold(['drain', '--port', portOf(one!), ...ADMIN]);
+    const started = await candidates(['d1', 'd2']);
+    const [one, two] = [started('d1'), started('d2')];
+    const drained = await leasehold(['drain', '--port', portOf(one), ...ADMIN]);
     expect(drained).toMatchObject({ code: 0, err: '' });
     expect(drained.out).toMatch(/^drained: leadership handed over to d2 \(term \d+\)\n$/);
-    expect(await isLeader(two!)).toBe(true);
-    expect(await getJson(one!, '/v1/leader')).toMatchObject({
+    expect(await isLeader(two)).toBe(true);
+    expect(await getJson(one, '/v1/leader')).toMatchObject({
       leader: 'd2',
       steering: { drained: true, health: 'unknown', transferringTo: null },
     });
     await until('d1 listed as drained', 10_000, async () => {
-      const { members } = (await getJson(two!, '/v1/members')) as {
+      const { members } = (await getJson(two, '/v1/members')) as {
         members: { id: string; drained: boolean }[];
       };
       return members.find((m) => m.id === 'd1')?.drained === true ? true : undefined;
     });
-    expect(await metric(one!, 'leasehold_drained')).toBe(1);
+    expect(await metric(one, 'leasehold_drained')).toBe(1);
 
     // d2 alone is eligible: its drain keeps it leading (never leaderless) and says so.
-    const kept = await post(two!, '/v1/drain');
+    const kept = await post(two, '/v1/drain');
     expect(kept).toMatchObject({
       status: 409,
       body: { code: 'LEASEHOLD_E_TRANSFER_NO_CANDIDATE', drain: { drained: true } },
     });
-    expect(await isLeader(two!)).toBe(true);
-    const cli = await leasehold(['drain', '--port', portOf(two!), ...ADMIN]);
+    expect(await isLeader(two)).toBe(true);
+    const cli = await leasehold(['drain', '--port', portOf(two), ...ADMIN]);
     expect(cli.code).toBe(1);
     expect(cli.err).toMatch(/still leading.*\(LEASEHOLD_E_TRANSFER_NO_CANDIDATE\)\n$/);
 
-    const undrained = await leasehold(['undrain', '--port', portOf(one!), ...ADMIN]);
+    const undrained = await leasehold(['undrain', '--port', portOf(one), ...ADMIN]);
     expect(undrained).toMatchObject({
       code: 0,
       out: 'undrained: this candidate campaigns again\n',
     });
     // d2 is drained and now sees an eligible candidate: it hands over on its own.
-    await until('d1 leads again', 20_000, () => isLeader(one!));
+    await until('d1 leads again', 20_000, () => isLeader(one));
   }, 90_000);
 
   it('with --force resigns when nobody is eligible', async () => {
-    const [alone] = await candidates(['f1']);
-    const forced = await leasehold(['drain', '--force', '--port', portOf(alone!), ...ADMIN]);
+    const alone = (await candidates(['f1']))('f1');
+    const forced = await leasehold(['drain', '--force', '--port', portOf(alone), ...ADMIN]);
     expect(forced).toMatchObject({ code: 0 });
     expect(forced.out).toMatch(/^drained: resigned/);
-    expect(await isLeader(alone!)).toBe(false);
+    expect(await isLeader(alone)).toBe(false);
   }, 60_000);
 });
 

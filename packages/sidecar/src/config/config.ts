@@ -1,4 +1,4 @@
-import { maskUrl, urlSecrets } from '@leasehold/adapters';
+import { urlSecrets } from '@leasehold/adapters';
 import { readFileSync, statSync } from 'node:fs';
 import { readConfigFile, type FileValue } from './config-file.js';
 import { ConfigValueError, shown } from './config-errors.js';

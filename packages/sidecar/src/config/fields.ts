@@ -152,6 +152,118 @@ function defaultId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/** Drain, version and health gating (docs/design.md §3.6, docs/operations.md). */
+const STEERING_FIELDS = [
+  field({
+    key: 'standby',
+    flag: 'standby',
+    env: 'LEASEHOLD_STANDBY',
+    yaml: 'standby',
+    description:
+      'Start drained: a candidate that never leads until `leasehold undrain` (a DR standby)',
+    accepted: 'true or false (the flag alone means true)',
+    bareFlag: true,
+    defaultText: 'false',
+    defaultValue: () => false,
+    parse: boolean,
+  }),
+  field({
+    key: 'appVersion',
+    flag: 'app-version',
+    env: 'LEASEHOLD_APP_VERSION',
+    yaml: 'appVersion',
+    description:
+      'The app\u2019s version, in the member record: the highest (semver when it parses) leads first',
+    accepted: '1 to 128 printable ASCII characters, such as 1.4.2',
+    defaultText: 'none',
+    defaultValue: () => undefined,
+    parse: text(/^[\x21-\x7e]{1,128}$/),
+  }),
+  field({
+    key: 'appHealthUrl',
+    flag: 'app-health',
+    env: 'LEASEHOLD_APP_HEALTH',
+    yaml: 'appHealth',
+    description:
+      'Lead only while the app is healthy: HTTP GET of this URL every interval, 2xx healthy',
+    accepted: 'an http:// or https:// URL',
+    defaultText: 'none',
+    defaultValue: () => undefined,
+    parse: (raw) => (/^https?:\/\/[^\s]+$/.test(raw) ? raw : new Error('url')),
+  }),
+  field({
+    key: 'appHealthCommand',
+    flag: 'app-health-command',
+    env: 'LEASEHOLD_APP_HEALTH_COMMAND',
+    yaml: 'appHealthCommand',
+    description:
+      'Lead only while the app is healthy: this shell command every interval, exit 0 healthy',
+    accepted: 'a shell command line (run with /bin/sh -c)',
+    defaultText: 'none',
+    defaultValue: () => undefined,
+    parse: (raw) => (raw.trim() === '' ? new Error('empty') : raw),
+  }),
+  field({
+    key: 'appHealthIntervalMs',
+    flag: 'app-health-interval',
+    env: 'LEASEHOLD_APP_HEALTH_INTERVAL',
+    yaml: 'appHealthInterval',
+    description: 'How often the app\u2019s health is checked',
+    accepted: 'a duration such as 2s (at least 100ms)',
+    defaultText: '2s',
+    defaultValue: () => 2_000,
+    parse: (raw) => {
+      const ms = parseDuration(raw);
+      return ms instanceof Error || ms >= 100 ? ms : new Error('short');
+    },
+  }),
+  field({
+    key: 'appHealthTimeoutMs',
+    flag: 'app-health-timeout',
+    env: 'LEASEHOLD_APP_HEALTH_TIMEOUT',
+    yaml: 'appHealthTimeout',
+    description: 'A health check not answered within this long fails',
+    accepted: 'a duration such as 1s, at most the health interval',
+    defaultText: 'the interval',
+    defaultValue: () => undefined,
+    parse: duration,
+  }),
+  field({
+    key: 'appHealthFailures',
+    flag: 'app-health-failures',
+    env: 'LEASEHOLD_APP_HEALTH_FAILURES',
+    yaml: 'appHealthFailures',
+    description: 'Failed health checks in a row that make the app unhealthy',
+    accepted: 'a whole number from 1 to 100',
+    defaultText: '3',
+    defaultValue: () => 3,
+    parse: integer(1, 100),
+  }),
+  field({
+    key: 'appHealthSuccesses',
+    flag: 'app-health-successes',
+    env: 'LEASEHOLD_APP_HEALTH_SUCCESSES',
+    yaml: 'appHealthSuccesses',
+    description: 'Passed health checks in a row that make the app healthy',
+    accepted: 'a whole number from 1 to 100',
+    defaultText: '1',
+    defaultValue: () => 1,
+    parse: integer(1, 100),
+  }),
+  field({
+    key: 'minTenureMs',
+    flag: 'min-tenure',
+    env: 'LEASEHOLD_MIN_TENURE',
+    yaml: 'minTenure',
+    description:
+      'An unhealthy leader leads at least this long before it hands over (against flapping)',
+    accepted: 'a duration such as 30s',
+    defaultText: 'the ttl',
+    defaultValue: () => undefined,
+    parse: duration,
+  }),
+] as const;
+
 export const FIELDS = [
   field({
     key: 'store',
@@ -418,122 +530,8 @@ export const FIELDS = [
         : new Error('names');
     },
   }),
-  ...steeringFields(),
+  ...STEERING_FIELDS,
 ] as const;
-
-/** Drain, version and health gating (docs/design.md §3.6, docs/operations.md). */
-function steeringFields() {
-  return [
-    field({
-      key: 'standby',
-      flag: 'standby',
-      env: 'LEASEHOLD_STANDBY',
-      yaml: 'standby',
-      description:
-        'Start drained: a candidate that never leads until `leasehold undrain` (a DR standby)',
-      accepted: 'true or false (the flag alone means true)',
-      bareFlag: true,
-      defaultText: 'false',
-      defaultValue: () => false,
-      parse: boolean,
-    }),
-    field({
-      key: 'appVersion',
-      flag: 'app-version',
-      env: 'LEASEHOLD_APP_VERSION',
-      yaml: 'appVersion',
-      description:
-        'The app\u2019s version, in the member record: the highest (semver when it parses) leads first',
-      accepted: '1 to 128 printable ASCII characters, such as 1.4.2',
-      defaultText: 'none',
-      defaultValue: () => undefined,
-      parse: text(/^[\x21-\x7e]{1,128}$/),
-    }),
-    field({
-      key: 'appHealthUrl',
-      flag: 'app-health',
-      env: 'LEASEHOLD_APP_HEALTH',
-      yaml: 'appHealth',
-      description:
-        'Lead only while the app is healthy: HTTP GET of this URL every interval, 2xx healthy',
-      accepted: 'an http:// or https:// URL',
-      defaultText: 'none',
-      defaultValue: () => undefined,
-      parse: (raw) => (/^https?:\/\/[^\s]+$/.test(raw) ? raw : new Error('url')),
-    }),
-    field({
-      key: 'appHealthCommand',
-      flag: 'app-health-command',
-      env: 'LEASEHOLD_APP_HEALTH_COMMAND',
-      yaml: 'appHealthCommand',
-      description:
-        'Lead only while the app is healthy: this shell command every interval, exit 0 healthy',
-      accepted: 'a shell command line (run with /bin/sh -c)',
-      defaultText: 'none',
-      defaultValue: () => undefined,
-      parse: (raw) => (raw.trim() === '' ? new Error('empty') : raw),
-    }),
-    field({
-      key: 'appHealthIntervalMs',
-      flag: 'app-health-interval',
-      env: 'LEASEHOLD_APP_HEALTH_INTERVAL',
-      yaml: 'appHealthInterval',
-      description: 'How often the app\u2019s health is checked',
-      accepted: 'a duration such as 2s (at least 100ms)',
-      defaultText: '2s',
-      defaultValue: () => 2_000,
-      parse: (raw) => {
-        const ms = parseDuration(raw);
-        return ms instanceof Error || ms >= 100 ? ms : new Error('short');
-      },
-    }),
-    field({
-      key: 'appHealthTimeoutMs',
-      flag: 'app-health-timeout',
-      env: 'LEASEHOLD_APP_HEALTH_TIMEOUT',
-      yaml: 'appHealthTimeout',
-      description: 'A health check not answered within this long fails',
-      accepted: 'a duration such as 1s, at most the health interval',
-      defaultText: 'the interval',
-      defaultValue: () => undefined,
-      parse: duration,
-    }),
-    field({
-      key: 'appHealthFailures',
-      flag: 'app-health-failures',
-      env: 'LEASEHOLD_APP_HEALTH_FAILURES',
-      yaml: 'appHealthFailures',
-      description: 'Failed health checks in a row that make the app unhealthy',
-      accepted: 'a whole number from 1 to 100',
-      defaultText: '3',
-      defaultValue: () => 3,
-      parse: integer(1, 100),
-    }),
-    field({
-      key: 'appHealthSuccesses',
-      flag: 'app-health-successes',
-      env: 'LEASEHOLD_APP_HEALTH_SUCCESSES',
-      yaml: 'appHealthSuccesses',
-      description: 'Passed health checks in a row that make the app healthy',
-      accepted: 'a whole number from 1 to 100',
-      defaultText: '1',
-      defaultValue: () => 1,
-      parse: integer(1, 100),
-    }),
-    field({
-      key: 'minTenureMs',
-      flag: 'min-tenure',
-      env: 'LEASEHOLD_MIN_TENURE',
-      yaml: 'minTenure',
-      description:
-        'An unhealthy leader leads at least this long before it hands over (against flapping)',
-      accepted: 'a duration such as 30s',
-      defaultText: 'the ttl',
-      defaultValue: () => undefined,
-      parse: duration,
-    }),
-  ] as const;
-}
 
 function field<K extends SettingKey>(definition: Field<K>): Field<K> {
   return definition;
