@@ -64,8 +64,9 @@ function processRegistry(): Registry {
   return registry;
 }
 
-function addLeadershipGauges(registry: Registry, elector: Elector): void {
-  const gauge = (name: string, help: string, value: () => number) =>
+/** A gauge computed at scrape time: leadership follows the deadline, not the last event. */
+function scrapeTimeGauges(registry: Registry) {
+  return (name: string, help: string, value: () => number) =>
     new Gauge({
       name,
       help,
@@ -74,6 +75,10 @@ function addLeadershipGauges(registry: Registry, elector: Elector): void {
         this.set(value());
       },
     });
+}
+
+function addLeadershipGauges(registry: Registry, elector: Elector): void {
+  const gauge = scrapeTimeGauges(registry);
   gauge('leasehold_is_leader', '1 while this instance leads, by its own deadline', () =>
     elector.isLeader() ? 1 : 0,
   );
@@ -118,15 +123,7 @@ function countTransitions(registry: Registry, elector: Elector): void {
 
 /** What docs/operations.md's sequences watch: drained, app health, transfers. */
 function addSteeringMetrics(registry: Registry, elector: Elector): void {
-  const gauge = (name: string, help: string, value: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(value());
-      },
-    });
+  const gauge = scrapeTimeGauges(registry);
   gauge('leasehold_drained', '1 while this candidate is drained (or a standby)', () =>
     elector.status().steering.drained ? 1 : 0,
   );
