@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -216,6 +218,45 @@ describe('--app-health-command', () => {
       ]);
     } finally {
       delete process.env.LEASEHOLD_SECRET_PROBE;
+    }
+  }, 60_000);
+});
+
+describe('--app-health URL', () => {
+  it('an unhealthy leader hands over to a healthy candidate, and it is counted', async () => {
+    let status = 200;
+    // u1's app answers `status`; u2's is always healthy (an unhealthy leader hands over only
+    // to a candidate whose app was found healthy, not to one without a check).
+    const app = createServer((request, response) =>
+      response.writeHead(request.url === '/u1' ? status : 200).end(),
+    );
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const { port } = app.address() as AddressInfo;
+    try {
+      const election = `health-url-${randomUUID().slice(0, 8)}`;
+      const health = (id: string) => [
+        ...['--app-health', `http://127.0.0.1:${port}/${id}`, '--app-health-interval', '200ms'],
+        ...['--app-health-failures', '2', '--min-tenure', '1s'],
+      ];
+      const sick = await sidecars.start(store, election, 'u1', health('u1'));
+      await until('u1 leads once its app is healthy', 15_000, () => isLeader(sick));
+      const well = await sidecars.start(store, election, 'u2', health('u2'));
+      await until('u2 is a healthy member', 10_000, async () => {
+        const { members } = (await getJson(sick, '/v1/members')) as {
+          members: { id: string; health: string }[];
+        };
+        return members.some((m) => m.id === 'u2' && m.health === 'healthy') ? true : undefined;
+      });
+      status = 503;
+      await until('u2 leads after u1 went unhealthy', 20_000, () => isLeader(well));
+      expect(await isLeader(sick)).toBe(false);
+      expect(await getJson(sick, '/v1/leader')).toMatchObject({
+        leader: 'u2',
+        steering: { health: 'unhealthy' },
+      });
+      expect(await metric(sick, 'leasehold_transfers_total{outcome="transferred"')).toBe(1);
+    } finally {
+      await new Promise((resolve) => app.close(resolve));
     }
   }, 60_000);
 });
