@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { leftRunning, until } from '@leasehold/testkit';
-import { BIN, SidecarProcesses, isLeader, type Sidecar } from './helpers/sidecar-processes.js';
+import {
+  BIN,
+  SidecarProcesses,
+  isLeader,
+  storeUrls,
+  type Sidecar,
+} from './helpers/sidecar-processes.js';
+import { removeZooKeeperTree } from './helpers/zookeeper-tree.js';
 
 /**
  * Steering leadership through the sidecar (issue 26): POST /v1/transfer, /v1/drain and
@@ -17,6 +24,7 @@ import { BIN, SidecarProcesses, isLeader, type Sidecar } from './helpers/sidecar
  */
 
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-steering-'));
+const zkChroot = `/lhsc-steer-${randomUUID().slice(0, 8)}`;
 const TOKEN = 'steering-test-token-0123456789';
 const tokenFile = join(dir, 'admin-token');
 writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
@@ -30,7 +38,10 @@ afterEach(async () => {
     (await leftRunning(sidecars.marker)).length === 0 ? true : undefined,
   );
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await removeZooKeeperTree('127.0.0.1:2181', zkChroot);
+});
 
 /** `leasehold <args>` as a user runs it: exit code, stdout, stderr. */
 function leasehold(
@@ -72,11 +83,14 @@ async function metric(sidecar: Sidecar, series: string): Promise<number | undefi
  * Start candidates one after another (the first leads) and wait until all are members;
  * returns them by id.
  */
-async function candidates(ids: readonly string[]): Promise<(id: string) => Sidecar> {
+async function candidates(
+  ids: readonly string[],
+  storeUrl = store,
+): Promise<(id: string) => Sidecar> {
   const election = `steer-${randomUUID().slice(0, 8)}`;
   const started = new Map<string, Sidecar>();
   for (const id of ids) {
-    const sidecar = await sidecars.start(store, election, id, ADMIN);
+    const sidecar = await sidecars.start(storeUrl, election, id, ADMIN);
     if (started.size === 0) await until(`${id} leads`, 15_000, () => isLeader(sidecar));
     started.set(id, sidecar);
   }
@@ -93,6 +107,20 @@ async function candidates(ids: readonly string[]): Promise<(id: string) => Sidec
   });
   return byId;
 }
+
+describe.each(storeUrls(dir, zkChroot))('POST /v1/transfer on %s', (_backend, url) => {
+  it('hands leadership over and back, terms rising', async () => {
+    const started = await candidates(['t1', 't2'], url);
+    const [one, two] = [started('t1'), started('t2')];
+    const there = await post(one, '/v1/transfer', { to: 't2' });
+    expect(there).toMatchObject({ status: 200, body: { transferred: true, from: 't1', to: 't2' } });
+    expect(await isLeader(two)).toBe(true);
+    const back = await post(two, '/v1/transfer', { to: 't1' });
+    expect(back).toMatchObject({ status: 200, body: { transferred: true, from: 't2', to: 't1' } });
+    expect(Number(back.body.term)).toBeGreaterThan(Number(there.body.term));
+    expect(await isLeader(one)).toBe(true);
+  }, 60_000);
+});
 
 describe('leasehold transfer', () => {
   it('hands leadership to the named candidate, and says why it will not', async () => {
