@@ -250,6 +250,28 @@ describe('--app-health-command', () => {
   }, 60_000);
 });
 
+describe('a health command that hangs', () => {
+  it('fails the check at the timeout and leaves nothing running', async () => {
+    const sidecar = await sidecars.start(store, `hang-${randomUUID().slice(0, 8)}`, 'k1', [
+      ...['--app-health-command', 'sleep 30 & sleep 30', '--app-health-interval', '300ms'],
+      ...['--app-health-failures', '2'],
+    ]);
+    await until('the app found unhealthy', 15_000, async () =>
+      (await getJson(sidecar, '/v1/leader')).steering !== undefined &&
+      ((await getJson(sidecar, '/v1/leader')).steering as { health: string }).health === 'unhealthy'
+        ? true
+        : undefined,
+    );
+    const verdict = sidecar.logLines.find((line) => line.includes('"event":"app-health"')) ?? '';
+    expect(verdict).toContain('no exit within 300 ms');
+    expect(await isLeader(sidecar)).toBe(false);
+    // A shutdown waits for the check in flight, whose group the timeout kills; afterEach
+    // then finds no sleep of any check (they carry the marker) left running.
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+  }, 60_000);
+});
+
 describe('--app-health URL', () => {
   it('an unhealthy leader hands over to a healthy candidate, and it is counted', async () => {
     let status = 200;
