@@ -10,6 +10,7 @@ import { commandGraceMs, commandGraceProblem } from './run/stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
 import { statusUrl } from './status/status-target.js';
 import { sidecarUrl, statusReport } from './status/status-command.js';
+import { adminTokenOf, steer, type SteerAction } from './status/steer-command.js';
 import { version } from './version.js';
 import { yaml } from './config/yaml.js';
 import { dropIpServernameWarning } from './config/ip-servername-warning.js';
@@ -27,7 +28,8 @@ function addConfigOptions(command: Command, forServe = false): Command {
   );
   for (const f of FIELDS) {
     if (forServe && 'runOnly' in f && f.runOnly) continue;
-    command.addOption(new Option(`--${f.flag} <value>`, helpText(f)));
+    const value = 'bareFlag' in f && f.bareFlag ? '[value]' : '<value>';
+    command.addOption(new Option(`--${f.flag} ${value}`, helpText(f)));
     // The former name still works, and is not offered: --help shows one name per setting.
     if (f.formerly !== undefined) {
       command.addOption(new Option(`--${f.formerly.flag} <value>`).hideHelp());
@@ -42,22 +44,33 @@ function addConfigOptions(command: Command, forServe = false): Command {
   return command;
 }
 
-function configFrom(options: Record<string, string | undefined>): SidecarConfig {
+/** Commander's values: a bare flag (`--standby`) is `true`, which the table reads as 'true'. */
+type Options = Record<string, string | boolean | undefined>;
+
+function configFrom(options: Options): SidecarConfig {
   const flags: Record<string, string | undefined> = {};
-  for (const { flag } of [...FIELDS, ...SECRET_FILE_OPTIONS]) flags[flag] = options[camel(flag)];
+  const text = (value: string | boolean | undefined) =>
+    value === true ? 'true' : value === false ? undefined : value;
+  for (const { flag } of [...FIELDS, ...SECRET_FILE_OPTIONS])
+    flags[flag] = text(options[camel(flag)]);
   for (const f of FIELDS) {
     if (f.formerly !== undefined) {
-      flags[f.formerly.flag] = options[camel(f.formerly.flag)];
+      flags[f.formerly.flag] = text(options[camel(f.formerly.flag)]);
     }
   }
-  return loadConfig({ flags, env: process.env, configFile: options.config });
+  const configFile = options.config;
+  return loadConfig({
+    flags,
+    env: process.env,
+    configFile: typeof configFile === 'string' ? configFile : undefined,
+  });
 }
 
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_m, letter: string) => letter.toUpperCase());
 }
 
-function configOrExit(options: Record<string, string | undefined>): SidecarConfig {
+function configOrExit(options: Options): SidecarConfig {
   try {
     return configFrom(options);
   } catch (error) {
@@ -66,7 +79,7 @@ function configOrExit(options: Record<string, string | undefined>): SidecarConfi
 }
 
 async function start(
-  options: Record<string, string | undefined>,
+  options: Options,
   check: (config: SidecarConfig) => Error | null = () => null,
   attach?: Parameters<typeof serve>[2],
 ) {
@@ -103,6 +116,7 @@ export async function main(argv: string[]): Promise<void> {
   addRunCommand(program);
   addConfigCommand(program);
   addStatusCommand(program);
+  addSteerCommands(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {
@@ -133,7 +147,7 @@ function addServeCommand(program: Command): void {
   addConfigOptions(
     program.command('serve', { isDefault: true }).description('run the sidecar (default)'),
     true,
-  ).action(async (options: Record<string, string | undefined>) => {
+  ).action(async (options: Options) => {
     await start(options);
   });
 }
@@ -150,7 +164,7 @@ function addRunCommand(program: Command): void {
       )
       .argument('<command...>', 'the command and its arguments, after --')
       .usage('[options] -- <command...>'),
-  ).action(async (commandLine: string[], options: Record<string, string | undefined>) => {
+  ).action(async (commandLine: string[], options: Options) => {
     const [command = '', ...args] = commandLine;
     if (findExecutable(command) === null) {
       exitOnStartupFailure(
@@ -180,6 +194,7 @@ function addRunCommand(program: Command): void {
       return {
         stop: () => leaderOnly.stop(),
         resign: () => leaderOnly.resign(),
+        beforeHandOver: () => leaderOnly.beforeHandOver(),
         status: () => leaderOnly.status(),
       };
     };
@@ -191,37 +206,101 @@ function addRunCommand(program: Command): void {
 function addConfigCommand(program: Command): void {
   addConfigOptions(
     program.command('config').description('print the effective configuration (secrets masked)'),
-  ).action((options: Record<string, string | undefined>) => {
+  ).action((options: Options) => {
     const config = configOrExit(options);
     for (const warning of config.warnings) process.stderr.write(`leasehold: warning: ${warning}\n`);
     process.stdout.write(yaml().stringify(describeConfig(config)));
   });
 }
 
-function addStatusCommand(program: Command): void {
-  program
-    .command('status')
-    .description('ask a running sidecar and print a summary')
+/** Where `status`, `transfer`, `drain` and `undrain` find the sidecar to ask. */
+interface TargetFlags {
+  url?: string;
+  host?: string;
+  port?: string;
+}
+
+function addTargetOptions(command: Command): Command {
+  return command
     .option('--url <url>', 'the sidecar to ask [LEASEHOLD_URL] (default: from --host and --port)')
     .option(
       '--host <host>',
       'the host the sidecar listens on [LEASEHOLD_HOST] (default: 127.0.0.1)',
     )
-    .option('--port <port>', 'the port the sidecar listens on [LEASEHOLD_PORT] (default: 4040)')
-    .action(async (flags: { url?: string; host?: string; port?: string }) => {
-      try {
-        const url = statusUrl({ flags, env: process.env });
-        const givenAs =
-          flags.url !== undefined
-            ? 'flag --url'
-            : url === process.env.LEASEHOLD_URL
-              ? 'environment LEASEHOLD_URL'
-              : 'from --host and --port';
-        process.stdout.write(await statusReport(sidecarUrl(url, givenAs)));
-      } catch (error) {
-        exitOnStartupFailure(error);
-      }
-    });
+    .option('--port <port>', 'the port the sidecar listens on [LEASEHOLD_PORT] (default: 4040)');
+}
+
+function targetOf(flags: TargetFlags): URL {
+  const url = statusUrl({ flags, env: process.env });
+  const givenAs =
+    flags.url !== undefined
+      ? 'flag --url'
+      : url === process.env.LEASEHOLD_URL
+        ? 'environment LEASEHOLD_URL'
+        : 'from --host and --port';
+  return sidecarUrl(url, givenAs);
+}
+
+function addStatusCommand(program: Command): void {
+  addTargetOptions(
+    program.command('status').description('ask a running sidecar and print a summary'),
+  ).action(async (flags: TargetFlags) => {
+    try {
+      process.stdout.write(await statusReport(targetOf(flags)));
+    } catch (error) {
+      exitOnStartupFailure(error);
+    }
+  });
+}
+
+/** `transfer`, `drain`, `undrain`: an admin route of the local sidecar (docs/operations.md). */
+function addSteerCommands(program: Command): void {
+  const steerCommand = (name: string, description: string) =>
+    addTargetOptions(program.command(name).description(description))
+      .option(
+        '--admin-token-file <file>',
+        'file holding the sidecar\u2019s admin token [LEASEHOLD_ADMIN_TOKEN_FILE]',
+      )
+      .option(
+        '--admin-token <token>',
+        'the sidecar\u2019s admin token [LEASEHOLD_ADMIN_TOKEN] (prefer the file: a flag shows in ps)',
+      );
+  steerCommand(
+    'transfer',
+    'hand leadership to the live candidate <id>: exit 0 once it leads, 1 with the reason if not',
+  )
+    .argument('<id>', 'the candidate to lead next')
+    .action((to: string, flags: SteerFlags) => runSteer(flags, { kind: 'transfer', to }));
+  steerCommand(
+    'drain',
+    'stop this candidate campaigning; if it leads, hand over to the first eligible candidate in line (exit 1 if it still leads)',
+  )
+    .option(
+      '--force',
+      'with nobody eligible to hand over to, resign anyway (nobody may lead for a while)',
+    )
+    .action((flags: SteerFlags & { force?: boolean }) =>
+      runSteer(flags, { kind: 'drain', force: flags.force === true }),
+    );
+  steerCommand('undrain', 'let this candidate campaign again after drain or --standby').action(
+    (flags: SteerFlags) => runSteer(flags, { kind: 'undrain' }),
+  );
+}
+
+type SteerFlags = TargetFlags & { adminToken?: string; adminTokenFile?: string };
+
+async function runSteer(flags: SteerFlags, action: SteerAction): Promise<void> {
+  try {
+    const result = await steer(targetOf(flags), adminTokenOf({ flags, env: process.env }), action);
+    if (result.exitCode === 0) {
+      process.stdout.write(`${result.line}\n`);
+      return;
+    }
+    process.stderr.write(`leasehold: ${result.line}\n`);
+    process.exitCode = 1;
+  } catch (error) {
+    exitOnStartupFailure(error);
+  }
 }
 
 /**

@@ -13,6 +13,8 @@ import { isLoopbackAddress } from './http/host-check.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
 import { createSidecarState } from './http/sidecar-state.js';
 import { electionTimingOf } from './config/timing.js';
+import { appHealthTimeoutMs, gatesOnAppHealth, steeringOf } from './config/steering.js';
+import { AppHealthProbe } from './app-health/probe.js';
 import { readListenerTls, readTlsFiles } from './config/tls-files.js';
 
 /**
@@ -42,6 +44,11 @@ export interface Attachment {
   readonly stop: () => Promise<void>;
   /** Behind POST /v1/resign, in place of `elector.resign()`. */
   readonly resign?: () => Promise<ResignOutcome>;
+  /**
+   * The elector's `beforeHandOver`: runs while still leading, before a transfer (asked, or
+   * started by a drain or an unhealthy app) lets the successor claim (docs/design.md §3.6).
+   */
+  readonly beforeHandOver?: () => Promise<void>;
   /** For /metrics and GET /v1/command: the command's restarts and backoff. */
   readonly status?: () => CommandStatus;
 }
@@ -68,6 +75,8 @@ export async function serve(
   const timing = electionTimingOf(config);
   const store = await openStore(config, logger, storeCallTimeoutMs(timing));
   let elector: Elector;
+  // Made once the elector is: a transfer stops what runs beside the election first.
+  const attached: { attachment?: Attachment | undefined } = {};
   try {
     elector = new Elector({
       store,
@@ -75,6 +84,8 @@ export async function serve(
       id: config.id,
       ...timing,
       priority: config.priority,
+      steering: steeringOf(config),
+      beforeHandOver: () => attached.attachment?.beforeHandOver?.() ?? Promise.resolve(),
     });
   } catch (error) {
     await store.close();
@@ -83,8 +94,11 @@ export async function serve(
   const log = logger.child({ election: config.election, id: config.id });
   logElection(elector, log, config.election);
   const attachment = attach?.(elector, log, config);
+  attached.attachment = attachment;
   const { server, address } = await listen(config, elector, log, attachment, store);
+  const probe = appHealthProbe(config, elector, log);
   elector.start();
+  probe?.start();
   log.info(
     {
       url: address,
@@ -102,12 +116,37 @@ export async function serve(
     shutdown(reason: string) {
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');
+        await probe?.stop();
         await shutDown({ config, attachment, elector, server, store });
         log.info('stopped');
       })();
       return stopping;
     },
   };
+}
+
+/** The app's health check, when one is configured (--app-health, --app-health-command). */
+function appHealthProbe(
+  config: SidecarConfig,
+  elector: Elector,
+  logger: Logger,
+): AppHealthProbe | null {
+  if (!gatesOnAppHealth(config)) return null;
+  const check =
+    config.appHealthUrl !== undefined
+      ? { kind: 'url' as const, url: config.appHealthUrl }
+      : {
+          kind: 'command' as const,
+          command: config.appHealthCommand ?? '',
+          passEnv: config.passEnv,
+        };
+  return new AppHealthProbe({
+    check,
+    intervalMs: config.appHealthIntervalMs,
+    timeoutMs: appHealthTimeoutMs(config),
+    elector,
+    logger,
+  });
 }
 
 /** The store the configuration names; its request timeouts follow the elector's. */

@@ -90,6 +90,7 @@ describe('sidecar routes', () => {
         'leadsFrom',
         'self',
         'since',
+        'steering',
         'store',
         'term',
         'termRegressions',
@@ -446,6 +447,9 @@ describe('sidecar routes', () => {
         '/v1/leader',
         '/v1/members',
         '/v1/resign',
+        '/v1/transfer',
+        '/v1/drain',
+        '/v1/undrain',
       ].sort(),
     );
   });

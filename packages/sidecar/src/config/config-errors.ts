@@ -42,9 +42,12 @@ export function describeSource(source: ConfigSource): string {
   }
 }
 
-/** The value as a message may show it: store passwords and secrets masked. */
+/**
+ * The value as a message or `leasehold config` may show it: the passwords of URLs (the
+ * store's, the app's health check's) and secrets masked.
+ */
 export function shown(f: AnyField, raw: string): string {
-  if (f.key === 'store') return maskUrl(raw);
+  if (f.key === 'store' || f.key === 'appHealthUrl') return maskUrl(raw);
   return isSecret(f) ? '***' : raw;
 }
 /**

@@ -1,4 +1,4 @@
-import { maskUrl, urlSecrets } from '@leasehold/adapters';
+import { urlSecrets } from '@leasehold/adapters';
 import { readFileSync, statSync } from 'node:fs';
 import { readConfigFile, type FileValue } from './config-file.js';
 import { ConfigValueError, shown } from './config-errors.js';
@@ -13,6 +13,7 @@ import {
   type SettingKey,
   type SidecarConfig,
 } from './fields.js';
+import { checkSteering } from './steering.js';
 import { checkTiming, electionTimingOf } from './timing.js';
 
 /**
@@ -58,6 +59,7 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
     warnings: [...commandLineSecrets(sources), ...readableConfigFile(configFile, fromFile)],
   };
   checkTiming(config);
+  checkSteering(config);
   return config;
 }
 
@@ -209,7 +211,7 @@ export function describeConfig(config: SidecarConfig): Record<string, unknown> {
   for (const f of FIELDS) {
     const value = effective[f.key];
     if (value === undefined) continue;
-    described[f.yaml] = f.key === 'store' ? maskUrl(String(value)) : isSecret(f) ? '***' : value;
+    described[f.yaml] = typeof value === 'string' ? shown(f, value) : isSecret(f) ? '***' : value;
   }
   return described;
 }

@@ -38,6 +38,21 @@ export interface SidecarConfig {
   readonly commandGraceMs: number;
   /** leasehold run: variables the command sees although they are withheld (job-env.ts). */
   readonly passEnv: readonly string[];
+  /** Start drained: never lead until `leasehold undrain` (docs/design.md §3.6). */
+  readonly standby: boolean;
+  /** The app's version, published in the member record; the newest leads first. */
+  readonly appVersion: string | undefined;
+  /** Health gating by HTTP GET of this URL (2xx healthy), or by the command below. */
+  readonly appHealthUrl: string | undefined;
+  /** Health gating by this shell command (exit 0 healthy). */
+  readonly appHealthCommand: string | undefined;
+  readonly appHealthIntervalMs: number;
+  /** Undefined: the interval. */
+  readonly appHealthTimeoutMs: number | undefined;
+  readonly appHealthFailures: number;
+  readonly appHealthSuccesses: number;
+  /** Undefined: the TTL. */
+  readonly minTenureMs: number | undefined;
   readonly configFile: string | undefined;
   /** Where each setting came from and the text given there, so messages name what was typed. */
   readonly sources: ConfigSources;
@@ -87,6 +102,8 @@ interface Field<K extends SettingKey> {
   readonly secret?: boolean;
   /** Read by `leasehold run` only: `leasehold serve` does not offer the flag. */
   readonly runOnly?: boolean;
+  /** A true-or-false setting whose flag alone means true (`--standby`). */
+  readonly bareFlag?: boolean;
   /** The default as `--help` and docs/configuration.md show it. */
   readonly defaultText: string;
   readonly defaultValue: () => SidecarConfig[K];
@@ -128,10 +145,124 @@ const text =
   (raw: string): string | Error =>
     pattern.test(raw) ? raw : new Error('bad text');
 const optionalText = (raw: string): string | undefined => (raw === '' ? undefined : raw);
+const boolean = (raw: string): boolean | Error =>
+  raw === 'true' ? true : raw === 'false' ? false : new Error('not a boolean');
 
 function defaultId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
+
+/** Drain, version and health gating (docs/design.md §3.6, docs/operations.md). */
+const STEERING_FIELDS = [
+  field({
+    key: 'standby',
+    flag: 'standby',
+    env: 'LEASEHOLD_STANDBY',
+    yaml: 'standby',
+    description:
+      'Start drained: a candidate that never leads until `leasehold undrain` (a DR standby)',
+    accepted: 'true or false (the flag alone means true)',
+    bareFlag: true,
+    defaultText: 'false',
+    defaultValue: () => false,
+    parse: boolean,
+  }),
+  field({
+    key: 'appVersion',
+    flag: 'app-version',
+    env: 'LEASEHOLD_APP_VERSION',
+    yaml: 'appVersion',
+    description:
+      'The app\u2019s version, in the member record: the highest (semver when it parses) leads first',
+    accepted: '1 to 128 printable ASCII characters, such as 1.4.2',
+    defaultText: 'none',
+    defaultValue: () => undefined,
+    parse: text(/^[\x21-\x7e]{1,128}$/),
+  }),
+  field({
+    key: 'appHealthUrl',
+    flag: 'app-health',
+    env: 'LEASEHOLD_APP_HEALTH',
+    yaml: 'appHealth',
+    description:
+      'Lead only while the app is healthy: HTTP GET of this URL every interval, 2xx healthy',
+    accepted: 'an http:// or https:// URL',
+    defaultText: 'none',
+    defaultValue: () => undefined,
+    parse: (raw) => (/^https?:\/\/[^\s]+$/.test(raw) ? raw : new Error('url')),
+  }),
+  field({
+    key: 'appHealthCommand',
+    flag: 'app-health-command',
+    env: 'LEASEHOLD_APP_HEALTH_COMMAND',
+    yaml: 'appHealthCommand',
+    description:
+      'Lead only while the app is healthy: this shell command every interval, exit 0 healthy',
+    accepted: 'a shell command line (run with /bin/sh -c)',
+    defaultText: 'none',
+    defaultValue: () => undefined,
+    parse: (raw) => (raw.trim() === '' ? new Error('empty') : raw),
+  }),
+  field({
+    key: 'appHealthIntervalMs',
+    flag: 'app-health-interval',
+    env: 'LEASEHOLD_APP_HEALTH_INTERVAL',
+    yaml: 'appHealthInterval',
+    description: 'How often the app\u2019s health is checked',
+    accepted: 'a duration such as 2s (at least 100ms)',
+    defaultText: '2s',
+    defaultValue: () => 2_000,
+    parse: (raw) => {
+      const ms = parseDuration(raw);
+      return ms instanceof Error || ms >= 100 ? ms : new Error('short');
+    },
+  }),
+  field({
+    key: 'appHealthTimeoutMs',
+    flag: 'app-health-timeout',
+    env: 'LEASEHOLD_APP_HEALTH_TIMEOUT',
+    yaml: 'appHealthTimeout',
+    description: 'A health check not answered within this long fails',
+    accepted: 'a duration such as 1s, at most the health interval',
+    defaultText: 'the interval',
+    defaultValue: () => undefined,
+    parse: duration,
+  }),
+  field({
+    key: 'appHealthFailures',
+    flag: 'app-health-failures',
+    env: 'LEASEHOLD_APP_HEALTH_FAILURES',
+    yaml: 'appHealthFailures',
+    description: 'Failed health checks in a row that make the app unhealthy',
+    accepted: 'a whole number from 1 to 100',
+    defaultText: '3',
+    defaultValue: () => 3,
+    parse: integer(1, 100),
+  }),
+  field({
+    key: 'appHealthSuccesses',
+    flag: 'app-health-successes',
+    env: 'LEASEHOLD_APP_HEALTH_SUCCESSES',
+    yaml: 'appHealthSuccesses',
+    description: 'Passed health checks in a row that make the app healthy',
+    accepted: 'a whole number from 1 to 100',
+    defaultText: '1',
+    defaultValue: () => 1,
+    parse: integer(1, 100),
+  }),
+  field({
+    key: 'minTenureMs',
+    flag: 'min-tenure',
+    env: 'LEASEHOLD_MIN_TENURE',
+    yaml: 'minTenure',
+    description:
+      'An unhealthy leader leads at least this long before it hands over (against flapping)',
+    accepted: 'a duration such as 30s',
+    defaultText: 'the ttl',
+    defaultValue: () => undefined,
+    parse: duration,
+  }),
+] as const;
 
 export const FIELDS = [
   field({
@@ -244,7 +375,8 @@ export const FIELDS = [
     flag: 'admin-token',
     env: 'LEASEHOLD_ADMIN_TOKEN',
     yaml: 'adminToken',
-    description: 'Bearer token for POST /v1/resign (resign is disabled without one)',
+    description:
+      'Bearer token for the admin routes: POST /v1/resign, /v1/transfer, /v1/drain, /v1/undrain (disabled without one)',
     accepted: 'at least 16 characters',
     secret: true,
     defaultText: 'none',
@@ -352,9 +484,10 @@ export const FIELDS = [
     description:
       'Accept the admin token on a non-loopback --host without TLS, where it crosses the network in clear',
     accepted: 'true or false',
+    bareFlag: true,
     defaultText: 'false',
     defaultValue: () => false,
-    parse: (raw) => (raw === 'true' ? true : raw === 'false' ? false : new Error('not a boolean')),
+    parse: boolean,
   }),
   field({
     key: 'shutdownGraceMs',
@@ -397,6 +530,7 @@ export const FIELDS = [
         : new Error('names');
     },
   }),
+  ...STEERING_FIELDS,
 ] as const;
 
 function field<K extends SettingKey>(definition: Field<K>): Field<K> {

@@ -65,6 +65,18 @@ export const leaderBodySchema = {
     },
     backend: { type: 'string' },
     store: storeSchema,
+    steering: {
+      type: 'object',
+      description:
+        'This instance\u2019s steering (docs/operations.md): drained, its app\u2019s health (unknown without a check), its app version, and the candidate a transfer of its own is handing leadership to',
+      properties: {
+        drained: { type: 'boolean' },
+        health: { type: 'string', enum: ['unknown', 'healthy', 'unhealthy'] },
+        version: { type: ['string', 'null'] },
+        transferringTo: { type: ['string', 'null'] },
+      },
+      required: ['drained', 'health', 'version', 'transferringTo'],
+    },
     termRegressions: {
       type: 'object',
       description:
@@ -100,6 +112,7 @@ export const leaderBodySchema = {
     'leadsFrom',
     'backend',
     'store',
+    'steering',
     'termRegressions',
   ],
 } as const;
@@ -140,6 +153,7 @@ export function leaderBody(elector: Elector): LeaderBody {
       lastOkAt: lastOkText(status.store.lastOkAt),
       error: status.store.error,
     },
+    steering: status.steering,
     termRegressions: {
       count: status.termRegressions,
       last:

@@ -26,6 +26,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   403: 'Forbidden',
   404: 'Not Found',
   406: 'Not Acceptable',
+  409: 'Conflict',
   421: 'Misdirected Request',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -37,11 +38,13 @@ export function sendError(
   /** A registry code; the store's own when a store call failed. */
   code: string,
   message: string,
+  /** More of the answer, after the error's own fields (a transfer's target: routes/steering.ts). */
+  details: Readonly<Record<string, unknown>> = {},
 ) {
   return reply
     .code(statusCode)
     .type('application/json; charset=utf-8')
-    .send({ statusCode, code, error: statusText(statusCode), message });
+    .send({ statusCode, code, error: statusText(statusCode), message, ...details });
 }
 
 /** The same error answer from node:http, for what is refused before any route (listener.ts). */

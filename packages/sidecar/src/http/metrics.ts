@@ -19,6 +19,7 @@ export function createMetrics(elector: Elector, command?: () => CommandStatus): 
   registry.setDefaultLabels({ election: elector.election });
   addLeadershipGauges(registry, elector);
   countTransitions(registry, elector);
+  addSteeringMetrics(registry, elector);
   measureStoreRequests(registry, elector);
   if (command !== undefined) addCommandMetrics(registry, command);
   return { contentType: registry.contentType, render: () => registry.metrics() };
@@ -63,8 +64,9 @@ function processRegistry(): Registry {
   return registry;
 }
 
-function addLeadershipGauges(registry: Registry, elector: Elector): void {
-  const gauge = (name: string, help: string, value: () => number) =>
+/** A gauge computed at scrape time: leadership follows the deadline, not the last event. */
+function scrapeTimeGauges(registry: Registry) {
+  return (name: string, help: string, value: () => number) =>
     new Gauge({
       name,
       help,
@@ -73,6 +75,10 @@ function addLeadershipGauges(registry: Registry, elector: Elector): void {
         this.set(value());
       },
     });
+}
+
+function addLeadershipGauges(registry: Registry, elector: Elector): void {
+  const gauge = scrapeTimeGauges(registry);
   gauge('leasehold_is_leader', '1 while this instance leads, by its own deadline', () =>
     elector.isLeader() ? 1 : 0,
   );
@@ -113,6 +119,50 @@ function countTransitions(registry: Registry, elector: Elector): void {
   elector.on('elected', () => transitions.inc({ kind: 'elected', reason: '' }));
   elector.on('deposed', ({ reason }) => transitions.inc({ kind: 'deposed', reason }));
   elector.on('term-regression', () => termRegressions.inc());
+}
+
+/** What docs/operations.md's sequences watch: drained, app health, transfers. */
+function addSteeringMetrics(registry: Registry, elector: Elector): void {
+  const gauge = scrapeTimeGauges(registry);
+  gauge('leasehold_drained', '1 while this candidate is drained (or a standby)', () =>
+    elector.status().steering.drained ? 1 : 0,
+  );
+  gauge(
+    'leasehold_app_healthy',
+    'The app health check\u2019s verdict: 1 healthy, 0 unhealthy, -1 unknown (none yet, or no check)',
+    () => APP_HEALTH_VALUE[elector.status().steering.health],
+  );
+  gauge('leasehold_transferring', '1 while a transfer of this candidate\u2019s is under way', () =>
+    elector.status().steering.transferringTo === null ? 0 : 1,
+  );
+  countTransfers(registry, elector);
+}
+
+const APP_HEALTH_VALUE = { healthy: 1, unhealthy: 0, unknown: -1 } as const;
+
+/**
+ * Transfers this candidate made (asked, or started by a drain or an unhealthy app), by
+ * outcome once each ended: `transferred` (the target leads), `kept` (refused or taken back:
+ * this candidate still leads), `failed` (neither leads).
+ */
+function countTransfers(registry: Registry, elector: Elector): void {
+  const transfers = new Counter({
+    name: 'leasehold_transfers_total',
+    help: 'Transfers this candidate made, by outcome: transferred, kept (refused or taken back), failed',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  for (const outcome of ['transferred', 'kept', 'failed']) transfers.inc({ outcome }, 0);
+  let target: string | null = null;
+  elector.on('steering', ({ transferringTo }) => {
+    if (target !== null && transferringTo === null) {
+      const status = elector.status();
+      const outcome =
+        status.leader?.id === target ? 'transferred' : status.isLeader ? 'kept' : 'failed';
+      transfers.inc({ outcome });
+    }
+    target = transferringTo;
+  });
 }
 
 function measureStoreRequests(registry: Registry, elector: Elector): void {

@@ -5,6 +5,7 @@ import { commandRoutes } from './routes/command.js';
 import { leaderRoutes } from './routes/leader.js';
 import { operationsRoutes } from './routes/operations.js';
 import { statusRoutes } from './routes/status.js';
+import { steeringRoutes } from './routes/steering.js';
 import type { SidecarState } from './sidecar-state.js';
 
 /**
@@ -36,6 +37,8 @@ export interface RouteSchema {
   readonly description?: string;
   readonly hide?: boolean;
   readonly querystring?: object;
+  /** The JSON body a POST takes, validated by Fastify (400 LEASEHOLD_E_BAD_REQUEST). */
+  readonly body?: object;
   readonly response?: Readonly<Record<number, object>>;
 }
 
@@ -43,6 +46,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   ...leaderRoutes,
   ...statusRoutes,
   ...adminRoutes,
+  ...steeringRoutes,
   ...operationsRoutes,
   ...commandRoutes,
 ];

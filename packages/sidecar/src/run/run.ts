@@ -11,7 +11,8 @@ import type { WatchdogReport } from './watchdog-protocol.js';
  * started when elected (with LEASEHOLD_TERM, the fencing term, in its environment) and
  * stopped before the lease could pass to another instance: SIGTERM once only the command
  * grace (plus a margin) is left of the lease without a renewal, SIGKILL shortly before the
- * deadline (stop-plan.ts). Shutdown and resign stop it first and release after it is gone.
+ * deadline (stop-plan.ts). Shutdown, resign and a transfer (`beforeHandOver`) stop it
+ * first and release after it is gone.
  * When it exits by itself the sidecar resigns, so that another instance runs it.
  *
  * A watchdog process (watchdog.ts) runs the command in a process group of its own and
@@ -53,6 +54,8 @@ export class LeaderOnlyCommand {
   /** Starts run one after another: a new term waits until the last group is gone. */
   private starts: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The term being handed over (transfer or drain): no command starts for it any more. */
+  private handingOver: number | null = null;
   private readonly backoff = new CrashLoopBackoff();
 
   /** Attach before the elector starts: an election won during start-up is not missed. */
@@ -101,6 +104,18 @@ export class LeaderOnlyCommand {
     return this.options.elector.resignWithOutcome();
   }
 
+  /**
+   * The elector's `beforeHandOver` (docs/design.md §3.6): runs while this instance still
+   * leads, before the store lets the successor claim. The successor may lead at once, so the
+   * command must be gone first: a start still queued for this term is called off, a running
+   * command stopped (SIGTERM, SIGKILL after the grace) and waited for.
+   */
+  async beforeHandOver(): Promise<void> {
+    this.handingOver = this.options.elector.currentTerm();
+    await this.starts;
+    await this.stopRun('handing leadership over');
+  }
+
   private async stopRun(why: string): Promise<void> {
     const run = this.run;
     if (run === null) return;
@@ -122,6 +137,7 @@ export class LeaderOnlyCommand {
     const lease = this.lease;
     // Elected and deposed again while the last command was still stopping.
     if (this.stopped || elector.currentTerm() !== term || lease?.term !== term) return;
+    if (this.handingOver === term) return; // a transfer of this term is under way
     const watched = this.standby.ready ? this.standby : this.newWatchdog();
     const run: Run = {
       term,
@@ -258,9 +274,12 @@ export class LeaderOnlyCommand {
   }
 }
 
-/** Once the store says the lease is gone, or its deadline has passed, another may lead. */
+/**
+ * Once the store says the lease is gone, its deadline has passed, or it was handed over to a
+ * successor (who may claim it at once), another may lead.
+ */
 function killsAtOnce(reason: DeposeReason): boolean {
-  return reason === 'lost' || reason === 'lease-expired';
+  return reason === 'lost' || reason === 'lease-expired' || reason === 'transferred';
 }
 
 function signalledMessage(

@@ -21,9 +21,18 @@ interface LeaderAnswer {
   readonly leaseRemainingMs: number;
   readonly leadsFrom?: string | null;
   readonly store: { readonly healthy: boolean; readonly error: { message: string } | null };
+  /** Absent from a sidecar older than issue 26. */
+  readonly steering?: Steering;
 }
 
-interface Member {
+interface Steering {
+  readonly drained?: boolean;
+  readonly health?: string;
+  readonly version?: string | null;
+  readonly transferringTo?: string | null;
+}
+
+interface Member extends Steering {
   readonly id: string;
   readonly priority: number;
 }
@@ -111,7 +120,7 @@ function leaderLines(body: LeaderAnswer): string[] {
     `leader     ${body.leader ?? '(none known)'}${self}`,
     `term       ${body.term === null ? '-' : String(body.term)}`,
     `since      ${body.since ?? '-'}`,
-    `this       ${body.self}, ${thisInstance(body)}`,
+    `this       ${body.self}, ${thisInstance(body)}${steeringText(body.steering)}`,
     `store      ${body.store.healthy ? 'healthy' : `UNAVAILABLE: ${body.store.error?.message ?? ''}`}`,
   ];
 }
@@ -124,13 +133,25 @@ function thisInstance(body: LeaderAnswer): string {
   return 'follower';
 }
 
+/** Drained, app health and version, a transfer under way: only what is not the default. */
+function steeringText(steering: Steering | undefined): string {
+  if (steering === undefined) return '';
+  const parts = [
+    steering.drained === true ? 'drained' : '',
+    steering.health !== undefined && steering.health !== 'unknown' ? `app ${steering.health}` : '',
+    steering.version != null ? `version ${steering.version}` : '',
+    steering.transferringTo != null ? `transferring to ${steering.transferringTo}` : '',
+  ].filter((part) => part !== '');
+  return parts.length === 0 ? '' : `; ${parts.join(', ')}`;
+}
+
 /** The leader is marked from the same answer as the `leader` line, not the members' flags. */
 function memberLines(members: readonly Member[] | null, leader: string | null): string[] {
   if (members === null) return ['members    (not available)'];
   if (members.length === 0) return ['members    (none live)'];
   return members.map(
     (member, index) =>
-      `${index === 0 ? 'members   ' : '          '} ${member.id} (priority ${member.priority}${member.id === leader ? ', leader' : ''})`,
+      `${index === 0 ? 'members   ' : '          '} ${member.id} (priority ${member.priority}${member.id === leader ? ', leader' : ''}${steeringText(member)})`,
   );
 }
 

@@ -58,7 +58,8 @@ const historySchema = {
 } as const;
 
 const membersSchema = {
-  description: 'Live candidates with priority and last heartbeat',
+  description:
+    'Live candidates, first in line first (docs/design.md §3.5): priority, drained, app health and version, last heartbeat',
   response: {
     200: {
       type: 'object',
@@ -74,6 +75,9 @@ const membersSchema = {
               startedAt: { type: 'string' },
               lastHeartbeatAt: { type: 'string' },
               metadata: { type: 'object', additionalProperties: { type: 'string' } },
+              drained: { type: 'boolean' },
+              health: { type: 'string', enum: ['unknown', 'healthy', 'unhealthy'] },
+              version: { type: ['string', 'null'] },
             },
           },
         },
