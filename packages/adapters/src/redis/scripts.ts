@@ -84,7 +84,9 @@ redis.call('SET', KEYS[3], string.format('%.0f', term))
 redis.call('SET', KEYS[4], runId)
 redis.call('HSET', KEYS[2], 'holder', ARGV[3], 'term', string.format('%.0f', term), 'metadata', ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('DEL', KEYS[5])
+-- Only when there is one: a claim must need no DEL right (a role allowed to claim but not
+-- to release, as the resign test's, still claims).
+if redis.call('GET', KEYS[5]) then redis.call('DEL', KEYS[5]) end
 return {1, string.format('%.0f', term), mayHaveLost and 1 or 0, runId}
 `;
 
