@@ -39,7 +39,7 @@ export { CuttableProxy } from './cuttable-proxy.js';
 export { trackTimers } from './timers.js';
 export { SIDECAR_BIN, sidecarArgv } from './sidecar-command.js';
 
-// Servers in a lab host (or the root namespace), restartable: the chaos suite's and tests'.
+// Servers in a lab host or on loopback, restartable: the chaos suite's and tests'.
 export {
   BACKENDS,
   MemberGroup,
@@ -76,8 +76,11 @@ export {
 } from './stores/lab-store.js';
 
 // Servers on loopback for adapter and sidecar tests: TLS, auth, stalls.
-export { PrivateRedis, type Placement, type PrivateRedisOptions } from './stores/private-redis.js';
-export { startPrivatePostgres, type PrivatePostgres } from './stores/private-postgres.js';
+export {
+  startPrivatePostgres,
+  type Placement,
+  type PrivatePostgres,
+} from './stores/private-postgres.js';
 export { EtcdServer, type EtcdTlsFiles } from './stores/etcd-server.js';
 export {
   ZooKeeperCluster,
