@@ -58,7 +58,7 @@ export { RedisSentinelSet } from './stores/sentinel.js';
 export { RedisClusterSet, type Shard } from './stores/redis-cluster.js';
 export { PostgresServer, type PostgresPlace } from './stores/postgres.js';
 export { PgBouncerFront, type PoolMode } from './stores/pgbouncer.js';
-export { EtcdCluster, type EtcdPlacement } from './stores/etcd.js';
+export { EtcdCluster, type EtcdPlacement, type EtcdTlsFiles } from './stores/etcd.js';
 export {
   ZooKeeperEnsemble,
   fourLetterWord,
@@ -81,7 +81,6 @@ export {
   type Placement,
   type PrivatePostgres,
 } from './stores/private-postgres.js';
-export { EtcdServer, type EtcdTlsFiles } from './stores/etcd-server.js';
 export {
   ZooKeeperCluster,
   ZooKeeperMember,
