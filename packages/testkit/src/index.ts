@@ -65,7 +65,9 @@ export {
   zooKeeperCommand,
   zooKeeperConfig,
   type ZooKeeperConfig,
+  type ZooKeeperOptions,
   type ZooKeeperPlacement,
+  type ZooKeeperTlsFiles,
 } from './stores/zookeeper.js';
 export { SqliteFile } from './stores/sqlite.js';
 export {
@@ -81,9 +83,3 @@ export {
   type Placement,
   type PrivatePostgres,
 } from './stores/private-postgres.js';
-export {
-  ZooKeeperCluster,
-  ZooKeeperMember,
-  type ZooKeeperMode,
-  type ZooKeeperTlsFiles,
-} from './stores/zookeeper-server.js';
