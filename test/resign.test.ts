@@ -3,7 +3,7 @@ import { Elector, type LeaseStore } from '@leasehold/core';
 import { createLogger, createSidecarState, listen, type SidecarListener } from '@leasehold/sidecar';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PrivateRedis, until } from '@leasehold/testkit';
+import { RedisServer, until } from '@leasehold/testkit';
 
 // POST /v1/resign says what became of the lease, and the resigning sidecar learns the new
 // leader at once: on real Redis, with ACL users that make the release fail.
@@ -52,9 +52,9 @@ async function resign(app: Candidate['app']) {
 }
 
 describe('POST /v1/resign on Redis', () => {
-  let server: PrivateRedis;
+  let server: RedisServer;
   beforeAll(async () => {
-    server = await PrivateRedis.start({
+    server = await RedisServer.start({
       args: [
         // May not DEL: the release fails before it changes anything.
         ...['--user', 'nodel', 'on', '>nodel-pass', '~nodel:*', '&nodel:*', '+@all', '-del'],
@@ -63,7 +63,7 @@ describe('POST /v1/resign on Redis', () => {
       ],
     });
   });
-  afterAll(() => server.dispose());
+  afterAll(() => server.close());
 
   it('says the lease was released after a release that worked', async () => {
     const election = `r-${randomUUID().slice(0, 8)}`;

@@ -11,7 +11,7 @@ import {
   type NetLab,
   overlaps,
   type PrivatePostgres,
-  PrivateRedis,
+  RedisServer,
   startPrivatePostgres,
   until,
   writeJob,
@@ -39,7 +39,7 @@ const perTest = runCandidatesPerTest('run');
 const dir = perTest.dir;
 let lab: NetLab;
 let victimHost: LabHost;
-let redis: PrivateRedis;
+let redis: RedisServer;
 let postgres: PrivatePostgres;
 const measured: string[] = [];
 
@@ -51,13 +51,13 @@ beforeAll(async () => {
     wrap: (argv: readonly string[]) => lab.store.wrap(argv),
   };
   [redis, postgres] = await Promise.all([
-    PrivateRedis.start({ placement }),
+    RedisServer.start({ host: lab.store, address: lab.storeAddress }),
     startPrivatePostgres(placement),
   ]);
 }, 60_000);
 
 afterAll(async () => {
-  await redis?.dispose();
+  await redis?.close();
   await postgres?.close();
   lab?.destroy();
   // The figures for the report (and bench/): visible with --reporter=verbose or on failure.

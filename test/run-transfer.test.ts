@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobRuns, overlaps, PrivateRedis, until, writeJob, type JobRun } from '@leasehold/testkit';
+import { jobRuns, overlaps, RedisServer, until, writeJob, type JobRun } from '@leasehold/testkit';
 import {
   runCandidatesPerTest,
   type RunCandidate,
@@ -33,14 +33,14 @@ const RUN_ARGS = [
 const perTest = runCandidatesPerTest('transfer');
 const dir = perTest.dir;
 const measured: string[] = [];
-let redis: PrivateRedis;
+let redis: RedisServer;
 
 beforeAll(async () => {
-  redis = await PrivateRedis.start();
+  redis = await RedisServer.start();
 }, 30_000);
 
 afterAll(async () => {
-  await redis?.dispose();
+  await redis?.close();
   if (measured.length > 0) process.stdout.write(`run-transfer:\n  ${measured.join('\n  ')}\n`);
 });
 

@@ -90,7 +90,7 @@ export const clusterMasterKill: Scenario = {
     // Frozen, and its replication link dropped: what the kernel had buffered for it before
     // is all it will ever get from this master (a SIGSTOP alone would leave the link up).
     await round.fault('replication cut', `replica ${replica.port} frozen`, async () => {
-      replica.signal('SIGSTOP');
+      replica.pause();
       await set.node(master).cli('CLIENT', 'KILL', 'TYPE', 'replica');
     });
     const leader = await round.start('bravo', store);
@@ -99,7 +99,7 @@ export const clusterMasterKill: Scenario = {
     await frozenAcrossFailover(round, leader, () =>
       outage(round, 'master killed, replica promoted', async () => {
         await set.node(master).kill();
-        replica.signal('SIGCONT');
+        replica.resume();
         await set.waitForMaster(slot, replica.port);
       }),
     );

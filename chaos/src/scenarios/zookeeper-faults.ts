@@ -1,4 +1,4 @@
-import { type LabHost, pause, ZooKeeperEnsemble } from '@leasehold/testkit';
+import { type LabHost, ZooKeeperEnsemble } from '@leasehold/testkit';
 import type { Round } from '../round.js';
 import {
   cutMemberOff,
@@ -15,17 +15,6 @@ async function ensemble(round: Round, thirdHost?: LabHost): Promise<ZooKeeperEns
   return started;
 }
 
-/** The ensemble's leader member, once one leads. */
-async function leaderMember(zk: ZooKeeperEnsemble) {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    const member = await zk.leader();
-    if (member !== null) return member;
-    if (performance.now() > deadline) throw new Error('no ZooKeeper member led within 10 s');
-    await pause(100);
-  }
-}
-
 export const zooKeeperLeaderKill: Scenario = {
   name: 'zk-leader-kill',
   summary: 'a 3-member ZooKeeper ensemble loses its leader member (SIGKILL)',
@@ -35,7 +24,7 @@ export const zooKeeperLeaderKill: Scenario = {
   async run(round) {
     const zk = await ensemble(round);
     await trioWithLeader(round, zk.url);
-    const member = await leaderMember(zk);
+    const member = await zk.leader();
     await killLeaderMember(round, 'ZooKeeper leader member SIGKILL', member.name, () =>
       member.process.kill(),
     );

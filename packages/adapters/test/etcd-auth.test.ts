@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer, trackTimers, until } from '@leasehold/testkit';
+import { EtcdCluster, trackTimers, until } from '@leasehold/testkit';
 
 /**
  * Password auth and TLS, each on a private etcd (auth and client certificates are
@@ -41,10 +41,10 @@ async function failureOf(promise: Promise<unknown>): Promise<LeaseholdError> {
 describe('etcd password authentication', () => {
   const namespace = 'guarded';
   const appPassword = 'app-secret-pw';
-  let etcd: EtcdServer;
+  let etcd: EtcdCluster;
 
   beforeAll(async () => {
-    etcd = await EtcdServer.start();
+    etcd = await EtcdCluster.start();
     await etcd.etcdctl('user', 'add', 'root:root-secret-pw');
     await etcd.etcdctl('user', 'add', `app:${appPassword}`);
     await etcd.etcdctl('user', 'add', 'stranger:stranger-pw');
@@ -62,7 +62,7 @@ describe('etcd password authentication', () => {
   }, 30_000);
 
   afterAll(async () => {
-    await etcd?.dispose();
+    await etcd?.close();
   });
 
   const url = (userinfo: string) => etcd.url.replace('://', `://${userinfo}@`);
@@ -152,7 +152,7 @@ describe('etcd password authentication', () => {
 
 describe('etcd over TLS (etcds://)', () => {
   let dir: string;
-  let etcd: EtcdServer;
+  let etcd: EtcdCluster;
   let pem: { ca: string; cert: string; key: string; otherCa: string };
 
   beforeAll(async () => {
@@ -164,11 +164,11 @@ describe('etcd over TLS (etcds://)', () => {
       key: readFileSync(files.clientKeyFile, 'utf8'),
       otherCa: readFileSync(files.otherCaFile, 'utf8'),
     };
-    etcd = await EtcdServer.start({ tls: { ...files, requireClientCert: true } });
+    etcd = await EtcdCluster.start(undefined, { tls: { ...files, requireClientCert: true } });
   }, 30_000);
 
   afterAll(async () => {
-    await etcd?.dispose();
+    await etcd?.close();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -8,7 +8,7 @@ import {
 } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdServer, trackTimers, until } from '@leasehold/testkit';
+import { EtcdCluster, trackTimers, until } from '@leasehold/testkit';
 
 /**
  * Tests that stop and restart etcd: on a private etcd (free ports, own data directory), never
@@ -17,12 +17,12 @@ import { EtcdServer, trackTimers, until } from '@leasehold/testkit';
 
 const TTL_MS = 3_000;
 
-let etcd: EtcdServer;
+let etcd: EtcdCluster;
 const opened: LeaseStore[] = [];
 const electors: Elector[] = [];
 
 beforeAll(async () => {
-  etcd = await EtcdServer.start();
+  etcd = await EtcdCluster.start();
 }, 30_000);
 
 afterEach(async () => {
@@ -32,7 +32,7 @@ afterEach(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  await etcd?.dispose();
+  await etcd?.close();
 }, 30_000);
 
 async function open(namespace: string): Promise<LeaseStore> {

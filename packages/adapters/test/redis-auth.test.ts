@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../src/index.js';
 import { createRedisStore } from '../src/redis/index.js';
 import { exerciseStore, exerciseTransfer } from './helpers/exercise-store.js';
-import { PrivateRedis, TestCertificates } from '@leasehold/testkit';
+import { RedisServer, TestCertificates } from '@leasehold/testkit';
 
 // Credentials, ACL permissions, missing commands and TLS, each on a private redis-server.
 
@@ -21,11 +21,11 @@ const failureOf = (promise: Promise<unknown>) =>
   );
 
 describe('redis password', () => {
-  let server: PrivateRedis;
+  let server: RedisServer;
   beforeAll(async () => {
-    server = await PrivateRedis.start({ args: ['--requirepass', 'right-password'] });
+    server = await RedisServer.start({ args: ['--requirepass', 'right-password'] });
   });
-  afterAll(() => server.dispose());
+  afterAll(() => server.close());
 
   it('fails at start-up with a clear auth error that does not show the password', async () => {
     const failure = await failureOf(
@@ -58,9 +58,9 @@ const MINIMAL_COMMANDS =
   '+pexpire +pttl +publish +time +zadd +zrangebyscore +zrem +zremrangebyscore';
 
 describe('redis ACL users', () => {
-  let server: PrivateRedis;
+  let server: RedisServer;
   beforeAll(async () => {
-    server = await PrivateRedis.start({
+    server = await RedisServer.start({
       args: [
         // May use keys and channels under "app:" only.
         ...['--user', 'app', 'on', '>app-pass', '~app:*', '&app:*', '+@all'],
@@ -73,7 +73,7 @@ describe('redis ACL users', () => {
       ],
     });
   });
-  afterAll(() => server.dispose());
+  afterAll(() => server.close());
 
   it('works as a user restricted to its namespace', async () => {
     const store = await open(`redis://app:app-pass@127.0.0.1:${server.port}`, 'app');
@@ -133,11 +133,11 @@ describe('redis ACL users', () => {
 });
 
 describe('redis without scripting', () => {
-  let server: PrivateRedis;
+  let server: RedisServer;
   beforeAll(async () => {
-    server = await PrivateRedis.start({ args: ['--rename-command', 'EVALSHA', '""'] });
+    server = await RedisServer.start({ args: ['--rename-command', 'EVALSHA', '""'] });
   });
-  afterAll(() => server.dispose());
+  afterAll(() => server.close());
 
   it('fails at start-up with a protocol error naming the missing command', async () => {
     const failure = await failureOf(open(server.url));
@@ -148,19 +148,19 @@ describe('redis without scripting', () => {
 
 describe('redis over TLS (rediss://)', () => {
   let certificates: TestCertificates;
-  let server: PrivateRedis;
-  let mutual: PrivateRedis;
-  let plain: PrivateRedis;
+  let server: RedisServer;
+  let mutual: RedisServer;
+  let plain: RedisServer;
   beforeAll(async () => {
     certificates = TestCertificates.create();
     [server, mutual, plain] = await Promise.all([
-      PrivateRedis.start({ tls: certificates }),
-      PrivateRedis.start({ tls: certificates, args: ['--tls-auth-clients', 'yes'] }),
-      PrivateRedis.start(),
+      RedisServer.start({ tls: certificates }),
+      RedisServer.start({ tls: certificates, args: ['--tls-auth-clients', 'yes'] }),
+      RedisServer.start(),
     ]);
   });
   afterAll(async () => {
-    await Promise.all([server, mutual, plain].map((s) => s?.dispose()));
+    await Promise.all([server, mutual, plain].map((s) => s?.close()));
     certificates?.dispose();
   });
 

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
-import { PrivateRedis, until } from '@leasehold/testkit';
+import { RedisServer, until } from '@leasehold/testkit';
 
 /**
  * When may Redis have forgotten a live holder, so that the next holder must wait out a TTL
@@ -12,11 +12,11 @@ import { PrivateRedis, until } from '@leasehold/testkit';
  */
 
 const TTL_MS = 5_000;
-const servers: PrivateRedis[] = [];
+const servers: RedisServer[] = [];
 const stores: LeaseStore[] = [];
 
-async function server(args: readonly string[] = []): Promise<PrivateRedis> {
-  const started = await PrivateRedis.start({ args });
+async function server(args: readonly string[] = []): Promise<RedisServer> {
+  const started = await RedisServer.start({ args });
   servers.push(started);
   return started;
 }
@@ -44,7 +44,7 @@ async function admin<T>(url: string, work: (redis: Redis) => Promise<T>): Promis
 
 afterEach(async () => {
   await Promise.all(stores.splice(0).map((store) => store.close()));
-  await Promise.all(servers.splice(0).map((s) => s.dispose()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
 describe('redis data loss', () => {
@@ -57,7 +57,7 @@ describe('redis data loss', () => {
     // h leads after the snapshot; the restart loads the snapshot, which has the term
     // counter but not h's lease.
     const held: Lease = await acquire(a, 'h');
-    await redis.stop();
+    await redis.kill();
     await redis.start();
     const b = await open(redis.url, namespace);
     const lease = await acquire(b, 'b');

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
-import { CuttableProxy, PrivateRedis, until } from '@leasehold/testkit';
+import { CuttableProxy, RedisServer, until } from '@leasehold/testkit';
 
 // Everything here flushes, restarts, stalls or cuts its own private redis-server.
 
@@ -11,19 +11,19 @@ const open = (url: string, namespace = `t${randomUUID().slice(0, 8)}`) =>
   createRedisStore(new URL(url), { namespace });
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let server: PrivateRedis;
+let server: RedisServer;
 const stores: LeaseStore[] = [];
 const electors: Elector[] = [];
 
 beforeAll(async () => {
-  server = await PrivateRedis.start();
+  server = await RedisServer.start();
 });
 afterEach(async () => {
   await Promise.all(electors.splice(0).map((e) => e.stop()));
   await Promise.all(stores.splice(0).map((s) => s.close()));
 });
 afterAll(async () => {
-  await server.dispose();
+  await server.close();
 });
 
 async function track(store: Promise<LeaseStore>): Promise<LeaseStore> {
@@ -171,7 +171,7 @@ describe('redis outages', () => {
     { timeout: 30_000 },
     async () => {
       const store = await track(open(server.url, 'down'));
-      await server.stop();
+      await server.kill();
       const failure = await store.read('jobs').catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(StoreUnavailableError);
       expect((failure as Error).message).toMatch(/ECONNREFUSED|closed|writeable/);
@@ -292,7 +292,7 @@ describe('redis watch across reconnects', () => {
         await track(open(server.url, namespace)),
         await track(open(server.url, namespace)),
       ];
-      await server.stop();
+      await server.kill();
       let calls = 0;
       const controller = new AbortController();
       const startedAt = performance.now();

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
-import { PrivateRedis, until } from '@leasehold/testkit';
+import { RedisServer, until } from '@leasehold/testkit';
 import { exerciseStore, exerciseTransfer } from './helpers/exercise-store.js';
 
 // Redis Cluster and Sentinel, each on private redis-servers.
@@ -12,11 +12,11 @@ const open = (url: string, namespace = `t${randomUUID().slice(0, 8)}`) =>
   createRedisStore(new URL(url), { namespace });
 
 describe('redis cluster', () => {
-  let node: PrivateRedis;
+  let node: RedisServer;
   beforeAll(async () => {
     // One cluster node that owns every slot: it enforces Cluster's rule that all keys of a
     // script hash to one slot (CROSSSLOT otherwise), without a client that follows MOVED.
-    node = await PrivateRedis.start({ args: ['--cluster-enabled', 'yes'] });
+    node = await RedisServer.start({ args: ['--cluster-enabled', 'yes'] });
     const admin = new Redis(node.url);
     await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
     await until('cluster state ok', 10_000, async () =>
@@ -24,7 +24,7 @@ describe('redis cluster', () => {
     );
     await admin.quit();
   });
-  afterAll(() => node.dispose());
+  afterAll(() => node.close());
 
   it('runs every script, because each touches one election’s hash tag only', async () => {
     const admin = new Redis(node.url);
@@ -45,16 +45,16 @@ describe('redis cluster', () => {
 
 describe('redis sentinel', () => {
   const master = 'leasehold-master';
-  let primary: PrivateRedis;
-  let replica: PrivateRedis;
-  let sentinel: PrivateRedis;
+  let primary: RedisServer;
+  let replica: RedisServer;
+  let sentinel: RedisServer;
   let url: string;
   beforeAll(async () => {
-    primary = await PrivateRedis.start();
-    replica = await PrivateRedis.start({
+    primary = await RedisServer.start();
+    replica = await RedisServer.start({
       args: ['--replicaof', '127.0.0.1', String(primary.port)],
     });
-    sentinel = await PrivateRedis.start({ sentinelOf: { name: master, port: primary.port } });
+    sentinel = await RedisServer.start({ sentinelOf: { name: master, port: primary.port } });
     url = `redis://ignored/0?sentinels=127.0.0.1:${sentinel.port}&sentinelMaster=${master}`;
     // Sentinel finds replicas through the master's INFO; wait until it knows this one.
     const admin = new Redis(sentinel.url);
@@ -66,7 +66,7 @@ describe('redis sentinel', () => {
     admin.disconnect(); // Sentinel 7.0 has no QUIT.
   });
   afterAll(async () => {
-    await Promise.all([sentinel, replica, primary].map((s) => s?.dispose()));
+    await Promise.all([sentinel, replica, primary].map((s) => s?.close()));
   });
 
   it('connects to the master Sentinel names', async () => {
@@ -105,7 +105,7 @@ describe('redis sentinel', () => {
       const direct = new Redis(primary.url);
       await direct.wait(1, 2_000);
       await direct.quit();
-      await primary.stop();
+      await primary.kill();
       await until('acquires on the promoted replica', 45_000, async () => {
         const result = await store
           .tryAcquire({ election: 'jobs', holder: 'b', token: randomUUID(), ttlMs: 5_000 })

@@ -3,7 +3,7 @@ import { Cluster, Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
-import { PrivateRedis, until } from '@leasehold/testkit';
+import { RedisServer, until } from '@leasehold/testkit';
 import { acquire, member } from './helpers/exercise-store.js';
 
 /**
@@ -17,7 +17,7 @@ const SHARED_URL = 'redis://127.0.0.1:6379';
 const CLUSTER_URL = 'redis://127.0.0.1:7000?cluster=true';
 const TTL_MS = 5_000;
 const stores: LeaseStore[] = [];
-const servers: PrivateRedis[] = [];
+const servers: RedisServer[] = [];
 const namespaces: string[] = [];
 
 async function open(url: string, namespace: string): Promise<LeaseStore> {
@@ -45,7 +45,7 @@ async function handOver(store: LeaseStore, lease: Lease, to: string, ms = 60_000
 
 afterEach(async () => {
   await Promise.all(stores.splice(0).map((store) => store.close()));
-  await Promise.all(servers.splice(0).map((server) => server.dispose()));
+  await Promise.all(servers.splice(0).map((server) => server.close()));
   const redis = new Redis(SHARED_URL);
   for (const namespace of namespaces.splice(0)) {
     const keys = await redis.keys(`${namespace}:*`);
@@ -122,9 +122,9 @@ describe('redis transfer', () => {
     async () => {
       // A reservation survives a failover to a replica that got it; the promoted replica
       // (another run id) may have missed writes, so an admitted claim is not a clean one.
-      const primary = await PrivateRedis.start();
+      const primary = await RedisServer.start();
       servers.push(primary);
-      const replica = await PrivateRedis.start({
+      const replica = await RedisServer.start({
         args: ['--replicaof', '127.0.0.1', String(primary.port)],
       });
       servers.push(replica);

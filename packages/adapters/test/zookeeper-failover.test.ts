@@ -2,7 +2,7 @@ import { createStore } from '@leasehold/adapters';
 import { Elector, type LeaseStore } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { until, ZooKeeperCluster } from '@leasehold/testkit';
+import { until, ZooKeeperEnsemble } from '@leasehold/testkit';
 import { acquire } from './helpers/exercise-store.js';
 
 /**
@@ -83,11 +83,11 @@ async function electingAgain(group: readonly Elector[], since: number, withinMs:
 }
 
 describe('a standalone ZooKeeper restarted', () => {
-  let zk: ZooKeeperCluster;
+  let zk: ZooKeeperEnsemble;
   beforeAll(async () => {
-    zk = await ZooKeeperCluster.standalone();
+    zk = await ZooKeeperEnsemble.start();
   }, 60_000);
-  afterAll(() => zk?.dispose(), 30_000);
+  afterAll(() => zk?.close(), 30_000);
 
   it(
     'keeps the leader through a short restart, hands over after a long one, terms rising',
@@ -104,19 +104,17 @@ describe('a standalone ZooKeeper restarted', () => {
 
       // ZooKeeper keeps sessions across a restart (they are in its data directory): back
       // within the holder's deadline, the same leader carries on under the same term.
-      await server.stop();
-      server.launch();
-      await server.ready();
+      await server.process.stop();
+      await server.process.start();
       await electingAgain(group, Date.now(), ttlMs);
       expect(leaderOf(group)).toBe(first);
       expect(first?.currentTerm()).toBe(firstTerm);
 
       // Down for longer than the TTL: the leader's deadline passes and it steps down. Once
       // ZooKeeper is back, its release lets the next in the queue lead, under a higher term.
-      await server.stop();
+      await server.process.stop();
       await until('leader deposed', ttlMs * 2, () => leaderOf(group) === null);
-      server.launch();
-      await server.ready();
+      await server.process.start();
       await electingAgain(group, Date.now(), ttlMs * 3);
       expect(leaderOf(group)?.currentTerm()).toBeGreaterThan(firstTerm);
       expect(monitor.maxLeaders).toBe(1);
@@ -145,9 +143,8 @@ describe('a standalone ZooKeeper restarted', () => {
       const first = await acquire(a as LeaseStore, request('alpha'));
       expect(await a?.transfer?.handOver(first, 'beta', 30_000)).toBe(true);
       const [server] = zk.members;
-      await server?.stop();
-      server?.launch();
-      await server?.ready();
+      await server?.process.stop();
+      await server?.process.start();
       // The reservation is a persistent znode: it is in the data directory, like the zxids.
       const kept = await until('ZooKeeper answering again', 20_000, () =>
         c?.transfer?.reservation('jobs').catch(() => null),
@@ -167,12 +164,12 @@ describe('a standalone ZooKeeper restarted', () => {
 });
 
 describe('a three-member ensemble', () => {
-  let zk: ZooKeeperCluster;
+  let zk: ZooKeeperEnsemble;
   beforeAll(async () => {
-    zk = await ZooKeeperCluster.ensemble();
+    zk = await ZooKeeperEnsemble.onLoopback();
   }, 60_000);
   afterEach(() => zk.startAll(), 60_000);
-  afterAll(() => zk?.dispose(), 30_000);
+  afterAll(() => zk?.close(), 30_000);
 
   it(
     'elects on through a member stopped, then the ensemble leader stopped, never two leaders',
@@ -185,15 +182,14 @@ describe('a three-member ensemble', () => {
       if (follower === undefined) throw new Error('no follower');
 
       // A follower goes: its clients move to the other members within their sessions.
-      await follower.stop();
+      await follower.process.stop();
       await electingAgain(group, Date.now(), TTL_MS * 3);
 
       // It comes back; then the ensemble's leader goes: the two left elect a new one and
       // the sessions carry over to it. The election goes on, with renewals (it lasts more
       // than a TTL after the new ensemble leader is there).
-      follower.launch();
-      await follower.ready();
-      await ensembleLeader.stop();
+      await follower.process.start();
+      await ensembleLeader.process.stop();
       await zk.leader();
       const since = Date.now();
       await electingAgain(group, since, TTL_MS * 5);
@@ -218,7 +214,7 @@ describe('a three-member ensemble', () => {
         const frozenAt = Date.now();
         await electingAgain(group, frozenAt + TTL_MS, TTL_MS * 5);
         member.thaw();
-        await member.ready();
+        await member.serving();
       }
       expect(monitor.maxLeaders).toBe(1);
     },

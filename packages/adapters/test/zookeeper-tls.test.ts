@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ZooKeeperCluster } from '@leasehold/testkit';
+import { ZooKeeperEnsemble } from '@leasehold/testkit';
 
 /**
  * ZooKeeper over TLS (issue 25, item 7): a private server with a `secureClientPort` and
@@ -26,7 +26,7 @@ function makeCa(name: string): void {
   );
 }
 
-let zk: ZooKeeperCluster;
+let zk: ZooKeeperEnsemble;
 const stores: LeaseStore[] = [];
 const electors: Elector[] = [];
 
@@ -48,9 +48,8 @@ beforeAll(async () => {
     file('server-store.pem'),
     readFileSync(file('server.p8'), 'utf8') + readFileSync(file('server.crt'), 'utf8'),
   );
-  zk = await ZooKeeperCluster.standalone({
-    keyStore: file('server-store.pem'),
-    trustStore: file('ca.pem'),
+  zk = await ZooKeeperEnsemble.start(undefined, {
+    tls: { keyStore: file('server-store.pem'), trustStore: file('ca.pem') },
   });
 }, 60_000);
 
@@ -60,7 +59,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await zk?.dispose();
+  await zk?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -39,7 +39,7 @@ export { CuttableProxy } from './cuttable-proxy.js';
 export { trackTimers } from './timers.js';
 export { SIDECAR_BIN, sidecarArgv } from './sidecar-command.js';
 
-// Servers in a lab host (or the root namespace), restartable: the chaos suite's and tests'.
+// Servers in a lab host or on loopback, restartable: the chaos suite's and tests'.
 export {
   BACKENDS,
   MemberGroup,
@@ -58,14 +58,16 @@ export { RedisSentinelSet } from './stores/sentinel.js';
 export { RedisClusterSet, type Shard } from './stores/redis-cluster.js';
 export { PostgresServer, type PostgresPlace } from './stores/postgres.js';
 export { PgBouncerFront, type PoolMode } from './stores/pgbouncer.js';
-export { EtcdCluster, type EtcdPlacement } from './stores/etcd.js';
+export { EtcdCluster, type EtcdPlacement, type EtcdTlsFiles } from './stores/etcd.js';
 export {
   ZooKeeperEnsemble,
   fourLetterWord,
   zooKeeperCommand,
   zooKeeperConfig,
   type ZooKeeperConfig,
+  type ZooKeeperOptions,
   type ZooKeeperPlacement,
+  type ZooKeeperTlsFiles,
 } from './stores/zookeeper.js';
 export { SqliteFile } from './stores/sqlite.js';
 export {
@@ -76,12 +78,8 @@ export {
 } from './stores/lab-store.js';
 
 // Servers on loopback for adapter and sidecar tests: TLS, auth, stalls.
-export { PrivateRedis, type Placement, type PrivateRedisOptions } from './stores/private-redis.js';
-export { startPrivatePostgres, type PrivatePostgres } from './stores/private-postgres.js';
-export { EtcdServer, type EtcdTlsFiles } from './stores/etcd-server.js';
 export {
-  ZooKeeperCluster,
-  ZooKeeperMember,
-  type ZooKeeperMode,
-  type ZooKeeperTlsFiles,
-} from './stores/zookeeper-server.js';
+  startPrivatePostgres,
+  type Placement,
+  type PrivatePostgres,
+} from './stores/private-postgres.js';

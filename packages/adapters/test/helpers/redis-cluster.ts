@@ -1,26 +1,26 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort, PrivateRedis, until } from '@leasehold/testkit';
+import { freePort, RedisServer, until } from '@leasehold/testkit';
 
 const run = promisify(execFile);
 
 /**
  * A Redis Cluster of the test's own, for faults the shared one (scripts/services.sh) must
- * never see: six cluster-mode PrivateRedis servers (no persistence, bus ports of their own)
+ * never see: six cluster-mode RedisServers (no persistence, bus ports of their own)
  * made into three masters with a replica each. dispose() kills all six.
  */
 export class PrivateRedisCluster {
-  private constructor(readonly nodes: readonly PrivateRedis[]) {}
+  private constructor(readonly nodes: readonly RedisServer[]) {}
 
   static async start(): Promise<PrivateRedisCluster> {
-    const nodes: PrivateRedis[] = [];
+    const nodes: RedisServer[] = [];
     const cluster = new PrivateRedisCluster(nodes);
     try {
       for (let i = 0; i < 6; i += 1) {
         const bus = String(await freePort());
         const args = ['--cluster-enabled', 'yes', '--cluster-port', bus];
-        nodes.push(await PrivateRedis.start({ args: [...args, '--cluster-node-timeout', '1000'] }));
+        nodes.push(await RedisServer.start({ args: [...args, '--cluster-node-timeout', '1000'] }));
       }
       const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
       await run(
@@ -100,7 +100,7 @@ export class PrivateRedisCluster {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.dispose()));
+    await Promise.all(this.nodes.map((n) => n.close()));
   }
 
   /** Whether any of the six still answers (after dispose(): none may). */

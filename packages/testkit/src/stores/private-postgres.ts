@@ -1,6 +1,14 @@
 import { freePort } from '../ports.js';
 import { PostgresServer } from './postgres.js';
-import type { Placement } from './private-redis.js';
+
+/**
+ * Where a private server runs: `wrap` prefixes its command line (`ip netns exec <ns>`), it
+ * listens on every address there, and clients reach it at `host`.
+ */
+export interface Placement {
+  readonly host: string;
+  readonly wrap: (argv: readonly string[]) => string[];
+}
 
 /**
  * A PostgreSQL cluster of the test's own (initdb in a temp dir, run as the postgres user),

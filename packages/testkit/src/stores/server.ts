@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { LabHost } from '../netlab.js';
-import { ProcessGroup } from '../process-group.js';
+import { ProcessGroup, stopGroup } from '../process-group.js';
 import { until } from '../wait.js';
 
 /**
@@ -42,7 +42,8 @@ export interface RestartableStore extends StoreFixture {
 
 /** Where one member of a replicated store runs, and how its peers and clients reach it. */
 export interface MemberPlace {
-  readonly host: LabHost;
+  /** The lab host it runs in; undefined: the root namespace, on loopback. */
+  readonly host: LabHost | undefined;
   /** Where clients reach it. */
   readonly clientAddress: string;
   /** Where the other members reach it (unused by a single server). */
@@ -97,6 +98,14 @@ export class ServerProcess {
     const group = this.group;
     this.group = null;
     await group?.kill();
+  }
+
+  /** SIGTERM (a clean shutdown), SIGKILL after `withinMs`; resolves once the group is gone. */
+  async stop(withinMs = 10_000): Promise<void> {
+    const group = this.group;
+    if (group === null) return;
+    await stopGroup(group.pgid, withinMs);
+    await this.kill();
   }
 
   async restart(): Promise<void> {

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labPort } from '../ports.js';
+import { freePorts, labPort } from '../ports.js';
+import { until } from '../wait.js';
 import { MemberGroup, ServerProcess, type MemberPlace } from './server.js';
 
 /** Debian's zookeeperd (scripts/services.sh installs it with a JRE). */
@@ -76,19 +77,66 @@ export function fourLetterWord(address: string, port: number, word: string): Pro
 
 export type ZooKeeperPlacement = MemberPlace;
 
+/** PEM files for a server's TLS port. */
+export interface ZooKeeperTlsFiles {
+  /** Its private key (PKCS#8) followed by its certificate. */
+  readonly keyStore: string;
+  /** The CA certificates it trusts (client certificates). */
+  readonly trustStore: string;
+}
+
+export interface ZooKeeperOptions {
+  /** Also serve TLS on each member's `securePort` (ZooKeeper's Netty connection factory). */
+  readonly tls?: ZooKeeperTlsFiles;
+  /**
+   * An ensemble's limits in ticks: to join a leader, and without it before a follower gives
+   * up on it. Default 2 s and 1 s.
+   */
+  readonly limits?: { readonly initTicks: number; readonly syncTicks: number };
+}
+
+interface MemberPorts {
+  readonly client: number;
+  readonly quorum: number;
+  readonly election: number;
+  readonly secure: number;
+}
+
+/** One member's ports: free loopback ports, or counted up inside the kit's own lab host. */
+async function memberPorts(placement: ZooKeeperPlacement): Promise<MemberPorts> {
+  const [client = 0, quorum = 0, election = 0, secure = 0] =
+    placement.host === undefined
+      ? await freePorts(4)
+      : [labPort(), labPort(), labPort(), labPort()];
+  return { client, quorum, election, secure };
+}
+
+const LOOPBACK: ZooKeeperPlacement = {
+  host: undefined,
+  clientAddress: '127.0.0.1',
+  peerAddress: '127.0.0.1',
+};
+
 class ZooKeeperMember {
-  readonly clientPort = labPort();
-  readonly quorumPort = labPort();
-  readonly electionPort = labPort();
   private server: ServerProcess | null = null;
 
   constructor(
     readonly id: number,
     readonly placement: ZooKeeperPlacement,
+    private readonly ports: MemberPorts,
   ) {}
 
   get name(): string {
     return `z${this.id}`;
+  }
+
+  get clientPort(): number {
+    return this.ports.client;
+  }
+
+  /** Its TLS port, when started with TLS files. */
+  get securePort(): number {
+    return this.ports.secure;
   }
 
   get process(): ServerProcess {
@@ -97,24 +145,11 @@ class ZooKeeperMember {
   }
 
   /** Its configuration names every member's peer ports, so it is made once all have them. */
-  setUp(dir: string, servers: readonly string[]): void {
+  setUp(dir: string, servers: readonly string[], options: ZooKeeperOptions): void {
     const dataDir = join(dir, 'data');
     mkdirSync(dataDir, { recursive: true });
     const configFile = join(dir, 'zoo.cfg');
-    writeFileSync(
-      configFile,
-      zooKeeperConfig({
-        dataDir,
-        clientPort: this.clientPort,
-        clientAddress: '0.0.0.0',
-        words: ['srvr'],
-        // An ensemble: followers sync within 2 s of a leader's start, fall behind after 1 s.
-        more:
-          servers.length > 0
-            ? ['initLimit=20', 'syncLimit=10', 'quorumListenOnAllIPs=true', ...servers]
-            : [],
-      }),
-    );
+    writeFileSync(configFile, this.config(dataDir, servers, options));
     if (servers.length > 0) writeFileSync(join(dataDir, 'myid'), `${this.id}\n`);
     const { clientAddress } = this.placement;
     this.server = new ServerProcess({
@@ -125,6 +160,38 @@ class ZooKeeperMember {
     });
   }
 
+  private config(dataDir: string, servers: readonly string[], options: ZooKeeperOptions): string {
+    const { initTicks, syncTicks } = options.limits ?? { initTicks: 20, syncTicks: 10 };
+    return zooKeeperConfig({
+      dataDir,
+      clientPort: this.clientPort,
+      // In a lab host it listens on every address there; on loopback, on loopback only.
+      clientAddress: this.placement.host === undefined ? this.placement.clientAddress : '0.0.0.0',
+      words: ['ruok', 'srvr', 'mntr'],
+      more: [
+        ...(servers.length > 0
+          ? [`initLimit=${initTicks}`, `syncLimit=${syncTicks}`, 'quorumListenOnAllIPs=true']
+          : []),
+        ...servers,
+        ...(options.tls === undefined ? [] : this.secureClientPort(options.tls)),
+      ],
+    });
+  }
+
+  private secureClientPort(tls: ZooKeeperTlsFiles): string[] {
+    return [
+      `secureClientPort=${this.securePort}`,
+      `secureClientPortAddress=${this.placement.clientAddress}`,
+      'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',
+      `ssl.keyStore.location=${tls.keyStore}`,
+      'ssl.keyStore.type=PEM',
+      `ssl.trustStore.location=${tls.trustStore}`,
+      'ssl.trustStore.type=PEM',
+      // Clients are authenticated by digest credentials; a client certificate is optional.
+      'ssl.clientAuth=want',
+    ];
+  }
+
   /** 'standalone', 'leader' or 'follower' once it serves clients; null otherwise. */
   async mode(): Promise<string | null> {
     const { clientAddress } = this.placement;
@@ -132,34 +199,67 @@ class ZooKeeperMember {
     return /^Mode: (\w+)$/m.exec(answer)?.[1] ?? null;
   }
 
+  /** Wait until it serves clients again (after a thaw). */
+  async serving(withinMs = 30_000): Promise<void> {
+    await until(`${this.name} to serve`, withinMs, async () => (await this.mode()) !== null, 50);
+  }
+
+  /** Freeze or thaw the JVM (SIGSTOP / SIGCONT): it keeps its sockets but answers nothing. */
+  freeze(): void {
+    this.process.signal('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.process.signal('SIGCONT');
+  }
+
   /** The `server.N` line the others know it by. */
   get serverLine(): string {
     const { peerAddress } = this.placement;
-    return `server.${this.id}=${peerAddress}:${this.quorumPort}:${this.electionPort}`;
+    return `server.${this.id}=${peerAddress}:${this.ports.quorum}:${this.ports.election}`;
   }
 }
 
 /**
  * A private ZooKeeper of one member (the plain store) or three (an ensemble a member can be
- * killed from or cut off), each inside a lab host, on data of its own that survives a
- * restart (zxids, so terms, keep rising). Its sessions follow the TTL the sidecars ask for:
- * the session timeout is the lease.
+ * killed from, frozen or cut off), never the shared one on 2181: each member on loopback or
+ * inside a lab host, on data of its own that survives a restart (zxids, so terms, keep
+ * rising). Its sessions follow the TTL the sidecars ask for: the session timeout is the
+ * lease. A JVM takes about half a second to start: start one per test file.
  */
 export class ZooKeeperEnsemble extends MemberGroup<ZooKeeperMember> {
   readonly backend = 'zookeeper';
-  readonly members: readonly ZooKeeperMember[];
 
-  private constructor(placements: readonly ZooKeeperPlacement[]) {
+  private constructor(
+    readonly members: readonly ZooKeeperMember[],
+    options: ZooKeeperOptions,
+  ) {
     super(mkdtempSync(join(tmpdir(), 'lhch-zk-')));
-    this.members = placements.map((placement, index) => new ZooKeeperMember(index + 1, placement));
     const servers = this.members.length > 1 ? this.members.map((m) => m.serverLine) : [];
-    for (const member of this.members) member.setUp(join(this.dir, member.name), servers);
+    for (const member of this.members) member.setUp(join(this.dir, member.name), servers, options);
   }
 
-  static async start(placements: readonly ZooKeeperPlacement[]): Promise<ZooKeeperEnsemble> {
-    const ensemble = new ZooKeeperEnsemble(placements);
+  static async start(
+    placements: readonly ZooKeeperPlacement[] = [LOOPBACK],
+    options: ZooKeeperOptions = {},
+  ): Promise<ZooKeeperEnsemble> {
+    const members: ZooKeeperMember[] = [];
+    for (const [index, placement] of placements.entries()) {
+      members.push(new ZooKeeperMember(index + 1, placement, await memberPorts(placement)));
+    }
+    const ensemble = new ZooKeeperEnsemble(members, options);
     await ensemble.startMembers();
     return ensemble;
+  }
+
+  /**
+   * Three members on loopback, with slack for a loaded two-core machine: 5 s to join, 2 s
+   * without the leader before a follower gives up on it.
+   */
+  static onLoopback(): Promise<ZooKeeperEnsemble> {
+    return ZooKeeperEnsemble.start([LOOPBACK, LOOPBACK, LOOPBACK], {
+      limits: { initTicks: 50, syncTicks: 20 },
+    });
   }
 
   get url(): string {
@@ -167,11 +267,29 @@ export class ZooKeeperEnsemble extends MemberGroup<ZooKeeperMember> {
     return `zk://${hosts.join(',')}`;
   }
 
-  /** The member that leads the ensemble now, as the running members say; null if none. */
-  async leader(): Promise<ZooKeeperMember | null> {
+  /** The member that leads the ensemble now, as the running members say (waits for one). */
+  async leader(withinMs = 30_000): Promise<ZooKeeperMember> {
+    let found: ZooKeeperMember | null = null;
+    await until('a ZooKeeper member to lead', withinMs, async () => {
+      found = await this.runningLeader();
+      return found !== null;
+    });
+    if (found === null) throw new Error('no ZooKeeper member leads');
+    return found;
+  }
+
+  private async runningLeader(): Promise<ZooKeeperMember | null> {
     for (const member of this.members) {
       if (member.process.running && (await member.mode()) === 'leader') return member;
     }
     return null;
+  }
+
+  /** Thaw every member, start those that are not running, and wait until all serve. */
+  async startAll(): Promise<void> {
+    for (const member of this.members) if (member.process.running) member.thaw();
+    await Promise.all(
+      this.members.map((m) => (m.process.running ? m.serving() : m.process.start())),
+    );
   }
 }
