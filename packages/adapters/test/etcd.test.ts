@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { normalizeHostListUrl } from '../src/store-url.js';
 import { until } from '@leasehold/testkit';
-import { acquire } from './helpers/exercise-store.js';
+import { acquire, member } from './helpers/exercise-store.js';
 
 /** The shared etcd (scripts/services.sh starts it); nothing here stops or reconfigures it. */
 const ETCD_URL = 'etcd://127.0.0.1:2379';
@@ -139,21 +139,13 @@ describe('etcd store', () => {
       await createStore(ETCD_URL, { namespace }),
     ];
     opened.push(waiter, follower);
-    const member = (id: string, priority: number) => ({
-      id,
-      priority,
-      startedAt: Date.now(),
-      heartbeatAt: Date.now(),
-      isLeader: false,
-      metadata: {},
-    });
     const lease = await acquire(leader, request('alpha'));
     for (const [id, priority] of [
       ['beta', 0],
       ['gamma', 5],
       ['delta', 9],
     ] as const) {
-      await waiter.members?.put('jobs', member(id, priority), 60_000);
+      await waiter.members?.put('jobs', member(id, { priority }), 60_000);
     }
     await waiter.members?.list('jobs'); // beta is third in line: only a release's watch misses it
     const woken = new Set<string>();
@@ -285,17 +277,6 @@ describe('normalizeHostListUrl', () => {
     expect(normalizeHostListUrl('redis://a:1,b:2')).toBe('redis://a:1,b:2');
   });
 });
-
-function member(id: string) {
-  return {
-    id,
-    priority: 0,
-    startedAt: Date.now(),
-    heartbeatAt: Date.now(),
-    isLeader: false,
-    metadata: {},
-  };
-}
 
 /** A loopback port nothing listens on (bound, then released). */
 async function freePort(): Promise<number> {

@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectionInternals, dialWithTls } from '../src/zookeeper/client-internals.js';
 import { freePort, trackTimers, until } from '@leasehold/testkit';
-import { acquire } from './helpers/exercise-store.js';
+import { acquire, member } from './helpers/exercise-store.js';
 import { ZooKeeperInspector } from './helpers/zookeeper-inspector.js';
 
 /**
@@ -341,17 +341,6 @@ describe('zookeeper digest authentication', () => {
     expect((failure as Error).message).toContain('zk://user:password@');
   });
 });
-
-function member(id: string) {
-  return {
-    id,
-    priority: 0,
-    startedAt: Date.now(),
-    heartbeatAt: Date.now(),
-    isLeader: false,
-    metadata: {},
-  };
-}
 
 /** This process's open TCP sockets. */
 function sockets(): number {
