@@ -89,7 +89,9 @@ export class Sidecar {
       ...['--store-prefix', options.namespace, '--port', '0'],
       ...['--host', host === undefined ? '127.0.0.1' : '0.0.0.0'],
       ...['--ttl', `${options.ttlMs}ms`, '--retry-interval', `${options.retryMs}ms`],
-      ...(options.adminToken !== undefined && host !== undefined ? ['--allow-insecure-admin'] : []),
+      ...(options.adminToken !== undefined && host !== undefined
+        ? ['--allow-insecure-admin', 'true']
+        : []),
       ...(options.extraArgs ?? []),
       ...(options.command === undefined ? [] : ['--', ...options.command]),
     ];

@@ -125,18 +125,22 @@ export const transferScenario: Scenario = {
 /** How a fault hits one sidecar during a transfer, and how it ends. */
 interface Fault {
   readonly name: string;
+  /** What the fault made of its victim, for the checks' names. */
+  readonly made: string;
   readonly hit: (round: Round, sidecar: Sidecar, host: LabHost | undefined) => Promise<void>;
   readonly heal: (round: Round, sidecar: Sidecar, host: LabHost | undefined) => Promise<void>;
 }
 
 const KILL: Fault = {
   name: 'kill',
+  made: 'killed',
   hit: (round, sidecar) => round.kill(sidecar),
   heal: async () => {},
 };
 
 const FREEZE: Fault = {
   name: 'freeze',
+  made: 'frozen',
   hit: async (round, sidecar) => {
     sidecar.freeze();
     round.mark('SIGSTOP', sidecar.name);
@@ -149,6 +153,7 @@ const FREEZE: Fault = {
 
 const CUT: Fault = {
   name: 'cut',
+  made: 'cut off',
   hit: async (round, sidecar, host) => {
     if (host === undefined) throw new Error(`${sidecar.name} is not in a lab host`);
     host.cutStore();
@@ -179,7 +184,9 @@ async function targetHit(
   await hit;
   const ok = timedOutAndRetaken(answer) || (during && transferred(answer, 'charlie'));
   round.check(
-    `a transfer to a target ${during ? 'killed during it' : `${fault.name} before it`} ${during ? 'succeeded or ' : ''}failed with ${TIMED_OUT}, retaken`,
+    during
+      ? `a transfer to a target killed during it succeeded, or failed with ${TIMED_OUT}, retaken`
+      : `a transfer to a target ${fault.made} failed with ${TIMED_OUT}, retaken`,
     ok,
     describeAnswer(answer),
   );
@@ -199,15 +206,14 @@ async function targetHit(
  * the handover, another leads afterwards, and never two at once.
  */
 async function leaderHit(round: Round, fault: Fault, alpha: Sidecar, host?: LabHost) {
-  const [answer] = await Promise.all([
-    transfer(round, alpha, 'bravo'),
-    fault.hit(round, alpha, host),
-  ]);
-  round.mark('transfer answered', describeAnswer(answer));
+  // Not awaited before the heal: a frozen leader answers only once it is thawed.
+  const answer = transfer(round, alpha, 'bravo');
+  await fault.hit(round, alpha, host);
   await round.leader({ except: [alpha] });
   // A frozen or cut-off leader comes back after a TTL more: it must not lead on.
   if (fault !== KILL) await pause(round.timing.ttlMs);
   await fault.heal(round, alpha, host);
+  round.mark('transfer answered', describeAnswer(await answer));
   await pause(round.timing.ttlMs);
 }
 
