@@ -136,6 +136,9 @@ export async function unhealthyLeader(options, rounds, { intervalMs, failures, m
         const deadline = now() + takeoverBound(options.ttlMs);
         while (!test()) {
           if (now() > deadline) throw new Error(`unhealthy leader: no ${what}`);
+          if (children.every((c) => c.exitCode !== null)) {
+            throw new Error(`unhealthy leader: every sidecar exited (${what})`);
+          }
           await sleep(5);
         }
       };
