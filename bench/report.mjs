@@ -160,7 +160,13 @@ export function renderMarkdown(results) {
       );
     }
   }
-  const steering = steeringSection(results, { stats, ms, cell, names: BACKEND_NAMES });
+  const steering = steeringSection(results, {
+    stats,
+    ms,
+    cell,
+    names: BACKEND_NAMES,
+    explanations,
+  });
   push('', ...steering, ...(steering.length === 0 ? [] : ['']));
   push(
     '## Failover, per backend',

@@ -46,7 +46,7 @@ const PLAN = quick
 /** Steering: transfers (and as many graceful handoffs), rolling updates, unhealthy leaders. */
 const STEERING = quick
   ? { transfer: 5, rolling: 1, unhealthy: 2 }
-  : { transfer: 20, rolling: 2, unhealthy: 5 };
+  : { transfer: 20, rolling: 2, unhealthy: 3 };
 /** The unhealthy leader's health check: every 500 ms, 3 failures in a row, tenure ≥ a TTL. */
 const HEALTH = { intervalMs: 500, failures: 3, minTenureMs: TTL_MS };
 const REPLICAS = 5;

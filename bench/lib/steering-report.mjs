@@ -3,10 +3,12 @@
 
 /**
  * @param {object} results  a run's JSON
- * @param {{ stats: Function, ms: Function, cell: Function, names: Record<string, string> }} format
+ * @param {{ stats: Function, ms: Function, cell: Function, names: Record<string, string>,
+ *   explanations: Record<string, string> }} format  explanations keyed `transfer:<backend>`,
+ *   `rolling:<backend>`, `unhealthy:<backend>` (../why.mjs), listed under each miss
  * @returns {string[]}  Markdown lines (none when the run measured no steering)
  */
-export function steeringSection(results, { stats, ms, cell, names }) {
+export function steeringSection(results, { stats, ms, cell, names, explanations = {} }) {
   const measured = Object.entries(results.steering ?? {}).filter(([, r]) => r);
   if (measured.length === 0) return [];
   const health = results.plan.steering === undefined ? null : healthOf(measured);
@@ -54,8 +56,28 @@ export function steeringSection(results, { stats, ms, cell, names }) {
       `| unhealthy leader handed over ≤ interval × failures + one handoff | ${name} | ${unhealthy === null ? `failed: ${r.unhealthy.error}` : `${cell(unhealthy.samples)}, worst ${worst === null ? 'never' : ms(worst)} (bound ${ms(bound)})`} | ${unhealthy === null ? 'not measured' : verdict(worst ?? Infinity, bound, ms)} |`,
     );
   }
-  lines.push('', detailLine(measured, stats, ms), '');
+  lines.push(
+    '',
+    detailLine(measured, stats, ms),
+    '',
+    ...whyMissed(lines, measured, names, explanations),
+  );
   return lines;
+}
+
+/** The table's missed rows, each with what ../why.mjs says about it. */
+function whyMissed(lines, measured, names, explanations) {
+  const missed = lines.filter((line) => line.startsWith('| ') && line.includes('| missed'));
+  if (missed.length === 0) return [];
+  const why = missed.map((line) => {
+    const [target, name] = line.split(' | ').map((cell) => cell.replace(/^\| /, ''));
+    const backend = measured.map(([b]) => b).find((b) => names[b] === name);
+    const kind =
+      ['transfer', 'rolling', 'unhealthy'].find((k) => target.startsWith(k)) ?? 'transfer';
+    const text = explanations[`${kind}:${backend}`] ?? 'not explained yet.';
+    return `- **${target}, ${name}**: ${text}`;
+  });
+  return ['### Why the steering misses', '', ...why, ''];
 }
 
 function healthOf(measured) {
