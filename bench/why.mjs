@@ -39,7 +39,7 @@ const STEERING = {
     'already waits in the queue and needs one write once the znode before it goes.',
   'transfer:sqlite':
     'across processes (as sidecars run) the successor took over after about half a retry ' +
-    'interval (300-520 ms p50 in three runs, retry 1 s), as if it learned of the hand-over ' +
+    'interval (226-520 ms p50 in three runs, retry 1 s), as if it learned of the hand-over ' +
     'by its next retry rather than a wake-up, while a graceful release wakes it in about ' +
     '11 ms; in one process (bench/transfer.mjs, docs/stores.md) a transfer takes 12 ms. The ' +
     'cause is not pinned down: a watcher that does not see the hand-over’s UPDATE as a change ' +
