@@ -2,6 +2,7 @@
 //   node bench/report.mjs [bench/results/latest.json]   regenerate both from a saved run
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { steeringSection } from './lib/steering-report.mjs';
 import { explanations } from './why.mjs';
 
 const NAMES = {
@@ -159,8 +160,15 @@ export function renderMarkdown(results) {
       );
     }
   }
+  const steering = steeringSection(results, {
+    stats,
+    ms,
+    cell,
+    names: BACKEND_NAMES,
+    explanations,
+  });
+  push('', ...steering, ...(steering.length === 0 ? [] : ['']));
   push(
-    '',
     '## Failover, per backend',
     '',
     '![failover times per backend and implementation](failover.svg)',

@@ -1,11 +1,13 @@
 // `pnpm bench`: leasehold against the alternatives a user would pick instead, per backend,
-// in one run with the same TTL (3 s) and retry interval (1 s); then the sidecar's cold start,
-// idle footprint and /v1/leader throughput. Writes bench/results/latest.json and regenerates
+// in one run with the same TTL (3 s) and retry interval (1 s); leasehold's steering (a
+// transfer against a graceful handoff, a rolling update of five, an unhealthy leader) on
+// the backends that can transfer; then the sidecar's cold start, idle footprint and
+// /v1/leader throughput. Writes bench/results/latest.json and regenerates
 // bench/RESULTS.md and bench/failover.svg (./report.mjs); `--quick` writes
 // bench/results/quick.json and prints the report instead.
 //
 //   pnpm bench [--quick] [--backends redis,postgres,etcd,zk,sqlite] [--budget MINUTES]
-//              [--skip failover,cut,crowd,cold,idle,http] [--update]
+//              [--skip failover,cut,crowd,steering,cold,idle,http] [--update]
 //
 // --update keeps the saved run's other results and replaces only what this run measures
 // (say, the cold start again once the machine is quieter); RESULTS.md lists the updates.
@@ -23,6 +25,7 @@ import { cleanSharedStores } from './lib/cleanup.mjs';
 import { storePathCut } from './lib/netcut.mjs';
 import { Pool } from './lib/pool.mjs';
 import { coldStart, nodeStart, runScript } from './lib/sidecar.mjs';
+import { rollingUpdate, transferHandoff, unhealthyLeader } from './lib/steering.mjs';
 import { writeReport } from './report.mjs';
 
 const { values } = parseArgs({
@@ -40,6 +43,13 @@ const RETRY_MS = 1_000;
 const PLAN = quick
   ? { handoff: 5, kill: 2, stop: 1, cut: 1, crowd: 3, cold: 3, idle: [20, 20], http: [3, 1] }
   : { handoff: 20, kill: 5, stop: 3, cut: 2, crowd: 10, cold: 10, idle: [60, 60], http: [10, 3] };
+/** Steering: transfers (and as many graceful handoffs), rolling updates, unhealthy leaders. */
+const STEERING = quick
+  ? { transfer: 5, rolling: 1, unhealthy: 2 }
+  : { transfer: 20, rolling: 2, unhealthy: 3 };
+/** The unhealthy leader's health check: every 500 ms, 3 failures in a row, tenure ≥ a TTL. */
+const HEALTH = { intervalMs: 500, failures: 3, minTenureMs: TTL_MS };
+const REPLICAS = 5;
 const budgetMs = Number(values.budget ?? (quick ? 10 : 40)) * 60_000;
 const skip = new Set(values.skip.split(',').filter(Boolean));
 const backends = values.backends.split(',').filter(Boolean);
@@ -73,8 +83,9 @@ const outFile = join(outDir, quick ? 'quick.json' : 'latest.json');
 const fresh = {
   quick,
   environment: environment(),
-  plan: { ...PLAN, ttlMs: TTL_MS, retryMs: RETRY_MS },
+  plan: { ...PLAN, steering: STEERING, ttlMs: TTL_MS, retryMs: RETRY_MS },
   failover: {},
+  steering: {},
   cut: {},
   coldStart: {},
   idle: {},
@@ -85,7 +96,9 @@ const fresh = {
 const results = values.update ? JSON.parse(readFileSync(outFile, 'utf8')) : fresh;
 if (values.update) {
   const { date, commit, loadAverageAtStart } = fresh.environment;
-  const what = ['failover', 'cut', 'crowd', 'cold', 'idle', 'http'].filter((s) => !skip.has(s));
+  const what = ['failover', 'cut', 'crowd', 'steering', 'cold', 'idle', 'http'].filter(
+    (s) => !skip.has(s),
+  );
   (results.updates ??= []).push({ date, commit, loadAverageAtStart, what, backends });
 }
 const save = () => writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
@@ -131,6 +144,11 @@ try {
         }).catch((error) => ({ error: error.message })),
       );
     }
+  }
+  for (const backend of skip.has('steering') ? [] : backends) {
+    (results.steering ??= {})[backend] = await step(`${backend} steering`, () =>
+      steering(backend).catch((error) => ({ error: error.message })),
+    );
   }
   if (!skip.has('cold')) {
     results.coldStart.node = await step('node start', () => nodeStart(PLAN.cold));
@@ -226,6 +244,45 @@ async function failover(backend, implementation) {
     }
   }
   return result;
+}
+
+/** Whether leasehold's adapter for `backend` can transfer (the store support of issue 26). */
+async function canTransfer(backend) {
+  const store = await createStore(STORES[backend], { namespace: 'lhpf_bench' });
+  try {
+    return store.transfer !== undefined && store.members !== undefined;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Transfer against graceful handoff, rolling updates with and without versions, unhealthy leader. */
+async function steering(backend) {
+  if (!(await canTransfer(backend))) return { unsupported: true };
+  const options = {
+    store: STORES[backend],
+    election: `bench-steer-${Date.now().toString(36)}`,
+    ttlMs: TTL_MS,
+    retryMs: RETRY_MS,
+  };
+  const say = (line) => log(`${backend} leasehold: ${line}`);
+  const transfer = await transferHandoff(options, STEERING.transfer, say);
+  const rolling = { versions: [], none: [] };
+  for (let run = 0; run < STEERING.rolling; run += 1) {
+    say(
+      `rolling update of ${REPLICAS}, with and without versions (${run + 1}/${STEERING.rolling})`,
+    );
+    const election = `${options.election}-roll-${run}`;
+    rolling.versions.push(await rollingUpdate({ ...options, election: `${election}-v` }, REPLICAS));
+    rolling.none.push(
+      await rollingUpdate({ ...options, election: `${election}-n` }, REPLICAS, { version: false }),
+    );
+  }
+  say(`unhealthy leader x${STEERING.unhealthy}`);
+  const unhealthy = await unhealthyLeader(options, STEERING.unhealthy, HEALTH).catch((error) => ({
+    error: error.message,
+  }));
+  return { transfer, rolling, unhealthy };
 }
 
 function environment() {

@@ -18,7 +18,43 @@ const COLD =
   'without --config, and no Fastify until a request needs it (apps, probes and Prometheus ' +
   'never do).';
 
+/** Why an unhealthy leader's handover can pass interval × failures + one graceful handoff. */
+const UNHEALTHY =
+  'the third failed check comes two to three intervals after the app starts failing (the ' +
+  'first check after it comes up to one interval later), and the handover is a transfer, ' +
+  'which costs more than a graceful handoff on this store (see the transfer row): in the ' +
+  'three-interval phase the total passes the bound by about the difference.';
+
+const STEERING = {
+  'transfer:etcd':
+    'a transfer on etcd is three Raft writes, each waiting for etcd to fsync its log: the ' +
+    'grant of the reservation’s own lease, the hand-over txn (delete the leader key, put the ' +
+    'reservation), and the successor’s claim txn (which deletes the reservation); a graceful ' +
+    'handoff is two (release, claim), as the adapter describes it (not profiled). Granting the reservation’s lease before the hand-over is ' +
+    'asked, or keeping one granted per candidate, would save a write.',
+  'transfer:zk':
+    'a transfer on ZooKeeper is two multi-ops, each a quorum write: the hand-over (check and ' +
+    'delete the holder’s znode, create the reservation) and the successor’s claim (delete the ' +
+    'reservation at its version, create its holder znode); the graceful handoff’s successor ' +
+    'already waits in the queue and needs one write once the znode before it goes.',
+  'transfer:sqlite':
+    'across processes (as sidecars run) the successor took over after about half a retry ' +
+    'interval (226-520 ms p50 in three runs, retry 1 s), as if it learned of the hand-over ' +
+    'by its next retry rather than a wake-up, while a graceful release wakes it in about ' +
+    '11 ms; in one process (bench/transfer.mjs, docs/stores.md) a transfer takes 12 ms. The ' +
+    'cause is not pinned down: a watcher that does not see the hand-over’s UPDATE as a change ' +
+    'would do it.',
+  'rolling:zk':
+    'ZooKeeper’s lock is its queue of sequential znodes: the leaders were old1, old2, then ' +
+    'new0, so a release went to the next old replica in the queue twice before the higher ' +
+    'version won. The adapter does not yet let the version order choose the next holder.',
+};
+for (const backend of ['redis', 'postgres', 'etcd', 'zk', 'sqlite']) {
+  STEERING[`unhealthy:${backend}`] = UNHEALTHY;
+}
+
 export const explanations = {
+  ...STEERING,
   'handoff:etcd': ETCD_HANDOFF,
   'crowd:etcd': ETCD_HANDOFF,
   crowd:

@@ -4,9 +4,18 @@ import { createStore } from '@leasehold/adapters';
 import { Elector } from '@leasehold/core';
 import { hostCandidates } from '../lib/candidate-host.mjs';
 
-await hostCandidates(async ({ id, store: url, election, ttlMs, retryMs, namespace, say }) => {
+await hostCandidates(async (options) => {
+  const { id, store: url, election, ttlMs, retryMs, namespace, version, say } = options;
   const store = await createStore(url, namespace === undefined ? {} : { namespace });
-  const elector = new Elector({ store, election, id, ttlMs, retryIntervalMs: retryMs });
+  const steering = version === undefined ? {} : { steering: { version } };
+  const elector = new Elector({
+    store,
+    election,
+    id,
+    ttlMs,
+    retryIntervalMs: retryMs,
+    ...steering,
+  });
   elector.on('elected', ({ term }) => say('elected', { term }));
   elector.on('deposed', ({ term, reason }) => say('deposed', { term, reason }));
   elector.on('store-request', ({ op }) => {
@@ -15,6 +24,7 @@ await hostCandidates(async ({ id, store: url, election, ttlMs, retryMs, namespac
   elector.start();
   return {
     isLeader: () => elector.isLeader(),
+    transfer: (to) => elector.transfer(to),
     async stop() {
       await elector.stop();
       await store.close();

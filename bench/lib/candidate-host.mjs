@@ -4,11 +4,14 @@
 //
 //   argv:   --store URL --election NAME --id ID --ttl MS --retry MS [--count N]
 //           [--namespace NAME] (leasehold's store namespace; the adapters' default without)
+//           [--app-version V] (leasehold's member record: the newest version ranks first)
 //   stdout: one JSON line per event {event, id, at}: started, elected, deposed, stopping,
 //           released; `at` is wall-clock ms with sub-ms precision (comparable across
 //           processes on one host).
 //   IPC:    {type: 'is-leader', id, seq} → {type: 'is-leader', id, seq, isLeader, at}: what
 //           the candidate's own code would answer its app at that moment.
+//           {type: 'transfer', id, to, seq} → {type: 'transfer', id, seq, outcome | error, at}:
+//           hand leadership to `to` (leasehold only: the others answer an error).
 //           {type: 'stop', id} → a graceful stop of that candidate (as SIGTERM does for all).
 //
 // With --count N the process runs N candidates (ids ID-0 … ID-N-1), each with its own store
@@ -16,9 +19,10 @@
 import { parseArgs } from 'node:util';
 
 /**
- * @typedef {{ isLeader(): boolean, stop(): Promise<void> }} Candidate
+ * @typedef {{ isLeader(): boolean, stop(): Promise<void>, transfer?(to: string): Promise<object> }} Candidate
  * @typedef {{ id: string, store: string, election: string, ttlMs: number, retryMs: number,
- *   namespace: string | undefined, say: (event: string, fields?: object) => void }} CandidateOptions
+ *   namespace: string | undefined, version: string | undefined,
+ *   say: (event: string, fields?: object) => void }} CandidateOptions
  */
 
 export const now = () => performance.timeOrigin + performance.now();
@@ -36,6 +40,7 @@ export async function hostCandidates(
       retry: { type: 'string', default: '1000' },
       count: { type: 'string', default: '1' },
       namespace: { type: 'string' },
+      'app-version': { type: 'string' },
     },
   });
   const count = Number(values.count);
@@ -68,6 +73,8 @@ export async function hostCandidates(
       process.send?.({ type: 'is-leader', id: message.id, seq: message.seq, isLeader, at: now() });
     } else if (message?.type === 'stop') {
       void stop(message.id);
+    } else if (message?.type === 'transfer') {
+      void transfer(candidates.get(message.id), message);
     }
   });
   process.once('SIGTERM', async () => {
@@ -85,10 +92,22 @@ export async function hostCandidates(
         ttlMs: Number(values.ttl),
         retryMs: Number(values.retry),
         namespace: values.namespace,
+        version: values['app-version'],
         say,
       }),
     );
     say('started');
+  }
+}
+
+/** Answer a transfer request with its outcome, or the error that refused it. */
+async function transfer(candidate, { id, to, seq }) {
+  const reply = (fields) => process.send?.({ type: 'transfer', id, seq, at: now(), ...fields });
+  if (candidate?.transfer === undefined) return reply({ error: 'cannot transfer' });
+  try {
+    reply({ outcome: await candidate.transfer(to) });
+  } catch (error) {
+    reply({ error: error.code ?? String(error) });
   }
 }
 

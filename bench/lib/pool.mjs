@@ -32,7 +32,7 @@ export class Pool {
   }
 
   /** Start a process running `count` candidates (ids `id` or `id-0`…); resolves once started. */
-  async start(id, { count = 1, wrap = this.options.wrap } = {}) {
+  async start(id, { count = 1, wrap = this.options.wrap, version } = {}) {
     const { implementation, store, election, ttlMs, retryMs } = this.options;
     const argv = [
       process.execPath,
@@ -40,13 +40,14 @@ export class Pool {
       ...['--store', store, '--election', election, '--id', id],
       ...['--ttl', String(ttlMs), '--retry', String(retryMs), '--count', String(count)],
       ...['--namespace', BENCH_NAMESPACE],
+      ...(version === undefined ? [] : ['--app-version', version]),
     ];
     const [command, ...args] = wrap ? wrap(argv) : argv;
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     const ids = count === 1 ? [id] : Array.from({ length: count }, (_, i) => `${id}-${i}`);
     for (const candidate of ids) this.processes.set(candidate, child);
     child.on('message', (message) => {
-      if (message?.type === 'is-leader') this.answers.get(message.seq)?.(message);
+      if (typeof message?.seq === 'number') this.answers.get(message.seq)?.(message);
     });
     child.on('error', () => {});
     createInterface({ input: child.stdout }).on('line', (line) => {
@@ -91,6 +92,16 @@ export class Pool {
 
   /** What candidate `id`'s own code answers now; null when it does not answer in time. */
   isLeader(id, timeoutMs = 2_000) {
+    return this.ask(id, { type: 'is-leader', id }, timeoutMs);
+  }
+
+  /** Candidate `id` hands leadership to `to`: its answer ({outcome} or {error}), or null. */
+  transfer(id, to, timeoutMs = 30_000) {
+    return this.ask(id, { type: 'transfer', id, to }, timeoutMs);
+  }
+
+  /** Send `message` to `id`'s process and wait for the answer with its sequence number. */
+  ask(id, message, timeoutMs) {
     const child = this.processes.get(id);
     if (child === undefined || !child.connected) return Promise.resolve(null);
     const seq = (this.seq += 1);
@@ -99,12 +110,12 @@ export class Pool {
         this.answers.delete(seq);
         resolve(null);
       }, timeoutMs);
-      this.answers.set(seq, (message) => {
+      this.answers.set(seq, (reply) => {
         clearTimeout(timer);
         this.answers.delete(seq);
-        resolve(message);
+        resolve(reply);
       });
-      child.send({ type: 'is-leader', id, seq }, () => {});
+      child.send({ ...message, seq }, () => {});
     });
   }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Answer, RoundHistory, ScenarioCheck } from './history.js';
 import type { Lab } from './lab.js';
 import { type Backend, type JobRun, type LabHost, until } from '@leasehold/testkit';
@@ -21,6 +22,10 @@ export interface StartOptions {
   readonly wallClock?: WallClock;
   /** Another store than the round's plain one (a scenario's own topology). */
   readonly store?: string;
+  /** Enable the admin routes (transfer, drain) with the round's token. */
+  readonly admin?: boolean;
+  /** More flags for the sidecar (`--app-version`, `--standby`). */
+  readonly extraArgs?: readonly string[];
 }
 
 export interface LeaderQuery {
@@ -47,6 +52,8 @@ export class Round {
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private readonly hosts = new Set<LabHost>();
   private outageMs = 0;
+  /** The admin token of the round's sidecars started with `admin` (never logged). */
+  private readonly adminToken = randomBytes(16).toString('hex');
 
   constructor(
     readonly scenario: string,
@@ -110,12 +117,12 @@ export class Round {
         retryMs: this.timing.retryMs,
         ...(options.host === undefined ? {} : { host: options.host }),
         ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
-        ...(this.commands === null
-          ? {}
-          : {
-              command: this.commands.job,
-              extraArgs: RoundCommands.runOptions(this.timing.ttlMs),
-            }),
+        ...(options.admin === true ? { adminToken: this.adminToken } : {}),
+        extraArgs: [
+          ...(this.commands === null ? [] : RoundCommands.runOptions(this.timing.ttlMs)),
+          ...(options.extraArgs ?? []),
+        ],
+        ...(this.commands === null ? {} : { command: this.commands.job }),
       },
       (line) => this.recorder.logged(target, line),
     );

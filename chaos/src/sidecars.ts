@@ -24,6 +24,17 @@ export interface SidecarOptions {
   readonly extraArgs?: readonly string[];
   /** Run as `leasehold run … -- <command>` instead of the plain sidecar. */
   readonly command?: readonly string[];
+  /**
+   * Enable the admin routes (transfer, drain) with this token, given in the environment so
+   * it stays off the command line; in a lab host (a non-loopback bind) without TLS too.
+   */
+  readonly adminToken?: string;
+}
+
+/** An admin route's answer: its status and its JSON body (null when it had none). */
+export interface AdminAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown> | null;
 }
 
 /**
@@ -58,6 +69,7 @@ export class Sidecar {
     readonly candidate: string,
     readonly url: string,
     readonly process: ProcessGroup,
+    private readonly adminToken: string | null,
   ) {}
 
   /**
@@ -77,12 +89,19 @@ export class Sidecar {
       ...['--store-prefix', options.namespace, '--port', '0'],
       ...['--host', host === undefined ? '127.0.0.1' : '0.0.0.0'],
       ...['--ttl', `${options.ttlMs}ms`, '--retry-interval', `${options.retryMs}ms`],
+      ...(options.adminToken !== undefined && host !== undefined
+        ? ['--allow-insecure-admin', 'true']
+        : []),
       ...(options.extraArgs ?? []),
       ...(options.command === undefined ? [] : ['--', ...options.command]),
     ];
     const [command = '', ...args] = host === undefined ? argv : host.wrap(argv);
     const child = new ProcessGroup(command, args, {
-      env: { ...process.env, ...(wallClock?.environment() ?? {}) },
+      env: {
+        ...process.env,
+        ...(wallClock?.environment() ?? {}),
+        ...(options.adminToken === undefined ? {} : { LEASEHOLD_ADMIN_TOKEN: options.adminToken }),
+      },
     });
     let port: string | null = null;
     child.onLine((line, stream) => {
@@ -96,7 +115,8 @@ export class Sidecar {
         return port ?? undefined;
       });
       const address = host === undefined ? '127.0.0.1' : host.address;
-      return new Sidecar(name, options.candidate, `http://${address}:${listening}`, child);
+      const url = `http://${address}:${listening}`;
+      return new Sidecar(name, options.candidate, url, child, options.adminToken ?? null);
     } catch (error) {
       await child.kill();
       throw error;
@@ -129,6 +149,33 @@ export class Sidecar {
   async stop(withinMs = 15_000): Promise<void> {
     this.process.signal('SIGTERM');
     await until(`${this.name} to exit after SIGTERM`, withinMs, () => !this.running);
+  }
+
+  /**
+   * POST an admin route (`/v1/transfer`, `/v1/drain`, `/v1/undrain`) with the admin token.
+   * Errors name the route, never the token.
+   */
+  async admin(path: string, body: object = {}, withinMs = 20_000): Promise<AdminAnswer> {
+    if (this.adminToken === null) throw new Error(`${this.name} was started without admin`);
+    const response = await fetch(`${this.url}${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${this.adminToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(withinMs),
+    }).catch((error: unknown) => {
+      throw new Error(`POST ${path} to ${this.name}: ${(error as Error).message}`);
+    });
+    const text = await response.text();
+    let parsed: Record<string, unknown> | null = null;
+    try {
+      parsed = text === '' ? null : (JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      throw new Error(`POST ${path} to ${this.name}: ${response.status}, not JSON: ${text}`);
+    }
+    return { status: response.status, body: parsed };
   }
 
   /** Resident memory in bytes (Linux), or null once it has exited. */

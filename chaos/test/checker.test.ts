@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkRound, jobGapsOf, provenOverlap, tenuresOf } from '../src/checker.js';
 import type { Answer, LoggedChange, RoundHistory } from '../src/history.js';
+import { lastTermLed, neverLed, onlyLeader } from '../src/steering-checks.js';
 import { type JobRun, overlaps } from '@leasehold/testkit';
 
 /** Hand-made histories: each answer is [sentAt, receivedAt] with what the sidecar said. */
@@ -321,5 +322,55 @@ describe('checker: jobs (commands mode)', () => {
     expect(
       overlaps([run('a', 1, 0, 300), run('b', 2, 101, 200), run('c', 3, 250, 400)]),
     ).toHaveLength(2);
+  });
+});
+
+describe('steering checks (transfer, drain)', () => {
+  // alpha leads under 3 until it hands over at 100; charlie leads under 4 from 110.
+  const handedOver = [
+    ...leads('alpha#1', 3, [
+      [0, 2],
+      [50, 52],
+    ]),
+    answer('alpha#1', [104, 106], { leader: 'charlie', term: 4 }),
+    ...leads('charlie#1', 4, [
+      [110, 112],
+      [150, 152],
+    ]),
+  ];
+
+  it('the named candidate leads alone after the transfer, under a higher term', () => {
+    expect(lastTermLed(handedOver, 'alpha', 100)).toBe(3);
+    expect(onlyLeader(handedOver, 'charlie', 100, 200, 3)).toEqual({
+      ok: true,
+      detail: 'charlie led under term 4',
+    });
+  });
+
+  it('finds another leader, no leader, or a term not above the old one', () => {
+    expect(onlyLeader(handedOver, 'bravo', 100, 200, 3).detail).toBe(
+      'charlie#1 reported leadership at 110.0 ms',
+    );
+    expect(onlyLeader(handedOver, 'charlie', 160, 200, 3).detail).toBe(
+      'charlie never reported leadership',
+    );
+    expect(onlyLeader(handedOver, 'charlie', 100, 200, 4).ok).toBe(false);
+  });
+
+  it('a drained candidate that leads again before its undrain is found', () => {
+    expect(neverLed(handedOver, 'alpha', 100, 200).ok).toBe(true);
+    const relapsed = [...handedOver, ...leads('alpha#1', 5, [[170, 171]])];
+    expect(neverLed(relapsed, 'alpha', 100, 200)).toEqual({
+      ok: false,
+      detail: 'alpha#1 reported leadership (term 5) at 170.0 ms, 1 answer(s) in all',
+    });
+  });
+
+  it('an old leader that still reports leadership after handing over is an overlap', () => {
+    // The broken sidecar: it hands over but keeps answering "leader" under its old term.
+    const stillLeading = [...handedOver, ...leads('alpha#1', 3, [[120, 122]])].filter(
+      (a) => !(a.sidecar === 'alpha#1' && a.sentAt === 104),
+    );
+    expect(kinds(history(stillLeading))).toContain('overlap');
   });
 });

@@ -7,6 +7,13 @@ import { pgFailover } from './postgres-faults.js';
 import { freeze, kill, many } from './process-faults.js';
 import type { Scenario } from './scenario.js';
 import {
+  drain,
+  transferCut,
+  transferFreeze,
+  transferKill,
+  transferScenario,
+} from './steering-faults.js';
+import {
   etcdLeaderKill,
   etcdMemberCut,
   pgTerminate,
@@ -44,6 +51,11 @@ export const SCENARIOS: readonly Scenario[] = [
   zooKeeperLeaderKill,
   zooKeeperMemberCut,
   clockJump,
+  transferScenario,
+  transferKill,
+  transferFreeze,
+  transferCut,
+  drain,
   many,
   badInput,
 ];
