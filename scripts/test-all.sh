@@ -2,9 +2,10 @@
 # The whole test suite from a fresh clone: dependencies, the Node runtimes CI tests on, the
 # real stores, then every test. Every test runs on the machine's node (20); every package's
 # suite (core, the five adapters against the real stores, the sidecar's processes and HTTP)
-# and the packed tarball run again on each runtime of scripts/runtimes.sh (22, 24), each
-# writing its own report. The repository-level tests (deploy files, docs, the run-* process
-# trees in network labs) and the chaos suite's short run stay on the machine's node: a
+# runs again on each runtime of scripts/runtimes.sh (22, 24), each writing its own report
+# (`pnpm release` starts the packed sidecar on each). The repository-level tests (deploy
+# files, docs, packing, the run-* process trees in network labs) and the chaos suite's
+# short run stay on the machine's node: a
 # second and third run of them would take CI past its 30 minutes on two cores
 # (docs/design.md, "Runtimes"). The chaos short run goes last and alone: it starts dozens of
 # sidecars, watchdogs, jobs and private stores, and its failover bounds are about the
@@ -21,7 +22,7 @@ set +e
 # netlab's own test goes there too: beside the tests that cut and stall their own labs it
 # timed out waiting for its echoes (it passes alone).
 ALONE=(chaos/test/short-run.test.ts test/netlab.test.ts)
-ON_EVERY_RUNTIME=(packages/core/test packages/adapters/test packages/sidecar/test test/packing.test.ts)
+ON_EVERY_RUNTIME=(packages/core/test packages/adapters/test packages/sidecar/test)
 status=0
 
 phase() {
