@@ -34,14 +34,21 @@ interface PairSummary {
 }
 
 /**
- * Of the steering scenarios (issue 26), the short run keeps `transfer` (the named one leads;
- * it catches a sidecar that goes on answering "leader" after its hand-over) and
- * `transfer-cut` (a transfer to a cut-off candidate fails cleanly): 13-20 s and 15-23 s a
- * round, 33-42 s more on each backend's queue (2026-12-07, seven backends side by side, load
- * 7). The other three (transfer-kill 16-24 s, transfer-freeze 20-24 s, drain 9-18 s) run in
- * `pnpm chaos` and the soak.
+ * The steering scenarios (issue 26) run in `pnpm chaos` and `pnpm soak`, not here: each
+ * round loads every sidecar's admin routes (Fastify) as it starts, which on ZooKeeper once
+ * made a first acquire time out and left the election leaderless for the round ("a leader:
+ * not within 6200 ms", 2026-12-07, under investigation: see the issue notes). Transfers
+ * are in CI through packages/sidecar/test/steering.test.ts (every backend) and
+ * test/run-transfer.test.ts (jobs never overlap). `transfer` and `transfer-cut` cost 13-23 s
+ * a round besides.
  */
-const STEERING_NOT_IN_SHORT_RUN = ['transfer-kill', 'transfer-freeze', 'drain'];
+const STEERING_NOT_IN_SHORT_RUN = [
+  'transfer',
+  'transfer-kill',
+  'transfer-freeze',
+  'transfer-cut',
+  'drain',
+];
 
 /**
  * Scenarios too slow for CI's short run (a round each, on this 2-core machine under load):
