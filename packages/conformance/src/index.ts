@@ -384,12 +384,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
         const [a, b] = [await connect(), await connect()];
         const election = uniqueElection();
         const member = (id: string, extra: Partial<MemberRecord>): MemberRecord => ({
-          id,
-          priority: 0,
-          startedAt: Date.now(),
-          heartbeatAt: Date.now(),
-          isLeader: false,
-          metadata: {},
+          ...candidate(id, 0, Date.now()),
           ...extra,
         });
         await a.members?.put(
