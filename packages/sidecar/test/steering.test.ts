@@ -300,6 +300,12 @@ describe('--app-health URL', () => {
       status = 503;
       await until('u2 leads after u1 went unhealthy', 20_000, () => isLeader(well));
       expect(await isLeader(sick)).toBe(false);
+      // u1 learns who took over through its store watch: an instant after u2 claims, u1 may
+      // still answer `leader: null` (the hand-over deleted the lease), so wait for it.
+      await until('u1 names u2 as leader', 10_000, async () => {
+        const body = (await getJson(sick, '/v1/leader')) as { leader: string | null };
+        return body.leader === 'u2' ? true : undefined;
+      });
       expect(await getJson(sick, '/v1/leader')).toMatchObject({
         leader: 'u2',
         steering: { health: 'unhealthy' },
