@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { hostNow, readBootId } from './boot-id.js';
 import { CommitWatch } from './commit-watch.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
+import { quoteIdentifier } from '../sql-identifier.js';
 import { translateError } from './errors.js';
 import { MemberRows } from './members.js';
 import {
@@ -21,7 +22,6 @@ import {
   createTablesSql,
   handOverSql,
   type LeaseRow,
-  quoteIdentifier,
   releaseSql,
   renewSql,
   RESERVATION_COLUMNS,
