@@ -37,13 +37,6 @@ const STEERING = {
     'delete the holder’s znode, create the reservation) and the successor’s claim (delete the ' +
     'reservation at its version, create its holder znode); the graceful handoff’s successor ' +
     'already waits in the queue and needs one write once the znode before it goes.',
-  'transfer:sqlite':
-    'across processes (as sidecars run) the successor took over after about half a retry ' +
-    'interval (226-520 ms p50 in three runs, retry 1 s), as if it learned of the hand-over ' +
-    'by its next retry rather than a wake-up, while a graceful release wakes it in about ' +
-    '11 ms; in one process (bench/transfer.mjs, docs/stores.md) a transfer takes 12 ms. The ' +
-    'cause is not pinned down: a watcher that does not see the hand-over’s UPDATE as a change ' +
-    'would do it.',
   'rolling:zk':
     'ZooKeeper’s lock is its queue of sequential znodes: the leaders were old1, old2, then ' +
     'new0, so a release went to the next old replica in the queue twice before the higher ' +

@@ -1,12 +1,8 @@
 import { createStore } from '@leasehold/adapters';
 import { LeaseholdError, type AcquireRequest, type LeaseStore } from '@leasehold/core';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdCluster, trackTimers, until } from '@leasehold/testkit';
+import { EtcdCluster, TestCertificates, trackTimers, until } from '@leasehold/testkit';
 
 /**
  * Password auth and TLS, each on a private etcd (auth and client certificates are
@@ -151,25 +147,30 @@ describe('etcd password authentication', () => {
 });
 
 describe('etcd over TLS (etcds://)', () => {
-  let dir: string;
+  let certificates: TestCertificates;
+  /** An unrelated CA (and its certificates). */
+  let other: TestCertificates;
   let etcd: EtcdCluster;
   let pem: { ca: string; cert: string; key: string; otherCa: string };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'leasehold-etcd-tls-'));
-    const files = makeCertificates(dir);
+    certificates = TestCertificates.create();
+    other = TestCertificates.create();
     pem = {
-      ca: readFileSync(files.caFile, 'utf8'),
-      cert: readFileSync(files.clientCertFile, 'utf8'),
-      key: readFileSync(files.clientKeyFile, 'utf8'),
-      otherCa: readFileSync(files.otherCaFile, 'utf8'),
+      ca: certificates.ca,
+      cert: certificates.clientCert,
+      key: certificates.clientKey,
+      otherCa: other.ca,
     };
-    etcd = await EtcdCluster.start(undefined, { tls: { ...files, requireClientCert: true } });
+    const { caFile, serverCertFile, serverKeyFile, clientCertFile, clientKeyFile } = certificates;
+    const tls = { caFile, serverCertFile, serverKeyFile, clientCertFile, clientKeyFile };
+    etcd = await EtcdCluster.start(undefined, { tls: { ...tls, requireClientCert: true } });
   }, 30_000);
 
   afterAll(async () => {
     await etcd?.close();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    certificates?.dispose();
+    other?.dispose();
   });
 
   it('acquires, renews, watches and releases with a CA and a client certificate', async () => {
@@ -205,70 +206,3 @@ describe('etcd over TLS (etcds://)', () => {
     expect(failure.message).toMatch(/TLS/);
   });
 });
-
-/** A CA, the server and client certificates it signed, and an unrelated CA. */
-function makeCertificates(dir: string) {
-  const path = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  const ca = (name: string) => {
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      path(`${name}.key`),
-      '-out',
-      path(`${name}.pem`),
-    );
-  };
-  const signed = (name: string, extensions: string) => {
-    writeFileSync(path(`${name}.ext`), extensions);
-    openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      path(`${name}.key`),
-      '-out',
-      path(`${name}.csr`),
-    );
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      path(`${name}.csr`),
-      '-CA',
-      path('ca.pem'),
-      '-CAkey',
-      path('ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      path(`${name}.ext`),
-      '-out',
-      path(`${name}.pem`),
-    );
-  };
-  ca('ca');
-  ca('other-ca');
-  signed('server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  signed('client', 'extendedKeyUsage=clientAuth\n');
-  return {
-    caFile: path('ca.pem'),
-    otherCaFile: path('other-ca.pem'),
-    serverCertFile: path('server.pem'),
-    serverKeyFile: path('server.key'),
-    clientCertFile: path('client.pem'),
-    clientKeyFile: path('client.key'),
-  };
-}

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, PgBouncerFront, PostgresServer } from '@leasehold/testkit';
+import { freePort, PgBouncerFront, PostgresServer, TestCertificates } from '@leasehold/testkit';
 import { BIN, SidecarProcesses, oneLeader } from './helpers/sidecar-processes.js';
 
 /**
@@ -340,66 +340,23 @@ describe('PostgreSQL behind PgBouncer', () => {
 
 describe('TLS files, the same line on every backend', () => {
   let pki: { ca: string; cert: string; key: string; otherKey: string };
+  const certificates: TestCertificates[] = [];
   beforeAll(() => {
-    const openssl = (...args: string[]) =>
-      execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    openssl(
-      'req',
-      '-x509',
-      ...ec,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=lhsu CA',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-    );
-    openssl(
-      'req',
-      ...ec,
-      '-subj',
-      '/CN=lhsu client',
-      '-keyout',
-      'client.key',
-      '-out',
-      'client.csr',
-    );
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      'client.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-out',
-      'client.crt',
-    );
-    openssl(
-      'genpkey',
-      '-algorithm',
-      'EC',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-out',
-      'other.key',
-    );
-    for (const key of ['client.key', 'other.key']) {
-      keyMaterial.push(readFileSync(join(dir, key), 'utf8').split('\n')[1] ?? '');
+    // The other set's key belongs to another certificate.
+    const [own, other] = [TestCertificates.create(), TestCertificates.create()];
+    certificates.push(own, other);
+    for (const key of [own.clientKey, other.clientKey]) {
+      keyMaterial.push(key.split('\n')[1] ?? '');
     }
     pki = {
-      ca: join(dir, 'ca.crt'),
-      cert: join(dir, 'client.crt'),
-      key: join(dir, 'client.key'),
-      otherKey: join(dir, 'other.key'),
+      ca: own.caFile,
+      cert: own.clientCertFile,
+      key: own.clientKeyFile,
+      otherKey: other.clientKeyFile,
     };
+  });
+  afterAll(() => {
+    for (const set of certificates.splice(0)) set.dispose();
   });
 
   const junk = () => file('junk.pem', `not a certificate ${SECRET}\n`);

@@ -5,12 +5,15 @@ import { join } from 'node:path';
 
 /**
  * A throwaway CA and two certificates it signs: the server's (for 127.0.0.1 and localhost)
- * and a client's. Made with the openssl CLI; files live until `dispose()`.
+ * and a client's, as files and (the CA and the client's) as PEM text. Made with the openssl
+ * CLI; files live until `dispose()`. A second instance is an unrelated CA with its own keys.
  */
 export class TestCertificates {
   readonly caFile: string;
   readonly serverCertFile: string;
   readonly serverKeyFile: string;
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
   readonly ca: string;
   readonly clientCert: string;
   readonly clientKey: string;
@@ -19,9 +22,11 @@ export class TestCertificates {
     this.caFile = join(dir, 'ca.crt');
     this.serverCertFile = join(dir, 'server.crt');
     this.serverKeyFile = join(dir, 'server.key');
+    this.clientCertFile = join(dir, 'client.crt');
+    this.clientKeyFile = join(dir, 'client.key');
     this.ca = readFileSync(this.caFile, 'utf8');
-    this.clientCert = readFileSync(join(dir, 'client.crt'), 'utf8');
-    this.clientKey = readFileSync(join(dir, 'client.key'), 'utf8');
+    this.clientCert = readFileSync(this.clientCertFile, 'utf8');
+    this.clientKey = readFileSync(this.clientKeyFile, 'utf8');
   }
 
   static create(): TestCertificates {

@@ -37,11 +37,6 @@ export function randomLockId(): string {
   return randomBytes(8).readBigInt64BE(0).toString();
 }
 
-/** A name quoted as an SQL identifier. */
-export function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
 /**
  * A transfer's reservation (docs/design.md §3.6) lets the claimant ($2) in: there is none,
  * it lapsed by the database clock, or it names the claimant as successor or as the holder

@@ -1,4 +1,4 @@
-import { quoteIdentifier } from './queries.js';
+import { quoteIdentifier } from '../sql-identifier.js';
 
 /**
  * PostgreSQL's schema: the tables leasehold keeps in the namespace's schema, their

@@ -24,13 +24,13 @@ import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
 import { endsSession, errorCode, isMissingRelation, translateError } from './errors.js';
 import { assertOwnBackend } from './pooler.js';
+import { quoteIdentifier } from '../sql-identifier.js';
 import { MemberRows } from './members.js';
 import { wakeUpChannel, wakeUpTag, type WakeUpKey } from './notifications.js';
 import {
   CLOCK_TERM_SQL,
   HOLDS_LOCK_SQL,
   lockHeldSql,
-  quoteIdentifier,
   randomLockId,
   ADMITTED_BY_RESERVATION_SQL,
   TRY_LOCK_SQL,

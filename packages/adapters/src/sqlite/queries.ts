@@ -1,6 +1,6 @@
 /**
  * The lease table's SQL (store.ts runs it; the members table's is in members.ts). Table
- * names come quoted (quoteIdentifier), from the namespace.
+ * names come quoted (../sql-identifier.ts), from the namespace.
  */
 
 /** A lease row as selectLeaseSql reads it. */
@@ -23,11 +23,6 @@ export interface LeaseRow {
   reserved_until: number | null;
   reserved_ms: number | null;
   reserved_boot: string | null;
-}
-
-/** A name quoted as an SQL identifier. */
-export function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** Both tables, as the first version created them (later columns: addColumnSql). */

@@ -1,5 +1,3 @@
-import { watch as watchPath, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import {
   type AcquireRequest,
   type AcquireResult,
@@ -13,7 +11,9 @@ import {
 } from '@leasehold/core';
 import Database from 'better-sqlite3';
 import { hostNow, readBootId } from './boot-id.js';
+import { CommitWatch } from './commit-watch.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
+import { quoteIdentifier } from '../sql-identifier.js';
 import { translateError } from './errors.js';
 import { MemberRows } from './members.js';
 import {
@@ -22,7 +22,6 @@ import {
   createTablesSql,
   handOverSql,
   type LeaseRow,
-  quoteIdentifier,
   releaseSql,
   renewSql,
   RESERVATION_COLUMNS,
@@ -70,10 +69,8 @@ export class SqliteStore implements LeaseStore {
     isClosed: () => this.closed,
     failed: (error, op) => translateError(error, op, this.options),
   };
-  private readonly watchers = new Map<string, { lastSeen: string; listeners: Set<() => void> }>();
-  private watchTimer: NodeJS.Timeout | null = null;
-  private fileWatcher: FSWatcher | null = null;
-  private lastDataVersion = -1;
+  /** Other processes' commits, as wake-ups of watchers (commit-watch.ts). */
+  private readonly commits: CommitWatch;
   private readonly bootId: string;
 
   constructor(private readonly options: SqliteStoreOptions) {
@@ -92,6 +89,12 @@ export class SqliteStore implements LeaseStore {
       this.addColumn(this.leases, 'ttl_ms INTEGER');
       this.addColumn(this.membersTable, 'ttl_ms INTEGER');
       for (const column of RESERVATION_COLUMNS) this.addColumn(this.leases, column);
+    });
+    this.commits = new CommitWatch({
+      path: options.path,
+      intervalMs: options.watchIntervalMs,
+      dataVersion: () => this.db.pragma('data_version', { simple: true }) as number,
+      leaseVersion: (election) => this.leaseVersion(election),
     });
   }
 
@@ -225,44 +228,16 @@ export class SqliteStore implements LeaseStore {
     (work) => guardedCall(this.guard, 'member', work),
   );
 
-  /**
-   * SQLite has no notifications across processes. `PRAGMA data_version` changes when
-   * another connection commits, and it is checked (and, only then, whether this election's
-   * holder changed) whenever the OS reports a change to the database's files (inotify on
-   * Linux: every commit writes the WAL), and every `watchIntervalMs` in case a notification
-   * was missed. No timer ticks several times a second: an idle sidecar stays idle.
-   */
+  /** Wakes `onChange` when another process changes the election's lease (commit-watch.ts). */
   watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
-    if (this.closed || signal.aborted) return Promise.resolve();
-    let entry = this.watchers.get(election);
-    if (entry === undefined) {
-      entry = { lastSeen: this.leaseVersion(election), listeners: new Set() };
-      this.watchers.set(election, entry);
-    }
-    const watcher = entry;
-    watcher.listeners.add(onChange);
-    signal.addEventListener(
-      'abort',
-      () => {
-        watcher.listeners.delete(onChange);
-        if (watcher.listeners.size === 0) this.watchers.delete(election);
-        if (this.watchers.size === 0) this.stopWatchTimer();
-      },
-      { once: true },
-    );
-    if (this.watchTimer === null) {
-      this.watchTimer = setInterval(() => this.checkWatchers(), this.options.watchIntervalMs);
-      this.watchTimer.unref();
-      this.fileWatcher = this.watchFiles();
-    }
+    if (!this.closed) this.commits.add(election, onChange, signal);
     return Promise.resolve();
   }
 
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      this.stopWatchTimer();
-      this.watchers.clear();
+      this.commits.close();
       this.db.close();
     }
     return Promise.resolve();
@@ -290,49 +265,6 @@ export class SqliteStore implements LeaseStore {
       return row === undefined ? '' : `${row.term}:${row.token ?? ''}`;
     } catch {
       return '';
-    }
-  }
-
-  private checkWatchers(): void {
-    if (this.closed) return;
-    let dataVersion: number;
-    try {
-      dataVersion = this.db.pragma('data_version', { simple: true }) as number;
-    } catch {
-      return; // Busy or briefly unreadable: the next tick tries again.
-    }
-    if (dataVersion === this.lastDataVersion) return;
-    this.lastDataVersion = dataVersion;
-    for (const [election, watcher] of this.watchers) {
-      const version = this.leaseVersion(election);
-      if (version === watcher.lastSeen) continue;
-      watcher.lastSeen = version;
-      for (const onChange of watcher.listeners) onChange();
-    }
-  }
-
-  private stopWatchTimer(): void {
-    if (this.watchTimer !== null) clearInterval(this.watchTimer);
-    this.watchTimer = null;
-    this.fileWatcher?.close();
-    this.fileWatcher = null;
-  }
-
-  /**
-   * Changes to the database and its WAL, from the OS. The directory is watched rather than
-   * the files: SQLite deletes and recreates the WAL, and a watch on a deleted file goes
-   * quiet. Without file notifications (some network file systems) the timer alone serves.
-   */
-  private watchFiles(): FSWatcher | null {
-    const name = basename(this.options.path);
-    try {
-      const watcher = watchPath(dirname(this.options.path), { persistent: false }, (_, file) => {
-        if (file === null || file.startsWith(name)) this.checkWatchers();
-      });
-      watcher.on('error', () => watcher.close());
-      return watcher;
-    } catch {
-      return null;
     }
   }
 }
