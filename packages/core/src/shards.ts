@@ -97,7 +97,13 @@ export class ShardGroup extends EventEmitter<ShardGroupEvents> {
       this.shardElector(shard, options),
     );
     this.id = this.electors[0]?.id ?? options.id;
-    this.balancer = new ShardBalancer(this.balancerHost(), options.balance);
+    // A store that cannot transfer cannot move shards: standing back is all that spreads them.
+    const { transfer, members } = options.store;
+    const canMove = transfer !== undefined && members !== undefined;
+    this.balancer = new ShardBalancer(this.balancerHost(), {
+      ...options.balance,
+      ...(canMove ? {} : { maxTransfers: 0 }),
+    });
   }
 
   /** Start every shard's elector and the member observations that balance them. */

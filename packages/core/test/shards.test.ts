@@ -1,4 +1,10 @@
-import { ShardGroup, surplus, type ShardGroupOptions, type ShardView } from '@leasehold/core';
+import {
+  ShardGroup,
+  surplus,
+  type LeaseStore,
+  type ShardGroupOptions,
+  type ShardView,
+} from '@leasehold/core';
 import {
   FreezableClock,
   ManualClock,
@@ -35,14 +41,15 @@ class Shards {
 
   constructor(private readonly options: Partial<ShardGroupOptions> = {}) {}
 
-  add(id: string): Replica {
+  /** A replica on its own connection; `as` changes what the group sees of the store. */
+  add(id: string, as: (store: MemoryStore) => LeaseStore = (store) => store): Replica {
     const store = this.backend.connect();
     const clock = new FreezableClock(this.clock);
     const group = new ShardGroup({
       name: 'reports',
       count: SHARDS,
       id,
-      store,
+      store: as(store),
       clock,
       ttlMs: TTL_MS,
       retryIntervalMs: RETRY_MS,
@@ -244,6 +251,32 @@ describe('ShardGroup', () => {
     });
     expect(seen.at(-1)).toBe(SHARDS);
     expect(solo.group.status()).toMatchObject({ name: 'reports', id: 'solo', count: SHARDS });
+  });
+
+  it('on a store that cannot transfer, tries no move (a newcomer waits for free shards)', async () => {
+    shards = new Shards();
+    const withoutTransfer = (store: MemoryStore): LeaseStore => {
+      const { members } = store;
+      return {
+        backend: 'memory',
+        tryAcquire: (request) => store.tryAcquire(request),
+        renew: (lease) => store.renew(lease),
+        release: (lease) => store.release(lease),
+        read: (election) => store.read(election),
+        close: () => store.close(),
+        members,
+        watch: (election, onChange, signal) => store.watch(election, onChange, signal),
+      };
+    };
+    const [first, second] = ['first', 'second'].map((id) => shards.add(id, withoutTransfer));
+    const moved: unknown[] = [];
+    for (const replica of [first, second]) replica?.group.on('moved', (e) => moved.push(e));
+    first?.group.start();
+    await shards.until(() => first?.group.owned().length === SHARDS, TTL_MS);
+    second?.group.start();
+    await shards.advance(3 * TTL_MS);
+    expect(moved).toEqual([]);
+    expect(first?.group.owned()).toHaveLength(SHARDS);
   });
 
   it('refuses a bad count or name, naming the field', () => {
