@@ -236,6 +236,25 @@ describe('ShardGroup', () => {
     expect(drained.group.owned()).toEqual([]);
   });
 
+  it('an unhealthy candidate’s shards move to the healthy ones, spread', async () => {
+    shards = new Shards({ steering: { health: { failureThreshold: 1, minTenureMs: TTL_MS } } });
+    const replicas = ['a', 'b', 'c', 'd', 'e'].map((id) => shards.add(id));
+    for (const replica of replicas) {
+      replica.group.setAppHealth(true);
+      replica.group.start();
+    }
+    await shards.until(() => shards.balanced(), 3 * TTL_MS);
+    const sick = replicas[2] as Replica;
+    sick.group.setAppHealth(false);
+    const others = replicas.filter((replica) => replica !== sick);
+    await shards.until(
+      () =>
+        sick.group.owned().length === 0 &&
+        others.every((replica) => replica.group.owned().length === 16),
+      4 * TTL_MS,
+    );
+  });
+
   it('reports owned shards with their terms, and an event on each change', async () => {
     shards = new Shards();
     const solo = shards.add('solo');
