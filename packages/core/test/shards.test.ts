@@ -12,6 +12,7 @@ import {
   type MemoryStore,
 } from '@leasehold/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { variantOf } from './harness.js';
 
 /**
  * Shard groups (docs/shards.md) in simulated time on the memory store: balance at start,
@@ -274,19 +275,12 @@ describe('ShardGroup', () => {
 
   it('on a store that cannot transfer, tries no move (a newcomer waits for free shards)', async () => {
     shards = new Shards();
-    const withoutTransfer = (store: MemoryStore): LeaseStore => {
-      const { members } = store;
-      return {
-        backend: 'memory',
-        tryAcquire: (request) => store.tryAcquire(request),
-        renew: (lease) => store.renew(lease),
-        release: (lease) => store.release(lease),
-        read: (election) => store.read(election),
-        close: () => store.close(),
-        members,
+    // The memory store with its member records and watch, but no transfer.
+    const withoutTransfer = (store: MemoryStore): LeaseStore =>
+      variantOf(store, {
+        members: store.members,
         watch: (election, onChange, signal) => store.watch(election, onChange, signal),
-      };
-    };
+      });
     const [first, second] = ['first', 'second'].map((id) => shards.add(id, withoutTransfer));
     const moved: unknown[] = [];
     for (const replica of [first, second]) replica?.group.on('moved', (e) => moved.push(e));
