@@ -186,6 +186,13 @@ export interface ElectorOptions extends ElectionTimingOptions {
    * does before a resign. Its failure does not stop the transfer.
    */
   readonly beforeHandOver?: () => Promise<void>;
+  /**
+   * Asked when this follower finds the lock free (and any priority wait is over), with how
+   * long it has seen it free: how many ms more to wait before claiming it, 0 for now. A
+   * `ShardGroup` stands back this way so that candidates below their share get free shards
+   * first (docs/shards.md). With it, a follower reads before it claims. Must not throw.
+   */
+  readonly freeLockDelay?: (freeForMs: number) => number;
 }
 
 /**
@@ -245,6 +252,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private readonly heartbeat: MemberHeartbeat;
   private readonly steering: Steering;
   private readonly beforeHandOver: () => Promise<void>;
+  private readonly freeLockDelay: ((freeForMs: number) => number) | null;
   /** Monotonic time the current tenure began (`elected`), or null. */
   private electedAt: number | null = null;
 
@@ -304,6 +312,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       steering: () => this.steering.published(),
     });
     this.beforeHandOver = options.beforeHandOver ?? (() => Promise.resolve());
+    this.freeLockDelay = options.freeLockDelay ?? null;
     this.steering = new Steering(this.steeringHost(), options.steering ?? {});
     const { retryIntervalMs, ttlMs } = this.timing;
     this.storeBackoff = new Backoff(
@@ -661,7 +670,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
    */
   private async priorityWait(): Promise<number> {
     const higherLevels = this.heartbeat.higherPriorityLevels();
-    if (higherLevels === 0) return 0;
+    if (higherLevels === 0 && this.freeLockDelay === null) return 0;
     let current: LeaseRecord | null;
     try {
       current = await this.calls.call('read', () => this.store.read(this.election));
@@ -678,7 +687,9 @@ export class Elector extends EventEmitter<ElectorEvents> {
     const reserved = await this.reservationWait();
     if (reserved !== null) return reserved;
     this.freeSince ??= now;
-    return this.freeSince + higherLevels * this.timing.retryIntervalMs - now;
+    const wait = this.freeSince + higherLevels * this.timing.retryIntervalMs - now;
+    if (wait > 0 || this.freeLockDelay === null) return wait;
+    return this.freeLockDelay(now - this.freeSince);
   }
 
   // ---------------------------------------------------------------- transitions

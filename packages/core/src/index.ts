@@ -19,3 +19,16 @@ export { compareVersions, parseSemVer, versionKey } from './version-order.js';
 export type { DrainOutcome, SteeringOptions, SteeringState } from './steering.js';
 export { handoffMs, transferReservationMs, type TransferOutcome } from './transfer.js';
 export { HealthGate, type HealthGateOptions } from './health-gate.js';
+export {
+  MAX_SHARDS,
+  ShardGroup,
+  type OwnedShard,
+  type ShardDeposedEvent,
+  type ShardElectedEvent,
+  type ShardGroupEvents,
+  type ShardGroupOptions,
+  type ShardGroupStatus,
+  type ShardMoveEvent,
+} from './shards.js';
+export type { ShardBalanceOptions } from './shard-balancer.js';
+export { fairShare, planMoves, surplus, type ShardMove, type ShardView } from './shard-plan.js';
