@@ -27,7 +27,7 @@ const STORES = {
   redis: 'redis://127.0.0.1:6379',
   postgres: 'postgres://postgres@127.0.0.1:5432/test',
   etcd: 'etcd://127.0.0.1:2379',
-  zookeeper: 'zk://127.0.0.1:2181',
+  zk: 'zk://127.0.0.1:2181',
 };
 const ROOT = new URL('..', import.meta.url).pathname;
 const p50 = (samples) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
