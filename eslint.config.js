@@ -112,20 +112,6 @@ export default tseslint.config(
     }),
   },
   {
-    // leasehold run's watchdog runs beside every command: Node's standard library and its
-    // own two helper files only, no Fastify, pino or store client.
-    files: [
-      'packages/sidecar/src/run/watchdog.ts',
-      'packages/sidecar/src/run/watchdog-protocol.ts',
-      'packages/sidecar/src/run/process-group.ts',
-    ],
-    rules: restrictImports({
-      regex: String.raw`^(?!node:|\./watchdog-protocol\.js$|\./process-group\.js$)`,
-      message:
-        'the watchdog imports only node: modules, watchdog-protocol.js and process-group.js.',
-    }),
-  },
-  {
     // A function a newcomer can hold in their head: split by concern past this. Suite
     // definitions (one describe with its cases) are exempt.
     files: ['packages/*/src/**/*.ts', 'chaos/src/**/*.ts'],

@@ -1,9 +1,12 @@
 // Idle footprint of a sidecar that leads: RSS and CPU over a minute (docs/design.md §6).
 // Usage: node bench/footprint.mjs [--store redis://127.0.0.1:6379] [--seconds 60] [--settle 90]
-//        [--node-flags=--max-semi-space-size=1]
+//        [--node-flags=--max-semi-space-size=1] [--run]
+// --run measures a leading `leasehold run -- sleep …` candidate: the sidecar and its watchdog
+// processes together (the command itself, the user's job, not counted), RSS and PSS (PSS
+// shares the pages several processes map, such as the Node binary's, between them).
 // Build first (pnpm build). Linux only (reads /proc).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stopProcess } from './lib/sidecar.mjs';
@@ -19,6 +22,7 @@ const { values } = parseArgs({
     // V8/Node flags for the sidecar's node, e.g. "--max-semi-space-size=1".
     'node-flags': { type: 'string' },
     'store-prefix': { type: 'string', default: 'lhpf_bench' },
+    run: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -28,19 +32,53 @@ const ticksPerSecond = 100; // USER_HZ on Linux
 const args = ['--store', values.store, '--election', `bench-idle-${process.pid}`, '--port', '0'];
 args.push('--store-prefix', values['store-prefix']);
 const nodeFlags = (values['node-flags'] ?? '').split(' ').filter(Boolean);
-const child = spawn(process.execPath, [...nodeFlags, bin, ...args], {
+const runArgs = values.run ? ['run', ...args, '--', 'sleep', '1000000'] : args;
+const child = spawn(process.execPath, [...nodeFlags, bin, ...runArgs], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
-await new Promise((resolve) =>
-  createInterface({ input: child.stdout }).on('line', (line) => JSON.parse(line).url && resolve()),
-);
+// Ready once it listens, and in run mode once its command runs (its group is not counted).
+let commandGroup = null;
+await new Promise((resolve) => {
+  let listening = false;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const entry = JSON.parse(line);
+    if (entry.url) listening = true;
+    if (entry.event === 'command-started') commandGroup = entry.pid;
+    if (listening && (!values.run || commandGroup !== null)) resolve();
+  });
+});
 
-const rssMb = () =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
-const cpuTicks = () => {
-  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-};
+const procField = (pid, file, name) =>
+  Number(new RegExp(`${name}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'))[1]);
+const stat = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+/** The sidecar and every process under it but the command's group (fields: ppid 1, pgrp 2). */
+function measured() {
+  const procs = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  const parents = new Map();
+  for (const pid of procs) {
+    try {
+      const fields = stat(pid);
+      parents.set(Number(pid), { ppid: Number(fields[1]), pgrp: Number(fields[2]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const under = (pid) => {
+    for (let p = pid; p > 1; p = parents.get(p)?.ppid ?? 0) if (p === child.pid) return true;
+    return false;
+  };
+  return [...parents]
+    .filter(([pid, p]) => under(pid) && p.pgrp !== commandGroup)
+    .map(([pid]) => pid);
+}
+const sumKb = (file, name) => measured().reduce((sum, pid) => sum + procField(pid, file, name), 0);
+const rssMb = () => sumKb('status', 'VmRSS') / 1024;
+const pssMb = () => sumKb('smaps_rollup', 'Pss') / 1024;
+const cpuTicks = () =>
+  measured().reduce((sum, pid) => {
+    const fields = stat(pid);
+    return sum + Number(fields[11]) + Number(fields[12]); // utime + stime
+  }, 0);
 
 // RSS during start-up and settling, every 10 s, to show where the steady state begins.
 const settling = [];
@@ -52,12 +90,21 @@ while (performance.now() < settleUntil) {
 const startTicks = cpuTicks();
 const startedAt = performance.now();
 const samples = [];
+const pssSamples = [];
 while (performance.now() - startedAt < seconds * 1_000) {
   samples.push(rssMb());
+  pssSamples.push(pssMb());
   await new Promise((resolve) => setTimeout(resolve, 1_000));
 }
 const maxRss = Math.max(...samples);
-const medianRss = [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const medianRss = median(samples);
+const medianPss = median(pssSamples);
+const processes = measured().map((pid) => ({
+  cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ').slice(-60),
+  rssMb: procField(pid, 'status', 'VmRSS') / 1024,
+  pssMb: procField(pid, 'smaps_rollup', 'Pss') / 1024,
+}));
 const elapsedS = (performance.now() - startedAt) / 1_000;
 const cpuPercent = ((cpuTicks() - startTicks) / ticksPerSecond / elapsedS) * 100;
 await stopProcess(child);
@@ -65,12 +112,25 @@ if (values.json) {
   const backend = values.store.split(':')[0];
   const settlingMb = settling.map(Number);
   console.log(
-    JSON.stringify({ backend, medianRssMb: medianRss, maxRssMb: maxRss, cpuPercent, settlingMb }),
+    JSON.stringify({
+      backend,
+      run: values.run,
+      medianRssMb: medianRss,
+      maxRssMb: maxRss,
+      medianPssMb: medianPss,
+      cpuPercent,
+      settlingMb,
+      processes,
+    }),
   );
   process.exit(0);
 }
 console.log(
   `settling (MB every 10 s): ${settling.join(' ')}\n` +
     `idle ${elapsedS.toFixed(0)} s on ${values.store.split(':')[0]}${nodeFlags.length > 0 ? ` (${nodeFlags.join(' ')})` : ''}, after ${values.settle} s: ` +
-    `RSS median ${medianRss.toFixed(1)} MB, max ${maxRss.toFixed(1)} MB, CPU ${cpuPercent.toFixed(2)} % of a core`,
+    `${values.run ? 'run mode, all processes but the command: ' : ''}` +
+    `RSS median ${medianRss.toFixed(1)} MB, max ${maxRss.toFixed(1)} MB, PSS median ${medianPss.toFixed(1)} MB, CPU ${cpuPercent.toFixed(2)} % of a core\n` +
+    processes
+      .map((p) => `  ${p.cmd}: RSS ${p.rssMb.toFixed(1)} MB, PSS ${p.pssMb.toFixed(1)} MB`)
+      .join('\n'),
 );

@@ -316,6 +316,42 @@ function runtimesSection() {
         `| ${r.node} | ${ms(r.startMs.node)} | ${backends.map((b) => ms(r.startMs[b])).join(' | ')} | ${backends.map((b) => `${r.idleRssMb[b].toFixed(1)} MB`).join(' | ')} |`,
     ),
     '',
+    ...footprintTargets(runtimes),
+  ];
+}
+
+/** Issue 28's footprint targets, per runtime: the worst backend against each. */
+function footprintTargets(runtimes) {
+  if (!runtimes.every((r) => r.run && r.idleCpuPercent)) return [];
+  const worst = (values, unit, digits) => {
+    const [backend, value] = Object.entries(values).sort(([, a], [, b]) => b - a)[0];
+    return {
+      value,
+      text: `${value.toFixed(digits)} ${unit} (${BACKEND_NAMES[backend] ?? backend})`,
+    };
+  };
+  const verdict = (value, limit, unit) =>
+    value <= limit ? 'met' : `missed by ${(value - limit).toFixed(unit === 'ms' ? 0 : 1)} ${unit}`;
+  const rows = runtimes.flatMap((r) => {
+    const starts = Object.fromEntries(Object.entries(r.startMs).filter(([b]) => b !== 'node'));
+    const start = worst(starts, 'ms', 0);
+    const rss = worst(r.idleRssMb, 'MB', 1);
+    const cpu = worst(r.idleCpuPercent, '%', 2);
+    const run = `${r.run.rssMb.toFixed(1)} MB RSS (PSS ${r.run.pssMb.toFixed(1)} MB)`;
+    return [
+      `| sidecar idle RSS ≤ 50 MB, every backend | ${r.node} | ${rss.text} | ${verdict(rss.value, 50, 'MB')} |`,
+      `| run mode ≤ 90 MB, sidecar and watchdog (Redis) | ${r.node} | ${run} | ${verdict(r.run.rssMb, 90, 'MB')} |`,
+      `| start to first leader ≤ 250 ms (p50), every backend | ${r.node} | ${start.text} | ${verdict(start.value, 250, 'ms')} |`,
+      `| idle CPU ≤ 0.5 % of a core, every backend | ${r.node} | ${cpu.text} | ${verdict(cpu.value, 0.5, '%')} |`,
+    ];
+  });
+  return [
+    'Footprint targets (issue 28), worst backend per runtime; RSS after settling, the same run:',
+    '',
+    '| target | runtime | measured | verdict |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+    '',
   ];
 }
 

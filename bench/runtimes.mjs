@@ -1,13 +1,15 @@
 // Start-up and idle footprint of the `leasehold` command on every Node runtime CI tests on
 // (the machine's node and scripts/runtimes.sh's): writes bench/results/runtimes.json, which
-// bench/report.mjs renders into RESULTS.md ("Node runtimes").
+// bench/report.mjs renders into RESULTS.md ("Node runtimes"). Idle footprint: a sidecar per
+// backend, and a `leasehold run` candidate on Redis (sidecar and watchdog together, RSS and
+// PSS; footprint.mjs --run), all side by side. A runtime not installed is skipped.
 //
 //   node bench/runtimes.mjs [--rounds 5] [--settle 60] [--seconds 30]
 //
 // Needs the test stores, a build, and `bash scripts/runtimes.sh install`. Each runtime runs
 // this file again with --one: the helpers start sidecars with process.execPath.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runtimeNodes } from '../scripts/runtime-nodes.mjs';
@@ -25,6 +27,7 @@ const STORES = {
   redis: 'redis://127.0.0.1:6379',
   postgres: 'postgres://postgres@127.0.0.1:5432/test',
   etcd: 'etcd://127.0.0.1:2379',
+  zk: 'zk://127.0.0.1:2181',
 };
 const ROOT = new URL('..', import.meta.url).pathname;
 const p50 = (samples) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
@@ -40,15 +43,22 @@ async function measureThisRuntime() {
   const idle = await Promise.all(
     Object.values(STORES).map((url) => runScript('footprint.mjs', ['--store', url, ...idleArgs])),
   );
+  const runMode = await runScript('footprint.mjs', ['--store', STORES.redis, '--run', ...idleArgs]);
   const rss = Object.fromEntries(idle.map((r) => [r.backend, r.medianRssMb]));
-  return { node: process.version, startMs: start, idleRssMb: rss };
+  const cpu = Object.fromEntries(idle.map((r) => [r.backend, r.cpuPercent]));
+  const run = {
+    rssMb: runMode.medianRssMb,
+    pssMb: runMode.medianPssMb,
+    processes: runMode.processes,
+  };
+  return { node: process.version, startMs: start, idleRssMb: rss, idleCpuPercent: cpu, run };
 }
 
 if (values.one) {
   console.log(JSON.stringify(await measureThisRuntime()));
 } else {
   const results = { date: new Date().toISOString(), loadavg: loadavg()[0], runtimes: [] };
-  for (const node of runtimeNodes()) {
+  for (const node of runtimeNodes().filter((path) => existsSync(path))) {
     const args = [new URL(import.meta.url).pathname, '--one', ...process.argv.slice(2)];
     const out = execFileSync(node, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
     results.runtimes.push(JSON.parse(out.trim().split('\n').at(-1)));

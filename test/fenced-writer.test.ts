@@ -146,7 +146,7 @@ describe('examples/fenced-writer', () => {
 /** The watchdog of a `leasehold run` sidecar and the process group of its job. */
 function processesOf(candidate: RunCandidate): { watchdog: number; jobGroup: number } {
   const watchdog = childProcesses(candidate.pid).find((child) =>
-    child.cmdline.includes('watchdog.js'),
+    child.cmdline.includes('watchdog.bash'),
   );
   const job = watchdog === undefined ? undefined : childProcesses(watchdog.pid)[0];
   if (watchdog === undefined || job === undefined) throw new Error(`${candidate.id} runs no job`);

@@ -32,13 +32,6 @@ describe('layering: sidecar → adapters → core', () => {
     ],
     ['packages/adapters/src/x.ts', "import '../../core/src/elector.js';", 'by its name'],
     ['packages/sidecar/src/x.ts', "import '../../adapters/src/index.js';", 'by its name'],
-    ['packages/sidecar/src/run/watchdog.ts', "import 'pino';", 'the watchdog imports only'],
-    [
-      'packages/sidecar/src/run/watchdog.ts',
-      "import '../sidecar.js';",
-      'the watchdog imports only',
-    ],
-    ['packages/sidecar/src/run/process-group.ts', "import '@leasehold/core';", 'the watchdog'],
     // The test kit: tests, chaos and bench only; it leans on nothing but Node.
     ['packages/core/src/x.ts', "import '@leasehold/testkit';", 'must not import the test kit'],
     ['packages/adapters/src/x.ts', "import '@leasehold/testkit';", 'must not import the test kit'],
@@ -72,8 +65,6 @@ describe('layering: sidecar → adapters → core', () => {
     ['packages/adapters/src/x.ts', "import 'ioredis';"],
     ['packages/sidecar/src/x.ts', "import '@leasehold/adapters';"],
     ['packages/sidecar/src/x.ts', "import '@leasehold/core';"],
-    ['packages/sidecar/src/run/watchdog.ts', "import { spawn } from 'node:child_process';"],
-    ['packages/sidecar/src/run/watchdog.ts', "import './watchdog-protocol.js';"],
     ['packages/testkit/src/x.ts', "import { spawn } from 'node:child_process';"],
     ['packages/testkit/src/stores/x.ts', "import '../netlab.js';"],
     ['packages/adapters/test/x.test.ts', "import { until } from '@leasehold/testkit';"],

@@ -65,14 +65,7 @@ const NOT_IN_SHORT_RUN = new Set([
 ]);
 
 /** Faults of the processes `leasehold run` is made of: run with commands. */
-const PROCESS_FAULTS = new Set([
-  'kill',
-  'freeze',
-  'kill-watchdog',
-  'kill-standby-watchdog',
-  'kill-tree',
-  'freeze-job',
-]);
+const PROCESS_FAULTS = new Set(['kill', 'freeze', 'kill-watchdog', 'kill-tree', 'freeze-job']);
 const ON_REDIS_ALONE = ['many', 'bad-input'];
 
 const scenarioList = (keep: (name: string) => boolean): string =>

@@ -13,8 +13,7 @@ import { startWithLeader, TRIO, type Scenario } from './scenario.js';
 
 /**
  * Faults of `leasehold run`'s own processes (commands mode only): the watchdog between the
- * sidecar and the job, the standby watchdog each candidate keeps started, the whole tree,
- * and the job's process group. The checker sees any two jobs at once or a job on a stale
+ * sidecar and the job, the whole tree, and the job's process group. The checker sees any two jobs at once or a job on a stale
  * term; each scenario also checks that the job runs again after the fault.
  */
 
@@ -28,9 +27,9 @@ async function leaderWithJob(round: Round): Promise<{ leader: Sidecar; run: JobR
   return { leader, run };
 }
 
-/** The watchdogs (`watchdog.js`) the sidecar started and that still run. */
+/** The watchdogs (`watchdog.bash`) the sidecar started and that still run. */
 function watchdogsOf(sidecar: Sidecar): number[] {
-  return childrenOf(sidecar.pid).filter((pid) => commandLineOf(pid).includes('watchdog.js'));
+  return childrenOf(sidecar.pid).filter((pid) => commandLineOf(pid).includes('watchdog.bash'));
 }
 
 /** After the fault at `at`, the job must run again (here or elsewhere) within the bound. */
@@ -56,7 +55,7 @@ export const killWatchdog: Scenario = {
   async run(round) {
     const { leader, run } = await leaderWithJob(round);
     const watchdog = parentOf(run.pid);
-    if (watchdog === null || !commandLineOf(watchdog).includes('watchdog.js')) {
+    if (watchdog === null || !commandLineOf(watchdog).includes('watchdog.bash')) {
       throw new Error(`the job ${run.pid} has no watchdog for a parent (${watchdog ?? 'gone'})`);
     }
     const at = round.recorder.time();
@@ -66,30 +65,10 @@ export const killWatchdog: Scenario = {
   },
 };
 
-export const killStandbyWatchdog: Scenario = {
-  name: 'kill-standby-watchdog',
-  summary:
-    'every candidate’s standby watchdog is SIGKILLed, then the leader SIGTERMed: the next leader runs the job',
-  backends: EVERY_BACKEND,
-  commandsOnly: true,
-  async run(round) {
-    const { leader, run } = await leaderWithJob(round);
-    const running = parentOf(run.pid);
-    const standbys = round.running.flatMap((s) => watchdogsOf(s)).filter((w) => w !== running);
-    round.mark('SIGKILL', `standby watchdogs ${standbys.join(', ')}`);
-    for (const pid of standbys) process.kill(pid, 'SIGKILL');
-    // Let the candidates notice before one of them has to run the job.
-    await pause(round.timing.retryMs * 2);
-    const at = round.recorder.time();
-    await round.stop(leader);
-    await checkJobRunsAgain(round, at, run.pid);
-  },
-};
-
 export const killTree: Scenario = {
   name: 'kill-tree',
   summary:
-    'the leader’s whole tree is SIGKILLed at once: the sidecar’s group, its watchdogs and the job’s group',
+    'the leader’s whole tree is SIGKILLed at once: the sidecar’s group, its watchdog and the job’s group',
   backends: EVERY_BACKEND,
   commandsOnly: true,
   async run(round) {

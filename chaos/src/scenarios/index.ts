@@ -1,7 +1,7 @@
 import { badInput } from './bad-input.js';
 import { clockJump } from './clock-jump.js';
 import { clusterFailover, clusterMasterKill, clusterMigrate } from './cluster-faults.js';
-import { freezeJob, killStandbyWatchdog, killTree, killWatchdog } from './command-faults.js';
+import { freezeJob, killTree, killWatchdog } from './command-faults.js';
 import { cut, lateAnswers, stall } from './network-faults.js';
 import { pgFailover } from './postgres-faults.js';
 import { freeze, kill, many } from './process-faults.js';
@@ -31,7 +31,6 @@ export const SCENARIOS: readonly Scenario[] = [
   kill,
   freeze,
   killWatchdog,
-  killStandbyWatchdog,
   killTree,
   freezeJob,
   cut,

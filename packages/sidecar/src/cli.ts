@@ -3,9 +3,14 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeConfig, loadConfig } from './config/config.js';
 import { FIELDS, SECRET_FILE_OPTIONS, helpText, type SidecarConfig } from './config/fields.js';
 import type { Logger } from 'pino';
-import { LeaderOnlyCommand, findExecutable } from './run/run.js';
+import { LeaderOnlyCommand, findExecutable, watchdogShellOrProblem } from './run/run.js';
 import { createLogger, serve, type Attachment } from './sidecar.js';
-import { EXIT_CONFIGURATION, StartupFailure, exitOnStartupFailure } from './startup-failure.js';
+import {
+  EXIT_CONFIGURATION,
+  EXIT_ENVIRONMENT,
+  StartupFailure,
+  exitOnStartupFailure,
+} from './startup-failure.js';
 import { commandGraceMs, commandGraceProblem } from './run/stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
 import { statusUrl } from './status/status-target.js';
@@ -173,6 +178,10 @@ function addRunCommand(program: Command): void {
           EXIT_CONFIGURATION,
         ),
       );
+    }
+    const shell = watchdogShellOrProblem();
+    if (shell instanceof Error) {
+      exitOnStartupFailure(new StartupFailure(shell.message, EXIT_ENVIRONMENT));
     }
     // Attached before the election starts: an election won during start-up is not missed.
     const attach = (elector: Elector, log: Logger, config: SidecarConfig): Attachment => {

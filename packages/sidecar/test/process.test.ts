@@ -503,4 +503,17 @@ describe('leasehold run', () => {
       'leasehold: invalid command: "no-such-command-here"; an executable file, by path or on PATH',
     );
   });
+
+  it('exits 1 with one line when there is no bash for the watchdog', () => {
+    // The command by its path, so that a PATH without bash finds it all the same.
+    const result = spawnSync(
+      process.execPath,
+      [BIN, 'run', '--store', BACKENDS[0][1], '--', process.execPath],
+      { encoding: 'utf8', timeout: 20_000, env: { ...process.env, PATH: '/nonexistent' } },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      "leasehold: the watchdog of leasehold run needs bash 4 or later on PATH and Linux's /proc: no bash found",
+    );
+  });
 });

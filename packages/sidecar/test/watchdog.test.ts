@@ -8,7 +8,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WatchedCommand, spawnWatchdog } from '../src/run/watched-command.js';
 import {
   REPORT_FD,
-  hostMonotonicMs,
+  planLine,
+  watchdogClockMs,
   type StopPlan,
   type WatchdogReport,
 } from '../src/run/watchdog-protocol.js';
@@ -17,7 +18,7 @@ import { leftRunning, running, until } from '@leasehold/testkit';
 /**
  * The watchdog process on its own, driven the way the sidecar drives it: plans on its
  * stdin, reports on fd 3. The command under it records its pid, its children's pids and
- * each SIGTERM (with the host's monotonic time) in a file.
+ * each SIGTERM (with the time on the watchdog's clock, /proc/uptime) in a file.
  */
 
 const dir = mkdtempSync(join(tmpdir(), 'lhrn-watchdog-'));
@@ -31,7 +32,8 @@ const COMMAND = `
   const { spawn } = require('node:child_process');
   const { appendFileSync } = require('node:fs');
   const [file, stubborn, depth = '0'] = process.argv.slice(2);
-  const now = () => Number(process.hrtime.bigint()) / 1e6;
+  const { readFileSync } = require('node:fs');
+  const now = () => Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000);
   const log = (line) => appendFileSync(file, line + '\\n');
   if (depth === '0') {
     for (const childStubborn of ['0', '1'])
@@ -100,16 +102,16 @@ function startWatchdog(stubborn: boolean, firstPlan: StopPlan): Watchdog {
   );
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   const send = (plan: StopPlan): void => {
-    child.stdin?.write(`${JSON.stringify(plan)}\n`);
+    child.stdin?.write(planLine(plan));
   };
-  send(firstPlan);
+  child.stdin?.write(planLine({ ...firstPlan, term: 1 }));
   return { child, file, reports, exited, send };
 }
 
 /** A plan far enough ahead that nothing is signalled during the test unless it says so. */
 const later = (): StopPlan => ({
-  termAt: hostMonotonicMs() + 60_000,
-  killAt: hostMonotonicMs() + 61_000,
+  termAt: watchdogClockMs() + 60_000,
+  killAt: watchdogClockMs() + 61_000,
 });
 
 /** Wait for the command and its three descendants to have started; returns their pids. */
@@ -144,11 +146,11 @@ describe('the watchdog', () => {
   it('sends SIGTERM, then SIGKILL, when the last plan comes due without a newer one', async () => {
     const watchdog = startWatchdog(true, later());
     const pids = await groupStarted(watchdog);
-    const termAt = hostMonotonicMs() + 300;
+    const termAt = watchdogClockMs() + 300;
     const killAt = termAt + 400;
     watchdog.send({ termAt, killAt });
     expect(await watchdog.exited).toBe(0);
-    const goneAt = hostMonotonicMs();
+    const goneAt = watchdogClockMs();
     const [term] = recorded(watchdog.file).terms;
     // Never before its time (that would stop a healthy leader's command), and promptly.
     expect(term).toBeGreaterThanOrEqual(termAt);
@@ -167,13 +169,13 @@ describe('the watchdog', () => {
   it('keeps the command running while newer plans push the deadline later', async () => {
     const watchdog = startWatchdog(false, later());
     const pids = await groupStarted(watchdog);
-    const firstTermAt = hostMonotonicMs() + 300;
+    const firstTermAt = watchdogClockMs() + 300;
     let lastTermAt = firstTermAt;
     watchdog.send({ termAt: firstTermAt, killAt: firstTermAt + 500 });
     // Renewals: every 100 ms the deadline moves 300 ms ahead, for a second.
-    while (hostMonotonicMs() < firstTermAt + 700) {
+    while (watchdogClockMs() < firstTermAt + 700) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      lastTermAt = hostMonotonicMs() + 300;
+      lastTermAt = watchdogClockMs() + 300;
       watchdog.send({ termAt: lastTermAt, killAt: lastTermAt + 500 });
     }
     expect(recorded(watchdog.file).terms).toEqual([]);
@@ -186,7 +188,7 @@ describe('the watchdog', () => {
   });
 
   it('does not start a command whose first plan has already run out', async () => {
-    const past = hostMonotonicMs() - 1;
+    const past = watchdogClockMs() - 1;
     const watchdog = startWatchdog(false, { termAt: past, killAt: past });
     expect(await watchdog.exited).toBe(0);
     expect(watchdog.reports).toEqual([
@@ -197,16 +199,14 @@ describe('the watchdog', () => {
 
   it('starts by the newest plan already in its pipe, not by a start order that ran out', async () => {
     // A watchdog slow to start (a busy host) finds renewals queued behind its start order.
-    const past = hostMonotonicMs() - 1;
+    const past = watchdogClockMs() - 1;
     const child = spawnWatchdog(process.execPath, [commandFile, join(dir, 'queued.log'), '0'], env);
     watchdogs.push(child);
     const reports: WatchdogReport[] = [];
     createInterface({ input: child.stdio[REPORT_FD] as Readable }).on('line', (line) =>
       reports.push(JSON.parse(line) as WatchdogReport),
     );
-    child.stdin?.write(
-      `${JSON.stringify({ termAt: past, killAt: past })}\n${JSON.stringify(later())}\n`,
-    );
+    child.stdin?.write(`${planLine({ termAt: past, killAt: past, term: 1 })}${planLine(later())}`);
     await until(`reports.some((r) => r.event === 'started')`, 10_000, () =>
       reports.some((r) => r.event === 'started'),
     );
@@ -220,46 +220,69 @@ describe('the watchdog', () => {
     expect(recorded(watchdog.file).terms).toEqual([]);
     // Signals are delivered before the watchdog reads on: it is still there to stop the
     // command by the plan, and exits by itself, not by a signal.
-    const termAt = hostMonotonicMs();
+    const termAt = watchdogClockMs();
     watchdog.send({ termAt, killAt: termAt + 300 });
     expect(await watchdog.exited).toBe(0);
     expect(watchdog.child.signalCode).toBeNull();
     expect(recorded(watchdog.file).terms).toHaveLength(1);
     expect(running(pids)).toEqual([]);
   });
+
+  it('exits without starting anything when the sidecar is gone before the start order', async () => {
+    const child = spawnWatchdog(process.execPath, [commandFile, join(dir, 'never.log'), '0'], env);
+    watchdogs.push(child);
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    child.stdin?.end();
+    expect(await exited).toBe(0);
+    expect(recorded(join(dir, 'never.log')).pids).toEqual([]);
+  });
+
+  it('leaves the command the default action of SIGTERM, and reports how it ended', async () => {
+    // The watchdog itself shrugs SIGTERM off; a command that sets no handler must not.
+    const sleeper = spawnWatchdog('sleep', ['60'], env);
+    watchdogs.push(sleeper);
+    const reports: WatchdogReport[] = [];
+    createInterface({ input: sleeper.stdio[REPORT_FD] as Readable }).on('line', (line) =>
+      reports.push(JSON.parse(line) as WatchdogReport),
+    );
+    const now = watchdogClockMs();
+    sleeper.stdin?.write(planLine({ termAt: now + 200, killAt: now + 30_000, term: 1 }));
+    await until('the sleeper exited', 10_000, () => reports.find((r) => r.event === 'exited'));
+    expect(reports.map((r) => r.event)).toEqual(['started', 'signalled', 'exited']);
+    expect(reports.at(-1)).toEqual({ event: 'exited', code: null, signal: 'SIGTERM' });
+
+    const failing = spawnWatchdog('sh', ['-c', 'exit 3'], env);
+    watchdogs.push(failing);
+    const failed: WatchdogReport[] = [];
+    createInterface({ input: failing.stdio[REPORT_FD] as Readable }).on('line', (line) =>
+      failed.push(JSON.parse(line) as WatchdogReport),
+    );
+    failing.stdin?.write(planLine({ ...later(), term: 1 }));
+    await until('the failing command exited', 10_000, () =>
+      failed.find((r) => r.event === 'exited'),
+    );
+    expect(failed.at(-1)).toEqual({ event: 'exited', code: 3, signal: null });
+  });
 });
 
 describe("the sidecar's side", () => {
-  it('keeps a standby watchdog waiting: the command starts on begin(), with the term', async () => {
-    const file = join(dir, 'standby.log');
-    const standby = new WatchedCommand({
+  it('starts the command on begin(), with the term', async () => {
+    const file = join(dir, 'begin.log');
+    const watched = new WatchedCommand({
       command: process.execPath,
       args: [commandFile, file, '0'],
       env,
     });
-    const dismissed = new WatchedCommand({
-      command: process.execPath,
-      args: [commandFile, file, '0'],
-      env,
-    });
-    expect(standby.ready).toBe(true);
-    // One never given its start order exits when let go, having started nothing.
-    dismissed.dismiss();
-    await dismissed.gone;
-    expect(dismissed.ready).toBe(false);
-    expect(recorded(file).pids).toEqual([]);
-
     const reports: WatchdogReport[] = [];
-    standby.begin(
-      { ...later(), env: { LEASEHOLD_TERM: '42' } },
+    watched.begin(
+      { ...later(), term: 42 },
       { onReport: (report) => reports.push(report), onWatchdogDied: () => {} },
     );
-    expect(standby.ready).toBe(false);
     await until('recorded(file).pids.length === 3', 10_000, () => recorded(file).pids.length === 3);
     expect(readFileSync(file, 'utf8')).toContain('leasehold-term 42\n');
-    const now = hostMonotonicMs();
-    standby.plan({ termAt: now, killAt: now + 300 });
-    await standby.gone;
+    const now = watchdogClockMs();
+    watched.plan({ termAt: now, killAt: now + 300 });
+    await watched.gone;
     expect(reports.map((r) => r.event)).toEqual(['started', 'signalled', 'exited', 'signalled']);
     expect(running(recorded(file).pids)).toEqual([]);
   });
@@ -273,10 +296,13 @@ describe("the sidecar's side", () => {
       args: [commandFile, file, '1'],
       env,
     });
-    watched.begin(later(), {
-      onReport: (report) => reports.push(report),
-      onWatchdogDied: (how) => died.push(how),
-    });
+    watched.begin(
+      { ...later(), term: 1 },
+      {
+        onReport: (report) => reports.push(report),
+        onWatchdogDied: (how) => died.push(how),
+      },
+    );
     await until('recorded(file).pids.length === 4', 10_000, () => recorded(file).pids.length === 4);
     const { pids } = recorded(file);
     process.kill(watched.watchdogPid, 'SIGKILL');

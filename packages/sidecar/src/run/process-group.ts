@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 
 /**
- * Process groups, as the watchdog and the sidecar stop them. Only Node's standard library:
- * the watchdog imports this.
+ * Process groups, as the sidecar stops them (the watchdog, watchdog.bash, does the same in
+ * bash: signal the group, and count it gone once no member but zombies is left).
  */
 
 /** How often to look whether a group is gone: /proc is scanned each time. */

@@ -15,8 +15,8 @@ import type { WatchdogReport } from './watchdog-protocol.js';
  * first and release after it is gone.
  * When it exits by itself the sidecar resigns, so that another instance runs it.
  *
- * A watchdog process (watchdog.ts) runs the command in a process group of its own and
- * carries out those stops even when this process is frozen or dead. A paused host pauses
+ * A watchdog process (watchdog.bash), started with each run, runs the command in a process
+ * group of its own and carries out those stops even when this process is frozen or dead. A paused host pauses
  * the watchdog too: the fencing term is what keeps a late write out then, so pass
  * LEASEHOLD_TERM along with your writes.
  */
@@ -45,11 +45,6 @@ interface Run {
 
 export class LeaderOnlyCommand {
   private run: Run | null = null;
-  /**
-   * The next run's watchdog, started ahead of time: a new leader's command then starts
-   * without waiting for Node to start a watchdog.
-   */
-  private standby: WatchedCommand;
   private lease: LeaseEvent | null = null;
   /** Starts run one after another: a new term waits until the last group is gone. */
   private starts: Promise<void> = Promise.resolve();
@@ -67,7 +62,6 @@ export class LeaderOnlyCommand {
         "setpriv --pdeathsig is not available: the command's top process does not die with its watchdog; the sidecar kills the command's group when a watchdog dies",
       );
     }
-    this.standby = this.newWatchdog();
     elector.on('lease', (lease) => this.onLease(lease));
     elector.on('elected', ({ term }) => {
       this.starts = this.starts.then(() => this.start(term));
@@ -82,8 +76,7 @@ export class LeaderOnlyCommand {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.starts; // a start in flight sees `stopped` and does nothing
-    this.standby.dismiss();
-    await Promise.all([this.stopRun('shutting down'), this.standby.gone]);
+    await this.stopRun('shutting down');
   }
 
   /** Whether the command runs, its restarts and the current backoff. */
@@ -138,7 +131,7 @@ export class LeaderOnlyCommand {
     // Elected and deposed again while the last command was still stopping.
     if (this.stopped || elector.currentTerm() !== term || lease?.term !== term) return;
     if (this.handingOver === term) return; // a transfer of this term is under way
-    const watched = this.standby.ready ? this.standby : this.newWatchdog();
+    const watched = this.newWatchdog();
     const run: Run = {
       term,
       validUntil: lease.validUntil,
@@ -149,7 +142,7 @@ export class LeaderOnlyCommand {
     };
     this.run = run;
     watched.begin(
-      { ...stopPlan(lease.validUntil, graceMs, null), env: { LEASEHOLD_TERM: String(term) } },
+      { ...stopPlan(lease.validUntil, graceMs, null), term },
       {
         onReport: (report) => this.onReport(run, report),
         onWatchdogDied: (how) => {
@@ -165,7 +158,7 @@ export class LeaderOnlyCommand {
     void watched.gone.then(() => this.onGone(run));
   }
 
-  /** A watchdog for the next run; the term comes with its start order. */
+  /** A watchdog for a run; the term comes with its start order. */
   private newWatchdog(): WatchedCommand {
     const { command, args, elector, passEnv } = this.options;
     return new WatchedCommand({
@@ -233,8 +226,6 @@ export class LeaderOnlyCommand {
           { event: 'command-started', pid: report.pid, term },
           `started ${command} (term ${term})`,
         );
-        // The next run's watchdog starts once this command has: not competing with it.
-        if (!this.stopped && !this.standby.ready) this.standby = this.newWatchdog();
         return;
       case 'failed':
         logger.error(
@@ -243,8 +234,6 @@ export class LeaderOnlyCommand {
         );
         // Another instance may manage where this one cannot.
         run.exitedByItself = this.leads(run);
-        // A warm watchdog for the next term, or every later start would wait for Node too.
-        if (!this.stopped && !this.standby.ready) this.standby = this.newWatchdog();
         return;
       case 'signalled': {
         // A stop that was asked for is routine until it comes to SIGKILL.
@@ -298,3 +287,4 @@ function signalledMessage(
 }
 
 export { findExecutable } from './executable.js';
+export { watchdogShellOrProblem } from './watched-command.js';

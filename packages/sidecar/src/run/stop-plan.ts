@@ -3,7 +3,11 @@ import { asWritten } from '../config/config-errors.js';
 import { type SidecarConfig } from '../config/fields.js';
 import { commandGraceRule } from '../config/timing.js';
 import { electionTimingOf } from '../config/timing.js';
-import { hostMonotonicMs, type StopPlan } from './watchdog-protocol.js';
+import {
+  WATCHDOG_CLOCK_RESOLUTION_MS,
+  watchdogClockMs,
+  type StopPlan,
+} from './watchdog-protocol.js';
 
 /**
  * When `leasehold run` stops its command: always before the lease could pass to another
@@ -96,9 +100,11 @@ export function commandGraceProblem(setConfig: SidecarConfig): Error | null {
 }
 
 /**
- * The plan for the watchdog, on the host's monotonic clock. `validUntil` and the request
- * are on the elector's clock, `performance.now()`: both clocks count CLOCK_MONOTONIC, from
- * different origins, so one offset converts.
+ * The plan for the watchdog, on its clock (/proc/uptime). `validUntil` and the request are on
+ * the elector's clock, `performance.now()`: both count the same seconds from different
+ * origins (they part only across a suspend, when the watchdog's clock runs on and so stops
+ * early), so one offset converts. /proc/uptime counts in steps: the offset is taken one step
+ * early, so that the watchdog, whose own reading lags by up to a step, is never late.
  */
 export function stopPlan(
   validUntil: number,
@@ -112,6 +118,6 @@ export function stopPlan(
     termAt = Math.min(termAt, request.at);
     killAt = Math.min(killAt, request.killNow ? request.at : request.at + graceMs);
   }
-  const offset = hostMonotonicMs() - performance.now();
+  const offset = watchdogClockMs() - performance.now() - WATCHDOG_CLOCK_RESOLUTION_MS;
   return { termAt: termAt + offset, killAt: killAt + offset };
 }

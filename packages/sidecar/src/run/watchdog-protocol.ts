@@ -1,12 +1,14 @@
+import { readFileSync } from 'node:fs';
+
 /**
- * What `leasehold run` and its watchdog process say to each other. Shared by both ends and
- * kept free of imports, so the watchdog stays a few kilobytes of Node's standard library.
+ * What `leasehold run` and its watchdog process (watchdog.bash) say to each other.
  *
- * The sidecar writes a start order, then stop plans, one JSON object per line, on the
- * watchdog's stdin; the watchdog writes reports, one per line, on its file descriptor 3. Times are milliseconds
- * on the host's monotonic clock (CLOCK_MONOTONIC, what `process.hrtime` reads), which every
- * process on the host shares; `performance.now()` does not, it counts from each process's
- * own start.
+ * The sidecar writes a start order, then stop plans, one a line on the watchdog's stdin:
+ * `<termAt> <killAt>`, the start order with ` <term>` after them. The watchdog writes
+ * reports, one JSON object a line, on its file descriptor 3. Times are whole milliseconds on
+ * the clock of /proc/uptime (CLOCK_BOOTTIME, in hundredths of a second), which every process
+ * on the host shares and a shell reads without starting a process; `performance.now()` does
+ * not, it counts from each process's own start.
  */
 
 /**
@@ -21,18 +23,17 @@ export interface StopPlan {
 }
 
 /**
- * The first line: the first plan, and what the command's environment gets on top of the
- * watchdog's own. Until it arrives the watchdog waits, so it can be started ahead of time
- * (a standby) and the command starts without waiting for Node to start.
+ * The first line: the first plan, and the term the command runs for (its LEASEHOLD_TERM).
+ * Until it arrives the watchdog waits.
  */
 export interface StartOrder extends StopPlan {
-  readonly env?: Readonly<Record<string, string>>;
+  readonly term: number;
 }
 
 export type WatchdogReport =
   /** The command runs, leading a process group of its own (its pid is the group id). */
   | { readonly event: 'started'; readonly pid: number }
-  /** The command could not be started (or its first plan had already run out). */
+  /** The command could not be started (its first plan had already run out). */
   | { readonly event: 'failed'; readonly message: string }
   /** The watchdog signalled the group: its plan came due, or the sidecar is gone. */
   | {
@@ -40,7 +41,11 @@ export type WatchdogReport =
       readonly signal: 'SIGTERM' | 'SIGKILL';
       readonly why: 'plan' | 'sidecar-gone';
     }
-  /** The command itself exited; others of its group may live on until they are stopped. */
+  /**
+   * The command itself exited; others of its group may live on until they are stopped. A
+   * shell tells an exit code above 128 from a signal by nothing: such a code reads as the
+   * signal 128 below it.
+   */
   | { readonly event: 'exited'; readonly code: number | null; readonly signal: string | null };
 
 /**
@@ -53,7 +58,20 @@ export const COMMAND_STDIN_FD = 4;
 /** Exit code of a watchdog that ran its command and saw the whole group gone. */
 export const WATCHDOG_DONE = 0;
 
-/** Now, in milliseconds on the host's monotonic clock. */
-export function hostMonotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
+/** How finely /proc/uptime counts. */
+export const WATCHDOG_CLOCK_RESOLUTION_MS = 10;
+
+/** Now, in milliseconds on the watchdog's clock (/proc/uptime), to its resolution. */
+export function watchdogClockMs(): number {
+  const [seconds = ''] = readFileSync('/proc/uptime', 'utf8').split(' ');
+  return Math.round(Number(seconds) * 1_000);
+}
+
+/**
+ * A line of the protocol. Times are rounded down: the watchdog is never late because of the
+ * rounding.
+ */
+export function planLine(plan: StopPlan | StartOrder): string {
+  const times = `${Math.floor(plan.termAt)} ${Math.floor(plan.killAt)}`;
+  return 'term' in plan ? `${times} ${plan.term}\n` : `${times}\n`;
 }

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -8,20 +9,51 @@ import {
   COMMAND_STDIN_FD,
   REPORT_FD,
   WATCHDOG_DONE,
+  planLine,
   type StartOrder,
   type StopPlan,
   type WatchdogReport,
 } from './watchdog-protocol.js';
 
 /**
- * The sidecar's side of the watchdog: one watchdog process per run of the command. It is
- * started ahead of time and waits; `begin()` sends the start order, after which it starts
- * the command and stops its process group by the plans it is sent (see watchdog.ts). When
- * the watchdog itself dies, the sidecar kills the group.
+ * The sidecar's side of the watchdog: one watchdog process per run of the command, started
+ * when the run starts (a shell starts in a few milliseconds). `begin()` sends the start
+ * order, after which it starts the command and stops its process group by the plans it is
+ * sent (see watchdog.bash). When the watchdog itself dies, the sidecar kills the group.
  */
 
-/** The built watchdog; `../dist/` finds it from the sources (tests) and from dist alike. */
-export const WATCHDOG_ENTRY = fileURLToPath(new URL('../../dist/run/watchdog.js', import.meta.url));
+/** The watchdog script; `../../src/` finds it from the sources (tests) and from dist alike. */
+export const WATCHDOG_SCRIPT = fileURLToPath(
+  new URL('../../src/run/watchdog.bash', import.meta.url),
+);
+
+/**
+ * bash 4 or later (fractional `read -t`, `{fd}` redirections), and Linux's /proc/uptime,
+ * which the watchdog reads its clock from; or why `leasehold run` cannot run here. Looked up
+ * once, before the sidecar starts.
+ */
+let watchdogShell: string | Error | undefined;
+export function watchdogShellOrProblem(): string | Error {
+  if (watchdogShell !== undefined) return watchdogShell;
+  const bash = findExecutable('bash');
+  const version =
+    bash === null
+      ? null
+      : spawnSync(bash, ['-c', 'echo "${BASH_VERSINFO[0]}"'], { encoding: 'utf8', timeout: 5_000 });
+  const major = Number(version?.stdout.trim() ?? 0);
+  watchdogShell =
+    bash !== null && major >= 4 && existsSync('/proc/uptime')
+      ? bash
+      : new Error(
+          "the watchdog of leasehold run needs bash 4 or later on PATH and Linux's /proc" +
+            (bash === null
+              ? ': no bash found'
+              : major < 4
+                ? `: ${bash} is bash ${major}`
+                : ': no /proc/uptime'),
+        );
+  return watchdogShell;
+}
 
 export interface WatchedCommandOptions {
   readonly command: string;
@@ -68,11 +100,12 @@ export function spawnWatchdog(
   const stdio: ('pipe' | 'inherit' | number)[] = ['pipe', 'inherit', 'inherit'];
   stdio[REPORT_FD] = 'pipe';
   stdio[COMMAND_STDIN_FD] = 0; // the sidecar's stdin becomes the command's
-  return spawn(process.execPath, [WATCHDOG_ENTRY, ...parentDeathLauncher(), command, ...args], {
-    env,
-    stdio,
-    detached: true,
-  });
+  const bash = watchdogShellOrProblem();
+  if (bash instanceof Error) throw bash;
+  // -p: no BASH_ENV or ENV file sourced, no functions or SHELLOPTS taken from the
+  // environment, which is the command's to use, not the watchdog's.
+  const argv = ['-p', WATCHDOG_SCRIPT, ...parentDeathLauncher(), command, ...args];
+  return spawn(bash, argv, { env, stdio, detached: true });
 }
 
 export class WatchedCommand {
@@ -82,7 +115,7 @@ export class WatchedCommand {
   private handlers: WatchedCommandHandlers | null = null;
   private pgid: number | null = null;
 
-  /** Start the watchdog; it waits for `begin()`. */
+  /** Start the watchdog; it waits for `begin()` (and exits if its stdin closes first). */
   constructor(options: WatchedCommandOptions) {
     this.watchdog = spawnWatchdog(options.command, options.args, options.env);
     // A watchdog that died cannot read: its group is killed below, nothing to report.
@@ -108,18 +141,11 @@ export class WatchedCommand {
     });
   }
 
-  /** Whether the watchdog still waits for its start order. */
-  get ready(): boolean {
-    return (
-      this.handlers === null && this.watchdog.exitCode === null && this.watchdog.signalCode === null
-    );
-  }
-
   get watchdogPid(): number {
     return this.watchdog.pid ?? 0;
   }
 
-  /** Start the command, with the first plan and what its environment gets on top. */
+  /** Start the command, with the first plan and its term. */
   begin(order: StartOrder, handlers: WatchedCommandHandlers): void {
     this.handlers = handlers;
     this.send(order);
@@ -130,14 +156,9 @@ export class WatchedCommand {
     this.send(plan);
   }
 
-  /** Let a watchdog that was never given its start order go: it exits. */
-  dismiss(): void {
-    if (this.handlers === null) this.watchdog.stdin?.end();
-  }
-
   private send(message: StartOrder | StopPlan): void {
     if (this.watchdog.stdin?.writable === true) {
-      this.watchdog.stdin.write(`${JSON.stringify(message)}\n`);
+      this.watchdog.stdin.write(planLine(message));
     }
   }
 }
