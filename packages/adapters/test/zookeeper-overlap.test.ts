@@ -2,6 +2,7 @@ import { createStore } from '@leasehold/adapters';
 import type { AcquireRequest, AcquireResult, LeaseStore } from '@leasehold/core';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { member } from './helpers/exercise-store.js';
 import { ZooKeeperInspector } from './helpers/zookeeper-inspector.js';
 
 /**
@@ -11,6 +12,9 @@ import { ZooKeeperInspector } from './helpers/zookeeper-inspector.js';
  * up. Seen in CI's chaos `transfer` round: a first acquire timed out while the sidecar's
  * event loop was busy, the candidate led 17 ms and lost, and nobody led again: a late call
  * had queued a znode no candidacy owned, ahead of the candidate's own.
+ *
+ * The same stall made a member record's expiry and its heartbeat due at once: the expiry
+ * deleted the record the heartbeat had just rewritten (and a transfer to it is refused).
  */
 const HOSTS = '127.0.0.1:2181';
 const TTL_MS = 2_000;
@@ -22,6 +26,14 @@ beforeAll(async () => {
   inspector = await ZooKeeperInspector.connect(HOSTS);
 });
 afterAll(() => inspector?.close());
+
+/** Keep the event loop busy, as a sidecar loading its admin routes (Fastify) does. */
+function stallLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy
+  }
+}
 
 async function loopTurns(count: number): Promise<void> {
   for (let turn = 0; turn < count; turn += 1) await new Promise((r) => setImmediate(r));
@@ -86,4 +98,18 @@ describe('zookeeper: one candidate’s overlapping calls', () => {
     }
     expect(failures).toEqual([]);
   }, 120_000);
+
+  it('keeps a member record that a heartbeat rewrites as the loop wakes from a stall longer than its TTL', async () => {
+    const [store] = await open();
+    const members = store.members;
+    if (members === undefined) throw new Error('the zookeeper store keeps member records');
+    await members.put('jobs', member('charlie'), 300);
+    // The heartbeat is due first; the record's expiry (300 ms) is overdue too when the loop wakes.
+    let heartbeat: Promise<void> | null = null;
+    setTimeout(() => (heartbeat = members.put('jobs', member('charlie'), 300)), 50);
+    stallLoop(600);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await heartbeat;
+    expect((await members.list('jobs')).map((record) => record.id)).toEqual(['charlie']);
+  });
 });

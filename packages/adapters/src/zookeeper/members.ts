@@ -25,19 +25,31 @@ export class MemberRecords {
     return this.own.size > 0;
   }
 
+  /**
+   * The record's expiry waits while it is rewritten: after a stalled event loop both timers
+   * are overdue, and an expiry that ran after the heartbeat's write was sent deleted the
+   * record it had just renewed (a live candidate unlisted until its next heartbeat).
+   */
   async put(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
     const path = this.paths.member(election, member.id);
     const data = encodeMember(member);
-    if (!(this.own.has(path) && (await this.overwrite(path, data)))) {
-      try {
-        await this.znodes.create(path, data, zookeeper.CreateMode.EPHEMERAL);
-      } catch (error) {
-        // Still there from an earlier process with this id, whose session has not ended yet.
-        if (!hasCode(error, ZooKeeperCode.NODE_EXISTS)) throw error;
-        await this.znodes.setData(path, data);
-      }
+    const ours = this.own.has(path);
+    this.forget(path);
+    try {
+      if (!(ours && (await this.overwrite(path, data)))) await this.create(path, data);
+    } finally {
+      this.expireAfter(path, ttlMs);
     }
-    this.expireAfter(path, ttlMs);
+  }
+
+  private async create(path: string, data: Buffer): Promise<void> {
+    try {
+      await this.znodes.create(path, data, zookeeper.CreateMode.EPHEMERAL);
+    } catch (error) {
+      // Still there from an earlier process with this id, whose session has not ended yet.
+      if (!hasCode(error, ZooKeeperCode.NODE_EXISTS)) throw error;
+      await this.znodes.setData(path, data);
+    }
   }
 
   async list(election: string): Promise<MemberRecord[]> {
