@@ -14,6 +14,8 @@ import type { Znodes } from './znodes.js';
 export class MemberRecords {
   /** Our records by path, with the timer that removes each when its TTL runs out. */
   private readonly own = new Map<string, NodeJS.Timeout>();
+  /** The last listing of each election, and when it was taken (performance.now()). */
+  private readonly listed = new Map<string, { records: MemberRecord[]; at: number }>();
 
   constructor(
     private readonly znodes: Znodes,
@@ -58,9 +60,20 @@ export class MemberRecords {
     const records = await Promise.all(
       names.map((name) => this.znodes.data(`${directory}/${name}`)),
     );
-    return records.flatMap((record) =>
+    const members = records.flatMap((record) =>
       record?.data === undefined ? [] : (decodeMember(record.data) ?? []),
     );
+    this.listed.set(election, { records: members, at: performance.now() });
+    return members;
+  }
+
+  /**
+   * The election's records as last listed (every elector lists them with each heartbeat), or
+   * null when that listing is older than `maxAgeMs`: no round trip of its own.
+   */
+  recent(election: string, maxAgeMs: number): readonly MemberRecord[] | null {
+    const last = this.listed.get(election);
+    return last !== undefined && performance.now() - last.at <= maxAgeMs ? last.records : null;
   }
 
   async remove(election: string, id: string): Promise<void> {
@@ -72,6 +85,7 @@ export class MemberRecords {
   /** A new session: our ephemeral records went with the old one. */
   forgetAll(): void {
     for (const path of [...this.own.keys()]) this.forget(path);
+    this.listed.clear();
   }
 
   private async overwrite(path: string, data: Buffer): Promise<boolean> {

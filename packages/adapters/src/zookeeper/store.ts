@@ -1,4 +1,5 @@
 import {
+  levelsAbove,
   LeaseholdConfigError,
   StoreUnavailableError,
   type AcquireRequest,
@@ -267,9 +268,12 @@ export class ZooKeeperStore implements LeaseStore {
 
   read(election: string): Promise<LeaseRecord | null> {
     return guardedCall(this.guard, 'read', async () => {
+      await this.leaveIfOutranked(election);
       // The leader may leave between the listing and the read of its znode: look again.
       for (let attempt = 0; attempt < 3; attempt += 1) {
-        const head = (await this.listQueue(election))[0];
+        const queue = await this.listQueue(election);
+        this.watches.follow(election, queue);
+        const head = queue[0];
         // Our own candidate first in line but not granted yet: nobody leads until it asks.
         // A reservation first in line: a transfer under way, nobody leads.
         if (head === undefined || head.reserved || this.isOwnUngranted(election, head)) {
@@ -371,6 +375,28 @@ export class ZooKeeperStore implements LeaseStore {
   }
 
   // ---------------------------------------------------------------- the queue
+
+  /**
+   * The queue decides who leads next, so the candidate order (core's candidateOrderKey:
+   * eligibility, priority, version) acts on it here. A queued candidate outranked by a live
+   * member leaves the queue when its elector reads, as it does while it defers to that
+   * member (the priority wait: a read, no acquire, while someone leads). A rolling update's
+   * new version then follows the old leader directly instead of every older replica queued
+   * ahead of it. The outranked one queues again (at the back) when its elector acquires,
+   * once the lock has been free for its priority wait: it still leads if nobody better does.
+   * The order comes from the members' last listing (every heartbeat lists them).
+   */
+  private async leaveIfOutranked(election: string): Promise<void> {
+    const members = this.memberRecords.recent(election, this.session.timeoutMs);
+    if (members === null) return;
+    for (const candidacy of [...this.candidacies.values()]) {
+      if (candidacy.election !== election || !outranked(candidacy.holder, members)) continue;
+      await this.turns.run(candidacy.key, async () => {
+        const queued = this.candidacies.get(candidacy.key) === candidacy;
+        if (queued && candidacy.grantedToken === null) await this.withdraw(candidacy);
+      });
+    }
+  }
 
   /** This holder's candidacy, a new one if its last lease ended without a release. */
   private async candidacyFor(request: AcquireRequest): Promise<Candidacy> {
@@ -668,6 +694,13 @@ export class ZooKeeperStore implements LeaseStore {
       );
     }
   }
+}
+
+/** Whether a live member ranks above `holder` (eligibility, priority, version). */
+function outranked(holder: string, members: readonly MemberRecord[]): boolean {
+  const self = members.find((member) => member.id === holder);
+  const others = members.filter((member) => member.id !== holder);
+  return self !== undefined && levelsAbove(self, others) > 0;
 }
 
 function candidacyKey(election: string, holder: string): string {
