@@ -166,6 +166,44 @@ describe('zookeeper store', () => {
     expect(await b.read('jobs')).toMatchObject({ holder: 'beta', term: second.term });
   });
 
+  it('lets a later, higher version lead next: a queued candidate it outranks leaves the queue when it reads', async () => {
+    const ns = namespace();
+    const [a, b, c] = [await open(ns), await open(ns), await open(ns)];
+    const first = await acquire(a, request('old0'));
+    expect((await b.tryAcquire(request('old1'))).acquired).toBe(false);
+    expect((await c.tryAcquire(request('new0'))).acquired).toBe(false);
+    const records = [member('old0', { version: '1.4.2' }), member('old1', { version: '1.4.2' })];
+    for (const record of [...records, member('new0', { version: '1.5.0' })]) {
+      await a.members?.put('jobs', record, 60_000);
+    }
+    // old1's elector defers to new0 (its priority wait reads, and does not acquire): as its
+    // heartbeat has listed the members, the read takes old1 out of the queue.
+    await b.members?.list('jobs');
+    expect(await b.read('jobs')).toMatchObject({ holder: 'old0', term: first.term });
+    expect(await inspector.children(`/${ns}/elections/jobs`)).toHaveLength(2);
+
+    await a.release(first);
+    const second = await acquire(c, request('new0'));
+    expect(second.term).toBeGreaterThan(first.term);
+    // Once it has waited, old1 queues again, behind the new leader.
+    expect(await b.tryAcquire(request('old1'))).toMatchObject({
+      acquired: false,
+      current: { holder: 'new0' },
+    });
+  });
+
+  it('keeps an outranked candidate’s place while no listing of the members says so', async () => {
+    const ns = namespace();
+    const [a, b] = [await open(ns), await open(ns)];
+    const first = await acquire(a, request('old0'));
+    expect((await b.tryAcquire(request('old1'))).acquired).toBe(false);
+    await a.members?.put('jobs', member('old1', { version: '1.0.0' }), 60_000);
+    await a.members?.put('jobs', member('new0', { version: '2.0.0' }), 60_000);
+    await b.read('jobs'); // b has not listed the members: nothing to go by
+    await a.release(first);
+    expect((await b.tryAcquire(request('old1'))).acquired).toBe(true);
+  });
+
   it('follows the TTL: the session timeout is the TTL of the first acquire', async () => {
     const ns = namespace();
     const store = await open(ns, ZK_URL, undefined);

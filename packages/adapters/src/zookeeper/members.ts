@@ -14,6 +14,8 @@ import type { Znodes } from './znodes.js';
 export class MemberRecords {
   /** Our records by path, with the timer that removes each when its TTL runs out. */
   private readonly own = new Map<string, NodeJS.Timeout>();
+  /** The last listing of each election, and when it was taken (performance.now()). */
+  private readonly listed = new Map<string, { records: MemberRecord[]; at: number }>();
 
   constructor(
     private readonly znodes: Znodes,
@@ -25,19 +27,31 @@ export class MemberRecords {
     return this.own.size > 0;
   }
 
+  /**
+   * The record's expiry waits while it is rewritten: after a stalled event loop both timers
+   * are overdue, and an expiry that ran after the heartbeat's write was sent deleted the
+   * record it had just renewed (a live candidate unlisted until its next heartbeat).
+   */
   async put(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
     const path = this.paths.member(election, member.id);
     const data = encodeMember(member);
-    if (!(this.own.has(path) && (await this.overwrite(path, data)))) {
-      try {
-        await this.znodes.create(path, data, zookeeper.CreateMode.EPHEMERAL);
-      } catch (error) {
-        // Still there from an earlier process with this id, whose session has not ended yet.
-        if (!hasCode(error, ZooKeeperCode.NODE_EXISTS)) throw error;
-        await this.znodes.setData(path, data);
-      }
+    const ours = this.own.has(path);
+    this.forget(path);
+    try {
+      if (!(ours && (await this.overwrite(path, data)))) await this.create(path, data);
+    } finally {
+      this.expireAfter(path, ttlMs);
     }
-    this.expireAfter(path, ttlMs);
+  }
+
+  private async create(path: string, data: Buffer): Promise<void> {
+    try {
+      await this.znodes.create(path, data, zookeeper.CreateMode.EPHEMERAL);
+    } catch (error) {
+      // Still there from an earlier process with this id, whose session has not ended yet.
+      if (!hasCode(error, ZooKeeperCode.NODE_EXISTS)) throw error;
+      await this.znodes.setData(path, data);
+    }
   }
 
   async list(election: string): Promise<MemberRecord[]> {
@@ -46,9 +60,20 @@ export class MemberRecords {
     const records = await Promise.all(
       names.map((name) => this.znodes.data(`${directory}/${name}`)),
     );
-    return records.flatMap((record) =>
+    const members = records.flatMap((record) =>
       record?.data === undefined ? [] : (decodeMember(record.data) ?? []),
     );
+    this.listed.set(election, { records: members, at: performance.now() });
+    return members;
+  }
+
+  /**
+   * The election's records as last listed (every elector lists them with each heartbeat), or
+   * null when that listing is older than `maxAgeMs`: no round trip of its own.
+   */
+  recent(election: string, maxAgeMs: number): readonly MemberRecord[] | null {
+    const last = this.listed.get(election);
+    return last !== undefined && performance.now() - last.at <= maxAgeMs ? last.records : null;
   }
 
   async remove(election: string, id: string): Promise<void> {
@@ -60,6 +85,7 @@ export class MemberRecords {
   /** A new session: our ephemeral records went with the old one. */
   forgetAll(): void {
     for (const path of [...this.own.keys()]) this.forget(path);
+    this.listed.clear();
   }
 
   private async overwrite(path: string, data: Buffer): Promise<boolean> {

@@ -1,4 +1,5 @@
 import {
+  levelsAbove,
   LeaseholdConfigError,
   StoreUnavailableError,
   type AcquireRequest,
@@ -29,6 +30,7 @@ import {
 } from './records.js';
 import { ZooKeeperSession } from './session.js';
 import { Transfers, type ReadReservation } from './transfers.js';
+import { Turns } from './turns.js';
 import type { ZooKeeperConfig } from './url.js';
 import { WatchHub } from './watch-hub.js';
 import { Znodes } from './znodes.js';
@@ -93,6 +95,8 @@ export class ZooKeeperStore implements LeaseStore {
   private readonly watches: WatchHub;
   private readonly transfers: Transfers;
   private readonly candidacies = new Map<string, Candidacy>();
+  /** A candidate's acquires, releases and hand-overs, one at a time (turns.ts). */
+  private readonly turns = new Turns();
   /** Candidacies whose znodes a failed delete left behind: guid → election. */
   private readonly leftovers = new Map<string, string>();
   private readonly context: ErrorContext;
@@ -157,30 +161,35 @@ export class ZooKeeperStore implements LeaseStore {
   }
 
   tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
-    return guardedCall(this.guard, 'acquire', async () => {
-      await this.fitSession(request.ttlMs);
-      for (let look = 1; ; look += 1) {
-        const candidacy = await this.candidacyFor(request);
-        const queue = await this.queueWith(candidacy);
-        this.watches.follow(request.election, queue);
-        const head = queue[0];
-        if (head?.reserved === true && look <= RESERVATION_LOOKS) {
-          const answer = await this.behindReservation(candidacy, request, head);
-          if (answer !== null) return answer;
-          continue; // the reservation went meanwhile (claimed, or removed as lapsed)
-        }
-        if (head?.guid === candidacy.guid) {
-          if (!(await this.belowFloor(candidacy))) return this.grant(candidacy, request);
-          // Queued before a claimed reservation: its term would be a step back. Queue again.
-          await this.withdraw(candidacy);
-          if (look <= RESERVATION_LOOKS) continue;
-        }
-        this.withdrawAfter(candidacy, IDLE_TIMEOUTS * this.session.timeoutMs);
-        const current =
-          head === undefined || head.reserved ? null : await this.describe(request.election, head);
-        return { acquired: false, current, retryAfterMs: null };
+    const key = candidacyKey(request.election, request.holder);
+    return guardedCall(this.guard, 'acquire', () =>
+      this.turns.run(key, () => this.acquire(request)),
+    );
+  }
+
+  private async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    await this.fitSession(request.ttlMs);
+    for (let look = 1; ; look += 1) {
+      const candidacy = await this.candidacyFor(request);
+      const queue = await this.queueWith(candidacy);
+      this.watches.follow(request.election, queue);
+      const head = queue[0];
+      if (head?.reserved === true && look <= RESERVATION_LOOKS) {
+        const answer = await this.behindReservation(candidacy, request, head);
+        if (answer !== null) return answer;
+        continue; // the reservation went meanwhile (claimed, or removed as lapsed)
       }
-    });
+      if (head?.guid === candidacy.guid) {
+        if (!(await this.belowFloor(candidacy))) return this.grant(candidacy, request);
+        // Queued before a claimed reservation: its term would be a step back. Queue again.
+        await this.withdraw(candidacy);
+        if (look <= RESERVATION_LOOKS) continue;
+      }
+      this.withdrawAfter(candidacy, IDLE_TIMEOUTS * this.session.timeoutMs);
+      const current =
+        head === undefined || head.reserved ? null : await this.describe(request.election, head);
+      return { acquired: false, current, retryAfterMs: null };
+    }
   }
 
   /**
@@ -213,12 +222,14 @@ export class ZooKeeperStore implements LeaseStore {
     reservation: ReadReservation,
   ): Promise<AcquireResult | null> {
     const data = encodeHolder(candidacy.holder, request.metadata ?? {});
+    this.requireCurrent(candidacy);
     const path = await this.transfers.claim(reservation, request.election, {
       guid: candidacy.guid,
       data,
       queuedPath: candidacy.path,
     });
     if (path === null) return null;
+    await this.disownIfStale(candidacy, path);
     candidacy.path = path;
     candidacy.term = null;
     return this.grant(candidacy, request);
@@ -247,17 +258,22 @@ export class ZooKeeperStore implements LeaseStore {
   }
 
   release(lease: Lease): Promise<void> {
-    return guardedCall(this.guard, 'release', async () => {
-      const candidacy = this.holding(lease);
-      if (candidacy !== null) await this.withdraw(candidacy);
-    });
+    return guardedCall(this.guard, 'release', () =>
+      this.turns.run(candidacyKey(lease.election, lease.holder), async () => {
+        const candidacy = this.holding(lease);
+        if (candidacy !== null) await this.withdraw(candidacy);
+      }),
+    );
   }
 
   read(election: string): Promise<LeaseRecord | null> {
     return guardedCall(this.guard, 'read', async () => {
+      await this.leaveIfOutranked(election);
       // The leader may leave between the listing and the read of its znode: look again.
       for (let attempt = 0; attempt < 3; attempt += 1) {
-        const head = (await this.listQueue(election))[0];
+        const queue = await this.listQueue(election);
+        this.watches.follow(election, queue);
+        const head = queue[0];
         // Our own candidate first in line but not granted yet: nobody leads until it asks.
         // A reservation first in line: a transfer under way, nobody leads.
         if (head === undefined || head.reserved || this.isOwnUngranted(election, head)) {
@@ -296,18 +312,20 @@ export class ZooKeeperStore implements LeaseStore {
   };
 
   private handOver(lease: Lease, successor: string, reservationMs: number): Promise<boolean> {
-    return guardedCall(this.guard, 'release', async () => {
-      const candidacy = this.holding(lease);
-      if (candidacy === null || candidacy.path === null) return false;
-      const handed = await this.transfers.handOver(candidacy.path, lease.election, {
-        successor,
-        from: lease.holder,
-        reservationMs,
-      });
-      // Handed over, or the znode was gone: either way the lease has ended.
-      this.forget(candidacy);
-      return handed;
-    });
+    return guardedCall(this.guard, 'release', () =>
+      this.turns.run(candidacyKey(lease.election, lease.holder), async () => {
+        const candidacy = this.holding(lease);
+        if (candidacy === null || candidacy.path === null) return false;
+        const handed = await this.transfers.handOver(candidacy.path, lease.election, {
+          successor,
+          from: lease.holder,
+          reservationMs,
+        });
+        // Handed over, or the znode was gone: either way the lease has ended.
+        this.forget(candidacy);
+        return handed;
+      }),
+    );
   }
 
   private reservation(election: string): Promise<Reservation | null> {
@@ -333,9 +351,12 @@ export class ZooKeeperStore implements LeaseStore {
 
   /** A candidate leaving: its record goes, and so does its place in the queue if it has one. */
   private removeMember(election: string, id: string): Promise<void> {
+    const key = candidacyKey(election, id);
     return guardedCall(this.guard, 'member', async () => {
-      const queued = this.candidacies.get(candidacyKey(election, id));
-      if (queued !== undefined && queued.grantedToken === null) await this.withdraw(queued);
+      await this.turns.run(key, async () => {
+        const queued = this.candidacies.get(key);
+        if (queued !== undefined && queued.grantedToken === null) await this.withdraw(queued);
+      });
       await this.memberRecords.remove(election, id);
     });
   }
@@ -354,6 +375,28 @@ export class ZooKeeperStore implements LeaseStore {
   }
 
   // ---------------------------------------------------------------- the queue
+
+  /**
+   * The queue decides who leads next, so the candidate order (core's candidateOrderKey:
+   * eligibility, priority, version) acts on it here. A queued candidate outranked by a live
+   * member leaves the queue when its elector reads, as it does while it defers to that
+   * member (the priority wait: a read, no acquire, while someone leads). A rolling update's
+   * new version then follows the old leader directly instead of every older replica queued
+   * ahead of it. The outranked one queues again (at the back) when its elector acquires,
+   * once the lock has been free for its priority wait: it still leads if nobody better does.
+   * The order comes from the members' last listing (every heartbeat lists them).
+   */
+  private async leaveIfOutranked(election: string): Promise<void> {
+    const members = this.memberRecords.recent(election, this.session.timeoutMs);
+    if (members === null) return;
+    for (const candidacy of [...this.candidacies.values()]) {
+      if (candidacy.election !== election || !outranked(candidacy.holder, members)) continue;
+      await this.turns.run(candidacy.key, async () => {
+        const queued = this.candidacies.get(candidacy.key) === candidacy;
+        if (queued && candidacy.grantedToken === null) await this.withdraw(candidacy);
+      });
+    }
+  }
 
   /** This holder's candidacy, a new one if its last lease ended without a release. */
   private async candidacyFor(request: AcquireRequest): Promise<Candidacy> {
@@ -404,14 +447,41 @@ export class ZooKeeperStore implements LeaseStore {
   }
 
   private async join(candidacy: Candidacy): Promise<void> {
+    // A candidacy forgotten (its session ended) must not queue again: nothing would own it.
+    this.requireCurrent(candidacy);
     candidacy.joined = true;
     const path = await this.znodes.create(
       this.paths.candidatePrefix(candidacy.election, candidacy.guid),
       encodeHolder(candidacy.holder, candidacy.metadata),
       zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL,
     );
+    await this.disownIfStale(candidacy, path);
     candidacy.path = path;
     candidacy.term = await this.termOf(path);
+  }
+
+  private isCurrent(candidacy: Candidacy): boolean {
+    return (
+      candidacy.epoch === this.session.epoch && this.candidacies.get(candidacy.key) === candidacy
+    );
+  }
+
+  private requireCurrent(candidacy: Candidacy): void {
+    if (!this.isCurrent(candidacy)) {
+      throw new StoreUnavailableError('the ZooKeeper session changed during the acquire');
+    }
+  }
+
+  /**
+   * A znode just created for a candidacy that was forgotten meanwhile (a new session began
+   * while the create ran) has no owner to lead with it or delete it: delete it now.
+   */
+  private async disownIfStale(candidacy: Candidacy, path: string): Promise<void> {
+    if (this.isCurrent(candidacy)) return;
+    await this.znodes.remove(path).catch(() => {
+      // In an ended session the znode ended with it.
+    });
+    this.requireCurrent(candidacy);
   }
 
   /**
@@ -441,12 +511,7 @@ export class ZooKeeperStore implements LeaseStore {
     // The znode was written when the candidate queued; the lease's metadata is that of the
     // acquire granted (the elector writes its tenure start there), as on the other stores.
     await this.znodes.setData(path, encodeHolder(candidacy.holder, request.metadata ?? {}));
-    if (
-      candidacy.epoch !== this.session.epoch ||
-      this.candidacies.get(candidacy.key) !== candidacy
-    ) {
-      throw new StoreUnavailableError('the ZooKeeper session changed during the acquire');
-    }
+    this.requireCurrent(candidacy);
     candidacy.grantedToken = token;
     const ttlMs = this.session.timeoutMs;
     this.withdrawAfter(candidacy, ttlMs);
@@ -512,15 +577,22 @@ export class ZooKeeperStore implements LeaseStore {
     );
   }
 
+  /** The withdrawal waits its turn (turns.ts); a call that kept the candidacy meanwhile won. */
   private withdrawAfter(candidacy: Candidacy, ms: number): void {
     this.stopTimer(candidacy);
-    candidacy.timer = setTimeout(() => {
-      candidacy.timer = null;
-      this.withdraw(candidacy).catch(() => {
-        // Left for the next connection (see onConnected), or gone with the session.
-      });
+    const timer = setTimeout(() => {
+      this.turns
+        .run(candidacy.key, async () => {
+          if (candidacy.timer !== timer) return; // kept, with a timer of its own, or gone
+          candidacy.timer = null;
+          await this.withdraw(candidacy);
+        })
+        .catch(() => {
+          // Left for the next connection (see onConnected), or gone with the session.
+        });
     }, ms);
-    candidacy.timer.unref();
+    timer.unref();
+    candidacy.timer = timer;
   }
 
   private forget(candidacy: Candidacy): void {
@@ -622,6 +694,13 @@ export class ZooKeeperStore implements LeaseStore {
       );
     }
   }
+}
+
+/** Whether a live member ranks above `holder` (eligibility, priority, version). */
+function outranked(holder: string, members: readonly MemberRecord[]): boolean {
+  const self = members.find((member) => member.id === holder);
+  const others = members.filter((member) => member.id !== holder);
+  return self !== undefined && levelsAbove(self, others) > 0;
 }
 
 function candidacyKey(election: string, holder: string): string {
