@@ -159,6 +159,24 @@ export interface TransferStore {
   reservation(election: string): Promise<Reservation | null>;
 }
 
+/**
+ * Renewals of many leases in one round trip (docs/design.md §3.7), optional
+ * (`LeaseStore.batch`): the shared heartbeat of a sidecar that runs many elections on one
+ * store sends every due renewal together.
+ */
+export interface BatchStore {
+  /**
+   * Renew every lease, each exactly as `renew` would (conditional on its own token, its own
+   * TTL, terms unchanged), in one request where the backend allows. Answers one result per
+   * lease, in the order given: one lease lost does not fail the others. A rejection (or a
+   * timeout) fails the whole batch, which the elector counts as a failed renewal of each.
+   * Leases of different elections only; an empty list answers [] without a request.
+   */
+  renewMany(leases: readonly Lease[]): Promise<RenewResult[]>;
+  /** Most leases one request may carry (etcd's txn op limit, say); more are split. */
+  readonly maxLeases?: number;
+}
+
 export interface LeaseStore {
   /** "redis" | "postgres" | "etcd" | "zookeeper" | "sqlite" | "memory" */
   readonly backend: string;
@@ -196,6 +214,8 @@ export interface LeaseStore {
   readonly members?: MemberStore;
   /** Transfers to a named successor (docs/design.md §3.6), optional. */
   readonly transfer?: TransferStore;
+  /** Many renewals in one request (docs/design.md §3.7), optional. */
+  readonly batch?: BatchStore;
   /** Release client resources. Calls after close reject with `StoreClosedError`. */
   close(): Promise<void>;
 }
