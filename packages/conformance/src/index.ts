@@ -9,6 +9,7 @@ import {
   type MemberRecord,
 } from '@leasehold/core';
 import { delay, POLL_MS, uniqueElection, until } from './support.js';
+import { defineBatchCases } from './batch-cases.js';
 import { defineTransferCases } from './transfer-cases.js';
 
 /**
@@ -52,6 +53,11 @@ export interface ConformanceOptions {
    * puts first. Default: false (a release wakes every watcher).
    */
   readonly wakesFirstInLine?: boolean;
+  /**
+   * Whether the store must renew many leases in one call (`LeaseStore.batch`,
+   * docs/design.md §3.7). Default: false; the capability is optional.
+   */
+  readonly batch?: boolean;
 }
 
 /** A member record for the suite's cases: only the fields that rank it vary. */
@@ -412,6 +418,17 @@ export function runConformanceSuite(options: ConformanceOptions): void {
 
     if (options.transfer ?? false) {
       defineTransferCases({ connect, conformanceCase, request, acquireOrFail, acquireWithin });
+    }
+
+    if (options.batch ?? false) {
+      defineBatchCases({
+        connect,
+        conformanceCase,
+        request,
+        acquireOrFail,
+        acquireWithin,
+        expiryGraceMs,
+      });
     }
 
     /**

@@ -9,4 +9,5 @@ runConformanceSuite({
   createStore: () => backend.connect(),
   transfer: true,
   memberSteering: true,
+  batch: true,
 });
