@@ -29,6 +29,7 @@ runConformanceSuite({
   name: 'redis cluster',
   transfer: true,
   memberSteering: true,
+  batch: true,
   createStore: ({ namespace }) => open(namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

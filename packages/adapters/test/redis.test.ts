@@ -26,6 +26,7 @@ runConformanceSuite({
   wakesFirstInLine: true,
   transfer: true,
   memberSteering: true,
+  batch: true,
   createStore: ({ namespace }) => open(SHARED_URL, namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

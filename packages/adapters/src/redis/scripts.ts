@@ -243,3 +243,27 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `;
+
+/**
+ * RENEW for many elections at once (LeaseStore.batch, docs/design.md §3.7). KEYS: lease,
+ * info, server of each election in turn. ARGV: token, ttlMs of each in the same order.
+ * Returns one 1 (renewed) or 0 (lost) per election: each judged as RENEW judges it. The
+ * keys span slots, so it runs on one server only (not on a Cluster).
+ */
+export const RENEW_MANY = `
+${RUN_ID}
+local renewed = {}
+for i = 1, #ARGV / 2 do
+  local lease, info, server = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local token, ttl = ARGV[2 * i - 1], ARGV[2 * i]
+  if redis.call('GET', lease) == token then
+    redis.call('PEXPIRE', lease, ttl)
+    redis.call('PEXPIRE', info, ttl)
+    redis.call('SET', server, runId)
+    renewed[i] = 1
+  else
+    renewed[i] = 0
+  end
+end
+return renewed
+`;
