@@ -25,6 +25,7 @@ runConformanceSuite({
   wakesFirstInLine: true,
   transfer: true,
   memberSteering: true,
+  batch: true,
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
 });

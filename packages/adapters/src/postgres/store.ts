@@ -6,6 +6,7 @@ import {
   StoreUnavailableError,
   type AcquireRequest,
   type AcquireResult,
+  type BatchStore,
   type Lease,
   type LeaseMetadata,
   type LeaseRecord,
@@ -33,6 +34,7 @@ import {
   lockHeldSql,
   randomLockId,
   ADMITTED_BY_RESERVATION_SQL,
+  renewManySql,
   TRY_LOCK_SQL,
   WAL_TIMELINE_SQL,
 } from './queries.js';
@@ -216,6 +218,45 @@ export class PostgresStore implements LeaseStore {
         if (!session.alive) return { renewed: false };
         throw error;
       }
+    });
+  }
+
+  /** Many renewals in one UPDATE (LeaseStore.batch, docs/design.md §3.7). */
+  readonly batch: BatchStore = {
+    renewMany: (leases) => this.renewMany(leases),
+  };
+
+  /**
+   * `renew` for every lease in one statement. A lease whose lock this session does not
+   * hold (the session that took it is gone) is lost without asking, as `renew` answers it.
+   */
+  private renewMany(leases: readonly Lease[]): Promise<RenewResult[]> {
+    return guardedCall(this.guard, 'renew', async () => {
+      const session = this.session;
+      const ours = (lease: Lease): boolean =>
+        session !== null &&
+        session.alive &&
+        session.locks.get(lease.election)?.token === lease.token;
+      const asked = leases.filter(ours);
+      if (session === null || asked.length === 0) return leases.map(() => ({ renewed: false }));
+      let renewed: Set<string>;
+      try {
+        const { rows } = await session.statements.query<{ election: string }>(
+          renewManySql(this.tables.leases),
+          [asked.map((l) => l.election), asked.map((l) => l.token), asked.map((l) => l.ttlMs)],
+        );
+        renewed = new Set(rows.map((row) => row.election));
+      } catch (error) {
+        // As in renew: the session's end came back as this statement's answer.
+        if (endsSession(error)) sessionEnded(session);
+        if (!session.alive) return leases.map(() => ({ renewed: false }));
+        throw error;
+      }
+      return leases.map((lease) =>
+        ours(lease) && renewed.has(lease.election)
+          ? { renewed: true, ttlMs: lease.ttlMs }
+          : { renewed: false },
+      );
     });
   }
 
