@@ -21,6 +21,7 @@ runConformanceSuite({
   name: 'sqlite',
   transfer: true,
   memberSteering: true,
+  batch: true,
   createStore: ({ namespace }) => createStore(url, { namespace }),
 });
 

@@ -1,6 +1,7 @@
 import {
   type AcquireRequest,
   type AcquireResult,
+  type BatchStore,
   type Lease,
   type LeaseRecord,
   type LeaseStore,
@@ -165,6 +166,27 @@ export class SqliteStore implements LeaseStore {
       return changes === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false };
     });
   }
+
+  /**
+   * Many renewals in ONE transaction (LeaseStore.batch, docs/design.md §3.7): one write
+   * lock and one commit (one fsync) for all, each lease renewed as renew() renews it.
+   */
+  readonly batch: BatchStore = {
+    renewMany: (leases) =>
+      guardedCall(this.guard, 'renew', () =>
+        this.db
+          .transaction(() => {
+            const now = hostNow();
+            const renew = this.db.prepare(renewSql(this.leases));
+            return leases.map((lease): RenewResult => {
+              const { election, token, ttlMs } = lease;
+              const { changes } = renew.run(now + ttlMs, ttlMs, election, token, now, this.bootId);
+              return changes === 1 ? { renewed: true, ttlMs } : { renewed: false };
+            });
+          })
+          .immediate(),
+      ),
+  };
 
   release(lease: Lease): Promise<void> {
     return guardedCall(this.guard, 'release', () => {
