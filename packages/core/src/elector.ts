@@ -313,6 +313,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       request: (event) => this.safeEmit('store-request', event),
       health: (health) => this.safeEmit('store-health', health),
     });
+    this.sharedHeartbeat = checkSharedHeartbeat(options.sharedHeartbeat, this.store);
     this.heartbeat = new MemberHeartbeat({
       store: this.store,
       election: this.election,
@@ -325,10 +326,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
       isLeader: () => this.isLeader(),
       isRunning: () => this.lifecycle === 'running',
       steering: () => this.steering.published(),
+      shared: this.sharedHeartbeat,
     });
     this.beforeHandOver = options.beforeHandOver ?? (() => Promise.resolve());
     this.freeLockDelay = options.freeLockDelay ?? null;
-    this.sharedHeartbeat = checkSharedHeartbeat(options.sharedHeartbeat, this.store);
     this.steering = new Steering(this.steeringHost(), options.steering ?? {});
     const { retryIntervalMs, ttlMs } = this.timing;
     this.storeBackoff = new Backoff(

@@ -1,12 +1,13 @@
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { LeaseholdConfigError } from './errors.js';
-import type { Lease, LeaseStore, RenewResult } from './store.js';
+import type { Lease, LeaseStore, MemberPut, MemberRecord, RenewResult } from './store.js';
 
 /**
  * One heartbeat for the many electors of one store (docs/design.md §3.7): electors that
  * share it renew on a common grid of ticks, and the renewals handed over at one tick go to
  * the store together (`LeaseStore.batch.renewMany`), so a sidecar with a thousand elections
- * sends one request per renew interval rather than a thousand.
+ * sends one request per renew interval rather than a thousand. Member records (§3.5) are
+ * written the same way, when the store offers `batch.putMembers`.
  *
  * Safety does not depend on it. A renewal is only ever pulled EARLIER, to the last tick at
  * or before it is due; each elector still counts its deadline from the moment it handed its
@@ -32,36 +33,46 @@ export interface SharedHeartbeatOptions {
   readonly gatherMs?: number;
 }
 
-interface PendingRenewal {
-  readonly lease: Lease;
-  readonly resolve: (result: RenewResult) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 const DEFAULT_GATHER_MS = 5;
 /** Larger batches are split: a request's size stays bounded on every backend. */
-const DEFAULT_MAX_LEASES = 500;
+const DEFAULT_MAX_BATCH = 500;
 
 export class SharedHeartbeat {
   readonly store: LeaseStore;
   readonly periodMs: number;
   private readonly clock: Clock;
-  private readonly gatherMs: number;
   private readonly origin: number;
-  private pending: PendingRenewal[] = [];
-  private gatherTimer: TimerHandle | null = null;
+  private readonly renewals: Gatherer<Lease, RenewResult>;
+  private readonly memberPuts: Gatherer<MemberPut, MemberRecord[]>;
 
   constructor(options: SharedHeartbeatOptions) {
-    this.store = options.store;
+    const store = options.store;
+    this.store = store;
     this.periodMs = checkPositive('periodMs', options.periodMs);
-    this.gatherMs = checkPositive('gatherMs', options.gatherMs ?? DEFAULT_GATHER_MS);
+    const gatherMs = checkPositive('gatherMs', options.gatherMs ?? DEFAULT_GATHER_MS);
     this.clock = options.clock ?? systemClock;
     this.origin = this.clock.now();
+    const max = (): number => store.batch?.maxLeases ?? DEFAULT_MAX_BATCH;
+    const alone = (lease: Lease): Promise<RenewResult> => store.renew(lease);
+    const putAlone = async ({ election, member, ttlMs }: MemberPut): Promise<MemberRecord[]> => {
+      await store.members?.put(election, member, ttlMs);
+      return (await store.members?.list(election)) ?? [];
+    };
+    this.renewals = new Gatherer(this.clock, gatherMs, max, {
+      election: (lease) => lease.election,
+      many: (leases) => store.batch?.renewMany(leases) ?? Promise.all(leases.map(alone)),
+      alone,
+    });
+    this.memberPuts = new Gatherer(this.clock, gatherMs, max, {
+      election: (put) => put.election,
+      many: (puts) => store.batch?.putMembers?.(puts) ?? Promise.all(puts.map(putAlone)),
+      alone: putAlone,
+    });
   }
 
   /**
-   * When to send a renewal due at `dueAt`: the last tick at or before it, or `dueAt` itself
-   * when that tick has already passed. Never later than `dueAt`.
+   * When to send a renewal (or member heartbeat) due at `dueAt`: the last tick at or before
+   * it, or `dueAt` itself when that tick has already passed. Never later than `dueAt`.
    */
   renewAt(dueAt: number): number {
     if (this.store.batch === undefined) return dueAt;
@@ -72,40 +83,73 @@ export class SharedHeartbeat {
   /** Renew `lease` in the batch being gathered (alone on a store without `batch`). */
   renew(lease: Lease): Promise<RenewResult> {
     if (this.store.batch === undefined) return this.store.renew(lease);
-    return new Promise<RenewResult>((resolve, reject) => {
-      this.pending.push({ lease, resolve, reject });
-      this.gatherTimer ??= this.clock.setTimer(this.gatherMs, () => this.flush());
-    });
+    return this.renewals.add(lease);
   }
 
-  /** Send what was gathered: one request per chunk, a second election's lease alone. */
-  private flush(): void {
-    this.gatherTimer = null;
-    const gathered = this.pending;
-    this.pending = [];
-    const { batched, alone } = splitByElection(gathered);
-    const max = this.store.batch?.maxLeases ?? DEFAULT_MAX_LEASES;
-    for (let start = 0; start < batched.length; start += max) {
-      this.sendBatch(batched.slice(start, start + max));
-    }
-    for (const one of alone) this.store.renew(one.lease).then(one.resolve, one.reject);
+  /** Whether member heartbeats go through `putMember` (the store batches them). */
+  get batchesMembers(): boolean {
+    return this.store.batch?.putMembers !== undefined && this.store.members !== undefined;
   }
 
-  private sendBatch(chunk: readonly PendingRenewal[]): void {
-    const batch = this.store.batch;
-    if (batch === undefined) return;
-    settleEach(chunk, batch.renewMany(chunk.map((entry) => entry.lease)));
+  /** Write a member record in the batch being gathered; answers the election's live ones. */
+  putMember(put: MemberPut): Promise<MemberRecord[]> {
+    return this.memberPuts.add(put);
   }
 }
 
-/** Each renewal gets its own lease's answer; a failed batch fails every renewal in it. */
-function settleEach(chunk: readonly PendingRenewal[], answer: Promise<RenewResult[]>): void {
+interface GathererSend<I, O> {
+  /** Items of one election go one to a batch. */
+  election(item: I): string;
+  many(items: readonly I[]): Promise<O[]>;
+  alone(item: I): Promise<O>;
+}
+
+interface Pending<I, O> {
+  readonly item: I;
+  readonly resolve: (result: O) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Items handed over within `gatherMs` of the first go out together. */
+class Gatherer<I, O> {
+  private pending: Pending<I, O>[] = [];
+  private timer: TimerHandle | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly gatherMs: number,
+    private readonly maxBatch: () => number,
+    private readonly send: GathererSend<I, O>,
+  ) {}
+
+  add(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      this.timer ??= this.clock.setTimer(this.gatherMs, () => this.flush());
+    });
+  }
+
+  /** Send what was gathered: one request per chunk, a second item of an election alone. */
+  private flush(): void {
+    this.timer = null;
+    const { batched, alone } = splitByElection(this.pending, (p) => this.send.election(p.item));
+    this.pending = [];
+    const max = this.maxBatch();
+    for (let start = 0; start < batched.length; start += max) {
+      const chunk = batched.slice(start, start + max);
+      settleEach(chunk, this.send.many(chunk.map((entry) => entry.item)));
+    }
+    for (const one of alone) this.send.alone(one.item).then(one.resolve, one.reject);
+  }
+}
+
+/** Each item gets its own answer; a failed batch fails every item in it. */
+function settleEach<I, O>(chunk: readonly Pending<I, O>[], answer: Promise<O[]>): void {
   answer.then(
     (results) => {
       chunk.forEach((entry, index) => {
-        const result = results[index];
-        if (result === undefined) entry.reject(new Error('renewMany answered too few results'));
-        else entry.resolve(result);
+        if (index < results.length) entry.resolve(results[index] as O);
+        else entry.reject(new Error('a batch answered fewer results than it was sent'));
       });
     },
     (error: unknown) => {
@@ -114,19 +158,17 @@ function settleEach(chunk: readonly PendingRenewal[], answer: Promise<RenewResul
   );
 }
 
-/** A batch holds one lease per election (the contract); a second one goes alone. */
-function splitByElection(gathered: readonly PendingRenewal[]): {
-  batched: PendingRenewal[];
-  alone: PendingRenewal[];
-} {
+/** A batch holds one item per election (the contract); a second one goes alone. */
+function splitByElection<T>(items: readonly T[], election: (item: T) => string) {
   const seen = new Set<string>();
-  const batched: PendingRenewal[] = [];
-  const alone: PendingRenewal[] = [];
-  for (const entry of gathered) {
-    if (seen.has(entry.lease.election)) alone.push(entry);
+  const batched: T[] = [];
+  const alone: T[] = [];
+  for (const item of items) {
+    const name = election(item);
+    if (seen.has(name)) alone.push(item);
     else {
-      seen.add(entry.lease.election);
-      batched.push(entry);
+      seen.add(name);
+      batched.push(item);
     }
   }
   return { batched, alone };

@@ -173,8 +173,22 @@ export interface BatchStore {
    * Leases of different elections only; an empty list answers [] without a request.
    */
   renewMany(leases: readonly Lease[]): Promise<RenewResult[]>;
-  /** Most leases one request may carry (etcd's txn op limit, say); more are split. */
+  /** Most leases (or member records) one request may carry; more are split. */
   readonly maxLeases?: number;
+  /**
+   * Member heartbeats of many elections in one request, optional: write each record as
+   * `members.put` would, then answer, for each put in the order given, its election's live
+   * records (the one just written included) as `members.list` would. One record per
+   * election; a rejection fails every put in it.
+   */
+  putMembers?(puts: readonly MemberPut[]): Promise<MemberRecord[][]>;
+}
+
+/** One election's member record to write with its TTL (`BatchStore.putMembers`). */
+export interface MemberPut {
+  readonly election: string;
+  readonly member: MemberRecord;
+  readonly ttlMs: number;
 }
 
 export interface LeaseStore {

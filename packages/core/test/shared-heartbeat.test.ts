@@ -7,6 +7,7 @@ import {
   type DeposedEvent,
   type Lease,
   type LeaseEvent,
+  type MemberPut,
 } from '@leasehold/core';
 import {
   ManualClock,
@@ -34,6 +35,7 @@ class Sidecar {
   readonly store: MemoryStore = this.backend.connect();
   readonly batches: Sent[] = [];
   readonly single: Sent[] = [];
+  readonly memberBatches: Sent[] = [];
   readonly acquires: { readonly at: number; readonly election: string }[] = [];
   readonly leaseEvents: LeaseEvent[] = [];
   readonly deposed: DeposedEvent[] = [];
@@ -106,6 +108,10 @@ class Sidecar {
               this.batches.push({ at: clock.now(), elections: leases.map((l) => l.election) });
               return batch.renewMany(leases);
             },
+            putMembers: (puts: readonly MemberPut[]) => {
+              this.memberBatches.push({ at: clock.now(), elections: puts.map((p) => p.election) });
+              return batch.putMembers?.(puts);
+            },
           }
         : undefined,
       renew: (lease: Lease) => {
@@ -136,6 +142,27 @@ describe('SharedHeartbeat', () => {
     expect(window.every((sent) => sent.elections.length === 100)).toBe(true);
     expect(s.single).toEqual([]);
     expect(s.electors.every((e) => e.isLeader())).toBe(true);
+  });
+
+  it('writes the member records of 100 elections in one request per renew interval', async () => {
+    const s = (sidecar = new Sidecar(1_000));
+    for (let i = 0; i < 100; i += 1) s.add(`e${i}`, 3_000);
+    const put = s.store.members.put.bind(s.store.members);
+    let alone = 0;
+    Object.assign(s.store.members, {
+      put: (...args: Parameters<typeof put>) => {
+        alone += 1;
+        return put(...args);
+      },
+    });
+    await s.allLeading();
+    await s.clock.advance(2_000);
+    const from = s.memberBatches.length;
+    await s.clock.advance(10_000);
+    expect(s.memberBatches.length - from).toBeLessThanOrEqual(11);
+    expect(alone).toBe(0);
+    const members = await s.electors[7]?.members();
+    expect(members?.map((m) => [m.id, m.isLeader])).toEqual([['me', true]]);
   });
 
   it('never renews later than due, and counts each deadline from its handover', async () => {

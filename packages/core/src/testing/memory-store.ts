@@ -358,6 +358,13 @@ export class MemoryStore implements LeaseStore {
   /** One round trip for every lease: one fault (failure, drop, delay) hits them all. */
   readonly batch: BatchStore = {
     renewMany: (leases) => this.roundTrip(() => leases.map((lease) => this.server.renew(lease))),
+    putMembers: (puts) =>
+      this.roundTrip(() =>
+        puts.map(({ election, member, ttlMs }) => {
+          this.server.putMember(election, member, ttlMs);
+          return this.server.listMembers(election);
+        }),
+      ),
   };
 
   watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
