@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import type { AcquireRequest, BatchStore, Lease, LeaseStore } from '@leasehold/core';
+import type { AcquireRequest, BatchStore, Lease, LeaseStore, MemberRecord } from '@leasehold/core';
 import { delay, uniqueElection } from './support.js';
 
 /**
@@ -89,5 +89,34 @@ export function defineBatchCases(tools: BatchCaseTools): void {
     expect(results.map((result) => result.renewed)).toEqual([true, false, true]);
     expect(await store.read(live.election)).toMatchObject({ holder: 'alpha', term: live.term });
     expect(await store.read(gone.election)).toBeNull();
+  });
+}
+
+function record(id: string, priority: number): MemberRecord {
+  return { id, priority, startedAt: 1, heartbeatAt: Date.now(), isLeader: false, metadata: {} };
+}
+
+export function defineMemberBatchCases(tools: BatchCaseTools): void {
+  const { connect, conformanceCase } = tools;
+
+  conformanceCase('writes member records of several elections in one call', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const putMembers = batchOf(a).putMembers?.bind(batchOf(a));
+    if (putMembers === undefined) throw new Error('batch.putMembers is missing');
+    const [one, two] = [uniqueElection(), uniqueElection()];
+    await b.members?.put(one, record('beta', 5), 60_000);
+    const lists = await putMembers([
+      { election: one, member: record('alpha', 1), ttlMs: 60_000 },
+      { election: two, member: record('alpha', 2), ttlMs: 60_000 },
+    ]);
+    const ids = (records: readonly MemberRecord[] | undefined) =>
+      (records ?? []).map((r) => `${r.id}:${r.priority}`).sort();
+    expect(lists.map(ids)).toEqual([['alpha:1', 'beta:5'], ['alpha:2']]);
+    expect(ids(await b.members?.list(one))).toEqual(['alpha:1', 'beta:5']);
+    expect(ids(await b.members?.list(two))).toEqual(['alpha:2']);
+    // Each record lives for its own TTL, as members.put's would.
+    await putMembers([{ election: two, member: record('alpha', 3), ttlMs: 300 }]);
+    await delay(1_000);
+    expect(ids(await b.members?.list(two))).toEqual([]);
   });
 }

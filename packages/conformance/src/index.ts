@@ -9,7 +9,7 @@ import {
   type MemberRecord,
 } from '@leasehold/core';
 import { delay, POLL_MS, uniqueElection, until } from './support.js';
-import { defineBatchCases } from './batch-cases.js';
+import { defineBatchCases, defineMemberBatchCases } from './batch-cases.js';
 import { defineTransferCases } from './transfer-cases.js';
 
 /**
@@ -58,6 +58,8 @@ export interface ConformanceOptions {
    * docs/design.md §3.7). Default: false; the capability is optional.
    */
   readonly batch?: boolean;
+  /** Whether `batch` must also write member records (`batch.putMembers`). Default: false. */
+  readonly batchMembers?: boolean;
 }
 
 /** A member record for the suite's cases: only the fields that rank it vary. */
@@ -421,14 +423,9 @@ export function runConformanceSuite(options: ConformanceOptions): void {
     }
 
     if (options.batch ?? false) {
-      defineBatchCases({
-        connect,
-        conformanceCase,
-        request,
-        acquireOrFail,
-        acquireWithin,
-        expiryGraceMs,
-      });
+      const tools = { connect, conformanceCase, request, acquireOrFail, acquireWithin };
+      defineBatchCases({ ...tools, expiryGraceMs });
+      if (options.batchMembers ?? false) defineMemberBatchCases({ ...tools, expiryGraceMs });
     }
 
     /**
