@@ -30,6 +30,7 @@ runConformanceSuite({
   transfer: true,
   memberSteering: true,
   batch: true,
+  batchMembers: true,
   createStore: ({ namespace }) => open(namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

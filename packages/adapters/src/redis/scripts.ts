@@ -267,3 +267,26 @@ for i = 1, #ARGV / 2 do
 end
 return renewed
 `;
+
+/**
+ * PUT_MEMBER then LIST_MEMBERS for many elections at once (LeaseStore.batch.putMembers).
+ * KEYS: members, expiry of each election in turn. ARGV: id, recordJson, ttlMs of each in
+ * the same order. Returns, per election, its live records. One server only, as RENEW_MANY.
+ */
+export const PUT_MEMBERS = `
+${NOW_MICROS}
+local nowMs = math.floor(nowMicros / 1000)
+local lists = {}
+for i = 1, #KEYS / 2 do
+  local members, expiry = KEYS[2 * i - 1], KEYS[2 * i]
+  local id, record, ttl = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', nowMs)
+  for _, gone in ipairs(expired) do redis.call('HDEL', members, gone) end
+  redis.call('ZREMRANGEBYSCORE', expiry, '-inf', nowMs)
+  redis.call('HSET', members, id, record)
+  redis.call('ZADD', expiry, nowMs + tonumber(ttl), id)
+  local live = redis.call('ZRANGEBYSCORE', expiry, '(' .. nowMs, '+inf')
+  lists[i] = #live == 0 and {} or redis.call('HMGET', members, unpack(live))
+end
+return lists
+`;

@@ -243,9 +243,15 @@ export class RedisStore implements LeaseStore {
   /** Many renewals in one script (LeaseStore.batch, batch.ts); per lease on a Cluster. */
   readonly batch: BatchStore = redisBatch({
     keys: (election) => this.keys(election),
-    renewMany: (keys, args) =>
-      guardedCall(this.guard, 'renew', () => this.scriptAcrossSlots(keys, args)),
+    acrossSlots: (name, keys, args) =>
+      guardedCall(this.guard, name === 'RENEW_MANY' ? 'renew' : 'member', () =>
+        this.evalScript(scripts[name], keys, args),
+      ),
     renew: (lease) => this.renew(lease),
+    putMemberAlone: async ({ election, member, ttlMs }) => {
+      await this.members.put(election, member, ttlMs);
+      return this.members.list(election);
+    },
     onCluster: () => this.cluster !== null,
   });
 
@@ -445,11 +451,6 @@ export class RedisStore implements LeaseStore {
       memberExpiry: `${base}:members:expiry`,
       reserved: `${base}:reserved`,
     };
-  }
-
-  /** RENEW_MANY: its keys span elections, so only on one server (`batch`). */
-  private scriptAcrossSlots(keys: string[], args: string[]): Promise<unknown> {
-    return this.evalScript(scripts.RENEW_MANY, keys, args);
   }
 
   /** EVALSHA, falling back to EVAL once when the server does not know the script yet. */
