@@ -22,6 +22,7 @@ runConformanceSuite({
   transfer: true,
   memberSteering: true,
   batch: true,
+  batchMembers: true,
   createStore: ({ namespace }) => createStore(url, { namespace }),
 });
 

@@ -186,6 +186,7 @@ export class SqliteStore implements LeaseStore {
           })
           .immediate(),
       ),
+    putMembers: (puts) => this.members.putMany(puts),
   };
 
   release(lease: Lease): Promise<void> {
@@ -245,7 +246,7 @@ export class SqliteStore implements LeaseStore {
   }
 
   /** Member records (LeaseStore.members, members.ts), through this store's call guard. */
-  readonly members: MemberStore = new MemberRows(
+  readonly members: MemberRows = new MemberRows(
     () => ({ db: this.db, table: this.membersTable, bootId: this.bootId }),
     (work) => guardedCall(this.guard, 'member', work),
   );
