@@ -26,6 +26,7 @@ runConformanceSuite({
   transfer: true,
   memberSteering: true,
   batch: true,
+  batchMembers: true,
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
 });

@@ -224,6 +224,7 @@ export class PostgresStore implements LeaseStore {
   /** Many renewals in one UPDATE (LeaseStore.batch, docs/design.md §3.7). */
   readonly batch: BatchStore = {
     renewMany: (leases) => this.renewMany(leases),
+    putMembers: (puts) => this.members.putMany(puts),
   };
 
   /**
@@ -366,7 +367,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   /** Member records (LeaseStore.members, members.ts), on this store's session. */
-  readonly members: MemberStore = new MemberRows(
+  readonly members: MemberRows = new MemberRows(
     () => this.tables.members,
     (work) =>
       guardedCall(this.guard, 'member', async () => work((await this.connect()).statements)),
