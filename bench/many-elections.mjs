@@ -105,7 +105,9 @@ async function measure(backend, mode) {
     ledAfterMs,
     leadingAtEnd: leading,
     renewRequestsPerInterval: perInterval((counts.renew ?? 0) + (counts.renewMany ?? 0)),
-    memberRequestsPerInterval: perInterval((counts['members.put'] ?? 0) + (counts['members.list'] ?? 0)),
+    memberRequestsPerInterval: perInterval(
+      (counts['members.put'] ?? 0) + (counts['members.list'] ?? 0),
+    ),
     otherRequestsPerInterval: perInterval(
       Object.entries(counts)
         .filter(([op]) => !['renew', 'renewMany', 'members.put', 'members.list'].includes(op))
@@ -121,7 +123,8 @@ async function measure(backend, mode) {
 /** The store, with every request it sends counted by operation. */
 function counted(store) {
   const counts = new Map();
-  const count = (op, fn) =>
+  const count =
+    (op, fn) =>
     (...args) => {
       counts.set(op, (counts.get(op) ?? 0) + 1);
       return fn(...args);
@@ -152,7 +155,8 @@ async function serverCount(backend) {
   const redis = new Redis(STORES.redis);
   try {
     const stats = await redis.info('commandstats');
-    const calls = (name) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    const calls = (name) =>
+      Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
     return calls('evalsha') + calls('eval');
   } finally {
     redis.disconnect();

@@ -11,7 +11,6 @@ import {
   type LeaseMetadata,
   type LeaseRecord,
   type LeaseStore,
-  type MemberStore,
   type RenewResult,
   type Reservation,
   type TransferStore,

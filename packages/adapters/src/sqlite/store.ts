@@ -5,7 +5,6 @@ import {
   type Lease,
   type LeaseRecord,
   type LeaseStore,
-  type MemberStore,
   type RenewResult,
   type Reservation,
   type TransferStore,
