@@ -42,7 +42,11 @@ if (values.child !== undefined) {
 
 const rows = [];
 for (const backend of values.backend.split(',')) {
-  for (const mode of ['per-lease', 'batched']) rows.push(await runChild(backend, mode));
+  for (const mode of ['per-lease', 'batched']) {
+    rows.push(
+      await runChild(backend, mode).catch((error) => ({ backend, mode, error: error.message })),
+    );
+  }
 }
 if (values.json) console.log(JSON.stringify(rows, null, 2));
 else printTable(rows);
@@ -106,11 +110,14 @@ async function measure(backend, mode) {
     leadingAtEnd: leading,
     renewRequestsPerInterval: perInterval((counts.renew ?? 0) + (counts.renewMany ?? 0)),
     memberRequestsPerInterval: perInterval(
-      (counts['members.put'] ?? 0) + (counts['members.list'] ?? 0),
+      (counts['members.put'] ?? 0) + (counts['members.list'] ?? 0) + (counts.putMembers ?? 0),
     ),
     otherRequestsPerInterval: perInterval(
       Object.entries(counts)
-        .filter(([op]) => !['renew', 'renewMany', 'members.put', 'members.list'].includes(op))
+        .filter(
+          ([op]) =>
+            !['renew', 'renewMany', 'members.put', 'members.list', 'putMembers'].includes(op),
+        )
         .reduce((sum, [, n]) => sum + n, 0),
     ),
     serverScriptCallsPerInterval: serverRequests === null ? null : perInterval(serverRequests),
@@ -132,19 +139,17 @@ function counted(store) {
   for (const op of ['tryAcquire', 'renew', 'release', 'read']) {
     store[op] = count(op, store[op].bind(store));
   }
+  // In place: the adapters' batch calls their own member rows, not these wrappers.
   if (store.batch !== undefined) {
-    const { batch } = store;
-    Object.defineProperty(store, 'batch', {
-      value: { ...batch, renewMany: count('renewMany', batch.renewMany.bind(batch)) },
-    });
+    for (const op of ['renewMany', 'putMembers']) {
+      if (store.batch[op] !== undefined)
+        store.batch[op] = count(op, store.batch[op].bind(store.batch));
+    }
   }
   if (store.members !== undefined) {
-    const { members } = store;
-    const wrapped = {};
     for (const op of ['put', 'list', 'remove']) {
-      wrapped[op] = count(`members.${op}`, members[op].bind(members));
+      store.members[op] = count(`members.${op}`, store.members[op].bind(store.members));
     }
-    Object.defineProperty(store, 'members', { value: wrapped });
   }
   return Object.assign(store, { counts });
 }

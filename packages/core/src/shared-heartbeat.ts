@@ -137,9 +137,21 @@ class Gatherer<I, O> {
     const max = this.maxBatch();
     for (let start = 0; start < batched.length; start += max) {
       const chunk = batched.slice(start, start + max);
-      settleEach(chunk, this.send.many(chunk.map((entry) => entry.item)));
+      settleEach(
+        chunk,
+        started(() => this.send.many(chunk.map((entry) => entry.item))),
+      );
     }
-    for (const one of alone) this.send.alone(one.item).then(one.resolve, one.reject);
+    for (const one of alone) started(() => this.send.alone(one.item)).then(one.resolve, one.reject);
+  }
+}
+
+/** A store whose method throws synchronously fails the batch, not the process's timer. */
+function started<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return work();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

@@ -222,6 +222,23 @@ describe('SharedHeartbeat', () => {
     s.store.faults.clear();
   });
 
+  it('fails the renewals of a batch whose store throws synchronously, and nothing else', async () => {
+    const s = (sidecar = new Sidecar(1_000));
+    for (let i = 0; i < 3; i += 1) s.add(`e${i}`, 3_000);
+    await s.allLeading();
+    const batch = s.store.batch;
+    const renewMany = batch.renewMany;
+    Object.assign(batch, {
+      renewMany: () => {
+        throw new Error('a driver bug');
+      },
+    });
+    await s.clock.advanceUntil(() => s.deposed.length === 3, 10_000);
+    expect(s.deposed.every((event) => event.reason === 'lease-expired')).toBe(true);
+    Object.assign(batch, { renewMany });
+    await s.clock.advanceUntil(() => s.electors.every((e) => e.isLeader()), 10_000);
+  });
+
   it('renews each lease on its own on a store without batch', async () => {
     const s = (sidecar = new Sidecar(1_000, { batch: false }));
     for (let i = 0; i < 3; i += 1) s.add(`e${i}`, 3_000);
