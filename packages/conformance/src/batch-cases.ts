@@ -2,17 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import type { AcquireRequest, BatchStore, Lease, LeaseStore, MemberRecord } from '@leasehold/core';
 import { delay, uniqueElection } from './support.js';
+import type { TransferCaseTools as CaseTools } from './transfer-cases.js';
 
 /**
  * Conformance cases for batched renewals (`LeaseStore.batch`, docs/design.md §3.7): many
  * elections' leases renewed in one call, each judged on its own.
  */
-export interface BatchCaseTools {
-  connect(): Promise<LeaseStore>;
-  conformanceCase(name: string, body: () => Promise<void>): void;
-  request(election: string, holder: string, extra?: Partial<AcquireRequest>): AcquireRequest;
-  acquireOrFail(store: LeaseStore, req: AcquireRequest): Promise<Lease>;
-  acquireWithin(store: LeaseStore, req: AcquireRequest, withinMs: number): Promise<Lease>;
+/** The suite's helpers (as the transfer cases get them), and its expiry grace. */
+export interface BatchCaseTools extends CaseTools {
   readonly expiryGraceMs: number;
 }
 
