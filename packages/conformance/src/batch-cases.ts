@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import type { AcquireRequest, BatchStore, Lease, LeaseStore, MemberRecord } from '@leasehold/core';
+import type { BatchStore, Lease, LeaseStore, MemberRecord } from '@leasehold/core';
 import { delay, uniqueElection } from './support.js';
 import type { TransferCaseTools as CaseTools } from './transfer-cases.js';
 
@@ -8,6 +8,7 @@ import type { TransferCaseTools as CaseTools } from './transfer-cases.js';
  * Conformance cases for batched renewals (`LeaseStore.batch`, docs/design.md §3.7): many
  * elections' leases renewed in one call, each judged on its own.
  */
+
 /** The suite's helpers (as the transfer cases get them), and its expiry grace. */
 export interface BatchCaseTools extends CaseTools {
   readonly expiryGraceMs: number;
