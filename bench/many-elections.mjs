@@ -8,7 +8,9 @@
 // methods (one call = one request, a renewMany included); Redis also reports the shared
 // server's EVALSHA count over the window (other clients of that server add to it).
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createStore } from '@leasehold/adapters';
 import { Elector, SharedHeartbeat } from '@leasehold/core';
@@ -17,11 +19,13 @@ import { Redis } from 'ioredis';
 const STORES = {
   redis: 'redis://127.0.0.1:6379',
   postgres: 'postgres://postgres@127.0.0.1:5432/test',
-  sqlite: `sqlite:///tmp/lhpf-bench-many-${process.getuid?.() ?? 0}.db`,
+  // In a directory of its own, mode 700: the adapter refuses a file others could write.
+  sqlite: `sqlite://${process.env.LHPF_BENCH_SQLITE_DIR ?? '/nonexistent'}/many.db`,
   etcd: 'etcd://127.0.0.1:2379',
   zookeeper: 'zk://127.0.0.1:2181',
 };
 const NAMESPACE = 'lhpf_bench_many';
+const WAVE = 50;
 
 const { values } = parseArgs({
   options: {
@@ -40,6 +44,7 @@ if (values.child !== undefined) {
   process.exit(0);
 }
 
+process.env.LHPF_BENCH_SQLITE_DIR = mkdtempSync(join(tmpdir(), 'lhpf-bench-many-'));
 const rows = [];
 for (const backend of values.backend.split(',')) {
   for (const mode of ['per-lease', 'batched']) {
@@ -48,6 +53,7 @@ for (const backend of values.backend.split(',')) {
     );
   }
 }
+rmSync(process.env.LHPF_BENCH_SQLITE_DIR, { recursive: true, force: true });
 if (values.json) console.log(JSON.stringify(rows, null, 2));
 else printTable(rows);
 
@@ -79,8 +85,14 @@ async function measure(backend, mode) {
     (_, i) => new Elector({ store, election: `m${run}-${i}`, id: 'bench', ttlMs, sharedHeartbeat }),
   );
   const startedAt = performance.now();
-  for (const elector of electors) elector.start();
-  const allLed = await waitFor(() => electors.every((e) => e.isLeader()), 10 * ttlMs + 60_000);
+  // In waves: a thousand first acquires at once time out on one connection (PostgreSQL's
+  // one session, etcd's lease grants) and hand their leases back; this measures the idle.
+  for (let wave = 0; wave < count; wave += WAVE) {
+    const starting = electors.slice(wave, wave + WAVE);
+    for (const elector of starting) elector.start();
+    await waitFor(() => starting.every((e) => e.isLeader()), 2 * ttlMs + 10_000);
+  }
+  const allLed = await waitFor(() => electors.every((e) => e.isLeader()), 2 * ttlMs + 10_000);
   const ledAfterMs = Math.round(performance.now() - startedAt);
   // Past the first renewals (which align to the heartbeat's ticks), then the window.
   await sleep(2 * renewIntervalMs);
@@ -97,7 +109,6 @@ async function measure(backend, mode) {
   const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
   await Promise.all(electors.map((elector) => elector.stop({ withinMs: 10_000 })));
   await store.close();
-  if (backend === 'sqlite') rmSync(new URL(STORES.sqlite).pathname, { force: true });
   const intervals = windowMs / renewIntervalMs;
   const perInterval = (n) => Number(((n ?? 0) / intervals).toFixed(1));
   return {
