@@ -1,4 +1,4 @@
-// Many elections in one process (issue 27, part 4; docs/design.md §3.7): N electors, one
+// Many elections in one process (issue 27, part 4; docs/design.md §3.8): N electors, one
 // store connection, all leading and idle. Counts the store requests per renew interval, CPU
 // and RSS, per lease (no shared heartbeat) versus batched (one SharedHeartbeat).
 // Usage: node bench/many-elections.mjs [--backend redis,postgres,sqlite,etcd,zookeeper]

@@ -5,7 +5,7 @@ import { delay, uniqueElection } from './support.js';
 import type { TransferCaseTools as CaseTools } from './transfer-cases.js';
 
 /**
- * Conformance cases for batched renewals (`LeaseStore.batch`, docs/design.md §3.7): many
+ * Conformance cases for batched renewals (`LeaseStore.batch`, docs/design.md §3.8): many
  * elections' leases renewed in one call, each judged on its own.
  */
 

@@ -55,7 +55,7 @@ export interface ConformanceOptions {
   readonly wakesFirstInLine?: boolean;
   /**
    * Whether the store must renew many leases in one call (`LeaseStore.batch`,
-   * docs/design.md §3.7). Default: false; the capability is optional.
+   * docs/design.md §3.8). Default: false; the capability is optional.
    */
   readonly batch?: boolean;
   /** Whether `batch` must also write member records (`batch.putMembers`). Default: false. */

@@ -202,7 +202,7 @@ export interface ElectorOptions extends ElectionTimingOptions {
    */
   readonly freeLockDelay?: (freeForMs: number) => number;
   /**
-   * Renew on this heartbeat, shared by every elector of `store` (docs/design.md §3.7): its
+   * Renew on this heartbeat, shared by every elector of `store` (docs/design.md §3.8): its
    * renewals go out early, at the heartbeat's ticks, batched with the others'. Must be
    * made for the same store.
    */

@@ -62,7 +62,7 @@ export interface MemberHeartbeatOptions {
   readonly isRunning: () => boolean;
   /** Drained, health and version as they are now (published in the record). */
   readonly steering?: () => MemberSteering;
-  /** Heartbeat on these ticks, batched with other elections' (docs/design.md §3.7). */
+  /** Heartbeat on these ticks, batched with other elections' (docs/design.md §3.8). */
   readonly shared?: SharedHeartbeat | null;
 }
 

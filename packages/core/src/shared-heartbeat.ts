@@ -3,7 +3,7 @@ import { LeaseholdConfigError } from './errors.js';
 import type { Lease, LeaseStore, MemberPut, MemberRecord, RenewResult } from './store.js';
 
 /**
- * One heartbeat for the many electors of one store (docs/design.md §3.7): electors that
+ * One heartbeat for the many electors of one store (docs/design.md §3.8): electors that
  * share it renew on a common grid of ticks, and the renewals handed over at one tick go to
  * the store together (`LeaseStore.batch.renewMany`), so a sidecar with a thousand elections
  * sends one request per renew interval rather than a thousand. Member records (§3.5) are

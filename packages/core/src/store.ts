@@ -160,7 +160,7 @@ export interface TransferStore {
 }
 
 /**
- * Renewals of many leases in one round trip (docs/design.md §3.7), optional
+ * Renewals of many leases in one round trip (docs/design.md §3.8), optional
  * (`LeaseStore.batch`): the shared heartbeat of a sidecar that runs many elections on one
  * store sends every due renewal together.
  */
@@ -228,7 +228,7 @@ export interface LeaseStore {
   readonly members?: MemberStore;
   /** Transfers to a named successor (docs/design.md §3.6), optional. */
   readonly transfer?: TransferStore;
-  /** Many renewals in one request (docs/design.md §3.7), optional. */
+  /** Many renewals in one request (docs/design.md §3.8), optional. */
   readonly batch?: BatchStore;
   /** Release client resources. Calls after close reject with `StoreClosedError`. */
   close(): Promise<void>;

@@ -18,7 +18,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 
 /**
- * The shared heartbeat (docs/design.md §3.7) on the memory store: many electors of one
+ * The shared heartbeat (docs/design.md §3.8) on the memory store: many electors of one
  * store renew in one request per tick, each renewal early and never late, each deadline
  * counted from when its renewal was handed over, each lease judged alone.
  */

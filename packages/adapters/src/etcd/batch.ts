@@ -21,7 +21,7 @@ export interface EtcdBatchHost {
 }
 
 /**
- * Batched renewals on etcd (docs/design.md §3.7): renew's check (every leader key still
+ * Batched renewals on etcd (docs/design.md §3.8): renew's check (every leader key still
  * holds its acquisition) in ONE txn for the whole batch, then the keep-alives on ONE stream,
  * instead of a txn and a stream per lease. When the txn finds any key gone, each lease is
  * renewed on its own, so that the lost ones are told apart (and cleaned up) as renew does.

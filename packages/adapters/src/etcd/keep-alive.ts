@@ -63,7 +63,7 @@ function answerOf(stream: KeepAliveStream, leaseId: string): Promise<number> {
 }
 
 /**
- * Keep-alives of many leases on ONE stream (LeaseStore.batch, docs/design.md §3.7): one
+ * Keep-alives of many leases on ONE stream (LeaseStore.batch, docs/design.md §3.8): one
  * request per lease on it, answered by id. Resolves to the TTL granted to each lease (0 or
  * less: unknown to the member that answered) once every one is answered; rejects on the
  * stream's error or end before that, or at the deadline in `callOptions`.

@@ -38,7 +38,7 @@ export class MemberRows implements MemberStore {
 
   /**
    * Many elections' puts and lists in ONE statement (LeaseStore.batch.putMembers,
-   * docs/design.md §3.7). The statement's SELECT sees the table as it was before its own
+   * docs/design.md §3.8). The statement's SELECT sees the table as it was before its own
    * INSERT, so each election's list is the rows just written plus the other live ones.
    */
   putMany(puts: readonly MemberPut[]): Promise<MemberRecord[][]> {

@@ -46,7 +46,7 @@ export const ADMITTED_BY_RESERVATION_SQL = `(l.reserved_until IS NULL OR l.reser
            OR $2 = l.reserved_for OR $2 = l.reserved_from)`;
 
 /**
- * Renew many leases in ONE statement (LeaseStore.batch, docs/design.md §3.7), each row as
+ * Renew many leases in ONE statement (LeaseStore.batch, docs/design.md §3.8), each row as
  * `renew` updates it: conditional on its own token, its own TTL. $1 elections, $2 tokens,
  * $3 TTLs in ms, in the same order. Returns the elections renewed; the others were lost.
  */

@@ -220,7 +220,7 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
-  /** Many renewals in one UPDATE (LeaseStore.batch, docs/design.md §3.7). */
+  /** Many renewals in one UPDATE (LeaseStore.batch, docs/design.md §3.8). */
   readonly batch: BatchStore = {
     renewMany: (leases) => this.renewMany(leases),
     putMembers: (puts) => this.members.putMany(puts),

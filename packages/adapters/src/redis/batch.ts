@@ -23,7 +23,7 @@ export interface RedisBatchHost {
 }
 
 /**
- * Batched renewals (docs/design.md §3.7) on one Redis server: ONE RENEW_MANY script call
+ * Batched renewals (docs/design.md §3.8) on one Redis server: ONE RENEW_MANY script call
  * for every lease, each answered as RENEW answers it. On a Cluster the elections' keys
  * live in different slots, which one script cannot touch: there each lease gets its own
  * RENEW (ioredis sends them to their masters together), so the batch saves timers and

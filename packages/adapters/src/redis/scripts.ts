@@ -245,7 +245,7 @@ return 1
 `;
 
 /**
- * RENEW for many elections at once (LeaseStore.batch, docs/design.md §3.7). KEYS: lease,
+ * RENEW for many elections at once (LeaseStore.batch, docs/design.md §3.8). KEYS: lease,
  * info, server of each election in turn. ARGV: token, ttlMs of each in the same order.
  * Returns one 1 (renewed) or 0 (lost) per election: each judged as RENEW judges it. The
  * keys span slots, so it runs on one server only (not on a Cluster).

@@ -31,7 +31,7 @@ export class MemberRows implements MemberStore {
 
   /**
    * Many elections' puts, each followed by its election's list, in ONE transaction
-   * (LeaseStore.batch.putMembers, docs/design.md §3.7): one write lock, one commit.
+   * (LeaseStore.batch.putMembers, docs/design.md §3.8): one write lock, one commit.
    */
   putMany(puts: readonly MemberPut[]): Promise<MemberRecord[][]> {
     return this.guarded(() =>

@@ -167,7 +167,7 @@ export class SqliteStore implements LeaseStore {
   }
 
   /**
-   * Many renewals in ONE transaction (LeaseStore.batch, docs/design.md §3.7): one write
+   * Many renewals in ONE transaction (LeaseStore.batch, docs/design.md §3.8): one write
    * lock and one commit (one fsync) for all, each lease renewed as renew() renews it.
    */
   readonly batch: BatchStore = {

@@ -18,7 +18,7 @@ export interface ZooKeeperBatchHost {
 }
 
 /**
- * Batched renewals on ZooKeeper (docs/design.md §3.7): renew's check, that each candidate
+ * Batched renewals on ZooKeeper (docs/design.md §3.8): renew's check, that each candidate
  * znode still exists, asked of the leader for the whole batch in ONE multi rather than one
  * multi per lease. A multi fails as a whole; when any znode is gone (or the session
  * ended), each lease is renewed on its own so that the lost ones are told apart as renew
