@@ -27,6 +27,7 @@ runConformanceSuite({
   wakesFirstInLine: true,
   transfer: true,
   memberSteering: true,
+  batch: true,
   createStore: ({ namespace }) => createStore(ETCD_URL, { namespace }),
   cleanup: async ({ namespace }) => {
     await inspector.delete().prefix(`${namespace}/`);

@@ -25,6 +25,8 @@ runConformanceSuite({
   wakesFirstInLine: true,
   transfer: true,
   memberSteering: true,
+  batch: true,
+  batchMembers: true,
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
 });

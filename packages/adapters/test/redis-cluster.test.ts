@@ -29,6 +29,8 @@ runConformanceSuite({
   name: 'redis cluster',
   transfer: true,
   memberSteering: true,
+  batch: true,
+  batchMembers: true,
   createStore: ({ namespace }) => open(namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

@@ -26,6 +26,8 @@ runConformanceSuite({
   wakesFirstInLine: true,
   transfer: true,
   memberSteering: true,
+  batch: true,
+  batchMembers: true,
   createStore: ({ namespace }) => open(SHARED_URL, namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

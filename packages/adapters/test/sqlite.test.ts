@@ -21,6 +21,8 @@ runConformanceSuite({
   name: 'sqlite',
   transfer: true,
   memberSteering: true,
+  batch: true,
+  batchMembers: true,
   createStore: ({ namespace }) => createStore(url, { namespace }),
 });
 

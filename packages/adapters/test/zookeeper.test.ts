@@ -37,6 +37,7 @@ runConformanceSuite({
   ttlMs: 1_000,
   transfer: true,
   memberSteering: true,
+  batch: true,
 });
 
 describe('zookeeper store', () => {

@@ -9,6 +9,7 @@ import {
   type MemberRecord,
 } from '@leasehold/core';
 import { delay, POLL_MS, uniqueElection, until } from './support.js';
+import { defineBatchCases, defineMemberBatchCases } from './batch-cases.js';
 import { defineTransferCases } from './transfer-cases.js';
 
 /**
@@ -52,6 +53,13 @@ export interface ConformanceOptions {
    * puts first. Default: false (a release wakes every watcher).
    */
   readonly wakesFirstInLine?: boolean;
+  /**
+   * Whether the store must renew many leases in one call (`LeaseStore.batch`,
+   * docs/design.md §3.8). Default: false; the capability is optional.
+   */
+  readonly batch?: boolean;
+  /** Whether `batch` must also write member records (`batch.putMembers`). Default: false. */
+  readonly batchMembers?: boolean;
 }
 
 /** A member record for the suite's cases: only the fields that rank it vary. */
@@ -412,6 +420,12 @@ export function runConformanceSuite(options: ConformanceOptions): void {
 
     if (options.transfer ?? false) {
       defineTransferCases({ connect, conformanceCase, request, acquireOrFail, acquireWithin });
+    }
+
+    if (options.batch ?? false) {
+      const tools = { connect, conformanceCase, request, acquireOrFail, acquireWithin };
+      defineBatchCases({ ...tools, expiryGraceMs });
+      if (options.batchMembers ?? false) defineMemberBatchCases({ ...tools, expiryGraceMs });
     }
 
     /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { setTimerAt, systemClock, waitAtMost, type Clock, type TimerHandle } from './clock.js';
-import { ElectorStateError } from './errors.js';
+import { ElectorStateError, LeaseholdConfigError } from './errors.js';
 import { MemberHeartbeat, type MemberInfo } from './members.js';
 import {
   Steering,
@@ -12,8 +12,16 @@ import {
 } from './steering.js';
 import type { TransferOutcome } from './transfer.js';
 import { CANDIDATE_ID, checkName, checkPriority, ELECTION_NAME } from './names.js';
-import type { AcquireResult, Lease, LeaseMetadata, LeaseRecord, LeaseStore } from './store.js';
+import type {
+  AcquireResult,
+  Lease,
+  LeaseMetadata,
+  LeaseRecord,
+  LeaseStore,
+  RenewResult,
+} from './store.js';
 import { checkStore } from './store-check.js';
+import type { SharedHeartbeat } from './shared-heartbeat.js';
 import {
   describeError,
   StoreCalls,
@@ -193,6 +201,12 @@ export interface ElectorOptions extends ElectionTimingOptions {
    * first (docs/shards.md). With it, a follower reads before it claims. Must not throw.
    */
   readonly freeLockDelay?: (freeForMs: number) => number;
+  /**
+   * Renew on this heartbeat, shared by every elector of `store` (docs/design.md §3.8): its
+   * renewals go out early, at the heartbeat's ticks, batched with the others'. Must be
+   * made for the same store.
+   */
+  readonly sharedHeartbeat?: SharedHeartbeat;
 }
 
 /**
@@ -253,6 +267,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private readonly steering: Steering;
   private readonly beforeHandOver: () => Promise<void>;
   private readonly freeLockDelay: ((freeForMs: number) => number) | null;
+  private readonly sharedHeartbeat: SharedHeartbeat | null;
   /** Monotonic time the current tenure began (`elected`), or null. */
   private electedAt: number | null = null;
 
@@ -298,6 +313,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       request: (event) => this.safeEmit('store-request', event),
       health: (health) => this.safeEmit('store-health', health),
     });
+    this.sharedHeartbeat = checkSharedHeartbeat(options.sharedHeartbeat, this.store);
     this.heartbeat = new MemberHeartbeat({
       store: this.store,
       election: this.election,
@@ -310,6 +326,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       isLeader: () => this.isLeader(),
       isRunning: () => this.lifecycle === 'running',
       steering: () => this.steering.published(),
+      shared: this.sharedHeartbeat,
     });
     this.beforeHandOver = options.beforeHandOver ?? (() => Promise.resolve());
     this.freeLockDelay = options.freeLockDelay ?? null;
@@ -600,7 +617,9 @@ export class Elector extends EventEmitter<ElectorEvents> {
   }
 
   private async holdStep(held: HeldLease): Promise<void> {
-    await this.pause(held.nextRenewAt - this.clock.now());
+    // A shared heartbeat may pull the renewal earlier (to its tick), never later.
+    const renewAt = this.sharedHeartbeat?.renewAt(held.nextRenewAt) ?? held.nextRenewAt;
+    await this.pause(renewAt - this.clock.now());
     if (this.held !== held || this.lifecycle !== 'running') return;
     // Woken past the deadline (a frozen process): leadership already ended by expiry. Say so
     // before a renewal's answer can, so the reason is the same on every store, whether the
@@ -612,7 +631,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
     const sentAt = this.clock.now();
     let result;
     try {
-      result = await this.calls.call('renew', () => this.store.renew(held.lease));
+      // sentAt is when the renewal is handed over: no later than a batch carrying it is sent.
+      result = await this.calls.call('renew', () => this.renewOnce(held.lease));
     } catch {
       if (this.held !== held) return;
       const now = this.clock.now();
@@ -906,6 +926,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   // ---------------------------------------------------------------- store calls
 
+  private renewOnce(lease: Lease): Promise<RenewResult> {
+    return this.sharedHeartbeat?.renew(lease) ?? this.store.renew(lease);
+  }
+
   /** The lease expires by itself: a failed release costs the next holder one TTL at most. */
   private releaseQuietly(lease: Lease, timeoutMs = RELEASE_TIMEOUT_MS): Promise<void> {
     return this.calls.quietly('release', () => this.store.release(lease), timeoutMs);
@@ -967,4 +991,20 @@ function tenureStart(record: LeaseRecord): number | null {
   const written = record.metadata[TENURE_START_KEY];
   const ms = written === undefined ? Number.NaN : Date.parse(written);
   return Number.isFinite(ms) ? ms : null;
+}
+
+/** A shared heartbeat renews through its own store: it must be this elector's. */
+function checkSharedHeartbeat(
+  heartbeat: SharedHeartbeat | undefined,
+  store: LeaseStore,
+): SharedHeartbeat | null {
+  if (heartbeat === undefined) return null;
+  if (heartbeat.store !== store) {
+    throw new LeaseholdConfigError(
+      'sharedHeartbeat',
+      'a heartbeat of another store',
+      'a SharedHeartbeat made for the same store as the elector',
+    );
+  }
+  return heartbeat;
 }

@@ -32,3 +32,4 @@ export {
 } from './shards.js';
 export type { ShardBalanceOptions } from './shard-balancer.js';
 export { fairShare, planMoves, surplus, type ShardMove, type ShardView } from './shard-plan.js';
+export { SharedHeartbeat, type SharedHeartbeatOptions } from './shared-heartbeat.js';

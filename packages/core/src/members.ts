@@ -1,6 +1,7 @@
 import { waitAtMost, type Clock, type TimerHandle } from './clock.js';
 import { compareCandidates, levelsAbove, type OrderedCandidate } from './candidate-order.js';
 import type { LeaseMetadata, LeaseStore, MemberHealth, MemberRecord } from './store.js';
+import type { SharedHeartbeat } from './shared-heartbeat.js';
 import type { StoreCalls } from './store-calls.js';
 import type { ElectionTiming } from './timing.js';
 
@@ -61,6 +62,8 @@ export interface MemberHeartbeatOptions {
   readonly isRunning: () => boolean;
   /** Drained, health and version as they are now (published in the record). */
   readonly steering?: () => MemberSteering;
+  /** Heartbeat on these ticks, batched with other elections' (docs/design.md §3.8). */
+  readonly shared?: SharedHeartbeat | null;
 }
 
 export class MemberHeartbeat {
@@ -192,9 +195,17 @@ export class MemberHeartbeat {
       inStore.push(call.catch(() => {}));
       return call;
     };
+    const shared = this.options.shared;
     try {
-      await calls.call('member', () => tracked(members.put(election, this.record(), timing.ttlMs)));
-      this.known = await calls.call('member', () => tracked(members.list(election)));
+      if (shared?.batchesMembers === true) {
+        const put = { election, member: this.record(), ttlMs: timing.ttlMs };
+        this.known = await calls.call('member', () => tracked(shared.putMember(put)));
+      } else {
+        await calls.call('member', () =>
+          tracked(members.put(election, this.record(), timing.ttlMs)),
+        );
+        this.known = await calls.call('member', () => tracked(members.list(election)));
+      }
     } catch {
       // Reported through store health; priorities fall back to what we knew.
     }
@@ -209,7 +220,11 @@ export class MemberHeartbeat {
       void this.beat();
       return;
     }
-    this.timer = this.options.clock.setTimer(this.options.timing.renewIntervalMs, () => {
+    const { clock, timing, shared } = this.options;
+    const dueAt = clock.now() + timing.renewIntervalMs;
+    // A shared heartbeat pulls it to its tick, so that the elections' records go together.
+    const at = shared?.batchesMembers === true ? shared.renewAt(dueAt) : dueAt;
+    this.timer = clock.setTimer(at - clock.now(), () => {
       void this.beat();
     });
   }

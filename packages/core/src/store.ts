@@ -159,6 +159,38 @@ export interface TransferStore {
   reservation(election: string): Promise<Reservation | null>;
 }
 
+/**
+ * Renewals of many leases in one round trip (docs/design.md §3.8), optional
+ * (`LeaseStore.batch`): the shared heartbeat of a sidecar that runs many elections on one
+ * store sends every due renewal together.
+ */
+export interface BatchStore {
+  /**
+   * Renew every lease, each exactly as `renew` would (conditional on its own token, its own
+   * TTL, terms unchanged), in one request where the backend allows. Answers one result per
+   * lease, in the order given: one lease lost does not fail the others. A rejection (or a
+   * timeout) fails the whole batch, which the elector counts as a failed renewal of each.
+   * Leases of different elections only; an empty list answers [] without a request.
+   */
+  renewMany(leases: readonly Lease[]): Promise<RenewResult[]>;
+  /** Most leases (or member records) one request may carry; more are split. */
+  readonly maxLeases?: number;
+  /**
+   * Member heartbeats of many elections in one request, optional: write each record as
+   * `members.put` would, then answer, for each put in the order given, its election's live
+   * records (the one just written included) as `members.list` would. One record per
+   * election; a rejection fails every put in it.
+   */
+  putMembers?(puts: readonly MemberPut[]): Promise<MemberRecord[][]>;
+}
+
+/** One election's member record to write with its TTL (`BatchStore.putMembers`). */
+export interface MemberPut {
+  readonly election: string;
+  readonly member: MemberRecord;
+  readonly ttlMs: number;
+}
+
 export interface LeaseStore {
   /** "redis" | "postgres" | "etcd" | "zookeeper" | "sqlite" | "memory" */
   readonly backend: string;
@@ -196,6 +228,8 @@ export interface LeaseStore {
   readonly members?: MemberStore;
   /** Transfers to a named successor (docs/design.md §3.6), optional. */
   readonly transfer?: TransferStore;
+  /** Many renewals in one request (docs/design.md §3.8), optional. */
+  readonly batch?: BatchStore;
   /** Release client resources. Calls after close reject with `StoreClosedError`. */
   close(): Promise<void>;
 }

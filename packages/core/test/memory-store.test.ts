@@ -9,4 +9,6 @@ runConformanceSuite({
   createStore: () => backend.connect(),
   transfer: true,
   memberSteering: true,
+  batch: true,
+  batchMembers: true,
 });

@@ -61,3 +61,53 @@ function answerOf(stream: KeepAliveStream, leaseId: string): Promise<number> {
     stream.write({ ID: leaseId });
   });
 }
+
+/**
+ * Keep-alives of many leases on ONE stream (LeaseStore.batch, docs/design.md §3.8): one
+ * request per lease on it, answered by id. Resolves to the TTL granted to each lease (0 or
+ * less: unknown to the member that answered) once every one is answered; rejects on the
+ * stream's error or end before that, or at the deadline in `callOptions`.
+ */
+export async function keepAliveMany(
+  streams: StreamOpener,
+  leaseIds: readonly string[],
+  callOptions: CallOptions,
+  quarantine: HostQuarantine,
+): Promise<{ readonly ttlSeconds: ReadonlyMap<string, number>; readonly host: string }> {
+  let host = '';
+  try {
+    const opened = await streams.keepAlive(callOptions);
+    host = opened.host;
+    const ttlSeconds = await answersOf(opened.stream, leaseIds);
+    if ([...ttlSeconds.values()].every((ttl) => ttl > 0)) quarantine.answered(host);
+    return { ttlSeconds, host };
+  } catch (error) {
+    if (host !== '' && failedOnHost(error)) quarantine.failed(host);
+    throw error;
+  }
+}
+
+function answersOf(stream: KeepAliveStream, leaseIds: readonly string[]) {
+  return new Promise<Map<string, number>>((resolve, reject) => {
+    const answers = new Map<string, number>();
+    const wanted = new Set(leaseIds);
+    stream.on('data', (response) => {
+      const id = String(response.ID);
+      if (!wanted.has(id) || answers.has(id)) return;
+      answers.set(id, Number(response.TTL));
+      if (answers.size === wanted.size) {
+        stream.end();
+        resolve(answers);
+      }
+    });
+    stream.on('error', (error) => {
+      if (answers.size < wanted.size) reject(error);
+    });
+    stream.on('end', () => {
+      if (answers.size < wanted.size) {
+        reject(new Error('etcd closed the keep-alive stream before answering every lease'));
+      }
+    });
+    for (const id of wanted) stream.write({ ID: id });
+  });
+}

@@ -4,6 +4,7 @@ import {
   StoreUnavailableError,
   type AcquireRequest,
   type AcquireResult,
+  type BatchStore,
   type Lease,
   type LeaseRecord,
   type LeaseStore,
@@ -23,7 +24,8 @@ import {
   type ErrorContext,
 } from './errors.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
-import { keepAliveOnce, type KeepAliveAnswer } from './keep-alive.js';
+import { keepAliveMany, keepAliveOnce, type KeepAliveAnswer } from './keep-alive.js';
+import { etcdBatch } from './batch.js';
 import type { HostQuarantine } from './host-quarantine.js';
 import {
   decodeHolder,
@@ -244,6 +246,31 @@ export class EtcdStore implements LeaseStore {
       );
     });
   }
+
+  /** Many renewals: one txn and one keep-alive stream for all (batch.ts). */
+  readonly batch: BatchStore = etcdBatch({
+    stillHeld: (lease) => {
+      const handle = leaseHandle(lease);
+      return handle === null ? null : this.stillHeld(lease, handle);
+    },
+    allHold: (compares) =>
+      guardedCall(this.guard, 'renew', async () => {
+        return (await this.client.kv.txn({ compare: compares }, this.callOptions())).succeeded;
+      }),
+    keepAliveMany: (leaseIds) =>
+      guardedCall(this.guard, 'renew', async () => {
+        const { ttlSeconds, host } = await keepAliveMany(
+          this.streams,
+          leaseIds,
+          this.callOptions(),
+          this.quarantine,
+        );
+        if ([...ttlSeconds.values()].some((ttl) => ttl <= 0)) this.quarantine.failed(host);
+        return ttlSeconds;
+      }),
+    leaseIdOf: (lease) => leaseHandle(lease)?.leaseId ?? '',
+    renew: (lease) => this.renew(lease),
+  });
 
   async release(lease: Lease): Promise<void> {
     try {

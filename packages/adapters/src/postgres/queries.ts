@@ -44,3 +44,17 @@ export function randomLockId(): string {
  */
 export const ADMITTED_BY_RESERVATION_SQL = `(l.reserved_until IS NULL OR l.reserved_until <= now()
            OR $2 = l.reserved_for OR $2 = l.reserved_from)`;
+
+/**
+ * Renew many leases in ONE statement (LeaseStore.batch, docs/design.md §3.8), each row as
+ * `renew` updates it: conditional on its own token, its own TTL. $1 elections, $2 tokens,
+ * $3 TTLs in ms, in the same order. Returns the elections renewed; the others were lost.
+ */
+export function renewManySql(leases: string): string {
+  return `UPDATE ${leases} AS l
+     SET renewed_at = now(), expires_at = now() + make_interval(secs => b.ttl_ms / 1000),
+         timeline = ${WAL_TIMELINE_SQL}
+    FROM unnest($1::text[], $2::text[], $3::double precision[]) AS b(election, token, ttl_ms)
+   WHERE l.election = b.election AND l.token = b.token AND NOT l.released
+  RETURNING l.election`;
+}

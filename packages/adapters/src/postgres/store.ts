@@ -6,11 +6,11 @@ import {
   StoreUnavailableError,
   type AcquireRequest,
   type AcquireResult,
+  type BatchStore,
   type Lease,
   type LeaseMetadata,
   type LeaseRecord,
   type LeaseStore,
-  type MemberStore,
   type RenewResult,
   type Reservation,
   type TransferStore,
@@ -33,6 +33,7 @@ import {
   lockHeldSql,
   randomLockId,
   ADMITTED_BY_RESERVATION_SQL,
+  renewManySql,
   TRY_LOCK_SQL,
   WAL_TIMELINE_SQL,
 } from './queries.js';
@@ -219,6 +220,46 @@ export class PostgresStore implements LeaseStore {
     });
   }
 
+  /** Many renewals in one UPDATE (LeaseStore.batch, docs/design.md §3.8). */
+  readonly batch: BatchStore = {
+    renewMany: (leases) => this.renewMany(leases),
+    putMembers: (puts) => this.members.putMany(puts),
+  };
+
+  /**
+   * `renew` for every lease in one statement. A lease whose lock this session does not
+   * hold (the session that took it is gone) is lost without asking, as `renew` answers it.
+   */
+  private renewMany(leases: readonly Lease[]): Promise<RenewResult[]> {
+    return guardedCall(this.guard, 'renew', async () => {
+      const session = this.session;
+      const ours = (lease: Lease): boolean =>
+        session !== null &&
+        session.alive &&
+        session.locks.get(lease.election)?.token === lease.token;
+      const asked = leases.filter(ours);
+      if (session === null || asked.length === 0) return leases.map(() => ({ renewed: false }));
+      let renewed: Set<string>;
+      try {
+        const { rows } = await session.statements.query<{ election: string }>(
+          renewManySql(this.tables.leases),
+          [asked.map((l) => l.election), asked.map((l) => l.token), asked.map((l) => l.ttlMs)],
+        );
+        renewed = new Set(rows.map((row) => row.election));
+      } catch (error) {
+        // As in renew: the session's end came back as this statement's answer.
+        if (endsSession(error)) sessionEnded(session);
+        if (!session.alive) return leases.map(() => ({ renewed: false }));
+        throw error;
+      }
+      return leases.map((lease) =>
+        ours(lease) && renewed.has(lease.election)
+          ? { renewed: true, ttlMs: lease.ttlMs }
+          : { renewed: false },
+      );
+    });
+  }
+
   /**
    * One statement: mark the row released, then (once the update holds that row) unlock,
    * and notify the first in line. A follower that claims before this commits waits in its
@@ -325,7 +366,7 @@ export class PostgresStore implements LeaseStore {
   }
 
   /** Member records (LeaseStore.members, members.ts), on this store's session. */
-  readonly members: MemberStore = new MemberRows(
+  readonly members: MemberRows = new MemberRows(
     () => this.tables.members,
     (work) =>
       guardedCall(this.guard, 'member', async () => work((await this.connect()).statements)),

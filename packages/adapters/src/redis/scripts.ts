@@ -243,3 +243,50 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `;
+
+/**
+ * RENEW for many elections at once (LeaseStore.batch, docs/design.md §3.8). KEYS: lease,
+ * info, server of each election in turn. ARGV: token, ttlMs of each in the same order.
+ * Returns one 1 (renewed) or 0 (lost) per election: each judged as RENEW judges it. The
+ * keys span slots, so it runs on one server only (not on a Cluster).
+ */
+export const RENEW_MANY = `
+${RUN_ID}
+local renewed = {}
+for i = 1, #ARGV / 2 do
+  local lease, info, server = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local token, ttl = ARGV[2 * i - 1], ARGV[2 * i]
+  if redis.call('GET', lease) == token then
+    redis.call('PEXPIRE', lease, ttl)
+    redis.call('PEXPIRE', info, ttl)
+    redis.call('SET', server, runId)
+    renewed[i] = 1
+  else
+    renewed[i] = 0
+  end
+end
+return renewed
+`;
+
+/**
+ * PUT_MEMBER then LIST_MEMBERS for many elections at once (LeaseStore.batch.putMembers).
+ * KEYS: members, expiry of each election in turn. ARGV: id, recordJson, ttlMs of each in
+ * the same order. Returns, per election, its live records. One server only, as RENEW_MANY.
+ */
+export const PUT_MEMBERS = `
+${NOW_MICROS}
+local nowMs = math.floor(nowMicros / 1000)
+local lists = {}
+for i = 1, #KEYS / 2 do
+  local members, expiry = KEYS[2 * i - 1], KEYS[2 * i]
+  local id, record, ttl = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', nowMs)
+  for _, gone in ipairs(expired) do redis.call('HDEL', members, gone) end
+  redis.call('ZREMRANGEBYSCORE', expiry, '-inf', nowMs)
+  redis.call('HSET', members, id, record)
+  redis.call('ZADD', expiry, nowMs + tonumber(ttl), id)
+  local live = redis.call('ZRANGEBYSCORE', expiry, '(' .. nowMs, '+inf')
+  lists[i] = #live == 0 and {} or redis.call('HMGET', members, unpack(live))
+end
+return lists
+`;

@@ -7,6 +7,7 @@ import {
   type LeaseMetadata,
   type LeaseRecord,
   type LeaseStore,
+  type BatchStore,
   type MemberStore,
   type RenewResult,
   type Reservation,
@@ -21,6 +22,7 @@ import * as scripts from './scripts.js';
 import { tlsRefusal } from './tls-probe.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { MemberHash } from './members.js';
+import { redisBatch } from './batch.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { assertOneSlot, clusterSubscriber, openCluster, type ClusterSeed } from './cluster.js';
 
@@ -238,6 +240,21 @@ export class RedisStore implements LeaseStore {
     });
   }
 
+  /** Many renewals in one script (LeaseStore.batch, batch.ts); per lease on a Cluster. */
+  readonly batch: BatchStore = redisBatch({
+    keys: (election) => this.keys(election),
+    acrossSlots: (name, keys, args) =>
+      guardedCall(this.guard, name === 'RENEW_MANY' ? 'renew' : 'member', () =>
+        this.evalScript(scripts[name], keys, args),
+      ),
+    renew: (lease) => this.renew(lease),
+    putMemberAlone: async ({ election, member, ttlMs }) => {
+      await this.members.put(election, member, ttlMs);
+      return this.members.list(election);
+    },
+    onCluster: () => this.cluster !== null,
+  });
+
   /** Member records (LeaseStore.members, members.ts), on this store's connection. */
   readonly members: MemberStore = new MemberHash(
     (election) => this.keys(election),
@@ -437,9 +454,12 @@ export class RedisStore implements LeaseStore {
   }
 
   /** EVALSHA, falling back to EVAL once when the server does not know the script yet. */
-  private async script(name: ScriptName, keys: string[], args: string[]): Promise<unknown> {
-    const source = scripts[name];
+  private script(name: ScriptName, keys: string[], args: string[]): Promise<unknown> {
     assertOneSlot(keys);
+    return this.evalScript(scripts[name], keys, args);
+  }
+
+  private async evalScript(source: string, keys: string[], args: string[]): Promise<unknown> {
     try {
       return await this.client.evalsha(sha1(source), keys.length, ...keys, ...args);
     } catch (error) {

@@ -1,4 +1,4 @@
-import type { MemberRecord, MemberStore } from '@leasehold/core';
+import type { MemberPut, MemberRecord, MemberStore } from '@leasehold/core';
 import type Database from 'better-sqlite3';
 import { hostNow } from './boot-id.js';
 
@@ -22,29 +22,50 @@ export class MemberRows implements MemberStore {
   ) {}
 
   put(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
-    return this.guarded(() => {
-      const { db, table, bootId } = this.where();
-      db.prepare(
-        `INSERT INTO ${table} (election, id, record, expires_at, boot, ttl_ms)
-           VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (election, id) DO UPDATE SET record = excluded.record,
-             expires_at = excluded.expires_at, boot = excluded.boot, ttl_ms = excluded.ttl_ms`,
-      ).run(election, member.id, JSON.stringify(member), hostNow() + ttlMs, bootId, ttlMs);
-    });
+    return this.guarded(() => this.write(election, member, ttlMs));
   }
 
   list(election: string): Promise<MemberRecord[]> {
-    return this.guarded(() => {
-      const { db, table, bootId } = this.where();
-      const rows = db
-        .prepare(
-          `SELECT record FROM ${table}
-            WHERE election = ? AND expires_at > ? AND boot = ?
-              AND (ttl_ms IS NULL OR expires_at - ? <= ttl_ms)`,
+    return this.guarded(() => this.read(election));
+  }
+
+  /**
+   * Many elections' puts, each followed by its election's list, in ONE transaction
+   * (LeaseStore.batch.putMembers, docs/design.md §3.8): one write lock, one commit.
+   */
+  putMany(puts: readonly MemberPut[]): Promise<MemberRecord[][]> {
+    return this.guarded(() =>
+      this.where()
+        .db.transaction(() =>
+          puts.map(({ election, member, ttlMs }) => {
+            this.write(election, member, ttlMs);
+            return this.read(election);
+          }),
         )
-        .all(election, hostNow(), bootId, hostNow()) as { record: string }[];
-      return rows.map((row) => JSON.parse(row.record) as MemberRecord);
-    });
+        .immediate(),
+    );
+  }
+
+  private write(election: string, member: MemberRecord, ttlMs: number): void {
+    const { db, table, bootId } = this.where();
+    db.prepare(
+      `INSERT INTO ${table} (election, id, record, expires_at, boot, ttl_ms)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (election, id) DO UPDATE SET record = excluded.record,
+           expires_at = excluded.expires_at, boot = excluded.boot, ttl_ms = excluded.ttl_ms`,
+    ).run(election, member.id, JSON.stringify(member), hostNow() + ttlMs, bootId, ttlMs);
+  }
+
+  private read(election: string): MemberRecord[] {
+    const { db, table, bootId } = this.where();
+    const rows = db
+      .prepare(
+        `SELECT record FROM ${table}
+          WHERE election = ? AND expires_at > ? AND boot = ?
+            AND (ttl_ms IS NULL OR expires_at - ? <= ttl_ms)`,
+      )
+      .all(election, hostNow(), bootId, hostNow()) as { record: string }[];
+    return rows.map((row) => JSON.parse(row.record) as MemberRecord);
   }
 
   remove(election: string, id: string): Promise<void> {

@@ -1,10 +1,10 @@
 import {
   type AcquireRequest,
   type AcquireResult,
+  type BatchStore,
   type Lease,
   type LeaseRecord,
   type LeaseStore,
-  type MemberStore,
   type RenewResult,
   type Reservation,
   type TransferStore,
@@ -166,6 +166,28 @@ export class SqliteStore implements LeaseStore {
     });
   }
 
+  /**
+   * Many renewals in ONE transaction (LeaseStore.batch, docs/design.md §3.8): one write
+   * lock and one commit (one fsync) for all, each lease renewed as renew() renews it.
+   */
+  readonly batch: BatchStore = {
+    renewMany: (leases) =>
+      guardedCall(this.guard, 'renew', () =>
+        this.db
+          .transaction(() => {
+            const now = hostNow();
+            const renew = this.db.prepare(renewSql(this.leases));
+            return leases.map((lease): RenewResult => {
+              const { election, token, ttlMs } = lease;
+              const { changes } = renew.run(now + ttlMs, ttlMs, election, token, now, this.bootId);
+              return changes === 1 ? { renewed: true, ttlMs } : { renewed: false };
+            });
+          })
+          .immediate(),
+      ),
+    putMembers: (puts) => this.members.putMany(puts),
+  };
+
   release(lease: Lease): Promise<void> {
     return guardedCall(this.guard, 'release', () => {
       this.db.prepare(releaseSql(this.leases)).run(lease.election, lease.token);
@@ -223,7 +245,7 @@ export class SqliteStore implements LeaseStore {
   }
 
   /** Member records (LeaseStore.members, members.ts), through this store's call guard. */
-  readonly members: MemberStore = new MemberRows(
+  readonly members: MemberRows = new MemberRows(
     () => ({ db: this.db, table: this.membersTable, bootId: this.bootId }),
     (work) => guardedCall(this.guard, 'member', work),
   );

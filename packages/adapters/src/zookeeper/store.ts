@@ -4,6 +4,7 @@ import {
   StoreUnavailableError,
   type AcquireRequest,
   type AcquireResult,
+  type BatchStore,
   type Lease,
   type LeaseMetadata,
   type LeaseRecord,
@@ -34,6 +35,7 @@ import { Turns } from './turns.js';
 import type { ZooKeeperConfig } from './url.js';
 import { WatchHub } from './watch-hub.js';
 import { Znodes } from './znodes.js';
+import { zooKeeperBatch } from './batch.js';
 
 /** How often one acquire looks again when a reservation ahead went meanwhile. */
 const RESERVATION_LOOKS = 3;
@@ -256,6 +258,33 @@ export class ZooKeeperStore implements LeaseStore {
       return { renewed: true, ttlMs };
     });
   }
+
+  /** Many renewals: one check-only multi for all (batch.ts). */
+  readonly batch: BatchStore = zooKeeperBatch({
+    held: (lease) => {
+      const candidacy = this.holding(lease);
+      if (candidacy === null || candidacy.path === null) return null;
+      const confirm = (): RenewResult => {
+        if (this.holding(lease) !== candidacy) {
+          this.forget(candidacy);
+          return { renewed: false };
+        }
+        const ttlMs = this.session.timeoutMs;
+        this.withdrawAfter(candidacy, ttlMs);
+        return { renewed: true, ttlMs };
+      };
+      return { path: candidacy.path, confirm };
+    },
+    checkAll: (paths) =>
+      guardedCall(this.guard, 'renew', () =>
+        this.znodes.checkAllOnLeader(paths).catch((error: unknown) => {
+          // The session ended, and every znode with it: each lease is asked alone.
+          if (hasCode(error, ZooKeeperCode.SESSION_EXPIRED)) return false;
+          throw error;
+        }),
+      ),
+    renew: (lease) => this.renew(lease),
+  });
 
   release(lease: Lease): Promise<void> {
     return guardedCall(this.guard, 'release', () =>

@@ -115,6 +115,23 @@ export class Znodes {
   }
 
   /**
+   * `checkOnLeader` for many znodes in ONE check-only multi (LeaseStore.batch): true when
+   * every one exists, false when any does not (the multi does not say which).
+   */
+  checkAllOnLeader(paths: readonly string[]): Promise<boolean> {
+    return this.session
+      .request<boolean>('renew', (client, done) =>
+        paths
+          .reduce((transaction, path) => transaction.check(path), client.transaction())
+          .commit((error) => done(error, true)),
+      )
+      .catch((error: unknown) => {
+        if (hasCode(error, ZooKeeperCode.NO_NODE)) return false;
+        throw error;
+      });
+  }
+
+  /**
    * One multi-op: every operation `build` adds happens, or none does. Rejects with the
    * client's error for the first operation that failed (NO_NODE, BAD_VERSION, NODE_EXISTS…).
    */

@@ -2,6 +2,7 @@ import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import { StoreClosedError, StoreUnavailableError } from '../errors.js';
 import type {
   AcquireRequest,
+  BatchStore,
   AcquireResult,
   Lease,
   LeaseMetadata,
@@ -352,6 +353,18 @@ export class MemoryStore implements LeaseStore {
     handOver: (lease, successor, reservationMs) =>
       this.roundTrip(() => this.server.handOver(lease, successor, reservationMs)),
     reservation: (election) => this.roundTrip(() => this.server.reservation(election)),
+  };
+
+  /** One round trip for every lease: one fault (failure, drop, delay) hits them all. */
+  readonly batch: BatchStore = {
+    renewMany: (leases) => this.roundTrip(() => leases.map((lease) => this.server.renew(lease))),
+    putMembers: (puts) =>
+      this.roundTrip(() =>
+        puts.map(({ election, member, ttlMs }) => {
+          this.server.putMember(election, member, ttlMs);
+          return this.server.listMembers(election);
+        }),
+      ),
   };
 
   watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {

@@ -1,0 +1,75 @@
+import type { BatchStore, Lease, MemberPut, MemberRecord, RenewResult } from '@leasehold/core';
+import { withOrderKey, withoutOrderKey } from '../records.js';
+import type { MemberKeys } from './members.js';
+
+/** The keys RENEW reads and writes for one election (RedisStore.keys). */
+export interface RenewKeys {
+  readonly lease: string;
+  readonly info: string;
+  readonly server: string;
+}
+
+/** What the batch needs of its store. */
+export interface RedisBatchHost {
+  keys(election: string): RenewKeys & MemberKeys;
+  /** Runs a script whose keys span elections (RENEW_MANY, PUT_MEMBERS) through the guard. */
+  acrossSlots(name: 'RENEW_MANY' | 'PUT_MEMBERS', keys: string[], args: string[]): Promise<unknown>;
+  /** The store's own RENEW, for a Cluster. */
+  renew(lease: Lease): Promise<RenewResult>;
+  /** members.put then members.list, for a Cluster. */
+  putMemberAlone(put: MemberPut): Promise<MemberRecord[]>;
+  /** Whether the store talks to a Redis Cluster. */
+  onCluster(): boolean;
+}
+
+/**
+ * Batched renewals (docs/design.md §3.8) on one Redis server: ONE RENEW_MANY script call
+ * for every lease, each answered as RENEW answers it. On a Cluster the elections' keys
+ * live in different slots, which one script cannot touch: there each lease gets its own
+ * RENEW (ioredis sends them to their masters together), so the batch saves timers and
+ * wake-ups, not requests.
+ */
+export function redisBatch(host: RedisBatchHost): BatchStore {
+  return {
+    renewMany: async (leases) => {
+      if (leases.length === 0) return [];
+      if (host.onCluster()) return Promise.all(leases.map((lease) => host.renew(lease)));
+      const keys = leases.flatMap((lease) => {
+        const { lease: leaseKey, info, server } = host.keys(lease.election);
+        return [leaseKey, info, server];
+      });
+      const args = leases.flatMap((lease) => [lease.token, String(lease.ttlMs)]);
+      const replies = (await host.acrossSlots('RENEW_MANY', keys, args)) as number[];
+      return leases.map((lease, i) =>
+        replies[i] === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false },
+      );
+    },
+    putMembers: (puts) => putMembers(host, puts),
+    // Lua keeps the server busy while it runs: a bounded script keeps other clients served.
+    maxLeases: 500,
+  };
+}
+
+/** PUT_MEMBERS on one server; on a Cluster, each election's put and list (members.ts). */
+async function putMembers(
+  host: RedisBatchHost,
+  puts: readonly MemberPut[],
+): Promise<MemberRecord[][]> {
+  if (puts.length === 0) return [];
+  if (host.onCluster()) return Promise.all(puts.map((put) => host.putMemberAlone(put)));
+  const keys = puts.flatMap(({ election }) => {
+    const { members, memberExpiry } = host.keys(election);
+    return [members, memberExpiry];
+  });
+  const args = puts.flatMap(({ member, ttlMs }) => [
+    member.id,
+    JSON.stringify(withOrderKey(member)),
+    String(ttlMs),
+  ]);
+  const lists = (await host.acrossSlots('PUT_MEMBERS', keys, args)) as (string | null)[][];
+  return puts.map((_, i) =>
+    (lists[i] ?? [])
+      .filter((r): r is string => typeof r === 'string')
+      .map((r) => withoutOrderKey(JSON.parse(r) as MemberRecord)),
+  );
+}

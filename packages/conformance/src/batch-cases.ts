@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+import type { BatchStore, Lease, LeaseStore, MemberRecord } from '@leasehold/core';
+import { delay, uniqueElection } from './support.js';
+import type { TransferCaseTools as CaseTools } from './transfer-cases.js';
+
+/**
+ * Conformance cases for batched renewals (`LeaseStore.batch`, docs/design.md §3.8): many
+ * elections' leases renewed in one call, each judged on its own.
+ */
+
+/** The suite's helpers (as the transfer cases get them), and its expiry grace. */
+export interface BatchCaseTools extends CaseTools {
+  readonly expiryGraceMs: number;
+}
+
+function batchOf(store: LeaseStore): BatchStore {
+  expect(typeof store.batch?.renewMany).toBe('function');
+  return store.batch as BatchStore;
+}
+
+/** `count` fresh elections, each acquired by `holder` on `store`. */
+async function acquireMany(
+  tools: BatchCaseTools,
+  store: LeaseStore,
+  holder: string,
+  count: number,
+): Promise<Lease[]> {
+  const leases: Lease[] = [];
+  for (let i = 0; i < count; i += 1) {
+    leases.push(await tools.acquireOrFail(store, tools.request(uniqueElection(), holder)));
+  }
+  return leases;
+}
+
+export function defineBatchCases(tools: BatchCaseTools): void {
+  const { connect, conformanceCase, request, acquireWithin, expiryGraceMs } = tools;
+
+  conformanceCase(
+    'renews the leases of several elections in one call, terms unchanged',
+    async () => {
+      const [a, b] = [await connect(), await connect()];
+      const leases = await acquireMany(tools, a, 'alpha', 5);
+      expect(await batchOf(a).renewMany([])).toEqual([]);
+      const until = performance.now() + 2 * (leases[0]?.ttlMs ?? 1_000);
+      while (performance.now() < until) {
+        const results = await batchOf(a).renewMany(leases);
+        expect(results).toHaveLength(leases.length);
+        for (const result of results) expect(result).toMatchObject({ renewed: true });
+        await delay((leases[0]?.ttlMs ?? 1_000) / 5);
+      }
+      for (const lease of leases) {
+        expect(await b.read(lease.election)).toMatchObject({ holder: 'alpha', term: lease.term });
+        expect((await b.tryAcquire(request(lease.election, 'beta'))).acquired).toBe(false);
+      }
+    },
+  );
+
+  conformanceCase(
+    'reports a lost lease alone, in its place, and refuses a foreign token',
+    async () => {
+      const [a, b] = [await connect(), await connect()];
+      const [released, taken, other] = await acquireMany(tools, a, 'alpha', 3);
+      if (!released || !taken || !other) throw new Error('acquireMany gave too few');
+      await a.release(released);
+      const first = taken;
+      const second = await acquireWithin(
+        b,
+        request(first.election, 'beta'),
+        first.ttlMs + expiryGraceMs + 1_000,
+      );
+      // Released, expired and taken by another, and one renewed with a token not its own.
+      const foreign = { ...other, holder: 'gamma', token: randomUUID() };
+      const results = await batchOf(a).renewMany([released, first, foreign]);
+      expect(results).toEqual([{ renewed: false }, { renewed: false }, { renewed: false }]);
+      expect(await b.read(first.election)).toMatchObject({ holder: 'beta', term: second.term });
+      expect(await batchOf(b).renewMany([second])).toMatchObject([{ renewed: true }]);
+    },
+  );
+
+  conformanceCase('renews the live leases of a batch that also holds lost ones', async () => {
+    const store = await connect();
+    const [live, gone, alsoLive] = await acquireMany(tools, store, 'alpha', 3);
+    if (!live || !gone || !alsoLive) throw new Error('acquireMany gave too few');
+    await store.release(gone);
+    const results = await batchOf(store).renewMany([live, gone, alsoLive]);
+    expect(results.map((result) => result.renewed)).toEqual([true, false, true]);
+    expect(await store.read(live.election)).toMatchObject({ holder: 'alpha', term: live.term });
+    expect(await store.read(gone.election)).toBeNull();
+  });
+}
+
+function record(id: string, priority: number): MemberRecord {
+  return { id, priority, startedAt: 1, heartbeatAt: Date.now(), isLeader: false, metadata: {} };
+}
+
+export function defineMemberBatchCases(tools: BatchCaseTools): void {
+  const { connect, conformanceCase } = tools;
+
+  conformanceCase('writes member records of several elections in one call', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const putMembers = batchOf(a).putMembers?.bind(batchOf(a));
+    if (putMembers === undefined) throw new Error('batch.putMembers is missing');
+    const [one, two] = [uniqueElection(), uniqueElection()];
+    await b.members?.put(one, record('beta', 5), 60_000);
+    const lists = await putMembers([
+      { election: one, member: record('alpha', 1), ttlMs: 60_000 },
+      { election: two, member: record('alpha', 2), ttlMs: 60_000 },
+    ]);
+    const ids = (records: readonly MemberRecord[] | undefined) =>
+      (records ?? []).map((r) => `${r.id}:${r.priority}`).sort();
+    expect(lists.map(ids)).toEqual([['alpha:1', 'beta:5'], ['alpha:2']]);
+    expect(ids(await b.members?.list(one))).toEqual(['alpha:1', 'beta:5']);
+    expect(ids(await b.members?.list(two))).toEqual(['alpha:2']);
+    // Each record lives for its own TTL, as members.put's would.
+    await putMembers([{ election: two, member: record('alpha', 3), ttlMs: 300 }]);
+    await delay(1_000);
+    expect(ids(await b.members?.list(two))).toEqual([]);
+  });
+}

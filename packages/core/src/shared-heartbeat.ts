@@ -1,0 +1,194 @@
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { LeaseholdConfigError } from './errors.js';
+import type { Lease, LeaseStore, MemberPut, MemberRecord, RenewResult } from './store.js';
+
+/**
+ * One heartbeat for the many electors of one store (docs/design.md §3.8): electors that
+ * share it renew on a common grid of ticks, and the renewals handed over at one tick go to
+ * the store together (`LeaseStore.batch.renewMany`), so a sidecar with a thousand elections
+ * sends one request per renew interval rather than a thousand. Member records (§3.5) are
+ * written the same way, when the store offers `batch.putMembers`.
+ *
+ * Safety does not depend on it. A renewal is only ever pulled EARLIER, to the last tick at
+ * or before it is due; each elector still counts its deadline from the moment it handed its
+ * renewal over (never after the batch is sent), and judges the batch's answer for its own
+ * lease alone. A store without `batch` renews each lease on its own, as without a heartbeat.
+ */
+
+export interface SharedHeartbeatOptions {
+  /** The one store every elector sharing this heartbeat uses. */
+  readonly store: LeaseStore;
+  /**
+   * Spacing of the ticks. Renewals due within one period are sent together at its start.
+   * Use the shortest renew interval of the electors sharing it: with a longer period, a
+   * renewal whose tick has passed goes out alone, on time.
+   */
+  readonly periodMs: number;
+  readonly clock?: Clock;
+  /**
+   * How long a batch stays open after its first renewal, for the electors whose timers for
+   * the same tick fire a moment later. Default 5 ms; it delays a renewal's send, never its
+   * deadline's start.
+   */
+  readonly gatherMs?: number;
+}
+
+const DEFAULT_GATHER_MS = 5;
+/** Larger batches are split: a request's size stays bounded on every backend. */
+const DEFAULT_MAX_BATCH = 500;
+
+export class SharedHeartbeat {
+  readonly store: LeaseStore;
+  readonly periodMs: number;
+  private readonly clock: Clock;
+  private readonly origin: number;
+  private readonly renewals: Gatherer<Lease, RenewResult>;
+  private readonly memberPuts: Gatherer<MemberPut, MemberRecord[]>;
+
+  constructor(options: SharedHeartbeatOptions) {
+    const store = options.store;
+    this.store = store;
+    this.periodMs = checkPositive('periodMs', options.periodMs);
+    const gatherMs = checkPositive('gatherMs', options.gatherMs ?? DEFAULT_GATHER_MS);
+    this.clock = options.clock ?? systemClock;
+    this.origin = this.clock.now();
+    const max = (): number => store.batch?.maxLeases ?? DEFAULT_MAX_BATCH;
+    const alone = (lease: Lease): Promise<RenewResult> => store.renew(lease);
+    const putAlone = async ({ election, member, ttlMs }: MemberPut): Promise<MemberRecord[]> => {
+      await store.members?.put(election, member, ttlMs);
+      return (await store.members?.list(election)) ?? [];
+    };
+    this.renewals = new Gatherer(this.clock, gatherMs, max, {
+      election: (lease) => lease.election,
+      many: (leases) => store.batch?.renewMany(leases) ?? Promise.all(leases.map(alone)),
+      alone,
+    });
+    this.memberPuts = new Gatherer(this.clock, gatherMs, max, {
+      election: (put) => put.election,
+      many: (puts) => store.batch?.putMembers?.(puts) ?? Promise.all(puts.map(putAlone)),
+      alone: putAlone,
+    });
+  }
+
+  /**
+   * When to send a renewal (or member heartbeat) due at `dueAt`: the last tick at or before
+   * it, or `dueAt` itself when that tick has already passed. Never later than `dueAt`.
+   */
+  renewAt(dueAt: number): number {
+    if (this.store.batch === undefined) return dueAt;
+    const tick = this.origin + Math.floor((dueAt - this.origin) / this.periodMs) * this.periodMs;
+    return tick > this.clock.now() ? tick : dueAt;
+  }
+
+  /** Renew `lease` in the batch being gathered (alone on a store without `batch`). */
+  renew(lease: Lease): Promise<RenewResult> {
+    if (this.store.batch === undefined) return this.store.renew(lease);
+    return this.renewals.add(lease);
+  }
+
+  /** Whether member heartbeats go through `putMember` (the store batches them). */
+  get batchesMembers(): boolean {
+    return this.store.batch?.putMembers !== undefined && this.store.members !== undefined;
+  }
+
+  /** Write a member record in the batch being gathered; answers the election's live ones. */
+  putMember(put: MemberPut): Promise<MemberRecord[]> {
+    return this.memberPuts.add(put);
+  }
+}
+
+interface GathererSend<I, O> {
+  /** Items of one election go one to a batch. */
+  election(item: I): string;
+  many(items: readonly I[]): Promise<O[]>;
+  alone(item: I): Promise<O>;
+}
+
+interface Pending<I, O> {
+  readonly item: I;
+  readonly resolve: (result: O) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Items handed over within `gatherMs` of the first go out together. */
+class Gatherer<I, O> {
+  private pending: Pending<I, O>[] = [];
+  private timer: TimerHandle | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly gatherMs: number,
+    private readonly maxBatch: () => number,
+    private readonly send: GathererSend<I, O>,
+  ) {}
+
+  add(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      this.timer ??= this.clock.setTimer(this.gatherMs, () => this.flush());
+    });
+  }
+
+  /** Send what was gathered: one request per chunk, a second item of an election alone. */
+  private flush(): void {
+    this.timer = null;
+    const { batched, alone } = splitByElection(this.pending, (p) => this.send.election(p.item));
+    this.pending = [];
+    const max = this.maxBatch();
+    for (let start = 0; start < batched.length; start += max) {
+      const chunk = batched.slice(start, start + max);
+      settleEach(
+        chunk,
+        started(() => this.send.many(chunk.map((entry) => entry.item))),
+      );
+    }
+    for (const one of alone) started(() => this.send.alone(one.item)).then(one.resolve, one.reject);
+  }
+}
+
+/** A store whose method throws synchronously fails the batch, not the process's timer. */
+function started<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return work();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Each item gets its own answer; a failed batch fails every item in it. */
+function settleEach<I, O>(chunk: readonly Pending<I, O>[], answer: Promise<O[]>): void {
+  answer.then(
+    (results) => {
+      chunk.forEach((entry, index) => {
+        if (index < results.length) entry.resolve(results[index] as O);
+        else entry.reject(new Error('a batch answered fewer results than it was sent'));
+      });
+    },
+    (error: unknown) => {
+      for (const entry of chunk) entry.reject(error);
+    },
+  );
+}
+
+/** A batch holds one item per election (the contract); a second one goes alone. */
+function splitByElection<T>(items: readonly T[], election: (item: T) => string) {
+  const seen = new Set<string>();
+  const batched: T[] = [];
+  const alone: T[] = [];
+  for (const item of items) {
+    const name = election(item);
+    if (seen.has(name)) alone.push(item);
+    else {
+      seen.add(name);
+      batched.push(item);
+    }
+  }
+  return { batched, alone };
+}
+
+function checkPositive(field: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new LeaseholdConfigError(field, value, 'a number of milliseconds greater than 0');
+  }
+  return value;
+}
