@@ -376,13 +376,33 @@ export class RedisStore implements LeaseStore {
       await this.close();
       throw translateError(failure, 'connect', this.options);
     }
-    if (this.client.status === 'ready') return;
+    if (this.client.status === 'ready') {
+      await this.mastersConnected();
+      return;
+    }
     // Not merely down if DNS does not know the host or something else answers there.
     const hopeless = await diagnoseFirstConnection('redis', this.endpoints());
     if (hopeless !== null) {
       await this.close();
       throw hopeless;
     }
+  }
+
+  /**
+   * ioredis.Cluster opens a node's connection at that node's first command, and with no
+   * offline queue that command fails ("Connection is closed"): a third of fresh stores
+   * failed their first calls to the other masters so. Once the cluster is ready, connect
+   * every master (waiting briefly), and each node the pool adds later (a failover's).
+   */
+  private async mastersConnected(): Promise<void> {
+    if (this.cluster === null) return;
+    const cluster = this.client as Cluster;
+    const connect = (node: Redis) => {
+      if (node.status === 'wait') node.connect().catch(() => undefined);
+      return node.status === 'ready' ? null : new Promise((resolve) => node.once('ready', resolve));
+    };
+    cluster.on('+node', (node: Redis) => void connect(node));
+    await waitAtMost(Promise.all(cluster.nodes('master').map(connect)), CONNECT_WAIT_MS);
   }
 
   private endpoints(): Endpoint[] {
