@@ -1,8 +1,6 @@
 import type { Elector, SteeringState } from '@leasehold/core';
-import { spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { jobEnvironment } from '../run/job-env.js';
+import { checkCommand, type CheckResult } from './command-check.js';
 
 /**
  * The app's health check (`--app-health URL` or `--app-health-command`, docs/design.md
@@ -29,12 +27,6 @@ export interface AppHealthProbeOptions {
   readonly timeoutMs: number;
   readonly elector: Elector;
   readonly logger: Logger;
-}
-
-/** One check's result: healthy or not, and in words why (for the transition's log line). */
-interface CheckResult {
-  readonly healthy: boolean;
-  readonly detail: string;
 }
 
 export class AppHealthProbe {
@@ -121,65 +113,4 @@ async function checkUrl(url: string, timeoutMs: number): Promise<CheckResult> {
       detail: timedOut ? `no answer within ${timeoutMs} ms` : 'unreachable',
     };
   }
-}
-
-/**
- * Run by `/bin/sh` as the top of the check's process group, with the command as `$1` and a
- * pipe from the sidecar as fd 3 (the sidecar never writes to it). A subshell reads fd 3
- * until end of file, which comes only when the sidecar's end closes: the sidecar died,
- * SIGKILL included, since the kernel closes a dead process's files. It then kills the whole
- * group. The command's shell gets neither fd 3 nor a stdin. When the command exits first,
- * the top shell kills and reaps the subshell itself and exits with the command's code:
- * left to the group kill after the exit, the subshell would be an orphan, and a sidecar
- * that is a container's PID 1 (our image) inherits orphans but never reaps them.
- */
-const DIES_WITH_SIDECAR = [
-  '(while read -r _ <&3; do :; done; kill -KILL 0) & watcher=$!',
-  '/bin/sh -c "$1" 3<&- </dev/null; code=$?',
-  'kill -KILL "$watcher"; wait "$watcher"; exit "$code"',
-].join('\n');
-
-/**
- * `/bin/sh -c <command>`: exit 0 is healthy. It runs in a process group of its own, with the
- * environment `leasehold run` gives its command (no store URL, no admin token), and the group
- * is killed when it outlasts the timeout, after it exits (nothing it started stays), and when
- * the sidecar dies (DIES_WITH_SIDECAR).
- */
-function checkCommand(
-  command: string,
-  passEnv: readonly string[],
-  timeoutMs: number,
-): Promise<CheckResult> {
-  return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', DIES_WITH_SIDECAR, 'leasehold-app-health', command], {
-      env: jobEnvironment(process.env, passEnv),
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      detached: true,
-    });
-    // Our end of the lifeline: not to keep the sidecar's event loop alive, closed when the
-    // check is over (after its group is killed, so its watcher is not woken for nothing).
-    const lifeline = child.stdio[3] as Socket | null;
-    lifeline?.unref();
-    const killGroup = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // The group is gone already.
-      }
-    };
-    const timer = setTimeout(killGroup, timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      lifeline?.destroy();
-      resolve({ healthy: false, detail: `could not start: ${error.message}` });
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      killGroup();
-      lifeline?.destroy();
-      if (signal === 'SIGKILL')
-        resolve({ healthy: false, detail: `no exit within ${timeoutMs} ms` });
-      else resolve({ healthy: code === 0, detail: signal === null ? `exit ${code}` : signal });
-    });
-  });
 }
