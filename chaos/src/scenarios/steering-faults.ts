@@ -91,9 +91,9 @@ async function steeredTrio(round: Round, places: Places = {}) {
 }
 
 /**
- * Start a candidate and load its admin routes: the first request for a route beyond the
- * hot ones loads Fastify (docs/design.md §4), which on this busy machine can block a
- * leader's loop for longer than its lease. Alone, or as a follower, that costs nothing.
+ * Start a candidate and wait until it serves its admin routes. With the admin token it loads
+ * them (Fastify) before it competes (docs/design.md §4), so this costs nothing; it also
+ * keeps a candidate from being asked anything before it serves.
  */
 async function startServing(round: Round, candidate: string, options: StartOptions) {
   const sidecar = await round.start(candidate, options);
