@@ -29,7 +29,7 @@ export interface ListenAddress {
   readonly tls?: ListenerTls | undefined;
   /**
    * Load the Fastify routes before listen() resolves instead of on the first request that
-   * needs them: loading blocks the event loop (about 0.6 s measured on a loaded host), which
+   * needs them: loading blocks the event loop (0.4 to 0.8 s measured on a loaded host), which
    * must not happen while the elector is acquiring or renewing. The sidecar asks for it when
    * admin routes can be called (an admin token), and otherwise keeps the memory.
    */
