@@ -20,6 +20,14 @@ import { explain, runTool } from './support/tools.js';
 const metricsIn = (expr: string): string[] =>
   [...expr.matchAll(/\bleasehold_\w+/g)].map((m) => m[0]);
 
+/** What steering shows in metrics (docs/design.md §3.6): drain, health, transfers. */
+const STEERING_METRICS = [
+  'leasehold_drained',
+  'leasehold_app_healthy',
+  'leasehold_transferring',
+  'leasehold_transfers_total',
+];
+
 let sidecar: ProbeSidecar;
 /** Series names the sidecar exports, histograms with their _bucket/_sum/_count. */
 let exported: Set<string>;
@@ -58,13 +66,17 @@ describe('deploy/prometheus', () => {
     expect(result.status, explain('promtool check config', result)).toBe(0);
   });
 
-  it('has the five alerts, each tested firing and staying quiet', () => {
+  it('has the nine alerts, each tested firing and staying quiet', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual([
+      'LeaseholdAllCandidatesDrained',
+      'LeaseholdLeaderAppUnhealthy',
       'LeaseholdLeadershipFlapping',
       'LeaseholdLeaseNearlyExpired',
       'LeaseholdMultipleLeaders',
       'LeaseholdNoLeader',
       'LeaseholdStoreErrors',
+      'LeaseholdTransferStuck',
+      'LeaseholdTransfersFailing',
     ]);
     const tests = list(
       mapping(yaml.parse(readRepoFile(`${DIR}/leasehold-alerts.test.yml`)), 'tests').tests,
@@ -101,7 +113,12 @@ describe('deploy/prometheus', () => {
     for (const { alert } of rules) expect(doc).toContain(`### ${alert}`);
   });
 
-  it('has a dashboard of leader, term, transitions, store latency and errors', () => {
+  it('alerts on every steering metric (issue 26)', () => {
+    const used = new Set(rules.flatMap((r) => metricsIn(r.expr)));
+    for (const metric of STEERING_METRICS) expect(used, metric).toContain(metric);
+  });
+
+  it('has a dashboard of leader, term, transitions, store latency, errors and steering', () => {
     expect(dashboard.uid).toBe('leasehold');
     const used = new Set(panelExprs.flatMap(metricsIn));
     for (const metric of [
@@ -110,6 +127,7 @@ describe('deploy/prometheus', () => {
       'leasehold_transitions_total',
       'leasehold_store_request_duration_seconds_bucket',
       'leasehold_store_errors_total',
+      ...STEERING_METRICS,
     ]) {
       expect(used, metric).toContain(metric);
     }

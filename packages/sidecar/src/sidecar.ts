@@ -237,7 +237,10 @@ async function listen(
       resign: attachment?.resign,
       command: attachment?.status,
     });
-    server = await listenHttp(state, { host: config.host, port: config.port, tls });
+    // With an admin token the admin routes (Fastify) will be asked for: load them now, not
+    // during a campaign (their first load blocks the event loop for a good part of a second).
+    const routesAtStart = config.adminToken !== undefined;
+    server = await listenHttp(state, { host: config.host, port: config.port, tls, routesAtStart });
     if (!isLoopbackAddress(config.host)) {
       log.warn(
         { host: config.host, tls: tls !== undefined },

@@ -1,12 +1,15 @@
 import type { Elector, SteeringState } from '@leasehold/core';
-import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
-import { jobEnvironment } from '../run/job-env.js';
+import { checkCommand, type CheckResult } from './command-check.js';
 
 /**
  * The app's health check (`--app-health URL` or `--app-health-command`, docs/design.md
  * §3.6): every interval one check, its result fed to `elector.setAppHealth()`, whose gate
- * decides with its thresholds. The log says when the gate's verdict changes, not every check.
+ * decides with its thresholds. While a check disagrees with the gate's verdict (a failure
+ * while healthy, a pass while unhealthy) the next comes after half an interval, so a
+ * streak is confirmed or broken sooner: an unhealthy leader hands over within about
+ * interval × (failures + 1) / 2 instead of interval × failures (HAProxy's `fastinter`).
+ * The log says when the gate's verdict changes, not every check.
  */
 
 export type AppHealthCheck =
@@ -26,12 +29,6 @@ export interface AppHealthProbeOptions {
   readonly logger: Logger;
 }
 
-/** One check's result: healthy or not, and in words why (for the transition's log line). */
-interface CheckResult {
-  readonly healthy: boolean;
-  readonly detail: string;
-}
-
 export class AppHealthProbe {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
@@ -47,7 +44,7 @@ export class AppHealthProbe {
     });
   }
 
-  /** The first check now, then one every interval after the last ended. */
+  /** The first check now, then one every interval (or half) after the last ended. */
   start(): void {
     this.schedule(0);
   }
@@ -61,18 +58,24 @@ export class AppHealthProbe {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.checkOnce().then(() => this.schedule(this.options.intervalMs));
+      this.running = this.checkOnce().then((settled) =>
+        this.schedule(settled ? this.options.intervalMs : confirmationDelayMs(this.options)),
+      );
     }, delayMs);
   }
 
-  private async checkOnce(): Promise<void> {
+  /** One check, reported; true when it agrees with the gate's verdict after it. */
+  private async checkOnce(): Promise<boolean> {
     const { check, timeoutMs, elector } = this.options;
     const result =
       check.kind === 'url'
         ? await checkUrl(check.url, timeoutMs)
         : await checkCommand(check.command, check.passEnv, timeoutMs);
     this.last = result;
-    if (!this.stopped) elector.setAppHealth(result.healthy);
+    if (this.stopped) return true;
+    elector.setAppHealth(result.healthy);
+    const verdict = elector.status().steering.health;
+    return verdict === (result.healthy ? 'healthy' : 'unhealthy');
   }
 
   private logVerdict(health: SteeringState['health']): void {
@@ -87,6 +90,11 @@ export class AppHealthProbe {
       this.options.logger.info(line, `the app is ${health} (${detail})`);
     }
   }
+}
+
+/** The wait before a check that confirms or breaks a streak. */
+function confirmationDelayMs(options: AppHealthProbeOptions): number {
+  return Math.ceil(options.intervalMs / 2);
 }
 
 /** HTTP GET: 2xx is healthy; anything else, a redirect, an error or the timeout is not. */
@@ -105,42 +113,4 @@ async function checkUrl(url: string, timeoutMs: number): Promise<CheckResult> {
       detail: timedOut ? `no answer within ${timeoutMs} ms` : 'unreachable',
     };
   }
-}
-
-/**
- * `/bin/sh -c <command>`: exit 0 is healthy. It runs in a process group of its own, with the
- * environment `leasehold run` gives its command (no store URL, no admin token), and the group
- * is killed when it outlasts the timeout, and after it exits (nothing it started stays).
- */
-function checkCommand(
-  command: string,
-  passEnv: readonly string[],
-  timeoutMs: number,
-): Promise<CheckResult> {
-  return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], {
-      env: jobEnvironment(process.env, passEnv),
-      stdio: 'ignore',
-      detached: true,
-    });
-    const killGroup = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // The group is gone already.
-      }
-    };
-    const timer = setTimeout(killGroup, timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      resolve({ healthy: false, detail: `could not start: ${error.message}` });
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      killGroup();
-      if (signal === 'SIGKILL')
-        resolve({ healthy: false, detail: `no exit within ${timeoutMs} ms` });
-      else resolve({ healthy: code === 0, detail: signal === null ? `exit ${code}` : signal });
-    });
-  });
 }
