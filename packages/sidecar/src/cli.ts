@@ -34,7 +34,10 @@ function addConfigOptions(command: Command, forServe = false): Command {
   for (const f of FIELDS) {
     if (forServe && 'runOnly' in f && f.runOnly) continue;
     const value = 'bareFlag' in f && f.bareFlag ? '[value]' : '<value>';
-    command.addOption(new Option(`--${f.flag} ${value}`, helpText(f)));
+    const option = new Option(`--${f.flag} ${value}`, helpText(f));
+    // --election repeated names several elections, read as a comma-separated list.
+    if (f.key === 'election') option.argParser(joinRepeated);
+    command.addOption(option);
     // The former name still works, and is not offered: --help shows one name per setting.
     if (f.formerly !== undefined) {
       command.addOption(new Option(`--${f.formerly.flag} <value>`).hideHelp());
@@ -47,6 +50,10 @@ function addConfigOptions(command: Command, forServe = false): Command {
     }
   }
   return command;
+}
+
+function joinRepeated(value: string, previous: string | undefined): string {
+  return previous === undefined ? value : `${previous},${value}`;
 }
 
 /** Commander's values: a bare flag (`--standby`) is `true`, which the table reads as 'true'. */
