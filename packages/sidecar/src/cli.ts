@@ -260,13 +260,18 @@ function targetOf(flags: TargetFlags): URL {
 function addStatusCommand(program: Command): void {
   addTargetOptions(
     program.command('status').description('ask a running sidecar and print a summary'),
-  ).action(async (flags: TargetFlags) => {
-    try {
-      process.stdout.write(await statusReport(targetOf(flags)));
-    } catch (error) {
-      exitOnStartupFailure(error);
-    }
-  });
+  )
+    .option(
+      '--election <name>',
+      'summarise this election of a sidecar of several (default: its first)',
+    )
+    .action(async (flags: TargetFlags & { election?: string }) => {
+      try {
+        process.stdout.write(await statusReport(targetOf(flags), flags.election));
+      } catch (error) {
+        exitOnStartupFailure(error);
+      }
+    });
 }
 
 /** `transfer`, `drain`, `undrain`: an admin route of the local sidecar (docs/operations.md). */
