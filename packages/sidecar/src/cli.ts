@@ -285,6 +285,10 @@ function addSteerCommands(program: Command): void {
       .option(
         '--admin-token <token>',
         'the sidecar\u2019s admin token [LEASEHOLD_ADMIN_TOKEN] (prefer the file: a flag shows in ps)',
+      )
+      .option(
+        '--election <name>',
+        'the election to steer, of a sidecar of several (default: its first)',
       );
   steerCommand(
     'transfer',
@@ -308,11 +312,12 @@ function addSteerCommands(program: Command): void {
   );
 }
 
-type SteerFlags = TargetFlags & { adminToken?: string; adminTokenFile?: string };
+type SteerFlags = TargetFlags & { adminToken?: string; adminTokenFile?: string; election?: string };
 
 async function runSteer(flags: SteerFlags, action: SteerAction): Promise<void> {
   try {
-    const result = await steer(targetOf(flags), adminTokenOf({ flags, env: process.env }), action);
+    const token = adminTokenOf({ flags, env: process.env });
+    const result = await steer(targetOf(flags), token, action, flags.election);
     if (result.exitCode === 0) {
       process.stdout.write(`${result.line}\n`);
       return;

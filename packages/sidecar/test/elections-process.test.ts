@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runningWithMarker, until } from '@leasehold/testkit';
-import { SidecarProcesses, storeUrls, type Sidecar } from './helpers/sidecar-processes.js';
+import { BIN, SidecarProcesses, storeUrls, type Sidecar } from './helpers/sidecar-processes.js';
 import { removeZooKeeperTree } from './helpers/zookeeper-tree.js';
 
 /**
@@ -80,14 +81,10 @@ async function leaders(
   return last;
 }
 
-function admin(sidecar: Sidecar, path: string, body?: object): Promise<Response> {
+function admin(sidecar: Sidecar, path: string): Promise<Response> {
   return fetch(`${sidecar.url}${path}`, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${TOKEN}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    headers: { authorization: `Bearer ${TOKEN}` },
     signal: AbortSignal.timeout(15_000),
   });
 }
@@ -113,8 +110,15 @@ describe.each(STORES)('two sidecars of three elections each on %s', (_backend, s
       const before = await leaders([s1], names, 3 * TTL_MS);
       const s2 = await start('s2');
 
-      // A transfer of b moves b alone: a and c stay with s1 under the same terms.
-      expect((await admin(s1, `/v1/elections/${b}/transfer`, { to: 's2' })).status).toBe(200);
+      // A transfer of b (`leasehold transfer --election`) moves b alone: a and c stay with s1
+      // under the same terms.
+      const transfer = spawnSync(
+        process.execPath,
+        [BIN, 'transfer', 's2', '--url', s1.url, '--election', b, '--admin-token', TOKEN],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      expect([transfer.status, transfer.stderr]).toEqual([0, '']);
+      expect(transfer.stdout).toMatch(/^leadership transferred from s1 to s2 \(term \d+\)\n$/);
       const moved = await leaders([s1, s2], names, 2 * TTL_MS, (led) => led.get(b)?.id === 's2');
       expect(moved.get(a)).toEqual(before.get(a));
       expect(moved.get(c)).toEqual(before.get(c));
