@@ -1,6 +1,7 @@
 import type { Elector } from '@leasehold/core';
 import { Command, CommanderError, Option } from 'commander';
 import { describeConfig, loadConfig } from './config/config.js';
+import { asFirstElection } from './config/elections.js';
 import { FIELDS, SECRET_FILE_OPTIONS, helpText, type SidecarConfig } from './config/fields.js';
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable, watchdogShellOrProblem } from './run/run.js';
@@ -192,7 +193,7 @@ function addRunCommand(program: Command): void {
     }
     // Attached before the election starts: an election won during start-up is not missed.
     const attach = (elector: Elector, log: Logger, config: SidecarConfig): Attachment => {
-      const graceMs = commandGraceMs(config);
+      const graceMs = commandGraceMs(asFirstElection(config));
       if (config.sources.commandGraceMs === undefined) {
         log.info(
           { event: 'command-grace', commandGraceMs: graceMs },
@@ -215,7 +216,8 @@ function addRunCommand(program: Command): void {
       };
     };
     // The shutdown stops the command before it releases leadership (see serve()).
-    await start(options, commandGraceProblem, attach);
+    // The command runs under the first election: its grace must fit that election's lease.
+    await start(options, (config) => commandGraceProblem(asFirstElection(config)), attach);
   });
 }
 

@@ -1,4 +1,6 @@
 import { describeConfig, loadConfig } from '@leasehold/sidecar';
+import { asFirstElection } from '../src/config/elections.js';
+import { commandGraceMs, commandGraceProblem } from '../src/run/stop-plan.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -163,5 +165,17 @@ describe('several elections', () => {
     );
     expect(repeated.stdout).toContain('elections:\n  - name: a\n');
     expect(repeated.stdout).toContain('  - name: b\n');
+  });
+
+  it("fit leasehold run's command grace to the first election's lease, which its command runs under", () => {
+    const config = fromFile('ttl: 30s\nelections:\n  - name: job\n    ttl: 2s\n  - other\n', {
+      'command-grace': '5s',
+    });
+    expect(commandGraceProblem(asFirstElection(config))?.message).toMatch(
+      /^--command-grace 5s does not fit elections\[0\]\.ttl: 2000ms: a lease renewed every 666 ms leaves the command at most \d+ ms/,
+    );
+    // Unset, the grace is the most that fits the first election's lease, not the top-level one.
+    const unset = fromFile('ttl: 30s\nelections:\n  - name: job\n    ttl: 3s\n');
+    expect(commandGraceMs(asFirstElection(unset))).toBeLessThan(3_000);
   });
 });

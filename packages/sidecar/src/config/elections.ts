@@ -257,3 +257,29 @@ export function describeElections(
     priority: election.priority,
   }));
 }
+
+/**
+ * The configuration with the first election's timing as its top-level one, the sources
+ * naming the entry that set it: `leasehold run`'s command runs under the first election,
+ * so its command grace must fit that election's lease (run/stop-plan.ts reads the
+ * top-level timing).
+ */
+export function asFirstElection(config: SidecarConfig): SidecarConfig {
+  const [first] = config.elections;
+  if (first === undefined) return config;
+  const sources = { ...config.sources };
+  const entry = (key: 'ttlMs' | 'renewIntervalMs' | 'retryIntervalMs', yamlKey: string) => {
+    if (first[key] === config[key] || first[key] === undefined) return;
+    sources[key] = { kind: 'file', name: `elections[0].${yamlKey}`, raw: `${first[key]}ms` };
+  };
+  entry('ttlMs', 'ttl');
+  entry('renewIntervalMs', 'renewInterval');
+  entry('retryIntervalMs', 'retryInterval');
+  return {
+    ...config,
+    ttlMs: first.ttlMs,
+    renewIntervalMs: first.renewIntervalMs,
+    retryIntervalMs: first.retryIntervalMs,
+    sources,
+  };
+}
