@@ -122,6 +122,16 @@ describe('several elections in one sidecar', () => {
     expect(perElection).toBeLessThanOrEqual(100);
   });
 
+  it('is ready once every election is observed', async () => {
+    expect((await app.request('/readyz')).json()).toEqual({ ready: true });
+    const late = new Elector({ store, election: `late-${randomUUID().slice(0, 6)}`, id: 'alpha' });
+    const { readinessAnswer } = await import('../src/http/answers.js');
+    expect(readinessAnswer([...electors, late]).body).toEqual({
+      ready: false,
+      reason: `the election "${late.election}" has not been observed yet`,
+    });
+  });
+
   it('streams the events of the election its path names', async () => {
     const controller = new AbortController();
     const response = await fetch(`${app.url}/v1/elections/${third}/events`, {
