@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -158,4 +158,65 @@ describe.each(STORES)('two sidecars of three elections each on %s', (_backend, s
       expect(await s1.exited).toBe(0);
     },
   );
+});
+
+/** The TCP connections `pid` holds to `port` on this host, from /proc (its socket inodes). */
+function connectionsTo(pid: number, port: number): number {
+  const inodes = new Set(
+    readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? ''];
+      } catch {
+        return []; // closed meanwhile
+      }
+    }),
+  );
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6']
+    .flatMap((table) => readFileSync(table, 'utf8').split('\n').slice(1))
+    .map((line) => line.trim().split(/\s+/))
+    .filter(
+      (cols) => cols[2]?.endsWith(`:${hexPort}`) && cols[3] === '01' && inodes.has(cols[9] ?? ''),
+    ).length;
+}
+
+describe.each([
+  ['redis', 6379],
+  ['postgres', 5432],
+] as const)('a sidecar of several elections on %s', (backend, port) => {
+  it('holds as many store connections as a sidecar of one', { timeout: 60_000 }, async () => {
+    const store = STORES.find(([name]) => name === backend)?.[1] ?? '';
+    const prefix = `c${randomUUID().slice(0, 8)}`;
+    const names = [1, 2, 3, 4, 5].map((n) => `${prefix}-${n}`);
+    const one = await processes.start(store, `${prefix}-solo`, 'one');
+    const five = await processes.start(store, names[0] ?? '', 'five', [
+      ...names.slice(1).flatMap((name) => ['--election', name]),
+    ]);
+    await leaders([one], [`${prefix}-solo`], 3 * TTL_MS);
+    await leaders([five], names, 3 * TTL_MS);
+    const count = (sidecar: Sidecar) => connectionsTo(sidecar.child.pid ?? 0, port);
+    expect(count(one)).toBeGreaterThan(0);
+    expect(count(five)).toBe(count(one));
+  });
+});
+
+describe('a sidecar of a hundred elections on redis', () => {
+  it('releases every lease at once on SIGTERM, and exits 0', { timeout: 90_000 }, async () => {
+    const store = STORES.find(([name]) => name === 'redis')?.[1] ?? '';
+    const prefix = `h${randomUUID().slice(0, 8)}`;
+    const names = Array.from({ length: 100 }, (_, n) => `${prefix}-${n}`);
+    const env = names.join(',');
+    const first = await processes.start(store, env, 'first');
+    await leaders([first], names, 6 * TTL_MS);
+    const second = await processes.start(store, env, 'second');
+    await until('second is a candidate in every election', 20_000, async () => {
+      const response = await fetch(`${second.url}/readyz`);
+      return response.status === 200 ? true : undefined;
+    });
+    first.child.kill('SIGTERM');
+    const released = performance.now();
+    await leaders([second], names, TTL_MS / 2);
+    expect(performance.now() - released).toBeLessThan(TTL_MS / 2);
+    expect(await first.exited).toBe(0);
+  });
 });
