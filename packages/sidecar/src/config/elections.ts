@@ -101,24 +101,7 @@ function fromEntry(
   index: number,
 ): ElectionSettings {
   const at = `${list.key}[${index}]`;
-  const mapping: Record<string, unknown> =
-    typeof entry === 'string' ? { name: entry } : isMapping(entry) ? entry : {};
-  const unknownKey = Object.keys(mapping).find((k) => k !== 'name' && !(k in OVERRIDABLE));
-  if (!isMapping(entry) && typeof entry !== 'string') {
-    throw fileError(
-      at,
-      shortText(entry),
-      'an election name, or a mapping with name: and its settings',
-    );
-  }
-  if (unknownKey !== undefined) {
-    throw fileError(
-      `${at}.${unknownKey}`,
-      '',
-      `an election may set name, ${Object.keys(OVERRIDABLE).join(', ')}`,
-      `unknown key ${JSON.stringify(unknownKey)} in ${at} of the config file; an election may set name, ${Object.keys(OVERRIDABLE).join(', ')}`,
-    );
-  }
+  const mapping = entryMapping(entry, at);
   const name = String(mapping.name ?? '');
   if (!ELECTION_NAME.pattern.test(name))
     throw fileError(`${at}.name`, name, ELECTION_NAME.accepted);
@@ -139,6 +122,29 @@ function fromEntry(
   };
   checkEntryTiming(election, at, mapping);
   return election;
+}
+
+/** An entry as a mapping (a bare name is `{name}`); refused if neither, or with a key unknown. */
+function entryMapping(entry: unknown, at: string): Record<string, unknown> {
+  if (typeof entry === 'string') return { name: entry };
+  if (!isMapping(entry)) {
+    throw fileError(
+      at,
+      shortText(entry),
+      'an election name, or a mapping with name: and its settings',
+    );
+  }
+  const settable = `name, ${Object.keys(OVERRIDABLE).join(', ')}`;
+  const unknownKey = Object.keys(entry).find((k) => k !== 'name' && !(k in OVERRIDABLE));
+  if (unknownKey !== undefined) {
+    throw fileError(
+      `${at}.${unknownKey}`,
+      '',
+      `an election may set ${settable}`,
+      `unknown key ${JSON.stringify(unknownKey)} in ${at} of the config file; an election may set ${settable}`,
+    );
+  }
+  return entry;
 }
 
 function isMapping(value: unknown): value is Record<string, unknown> {
