@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ afterAll(() => removeZooKeeperTree('127.0.0.1:2181', zkChroot));
 // move an election the test expects to stay); the SIGTERM step still tells a release
 // (milliseconds) from an expiry (a whole TTL).
 const TTL_MS = 10_000;
+const execFileAsync = promisify(execFile);
 const TOKEN = 'elections-test-admin-token';
 const processes = new SidecarProcesses(TTL_MS);
 afterEach(() => {
@@ -120,12 +122,14 @@ describe.each(STORES)('two sidecars of three elections each on %s', (_backend, s
 
       // A transfer of b (`leasehold transfer --election`) moves b alone: a and c stay with s1
       // under the same terms.
-      const transfer = spawnSync(
+      // Asynchronously: a synchronous spawn would stall this process's event loop past the
+      // sidecars' keep-alive timeout, and fetch would then reuse a socket they had closed.
+      const transfer = await execFileAsync(
         process.execPath,
         [BIN, 'transfer', 's2', '--url', s1.url, '--election', b, '--admin-token', TOKEN],
         { encoding: 'utf8', timeout: 30_000 },
       );
-      expect([transfer.status, transfer.stderr]).toEqual([0, '']);
+      expect(transfer.stderr).toBe('');
       expect(transfer.stdout).toMatch(/^leadership transferred from s1 to s2 \(term \d+\)\n$/);
       const moved = await leaders([s1, s2], names, 2 * TTL_MS, (led) => led.get(b)?.id === 's2');
       expect(moved.get(a), deposals(s1)).toEqual(before.get(a));
