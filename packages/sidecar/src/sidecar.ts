@@ -1,6 +1,7 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
 import {
   Elector,
+  SharedHeartbeat,
   storeCallTimeoutMs,
   waitAtMost,
   type LeaseStore,
@@ -122,8 +123,16 @@ async function makeElectors(
   config: SidecarConfig,
   attached: { attachment?: Attachment | undefined },
 ): Promise<[Elector, ...Elector[]]> {
+  // Several elections renew on one heartbeat: their renewals go to the store together
+  // (core's SharedHeartbeat, docs/design.md §3.8). One election renews as it always did.
+  const renewIntervals = config.elections.map((e) => electionTimingOf(e).renewIntervalMs);
+  const sharedHeartbeat =
+    config.elections.length > 1
+      ? new SharedHeartbeat({ store, periodMs: Math.min(...renewIntervals) })
+      : undefined;
   const make = (election: ElectionSettings, index: number) =>
     new Elector({
+      ...(sharedHeartbeat === undefined ? {} : { sharedHeartbeat }),
       store,
       election: election.name,
       id: config.id,
