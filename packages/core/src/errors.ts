@@ -118,6 +118,13 @@ export const errorRegistry = {
     fault: 'environment',
     summary: 'No route of the sidecar answers this method and path.',
   },
+  LEASEHOLD_E_UNKNOWN_ELECTION: {
+    transient: false,
+    request: true,
+    fault: 'environment',
+    summary:
+      'A route under /v1/elections/{name} named an election this sidecar does not take part in.',
+  },
   LEASEHOLD_E_NOT_ACCEPTABLE: {
     transient: false,
     request: true,

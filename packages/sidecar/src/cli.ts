@@ -1,6 +1,7 @@
 import type { Elector } from '@leasehold/core';
 import { Command, CommanderError, Option } from 'commander';
 import { describeConfig, loadConfig } from './config/config.js';
+import { asFirstElection } from './config/elections.js';
 import { FIELDS, SECRET_FILE_OPTIONS, helpText, type SidecarConfig } from './config/fields.js';
 import type { Logger } from 'pino';
 import { LeaderOnlyCommand, findExecutable, watchdogShellOrProblem } from './run/run.js';
@@ -34,7 +35,10 @@ function addConfigOptions(command: Command, forServe = false): Command {
   for (const f of FIELDS) {
     if (forServe && 'runOnly' in f && f.runOnly) continue;
     const value = 'bareFlag' in f && f.bareFlag ? '[value]' : '<value>';
-    command.addOption(new Option(`--${f.flag} ${value}`, helpText(f)));
+    const option = new Option(`--${f.flag} ${value}`, helpText(f));
+    // --election repeated names several elections, read as a comma-separated list.
+    if (f.key === 'election') option.argParser(joinRepeated);
+    command.addOption(option);
     // The former name still works, and is not offered: --help shows one name per setting.
     if (f.formerly !== undefined) {
       command.addOption(new Option(`--${f.formerly.flag} <value>`).hideHelp());
@@ -47,6 +51,10 @@ function addConfigOptions(command: Command, forServe = false): Command {
     }
   }
   return command;
+}
+
+function joinRepeated(value: string, previous: string | undefined): string {
+  return previous === undefined ? value : `${previous},${value}`;
 }
 
 /** Commander's values: a bare flag (`--standby`) is `true`, which the table reads as 'true'. */
@@ -185,7 +193,7 @@ function addRunCommand(program: Command): void {
     }
     // Attached before the election starts: an election won during start-up is not missed.
     const attach = (elector: Elector, log: Logger, config: SidecarConfig): Attachment => {
-      const graceMs = commandGraceMs(config);
+      const graceMs = commandGraceMs(asFirstElection(config));
       if (config.sources.commandGraceMs === undefined) {
         log.info(
           { event: 'command-grace', commandGraceMs: graceMs },
@@ -208,7 +216,8 @@ function addRunCommand(program: Command): void {
       };
     };
     // The shutdown stops the command before it releases leadership (see serve()).
-    await start(options, commandGraceProblem, attach);
+    // The command runs under the first election: its grace must fit that election's lease.
+    await start(options, (config) => commandGraceProblem(asFirstElection(config)), attach);
   });
 }
 
@@ -253,13 +262,18 @@ function targetOf(flags: TargetFlags): URL {
 function addStatusCommand(program: Command): void {
   addTargetOptions(
     program.command('status').description('ask a running sidecar and print a summary'),
-  ).action(async (flags: TargetFlags) => {
-    try {
-      process.stdout.write(await statusReport(targetOf(flags)));
-    } catch (error) {
-      exitOnStartupFailure(error);
-    }
-  });
+  )
+    .option(
+      '--election <name>',
+      'summarise this election of a sidecar of several (default: its first)',
+    )
+    .action(async (flags: TargetFlags & { election?: string }) => {
+      try {
+        process.stdout.write(await statusReport(targetOf(flags), flags.election));
+      } catch (error) {
+        exitOnStartupFailure(error);
+      }
+    });
 }
 
 /** `transfer`, `drain`, `undrain`: an admin route of the local sidecar (docs/operations.md). */
@@ -273,6 +287,10 @@ function addSteerCommands(program: Command): void {
       .option(
         '--admin-token <token>',
         'the sidecar\u2019s admin token [LEASEHOLD_ADMIN_TOKEN] (prefer the file: a flag shows in ps)',
+      )
+      .option(
+        '--election <name>',
+        'the election to steer, of a sidecar of several (default: its first)',
       );
   steerCommand(
     'transfer',
@@ -296,11 +314,12 @@ function addSteerCommands(program: Command): void {
   );
 }
 
-type SteerFlags = TargetFlags & { adminToken?: string; adminTokenFile?: string };
+type SteerFlags = TargetFlags & { adminToken?: string; adminTokenFile?: string; election?: string };
 
 async function runSteer(flags: SteerFlags, action: SteerAction): Promise<void> {
   try {
-    const result = await steer(targetOf(flags), adminTokenOf({ flags, env: process.env }), action);
+    const token = adminTokenOf({ flags, env: process.env });
+    const result = await steer(targetOf(flags), token, action, flags.election);
     if (result.exitCode === 0) {
       process.stdout.write(`${result.line}\n`);
       return;

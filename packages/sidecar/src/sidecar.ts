@@ -1,6 +1,7 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
 import {
   Elector,
+  SharedHeartbeat,
   storeCallTimeoutMs,
   waitAtMost,
   type LeaseStore,
@@ -8,6 +9,7 @@ import {
 } from '@leasehold/core';
 import pino, { type Logger } from 'pino';
 import type { SidecarConfig } from './config/fields.js';
+import type { ElectionSettings } from './config/elections.js';
 import type { CommandStatus } from './run/command-backoff.js';
 import { isLoopbackAddress } from './http/host-check.js';
 import { listen as listenHttp, type SidecarListener } from './http/listener.js';
@@ -55,15 +57,19 @@ export interface Attachment {
 
 export interface RunningSidecar {
   readonly url: string;
+  /** The first election's elector: the one the unprefixed routes and `leasehold run` serve. */
   readonly elector: Elector;
-  /** The sidecar's logger, bound to its election and id. */
+  /** Every election's elector, in configuration order, the first one `elector`. */
+  readonly electors: readonly Elector[];
+  /** The sidecar's logger, bound to its id, and to its election when it has one. */
   readonly logger: Logger;
-  /** Stop accepting, stop reporting leadership and release, close the store. */
+  /** Stop accepting, stop reporting leadership and release every lease, close the store. */
   shutdown(reason: string): Promise<void>;
 }
 
 /**
- * Start the sidecar: check the TLS files, open the store, bind the HTTP port, then compete.
+ * Start the sidecar: check the TLS files, open the store, bind the HTTP port, then compete
+ * in every election, each with an elector of its own on the one store (docs/design.md §4).
  * Throws what stops start-up (startup-failure.ts words it); a store that is merely down does
  * not. Whatever it opened before failing it closes, and it has not competed yet.
  */
@@ -72,52 +78,34 @@ export async function serve(
   logger: Logger,
   attach?: (elector: Elector, logger: Logger, config: SidecarConfig) => Attachment,
 ): Promise<RunningSidecar> {
-  const timing = electionTimingOf(config);
-  const store = await openStore(config, logger, storeCallTimeoutMs(timing));
-  let elector: Elector;
-  // Made once the elector is: a transfer stops what runs beside the election first.
-  const attached: { attachment?: Attachment | undefined } = {};
-  try {
-    elector = new Elector({
-      store,
-      election: config.election,
-      id: config.id,
-      ...timing,
-      priority: config.priority,
-      steering: steeringOf(config),
-      beforeHandOver: () => attached.attachment?.beforeHandOver?.() ?? Promise.resolve(),
-    });
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  const log = logger.child({ election: config.election, id: config.id });
-  logElection(elector, log, config.election);
-  const attachment = attach?.(elector, log, config);
-  attached.attachment = attachment;
-  const { server, address } = await listen(config, elector, log, attachment, store);
-  const probe = appHealthProbe(config, elector, log);
-  elector.start();
-  probe?.start();
-  log.info(
-    {
-      url: address,
-      store: maskUrl(config.store),
-      backend: store.backend,
-      ttlMs: elector.timing.ttlMs,
-    },
-    `leasehold listening on ${address}, election "${config.election}" on ${store.backend}`,
+  // The store's calls time out as the strictest election's do.
+  const timeoutMs = Math.min(
+    ...config.elections.map((e) => storeCallTimeoutMs(electionTimingOf(e))),
   );
+  const store = await openStore(config, logger, timeoutMs);
+  // Made once the electors are: a transfer stops what runs beside the first election first.
+  const attached: { attachment?: Attachment | undefined } = {};
+  const electors = await makeElectors(store, config, attached);
+  const [elector] = electors;
+  const { log, firstLog } = logElections(electors, logger, config.id);
+  const attachment = attach?.(elector, firstLog, config);
+  attached.attachment = attachment;
+  const { server, address } = await listen(config, electors, log, attachment, store);
+  const probe = appHealthProbe(config, electors, log);
+  for (const each of electors) each.start();
+  probe?.start();
+  logListening(log, config, address, store.backend, elector);
   let stopping: Promise<void> | null = null;
   return {
     url: address,
     elector,
+    electors,
     logger: log,
     shutdown(reason: string) {
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');
         await probe?.stop();
-        await shutDown({ config, attachment, elector, server, store });
+        await shutDown({ config, attachment, electors, server, store });
         log.info('stopped');
       })();
       return stopping;
@@ -125,13 +113,100 @@ export async function serve(
   };
 }
 
-/** The app's health check, when one is configured (--app-health, --app-health-command). */
+/**
+ * One elector per election, all on the one store, each with its election's timing and
+ * priority; the first's hand-over waits for what is attached to it. Closes the store if one
+ * cannot be made.
+ */
+async function makeElectors(
+  store: LeaseStore,
+  config: SidecarConfig,
+  attached: { attachment?: Attachment | undefined },
+): Promise<[Elector, ...Elector[]]> {
+  // Several elections renew on one heartbeat: their renewals go to the store together
+  // (core's SharedHeartbeat, docs/design.md §3.8). One election renews as it always did.
+  const renewIntervals = config.elections.map((e) => electionTimingOf(e).renewIntervalMs);
+  const sharedHeartbeat =
+    config.elections.length > 1
+      ? new SharedHeartbeat({ store, periodMs: Math.min(...renewIntervals) })
+      : undefined;
+  const make = (election: ElectionSettings, index: number) =>
+    new Elector({
+      ...(sharedHeartbeat === undefined ? {} : { sharedHeartbeat }),
+      store,
+      election: election.name,
+      id: config.id,
+      ...electionTimingOf(election),
+      priority: election.priority,
+      steering: steeringOf(config),
+      beforeHandOver: () =>
+        index === 0
+          ? (attached.attachment?.beforeHandOver?.() ?? Promise.resolve())
+          : Promise.resolve(),
+    });
+  try {
+    const [first, ...rest] = config.elections;
+    if (first === undefined) throw new Error('no election configured');
+    return [make(first, 0), ...rest.map((election, index) => make(election, index + 1))];
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/**
+ * Log each election's changes with its name; the sidecar's own lines name its election
+ * only when it has one (as they always did), its id either way.
+ */
+function logElections(
+  electors: readonly [Elector, ...Elector[]],
+  logger: Logger,
+  id: string,
+): { log: Logger; firstLog: Logger } {
+  const logs = electors.map((each) => logger.child({ election: each.election, id }));
+  electors.forEach((each, index) => logElection(each, logs[index] ?? logger, each.election));
+  const firstLog = logs[0] ?? logger;
+  return { log: electors.length === 1 ? firstLog : logger.child({ id }), firstLog };
+}
+
+function logListening(
+  log: Logger,
+  config: SidecarConfig,
+  address: string,
+  backend: string,
+  first: Elector,
+): void {
+  log.info(
+    {
+      url: address,
+      store: maskUrl(config.store),
+      backend,
+      ttlMs: first.timing.ttlMs,
+      ...(config.elections.length > 1 ? { elections: config.elections.length } : {}),
+    },
+    `leasehold listening on ${address}, ${electionsText(config)} on ${backend}`,
+  );
+}
+
+/** `election "a"`, or for several `3 elections: "a", "b", "c"` (the first few of many). */
+function electionsText(config: SidecarConfig): string {
+  const names = config.elections.map((e) => JSON.stringify(e.name));
+  if (names.length === 1) return `election ${names[0] ?? ''}`;
+  const shown = names.length > 5 ? [...names.slice(0, 5), '…'] : names;
+  return `${names.length} elections: ${shown.join(', ')}`;
+}
+
+/**
+ * The app's health check, when one is configured (--app-health, --app-health-command): one
+ * check for the whole sidecar, its results fed to every election's gate alike.
+ */
 function appHealthProbe(
   config: SidecarConfig,
-  elector: Elector,
+  electors: readonly Elector[],
   logger: Logger,
 ): AppHealthProbe | null {
-  if (!gatesOnAppHealth(config)) return null;
+  const [first] = electors;
+  if (!gatesOnAppHealth(config) || first === undefined) return null;
   const check =
     config.appHealthUrl !== undefined
       ? { kind: 'url' as const, url: config.appHealthUrl }
@@ -144,7 +219,13 @@ function appHealthProbe(
     check,
     intervalMs: config.appHealthIntervalMs,
     timeoutMs: appHealthTimeoutMs(config),
-    elector,
+    elector: {
+      status: () => first.status(),
+      on: (event, listener) => first.on(event, listener),
+      setAppHealth: (healthy) => {
+        for (const each of electors) each.setAppHealth(healthy);
+      },
+    },
     logger,
   });
 }
@@ -219,7 +300,7 @@ function logElection(elector: Elector, log: Logger, election: string): void {
  */
 async function listen(
   config: SidecarConfig,
-  elector: Elector,
+  electors: readonly Elector[],
   log: Logger,
   attachment: Attachment | undefined,
   store: LeaseStore,
@@ -229,8 +310,11 @@ async function listen(
     const tls = readListenerTls(config);
     const admin = adminPolicy(config, tls !== undefined);
     // Here, before the elector starts: what the routes show must see every change.
+    const [elector] = electors;
+    if (elector === undefined) throw new Error('no election configured');
     const state = createSidecarState({
       elector,
+      electors,
       logger: log,
       adminToken: config.adminToken,
       resignDisabledReason: admin.refused,
@@ -269,15 +353,17 @@ async function listen(
 async function shutDown(parts: {
   config: SidecarConfig;
   attachment: Attachment | undefined;
-  elector: Elector;
+  electors: readonly Elector[];
   server: { close(): Promise<unknown> };
   store: LeaseStore;
 }): Promise<void> {
-  const { config, attachment, elector, server, store } = parts;
+  const { config, attachment, electors, server, store } = parts;
   const deadline = performance.now() + config.shutdownGraceMs - EXIT_MARGIN_MS;
   const left = (reserve = 0) => Math.max(0, deadline - performance.now() - reserve);
   await attachment?.stop();
-  await elector.stop({ withinMs: left(STORE_CLOSE_MS) });
+  // Every lease at once: a sidecar of many elections releases in one round trip's time.
+  const withinMs = left(STORE_CLOSE_MS);
+  await Promise.all(electors.map((elector) => elector.stop({ withinMs })));
   await server.close();
   // The connections end with the process anyway: a close that has not finished when the
   // grace is up is left behind, not waited for.

@@ -450,6 +450,18 @@ describe('sidecar routes', () => {
         '/v1/transfer',
         '/v1/drain',
         '/v1/undrain',
+        '/v1/elections',
+        ...[
+          'leader',
+          'is-leader',
+          'events',
+          'members',
+          'history',
+          'resign',
+          'transfer',
+          'drain',
+          'undrain',
+        ].map((route) => `/v1/elections/{name}/${route}`),
       ].sort(),
     );
   });

@@ -43,6 +43,27 @@ describe('leasehold status', () => {
     }
   }, 90_000); // three commands, each a Node start-up
 
+  it('lists every election of a sidecar of several, and summarises the one --election names', async () => {
+    const prefix = `status-${randomUUID().slice(0, 8)}`;
+    const sidecar = await sidecars.start(
+      `sqlite://${join(dir, 'leases.db')}`,
+      `${prefix}-a`,
+      's1',
+      [...['--election', `${prefix}-b`]],
+    );
+    const port = new URL(sidecar.url).port;
+    const first = leasehold(['status', '--port', port]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(new RegExp(`^elections  ${prefix}-a  .*\\[below\\]$`, 'm'));
+    expect(first.stdout).toMatch(new RegExp(`^ {11}${prefix}-b  `, 'm'));
+    expect(first.stdout).toMatch(new RegExp(`^election +${prefix}-a \\(sqlite\\)$`, 'm'));
+    const second = leasehold(['status', '--port', port, '--election', `${prefix}-b`]);
+    expect(second.stdout).toMatch(new RegExp(`^election +${prefix}-b \\(sqlite\\)$`, 'm'));
+    const unknown = leasehold(['status', '--port', port, '--election', `${prefix}-z`]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^leasehold: invalid election \(flag --election\): .*\n$/);
+  }, 90_000);
+
   it.each([
     [['--port', 'http'], /^leasehold: invalid port \(flag --port\): "http"; .*1 to 65535\n$/],
     [['--port', '0'], /^leasehold: invalid port \(flag --port\): "0"; .*1 to 65535\n$/],

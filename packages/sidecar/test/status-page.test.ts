@@ -109,4 +109,39 @@ describe('the status page', () => {
       await page.close();
     },
   );
+
+  it(
+    'lists every election of a sidecar of several, and shows the one chosen',
+    { timeout: 60_000 },
+    async () => {
+      const prefix = `pages-${randomUUID().slice(0, 8)}`;
+      const names = ['a', 'b', 'c'].map((name) => `${prefix}-${name}`);
+      const sidecar = await processes.start('redis://127.0.0.1:6379', names[0] ?? '', 'alpha', [
+        ...['--election', names[1] ?? '', '--election', names[2] ?? ''],
+      ]);
+      await oneLeader([sidecar], 10_000);
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      const scriptErrors: string[] = [];
+      page.on('pageerror', (error) => scriptErrors.push(error.message));
+      await page.goto(`${sidecar.url}/`);
+      const rows = field(page, 'elections').locator('tr');
+      await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
+      expect(await rows.locator('td:first-child').allTextContents()).toEqual(names);
+      expect(await field(page, 'election').textContent()).toBe(names[0]);
+      await rows.nth(2).locator('button').click();
+      await expect
+        .poll(() => field(page, 'election').textContent(), { timeout: 5_000 })
+        .toBe(names[2]);
+      await expect
+        .poll(() => field(page, 'history').locator('li').first().textContent(), { timeout: 5_000 })
+        .toContain('alpha leads');
+      await page.goto(`${sidecar.url}/#${prefix}-nosuch`);
+      await expect
+        .poll(() => field(page, 'election').textContent(), { timeout: 5_000 })
+        .toBe(names[0]);
+      await page.screenshot({ path: join(RESULTS, 'status-page-elections.png'), fullPage: true });
+      expect(scriptErrors).toEqual([]);
+      await page.close();
+    },
+  );
 });

@@ -25,7 +25,8 @@ export interface AppHealthProbeOptions {
   readonly check: AppHealthCheck;
   readonly intervalMs: number;
   readonly timeoutMs: number;
-  readonly elector: Elector;
+  /** The elector the verdict gates; a sidecar of several elections gates them all (sidecar.ts). */
+  readonly elector: Pick<Elector, 'status' | 'on' | 'setAppHealth'>;
   readonly logger: Logger;
 }
 

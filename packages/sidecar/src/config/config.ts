@@ -15,6 +15,7 @@ import {
 } from './fields.js';
 import { checkSteering } from './steering.js';
 import { checkTiming, electionTimingOf } from './timing.js';
+import { checkOneSessionTtl, describeElections, ELECTIONS_KEY, electionsOf } from './elections.js';
 
 /**
  * Reading the configuration: each setting of the table (fields.ts) from the first source
@@ -35,7 +36,7 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
   const fromFile: ReadonlyMap<string, FileValue> =
     configFile === undefined || configFile === ''
       ? new Map()
-      : readConfigFile(configFile, [...FIELDS, ...SECRET_FILE_OPTIONS]);
+      : readConfigFile(configFile, [...FIELDS, ...SECRET_FILE_OPTIONS, ELECTIONS_KEY]);
   const values: Record<string, unknown> = {};
   const sources: Partial<Record<SettingKey, ConfigSource>> = {};
   for (const f of FIELDS) {
@@ -51,17 +52,22 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
     values[f.key] = parsed;
     sources[f.key] = source;
   }
-  const config: SidecarConfig = {
-    ...(values as Omit<SidecarConfig, 'storeIsDefault' | 'configFile' | 'sources' | 'warnings'>),
+  const settings: Omit<SidecarConfig, 'elections'> = {
+    ...(values as Omit<SidecarConfig, DerivedKey>),
     storeIsDefault: sources.store === undefined,
     configFile: configFile === '' ? undefined : configFile,
     sources,
     warnings: [...commandLineSecrets(sources), ...readableConfigFile(configFile, fromFile)],
   };
-  checkTiming(config);
-  checkSteering(config);
-  return config;
+  checkTiming(settings);
+  checkSteering(settings);
+  const elections = electionsOf(settings, fromFile.get(ELECTIONS_KEY.yaml));
+  checkOneSessionTtl(settings, elections);
+  // The first election is the one `election` names: the unprefixed routes', run's.
+  return { ...settings, election: elections[0]?.name ?? settings.election, elections };
 }
+
+type DerivedKey = 'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections';
 
 type GivenSource = Exclude<ConfigSource, { kind: 'default' }>;
 
@@ -212,6 +218,12 @@ export function describeConfig(config: SidecarConfig): Record<string, unknown> {
     const value = effective[f.key];
     if (value === undefined) continue;
     described[f.yaml] = typeof value === 'string' ? shown(f, value) : isSecret(f) ? '***' : value;
+  }
+  // One election with the top-level settings is the `election` line, as it always was.
+  const elections = describeElections(config);
+  if (elections !== null) {
+    delete described.election;
+    described.elections = elections;
   }
   return described;
 }

@@ -3,6 +3,7 @@ import { PORTABLE_NAMESPACE, SUPPORTED_SCHEMES } from '@leasehold/adapters';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { secondsText } from './timing.js';
+import type { ElectionSettings } from './elections.js';
 
 /**
  * The sidecar's settings: one table of fields drives the flags, the LEASEHOLD_*
@@ -54,6 +55,11 @@ export interface SidecarConfig {
   /** Undefined: the TTL. */
   readonly minTenureMs: number | undefined;
   readonly configFile: string | undefined;
+  /**
+   * Every election, the first one `election` names: each with its own timing and priority
+   * (config/elections.ts). The unprefixed routes and `leasehold run` serve the first.
+   */
+  readonly elections: readonly ElectionSettings[];
   /** Where each setting came from and the text given there, so messages name what was typed. */
   readonly sources: ConfigSources;
   /** One line each, no secret in them: how the configuration exposes a secret. */
@@ -63,7 +69,7 @@ export interface SidecarConfig {
 /** The settings FIELDS describe (everything but what loadConfig derives). */
 export type SettingKey = Exclude<
   keyof SidecarConfig,
-  'storeIsDefault' | 'configFile' | 'sources' | 'warnings'
+  'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections'
 >;
 
 export type ConfigSources = Readonly<Partial<Record<SettingKey, ConfigSource>>>;
@@ -147,6 +153,14 @@ const text =
 const optionalText = (raw: string): string | undefined => (raw === '' ? undefined : raw);
 const boolean = (raw: string): boolean | Error =>
   raw === 'true' ? true : raw === 'false' ? false : new Error('not a boolean');
+
+/** Comma-separated election names, each valid: the first (config/elections.ts reads them all). */
+function electionNames(raw: string): string | Error {
+  const names = raw.split(',');
+  return names.every((name) => ELECTION_NAME.pattern.test(name))
+    ? (names[0] ?? raw)
+    : new Error('name');
+}
 
 function defaultId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -287,11 +301,12 @@ export const FIELDS = [
     flag: 'election',
     env: 'LEASEHOLD_ELECTION',
     yaml: 'election',
-    description: 'Name of the election (one leader per name)',
-    accepted: ELECTION_NAME.accepted,
+    description:
+      'Name of the election (one leader per name); repeat it, or separate names with commas, to take part in several (the first is the one the unprefixed routes and run serve)',
+    accepted: `${ELECTION_NAME.accepted}; several elections: repeat --election, or separate the names with commas`,
     defaultText: 'default',
     defaultValue: () => 'default',
-    parse: text(ELECTION_NAME.pattern),
+    parse: electionNames,
   }),
   field({
     key: 'id',

@@ -8,7 +8,7 @@ import type { SidecarConfig } from './fields.js';
  */
 
 /** One health check at a time: by URL or by command, and answered within the interval. */
-export function checkSteering(config: SidecarConfig): void {
+export function checkSteering(config: Omit<SidecarConfig, 'elections'>): void {
   if (config.appHealthUrl !== undefined && config.appHealthCommand !== undefined) {
     throw invalidSetting(
       config,
@@ -30,7 +30,7 @@ export function gatesOnAppHealth(config: SidecarConfig): boolean {
   return config.appHealthUrl !== undefined || config.appHealthCommand !== undefined;
 }
 
-export function appHealthTimeoutMs(config: SidecarConfig): number {
+export function appHealthTimeoutMs(config: Omit<SidecarConfig, 'elections'>): number {
   return config.appHealthTimeoutMs ?? config.appHealthIntervalMs;
 }
 

@@ -208,18 +208,25 @@ export function nameAnswer(elector: Elector): { name: string } {
   return { name: elector.status().leader?.id ?? '' };
 }
 
-/** GET /readyz: connected to the store and the election observed at least once. */
+/**
+ * GET /readyz: connected to the store and every election observed at least once; the
+ * reason names the election only in a sidecar of several.
+ */
 export function readinessAnswer(
-  elector: Elector,
+  electors: Elector | readonly Elector[],
 ): Answer<{ ready: true } | { ready: false; reason: string }, 200 | 503> {
-  const status = elector.status();
-  if (!status.store.healthy) {
-    const reason = `store unavailable: ${status.store.error?.message ?? 'unknown'}`;
-    return { statusCode: 503, headers: {}, body: { ready: false, reason } };
-  }
-  if (!status.observed) {
-    const reason = 'the election has not been observed yet';
-    return { statusCode: 503, headers: {}, body: { ready: false, reason } };
+  const all: readonly Elector[] = Array.isArray(electors) ? electors : [electors as Elector];
+  for (const elector of all) {
+    const status = elector.status();
+    const named = all.length > 1 ? ` "${status.election}"` : '';
+    if (!status.store.healthy) {
+      const reason = `store unavailable${named === '' ? '' : ` to election${named}`}: ${status.store.error?.message ?? 'unknown'}`;
+      return { statusCode: 503, headers: {}, body: { ready: false, reason } };
+    }
+    if (!status.observed) {
+      const reason = `the election${named} has not been observed yet`;
+      return { statusCode: 503, headers: {}, body: { ready: false, reason } };
+    }
   }
   return { statusCode: 200, headers: {}, body: { ready: true } };
 }

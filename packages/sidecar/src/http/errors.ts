@@ -47,6 +47,18 @@ export function sendError(
     .send({ statusCode, code, error: statusText(statusCode), message, ...details });
 }
 
+/** The body of an error answer, for an answer function (route-table.ts) to return. */
+export function errorAnswerBody(statusCode: number, code: ErrorCode, message: string): ErrorBody {
+  return { statusCode, code, error: statusText(statusCode), message };
+}
+
+export interface ErrorBody {
+  readonly statusCode: number;
+  readonly code: ErrorCode;
+  readonly error: string;
+  readonly message: string;
+}
+
 /** The same error answer from node:http, for what is refused before any route (listener.ts). */
 export function writeError(
   response: ServerResponse,
@@ -55,7 +67,7 @@ export function writeError(
   message: string,
   headers: Readonly<Record<string, string>> = {},
 ): void {
-  const json = JSON.stringify({ statusCode, code, error: statusText(statusCode), message });
+  const json = JSON.stringify(errorAnswerBody(statusCode, code, message));
   response.writeHead(statusCode, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(json),

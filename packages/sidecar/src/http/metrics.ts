@@ -13,14 +13,24 @@ export interface Metrics {
   render(): Promise<string>;
 }
 
-/** `command`: `leasehold run`'s command, whose restarts and backoff are shown too. */
-export function createMetrics(elector: Elector, command?: () => CommandStatus): Metrics {
+/**
+ * `electors`: every election of the sidecar; each leadership, steering and store series has
+ * one per election, told apart by its `election` label. The process's own series (process_*,
+ * nodejs_*) and `leasehold run`'s carry the first election's name, as a one-election
+ * sidecar's always did. `command`: `leasehold run`'s command, whose restarts and backoff are
+ * shown too.
+ */
+export function createMetrics(
+  electors: Elector | readonly Elector[],
+  command?: () => CommandStatus,
+): Metrics {
+  const all: readonly Elector[] = Array.isArray(electors) ? electors : [electors as Elector];
   const registry = processRegistry();
-  registry.setDefaultLabels({ election: elector.election });
-  addLeadershipGauges(registry, elector);
-  countTransitions(registry, elector);
-  addSteeringMetrics(registry, elector);
-  measureStoreRequests(registry, elector);
+  registry.setDefaultLabels({ election: all[0]?.election ?? '' });
+  addLeadershipGauges(registry, all);
+  countTransitions(registry, all);
+  addSteeringMetrics(registry, all);
+  measureStoreRequests(registry, all);
   if (command !== undefined) addCommandMetrics(registry, command);
   return { contentType: registry.contentType, render: () => registry.metrics() };
 }
@@ -64,78 +74,89 @@ function processRegistry(): Registry {
   return registry;
 }
 
-/** A gauge computed at scrape time: leadership follows the deadline, not the last event. */
-function scrapeTimeGauges(registry: Registry) {
-  return (name: string, help: string, value: () => number) =>
+/**
+ * A gauge computed at scrape time, one series per election: leadership follows the
+ * deadline, not the last event.
+ */
+function scrapeTimeGauges(registry: Registry, electors: readonly Elector[]) {
+  return (name: string, help: string, value: (elector: Elector) => number) =>
     new Gauge({
       name,
       help,
+      labelNames: ['election'],
       registers: [registry],
       collect() {
-        this.set(value());
+        for (const elector of electors) this.set({ election: elector.election }, value(elector));
       },
     });
 }
 
-function addLeadershipGauges(registry: Registry, elector: Elector): void {
-  const gauge = scrapeTimeGauges(registry);
-  gauge('leasehold_is_leader', '1 while this instance leads, by its own deadline', () =>
+function addLeadershipGauges(registry: Registry, electors: readonly Elector[]): void {
+  const gauge = scrapeTimeGauges(registry, electors);
+  gauge('leasehold_is_leader', '1 while this instance leads, by its own deadline', (elector) =>
     elector.isLeader() ? 1 : 0,
   );
   gauge(
     'leasehold_term',
     'Fencing term of the leader this instance knows of (0 when none)',
-    () => elector.status().leader?.term ?? 0,
+    (elector) => elector.status().leader?.term ?? 0,
   );
   gauge(
     'leasehold_lease_remaining_seconds',
     'While leading, seconds until this instance\u2019s own deadline',
-    () => elector.status().leaseRemainingMs / 1000,
+    (elector) => elector.status().leaseRemainingMs / 1000,
   );
   // Alerts compare the lease remaining with the TTL each sidecar runs with, instead of a
   // number copied into the rules.
   gauge(
     'leasehold_ttl_seconds',
     'The lease time to live this instance asks for',
-    () => elector.timing.ttlMs / 1000,
+    (elector) => elector.timing.ttlMs / 1000,
   );
 }
 
-function countTransitions(registry: Registry, elector: Elector): void {
+function countTransitions(registry: Registry, electors: readonly Elector[]): void {
   const transitions = new Counter({
     name: 'leasehold_transitions_total',
     help: 'Leadership changes of this instance, by kind',
-    labelNames: ['kind', 'reason'],
+    labelNames: ['kind', 'reason', 'election'],
     registers: [registry],
   });
-  // Present at 0 from the start: increase() sees a process's first election only if the
-  // series existed before it.
-  transitions.inc({ kind: 'elected', reason: '' }, 0);
   const termRegressions = new Counter({
     name: 'leasehold_term_regressions_total',
     help: 'Times this instance saw the election\u2019s term go backwards (the store was reset)',
+    labelNames: ['election'],
     registers: [registry],
   });
-  elector.on('elected', () => transitions.inc({ kind: 'elected', reason: '' }));
-  elector.on('deposed', ({ reason }) => transitions.inc({ kind: 'deposed', reason }));
-  elector.on('term-regression', () => termRegressions.inc());
+  for (const elector of electors) {
+    const { election } = elector;
+    // Present at 0 from the start: increase() sees a process's first election only if the
+    // series existed before it.
+    transitions.inc({ kind: 'elected', reason: '', election }, 0);
+    termRegressions.inc({ election }, 0);
+    elector.on('elected', () => transitions.inc({ kind: 'elected', reason: '', election }));
+    elector.on('deposed', ({ reason }) => transitions.inc({ kind: 'deposed', reason, election }));
+    elector.on('term-regression', () => termRegressions.inc({ election }));
+  }
 }
 
 /** What docs/operations.md's sequences watch: drained, app health, transfers. */
-function addSteeringMetrics(registry: Registry, elector: Elector): void {
-  const gauge = scrapeTimeGauges(registry);
-  gauge('leasehold_drained', '1 while this candidate is drained (or a standby)', () =>
+function addSteeringMetrics(registry: Registry, electors: readonly Elector[]): void {
+  const gauge = scrapeTimeGauges(registry, electors);
+  gauge('leasehold_drained', '1 while this candidate is drained (or a standby)', (elector) =>
     elector.status().steering.drained ? 1 : 0,
   );
   gauge(
     'leasehold_app_healthy',
     'The app health check\u2019s verdict: 1 healthy, 0 unhealthy, -1 unknown (none yet, or no check)',
-    () => APP_HEALTH_VALUE[elector.status().steering.health],
+    (elector) => APP_HEALTH_VALUE[elector.status().steering.health],
   );
-  gauge('leasehold_transferring', '1 while a transfer of this candidate\u2019s is under way', () =>
-    elector.status().steering.transferringTo === null ? 0 : 1,
+  gauge(
+    'leasehold_transferring',
+    '1 while a transfer of this candidate\u2019s is under way',
+    (elector) => (elector.status().steering.transferringTo === null ? 0 : 1),
   );
-  countTransfers(registry, elector);
+  countTransfers(registry, electors);
 }
 
 const APP_HEALTH_VALUE = { healthy: 1, unhealthy: 0, unknown: -1 } as const;
@@ -145,50 +166,57 @@ const APP_HEALTH_VALUE = { healthy: 1, unhealthy: 0, unknown: -1 } as const;
  * outcome once each ended: `transferred` (the target leads), `kept` (refused or taken back:
  * this candidate still leads), `failed` (neither leads).
  */
-function countTransfers(registry: Registry, elector: Elector): void {
+function countTransfers(registry: Registry, electors: readonly Elector[]): void {
   const transfers = new Counter({
     name: 'leasehold_transfers_total',
     help: 'Transfers this candidate made, by outcome: transferred, kept (refused or taken back), failed',
-    labelNames: ['outcome'],
+    labelNames: ['outcome', 'election'],
     registers: [registry],
   });
-  for (const outcome of ['transferred', 'kept', 'failed']) transfers.inc({ outcome }, 0);
-  let target: string | null = null;
-  elector.on('steering', ({ transferringTo }) => {
-    if (target !== null && transferringTo === null) {
-      const status = elector.status();
-      const outcome =
-        status.leader?.id === target ? 'transferred' : status.isLeader ? 'kept' : 'failed';
-      transfers.inc({ outcome });
-    }
-    target = transferringTo;
-  });
+  for (const elector of electors) {
+    const { election } = elector;
+    for (const outcome of ['transferred', 'kept', 'failed'])
+      transfers.inc({ outcome, election }, 0);
+    let target: string | null = null;
+    elector.on('steering', ({ transferringTo }) => {
+      if (target !== null && transferringTo === null) {
+        const status = elector.status();
+        const outcome =
+          status.leader?.id === target ? 'transferred' : status.isLeader ? 'kept' : 'failed';
+        transfers.inc({ outcome, election });
+      }
+      target = transferringTo;
+    });
+  }
 }
 
-function measureStoreRequests(registry: Registry, elector: Elector): void {
+function measureStoreRequests(registry: Registry, electors: readonly Elector[]): void {
   const duration = new Histogram({
     name: 'leasehold_store_request_duration_seconds',
     help: 'Store round trips',
-    labelNames: ['op', 'backend'],
+    labelNames: ['op', 'backend', 'election'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
   const errors = new Counter({
     name: 'leasehold_store_errors_total',
     help: 'Store calls that failed',
-    labelNames: ['op', 'backend', 'code'],
+    labelNames: ['op', 'backend', 'code', 'election'],
     registers: [registry],
   });
-  const { backend } = elector.status();
-  elector.on('store-request', ({ op, durationMs, error }) => {
-    duration.observe({ op, backend }, durationMs / 1000);
-    if (error === null) return;
-    const code =
-      typeof error === 'object' && 'code' in (error as object)
-        ? String((error as { code: unknown }).code)
-        : 'unknown';
-    errors.inc({ op, backend, code });
-  });
+  for (const elector of electors) {
+    const { election } = elector;
+    const { backend } = elector.status();
+    elector.on('store-request', ({ op, durationMs, error }) => {
+      duration.observe({ op, backend, election }, durationMs / 1000);
+      if (error === null) return;
+      const code =
+        typeof error === 'object' && 'code' in (error as object)
+          ? String((error as { code: unknown }).code)
+          : 'unknown';
+      errors.inc({ op, backend, code, election });
+    });
+  }
 }
 
 /**

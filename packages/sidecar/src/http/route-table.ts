@@ -6,6 +6,12 @@ import { leaderRoutes } from './routes/leader.js';
 import { operationsRoutes } from './routes/operations.js';
 import { statusRoutes } from './routes/status.js';
 import { steeringRoutes } from './routes/steering.js';
+import {
+  ELECTION_PREFIX,
+  electionRoute,
+  electionsRoutes,
+  parseElectionPath,
+} from './routes/elections.js';
 import type { SidecarState } from './sidecar-state.js';
 
 /**
@@ -25,35 +31,69 @@ export interface RouteDefinition {
    * Fastify's per-request work, and without loading Fastify at all (listener.ts).
    */
   readonly fastPath: boolean;
-  /** The route's whole answer, a function of the state at the moment of the request. */
-  readonly answer?: (state: SidecarState) => Answer<unknown> | Promise<Answer<unknown>>;
+  /**
+   * The route's whole answer, a function of the state at the moment of the request (and of
+   * the path's parameters: the election a per-election row's path names).
+   */
+  readonly answer?: (
+    state: SidecarState,
+    params?: RouteParams,
+  ) => Answer<unknown> | Promise<Answer<unknown>>;
   /** Fastify's handler, for a route that needs more than `answer` (a query, a stream, a body). */
   readonly handler?: (state: SidecarState, app: FastifyInstance) => RouteHandlerMethod;
   /** @fastify/sse's option: the route answers with an event stream only. */
   readonly sse?: 'only';
+  /**
+   * Served for every election too, under /v1/elections/:name (routes/elections.ts makes the
+   * row); the unprefixed route answers for the first election.
+   */
+  readonly perElection?: true;
+}
+
+/** A path's parameters: the election of a row under /v1/elections/:name. */
+export interface RouteParams {
+  readonly name?: string;
 }
 
 export interface RouteSchema {
   readonly description?: string;
   readonly hide?: boolean;
   readonly querystring?: object;
+  /** The path's parameters (`:name`). */
+  readonly params?: object;
   /** The JSON body a POST takes, validated by Fastify (400 LEASEHOLD_E_BAD_REQUEST). */
   readonly body?: object;
   readonly response?: Readonly<Record<number, object>>;
 }
 
-export const ROUTES: readonly RouteDefinition[] = [
+const UNPREFIXED: readonly RouteDefinition[] = [
   ...leaderRoutes,
   ...statusRoutes,
   ...adminRoutes,
   ...steeringRoutes,
   ...operationsRoutes,
   ...commandRoutes,
+  ...electionsRoutes,
 ];
 
-/** The fast route `method path` names, if any; `path` with a query string never is one. */
+export const ROUTES: readonly RouteDefinition[] = [
+  ...UNPREFIXED,
+  ...UNPREFIXED.filter((route) => route.perElection === true).map(electionRoute),
+];
+
+/**
+ * The fast route `method path` names, if any; `path` with a query string never is one. A
+ * per-election path comes back as its row with the answer bound to the election it names.
+ */
 export function fastRoute(method: string | undefined, path: string): RouteDefinition | undefined {
-  return FAST_ROUTES.get(`${method ?? ''} ${path}`);
+  const fixed = FAST_ROUTES.get(`${method ?? ''} ${path}`);
+  if (fixed !== undefined) return fixed;
+  const election = parseElectionPath(path);
+  if (election === null) return undefined;
+  const row = FAST_ROUTES.get(`${method ?? ''} ${ELECTION_PREFIX}${election.rest}`);
+  const answer = row?.answer;
+  if (row === undefined || answer === undefined) return undefined;
+  return { ...row, answer: (state) => answer(state, { name: election.name }) };
 }
 
 const FAST_ROUTES = new Map(

@@ -14,8 +14,10 @@ import { Subscribers } from './subscribers.js';
  * every change before it (the empty /v1/history of issue 21).
  */
 export interface SidecarState {
+  /** The election these fields are of: the first one, in the state the listener is given. */
   readonly elector: Elector;
   readonly logger: Logger;
+  /** Every election's series, each with its `election` label. */
   readonly metrics: Metrics;
   /** The changes GET /v1/history and the status page show, since the elector was made. */
   readonly history: LeadershipHistory;
@@ -29,6 +31,13 @@ export interface SidecarState {
   readonly limits: ListenerLimits;
   /** Longest `?wait=` a long-poll may ask for. */
   readonly maxWaitMs: number;
+  /**
+   * Every election of the sidecar by name, in configuration order, the first included: each
+   * a state like this one whose election fields (elector, history, subscribers, resign) are
+   * that election's, and whose sidecar-wide fields are shared. The routes under
+   * /v1/elections/{name} read it (route-table.ts).
+   */
+  readonly elections: ReadonlyMap<string, SidecarState>;
 }
 
 /** Who may call the admin routes (POST /v1/resign) and what resign does. */
@@ -42,10 +51,16 @@ export interface AdminPolicy {
 }
 
 export interface SidecarStateOptions {
+  /** The first election's: the one the unprefixed routes answer for. */
   readonly elector: Elector;
+  /**
+   * Every election's elector, in configuration order (`elector` first; it is added when
+   * missing). One election by default.
+   */
+  readonly electors?: readonly Elector[] | undefined;
   readonly logger: Logger;
   readonly adminToken: string | undefined;
-  /** What POST /v1/resign does; `elector.resignWithOutcome()` by default. */
+  /** What POST /v1/resign does for the first election; `elector.resignWithOutcome()` by default. */
   readonly resign?: (() => Promise<ResignOutcome>) | undefined;
   /** Why resign is off although a token is set (a non-loopback bind without TLS: sidecar.ts). */
   readonly resignDisabledReason?: string | undefined;
@@ -57,14 +72,45 @@ export interface SidecarStateOptions {
 
 const MAX_WAIT_MS = 5 * 60_000;
 
-/** Make the state; call it once per elector, before the elector starts. */
+/** Make the state; call it once, before any elector starts. */
 export function createSidecarState(options: SidecarStateOptions): SidecarState {
   const { elector } = options;
+  const electors = [elector, ...(options.electors ?? []).filter((e) => e !== elector)];
   const limits: ListenerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const elections = new Map<string, SidecarState>();
+  const shared = {
+    logger: options.logger,
+    metrics: createMetrics(electors, options.command),
+    command: options.command,
+    limits,
+    maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
+    elections,
+  };
+  const admin = (resign: () => Promise<ResignOutcome>): AdminPolicy => ({
+    token: options.adminToken,
+    disabledReason: options.resignDisabledReason,
+    resign,
+  });
+  for (const each of electors) {
+    const resign =
+      each === elector && options.resign !== undefined
+        ? options.resign
+        : () => each.resignWithOutcome();
+    elections.set(each.election, {
+      ...shared,
+      ...electionParts(each, limits),
+      admin: admin(resign),
+    });
+  }
+  const first = elections.get(elector.election);
+  if (first === undefined) throw new Error('the first election has no state');
+  return first;
+}
+
+/** What one election's routes read and nothing else does. */
+function electionParts(elector: Elector, limits: ListenerLimits) {
   return {
     elector,
-    logger: options.logger,
-    metrics: createMetrics(elector, options.command),
     history: new LeadershipHistory(elector),
     longPolls: new Subscribers(elector, ['leader', 'elected', 'deposed'], limits.maxLongPolls),
     eventStreams: new Subscribers(
@@ -72,13 +118,5 @@ export function createSidecarState(options: SidecarStateOptions): SidecarState {
       ['leader', 'elected', 'deposed', 'store-health'],
       limits.maxEventStreams,
     ),
-    command: options.command,
-    admin: {
-      token: options.adminToken,
-      disabledReason: options.resignDisabledReason,
-      resign: options.resign ?? (() => elector.resignWithOutcome()),
-    },
-    limits,
-    maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
   };
 }

@@ -1,14 +1,17 @@
 import { EXIT_CONFIGURATION, EXIT_ENVIRONMENT, StartupFailure } from '../startup-failure.js';
 
 /**
- * `leasehold status`: ask a running sidecar (`/v1/leader`, `/v1/members`, `/v1/history`) and
- * print a summary for a person. The address must be an http(s) URL (exit 2 otherwise, like
+ * `leasehold status`: ask a running sidecar (`/v1/leader`, `/v1/members`, `/v1/history`,
+ * `/v1/elections`) and print a summary for a person: of its first election, or of the one
+ * `--election` names, and a line for each election when it has several. The address must be an http(s) URL (exit 2 otherwise, like
  * any value to change); a sidecar that does not answer is exit 1.
  */
 
 const ASK_TIMEOUT_MS = 5_000;
 /** The most recent changes `status` prints. */
 const HISTORY_LINES = 5;
+/** The elections `status` lists at most, one line each. */
+const ELECTION_LINES = 50;
 
 interface LeaderAnswer {
   readonly election: string;
@@ -45,6 +48,14 @@ interface Change {
   readonly reason?: string;
 }
 
+/** One line of GET /v1/elections. */
+interface ElectionLine {
+  readonly name: string;
+  readonly isLeader: boolean;
+  readonly leader: string | null;
+  readonly term: number | null;
+}
+
 /** GET /v1/command: `command` is null from a plain sidecar. */
 interface CommandAnswer {
   readonly command: string | null;
@@ -71,32 +82,49 @@ export function sidecarUrl(raw: string, givenAs: string): URL {
   return url;
 }
 
-export async function statusReport(url: URL): Promise<string> {
+export async function statusReport(url: URL, election?: string): Promise<string> {
+  // The first election's routes are unprefixed; any election's are under its name.
+  const of = (path: string) =>
+    election === undefined
+      ? `/v1/${path}`
+      : `/v1/elections/${encodeURIComponent(election)}/${path}`;
   let leader: LeaderAnswer;
   try {
-    leader = await ask<LeaderAnswer>(url, '/v1/leader');
+    leader = await ask<LeaderAnswer>(url, of('leader'));
   } catch (error) {
+    if (election !== undefined && /answered 40[04]$/.test((error as Error).message)) {
+      throw new StartupFailure(
+        `invalid election (flag --election): ${JSON.stringify(election)}; the name of an election the sidecar at ${url.href.replace(/\/$/, '')} takes part in`,
+        EXIT_CONFIGURATION,
+      );
+    }
     throw new StartupFailure(
       `no sidecar answered at ${url.href.replace(/\/$/, '')} (${(error as Error).message}); start one, or give --port / LEASEHOLD_PORT or --url / LEASEHOLD_URL`,
       EXIT_ENVIRONMENT,
     );
   }
   // Best effort: an older sidecar, or a store that cannot list members, still gets a summary.
-  const [command, members, history] = await Promise.all([
+  const [command, members, history, elections] = await Promise.all([
     ask<CommandAnswer>(url, '/v1/command').then(
       (answer) => answer,
       () => null,
     ),
-    ask<{ members: Member[] }>(url, '/v1/members').then(
+    ask<{ members: Member[] }>(url, of('members')).then(
       (answer) => answer.members,
       () => null,
     ),
-    ask<{ changes: Change[] }>(url, '/v1/history').then(
+    ask<{ changes: Change[] }>(url, of('history')).then(
       (answer) => answer.changes,
       () => null,
     ),
+    // Absent from a sidecar older than issue 27: one election.
+    ask<{ elections: ElectionLine[] }>(url, '/v1/elections').then(
+      (answer) => answer.elections,
+      () => [],
+    ),
   ]);
   const lines = [
+    ...electionLines(elections, leader.election),
     ...leaderLines(leader),
     ...commandLines(command),
     ...memberLines(members, leader.leader),
@@ -173,6 +201,20 @@ function describeChange(change: Change): string {
   return change.leader === null || change.leader === undefined
     ? 'no leader known'
     : `leader ${change.leader}${term}`;
+}
+
+/** Every election of a sidecar of several, the one summarised below marked; none for one. */
+function electionLines(elections: readonly ElectionLine[], shown: string): string[] {
+  if (elections.length < 2) return [];
+  const width = Math.max(...elections.map((e) => e.name.length));
+  const lines = elections.slice(0, ELECTION_LINES).map((e, index) => {
+    const leader = e.leader === null ? '(no leader known)' : `${e.leader} (term ${e.term ?? '-'})`;
+    const marks = `${e.isLeader ? '  ← this instance' : ''}${e.name === shown ? '  [below]' : ''}`;
+    return `${index === 0 ? 'elections ' : '          '} ${e.name.padEnd(width)}  ${leader}${marks}`;
+  });
+  const more = elections.length - ELECTION_LINES;
+  if (more > 0) lines.push(`           … and ${more} more (GET /v1/elections lists them all)`);
+  return [...lines, ''];
 }
 
 /** The command of `leasehold run`, when there is one. */

@@ -53,9 +53,21 @@ export interface SteerResult {
   readonly line: string;
 }
 
-/** POST the action's route and say what happened; throws when the sidecar cannot be asked. */
-export async function steer(url: URL, token: string, action: SteerAction): Promise<SteerResult> {
-  const path = `/v1/${action.kind}`;
+/**
+ * POST the action's route and say what happened; throws when the sidecar cannot be asked.
+ * `election`: one of a sidecar of several (its route under /v1/elections/{name}); by
+ * default the first, whose routes are unprefixed.
+ */
+export async function steer(
+  url: URL,
+  token: string,
+  action: SteerAction,
+  election?: string,
+): Promise<SteerResult> {
+  const path =
+    election === undefined
+      ? `/v1/${action.kind}`
+      : `/v1/elections/${encodeURIComponent(election)}/${action.kind}`;
   const body =
     action.kind === 'transfer'
       ? { to: action.to }

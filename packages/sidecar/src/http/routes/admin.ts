@@ -45,6 +45,7 @@ export const adminRoutes: readonly RouteDefinition[] = [
   {
     method: 'POST',
     path: '/v1/resign',
+    perElection: true,
     schema: resignSchema,
     admin: true,
     fastPath: false,

@@ -33,6 +33,7 @@ export const leaderRoutes: readonly RouteDefinition[] = [
   {
     method: 'GET',
     path: '/v1/leader',
+    perElection: true,
     schema: {
       description:
         'Who leads. With ?wait=30s&term=N, waits until the term or leader differs from N.',
@@ -52,6 +53,7 @@ export const leaderRoutes: readonly RouteDefinition[] = [
   {
     method: 'GET',
     path: '/v1/is-leader',
+    perElection: true,
     schema: isLeaderSchema,
     admin: false,
     fastPath: true,

@@ -9,7 +9,7 @@ const healthzSchema = {
 } as const;
 
 const readyzSchema = {
-  description: 'Connected to the store and has observed the election at least once',
+  description: 'Connected to the store and has observed every election at least once',
   response: {
     200: { type: 'object', properties: { ready: { type: 'boolean' } } },
     503: {
@@ -34,7 +34,8 @@ export const operationsRoutes: readonly RouteDefinition[] = [
     schema: readyzSchema,
     admin: false,
     fastPath: true,
-    answer: ({ elector }) => readinessAnswer(elector),
+    // Every election observed: a sidecar of several is ready once it can answer for each.
+    answer: ({ elections }) => readinessAnswer([...elections.values()].map((e) => e.elector)),
   },
   {
     method: 'GET',

@@ -106,6 +106,7 @@ export const statusRoutes: readonly RouteDefinition[] = [
   {
     method: 'GET',
     path: '/v1/history',
+    perElection: true,
     schema: historySchema,
     admin: false,
     fastPath: false,
@@ -118,6 +119,7 @@ export const statusRoutes: readonly RouteDefinition[] = [
   {
     method: 'GET',
     path: '/v1/members',
+    perElection: true,
     schema: membersSchema,
     admin: false,
     fastPath: false,
@@ -126,6 +128,7 @@ export const statusRoutes: readonly RouteDefinition[] = [
   {
     method: 'GET',
     path: '/v1/events',
+    perElection: true,
     // Any client that does not refuse event streams gets one: curl and proxies send
     // `Accept: */*` or nothing; only an Accept that rules text/event-stream out gets 406.
     sse: 'only',

@@ -99,6 +99,7 @@ export const steeringRoutes: readonly RouteDefinition[] = [
   {
     method: 'POST',
     path: '/v1/transfer',
+    perElection: true,
     schema: transferSchema,
     admin: true,
     fastPath: false,
@@ -119,6 +120,7 @@ export const steeringRoutes: readonly RouteDefinition[] = [
   {
     method: 'POST',
     path: '/v1/drain',
+    perElection: true,
     schema: drainSchema,
     admin: true,
     fastPath: false,
@@ -136,6 +138,7 @@ export const steeringRoutes: readonly RouteDefinition[] = [
   {
     method: 'POST',
     path: '/v1/undrain',
+    perElection: true,
     schema: undrainSchema,
     admin: true,
     fastPath: false,
