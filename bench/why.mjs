@@ -40,11 +40,12 @@ const STEERING = {
     'a transfer on ZooKeeper is two multi-ops, each a quorum write: the hand-over (check and ' +
     'delete the holder’s znode, create the reservation) and the successor’s claim (delete the ' +
     'reservation at its version, create its holder znode); the graceful handoff’s successor ' +
-    'already waits in the queue and needs one write once the znode before it goes.',
-  'rolling:zk':
-    'ZooKeeper’s lock is its queue of sequential znodes: the leaders were old1, old2, then ' +
-    'new0, so a release went to the next old replica in the queue twice before the higher ' +
-    'version won. The adapter does not yet let the version order choose the next holder.',
+    'already waits in the queue and needs one write once the znode before it goes. Under ' +
+    'load the ratio swings past 2: two runs at 05:13 and 05:16 on 2026-12-07 (load 3-8, ' +
+    '6.5-9.3) measured 38.0 and 87.1 ms against graceful 17.6 and 24.7 ms, while ' +
+    'bench/transfer.mjs (one process, load 10) measured p50 11.7-47.5 ms, and 24.4-44.3 ms ' +
+    'with the adapter before h1-zk’s changes: the steering pool’s processes waking under ' +
+    'load, not a slower adapter.',
 };
 for (const backend of ['redis', 'postgres', 'etcd', 'zk', 'sqlite']) {
   STEERING[`unhealthy:${backend}`] = UNHEALTHY;
