@@ -2,19 +2,24 @@
 // store connection, all leading and idle. Counts the store requests per renew interval, CPU
 // and RSS, per lease (no shared heartbeat) versus batched (one SharedHeartbeat).
 // Usage: node bench/many-elections.mjs [--backend redis,postgres,sqlite,etcd,zookeeper]
-//        [--elections 1000] [--ttl 6000] [--seconds 20] [--json]
+//        [--elections 1000] [--ttl 6000] [--seconds 20] [--json] [--out FILE]
+// Writes its run into bench/results/many-elections.json (or --out FILE), replacing only the
+// rows it measured again (same backend, mode and number of elections); `node bench/report.mjs`
+// renders that file into RESULTS.md ("Many elections"). `pnpm bench` runs it as its `many`
+// step (bench/run.mjs: --elections, 100 by default). --json also prints the run, on one line.
 // Build first (pnpm build). Each (backend, mode) runs in a child process of its own, so
 // RSS and CPU are that run's alone. Requests are counted in the process, at the store's
 // methods (one call = one request, a renewMany included); Redis also reports the shared
 // server's EVALSHA count over the window (other clients of that server add to it).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createStore } from '@leasehold/adapters';
 import { Elector, SharedHeartbeat } from '@leasehold/core';
 import { Redis } from 'ioredis';
+import { mergeManyElections } from './lib/many-elections-report.mjs';
 
 const STORES = {
   redis: 'redis://127.0.0.1:6379',
@@ -35,6 +40,10 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     child: { type: 'string' },
     json: { type: 'boolean', default: false },
+    out: {
+      type: 'string',
+      default: new URL('./results/many-elections.json', import.meta.url).pathname,
+    },
   },
 });
 
@@ -45,6 +54,7 @@ if (values.child !== undefined) {
 }
 
 process.env.LHPF_BENCH_SQLITE_DIR = mkdtempSync(join(tmpdir(), 'lhpf-bench-many-'));
+const date = new Date().toISOString();
 const rows = [];
 for (const backend of values.backend.split(',')) {
   for (const mode of ['per-lease', 'batched']) {
@@ -54,8 +64,26 @@ for (const backend of values.backend.split(',')) {
   }
 }
 rmSync(process.env.LHPF_BENCH_SQLITE_DIR, { recursive: true, force: true });
-if (values.json) console.log(JSON.stringify(rows, null, 2));
-else printTable(rows);
+const run = {
+  date,
+  finishedAt: new Date().toISOString(),
+  elections: Number(values.elections),
+  ttlMs: Number(values.ttl),
+  renewIntervalMs: rows.find((row) => row.renewIntervalMs)?.renewIntervalMs ?? null,
+  seconds: Number(values.seconds),
+  rows: rows.filter((row) => row.error === undefined),
+  failed: rows.filter((row) => row.error !== undefined),
+};
+save(run);
+printTable(rows);
+if (values.json) console.log(JSON.stringify(run));
+
+/** Into --out, beside the runs this one did not measure again. */
+function save(run) {
+  if (run.rows.length === 0) return;
+  const saved = existsSync(values.out) ? JSON.parse(readFileSync(values.out, 'utf8')) : undefined;
+  writeFileSync(values.out, `${JSON.stringify(mergeManyElections(saved, run), null, 2)}\n`);
+}
 
 function runChild(backend, mode) {
   const args = [process.argv[1], '--child', `${backend}:${mode}`];
@@ -134,7 +162,8 @@ async function measure(backend, mode) {
     serverScriptCallsPerInterval: serverRequests === null ? null : perInterval(serverRequests),
     cpuPercentOfCore: Number((((used.user + used.system) / 1_000 / windowMs) * 100).toFixed(1)),
     rssMb: Math.round(rssMb),
-    load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
+    ...(allLed ? {} : { note: 'never all led' }),
   };
 }
 
@@ -192,14 +221,20 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** With --json on stderr: stdout's last line is then the run (lib/sidecar.mjs's runScript). */
 function printTable(results) {
-  console.log(
+  const print = values.json ? (line) => process.stderr.write(`${line}\n`) : console.log;
+  print(
     '| backend | mode | elections | led after | renew req / interval | member req / interval | other / interval | Redis server scripts / interval | CPU % core | RSS MB | load |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  print('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    console.log(
-      `| ${r.backend} | ${r.mode} | ${r.leadingAtEnd}/${r.elections} | ${r.ledAfterMs} ms | ${r.renewRequestsPerInterval} | ${r.memberRequestsPerInterval} | ${r.otherRequestsPerInterval} | ${r.serverScriptCallsPerInterval ?? '–'} | ${r.cpuPercentOfCore} | ${r.rssMb} | ${r.load} |`,
+    if (r.error !== undefined) {
+      print(`| ${r.backend} | ${r.mode} | failed: ${r.error} |`);
+      continue;
+    }
+    print(
+      `| ${r.backend} | ${r.mode} | ${r.leadingAtEnd}/${r.elections} | ${r.ledAfterMs} ms | ${r.renewRequestsPerInterval} | ${r.memberRequestsPerInterval} | ${r.otherRequestsPerInterval} | ${r.serverScriptCallsPerInterval ?? '–'} | ${r.cpuPercentOfCore} | ${r.rssMb} | ${r.load.join(' ')} |`,
     );
   }
 }

@@ -2,6 +2,7 @@
 //   node bench/report.mjs [bench/results/latest.json]   regenerate both from a saved run
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { manyElectionsSection } from './lib/many-elections-report.mjs';
 import { steeringSection } from './lib/steering-report.mjs';
 import { explanations } from './why.mjs';
 
@@ -293,15 +294,27 @@ export function renderMarkdown(results) {
   }
   if (results.skipped.length > 0) push(`Skipped: ${results.skipped.join('; ')}.`, '');
   push(...runtimesSection());
+  push(
+    ...manyElectionsSection(savedJson('many-elections.json'), {
+      names: { ...BACKEND_NAMES, zookeeper: BACKEND_NAMES.zk },
+      notes: explanations.manyElections,
+    }),
+  );
   push('## Notes', '', ...explanations.notes, '');
   return `${lines.join('\n')}\n`;
 }
 
+/** A results file another script writes (bench/results/NAME), or undefined before it ran. */
+function savedJson(name) {
+  const file = new URL(`./results/${name}`, import.meta.url);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+}
+
 /** bench/runtimes.mjs's measurements, when it has run: one row per Node runtime. */
 function runtimesSection() {
-  const file = new URL('./results/runtimes.json', import.meta.url);
-  if (!existsSync(file)) return [];
-  const { date, loadavg, runtimes } = JSON.parse(readFileSync(file, 'utf8'));
+  const saved = savedJson('runtimes.json');
+  if (saved === undefined) return [];
+  const { date, loadavg, runtimes } = saved;
   const backends = Object.keys(runtimes[0]?.idleRssMb ?? {});
   const names = backends.map((b) => BACKEND_NAMES[b] ?? b);
   return [

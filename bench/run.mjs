@@ -2,12 +2,17 @@
 // in one run with the same TTL (3 s) and retry interval (1 s); leasehold's steering (a
 // transfer against a graceful handoff, a rolling update of five, an unhealthy leader) on
 // the backends that can transfer; then the sidecar's cold start, idle footprint and
-// /v1/leader throughput. Writes bench/results/latest.json and regenerates
-// bench/RESULTS.md and bench/failover.svg (./report.mjs); `--quick` writes
-// bench/results/quick.json and prints the report instead.
+// /v1/leader throughput; then many elections in one process (./many-elections.mjs, per lease
+// and batched, --elections of them, 100 by default: 1,000 takes minutes per backend).
+// Writes bench/results/latest.json and regenerates bench/RESULTS.md and bench/failover.svg
+// (./report.mjs); the many step writes bench/results/many-elections.json, which keeps the
+// rows of other election counts (a standalone 1,000-election run). `--quick` writes
+// bench/results/quick.json and prints the report instead, and skips the many step (its rows
+// would replace the saved ones of the same count).
 //
 //   pnpm bench [--quick] [--backends redis,postgres,etcd,zk,sqlite] [--budget MINUTES]
-//              [--skip failover,cut,crowd,steering,cold,idle,http] [--update]
+//              [--skip failover,cut,crowd,steering,cold,idle,http,many] [--update]
+//              [--elections 100]
 //
 // --update keeps the saved run's other results and replaces only what this run measures
 // (say, the cold start again once the machine is quieter); RESULTS.md lists the updates.
@@ -35,6 +40,7 @@ const { values } = parseArgs({
     budget: { type: 'string' },
     skip: { type: 'string', default: '' },
     update: { type: 'boolean', default: false },
+    elections: { type: 'string', default: '100' },
   },
 });
 const quick = values.quick;
@@ -51,7 +57,7 @@ const STEERING = quick
 const HEALTH = { intervalMs: 500, failures: 3, minTenureMs: TTL_MS };
 const REPLICAS = 5;
 const budgetMs = Number(values.budget ?? (quick ? 10 : 40)) * 60_000;
-const skip = new Set(values.skip.split(',').filter(Boolean));
+const skip = new Set([...values.skip.split(',').filter(Boolean), ...(quick ? ['many'] : [])]);
 const backends = values.backends.split(',').filter(Boolean);
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'lhpf-bench-'));
@@ -96,7 +102,7 @@ const fresh = {
 const results = values.update ? JSON.parse(readFileSync(outFile, 'utf8')) : fresh;
 if (values.update) {
   const { date, commit, loadAverageAtStart } = fresh.environment;
-  const what = ['failover', 'cut', 'crowd', 'steering', 'cold', 'idle', 'http'].filter(
+  const what = ['failover', 'cut', 'crowd', 'steering', 'cold', 'idle', 'http', 'many'].filter(
     (s) => !skip.has(s),
   );
   (results.updates ??= []).push({ date, commit, loadAverageAtStart, what, backends });
@@ -191,6 +197,12 @@ try {
       ]);
     });
   }
+  if (!skip.has('many')) {
+    await step('many elections', () => {
+      log(`${values.elections} elections in one process, per lease and batched, on ${backends}`);
+      return manyElections();
+    });
+  }
 } finally {
   rmSync(sqliteDir, { recursive: true, force: true });
   await cleanSharedStores(STORES);
@@ -202,6 +214,25 @@ if (quick) process.stdout.write(markdown);
 log(
   `done in ${results.durationS} s: ${outFile}${quick ? '' : ', bench/RESULTS.md, bench/failover.svg'}`,
 );
+
+/**
+ * ./many-elections.mjs on these backends; it saves its rows in results/many-elections.json,
+ * not in this run's JSON (report.mjs renders that file), so nothing is returned to save here.
+ */
+async function manyElections() {
+  const names = backends.map((backend) => (backend === 'zk' ? 'zookeeper' : backend));
+  const run = await runScript('many-elections.mjs', [
+    '--backend',
+    names.join(','),
+    '--elections',
+    values.elections,
+    // Half the standalone idle window: ten runs (five backends, two modes) in about 4 min.
+    '--seconds',
+    '10',
+  ]);
+  for (const { backend, mode, error } of run.failed) log(`many: ${backend} ${mode}: ${error}`);
+  return undefined;
+}
 
 /** Graceful, crash and freeze on three candidates, then the 50-candidate handoff. */
 async function failover(backend, implementation) {

@@ -40,11 +40,12 @@ const STEERING = {
     'a transfer on ZooKeeper is two multi-ops, each a quorum write: the hand-over (check and ' +
     'delete the holder’s znode, create the reservation) and the successor’s claim (delete the ' +
     'reservation at its version, create its holder znode); the graceful handoff’s successor ' +
-    'already waits in the queue and needs one write once the znode before it goes.',
-  'rolling:zk':
-    'ZooKeeper’s lock is its queue of sequential znodes: the leaders were old1, old2, then ' +
-    'new0, so a release went to the next old replica in the queue twice before the higher ' +
-    'version won. The adapter does not yet let the version order choose the next holder.',
+    'already waits in the queue and needs one write once the znode before it goes. Under ' +
+    'load the ratio swings past 2: two runs at 05:13 and 05:16 on 2026-12-07 (load 3-8, ' +
+    '6.5-9.3) measured 38.0 and 87.1 ms against graceful 17.6 and 24.7 ms, while ' +
+    'bench/transfer.mjs (one process, load 10) measured p50 11.7-47.5 ms, and 24.4-44.3 ms ' +
+    'with the adapter before h1-zk’s changes: the steering pool’s processes waking under ' +
+    'load, not a slower adapter.',
 };
 for (const backend of ['redis', 'postgres', 'etcd', 'zk', 'sqlite']) {
   STEERING[`unhealthy:${backend}`] = UNHEALTHY;
@@ -95,6 +96,36 @@ export const explanations = {
   overlap:
     'the cut or frozen leader answered “leader” after another had been elected: see the rows ' +
     'above for which implementation and for how long.',
+  /** Under the many-elections table (lib/many-elections-report.mjs): what its runs showed. */
+  manyElections: [
+    '- **Renewals.** Batched, a thousand leases cost two requests per renew interval on ' +
+      'every backend: the heartbeat splits a batch at 500 leases (`maxLeases`), so 1,000 ' +
+      'elections are two `renewMany` calls a tick (etcd: 16 txns of 64 leases, each with ' +
+      "one keep-alive stream; the figure counts the `renewMany` calls). The issue's target, " +
+      '≤ 1 request per renew interval, is met per 500 elections, not per sidecar.',
+    '- **Member records** are batched on Redis, PostgreSQL and SQLite (`putMembers`: two ' +
+      'requests a tick, as renewals). etcd and ZooKeeper keep one record per election on a ' +
+      'lease or session node of its own and write them per election: ~1,300–2,000 requests ' +
+      'per interval remain there, the bulk of their idle traffic.',
+    '- **Per lease does not hold.** On one PostgreSQL session, 1,000 elections per lease ' +
+      'need ~1,500 statements a second (renewal, member put, member list), more than the ' +
+      'serial session answered under this load: renewals timed out and no election stayed ' +
+      'led. SQLite per lease kept 871 of 1,000 (its synchronous calls hold the event loop). ' +
+      'Batched, both held all 1,000. The first run started all 1,000 at once, which no ' +
+      "backend's per-lease mode survived on PostgreSQL or etcd (first acquires timing out " +
+      'on one connection and handed back); the bench starts them in waves of 50.',
+    '- **etcd at 1,000 is past what one client holds on this machine, either way.** Every ' +
+      'election keeps its member record on a lease of its own (a keep-alive and a put per ' +
+      "interval, not batched), and at 1,000 the client's calls time out (2 s) wholesale: a " +
+      '1,000-election diagnostic run (all started at once, 60 s) saw 3,782 renew, 5,120 ' +
+      'acquire and 2,473 member timeouts and nobody leading at the end. The per-lease run ' +
+      'above happened to hold; the batched one did not (a batch that times out fails all of ' +
+      'its 64 leases at once). At 300 elections batched held all 300 and per lease kept 45. ' +
+      'A sidecar-wide etcd lease for every key (the issue\'s "one lease for all of a ' +
+      'sidecar\'s keys") is not built.',
+    "- **RSS** differs by tens of MB between runs of the same mode (V8's heap after " +
+      'start-up); one run each, so no footprint claim is made from it.',
+  ],
   notes: [
     '- **Quiet and loaded.** bench/results/ keeps, besides the last full run, a `--quick` run ' +
       'at a quiet moment of the same day (quick-2026-11-29-quiet.json, load average 0.4): ' +
