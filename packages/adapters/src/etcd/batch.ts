@@ -2,6 +2,8 @@ import {
   StoreUnavailableError,
   type BatchStore,
   type Lease,
+  type MemberPut,
+  type MemberRecord,
   type RenewResult,
 } from '@leasehold/core';
 import type { ICompare } from 'etcd3';
@@ -18,6 +20,8 @@ export interface EtcdBatchHost {
   leaseIdOf(lease: Lease): string;
   /** The store's own renew, one lease at a time. */
   renew(lease: Lease): Promise<RenewResult>;
+  /** Member records of many elections written and listed together (members.ts: putMany). */
+  putMembers(puts: readonly MemberPut[]): Promise<MemberRecord[][]>;
 }
 
 /**
@@ -50,8 +54,9 @@ export function etcdBatch(host: EtcdBatchHost): BatchStore {
         return { renewed: true, ttlMs: seconds * 1_000 };
       });
     },
+    putMembers: (puts) => host.putMembers(puts),
     // etcd refuses a txn of more than 128 operations by default (--max-txn-ops); a lease
-    // takes two compares.
+    // takes two compares, a member put a put and a range.
     maxLeases: 64,
   };
 }

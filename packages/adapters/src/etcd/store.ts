@@ -270,6 +270,7 @@ export class EtcdStore implements LeaseStore {
       }),
     leaseIdOf: (lease) => leaseHandle(lease)?.leaseId ?? '',
     renew: (lease) => this.renew(lease),
+    putMembers: (puts) => this.memberRecords.putMany(puts),
   });
 
   async release(lease: Lease): Promise<void> {
@@ -684,6 +685,9 @@ export class EtcdStore implements LeaseStore {
       client: this.client,
       callOptions: () => this.callOptions(),
       keepAlive: (leaseId) => this.keepAlive(leaseId),
+      keepAliveMany: async (leaseIds) =>
+        (await keepAliveMany(this.streams, leaseIds, this.callOptions(), this.quarantine))
+          .ttlSeconds,
       grantLease: (wantedSeconds) => this.grantLease(wantedSeconds),
       revoke: (leaseId) => this.revoke(leaseId),
       revokeEventually: (leaseId) => this.revokeEventually(leaseId),
