@@ -126,12 +126,14 @@ async function measure(backend, mode) {
   await sleep(2 * renewIntervalMs);
   const server = await serverCount(backend);
   store.counts.clear();
+  store.failures.clear();
   const cpu = process.cpuUsage();
   const windowStart = performance.now();
   await sleep(Number(values.seconds) * 1_000);
   const windowMs = performance.now() - windowStart;
   const used = process.cpuUsage(cpu);
   const counts = Object.fromEntries(store.counts);
+  const failedCalls = Object.fromEntries(store.failures);
   const serverRequests = server === null ? null : (await serverCount(backend)) - server;
   const leading = electors.filter((e) => e.isLeader()).length;
   const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
@@ -161,6 +163,7 @@ async function measure(backend, mode) {
     ),
     serverScriptCallsPerInterval: serverRequests === null ? null : perInterval(serverRequests),
     cpuPercentOfCore: Number((((used.user + used.system) / 1_000 / windowMs) * 100).toFixed(1)),
+    failedCallsInWindow: failedCalls,
     rssMb: Math.round(rssMb),
     load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
     ...(allLed ? {} : { note: 'never all led' }),
@@ -170,11 +173,16 @@ async function measure(backend, mode) {
 /** The store, with every request it sends counted by operation. */
 function counted(store) {
   const counts = new Map();
+  const failures = new Map();
+  const failed = (op) => (error) => {
+    failures.set(op, (failures.get(op) ?? 0) + 1);
+    throw error;
+  };
   const count =
     (op, fn) =>
     (...args) => {
       counts.set(op, (counts.get(op) ?? 0) + 1);
-      return fn(...args);
+      return fn(...args).catch(failed(op));
     };
   for (const op of ['tryAcquire', 'renew', 'release', 'read']) {
     store[op] = count(op, store[op].bind(store));
@@ -191,7 +199,7 @@ function counted(store) {
       store.members[op] = count(`members.${op}`, store.members[op].bind(store.members));
     }
   }
-  return Object.assign(store, { counts });
+  return Object.assign(store, { counts, failures });
 }
 
 /** Redis: the shared server's EVALSHA + EVAL count (every leasehold request is a script). */

@@ -28,6 +28,7 @@ runConformanceSuite({
   transfer: true,
   memberSteering: true,
   batch: true,
+  batchMembers: true,
   createStore: ({ namespace }) => createStore(ETCD_URL, { namespace }),
   cleanup: async ({ namespace }) => {
     await inspector.delete().prefix(`${namespace}/`);
@@ -208,6 +209,31 @@ describe('etcd store', () => {
     }
     await until('changes > 0', 5_000, () => changes > 0);
     controller.abort();
+  });
+
+  it('writes batched member records on a new lease where the old one is gone', async () => {
+    const { store, namespace } = await open();
+    const putMembers = store.batch?.putMembers?.bind(store.batch);
+    if (putMembers === undefined) throw new Error('etcd has no batch.putMembers');
+    const puts = ['one', 'two'].map((election) => ({
+      election,
+      member: member('alpha'),
+      ttlMs: 2_000,
+    }));
+    await putMembers(puts);
+    const leaseOf = async (election: string) =>
+      (await inspector.get(`${namespace}/elections/${election}/members/alpha`).exec()).kvs[0]
+        ?.lease;
+    const [first, other] = [await leaseOf('one'), await leaseOf('two')];
+    // Revoked behind the store's back: its keep-alive now answers TTL 0.
+    await inspector.leaseClient.leaseRevoke({ ID: first ?? '0' });
+    const lists = await putMembers(puts);
+    expect(lists.map((records) => records.map((r) => r.id))).toEqual([['alpha'], ['alpha']]);
+    expect(await leaseOf('one')).not.toBe(first);
+    expect(await leaseOf('two')).toBe(other);
+    // The record is claimed on: the candidate claims the leader key on its new lease.
+    const lease = await acquire(store, request('alpha', { election: 'one' }));
+    expect(lease.handle).toMatchObject({ leaseId: await leaseOf('one'), shared: true });
   });
 
   it('fails fast while etcd cannot be reached, without failing createStore', async () => {

@@ -227,10 +227,7 @@ export class EtcdStore implements LeaseStore {
         this.callOptions(),
       );
       if (!held.succeeded) {
-        // The key is gone or someone else's: a lease of this acquisition's own (if it still
-        // runs) holds nothing; a member lease still holds the member record.
-        this.leadingLeases.delete(handle.leaseId);
-        if (!handle.shared && handle.token === lease.token) this.revokeEventually(handle.leaseId);
+        this.renewalLost(lease, handle);
         return { renewed: false };
       }
       const { ttlSeconds: grantedSeconds, host } = await this.keepAlive(handle.leaseId);
@@ -247,16 +244,24 @@ export class EtcdStore implements LeaseStore {
     });
   }
 
-  /** Many renewals: one txn and one keep-alive stream for all (batch.ts). */
+  /** Many renewals: one txn (a nested check per lease) and one keep-alive stream (batch.ts). */
   readonly batch: BatchStore = etcdBatch({
     stillHeld: (lease) => {
       const handle = leaseHandle(lease);
       return handle === null ? null : this.stillHeld(lease, handle);
     },
-    allHold: (compares) =>
+    eachHolds: (groups) =>
       guardedCall(this.guard, 'renew', async () => {
-        return (await this.client.kv.txn({ compare: compares }, this.callOptions())).succeeded;
+        const txn = await this.client.kv.txn(
+          { success: groups.map((compare) => ({ request_txn: { compare } })) },
+          this.callOptions(),
+        );
+        return groups.map((_, index) => txn.responses[index]?.response_txn?.succeeded === true);
       }),
+    lost: (lease) => {
+      const handle = leaseHandle(lease);
+      if (handle !== null) this.renewalLost(lease, handle);
+    },
     keepAliveMany: (leaseIds) =>
       guardedCall(this.guard, 'renew', async () => {
         const { ttlSeconds, host } = await keepAliveMany(
@@ -269,7 +274,7 @@ export class EtcdStore implements LeaseStore {
         return ttlSeconds;
       }),
     leaseIdOf: (lease) => leaseHandle(lease)?.leaseId ?? '',
-    renew: (lease) => this.renew(lease),
+    putMembers: (puts) => this.memberRecords.putMany(puts),
   });
 
   async release(lease: Lease): Promise<void> {
@@ -432,6 +437,15 @@ export class EtcdStore implements LeaseStore {
       this.leadingLeases.delete(handle.leaseId);
       this.line.observeHolder(lease.election, null);
     }
+  }
+
+  /**
+   * A renewal's check found the key gone or someone else's: a lease of this acquisition's
+   * own (if it still runs) holds nothing; a member lease still holds the member record.
+   */
+  private renewalLost(lease: Lease, handle: EtcdLeaseHandle): void {
+    this.leadingLeases.delete(handle.leaseId);
+    if (!handle.shared && handle.token === lease.token) this.revokeEventually(handle.leaseId);
   }
 
   /** Delete the leader key if it still holds this acquisition; resolves to whether it did. */
@@ -684,6 +698,9 @@ export class EtcdStore implements LeaseStore {
       client: this.client,
       callOptions: () => this.callOptions(),
       keepAlive: (leaseId) => this.keepAlive(leaseId),
+      keepAliveMany: async (leaseIds) =>
+        (await keepAliveMany(this.streams, leaseIds, this.callOptions(), this.quarantine))
+          .ttlSeconds,
       grantLease: (wantedSeconds) => this.grantLease(wantedSeconds),
       revoke: (leaseId) => this.revoke(leaseId),
       revokeEventually: (leaseId) => this.revokeEventually(leaseId),

@@ -1,0 +1,91 @@
+import { createStore } from '@leasehold/adapters';
+import { Elector, SharedHeartbeat, type LeaseStore } from '@leasehold/core';
+import { pause, until } from '@leasehold/testkit';
+import { Etcd3 } from 'etcd3';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, expect, it } from 'vitest';
+
+/**
+ * Many elections on etcd, each candidate's electors sharing one heartbeat (docs/design.md
+ * §3.8): renewals and member records go through batch.renewMany and batch.putMembers, and
+ * candidates compete in the waiting line those member records feed. The shared etcd only,
+ * a namespace of its own.
+ */
+const ETCD_URL = 'etcd://127.0.0.1:2379';
+const inspector = new Etcd3({ hosts: 'http://127.0.0.1:2379' });
+afterAll(() => inspector.close());
+
+const ELECTIONS = 20;
+const TTL_MS = 3_000;
+
+interface Candidate {
+  readonly store: LeaseStore;
+  readonly electors: Elector[];
+}
+
+const namespace = `tmany${randomUUID().slice(0, 8)}`;
+const candidates: Candidate[] = [];
+
+afterEach(async () => {
+  for (const { store, electors } of candidates.splice(0)) {
+    await Promise.all(electors.map((elector) => elector.stop({ withinMs: 5_000 })));
+    await store.close();
+  }
+  await inspector.delete().prefix(`${namespace}/`);
+});
+
+async function candidate(id: string): Promise<Candidate> {
+  const store = await createStore(ETCD_URL, { namespace });
+  const periodMs = new Elector({ store, election: 'probe', id, ttlMs: TTL_MS }).timing
+    .renewIntervalMs;
+  const sharedHeartbeat = new SharedHeartbeat({ store, periodMs });
+  const electors = Array.from(
+    { length: ELECTIONS },
+    (_, i) => new Elector({ store, election: `e${i}`, id, ttlMs: TTL_MS, sharedHeartbeat }),
+  );
+  const made = { store, electors };
+  candidates.push(made);
+  return made;
+}
+
+/** Every 20 ms, the elections in which both candidates said they lead. */
+function watchForTwoLeaders(a: Candidate, b: Candidate): { stop(): string[] } {
+  const both = new Set<string>();
+  const timer = setInterval(() => {
+    a.electors.forEach((elector, i) => {
+      if (elector.isLeader() && b.electors[i]?.isLeader() === true) both.add(`e${i}`);
+    });
+  }, 20);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return [...both];
+    },
+  };
+}
+
+it('two candidates, twenty elections, one heartbeat each: one leader each, then a handoff of all', async () => {
+  const [a, b] = [await candidate('alpha'), await candidate('beta')];
+  const checker = watchForTwoLeaders(a, b);
+  for (const elector of [...a.electors, ...b.electors]) elector.start();
+  const leaders = () =>
+    a.electors.filter((elector, i) => elector.isLeader() || b.electors[i]?.isLeader()).length;
+  await until('every election led', 4 * TTL_MS + 10_000, () => leaders() === ELECTIONS);
+  // Both candidates' member records, written by batch.putMembers, are in every election.
+  await until('every member record', 2 * TTL_MS + 10_000, async () => {
+    const keys = await inspector.getAll().prefix(`${namespace}/`).keys();
+    return keys.filter((key) => key.includes('/members/')).length === 2 * ELECTIONS;
+  });
+  // Two leases of leading: the batched renewals keep every leader (the duration observed
+  // is the point here, not a wait for something).
+  const ledByA = a.electors.map((elector) => elector.isLeader());
+  await pause(2 * TTL_MS);
+  expect(a.electors.map((elector) => elector.isLeader())).toEqual(ledByA);
+  expect(leaders()).toBe(ELECTIONS);
+  // Alpha goes; beta takes every election alpha led, within about a lease.
+  await Promise.all(a.electors.map((elector) => elector.stop({ withinMs: 5_000 })));
+  await until('beta leads all', 2 * TTL_MS + 10_000, () =>
+    b.electors.every((elector) => elector.isLeader()),
+  );
+  expect(checker.stop()).toEqual([]);
+}, 60_000);
