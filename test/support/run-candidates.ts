@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, expect } from 'vitest';
-import { type LabHost, leftRunning, sidecarArgv, until } from '@leasehold/testkit';
+import { type LabHost, leftRunning, SIDECAR_BIN, sidecarArgv, until } from '@leasehold/testkit';
 
 /** The lease of these tests: short, to keep them quick. */
 export const TEST_TTL_MS = 2_000;
@@ -38,8 +38,11 @@ export interface RunCandidate {
 export interface RunCandidatesOptions {
   readonly store: string;
   readonly election: string;
-  /** The job's command line, after `--`. */
-  readonly job: readonly string[];
+  /**
+   * The job's command line, after `--`; null for `leasehold run` without one, whose jobs
+   * (and elections) come from the config file in `args` (`jobs:`, docs/run.md).
+   */
+  readonly job: readonly string[] | null;
   /** Options of `leasehold run` (timing). */
   readonly args: readonly string[];
   /**
@@ -70,7 +73,22 @@ export class RunCandidates {
   ): Promise<RunCandidate> {
     const { store, election, job, args, marker, env = {}, ownGroup = false } = this.options;
     const [name, value] = marker.split('=');
-    const argv = sidecarArgv(store, election, id, [...args, ...extraArgs], job);
+    const options = [...args, ...extraArgs];
+    const argv =
+      job === null
+        ? [
+            process.execPath,
+            SIDECAR_BIN,
+            'run',
+            '--store',
+            store,
+            '--id',
+            id,
+            '--port',
+            '0',
+            ...options,
+          ]
+        : sidecarArgv(store, election, id, options, job);
     const [command = '', ...rest] = host === undefined ? argv : host.wrap(argv);
     const child = spawn(command, rest, {
       stdio: ['ignore', 'pipe', 'pipe'],
