@@ -3,7 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobRuns, overlaps, RedisServer, until, writeJob, type JobRun } from '@leasehold/testkit';
-import { runCandidatesPerTest, type RunCandidate } from './support/run-candidates.js';
+import {
+  ROUTES_RUN_ARGS,
+  runCandidatesPerTest,
+  urlOf,
+  type RunCandidate,
+} from './support/run-candidates.js';
 
 /**
  * Several jobs in one `leasehold run` (issue 27 part 2, docs/run.md "Several jobs"): each
@@ -15,17 +20,6 @@ import { runCandidatesPerTest, type RunCandidate } from './support/run-candidate
  */
 
 const TOKEN = 'run-jobs-test-token-0123456789abcdef';
-/** A lease long enough for Fastify's first load (admin and per-election routes) under load. */
-const RUN_ARGS = [
-  '--ttl',
-  '6s',
-  '--renew-interval',
-  '1s',
-  '--retry-interval',
-  '200ms',
-  '--command-grace',
-  '800ms',
-];
 const perTest = runCandidatesPerTest('jobs');
 const dir = perTest.dir;
 const measured: string[] = [];
@@ -53,14 +47,6 @@ function jobsConfig(jobs: { a: readonly string[]; b: readonly string[] }) {
       `  - {election: ${b}, command: ${JSON.stringify(jobs.b)}}\n`,
   );
   return { file, a, b };
-}
-
-function urlOf(candidate: RunCandidate): string {
-  for (const line of candidate.lines) {
-    const match = /"url":"([^"]+)"/.exec(line);
-    if (match?.[1] !== undefined) return match[1];
-  }
-  throw new Error(`${candidate.id} has not logged its url`);
 }
 
 async function get<T>(candidate: RunCandidate, path: string): Promise<T | undefined> {
@@ -123,7 +109,7 @@ describe.each([
       const pool = perTest.candidates({
         store: storeUrl(),
         job: null,
-        args: [...RUN_ARGS, '--config', file],
+        args: [...ROUTES_RUN_ARGS, '--config', file],
         env: { LEASEHOLD_ADMIN_TOKEN: TOKEN },
       });
       const c1 = await pool.start('c1');
@@ -197,7 +183,7 @@ describe('a job in a crash loop', () => {
       const pool = perTest.candidates({
         store: redis.url,
         job: null,
-        args: [...RUN_ARGS, '--config', file],
+        args: [...ROUTES_RUN_ARGS, '--config', file],
       });
       const c1 = await pool.start('c1');
       await until("b's job runs", 20_000, () => runningFor(fileB, 'c1'));

@@ -25,6 +25,22 @@ export const TEST_RUN_ARGS: readonly string[] = [
   '800ms',
 ];
 
+/**
+ * Timing for `leasehold run` candidates whose admin or per-election routes a test asks: a
+ * longer lease than TEST_RUN_ARGS', since the first request to a route off the fast path
+ * loads Fastify, which on a loaded machine stalls the sidecar past a 2 s lease's SIGTERM point.
+ */
+export const ROUTES_RUN_ARGS: readonly string[] = [
+  '--ttl',
+  '6s',
+  '--renew-interval',
+  '1s',
+  '--retry-interval',
+  '200ms',
+  '--command-grace',
+  '800ms',
+];
+
 export interface RunCandidate {
   readonly id: string;
   /** The sidecar process (`ip netns exec` execs it, so in a lab host too). */
@@ -130,6 +146,15 @@ export class RunCandidates {
   logs(): string {
     return this.all.map((c) => `--- ${c.id}\n${c.lines.slice(-40).join('\n')}`).join('\n');
   }
+}
+
+/** The sidecar's address, from its "listening" log line. */
+export function urlOf(candidate: RunCandidate): string {
+  for (const line of candidate.lines) {
+    const match = /"url":"([^"]+)"/.exec(line);
+    if (match?.[1] !== undefined) return match[1];
+  }
+  throw new Error(`${candidate.id} has not logged its url`);
 }
 
 /** What a test gives for its candidates: the marker is made per test, the election may be. */
