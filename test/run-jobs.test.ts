@@ -1,8 +1,17 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobRuns, overlaps, RedisServer, until, writeJob, type JobRun } from '@leasehold/testkit';
+import {
+  jobRuns,
+  overlaps,
+  RedisServer,
+  SIDECAR_BIN,
+  until,
+  writeJob,
+  type JobRun,
+} from '@leasehold/testkit';
 import {
   ROUTES_RUN_ARGS,
   runCandidatesPerTest,
@@ -206,6 +215,17 @@ describe('a job in a crash loop', () => {
       expect(metrics).toMatch(
         new RegExp(`leasehold_command_restarts_total\\{election="${a}"\\} [2-9]`),
       );
+      const statusOf = (name: string) =>
+        spawnSync(
+          process.execPath,
+          [SIDECAR_BIN, 'status', '--url', urlOf(c1), '--election', name],
+          {
+            encoding: 'utf8',
+            timeout: 20_000,
+          },
+        ).stdout;
+      expect(statusOf(a)).toMatch(/^command +sh: .*ended by itself [2-9]\d* times$/m);
+      expect(statusOf(b)).toMatch(/^command +\S+: running.*ended by itself 0 times$/m);
       const backedOff = events(c1).filter((e) => e.event === 'command-backoff');
       expect(backedOff.length).toBeGreaterThanOrEqual(2);
       expect(backedOff.every((e) => e.election === a)).toBe(true);
