@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobRuns, overlaps, RedisServer, until, writeJob, type JobRun } from '@leasehold/testkit';
 import {
+  ROUTES_RUN_ARGS,
   runCandidatesPerTest,
+  urlOf,
   type RunCandidate,
   type RunCandidates,
 } from './support/run-candidates.js';
@@ -16,20 +18,6 @@ import {
  */
 
 const TOKEN = 'run-transfer-test-token-0123456789';
-/**
- * A longer lease than TEST_RUN_ARGS': the first request to a route off the fast path loads
- * Fastify, which on a loaded machine stalls the sidecar past a 2 s lease's SIGTERM point.
- */
-const RUN_ARGS = [
-  '--ttl',
-  '6s',
-  '--renew-interval',
-  '1s',
-  '--retry-interval',
-  '200ms',
-  '--command-grace',
-  '800ms',
-];
 const perTest = runCandidatesPerTest('transfer');
 const dir = perTest.dir;
 const measured: string[] = [];
@@ -43,15 +31,6 @@ afterAll(async () => {
   await redis?.close();
   if (measured.length > 0) process.stdout.write(`run-transfer:\n  ${measured.join('\n  ')}\n`);
 });
-
-/** The sidecar's address, from its "listening" log line. */
-function urlOf(candidate: RunCandidate): string {
-  for (const line of candidate.lines) {
-    const match = /"url":"([^"]+)"/.exec(line);
-    if (match?.[1] !== undefined) return match[1];
-  }
-  throw new Error(`${candidate.id} has not logged its url`);
-}
 
 async function transfer(
   from: RunCandidate,
@@ -114,7 +93,7 @@ describe.each([
     const pool: RunCandidates = perTest.candidates({
       store: storeUrl(),
       job: writeJob(dir, file),
-      args: RUN_ARGS,
+      args: ROUTES_RUN_ARGS,
       env: { LEASEHOLD_ADMIN_TOKEN: TOKEN },
     });
     const first = await pool.start('c1');

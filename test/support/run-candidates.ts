@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, expect } from 'vitest';
-import { type LabHost, leftRunning, sidecarArgv, until } from '@leasehold/testkit';
+import { type LabHost, leftRunning, SIDECAR_BIN, sidecarArgv, until } from '@leasehold/testkit';
 
 /** The lease of these tests: short, to keep them quick. */
 export const TEST_TTL_MS = 2_000;
@@ -25,6 +25,22 @@ export const TEST_RUN_ARGS: readonly string[] = [
   '800ms',
 ];
 
+/**
+ * Timing for `leasehold run` candidates whose admin or per-election routes a test asks: a
+ * longer lease than TEST_RUN_ARGS', since the first request to a route off the fast path
+ * loads Fastify, which on a loaded machine stalls the sidecar past a 2 s lease's SIGTERM point.
+ */
+export const ROUTES_RUN_ARGS: readonly string[] = [
+  '--ttl',
+  '6s',
+  '--renew-interval',
+  '1s',
+  '--retry-interval',
+  '200ms',
+  '--command-grace',
+  '800ms',
+];
+
 export interface RunCandidate {
   readonly id: string;
   /** The sidecar process (`ip netns exec` execs it, so in a lab host too). */
@@ -38,8 +54,11 @@ export interface RunCandidate {
 export interface RunCandidatesOptions {
   readonly store: string;
   readonly election: string;
-  /** The job's command line, after `--`. */
-  readonly job: readonly string[];
+  /**
+   * The job's command line, after `--`; null for `leasehold run` without one, whose jobs
+   * (and elections) come from the config file in `args` (`jobs:`, docs/run.md).
+   */
+  readonly job: readonly string[] | null;
   /** Options of `leasehold run` (timing). */
   readonly args: readonly string[];
   /**
@@ -70,7 +89,22 @@ export class RunCandidates {
   ): Promise<RunCandidate> {
     const { store, election, job, args, marker, env = {}, ownGroup = false } = this.options;
     const [name, value] = marker.split('=');
-    const argv = sidecarArgv(store, election, id, [...args, ...extraArgs], job);
+    const options = [...args, ...extraArgs];
+    const argv =
+      job === null
+        ? [
+            process.execPath,
+            SIDECAR_BIN,
+            'run',
+            '--store',
+            store,
+            '--id',
+            id,
+            '--port',
+            '0',
+            ...options,
+          ]
+        : sidecarArgv(store, election, id, options, job);
     const [command = '', ...rest] = host === undefined ? argv : host.wrap(argv);
     const child = spawn(command, rest, {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -112,6 +146,15 @@ export class RunCandidates {
   logs(): string {
     return this.all.map((c) => `--- ${c.id}\n${c.lines.slice(-40).join('\n')}`).join('\n');
   }
+}
+
+/** The sidecar's address, from its "listening" log line. */
+export function urlOf(candidate: RunCandidate): string {
+  for (const line of candidate.lines) {
+    const match = /"url":"([^"]+)"/.exec(line);
+    if (match?.[1] !== undefined) return match[1];
+  }
+  throw new Error(`${candidate.id} has not logged its url`);
 }
 
 /** What a test gives for its candidates: the marker is made per test, the election may be. */

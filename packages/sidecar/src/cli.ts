@@ -1,18 +1,15 @@
-import type { Elector } from '@leasehold/core';
 import { Command, CommanderError, Option } from 'commander';
 import { describeConfig, loadConfig } from './config/config.js';
-import { asFirstElection } from './config/elections.js';
 import { FIELDS, SECRET_FILE_OPTIONS, helpText, type SidecarConfig } from './config/fields.js';
-import type { Logger } from 'pino';
-import { LeaderOnlyCommand, findExecutable, watchdogShellOrProblem } from './run/run.js';
-import { createLogger, serve, type Attachment } from './sidecar.js';
+import { watchdogShellOrProblem } from './run/run.js';
+import { attachJob, jobsToRun, runProblem } from './run/jobs.js';
+import { createLogger, serve } from './sidecar.js';
 import {
   EXIT_CONFIGURATION,
   EXIT_ENVIRONMENT,
   StartupFailure,
   exitOnStartupFailure,
 } from './startup-failure.js';
-import { commandGraceMs, commandGraceProblem } from './run/stop-plan.js';
 import { onShutdownSignals } from './shutdown-signals.js';
 import { statusUrl } from './status/status-target.js';
 import { sidecarUrl, statusReport } from './status/status-command.js';
@@ -173,51 +170,26 @@ function addRunCommand(program: Command): void {
         'run a command only while this instance leads: started when elected (LEASEHOLD_TERM ' +
           'in its environment), stopped (SIGTERM, then SIGKILL) before the lease can pass to ' +
           'another instance, by a watchdog process if the sidecar freezes or dies; resign when ' +
-          'it exits. See docs/run.md',
+          'it exits. Without -- <command...>, runs the jobs: of the config file, one per ' +
+          'election. See docs/run.md',
       )
-      .argument('<command...>', 'the command and its arguments, after --')
-      .usage('[options] -- <command...>'),
+      .argument('[command...]', 'the command and its arguments, after --')
+      .usage('[options] -- <command...>  |  leasehold run --config <file with jobs:>'),
   ).action(async (commandLine: string[], options: Options) => {
-    const [command = '', ...args] = commandLine;
-    if (findExecutable(command) === null) {
-      exitOnStartupFailure(
-        new StartupFailure(
-          `invalid command: ${JSON.stringify(command)}; an executable file, by path or on PATH`,
-          EXIT_CONFIGURATION,
-        ),
-      );
-    }
     const shell = watchdogShellOrProblem();
     if (shell instanceof Error) {
       exitOnStartupFailure(new StartupFailure(shell.message, EXIT_ENVIRONMENT));
     }
-    // Attached before the election starts: an election won during start-up is not missed.
-    const attach = (elector: Elector, log: Logger, config: SidecarConfig): Attachment => {
-      const graceMs = commandGraceMs(asFirstElection(config));
-      if (config.sources.commandGraceMs === undefined) {
-        log.info(
-          { event: 'command-grace', commandGraceMs: graceMs },
-          `command grace ${graceMs} ms: --command-grace not set, the most that fits the lease (at most 5 s)`,
-        );
-      }
-      const leaderOnly = new LeaderOnlyCommand({
-        command,
-        args,
-        elector,
-        graceMs,
-        passEnv: config.passEnv,
-        logger: log,
-      });
-      return {
-        stop: () => leaderOnly.stop(),
-        resign: () => leaderOnly.resign(),
-        beforeHandOver: () => leaderOnly.beforeHandOver(),
-        status: () => leaderOnly.status(),
-      };
-    };
-    // The shutdown stops the command before it releases leadership (see serve()).
-    // The command runs under the first election: its grace must fit that election's lease.
-    await start(options, (config) => commandGraceProblem(asFirstElection(config)), attach);
+    // Attached before the elections start: an election won during start-up is not missed.
+    // The shutdown stops every job before it releases leadership (see serve()).
+    await start(
+      options,
+      (config) => runProblem(config, commandLine),
+      (elector, log, config) => {
+        const job = jobsToRun(config, commandLine).find((j) => j.election === elector.election);
+        return job === undefined ? undefined : attachJob(job, elector, log, config);
+      },
+    );
   });
 }
 

@@ -37,14 +37,14 @@ export function createLogger(config: Pick<SidecarConfig, 'logLevel'>): Logger {
 }
 
 /**
- * Something that runs beside the election (`leasehold run`'s command). It is attached
- * before the election starts, so it sees the first `elected` however fast that comes, and
+ * Something that runs beside an election (`leasehold run`'s command, or one of its jobs). It
+ * is attached before the election starts, so it sees the first `elected` however fast that comes, and
  * stopped before leadership is released.
  */
 export interface Attachment {
   /** Stop before the lease is released, on shutdown or a failed start-up. */
   readonly stop: () => Promise<void>;
-  /** Behind POST /v1/resign, in place of `elector.resign()`. */
+  /** Behind POST /v1/resign (of its election), in place of `elector.resign()`. */
   readonly resign?: () => Promise<ResignOutcome>;
   /**
    * The elector's `beforeHandOver`: runs while still leading, before a transfer (asked, or
@@ -72,25 +72,29 @@ export interface RunningSidecar {
  * in every election, each with an elector of its own on the one store (docs/design.md §4).
  * Throws what stops start-up (startup-failure.ts words it); a store that is merely down does
  * not. Whatever it opened before failing it closes, and it has not competed yet.
+ * `attach` is asked once per election, with the election's elector and logger; what it
+ * returns runs beside that election (`leasehold run`'s jobs), nothing for undefined.
  */
 export async function serve(
   config: SidecarConfig,
   logger: Logger,
-  attach?: (elector: Elector, logger: Logger, config: SidecarConfig) => Attachment,
+  attach?: (elector: Elector, logger: Logger, config: SidecarConfig) => Attachment | undefined,
 ): Promise<RunningSidecar> {
   // The store's calls time out as the strictest election's do.
   const timeoutMs = Math.min(
     ...config.elections.map((e) => storeCallTimeoutMs(electionTimingOf(e))),
   );
   const store = await openStore(config, logger, timeoutMs);
-  // Made once the electors are: a transfer stops what runs beside the first election first.
-  const attached: { attachment?: Attachment | undefined } = {};
-  const electors = await makeElectors(store, config, attached);
+  // Made once the electors are: a transfer stops what runs beside its election first.
+  const attachments = new Map<string, Attachment>();
+  const electors = await makeElectors(store, config, attachments);
   const [elector] = electors;
-  const { log, firstLog } = logElections(electors, logger, config.id);
-  const attachment = attach?.(elector, firstLog, config);
-  attached.attachment = attachment;
-  const { server, address } = await listen(config, electors, log, attachment, store);
+  const { log, logs } = logElections(electors, logger, config.id);
+  electors.forEach((each, index) => {
+    const attachment = attach?.(each, logs[index] ?? log, config);
+    if (attachment !== undefined) attachments.set(each.election, attachment);
+  });
+  const { server, address } = await listen(config, electors, log, attachments, store);
   const probe = appHealthProbe(config, electors, log);
   for (const each of electors) each.start();
   probe?.start();
@@ -105,7 +109,7 @@ export async function serve(
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');
         await probe?.stop();
-        await shutDown({ config, attachment, electors, server, store });
+        await shutDown({ config, attachments, electors, server, store });
         log.info('stopped');
       })();
       return stopping;
@@ -115,13 +119,13 @@ export async function serve(
 
 /**
  * One elector per election, all on the one store, each with its election's timing and
- * priority; the first's hand-over waits for what is attached to it. Closes the store if one
+ * priority; each one's hand-over waits for what is attached to it. Closes the store if one
  * cannot be made.
  */
 async function makeElectors(
   store: LeaseStore,
   config: SidecarConfig,
-  attached: { attachment?: Attachment | undefined },
+  attached: ReadonlyMap<string, Attachment>,
 ): Promise<[Elector, ...Elector[]]> {
   // Several elections renew on one heartbeat: their renewals go to the store together
   // (core's SharedHeartbeat, docs/design.md §3.8). One election renews as it always did.
@@ -130,7 +134,7 @@ async function makeElectors(
     config.elections.length > 1
       ? new SharedHeartbeat({ store, periodMs: Math.min(...renewIntervals) })
       : undefined;
-  const make = (election: ElectionSettings, index: number) =>
+  const make = (election: ElectionSettings) =>
     new Elector({
       ...(sharedHeartbeat === undefined ? {} : { sharedHeartbeat }),
       store,
@@ -139,15 +143,12 @@ async function makeElectors(
       ...electionTimingOf(election),
       priority: election.priority,
       steering: steeringOf(config),
-      beforeHandOver: () =>
-        index === 0
-          ? (attached.attachment?.beforeHandOver?.() ?? Promise.resolve())
-          : Promise.resolve(),
+      beforeHandOver: () => attached.get(election.name)?.beforeHandOver?.() ?? Promise.resolve(),
     });
   try {
     const [first, ...rest] = config.elections;
     if (first === undefined) throw new Error('no election configured');
-    return [make(first, 0), ...rest.map((election, index) => make(election, index + 1))];
+    return [make(first), ...rest.map(make)];
   } catch (error) {
     await store.close();
     throw error;
@@ -162,11 +163,11 @@ function logElections(
   electors: readonly [Elector, ...Elector[]],
   logger: Logger,
   id: string,
-): { log: Logger; firstLog: Logger } {
+): { log: Logger; logs: readonly Logger[] } {
   const logs = electors.map((each) => logger.child({ election: each.election, id }));
   electors.forEach((each, index) => logElection(each, logs[index] ?? logger, each.election));
   const firstLog = logs[0] ?? logger;
-  return { log: electors.length === 1 ? firstLog : logger.child({ id }), firstLog };
+  return { log: electors.length === 1 ? firstLog : logger.child({ id }), logs };
 }
 
 function logListening(
@@ -302,7 +303,7 @@ async function listen(
   config: SidecarConfig,
   electors: readonly Elector[],
   log: Logger,
-  attachment: Attachment | undefined,
+  attachments: ReadonlyMap<string, Attachment>,
   store: LeaseStore,
 ) {
   let server: SidecarListener | undefined;
@@ -318,8 +319,7 @@ async function listen(
       logger: log,
       adminToken: config.adminToken,
       resignDisabledReason: admin.refused,
-      resign: attachment?.resign,
-      command: attachment?.status,
+      jobs: attachments,
     });
     // With an admin token the admin routes (Fastify) will be asked for: load them now, not
     // during a campaign (their first load blocks the event loop for a good part of a second).
@@ -337,11 +337,16 @@ async function listen(
     if (admin.line !== undefined) log.warn({ host: config.host }, admin.line);
     return { server, address: server.url };
   } catch (error) {
-    await attachment?.stop();
+    await stopAll(attachments);
     await server?.close();
     await store.close();
     throw error;
   }
+}
+
+/** Stop what runs beside every election, all at once: one job's grace does not delay another's. */
+async function stopAll(attachments: ReadonlyMap<string, Attachment>): Promise<void> {
+  await Promise.all([...attachments.values()].map((attachment) => attachment.stop()));
 }
 
 /**
@@ -352,15 +357,15 @@ async function listen(
  */
 async function shutDown(parts: {
   config: SidecarConfig;
-  attachment: Attachment | undefined;
+  attachments: ReadonlyMap<string, Attachment>;
   electors: readonly Elector[];
   server: { close(): Promise<unknown> };
   store: LeaseStore;
 }): Promise<void> {
-  const { config, attachment, electors, server, store } = parts;
+  const { config, attachments, electors, server, store } = parts;
   const deadline = performance.now() + config.shutdownGraceMs - EXIT_MARGIN_MS;
   const left = (reserve = 0) => Math.max(0, deadline - performance.now() - reserve);
-  await attachment?.stop();
+  await stopAll(attachments);
   // Every lease at once: a sidecar of many elections releases in one round trip's time.
   const withinMs = left(STORE_CLOSE_MS);
   await Promise.all(electors.map((elector) => elector.stop({ withinMs })));

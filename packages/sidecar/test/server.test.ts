@@ -461,6 +461,7 @@ describe('sidecar routes', () => {
           'transfer',
           'drain',
           'undrain',
+          'command',
         ].map((route) => `/v1/elections/{name}/${route}`),
       ].sort(),
     );

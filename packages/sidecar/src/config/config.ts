@@ -16,6 +16,7 @@ import {
 import { checkSteering } from './steering.js';
 import { checkTiming, electionTimingOf } from './timing.js';
 import { checkOneSessionTtl, describeElections, ELECTIONS_KEY, electionsOf } from './elections.js';
+import { describeJobs, JOBS_KEY, jobsOf } from './jobs.js';
 
 /**
  * Reading the configuration: each setting of the table (fields.ts) from the first source
@@ -36,7 +37,7 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
   const fromFile: ReadonlyMap<string, FileValue> =
     configFile === undefined || configFile === ''
       ? new Map()
-      : readConfigFile(configFile, [...FIELDS, ...SECRET_FILE_OPTIONS, ELECTIONS_KEY]);
+      : readConfigFile(configFile, [...FIELDS, ...SECRET_FILE_OPTIONS, ELECTIONS_KEY, JOBS_KEY]);
   const values: Record<string, unknown> = {};
   const sources: Partial<Record<SettingKey, ConfigSource>> = {};
   for (const f of FIELDS) {
@@ -52,7 +53,7 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
     values[f.key] = parsed;
     sources[f.key] = source;
   }
-  const settings: Omit<SidecarConfig, 'elections'> = {
+  const settings: Omit<SidecarConfig, 'elections' | 'jobs'> = {
     ...(values as Omit<SidecarConfig, DerivedKey>),
     storeIsDefault: sources.store === undefined,
     configFile: configFile === '' ? undefined : configFile,
@@ -64,10 +65,15 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
   const elections = electionsOf(settings, fromFile.get(ELECTIONS_KEY.yaml));
   checkOneSessionTtl(settings, elections);
   // The first election is the one `election` names: the unprefixed routes', run's.
-  return { ...settings, election: elections[0]?.name ?? settings.election, elections };
+  const withElections = {
+    ...settings,
+    election: elections[0]?.name ?? settings.election,
+    elections,
+  };
+  return { ...withElections, jobs: jobsOf(withElections, fromFile.get(JOBS_KEY.yaml)) };
 }
 
-type DerivedKey = 'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections';
+type DerivedKey = 'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections' | 'jobs';
 
 type GivenSource = Exclude<ConfigSource, { kind: 'default' }>;
 
@@ -225,5 +231,6 @@ export function describeConfig(config: SidecarConfig): Record<string, unknown> {
     delete described.election;
     described.elections = elections;
   }
+  if (config.jobs.length > 0) described.jobs = describeJobs(config.jobs);
   return described;
 }

@@ -41,7 +41,7 @@ export const ELECTIONS_KEY = { yaml: 'elections', flag: 'elections' } as const;
  * `elections:` list. Throws a ConfigValueError (exit 2, one line) for a bad entry.
  */
 export function electionsOf(
-  config: Omit<SidecarConfig, 'elections'>,
+  config: Omit<SidecarConfig, 'elections' | 'jobs'>,
   fileList: FileValue | undefined,
 ): ElectionSettings[] {
   const source = config.sources.election;
@@ -95,7 +95,7 @@ function listEntries(list: FileValue): unknown[] {
 
 /** One entry of `elections:`: a name, or a mapping whose settings override the top-level ones. */
 function fromEntry(
-  config: Omit<SidecarConfig, 'elections'>,
+  config: Omit<SidecarConfig, 'elections' | 'jobs'>,
   list: FileValue,
   entry: unknown,
   index: number,
@@ -271,21 +271,31 @@ export function describeElections(
  * top-level timing).
  */
 export function asFirstElection(config: SidecarConfig): SidecarConfig {
-  const [first] = config.elections;
-  if (first === undefined) return config;
+  return asElection(config, config.elections[0]?.name ?? config.election);
+}
+
+/** The same for the election named `name` (a job's, config/jobs.ts); unchanged if none. */
+export function asElection(config: SidecarConfig, name: string): SidecarConfig {
+  const index = config.elections.findIndex((e) => e.name === name);
+  const election = config.elections[index];
+  if (election === undefined) return config;
   const sources = { ...config.sources };
   const entry = (key: 'ttlMs' | 'renewIntervalMs' | 'retryIntervalMs', yamlKey: string) => {
-    if (first[key] === config[key] || first[key] === undefined) return;
-    sources[key] = { kind: 'file', name: `elections[0].${yamlKey}`, raw: `${first[key]}ms` };
+    if (election[key] === config[key] || election[key] === undefined) return;
+    sources[key] = {
+      kind: 'file',
+      name: `elections[${index}].${yamlKey}`,
+      raw: `${election[key]}ms`,
+    };
   };
   entry('ttlMs', 'ttl');
   entry('renewIntervalMs', 'renewInterval');
   entry('retryIntervalMs', 'retryInterval');
   return {
     ...config,
-    ttlMs: first.ttlMs,
-    renewIntervalMs: first.renewIntervalMs,
-    retryIntervalMs: first.retryIntervalMs,
+    ttlMs: election.ttlMs,
+    renewIntervalMs: election.renewIntervalMs,
+    retryIntervalMs: election.retryIntervalMs,
     sources,
   };
 }

@@ -8,7 +8,7 @@ import type { SidecarConfig } from './fields.js';
  */
 
 /** One health check at a time: by URL or by command, and answered within the interval. */
-export function checkSteering(config: Omit<SidecarConfig, 'elections'>): void {
+export function checkSteering(config: Omit<SidecarConfig, 'elections' | 'jobs'>): void {
   if (config.appHealthUrl !== undefined && config.appHealthCommand !== undefined) {
     throw invalidSetting(
       config,
@@ -30,7 +30,7 @@ export function gatesOnAppHealth(config: SidecarConfig): boolean {
   return config.appHealthUrl !== undefined || config.appHealthCommand !== undefined;
 }
 
-export function appHealthTimeoutMs(config: Omit<SidecarConfig, 'elections'>): number {
+export function appHealthTimeoutMs(config: Omit<SidecarConfig, 'elections' | 'jobs'>): number {
   return config.appHealthTimeoutMs ?? config.appHealthIntervalMs;
 }
 

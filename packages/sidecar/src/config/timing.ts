@@ -34,7 +34,7 @@ const TIMING_OPTIONS = {
  * The elector's own timing rules (core's resolveTiming, config/timing.ts), checked before any store is
  * opened and reported in the user's words: `--renew-interval`, not `renewIntervalMs`.
  */
-export function checkTiming(config: Omit<SidecarConfig, 'elections'>): void {
+export function checkTiming(config: Omit<SidecarConfig, 'elections' | 'jobs'>): void {
   try {
     electionTimingOf(config);
   } catch (error) {

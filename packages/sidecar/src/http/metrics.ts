@@ -16,13 +16,14 @@ export interface Metrics {
 /**
  * `electors`: every election of the sidecar; each leadership, steering and store series has
  * one per election, told apart by its `election` label. The process's own series (process_*,
- * nodejs_*) and `leasehold run`'s carry the first election's name, as a one-election
- * sidecar's always did. `command`: `leasehold run`'s command, whose restarts and backoff are
- * shown too.
+ * nodejs_*) carry the first election's name, as a one-election sidecar's always did.
+ * `commands`: `leasehold run`'s commands (its one command, or one job per election), whose
+ * restarts and backoff are shown too, labelled by election; a bare function is the first
+ * election's.
  */
 export function createMetrics(
   electors: Elector | readonly Elector[],
-  command?: () => CommandStatus,
+  commands?: (() => CommandStatus) | ReadonlyMap<string, () => CommandStatus>,
 ): Metrics {
   const all: readonly Elector[] = Array.isArray(electors) ? electors : [electors as Elector];
   const registry = processRegistry();
@@ -31,26 +32,34 @@ export function createMetrics(
   countTransitions(registry, all);
   addSteeringMetrics(registry, all);
   measureStoreRequests(registry, all);
-  if (command !== undefined) addCommandMetrics(registry, command);
+  const byElection =
+    typeof commands === 'function' ? new Map([[all[0]?.election ?? '', commands]]) : commands;
+  if (byElection !== undefined && byElection.size > 0) addCommandMetrics(registry, byElection);
   return { contentType: registry.contentType, render: () => registry.metrics() };
 }
 
-function addCommandMetrics(registry: Registry, command: () => CommandStatus): void {
+function addCommandMetrics(
+  registry: Registry,
+  commands: ReadonlyMap<string, () => CommandStatus>,
+): void {
   new Counter({
     name: 'leasehold_command_restarts_total',
     help: 'leasehold run: times the command ended by itself while leading and is started again',
+    labelNames: ['election'],
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(command().restarts);
+      for (const [election, command] of commands) this.inc({ election }, command().restarts);
     },
   });
   new Gauge({
     name: 'leasehold_command_backoff_seconds',
     help: 'leasehold run: the wait sat out before competing again after the command ended (0 when none)',
+    labelNames: ['election'],
     registers: [registry],
     collect() {
-      this.set(command().backoffMs / 1000);
+      for (const [election, command] of commands)
+        this.set({ election }, command().backoffMs / 1000);
     },
   });
 }

@@ -25,7 +25,10 @@ export interface SidecarState {
   readonly longPolls: Subscribers;
   /** Event streams of GET /v1/events, likewise. */
   readonly eventStreams: Subscribers;
-  /** `leasehold run`: its command's status (GET /v1/command); absent in a plain sidecar. */
+  /**
+   * `leasehold run`: this election's command's status (GET /v1/command); absent in a plain
+   * sidecar and for an election without a job.
+   */
   readonly command: (() => CommandStatus) | undefined;
   readonly admin: AdminPolicy;
   readonly limits: ListenerLimits;
@@ -65,9 +68,21 @@ export interface SidecarStateOptions {
   /** Why resign is off although a token is set (a non-loopback bind without TLS: sidecar.ts). */
   readonly resignDisabledReason?: string | undefined;
   readonly command?: (() => CommandStatus) | undefined;
+  /**
+   * `leasehold run` with several jobs: each job's resign and status, by its election's name
+   * (the first election's may come as `resign` and `command` instead).
+   */
+  readonly jobs?: ReadonlyMap<string, JobControls> | undefined;
   /** Connection, stream and long-poll limits (limits.ts); defaults otherwise. */
   readonly limits?: Partial<ListenerLimits>;
   readonly maxWaitMs?: number;
+}
+
+/** What a job of `leasehold run` adds to its election's routes. */
+export interface JobControls {
+  /** POST /v1/resign: stop the job first, then resign. */
+  readonly resign?: (() => Promise<ResignOutcome>) | undefined;
+  readonly status?: (() => CommandStatus) | undefined;
 }
 
 const MAX_WAIT_MS = 5 * 60_000;
@@ -78,10 +93,13 @@ export function createSidecarState(options: SidecarStateOptions): SidecarState {
   const electors = [elector, ...(options.electors ?? []).filter((e) => e !== elector)];
   const limits: ListenerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const elections = new Map<string, SidecarState>();
+  const jobs = jobsByElection(options, elector);
+  const commands = new Map(
+    [...jobs].flatMap(([name, job]) => (job.status === undefined ? [] : [[name, job.status]])),
+  );
   const shared = {
     logger: options.logger,
-    metrics: createMetrics(electors, options.command),
-    command: options.command,
+    metrics: createMetrics(electors, commands),
     limits,
     maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
     elections,
@@ -92,19 +110,32 @@ export function createSidecarState(options: SidecarStateOptions): SidecarState {
     resign,
   });
   for (const each of electors) {
-    const resign =
-      each === elector && options.resign !== undefined
-        ? options.resign
-        : () => each.resignWithOutcome();
+    const job = jobs.get(each.election);
     elections.set(each.election, {
       ...shared,
       ...electionParts(each, limits),
-      admin: admin(resign),
+      command: job?.status,
+      admin: admin(job?.resign ?? (() => each.resignWithOutcome())),
     });
   }
   const first = elections.get(elector.election);
   if (first === undefined) throw new Error('the first election has no state');
   return first;
+}
+
+/** Each job's controls by election, the first election's `resign` and `command` among them. */
+function jobsByElection(
+  options: SidecarStateOptions,
+  first: Elector,
+): ReadonlyMap<string, JobControls> {
+  const jobs = new Map(options.jobs ?? []);
+  if (options.resign !== undefined || options.command !== undefined) {
+    jobs.set(first.election, {
+      resign: options.resign ?? jobs.get(first.election)?.resign,
+      status: options.command ?? jobs.get(first.election)?.status,
+    });
+  }
+  return jobs;
 }
 
 /** What one election's routes read and nothing else does. */

@@ -105,7 +105,7 @@ export async function statusReport(url: URL, election?: string): Promise<string>
   }
   // Best effort: an older sidecar, or a store that cannot list members, still gets a summary.
   const [command, members, history, elections] = await Promise.all([
-    ask<CommandAnswer>(url, '/v1/command').then(
+    ask<CommandAnswer>(url, of('command')).then(
       (answer) => answer,
       () => null,
     ),

@@ -30,10 +30,15 @@ export const commandRoutes: readonly RouteDefinition[] = [
     admin: false,
     fastPath: false,
     answer: ({ command }) => ({ statusCode: 200, headers: NO_STORE, body: commandBody(command) }),
+    // Each election's job under /v1/elections/{name}/command; unprefixed, the first's.
+    perElection: true,
   },
 ];
 
-/** The command's status; in a plain sidecar (`leasehold serve`), `command: null`. */
+/**
+ * The command's status; in a plain sidecar (`leasehold serve`), and for an election without
+ * a job, `command: null`.
+ */
 function commandBody(command: (() => CommandStatus) | undefined) {
   if (command === undefined) {
     return { command: null, running: false, restarts: 0, backoffMs: 0, backoffUntil: null };
