@@ -2,6 +2,7 @@ import { createStore, maskUrl } from '@leasehold/adapters';
 import {
   Elector,
   SharedHeartbeat,
+  type ShardGroup,
   storeCallTimeoutMs,
   waitAtMost,
   type LeaseStore,
@@ -18,6 +19,7 @@ import { electionTimingOf } from './config/timing.js';
 import { appHealthTimeoutMs, gatesOnAppHealth, steeringOf } from './config/steering.js';
 import { AppHealthProbe } from './app-health/probe.js';
 import { readListenerTls, readTlsFiles } from './config/tls-files.js';
+import { makeShardGroups, sidecarHeartbeat } from './shard-groups.js';
 
 /**
  * One sidecar, from start to stop: open the store, make the elector and the state the HTTP
@@ -61,6 +63,8 @@ export interface RunningSidecar {
   readonly elector: Elector;
   /** Every election's elector, in configuration order, the first one `elector`. */
   readonly electors: readonly Elector[];
+  /** The shard groups (`shards:`), in configuration order; none without. */
+  readonly shardGroups: readonly ShardGroup[];
   /** The sidecar's logger, bound to its id, and to its election when it has one. */
   readonly logger: Logger;
   /** Stop accepting, stop reporting leadership and release every lease, close the store. */
@@ -81,18 +85,23 @@ export async function serve(
   // The store's calls time out as the strictest election's do.
   const timeoutMs = Math.min(
     ...config.elections.map((e) => storeCallTimeoutMs(electionTimingOf(e))),
+    ...(config.shards === undefined ? [] : [storeCallTimeoutMs(electionTimingOf(config))]),
   );
   const store = await openStore(config, logger, timeoutMs);
   // Made once the electors are: a transfer stops what runs beside the first election first.
   const attached: { attachment?: Attachment | undefined } = {};
-  const electors = await makeElectors(store, config, attached);
+  // Every lease of the sidecar, shards included, renews on one heartbeat.
+  const heartbeat = sidecarHeartbeat(store, config);
+  const electors = await makeElectors(store, config, attached, heartbeat);
   const [elector] = electors;
   const { log, firstLog } = logElections(electors, logger, config.id);
+  const shardGroups = makeShardGroups(store, config, heartbeat, logger);
   const attachment = attach?.(elector, firstLog, config);
   attached.attachment = attachment;
-  const { server, address } = await listen(config, electors, log, attachment, store);
-  const probe = appHealthProbe(config, electors, log);
+  const { server, address } = await listen(config, electors, log, attachment, store, shardGroups);
+  const probe = appHealthProbe(config, electors, log, shardGroups);
   for (const each of electors) each.start();
+  for (const group of shardGroups) group.start();
   probe?.start();
   logListening(log, config, address, store.backend, elector);
   let stopping: Promise<void> | null = null;
@@ -100,12 +109,13 @@ export async function serve(
     url: address,
     elector,
     electors,
+    shardGroups,
     logger: log,
     shutdown(reason: string) {
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');
         await probe?.stop();
-        await shutDown({ config, attachment, electors, server, store });
+        await shutDown({ config, attachment, electors, shardGroups, server, store });
         log.info('stopped');
       })();
       return stopping;
@@ -122,14 +132,8 @@ async function makeElectors(
   store: LeaseStore,
   config: SidecarConfig,
   attached: { attachment?: Attachment | undefined },
+  sharedHeartbeat: SharedHeartbeat | undefined,
 ): Promise<[Elector, ...Elector[]]> {
-  // Several elections renew on one heartbeat: their renewals go to the store together
-  // (core's SharedHeartbeat, docs/design.md §3.8). One election renews as it always did.
-  const renewIntervals = config.elections.map((e) => electionTimingOf(e).renewIntervalMs);
-  const sharedHeartbeat =
-    config.elections.length > 1
-      ? new SharedHeartbeat({ store, periodMs: Math.min(...renewIntervals) })
-      : undefined;
   const make = (election: ElectionSettings, index: number) =>
     new Elector({
       ...(sharedHeartbeat === undefined ? {} : { sharedHeartbeat }),
@@ -204,6 +208,7 @@ function appHealthProbe(
   config: SidecarConfig,
   electors: readonly Elector[],
   logger: Logger,
+  shardGroups: readonly ShardGroup[],
 ): AppHealthProbe | null {
   const [first] = electors;
   if (!gatesOnAppHealth(config) || first === undefined) return null;
@@ -224,6 +229,7 @@ function appHealthProbe(
       on: (event, listener) => first.on(event, listener),
       setAppHealth: (healthy) => {
         for (const each of electors) each.setAppHealth(healthy);
+        for (const group of shardGroups) group.setAppHealth(healthy);
       },
     },
     logger,
@@ -304,6 +310,7 @@ async function listen(
   log: Logger,
   attachment: Attachment | undefined,
   store: LeaseStore,
+  shardGroups: readonly ShardGroup[],
 ) {
   let server: SidecarListener | undefined;
   try {
@@ -320,6 +327,7 @@ async function listen(
       resignDisabledReason: admin.refused,
       resign: attachment?.resign,
       command: attachment?.status,
+      shardGroups,
     });
     // With an admin token the admin routes (Fastify) will be asked for: load them now, not
     // during a campaign (their first load blocks the event loop for a good part of a second).
@@ -354,16 +362,20 @@ async function shutDown(parts: {
   config: SidecarConfig;
   attachment: Attachment | undefined;
   electors: readonly Elector[];
+  shardGroups: readonly ShardGroup[];
   server: { close(): Promise<unknown> };
   store: LeaseStore;
 }): Promise<void> {
-  const { config, attachment, electors, server, store } = parts;
+  const { config, attachment, electors, shardGroups, server, store } = parts;
   const deadline = performance.now() + config.shutdownGraceMs - EXIT_MARGIN_MS;
   const left = (reserve = 0) => Math.max(0, deadline - performance.now() - reserve);
   await attachment?.stop();
   // Every lease at once: a sidecar of many elections releases in one round trip's time.
   const withinMs = left(STORE_CLOSE_MS);
-  await Promise.all(electors.map((elector) => elector.stop({ withinMs })));
+  await Promise.all([
+    ...electors.map((elector) => elector.stop({ withinMs })),
+    ...shardGroups.map((group) => group.stop({ withinMs })),
+  ]);
   await server.close();
   // The connections end with the process anyway: a close that has not finished when the
   // grace is up is left behind, not waited for.

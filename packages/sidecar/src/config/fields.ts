@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { secondsText } from './timing.js';
 import type { ElectionSettings } from './elections.js';
+import type { ShardSettings } from './shards.js';
 
 /**
  * The sidecar's settings: one table of fields drives the flags, the LEASEHOLD_*
@@ -60,6 +61,8 @@ export interface SidecarConfig {
    * (config/elections.ts). The unprefixed routes and `leasehold run` serve the first.
    */
   readonly elections: readonly ElectionSettings[];
+  /** Shard groups (`shards:` in the YAML file, config/shards.ts); none when absent. */
+  readonly shards?: readonly ShardSettings[];
   /** Where each setting came from and the text given there, so messages name what was typed. */
   readonly sources: ConfigSources;
   /** One line each, no secret in them: how the configuration exposes a secret. */
@@ -69,7 +72,7 @@ export interface SidecarConfig {
 /** The settings FIELDS describe (everything but what loadConfig derives). */
 export type SettingKey = Exclude<
   keyof SidecarConfig,
-  'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections'
+  'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections' | 'shards'
 >;
 
 export type ConfigSources = Readonly<Partial<Record<SettingKey, ConfigSource>>>;

@@ -1,4 +1,4 @@
-import type { Elector } from '@leasehold/core';
+import type { Elector, ShardGroup } from '@leasehold/core';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CommandStatus } from '../run/command-backoff.js';
@@ -23,6 +23,7 @@ export interface Metrics {
 export function createMetrics(
   electors: Elector | readonly Elector[],
   command?: () => CommandStatus,
+  shardGroups: readonly ShardGroup[] = [],
 ): Metrics {
   const all: readonly Elector[] = Array.isArray(electors) ? electors : [electors as Elector];
   const registry = processRegistry();
@@ -32,7 +33,21 @@ export function createMetrics(
   addSteeringMetrics(registry, all);
   measureStoreRequests(registry, all);
   if (command !== undefined) addCommandMetrics(registry, command);
+  if (shardGroups.length > 0) addShardMetrics(registry, shardGroups);
   return { contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+/** How many shards of each group this instance leads, at scrape time (docs/shards.md). */
+function addShardMetrics(registry: Registry, groups: readonly ShardGroup[]): void {
+  new Gauge({
+    name: 'leasehold_shards_owned',
+    help: 'Shards of the group this instance leads now',
+    labelNames: ['group'],
+    registers: [registry],
+    collect() {
+      for (const group of groups) this.set({ group: group.name }, group.owned().length);
+    },
+  });
 }
 
 function addCommandMetrics(registry: Registry, command: () => CommandStatus): void {

@@ -1,4 +1,4 @@
-import type { Elector, ResignOutcome } from '@leasehold/core';
+import type { Elector, ResignOutcome, ShardGroup } from '@leasehold/core';
 import type { Logger } from 'pino';
 import type { CommandStatus } from '../run/command-backoff.js';
 import { LeadershipHistory } from './history.js';
@@ -38,6 +38,8 @@ export interface SidecarState {
    * /v1/elections/{name} read it (route-table.ts).
    */
   readonly elections: ReadonlyMap<string, SidecarState>;
+  /** The sidecar's shard groups by name (GET /v1/shards), in configuration order. */
+  readonly shards: ReadonlyMap<string, ShardGroup>;
 }
 
 /** Who may call the admin routes (POST /v1/resign) and what resign does. */
@@ -68,6 +70,8 @@ export interface SidecarStateOptions {
   /** Connection, stream and long-poll limits (limits.ts); defaults otherwise. */
   readonly limits?: Partial<ListenerLimits>;
   readonly maxWaitMs?: number;
+  /** The shard groups (`shards:`), none by default. */
+  readonly shardGroups?: readonly ShardGroup[];
 }
 
 const MAX_WAIT_MS = 5 * 60_000;
@@ -80,11 +84,12 @@ export function createSidecarState(options: SidecarStateOptions): SidecarState {
   const elections = new Map<string, SidecarState>();
   const shared = {
     logger: options.logger,
-    metrics: createMetrics(electors, options.command),
+    metrics: createMetrics(electors, options.command, options.shardGroups),
     command: options.command,
     limits,
     maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
     elections,
+    shards: new Map((options.shardGroups ?? []).map((group) => [group.name, group])),
   };
   const admin = (resign: () => Promise<ResignOutcome>): AdminPolicy => ({
     token: options.adminToken,
