@@ -1,7 +1,7 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
 import {
   Elector,
-  SharedHeartbeat,
+  type SharedHeartbeat,
   type ShardGroup,
   storeCallTimeoutMs,
   waitAtMost,

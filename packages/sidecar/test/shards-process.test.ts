@@ -15,6 +15,7 @@ import { SidecarProcesses, type Sidecar } from './helpers/sidecar-processes.js';
 
 const TTL_MS = 4_000;
 const COUNT = 12;
+const TOKEN = 'shards-test-admin-token';
 const REDIS = 'redis://127.0.0.1:6379';
 const dir = mkdtempSync(join(tmpdir(), 'leasehold-shards-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,6 +73,36 @@ async function owners(
   return counts;
 }
 
+/** The first `owned` event of GET /v1/shards/{name}/events: its data. */
+async function firstOwnedEvent(sidecar: Sidecar, name: string): Promise<GroupAnswer> {
+  const controller = new AbortController();
+  const response = await fetch(`${sidecar.url}/v1/shards/${name}/events`, {
+    signal: controller.signal,
+  });
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const reader = response.body?.getReader();
+  let text = '';
+  try {
+    for (;;) {
+      const chunk = await reader?.read();
+      if (chunk === undefined || chunk.done) throw new Error(`stream ended: ${text}`);
+      text += new TextDecoder().decode(chunk.value);
+      const data = /event: owned\ndata: (.*)\n/.exec(text)?.[1];
+      if (data !== undefined) return JSON.parse(data) as GroupAnswer;
+    }
+  } finally {
+    controller.abort();
+  }
+}
+
+function admin(sidecar: Sidecar, path: string): Promise<Response> {
+  return fetch(`${sidecar.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}` },
+    signal: AbortSignal.timeout(15_000),
+  });
+}
+
 describe('three sidecars sharing a shard group on redis', () => {
   it(
     'own 4 shards each, never two owners, 6 each after a SIGKILL, release on SIGTERM',
@@ -81,11 +112,14 @@ describe('three sidecars sharing a shard group on redis', () => {
       const config = join(dir, `${name}.yaml`);
       writeFileSync(config, `shards:\n  - name: ${name}\n    count: ${COUNT}\n`);
       const start = (id: string) =>
-        processes.start(REDIS, `${name}-e`, id, ['--config', config]);
+        processes.start(REDIS, `${name}-e`, id, ['--config', config, '--admin-token', TOKEN]);
       const [s1, s2, s3] = [await start('s1'), await start('s2'), await start('s3')];
 
-      const balanced = await owners([s1, s2, s3], name, 6 * TTL_MS, (counts, owned) =>
-        owned === COUNT && counts.every((count) => count === 4),
+      const balanced = await owners(
+        [s1, s2, s3],
+        name,
+        6 * TTL_MS,
+        (counts, owned) => owned === COUNT && counts.every((count) => count === 4),
       );
       expect(balanced).toEqual([4, 4, 4]);
       const answer = await group(s1, name);
@@ -98,14 +132,48 @@ describe('three sidecars sharing a shard group on redis', () => {
       };
       expect(list.shards.map((g) => g.name)).toEqual([name]);
       expect((await fetch(`${s1.url}/v1/shards/${name}x`)).status).toBe(404);
+      const streamed = await firstOwnedEvent(s2, name);
+      expect(streamed).toMatchObject({ name, count: COUNT });
+      expect(streamed.owned).toHaveLength(4);
+
+      // The sidecar's drain hands its shards to the others; undrained, it gets its share back.
+      expect((await admin(s3, '/v1/drain')).status).toBe(200);
+      const drained = await owners(
+        [s1, s2, s3],
+        name,
+        6 * TTL_MS,
+        (counts, owned) => owned === COUNT && counts.join() === '6,6,0',
+      );
+      expect(drained).toEqual([6, 6, 0]);
+      expect((await admin(s3, '/v1/undrain')).status).toBe(200);
+      await owners(
+        [s1, s2, s3],
+        name,
+        6 * TTL_MS,
+        (counts, owned) => owned === COUNT && counts.every((count) => count === 4),
+      );
+
       const metrics = await (await fetch(`${s1.url}/metrics`)).text();
-      expect(metrics).toMatch(new RegExp(`leasehold_shards_owned\\{[^}]*group="${name}"[^}]*\\} 4`));
+      expect(metrics).toMatch(
+        new RegExp(`leasehold_shards_owned\\{[^}]*group="${name}"[^}]*\\} 4`),
+      );
 
       s3.child.kill('SIGKILL');
-      const after = await owners([s1, s2], name, 4 * TTL_MS, (counts, owned) =>
-        owned === COUNT && counts.every((count) => count === 6),
+      const killed = performance.now();
+      await owners([s1, s2], name, 4 * TTL_MS, (_counts, owned) => owned === COUNT);
+      const ownedAgainMs = performance.now() - killed;
+      const after = await owners(
+        [s1, s2],
+        name,
+        4 * TTL_MS,
+        (counts, owned) => owned === COUNT && counts.every((count) => count === 6),
       );
       expect(after).toEqual([6, 6]);
+      // For docs/shards.md: how long the orphans took, on this machine's load.
+      console.info(
+        `shards of the SIGKILLed sidecar owned again after ${Math.round(ownedAgainMs)} ms, ` +
+          `6/6 after ${Math.round(performance.now() - killed)} ms (TTL ${TTL_MS} ms)`,
+      );
 
       // SIGTERM: every shard released at once (not left to expire), exit 0.
       s2.child.kill('SIGTERM');

@@ -74,13 +74,7 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
   };
 }
 
-type DerivedKey =
-  | 'storeIsDefault'
-  | 'configFile'
-  | 'sources'
-  | 'warnings'
-  | 'elections'
-  | 'shards';
+type DerivedKey = 'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections' | 'shards';
 
 type GivenSource = Exclude<ConfigSource, { kind: 'default' }>;
 

@@ -40,6 +40,8 @@ export interface SidecarState {
   readonly elections: ReadonlyMap<string, SidecarState>;
   /** The sidecar's shard groups by name (GET /v1/shards), in configuration order. */
   readonly shards: ReadonlyMap<string, ShardGroup>;
+  /** Event streams of GET /v1/shards/{name}/events, by group, each capped as eventStreams. */
+  readonly shardStreams: ReadonlyMap<string, Subscribers<'owned'>>;
 }
 
 /** Who may call the admin routes (POST /v1/resign) and what resign does. */
@@ -82,6 +84,7 @@ export function createSidecarState(options: SidecarStateOptions): SidecarState {
   const electors = [elector, ...(options.electors ?? []).filter((e) => e !== elector)];
   const limits: ListenerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const elections = new Map<string, SidecarState>();
+  const groups = options.shardGroups ?? [];
   const shared = {
     logger: options.logger,
     metrics: createMetrics(electors, options.command, options.shardGroups),
@@ -89,7 +92,13 @@ export function createSidecarState(options: SidecarStateOptions): SidecarState {
     limits,
     maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
     elections,
-    shards: new Map((options.shardGroups ?? []).map((group) => [group.name, group])),
+    shards: new Map(groups.map((group) => [group.name, group])),
+    shardStreams: new Map(
+      groups.map((group) => [
+        group.name,
+        new Subscribers(group, ['owned'] as const, limits.maxEventStreams),
+      ]),
+    ),
   };
   const admin = (resign: () => Promise<ResignOutcome>): AdminPolicy => ({
     token: options.adminToken,

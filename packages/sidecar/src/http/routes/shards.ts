@@ -3,6 +3,7 @@ import { NO_STORE, type Answer } from '../answers.js';
 import { errorAnswerBody, errorSchema, type ErrorBody } from '../errors.js';
 import type { RouteDefinition, RouteParams } from '../route-table.js';
 import type { SidecarState } from '../sidecar-state.js';
+import { streamChanges } from './status.js';
 
 /**
  * Shard groups (docs/shards.md, docs/http-api.md "Shards"): GET /v1/shards lists the
@@ -51,6 +52,12 @@ const groupSchema = {
   required: ['name', 'count', 'owned', 'members', 'moving'],
 } as const;
 
+const nameParams = {
+  type: 'object',
+  properties: { name: { type: 'string', description: ELECTION_NAME.accepted } },
+  required: ['name'],
+} as const;
+
 export const shardsRoutes: readonly RouteDefinition[] = [
   {
     method: 'GET',
@@ -80,11 +87,7 @@ export const shardsRoutes: readonly RouteDefinition[] = [
     schema: {
       description:
         'Which shards of the group `name` this instance owns now, each with its term (GET /v1/shards lists the groups)',
-      params: {
-        type: 'object',
-        properties: { name: { type: 'string', description: ELECTION_NAME.accepted } },
-        required: ['name'],
-      },
+      params: nameParams,
       response: { 200: groupSchema, 400: errorSchema, 404: errorSchema },
     },
     admin: false,
@@ -93,6 +96,28 @@ export const shardsRoutes: readonly RouteDefinition[] = [
     handler: (state) => async (request, reply) => {
       const { statusCode, headers, body } = shardGroupAnswer(state, request.params as RouteParams);
       return reply.code(statusCode).headers(headers).send(body);
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/shards/:name/events',
+    sse: 'only',
+    schema: {
+      description:
+        'Server-Sent Events: an `owned` event, the GET /v1/shards/{name} body, on connect and on every change of the shards this instance owns',
+      params: nameParams,
+    },
+    admin: false,
+    fastPath: false,
+    handler: (state) => (request, reply) => {
+      const { name = '' } = request.params as RouteParams;
+      const group = state.shards.get(name);
+      const streams = state.shardStreams.get(name);
+      if (group === undefined || streams === undefined) {
+        const { statusCode, body } = shardGroupAnswer(state, { name });
+        return reply.code(statusCode).type('application/json; charset=utf-8').send(body);
+      }
+      return streamChanges(streams, 'owned', () => groupAnswer(group), request, reply);
     },
   },
 ];
