@@ -77,7 +77,7 @@ function shardEntry(entry: unknown, at: string): ShardSettings {
     throw shardError(
       `${at}.name`,
       name,
-      `a name short enough that "${last}" is ${ELECTION_NAME.accepted}`,
+      `a name short enough that its last shard, "${last}", is an election name (${ELECTION_NAME.accepted})`,
     );
   }
   return { name, count };
