@@ -1,4 +1,4 @@
-import type { Elector, ElectorEvents } from '@leasehold/core';
+import type { ElectorEvents } from '@leasehold/core';
 
 /** What subscribers listen to: an elector, or a shard group (its `owned` event). */
 export interface ChangeSource<E extends string> {
