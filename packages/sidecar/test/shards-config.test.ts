@@ -1,24 +1,12 @@
-import { describeConfig, loadConfig } from '@leasehold/sidecar';
+import { describeConfig } from '@leasehold/sidecar';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BIN } from './helpers/sidecar-processes.js';
+import { configFiles } from './helpers/config-files.js';
 
 /** Shard groups in the configuration (docs/configuration.md, "Shards"). */
 
-const dir = mkdtempSync(join(tmpdir(), 'leasehold-shards-config-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let files = 0;
-function yamlFile(content: string): string {
-  files += 1;
-  const path = join(dir, `config-${files}.yaml`);
-  writeFileSync(path, content);
-  return path;
-}
-const fromFile = (yaml: string, flags: Record<string, string> = {}) =>
-  loadConfig({ flags, env: {}, configFile: yamlFile(yaml) });
+const { yamlFile, fromFile } = configFiles('leasehold-shards-config-');
 
 describe('shard groups', () => {
   it('come from shards: in the file, none without it', () => {

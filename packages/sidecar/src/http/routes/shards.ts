@@ -1,8 +1,9 @@
 import { ELECTION_NAME, type ShardGroup } from '@leasehold/core';
 import { NO_STORE, type Answer } from '../answers.js';
-import { errorAnswerBody, errorSchema, type ErrorBody } from '../errors.js';
+import { errorSchema } from '../errors.js';
 import type { RouteDefinition, RouteParams } from '../route-table.js';
 import type { SidecarState } from '../sidecar-state.js';
+import { errorAnswer, nameParams } from './elections.js';
 import { streamChanges } from './status.js';
 
 /**
@@ -50,12 +51,6 @@ const groupSchema = {
     },
   },
   required: ['name', 'count', 'owned', 'members', 'moving'],
-} as const;
-
-const nameParams = {
-  type: 'object',
-  properties: { name: { type: 'string', description: ELECTION_NAME.accepted } },
-  required: ['name'],
 } as const;
 
 export const shardsRoutes: readonly RouteDefinition[] = [
@@ -151,12 +146,4 @@ function shardGroupAnswer(state: SidecarState, params: RouteParams | undefined):
   if (group !== undefined) return { statusCode: 200, headers: NO_STORE, body: groupAnswer(group) };
   const message = `this sidecar runs no shard group "${name}"; GET /v1/shards lists the ones it does`;
   return errorAnswer(404, 'LEASEHOLD_E_UNKNOWN_SHARD_GROUP', message);
-}
-
-function errorAnswer(
-  statusCode: 400 | 404,
-  code: ErrorBody['code'],
-  message: string,
-): Answer<ErrorBody> {
-  return { statusCode, headers: {}, body: errorAnswerBody(statusCode, code, message) };
 }
