@@ -125,6 +125,12 @@ export const errorRegistry = {
     summary:
       'A route under /v1/elections/{name} named an election this sidecar does not take part in.',
   },
+  LEASEHOLD_E_UNKNOWN_SHARD_GROUP: {
+    transient: false,
+    request: true,
+    fault: 'environment',
+    summary: 'A route under /v1/shards/{name} named a shard group this sidecar does not run.',
+  },
   LEASEHOLD_E_NOT_ACCEPTABLE: {
     transient: false,
     request: true,

@@ -27,7 +27,10 @@ import { dropIpServernameWarning } from './config/ip-servername-warning.js';
 /** The configuration flags; `serve` leaves out those only `run` reads. */
 function addConfigOptions(command: Command, forServe = false): Command {
   command.addOption(
-    new Option('--config <file>', 'YAML configuration file').env('LEASEHOLD_CONFIG'),
+    new Option(
+      '--config <file>',
+      'YAML configuration file; elections: and shards: [{name, count}] (shard groups) are set there',
+    ).env('LEASEHOLD_CONFIG'),
   );
   for (const f of FIELDS) {
     if (forServe && 'runOnly' in f && f.runOnly) continue;

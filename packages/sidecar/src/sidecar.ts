@@ -1,7 +1,8 @@
 import { createStore, maskUrl } from '@leasehold/adapters';
 import {
   Elector,
-  SharedHeartbeat,
+  type SharedHeartbeat,
+  type ShardGroup,
   storeCallTimeoutMs,
   waitAtMost,
   type LeaseStore,
@@ -18,6 +19,7 @@ import { electionTimingOf } from './config/timing.js';
 import { appHealthTimeoutMs, gatesOnAppHealth, steeringOf } from './config/steering.js';
 import { AppHealthProbe } from './app-health/probe.js';
 import { readListenerTls, readTlsFiles } from './config/tls-files.js';
+import { makeShardGroups, sidecarHeartbeat } from './shard-groups.js';
 
 /**
  * One sidecar, from start to stop: open the store, make the elector and the state the HTTP
@@ -61,6 +63,8 @@ export interface RunningSidecar {
   readonly elector: Elector;
   /** Every election's elector, in configuration order, the first one `elector`. */
   readonly electors: readonly Elector[];
+  /** The shard groups (`shards:`), in configuration order; none without. */
+  readonly shardGroups: readonly ShardGroup[];
   /** The sidecar's logger, bound to its id, and to its election when it has one. */
   readonly logger: Logger;
   /** Stop accepting, stop reporting leadership and release every lease, close the store. */
@@ -83,20 +87,25 @@ export async function serve(
   // The store's calls time out as the strictest election's do.
   const timeoutMs = Math.min(
     ...config.elections.map((e) => storeCallTimeoutMs(electionTimingOf(e))),
+    ...(config.shards === undefined ? [] : [storeCallTimeoutMs(electionTimingOf(config))]),
   );
   const store = await openStore(config, logger, timeoutMs);
   // Made once the electors are: a transfer stops what runs beside its election first.
   const attachments = new Map<string, Attachment>();
-  const electors = await makeElectors(store, config, attachments);
+  // Every lease of the sidecar, shards included, renews on one heartbeat.
+  const heartbeat = sidecarHeartbeat(store, config);
+  const electors = await makeElectors(store, config, attachments, heartbeat);
   const [elector] = electors;
   const { log, logs } = logElections(electors, logger, config.id);
+  const shardGroups = makeShardGroups(store, config, heartbeat, logger);
   electors.forEach((each, index) => {
     const attachment = attach?.(each, logs[index] ?? log, config);
     if (attachment !== undefined) attachments.set(each.election, attachment);
   });
-  const { server, address } = await listen(config, electors, log, attachments, store);
-  const probe = appHealthProbe(config, electors, log);
+  const { server, address } = await listen(config, electors, log, attachments, store, shardGroups);
+  const probe = appHealthProbe(config, electors, log, shardGroups);
   for (const each of electors) each.start();
+  for (const group of shardGroups) group.start();
   probe?.start();
   logListening(log, config, address, store.backend, elector);
   let stopping: Promise<void> | null = null;
@@ -104,12 +113,13 @@ export async function serve(
     url: address,
     elector,
     electors,
+    shardGroups,
     logger: log,
     shutdown(reason: string) {
       stopping ??= (async () => {
         log.info({ reason }, 'shutting down: releasing leadership');
         await probe?.stop();
-        await shutDown({ config, attachments, electors, server, store });
+        await shutDown({ config, attachments, electors, shardGroups, server, store });
         log.info('stopped');
       })();
       return stopping;
@@ -126,14 +136,8 @@ async function makeElectors(
   store: LeaseStore,
   config: SidecarConfig,
   attached: ReadonlyMap<string, Attachment>,
+  sharedHeartbeat: SharedHeartbeat | undefined,
 ): Promise<[Elector, ...Elector[]]> {
-  // Several elections renew on one heartbeat: their renewals go to the store together
-  // (core's SharedHeartbeat, docs/design.md §3.8). One election renews as it always did.
-  const renewIntervals = config.elections.map((e) => electionTimingOf(e).renewIntervalMs);
-  const sharedHeartbeat =
-    config.elections.length > 1
-      ? new SharedHeartbeat({ store, periodMs: Math.min(...renewIntervals) })
-      : undefined;
   const make = (election: ElectionSettings) =>
     new Elector({
       ...(sharedHeartbeat === undefined ? {} : { sharedHeartbeat }),
@@ -205,6 +209,7 @@ function appHealthProbe(
   config: SidecarConfig,
   electors: readonly Elector[],
   logger: Logger,
+  shardGroups: readonly ShardGroup[],
 ): AppHealthProbe | null {
   const [first] = electors;
   if (!gatesOnAppHealth(config) || first === undefined) return null;
@@ -225,6 +230,7 @@ function appHealthProbe(
       on: (event, listener) => first.on(event, listener),
       setAppHealth: (healthy) => {
         for (const each of electors) each.setAppHealth(healthy);
+        for (const group of shardGroups) group.setAppHealth(healthy);
       },
     },
     logger,
@@ -305,6 +311,7 @@ async function listen(
   log: Logger,
   attachments: ReadonlyMap<string, Attachment>,
   store: LeaseStore,
+  shardGroups: readonly ShardGroup[],
 ) {
   let server: SidecarListener | undefined;
   try {
@@ -320,6 +327,7 @@ async function listen(
       adminToken: config.adminToken,
       resignDisabledReason: admin.refused,
       jobs: attachments,
+      shardGroups,
     });
     // With an admin token the admin routes (Fastify) will be asked for: load them now, not
     // during a campaign (their first load blocks the event loop for a good part of a second).
@@ -359,16 +367,20 @@ async function shutDown(parts: {
   config: SidecarConfig;
   attachments: ReadonlyMap<string, Attachment>;
   electors: readonly Elector[];
+  shardGroups: readonly ShardGroup[];
   server: { close(): Promise<unknown> };
   store: LeaseStore;
 }): Promise<void> {
-  const { config, attachments, electors, server, store } = parts;
+  const { config, attachments, electors, shardGroups, server, store } = parts;
   const deadline = performance.now() + config.shutdownGraceMs - EXIT_MARGIN_MS;
   const left = (reserve = 0) => Math.max(0, deadline - performance.now() - reserve);
   await stopAll(attachments);
   // Every lease at once: a sidecar of many elections releases in one round trip's time.
   const withinMs = left(STORE_CLOSE_MS);
-  await Promise.all(electors.map((elector) => elector.stop({ withinMs })));
+  await Promise.all([
+    ...electors.map((elector) => elector.stop({ withinMs })),
+    ...shardGroups.map((group) => group.stop({ withinMs })),
+  ]);
   await server.close();
   // The connections end with the process anyway: a close that has not finished when the
   // grace is up is left behind, not waited for.

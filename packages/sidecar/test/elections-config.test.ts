@@ -2,25 +2,13 @@ import { describeConfig, loadConfig } from '@leasehold/sidecar';
 import { asFirstElection } from '../src/config/elections.js';
 import { commandGraceMs, commandGraceProblem } from '../src/run/stop-plan.js';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BIN } from './helpers/sidecar-processes.js';
+import { configFiles } from './helpers/config-files.js';
 
 /** Several elections in the configuration (docs/configuration.md, "Several elections"). */
 
-const dir = mkdtempSync(join(tmpdir(), 'leasehold-elections-config-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let files = 0;
-function yamlFile(content: string): string {
-  files += 1;
-  const path = join(dir, `config-${files}.yaml`);
-  writeFileSync(path, content);
-  return path;
-}
-const fromFile = (yaml: string, flags: Record<string, string> = {}) =>
-  loadConfig({ flags, env: {}, configFile: yamlFile(yaml) });
+const { yamlFile, fromFile } = configFiles('leasehold-elections-config-');
 
 describe('several elections', () => {
   it('come from --election repeated (joined by the CLI) or LEASEHOLD_ELECTION, with the top-level settings', () => {

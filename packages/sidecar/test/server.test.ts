@@ -451,6 +451,9 @@ describe('sidecar routes', () => {
         '/v1/drain',
         '/v1/undrain',
         '/v1/elections',
+        '/v1/shards',
+        '/v1/shards/{name}',
+        '/v1/shards/{name}/events',
         ...[
           'leader',
           'is-leader',

@@ -17,6 +17,7 @@ import { checkSteering } from './steering.js';
 import { checkTiming, electionTimingOf } from './timing.js';
 import { checkOneSessionTtl, describeElections, ELECTIONS_KEY, electionsOf } from './elections.js';
 import { describeJobs, JOBS_KEY, jobsOf } from './jobs.js';
+import { SHARDS_KEY, shardsOf } from './shards.js';
 
 /**
  * Reading the configuration: each setting of the table (fields.ts) from the first source
@@ -37,7 +38,13 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
   const fromFile: ReadonlyMap<string, FileValue> =
     configFile === undefined || configFile === ''
       ? new Map()
-      : readConfigFile(configFile, [...FIELDS, ...SECRET_FILE_OPTIONS, ELECTIONS_KEY, JOBS_KEY]);
+      : readConfigFile(configFile, [
+          ...FIELDS,
+          ...SECRET_FILE_OPTIONS,
+          ELECTIONS_KEY,
+          JOBS_KEY,
+          SHARDS_KEY,
+        ]);
   const values: Record<string, unknown> = {};
   const sources: Partial<Record<SettingKey, ConfigSource>> = {};
   for (const f of FIELDS) {
@@ -64,16 +71,19 @@ export function loadConfig(input: ConfigInput): SidecarConfig {
   checkSteering(settings);
   const elections = electionsOf(settings, fromFile.get(ELECTIONS_KEY.yaml));
   checkOneSessionTtl(settings, elections);
+  const shards = shardsOf(fromFile.get(SHARDS_KEY.yaml), elections);
   // The first election is the one `election` names: the unprefixed routes', run's.
   const withElections = {
     ...settings,
     election: elections[0]?.name ?? settings.election,
     elections,
+    ...(shards.length === 0 ? {} : { shards }),
   };
   return { ...withElections, jobs: jobsOf(withElections, fromFile.get(JOBS_KEY.yaml)) };
 }
 
-type DerivedKey = 'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections' | 'jobs';
+type DerivedKey =
+  'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections' | 'jobs' | 'shards';
 
 type GivenSource = Exclude<ConfigSource, { kind: 'default' }>;
 
@@ -225,6 +235,7 @@ export function describeConfig(config: SidecarConfig): Record<string, unknown> {
     if (value === undefined) continue;
     described[f.yaml] = typeof value === 'string' ? shown(f, value) : isSecret(f) ? '***' : value;
   }
+  if (config.shards !== undefined) described.shards = config.shards;
   // One election with the top-level settings is the `election` line, as it always was.
   const elections = describeElections(config);
   if (elections !== null) {

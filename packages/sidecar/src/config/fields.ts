@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { secondsText } from './timing.js';
 import type { ElectionSettings } from './elections.js';
 import type { JobSettings } from './jobs.js';
+import type { ShardSettings } from './shards.js';
 
 /**
  * The sidecar's settings: one table of fields drives the flags, the LEASEHOLD_*
@@ -63,6 +64,8 @@ export interface SidecarConfig {
   readonly elections: readonly ElectionSettings[];
   /** `leasehold run`'s leader-only commands from `jobs:`, one per election at most (config/jobs.ts). */
   readonly jobs: readonly JobSettings[];
+  /** Shard groups (`shards:` in the YAML file, config/shards.ts); none when absent. */
+  readonly shards?: readonly ShardSettings[];
   /** Where each setting came from and the text given there, so messages name what was typed. */
   readonly sources: ConfigSources;
   /** One line each, no secret in them: how the configuration exposes a secret. */
@@ -72,7 +75,7 @@ export interface SidecarConfig {
 /** The settings FIELDS describe (everything but what loadConfig derives). */
 export type SettingKey = Exclude<
   keyof SidecarConfig,
-  'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections' | 'jobs'
+  'storeIsDefault' | 'configFile' | 'sources' | 'warnings' | 'elections' | 'jobs' | 'shards'
 >;
 
 export type ConfigSources = Readonly<Partial<Record<SettingKey, ConfigSource>>>;

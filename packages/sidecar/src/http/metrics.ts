@@ -1,4 +1,4 @@
-import type { Elector } from '@leasehold/core';
+import type { Elector, ShardGroup } from '@leasehold/core';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CommandStatus } from '../run/command-backoff.js';
@@ -24,6 +24,7 @@ export interface Metrics {
 export function createMetrics(
   electors: Elector | readonly Elector[],
   commands?: (() => CommandStatus) | ReadonlyMap<string, () => CommandStatus>,
+  shardGroups: readonly ShardGroup[] = [],
 ): Metrics {
   const all: readonly Elector[] = Array.isArray(electors) ? electors : [electors as Elector];
   const registry = processRegistry();
@@ -35,7 +36,21 @@ export function createMetrics(
   const byElection =
     typeof commands === 'function' ? new Map([[all[0]?.election ?? '', commands]]) : commands;
   if (byElection !== undefined && byElection.size > 0) addCommandMetrics(registry, byElection);
+  if (shardGroups.length > 0) addShardMetrics(registry, shardGroups);
   return { contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+/** How many shards of each group this instance leads, at scrape time (docs/shards.md). */
+function addShardMetrics(registry: Registry, groups: readonly ShardGroup[]): void {
+  new Gauge({
+    name: 'leasehold_shards_owned',
+    help: 'Shards of the group this instance leads now',
+    labelNames: ['group'],
+    registers: [registry],
+    collect() {
+      for (const group of groups) this.set({ group: group.name }, group.owned().length);
+    },
+  });
 }
 
 function addCommandMetrics(

@@ -12,6 +12,7 @@ import {
   electionsRoutes,
   parseElectionPath,
 } from './routes/elections.js';
+import { parseShardPath, shardsRoutes } from './routes/shards.js';
 import type { SidecarState } from './sidecar-state.js';
 
 /**
@@ -74,6 +75,7 @@ const UNPREFIXED: readonly RouteDefinition[] = [
   ...operationsRoutes,
   ...commandRoutes,
   ...electionsRoutes,
+  ...shardsRoutes,
 ];
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -88,6 +90,12 @@ export const ROUTES: readonly RouteDefinition[] = [
 export function fastRoute(method: string | undefined, path: string): RouteDefinition | undefined {
   const fixed = FAST_ROUTES.get(`${method ?? ''} ${path}`);
   if (fixed !== undefined) return fixed;
+  const group = parseShardPath(path);
+  const shardRow = FAST_ROUTES.get(`${method ?? ''} /v1/shards/:name`);
+  if (group !== null && shardRow?.answer !== undefined) {
+    const answer = shardRow.answer;
+    return { ...shardRow, answer: (state) => answer(state, { name: group }) };
+  }
   const election = parseElectionPath(path);
   if (election === null) return undefined;
   const row = FAST_ROUTES.get(`${method ?? ''} ${ELECTION_PREFIX}${election.rest}`);

@@ -1,4 +1,4 @@
-import type { Elector, ResignOutcome } from '@leasehold/core';
+import type { Elector, ResignOutcome, ShardGroup } from '@leasehold/core';
 import type { Logger } from 'pino';
 import type { CommandStatus } from '../run/command-backoff.js';
 import { LeadershipHistory } from './history.js';
@@ -41,6 +41,10 @@ export interface SidecarState {
    * /v1/elections/{name} read it (route-table.ts).
    */
   readonly elections: ReadonlyMap<string, SidecarState>;
+  /** The sidecar's shard groups by name (GET /v1/shards), in configuration order. */
+  readonly shards: ReadonlyMap<string, ShardGroup>;
+  /** Event streams of GET /v1/shards/{name}/events, by group, each capped as eventStreams. */
+  readonly shardStreams: ReadonlyMap<string, Subscribers<'owned'>>;
 }
 
 /** Who may call the admin routes (POST /v1/resign) and what resign does. */
@@ -76,6 +80,8 @@ export interface SidecarStateOptions {
   /** Connection, stream and long-poll limits (limits.ts); defaults otherwise. */
   readonly limits?: Partial<ListenerLimits>;
   readonly maxWaitMs?: number;
+  /** The shard groups (`shards:`), none by default. */
+  readonly shardGroups?: readonly ShardGroup[];
 }
 
 /** What a job of `leasehold run` adds to its election's routes. */
@@ -97,12 +103,20 @@ export function createSidecarState(options: SidecarStateOptions): SidecarState {
   const commands = new Map(
     [...jobs].flatMap(([name, job]) => (job.status === undefined ? [] : [[name, job.status]])),
   );
+  const groups = options.shardGroups ?? [];
   const shared = {
     logger: options.logger,
-    metrics: createMetrics(electors, commands),
+    metrics: createMetrics(electors, commands, groups),
     limits,
     maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
     elections,
+    shards: new Map(groups.map((group) => [group.name, group])),
+    shardStreams: new Map(
+      groups.map((group) => [
+        group.name,
+        new Subscribers(group, ['owned'] as const, limits.maxEventStreams),
+      ]),
+    ),
   };
   const admin = (resign: () => Promise<ResignOutcome>): AdminPolicy => ({
     token: options.adminToken,

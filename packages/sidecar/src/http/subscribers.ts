@@ -1,19 +1,25 @@
-import type { Elector, ElectorEvents } from '@leasehold/core';
+import type { ElectorEvents } from '@leasehold/core';
+
+/** What subscribers listen to: an elector, or a shard group (its `owned` event). */
+export interface ChangeSource<E extends string> {
+  on(event: E, listener: () => void): unknown;
+  off(event: E, listener: () => void): unknown;
+}
 
 /**
  * Clients waiting for leadership to change (event streams, long-polls), behind one listener
  * per elector event: a thousand of them add nothing to the elector, which printed
  * MaxListenersExceededWarning past ten when each added its own, and they are capped.
  */
-export class Subscribers {
+export class Subscribers<E extends string = keyof ElectorEvents> {
   private readonly waiting = new Set<() => void>();
   private readonly notify = (): void => {
     for (const subscriber of [...this.waiting]) subscriber();
   };
 
   constructor(
-    private readonly elector: Elector,
-    private readonly events: readonly (keyof ElectorEvents)[],
+    private readonly elector: ChangeSource<NoInfer<E>>,
+    private readonly events: readonly E[],
     /** How many may wait at once. */
     readonly max: number,
   ) {}

@@ -107,7 +107,8 @@ export function electionRoute(template: RouteDefinition): RouteDefinition {
   };
 }
 
-const nameParams = {
+/** The `:name` parameter of a route's path (an election's, a shard group's). */
+export const nameParams = {
   type: 'object',
   properties: { name: { type: 'string', description: ELECTION_NAME.accepted } },
   required: ['name'],
@@ -128,7 +129,7 @@ function electionState(
   return { error: errorAnswer(404, 'LEASEHOLD_E_UNKNOWN_ELECTION', message) };
 }
 
-function errorAnswer(
+export function errorAnswer(
   statusCode: 400 | 404,
   code: ErrorBody['code'],
   message: string,

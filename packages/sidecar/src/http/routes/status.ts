@@ -6,6 +6,7 @@ import { errorSchema, sendError } from '../errors.js';
 import { RETRY_AFTER_SECONDS } from '../limits.js';
 import type { RouteDefinition } from '../route-table.js';
 import type { SidecarState } from '../sidecar-state.js';
+import type { Subscribers } from '../subscribers.js';
 
 /**
  * What a person or a dashboard looks at: GET / (the Kubernetes leader-elector answer, or
@@ -137,7 +138,10 @@ export const statusRoutes: readonly RouteDefinition[] = [
     },
     admin: false,
     fastPath: false,
-    handler: (state) => (request, reply) => streamEvents(state, request, reply),
+    handler:
+      ({ elector, eventStreams }) =>
+      (request, reply) =>
+        streamChanges(eventStreams, 'leader', () => leaderBody(elector), request, reply),
   },
 ];
 
@@ -158,13 +162,19 @@ async function answerMembers({ elector }: SidecarState, reply: FastifyReply) {
   }
 }
 
-async function streamEvents(
-  { elector, eventStreams }: SidecarState,
+/**
+ * An event stream of `event`s carrying `data()`: one on connect, one on every change the
+ * subscribers see (GET /v1/events, GET /v1/shards/{name}/events).
+ */
+export async function streamChanges(
+  eventStreams: Pick<Subscribers, 'subscribe' | 'max'>,
+  event: string,
+  data: () => unknown,
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
   const send = (): void => {
-    void reply.sse.send({ event: 'leader', data: leaderBody(elector) }).catch(() => {});
+    void reply.sse.send({ event, data: data() }).catch(() => {});
   };
   // A body nobody reads pauses the socket, which then never sees its client go and
   // would hold its slot: a stream's request has none.

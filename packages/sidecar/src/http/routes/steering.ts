@@ -128,6 +128,10 @@ export const steeringRoutes: readonly RouteDefinition[] = [
       async function drain(request, reply) {
         const force = (request.body as { force?: boolean } | null | undefined)?.force === true;
         request.log.info({ event: 'drain-requested', force }, 'drain requested over HTTP');
+        // The sidecar's drain (the unprefixed route) hands its shards over too.
+        if (request.routeOptions.url === '/v1/drain') {
+          for (const group of state.shards.values()) group.drain();
+        }
         return steer(
           reply,
           () => state.elector.drain({ force }),
@@ -145,6 +149,9 @@ export const steeringRoutes: readonly RouteDefinition[] = [
     handler: (state: SidecarState) =>
       async function undrain(request) {
         state.elector.undrain();
+        if (request.routeOptions.url === '/v1/undrain') {
+          for (const group of state.shards.values()) group.undrain();
+        }
         request.log.info({ event: 'undrain-requested' }, 'undrained over HTTP: campaigning again');
         return { drained: false };
       },
