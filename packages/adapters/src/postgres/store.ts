@@ -280,15 +280,22 @@ export class PostgresStore implements LeaseStore {
         lease.token,
         wakeUpTag(key, 'election', lease.election),
       ];
-      await session.statements.query(
-        `WITH released AS (
-           UPDATE ${this.tables.leases} SET released = true, expires_at = now()
-            WHERE election = $2 AND token = $4 RETURNING 1)
-         SELECT ${holdsLock ? 'pg_advisory_unlock($6::bigint)' : 'NULL'} AS unlocked,
-                pg_notify($1, $5 || coalesce((${this.firstInLineSql()}), ''))
-           FROM (SELECT count(*) FROM released) AS done`,
-        holdsLock ? [...params, held.lockId] : params,
-      );
+      try {
+        await session.statements.query(
+          `WITH released AS (
+             UPDATE ${this.tables.leases} SET released = true, expires_at = now()
+              WHERE election = $2 AND token = $4 RETURNING 1)
+           SELECT ${holdsLock ? 'pg_advisory_unlock($6::bigint)' : 'NULL'} AS unlocked,
+                  pg_notify($1, $5 || coalesce((${this.firstInLineSql()}), ''))
+             FROM (SELECT count(*) FROM released) AS done`,
+          holdsLock ? [...params, held.lockId] : params,
+        );
+      } catch (error) {
+        // The server ended the session for idling a whole TTL (see above): no renewal for a
+        // TTL, so the lease has run out and its lock went with the session. Releasing a
+        // lease that is gone is not an error (the contract); anything else still is.
+        if (!isIdleSessionEnd(error)) throw error;
+      }
       if (holdsLock) session.locks.delete(lease.election);
     });
   }
@@ -780,4 +787,9 @@ export class PostgresStore implements LeaseStore {
 function sessionEnded(session: Session): void {
   session.alive = false;
   session.locks.clear();
+}
+
+/** PostgreSQL's idle_session_timeout ended the session (SQLSTATE 57P05). */
+function isIdleSessionEnd(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '57P05';
 }
