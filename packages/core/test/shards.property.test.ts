@@ -180,8 +180,13 @@ async function simulate(plan: Scenario): Promise<void> {
         faults.drop('response', f.count);
         return;
       case 'restart':
-        // Graceful: stop (every shard released), then a new process with the same id.
+        // Graceful: stop (every shard released), then a new process with the same id. A
+        // frozen or cut-off process is woken first: its stop would otherwise wait on a clock
+        // that never moves, the new process would never come, and with the others killed
+        // nobody would be left to own the shards (seed -147458678 found it).
         replica.killed = true;
+        replica.clock.resume();
+        faults.thaw();
         void replica.group.stop().then(() => add(replica.id));
         return;
       case 'join':
