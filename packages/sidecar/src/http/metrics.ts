@@ -17,13 +17,12 @@ export interface Metrics {
  * `electors`: every election of the sidecar; each leadership, steering and store series has
  * one per election, told apart by its `election` label. The process's own series (process_*,
  * nodejs_*) carry the first election's name, as a one-election sidecar's always did.
- * `commands`: `leasehold run`'s commands (its one command, or one job per election), whose
- * restarts and backoff are shown too, labelled by election; a bare function is the first
- * election's.
+ * `commands`: `leasehold run`'s commands by election (its one command, or one job per
+ * election), whose restarts and backoff are shown too, labelled by election.
  */
 export function createMetrics(
   electors: Elector | readonly Elector[],
-  commands?: (() => CommandStatus) | ReadonlyMap<string, () => CommandStatus>,
+  commands?: ReadonlyMap<string, () => CommandStatus>,
   shardGroups: readonly ShardGroup[] = [],
 ): Metrics {
   const all: readonly Elector[] = Array.isArray(electors) ? electors : [electors as Elector];
@@ -33,9 +32,7 @@ export function createMetrics(
   countTransitions(registry, all);
   addSteeringMetrics(registry, all);
   measureStoreRequests(registry, all);
-  const byElection =
-    typeof commands === 'function' ? new Map([[all[0]?.election ?? '', commands]]) : commands;
-  if (byElection !== undefined && byElection.size > 0) addCommandMetrics(registry, byElection);
+  if (commands !== undefined && commands.size > 0) addCommandMetrics(registry, commands);
   if (shardGroups.length > 0) addShardMetrics(registry, shardGroups);
   return { contentType: registry.contentType, render: () => registry.metrics() };
 }
