@@ -99,9 +99,15 @@ export function violationCount(results: readonly RunResult[]): number {
 /** The results as data, for tools (the CI test reads it). */
 export function summaryJson(results: readonly RunResult[]): string {
   return `${JSON.stringify(
-    results.map(({ scenario, backend, rounds }) => ({
+    results.map(({ scenario, backend, rounds, inconclusive }) => ({
       scenario: scenario.name,
       backend,
+      inconclusive: inconclusive.map(({ round, file, verdict, stall }) => ({
+        round,
+        file,
+        stall,
+        violations: verdict.violations,
+      })),
       rounds: rounds.map(({ round, file, verdict, known }) => ({
         round,
         file,

@@ -10,6 +10,7 @@ import { type Backend } from '@leasehold/testkit';
 import { StorePool } from './store-pool.js';
 import { ANSWER_TIMEOUT_MS } from './recorder.js';
 import { now } from '@leasehold/testkit';
+import { describeStall, HostStallMeter, stalled, type HostStall } from './host-stall.js';
 
 /**
  * Runs scenarios on backends, round after round: each round records, is checked, and its
@@ -52,7 +53,15 @@ export interface RunResult {
   readonly scenario: Scenario;
   readonly backend: Backend;
   readonly rounds: readonly RoundResult[];
+  /**
+   * Rounds whose violations came with this host stalled for longer than any timing
+   * guarantee allows (host-stall.ts): they prove nothing either way and were run again.
+   */
+  readonly inconclusive: readonly (RoundResult & { readonly stall: HostStall })[];
 }
+
+/** How many rounds of a pair a stalled host may cost before a violation counts anyway. */
+const MAX_STALLED_ROUNDS = 2;
 
 /** Election timing of a run: short, so that a round takes seconds, not minutes. */
 export const DEFAULT_TIMING: Timing = {
@@ -92,17 +101,19 @@ export async function runChaos(
   const budgetMs = plan.minutes === null ? null : (plan.minutes * 60_000) / Math.max(1, slots);
   const lab = new Lab(plan.labPrefix);
   const pool = new StorePool(lab);
+  const host = new HostStallMeter();
   const results: RunResult[] = [];
   const runQueue = async (queue: readonly Pair[]): Promise<void> => {
     for (const pair of queue) {
       if (plan.signal.aborted) return;
-      results.push(await runPair(plan, lab, pool, pair, budgetMs, progress));
+      results.push(await runPair(plan, { lab, pool, host }, pair, budgetMs, progress));
     }
   };
   try {
     await Promise.all(shared.map(runQueue));
     await runQueue(alone);
   } finally {
+    host.stop();
     await pool.close();
     lab.destroy();
   }
@@ -117,16 +128,23 @@ interface Pair {
   readonly backend: Backend;
 }
 
+/** What every round of a run shares. */
+interface Fixtures {
+  readonly lab: Lab;
+  readonly pool: StorePool;
+  readonly host: HostStallMeter;
+}
+
 /** Rounds of one scenario on one backend: `plan.rounds` of them, or for `budgetMs`. */
 async function runPair(
   plan: RunPlan,
-  lab: Lab,
-  pool: StorePool,
+  { lab, pool, host }: Fixtures,
   { scenario, backend }: Pair,
   budgetMs: number | null,
   progress: (line: string) => void,
 ): Promise<RunResult> {
   const rounds: RoundResult[] = [];
+  const inconclusive: RunResult['inconclusive'][number][] = [];
   const startedAt = now();
   const more = (): boolean =>
     !plan.signal.aborted &&
@@ -134,11 +152,23 @@ async function runPair(
       ? rounds.length < plan.rounds
       : rounds.length === 0 || now() - startedAt < budgetMs);
   while (more()) {
-    const result = await runRound(plan, lab, pool, scenario, backend, rounds.length + 1);
+    const roundStart = now();
+    const number = rounds.length + inconclusive.length + 1;
+    const result = await runRound(plan, lab, pool, scenario, backend, number);
+    const stall = host.between(roundStart, now());
+    if (result.verdict.violations.length > 0 && stalled(stall)) {
+      if (inconclusive.length < MAX_STALLED_ROUNDS) {
+        inconclusive.push({ ...result, stall });
+        progress(
+          `${describeRound(scenario, backend, result)}; INCONCLUSIVE, ${describeStall(stall)}: running it again`,
+        );
+        continue;
+      }
+    }
     rounds.push(result);
     progress(describeRound(scenario, backend, result));
   }
-  return { scenario, backend, rounds };
+  return { scenario, backend, rounds, inconclusive };
 }
 
 async function runRound(

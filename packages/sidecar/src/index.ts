@@ -20,3 +20,5 @@ export { leaderBody, type LeaderBody } from './http/answers.js';
 export { createMetrics, type Metrics } from './http/metrics.js';
 export { serve, createLogger, type RunningSidecar } from './sidecar.js';
 export { main } from './cli.js';
+/** How long before the lease's deadline `leasehold run`'s watchdog sends SIGKILL (docs/run.md). */
+export { KILL_LEAD_MS } from './run/stop-plan.js';

@@ -140,6 +140,7 @@ describe('the watchdog', () => {
       event: 'signalled',
       signal: 'SIGKILL',
       why: 'sidecar-gone',
+      lateMs: 0,
     });
   });
 
@@ -164,6 +165,27 @@ describe('the watchdog', () => {
       'signalled',
       'exited',
     ]);
+  });
+
+  it('reports how late its signals went out when it was held back past their time', async () => {
+    const watchdog = startWatchdog(true, later());
+    await groupStarted(watchdog);
+    const termAt = watchdogClockMs() + 100;
+    const killAt = termAt + 100;
+    watchdog.send({ termAt, killAt });
+    // A host that stalls the watchdog alone: it wakes 600 ms after both times.
+    process.kill(watchdog.child.pid ?? 0, 'SIGSTOP');
+    await until('the kill time 600 ms past', 5_000, () => watchdogClockMs() >= killAt + 600);
+    process.kill(watchdog.child.pid ?? 0, 'SIGCONT');
+    expect(await watchdog.exited).toBe(0);
+    const signalled = watchdog.reports.filter(
+      (r): r is Extract<WatchdogReport, { event: 'signalled' }> => r.event === 'signalled',
+    );
+    expect(signalled.map((r) => r.signal)).toEqual(['SIGTERM', 'SIGKILL']);
+    const [term, kill] = signalled.map((r) => r.lateMs);
+    expect(term).toBeGreaterThanOrEqual(700 - 20); // the clock counts in 10 ms steps
+    expect(kill).toBeGreaterThanOrEqual(600 - 20);
+    expect(kill).toBeLessThan(5_000);
   });
 
   it('keeps the command running while newer plans push the deadline later', async () => {

@@ -2,7 +2,7 @@ import type { DeposeReason, Elector, LeaseEvent, ResignOutcome } from '@leasehol
 import type { Logger } from 'pino';
 import { CrashLoopBackoff, type CommandStatus } from './command-backoff.js';
 import { jobEnvironment } from './job-env.js';
-import { stopPlan, type StopRequest } from './stop-plan.js';
+import { KILL_LEAD_MS, stopPlan, type StopRequest } from './stop-plan.js';
 import { WatchedCommand, parentDeathLauncher } from './watched-command.js';
 import type { WatchdogReport } from './watchdog-protocol.js';
 
@@ -238,9 +238,16 @@ export class LeaderOnlyCommand {
       case 'signalled': {
         // A stop that was asked for is routine until it comes to SIGKILL.
         const routine = run.stop !== null && report.signal === 'SIGTERM';
-        logger[routine ? 'info' : 'warn'](
-          { event: 'command-signalled', signal: report.signal, why: report.why, term },
-          signalledMessage(report, run.stop, graceMs),
+        const late = stalledPast(report);
+        logger[late ? 'error' : routine ? 'info' : 'warn'](
+          {
+            event: 'command-signalled',
+            signal: report.signal,
+            why: report.why,
+            lateMs: report.lateMs,
+            term,
+          },
+          signalledMessage(report, run.stop, graceMs) + (late ? lateMessage(report) : ''),
         );
         return;
       }
@@ -269,6 +276,23 @@ export class LeaderOnlyCommand {
  */
 function killsAtOnce(reason: DeposeReason): boolean {
   return reason === 'lost' || reason === 'lease-expired' || reason === 'transferred';
+}
+
+/**
+ * A SIGKILL the plan had due more than its lead before the deadline, sent later than that:
+ * the host held the watchdog back (a paused VM, starved CPU), and the lease may have passed
+ * to another instance while the command still ran. Only a fence can cover that.
+ */
+function stalledPast(report: Extract<WatchdogReport, { event: 'signalled' }>): boolean {
+  return report.why === 'plan' && report.signal === 'SIGKILL' && report.lateMs >= KILL_LEAD_MS;
+}
+
+function lateMessage(report: Extract<WatchdogReport, { event: 'signalled' }>): string {
+  return (
+    ` ${report.lateMs} ms late: this host held the watchdog back (a paused VM or starved CPU), ` +
+    `so the lease may have passed to another instance before the command stopped; ` +
+    `writes fenced with LEASEHOLD_TERM are the guard against this (docs/run.md)`
+  );
 }
 
 function signalledMessage(

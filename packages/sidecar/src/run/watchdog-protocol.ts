@@ -40,6 +40,12 @@ export type WatchdogReport =
       readonly event: 'signalled';
       readonly signal: 'SIGTERM' | 'SIGKILL';
       readonly why: 'plan' | 'sidecar-gone';
+      /**
+       * How long after the plan's time the signal went out (0 when the sidecar is gone):
+       * above the SIGKILL's lead, the host held this watchdog back so long that the lease
+       * may have passed before the command was stopped.
+       */
+      readonly lateMs: number;
     }
   /**
    * The command itself exited; others of its group may live on until they are stopped. A

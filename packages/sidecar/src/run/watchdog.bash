@@ -48,12 +48,15 @@ take_plan() {
   [[ -z ${BASH_REMATCH[4]} ]] || term=${BASH_REMATCH[4]}
 }
 
-# Signal the command's group; report it when the group had a process to signal.
-send() { # <TERM|KILL> <plan|sidecar-gone>
+# Signal the command's group; report it when the group had a process to signal, with how
+# long after the plan's time it went out (a host that stalled this watchdog shows here).
+send() { # <TERM|KILL> <plan|sidecar-gone> [<due>]
   ((kill_sent)) && return
   if [[ $1 == TERM ]]; then term_sent=1; else kill_sent=1; fi
+  local late=0
+  [[ -n ${3-} ]] && ((now > $3)) && late=$((now - $3))
   kill -s "$1" -- "-$pid" 2>/dev/null &&
-    report "{\"event\":\"signalled\",\"signal\":\"SIG$1\",\"why\":\"$2\"}"
+    report "{\"event\":\"signalled\",\"signal\":\"SIG$1\",\"why\":\"$2\",\"lateMs\":$late}"
 }
 
 # Whether a process of the group still runs. Zombies do not count: a member whose parent
@@ -88,8 +91,8 @@ check_exited() {
 # Send what the plan says is due; after a SIGKILL, keep killing what the group forks.
 enforce() {
   read_clock
-  ((!term_sent && now >= term_at)) && send TERM plan
-  ((!kill_sent && now >= kill_at)) && send KILL plan
+  ((!term_sent && now >= term_at)) && send TERM plan "$term_at"
+  ((!kill_sent && now >= kill_at)) && send KILL plan "$kill_at"
   ((kill_sent)) && kill -s KILL -- "-$pid" 2>/dev/null
 }
 
