@@ -2,19 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { jobRuns, overlaps, SIDECAR_BIN, until, writeJob } from '@leasehold/testkit';
 import {
-  jobRuns,
-  overlaps,
-  RedisServer,
-  SIDECAR_BIN,
-  until,
-  writeJob,
-  type JobRun,
-} from '@leasehold/testkit';
-import {
+  logEvents,
   ROUTES_RUN_ARGS,
-  runCandidatesPerTest,
+  runCandidatesOnRedis,
+  runningFor,
   urlOf,
   type RunCandidate,
 } from './support/run-candidates.js';
@@ -29,19 +23,8 @@ import {
  */
 
 const TOKEN = 'run-jobs-test-token-0123456789abcdef';
-const perTest = runCandidatesPerTest('jobs');
-const dir = perTest.dir;
-const measured: string[] = [];
-let redis: RedisServer;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-}, 30_000);
-
-afterAll(async () => {
-  await redis?.close();
-  if (measured.length > 0) process.stdout.write(`run-jobs:\n  ${measured.join('\n  ')}\n`);
-});
+const perTest = runCandidatesOnRedis('jobs');
+const { dir, measured } = perTest;
 
 /** A config file of two elections, `a` and `b` (unique names), and one job each. */
 function jobsConfig(jobs: { a: readonly string[]; b: readonly string[] }) {
@@ -63,35 +46,12 @@ async function get<T>(candidate: RunCandidate, path: string): Promise<T | undefi
   return response?.ok === true ? ((await response.json()) as T) : undefined;
 }
 
-/** The job run of `id` writing now (a stamp in the last 100 ms), if any. */
-function runningFor(file: string, id: string): JobRun | undefined {
-  const now = Number(process.hrtime.bigint()) / 1e6;
-  return jobRuns(file).find((run) => run.id === id && now - run.last < 100);
-}
-
-interface LogEvent {
-  event?: string;
-  election?: string;
-  term?: number;
-  reason?: string;
-}
-
-function events(candidate: RunCandidate): LogEvent[] {
-  return candidate.lines.flatMap((line) => {
-    try {
-      return [JSON.parse(line) as LogEvent];
-    } catch {
-      return [];
-    }
-  });
-}
-
 /**
  * Each election whose lease `candidate` released on shutdown (deposed: stopped) before its
  * job of that term had exited: the log order of one process, so no timing.
  */
 function releasedBeforeJobExited(candidate: RunCandidate): string[] {
-  const all = events(candidate);
+  const all = logEvents(candidate);
   return all.flatMap((event, i) => {
     if (event.event !== 'deposed' || event.reason !== 'stopped') return [];
     const exited = all
@@ -105,7 +65,7 @@ function releasedBeforeJobExited(candidate: RunCandidate): string[] {
 }
 
 describe.each([
-  ['redis', () => redis.url],
+  ['redis', () => perTest.redis.url],
   ['sqlite', () => `sqlite://${join(dir, 'leases.db')}`],
 ] as const)('two jobs on two elections on %s', (backend, storeUrl) => {
   it(
@@ -161,7 +121,7 @@ describe.each([
       expect(await c2.exited, pool.logs()).toBe(0);
       expect(releasedBeforeJobExited(c2), pool.logs()).toEqual([]);
       expect(
-        events(c2)
+        logEvents(c2)
           .filter((e) => e.event === 'deposed' && e.reason === 'stopped')
           .map((e) => e.election)
           .sort(),
@@ -190,7 +150,7 @@ describe('a job in a crash loop', () => {
       const fileB = join(dir, 'loop-b.log');
       const { file, a, b } = jobsConfig({ a: ['sh', '-c', 'exit 3'], b: writeJob(dir, fileB) });
       const pool = perTest.candidates({
-        store: redis.url,
+        store: perTest.redis.url,
         job: null,
         args: [...ROUTES_RUN_ARGS, '--config', file],
       });
@@ -226,7 +186,7 @@ describe('a job in a crash loop', () => {
         ).stdout;
       expect(statusOf(a)).toMatch(/^command +sh: .*ended by itself [2-9]\d* times$/m);
       expect(statusOf(b)).toMatch(/^command +\S+: running.*ended by itself 0 times$/m);
-      const backedOff = events(c1).filter((e) => e.event === 'command-backoff');
+      const backedOff = logEvents(c1).filter((e) => e.event === 'command-backoff');
       expect(backedOff.length).toBeGreaterThanOrEqual(2);
       expect(backedOff.every((e) => e.election === a)).toBe(true);
     },

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobRuns, overlaps, RedisServer, until, writeJob, type JobRun } from '@leasehold/testkit';
+import { describe, expect, it } from 'vitest';
+import { jobRuns, overlaps, until, writeJob } from '@leasehold/testkit';
 import {
+  logEvents,
   ROUTES_RUN_ARGS,
-  runCandidatesPerTest,
+  runCandidatesOnRedis,
+  runningFor,
   urlOf,
   type RunCandidate,
   type RunCandidates,
@@ -18,19 +20,8 @@ import {
  */
 
 const TOKEN = 'run-transfer-test-token-0123456789';
-const perTest = runCandidatesPerTest('transfer');
-const dir = perTest.dir;
-const measured: string[] = [];
-let redis: RedisServer;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-}, 30_000);
-
-afterAll(async () => {
-  await redis?.close();
-  if (measured.length > 0) process.stdout.write(`run-transfer:\n  ${measured.join('\n  ')}\n`);
-});
+const perTest = runCandidatesOnRedis('transfer');
+const { dir, measured } = perTest;
 
 async function transfer(
   from: RunCandidate,
@@ -60,13 +51,7 @@ async function membersListed(asked: RunCandidate, ids: readonly string[]): Promi
  * before leadership ended, since the successor may start its own at once.
  */
 function handedOverWhileJobRan(candidate: RunCandidate): string[] {
-  const events = candidate.lines.flatMap((line) => {
-    try {
-      return [JSON.parse(line) as { event?: string; term?: number; reason?: string }];
-    } catch {
-      return [];
-    }
-  });
+  const events = logEvents(candidate);
   return events.flatMap((event, i) => {
     if (event.event !== 'deposed' || event.reason !== 'transferred') return [];
     const exitedBefore = events
@@ -78,15 +63,9 @@ function handedOverWhileJobRan(candidate: RunCandidate): string[] {
   });
 }
 
-/** The job run of `id` writing now (a stamp in the last 100 ms), if any. */
-function runningFor(file: string, id: string): JobRun | undefined {
-  const now = Number(process.hrtime.bigint()) / 1e6;
-  return jobRuns(file).find((run) => run.id === id && now - run.last < 100);
-}
-
 describe.each([
   ['sqlite', () => `sqlite://${join(dir, 'leases.db')}`],
-  ['redis', () => redis.url],
+  ['redis', () => perTest.redis.url],
 ] as const)('a transfer under leasehold run on %s', (backend, storeUrl) => {
   it('stops the old job before the new leader starts its own', { timeout: 90_000 }, async () => {
     const file = join(dir, `${backend}.log`);

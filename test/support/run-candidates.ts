@@ -4,8 +4,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, afterEach, expect } from 'vitest';
-import { type LabHost, leftRunning, SIDECAR_BIN, sidecarArgv, until } from '@leasehold/testkit';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import {
+  jobRuns,
+  type JobRun,
+  type LabHost,
+  leftRunning,
+  RedisServer,
+  SIDECAR_BIN,
+  sidecarArgv,
+  until,
+} from '@leasehold/testkit';
 
 /** The lease of these tests: short, to keep them quick. */
 export const TEST_TTL_MS = 2_000;
@@ -199,4 +208,69 @@ export function runCandidatesPerTest(name: string): CandidatesPerTest {
       return current;
     },
   };
+}
+
+/** A test file's candidates on a Redis server of its own: see runCandidatesOnRedis. */
+export interface CandidatesOnRedis extends CandidatesPerTest {
+  /** The file's Redis server: started before its first test, closed after its last. */
+  readonly redis: RedisServer;
+  /**
+   * Figures the tests measured, for the report (and bench/): printed after the file's last
+   * test, so visible with --reporter=verbose or on failure.
+   */
+  readonly measured: string[];
+}
+
+/**
+ * runCandidatesPerTest for a file whose tests also run on a Redis server of their own and
+ * measure figures; its output is labelled `run-<name>`. Call once, at the file's top.
+ */
+export function runCandidatesOnRedis(name: string): CandidatesOnRedis {
+  const perTest = runCandidatesPerTest(name);
+  const measured: string[] = [];
+  let redis: RedisServer | undefined;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  }, 30_000);
+  afterAll(async () => {
+    await redis?.close();
+    if (measured.length > 0) process.stdout.write(`run-${name}:\n  ${measured.join('\n  ')}\n`);
+  });
+  return {
+    dir: perTest.dir,
+    candidates: (options) => perTest.candidates(options),
+    get current() {
+      return perTest.current;
+    },
+    get redis() {
+      if (redis === undefined) throw new Error('the Redis server starts in beforeAll');
+      return redis;
+    },
+    measured,
+  };
+}
+
+/** The job run of `id` writing now (a stamp in the last 100 ms), if any. */
+export function runningFor(file: string, id: string): JobRun | undefined {
+  const now = Number(process.hrtime.bigint()) / 1e6;
+  return jobRuns(file).find((run) => run.id === id && now - run.last < 100);
+}
+
+/** What the tests read of a candidate's JSON log lines. */
+export interface LogEvent {
+  readonly event?: string;
+  readonly election?: string;
+  readonly term?: number;
+  readonly reason?: string;
+}
+
+/** `candidate`'s log so far, one event a JSON line (other lines passed over). */
+export function logEvents(candidate: RunCandidate): LogEvent[] {
+  return candidate.lines.flatMap((line) => {
+    try {
+      return [JSON.parse(line) as LogEvent];
+    } catch {
+      return [];
+    }
+  });
 }

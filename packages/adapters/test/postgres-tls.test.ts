@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
@@ -25,8 +25,8 @@ import {
 
 /**
  * Issue 25, item 1: TLS to PostgreSQL with libpq's sslmode meanings, and the CA, client
- * certificate and key always used. A private server with ssl = on, certificates made here
- * with openssl: a CA that signs the server's (127.0.0.1, localhost) and a client's (CN
+ * certificate and key always used. A private server with ssl = on, the test kit's
+ * certificates: a CA that signs the server's (127.0.0.1, localhost) and a client's (CN
  * "client"), and another CA that signs nothing the server shows. pg_hba.conf lets role
  * "client" in only over TLS with a certificate the CA signed (clientcert=verify-full), and
  * role "sslonly" only over TLS.
@@ -62,22 +62,6 @@ function serverFile(name: string, from: string, mode = 0o644): string {
   if (userInfo().uid === 0) chownSync(path, postgres, postgres);
   chmodSync(path, mode);
   return path;
-}
-
-/** A certificate the test CA signs for a host that is not 127.0.0.1 or localhost. */
-function certificateForElsewhere(): { cert: string; key: string } {
-  const dir = dirname(certs.caFile);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  writeFileSync(join(dir, 'elsewhere.ext'), 'subjectAltName=DNS:elsewhere.invalid\n');
-  openssl(
-    ...['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=elsewhere.invalid'],
-    ...['-keyout', 'elsewhere.key', '-out', 'elsewhere.csr'],
-  );
-  openssl(
-    ...['x509', '-req', '-in', 'elsewhere.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key'],
-    ...['-CAcreateserial', '-days', '2', '-extfile', 'elsewhere.ext', '-out', 'elsewhere.crt'],
-  );
-  return { cert: join(dir, 'elsewhere.crt'), key: join(dir, 'elsewhere.key') };
 }
 
 /** Serve `cert` and `key`, and wait until new sessions get them. */
@@ -215,8 +199,9 @@ describe('postgres over TLS', () => {
   });
 
   it('checks the host name under verify-full (and a CA alone), not under verify-ca', async () => {
-    const elsewhere = certificateForElsewhere();
-    await serve(elsewhere.cert, elsewhere.key);
+    // A certificate the test CA signs for a host that is not 127.0.0.1 or localhost.
+    const elsewhere = certs.issue('elsewhere.invalid', 'subjectAltName=DNS:elsewhere.invalid');
+    await serve(elsewhere.certFile, elsewhere.keyFile);
     try {
       for (const sslmode of ['verify-full', undefined]) {
         await expect(

@@ -7,6 +7,7 @@ import {
   type TermRegressionEvent,
 } from '@leasehold/core';
 import {
+  createMemoryStore,
   ManualClock,
   MemoryBackend,
   seededRandom,
@@ -35,7 +36,7 @@ describe('Elector edges', () => {
     // PostgreSQL keeps the session's advisory lock until it is released: stepping down
     // without a release left the lock held and every other candidate locked out.
     const clock = new ManualClock();
-    const memory = new MemoryBackend({ clock }).connect();
+    const memory = createMemoryStore({ clock });
     const released: Lease[] = [];
     let lose = false;
     const store = variantOf(memory, {
@@ -62,7 +63,7 @@ describe('Elector edges', () => {
 
   it('answers leadership and term from one reading of the clock', async () => {
     const clock = new ManualClock();
-    const elector = lone(new MemoryBackend({ clock }).connect(), clock);
+    const elector = lone(createMemoryStore({ clock }), clock);
     elector.start();
     await clock.advanceUntil(() => elector.isLeader(), 1_000);
     // A clock that moves on every reading, positioned 1 ms before the deadline: two
@@ -84,7 +85,7 @@ describe('Elector edges', () => {
   it('leaves no timer behind when stopped while waiting out notBefore', async () => {
     // The pending notBefore timer kept a stopped sidecar's process alive for up to a TTL.
     const clock = new ManualClock();
-    const memory = new MemoryBackend({ clock }).connect();
+    const memory = createMemoryStore({ clock });
     const elector = lone(withNotBefore(memory, 3_000), clock);
     elector.start();
     await clock.advanceUntil(() => elector.status().state === 'pending', 1_000);
@@ -94,7 +95,7 @@ describe('Elector edges', () => {
 
   it('never has two member heartbeats in flight on a slow store', async () => {
     const clock = new ManualClock();
-    const memory = new MemoryBackend({ clock }).connect();
+    const memory = createMemoryStore({ clock });
     let inFlight = 0;
     let mostInFlight = 0;
     let writes = 0;
@@ -128,7 +129,7 @@ describe('Elector edges', () => {
     ['member removal', 'member' as const],
   ])('reports a %s that times out under its own name', async (_what, op) => {
     const clock = new ManualClock();
-    const memory = new MemoryBackend({ clock }).connect();
+    const memory = createMemoryStore({ clock });
     const never = new Promise<void>(() => {});
     let hang = false;
     const store: LeaseStore = {
@@ -271,7 +272,7 @@ describe('Elector edges', () => {
   it('stops within the time it is given, even when the store never answers the release', async () => {
     // A shutdown grace period passes what is left of it: stopping must not outlast it.
     const clock = new ManualClock();
-    const memory = new MemoryBackend({ clock }).connect();
+    const memory = createMemoryStore({ clock });
     let hang = false;
     const store: LeaseStore = {
       ...variantOf(memory),

@@ -2,6 +2,8 @@ import { seededRandom } from '@leasehold/core/testing';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { Cluster, type Candidate } from './harness.js';
+import { countedFault, lastingFault, propertyRunSettings } from './property-faults.js';
+import type { CountedFault, LastingFault } from './property-faults.js';
 
 /**
  * The elector's safety properties under random faults, in simulated time:
@@ -14,19 +16,15 @@ import { Cluster, type Candidate } from './harness.js';
  *   LEASEHOLD_PROP_SEED=<seed> pnpm exec vitest run packages/core/test/elector.property.test.ts
  */
 
-const runs = Number(process.env.LEASEHOLD_PROP_RUNS ?? 500);
-const seed =
-  process.env.LEASEHOLD_PROP_SEED === undefined
-    ? undefined
-    : Number(process.env.LEASEHOLD_PROP_SEED);
+const settings = propertyRunSettings('LEASEHOLD_PROP_RUNS', 500);
 
 type Fault =
   | { kind: 'delay'; requestMs: number; responseMs: number }
   | { kind: 'jitter'; maxMs: number }
-  | { kind: 'fail'; count: number }
+  | CountedFault<'fail'>
   | { kind: 'drop'; mode: 'request' | 'response'; count: number }
-  | { kind: 'partition'; forMs: number }
-  | { kind: 'freeze'; forMs: number }
+  | LastingFault<'partition'>
+  | LastingFault<'freeze'>
   | { kind: 'restart'; downMs: number }
   | { kind: 'resign' }
   | { kind: 'clear' }
@@ -63,20 +61,14 @@ const fault = (ttlMs: number): fc.Arbitrary<Fault> =>
       responseMs: fc.integer({ min: 0, max: Math.floor(ttlMs * 0.8) }),
     }),
     fc.record({ kind: fc.constant('jitter' as const), maxMs: fc.integer({ min: 1, max: ttlMs }) }),
-    fc.record({ kind: fc.constant('fail' as const), count: fc.integer({ min: 1, max: 20 }) }),
+    countedFault('fail', 20),
     fc.record({
       kind: fc.constant('drop' as const),
       mode: fc.constantFrom('request' as const, 'response' as const),
       count: fc.integer({ min: 1, max: 5 }),
     }),
-    fc.record({
-      kind: fc.constant('partition' as const),
-      forMs: fc.integer({ min: 1, max: 3 * ttlMs }),
-    }),
-    fc.record({
-      kind: fc.constant('freeze' as const),
-      forMs: fc.integer({ min: 1, max: 3 * ttlMs }),
-    }),
+    lastingFault('partition', 3 * ttlMs),
+    lastingFault('freeze', 3 * ttlMs),
     fc.record({
       kind: fc.constant('restart' as const),
       downMs: fc.integer({ min: 0, max: 2 * ttlMs }),
@@ -262,12 +254,12 @@ async function simulate(plan: Scenario): Promise<void> {
 
 describe('Elector properties (simulated time, random faults)', () => {
   it(
-    `never has two leaders, terms only rise, and recovers (${runs} runs)`,
-    { timeout: Math.max(60_000, runs * 500) },
+    `never has two leaders, terms only rise, and recovers (${settings.numRuns} runs)`,
+    { timeout: Math.max(60_000, settings.numRuns * 500) },
     async () => {
       await fc.assert(
         fc.asyncProperty(scenario, (plan) => simulate(plan)),
-        { numRuns: runs, ...(seed === undefined ? {} : { seed }), endOnFailure: true },
+        settings,
       );
     },
   );

@@ -8,6 +8,8 @@ import {
 } from '@leasehold/core/testing';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
+import { countedFault, lastingFault, propertyRunSettings } from './property-faults.js';
+import type { CountedFault, LastingFault } from './property-faults.js';
 
 /**
  * Shard groups under random faults, in simulated time (elector.property.test.ts's checkers,
@@ -17,20 +19,16 @@ import { describe, it } from 'vitest';
  * Runs: LEASEHOLD_SHARD_PROP_RUNS (default 40). Replay: LEASEHOLD_PROP_SEED=<seed>.
  */
 
-const runs = Number(process.env.LEASEHOLD_SHARD_PROP_RUNS ?? 40);
-const seed =
-  process.env.LEASEHOLD_PROP_SEED === undefined
-    ? undefined
-    : Number(process.env.LEASEHOLD_PROP_SEED);
+const settings = propertyRunSettings('LEASEHOLD_SHARD_PROP_RUNS', 40);
 const SHARDS = 8;
 
 type Fault =
   | { kind: 'kill' }
-  | { kind: 'freeze'; forMs: number }
-  | { kind: 'partition'; forMs: number }
+  | LastingFault<'freeze'>
+  | LastingFault<'partition'>
   | { kind: 'delay'; ms: number }
-  | { kind: 'fail'; count: number }
-  | { kind: 'drop'; count: number }
+  | CountedFault<'fail'>
+  | CountedFault<'drop'>
   | { kind: 'restart' }
   | { kind: 'join' }
   | { kind: 'drain' }
@@ -54,17 +52,11 @@ interface Scenario {
 const fault = (ttlMs: number): fc.Arbitrary<Fault> =>
   fc.oneof(
     fc.constant({ kind: 'kill' as const }),
-    fc.record({
-      kind: fc.constant('freeze' as const),
-      forMs: fc.integer({ min: 1, max: 2 * ttlMs }),
-    }),
-    fc.record({
-      kind: fc.constant('partition' as const),
-      forMs: fc.integer({ min: 1, max: 2 * ttlMs }),
-    }),
+    lastingFault('freeze', 2 * ttlMs),
+    lastingFault('partition', 2 * ttlMs),
     fc.record({ kind: fc.constant('delay' as const), ms: fc.integer({ min: 0, max: ttlMs }) }),
-    fc.record({ kind: fc.constant('fail' as const), count: fc.integer({ min: 1, max: 20 }) }),
-    fc.record({ kind: fc.constant('drop' as const), count: fc.integer({ min: 1, max: 5 }) }),
+    countedFault('fail', 20),
+    countedFault('drop', 5),
     fc.constant({ kind: 'restart' as const }),
     fc.constant({ kind: 'join' as const }),
     fc.constant({ kind: 'drain' as const }),
@@ -249,12 +241,12 @@ async function simulate(plan: Scenario): Promise<void> {
 
 describe('ShardGroup properties (simulated time, random faults)', () => {
   it(
-    `never two owners of a shard, terms rise, owned and balanced again (${runs} runs)`,
-    { timeout: Math.max(120_000, runs * 3_000) },
+    `never two owners of a shard, terms rise, owned and balanced again (${settings.numRuns} runs)`,
+    { timeout: Math.max(120_000, settings.numRuns * 3_000) },
     async () => {
       await fc.assert(
         fc.asyncProperty(scenario, (plan) => simulate(plan)),
-        { numRuns: runs, ...(seed === undefined ? {} : { seed }), endOnFailure: true },
+        settings,
       );
     },
   );

@@ -19,7 +19,8 @@ import { electionTimingOf } from './config/timing.js';
 import { appHealthTimeoutMs, gatesOnAppHealth, steeringOf } from './config/steering.js';
 import { AppHealthProbe } from './app-health/probe.js';
 import { readListenerTls, readTlsFiles } from './config/tls-files.js';
-import { makeShardGroups, sidecarHeartbeat } from './shard-groups.js';
+import { makeShardGroups } from './shard-groups.js';
+import { sidecarHeartbeat } from './shared-heartbeat.js';
 
 /**
  * One sidecar, from start to stop: open the store, make the elector and the state the HTTP

@@ -1,15 +1,11 @@
 import { loadConfig, serve, type RunningSidecar } from '@leasehold/sidecar';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { until } from '@leasehold/testkit';
+import { TestCertificates, until } from '@leasehold/testkit';
 
 /**
  * The admin token on a listener other hosts can reach (issue 25): without TLS it would cross
@@ -17,8 +13,9 @@ import { until } from '@leasehold/testkit';
  * with --tls-cert and --tls-key the listener speaks HTTPS and takes it. One log line each.
  */
 const TOKEN = 'admin-exposure-token-0123456789';
-const dir = mkdtempSync(join(tmpdir(), 'leasehold-admin-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** The HTTPS listener's certificates, made by the one test that needs them. */
+let certs: TestCertificates | undefined;
+afterAll(() => certs?.dispose());
 
 const running: RunningSidecar[] = [];
 afterEach(async () => {
@@ -97,20 +94,14 @@ describe('the admin token on a non-loopback bind', () => {
   });
 
   it('is taken over HTTPS with --tls-cert and --tls-key', async () => {
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
-        ...['-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-        ...['-keyout', key, '-out', cert],
-      ],
-      { stdio: 'pipe' },
-    );
-    const { url, logs } = await start({ host: '0.0.0.0', 'tls-cert': cert, 'tls-key': key });
+    certs = TestCertificates.create();
+    const { url, logs } = await start({
+      host: '0.0.0.0',
+      'tls-cert': certs.serverCertFile,
+      'tls-key': certs.serverKeyFile,
+    });
     expect(url.startsWith('https://')).toBe(true);
-    const answer = await resign(url, readFileSync(cert, 'utf8'));
+    const answer = await resign(url, certs.ca);
     expect(answer.status).toBe(200);
     expect(logs.some((line) => line.includes('resign is disabled'))).toBe(false);
     // Plain HTTP on the TLS port gets no answer.

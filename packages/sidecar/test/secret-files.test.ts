@@ -1,9 +1,9 @@
 import { loadConfig } from '@leasehold/sidecar';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { TestCertificates } from '@leasehold/testkit';
 import { SECRET_FILE_OPTIONS, type SidecarConfig } from '../src/config/fields.js';
 import { readTlsFiles } from '../src/config/tls-files.js';
 
@@ -140,42 +140,14 @@ describe('secrets from files', () => {
 });
 
 describe('an encrypted --store-key', () => {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const tls = (flags: Record<string, string>): ReturnType<typeof readTlsFiles> =>
     readTlsFiles(loadConfig({ flags, env: {} }) as SidecarConfig);
 
   it('is decrypted with the passphrase from its file; a wrong one is refused', () => {
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=lhe',
-      '-keyout',
-      'plain.key',
-      '-out',
-      'client.crt',
-    );
-    openssl(
-      'pkey',
-      '-in',
-      'plain.key',
-      '-aes256',
-      '-passout',
-      'pass:open sesame',
-      '-out',
-      'enc.key',
-    );
-    const flags = {
-      'store-cert': join(dir, 'client.crt'),
-      'store-key': join(dir, 'enc.key'),
-    };
+    const certs = TestCertificates.create();
+    onTestFinished(() => certs.dispose());
+    const encrypted = certs.encryptedClientKeyFile('open sesame');
+    const flags = { 'store-cert': certs.clientCertFile, 'store-key': encrypted };
     const material = tls({ ...flags, 'store-key-passphrase-file': file('open sesame\n') });
     expect(material?.key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
 
@@ -185,6 +157,6 @@ describe('an encrypted --store-key', () => {
     );
     const none = failure(() => tls(flags));
     expect(none.message).toContain('give --store-key-passphrase-file');
-    expect(readFileSync(join(dir, 'enc.key'), 'utf8')).toContain('ENCRYPTED');
+    expect(readFileSync(encrypted, 'utf8')).toContain('ENCRYPTED');
   });
 });

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,12 +78,32 @@ export function fourLetterWord(address: string, port: number, word: string): Pro
 
 export type ZooKeeperPlacement = MemberPlace;
 
-/** PEM files for a server's TLS port. */
+/** PEM files for a server's TLS port, as TestCertificates has them. */
 export interface ZooKeeperTlsFiles {
+  /** The CA certificate it trusts (client certificates). */
+  readonly caFile: string;
+  readonly serverCertFile: string;
+  readonly serverKeyFile: string;
+}
+
+/** The PEM stores a ZooKeeper server's TLS settings name. */
+interface PemStores {
   /** Its private key (PKCS#8) followed by its certificate. */
   readonly keyStore: string;
-  /** The CA certificates it trusts (client certificates). */
+  /** The CA certificates it trusts. */
   readonly trustStore: string;
+}
+
+/**
+ * The stores for `tls`, the key store written in `dir`: the server's key as PKCS#8 (the one
+ * form ZooKeeper reads) followed by its certificate.
+ */
+function pemStores(dir: string, tls: ZooKeeperTlsFiles): PemStores {
+  const keyStore = join(dir, 'keystore.pem');
+  const key = createPrivateKey(readFileSync(tls.serverKeyFile, 'utf8'));
+  const pkcs8 = key.export({ type: 'pkcs8', format: 'pem' }).toString();
+  writeFileSync(keyStore, pkcs8 + readFileSync(tls.serverCertFile, 'utf8'));
+  return { keyStore, trustStore: tls.caFile };
 }
 
 export interface ZooKeeperOptions {
@@ -149,7 +170,8 @@ class ZooKeeperMember {
     const dataDir = join(dir, 'data');
     mkdirSync(dataDir, { recursive: true });
     const configFile = join(dir, 'zoo.cfg');
-    writeFileSync(configFile, this.config(dataDir, servers, options));
+    const stores = options.tls === undefined ? undefined : pemStores(dir, options.tls);
+    writeFileSync(configFile, this.config(dataDir, servers, options, stores));
     if (servers.length > 0) writeFileSync(join(dataDir, 'myid'), `${this.id}\n`);
     const { clientAddress } = this.placement;
     this.server = new ServerProcess({
@@ -160,7 +182,12 @@ class ZooKeeperMember {
     });
   }
 
-  private config(dataDir: string, servers: readonly string[], options: ZooKeeperOptions): string {
+  private config(
+    dataDir: string,
+    servers: readonly string[],
+    options: ZooKeeperOptions,
+    stores: PemStores | undefined,
+  ): string {
     const { initTicks, syncTicks } = options.limits ?? { initTicks: 20, syncTicks: 10 };
     return zooKeeperConfig({
       dataDir,
@@ -173,19 +200,19 @@ class ZooKeeperMember {
           ? [`initLimit=${initTicks}`, `syncLimit=${syncTicks}`, 'quorumListenOnAllIPs=true']
           : []),
         ...servers,
-        ...(options.tls === undefined ? [] : this.secureClientPort(options.tls)),
+        ...(stores === undefined ? [] : this.secureClientPort(stores)),
       ],
     });
   }
 
-  private secureClientPort(tls: ZooKeeperTlsFiles): string[] {
+  private secureClientPort({ keyStore, trustStore }: PemStores): string[] {
     return [
       `secureClientPort=${this.securePort}`,
       `secureClientPortAddress=${this.placement.clientAddress}`,
       'serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory',
-      `ssl.keyStore.location=${tls.keyStore}`,
+      `ssl.keyStore.location=${keyStore}`,
       'ssl.keyStore.type=PEM',
-      `ssl.trustStore.location=${tls.trustStore}`,
+      `ssl.trustStore.location=${trustStore}`,
       'ssl.trustStore.type=PEM',
       // Clients are authenticated by digest credentials; a client certificate is optional.
       'ssl.clientAuth=want',
