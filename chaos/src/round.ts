@@ -206,7 +206,7 @@ export class Round {
         const rose =
           previous !== undefined &&
           latest.isLeader &&
-          latest.leaseRemainingMs > previous.leaseRemainingMs + this.timing.pollMs;
+          (latest.leaseRemainingMs ?? 0) > (previous.leaseRemainingMs ?? 0) + this.timing.pollMs;
         previous = latest;
         return rose;
       },
