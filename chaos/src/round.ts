@@ -276,8 +276,8 @@ export class Round {
     );
   }
 
-  async kill(sidecar: Sidecar): Promise<void> {
-    this.recorder.mark('SIGKILL', sidecar.name);
+  async kill(sidecar: Sidecar, detail = sidecar.name): Promise<void> {
+    this.recorder.mark('SIGKILL', detail);
     await sidecar.kill();
     await this.recorder.unwatch(sidecar.name);
   }
