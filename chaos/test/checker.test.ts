@@ -227,18 +227,20 @@ function job(id: string, pid: number, term: number, [first, last]: [number, numb
   return { id, pid, term, first, last, stamps: Math.floor((last - first) / 4) + 1 };
 }
 
+/** a leads under term 1 until 1000, b under term 2 from 3000. */
+const HANDOVER = [
+  ...leads('a#1', 1, [
+    [0, 2],
+    [990, 992],
+  ]),
+  ...leads('b#1', 2, [
+    [3000, 3002],
+    [3500, 3502],
+  ]),
+];
+
 describe('checker: jobs (commands mode)', () => {
-  /** a leads under term 1 until 1000, b under term 2 from 3000. */
-  const handover = [
-    ...leads('a#1', 1, [
-      [0, 2],
-      [990, 992],
-    ]),
-    ...leads('b#1', 2, [
-      [3000, 3002],
-      [3500, 3502],
-    ]),
-  ];
+  const handover = HANDOVER;
   const loose = { failoverBoundMs: 5_000 };
 
   it('accepts one job after another, each under the newest term, and measures the gap', () => {
@@ -358,18 +360,8 @@ describe('checker: several elections in every sidecar', () => {
   const ofJob = (election: string, run: JobRun): JobRun => ({ ...run, election });
   const several = (answers: Answer[], more: Partial<RoundHistory> = {}): RoundHistory =>
     history(answers, { elections: ['A', 'B'], failoverBoundMs: 5_000, ...more });
-  /** In each election a leads under term 1 until 1000, b under term 2 from 3000. */
-  const handover = (election: string): Answer[] =>
-    of(election, [
-      ...leads('a#1', 1, [
-        [0, 2],
-        [990, 992],
-      ]),
-      ...leads('b#1', 2, [
-        [3000, 3002],
-        [3500, 3502],
-      ]),
-    ]);
+  /** In each election the same handover (HANDOVER). */
+  const handover = (election: string): Answer[] => of(election, HANDOVER);
 
   it('finds an overlap in election B only, and names B', () => {
     const overlapInB = of('B', [
