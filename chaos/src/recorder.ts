@@ -18,11 +18,10 @@ export interface Watched {
   readonly elections?: readonly string[];
 }
 
-/** One request as it went: when, and its status and parsed body, or why it failed. */
+/** One request as it went: when, its parsed body, and why it failed (any status but 200). */
 interface Exchange {
   readonly sentAt: number;
   readonly receivedAt: number;
-  readonly status: number;
   readonly body: unknown;
   readonly error: string | null;
 }
@@ -199,7 +198,6 @@ export class Recorder {
     const failed = (error: string): Exchange => ({
       sentAt,
       receivedAt: this.time(),
-      status: 0,
       body: null,
       error,
     });
@@ -210,11 +208,10 @@ export class Recorder {
         res.on('error', (error) => resolve(failed(error.message)));
         res.on('end', () => {
           const receivedAt = this.time();
-          const status = res.statusCode ?? 0;
           try {
             const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            const error = status === 200 ? null : `HTTP ${res.statusCode ?? '?'}`;
-            resolve({ sentAt, receivedAt, status, body, error });
+            const error = res.statusCode === 200 ? null : `HTTP ${res.statusCode ?? '?'}`;
+            resolve({ sentAt, receivedAt, body, error });
           } catch (error) {
             resolve({ ...failed(`unreadable answer: ${(error as Error).message}`), receivedAt });
           }
