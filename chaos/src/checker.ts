@@ -22,6 +22,10 @@ import { type JobRun, overlappingRuns } from '@leasehold/testkit';
  * an answer reporting leadership under it was received, an `elected` line under it was
  * read, or a job stamped under it: a job that stamps under an older term after that ran
  * under a term that was not the newest it could know.
+ *
+ * Several elections. In a round where every sidecar takes part in several elections, each
+ * election is checked on its own as above, on its answers, logged changes and job runs
+ * only, and each of its violations names it; the round's numbers add up the elections'.
  */
 
 export type ViolationKind =
@@ -48,6 +52,8 @@ export type ViolationKind =
 
 export interface Violation {
   readonly kind: ViolationKind;
+  /** The election it is about, in a round of several (its detail names it too). */
+  readonly election?: string;
   /** Monotonic ms of the round where it happened, when it has one place. */
   readonly at: number | null;
   readonly detail: string;
@@ -83,18 +89,14 @@ export interface Tenure {
 }
 
 export function checkRound(history: RoundHistory): RoundVerdict {
-  const answered = history.answers.filter((a) => a.error === null);
-  const tenures = tenuresOf(answered);
-  const overlaps = findOverlaps(tenures);
-  const failover = failoverOf(history, answered);
-  const gaps = jobGapsOf(history.jobs ?? []);
+  const names = history.elections ?? [null];
+  const verdicts = names.map((name) =>
+    name === null ? checkElection(history) : named(name, checkElection(sliceOf(history, name))),
+  );
+  const failovers = verdicts.flatMap((v) => (v.maxFailoverMs === null ? [] : [v.maxFailoverMs]));
+  const gaps = verdicts.flatMap((v) => v.jobGapsMs);
   const violations: Violation[] = [
-    ...overlaps,
-    ...termsBackwards(answered),
-    ...sharedTerms(tenures, history.changes),
-    ...termOrder(tenures),
-    ...failover.violations,
-    ...jobViolations(history),
+    ...verdicts.flatMap((v) => v.violations),
     ...history.checks
       .filter((check) => !check.ok)
       .map((check): Violation => ({
@@ -108,14 +110,70 @@ export function checkRound(history: RoundHistory): RoundVerdict {
   ];
   return {
     violations,
+    overlaps: sum(verdicts.map((v) => v.overlaps)),
+    maxFailoverMs: failovers.length === 0 ? null : Math.max(...failovers),
+    terms: sum(verdicts.map((v) => v.terms)),
+    answers: history.answers.length,
+    jobStamps: sum(verdicts.map((v) => v.jobStamps)),
+    jobGapsMs: gaps,
+    maxJobGapMs: gaps.length === 0 ? null : Math.max(...gaps),
+  };
+}
+
+/** What one election's answers, logged changes and job runs prove wrong, and its numbers. */
+function checkElection(history: RoundHistory): RoundVerdict {
+  const answered = history.answers.filter((a) => a.error === null);
+  const tenures = tenuresOf(answered);
+  const overlaps = findOverlaps(tenures);
+  const failover = failoverOf(history, answered);
+  const gaps = jobGapsOf(history.jobs ?? []);
+  return {
+    violations: [
+      ...overlaps,
+      ...termsBackwards(answered),
+      ...sharedTerms(tenures, history.changes),
+      ...termOrder(tenures),
+      ...failover.violations,
+      ...jobViolations(history),
+    ],
     overlaps: overlaps.length,
     maxFailoverMs: failover.maxMs,
     terms: new Set(answered.flatMap((a) => (a.term === null ? [] : [a.term]))).size,
     answers: history.answers.length,
-    jobStamps: (history.jobs ?? []).reduce((sum, run) => sum + run.stamps, 0),
+    jobStamps: sum((history.jobs ?? []).map((run) => run.stamps)),
     jobGapsMs: gaps,
     maxJobGapMs: gaps.length === 0 ? null : Math.max(...gaps),
   };
+}
+
+/**
+ * The round as seen by one of its elections: its answers, its logged changes and its job
+ * runs only. Terms, leaders and jobs of different elections have nothing to do with each
+ * other (two elections may well share a term number, and their jobs run at once).
+ */
+function sliceOf(history: RoundHistory, election: string): RoundHistory {
+  return {
+    ...history,
+    answers: history.answers.filter((a) => a.election === election),
+    changes: history.changes.filter((c) => c.election === election),
+    jobs: history.jobs === null ? null : history.jobs.filter((run) => run.election === election),
+  };
+}
+
+/** An election's verdict whose violations say which election they are about. */
+function named(election: string, verdict: RoundVerdict): RoundVerdict {
+  return {
+    ...verdict,
+    violations: verdict.violations.map((v) => ({
+      ...v,
+      election,
+      detail: `election ${election}: ${v.detail}`,
+    })),
+  };
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0);
 }
 
 /** Split each sidecar's answers into tenures; a "not leader" answer ends one. */
@@ -214,13 +272,22 @@ function termsBackwards(answers: readonly Answer[]): Violation[] {
           detail:
             `${sidecar} reported term ${current.term} (leader ${current.leader ?? 'none'}) at ` +
             `${ms(current.sentAt)} after term ${previous.term} (leader ${previous.leader ?? 'none'}) ` +
-            `at ${ms(previous.sentAt)}; it ${current.termRegressions > previous.termRegressions ? 'reported' : 'did not report'} a term regression`,
+            `at ${ms(previous.sentAt)}; ${regressionReported(previous, current)}`,
         });
       }
       previous = current;
     }
   }
   return found;
+}
+
+/** Whether the sidecar said it saw the term go back, where its answers say. */
+function regressionReported(previous: Answer, current: Answer): string {
+  if (current.termRegressions === null || previous.termRegressions === null) {
+    return 'its answers do not count term regressions';
+  }
+  const reported = current.termRegressions > previous.termRegressions;
+  return `it ${reported ? 'reported' : 'did not report'} a term regression`;
 }
 
 /** A term belongs to one acquisition: two sidecars never lead under the same one. */

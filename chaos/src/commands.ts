@@ -44,6 +44,11 @@ export class RoundCommands {
     /** Round time now, and a host monotonic time converted to round time. */
     private readonly time: () => number,
     private readonly fromHostMonotonic: (hostMs: number) => number,
+    /**
+     * A round of several elections: each run keeps the election it stamped. In a round of
+     * one the runs are as they always were (the history's JSON unchanged).
+     */
+    private readonly perElection = false,
   ) {
     live.add(this);
   }
@@ -63,24 +68,31 @@ export class RoundCommands {
 
   /** Every run so far, in round time, in the order they started. */
   runs(): JobRun[] {
-    return jobRuns(this.file).map((run) => ({
+    return jobRuns(this.file).map(({ election, ...run }) => ({
       ...run,
+      ...(this.perElection && election !== undefined ? { election } : {}),
       first: this.fromHostMonotonic(run.first),
       last: this.fromHostMonotonic(run.last),
     }));
   }
 
-  /** The run that is stamping now (`candidate`'s, if given), if any. */
-  live(candidate?: string): JobRun | undefined {
+  /** The run that is stamping now (`candidate`'s, of `election`, if given), if any. */
+  live(candidate?: string, election?: string): JobRun | undefined {
     const now = this.time();
     return this.runs().find(
-      (run) => now - run.last < LIVE_WITHIN_MS && (candidate === undefined || run.id === candidate),
+      (run) =>
+        now - run.last < LIVE_WITHIN_MS &&
+        (candidate === undefined || run.id === candidate) &&
+        (election === undefined || run.election === election),
     );
   }
 
-  /** Wait until a run (`candidate`'s, if given) stamps now. */
-  running(within: number, candidate?: string): Promise<JobRun> {
-    return until(`${candidate ?? 'a'}'s job running`, within, () => this.live(candidate));
+  /** Wait until a run (`candidate`'s, of `election`, if given) stamps now. */
+  running(within: number, candidate?: string, election?: string): Promise<JobRun> {
+    const of = election === undefined ? '' : ` of ${election}`;
+    return until(`${candidate ?? 'a'}'s job${of} running`, within, () =>
+      this.live(candidate, election),
+    );
   }
 
   /** Wait until a run starts after round time `after` (optionally not `except`'s). */

@@ -8,11 +8,16 @@ import type { JobRun } from '@leasehold/testkit';
  * milliseconds (`wait.ts` `now()`), one clock for everything in the round.
  */
 
-/** One `GET /v1/leader` as the recorder saw it. */
+/**
+ * One `GET /v1/leader` as the recorder saw it; in a round of several elections, one
+ * election's line of one `GET /v1/elections` (every line of it sent and read together).
+ */
 export interface Answer {
   /** The sidecar process (`<candidate>#<start number>`): a restarted candidate is a new one. */
   readonly sidecar: string;
   readonly candidate: string;
+  /** The election it answers for: only in a round of several elections. */
+  readonly election?: string;
   /** Just before the request was written. */
   readonly sentAt: number;
   /** Just after the whole answer was read (or the request failed). */
@@ -23,15 +28,21 @@ export interface Answer {
   /** The leader this sidecar knows of, and its term. */
   readonly leader: string | null;
   readonly term: number | null;
-  readonly leaseRemainingMs: number;
-  /** How often this sidecar says it saw the term go backwards (`termRegressions.count`). */
-  readonly termRegressions: number;
+  /** Null where the route does not say (`GET /v1/elections`). */
+  readonly leaseRemainingMs: number | null;
+  /**
+   * How often this sidecar says it saw the term go backwards (`termRegressions.count`); null
+   * where the route does not say (`GET /v1/elections`).
+   */
+  readonly termRegressions: number | null;
 }
 
 /** A leadership change a sidecar logged (`elected` / `deposed`), as it arrived here. */
 export interface LoggedChange {
   readonly sidecar: string;
   readonly candidate: string;
+  /** The election the line names: only in a round of several elections. */
+  readonly election?: string;
   /** When the line reached the recorder: the change happened before. */
   readonly receivedAt: number;
   readonly event: 'elected' | 'deposed';
@@ -59,6 +70,11 @@ export interface RoundHistory {
   readonly backend: string;
   readonly round: number;
   readonly election: string;
+  /**
+   * A round of several elections (every sidecar in each): their names; each is checked on
+   * its own answers, changes and job runs. Absent in a round of one election (`election`).
+   */
+  readonly elections?: readonly string[];
   readonly ttlMs: number;
   /** The longest a failover of this round may take: the scenario's bound. */
   readonly failoverBoundMs: number;

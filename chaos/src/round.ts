@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Answer, RoundHistory, ScenarioCheck } from './history.js';
 import type { Lab } from './lab.js';
 import { type Backend, type JobRun, type LabHost, until } from '@leasehold/testkit';
 import { RoundCommands } from './commands.js';
 import { Recorder } from './recorder.js';
-import { Sidecar, type WallClock } from './sidecars.js';
+import { Sidecar, type SidecarOptions, type WallClock } from './sidecars.js';
 import type { PlainStore } from './store-pool.js';
 
 /** The election's timing in a run; every sidecar of a round gets the same. */
@@ -35,6 +38,8 @@ export interface LeaderQuery {
   readonly except?: readonly Sidecar[];
   /** Only an answer received after this round time (default: now). */
   readonly after?: number;
+  /** Of this election (a round of several; default: the first). */
+  readonly election?: string;
 }
 
 /**
@@ -46,6 +51,13 @@ export class Round {
   readonly recorder: Recorder;
   /** Commands mode: the leader-only job every sidecar runs, and its stamps. */
   readonly commands: RoundCommands | null;
+  /**
+   * A round of several elections: their names (`<election>-e1`, …), every sidecar in each,
+   * given in a YAML file of the round; null in a round of one (`election`).
+   */
+  readonly elections: readonly string[] | null;
+  /** The YAML file of a round of several elections (and, with commands, a job each). */
+  private readonly configFile: string | null;
   private readonly sidecars: Sidecar[] = [];
   private readonly startsPerCandidate = new Map<string, number>();
   private readonly checks: ScenarioCheck[] = [];
@@ -67,15 +79,50 @@ export class Round {
     readonly timing: Timing,
     private readonly baseBoundMs: number,
     withCommands: boolean,
+    /** How many elections every sidecar takes part in (1: the usual round). */
+    electionCount = 1,
   ) {
     this.recorder = new Recorder(timing.answerTimeoutMs);
     const { recorder } = this;
+    this.elections =
+      electionCount > 1
+        ? Array.from({ length: electionCount }, (_, i) => `${election}-e${i + 1}`)
+        : null;
     this.commands = withCommands
       ? new RoundCommands(
           () => recorder.time(),
           (hostMs) => recorder.fromHostMonotonic(hostMs),
+          this.elections !== null,
         )
       : null;
+    this.configFile = this.elections === null ? null : this.writeConfig(this.elections);
+  }
+
+  /**
+   * The YAML file of a round of several elections: `elections:`, and with commands one job
+   * per election, each the stamping job (it stamps its election: LEASEHOLD_ELECTION).
+   */
+  private writeConfig(elections: readonly string[]): string {
+    const dir = mkdtempSync(join(tmpdir(), 'lhch-config-'));
+    this.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    const job = this.commands?.job;
+    const lines = [
+      `elections: ${JSON.stringify(elections)}`,
+      ...(job === undefined
+        ? []
+        : [
+            'jobs:',
+            ...elections.map((e) => `  - { election: ${e}, command: ${JSON.stringify(job)} }`),
+          ]),
+    ];
+    const file = join(dir, 'leasehold.yaml');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  }
+
+  /** The key of `election`'s answers: undefined in a round of one election. */
+  private electionOf(election?: string): string | undefined {
+    return this.elections === null ? undefined : (election ?? this.elections[0]);
   }
 
   /** The round's commands; for scenarios that need them (`commandsOnly`). */
@@ -105,7 +152,8 @@ export class Round {
     const n = (this.startsPerCandidate.get(candidate) ?? 0) + 1;
     this.startsPerCandidate.set(candidate, n);
     const name = `${candidate}#${n}`;
-    const target = { name, candidate };
+    const elections = this.elections === null ? {} : { elections: this.elections };
+    const target = { name, candidate, ...elections };
     const sidecar = await Sidecar.start(
       name,
       {
@@ -122,13 +170,21 @@ export class Round {
           ...(this.commands === null ? [] : RoundCommands.runOptions(this.timing.ttlMs)),
           ...(options.extraArgs ?? []),
         ],
-        ...(this.commands === null ? {} : { command: this.commands.job }),
+        ...this.commandOptions(),
       },
       (line) => this.recorder.logged(target, line),
     );
     this.sidecars.push(sidecar);
-    this.recorder.watch(sidecar, this.timing.pollMs);
+    this.recorder.watch({ ...target, url: sidecar.url }, this.timing.pollMs);
     return sidecar;
+  }
+
+  /** How a sidecar gets its elections and jobs: flags, or the round's YAML file. */
+  private commandOptions(): Partial<SidecarOptions> {
+    if (this.configFile !== null) {
+      return { configFile: this.configFile, runJobs: this.commands !== null };
+    }
+    return this.commands === null ? {} : { command: this.commands.job };
   }
 
   /** Start several, a few at a time (each start costs half a second of a core). */
@@ -156,18 +212,19 @@ export class Round {
     return this.sidecars.filter((s) => s.running);
   }
 
-  /** The sidecar's latest answer, if it ever answered. */
-  answer(sidecar: Sidecar): Answer | undefined {
-    return this.recorder.lastAnswer(sidecar.name);
+  /** The sidecar's latest answer (for `election`; default the first), if it ever answered. */
+  answer(sidecar: Sidecar, election?: string): Answer | undefined {
+    return this.recorder.lastAnswer(sidecar.name, this.electionOf(election));
   }
 
   /** Wait until a sidecar reports leadership in an answer received after `after`. */
   leader(query: LeaderQuery = {}): Promise<Sidecar> {
     const after = query.after ?? this.recorder.time();
     const except = new Set(query.except ?? []);
-    return until('a leader', query.within ?? this.failoverBoundMs, () =>
+    const of = query.election === undefined ? '' : ` of ${query.election}`;
+    return until(`a leader${of}`, query.within ?? this.failoverBoundMs, () =>
       this.running.find((s) => {
-        const answer = this.answer(s);
+        const answer = this.answer(s, query.election);
         return !except.has(s) && answer?.isLeader === true && answer.receivedAt > after;
       }),
     );
@@ -178,11 +235,12 @@ export class Round {
    * last `forMs`: the election has settled (a wait for a lost lease, or a stale leader's
    * deadline, would have shown within a TTL).
    */
-  stableLeader(forMs: number, within: number): Promise<Sidecar> {
-    return until('a leader that stays', within, () => {
+  stableLeader(forMs: number, within: number, election?: string): Promise<Sidecar> {
+    const of = election === undefined ? '' : ` of ${election}`;
+    return until(`a leader that stays${of}`, within, () => {
       const since = this.recorder.time() - forMs;
       return this.running.find((s) => {
-        const own = this.recorder.answersOf(s.name);
+        const own = this.recorder.answersOf(s.name, this.electionOf(election));
         const recent = own.filter((a) => a.sentAt >= since);
         const term = recent[0]?.term;
         return (
@@ -194,8 +252,12 @@ export class Round {
     });
   }
 
-  /** Wait until `sidecar` answers that its lease was just renewed (its remaining time rose). */
+  /**
+   * Wait until `sidecar` answers that its lease was just renewed (its remaining time rose).
+   * Not in a round of several elections: GET /v1/elections does not say the remaining time.
+   */
   async renewed(sidecar: Sidecar, within = this.timing.ttlMs * 2): Promise<void> {
+    if (this.elections !== null) throw new Error('renewed() needs a round of one election');
     let previous = this.answer(sidecar);
     await until(
       `${sidecar.name} to renew`,
@@ -206,7 +268,7 @@ export class Round {
         const rose =
           previous !== undefined &&
           latest.isLeader &&
-          latest.leaseRemainingMs > previous.leaseRemainingMs + this.timing.pollMs;
+          (latest.leaseRemainingMs ?? 0) > (previous.leaseRemainingMs ?? 0) + this.timing.pollMs;
         previous = latest;
         return rose;
       },
@@ -214,8 +276,8 @@ export class Round {
     );
   }
 
-  async kill(sidecar: Sidecar): Promise<void> {
-    this.recorder.mark('SIGKILL', sidecar.name);
+  async kill(sidecar: Sidecar, detail = sidecar.name): Promise<void> {
+    this.recorder.mark('SIGKILL', detail);
     await sidecar.kill();
     await this.recorder.unwatch(sidecar.name);
   }
@@ -264,7 +326,13 @@ export class Round {
     const cleanupErrors: string[] = [];
     try {
       if (error === null) {
-        await this.stableLeader(this.timing.ttlMs, this.failoverBoundMs + this.timing.ttlMs);
+        const within = this.failoverBoundMs + this.timing.ttlMs;
+        // Every election at once: each settles in its own time, all within the bound.
+        await Promise.all(
+          (this.elections ?? [undefined]).map((e) =>
+            this.stableLeader(this.timing.ttlMs, within, e),
+          ),
+        );
       }
     } catch (settleError) {
       error = describe(settleError);
@@ -297,6 +365,7 @@ export class Round {
       backend: this.backend,
       round: this.number,
       election: this.election,
+      ...(this.elections === null ? {} : { elections: this.elections }),
       ttlMs: this.timing.ttlMs,
       failoverBoundMs: this.failoverBoundMs,
       startedAt: 0,

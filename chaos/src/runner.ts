@@ -201,6 +201,7 @@ async function runRound(
       timing,
       failoverBoundMs(scenario, timing),
       plan.commands,
+      scenario.elections,
     );
     await scenario.run(round);
   } catch (caught) {

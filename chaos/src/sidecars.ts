@@ -25,6 +25,12 @@ export interface SidecarOptions {
   /** Run as `leasehold run … -- <command>` instead of the plain sidecar. */
   readonly command?: readonly string[];
   /**
+   * A YAML file naming several elections (`elections:`), given instead of `--election`; with
+   * `runJobs`, the sidecar runs as `leasehold run` with the file's `jobs:`.
+   */
+  readonly configFile?: string;
+  readonly runJobs?: boolean;
+  /**
    * Enable the admin routes (transfer, drain) with this token, given in the environment so
    * it stays off the command line; in a lab host (a non-loopback bind) without TLS too.
    */
@@ -81,11 +87,13 @@ export class Sidecar {
     onLine: (line: string) => void,
   ): Promise<Sidecar> {
     const { host, wallClock } = options;
+    const { configFile } = options;
     const argv = [
       process.execPath,
       SIDECAR_BIN,
-      ...(options.command === undefined ? [] : ['run']),
-      ...['--store', options.store, '--election', options.election, '--id', options.candidate],
+      ...(options.command === undefined && options.runJobs !== true ? [] : ['run']),
+      ...['--store', options.store, '--id', options.candidate],
+      ...(configFile === undefined ? ['--election', options.election] : ['--config', configFile]),
       ...['--store-prefix', options.namespace, '--port', '0'],
       ...['--host', host === undefined ? '127.0.0.1' : '0.0.0.0'],
       ...['--ttl', `${options.ttlMs}ms`, '--retry-interval', `${options.retryMs}ms`],

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { checkRound, jobGapsOf, provenOverlap, tenuresOf } from '../src/checker.js';
 import type { Answer, LoggedChange, RoundHistory } from '../src/history.js';
 import { lastTermLed, neverLed, onlyLeader } from '../src/steering-checks.js';
-import { type JobRun, overlaps } from '@leasehold/testkit';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type JobRun, jobRuns, overlaps } from '@leasehold/testkit';
 
 /** Hand-made histories: each answer is [sentAt, receivedAt] with what the sidecar said. */
 
@@ -224,18 +227,20 @@ function job(id: string, pid: number, term: number, [first, last]: [number, numb
   return { id, pid, term, first, last, stamps: Math.floor((last - first) / 4) + 1 };
 }
 
+/** a leads under term 1 until 1000, b under term 2 from 3000. */
+const HANDOVER = [
+  ...leads('a#1', 1, [
+    [0, 2],
+    [990, 992],
+  ]),
+  ...leads('b#1', 2, [
+    [3000, 3002],
+    [3500, 3502],
+  ]),
+];
+
 describe('checker: jobs (commands mode)', () => {
-  /** a leads under term 1 until 1000, b under term 2 from 3000. */
-  const handover = [
-    ...leads('a#1', 1, [
-      [0, 2],
-      [990, 992],
-    ]),
-    ...leads('b#1', 2, [
-      [3000, 3002],
-      [3500, 3502],
-    ]),
-  ];
+  const handover = HANDOVER;
   const loose = { failoverBoundMs: 5_000 };
 
   it('accepts one job after another, each under the newest term, and measures the gap', () => {
@@ -322,6 +327,156 @@ describe('checker: jobs (commands mode)', () => {
     expect(
       overlaps([run('a', 1, 0, 300), run('b', 2, 101, 200), run('c', 3, 250, 400)]),
     ).toHaveLength(2);
+    // Jobs of two elections run at once by design.
+    const inA = { ...run('a', 1, 0, 300), election: 'A' };
+    expect(overlaps([inA, { ...run('b', 2, 100, 200), election: 'B' }])).toEqual([]);
+    expect(overlaps([inA, { ...run('b', 2, 100, 200), election: 'A' }])).toHaveLength(1);
+  });
+
+  it('reads each run’s election from its stamps, and leaves out a line still being written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lhch-stamps-'));
+    const file = join(dir, 'stamps.log');
+    writeFileSync(
+      file,
+      'a 11 10.000 1 A\nb 12 11.000 2 B\na 11 14.000 1 A\nc 13 15.000 3 \nb 12 15.000 2 B',
+    );
+    try {
+      expect(jobRuns(file)).toEqual([
+        { id: 'a', pid: 11, term: 1, election: 'A', first: 10, last: 14, stamps: 2 },
+        { id: 'b', pid: 12, term: 2, election: 'B', first: 11, last: 11, stamps: 1 },
+        // Stamped outside a run of several elections: no LEASEHOLD_ELECTION.
+        { id: 'c', pid: 13, term: 3, first: 15, last: 15, stamps: 1 },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('checker: several elections in every sidecar', () => {
+  /** `answers` as one election's lines of GET /v1/elections. */
+  const of = (election: string, answers: Answer[]): Answer[] =>
+    answers.map((a) => ({ ...a, election, leaseRemainingMs: null, termRegressions: null }));
+  const ofJob = (election: string, run: JobRun): JobRun => ({ ...run, election });
+  const several = (answers: Answer[], more: Partial<RoundHistory> = {}): RoundHistory =>
+    history(answers, { elections: ['A', 'B'], failoverBoundMs: 5_000, ...more });
+  /** In each election the same handover (HANDOVER). */
+  const handover = (election: string): Answer[] => of(election, HANDOVER);
+
+  it('finds an overlap in election B only, and names B', () => {
+    const overlapInB = of('B', [
+      ...leads('a#1', 7, [
+        [0, 2],
+        [20, 22],
+      ]),
+      ...leads('b#1', 8, [
+        [10, 12],
+        [30, 32],
+      ]),
+    ]);
+    const verdict = checkRound(several([...handover('A'), ...overlapInB]));
+    expect(verdict.violations.map((v) => [v.kind, v.election])).toEqual([['overlap', 'B']]);
+    expect(verdict.violations[0]?.detail).toBe(
+      'election B: a#1 (term 7) and b#1 (term 8) both led from 12.0 ms to 20.0 ms',
+    );
+    expect(verdict.overlaps).toBe(1);
+  });
+
+  it('lets different sidecars lead different elections at once, even under one term number', () => {
+    const aLeadsA = of(
+      'A',
+      leads('a#1', 5, [
+        [0, 2],
+        [3000, 3002],
+      ]),
+    );
+    const bLeadsB = of(
+      'B',
+      leads('b#1', 5, [
+        [1, 3],
+        [3001, 3003],
+      ]),
+    );
+    const verdict = checkRound(several([...aLeadsA, ...bLeadsB]));
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.terms).toBe(2);
+    expect(verdict.answers).toBe(4);
+  });
+
+  it('finds a term shared in B from a logged election that names B', () => {
+    const elected = (sidecar: string, election: string, term: number): LoggedChange => ({
+      sidecar,
+      candidate: sidecar.split('#')[0] ?? sidecar,
+      election,
+      receivedAt: 3000,
+      event: 'elected',
+      term,
+      reason: null,
+    });
+    // b logged its election in A (term 2, as it answered); c logged term 1 of B, a's there.
+    const h = several([...handover('A'), ...handover('B')], {
+      changes: [elected('b#1', 'A', 2), elected('c#1', 'B', 1)],
+    });
+    const verdict = checkRound(h);
+    expect(verdict.violations.map((v) => [v.kind, v.election])).toEqual([['term-shared', 'B']]);
+    expect(verdict.violations[0]?.detail).toBe('election B: term 1 was led by a#1 and c#1');
+  });
+
+  it('finds a slow failover of B only, and reports the longest of all elections', () => {
+    const slowB = of('B', [...leads('a#1', 1, [[0, 2]]), ...leads('b#1', 2, [[9000, 9002]])]);
+    const aStays = of('A', leads('b#1', 2, [[9000, 9002]]));
+    const verdict = checkRound(
+      several([...handover('A'), ...aStays, ...slowB], { failoverBoundMs: 6_000 }),
+    );
+    expect(verdict.violations.map((v) => [v.kind, v.election])).toEqual([['failover', 'B']]);
+    expect(verdict.violations[0]?.detail).toBe(
+      'election B: no sidecar reported leadership for 9000 ms from 2.0 ms (bound 6000 ms)',
+    );
+    expect(verdict.maxFailoverMs).toBe(9000);
+  });
+
+  it('checks each election’s jobs on their own: an overlap and a stale term in B, B named', () => {
+    const jobs = [
+      ofJob('A', job('a', 11, 1, [10, 900])),
+      ofJob('A', job('b', 12, 2, [3100, 3500])),
+      // B's a ran on into b's run (both overlap and stale term), while A's b ran too.
+      ofJob('B', job('a', 21, 1, [10, 3200])),
+      ofJob('B', job('b', 22, 2, [3100, 3500])),
+    ];
+    const verdict = checkRound(several([...handover('A'), ...handover('B')], { jobs }));
+    expect(verdict.violations.map((v) => [v.kind, v.election])).toEqual([
+      ['job-overlap', 'B'],
+      ['job-stale-term', 'B'],
+    ]);
+    expect(verdict.violations[0]?.detail).toBe(
+      "election B: a's job (pid 21, term 1) and b's job (pid 22, term 2) both ran from 3100.0 ms to 3200.0 ms",
+    );
+    expect(verdict.jobStamps).toBe(jobs.reduce((sum, run) => sum + run.stamps, 0));
+    expect(verdict.jobGapsMs).toEqual([2200]);
+  });
+
+  it('finds an election whose job never ran', () => {
+    const jobs = [ofJob('A', job('a', 11, 1, [10, 900]))];
+    const h = several([...handover('A'), ...handover('B')], { jobs });
+    expect(checkRound(h).violations.map((v) => [v.kind, v.election])).toEqual([
+      ['job-missing', 'B'],
+    ]);
+  });
+
+  it('does not mix answers of one sidecar across elections (its terms go up in each)', () => {
+    // One request answered both: A under term 9, B under term 3; then A 9, B 4.
+    const h = several([
+      ...of(
+        'A',
+        leads('a#1', 9, [
+          [0, 2],
+          [10, 12],
+        ]),
+      ),
+      ...of('B', leads('a#1', 3, [[0, 2]])),
+      ...of('B', leads('a#1', 4, [[10, 12]])),
+    ]);
+    expect(checkRound(h).violations).toEqual([]);
   });
 });
 

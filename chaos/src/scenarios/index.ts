@@ -3,6 +3,7 @@ import { clockJump } from './clock-jump.js';
 import { clusterFailover, clusterMasterKill, clusterMigrate } from './cluster-faults.js';
 import { freezeJob, killTree, killWatchdog } from './command-faults.js';
 import { cut, lateAnswers, stall } from './network-faults.js';
+import { multi } from './multi-elections.js';
 import { pgFailover } from './postgres-faults.js';
 import { freeze, kill, many } from './process-faults.js';
 import type { Scenario } from './scenario.js';
@@ -33,6 +34,7 @@ export const SCENARIOS: readonly Scenario[] = [
   killWatchdog,
   killTree,
   freezeJob,
+  multi,
   cut,
   stall,
   lateAnswers,

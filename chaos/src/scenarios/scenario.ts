@@ -13,6 +13,11 @@ export interface Scenario {
   readonly runsAlone?: boolean;
   /** A fault of the leader-only job or its watchdogs: runs only with `--commands`. */
   readonly commandsOnly?: boolean;
+  /**
+   * Every sidecar takes part in this many elections (default 1), named in a YAML file of the
+   * round (with --commands, a job each); the checker checks each election on its own.
+   */
+  readonly elections?: number;
   /** Poll each sidecar this often instead of the run's default (many sidecars: less often). */
   readonly pollMs?: number;
   /** A TTL of its own instead of the run's (a fault that takes longer than the usual TTL). */

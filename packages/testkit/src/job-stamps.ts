@@ -6,18 +6,21 @@ import { join } from 'node:path';
  * test/run-overlap.test.ts), and what it leaves behind.
  *
  * Every few milliseconds, from its start until it exits, the job appends a stamp
- * `<candidate id> <pid> <host monotonic ms> <term>` to a shared file. After SIGTERM it goes
- * on for about half a second (a job finishing its work) before it exits. Two candidates'
- * jobs ran at the same time exactly when their runs' stamp intervals overlap.
+ * `<candidate id> <pid> <host monotonic ms> <term> <election>` to a shared file (the
+ * election: LEASEHOLD_ELECTION, so that the jobs of several elections may share one file).
+ * After SIGTERM it goes on for about half a second (a job finishing its work) before it
+ * exits. Two candidates' jobs of one election ran at the same time exactly when their runs'
+ * stamp intervals overlap.
  */
 const JOB = `
 const { appendFileSync } = require('node:fs');
 const file = process.argv[2];
 const id = process.env.LEASEHOLD_ID;
 const term = process.env.LEASEHOLD_TERM;
+const election = process.env.LEASEHOLD_ELECTION ?? '';
 const write = () => {
   const now = (Number(process.hrtime.bigint()) / 1e6).toFixed(3);
-  appendFileSync(file, id + ' ' + process.pid + ' ' + now + ' ' + term + '\\n');
+  appendFileSync(file, id + ' ' + process.pid + ' ' + now + ' ' + term + ' ' + election + '\\n');
 };
 write();
 setInterval(write, 4);
@@ -51,6 +54,8 @@ export interface JobRun {
   readonly pid: number;
   /** `LEASEHOLD_TERM`: the term it was started under. */
   readonly term: number;
+  /** `LEASEHOLD_ELECTION`, when the job was given one: the election it ran for. */
+  readonly election?: string;
   /** Host monotonic ms of its first and last stamp (or another clock, once converted). */
   readonly first: number;
   readonly last: number;
@@ -66,9 +71,10 @@ export function jobRuns(file: string): JobRun[] {
     return [];
   }
   const runs = new Map<number, { -readonly [K in keyof JobRun]: JobRun[K] }>();
-  for (const line of text.split('\n')) {
-    const [id, pid, at, term] = line.split(' ');
-    if (id === undefined || term === undefined) continue; // a line still being written
+  // The last piece is '' after a whole line, or a line still being written: left out.
+  for (const line of text.split('\n').slice(0, -1)) {
+    const [id, pid, at, term, election] = line.split(' ');
+    if (id === undefined || election === undefined) continue;
     const time = Number(at);
     const run = runs.get(Number(pid));
     if (run === undefined) {
@@ -76,6 +82,7 @@ export function jobRuns(file: string): JobRun[] {
         id,
         pid: Number(pid),
         term: Number(term),
+        ...(election === '' ? {} : { election }),
         first: time,
         last: time,
         stamps: 1,
@@ -89,13 +96,18 @@ export function jobRuns(file: string): JobRun[] {
   return [...runs.values()].sort((a, b) => a.first - b.first);
 }
 
-/** Every pair of runs alive at the same time: the earlier first (by their first stamps). */
+/**
+ * Every pair of runs of one election alive at the same time: the earlier first (by their
+ * first stamps). Jobs of different elections may run at once; that is what they are for.
+ */
 export function overlappingRuns(runs: readonly JobRun[]): [JobRun, JobRun][] {
   const sorted = [...runs].sort((a, b) => a.first - b.first);
   return sorted.flatMap((run, i) =>
     sorted
       .slice(i + 1)
-      .flatMap((other): [JobRun, JobRun][] => (other.first <= run.last ? [[run, other]] : [])),
+      .flatMap((other): [JobRun, JobRun][] =>
+        other.election === run.election && other.first <= run.last ? [[run, other]] : [],
+      ),
   );
 }
 
