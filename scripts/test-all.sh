@@ -23,6 +23,12 @@ set +e
 # timed out waiting for its echoes (it passes alone).
 ALONE=(chaos/test/short-run.test.ts test/netlab.test.ts)
 ON_EVERY_RUNTIME=(packages/core/test packages/adapters/test packages/sidecar/test)
+# Node 22 (neither the machine's node nor the image's 24) leaves out the scenarios of many
+# sidecar processes at once (steering, many elections, shards: 3 minutes of the run between
+# them); what they drive of the runtime, child processes, node:http and timers, every other
+# sidecar test drives too, and they run on 20 and 24.
+SKIP_ON_22=(packages/sidecar/test/steering.test.ts packages/sidecar/test/elections-process.test.ts
+  packages/sidecar/test/shards-process.test.ts)
 status=0
 
 phase() {
@@ -35,9 +41,11 @@ phase() {
 phase "node $(node --version): main run" pnpm exec vitest run "${ALONE[@]/#/--exclude=}" "$@"
 if [ "$#" -eq 0 ]; then
   for version in $(bash scripts/runtimes.sh versions); do
+    skip=()
+    [ "${version%%.*}" = 22 ] && skip=("${SKIP_ON_22[@]/#/--exclude=}")
     phase "node v$version: main run" env PATH="$(bash scripts/runtimes.sh bin "$version"):$PATH" \
       LEASEHOLD_VITEST_JSON=".vitest-results-node${version%%.*}.json" \
-      pnpm exec vitest run "${ON_EVERY_RUNTIME[@]}"
+      pnpm exec vitest run "${ON_EVERY_RUNTIME[@]}" "${skip[@]}"
   done
   phase "node $(node --version): chaos short run" env \
     LEASEHOLD_VITEST_JSON=.vitest-results-chaos.json \
