@@ -108,6 +108,12 @@ interface Pod {
   readonly app: Mapping[];
 }
 
+/** The image `.github/workflows/release.yml` pushes on a version tag, by its name. */
+const IMAGE = text(
+  mapping(JSON.parse(readRepoFile('release.config.json')), 'release.config.json').image,
+  'image',
+);
+
 function podOf(objects: Mapping[]): Pod {
   const deployment = only(objects, 'Deployment');
   const template = mapping(mapping(deployment.spec, 'spec').template, 'spec.template');
@@ -115,7 +121,7 @@ function podOf(objects: Mapping[]): Pod {
   const initContainers = list(spec.initContainers ?? [], 'initContainers').map((c, i) =>
     mapping(c, `initContainers[${i}]`),
   );
-  const sidecars = initContainers.filter((c) => text(c.image, 'image').startsWith('leasehold:'));
+  const sidecars = initContainers.filter((c) => text(c.image, 'image').startsWith(`${IMAGE}:`));
   expect(sidecars, 'one leasehold init container').toHaveLength(1);
   const app = list(spec.containers, 'containers').map((c, i) => mapping(c, `containers[${i}]`));
   return { deployment, spec, sidecar: sidecars[0] as Mapping, app };
@@ -446,9 +452,9 @@ describe('examples/kubernetes', () => {
       expect(quantity(limits.cpu)).toBeGreaterThan(quantity(requests.cpu));
     });
 
-    it('runs the image of this version, built from the repository’s Dockerfile', () => {
+    it('runs the image the release publishes for this version (release.config.json)', () => {
       const manifest = mapping(JSON.parse(readRepoFile('packages/sidecar/package.json')), 'pkg');
-      expect(pod.sidecar.image).toBe(`leasehold:${text(manifest.version, 'version')}`);
+      expect(pod.sidecar.image).toBe(`${IMAGE}:${text(manifest.version, 'version')}`);
     });
 
     it('keeps candidates during rollouts and drains, and selects its own pods', () => {
