@@ -13,7 +13,13 @@ import {
 import { onShutdownSignals } from './shutdown-signals.js';
 import { statusUrl } from './status/status-target.js';
 import { sidecarUrl, statusReport } from './status/status-command.js';
-import { adminTokenOf, steer, type SteerAction } from './status/steer-command.js';
+import {
+  adminTokenOf,
+  steer,
+  steerAll,
+  type SteerAction,
+  type SteerResult,
+} from './status/steer-command.js';
 import { version } from './version.js';
 import { yaml } from './config/yaml.js';
 import { dropIpServernameWarning } from './config/ip-servername-warning.js';
@@ -281,20 +287,28 @@ function addSteerCommands(program: Command): void {
       '--force',
       'with nobody eligible to hand over to, resign anyway (nobody may lead for a while)',
     )
+    .option(ALL_ELECTIONS, 'drain every election this sidecar serves (maintenance of the host)')
     .action((flags: SteerFlags & { force?: boolean }) =>
       runSteer(flags, { kind: 'drain', force: flags.force === true }),
     );
-  steerCommand('undrain', 'let this candidate campaign again after drain or --standby').action(
-    (flags: SteerFlags) => runSteer(flags, { kind: 'undrain' }),
-  );
+  steerCommand('undrain', 'let this candidate campaign again after drain or --standby')
+    .option(ALL_ELECTIONS, 'undrain every election this sidecar serves')
+    .action((flags: SteerFlags) => runSteer(flags, { kind: 'undrain' }));
 }
 
-type SteerFlags = TargetFlags & { adminToken?: string; adminTokenFile?: string; election?: string };
+const ALL_ELECTIONS = '--all-elections';
+
+type SteerFlags = TargetFlags & {
+  adminToken?: string;
+  adminTokenFile?: string;
+  election?: string;
+  allElections?: boolean;
+};
 
 async function runSteer(flags: SteerFlags, action: SteerAction): Promise<void> {
   try {
     const token = adminTokenOf({ flags, env: process.env });
-    const result = await steer(targetOf(flags), token, action, flags.election);
+    const result = await steerTarget(flags, token, action);
     if (result.exitCode === 0) {
       process.stdout.write(`${result.line}\n`);
       return;
@@ -304,6 +318,18 @@ async function runSteer(flags: SteerFlags, action: SteerAction): Promise<void> {
   } catch (error) {
     exitOnStartupFailure(error);
   }
+}
+
+/** One election (`--election`, by default the first), or every one (`--all-elections`). */
+function steerTarget(flags: SteerFlags, token: string, action: SteerAction): Promise<SteerResult> {
+  if (flags.allElections !== true) return steer(targetOf(flags), token, action, flags.election);
+  if (flags.election !== undefined) {
+    throw new StartupFailure(
+      `invalid election (flag --election): ${JSON.stringify(flags.election)}; give --election or ${ALL_ELECTIONS}, not both`,
+      EXIT_CONFIGURATION,
+    );
+  }
+  return steerAll(targetOf(flags), token, action);
 }
 
 /**

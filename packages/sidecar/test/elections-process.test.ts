@@ -232,3 +232,65 @@ describe('a sidecar of a hundred elections on redis', () => {
     expect(await first.exited).toBe(0);
   });
 });
+
+describe('leasehold drain --all-elections on redis', () => {
+  const cli = (args: readonly string[]) =>
+    execFileAsync(process.execPath, [BIN, ...args, '--admin-token', TOKEN], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    }).catch((error: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: error.code,
+      stdout: error.stdout ?? '',
+      stderr: error.stderr ?? '',
+    }));
+
+  it(
+    'hands every election the host leads over, and undrains them all',
+    { timeout: 120_000 },
+    async () => {
+      const store = STORES.find(([name]) => name === 'redis')?.[1] ?? '';
+      const prefix = `d${randomUUID().slice(0, 8)}`;
+      const names = [1, 2, 3, 4].map((n) => `${prefix}-${n}`);
+      const start = (id: string) =>
+        processes.start(store, names.join(','), id, ['--admin-token', TOKEN]);
+      const s1 = await start('s1');
+      await leaders([s1], names, 3 * TTL_MS);
+      const s2 = await start('s2');
+      await until('s2 a candidate in every election', 20_000, async () =>
+        (await fetch(`${s2.url}/readyz`)).status === 200 ? true : undefined,
+      );
+
+      const both = await cli([
+        'drain',
+        '--url',
+        s1.url,
+        '--all-elections',
+        '--election',
+        names[0] ?? '',
+      ]);
+      expect(both).toMatchObject({ code: 2, stdout: '' });
+      expect(both.stderr).toMatch(
+        /^leasehold: invalid election \(flag --election\): .*not both\n$/,
+      );
+
+      const drained = await cli(['drain', '--url', s1.url, '--all-elections']);
+      expect(drained.stderr).toBe('');
+      const lines = drained.stdout.trim().split('\n');
+      expect(lines.slice(0, -1).sort()).toEqual(
+        names.map((name) =>
+          expect.stringMatching(
+            new RegExp(`^${name}: drained: leadership handed over to s2 \\(term \\d+\\)$`),
+          ),
+        ),
+      );
+      expect(lines.at(-1)).toBe('drained 4 of 4 elections, 4 handed over or resigned');
+      const led = await leaders([s1, s2], names, TTL_MS);
+      expect([...led.values()].map((l) => l.id)).toEqual(['s2', 's2', 's2', 's2']);
+
+      const undrained = await cli(['undrain', '--url', s1.url, '--all-elections']);
+      expect(undrained).toMatchObject({ stderr: '', stdout: 'undrained 4 of 4 elections\n' });
+      const answers = await elections(s1);
+      expect(answers.map((e) => e.name).sort()).toEqual([...names].sort());
+    },
+  );
+});

@@ -9,6 +9,8 @@ import { EXIT_CONFIGURATION, EXIT_ENVIRONMENT, StartupFailure } from '../startup
  */
 
 const ASK_TIMEOUT_MS = 60_000;
+/** `--all-elections`: how many elections are steered at a time. */
+const ALL_AT_ONCE = 8;
 
 export interface TokenInput {
   readonly flags: { readonly adminToken?: string; readonly adminTokenFile?: string };
@@ -111,4 +113,60 @@ function doneLine(action: SteerAction, answer: Record<string, unknown>): string 
 
 function termText(answer: Record<string, unknown>): string {
   return typeof answer.term === 'number' ? ` (term ${answer.term})` : '';
+}
+
+/**
+ * `drain --all-elections`, `undrain --all-elections`: the action on every election the
+ * sidecar serves (GET /v1/elections), a few at a time. One line per election that moved or
+ * failed, then a summary; exit 1 when any failed. A sidecar of a thousand elections prints
+ * a line for those it led, not for each.
+ */
+export async function steerAll(url: URL, token: string, action: SteerAction): Promise<SteerResult> {
+  const names = await electionNames(url);
+  const results: { name: string; result: SteerResult }[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < names.length) {
+      const name = names[next] as string;
+      next += 1;
+      results.push({ name, result: await steer(url, token, action, name) });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ALL_AT_ONCE, names.length) }, worker));
+  results.sort((x, y) => names.indexOf(x.name) - names.indexOf(y.name));
+  return allResult(action, results);
+}
+
+async function electionNames(url: URL): Promise<string[]> {
+  let answer: { elections?: { name?: unknown }[] };
+  try {
+    const response = await fetch(new URL('/v1/elections', url), {
+      signal: AbortSignal.timeout(ASK_TIMEOUT_MS),
+    });
+    answer = (await response.json()) as typeof answer;
+  } catch (error) {
+    throw new StartupFailure(
+      `no answer from the sidecar at ${url.origin} (${(error as Error).message}); is it running there?`,
+      EXIT_ENVIRONMENT,
+    );
+  }
+  return (answer.elections ?? []).flatMap((e) => (typeof e.name === 'string' ? [e.name] : []));
+}
+
+function allResult(
+  action: SteerAction,
+  results: readonly { name: string; result: SteerResult }[],
+): SteerResult {
+  const failed = results.filter(({ result }) => result.exitCode !== 0);
+  const moved = results.filter(
+    ({ result }) => result.exitCode === 0 && /handed over|resigned/.test(result.line),
+  );
+  const lines = [...moved, ...failed].map(({ name, result }) => `${name}: ${result.line}`);
+  const what = action.kind === 'undrain' ? 'undrained' : 'drained';
+  const handedOver = action.kind === 'drain' ? `, ${moved.length} handed over or resigned` : '';
+  lines.push(
+    `${what} ${results.length - failed.length} of ${results.length} elections${handedOver}` +
+      (failed.length === 0 ? '' : `, ${failed.length} refused (above)`),
+  );
+  return { exitCode: failed.length === 0 ? 0 : 1, line: lines.join('\n') };
 }
