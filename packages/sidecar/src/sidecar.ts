@@ -21,6 +21,7 @@ import { AppHealthProbe } from './app-health/probe.js';
 import { readListenerTls, readTlsFiles } from './config/tls-files.js';
 import { makeShardGroups } from './shard-groups.js';
 import { sidecarHeartbeat } from './shared-heartbeat.js';
+import { measureStore, type MeasuredStore } from './measured-store.js';
 
 /**
  * One sidecar, from start to stop: open the store, make the elector and the state the HTTP
@@ -90,7 +91,8 @@ export async function serve(
     ...config.elections.map((e) => storeCallTimeoutMs(electionTimingOf(e))),
     ...(config.shards === undefined ? [] : [storeCallTimeoutMs(electionTimingOf(config))]),
   );
-  const store = await openStore(config, logger, timeoutMs);
+  // Every request timed once, whichever elections it serves (measured-store.ts).
+  const store = measureStore(await openStore(config, logger, timeoutMs));
   // Made once the electors are: a transfer stops what runs beside its election first.
   const attachments = new Map<string, Attachment>();
   // Every lease of the sidecar, shards included, renews on one heartbeat.
@@ -311,7 +313,7 @@ async function listen(
   electors: readonly Elector[],
   log: Logger,
   attachments: ReadonlyMap<string, Attachment>,
-  store: LeaseStore,
+  store: MeasuredStore,
   shardGroups: readonly ShardGroup[],
 ) {
   let server: SidecarListener | undefined;
@@ -329,6 +331,7 @@ async function listen(
       resignDisabledReason: admin.refused,
       jobs: attachments,
       shardGroups,
+      storeRequests: store.requests,
     });
     // With an admin token the admin routes (Fastify) will be asked for: load them now, not
     // during a campaign (their first load blocks the event loop for a good part of a second).
