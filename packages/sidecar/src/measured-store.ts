@@ -57,6 +57,7 @@ export function measureStore(store: LeaseStore): MeasuredStore {
     release: timed('release', (lease) => store.release(lease)),
     read: timed('read', (election) => store.read(election)),
     ...(store.watch === undefined ? {} : { watch: store.watch.bind(store) }),
+    ...(store.watching === undefined ? {} : { watching: store.watching.bind(store) }),
     ...optional('members', store.members, (members) => measuredMembers(members, timed)),
     ...optional('transfer', store.transfer, (transfer) => measuredTransfer(transfer, timed)),
     ...optional('batch', store.batch, (batch) => measuredBatch(batch, timed)),
