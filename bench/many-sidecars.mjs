@@ -208,10 +208,12 @@ async function killLeader(sidecars, names) {
   const killedAt = performance.now();
   sidecars[0].child.kill('SIGKILL');
   let ledAgainMs = null;
+  let mostLed = 0;
   const deadline = killedAt + 3 * TTL_MS + 60_000;
   while (performance.now() < deadline) {
     const views = await ledger.poll(survivors, electionsOf);
     const led = new Set(views.flatMap((view) => view.filter((e) => e.isLeader).map((e) => e.name)));
+    mostLed = Math.max(mostLed, led.size);
     if (led.size === names.length) {
       ledAgainMs = Math.round(performance.now() - killedAt);
       break;
@@ -223,6 +225,7 @@ async function killLeader(sidecars, names) {
   while (performance.now() < until) await ledger.poll(survivors, electionsOf);
   return {
     ledAgainAfterKillMs: ledAgainMs,
+    mostLedAgain: mostLed,
     targetMs: TTL_MS + 1000,
     twoLeaders: ledger.violations.length,
     twoLeadersExamples: ledger.violations.slice(0, 3),

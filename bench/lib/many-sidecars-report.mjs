@@ -96,11 +96,19 @@ function tableRow(run, row, names) {
     `${v.leader.cpuPercentOfCore.toFixed(1)}; ${followers((s) => s.cpuPercentOfCore.toFixed(1))}`,
     `${Math.max(...row.sidecars.map((s) => s.rssMb))} (+${row.rssOverOneElectionMb}); ${row.baseline.rssMb}`,
     row.ledAgainAfterKillMs === null
-      ? 'not all'
+      ? notAllLed(run, row)
       : `${(row.ledAgainAfterKillMs / 1000).toFixed(1)} s`,
     String(row.twoLeaders),
     missed.length === 0 ? 'none: met' : missed.join(', '),
     row.loadAtIdle.map((n) => n.toFixed(1)).join(' / '),
   ];
   return `| ${cells.join(' | ')} |`;
+}
+
+/** A failover that did not finish: how far it got, when the run says. */
+function notAllLed(run, row) {
+  const waited = `${Math.round((3 * run.ttlMs + 60_000) / 1000)} s`;
+  return row.mostLedAgain === undefined
+    ? `not all within ${waited}`
+    : `${row.mostLedAgain} of ${run.elections} within ${waited}`;
 }
