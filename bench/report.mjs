@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { manyElectionsSection } from './lib/many-elections-report.mjs';
+import { manySidecarsSection } from './lib/many-sidecars-report.mjs';
 import { steeringSection } from './lib/steering-report.mjs';
 import { explanations } from './why.mjs';
 
@@ -298,6 +299,12 @@ export function renderMarkdown(results) {
     ...manyElectionsSection(savedJson('many-elections.json'), {
       names: { ...BACKEND_NAMES, zookeeper: BACKEND_NAMES.zk },
       notes: explanations.manyElections,
+    }),
+  );
+  push(
+    ...manySidecarsSection(savedJson('many-sidecars.json'), {
+      names: { ...BACKEND_NAMES, zookeeper: BACKEND_NAMES.zk },
+      notes: explanations.manySidecars,
     }),
   );
   push('## Notes', '', ...explanations.notes, '');

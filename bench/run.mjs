@@ -6,12 +6,14 @@
 // and batched, --elections of them, 100 by default: 1,000 takes minutes per backend).
 // Writes bench/results/latest.json and regenerates bench/RESULTS.md and bench/failover.svg
 // (./report.mjs); the many step writes bench/results/many-elections.json, which keeps the
-// rows of other election counts (a standalone 1,000-election run). `--quick` writes
-// bench/results/quick.json and prints the report instead, and skips the many step (its rows
+// rows of other election counts (a standalone 1,000-election run); the sidecars step
+// (./many-sidecars.mjs: three real sidecars in --elections elections, idle cost and the
+// leader's SIGKILL) writes bench/results/many-sidecars.json likewise. `--quick` writes
+// bench/results/quick.json and prints the report instead, and skips both (their rows
 // would replace the saved ones of the same count).
 //
 //   pnpm bench [--quick] [--backends redis,postgres,etcd,zk,sqlite] [--budget MINUTES]
-//              [--skip failover,cut,crowd,steering,cold,idle,http,many] [--update]
+//              [--skip failover,cut,crowd,steering,cold,idle,http,many,sidecars] [--update]
 //              [--elections 100]
 //
 // --update keeps the saved run's other results and replaces only what this run measures
@@ -57,7 +59,10 @@ const STEERING = quick
 const HEALTH = { intervalMs: 500, failures: 3, minTenureMs: TTL_MS };
 const REPLICAS = 5;
 const budgetMs = Number(values.budget ?? (quick ? 10 : 40)) * 60_000;
-const skip = new Set([...values.skip.split(',').filter(Boolean), ...(quick ? ['many'] : [])]);
+const skip = new Set([
+  ...values.skip.split(',').filter(Boolean),
+  ...(quick ? ['many', 'sidecars'] : []),
+]);
 const backends = values.backends.split(',').filter(Boolean);
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'lhpf-bench-'));
@@ -203,6 +208,12 @@ try {
       return manyElections();
     });
   }
+  if (!skip.has('sidecars')) {
+    await step('three sidecars × many elections', () => {
+      log(`three sidecars in ${values.elections} elections, one backend at a time, on ${backends}`);
+      return manySidecars();
+    });
+  }
 } finally {
   rmSync(sqliteDir, { recursive: true, force: true });
   await cleanSharedStores(STORES);
@@ -231,6 +242,19 @@ async function manyElections() {
     '10',
   ]);
   for (const { backend, mode, error } of run.failed) log(`many: ${backend} ${mode}: ${error}`);
+  return undefined;
+}
+
+/** ./many-sidecars.mjs on these backends; it saves its rows in results/many-sidecars.json. */
+async function manySidecars() {
+  const names = backends.map((backend) => (backend === 'zk' ? 'zookeeper' : backend));
+  const run = await runScript('many-sidecars.mjs', [
+    '--backend',
+    names.join(','),
+    '--elections',
+    values.elections,
+  ]);
+  for (const { backend, error } of run.failed) log(`sidecars: ${backend}: ${error}`);
   return undefined;
 }
 

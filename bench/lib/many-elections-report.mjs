@@ -15,9 +15,17 @@ const rowKey = (run, row) => `${row.backend}:${row.mode}:${run.elections}`;
  * @param {{ elections: number, rows: object[] }} run
  */
 export function mergeManyElections(saved, run) {
-  const replaced = new Set(run.rows.map((row) => rowKey(run, row)));
+  return mergeRuns(saved, run, rowKey);
+}
+
+/**
+ * `saved` with `run` added, rows of older runs with the same `key` as one of its rows
+ * dropped, and runs left with no rows with them (../many-sidecars.mjs's file too).
+ */
+export function mergeRuns(saved, run, key) {
+  const replaced = new Set(run.rows.map((row) => key(run, row)));
   const kept = (saved?.runs ?? [])
-    .map((old) => ({ ...old, rows: old.rows.filter((row) => !replaced.has(rowKey(old, row))) }))
+    .map((old) => ({ ...old, rows: old.rows.filter((row) => !replaced.has(key(old, row))) }))
     .filter((old) => old.rows.length > 0);
   return { runs: [...kept, run] };
 }

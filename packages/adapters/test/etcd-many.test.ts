@@ -89,3 +89,39 @@ it('two candidates, twenty elections, one heartbeat each: one leader each, then 
   );
   expect(checker.stop()).toEqual([]);
 }, 60_000);
+
+it('followers wait on their watch, not polling, and take over a leader that died without releasing', async () => {
+  // At 1,000 elections each follower sent ~2,000 claims per renew interval (one per election
+  // every retry interval) although the waiting line's watch wakes it (docs/design.md §3.8).
+  const a = await candidate('alpha');
+  for (const elector of a.electors) elector.start();
+  await until('alpha leads all', 4 * TTL_MS + 10_000, () =>
+    a.electors.every((elector) => elector.isLeader()),
+  );
+  const b = await candidate('beta');
+  let claims = 0;
+  const tryAcquire = b.store.tryAcquire.bind(b.store);
+  b.store.tryAcquire = (request) => {
+    claims += 1;
+    return tryAcquire(request);
+  };
+  const checker = watchForTwoLeaders(a, b);
+  for (const elector of b.electors) elector.start();
+  await until('beta follows alpha everywhere', 2 * TTL_MS + 10_000, () =>
+    b.electors.every((elector) => elector.status().leader?.id === 'alpha'),
+  );
+  const settled = claims;
+  // Two leases of following (the duration observed is the point): polling every retry
+  // interval (1 s) would be 2 × 3 s × 20 = 120 claims.
+  await pause(2 * TTL_MS);
+  expect(claims - settled).toBeLessThanOrEqual(ELECTIONS / 2);
+  // Alpha dies without a release: its leases expire in etcd, whose deletes wake beta.
+  // Its connection closed first: no release or keep-alive gets out, as after a SIGKILL.
+  const killedAt = performance.now();
+  await a.store.close();
+  await until('beta leads all', 2 * TTL_MS + 10_000, () =>
+    b.electors.every((elector) => elector.isLeader()),
+  );
+  expect(performance.now() - killedAt).toBeLessThan(TTL_MS + 2_000);
+  expect(checker.stop()).toEqual([]);
+}, 60_000);

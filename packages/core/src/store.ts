@@ -221,6 +221,15 @@ export interface LeaseStore {
     candidate?: string,
   ): Promise<void>;
   /**
+   * Whether `candidate`'s watch of `election` is in place at this moment and wakes it on
+   * every change that may let it claim: a release, an expiry, a reservation. While it says
+   * so, a follower that knows the election held does not poll (docs/design.md §3.8): it
+   * waits for the watch, and claims once in WATCHED_POLL_TTLS TTLs all the same. Asked
+   * before every poll it skips, so a lost watch is noticed within one retry interval.
+   * Optional: without it followers poll every retry interval, as before.
+   */
+  watching?(election: string, candidate: string): boolean;
+  /**
    * Member records (docs/design.md §3.5), optional. A store without them still elects
    * correctly; it just cannot rank candidates by priority, list them, or wake only the
    * first in line.

@@ -18,6 +18,12 @@ export { ROUTES, type RouteDefinition } from './http/route-table.js';
 export { DEFAULT_LIMITS, type ListenerLimits } from './http/limits.js';
 export { leaderBody, type LeaderBody } from './http/answers.js';
 export { createMetrics, type Metrics } from './http/metrics.js';
+export {
+  measureStore,
+  type MeasuredStore,
+  type StoreRequest,
+  type StoreRequests,
+} from './measured-store.js';
 export { serve, createLogger, type RunningSidecar } from './sidecar.js';
 export { main } from './cli.js';
 /** How long before the lease's deadline `leasehold run`'s watchdog sends SIGKILL (docs/run.md). */

@@ -324,6 +324,18 @@ export class EtcdStore implements LeaseStore {
     ]).then(() => undefined);
   }
 
+  /**
+   * A candidate's place in line and the reservation key are both watched on a live stream:
+   * a release, an expiry (etcd deletes the key with its lease) or a reservation wakes it.
+   */
+  watching(election: string, candidate: string): boolean {
+    return (
+      !this.closed &&
+      this.line.watching(election, candidate) &&
+      this.watches.isActive(reservationKey(this.config.namespace, election))
+    );
+  }
+
   /** Transfers (LeaseStore.transfer, docs/design.md §3.6). */
   readonly transfer: TransferStore = {
     handOver: (lease, successor, reservationMs) => this.handOver(lease, successor, reservationMs),

@@ -99,6 +99,18 @@ export class WaitingLine {
     return this.retarget(waiter);
   }
 
+  /**
+   * Whether `candidate` waits in `election`'s line on a watch etcd has confirmed: the leader
+   * key's, or the record's of the candidate ahead, which wakes it when it may claim.
+   */
+  watching(election: string, candidate: string): boolean {
+    for (const waiter of this.waiters.get(election) ?? []) {
+      if (waiter.candidate !== candidate) continue;
+      return waiter.target !== null && this.hub.isActive(waiter.target);
+    }
+    return false;
+  }
+
   /** The store is closing: no wake-up is due any more. */
   close(): void {
     for (const waiters of this.waiters.values()) for (const waiter of waiters) cancelWake(waiter);

@@ -92,6 +92,11 @@ export class WatchHub {
     return watch?.active === true ? watch.lastChange : null;
   }
 
+  /** Whether etcd has confirmed a watcher of `key` on the current stream: changes reach us. */
+  isActive(key: string): boolean {
+    return !this.closed && this.watches.get(key)?.active === true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

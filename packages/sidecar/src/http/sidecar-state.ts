@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CommandStatus } from '../run/command-backoff.js';
 import { LeadershipHistory } from './history.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './limits.js';
+import type { StoreRequests } from '../measured-store.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Subscribers } from './subscribers.js';
 
@@ -82,6 +83,8 @@ export interface SidecarStateOptions {
   readonly maxWaitMs?: number;
   /** The shard groups (`shards:`), none by default. */
   readonly shardGroups?: readonly ShardGroup[];
+  /** The sidecar's store requests, for the metrics (measured-store.ts); none by default. */
+  readonly storeRequests?: StoreRequests;
 }
 
 /** What a job of `leasehold run` adds to its election's routes. */
@@ -106,7 +109,7 @@ export function createSidecarState(options: SidecarStateOptions): SidecarState {
   const groups = options.shardGroups ?? [];
   const shared = {
     logger: options.logger,
-    metrics: createMetrics(electors, commands, groups),
+    metrics: createMetrics(electors, commands, groups, options.storeRequests),
     limits,
     maxWaitMs: options.maxWaitMs ?? MAX_WAIT_MS,
     elections,

@@ -1,0 +1,108 @@
+import type {
+  BatchStore,
+  LeaseStore,
+  MemberStore,
+  StoreOperation,
+  TransferStore,
+} from '@leasehold/core';
+
+/**
+ * The sidecar's store, timing every request it sends, once per request: the metrics'
+ * `leasehold_store_request_duration_seconds` and `leasehold_store_errors_total`
+ * (http/metrics.ts). Measured here rather than from each elector's `store-request` event
+ * because the sidecar's elections share one store and one heartbeat: a batched renewal of
+ * a thousand leases is ONE request, which the electors would report a thousand times, each
+ * under its election's label (57,073 series at 1,000 elections; docs/design.md §3.8).
+ * Operations keep the elector's names: a batched renewal is a `renew`, a batch of member
+ * heartbeats a `member`, a hand-over a `release` and a reservation's read a `read`.
+ */
+
+export interface StoreRequest {
+  readonly op: StoreOperation;
+  readonly durationMs: number;
+  /** Null when answered; the rejection otherwise. */
+  readonly error: unknown;
+}
+
+/** Whoever wants to see the requests subscribes; the metrics do. */
+export interface StoreRequests {
+  onRequest(listener: (request: StoreRequest) => void): void;
+}
+
+export type MeasuredStore = LeaseStore & { readonly requests: StoreRequests };
+
+export function measureStore(store: LeaseStore): MeasuredStore {
+  const listeners: ((request: StoreRequest) => void)[] = [];
+  const timed =
+    <A extends unknown[], T>(op: StoreOperation, call: (...args: A) => Promise<T>) =>
+    async (...args: A): Promise<T> => {
+      const startedAt = performance.now();
+      const report = (error: unknown): void => {
+        const request = { op, durationMs: performance.now() - startedAt, error };
+        for (const listener of listeners) listener(request);
+      };
+      try {
+        const answer = await call(...args);
+        report(null);
+        return answer;
+      } catch (error) {
+        report(error);
+        throw error;
+      }
+    };
+  return {
+    backend: store.backend,
+    tryAcquire: timed('acquire', (request) => store.tryAcquire(request)),
+    renew: timed('renew', (lease) => store.renew(lease)),
+    release: timed('release', (lease) => store.release(lease)),
+    read: timed('read', (election) => store.read(election)),
+    ...(store.watch === undefined ? {} : { watch: store.watch.bind(store) }),
+    ...(store.watching === undefined ? {} : { watching: store.watching.bind(store) }),
+    ...optional('members', store.members, (members) => measuredMembers(members, timed)),
+    ...optional('transfer', store.transfer, (transfer) => measuredTransfer(transfer, timed)),
+    ...optional('batch', store.batch, (batch) => measuredBatch(batch, timed)),
+    close: () => store.close(),
+    requests: { onRequest: (listener) => listeners.push(listener) },
+  };
+}
+
+type Timed = <A extends unknown[], T>(
+  op: StoreOperation,
+  call: (...args: A) => Promise<T>,
+) => (...args: A) => Promise<T>;
+
+/** `{ [key]: wrap(part) }` when the store has the part, `{}` otherwise (exactOptionalPropertyTypes). */
+function optional<K extends string, P, W>(
+  key: K,
+  part: P | undefined,
+  wrap: (part: P) => W,
+): Partial<Record<K, W>> {
+  return part === undefined ? {} : ({ [key]: wrap(part) } as Record<K, W>);
+}
+
+function measuredMembers(members: MemberStore, timed: Timed): MemberStore {
+  return {
+    put: timed('member', (election, member, ttlMs) => members.put(election, member, ttlMs)),
+    list: timed('member', (election) => members.list(election)),
+    remove: timed('member', (election, id) => members.remove(election, id)),
+  };
+}
+
+function measuredTransfer(transfer: TransferStore, timed: Timed): TransferStore {
+  return {
+    handOver: timed('release', (lease, successor, reservationMs) =>
+      transfer.handOver(lease, successor, reservationMs),
+    ),
+    reservation: timed('read', (election) => transfer.reservation(election)),
+  };
+}
+
+function measuredBatch(batch: BatchStore, timed: Timed): BatchStore {
+  return {
+    renewMany: timed('renew', (leases) => batch.renewMany(leases)),
+    ...(batch.maxLeases === undefined ? {} : { maxLeases: batch.maxLeases }),
+    ...(batch.putMembers === undefined
+      ? {}
+      : { putMembers: timed('member', (puts) => batch.putMembers?.(puts) ?? Promise.resolve([])) }),
+  };
+}
