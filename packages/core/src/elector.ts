@@ -251,11 +251,12 @@ const HANDOVER_FIRST_POLL_MS = 10;
 const LOOP_STOP_WAIT_MS = 1_000;
 /**
  * A follower whose store's watch stands in for its polls (`LeaseStore.watching`) still claims
- * once in this many TTLs: a watch that stopped without a sign costs a takeover that long at
- * worst, and a follower behind the first in line (which a claim does not wake) learns of a
- * new leader within it. At 1,000 elections and a TTL of 6 s: 33 claims a second, not 1,000.
+ * once a TTL: a takeover wakes only the first in line, and the others learn of the new leader
+ * from their next claim, so this bounds how long a follower names a dead leader (5 TTLs let
+ * it do so for 15 s at a 3 s TTL: etcd-many.test). It also bounds what a watch that stopped
+ * without a sign costs. At 1,000 elections and a TTL of 6 s: 167 claims a second, not 1,000.
  */
-export const WATCHED_POLL_TTLS = 5;
+export const WATCHED_POLL_TTLS = 1;
 
 export class Elector extends EventEmitter<ElectorEvents> {
   readonly election: string;

@@ -224,7 +224,7 @@ export interface LeaseStore {
    * Whether `candidate`'s watch of `election` is in place at this moment and wakes it on
    * every change that may let it claim: a release, an expiry, a reservation. While it says
    * so, a follower that knows the election held does not poll (docs/design.md §3.8): it
-   * waits for the watch, and claims once in WATCHED_POLL_TTLS TTLs all the same. Asked
+   * waits for the watch, and claims once a TTL (WATCHED_POLL_TTLS) all the same. Asked
    * before every poll it skips, so a lost watch is noticed within one retry interval.
    * Optional: without it followers poll every retry interval, as before.
    */
