@@ -197,15 +197,17 @@ export class ShardBalancer {
     }
   }
 
-  /** Who leads what among live members; null while a shard is free in this view. */
+  /**
+   * Who leads what among live members; null while a shard is free in this view, or led by a
+   * member no longer listed (a dead one's, about to be claimed: moving before the claims
+   * land plans on counts they change, and moves more than the surplus).
+   */
   private view(eligible: readonly string[]): ShardView | null {
     const owners = new Map<string, number>();
     for (let shard = 0; shard < this.host.count; shard++) {
       const owner = this.moving.get(shard) ?? this.host.leaderOf(shard);
-      if (owner === null) return null;
-      if (this.live.has(owner) || owner === this.host.id) {
-        owners.set(owner, (owners.get(owner) ?? 0) + 1);
-      }
+      if (owner === null || (!this.live.has(owner) && owner !== this.host.id)) return null;
+      owners.set(owner, (owners.get(owner) ?? 0) + 1);
     }
     return { count: this.host.count, eligible, owners };
   }
