@@ -136,7 +136,7 @@ async function measure(backend, implementation) {
     const listening = await Promise.all(ids.map((id) => replicas.start(id)));
     replicas.startPolling();
     phases.start = await phase(replicas, { since: startAt, ids, balances });
-    phases.start.listeningMs = Math.max(...listening) - startAt;
+    phases.start.upAt = Math.max(...listening);
 
     const victim = busiest(replicas.lastRound, ids);
     const survivors = ids.filter((id) => id !== victim);
@@ -150,17 +150,12 @@ async function measure(backend, implementation) {
     say(`${backend} ${implementation}: ${newcomer} joins`);
     const joinAt = Date.now();
     const beforeJoin = replicas.lastRound;
-    await replicas.start(newcomer);
+    const upAt = await replicas.start(newcomer);
     phases.join = await phase(replicas, { since: joinAt, ids: [...survivors, newcomer], balances });
-    Object.assign(phases.join, { newcomer, before: beforeJoin });
+    Object.assign(phases.join, { newcomer, before: beforeJoin, upAt });
   } finally {
     endedAt = await replicas.stopAll();
-    if (process.env.LHPF_BENCH_SHARDS_DUMP) {
-      writeFileSync(
-        process.env.LHPF_BENCH_SHARDS_DUMP,
-        JSON.stringify({ lines: replicas.lines, other: replicas.other, phases }),
-      );
-    }
+    dump(`${backend}-${implementation}`, { lines: replicas.lines, other: replicas.other, phases });
   }
   return {
     backend,
@@ -169,6 +164,12 @@ async function measure(backend, implementation) {
     ...summarise(replicas, phases, { count: SHARDS, killed, endedAt }),
     load: { before: load, after: loadAverage() },
   };
+}
+
+/** With LHPF_BENCH_SHARDS_DUMP=PREFIX: every line of a measurement into PREFIX.NAME.json. */
+function dump(name, what) {
+  const prefix = process.env.LHPF_BENCH_SHARDS_DUMP;
+  if (prefix) writeFileSync(`${prefix}.${name}.json`, JSON.stringify(what));
 }
 
 /** The replica owning the most shards (the first of them): the one whose death costs most. */

@@ -26,7 +26,7 @@ export function summarise(replicas, phases, { count, killed, endedAt }) {
   const row = (phase) => phaseRow(intervals, replicas.lines, phase, count);
   return {
     start: phases.start && row(phases.start),
-    kill: phases.kill && killRow(row(phases.kill), phases.kill, intervals, count),
+    kill: phases.kill && killRow(row(phases.kill), phases.kill, intervals, replicas.lines, count),
     join: phases.join && joinRow(row(phases.join), phases.join, count),
     twoOwners: {
       overlaps: found.length,
@@ -38,7 +38,10 @@ export function summarise(replicas, phases, { count, killed, endedAt }) {
   };
 }
 
-/** What every phase reports: times from its start, moves, claims and the counts at its end. */
+/**
+ * What every phase reports: times from its start (the spawn, or the SIGKILL), moves, claims
+ * and the counts at its end.
+ */
 function phaseRow(intervals, lines, phase, count) {
   const { floor, ceil } = fairShare(count, phase.ids.length);
   const fair = (counts) =>
@@ -47,6 +50,8 @@ function phaseRow(intervals, lines, phase, count) {
   const times = settleTimes(intervals, { count, since, until, fair });
   const within = (line) => line.time >= since && line.time <= until;
   return {
+    // From the spawn to the last replica's "listening" line: Node's start-up, on this load.
+    upMs: phase.upAt === undefined ? 0 : phase.upAt - since,
     allOwnedMs: times.allOwnedAt === null ? null : times.allOwnedAt - since,
     balancedMs: times.balancedFrom === null ? null : times.balancedFrom - since,
     transfers: lines.filter((l) => within(l) && l.event === 'shard-moved' && l.transferred).length,
@@ -57,19 +62,39 @@ function phaseRow(intervals, lines, phase, count) {
 }
 
 /** The killed replica's shards, and the moves beyond claiming them. */
-function killRow(row, phase, intervals, count) {
+function killRow(row, phase, intervals, lines, count) {
   const orphans = countsOf(phase.before, [phase.victim])[0];
   const at = phase.since + (row.allOwnedMs ?? phase.until - phase.since);
-  const held = new Map(phase.ids.map((id) => [id, 0]));
-  for (const i of intervals) if (i.from <= at && i.to > at) held.set(i.id, held.get(i.id) + 1);
   return {
     ...row,
     victim: phase.victim,
     orphans,
-    // What the four left should move once the orphans are claimed, from how they were claimed.
-    surplus: surplus(held, count),
+    surplus: surplus(claimedAt(at, phase, intervals, lines), count),
     reshuffled: ownerChanges(ownersOf(phase.before), ownersOf(phase.after), phase.victim),
   };
+}
+
+/**
+ * Who held how many once the orphans were claimed (`at`), with the transfers made before
+ * then undone (the balancer starts while claims are under way): the state the moves balance.
+ */
+function claimedAt(at, phase, intervals, lines) {
+  const held = new Map(phase.ids.map((id) => [id, 0]));
+  const ownerAt = new Map();
+  for (const i of intervals) {
+    if (i.from <= at && i.to > at && held.has(i.id)) {
+      held.set(i.id, held.get(i.id) + 1);
+      ownerAt.set(i.shard, i.id);
+    }
+  }
+  for (const line of lines) {
+    const moved = line.event === 'shard-deposed' && line.reason === 'transferred';
+    if (!moved || line.time < phase.since || line.time > at || !held.has(line.id)) continue;
+    held.set(line.id, held.get(line.id) + 1);
+    const to = ownerAt.get(line.shard);
+    if (to !== undefined) held.set(to, held.get(to) - 1);
+  }
+  return held;
 }
 
 /** A newcomer: the moves it needs (the surplus with it at 0) and the shards that moved. */

@@ -16,33 +16,39 @@ export function mergeShardRuns(saved, run) {
 }
 
 const s = (v) => (v === null || v === undefined ? 'never' : `${(v / 1_000).toFixed(2)} s`);
-const movesCell = (phase) =>
-  phase.balancedMs === undefined ? '–' : `${phase.transfers} / ${phase.surplus}`;
+/** A start or join time counted from when the replicas were up, not from their spawn. */
+const fromUp = (phase, v) => (v === null || v === undefined ? null : v - (phase.upMs ?? 0));
+const ownersFound = (row) => row.twoOwners.overlaps + row.twoOwners.staleAnswers;
 
 /** One line per row: the measurements the targets are judged on (Markdown). */
 function measuredRow(run, row, names) {
   const { start, kill, join, twoOwners } = row;
-  const owners = twoOwners.overlaps + twoOwners.staleAnswers;
+  const size =
+    run.shards === 64 && run.sidecars === 5 ? '' : `, ${run.shards} over ${run.sidecars}`;
+  const balanced = (phase) => (row.balances ? s(fromUp(phase, phase.balancedMs)) : 'no balancing');
   const cells = [
-    `${names[row.backend] ?? row.backend}${run.shards === 64 && run.sidecars === 5 ? '' : `, ${run.shards} over ${run.sidecars}`}`,
+    `${names[row.backend] ?? row.backend}${size}`,
     IMPLEMENTATION_NAMES[row.implementation] ?? row.implementation,
-    `${s(start.allOwnedMs)} / ${row.balances ? s(start.balancedMs) : 'no balancing'}`,
+    `${s(start.upMs)}; ${s(join.upMs)}`,
+    `${s(fromUp(start, start.allOwnedMs))} / ${balanced(start)}`,
     `${start.transfers} (${start.counts.join(' ')})`,
     `${s(kill.allOwnedMs)} (${kill.orphans})`,
     row.balances ? s(kill.balancedMs) : `no balancing (${kill.counts.join(' ')})`,
-    row.balances ? `${kill.transfers} / ${kill.surplus}, ${kill.reshuffled} others` : '0',
-    row.balances ? `${s(join.balancedMs)}, ${movesCell(join)}` : `none (${join.counts.join(' ')})`,
-    owners === 0
+    row.balances ? `${kill.transfers} / ${kill.surplus}` : '–',
+    row.balances
+      ? `${balanced(join)}; ${join.transfers} / ${join.surplus}`
+      : `none (${join.counts.join(' ')})`,
+    ownersFound(row) === 0
       ? `none (${twoOwners.answers} answers)`
-      : `${owners}, up to ${twoOwners.maxOverlapMs} ms`,
+      : `${ownersFound(row)}, up to ${twoOwners.maxOverlapMs} ms`,
     row.load.before.map((v) => v.toFixed(1)).join(' / '),
   ];
   return `| ${cells.join(' | ')} |`;
 }
 
 const HEADER = [
-  '| backend | implementation | start: all owned / each at its share | start-up transfers (counts) | kill: its shards owned again (how many) | kill: back to the share | kill: transfers / surplus, others moved | join: share, transfers / surplus | two owners | load (1/5/15 min) |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| backend | implementation | up after spawn: start; join | start: all owned / each at its share | start-up transfers (counts) | kill: its shards owned again (how many) | kill: back to the share | kill: transfers / surplus | join: at the share; transfers / surplus | two owners | load (1/5/15 min) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 
 /** The run's rows as a Markdown table (../shards.mjs prints it). */
@@ -62,24 +68,24 @@ function sorted(runs) {
 
 /** Issue 27's targets, judged on the headline runs (64 over 5): one line per target and row. */
 function targetRows(entries, names) {
-  const lines = [];
-  for (const { run, row } of entries) {
+  return entries.flatMap(({ run, row }) => {
     const ttl = run.ttlMs;
     const name = `${names[row.backend] ?? row.backend}, ${IMPLEMENTATION_NAMES[row.implementation]}`;
     const judge = (value, limit) =>
       value === null ? 'missed (never)' : value <= limit ? 'met' : `missed by ${s(value - limit)}`;
     const balance = (value, limit) =>
       row.balances ? judge(value, limit) : 'cannot (no balancing)';
-    const owners = row.twoOwners.overlaps + row.twoOwners.staleAnswers;
-    lines.push(
-      `| each owns ${row.start.fairShare} within 2 TTL of start | ${name} | ${s(row.start.balancedMs)} | ${balance(row.start.balancedMs, 2 * ttl)} |`,
-      `| the killed one's shards owned again within TTL + 1 s | ${name} | ${s(row.kill.allOwnedMs)} | ${judge(row.kill.allOwnedMs, ttl + 1_000)} |`,
-      `| back to ${row.kill.fairShare} each within 3 TTL | ${name} | ${s(row.kill.balancedMs)} | ${balance(row.kill.balancedMs, 3 * ttl)} |`,
-      `| moves per membership change ≤ the surplus (kill; join) | ${name} | ${row.kill.transfers} ≤ ${row.kill.surplus}; ${row.join.transfers} ≤ ${row.join.surplus} | ${row.balances ? (row.kill.transfers <= row.kill.surplus && row.join.transfers <= row.join.surplus ? 'met' : 'missed') : 'cannot (no balancing)'} |`,
-      `| never two owners of a shard | ${name} | ${owners} | ${owners === 0 ? 'met' : 'missed'} |`,
-    );
-  }
-  return lines;
+    const { start, kill, join } = row;
+    const started = fromUp(start, start.balancedMs);
+    const moves = kill.transfers <= kill.surplus && join.transfers <= join.surplus;
+    return [
+      `| each owns ${start.fairShare} within 2 TTL of start (all up) | ${name} | ${s(started)} | ${balance(started, 2 * ttl)} |`,
+      `| the killed one's shards owned again within TTL + 1 s | ${name} | ${s(kill.allOwnedMs)} | ${judge(kill.allOwnedMs, ttl + 1_000)} |`,
+      `| back to ${kill.fairShare} each within 3 TTL | ${name} | ${s(kill.balancedMs)} | ${balance(kill.balancedMs, 3 * ttl)} |`,
+      `| moves ≤ the surplus (kill; join) | ${name} | ${kill.transfers} / ${kill.surplus}; ${join.transfers} / ${join.surplus} | ${row.balances ? (moves ? 'met' : 'missed') : 'cannot (no balancing)'} |`,
+      `| never two owners of a shard | ${name} | ${ownersFound(row)} | ${ownersFound(row) === 0 ? 'met' : 'missed'} |`,
+    ];
+  });
 }
 
 /**
@@ -123,17 +129,19 @@ function intro(runs) {
   return (
     '`node bench/shards.mjs` (`pnpm bench` runs it as its `shards` step): a shard group over ' +
     'real `leasehold` sidecars (`shards:` in their YAML file), one backend at a time, all ' +
-    'started together; then the first SIGKILLed; then a new one joins. The etcd3 rows run ' +
-    'the `etcd3` package’s Election, one per shard, all of a replica’s in one process ' +
-    '(bench/candidates/etcd3-shards.mjs). Times are from the replicas’ own `shard-elected` / ' +
-    '`shard-deposed` log lines (one clock, the machine’s) and count from the spawn of the ' +
-    'processes (start, join: Node’s start-up included) or the SIGKILL; “back to the share” ' +
-    'is when every shard was owned and each replica at its fair share from then on. ' +
-    'Transfers are the balancer’s `shard-moved` lines; the surplus is the fewest moves that ' +
-    'balance (for the kill, once the orphans were claimed); “others moved” counts shards not ' +
-    'the killed one’s that changed owner. Two owners: overlapping ownership in the lines, or ' +
-    'an answer of GET /v1/shards/{name} (every replica polled every 50 ms) still naming an ' +
-    `older term after another's answer showed a newer one. Measured ${when}, on the shared ` +
+    'spawned together; then the one owning most SIGKILLed; then a new one joins. The etcd3 ' +
+    'rows run the `etcd3` package’s Election, one per shard, all of a replica’s in one ' +
+    'process (bench/candidates/etcd3-shards.mjs). Times are from the replicas’ own ' +
+    '`shard-elected` / `shard-deposed` log lines (one clock, the machine’s), counted from ' +
+    'the SIGKILL, or for the start and the join from when every replica was up (its ' +
+    '“listening” line; how long Node took to get there after the spawn, on this load, is ' +
+    'its own column). “Back to the share”: every shard owned and each replica at its fair ' +
+    'share from then on. Transfers are the balancer’s `shard-moved` lines; the surplus is ' +
+    'the fewest moves that balance (for the kill: the counts once the orphans were claimed, ' +
+    'with any transfer made before then undone). Two owners: overlapping ownership in the ' +
+    'lines, or an answer of GET /v1/shards/{name} (every replica polled every 50 ms) naming ' +
+    'an older term of a shard after another’s answer with a newer one had come back. ' +
+    `Measured ${when}, on the shared ` +
     '2-core machine (load in the table): single runs.'
   );
 }
