@@ -142,14 +142,14 @@ export class ShardBalancer {
   /**
    * Before the first settled member list, a candidate cannot know its share: it would count
    * itself alone and claim every free shard (then hand all but its share away). Wait, in
-   * steps of half a retry interval (the list settles between two), until it settles or the
-   * start-up bound passes.
+   * steps of one retry interval (each a read of the lock, as a follower's poll: every
+   * candidate's every shard asks, so no faster), until it settles or the start-up bound passes.
    */
   private startupWait(now: number): number {
     if (this.startupUntil === null || !this.standBack) return 0;
     if (now >= this.startupUntil) this.endStartup();
     if (this.startupUntil === null) return 0;
-    return Math.min(this.startupUntil - now, this.host.timing.retryIntervalMs / 2);
+    return Math.min(this.startupUntil - now, this.host.timing.retryIntervalMs);
   }
 
   private endStartup(): void {
