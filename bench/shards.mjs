@@ -5,7 +5,8 @@
 // (the fewest moves that balance), and checks that no shard ever had two owners. The same
 // rows for the alternative that can run it: the etcd3 package's Election, one per shard, all
 // of a replica's in one process (../candidates/etcd3-shards.mjs), placement left to who wins.
-//   node bench/shards.mjs [--backend redis,postgres,etcd,zookeeper,sqlite] [--no-etcd3]
+//   node bench/shards.mjs [--backend redis,postgres,etcd,zookeeper,sqlite]
+//        [--implementations leasehold,etcd3]
 //        [--shards 64] [--sidecars 5] [--ttl 3000] [--retry 1000] [--quick] [--json]
 //        [--out FILE]
 // Saves its rows into bench/results/shards.json (or --out FILE), replacing the rows it
@@ -26,7 +27,7 @@ import { mergeShardRuns, shardTable } from './lib/shards-report.mjs';
 const { values } = parseArgs({
   options: {
     backend: { type: 'string', default: 'redis,postgres,etcd,zookeeper,sqlite' },
-    'no-etcd3': { type: 'boolean', default: false },
+    implementations: { type: 'string', default: 'leasehold,etcd3' },
     shards: { type: 'string' },
     sidecars: { type: 'string' },
     ttl: { type: 'string', default: '3000' },
@@ -72,8 +73,10 @@ const date = new Date().toISOString();
 const rows = [];
 try {
   for (const backend of values.backend.split(',').filter(Boolean)) {
-    const implementations = ['leasehold'];
-    if (backend === 'etcd' && !values['no-etcd3']) implementations.push('etcd3');
+    // The etcd3 package runs on etcd only.
+    const implementations = values.implementations
+      .split(',')
+      .filter((name) => name === 'leasehold' || (name === 'etcd3' && backend === 'etcd'));
     for (const implementation of implementations) {
       rows.push(
         await measure(backend, implementation).catch((error) => ({

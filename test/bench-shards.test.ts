@@ -118,7 +118,17 @@ describe('bench/shards.mjs --quick', () => {
       const stdout = await new Promise<string>((resolve, reject) =>
         execFile(
           process.execPath,
-          [SCRIPT, '--quick', '--backend', 'redis', '--no-etcd3', '--json', '--out', out],
+          [
+            SCRIPT,
+            '--quick',
+            '--backend',
+            'redis',
+            '--implementations',
+            'leasehold',
+            '--json',
+            '--out',
+            out,
+          ],
           { env: { ...process.env, LHTEST_MARK: marker }, timeout: 170_000 },
           (error, text) => (error ? reject(error) : resolve(text)),
         ),

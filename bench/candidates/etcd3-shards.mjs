@@ -39,15 +39,21 @@ function campaign(shard) {
   const election = namespace.election(`${values.group}-${shard}`, ttlS);
   const running = election.campaign(values.id);
   campaigns.set(shard, running);
+  // Events of a campaign given up after an error mean nothing any more.
+  const current = () => campaigns.get(shard) === running;
   running.on('elected', () => {
+    if (!current()) return;
     // keyRevision is the Campaign's own field (not in its typings): its key's create revision.
     const term = Number(running.keyRevision);
     owned.set(shard, term);
     log({ event: 'shard-elected', shard, term });
   });
   running.on('error', () => {
+    if (!current()) return;
     const term = owned.get(shard);
     if (owned.delete(shard)) log({ event: 'shard-deposed', shard, term, reason: 'error' });
+    // Its lease revoked, if etcd still answers: no second key of this replica in the queue.
+    running.resign().catch(() => {});
     setTimeout(() => campaign(shard), retryMs);
   });
 }
