@@ -185,6 +185,42 @@ export const explanations = {
       'takeovers do not yet). “Two leaders” was 0 on every row: the ledger checked ' +
       '1,000-104,501 leader answers a run.',
   ],
+  /** Under the shards tables (lib/shards-report.mjs): what the runs and their lines showed. */
+  shards: [
+    '- **Start-up transfers, before and after the start-up settle** (core’s balancer waits ' +
+      'for its first settled member list before claiming: docs/shards.md). Before it, the ' +
+      'first sidecar up saw itself alone, claimed all 64 and handed the rest away: 51 ' +
+      'transfers on Redis (07:25 and 07:26 UTC, load 6.8 and 8.8), and in an A/B of the ' +
+      'built balancer at 07:56–08:02 UTC (load 5-12), old against new, etcd 50 and 46 ' +
+      'against 5 and 16, ZooKeeper 20 and 38 against 4 and 7. At their share, from all ' +
+      'up: etcd old 54.9 and 12.3 s against 4.7 and 27.3 s new, ZooKeeper 3.6 and 5.9 s ' +
+      'against 4.7 and 4.5 s. What remains: a sidecar whose member lists do not settle ' +
+      'within the bound (two renew intervals and a handoff: member calls timing out at 1 s ' +
+      'under this load) claims by the latest list, which may show it alone: the ZooKeeper ' +
+      'row’s 37 transfers are one sidecar claiming 49 shards at 9 s, 5 s after it was up.',
+    '- **etcd at TTL 3 s does not hold 64 shards over 5 sidecars on this machine.** The ' +
+      'etcd rows’ lines show leases expiring in the sidecars (`lease-expired`, 297 claims ' +
+      'for 64 shards at the start) while member calls and renewals time out at 1 s ' +
+      '(TTL / 3): 320 electors, 256 of them followers each polling once a second (the ' +
+      'follower cost the many-elections notes measured), on an etcd other benchmarks share. ' +
+      'The balance then lags the churn; it is the store keeping up, not the balancer: on ' +
+      'Redis, PostgreSQL and SQLite, with the same sidecars, every target ' +
+      'was met. A longer TTL, or followers woken by the watch instead of polling, is the ' +
+      'next step (not measured here).',
+    '- **The etcd3 Election per shard** elects whichever replica’s campaign lands first: ' +
+      'all 64 shards on one replica (the rows’ counts), nothing ever moves to a newcomer ' +
+      'or to balance a death, so every balance target is “cannot”. After its SIGKILL the ' +
+      'other replicas’ campaigns took the shards over slowly (12 of 64 owned 30 s later in ' +
+      'the saved run, none of 63 in two earlier ones at load 6-12): each of 64 campaigns ' +
+      'per replica has a lease and keep-alive of its own (320 leases), and campaigns ' +
+      'erred out as keep-alives failed. In a run at 08:02 UTC its lines showed two owners ' +
+      'of 4 shards for up to 752 ms: a replica learns its lease is gone only when its ' +
+      'keep-alive fails, and says it leads until then (the saved run showed none).',
+    '- **Never two owners** held on every leasehold row: no overlap in the sidecars’ ' +
+      '`shard-elected` / `shard-deposed` lines (a transfer’s donor says `deposed` before ' +
+      'the hand-over), and no answer of `GET /v1/shards/{name}` naming a term older than ' +
+      'one another answer had already shown, over ~2,000 answers a row.',
+  ],
   notes: [
     '- **Quiet and loaded.** bench/results/ keeps, besides the last full run, a `--quick` run ' +
       'at a quiet moment of the same day (quick-2026-11-29-quiet.json, load average 0.4): ' +
