@@ -35,6 +35,7 @@ import { crashTakeover, crowdHandoff, freezeTakeover, gracefulHandoff } from './
 import { cleanSharedStores } from './lib/cleanup.mjs';
 import { storePathCut } from './lib/netcut.mjs';
 import { Pool } from './lib/pool.mjs';
+import { benchStores } from './lib/stores.mjs';
 import { coldStart, nodeStart, runScript } from './lib/sidecar.mjs';
 import { rollingUpdate, transferHandoff, unhealthyLeader } from './lib/steering.mjs';
 import { writeReport } from './report.mjs';
@@ -70,13 +71,8 @@ const skip = new Set([
 const backends = values.backends.split(',').filter(Boolean);
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'lhpf-bench-'));
-const STORES = {
-  redis: 'redis://127.0.0.1:6379',
-  postgres: 'postgres://postgres@127.0.0.1:5432/test',
-  etcd: 'etcd://127.0.0.1:2379',
-  zk: 'zk://127.0.0.1:2181',
-  sqlite: `sqlite://${join(sqliteDir, 'bench.db')}`,
-};
+const { zookeeper, ...stores } = benchStores(sqliteDir);
+const STORES = { ...stores, zk: zookeeper };
 /** What a user of each store would pick instead of leasehold. */
 const ALTERNATIVES = {
   redis: ['redlock'],

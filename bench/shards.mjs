@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanSharedStores } from './lib/cleanup.mjs';
 import { fairShare } from './lib/shard-checks.mjs';
+import { benchStores } from './lib/stores.mjs';
 import { killEveryReplica, SHARDS_NAMESPACE, ShardReplicas } from './lib/shard-replicas.mjs';
 import { summarise } from './lib/shard-summary.mjs';
 import { mergeShardRuns, shardTable } from './lib/shards-report.mjs';
@@ -49,14 +50,7 @@ const out =
   values.out ?? (quick ? null : new URL('./results/shards.json', import.meta.url).pathname);
 
 const dir = mkdtempSync(join(tmpdir(), 'lhpf-bench-shards-'));
-const STORES = {
-  redis: 'redis://127.0.0.1:6379',
-  postgres: 'postgres://postgres@127.0.0.1:5432/test',
-  etcd: 'etcd://127.0.0.1:2379',
-  zookeeper: 'zk://127.0.0.1:2181',
-  // In a directory of its own, mode 700: the adapter refuses a file others could write.
-  sqlite: `sqlite://${join(dir, 'shards.db')}`,
-};
+const STORES = benchStores(dir, 'shards.db');
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const say = (line) => process.stderr.write(`shards: ${line}\n`);
 
