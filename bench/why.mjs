@@ -214,9 +214,11 @@ export const explanations = {
       'replica holding them, the other replicas’ waiting campaigns took few over within ' +
       'the 30 s the phase waits: 6 of 64 in the saved run, 1 of 4 and 1 of 16 in runs with ' +
       'fewer shards (08:20 UTC, load 1-6), with no campaign error; the one-election etcd3 ' +
-      'candidate of the failover rows takes over within a TTL. Not established whether ' +
-      'this is etcd3 1.1.2 with several campaigns waiting on one client’s watch stream or ' +
-      'this harness (bench/candidates/etcd3-shards.mjs): read that column as unexplained. ' +
+      'candidate of the failover rows takes over within a TTL. With a client of its own ' +
+      'per shard (an experiment, 4 over 3 at 08:24 UTC, load 0.3) all 4 were owned again ' +
+      '3.05 s after the kill: campaigns sharing one etcd3 client (one watch stream) miss ' +
+      'the deletion they wait for, in etcd3 1.1.2 as this harness uses it ' +
+      '(bench/candidates/etcd3-shards.mjs); not traced further. ' +
       'In a run at 08:02 UTC (load 11) its lines showed two owners of 4 shards for up to ' +
       '752 ms: a replica learns its lease is gone only when its keep-alive fails.',
     '- **Never two owners** held on every leasehold row: no overlap in the sidecars’ ' +
