@@ -196,23 +196,21 @@ export const explanations = {
       'up: etcd old 54.9 and 12.3 s against 4.7 and 27.3 s new, ZooKeeper 3.6 and 5.9 s ' +
       'against 4.7 and 4.5 s. What remains: a sidecar whose member lists do not settle ' +
       'within the bound (two renew intervals and a handoff: member calls timing out at 1 s ' +
-      'under this load) claims by the latest list, which may show it alone: the ZooKeeper ' +
-      'row’s 37 transfers are one sidecar claiming 49 shards at 9 s, 5 s after it was up.',
+      'under load) claims by the latest list, which may show it alone: 37 transfers ' +
+      'in a ZooKeeper run at 08:05 UTC (load 11), one sidecar claiming 49 shards 5 s ' +
+      'after it was up.',
     '- **etcd and ZooKeeper: the misses are the stores’ own pace at TTL 3 s.** In the ' +
-      'saved run etcd’s start reached the share 8.9 s after all were up (13 transfers), and ' +
-      'the killed one’s shards were owned again after 4.7 s (ZooKeeper 4.2 s): a SIGKILLed ' +
-      'lease on etcd goes when etcd’s lease checker sees it (every 500 ms, whole-second ' +
-      'TTLs), a ZooKeeper session on its tick after the timeout, then one retry interval ' +
-      'before a follower looks. In two earlier runs at load 10-13 etcd did not keep the ' +
-      'leases at all (`lease-expired` in the lines, 297 claims for 64 shards, member calls ' +
-      'and renewals timing out at 1 s = TTL / 3): 320 electors, 256 of them followers ' +
-      'polling once a second (the follower cost the many-elections notes measured), on an ' +
-      'etcd other benchmarks share.',
+      'saved run (load 1-5) etcd’s start reached the share 6.5 s after all were up (12 ' +
+      'transfers), and ZooKeeper’s killed shards were owned again after 4.1 s: a ' +
+      'ZooKeeper session ends on its tick after the timeout, then a follower looks within ' +
+      'a retry interval. In two runs at load 10-13 (before etcd followers waited on the ' +
+      'watch) etcd did not keep the leases at all (`lease-expired` in the lines, 297 ' +
+      'claims for 64 shards, member calls and renewals timing out at 1 s = TTL / 3).',
     '- **The etcd3 Election per shard** elects whichever replica’s campaign lands first: ' +
       'all 64 shards on one replica (the counts), and nothing ever moves to a newcomer or ' +
       'to balance a death, so every balance target is “cannot”. After the SIGKILL of the ' +
       'replica holding them, the other replicas’ waiting campaigns took few over within ' +
-      'the 30 s the phase waits: 6 of 64 in the saved run, 1 of 4 and 1 of 16 in runs with ' +
+      'the 30 s the phase waits: none of 64 in the saved run, 1 of 4 and 1 of 16 in runs with ' +
       'fewer shards (08:20 UTC, load 1-6), with no campaign error; the one-election etcd3 ' +
       'candidate of the failover rows takes over within a TTL. With a client of its own ' +
       'per shard (an experiment, 4 over 3 at 08:24 UTC, load 0.3) all 4 were owned again ' +
