@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { manyElectionsSection } from './lib/many-elections-report.mjs';
 import { manySidecarsSection } from './lib/many-sidecars-report.mjs';
+import { shardsSection } from './lib/shards-report.mjs';
 import { steeringSection } from './lib/steering-report.mjs';
 import { explanations } from './why.mjs';
 
@@ -305,6 +306,12 @@ export function renderMarkdown(results) {
     ...manySidecarsSection(savedJson('many-sidecars.json'), {
       names: { ...BACKEND_NAMES, zookeeper: BACKEND_NAMES.zk },
       notes: explanations.manySidecars,
+    }),
+  );
+  push(
+    ...shardsSection(savedJson('shards.json'), {
+      names: { ...BACKEND_NAMES, zookeeper: BACKEND_NAMES.zk },
+      notes: explanations.shards,
     }),
   );
   push('## Notes', '', ...explanations.notes, '');

@@ -3,17 +3,21 @@
 // transfer against a graceful handoff, a rolling update of five, an unhealthy leader) on
 // the backends that can transfer; then the sidecar's cold start, idle footprint and
 // /v1/leader throughput; then many elections in one process (./many-elections.mjs, per lease
-// and batched, --elections of them, 100 by default: 1,000 takes minutes per backend).
+// and batched, --elections of them, 100 by default: 1,000 takes minutes per backend); then
+// 64 shards over 5 sidecars, one killed, one joining, and the etcd3 Election per shard beside
+// them (./shards.mjs).
 // Writes bench/results/latest.json and regenerates bench/RESULTS.md and bench/failover.svg
 // (./report.mjs); the many step writes bench/results/many-elections.json, which keeps the
 // rows of other election counts (a standalone 1,000-election run); the sidecars step
 // (./many-sidecars.mjs: three real sidecars in --elections elections, idle cost and the
-// leader's SIGKILL) writes bench/results/many-sidecars.json likewise. `--quick` writes
-// bench/results/quick.json and prints the report instead, and skips both (their rows
-// would replace the saved ones of the same count).
+// leader's SIGKILL) writes bench/results/many-sidecars.json likewise, the shards step
+// bench/results/shards.json. `--quick` writes bench/results/quick.json and prints the report
+// instead, skips the many and sidecars steps (their rows would replace the saved ones of the
+// same count) and runs the shards step's quick mode (12 shards over 3 sidecars, not saved).
 //
 //   pnpm bench [--quick] [--backends redis,postgres,etcd,zk,sqlite] [--budget MINUTES]
-//              [--skip failover,cut,crowd,steering,cold,idle,http,many,sidecars] [--update]
+//              [--skip failover,cut,crowd,steering,cold,idle,http,many,sidecars,shards]
+//              [--update]
 //              [--elections 100]
 //
 // --update keeps the saved run's other results and replaces only what this run measures
@@ -31,6 +35,7 @@ import { crashTakeover, crowdHandoff, freezeTakeover, gracefulHandoff } from './
 import { cleanSharedStores } from './lib/cleanup.mjs';
 import { storePathCut } from './lib/netcut.mjs';
 import { Pool } from './lib/pool.mjs';
+import { benchStores } from './lib/stores.mjs';
 import { coldStart, nodeStart, runScript } from './lib/sidecar.mjs';
 import { rollingUpdate, transferHandoff, unhealthyLeader } from './lib/steering.mjs';
 import { writeReport } from './report.mjs';
@@ -66,13 +71,8 @@ const skip = new Set([
 const backends = values.backends.split(',').filter(Boolean);
 
 const sqliteDir = mkdtempSync(join(tmpdir(), 'lhpf-bench-'));
-const STORES = {
-  redis: 'redis://127.0.0.1:6379',
-  postgres: 'postgres://postgres@127.0.0.1:5432/test',
-  etcd: 'etcd://127.0.0.1:2379',
-  zk: 'zk://127.0.0.1:2181',
-  sqlite: `sqlite://${join(sqliteDir, 'bench.db')}`,
-};
+const { zookeeper, ...stores } = benchStores(sqliteDir);
+const STORES = { ...stores, zk: zookeeper };
 /** What a user of each store would pick instead of leasehold. */
 const ALTERNATIVES = {
   redis: ['redlock'],
@@ -107,9 +107,10 @@ const fresh = {
 const results = values.update ? JSON.parse(readFileSync(outFile, 'utf8')) : fresh;
 if (values.update) {
   const { date, commit, loadAverageAtStart } = fresh.environment;
-  const what = ['failover', 'cut', 'crowd', 'steering', 'cold', 'idle', 'http', 'many'].filter(
-    (s) => !skip.has(s),
-  );
+  const what = [
+    ...['failover', 'cut', 'crowd', 'steering', 'cold', 'idle', 'http'],
+    ...['many', 'sidecars', 'shards'],
+  ].filter((s) => !skip.has(s));
   (results.updates ??= []).push({ date, commit, loadAverageAtStart, what, backends });
 }
 const save = () => writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
@@ -214,6 +215,12 @@ try {
       return manySidecars();
     });
   }
+  if (!skip.has('shards')) {
+    await step('shards', () => {
+      log(`shards over sidecars${quick ? ' (quick)' : ''} on ${backends}`);
+      return shards();
+    });
+  }
 } finally {
   rmSync(sqliteDir, { recursive: true, force: true });
   await cleanSharedStores(STORES);
@@ -255,6 +262,22 @@ async function manySidecars() {
     values.elections,
   ]);
   for (const { backend, error } of run.failed) log(`sidecars: ${backend}: ${error}`);
+  return undefined;
+}
+
+/**
+ * ./shards.mjs on these backends (and the etcd3 Election per shard on etcd); it saves its rows
+ * in results/shards.json (not with --quick), which report.mjs renders: nothing to save here.
+ */
+async function shards() {
+  const names = backends.map((backend) => (backend === 'zk' ? 'zookeeper' : backend));
+  const run = await runScript('shards.mjs', [
+    ...['--backend', names.join(',')],
+    ...(quick ? ['--quick'] : []),
+  ]);
+  for (const { backend, implementation, error } of run.failed) {
+    log(`shards: ${backend} ${implementation}: ${error}`);
+  }
   return undefined;
 }
 

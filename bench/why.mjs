@@ -185,6 +185,45 @@ export const explanations = {
       'takeovers do not yet). “Two leaders” was 0 on every row: the ledger checked ' +
       '1,000-104,501 leader answers a run.',
   ],
+  /** Under the shards tables (lib/shards-report.mjs): what the runs and their lines showed. */
+  shards: [
+    '- **Start-up transfers, before and after the start-up settle** (core’s balancer waits ' +
+      'for its first settled member list before claiming: docs/shards.md). Before it, the ' +
+      'first sidecar up saw itself alone, claimed all 64 and handed the rest away: 51 ' +
+      'transfers on Redis (07:25 and 07:26 UTC, load 6.8 and 8.8), and in an A/B of the ' +
+      'built balancer at 07:56–08:02 UTC (load 5-12), old against new, etcd 50 and 46 ' +
+      'against 5 and 16, ZooKeeper 20 and 38 against 4 and 7. At their share, from all ' +
+      'up: etcd old 54.9 and 12.3 s against 4.7 and 27.3 s new, ZooKeeper 3.6 and 5.9 s ' +
+      'against 4.7 and 4.5 s. What remains: a sidecar whose member lists do not settle ' +
+      'within the bound (two renew intervals and a handoff: member calls timing out at 1 s ' +
+      'under load) claims by the latest list, which may show it alone: 37 transfers ' +
+      'in a ZooKeeper run at 08:05 UTC (load 11), one sidecar claiming 49 shards 5 s ' +
+      'after it was up.',
+    '- **etcd and ZooKeeper: the misses are the stores’ own pace at TTL 3 s.** In the ' +
+      'saved run (load 1-5) etcd’s start reached the share 6.5 s after all were up (12 ' +
+      'transfers), and ZooKeeper’s killed shards were owned again after 4.1 s: a ' +
+      'ZooKeeper session ends on its tick after the timeout, then a follower looks within ' +
+      'a retry interval. In two runs at load 10-13 (before etcd followers waited on the ' +
+      'watch) etcd did not keep the leases at all (`lease-expired` in the lines, 297 ' +
+      'claims for 64 shards, member calls and renewals timing out at 1 s = TTL / 3).',
+    '- **The etcd3 Election per shard** elects whichever replica’s campaign lands first: ' +
+      'all 64 shards on one replica (the counts), and nothing ever moves to a newcomer or ' +
+      'to balance a death, so every balance target is “cannot”. After the SIGKILL of the ' +
+      'replica holding them, the other replicas’ waiting campaigns took few over within ' +
+      'the 30 s the phase waits: none of 64 in the saved run, 1 of 4 and 1 of 16 in runs with ' +
+      'fewer shards (08:20 UTC, load 1-6), with no campaign error; the one-election etcd3 ' +
+      'candidate of the failover rows takes over within a TTL. With a client of its own ' +
+      'per shard (an experiment, 4 over 3 at 08:24 UTC, load 0.3) all 4 were owned again ' +
+      '3.05 s after the kill: campaigns sharing one etcd3 client (one watch stream) miss ' +
+      'the deletion they wait for, in etcd3 1.1.2 as this harness uses it ' +
+      '(bench/candidates/etcd3-shards.mjs); not traced further. ' +
+      'In a run at 08:02 UTC (load 11) its lines showed two owners of 4 shards for up to ' +
+      '752 ms: a replica learns its lease is gone only when its keep-alive fails.',
+    '- **Never two owners** held on every leasehold row: no overlap in the sidecars’ ' +
+      '`shard-elected` / `shard-deposed` lines (a transfer’s donor says `deposed` before ' +
+      'the hand-over), and no answer of `GET /v1/shards/{name}` naming a term older than ' +
+      'one another answer had already shown, over ~2,000 answers a row.',
+  ],
   notes: [
     '- **Quiet and loaded.** bench/results/ keeps, besides the last full run, a `--quick` run ' +
       'at a quiet moment of the same day (quick-2026-11-29-quiet.json, load average 0.4): ' +

@@ -22,7 +22,10 @@ export interface ShardBalanceOptions {
   readonly maxTransfers?: number;
   /**
    * Whether a candidate at or above its share waits before claiming a free shard, so that
-   * candidates below their share get it first. Default true.
+   * candidates below their share get it first. Default true. With it, free shards also wait
+   * at start-up for the first settled member list (at most `settleObservations` renew
+   * intervals and one handoff), so candidates started together claim by their share instead
+   * of the first one claiming every shard and handing the rest away.
    */
   readonly standBack?: boolean;
 }
@@ -63,6 +66,10 @@ export class ShardBalancer {
   /** Shards this candidate is handing over, and to whom. */
   readonly moving = new Map<number, string>();
   private running = true;
+  /** Until when free shards wait for the first settled member list (set by `start`). */
+  private startupUntil: number | null = null;
+  /** When that wait ended: from then on, how long a shard has been free counts. */
+  private startupEndedAt = -Infinity;
 
   constructor(
     private readonly host: BalancerHost,
@@ -78,6 +85,17 @@ export class ShardBalancer {
     return this.settled;
   }
 
+  /**
+   * The group starts: until membership first settles, free shards wait (`startupWait`), at
+   * most `settleObservations` renew intervals and one handoff (a list that never comes, on a
+   * store in trouble, delays the first claims no longer than that).
+   */
+  start(): void {
+    const { timing } = this.host;
+    this.startupUntil =
+      this.host.clock.now() + this.settleObservations * timing.renewIntervalMs + handoffMs(timing);
+  }
+
   /** One member list (a heartbeat's worth): settle it, then balance. */
   observe(members: readonly MemberInfo[]): void {
     const self = this.host.self();
@@ -89,7 +107,10 @@ export class ShardBalancer {
     this.live = new Set(all.map((member) => member.id));
     this.streak = sameIds(eligible, this.latest) ? this.streak + 1 : 1;
     this.latest = eligible;
-    if (this.streak >= this.settleObservations) this.settled = eligible;
+    if (this.streak >= this.settleObservations) {
+      if (this.settled === null) this.endStartup();
+      this.settled = eligible;
+    }
     this.rebalance();
   }
 
@@ -101,6 +122,10 @@ export class ShardBalancer {
    */
   freeLockDelay(shard: number, freeForMs: number): number {
     const now = this.host.clock.now();
+    const startup = this.startupWait(now);
+    if (startup > 0) return startup;
+    // A shard seen free during the start-up wait counts as free from its end, not before.
+    const freeFor = Math.min(freeForMs, now - this.startupEndedAt);
     const window = storeCallTimeoutMs(this.host.timing);
     for (const [s, at] of this.grants)
       if (now - at > window || this.host.holds(s)) this.grants.delete(s);
@@ -109,9 +134,28 @@ export class ShardBalancer {
     const step = this.host.timing.retryIntervalMs / 2;
     const wait =
       !this.standBack || excess <= 0 ? 0 : Math.min(handoffMs(this.host.timing), excess * step);
-    if (wait - freeForMs > 0) return wait - freeForMs;
+    if (wait - freeFor > 0) return wait - freeFor;
     this.grants.set(shard, now);
     return 0;
+  }
+
+  /**
+   * Before the first settled member list, a candidate cannot know its share: it would count
+   * itself alone and claim every free shard (then hand all but its share away). Wait, in
+   * steps of one retry interval (each a read of the lock, as a follower's poll: every
+   * candidate's every shard asks, so no faster), until it settles or the start-up bound passes.
+   */
+  private startupWait(now: number): number {
+    if (this.startupUntil === null || !this.standBack) return 0;
+    if (now >= this.startupUntil) this.endStartup();
+    if (this.startupUntil === null) return 0;
+    return Math.min(this.startupUntil - now, this.host.timing.retryIntervalMs);
+  }
+
+  private endStartup(): void {
+    if (this.startupUntil === null) return;
+    this.startupUntil = null;
+    this.startupEndedAt = this.host.clock.now();
   }
 
   /** A shard's leader changed: a claim this candidate was let make is over. */
@@ -153,15 +197,17 @@ export class ShardBalancer {
     }
   }
 
-  /** Who leads what among live members; null while a shard is free in this view. */
+  /**
+   * Who leads what among live members; null while a shard is free in this view, or led by a
+   * member no longer listed (a dead one's, about to be claimed: moving before the claims
+   * land plans on counts they change, and moves more than the surplus).
+   */
   private view(eligible: readonly string[]): ShardView | null {
     const owners = new Map<string, number>();
     for (let shard = 0; shard < this.host.count; shard++) {
       const owner = this.moving.get(shard) ?? this.host.leaderOf(shard);
-      if (owner === null) return null;
-      if (this.live.has(owner) || owner === this.host.id) {
-        owners.set(owner, (owners.get(owner) ?? 0) + 1);
-      }
+      if (owner === null || (!this.live.has(owner) && owner !== this.host.id)) return null;
+      owners.set(owner, (owners.get(owner) ?? 0) + 1);
     }
     return { count: this.host.count, eligible, owners };
   }

@@ -112,6 +112,7 @@ export class ShardGroup extends EventEmitter<ShardGroupEvents> {
       throw new ElectorStateError(`shard group "${this.name}" was already started`);
     }
     this.lifecycle = 'running';
+    this.balancer.start();
     for (const elector of this.electors) elector.start();
     this.scheduleObservation(0);
   }

@@ -186,6 +186,14 @@ describe('ShardGroup', () => {
     expect(shards.balanced()).toBe(true);
   });
 
+  it('candidates started together claim by their share: few start-up transfers', async () => {
+    await balancedFive();
+    // Before the start-up settle the first candidate claimed all 64 before it listed the
+    // others, then handed 51 away.
+    console.info(`shards: ${shards.moves()} start-up transfers, 5 started together`);
+    expect(shards.moves()).toBeLessThanOrEqual(8);
+  });
+
   it('after a candidate dies: its shards owned again within TTL + 2 handoffs, 16 each within 3 TTL, by at most the surplus in moves', async () => {
     const replicas = await balancedFive();
     await shards.advance(1_700);
