@@ -167,16 +167,13 @@ describe('the watchdog', () => {
     ]);
   });
 
-  it('reports how late its signals went out when it was held back past their time', async () => {
+  it('reports how late its signals went out, as when the host held it back past their time', async () => {
     const watchdog = startWatchdog(true, later());
     await groupStarted(watchdog);
-    const termAt = watchdogClockMs() + 100;
-    const killAt = termAt + 100;
-    watchdog.send({ termAt, killAt });
-    // A host that stalls the watchdog alone: it wakes 600 ms after both times.
-    process.kill(watchdog.child.pid ?? 0, 'SIGSTOP');
-    await until('the kill time 600 ms past', 5_000, () => watchdogClockMs() >= killAt + 600);
-    process.kill(watchdog.child.pid ?? 0, 'SIGCONT');
+    // A plan whose times passed 700 and 600 ms ago: what a watchdog finds when the host let
+    // it run again only then.
+    const now = watchdogClockMs();
+    watchdog.send({ termAt: now - 700, killAt: now - 600 });
     expect(await watchdog.exited).toBe(0);
     const signalled = watchdog.reports.filter(
       (r): r is Extract<WatchdogReport, { event: 'signalled' }> => r.event === 'signalled',
@@ -185,7 +182,7 @@ describe('the watchdog', () => {
     const [term, kill] = signalled.map((r) => r.lateMs);
     expect(term).toBeGreaterThanOrEqual(700 - 20); // the clock counts in 10 ms steps
     expect(kill).toBeGreaterThanOrEqual(600 - 20);
-    expect(kill).toBeLessThan(5_000);
+    expect(kill).toBeLessThan(10_000);
   });
 
   it('keeps the command running while newer plans push the deadline later', async () => {
