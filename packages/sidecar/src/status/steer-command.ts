@@ -85,16 +85,21 @@ export async function steer(
       signal: AbortSignal.timeout(ASK_TIMEOUT_MS),
     });
   } catch (error) {
-    throw new StartupFailure(
-      `no answer from the sidecar at ${url.origin} (${(error as Error).message}); is it running there?`,
-      EXIT_ENVIRONMENT,
-    );
+    throw noAnswer(url, error);
   }
   const answer = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (response.ok) return { exitCode: 0, line: doneLine(action, answer) };
   const code = typeof answer.code === 'string' ? answer.code : `HTTP ${response.status}`;
   const message = typeof answer.message === 'string' ? answer.message : response.statusText;
   return { exitCode: 1, line: `${message} (${code})` };
+}
+
+/** The sidecar could not be asked at all (nothing listens there, or it did not answer). */
+function noAnswer(url: URL, error: unknown): StartupFailure {
+  return new StartupFailure(
+    `no answer from the sidecar at ${url.origin} (${(error as Error).message}); is it running there?`,
+    EXIT_ENVIRONMENT,
+  );
 }
 
 function doneLine(action: SteerAction, answer: Record<string, unknown>): string {
@@ -145,10 +150,7 @@ async function electionNames(url: URL): Promise<string[]> {
     });
     answer = (await response.json()) as typeof answer;
   } catch (error) {
-    throw new StartupFailure(
-      `no answer from the sidecar at ${url.origin} (${(error as Error).message}); is it running there?`,
-      EXIT_ENVIRONMENT,
-    );
+    throw noAnswer(url, error);
   }
   return (answer.elections ?? []).flatMap((e) => (typeof e.name === 'string' ? [e.name] : []));
 }
