@@ -156,14 +156,16 @@ async function runPair(
     const number = rounds.length + inconclusive.length + 1;
     const result = await runRound(plan, lab, pool, scenario, backend, number);
     const stall = host.between(roundStart, now());
-    if (result.verdict.violations.length > 0 && stalled(stall)) {
-      if (inconclusive.length < MAX_STALLED_ROUNDS) {
-        inconclusive.push({ ...result, stall });
-        progress(
-          `${describeRound(scenario, backend, result)}; INCONCLUSIVE, ${describeStall(stall)}: running it again`,
-        );
-        continue;
-      }
+    const setAside =
+      result.verdict.violations.length > 0 &&
+      stalled(stall) &&
+      inconclusive.length < MAX_STALLED_ROUNDS;
+    if (setAside) {
+      inconclusive.push({ ...result, stall });
+      progress(
+        `${describeRound(scenario, backend, result)}; INCONCLUSIVE, ${describeStall(stall)}: running it again`,
+      );
+      continue;
     }
     rounds.push(result);
     progress(describeRound(scenario, backend, result));
