@@ -10,7 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stopProcess } from './lib/sidecar.mjs';
-import { SIDECAR_BIN as bin } from '@leasehold/testkit';
+import { SIDECAR_BIN as bin, pause } from '@leasehold/testkit';
 
 const { values } = parseArgs({
   options: {
@@ -85,7 +85,7 @@ const settling = [];
 const settleUntil = performance.now() + Number(values.settle) * 1_000;
 while (performance.now() < settleUntil) {
   settling.push(rssMb().toFixed(0));
-  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  await pause(10_000);
 }
 const startTicks = cpuTicks();
 const startedAt = performance.now();
@@ -94,7 +94,7 @@ const pssSamples = [];
 while (performance.now() - startedAt < seconds * 1_000) {
   samples.push(rssMb());
   pssSamples.push(pssMb());
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await pause(1_000);
 }
 const maxRss = Math.max(...samples);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

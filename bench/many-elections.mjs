@@ -19,6 +19,8 @@ import { parseArgs } from 'node:util';
 import { createStore } from '@leasehold/adapters';
 import { Elector, SharedHeartbeat } from '@leasehold/core';
 import { Redis } from 'ioredis';
+import { pause, until } from '@leasehold/testkit';
+import { loadAverage } from './lib/machine.mjs';
 import { mergeManyElections } from './lib/many-elections-report.mjs';
 
 const STORES = {
@@ -118,18 +120,26 @@ async function measure(backend, mode) {
   for (let wave = 0; wave < count; wave += WAVE) {
     const starting = electors.slice(wave, wave + WAVE);
     for (const elector of starting) elector.start();
-    await waitFor(() => starting.every((e) => e.isLeader()), 2 * ttlMs + 10_000);
+    await waitFor(
+      'the starting electors lead',
+      () => starting.every((e) => e.isLeader()),
+      2 * ttlMs + 10_000,
+    );
   }
-  const allLed = await waitFor(() => electors.every((e) => e.isLeader()), 2 * ttlMs + 10_000);
+  const allLed = await waitFor(
+    'every election led',
+    () => electors.every((e) => e.isLeader()),
+    2 * ttlMs + 10_000,
+  );
   const ledAfterMs = Math.round(performance.now() - startedAt);
   // Past the first renewals (which align to the heartbeat's ticks), then the window.
-  await sleep(2 * renewIntervalMs);
+  await pause(2 * renewIntervalMs);
   const server = await serverCount(backend);
   store.counts.clear();
   store.failures.clear();
   const cpu = process.cpuUsage();
   const windowStart = performance.now();
-  await sleep(Number(values.seconds) * 1_000);
+  await pause(Number(values.seconds) * 1_000);
   const windowMs = performance.now() - windowStart;
   const used = process.cpuUsage(cpu);
   const counts = Object.fromEntries(store.counts);
@@ -165,7 +175,7 @@ async function measure(backend, mode) {
     cpuPercentOfCore: Number((((used.user + used.system) / 1_000 / windowMs) * 100).toFixed(1)),
     failedCallsInWindow: failedCalls,
     rssMb: Math.round(rssMb),
-    load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
+    load: loadAverage(),
     ...(allLed ? {} : { note: 'never all led' }),
   };
 }
@@ -216,17 +226,12 @@ async function serverCount(backend) {
   }
 }
 
-async function waitFor(predicate, withinMs) {
-  const deadline = performance.now() + withinMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) return false;
-    await sleep(100);
-  }
-  return true;
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Whether `predicate` holds within `withinMs` (polled every 100 ms); false, not a throw, if not. */
+function waitFor(what, predicate, withinMs) {
+  return until(what, withinMs, predicate, 100).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** With --json on stderr: stdout's last line is then the run (lib/sidecar.mjs's runScript). */

@@ -16,10 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { SIDECAR_BIN } from '@leasehold/testkit';
+import { SIDECAR_BIN, pause, until } from '@leasehold/testkit';
 import { mergeManySidecars } from './lib/many-sidecars-report.mjs';
 import { stopProcess } from './lib/sidecar.mjs';
 import { LeaderLedger } from './lib/leader-ledger.mjs';
+import { loadAverage } from './lib/machine.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -123,7 +124,7 @@ async function ledBy(sidecar, withinMs) {
   const deadline = performance.now() + withinMs;
   let count = await leading().catch(() => 0);
   while (count < ELECTIONS && performance.now() < deadline) {
-    await sleep(500);
+    await pause(500);
     count = await leading().catch(() => count);
   }
   return { count, afterStartMs: Date.now() - sidecar.startedAt };
@@ -138,7 +139,7 @@ async function seenBy(followers, withinMs) {
   const deadline = performance.now() + withinMs;
   let counts = await seen();
   while (counts.some((n) => n < ELECTIONS) && performance.now() < deadline) {
-    await sleep(500);
+    await pause(500);
     counts = await seen().catch(() => counts);
   }
   return counts;
@@ -148,8 +149,14 @@ async function seenBy(followers, withinMs) {
 async function measureBaseline(backend, election) {
   const sidecar = await startSidecar(backend, 'one', [election]);
   try {
-    await waitUntil('the one-election sidecar leads', 2 * TTL_MS + 30_000, async () =>
-      (await electionsOf(sidecar)).every((e) => e.isLeader),
+    await until(
+      'the one-election sidecar leads',
+      2 * TTL_MS + 30_000,
+      () =>
+        electionsOf(sidecar)
+          .then((es) => es.every((e) => e.isLeader))
+          .catch(() => false),
+      500,
     );
     const { sidecars } = await measureIdle([sidecar]);
     const [one] = sidecars;
@@ -165,10 +172,10 @@ async function measureBaseline(backend, election) {
  */
 async function measureIdle(sidecars) {
   const settleMs = Math.max(2 * RENEW_INTERVAL_MS, 11_000 - (Date.now() - sidecars[0].startedAt));
-  await sleep(settleMs);
+  await pause(settleMs);
   const before = await Promise.all(sidecars.map(snapshot));
   const windowStart = performance.now();
-  await sleep(IDLE_S * 1000);
+  await pause(IDLE_S * 1000);
   const windowMs = performance.now() - windowStart;
   const after = await Promise.all(sidecars.map(snapshot));
   const intervals = windowMs / RENEW_INTERVAL_MS;
@@ -218,11 +225,11 @@ async function killLeader(sidecars, names) {
       ledAgainMs = Math.round(performance.now() - killedAt);
       break;
     }
-    await sleep(100);
+    await pause(100);
   }
   // A little longer: a second leader would show up now if the handover were unsafe.
-  const until = performance.now() + RENEW_INTERVAL_MS;
-  while (performance.now() < until) await ledger.poll(survivors, electionsOf);
+  const watchedTo = performance.now() + RENEW_INTERVAL_MS;
+  while (performance.now() < watchedTo) await ledger.poll(survivors, electionsOf);
   return {
     ledAgainAfterKillMs: ledAgainMs,
     mostLedAgain: mostLed,
@@ -289,23 +296,6 @@ async function snapshot(sidecar) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuTicks = Number(fields[11]) + Number(fields[12]);
   return { requests, cpuTicks, rssKb, series };
-}
-
-async function waitUntil(what, withinMs, predicate) {
-  const deadline = performance.now() + withinMs;
-  for (;;) {
-    if (await predicate().catch(() => false)) return;
-    if (performance.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what}`);
-    await sleep(500);
-  }
-}
-
-function loadAverage() {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function printTable(results) {

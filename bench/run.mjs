@@ -26,6 +26,7 @@
 // Needs the test stores (scripts/services.sh) and a build (the script runs `tsc -b` first).
 // The store path cut needs root, ip and nft; it is skipped, and says so, without them.
 import { createStore } from '@leasehold/adapters';
+import { pause } from '@leasehold/testkit';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
@@ -34,6 +35,7 @@ import { parseArgs } from 'node:util';
 import { crashTakeover, crowdHandoff, freezeTakeover, gracefulHandoff } from './lib/failover.mjs';
 import { cleanSharedStores } from './lib/cleanup.mjs';
 import { storePathCut } from './lib/netcut.mjs';
+import { loadAverage } from './lib/machine.mjs';
 import { Pool } from './lib/pool.mjs';
 import { benchStores } from './lib/stores.mjs';
 import { coldStart, nodeStart, runScript } from './lib/sidecar.mjs';
@@ -85,7 +87,6 @@ const ALTERNATIVES = {
 const startedAt = Date.now();
 const log = (line) =>
   process.stderr.write(`[${((Date.now() - startedAt) / 1000).toFixed(0)} s] ${line}\n`);
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const overBudget = () => Date.now() - startedAt > budgetMs;
 
 const outDir = new URL('./results/', import.meta.url).pathname;
@@ -299,7 +300,7 @@ async function failover(backend, implementation) {
   const result = {};
   try {
     for (const id of ['c1', 'c2', 'c3']) await pool.start(id);
-    await new Promise((resolve) => setTimeout(resolve, 2 * RETRY_MS));
+    await pause(2 * RETRY_MS);
     log(`${backend} ${implementation}: graceful handoff x${PLAN.handoff}`);
     result.graceful = await gracefulHandoff(pool, PLAN.handoff, TTL_MS);
     log(`${backend} ${implementation}: SIGKILL x${PLAN.kill}`);
@@ -315,7 +316,7 @@ async function failover(backend, implementation) {
     try {
       log(`${backend} ${implementation}: 50 candidates, graceful handoff x${PLAN.crowd}`);
       for (let p = 0; p < 5; p += 1) await crowd.start(`p${p}`, { count: 10 });
-      await new Promise((resolve) => setTimeout(resolve, 2 * RETRY_MS));
+      await pause(2 * RETRY_MS);
       result.crowd = await crowdHandoff(crowd, PLAN.crowd, TTL_MS);
     } finally {
       await crowd.destroy();

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanSharedStores } from './lib/cleanup.mjs';
+import { loadAverage } from './lib/machine.mjs';
 import { fairShare } from './lib/shard-checks.mjs';
 import { benchStores } from './lib/stores.mjs';
 import { killEveryReplica, SHARDS_NAMESPACE, ShardReplicas } from './lib/shard-replicas.mjs';
@@ -51,7 +52,6 @@ const out =
 
 const dir = mkdtempSync(join(tmpdir(), 'lhpf-bench-shards-'));
 const STORES = benchStores(dir, 'shards.db');
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const say = (line) => process.stderr.write(`shards: ${line}\n`);
 
 // Stopped itself (a test's timeout, Ctrl-C): no sidecar is left behind.

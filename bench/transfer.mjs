@@ -10,6 +10,7 @@
 // under a namespace of their own (lhtr<random>) and are removed afterwards.
 import { createStore } from '@leasehold/adapters';
 import { Elector } from '@leasehold/core';
+import { until } from '@leasehold/testkit';
 import { Etcd3 } from 'etcd3';
 import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
@@ -36,14 +37,6 @@ const STORES = values.stores
     };
 const IDS = ['a', 'b', 'c'];
 
-const until = async (what, ms, check) => {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-};
-
 async function measure(name, url, rounds) {
   const namespace = `lhtr${randomUUID().slice(0, 6)}`;
   const stores = await Promise.all(IDS.map(() => createStore(url, { namespace })));
@@ -56,8 +49,8 @@ async function measure(name, url, rounds) {
   const answers = [];
   try {
     const leader = () => electors.find((e) => e.isLeader());
-    await until('a leader', 15_000, () => leader() !== undefined);
-    await until('every member', 15_000, async () => (await leader().members()).length === 3);
+    await until('a leader', 15_000, () => leader() !== undefined, 5);
+    await until('every member', 15_000, async () => (await leader().members()).length === 3, 5);
     for (let round = 0; round < rounds; round += 1) {
       const from = leader();
       const target = electors[(electors.indexOf(from) + 1) % electors.length];
@@ -67,7 +60,7 @@ async function measure(name, url, rounds) {
       const outcome = await from.transfer(IDS[electors.indexOf(target)]);
       answers.push(performance.now() - startedAt);
       if (!outcome.transferred) throw new Error(`${name}: round ${round}: ${outcome.code}`);
-      await until('the successor elected', 10_000, () => electedAt > 0);
+      await until('the successor elected', 10_000, () => electedAt > 0, 5);
       leads.push(electedAt - startedAt);
     }
   } finally {

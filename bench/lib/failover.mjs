@@ -1,8 +1,7 @@
 // Failover scenarios on a pool of candidates (./pool.mjs). Each returns its samples in ms;
 // a sample is null when nobody took over within the scenario's bound.
+import { pause } from '@leasehold/testkit';
 import { now } from './pool.mjs';
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How long a scenario waits for a takeover before it records "none". */
 export const takeoverBound = (ttlMs) => 3 * ttlMs + 5_000;
@@ -23,7 +22,7 @@ async function orNull(promise) {
 async function respawn(pool, id) {
   await pool.exited(id);
   await pool.start(id);
-  await sleep(pool.options.retryMs * (1 + Math.random()));
+  await pause(pool.options.retryMs * (1 + Math.random()));
 }
 
 /** Kill (or stop) a leader's process and start its candidate again. */
@@ -95,7 +94,7 @@ export async function freezeTakeover(pool, rounds, ttlMs) {
     const elected = await next;
     samples.push(elected === null ? null : elected.at - stoppedAt);
     const resumeAt = Math.max(now(), stoppedAt + ttlMs + 500);
-    await sleep(resumeAt - now());
+    await pause(resumeAt - now());
     pool.signal(leader, 'SIGCONT');
     const resumedAt = now();
     let lastYes = null;
@@ -108,7 +107,7 @@ export async function freezeTakeover(pool, rounds, ttlMs) {
         break;
       }
       lastYes = answer.at;
-      await sleep(2);
+      await pause(2);
     }
     stale.push(staleMs);
     await restart(pool, leader);
@@ -127,7 +126,7 @@ export async function crowdHandoff(pool, rounds, ttlMs) {
   for (let round = 0; round < rounds; round += 1) {
     const leader = await pool.currentLeader(takeoverBound(ttlMs));
     // Let the line settle after the last handoff (heartbeats list the members).
-    await sleep(ttlMs / 2 + Math.random() * pool.options.retryMs);
+    await pause(ttlMs / 2 + Math.random() * pool.options.retryMs);
     const next = orNull(
       pool.waitFor((e) => e.event === 'elected' && e.id !== leader, takeoverBound(ttlMs)),
     );

@@ -2,11 +2,9 @@
 // namespace of its own (@leasehold/testkit's netlab), a private store in the lab's store host,
 // the followers in the root namespace; nftables drops every packet between the leader's
 // host and the store. Needs root, ip, nft; uses the prefix `lhpf`.
-import { createNetLab, startLabStore } from '@leasehold/testkit';
+import { createNetLab, startLabStore, pause } from '@leasehold/testkit';
 import { Pool, now } from './pool.mjs';
 import { takeoverBound } from './failover.mjs';
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A private store of `backend` in the lab's store host; resolves to its URL and a stop(). */
 async function startStore(lab, backend) {
@@ -53,7 +51,7 @@ async function cutRound(pool, host, ttlMs) {
   const leader = await pool.currentLeader(takeoverBound(ttlMs));
   await pool.start('cut-f1');
   await pool.start('cut-f2');
-  await sleep(1_500);
+  await pause(1_500);
   const next = pool
     .waitFor((e) => e.event === 'elected' && e.id !== leader, takeoverBound(ttlMs))
     .catch(() => null);
@@ -67,7 +65,7 @@ async function cutRound(pool, host, ttlMs) {
         stepDownAt = answer.at;
         return;
       }
-      await sleep(5);
+      await pause(5);
     }
   })();
   const elected = await next;

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { SIDECAR_BIN } from '@leasehold/testkit';
+import { SIDECAR_BIN, pause } from '@leasehold/testkit';
 import { stopProcess } from './sidecar.mjs';
 
 const ETCD3_REPLICA = new URL('../candidates/etcd3-shards.mjs', import.meta.url).pathname;
@@ -14,7 +14,6 @@ const ETCD3_REPLICA = new URL('../candidates/etcd3-shards.mjs', import.meta.url)
 const POLL_GAP_MS = 50;
 /** The sidecars' store namespace: this script's own (../shards.mjs cleans only it). */
 export const SHARDS_NAMESPACE = 'lhpf_bench_shards';
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Every replica process started and not yet exited, of every group. */
 const running = new Set();
 
@@ -111,7 +110,7 @@ export class ShardReplicas {
     const loop = (async () => {
       while (running) {
         await this.pollOnce();
-        await sleep(POLL_GAP_MS);
+        await pause(POLL_GAP_MS);
       }
     })();
     this.polling = { stop: () => (running = false), loop };
@@ -148,7 +147,7 @@ export class ShardReplicas {
     while (Date.now() - since < withinMs) {
       const round = this.lastRound;
       if (round !== null && round.at > since && wanted(round)) return round;
-      await sleep(POLL_GAP_MS);
+      await pause(POLL_GAP_MS);
     }
     return null;
   }
@@ -159,7 +158,7 @@ export class ShardReplicas {
     for (;;) {
       const last = Math.max(started, this.lines.at(-1)?.time ?? 0);
       if (Date.now() - last >= quietMs || Date.now() - started >= withinMs) return;
-      await sleep(100);
+      await pause(100);
     }
   }
 }

@@ -4,12 +4,10 @@
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { spawn } from 'node:child_process';
-import { SIDECAR_BIN } from '@leasehold/testkit';
+import { SIDECAR_BIN, pause } from '@leasehold/testkit';
 import { gracefulHandoff, takeoverBound } from './failover.mjs';
 import { BENCH_NAMESPACE, now, Pool } from './pool.mjs';
 import { stopProcess } from './sidecar.mjs';
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Transfer to a follower (the other two in turn): time from the request to the target's
@@ -22,7 +20,7 @@ export async function transferHandoff(options, rounds, log) {
   const failures = [];
   try {
     for (const id of ['c1', 'c2', 'c3']) await pool.start(id);
-    await sleep(2 * options.retryMs);
+    await pause(2 * options.retryMs);
     log(`transfer x${rounds}`);
     for (let round = 0; round < rounds; round += 1) {
       const leader = await pool.currentLeader(takeoverBound(options.ttlMs));
@@ -36,7 +34,7 @@ export async function transferHandoff(options, rounds, log) {
       const won = answer?.outcome?.transferred === true ? await elected : null;
       samples.push(won === null ? null : won.at - sentAt);
       if (won === null) failures.push(answer?.error ?? answer?.outcome?.code ?? 'no answer');
-      await sleep(options.retryMs * (1 + Math.random()));
+      await pause(options.retryMs * (1 + Math.random()));
     }
     log(`graceful handoff x${rounds} (the same candidates, for scale)`);
     const graceful = await gracefulHandoff(pool, rounds, options.ttlMs);
@@ -58,18 +56,18 @@ export async function rollingUpdate(options, replicas, { version = true } = {}) 
   try {
     for (let i = 0; i < replicas; i += 1) await pool.start(`old${i}`, { version: versions.old });
     await pool.currentLeader(takeoverBound(options.ttlMs));
-    await sleep(2 * options.retryMs);
+    await pause(2 * options.retryMs);
     const from = pool.events.length;
     for (let i = 0; i < replicas; i += 1) {
       await pool.start(`new${i}`, { version: versions.new });
       // Its member record is written and read by the others (a readiness delay, as in a
       // Deployment's minReadySeconds) before the old one goes.
-      await sleep(2 * options.retryMs);
+      await pause(2 * options.retryMs);
       pool.signal(`old${i}`, 'SIGTERM');
       await pool.exited(`old${i}`);
       await pool.currentLeader(takeoverBound(options.ttlMs));
     }
-    await sleep(2 * options.retryMs);
+    await pause(2 * options.retryMs);
     const elected = pool.events.slice(from).filter((e) => e.event === 'elected');
     return { handoffs: elected.length, leaders: elected.map((e) => e.id) };
   } finally {
@@ -139,12 +137,12 @@ export async function unhealthyLeader(options, rounds, { intervalMs, failures, m
           if (children.every((c) => c.exitCode !== null)) {
             throw new Error(`unhealthy leader: every sidecar exited (${what})`);
           }
-          await sleep(5);
+          await pause(5);
         }
       };
       await waitFor(() => elected.length > 0, 'first leader');
       const leader = elected[0].id;
-      await sleep(minTenureMs + 2 * options.retryMs);
+      await pause(minTenureMs + 2 * options.retryMs);
       const failedAt = now();
       app.fail(leader);
       await waitFor(() => elected.some((e) => e.id !== leader), 'handover').catch(() => null);

@@ -1,19 +1,19 @@
 import { StoreUnavailableError } from '@leasehold/core';
+import { RedisClusterSet } from '@leasehold/testkit';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../src/redis/index.js';
 import { acquire } from './helpers/exercise-store.js';
-import { PrivateRedisCluster } from './helpers/redis-cluster.js';
 
 // A slot moved between masters under a holder, on a private cluster (the chaos scenarios
 // cluster-migrate, cluster-failover and cluster-master-kill fault it under live sidecars).
 describe('redis cluster: a slot moved under a holder', () => {
-  let cluster: PrivateRedisCluster;
+  let cluster: RedisClusterSet;
   beforeAll(async () => {
-    cluster = await PrivateRedisCluster.start();
+    cluster = await RedisClusterSet.start();
   }, 60_000);
   afterAll(async () => {
-    await cluster.dispose();
+    await cluster.close();
     expect(await cluster.anyAnswers()).toBe(false);
   });
 

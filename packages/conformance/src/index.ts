@@ -335,7 +335,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
         const before = calls;
         const releasedAt = performance.now();
         await a.release(lease);
-        await until(() => calls > before, 2_000, 'watcher was not called after release');
+        await until('watcher was not called after release', 2_000, () => calls > before);
         expect(performance.now() - releasedAt).toBeLessThan(2_000);
         controller.abort();
       });
@@ -446,7 +446,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
           await watcher.watch?.(election, wake, controller.signal, id);
         }
         await leader.release(lease);
-        await until(() => woken.length >= FOLLOWERS_WOKEN_ON_RELEASE, 5_000, 'nobody woke');
+        await until('nobody woke', 5_000, () => woken.length >= FOLLOWERS_WOKEN_ON_RELEASE);
         return woken.slice().sort();
       } finally {
         controller.abort();

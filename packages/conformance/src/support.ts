@@ -12,14 +12,15 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function until(
-  predicate: () => boolean,
-  withinMs: number,
-  message: string,
-): Promise<void> {
+/**
+ * Poll `check` every 5 ms until it holds; fail with `what` after `withinMs`. The same argument
+ * order as @leasehold/testkit's `until`, but a copy of its own: this package is published and
+ * must not depend on the private test kit.
+ */
+export async function until(what: string, withinMs: number, check: () => boolean): Promise<void> {
   const deadline = performance.now() + withinMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(message);
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(what);
     await delay(5);
   }
 }

@@ -1,6 +1,11 @@
+import { FOLLOWERS_WOKEN_ON_RELEASE } from '@leasehold/core';
 import { randomBytes } from 'node:crypto';
+import type { Tables } from './schema.js';
 
-/** The SQL fragments the lease statements share (store.ts composes the statements). */
+/**
+ * The SQL the store runs (store.ts) and its session's settings (session.ts); the DDL is in
+ * schema.ts and the member statements in members.ts. Tables are passed in qualified.
+ */
 
 /** Takes the claim's fresh random lock ($6) in the claim's own statement. */
 export const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($6::bigint) AS locked';
@@ -57,4 +62,144 @@ export function renewManySql(leases: string): string {
     FROM unnest($1::text[], $2::text[], $3::double precision[]) AS b(election, token, ttl_ms)
    WHERE l.election = b.election AND l.token = b.token AND NOT l.released
   RETURNING l.election`;
+}
+
+// ------------------------------------------------------------ the lease statements (store.ts)
+
+/**
+ * Claim the row in ONE statement, only if the session holds the lock ('try': a fresh
+ * random one, taken in the same statement; 'held': checked in pg_locks) and the row is
+ * free: released, expired, or its holder's lock held by no session (that session died),
+ * or naming this very lock. Raise the term, and record how long the new holder must wait
+ * for the last one. One statement is one transaction of its own: nothing else queued on
+ * this session can land inside it. The conditions and the wait are computed from the row
+ * the update replaces (ON CONFLICT waits for a release or renewal still committing and
+ * then sees it), not from an earlier snapshot. $1 election, $2 holder, $3 token, $4
+ * metadata (JSON), $5 TTL in ms, $6 the lock id. Returns whether the session holds the
+ * lock, and the term, token and wait of the row it claimed (null when it was not free).
+ */
+export function claimSql(leases: string, mode: 'try' | 'held'): string {
+  return `WITH lock AS (${mode === 'try' ? TRY_LOCK_SQL : HOLDS_LOCK_SQL}),
+       claimed AS (
+       INSERT INTO ${leases} AS l
+              (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms,
+               timeline, lock_id)
+       SELECT $1, $2, $3, CASE WHEN ${WAL_TIMELINE_SQL} > 1 THEN ${CLOCK_TERM_SQL} ELSE 1 END, $4, now(),
+              now() + make_interval(secs => $5::double precision / 1000), false, 0, ${WAL_TIMELINE_SQL},
+              $6::bigint
+         FROM lock WHERE locked
+       ON CONFLICT (election) DO UPDATE
+          SET holder = excluded.holder, token = excluded.token,
+              term = CASE WHEN l.timeline <> excluded.timeline
+                       THEN greatest(l.term + 1, ${CLOCK_TERM_SQL}) ELSE l.term + 1 END,
+              metadata = excluded.metadata, renewed_at = excluded.renewed_at,
+              expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
+              lock_id = excluded.lock_id,
+              reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
+              claim_wait_ms = CASE
+                WHEN l.timeline <> excluded.timeline
+                  THEN greatest($5::double precision, ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
+                WHEN l.released OR l.expires_at <= now() THEN 0
+                ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
+        WHERE (l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
+           OR (l.lock_id IS NOT NULL AND NOT EXISTS (${lockHeldSql('l.lock_id')})))
+          AND ${ADMITTED_BY_RESERVATION_SQL}
+       RETURNING l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms)
+       SELECT lock.locked, claimed.term, claimed.token, claimed.wait_ms
+         FROM lock LEFT JOIN claimed ON true`;
+}
+
+/** Unlock the advisory lock $1 (false when this session did not hold it). */
+export const UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::bigint)';
+
+/** Renew one lease: $1 election, $2 token, $3 TTL in ms; one row when it was still ours. */
+export function renewSql(leases: string): string {
+  return `UPDATE ${leases}
+              SET renewed_at = now(), expires_at = now() + make_interval(secs => $3::double precision / 1000),
+                  timeline = ${WAL_TIMELINE_SQL}
+            WHERE election = $1 AND token = $2 AND NOT released`;
+}
+
+/**
+ * Release in one statement: mark the row released, then (once the update holds that row)
+ * unlock ($6, when `unlock`), and notify on channel $1 the election's tag ($5) followed by
+ * the tags of the first in line after holder $3. $2 election, $4 token.
+ */
+export function releaseSql(tables: Tables, unlock: boolean): string {
+  return `WITH released AS (
+             UPDATE ${tables.leases} SET released = true, expires_at = now()
+              WHERE election = $2 AND token = $4 RETURNING 1)
+           SELECT ${unlock ? 'pg_advisory_unlock($6::bigint)' : 'NULL'} AS unlocked,
+                  pg_notify($1, $5 || coalesce((${firstInLineSql(tables)}), ''))
+             FROM (SELECT count(*) FROM released) AS done`;
+}
+
+/**
+ * The tags of the first in line after holder $3 of election $2, each after a newline, as
+ * wakeUpTag computes them. The line is core's candidate order: the records' order keys,
+ * bytewise (COLLATE "C", not the database's collation); a record written before sidecars
+ * kept the key goes last. The key is read where it is kept: it never travels as a
+ * parameter (which a server logging statements would write down).
+ */
+function firstInLineSql(tables: Tables): string {
+  const tag = `substr(encode(sha256(wake_up.secret || convert_to(E'c\\n' || $2 || E'\\n' || id, 'UTF8')), 'hex'), 1, 32)`;
+  return `SELECT string_agg(E'\\n' || ${tag}, '') FROM (
+              SELECT id FROM ${tables.members}
+               WHERE election = $2 AND id <> $3 AND expires_at > now()
+               ORDER BY record->>'orderKey' COLLATE "C" NULLS LAST, id COLLATE "C"
+               LIMIT ${FOLLOWERS_WOKEN_ON_RELEASE}) AS next,
+              (SELECT secret FROM ${tables.secrets} WHERE name = 'wake-up') AS wake_up`;
+}
+
+/**
+ * A transfer in one statement, as release: where token $5 still holds a live row of
+ * election $2, mark it released and reserve it for successor $3 until now() + $4 ms by the
+ * database clock; then unlock $6 and, when it handed over, notify payload $7 on channel $1.
+ */
+export function handOverSql(leases: string): string {
+  return `WITH handed AS (
+           UPDATE ${leases}
+              SET released = true, expires_at = now(), reserved_for = $3, reserved_from = holder,
+                  reserved_until = now() + make_interval(secs => $4::double precision / 1000)
+            WHERE election = $2 AND token = $5 AND NOT released AND expires_at > now()
+           RETURNING 1),
+         done AS (SELECT count(*) > 0 AS handed FROM handed)
+         SELECT handed, pg_advisory_unlock($6::bigint) AS unlocked,
+                CASE WHEN handed THEN pg_notify($1, $7) END AS notified
+           FROM done`;
+}
+
+/** The live lease of election $1: holder, term, metadata and the time it has left. */
+export function liveLeaseSql(leases: string): string {
+  return `SELECT holder, term::text AS term, metadata,
+              ceil(extract(epoch FROM expires_at - now()) * 1000)::float8 AS remaining_ms
+         FROM ${leases}
+        WHERE election = $1 AND NOT released AND expires_at > now()`;
+}
+
+/** A transfer's reservation of election $1 still running: successor, from, time left. */
+export function reservationSql(leases: string): string {
+  return `SELECT reserved_for AS successor, reserved_from AS "from",
+              floor(extract(epoch FROM reserved_until - now()) * 1000)::float8 AS remaining_ms
+         FROM ${leases}
+        WHERE election = $1 AND reserved_until > now()`;
+}
+
+// ------------------------------------------------------------ the session (session.ts)
+
+/** A new session's limits: how long one statement, a lock wait and an open transaction may take. */
+export function sessionSettingsSql(statementTimeoutMs: number): string {
+  return `SET statement_timeout = '${statementTimeoutMs}ms';
+         SET idle_in_transaction_session_timeout = '5s';
+         SET lock_timeout = '${Math.min(2_000, statementTimeoutMs)}ms'`;
+}
+
+/** How long the session may sit idle before the server ends it (and frees its locks). */
+export function idleTimeoutSql(ttlMs: number): string {
+  return `SET idle_session_timeout = '${Math.round(ttlMs)}ms'`;
+}
+
+/** The wake-up key (notifications.ts), hex. */
+export function wakeUpSecretSql(secrets: string): string {
+  return `SELECT encode(secret, 'hex') AS secret FROM ${secrets} WHERE name = 'wake-up'`;
 }

@@ -1,5 +1,4 @@
 import {
-  FOLLOWERS_WOKEN_ON_RELEASE,
   StoreClosedError,
   StorePoolerError,
   StoreProtocolError,
@@ -16,28 +15,27 @@ import {
   type TransferStore,
   waitAtMost,
 } from '@leasehold/core';
-import pg from 'pg';
-import { SerialQueries } from './serial-queries.js';
+import type pg from 'pg';
 import type { SslPlan } from './tls.js';
-import { parseWakeUp, wakes } from '../wake-up.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
-import { endsSession, errorCode, isMissingRelation, translateError } from './errors.js';
+import { endsSession, isMissingRelation, translateError } from './errors.js';
 import { assertOwnBackend } from './pooler.js';
-import { quoteIdentifier } from '../sql-identifier.js';
 import { MemberRows } from './members.js';
-import { wakeUpChannel, wakeUpTag, type WakeUpKey } from './notifications.js';
+import { WakeUpListener, wakeUpTag } from './notifications.js';
 import {
-  CLOCK_TERM_SQL,
-  HOLDS_LOCK_SQL,
-  lockHeldSql,
+  claimSql,
+  handOverSql,
+  liveLeaseSql,
   randomLockId,
-  ADMITTED_BY_RESERVATION_SQL,
+  releaseSql,
   renewManySql,
-  TRY_LOCK_SQL,
-  WAL_TIMELINE_SQL,
+  renewSql,
+  reservationSql,
+  UNLOCK_SQL,
 } from './queries.js';
-import { LOST_SCHEMA_RACE, SCHEMA_ATTEMPTS, schemaSql, tablesIn, type Tables } from './schema.js';
+import { tablesIn, type Tables } from './schema.js';
+import { isIdleSessionEnd, sessionEnded, StoreSession, type Session } from './session.js';
 
 /**
  * PostgreSQL: mutual exclusion by the lease row, in a table only the sidecar's role can
@@ -74,45 +72,21 @@ export interface PostgresStoreOptions {
 /** The session's statement_timeout when the caller does not shorten it. */
 export const STATEMENT_TIMEOUT_MS = 5_000;
 
-interface Watcher {
-  readonly onChange: () => void;
-  /** The candidate watching, when it said; woken only when first in line. */
-  readonly candidate: string | undefined;
-}
-
-interface HeldLock {
-  readonly lockId: string;
-  /** The lease's token; '' when the lock may be held but the lease is not ours. */
-  readonly token: string;
-}
-
-interface Session {
-  readonly client: pg.Client;
-  /** Every statement on the session goes through here, one at a time. */
-  readonly statements: SerialQueries;
-  /** Elections whose advisory lock this session holds: the lock's id and the lease's token. */
-  readonly locks: Map<string, HeldLock>;
-  alive: boolean;
-}
-
-const CONNECT_TIMEOUT_MS = 5_000;
 /** How long close() waits for the server to acknowledge the end of each connection. */
 const CLOSE_WAIT_MS = 1_000;
 
 export class PostgresStore implements LeaseStore {
   readonly backend = 'postgres';
-  private session: Session | null = null;
-  private connecting: Promise<Session> | null = null;
-  /** The LISTEN connection, and the channel it listens on. */
-  private listening: { readonly client: pg.Client; readonly channel: string } | null = null;
-  /** A LISTEN connection is being opened: one at a time. */
-  private listenConnecting = false;
-  private readonly watchers = new Map<string, Set<Watcher>>();
-  /** The schema is in place, and the key that hides wake-ups from other roles (hex) read. */
-  private schemaReady: Promise<WakeUpKey> | null = null;
-  private idleTimeoutMs = 0;
   private closed = false;
   private readonly tables: Tables;
+  /** The session leases, locks and member records live in (session.ts). */
+  private readonly sessions: StoreSession;
+  /** Watchers, and the LISTEN connection that wakes them (notifications.ts). */
+  private readonly wakeUps: WakeUpListener = new WakeUpListener(
+    () => this.closed,
+    async () => this.sessions.wakeUpKey(await this.connect()),
+    () => this.sessions.connectClient({}),
+  );
   /** Every store call goes through it (../guarded-call.ts). */
   private readonly guard: CallGuard = {
     backend: 'postgres',
@@ -120,13 +94,14 @@ export class PostgresStore implements LeaseStore {
     failed: (error, op) => {
       // The schema or a table is gone (dropped by hand, a restored or reset database): make
       // them again on the next call and carry on. Terms restart, and electors notice.
-      if (isMissingRelation(error)) this.schemaReady = null;
+      if (isMissingRelation(error)) this.sessions.forgetSchema();
       return translateError(error, op, this.options);
     },
   };
 
   constructor(private readonly options: PostgresStoreOptions) {
     this.tables = tablesIn(options.schema);
+    this.sessions = new StoreSession(options, this.tables, (key) => this.wakeUps.adoptKey(key));
   }
 
   /**
@@ -147,7 +122,7 @@ export class PostgresStore implements LeaseStore {
       throw hopeless;
     }
     try {
-      await assertOwnBackend((extra) => this.connectClient(extra), this.options.where);
+      await assertOwnBackend((extra) => this.sessions.connectClient(extra), this.options.where);
     } catch (error) {
       // A check that could not finish met a server that is down or flaky: not fatal, as above.
       if (!(error instanceof StorePoolerError)) return;
@@ -165,7 +140,7 @@ export class PostgresStore implements LeaseStore {
     return guardedCall(this.guard, 'acquire', async () => {
       const { election } = request;
       const session = await this.connect();
-      await this.setIdleTimeout(session, request.ttlMs);
+      await this.sessions.setIdleTimeout(session, request.ttlMs);
       const held = session.locks.get(election);
       if (held !== undefined && (await this.liveHolder(session, election))) {
         // This session already holds the lock for a live lease of ours: not a second grant.
@@ -191,7 +166,7 @@ export class PostgresStore implements LeaseStore {
 
   renew(lease: Lease): Promise<RenewResult> {
     return guardedCall(this.guard, 'renew', async () => {
-      const session = this.session;
+      const session = this.sessions.current;
       // The lock lived in a session that is gone: the server freed it, someone else may hold it.
       if (
         session === null ||
@@ -201,13 +176,11 @@ export class PostgresStore implements LeaseStore {
         return { renewed: false };
       }
       try {
-        const { rowCount } = await session.statements.query(
-          `UPDATE ${this.tables.leases}
-              SET renewed_at = now(), expires_at = now() + make_interval(secs => $3::double precision / 1000),
-                  timeline = ${WAL_TIMELINE_SQL}
-            WHERE election = $1 AND token = $2 AND NOT released`,
-          [lease.election, lease.token, lease.ttlMs],
-        );
+        const { rowCount } = await session.statements.query(renewSql(this.tables.leases), [
+          lease.election,
+          lease.token,
+          lease.ttlMs,
+        ]);
         return rowCount === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false };
       } catch (error) {
         // The server ended the session (idle past the TTL, terminated, shut down) and its
@@ -232,7 +205,7 @@ export class PostgresStore implements LeaseStore {
    */
   private renewMany(leases: readonly Lease[]): Promise<RenewResult[]> {
     return guardedCall(this.guard, 'renew', async () => {
-      const session = this.session;
+      const session = this.sessions.current;
       const ours = (lease: Lease): boolean =>
         session !== null &&
         session.alive &&
@@ -268,9 +241,9 @@ export class PostgresStore implements LeaseStore {
    */
   release(lease: Lease): Promise<void> {
     return guardedCall(this.guard, 'release', async () => {
-      const session = this.session;
+      const session = this.sessions.current;
       if (session === null || !session.alive) return;
-      const key = await this.wakeUpKey(session);
+      const key = await this.sessions.wakeUpKey(session);
       const held = session.locks.get(lease.election);
       const holdsLock = held !== undefined && held.token === lease.token;
       const params = [
@@ -282,12 +255,7 @@ export class PostgresStore implements LeaseStore {
       ];
       try {
         await session.statements.query(
-          `WITH released AS (
-             UPDATE ${this.tables.leases} SET released = true, expires_at = now()
-              WHERE election = $2 AND token = $4 RETURNING 1)
-           SELECT ${holdsLock ? 'pg_advisory_unlock($6::bigint)' : 'NULL'} AS unlocked,
-                  pg_notify($1, $5 || coalesce((${this.firstInLineSql()}), ''))
-             FROM (SELECT count(*) FROM released) AS done`,
+          releaseSql(this.tables, holdsLock),
           holdsLock ? [...params, held.lockId] : params,
         );
       } catch (error) {
@@ -298,23 +266,6 @@ export class PostgresStore implements LeaseStore {
       }
       if (holdsLock) session.locks.delete(lease.election);
     });
-  }
-
-  /**
-   * The tags of the first in line after holder $3 of election $2, each after a newline, as
-   * wakeUpTag computes them. The line is core's candidate order: the records' order keys,
-   * bytewise (COLLATE "C", not the database's collation); a record written before sidecars
-   * kept the key goes last. The key is read where it is kept: it never travels as a
-   * parameter (which a server logging statements would write down).
-   */
-  private firstInLineSql(): string {
-    const tag = `substr(encode(sha256(wake_up.secret || convert_to(E'c\\n' || $2 || E'\\n' || id, 'UTF8')), 'hex'), 1, 32)`;
-    return `SELECT string_agg(E'\\n' || ${tag}, '') FROM (
-              SELECT id FROM ${this.tables.members}
-               WHERE election = $2 AND id <> $3 AND expires_at > now()
-               ORDER BY record->>'orderKey' COLLATE "C" NULLS LAST, id COLLATE "C"
-               LIMIT ${FOLLOWERS_WOKEN_ON_RELEASE}) AS next,
-              (SELECT secret FROM ${this.tables.secrets} WHERE name = 'wake-up') AS wake_up`;
   }
 
   read(election: string): Promise<LeaseRecord | null> {
@@ -341,21 +292,12 @@ export class PostgresStore implements LeaseStore {
    */
   private handOver(lease: Lease, successor: string, reservationMs: number): Promise<boolean> {
     return guardedCall(this.guard, 'release', async () => {
-      const session = this.session;
+      const session = this.sessions.current;
       const held = session?.locks.get(lease.election);
       if (session === null || !session.alive || held?.token !== lease.token) return false;
-      const key = await this.wakeUpKey(session);
+      const key = await this.sessions.wakeUpKey(session);
       const { rows } = await session.statements.query<{ handed: boolean }>(
-        `WITH handed AS (
-           UPDATE ${this.tables.leases}
-              SET released = true, expires_at = now(), reserved_for = $3, reserved_from = holder,
-                  reserved_until = now() + make_interval(secs => $4::double precision / 1000)
-            WHERE election = $2 AND token = $5 AND NOT released AND expires_at > now()
-           RETURNING 1),
-         done AS (SELECT count(*) > 0 AS handed FROM handed)
-         SELECT handed, pg_advisory_unlock($6::bigint) AS unlocked,
-                CASE WHEN handed THEN pg_notify($1, $7) END AS notified
-           FROM done`,
+        handOverSql(this.tables.leases),
         [
           key.channel,
           lease.election,
@@ -385,54 +327,29 @@ export class PostgresStore implements LeaseStore {
    * then the tags of the first in line (one per line): only those watchers wake, the others
    * try at their poll. Without tags after the election's, everyone wakes.
    */
-  async watch(
+  watch(
     election: string,
     onChange: () => void,
     signal: AbortSignal,
     candidate?: string,
   ): Promise<void> {
-    if (this.closed || signal.aborted) return;
-    let listeners = this.watchers.get(election);
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.watchers.set(election, listeners);
-    }
-    const electionListeners = listeners;
-    const watcher: Watcher = { onChange, candidate };
-    electionListeners.add(watcher);
-    signal.addEventListener('abort', () => electionListeners.delete(watcher), { once: true });
-    try {
-      await this.listen();
-    } catch {
-      // Best effort: the elector polls as well; the next watch() call tries again.
-    }
+    return this.wakeUps.watch(election, onChange, signal, candidate);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.watchers.clear();
-    const clients = [this.session?.client, this.listening?.client].filter(
+    const listener = this.wakeUps.detach();
+    const clients = [this.sessions.detach(), listener].filter(
       (c): c is pg.Client => c !== undefined,
     );
-    this.session = null;
-    this.listening = null;
     // end() waits for the server to answer Terminate; on a stalled server it never does.
     await Promise.all(clients.map((client) => waitAtMost(client.end(), CLOSE_WAIT_MS)));
   }
 
   // ---------------------------------------------------------------- acquisition
 
-  /**
-   * Claim the row in ONE statement, only if the session holds the lock ('try': a fresh
-   * random one, taken in the same statement; 'held': checked in pg_locks) and the row is
-   * free: released, expired, or its holder's lock held by no session (that session died),
-   * or naming this very lock. Raise the term, and record how long the new holder must wait
-   * for the last one. One statement is one transaction of its own: nothing else queued on
-   * this session can land inside it. The conditions and the wait are computed from the row
-   * the update replaces (ON CONFLICT waits for a release or renewal still committing and
-   * then sees it), not from an earlier snapshot. Null when the row was not free.
-   */
+  /** Claim the row in ONE statement (queries.ts's claimSql). Null when it was not free. */
   private async claim(
     session: Session,
     request: AcquireRequest,
@@ -444,44 +361,14 @@ export class PostgresStore implements LeaseStore {
       term: string | null;
       token: string | null;
       wait_ms: number | null;
-    }>(
-      `WITH lock AS (${mode === 'try' ? TRY_LOCK_SQL : HOLDS_LOCK_SQL}),
-       claimed AS (
-       INSERT INTO ${this.tables.leases} AS l
-              (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms,
-               timeline, lock_id)
-       SELECT $1, $2, $3, CASE WHEN ${WAL_TIMELINE_SQL} > 1 THEN ${CLOCK_TERM_SQL} ELSE 1 END, $4, now(),
-              now() + make_interval(secs => $5::double precision / 1000), false, 0, ${WAL_TIMELINE_SQL},
-              $6::bigint
-         FROM lock WHERE locked
-       ON CONFLICT (election) DO UPDATE
-          SET holder = excluded.holder, token = excluded.token,
-              term = CASE WHEN l.timeline <> excluded.timeline
-                       THEN greatest(l.term + 1, ${CLOCK_TERM_SQL}) ELSE l.term + 1 END,
-              metadata = excluded.metadata, renewed_at = excluded.renewed_at,
-              expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
-              lock_id = excluded.lock_id,
-              reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
-              claim_wait_ms = CASE
-                WHEN l.timeline <> excluded.timeline
-                  THEN greatest($5::double precision, ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
-                WHEN l.released OR l.expires_at <= now() THEN 0
-                ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
-        WHERE (l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
-           OR (l.lock_id IS NOT NULL AND NOT EXISTS (${lockHeldSql('l.lock_id')})))
-          AND ${ADMITTED_BY_RESERVATION_SQL}
-       RETURNING l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms)
-       SELECT lock.locked, claimed.term, claimed.token, claimed.wait_ms
-         FROM lock LEFT JOIN claimed ON true`,
-      [
-        request.election,
-        request.holder,
-        request.token,
-        JSON.stringify(request.metadata ?? {}),
-        request.ttlMs,
-        lockKey,
-      ],
-    );
+    }>(claimSql(this.tables.leases, mode), [
+      request.election,
+      request.holder,
+      request.token,
+      JSON.stringify(request.metadata ?? {}),
+      request.ttlMs,
+      lockKey,
+    ]);
     const row = rows[0];
     if (row === undefined) {
       throw new StoreProtocolError(
@@ -527,7 +414,7 @@ export class PostgresStore implements LeaseStore {
     lockKey: string,
   ): Promise<void> {
     try {
-      await session.statements.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey]);
+      await session.statements.query(UNLOCK_SQL, [lockKey]);
       session.locks.delete(election);
     } catch {
       session.locks.set(election, { lockId: lockKey, token: '' });
@@ -554,13 +441,7 @@ export class PostgresStore implements LeaseStore {
       successor: string;
       from: string;
       remaining_ms: number;
-    }>(
-      `SELECT reserved_for AS successor, reserved_from AS "from",
-              floor(extract(epoch FROM reserved_until - now()) * 1000)::float8 AS remaining_ms
-         FROM ${this.tables.leases}
-        WHERE election = $1 AND reserved_until > now()`,
-      [election],
-    );
+    }>(reservationSql(this.tables.leases), [election]);
     const row = rows[0];
     return row === undefined
       ? null
@@ -577,13 +458,7 @@ export class PostgresStore implements LeaseStore {
       term: string;
       metadata: LeaseMetadata | null;
       remaining_ms: number;
-    }>(
-      `SELECT holder, term::text AS term, metadata,
-              ceil(extract(epoch FROM expires_at - now()) * 1000)::float8 AS remaining_ms
-         FROM ${this.tables.leases}
-        WHERE election = $1 AND NOT released AND expires_at > now()`,
-      [election],
-    );
+    }>(liveLeaseSql(this.tables.leases), [election]);
     const row = rows[0];
     if (row === undefined) return null;
     return {
@@ -595,201 +470,10 @@ export class PostgresStore implements LeaseStore {
     };
   }
 
-  // ---------------------------------------------------------------- connections
+  // ---------------------------------------------------------------- the session
 
   private async connect(): Promise<Session> {
     if (this.closed) throw new StoreClosedError(this.backend);
-    const session = this.session;
-    if (session?.alive === true) {
-      // Cached once created; made again after someone dropped the schema (see run()).
-      await this.ensureSchema(session);
-      return session;
-    }
-    this.connecting ??= this.openSession().finally(() => {
-      this.connecting = null;
-    });
-    return this.connecting;
+    return this.sessions.connect();
   }
-
-  private async openSession(): Promise<Session> {
-    const client = await this.connectClient({ application_name: 'leasehold' });
-    const session: Session = {
-      client,
-      statements: new SerialQueries(client),
-      locks: new Map(),
-      alive: true,
-    };
-    // The server ends sessions (idle timeout, restart, pg_terminate_backend): that is news
-    // to act on, not a crash. Every lock the session held is gone with it.
-    const dead = (): void => sessionEnded(session);
-    client.on('error', dead);
-    client.on('end', dead);
-    try {
-      await session.statements.query(
-        `SET statement_timeout = '${this.options.statementTimeoutMs}ms';
-         SET idle_in_transaction_session_timeout = '5s';
-         SET lock_timeout = '${Math.min(2_000, this.options.statementTimeoutMs)}ms'`,
-      );
-    } catch (error) {
-      dead();
-      await client.end().catch(() => {});
-      throw error;
-    }
-    this.idleTimeoutMs = 0;
-    this.session = session;
-    await this.ensureSchema(session);
-    return session;
-  }
-
-  /** A connected client of the store's: with the TLS plan's fallback (allow, prefer). */
-  private async connectClient(extra: pg.ClientConfig): Promise<pg.Client> {
-    const client = new pg.Client({ ...this.clientConfig(this.options.connection.ssl), ...extra });
-    try {
-      await client.connect();
-      return client;
-    } catch (error) {
-      const otherwise = this.options.otherwise;
-      await client.end().catch(() => {});
-      if (otherwise === undefined || !otherwise.when(error)) throw error;
-      const second = new pg.Client({ ...this.clientConfig(otherwise.ssl), ...extra });
-      try {
-        await second.connect();
-      } catch (secondError) {
-        await second.end().catch(() => {});
-        throw secondError;
-      }
-      return second;
-    }
-  }
-
-  private clientConfig(ssl: pg.ClientConfig['ssl']): pg.ClientConfig {
-    return {
-      ...this.options.connection,
-      ssl,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      keepAlive: true,
-    };
-  }
-
-  /** The TTL of the lease this session may hold decides how long it may sit idle. */
-  private async setIdleTimeout(session: Session, ttlMs: number): Promise<void> {
-    if (this.idleTimeoutMs === ttlMs) return;
-    await session.statements.query(`SET idle_session_timeout = '${Math.round(ttlMs)}ms'`);
-    this.idleTimeoutMs = ttlMs;
-  }
-
-  /**
-   * Create the schema and tables once, and read the wake-up key (see WakeUpKey). One
-   * multi-statement message is one implicit transaction that nothing else queued on the
-   * session can land inside (an explicit BEGIN ... COMMIT spread over several queries could).
-   * Candidates racing to create the same objects are not kept in line by a lock (any role
-   * could hold it and stall every start-up): the loser of a race fails on a duplicate and
-   * simply runs the idempotent statements again.
-   */
-  private ensureSchema(session: Session): Promise<WakeUpKey> {
-    this.schemaReady ??= this.createSchema(session).then(
-      (key) => {
-        this.adoptWakeUpKey(key);
-        return key;
-      },
-      (error: unknown) => {
-        this.schemaReady = null;
-        throw error;
-      },
-    );
-    return this.schemaReady;
-  }
-
-  private async createSchema(session: Session): Promise<WakeUpKey> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await session.statements.query(schemaSql(this.options.schema, this.tables));
-        break;
-      } catch (error) {
-        if (attempt >= SCHEMA_ATTEMPTS || !LOST_SCHEMA_RACE.has(errorCode(error))) throw error;
-      }
-    }
-    const { rows } = await session.statements.query<{ secret: string }>(
-      `SELECT encode(secret, 'hex') AS secret FROM ${this.tables.secrets} WHERE name = 'wake-up'`,
-    );
-    const secret = rows[0]?.secret;
-    if (secret === undefined) {
-      throw new StoreProtocolError(
-        `postgres at ${this.options.where}: no wake-up key in ${this.tables.secrets}`,
-      );
-    }
-    return { secret, channel: wakeUpChannel(secret) };
-  }
-
-  private wakeUpKey(session: Session): Promise<WakeUpKey> {
-    return this.ensureSchema(session);
-  }
-
-  /** A new key (the schema was made again): the listener's channel is dead, listen anew. */
-  private adoptWakeUpKey(key: WakeUpKey): void {
-    const listening = this.listening;
-    if (listening !== null && listening.channel !== key.channel) {
-      void listening.client.end().catch(() => {});
-    }
-  }
-
-  private async listen(): Promise<void> {
-    if (this.listening !== null || this.closed) return;
-    const key = await this.wakeUpKey(await this.connect());
-    if (this.listening !== null || this.closed || this.listenConnecting) return;
-    this.listenConnecting = true;
-    let listener: pg.Client;
-    try {
-      listener = await this.connectClient({});
-    } finally {
-      this.listenConnecting = false;
-    }
-    if (this.listening !== null || this.closed) {
-      await listener.end().catch(() => {});
-      return;
-    }
-    const listening = { client: listener, channel: key.channel };
-    this.listening = listening;
-    const lost = (): void => {
-      if (this.listening === listening) this.listening = null;
-      // Wake everyone: a release may have happened while we could not hear it.
-      for (const listeners of this.watchers.values()) {
-        for (const watcher of listeners) watcher.onChange();
-      }
-    };
-    listener.on('error', lost);
-    listener.on('end', lost);
-    listener.on('notification', (message) => {
-      if (message.channel !== key.channel || message.payload === undefined) return;
-      const { election: electionTag, firstInLine } = parseWakeUp(message.payload);
-      for (const [election, watchers] of this.watchers) {
-        if (wakeUpTag(key, 'election', election) !== electionTag) continue;
-        for (const watcher of watchers) {
-          const candidate =
-            watcher.candidate === undefined
-              ? undefined
-              : wakeUpTag(key, 'candidate', election, watcher.candidate);
-          if (wakes(firstInLine, candidate)) watcher.onChange();
-        }
-      }
-    });
-    try {
-      await listener.query(`LISTEN ${quoteIdentifier(key.channel)}`);
-    } catch (error) {
-      if (this.listening === listening) this.listening = null;
-      await listener.end().catch(() => {});
-      throw error;
-    }
-  }
-}
-
-/** A session the server ended: every lock it held is gone with it. */
-function sessionEnded(session: Session): void {
-  session.alive = false;
-  session.locks.clear();
-}
-
-/** PostgreSQL's idle_session_timeout ended the session (SQLSTATE 57P05). */
-function isIdleSessionEnd(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === '57P05';
 }

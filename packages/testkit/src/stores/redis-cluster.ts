@@ -1,4 +1,5 @@
 import type { LabHost } from '../netlab.js';
+import { freePort } from '../ports.js';
 import { pause, until } from '../wait.js';
 import { RedisServer } from './redis.js';
 import { tool, type StoreFixture } from './server.js';
@@ -13,10 +14,11 @@ export interface Shard {
 }
 
 /**
- * A Redis Cluster of the suite's own: six cluster-mode redis-servers in the store host, made
- * into three masters with one replica each by `redis-cli --cluster create`. No persistence:
- * a replica knows what replication brought it, no more. Sidecars reach it with
- * `?cluster=true` and every node as a seed.
+ * A Redis Cluster of the suite's own: six cluster-mode redis-servers in a lab host (the chaos
+ * suite's store host) or on loopback (adapter tests, for faults the shared cluster of
+ * scripts/services.sh must never see), made into three masters with one replica each by
+ * `redis-cli --cluster create`. No persistence: a replica knows what replication brought
+ * it, no more. Sidecars reach it with `?cluster=true` and every node as a seed.
  */
 export class RedisClusterSet implements StoreFixture {
   readonly backend = 'redis-cluster';
@@ -26,18 +28,21 @@ export class RedisClusterSet implements StoreFixture {
     readonly nodes: readonly RedisServer[],
   ) {}
 
-  static async start(host: LabHost, address: string): Promise<RedisClusterSet> {
+  /** In `host` (reached at `address`), or on loopback without one. */
+  static async start(host?: LabHost, address = '127.0.0.1'): Promise<RedisClusterSet> {
     const nodes: RedisServer[] = [];
     const set = new RedisClusterSet(address, nodes);
     try {
       for (let i = 0; i < 6; i += 1) {
+        // On loopback, bus ports of their own (the default, port + 10000, may be taken).
+        const bus = host === undefined ? ['--cluster-port', String(await freePort())] : [];
         nodes.push(
           await RedisServer.start({
-            host,
+            ...(host === undefined ? {} : { host }),
             address,
             persistent: false,
             args: [
-              ...['--cluster-enabled', 'yes', '--cluster-announce-ip', address],
+              ...['--cluster-enabled', 'yes', '--cluster-announce-ip', address, ...bus],
               ...['--cluster-node-timeout', String(NODE_TIMEOUT_MS)],
             ],
           }),
@@ -93,22 +98,64 @@ export class RedisClusterSet implements StoreFixture {
     return parseShard(nodes, slot);
   }
 
+  /** Every live master's port, the one serving `slot` now first. */
+  async masters(slot: number): Promise<number[]> {
+    const nodes = await this.cli('CLUSTER', 'NODES');
+    const serving = parseShard(nodes, slot).master;
+    const all = nodes
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '))
+      .filter((fields) => /master/.test(fields[2] ?? '') && !/fail/.test(fields[2] ?? ''))
+      .map((fields) => Number(/:(\d+)@/.exec(fields[1] ?? '')?.[1]));
+    return [serving, ...all.filter((port) => port !== serving)];
+  }
+
   /**
    * Move `slot` to another master the way `redis-cli --cluster reshard` does, one key at a
    * time with `pauseMs` between keys, so that calls meet the slot half moved (TRYAGAIN, ASK).
    */
   async migrate(slot: number, to: number, pauseMs: number): Promise<void> {
     const from = (await this.shardOf(slot)).master;
+    await this.openMove(slot, from, to);
+    for (;;) {
+      const key = await this.nextKey(slot, from);
+      if (key === '') break;
+      await this.moveKeys(from, to, [key]);
+      await pause(pauseMs);
+    }
+    await this.finishMove(slot, from, to);
+  }
+
+  /** Open `slot`'s move from master `from` to master `to` (IMPORTING, then MIGRATING). */
+  async openMove(slot: number, from: number, to: number): Promise<void> {
     const [target, source] = [this.node(to), this.node(from)];
     const [targetId, sourceId] = [await nodeId(target), await nodeId(source)];
     await target.cli('CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', sourceId);
     await source.cli('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', targetId);
-    for (;;) {
-      const key = (await source.cli('CLUSTER', 'GETKEYSINSLOT', String(slot), '1')).trim();
-      if (key === '') break;
-      await source.cli('MIGRATE', this.address, String(to), key, '0', '5000');
-      await pause(pauseMs);
+  }
+
+  /** `keys` (of a slot being moved) from master `from` to master `to`, one at a time. */
+  async moveKeys(from: number, to: number, keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      await this.node(from).cli('MIGRATE', this.address, String(to), key, '0', '5000');
     }
+  }
+
+  /**
+   * Close a move `openMove` opened: every key left in `slot` on `from` moves, then every master
+   * learns `to` owns it; resolves once every node agrees.
+   */
+  async finishMove(slot: number, from: number, to: number): Promise<void> {
+    for (
+      let key = await this.nextKey(slot, from);
+      key !== '';
+      key = await this.nextKey(slot, from)
+    ) {
+      await this.moveKeys(from, to, [key]);
+    }
+    const [target, source] = [this.node(to), this.node(from)];
+    const targetId = await nodeId(target);
     // The new owner first, then the old one (it stops redirecting with ASK), then the other
     // masters (replicas refuse SETSLOT and learn it from their masters).
     const roles = await Promise.all(this.nodes.map((n) => n.cli('ROLE')));
@@ -187,6 +234,24 @@ export class RedisClusterSet implements StoreFixture {
 
   async close(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.close()));
+  }
+
+  /** Whether any of the six still answers (after close(): none may). */
+  async anyAnswers(): Promise<boolean> {
+    const answers = await Promise.all(
+      this.nodes.map((n) =>
+        n.cli('PING').then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    return answers.includes(true);
+  }
+
+  /** A key still in `slot` on the node on `port`, or '' once none is. */
+  private async nextKey(slot: number, port: number): Promise<string> {
+    return (await this.node(port).cli('CLUSTER', 'GETKEYSINSLOT', String(slot), '1')).trim();
   }
 
   private async waitUntilSettled(): Promise<void> {
