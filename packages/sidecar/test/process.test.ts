@@ -515,7 +515,8 @@ describe('leasehold run', () => {
       const answerForBash = 'echo 3; exit 0\n';
       writeFileSync(join(home, '.bashrc'), answerForBash);
       writeFileSync(join(home, 'bash-env'), answerForBash);
-      const { SHLVL: _shellLevel, ...env } = process.env;
+      const env = { ...process.env };
+      delete env.SHLVL;
       const file = join(sqliteDir, `run-${randomUUID().slice(0, 8)}.log`);
       const election = `run-${randomUUID().slice(0, 8)}`;
       const command = [process.execPath, '-e', commandScript, file, 'nobody', ''];

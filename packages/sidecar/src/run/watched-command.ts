@@ -68,7 +68,8 @@ function bashProblem(bash: string): string | null {
     return `${bash} did not tell its version within ${VERSION_CHECK_MS} ms (${version.error.message})`;
   }
   const major = Number.parseInt(version.stdout, 10);
-  if (!(major >= 4)) return `${bash} is bash ${Number.isNaN(major) ? 'of no known version' : major}`;
+  if (!(major >= 4))
+    return `${bash} is bash ${Number.isNaN(major) ? 'of no known version' : major}`;
   return existsSync('/proc/uptime') ? null : 'no /proc/uptime';
 }
 
