@@ -504,6 +504,32 @@ describe('leasehold run', () => {
     },
   );
 
+  it(
+    'starts its watchdog whatever the start-up files of its user do, as under a service manager',
+    { timeout: 30_000 },
+    async () => {
+      // Started by systemd or as a container's first process there is no SHLVL, and bash
+      // reads ~/.bashrc for `bash -c` when its stdin is a socket; BASH_ENV is read by every
+      // non-interactive bash. Start-up files that answer for bash must not be asked.
+      const home = mkdtempSync(join(sqliteDir, 'home-'));
+      const answerForBash = 'echo 3; exit 0\n';
+      writeFileSync(join(home, '.bashrc'), answerForBash);
+      writeFileSync(join(home, 'bash-env'), answerForBash);
+      const env = { ...process.env };
+      delete env.SHLVL;
+      const file = join(sqliteDir, `run-${randomUUID().slice(0, 8)}.log`);
+      const election = `run-${randomUUID().slice(0, 8)}`;
+      const command = [process.execPath, '-e', commandScript, file, 'nobody', ''];
+      await processes.start(BACKENDS[0][1], election, 'a', RUN_ARGS, command, {
+        ...env,
+        HOME: home,
+        BASH_ENV: join(home, 'bash-env'),
+      });
+      const [started] = starts(await eventsUntil(file, (all) => starts(all).length === 1, 10_000));
+      expect(started?.id).toBe('a');
+    },
+  );
+
   it('exits 2 with one line when the command does not exist', () => {
     const result = spawnSync(
       process.execPath,

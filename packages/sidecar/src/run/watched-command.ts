@@ -28,6 +28,17 @@ export const WATCHDOG_SCRIPT = fileURLToPath(
 );
 
 /**
+ * How every bash of ours starts: none of the user's start-up files, which are the command's
+ * to use. --norc: bash reads ~/.bashrc even for `bash -c` when its stdin is a socket and
+ * SHLVL is below 1, as under a service manager or as a container's first process (a
+ * ~/.bashrc that ran `pyenv init` there took more than the version check's 5 s and
+ * `leasehold run` refused to start). -p: no BASH_ENV or ENV file, no functions or SHELLOPTS
+ * taken from the environment.
+ */
+const BASH_FLAGS = ['--norc', '--noprofile', '-p'];
+const VERSION_CHECK_MS = 5_000;
+
+/**
  * bash 4 or later (fractional `read -t`, `{fd}` redirections), and Linux's /proc/uptime,
  * which the watchdog reads its clock from; or why `leasehold run` cannot run here. Looked up
  * once, before the sidecar starts.
@@ -36,23 +47,30 @@ let watchdogShell: string | Error | undefined;
 export function watchdogShellOrProblem(): string | Error {
   if (watchdogShell !== undefined) return watchdogShell;
   const bash = findExecutable('bash');
-  const version =
-    bash === null
-      ? null
-      : spawnSync(bash, ['-c', 'echo "${BASH_VERSINFO[0]}"'], { encoding: 'utf8', timeout: 5_000 });
-  const major = Number(version?.stdout.trim() ?? 0);
+  const problem = bash === null ? 'no bash found' : bashProblem(bash);
   watchdogShell =
-    bash !== null && major >= 4 && existsSync('/proc/uptime')
+    bash !== null && problem === null
       ? bash
       : new Error(
-          "the watchdog of leasehold run needs bash 4 or later on PATH and Linux's /proc" +
-            (bash === null
-              ? ': no bash found'
-              : major < 4
-                ? `: ${bash} is bash ${major}`
-                : ': no /proc/uptime'),
+          `the watchdog of leasehold run needs bash 4 or later on PATH and Linux's /proc: ${problem}`,
         );
   return watchdogShell;
+}
+
+/** Why `bash` cannot run the watchdog, or null. */
+function bashProblem(bash: string): string | null {
+  const version = spawnSync(bash, [...BASH_FLAGS, '-c', 'echo "${BASH_VERSINFO[0]}"'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: VERSION_CHECK_MS,
+  });
+  if (version.error !== undefined) {
+    return `${bash} did not tell its version within ${VERSION_CHECK_MS} ms (${version.error.message})`;
+  }
+  const major = Number.parseInt(version.stdout, 10);
+  if (!(major >= 4))
+    return `${bash} is bash ${Number.isNaN(major) ? 'of no known version' : major}`;
+  return existsSync('/proc/uptime') ? null : 'no /proc/uptime';
 }
 
 export interface WatchedCommandOptions {
@@ -102,9 +120,7 @@ export function spawnWatchdog(
   stdio[COMMAND_STDIN_FD] = 0; // the sidecar's stdin becomes the command's
   const bash = watchdogShellOrProblem();
   if (bash instanceof Error) throw bash;
-  // -p: no BASH_ENV or ENV file sourced, no functions or SHELLOPTS taken from the
-  // environment, which is the command's to use, not the watchdog's.
-  const argv = ['-p', WATCHDOG_SCRIPT, ...parentDeathLauncher(), command, ...args];
+  const argv = [...BASH_FLAGS, WATCHDOG_SCRIPT, ...parentDeathLauncher(), command, ...args];
   return spawn(bash, argv, { env, stdio, detached: true });
 }
 

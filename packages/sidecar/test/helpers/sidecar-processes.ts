@@ -53,6 +53,8 @@ export class SidecarProcesses {
     extraArgs: readonly string[] = [],
     /** With a command: `leasehold run … -- <command…>`. */
     command?: readonly string[],
+    /** The environment to start from; this test process's by default. */
+    env: NodeJS.ProcessEnv = process.env,
   ): Promise<Sidecar> {
     const child = spawn(
       process.execPath,
@@ -65,7 +67,7 @@ export class SidecarProcesses {
       ).slice(1),
       {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, LHTEST_MARK: this.marker.split('=')[1] },
+        env: { ...env, LHTEST_MARK: this.marker.split('=')[1] },
       },
     );
     this.children.push(child);
