@@ -15,6 +15,7 @@ export {
   parentOf,
   procStat,
   signalGroup,
+  signalProcess,
   stopGroup,
 } from './process-group.js';
 export {

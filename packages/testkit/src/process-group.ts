@@ -129,6 +129,15 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Send `signal` to one process (no-op when it is gone: a process that exited is as killed). */
+export function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
 /** The live processes whose parent is `pid` (from /proc). */
 export function childrenOf(pid: number): number[] {
   return readdirSync('/proc')
