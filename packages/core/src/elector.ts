@@ -645,9 +645,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private heldDelay(remainingMs: number | null): number {
     const heartbeat = this.sharedHeartbeat;
     if (heartbeat === null || !heartbeat.batchesReads) return this.followerDelay(remainingMs);
-    const now = this.clock.now();
-    const poll = this.timing.retryIntervalMs * (0.8 + 0.4 * this.random());
-    const nextRead = heartbeat.readAt(now + poll) - now;
+    const nextRead = this.untilNextRead(heartbeat, this.pollMs());
     const firstInLine = this.heartbeat.isFirstInLine(this.leader?.id ?? null);
     if (remainingMs !== null && firstInLine && Math.max(0, remainingMs) + 1 <= nextRead) {
       this.claimAtNextStep = true;
@@ -1014,8 +1012,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.safeEmit('leader', next);
   }
 
+  /** One retry interval, jittered by ±20 %. */
+  private pollMs(): number {
+    return this.timing.retryIntervalMs * (0.8 + 0.4 * this.random());
+  }
+
   private followerDelay(retryAfterMs: number | null): number {
-    const poll = this.timing.retryIntervalMs * (0.8 + 0.4 * this.random());
+    const poll = this.pollMs();
     // The store told us when the current lease runs out: the first in line try right then,
     // not up to a poll interval later (the extra millisecond keeps them from arriving just
     // before the expiry); the rest poll, so that an expiry is not a herd of every follower.
@@ -1069,9 +1072,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private heldDelayNoClaim(): number {
     const heartbeat = this.sharedHeartbeat;
     const poll = this.followerDelay(null);
-    if (heartbeat === null || !heartbeat.batchesReads) return poll;
+    return heartbeat?.batchesReads === true ? this.untilNextRead(heartbeat, poll) : poll;
+  }
+
+  /** From now to the heartbeat's first tick at or after a poll `pollMs` from now. */
+  private untilNextRead(heartbeat: SharedHeartbeat, pollMs: number): number {
     const now = this.clock.now();
-    return heartbeat.readAt(now + poll) - now;
+    return heartbeat.readAt(now + pollMs) - now;
   }
 
   /** Wait `ms`, or less if stopped, resigned or woken by a watch event. */
