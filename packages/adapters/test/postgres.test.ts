@@ -27,6 +27,7 @@ runConformanceSuite({
   memberSteering: true,
   batch: true,
   batchMembers: true,
+  batchReads: true,
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
 });

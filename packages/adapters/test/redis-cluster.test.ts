@@ -31,6 +31,7 @@ runConformanceSuite({
   memberSteering: true,
   batch: true,
   batchMembers: true,
+  batchReads: true,
   createStore: ({ namespace }) => open(namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

@@ -28,6 +28,7 @@ runConformanceSuite({
   memberSteering: true,
   batch: true,
   batchMembers: true,
+  batchReads: true,
   createStore: ({ namespace }) => open(SHARED_URL, namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

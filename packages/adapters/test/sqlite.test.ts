@@ -23,6 +23,7 @@ runConformanceSuite({
   memberSteering: true,
   batch: true,
   batchMembers: true,
+  batchReads: true,
   createStore: ({ namespace }) => createStore(url, { namespace }),
 });
 

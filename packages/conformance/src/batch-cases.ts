@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import type { BatchStore, Lease, LeaseStore, MemberRecord } from '@leasehold/core';
+import type { BatchStore, Lease, LeaseRecord, LeaseStore, MemberRecord } from '@leasehold/core';
 import { delay, uniqueElection } from './support.js';
 import type { TransferCaseTools as CaseTools } from './transfer-cases.js';
 
@@ -127,5 +127,82 @@ export function defineMemberBatchCases(tools: BatchCaseTools): void {
       left = ids(await b.members?.list(two));
     }
     expect(left).toEqual([]);
+  });
+}
+
+/** The store's `batch.readMany`, which the cases below require. */
+function readManyOf(
+  store: LeaseStore,
+): (elections: readonly string[]) => Promise<(LeaseRecord | null)[]> {
+  const readMany = store.batch?.readMany;
+  if (readMany === undefined) throw new Error('batch.readMany is missing');
+  return (elections) => readMany.call(store.batch, elections);
+}
+
+/**
+ * Batched reads (`batch.readMany`, docs/design.md §3.8): the followers of a sidecar read
+ * every election they follow in one call; each answer must be what `read` answers.
+ */
+export function defineReadBatchCases(tools: BatchCaseTools): void {
+  const { connect, conformanceCase, request, acquireWithin, expiryGraceMs } = tools;
+
+  conformanceCase('reads several elections in one call, each as read answers it', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const [first, second] = await acquireMany(tools, a, 'alpha', 2);
+    if (!first || !second) throw new Error('acquireMany gave too few');
+    const free = uniqueElection();
+    const readMany = readManyOf(b);
+    expect(await readMany([])).toEqual([]);
+    const records = await readMany([first.election, free, second.election]);
+    expect(records).toHaveLength(3);
+    expect(records[1]).toBeNull();
+    for (const [record, lease] of [
+      [records[0], first],
+      [records[2], second],
+    ] as const) {
+      expect(record).toMatchObject({ election: lease.election, holder: 'alpha', term: lease.term });
+      const single = await b.read(lease.election);
+      expect(record?.metadata).toEqual(single?.metadata);
+      // remainingMs as read reports it: within the TTL, or unknown where read cannot say.
+      if (single?.remainingMs === null) expect(record?.remainingMs).toBeNull();
+      else {
+        expect(record?.remainingMs).toBeGreaterThan(0);
+        expect(record?.remainingMs).toBeLessThanOrEqual(lease.ttlMs + expiryGraceMs);
+      }
+    }
+  });
+
+  conformanceCase(
+    'reads a released lease as free, and a new holder with its new term',
+    async () => {
+      const [a, b] = [await connect(), await connect()];
+      const [released, taken] = await acquireMany(tools, a, 'alpha', 2);
+      if (!released || !taken) throw new Error('acquireMany gave too few');
+      await a.release(released);
+      await a.release(taken);
+      const successor = await acquireWithin(
+        b,
+        request(taken.election, 'beta'),
+        taken.ttlMs + expiryGraceMs + 1_000,
+      );
+      const records = await readManyOf(a)([released.election, taken.election]);
+      expect(records[0]).toBeNull();
+      expect(records[1]).toMatchObject({ holder: 'beta', term: successor.term });
+      expect(successor.term).toBeGreaterThan(taken.term);
+    },
+  );
+
+  conformanceCase('reads an expired lease as free', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const [lease] = await acquireMany(tools, a, 'alpha', 1);
+    if (!lease) throw new Error('acquireMany gave too few');
+    const readMany = readManyOf(b);
+    const deadline = performance.now() + lease.ttlMs + expiryGraceMs + 1_000;
+    let record = (await readMany([lease.election]))[0];
+    while (record !== null && performance.now() < deadline) {
+      await delay(100);
+      record = (await readMany([lease.election]))[0];
+    }
+    expect(record).toBeNull();
   });
 }

@@ -9,7 +9,7 @@ import {
   type MemberRecord,
 } from '@leasehold/core';
 import { delay, POLL_MS, uniqueElection, until } from './support.js';
-import { defineBatchCases, defineMemberBatchCases } from './batch-cases.js';
+import { defineBatchCases, defineMemberBatchCases, defineReadBatchCases } from './batch-cases.js';
 import { defineTransferCases } from './transfer-cases.js';
 
 /**
@@ -60,6 +60,8 @@ export interface ConformanceOptions {
   readonly batch?: boolean;
   /** Whether `batch` must also write member records (`batch.putMembers`). Default: false. */
   readonly batchMembers?: boolean;
+  /** Whether `batch` must also read many elections (`batch.readMany`). Default: false. */
+  readonly batchReads?: boolean;
 }
 
 /** A member record for the suite's cases: only the fields that rank it vary. */
@@ -426,6 +428,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       const tools = { connect, conformanceCase, request, acquireOrFail, acquireWithin };
       defineBatchCases({ ...tools, expiryGraceMs });
       if (options.batchMembers ?? false) defineMemberBatchCases({ ...tools, expiryGraceMs });
+      if (options.batchReads ?? false) defineReadBatchCases({ ...tools, expiryGraceMs });
     }
 
     /**

@@ -305,6 +305,11 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private watchWoke = false;
   /** When this follower last sent a claim (monotonic), for WATCHED_POLL_TTLS. */
   private lastClaimAt = Number.NEGATIVE_INFINITY;
+  /**
+   * The next step claims without reading first: the last read saw the lease running out
+   * before the next one, or failed, or a read of this step already saw the lock free.
+   */
+  private claimAtNextStep = false;
   private loopDone: Promise<void> = Promise.resolve();
   /** When this follower first found the lock free while higher-priority members lived. */
   private freeSince: number | null = null;
@@ -575,8 +580,9 @@ export class Elector extends EventEmitter<ElectorEvents> {
     }
     if (!this.steering.mayCampaign()) {
       // Drained, or the app not healthy: follow the election without claiming it.
-      this.observe(await this.readQuietly());
-      await this.pause(this.followerDelay(null));
+      const record = await this.readQuietly();
+      this.observe(record);
+      await this.pause(this.heldDelayNoClaim());
       return;
     }
     const priorityWait = await this.priorityWait();
@@ -588,9 +594,64 @@ export class Elector extends EventEmitter<ElectorEvents> {
       await this.pause(this.followerDelay(null));
       return;
     }
+    if (await this.readStandsIn()) return;
     const result = await this.acquireOnce();
     if (result === null) await this.pause(this.storeBackoff.next());
-    else if (!result.acquired) await this.pause(this.followerDelay(result.retryAfterMs));
+    else if (!result.acquired) await this.pauseWhileHeld(result.retryAfterMs);
+  }
+
+  /**
+   * §3.8, "Followers read in batches": a follower that knows the election held by another
+   * reads it in its shared heartbeat's batch (`batch.readMany`) instead of claiming it, and
+   * claims only once a read shows the lock free, or the lease running out before its next
+   * read (then at the expiry, when first in line). A failed read is followed by a claim, as
+   * without batched reads. Not when the watch woke it, when no leader is known, or when it
+   * is the holder itself. Resolves to whether it read in place of this step's claim.
+   */
+  private async readStandsIn(): Promise<boolean> {
+    const heartbeat = this.sharedHeartbeat;
+    const claim =
+      this.claimAtNextStep || this.watchWoke || this.leader === null || this.leader.self;
+    this.claimAtNextStep = false;
+    if (heartbeat === null || !heartbeat.batchesReads || claim) return false;
+    let record: LeaseRecord | null;
+    try {
+      record = await this.calls.call('read', () => heartbeat.read(this.election));
+    } catch {
+      this.claimAtNextStep = true;
+      await this.pause(this.storeBackoff.next());
+      return true;
+    }
+    if (this.lifecycle !== 'running') return true;
+    this.storeBackoff.reset();
+    this.observe(record);
+    // Free, or held under our own id by a lease we do not hold (one answered too late):
+    // claim now, as a poll would have.
+    if (record === null || record.holder === this.id) return false;
+    await this.pauseWhileHeld(record.remainingMs);
+    return true;
+  }
+
+  /**
+   * Wait after seeing the lock held by another with `remainingMs` left (null: unknown). With
+   * batched reads, until this follower's next read, on the heartbeat's grid; but the first
+   * in line whose leader's lease runs out before then waits for the expiry and claims.
+   * Without, `followerDelay` as always.
+   */
+  private pauseWhileHeld(remainingMs: number | null): Promise<void> {
+    return this.pause(this.heldDelay(remainingMs));
+  }
+
+  private heldDelay(remainingMs: number | null): number {
+    const heartbeat = this.sharedHeartbeat;
+    if (heartbeat === null || !heartbeat.batchesReads) return this.followerDelay(remainingMs);
+    const nextRead = this.untilNextRead(heartbeat, this.pollMs());
+    const firstInLine = this.heartbeat.isFirstInLine(this.leader?.id ?? null);
+    if (remainingMs !== null && firstInLine && Math.max(0, remainingMs) + 1 <= nextRead) {
+      this.claimAtNextStep = true;
+      return Math.max(0, remainingMs) + 1;
+    }
+    return nextRead;
   }
 
   /**
@@ -613,6 +674,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private async acquireOnce(): Promise<AcquireResult | null> {
     const sentAt = this.clock.now();
     this.watchWoke = false;
+    this.claimAtNextStep = false;
     this.lastClaimAt = sentAt;
     const acquiredAt = Date.now();
     const request = {
@@ -725,7 +787,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     if (higherLevels === 0 && this.freeLockDelay === null) return 0;
     let current: LeaseRecord | null;
     try {
-      current = await this.calls.call('read', () => this.store.read(this.election));
+      current = await this.calls.call('read', () => this.readLease());
     } catch {
       return this.storeBackoff.next();
     }
@@ -733,11 +795,16 @@ export class Elector extends EventEmitter<ElectorEvents> {
     if (current !== null) {
       this.freeSince = null;
       this.observe(current);
-      return this.followerDelay(current.remainingMs);
+      return this.heldDelay(current.remainingMs);
     }
     // A transfer's reservation outranks the order: its successor claims at once.
-    const reserved = await this.reservationWait();
-    if (reserved !== null) return reserved;
+    const reserved = (await this.reservationWait()) ?? this.freeWait(higherLevels, now);
+    // Seen free just now: a claim that follows need not read again (readStandsIn).
+    this.claimAtNextStep = reserved <= 0;
+    return reserved;
+  }
+
+  private freeWait(higherLevels: number, now: number): number {
     this.freeSince ??= now;
     const wait = this.freeSince + higherLevels * this.timing.retryIntervalMs - now;
     if (wait > 0 || this.freeLockDelay === null) return wait;
@@ -945,8 +1012,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.safeEmit('leader', next);
   }
 
+  /** One retry interval, jittered by ±20 %. */
+  private pollMs(): number {
+    return this.timing.retryIntervalMs * (0.8 + 0.4 * this.random());
+  }
+
   private followerDelay(retryAfterMs: number | null): number {
-    const poll = this.timing.retryIntervalMs * (0.8 + 0.4 * this.random());
+    const poll = this.pollMs();
     // The store told us when the current lease runs out: the first in line try right then,
     // not up to a poll interval later (the extra millisecond keeps them from arriving just
     // before the expiry); the rest poll, so that an expiry is not a herd of every follower.
@@ -982,10 +1054,31 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   private async readQuietly(): Promise<LeaseRecord | null> {
     try {
-      return await this.calls.call('read', () => this.store.read(this.election));
+      return await this.calls.call('read', () => this.readLease());
     } catch {
       return null;
     }
+  }
+
+  /** The lease's record, read in the shared heartbeat's batch when the store batches reads. */
+  private readLease(): Promise<LeaseRecord | null> {
+    const heartbeat = this.sharedHeartbeat;
+    return heartbeat?.batchesReads === true
+      ? heartbeat.read(this.election)
+      : this.store.read(this.election);
+  }
+
+  /** A follower that may not claim polls on the heartbeat's grid when reads are batched. */
+  private heldDelayNoClaim(): number {
+    const heartbeat = this.sharedHeartbeat;
+    const poll = this.followerDelay(null);
+    return heartbeat?.batchesReads === true ? this.untilNextRead(heartbeat, poll) : poll;
+  }
+
+  /** From now to the heartbeat's first tick at or after a poll `pollMs` from now. */
+  private untilNextRead(heartbeat: SharedHeartbeat, pollMs: number): number {
+    const now = this.clock.now();
+    return heartbeat.readAt(now + pollMs) - now;
   }
 
   /** Wait `ms`, or less if stopped, resigned or woken by a watch event. */

@@ -182,6 +182,16 @@ export interface BatchStore {
    * election; a rejection fails every put in it.
    */
   putMembers?(puts: readonly MemberPut[]): Promise<MemberRecord[][]>;
+  /**
+   * Reads of many elections in one request, optional (docs/design.md §3.8, "Followers read
+   * in batches"): answers, for each election in the order given, what `read` would (the
+   * current holder's record with its `remainingMs`, or null when the lock is free). A
+   * rejection fails every read in it. Distinct elections only; an empty list answers []
+   * without a request. Reads grant nothing: only a claim takes a lease.
+   */
+  readMany?(elections: readonly string[]): Promise<(LeaseRecord | null)[]>;
+  /** Most elections one `readMany` request may carry (default 1,000); more are split. */
+  readonly maxReads?: number;
 }
 
 /** One election's member record to write with its TTL (`BatchStore.putMembers`). */

@@ -11,4 +11,5 @@ runConformanceSuite({
   memberSteering: true,
   batch: true,
   batchMembers: true,
+  batchReads: true,
 });

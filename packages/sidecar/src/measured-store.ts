@@ -14,7 +14,8 @@ import type {
  * a thousand leases is ONE request, which the electors would report a thousand times, each
  * under its election's label (57,073 series at 1,000 elections; docs/design.md §3.8).
  * Operations keep the elector's names: a batched renewal is a `renew`, a batch of member
- * heartbeats a `member`, a hand-over a `release` and a reservation's read a `read`.
+ * heartbeats a `member`, a batch of followers' reads a `read`, a hand-over a `release` and a
+ * reservation's read a `read`.
  */
 
 export interface StoreRequest {
@@ -104,5 +105,14 @@ function measuredBatch(batch: BatchStore, timed: Timed): BatchStore {
     ...(batch.putMembers === undefined
       ? {}
       : { putMembers: timed('member', (puts) => batch.putMembers?.(puts) ?? Promise.resolve([])) }),
+    ...(batch.readMany === undefined
+      ? {}
+      : {
+          readMany: timed(
+            'read',
+            (elections) => batch.readMany?.(elections) ?? Promise.resolve([]),
+          ),
+        }),
+    ...(batch.maxReads === undefined ? {} : { maxReads: batch.maxReads }),
   };
 }

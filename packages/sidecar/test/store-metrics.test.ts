@@ -79,4 +79,20 @@ describe('store request metrics', () => {
       expect(measured[part] === undefined, part).toBe(raw[part] === undefined);
     }
   });
+
+  it("passes on batched reads, counting a follower batch's reads as one `read`", async () => {
+    // Without `batch.readMany` the sidecar's followers claim every election each retry
+    // interval (~1,900 claims per renew interval at 1,000 elections on Redis).
+    const raw = await createStore('redis://127.0.0.1:6379', { namespace: 'leasehold' });
+    const measured = measureStore(raw);
+    store = measured;
+    const metrics = createMetrics([], undefined, [], measured.requests);
+    const readMany = measured.batch?.readMany?.bind(measured.batch);
+    if (readMany === undefined) throw new Error('batch.readMany was dropped');
+    expect(measured.batch?.maxReads).toBe(raw.batch?.maxReads);
+    const run = randomUUID().slice(0, 8);
+    const elections = Array.from({ length: ELECTIONS }, (_, i) => `smr-${run}-${i}`);
+    expect(await readMany(elections)).toEqual(elections.map(() => null));
+    expect(count(await metrics.render(), 'read')).toBe(1);
+  });
 });

@@ -169,12 +169,24 @@ export function handOverSql(leases: string): string {
            FROM done`;
 }
 
+const LIVE_COLUMNS = `holder, term::text AS term, metadata,
+              ceil(extract(epoch FROM expires_at - now()) * 1000)::float8 AS remaining_ms`;
+
 /** The live lease of election $1: holder, term, metadata and the time it has left. */
 export function liveLeaseSql(leases: string): string {
-  return `SELECT holder, term::text AS term, metadata,
-              ceil(extract(epoch FROM expires_at - now()) * 1000)::float8 AS remaining_ms
+  return `SELECT ${LIVE_COLUMNS}
          FROM ${leases}
         WHERE election = $1 AND NOT released AND expires_at > now()`;
+}
+
+/**
+ * The live leases of the elections $1 (text[]) in ONE statement, each row as liveLeaseSql's
+ * with its election: the followers' batched reads (LeaseStore.batch.readMany, §3.8).
+ */
+export function liveLeasesSql(leases: string): string {
+  return `SELECT election, ${LIVE_COLUMNS}
+         FROM ${leases}
+        WHERE election = ANY($1::text[]) AND NOT released AND expires_at > now()`;
 }
 
 /** A transfer's reservation of election $1 still running: successor, from, time left. */

@@ -27,6 +27,7 @@ import {
   claimSql,
   handOverSql,
   liveLeaseSql,
+  liveLeasesSql,
   randomLockId,
   releaseSql,
   renewManySql,
@@ -197,7 +198,29 @@ export class PostgresStore implements LeaseStore {
   readonly batch: BatchStore = {
     renewMany: (leases) => this.renewMany(leases),
     putMembers: (puts) => this.members.putMany(puts),
+    readMany: (elections) => this.readMany(elections),
+    maxReads: 1_000,
   };
+
+  /**
+   * `read` for many elections in ONE statement (the followers of a sidecar, §3.8): the live
+   * rows of `election = ANY($1)`, each answered as `read` answers it.
+   */
+  private readMany(elections: readonly string[]): Promise<(LeaseRecord | null)[]> {
+    return guardedCall(this.guard, 'read', async () => {
+      if (elections.length === 0) return [];
+      const session = await this.connect();
+      const { rows } = await session.statements.query<LiveRow & { election: string }>(
+        liveLeasesSql(this.tables.leases),
+        [[...elections]],
+      );
+      const live = new Map(rows.map((row) => [row.election, row]));
+      return elections.map((election) => {
+        const row = live.get(election);
+        return row === undefined ? null : liveRecord(election, row);
+      });
+    });
+  }
 
   /**
    * `renew` for every lease in one statement. A lease whose lock this session does not
@@ -453,21 +476,11 @@ export class PostgresStore implements LeaseStore {
   }
 
   private async selectLive(session: Session, election: string): Promise<LeaseRecord | null> {
-    const { rows } = await session.statements.query<{
-      holder: string;
-      term: string;
-      metadata: LeaseMetadata | null;
-      remaining_ms: number;
-    }>(liveLeaseSql(this.tables.leases), [election]);
-    const row = rows[0];
-    if (row === undefined) return null;
-    return {
+    const { rows } = await session.statements.query<LiveRow>(liveLeaseSql(this.tables.leases), [
       election,
-      holder: row.holder,
-      term: Number(row.term),
-      metadata: row.metadata ?? {},
-      remainingMs: Number(row.remaining_ms),
-    };
+    ]);
+    const row = rows[0];
+    return row === undefined ? null : liveRecord(election, row);
   }
 
   // ---------------------------------------------------------------- the session
@@ -476,4 +489,22 @@ export class PostgresStore implements LeaseStore {
     if (this.closed) throw new StoreClosedError(this.backend);
     return this.sessions.connect();
   }
+}
+
+/** A live lease row's columns as `read` selects them (liveLeaseSql, liveLeasesSql). */
+interface LiveRow {
+  holder: string;
+  term: string;
+  metadata: LeaseMetadata | null;
+  remaining_ms: number;
+}
+
+function liveRecord(election: string, row: LiveRow): LeaseRecord {
+  return {
+    election,
+    holder: row.holder,
+    term: Number(row.term),
+    metadata: row.metadata ?? {},
+    remainingMs: Number(row.remaining_ms),
+  };
 }

@@ -1,4 +1,11 @@
-import type { BatchStore, Lease, MemberPut, MemberRecord, RenewResult } from '@leasehold/core';
+import type {
+  BatchStore,
+  Lease,
+  LeaseRecord,
+  MemberPut,
+  MemberRecord,
+  RenewResult,
+} from '@leasehold/core';
 import { withOrderKey, withoutOrderKey } from '../records.js';
 import type { MemberKeys } from './members.js';
 
@@ -12,10 +19,18 @@ export interface RenewKeys {
 /** What the batch needs of its store. */
 export interface RedisBatchHost {
   keys(election: string): RenewKeys & MemberKeys;
-  /** Runs a script whose keys span elections (RENEW_MANY, PUT_MEMBERS) through the guard. */
-  acrossSlots(name: 'RENEW_MANY' | 'PUT_MEMBERS', keys: string[], args: string[]): Promise<unknown>;
+  /** Runs a script whose keys span elections (RENEW_MANY, …) through the guard. */
+  acrossSlots(
+    name: 'RENEW_MANY' | 'PUT_MEMBERS' | 'READ_MANY',
+    keys: string[],
+    args: string[],
+  ): Promise<unknown>;
   /** The store's own RENEW, for a Cluster. */
   renew(lease: Lease): Promise<RenewResult>;
+  /** The store's own READ, for a Cluster. */
+  read(election: string): Promise<LeaseRecord | null>;
+  /** A READ reply as a record (store.ts), or null when the lock is free. */
+  toRecord(election: string, reply: (string | number | null)[]): LeaseRecord | null;
   /** members.put then members.list, for a Cluster. */
   putMemberAlone(put: MemberPut): Promise<MemberRecord[]>;
   /** Whether the store talks to a Redis Cluster. */
@@ -27,7 +42,8 @@ export interface RedisBatchHost {
  * for every lease, each answered as RENEW answers it. On a Cluster the elections' keys
  * live in different slots, which one script cannot touch: there each lease gets its own
  * RENEW (ioredis sends them to their masters together), so the batch saves timers and
- * wake-ups, not requests.
+ * wake-ups, not requests. Reads of many elections (`readMany`, for the followers) are one
+ * READ_MANY call the same way, and one READ per election on a Cluster.
  */
 export function redisBatch(host: RedisBatchHost): BatchStore {
   return {
@@ -45,6 +61,19 @@ export function redisBatch(host: RedisBatchHost): BatchStore {
       );
     },
     putMembers: (puts) => putMembers(host, puts),
+    readMany: async (elections) => {
+      if (elections.length === 0) return [];
+      if (host.onCluster()) return Promise.all(elections.map((election) => host.read(election)));
+      const keys = elections.flatMap((election) => {
+        const { lease, info, server } = host.keys(election);
+        return [lease, info, server];
+      });
+      const replies = (await host.acrossSlots('READ_MANY', keys, [])) as (
+        string | number | null
+      )[][];
+      return elections.map((election, i) => host.toRecord(election, replies[i] ?? []));
+    },
+    maxReads: 1_000,
     // Lua keeps the server busy while it runs: a bounded script keeps other clients served.
     maxLeases: 500,
   };

@@ -269,6 +269,30 @@ return renewed
 `;
 
 /**
+ * READ for many elections at once (LeaseStore.batch.readMany, docs/design.md §3.8): the
+ * followers of a sidecar read every election they follow in one call instead of claiming
+ * each. KEYS: lease, info, server of each election in turn. Returns, per election, READ's
+ * reply. Writes nothing. One server only, as RENEW_MANY.
+ */
+export const READ_MANY = `
+${RUN_ID}
+local records = {}
+for i = 1, #KEYS / 3 do
+  local lease, info, server = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local pttl = redis.call('PTTL', lease)
+  if pttl < 0 then
+    records[i] = {}
+  elseif redis.call('GET', server) ~= runId then
+    records[i] = {false, false, false, pttl}
+  else
+    local fields = redis.call('HMGET', info, 'holder', 'term', 'metadata')
+    records[i] = {fields[1], fields[2], fields[3], pttl}
+  end
+end
+return records
+`;
+
+/**
  * PUT_MEMBER then LIST_MEMBERS for many elections at once (LeaseStore.batch.putMembers).
  * KEYS: members, expiry of each election in turn. ARGV: id, recordJson, ttlMs of each in
  * the same order. Returns, per election, its live records. One server only, as RENEW_MANY.

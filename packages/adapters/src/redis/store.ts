@@ -198,9 +198,7 @@ export class RedisStore implements LeaseStore {
       const reply = (await this.script('READ', [keys.lease, keys.info, keys.server], [])) as (
         string | number | null
       )[];
-      const [holder, term, metadata, pttl] = reply;
-      if (typeof holder !== 'string') return null;
-      return toRecord(election, holder, term, metadata, typeof pttl === 'number' ? pttl : null);
+      return readReply(election, reply);
     });
   }
 
@@ -244,10 +242,12 @@ export class RedisStore implements LeaseStore {
   readonly batch: BatchStore = redisBatch({
     keys: (election) => this.keys(election),
     acrossSlots: (name, keys, args) =>
-      guardedCall(this.guard, name === 'RENEW_MANY' ? 'renew' : 'member', () =>
+      guardedCall(this.guard, ACROSS_SLOTS_OP[name], () =>
         this.evalScript(scripts[name], keys, args),
       ),
     renew: (lease) => this.renew(lease),
+    read: (election) => this.read(election),
+    toRecord: readReply,
     putMemberAlone: async ({ election, member, ttlMs }) => {
       await this.members.put(election, member, ttlMs);
       return this.members.list(election);
@@ -499,6 +499,16 @@ function sha1(source: string): string {
     scriptHashes.set(source, hash);
   }
   return hash;
+}
+
+/** What the store's calls across elections count as, for metrics and errors. */
+const ACROSS_SLOTS_OP = { RENEW_MANY: 'renew', PUT_MEMBERS: 'member', READ_MANY: 'read' } as const;
+
+/** A READ reply (one election's part of READ_MANY's) as a record; null when free. */
+function readReply(election: string, reply: (string | number | null)[]): LeaseRecord | null {
+  const [holder, term, metadata, pttl] = reply;
+  if (typeof holder !== 'string') return null;
+  return toRecord(election, holder, term, metadata, typeof pttl === 'number' ? pttl : null);
 }
 
 function toRecord(

@@ -110,9 +110,16 @@ export function handOverSql(leases: string): string {
            WHERE election = ? AND token = ? AND expires_at > ? AND boot = ?`;
 }
 
+const LEASE_COLUMNS = `election, holder, token, term, metadata, expires_at, boot, ttl_ms, reserved_for,
+           reserved_from, reserved_until, reserved_ms, reserved_boot`;
+
 /** The election's lease row (a LeaseRow). Parameter: election. */
 export function selectLeaseSql(leases: string): string {
-  return `SELECT election, holder, token, term, metadata, expires_at, boot, ttl_ms, reserved_for,
-           reserved_from, reserved_until, reserved_ms, reserved_boot
-         FROM ${leases} WHERE election = ?`;
+  return `SELECT ${LEASE_COLUMNS} FROM ${leases} WHERE election = ?`;
+}
+
+/** The lease rows (LeaseRows) of many elections. Parameter: their names, a JSON array. */
+export function selectLeasesSql(leases: string): string {
+  return `SELECT ${LEASE_COLUMNS} FROM ${leases}
+         WHERE election IN (SELECT value FROM json_each(?))`;
 }

@@ -26,6 +26,7 @@ import {
   renewSql,
   RESERVATION_COLUMNS,
   selectLeaseSql,
+  selectLeasesSql,
   tableInfoSql,
 } from './queries.js';
 
@@ -186,6 +187,23 @@ export class SqliteStore implements LeaseStore {
           .immediate(),
       ),
     putMembers: (puts) => this.members.putMany(puts),
+    // The followers of a sidecar (§3.8): ONE SELECT, so one read transaction, for all.
+    readMany: (elections) =>
+      guardedCall(this.guard, 'read', () => {
+        if (elections.length === 0) return [];
+        const now = hostNow();
+        const rows = this.db
+          .prepare(selectLeasesSql(this.leases))
+          .all(JSON.stringify(elections)) as LeaseRow[];
+        const byElection = new Map(rows.map((row) => [row.election, row]));
+        return elections.map((election) => {
+          const row = byElection.get(election);
+          return row !== undefined && isLive(row, now, this.bootId)
+            ? toRecord(election, row, now)
+            : null;
+        });
+      }),
+    maxReads: 1_000,
   };
 
   release(lease: Lease): Promise<void> {

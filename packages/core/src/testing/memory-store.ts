@@ -365,6 +365,8 @@ export class MemoryStore implements LeaseStore {
           return this.server.listMembers(election);
         }),
       ),
+    readMany: (elections) =>
+      this.roundTrip(() => elections.map((election) => this.server.read(election))),
   };
 
   watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
