@@ -73,6 +73,11 @@ async function round(i) {
         ` gdb -p ${pid} -batch -ex bt 2>&1 | grep '^#' | head -8 || true`,
       { stdio: 'inherit', shell: '/bin/bash' },
     );
+    // Does a newer plan, as a running sidecar would send, wake it?
+    const now = watchdogClockMs();
+    watchdog.stdin.write(planLine({ termAt: now, killAt: now }));
+    const woken = await Promise.race([closed.then(() => true), pause(3_000).then(() => false)]);
+    console.log(`round ${i}: a plan due now ${woken ? 'woke it: it exited' : 'did not wake it'}`);
     execSync(`pkill -KILL -f '[r]ound-${i}.log' || true`);
     signal(pid, 'SIGKILL');
   }
