@@ -81,7 +81,7 @@ export const explanations = {
     'the etcd client alone (etcd3: gRPC and protobufjs, which builds etcd’s service definitions ' +
     'when it loads) takes 200-250 ms to load on this machine before the first request. A ' +
     'precompiled descriptor does not help (protobufjs fromJSON 57-80 ms against 57-63 ms to ' +
-    'parse the .proto files); a bundled entry point would (see the notes). ' +
+    'parse the .proto files); the bundled command starts it faster (see the notes). ' +
     COLD,
   'cold:redis': 'ioredis takes about 100 ms of it to load. ' + COLD,
   cold: COLD,
@@ -262,14 +262,22 @@ export const explanations = {
       'frozen or cut-off holder keeps it (nobody takes over) until TCP gives up, which by ' +
       'default takes far longer than the benchmark waits. leasehold’s answer is computed from ' +
       'its deadline at the moment it is asked, so it says “not leader” from the first answer.',
-    '- **Bundling, measured, not adopted.** Node 20 has no module compile cache. An esbuild ' +
-      'bundle of the command (one ESM file with chunks, etcd3’s .proto files beside it) started ' +
-      'faster on this machine, under a load average of 5, in three interleaved runs each: ' +
-      'etcd 355-704 ms against 746-1,450 ms unbundled, Redis 190-297 ms against 339-510 ms, ' +
-      'PostgreSQL 299-479 ms against 300-623 ms. It needs a build step, etcd3’s .proto files ' +
-      'copied beside the bundle (etcd3 reads them from its own directory at run time) and ' +
-      'better-sqlite3 (native) left outside; worth doing for the container image if etcd’s ' +
-      'cold start matters, after measuring it on a quiet machine.',
+    '- **Bundling (adopted for the image and the release) and the compile cache.** ' +
+      'scripts/bundle.mjs (rolldown, a development dependency) bundles the command into a ' +
+      '`pnpm deploy` copy: one entry module and a chunk per lazily loaded part (each ' +
+      'adapter with its driver, the Fastify routes), etcd3’s .proto files beside it, ' +
+      'better-sqlite3 and pino-pretty left to node_modules; bin/leasehold.js runs it where ' +
+      'it is there (the Dockerfile and `pnpm release` make it; the workspace and the npm ' +
+      'packages keep tsc’s modules). Start to first leader p50, unbundled against bundled, ' +
+      'five interleaved starts each on 2026-12-07 10:31 UTC (load 1.6-5.4): Node 20 Redis ' +
+      '223 → 152 ms, PostgreSQL 353 → 231, etcd 651 → 402, ZooKeeper 448 → 276; Node 22 ' +
+      '407 → 279, 302 → 284, 572 → 380, 397 → 258; Node 24 307 → 256, 322 → 261, ' +
+      '521 → 442, 397 → 285. Node 22.1 and later also keep a module compile cache when ' +
+      'asked, which the launcher now does (docs/design.md §4): at load 0.6-1.5, without → ' +
+      'with, Node 22 189 → 170 ms (Redis), 190 → 173 (PostgreSQL), 321 → 298 (etcd), ' +
+      '210 → 187 (ZooKeeper); Node 24 194 → 182, 199 → 185, 295 → 281, 273 → 237: a tenth, ' +
+      'where the bundle saves a third. An earlier esbuild trial (load 5) measured etcd ' +
+      '355-704 ms against 746-1,450 ms unbundled.',
     '- **Cold start counts from a namespace in use.** Each sidecar starts in a never-used ' +
       'election, after one uncounted start. On Redis the very first sidecar in a namespace ' +
       'the server has never served waits one TTL before it reports leadership (it cannot tell ' +

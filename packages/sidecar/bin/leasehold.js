@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `leasehold` command (packages/sidecar/src/cli.ts, built to dist/).
-import { lstatSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +41,9 @@ enableCompileCache();
 // idle sidecar small without changing how it behaves under load. V8 reads this flag each
 // time it considers growing, so setting it at run time takes effect.
 setFlagsFromString('--semi-space-growth-factor=1');
-const { main } = await import('../dist/cli.js');
+// The bundle (scripts/bundle.mjs) where a release or the image put one, else the tsc build.
+const BUNDLE = new URL('../dist/bundle/cli.mjs', import.meta.url);
+const { main } = await import(existsSync(BUNDLE) ? BUNDLE.href : '../dist/cli.js');
 await main(process.argv);
 setFlagsFromString('--semi-space-growth-factor=2');
 // Node writes the cache at exit; a sidecar runs for weeks and may be killed, so write what
