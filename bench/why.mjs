@@ -84,6 +84,20 @@ export const explanations = {
     'parse the .proto files); the bundled command starts it faster (see the notes). ' +
     COLD,
   'cold:redis': 'ioredis takes about 100 ms of it to load. ' + COLD,
+  http:
+    'The fast path now answers in the request listener’s own tick with one headers object ' +
+    '(it answered from a promise: a microtask, a closure and a promise per request, and the ' +
+    'request’s objects kept alive into it, which doubled the GC threads’ CPU), looks GET ' +
+    'paths up without building a key, remembers the last allowed Host, and core’s status() ' +
+    'no longer spreads objects. Server CPU per request, interleaved with the old build and a ' +
+    'bare server at 11:14 UTC (load 4.5-7.0, three rounds each, per-thread from /proc): ' +
+    '17.1-18.5 µs against 28.5-28.9 µs before and 12.7-13.3 µs bare; in those runs the new ' +
+    'build served 20,130-25,277 req/s against bare’s 23,060-42,209 (p99 13-16 ms against ' +
+    '11-21 ms). What is left is building and serialising the answer from the elector’s ' +
+    'status (about a tenth of the sidecar’s samples in a CPU profile) and the garbage it ' +
+    'makes; the rest of a request is node:http’s own, the same as bare. The load generator ' +
+    'shares core 0 with the other engineers’ processes: a second run at 11:18 (load 12-20) ' +
+    'measured 0.64× (3,207 against 5,015 req/s).',
   cold: COLD,
   'rss:etcd':
     'gRPC and protobufjs, with etcd’s compiled service definitions, stay resident: about 10 MB ' +
@@ -278,6 +292,15 @@ export const explanations = {
       '210 → 187 (ZooKeeper); Node 24 194 → 182, 199 → 185, 295 → 281, 273 → 237: a tenth, ' +
       'where the bundle saves a third. An earlier esbuild trial (load 5) measured etcd ' +
       '355-704 ms against 746-1,450 ms unbundled.',
+    '- **Node runtimes table (2026-12-07 10:58 UTC).** bench/runtimes.mjs ran while the ' +
+      'load average fell from 28 to 1.6: Node 20’s rows (Node alone 401 ms) and Node 22’s ' +
+      'were measured under that load and say nothing about the start-up target, and Node ' +
+      '22’s run-mode candidate did not lead within its window. Node 24’s rows came at a ' +
+      'load of about 2-5: bundled, start to first leader was 168 ms (Redis), 198 ms ' +
+      '(PostgreSQL), 243 ms (etcd) and 186 ms (ZooKeeper), all ≤ 250 ms; the workspace’s ' +
+      'modules 237-316 ms. The quiet A/B runs above are the comparison to read for Node 20 ' +
+      'and 22: bundled, 152-402 ms on Node 20 (etcd 402 and ZooKeeper 276 over 250 ms) at load 1.6-2.5. ' +
+      'The earlier quiet run (09:06 UTC, load 0.4, before this work) measured 327-758 ms.',
     '- **Cold start counts from a namespace in use.** Each sidecar starts in a never-used ' +
       'election, after one uncounted start. On Redis the very first sidecar in a namespace ' +
       'the server has never served waits one TTL before it reports leadership (it cannot tell ' +
