@@ -41,6 +41,12 @@ RUN pnpm run build
 # versions in pnpm-lock.yaml.
 RUN pnpm --filter @leasehold/sidecar deploy --prod --legacy /out
 
+# The sidecar bundled into that copy (dist/bundle/, which bin/leasehold.js runs when it is
+# there): a few files to load instead of hundreds, which starts faster (bench/RESULTS.md,
+# Notes). rolldown is a development dependency of the workspace and stays in this stage.
+COPY scripts/bundle.mjs scripts/
+RUN node scripts/bundle.mjs /out
+
 # ---- runtime: Node and the deployed tree, no compiler, no pnpm ----
 FROM node:24-bookworm-slim
 

@@ -6,12 +6,18 @@
 //
 //   node bench/runtimes.mjs [--rounds 5] [--settle 60] [--seconds 30]
 //
+// Start-up is measured twice: the workspace's command (dist/, tsc's modules) and the bundled
+// one the image and the self-contained release run (a `pnpm deploy` copy bundled by
+// scripts/bundle.mjs, made once here in a scratch directory), interleaved per backend.
+//
 // Needs the test stores, a build, and `bash scripts/runtimes.sh install`. Each runtime runs
 // this file again with --one: the helpers start sidecars with process.execPath.
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { bundleSidecar } from '../scripts/bundle.mjs';
 import { runtimeNodes } from '../scripts/runtime-nodes.mjs';
 import { coldStart, nodeStart, runScript } from './lib/sidecar.mjs';
 
@@ -21,6 +27,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     settle: { type: 'string', default: '60' },
     seconds: { type: 'string', default: '30' },
+    'bundled-bin': { type: 'string' },
   },
 });
 const STORES = {
@@ -36,8 +43,16 @@ const p50 = (samples) => [...samples].sort((a, b) => a - b)[Math.floor(samples.l
 async function measureThisRuntime() {
   const rounds = Number(values.rounds);
   const start = { node: p50((await nodeStart(rounds)).samples) };
+  const bundledStart = {};
   for (const [backend, url] of Object.entries(STORES)) {
-    start[backend] = p50((await coldStart(url, rounds)).samples);
+    const plain = [];
+    const bundled = [];
+    for (let round = 0; round < rounds; round += 1) {
+      plain.push(...(await coldStart(url, 1)).samples);
+      bundled.push(...(await coldStart(url, 1, values['bundled-bin'])).samples);
+    }
+    start[backend] = p50(plain);
+    bundledStart[backend] = p50(bundled);
   }
   const idleArgs = ['--settle', values.settle, '--seconds', values.seconds];
   const idle = await Promise.all(
@@ -51,18 +66,43 @@ async function measureThisRuntime() {
     pssMb: runMode.medianPssMb,
     processes: runMode.processes,
   };
-  return { node: process.version, startMs: start, idleRssMb: rss, idleCpuPercent: cpu, run };
+  return {
+    node: process.version,
+    startMs: start,
+    bundledStartMs: bundledStart,
+    idleRssMb: rss,
+    idleCpuPercent: cpu,
+    run,
+  };
 }
 
 if (values.one) {
   console.log(JSON.stringify(await measureThisRuntime()));
 } else {
   const results = { date: new Date().toISOString(), loadavg: loadavg()[0], runtimes: [] };
-  for (const node of runtimeNodes().filter((path) => existsSync(path))) {
-    const args = [new URL(import.meta.url).pathname, '--one', ...process.argv.slice(2)];
-    const out = execFileSync(node, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-    results.runtimes.push(JSON.parse(out.trim().split('\n').at(-1)));
-    console.error(`runtimes: ${JSON.stringify(results.runtimes.at(-1))}`);
+  const scratch = mkdtempSync(join(tmpdir(), 'leasehold-bench-bundle-'));
+  try {
+    const deployed = join(scratch, 'app');
+    execFileSync(
+      'pnpm',
+      ['--filter', '@leasehold/sidecar', 'deploy', '--prod', '--legacy', deployed],
+      {
+        cwd: ROOT,
+        stdio: 'ignore',
+      },
+    );
+    await bundleSidecar(deployed);
+    const bundledBin = join(deployed, 'bin', 'leasehold.js');
+    for (const node of runtimeNodes().filter((path) => existsSync(path))) {
+      const args = [new URL(import.meta.url).pathname, '--one', '--bundled-bin', bundledBin];
+      args.push(...process.argv.slice(2));
+      const out = execFileSync(node, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+      results.runtimes.push(JSON.parse(out.trim().split('\n').at(-1)));
+      console.error(`runtimes: ${JSON.stringify(results.runtimes.at(-1))}`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
+  results.loadavgAfter = loadavg()[0];
   writeFileSync(`${ROOT}bench/results/runtimes.json`, `${JSON.stringify(results, null, 2)}\n`);
 }

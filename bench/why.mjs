@@ -81,9 +81,23 @@ export const explanations = {
     'the etcd client alone (etcd3: gRPC and protobufjs, which builds etcd’s service definitions ' +
     'when it loads) takes 200-250 ms to load on this machine before the first request. A ' +
     'precompiled descriptor does not help (protobufjs fromJSON 57-80 ms against 57-63 ms to ' +
-    'parse the .proto files); a bundled entry point would (see the notes). ' +
+    'parse the .proto files); the bundled command starts it faster (see the notes). ' +
     COLD,
   'cold:redis': 'ioredis takes about 100 ms of it to load. ' + COLD,
+  http:
+    'The fast path now answers in the request listener’s own tick with one headers object ' +
+    '(it answered from a promise: a microtask, a closure and a promise per request, and the ' +
+    'request’s objects kept alive into it, which doubled the GC threads’ CPU), looks GET ' +
+    'paths up without building a key, remembers the last allowed Host, and core’s status() ' +
+    'no longer spreads objects. Server CPU per request, interleaved with the old build and a ' +
+    'bare server at 11:14 UTC (load 4.5-7.0, three rounds each, per-thread from /proc): ' +
+    '17.1-18.5 µs against 28.5-28.9 µs before and 12.7-13.3 µs bare; in those runs the new ' +
+    'build served 20,130-25,277 req/s against bare’s 23,060-42,209 (p99 13-16 ms against ' +
+    '11-21 ms). What is left is building and serialising the answer from the elector’s ' +
+    'status (about a tenth of the sidecar’s samples in a CPU profile) and the garbage it ' +
+    'makes; the rest of a request is node:http’s own, the same as bare. The load generator ' +
+    'shares core 0 with the other engineers’ processes: a second run at 11:18 (load 12-20) ' +
+    'measured 0.64× (3,207 against 5,015 req/s).',
   cold: COLD,
   'rss:etcd':
     'gRPC and protobufjs, with etcd’s compiled service definitions, stay resident: about 10 MB ' +
@@ -262,14 +276,31 @@ export const explanations = {
       'frozen or cut-off holder keeps it (nobody takes over) until TCP gives up, which by ' +
       'default takes far longer than the benchmark waits. leasehold’s answer is computed from ' +
       'its deadline at the moment it is asked, so it says “not leader” from the first answer.',
-    '- **Bundling, measured, not adopted.** Node 20 has no module compile cache. An esbuild ' +
-      'bundle of the command (one ESM file with chunks, etcd3’s .proto files beside it) started ' +
-      'faster on this machine, under a load average of 5, in three interleaved runs each: ' +
-      'etcd 355-704 ms against 746-1,450 ms unbundled, Redis 190-297 ms against 339-510 ms, ' +
-      'PostgreSQL 299-479 ms against 300-623 ms. It needs a build step, etcd3’s .proto files ' +
-      'copied beside the bundle (etcd3 reads them from its own directory at run time) and ' +
-      'better-sqlite3 (native) left outside; worth doing for the container image if etcd’s ' +
-      'cold start matters, after measuring it on a quiet machine.',
+    '- **Bundling (adopted for the image and the release) and the compile cache.** ' +
+      'scripts/bundle.mjs (rolldown, a development dependency) bundles the command into a ' +
+      '`pnpm deploy` copy: one entry module and a chunk per lazily loaded part (each ' +
+      'adapter with its driver, the Fastify routes), etcd3’s .proto files beside it, ' +
+      'better-sqlite3 and pino-pretty left to node_modules; bin/leasehold.js runs it where ' +
+      'it is there (the Dockerfile and `pnpm release` make it; the workspace and the npm ' +
+      'packages keep tsc’s modules). Start to first leader p50, unbundled against bundled, ' +
+      'five interleaved starts each on 2026-12-07 10:31 UTC (load 1.6-5.4): Node 20 Redis ' +
+      '223 → 152 ms, PostgreSQL 353 → 231, etcd 651 → 402, ZooKeeper 448 → 276; Node 22 ' +
+      '407 → 279, 302 → 284, 572 → 380, 397 → 258; Node 24 307 → 256, 322 → 261, ' +
+      '521 → 442, 397 → 285. Node 22.1 and later also keep a module compile cache when ' +
+      'asked, which the launcher now does (docs/design.md §4): at load 0.6-1.5, without → ' +
+      'with, Node 22 189 → 170 ms (Redis), 190 → 173 (PostgreSQL), 321 → 298 (etcd), ' +
+      '210 → 187 (ZooKeeper); Node 24 194 → 182, 199 → 185, 295 → 281, 273 → 237: a tenth, ' +
+      'where the bundle saves a third. An earlier esbuild trial (load 5) measured etcd ' +
+      '355-704 ms against 746-1,450 ms unbundled.',
+    '- **Node runtimes table (2026-12-07 10:58 UTC).** bench/runtimes.mjs ran while the ' +
+      'load average fell from 28 to 1.6: Node 20’s rows (Node alone 401 ms) and Node 22’s ' +
+      'were measured under that load and say nothing about the start-up target, and Node ' +
+      '22’s run-mode candidate did not lead within its window. Node 24’s rows came at a ' +
+      'load of about 2-5: bundled, start to first leader was 168 ms (Redis), 198 ms ' +
+      '(PostgreSQL), 243 ms (etcd) and 186 ms (ZooKeeper), all ≤ 250 ms; the workspace’s ' +
+      'modules 237-316 ms. The quiet A/B runs above are the comparison to read for Node 20 ' +
+      'and 22: bundled, 152-402 ms on Node 20 (etcd 402 and ZooKeeper 276 over 250 ms) at load 1.6-2.5. ' +
+      'The earlier quiet run (09:06 UTC, load 0.4, before this work) measured 327-758 ms.',
     '- **Cold start counts from a namespace in use.** Each sidecar starts in a never-used ' +
       'election, after one uncounted start. On Redis the very first sidecar in a namespace ' +
       'the server has never served waits one TTL before it reports leadership (it cannot tell ' +

@@ -1,7 +1,8 @@
 // `pnpm release`: build, pack every published workspace package, test the tarballs in a
 // scratch project, cut the self-contained sidecar, and write dist-release/:
 //   <name>-<version>.tgz                              npm tarballs (private packages skipped)
-//   leasehold-sidecar-<version>-<platform>-<arch>.tar.gz  self-contained sidecar (node bin/leasehold.js)
+//   leasehold-sidecar-<version>-<platform>-<arch>.tar.gz  self-contained sidecar (node bin/leasehold.js,
+//                                                     which runs its bundle: scripts/bundle.mjs)
 //   leasehold-sidecar-<version>-<platform>-<arch>.cdx.json CycloneDX SBOM of what it contains
 //   SHA256SUMS                                         checksums of the files above
 // Settings: release.config.json (scripts/release/config.mjs). Docs: docs/deploy.md.
@@ -54,7 +55,7 @@ async function standalone(version) {
   const name = `leasehold-sidecar-${version}-${process.platform}-${process.arch}`;
   const dir = join(OUT, name);
   run('bash', [join(ROOT, 'scripts/runtimes.sh'), 'install'], ROOT);
-  const abis = deployStandalone(dir);
+  const abis = await deployStandalone(dir);
   say(`${name}: SQLite addons for ${abis.join(', ')}`);
   for (const node of runtimeNodes()) {
     const leader = await smokeTest(dir, node);

@@ -261,6 +261,25 @@ describe('Dockerfile', () => {
     expect(posix.normalize(text(bin.leasehold, 'bin.leasehold'))).toBe(inPackage);
   });
 
+  it('bundles the deployed copy before the runtime stage takes it (scripts/bundle.mjs)', () => {
+    const deployAt = dockerfile.findIndex(
+      (i) => i.keyword === 'RUN' && /\bpnpm --filter \S+ deploy\b/.test(i.args),
+    );
+    const deployedTo = dockerfile[deployAt]?.args.split(' ').at(-1);
+    const bundleAt = dockerfile.findIndex(
+      (i) => i.keyword === 'RUN' && i.args === `node scripts/bundle.mjs ${deployedTo}`,
+    );
+    expect(bundleAt, `RUN node scripts/bundle.mjs ${deployedTo}`).toBeGreaterThan(deployAt);
+    expect(dockerfile[bundleAt]?.stage).toBe(0);
+    const copied = dockerfile
+      .slice(0, bundleAt)
+      .filter((i) => i.keyword === 'COPY')
+      .map((i) => i.args);
+    expect(copied).toContain('scripts/bundle.mjs scripts/');
+    // The bin runs the bundle where it finds one: the image's entry point stays the bin.
+    expect(readRepoFile('packages/sidecar/bin/leasehold.js')).toContain('../dist/bundle/cli.mjs');
+  });
+
   it('deploys production dependencies only: no test framework in the image', () => {
     // The image's own deploy step, run here into a scratch directory (it reads the
     // workspace's install; no network). vitest came in once through core's optional peer.

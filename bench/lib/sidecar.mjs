@@ -13,7 +13,7 @@ const BENCH = new URL('../', import.meta.url).pathname;
  * Node's own start, loading, connecting, the first acquire. The namespace has been used. `nodeMs` is Node alone
  * (`node -e 0`), for scale.
  */
-export async function coldStart(store, rounds) {
+export async function coldStart(store, rounds, bin = BIN) {
   const samples = [];
   // One start first, not counted: the files come into the page cache, and on Redis a
   // namespace the server has never served waits one TTL once (docs/stores.md).
@@ -23,7 +23,7 @@ export async function coldStart(store, rounds) {
     const child = spawn(
       process.execPath,
       [
-        BIN,
+        bin,
         '--store',
         store,
         '--election',

@@ -518,6 +518,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
     // Our own leadership, like isLeader(), ends at the deadline even when the timer that
     // records it has not run yet (a frozen process answering its first request).
     const leader = this.leader?.self === true && !isLeader ? null : this.leader;
+    const terms = this.terms.snapshot();
+    // Fields written out, not spread: every GET /v1/leader asks for a status.
     return {
       election: this.election,
       id: this.id,
@@ -535,7 +537,9 @@ export class Elector extends EventEmitter<ElectorEvents> {
       observed: this.observed,
       store: this.calls.health,
       steering: this.steering.state,
-      ...this.terms.snapshot(),
+      highestTerm: terms.highestTerm,
+      termRegressions: terms.termRegressions,
+      lastTermRegression: terms.lastTermRegression,
     };
   }
 

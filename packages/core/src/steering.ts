@@ -84,7 +84,13 @@ export class Steering {
   }
 
   get state(): SteeringState {
-    return { ...this.published(), transferringTo: this.transferringTo };
+    // Written out rather than spread from published(): every GET /v1/leader reads it.
+    return {
+      drained: this.drained,
+      health: this.gate?.state ?? 'unknown',
+      version: this.version,
+      transferringTo: this.transferringTo,
+    };
   }
 
   /** The fields of this candidate's member record. */

@@ -174,7 +174,7 @@ export function leaderAnswer(elector: Elector): Answer<LeaderBody, 200> {
   return {
     statusCode: 200,
     headers: {
-      ...NO_STORE,
+      'cache-control': NO_STORE['cache-control'],
       'leasehold-leader': body.leader ?? '',
       'leasehold-term': body.term === null ? '' : String(body.term),
     },

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Answer } from './answers.js';
 import { fastRoute } from './route-table.js';
 import type { SidecarState } from './sidecar-state.js';
 
@@ -9,13 +10,19 @@ import type { SidecarState } from './sidecar-state.js';
  * sidecar nobody asks anything else (listener.ts). The sidecar registers no request hooks
  * but the admin check, and no fast route is an admin route; one added later must be applied
  * here too (the server test compares both paths).
+ *
+ * An answer computed synchronously (every route but /metrics) is written in the request's
+ * own tick, as a bare node:http handler does: no promise, no microtask, and one headers
+ * object per response (bench/RESULTS.md, "/v1/leader throughput").
  */
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * Answer `request` if it is for a fast route (its method, no query string) and return
  * true; return false to leave it to Fastify. `fallback` hands it to Fastify after all,
- * should the answer fail (/metrics failing to render): Fastify then answers with its own
- * error.
+ * should the answer fail (/metrics failing to render, an answer function throwing):
+ * Fastify then answers with its own error.
  */
 export function answerOnFastPath(
   state: SidecarState,
@@ -25,14 +32,35 @@ export function answerOnFastPath(
 ): boolean {
   const route = fastRoute(request.method, request.url ?? '');
   if (route?.answer === undefined) return false;
-  Promise.resolve(route.answer(state)).then(({ statusCode, headers, body }) => {
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    response.writeHead(statusCode, {
-      ...(typeof body === 'string' ? {} : { 'content-type': 'application/json; charset=utf-8' }),
-      'content-length': Buffer.byteLength(text),
-      ...headers,
-    });
-    response.end(text);
-  }, fallback);
+  let answer: Answer<unknown> | Promise<Answer<unknown>>;
+  try {
+    answer = route.answer(state);
+  } catch {
+    fallback();
+    return true;
+  }
+  if (answer instanceof Promise) {
+    answer.then((done) => send(response, done, fallback), fallback);
+  } else {
+    send(response, answer, fallback);
+  }
   return true;
+}
+
+/** Write `answer`; anything that fails before a byte is sent goes to Fastify instead. */
+function send(response: ServerResponse, answer: Answer<unknown>, fallback: () => void): void {
+  let text: string;
+  try {
+    text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+    const headers: OutgoingHttpHeaders =
+      typeof answer.body === 'string'
+        ? { 'content-length': Buffer.byteLength(text) }
+        : { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) };
+    for (const name in answer.headers) headers[name] = answer.headers[name];
+    response.writeHead(answer.statusCode, headers);
+  } catch {
+    if (!response.headersSent) fallback();
+    return;
+  }
+  response.end(text);
 }

@@ -23,7 +23,12 @@ export function isLoopbackAddress(host: string): boolean {
  */
 export function isLoopbackHostHeader(header: string | undefined): boolean {
   if (header === undefined) return true;
+  // A client sends the same Host on every request: the last one allowed is remembered.
+  if (header === lastAllowed) return true;
   const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::\d{1,5})?$/.exec(header.trim());
   const name = match?.[1];
-  return name !== undefined && isLoopbackAddress(name);
+  const allowed = name !== undefined && isLoopbackAddress(name);
+  if (allowed) lastAllowed = header;
+  return allowed;
 }
+let lastAllowed: string | undefined;
