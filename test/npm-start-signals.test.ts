@@ -50,13 +50,16 @@ describe('npm start', () => {
       );
       const pgid = child.pid ?? 0;
       const lines: string[] = [];
+      const output = createInterface({ input: child.stdout });
+      // Every line read, once every process that shares npm's stdout has closed it.
+      const allRead = new Promise((resolve) => output.once('close', resolve));
       try {
         await new Promise<void>((resolve, reject) => {
           const timer = setTimeout(
             () => reject(new Error(`no sidecar:\n${lines.join('\n')}`)),
             100_000,
           );
-          createInterface({ input: child.stdout }).on('line', (line) => {
+          output.on('line', (line) => {
             lines.push(line);
             if (line.includes('"url"')) {
               clearTimeout(timer);
@@ -74,7 +77,9 @@ describe('npm start', () => {
         }
         expect(processGroup(pgid)).toEqual([]);
         expect(performance.now() - signalledAt).toBeLessThan(SHUTDOWN_GRACE_MS);
-        // It released the lease and stopped, rather than being cut off.
+        // It released the lease and stopped, rather than being cut off. Its last lines may
+        // still be in the pipe when its process is gone (seen at load 20): read them first.
+        await allRead;
         expect(lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
       } finally {
         if (processGroup(pgid).length > 0) process.kill(-pgid, 'SIGKILL');
