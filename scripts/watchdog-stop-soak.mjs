@@ -1,6 +1,6 @@
 // A soak of one open finding (docs/safety.md, "Findings"): a watchdog that is SIGSTOPped and
 // SIGCONTed around its plan's times must still send SIGTERM and SIGKILL. Once in CI and once
-// in about 1,300 rounds of this script (2026-12-07), the continued watchdog sent neither and
+// in about 2,100 rounds of this script (2026-12-07), the continued watchdog sent neither and
 // sat in bash's `read -t` (pselect) for good, with the command's group left running.
 //
 //   node scripts/watchdog-stop-soak.mjs [rounds=500] [stopMs=600]   (after pnpm exec tsc -b)
