@@ -13,6 +13,7 @@ import {
   type PrivatePostgres,
   RedisServer,
   startPrivatePostgres,
+  stopOutsideSqliteWrite,
   until,
   writeJob,
 } from '@leasehold/testkit';
@@ -73,7 +74,7 @@ function liveRun(file: string): JobRun | undefined {
 interface Scenario {
   readonly name: string;
   /** Break the leader running `run`; returns when the break was made (host monotonic ms). */
-  readonly inject: (leader: RunCandidate, run: JobRun) => number;
+  readonly inject: (leader: RunCandidate, run: JobRun) => number | Promise<number>;
   /** After the job runs elsewhere: undo the break, if it can be undone. */
   readonly after?: (leader: RunCandidate) => Promise<void>;
 }
@@ -145,7 +146,13 @@ describe.each([
         },
         {
           name: 'SIGSTOP of the sidecar',
-          inject: (leader) => (leader.child.kill('SIGSTOP'), hostMonotonicMs()),
+          inject: async (leader) => {
+            // Not inside an SQLite commit: that stop would keep everyone out (testkit).
+            await stopOutsideSqliteWrite(leader.child.pid ?? 0, (signal) =>
+              leader.child.kill(signal),
+            );
+            return hostMonotonicMs();
+          },
           // Past its TTL, then it wakes: it must not run the job again.
           after: async (leader) => {
             leader.child.kill('SIGCONT');
@@ -159,7 +166,7 @@ describe.each([
       for (const scenario of scenarios) {
         const before = await until(`a run before ${scenario.name}`, 10_000, () => liveRun(file));
         const leader = pool.byId(before.id);
-        const injectedAt = scenario.inject(leader, before);
+        const injectedAt = await scenario.inject(leader, before);
         const next = await until(`the job elsewhere after ${scenario.name}`, 10_000, () =>
           jobRuns(file).find((run) => run.first > injectedAt && run.id !== before.id),
         );

@@ -1,5 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type LabHost, ProcessGroup, until, SIDECAR_BIN } from '@leasehold/testkit';
+import {
+  type LabHost,
+  ProcessGroup,
+  SIDECAR_BIN,
+  stopOutsideSqliteWrite,
+  until,
+} from '@leasehold/testkit';
 
 /**
  * Real sidecar processes: the built `leasehold` command, as users run it, each in a process
@@ -145,8 +151,9 @@ export class Sidecar {
     return this.process.kill();
   }
 
-  freeze(): void {
-    this.process.signal('SIGSTOP');
+  /** SIGSTOP its group, but not inside an SQLite commit (testkit stopOutsideSqliteWrite). */
+  async freeze(): Promise<void> {
+    await stopOutsideSqliteWrite(this.pid, (signal) => this.process.signal(signal));
   }
 
   thaw(): void {

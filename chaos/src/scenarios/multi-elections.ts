@@ -86,7 +86,7 @@ async function freezeMostLeading(round: Round, elections: readonly string[]): Pr
   const frozen = mostLeading(round, elections);
   try {
     await round.fault('SIGSTOP', leadCount(round, frozen, elections), async () => {
-      frozen.freeze();
+      await frozen.freeze();
       const frozenAt = round.recorder.time();
       await everyElectionLed(round, elections, frozen);
       await pause(frozenAt + round.timing.ttlMs + 500 - round.recorder.time());

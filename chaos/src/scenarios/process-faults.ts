@@ -25,7 +25,7 @@ export const freeze: Scenario = {
     const [first, ...others] = TRIO;
     const { leader } = await startWithLeader(round, [first], others);
     await round.fault('SIGSTOP', leader.name, async () => {
-      leader.freeze();
+      await leader.freeze();
       const frozenAt = round.recorder.time();
       // Frozen until another leads and a TTL has passed: it wakes up a stale leader.
       await round.leader({ except: [leader] });

@@ -118,7 +118,7 @@ export async function leaderSeenByFollowers(
 /** Freeze `leader` right after a renewal, when its deadline is as far off as it gets. */
 export async function freezeAfterRenewal(round: Round, leader: Sidecar): Promise<number> {
   await round.renewed(leader);
-  leader.freeze();
+  await leader.freeze();
   const frozenAt = round.recorder.time();
   round.mark('SIGSTOP', leader.name);
   return frozenAt;

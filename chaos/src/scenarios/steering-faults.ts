@@ -172,7 +172,7 @@ const FREEZE: Fault = {
   name: 'freeze',
   made: 'frozen',
   hit: async (round, sidecar) => {
-    sidecar.freeze();
+    await sidecar.freeze();
     round.mark('SIGSTOP', sidecar.name);
   },
   heal: async (round, sidecar) => {

@@ -17,6 +17,7 @@ export {
   signalGroup,
   signalProcess,
   stopGroup,
+  stopOutsideSqliteWrite,
 } from './process-group.js';
 export {
   createNetLab,

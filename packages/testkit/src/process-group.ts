@@ -129,6 +129,30 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Stop a process with `signal` (its own, or its group's), but not while `holderPid`, the
+ * process with the store connection, holds SQLite's write lock (a POSIX lock on byte 120 of the -shm file, held
+ * through each commit and its fsync): stopped then, it would keep every other candidate
+ * out until it runs again. No store can take a lock from a live process (docs/stores.md,
+ * SQLite); a test of a frozen leader does not mean that. Other stores take no such lock, so
+ * the first stop is the one. Returns how many stops it took.
+ */
+export async function stopOutsideSqliteWrite(
+  holderPid: number,
+  signal: (signal: 'SIGSTOP' | 'SIGCONT') => void,
+): Promise<number> {
+  const writeLock = new RegExp(
+    `^\\d+: POSIX\\s+ADVISORY\\s+WRITE\\s+${holderPid}\\s+\\S+\\s+120\\s+120$`,
+    'm',
+  );
+  for (let attempt = 1; ; attempt += 1) {
+    signal('SIGSTOP');
+    if (attempt === 20 || !writeLock.test(readFileSync('/proc/locks', 'utf8'))) return attempt;
+    signal('SIGCONT');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Send `signal` to one process (no-op when it is gone: a process that exited is as killed). */
 export function signalProcess(pid: number, signal: NodeJS.Signals): void {
   try {
