@@ -292,15 +292,12 @@ export const explanations = {
       '210 → 187 (ZooKeeper); Node 24 194 → 182, 199 → 185, 295 → 281, 273 → 237: a tenth, ' +
       'where the bundle saves a third. An earlier esbuild trial (load 5) measured etcd ' +
       '355-704 ms against 746-1,450 ms unbundled.',
-    '- **Node runtimes table (2026-12-07 10:58 UTC).** bench/runtimes.mjs ran while the ' +
-      'load average fell from 28 to 1.6: Node 20’s rows (Node alone 401 ms) and Node 22’s ' +
-      'were measured under that load and say nothing about the start-up target, and Node ' +
-      '22’s run-mode candidate did not lead within its window. Node 24’s rows came at a ' +
-      'load of about 2-5: bundled, start to first leader was 168 ms (Redis), 198 ms ' +
-      '(PostgreSQL), 243 ms (etcd) and 186 ms (ZooKeeper), all ≤ 250 ms; the workspace’s ' +
-      'modules 237-316 ms. The quiet A/B runs above are the comparison to read for Node 20 ' +
-      'and 22: bundled, 152-402 ms on Node 20 (etcd 402 and ZooKeeper 276 over 250 ms) at load 1.6-2.5. ' +
-      'The earlier quiet run (09:06 UTC, load 0.4, before this work) measured 327-758 ms.',
+    '- **Node runtimes table (2026-12-07 12:55-13:06 UTC, load 1.5-3.7, nothing else ' +
+      'running).** Bundled, start to first leader (p50) was 169/201/276/176 ms on Node 20, ' +
+      '155/173/246/166 ms on Node 22 and 168/174/257/166 ms on Node 24 (Redis, PostgreSQL, ' +
+      'etcd, ZooKeeper): every backend within 250 ms on Node 22, etcd over it by 26 ms on ' +
+      'Node 20 and by 7 ms on Node 24 (243 ms in a run at 10:58). The workspace’s modules ' +
+      '196-340 ms. An earlier run at 10:58, while the load fell from 28, is replaced by this one.',
     '- **Cold start counts from a namespace in use.** Each sidecar starts in a never-used ' +
       'election, after one uncounted start. On Redis the very first sidecar in a namespace ' +
       'the server has never served waits one TTL before it reports leadership (it cannot tell ' +
