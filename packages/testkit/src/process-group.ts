@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { pause } from './wait.js';
 
 /** Groups started and not yet seen to exit: what an interrupted run must not leave behind. */
 const live = new Set<ProcessGroup>();
@@ -122,20 +123,19 @@ export async function stopGroup(pgid: number, withinMs: number): Promise<number[
 
 /** Send `signal` to process group `pgid` (no-op when it is gone). */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
+  signalProcess(-pgid, signal);
 }
+
+/** How often stopOutsideSqliteWrite stops before it leaves the process stopped anyway. */
+const MOST_STOPS = 20;
 
 /**
  * Stop a process with `signal` (its own, or its group's), but not while `holderPid`, the
- * process with the store connection, holds SQLite's write lock (a POSIX lock on byte 120 of the -shm file, held
- * through each commit and its fsync): stopped then, it would keep every other candidate
- * out until it runs again. No store can take a lock from a live process (docs/stores.md,
- * SQLite); a test of a frozen leader does not mean that. Other stores take no such lock, so
- * the first stop is the one. Returns how many stops it took.
+ * process with the store connection, holds SQLite's write lock (a POSIX lock on byte 120 of
+ * the -shm file, held through each commit and its fsync): stopped then, it would keep every
+ * other candidate out until it runs again. No store can take a lock from a live process
+ * (docs/stores.md, SQLite); a test of a frozen leader does not mean that. Other stores take
+ * no such lock, so the first stop is the one. Returns how many stops it took.
  */
 export async function stopOutsideSqliteWrite(
   holderPid: number,
@@ -147,9 +147,11 @@ export async function stopOutsideSqliteWrite(
   );
   for (let attempt = 1; ; attempt += 1) {
     signal('SIGSTOP');
-    if (attempt === 20 || !writeLock.test(readFileSync('/proc/locks', 'utf8'))) return attempt;
+    if (attempt === MOST_STOPS || !writeLock.test(readFileSync('/proc/locks', 'utf8'))) {
+      return attempt;
+    }
     signal('SIGCONT');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await pause(5);
   }
 }
 
