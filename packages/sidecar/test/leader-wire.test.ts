@@ -105,7 +105,7 @@ function wired(elector: Elector, route: 'leader' | 'is-leader') {
   return {
     statusCode: wire.statusCode,
     headers: wire.headers,
-    text: wire.payload.toString('utf8'),
+    text: wire.payload,
   };
 }
 

@@ -244,7 +244,11 @@ export function readinessAnswer(
 export interface WireAnswer {
   readonly statusCode: number;
   readonly headers: OutgoingHttpHeaders;
-  readonly payload: Buffer;
+  /**
+   * The body's text. A string, not a Buffer: node:http writes a string body and the head in
+   * one piece (one write of one string), a Buffer after the head (a writev of two chunks).
+   */
+  readonly payload: string;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -252,12 +256,15 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 function jsonWire(
   statusCode: number,
   extra: Readonly<Record<string, string>>,
-  text: string,
+  payload: string,
 ): WireAnswer {
-  const payload = Buffer.from(text);
   return {
     statusCode,
-    headers: { 'content-type': JSON_TYPE, 'content-length': payload.length, ...extra },
+    headers: {
+      'content-type': JSON_TYPE,
+      'content-length': Buffer.byteLength(payload),
+      ...extra,
+    },
     payload,
   };
 }
