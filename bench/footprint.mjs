@@ -4,6 +4,9 @@
 // --run measures a leading `leasehold run -- sleep …` candidate: the sidecar and its watchdog
 // processes together (the command itself, the user's job, not counted), RSS and PSS (PSS
 // shares the pages several processes map, such as the Node binary's, between them).
+// --windows N measures N windows of --seconds one after the other and reports each one's CPU,
+// and every thread's share of it by name (/proc/PID/task: the main thread, libuv's pool, V8's
+// GC workers), to tell what wakes an idle sidecar (issue 28).
 // Build first (pnpm build). Linux only (reads /proc).
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -23,6 +26,9 @@ const { values } = parseArgs({
     'node-flags': { type: 'string' },
     'store-prefix': { type: 'string', default: 'lhpf_bench' },
     run: { type: 'boolean', default: false },
+    windows: { type: 'string', default: '1' },
+    // Another build's command (a copy of packages/sidecar with its own dist/), to compare.
+    bin: { type: 'string', default: bin },
     json: { type: 'boolean', default: false },
   },
 });
@@ -33,7 +39,7 @@ const args = ['--store', values.store, '--election', `bench-idle-${process.pid}`
 args.push('--store-prefix', values['store-prefix']);
 const nodeFlags = (values['node-flags'] ?? '').split(' ').filter(Boolean);
 const runArgs = values.run ? ['run', ...args, '--', 'sleep', '1000000'] : args;
-const child = spawn(process.execPath, [...nodeFlags, bin, ...runArgs], {
+const child = spawn(process.execPath, [...nodeFlags, values.bin, ...runArgs], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 // Ready once it listens, and in run mode once its command runs (its group is not counted).
@@ -87,15 +93,47 @@ while (performance.now() < settleUntil) {
   settling.push(rssMb().toFixed(0));
   await pause(10_000);
 }
+/** CPU ticks of every thread of the measured processes, by thread name. */
+function threadTicks() {
+  const byName = {};
+  for (const pid of measured()) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ');
+        const name = fields[0].slice(fields[0].indexOf('(') + 1);
+        const ticks = fields[1].split(' ');
+        byName[name] = (byName[name] ?? 0) + Number(ticks[11]) + Number(ticks[12]);
+      } catch {
+        // The thread ended.
+      }
+    }
+  }
+  return byName;
+}
 const startTicks = cpuTicks();
+const startThreads = threadTicks();
 const startedAt = performance.now();
 const samples = [];
 const pssSamples = [];
-while (performance.now() - startedAt < seconds * 1_000) {
-  samples.push(rssMb());
-  pssSamples.push(pssMb());
-  await pause(1_000);
+const windowCpuPercent = [];
+for (let window = 0; window < Number(values.windows); window += 1) {
+  const windowTicks = cpuTicks();
+  const windowStart = performance.now();
+  while (performance.now() - windowStart < seconds * 1_000) {
+    samples.push(rssMb());
+    pssSamples.push(pssMb());
+    await pause(1_000);
+  }
+  const windowS = (performance.now() - windowStart) / 1_000;
+  windowCpuPercent.push(((cpuTicks() - windowTicks) / ticksPerSecond / windowS) * 100);
 }
+const endThreads = threadTicks();
+const threadCpuTicks = Object.fromEntries(
+  Object.entries(endThreads)
+    .map(([name, ticks]) => [name, ticks - (startThreads[name] ?? 0)])
+    .filter(([, ticks]) => ticks > 0)
+    .sort((a, b) => b[1] - a[1]),
+);
 const maxRss = Math.max(...samples);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const medianRss = median(samples);
@@ -119,6 +157,7 @@ if (values.json) {
       maxRssMb: maxRss,
       medianPssMb: medianPss,
       cpuPercent,
+      ...(windowCpuPercent.length > 1 ? { windowCpuPercent, threadCpuTicks } : {}),
       settlingMb,
       processes,
     }),
@@ -130,6 +169,10 @@ console.log(
     `idle ${elapsedS.toFixed(0)} s on ${values.store.split(':')[0]}${nodeFlags.length > 0 ? ` (${nodeFlags.join(' ')})` : ''}, after ${values.settle} s: ` +
     `${values.run ? 'run mode, all processes but the command: ' : ''}` +
     `RSS median ${medianRss.toFixed(1)} MB, max ${maxRss.toFixed(1)} MB, PSS median ${medianPss.toFixed(1)} MB, CPU ${cpuPercent.toFixed(2)} % of a core\n` +
+    (windowCpuPercent.length > 1
+      ? `CPU per ${seconds} s window: ${windowCpuPercent.map((p) => p.toFixed(2)).join(', ')} %; ` +
+        `CPU ticks (10 ms) by thread: ${JSON.stringify(threadCpuTicks)}\n`
+      : '') +
     processes
       .map((p) => `  ${p.cmd}: RSS ${p.rssMb.toFixed(1)} MB, PSS ${p.pssMb.toFixed(1)} MB`)
       .join('\n'),

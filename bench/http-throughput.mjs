@@ -2,6 +2,10 @@
 // answering the same JSON (the floor any HTTP sidecar stands on). autocannon, 50
 // connections, loopback. Build first (pnpm build).
 // Usage: node bench/http-throughput.mjs [--store redis://127.0.0.1:6379] [--seconds 10] [--rounds 3]
+//        [--compare-bin path/to/other/leasehold.js]
+// --compare-bin measures a second sidecar (another build's bin, e.g. main's) in the same
+// rounds, interleaved with the bare server and this build's: on a shared machine the load
+// moves between runs, and only runs side by side compare.
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     // V8/Node flags for the sidecar's node, e.g. "--max-semi-space-size=1".
     'node-flags': { type: 'string' },
     'store-prefix': { type: 'string', default: 'lhpf_bench' },
+    'compare-bin': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -65,39 +70,49 @@ async function run(url, server, connections = 50) {
   return result;
 }
 
-const sidecar = spawnServer(
-  [
-    ...(values['node-flags'] ?? '').split(' ').filter(Boolean),
-    bin,
-    '--store',
-    values.store,
-    '--election',
-    `bench-http-${process.pid}`,
-    '--port',
-    '0',
-    '--store-prefix',
-    values['store-prefix'],
-  ],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const url = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('sidecar did not start')), 20_000);
-  createInterface({ input: sidecar.stdout }).on('line', (line) => {
-    const entry = JSON.parse(line);
-    if (entry.url) {
-      clearTimeout(timer);
-      resolve(entry.url);
-    }
+/** A sidecar of `binPath` on its own election; resolves to it and its URL once it listens. */
+async function startSidecar(binPath, election) {
+  const child = spawnServer(
+    [
+      ...(values['node-flags'] ?? '').split(' ').filter(Boolean),
+      binPath,
+      '--store',
+      values.store,
+      '--election',
+      election,
+      '--port',
+      '0',
+      '--store-prefix',
+      values['store-prefix'],
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const listening = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('sidecar did not start')), 20_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const entry = JSON.parse(line);
+      if (entry.url) {
+        clearTimeout(timer);
+        resolve(entry.url);
+      }
+    });
   });
-});
-try {
   for (let i = 0; i < 100; i += 1) {
-    const body = await (await fetch(`${url}/v1/leader`)).json();
+    const body = await (await fetch(`${listening}/v1/leader`)).json();
     if (body.isLeader) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  return { child, url: listening };
+}
+
+const { child: sidecar, url } = await startSidecar(bin, `bench-http-${process.pid}`);
+const compared =
+  values['compare-bin'] === undefined
+    ? null
+    : await startSidecar(values['compare-bin'], `bench-http-${process.pid}-compared`);
+try {
   // The same answer, byte for byte: the body and the headers the sidecar sends (the load
   // generator parses every one of them, and on a saturated core that counts).
   const sampleResponse = await fetch(`${url}/v1/leader`);
@@ -132,18 +147,26 @@ try {
   const rounds = Number(values.rounds);
   const bareRuns = [];
   const sidecarRuns = [];
+  const comparedRuns = [];
   for (let round = 0; round < rounds; round += 1) {
     bareRuns.push(await run(bareUrl, bare));
     sidecarRuns.push(await run(`${url}/v1/leader`, sidecar));
+    if (compared !== null) {
+      comparedRuns.push(await run(`${compared.url}/v1/leader`, compared.child));
+    }
   }
   // Flat out, 50 connections queue behind each other (mean latency = 50 / throughput) and
   // p99 mostly measures autocannon's own saturated core, for the bare server as much as for
   // the sidecar. One connection, one request at a time, shows the time a request takes.
   const bareSerial = [];
   const sidecarSerial = [];
+  const comparedSerial = [];
   for (let round = 0; round < rounds; round += 1) {
     bareSerial.push(await run(bareUrl, bare, 1));
     sidecarSerial.push(await run(`${url}/v1/leader`, sidecar, 1));
+    if (compared !== null) {
+      comparedSerial.push(await run(`${compared.url}/v1/leader`, compared.child, 1));
+    }
   }
   bare.kill();
   const median = (runs, pick) => runs.map(pick).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
@@ -154,11 +177,13 @@ try {
   console.log('flat out:');
   console.log(line('bare node:http ', bareRuns));
   console.log(line('leasehold      ', sidecarRuns));
+  if (compared !== null) console.log(line('compared bin   ', comparedRuns));
   const ratio =
     median(sidecarRuns, (r) => r.requests.average) / median(bareRuns, (r) => r.requests.average);
   console.log('one connection:');
   console.log(line('bare node:http ', bareSerial));
   console.log(line('leasehold      ', sidecarSerial));
+  if (compared !== null) console.log(line('compared bin   ', comparedSerial));
   const cpuRatio =
     median(sidecarRuns, (r) => r.cpuMicrosPerRequest) /
     median(bareRuns, (r) => r.cpuMicrosPerRequest);
@@ -166,6 +191,16 @@ try {
     `flat out: throughput ratio of medians ${ratio.toFixed(2)}x, server CPU per request ${cpuRatio.toFixed(2)}x bare` +
       `${pinned ? ' (load on core 0, servers on core 1)' : ''}`,
   );
+  if (compared !== null) {
+    const comparedRatio =
+      median(comparedRuns, (r) => r.requests.average) / median(bareRuns, (r) => r.requests.average);
+    const comparedCpu =
+      median(comparedRuns, (r) => r.cpuMicrosPerRequest) /
+      median(bareRuns, (r) => r.cpuMicrosPerRequest);
+    console.log(
+      `compared bin: throughput ratio ${comparedRatio.toFixed(2)}x, server CPU per request ${comparedCpu.toFixed(2)}x bare`,
+    );
+  }
   if (values.json) {
     const summary = (runs) => ({
       requestsPerSecond: Math.round(median(runs, (r) => r.requests.average)),
@@ -181,9 +216,19 @@ try {
         rounds,
         flatOut: { bare: summary(bareRuns), leasehold: summary(sidecarRuns) },
         oneConnection: { bare: summary(bareSerial), leasehold: summary(sidecarSerial) },
+        ...(compared === null
+          ? {}
+          : {
+              compared: {
+                bin: values['compare-bin'],
+                flatOut: summary(comparedRuns),
+                oneConnection: summary(comparedSerial),
+              },
+            }),
       }),
     );
   }
 } finally {
   await stopProcess(sidecar);
+  if (compared !== null) await stopProcess(compared.child);
 }

@@ -85,19 +85,29 @@ export const explanations = {
     COLD,
   'cold:redis': 'ioredis takes about 100 ms of it to load. ' + COLD,
   http:
-    'The fast path now answers in the request listener’s own tick with one headers object ' +
-    '(it answered from a promise: a microtask, a closure and a promise per request, and the ' +
-    'request’s objects kept alive into it, which doubled the GC threads’ CPU), looks GET ' +
-    'paths up without building a key, remembers the last allowed Host, and core’s status() ' +
-    'no longer spreads objects. Server CPU per request, interleaved with the old build and a ' +
-    'bare server at 11:14 UTC (load 4.5-7.0, three rounds each, per-thread from /proc): ' +
-    '17.1-18.5 µs against 28.5-28.9 µs before and 12.7-13.3 µs bare; in those runs the new ' +
-    'build served 20,130-25,277 req/s against bare’s 23,060-42,209 (p99 13-16 ms against ' +
-    '11-21 ms). What is left is building and serialising the answer from the elector’s ' +
-    'status (about a tenth of the sidecar’s samples in a CPU profile) and the garbage it ' +
-    'makes; the rest of a request is node:http’s own, the same as bare. The load generator ' +
-    'shares core 0 with the other engineers’ processes: a second run at 11:18 (load 12-20) ' +
-    'measured 0.64× (3,207 against 5,015 req/s).',
+    'GET /v1/leader and /v1/is-leader are now serialised once per change of what they say ' +
+    '(answers.ts, LeaderWire: each request compares one status snapshot with the cached ' +
+    'one and writes leaseRemainingMs between two cached halves): building and serialising ' +
+    'the answer went from 3.6-4.8 µs to 0.14-0.18 µs a request, about what status() alone ' +
+    'costs (in one process, a million answers, 14:23 UTC, load 12-13). Three runs of bare, ' +
+    'this build and main’s build interleaved (`--compare-bin`, 13:58-14:22 UTC, load ' +
+    '10.9-22.4; the table is the middle one): server CPU per request 64.6 / 83.4 / 54.0 µs ' +
+    'against main’s 76.2 / 90.7 / 69.7 and bare’s 40.9 / 61.9 / 44.4 (1.22-1.58× bare, main ' +
+    '1.47-1.86×); throughput 0.80 / 0.78 / 0.85× bare (main 0.78 / 0.88 / 0.75×); p99 99 / ' +
+    '72 / 72 ms against bare’s 67 / 60 / 61. An earlier run without main (13:43, load ' +
+    '8.5-12.2): 0.80×, p99 42 against 43 ms, 46.1 against 38.6 µs. At this load every ' +
+    'server did 2,300-10,000 req/s instead of the 38,000-53,000 of a quiet machine: the ' +
+    'load generator’s core is shared with the other engineers’ runs, so throughput and p99 ' +
+    'swing between rounds more than between builds (main came out ahead of this build in ' +
+    'one run), and only CPU per request separates them. Where the rest goes (a CPU profile ' +
+    'of the sidecar flat out, 14:18, load 8.4-10.1): node:http’s own path, the same as ' +
+    'bare’s (parsing, the writev of head and body with the end of the response, its ' +
+    'nextTick callbacks, socket timeouts), over 70 % of the samples; the garbage collector ' +
+    '11 %; leasehold’s own code 5 % (the fast path, route lookup, the cached answer, ' +
+    'status()); ioredis’s renewals 1.4 %. The sidecar’s two request listeners (the ' +
+    'connection limits’ and the API’s) are one emit with two listeners where bare has one. ' +
+    'On a quiet machine before this change (11:14 UTC): 17.1-18.5 µs against bare’s ' +
+    '12.7-13.3 µs, about a tenth of it building the answer.',
   cold: COLD,
   'rss:etcd':
     'gRPC and protobufjs, with etcd’s compiled service definitions, stay resident: about 10 MB ' +
@@ -307,6 +317,31 @@ export const explanations = {
       'its schemas, OpenAPI and SSE plugins (about 10 MB) and the YAML library were loaded by ' +
       'every sidecar. SQLite’s watch polled the file 40 times a second (0.6-1.0 % of a core); ' +
       'it now waits for the OS to report a commit.',
+    '- **Idle CPU on etcd (issue 28): three gRPC calls per renew interval.** A leading ' +
+      'one-election sidecar on etcd, after 60 s, three 60 s windows each, side by side ' +
+      '(`footprint.mjs --windows 3`): 13:45-13:50 UTC (load 12.2-14.2) Node 20 1.10, 0.84, ' +
+      '0.79 %, Node 24 0.68, 0.58, 0.66 %; 14:02-14:07 (load 12.7-15.0) Node 20 1.18, 0.90, ' +
+      '0.85 %, Node 24 0.72, 0.68, 0.66 %, and a Redis sidecar beside them (Node 20) 0.46, ' +
+      '0.33, 0.35 %. On Node 24 the main thread is 88 % of it, V8’s GC workers the rest. What ' +
+      'wakes it (strace of a Node 20 sidecar over 60 s): every TTL / 3 (3.3 s at the default ' +
+      '10 s TTL) the elector renews and heartbeats, which on etcd is three gRPC calls, each ' +
+      'a new HTTP/2 stream: the renew txn, one keep-alive of the member record’s lease (a ' +
+      'bidirectional stream opened for that one request) and the member list (a range): 55 ' +
+      'streams a minute; etcd follows each call with two HTTP/2 PINGs (grpc-go’s bandwidth ' +
+      'probe) the client acknowledges: 108 ACKs; gRPC’s own keepalive ping every 10 s (6); and ' +
+      'the event-loop lag monitor’s 100 ms timer: 1,669 returns from epoll a minute in all. A ' +
+      'CPU profile of 90 s (Node 20) puts grpc-js, Node’s http2 and stream internals, and the ' +
+      'garbage collector at about three quarters of the busy time, protobufjs and etcd3 a few ' +
+      'per cent, leasehold’s adapter 6 %. The lag monitor costs 0.08-0.09 % of a core (the ' +
+      'same build with it off, side by side: 0.89 against 0.97 % on Node 20, 0.60 against ' +
+      '0.69 % on Node 24). Between cycles nothing else reads the socket (127 reads a minute, ' +
+      'about seven per cycle: no watch progress notifications); the other timers are ' +
+      'prom-client’s 1 s lag monitor and the calls’ own deadlines. ' +
+      'Nothing is changed yet: the cost is the gRPC stack’s, per call, so what would bring it ' +
+      'under 0.5 % is fewer calls per cycle (the member list read inside the renew’s txn; ' +
+      'one keep-alive stream kept open for the member lease instead of one per heartbeat), an ' +
+      'adapter change left for its own review. The runtimes table’s 0.92 % (Node 22) and ' +
+      '0.76 % (Node 24) were one 30 s window each; Node 20 read 0.46 % in the same run.',
     '- **Footprint (issue 28): what is left is mostly Node itself.** Of an idle sidecar’s ' +
       'RSS, the pages of the `node` binary it has touched are the larger part: 43.5 MB of ' +
       '61 MB on Node 20 and 54 MB of 82 MB on Node 24 (Redis, /proc/PID/status RssFile ' +

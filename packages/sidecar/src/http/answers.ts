@@ -1,4 +1,5 @@
-import type { Elector, LeaderInfo } from '@leasehold/core';
+import type { Elector, ElectorStatus, LeaderInfo } from '@leasehold/core';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FromSchema } from './json-schema-type.js';
 
 /**
@@ -136,7 +137,11 @@ const sinceText = isoTimeCache();
 const lastOkText = isoTimeCache();
 
 export function leaderBody(elector: Elector): LeaderBody {
-  const status = elector.status();
+  return leaderBodyOf(elector.status());
+}
+
+/** GET /v1/leader's body from one status snapshot. */
+export function leaderBodyOf(status: ElectorStatus): LeaderBody {
   const leader: LeaderInfo | null = status.leader;
   return {
     election: status.election,
@@ -229,4 +234,181 @@ export function readinessAnswer(
     }
   }
   return { statusCode: 200, headers: {}, body: { ready: true } };
+}
+
+/**
+ * An answer already serialised, every header included (content-type and content-length
+ * too): the node:http fast path writes it as it is (fast-path.ts). Never mutated once
+ * returned, so the same object may be handed out for many requests.
+ */
+export interface WireAnswer {
+  readonly statusCode: number;
+  readonly headers: OutgoingHttpHeaders;
+  /**
+   * The body's text. A string, not a Buffer: node:http writes a string body and the head in
+   * one piece (one write of one string), a Buffer after the head (a writev of two chunks).
+   */
+  readonly payload: string;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function jsonWire(
+  statusCode: number,
+  extra: Readonly<Record<string, string>>,
+  payload: string,
+): WireAnswer {
+  return {
+    statusCode,
+    headers: {
+      'content-type': JSON_TYPE,
+      'content-length': Buffer.byteLength(payload),
+      ...extra,
+    },
+    payload,
+  };
+}
+
+/**
+ * GET /v1/leader and GET /v1/is-leader on the fast path, serialised once per change instead
+ * of once per request (issue 28). Never stale, by construction rather than by events: every
+ * request still reads one status snapshot (`status()`, as `leaderAnswer` does) and compares
+ * it with the snapshot the cached text was made from, field by field, every field the
+ * answer shows included (leader, term, isLeader, since, leadsFrom, store health and its
+ * lastOkAt, steering, term regressions...). Any difference rebuilds the text. Events would
+ * not do: leadership ends at the deadline even before the timer that records it has run, and
+ * the store's lastOkAt moves on every call, with no event for either. The one field that
+ * moves with time, leaseRemainingMs, is left out of the cached text and written into it per
+ * millisecond: the text is two halves around it, and the last millisecond's answer is kept.
+ */
+class LeaderWire {
+  // The snapshot the cached halves were made from: every status field leaderBodyOf reads
+  // but leaseRemainingMs. `built` false: nothing cached yet.
+  private built = false;
+  private election = '';
+  private id = '';
+  private backend = '';
+  private leading = false;
+  private leaderId: string | null = null;
+  private leaderTerm: number | null = null;
+  private leaderSince: number | null = null;
+  private leadsFrom: number | null = null;
+  private store: ElectorStatus['store'] | null = null;
+  private drained = false;
+  private health = '';
+  private version: string | null = null;
+  private transferringTo: string | null = null;
+  private termRegressions = 0;
+  private lastTermRegression: ElectorStatus['lastTermRegression'] = null;
+  /** The body's text before leaseRemainingMs's value, and after it. */
+  private head = '';
+  private tail = '';
+  private extra: Readonly<Record<string, string>> = {};
+  /** The last answer, and the leaseRemainingMs it says. */
+  private last: WireAnswer | null = null;
+  private lastRemaining = -1;
+
+  private isLeaderKey: string | number | null | undefined = undefined;
+  private isLeaderLast: WireAnswer | null = null;
+
+  leader(status: ElectorStatus): WireAnswer {
+    if (!this.matches(status)) this.rebuild(status);
+    const remaining = Math.floor(status.leaseRemainingMs);
+    if (remaining !== this.lastRemaining || this.last === null) {
+      this.last = jsonWire(200, this.extra, `${this.head}${remaining}${this.tail}`);
+      this.lastRemaining = remaining;
+    }
+    return this.last;
+  }
+
+  /** GET /v1/is-leader: 200 with the term, or 503 with the leader (isLeaderAnswer). */
+  isLeaderAnswer(status: ElectorStatus): WireAnswer {
+    // The term (a number) while leading, else the leader's id (a string) or null.
+    const key = status.isLeader && status.term !== null ? status.term : (status.leader?.id ?? null);
+    if (key !== this.isLeaderKey || this.isLeaderLast === null) {
+      const answer =
+        typeof key === 'number'
+          ? { statusCode: 200, body: { isLeader: true, term: key } }
+          : { statusCode: 503, body: { isLeader: false, leader: key } };
+      this.isLeaderLast = jsonWire(answer.statusCode, NO_STORE, JSON.stringify(answer.body));
+      this.isLeaderKey = key;
+    }
+    return this.isLeaderLast;
+  }
+
+  private matches(status: ElectorStatus): boolean {
+    const { leader, steering } = status;
+    return (
+      this.built &&
+      status.election === this.election &&
+      status.id === this.id &&
+      status.backend === this.backend &&
+      status.isLeader === this.leading &&
+      (leader?.id ?? null) === this.leaderId &&
+      (leader?.term ?? null) === this.leaderTerm &&
+      status.leaderSince === this.leaderSince &&
+      status.leadsFrom === this.leadsFrom &&
+      // Replaced, never changed in place (core's StoreCalls, TermHistory).
+      status.store === this.store &&
+      steering.drained === this.drained &&
+      steering.health === this.health &&
+      steering.version === this.version &&
+      steering.transferringTo === this.transferringTo &&
+      status.termRegressions === this.termRegressions &&
+      status.lastTermRegression === this.lastTermRegression
+    );
+  }
+
+  private rebuild(status: ElectorStatus): void {
+    const { leader, steering } = status;
+    this.election = status.election;
+    this.id = status.id;
+    this.backend = status.backend;
+    this.leading = status.isLeader;
+    this.leaderId = leader?.id ?? null;
+    this.leaderTerm = leader?.term ?? null;
+    this.leaderSince = status.leaderSince;
+    this.leadsFrom = status.leadsFrom;
+    this.store = status.store;
+    this.drained = steering.drained;
+    this.health = steering.health;
+    this.version = steering.version;
+    this.transferringTo = steering.transferringTo;
+    this.termRegressions = status.termRegressions;
+    this.lastTermRegression = status.lastTermRegression;
+    // The body's fields in their order, split around leaseRemainingMs: head + ms + tail is
+    // JSON.stringify(leaderBodyOf(status)) (a test holds them equal).
+    const body = leaderBodyOf(status);
+    const { election, leader: id, term, isLeader, self, since } = body;
+    const { leadsFrom, backend, store, steering: steer, termRegressions } = body;
+    this.head = `${JSON.stringify({ election, leader: id, term, isLeader, self, since }).slice(0, -1)},"leaseRemainingMs":`;
+    this.tail = `,${JSON.stringify({ leadsFrom, backend, store, steering: steer, termRegressions }).slice(1)}`;
+    this.extra = {
+      'cache-control': NO_STORE['cache-control'],
+      'leasehold-leader': body.leader ?? '',
+      'leasehold-term': body.term === null ? '' : String(body.term),
+    };
+    this.last = null;
+    this.built = true;
+  }
+}
+
+const wires = new WeakMap<Elector, LeaderWire>();
+function wireOf(elector: Elector): LeaderWire {
+  let wire = wires.get(elector);
+  if (wire === undefined) {
+    wire = new LeaderWire();
+    wires.set(elector, wire);
+  }
+  return wire;
+}
+
+/** GET /v1/leader as leaderAnswer answers it, serialised (LeaderWire). */
+export function leaderWire(elector: Elector): WireAnswer {
+  return wireOf(elector).leader(elector.status());
+}
+
+/** GET /v1/is-leader as isLeaderAnswer answers it, serialised. */
+export function isLeaderWire(elector: Elector): WireAnswer {
+  return wireOf(elector).isLeaderAnswer(elector.status());
 }

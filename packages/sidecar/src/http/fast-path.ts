@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Answer } from './answers.js';
+import type { Answer, WireAnswer } from './answers.js';
 import { fastRoute } from './route-table.js';
 import type { SidecarState } from './sidecar-state.js';
 
@@ -13,7 +13,9 @@ import type { SidecarState } from './sidecar-state.js';
  *
  * An answer computed synchronously (every route but /metrics) is written in the request's
  * own tick, as a bare node:http handler does: no promise, no microtask, and one headers
- * object per response (bench/RESULTS.md, "/v1/leader throughput").
+ * object per response (bench/RESULTS.md, "/v1/leader throughput"). A route with a `wire`
+ * answer (GET /v1/leader, GET /v1/is-leader) hands over its bytes and headers ready-made,
+ * serialised once per change of what they say (answers.ts, LeaderWire).
  */
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -32,6 +34,20 @@ export function answerOnFastPath(
 ): boolean {
   const route = fastRoute(request.method, request.url ?? '');
   if (route?.answer === undefined) return false;
+  if (route.wire !== undefined) {
+    let wire: WireAnswer | undefined;
+    try {
+      wire = route.wire(state);
+      if (wire !== undefined) response.writeHead(wire.statusCode, wire.headers);
+    } catch {
+      if (!response.headersSent) fallback();
+      return true;
+    }
+    if (wire !== undefined) {
+      response.end(wire.payload);
+      return true;
+    }
+  }
   let answer: Answer<unknown> | Promise<Answer<unknown>>;
   try {
     answer = route.answer(state);

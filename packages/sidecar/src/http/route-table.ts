@@ -1,5 +1,5 @@
 import type { FastifyInstance, RouteHandlerMethod } from 'fastify';
-import type { Answer } from './answers.js';
+import type { Answer, WireAnswer } from './answers.js';
 import { adminRoutes } from './routes/admin.js';
 import { commandRoutes } from './routes/command.js';
 import { leaderRoutes } from './routes/leader.js';
@@ -40,6 +40,13 @@ export interface RouteDefinition {
     state: SidecarState,
     params?: RouteParams,
   ) => Answer<unknown> | Promise<Answer<unknown>>;
+  /**
+   * The fast path's answer already serialised, when the route has one (answers.ts,
+   * LeaderWire): the same answer as `answer`, written without building or serialising it
+   * per request. Undefined (the function's result): use `answer` (a per-election row's
+   * error, for one).
+   */
+  readonly wire?: (state: SidecarState, params?: RouteParams) => WireAnswer | undefined;
   /** Fastify's handler, for a route that needs more than `answer` (a query, a stream, a body). */
   readonly handler?: (state: SidecarState, app: FastifyInstance) => RouteHandlerMethod;
   /** @fastify/sse's option: the route answers with an event stream only. */
@@ -93,16 +100,22 @@ export function fastRoute(method: string | undefined, path: string): RouteDefini
   if (fixed !== undefined) return fixed;
   const group = parseShardPath(path);
   const shardRow = FAST_ROUTES.get(`${method ?? ''} /v1/shards/:name`);
-  if (group !== null && shardRow?.answer !== undefined) {
-    const answer = shardRow.answer;
-    return { ...shardRow, answer: (state) => answer(state, { name: group }) };
-  }
+  if (group !== null && shardRow?.answer !== undefined) return bound(shardRow, { name: group });
   const election = parseElectionPath(path);
   if (election === null) return undefined;
   const row = FAST_ROUTES.get(`${method ?? ''} ${ELECTION_PREFIX}${election.rest}`);
-  const answer = row?.answer;
-  if (row === undefined || answer === undefined) return undefined;
-  return { ...row, answer: (state) => answer(state, { name: election.name }) };
+  return row === undefined ? undefined : bound(row, { name: election.name });
+}
+
+/** `row` with its answers bound to `params`; undefined when it has no answer. */
+function bound(row: RouteDefinition, params: RouteParams): RouteDefinition | undefined {
+  const { answer, wire } = row;
+  if (answer === undefined) return undefined;
+  return {
+    ...row,
+    answer: (state) => answer(state, params),
+    ...(wire === undefined ? {} : { wire: (state: SidecarState) => wire(state, params) }),
+  };
 }
 
 const FAST_ROUTES = new Map(

@@ -80,7 +80,7 @@ export function parseElectionPath(path: string): { name: string; rest: string } 
 
 /** The per-election row of an unprefixed route (`/v1/leader` → `/v1/elections/:name/leader`). */
 export function electionRoute(template: RouteDefinition): RouteDefinition {
-  const { answer, schema } = template;
+  const { answer, wire, schema } = template;
   return {
     method: template.method,
     path: `${ELECTION_PREFIX}${template.path.slice('/v1'.length)}`,
@@ -101,6 +101,15 @@ export function electionRoute(template: RouteDefinition): RouteDefinition {
           answer: (state: SidecarState, params?: RouteParams) => {
             const found = electionState(state, params?.name);
             return 'error' in found ? found.error : answer(found.state);
+          },
+        }),
+    ...(wire === undefined
+      ? {}
+      : {
+          // An error answer (a bad or unknown name) is left to `answer`.
+          wire: (state: SidecarState, params?: RouteParams) => {
+            const found = electionState(state, params?.name);
+            return 'error' in found ? undefined : wire(found.state);
           },
         }),
     handler: (state, app) => electionHandler(state, app, template),

@@ -1,7 +1,13 @@
 import type { Elector } from '@leasehold/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseDuration } from '../../config/fields.js';
-import { isLeaderAnswer, leaderAnswer, leaderBodySchema } from '../answers.js';
+import {
+  isLeaderAnswer,
+  isLeaderWire,
+  leaderAnswer,
+  leaderBodySchema,
+  leaderWire,
+} from '../answers.js';
 import { errorSchema, sendError } from '../errors.js';
 import { RETRY_AFTER_SECONDS } from '../limits.js';
 import type { RouteDefinition } from '../route-table.js';
@@ -47,6 +53,7 @@ export const leaderRoutes: readonly RouteDefinition[] = [
     admin: false,
     fastPath: true,
     answer: ({ elector }) => leaderAnswer(elector),
+    wire: ({ elector }) => leaderWire(elector),
     handler: (state) => (request, reply) =>
       answerLeader(state, request as FastifyRequest<{ Querystring: LongPoll }>, reply),
   },
@@ -58,6 +65,7 @@ export const leaderRoutes: readonly RouteDefinition[] = [
     admin: false,
     fastPath: true,
     answer: ({ elector }) => isLeaderAnswer(elector),
+    wire: ({ elector }) => isLeaderWire(elector),
   },
 ];
 
