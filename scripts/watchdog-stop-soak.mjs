@@ -2,7 +2,8 @@
 // SIGCONTed around its plan's times must still send SIGTERM and SIGKILL. Once in CI and once
 // in about 2,100 rounds of this script (2026-12-07), the continued watchdog sent neither: it
 // had been stopped while it read the plan's line, its `read -t` ran out within the line, and
-// the default IFS trimmed the space off the part read, so the joined line was no plan.
+// bash handed back the part read with its space trimmed off, or the whole line, its newline
+// taken, as timed out: the plan was lost (fixed since; docs/safety.md, "Findings").
 //
 //   node scripts/watchdog-stop-soak.mjs [rounds=500] [stopMs=600] [maxOffsetMs=190] [parallel=1]
 //   (after pnpm exec tsc -b)
