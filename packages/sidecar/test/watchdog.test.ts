@@ -185,6 +185,66 @@ describe('the watchdog', () => {
     expect(kill).toBeLessThan(10_000);
   });
 
+  // A plan line the watchdog had begun to read when its wait ran out (it was SIGSTOPped or
+  // starved mid-line): bash's `read -t` hands back the part it read, and the rest comes with
+  // the next read. Split at the space, the default IFS trimmed that space off the piece, the
+  // joined line "<termAt><killAt>" was no plan, and the watchdog kept the older plan: it
+  // signalled nothing (docs/safety.md, "Findings"). Its wait is at most 250 ms, so the rest
+  // of the line is sent once 750 ms have passed on its clock.
+  it.each([
+    ['just after the space', (termAt: number, killAt: number) => [`${termAt} `, `${killAt}\n`]],
+    ['just before the space', (termAt: number, killAt: number) => [`${termAt}`, ` ${killAt}\n`]],
+  ])('takes a plan line split %s across a wait that ran out', async (_where, pieces) => {
+    const watchdog = startWatchdog(false, later());
+    const pids = await groupStarted(watchdog);
+    const termAt = watchdogClockMs();
+    const [head = '', tail = ''] = pieces(termAt, termAt + 300);
+    try {
+      watchdog.child.stdin?.write(head);
+      await until(
+        '750 ms passed on the watchdog clock',
+        5_000,
+        () => watchdogClockMs() >= termAt + 750,
+      );
+      watchdog.child.stdin?.write(tail);
+      await until('the plan due now was carried out', 5_000, () =>
+        watchdog.reports.some((r) => r.event === 'signalled'),
+      );
+      expect(await watchdog.exited).toBe(0);
+      expect(watchdog.reports[1]).toMatchObject({
+        event: 'signalled',
+        signal: 'SIGTERM',
+        why: 'plan',
+      });
+      expect(running(pids)).toEqual([]);
+    } finally {
+      // A watchdog that missed the plan leaves the command's group running.
+      const started = watchdog.reports.find((r) => r.event === 'started');
+      if (started?.event === 'started' && running(pids).length > 0) {
+        process.kill(-started.pid, 'SIGKILL');
+      }
+    }
+  });
+
+  it('takes every plan queued while it was stopped before it signals by any', async () => {
+    // A watchdog held back (SIGSTOP here) finds the sidecar's lines queued: a plan that has
+    // come due and the renewal sent after it. The renewal is the one in force.
+    const watchdog = startWatchdog(true, later());
+    const pids = await groupStarted(watchdog);
+    watchdog.child.kill('SIGSTOP');
+    const due = watchdogClockMs();
+    watchdog.send({ termAt: due, killAt: due + 100 });
+    watchdog.send(later());
+    watchdog.child.kill('SIGCONT');
+    // Then a plan due soon: its SIGTERM must be the first signal.
+    const termAt = watchdogClockMs() + 300;
+    watchdog.send({ termAt, killAt: termAt + 300 });
+    expect(await watchdog.exited).toBe(0);
+    const [term] = recorded(watchdog.file).terms;
+    expect(term).toBeGreaterThanOrEqual(termAt);
+    expect(running(pids)).toEqual([]);
+  });
+
   it('keeps the command running while newer plans push the deadline later', async () => {
     const watchdog = startWatchdog(false, later());
     const pids = await groupStarted(watchdog);

@@ -107,6 +107,33 @@ wait_seconds() {
   printf -v seconds '%d.%03d' $((ms / 1000)) $((ms % 1000))
 }
 
+# Take what the sidecar sent: wait at most $seconds for a first character, then read on
+# without waiting while more is there, so that of the plans queued behind a watchdog that
+# was held back the newest is the one enforced. Fails once stdin closed (the sidecar died).
+#
+# One character a read, with no delimiter and IFS empty: each character read then comes
+# back as it was, also from a read whose wait ran out. Whole lines did not. When the wait
+# ran out within a line (this watchdog stopped or starved while it read the line), bash's
+# `read -t` handed back the part read with a space at either end trimmed off, or (bash
+# before 5.3) took the line's newline and still returned the line as timed out, so that
+# the next line was joined to it: either way a plan was lost and the older one stayed in
+# force (docs/safety.md, "Findings").
+take_input() {
+  local char status
+  while :; do
+    IFS= read -r -n 1 -d '' -t "$seconds" char
+    status=$?
+    ((status == 0 || status > 128)) || return 1
+    if [[ $char == $'\n' ]]; then
+      take_plan "$partial"
+      partial=''
+    else
+      partial+=$char
+    fi
+    ((status == 0)) && read -r -t 0 || return 0
+  done
+}
+
 if (($# == 0)); then
   echo 'usage: watchdog.bash <command> [args…] (started by leasehold run)' >&2
   exit 2
@@ -147,12 +174,7 @@ while :; do
   wait_seconds
   if ((sidecar_gone)); then
     read -r -t "$seconds" -u "$never" # bash has no sleep of its own
-  elif read -r -t "$seconds" line; then
-    take_plan "$partial$line"
-    partial=''
-  elif (($? > 128)); then
-    partial+=$line # timed out within a line: the rest follows
-  else
+  elif ! take_input; then
     # Our stdin closed: the sidecar died. From now on wait on a pipe nobody writes to.
     sidecar_gone=1
     exec {never}<> <(:)
