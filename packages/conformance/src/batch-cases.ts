@@ -206,3 +206,97 @@ export function defineReadBatchCases(tools: BatchCaseTools): void {
     expect(record).toBeNull();
   });
 }
+
+/** The store's `batch.beat`, which the cases below require. */
+function beatOf(store: LeaseStore): NonNullable<BatchStore['beat']> {
+  const beat = store.batch?.beat;
+  if (beat === undefined) throw new Error('batch.beat is missing');
+  return (request) => beat.call(store.batch, request);
+}
+
+/**
+ * One tick in one call (`batch.beat`, docs/design.md §3.8): a sidecar's renewals, member
+ * records and reads go together; each part must answer what `renewMany`, `putMembers`
+ * and `readMany` answer, and a lost lease must not fail the rest.
+ */
+export function defineBeatCases(tools: BatchCaseTools): void {
+  const { connect, conformanceCase } = tools;
+
+  conformanceCase('answers an empty tick with empty parts', async () => {
+    const a = await connect();
+    expect(await beatOf(a)({ renewals: [], puts: [], reads: [] })).toEqual({
+      renewals: [],
+      members: [],
+      reads: [],
+    });
+  });
+
+  conformanceCase(
+    'renews, writes member records and reads in one call, each judged alone',
+    async () => {
+      const [a, b] = [await connect(), await connect()];
+      const [live, released, other] = await acquireMany(tools, a, 'alpha', 3);
+      if (!live || !released || !other) throw new Error('acquireMany gave too few');
+      await a.release(released);
+      const free = uniqueElection();
+      await b.members?.put(live.election, record('beta', 5), 60_000);
+      const answer = await beatOf(a)({
+        renewals: [live, released, other],
+        puts: [
+          { election: live.election, member: record('alpha', 1), ttlMs: 60_000 },
+          { election: free, member: record('alpha', 2), ttlMs: 60_000 },
+        ],
+        reads: [free, other.election, released.election],
+      });
+      expect(answer.renewals).toMatchObject([
+        { renewed: true },
+        { renewed: false },
+        { renewed: true },
+      ]);
+      const ids = (records: readonly MemberRecord[] | undefined) =>
+        (records ?? []).map((r) => `${r.id}:${r.priority}`).sort();
+      expect(answer.members.map(ids)).toEqual([['alpha:1', 'beta:5'], ['alpha:2']]);
+      expect(ids(await b.members?.list(free))).toEqual(['alpha:2']);
+      expect(answer.reads).toHaveLength(3);
+      expect(answer.reads[0]).toBeNull();
+      expect(answer.reads[1]).toMatchObject({
+        election: other.election,
+        holder: 'alpha',
+        term: other.term,
+      });
+      expect(answer.reads[2]).toBeNull();
+      // The renewals held: terms unchanged, nobody else may claim.
+      for (const lease of [live, other]) {
+        expect(await b.read(lease.election)).toMatchObject({ holder: 'alpha', term: lease.term });
+        expect((await b.tryAcquire(tools.request(lease.election, 'beta'))).acquired).toBe(false);
+      }
+    },
+  );
+
+  conformanceCase(
+    "reads another holder's elections in a follower's tick, as read answers",
+    async () => {
+      const [a, b] = [await connect(), await connect()];
+      const [first, second] = await acquireMany(tools, a, 'alpha', 2);
+      if (!first || !second) throw new Error('acquireMany gave too few');
+      const answer = await beatOf(b)({
+        renewals: [],
+        puts: [{ election: first.election, member: record('beta', 1), ttlMs: 60_000 }],
+        reads: [first.election, second.election],
+      });
+      expect(answer.renewals).toEqual([]);
+      expect(answer.members[0]?.map((r) => r.id)).toEqual(['beta']);
+      for (const [i, lease] of [first, second].entries()) {
+        expect(answer.reads[i]).toMatchObject({
+          election: lease.election,
+          holder: 'alpha',
+          term: lease.term,
+        });
+        const single = await b.read(lease.election);
+        expect(answer.reads[i]?.metadata).toEqual(single?.metadata);
+        if (single?.remainingMs === null) expect(answer.reads[i]?.remainingMs).toBeNull();
+        else expect(answer.reads[i]?.remainingMs).toBeGreaterThan(0);
+      }
+    },
+  );
+}

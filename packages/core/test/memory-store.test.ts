@@ -12,4 +12,5 @@ runConformanceSuite({
   batch: true,
   batchMembers: true,
   batchReads: true,
+  batchBeat: true,
 });

@@ -189,6 +189,42 @@ export function liveLeasesSql(leases: string): string {
         WHERE election = ANY($1::text[]) AND NOT released AND expires_at > now()`;
 }
 
+/**
+ * One tick of a sidecar's shared heartbeat in ONE statement (LeaseStore.batch.beat,
+ * docs/design.md §3.8): renewManySql's update ($1 elections, $2 tokens, $3 TTLs in ms),
+ * members.ts's putMany ($4 elections, $5 ids, $6 records as JSON, $7 TTLs in ms) and
+ * liveLeasesSql's read ($8 elections), each part as its own statement does it. Arrays, so
+ * the parameters are 8 however many elections (PostgreSQL's limit is 65,535 parameters,
+ * not array lengths). One row: `renewed` (the elections renewed), `members` ({election,
+ * record} of each live record of the put elections, the ones just written included) and
+ * `reads` (liveLeasesSql's rows), each as JSON. Every part sees the table as it was before
+ * the statement's own writes, as the single statements do.
+ */
+export function beatSql(tables: Tables): string {
+  return `WITH renewed AS (${renewManySql(tables.leases)}),
+       put AS (
+         INSERT INTO ${tables.members} (election, id, record, expires_at)
+         SELECT p.election, p.id, p.record::jsonb, now() + make_interval(secs => p.ttl_ms / 1000)
+           FROM unnest($4::text[], $5::text[], $6::text[], $7::double precision[])
+             AS p(election, id, record, ttl_ms)
+         ON CONFLICT (election, id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at
+         RETURNING election, id, record),
+       listed AS (
+         SELECT election, record FROM put
+         UNION ALL
+         SELECT m.election, m.record FROM ${tables.members} m
+          WHERE m.election = ANY($4::text[]) AND m.expires_at > now()
+            AND NOT EXISTS (SELECT 1 FROM put WHERE put.election = m.election AND put.id = m.id)),
+       live AS (
+         SELECT election, ${LIVE_COLUMNS}
+           FROM ${tables.leases}
+          WHERE election = ANY($8::text[]) AND NOT released AND expires_at > now())
+     SELECT (SELECT coalesce(json_agg(election), '[]') FROM renewed) AS renewed,
+            (SELECT coalesce(json_agg(json_build_object('election', election, 'record', record)), '[]')
+               FROM listed) AS members,
+            (SELECT coalesce(json_agg(row_to_json(live)), '[]') FROM live) AS reads`;
+}
+
 /** A transfer's reservation of election $1 still running: successor, from, time left. */
 export function reservationSql(leases: string): string {
   return `SELECT reserved_for AS successor, reserved_from AS "from",
