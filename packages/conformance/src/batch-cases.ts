@@ -300,3 +300,79 @@ export function defineBeatCases(tools: BatchCaseTools): void {
     },
   );
 }
+
+/** The store's `batch.claimMany`, which the cases below require. */
+function claimManyOf(store: LeaseStore): NonNullable<BatchStore['claimMany']> {
+  const claimMany = store.batch?.claimMany;
+  if (claimMany === undefined) throw new Error('batch.claimMany is missing');
+  return (requests) => claimMany.call(store.batch, requests);
+}
+
+/**
+ * Claims in batches (`batch.claimMany`, docs/design.md §3.8): a follower claims the
+ * elections whose leases ran out together in one call; each claim must be judged and
+ * answered exactly as `tryAcquire` judges and answers it.
+ */
+export function defineClaimBatchCases(tools: BatchCaseTools): void {
+  const { connect, conformanceCase, request, acquireOrFail, expiryGraceMs } = tools;
+
+  conformanceCase('claims several elections in one call, each judged as tryAcquire', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const fresh = uniqueElection();
+    const [held, released, handed] = await acquireMany(tools, b, 'beta', 3);
+    if (!held || !released || !handed) throw new Error('acquireMany gave too few');
+    await b.release(released);
+    const reserved =
+      b.transfer !== undefined && (await b.transfer.handOver(handed, 'gamma', 60_000));
+    const claimMany = claimManyOf(a);
+    expect(await claimMany([])).toEqual([]);
+    const answers = await claimMany([
+      request(fresh, 'alpha'),
+      request(held.election, 'alpha'),
+      request(released.election, 'alpha'),
+      ...(reserved ? [request(handed.election, 'alpha')] : []),
+    ]);
+    const [first, refused, after, kept] = answers;
+    expect(first).toMatchObject({ acquired: true, lease: { election: fresh, holder: 'alpha' } });
+    expect(refused).toMatchObject({
+      acquired: false,
+      current: { holder: 'beta', term: held.term },
+    });
+    if (refused?.acquired === false) expect(refused.retryAfterMs).toBeGreaterThan(0);
+    // A clean release: a higher term, no wait.
+    expect(after).toMatchObject({ acquired: true, lease: { notBeforeMs: 0 } });
+    if (after?.acquired === true) expect(after.lease.term).toBeGreaterThan(released.term);
+    if (reserved)
+      expect(kept).toMatchObject({ acquired: false, current: null, reservedFor: 'gamma' });
+    // What it took is held as a single claim's lease: renewable, nobody else may claim it.
+    for (const answer of [first, after]) {
+      if (answer?.acquired !== true) throw new Error('expected a lease');
+      expect(await a.renew(answer.lease)).toMatchObject({ renewed: true });
+      expect((await b.tryAcquire(request(answer.lease.election, 'beta'))).acquired).toBe(false);
+      expect(await b.read(answer.lease.election)).toMatchObject({
+        holder: 'alpha',
+        term: answer.lease.term,
+      });
+    }
+    // The refused claim holds nothing: once beta releases, a single claim takes it.
+    await b.release(held);
+    const taken = await acquireOrFail(a, request(held.election, 'alpha'));
+    expect(taken.term).toBeGreaterThan(held.term);
+  });
+
+  conformanceCase('claims an expired lease in a batch with the next term', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const [gone] = await acquireMany(tools, b, 'beta', 1);
+    if (!gone) throw new Error('acquireMany gave too few');
+    const claimMany = claimManyOf(a);
+    const deadline = performance.now() + gone.ttlMs + expiryGraceMs + 2_000;
+    let answer = (await claimMany([request(gone.election, 'alpha')]))[0];
+    while (answer?.acquired !== true && performance.now() < deadline) {
+      await delay(100);
+      answer = (await claimMany([request(gone.election, 'alpha')]))[0];
+    }
+    expect(answer).toMatchObject({ acquired: true, lease: { holder: 'alpha' } });
+    if (answer?.acquired === true) expect(answer.lease.term).toBeGreaterThan(gone.term);
+    expect(await b.renew(gone)).toEqual({ renewed: false });
+  });
+}

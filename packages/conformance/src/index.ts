@@ -12,6 +12,7 @@ import { delay, POLL_MS, uniqueElection, until } from './support.js';
 import {
   defineBatchCases,
   defineBeatCases,
+  defineClaimBatchCases,
   defineMemberBatchCases,
   defineReadBatchCases,
 } from './batch-cases.js';
@@ -69,6 +70,8 @@ export interface ConformanceOptions {
   readonly batchReads?: boolean;
   /** Whether `batch` must also send a whole tick in one call (`batch.beat`). Default: false. */
   readonly batchBeat?: boolean;
+  /** Whether `batch` must also claim many elections in one call (`batch.claimMany`). */
+  readonly batchClaims?: boolean;
 }
 
 /** A member record for the suite's cases: only the fields that rank it vary. */
@@ -437,6 +440,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       if (options.batchMembers ?? false) defineMemberBatchCases({ ...tools, expiryGraceMs });
       if (options.batchReads ?? false) defineReadBatchCases({ ...tools, expiryGraceMs });
       if (options.batchBeat ?? false) defineBeatCases({ ...tools, expiryGraceMs });
+      if (options.batchClaims ?? false) defineClaimBatchCases({ ...tools, expiryGraceMs });
     }
 
     /**

@@ -1,6 +1,8 @@
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { LeaseholdConfigError } from './errors.js';
 import type {
+  AcquireRequest,
+  AcquireResult,
   BatchStore,
   BeatRequest,
   Lease,
@@ -74,6 +76,7 @@ export class SharedHeartbeat {
   private readonly renewals: Gatherer<Lease, RenewResult>;
   private readonly memberPuts: Gatherer<MemberPut, MemberRecord[]>;
   private readonly reads: Gatherer<string, LeaseRecord | null>;
+  private readonly claims: Gatherer<AcquireRequest, AcquireResult>;
   /** All three in one request per tick, when the store offers `batch.beat`. */
   private readonly ticks: TickGatherer | null;
 
@@ -108,6 +111,14 @@ export class SharedHeartbeat {
               read: readAlone,
             },
           );
+    const claimAlone = (request: AcquireRequest): Promise<AcquireResult> =>
+      store.tryAcquire(request);
+    this.claims = new Gatherer(this.clock, gatherMs, () => store.batch?.maxClaims ?? 1_000, {
+      election: (request) => request.election,
+      many: (requests) =>
+        store.batch?.claimMany?.(requests) ?? Promise.all(requests.map(claimAlone)),
+      alone: claimAlone,
+    });
     this.renewals = new Gatherer(this.clock, gatherMs, max, {
       election: (lease) => lease.election,
       many: (leases) => store.batch?.renewMany(leases) ?? Promise.all(leases.map(alone)),
@@ -170,6 +181,17 @@ export class SharedHeartbeat {
   read(election: string): Promise<LeaseRecord | null> {
     if (!this.batchesReads) return this.store.read(election);
     return this.ticks?.add('read', election) ?? this.reads.add(election);
+  }
+
+  /**
+   * Claim in the batch being gathered (`batch.claimMany`), so that the claims of many
+   * elections at once (their leader's leases ran out together) go in one request; alone on
+   * a store without it. The gathering delays the send, never the lease's deadline, which
+   * the elector counts from before it handed the claim over.
+   */
+  claim(request: AcquireRequest): Promise<AcquireResult> {
+    if (this.store.batch?.claimMany === undefined) return this.store.tryAcquire(request);
+    return this.claims.add(request);
   }
 
   /** Write a member record in the batch being gathered; answers the election's live ones. */

@@ -202,6 +202,18 @@ export interface BatchStore {
    */
   beat?(request: BeatRequest): Promise<BeatAnswer>;
   /**
+   * Claims of many elections in one request, optional (docs/design.md §3.8, "Claims in
+   * batches"): a follower that must claim many elections at once (their leader's leases ran
+   * out together) sends them together. Each claim is judged exactly as `tryAcquire` judges
+   * it (free, expired or its holder's session gone; terms, fencing, the transfer
+   * reservation, the wait for an unknown last holder) and answered as `tryAcquire` answers
+   * it, in the order given; a refusal of one changes nothing for the others. A rejection
+   * fails every claim in it (none of them is known to hold). Distinct elections only.
+   */
+  claimMany?(requests: readonly AcquireRequest[]): Promise<AcquireResult[]>;
+  /** Most claims one `claimMany` request may carry (default 1,000); more are split. */
+  readonly maxClaims?: number;
+  /**
    * Most items (renewals, member records and reads together) one `beat` may carry, from
    * the backend's real limits; more go in further requests. Default: no limit.
    */

@@ -120,6 +120,13 @@ class Pair {
           }
           return batch.readMany?.(elections);
         },
+        // Claims on a shared heartbeat go in its batch of claims: each one counts.
+        claimMany: (requests: readonly AcquireRequest[]) => {
+          for (const request of requests) {
+            this.claims.push({ at: clock.now(), election: request.election });
+          }
+          return batch.claimMany?.(requests);
+        },
         // One request per tick: b's reads go in its heartbeat's beat.
         beat: (request: BeatRequest) => {
           if (request.reads.length > 0) {

@@ -13,4 +13,5 @@ runConformanceSuite({
   batchMembers: true,
   batchReads: true,
   batchBeat: true,
+  batchClaims: true,
 });

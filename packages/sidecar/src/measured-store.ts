@@ -117,6 +117,15 @@ function measuredBatch(batch: BatchStore, timed: Timed): BatchStore {
         }),
     ...(batch.maxReads === undefined ? {} : { maxReads: batch.maxReads }),
     ...(batch.beat === undefined ? {} : { beat: measuredBeat(batch, timed) }),
+    ...(batch.claimMany === undefined
+      ? {}
+      : {
+          claimMany: timed(
+            'acquire',
+            (requests) => batch.claimMany?.(requests) ?? Promise.resolve([]),
+          ),
+        }),
+    ...(batch.maxClaims === undefined ? {} : { maxClaims: batch.maxClaims }),
     ...(batch.maxBeat === undefined ? {} : { maxBeat: batch.maxBeat }),
   };
 }

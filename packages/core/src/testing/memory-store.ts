@@ -367,6 +367,8 @@ export class MemoryStore implements LeaseStore {
       ),
     readMany: (elections) =>
       this.roundTrip(() => elections.map((election) => this.server.read(election))),
+    claimMany: (requests) =>
+      this.roundTrip(() => requests.map((request) => this.server.acquire(request))),
     // A tick's renewals, member records and reads in one round trip, each as above.
     beat: ({ renewals, puts, reads }) =>
       this.roundTrip(() => ({
