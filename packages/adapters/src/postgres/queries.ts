@@ -67,6 +67,26 @@ export function renewManySql(leases: string): string {
 // ------------------------------------------------------------ the lease statements (store.ts)
 
 /**
+ * A claim's update of the row it takes (claimSql, claimManySql): the new holder, the next
+ * term (past the clock's on another WAL timeline), no reservation, and how long the new
+ * holder must wait for the last one (`ttlMs`: the claim's TTL in ms, an SQL expression).
+ */
+function claimSetSql(ttlMs: string): string {
+  return `SET holder = excluded.holder, token = excluded.token,
+              term = CASE WHEN l.timeline <> excluded.timeline
+                       THEN greatest(l.term + 1, ${CLOCK_TERM_SQL}) ELSE l.term + 1 END,
+              metadata = excluded.metadata, renewed_at = excluded.renewed_at,
+              expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
+              lock_id = excluded.lock_id,
+              reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
+              claim_wait_ms = CASE
+                WHEN l.timeline <> excluded.timeline
+                  THEN greatest(${ttlMs}, ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
+                WHEN l.released OR l.expires_at <= now() THEN 0
+                ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END`;
+}
+
+/**
  * Claim the row in ONE statement, only if the session holds the lock ('try': a fresh
  * random one, taken in the same statement; 'held': checked in pg_locks) and the row is
  * free: released, expired, or its holder's lock held by no session (that session died),
@@ -89,18 +109,7 @@ export function claimSql(leases: string, mode: 'try' | 'held'): string {
               $6::bigint
          FROM lock WHERE locked
        ON CONFLICT (election) DO UPDATE
-          SET holder = excluded.holder, token = excluded.token,
-              term = CASE WHEN l.timeline <> excluded.timeline
-                       THEN greatest(l.term + 1, ${CLOCK_TERM_SQL}) ELSE l.term + 1 END,
-              metadata = excluded.metadata, renewed_at = excluded.renewed_at,
-              expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
-              lock_id = excluded.lock_id,
-              reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
-              claim_wait_ms = CASE
-                WHEN l.timeline <> excluded.timeline
-                  THEN greatest($5::double precision, ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
-                WHEN l.released OR l.expires_at <= now() THEN 0
-                ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
+          ${claimSetSql('$5::double precision')}
         WHERE (l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
            OR (l.lock_id IS NOT NULL AND NOT EXISTS (${lockHeldSql('l.lock_id')})))
           AND ${ADMITTED_BY_RESERVATION_SQL}
@@ -155,19 +164,7 @@ export function claimManySql(leases: string): string {
               ${WAL_TIMELINE_SQL}, lock_id
          FROM lock WHERE locked AND election NOT IN (SELECT election FROM busy)
        ON CONFLICT (election) DO UPDATE
-          SET holder = excluded.holder, token = excluded.token,
-              term = CASE WHEN l.timeline <> excluded.timeline
-                       THEN greatest(l.term + 1, ${CLOCK_TERM_SQL}) ELSE l.term + 1 END,
-              metadata = excluded.metadata, renewed_at = excluded.renewed_at,
-              expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
-              lock_id = excluded.lock_id,
-              reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
-              claim_wait_ms = CASE
-                WHEN l.timeline <> excluded.timeline
-                  THEN greatest(extract(epoch FROM excluded.expires_at - excluded.renewed_at) * 1000,
-                                ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
-                WHEN l.released OR l.expires_at <= now() THEN 0
-                ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
+          ${claimSetSql('extract(epoch FROM excluded.expires_at - excluded.renewed_at) * 1000')}
         WHERE (l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
            OR (l.lock_id IS NOT NULL AND CASE WHEN EXISTS (SELECT 1 FROM held WHERE held.id = l.lock_id)
                  THEN false ELSE NOT EXISTS (${lockHeldSql('l.lock_id')}) END))

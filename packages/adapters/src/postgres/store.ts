@@ -285,25 +285,15 @@ export class PostgresStore implements LeaseStore {
           unclaimed.push([request.election, lockKey]);
           return refusedBy(request.election, row);
         }
-        if (row.token !== request.token) {
+        let lease: Lease;
+        try {
+          lease = claimedLease(request, row);
+        } catch (error) {
           unclaimed.push([request.election, lockKey]);
-          return new StoreProtocolError(
-            `postgres acquire: the claim of "${request.election}" did not write our lease row`,
-          );
+          return error as Error;
         }
         session.locks.set(request.election, { lockId: lockKey, token: request.token });
-        return {
-          acquired: true,
-          lease: {
-            election: request.election,
-            holder: request.holder,
-            token: request.token,
-            term: Number(row.term),
-            ttlMs: request.ttlMs,
-            // As claim(): the last holder's session broke, or the row is of another timeline.
-            notBeforeMs: Math.max(0, Number(row.wait_ms)),
-          },
-        };
+        return { acquired: true, lease };
       });
       await this.unlockTried(session, unclaimed);
       const failed = results.find((r): r is Error => r instanceof Error);
@@ -603,25 +593,7 @@ export class PostgresStore implements LeaseStore {
       );
     }
     if (row.term === null) return null;
-    if (row.token !== request.token) {
-      throw new StoreProtocolError(
-        `postgres acquire: the claim of "${request.election}" did not write our lease row`,
-      );
-    }
-    return {
-      election: request.election,
-      holder: request.holder,
-      token: request.token,
-      term: Number(row.term),
-      ttlMs: request.ttlMs,
-      // The row was claimable before its lease ran out: the last holder neither released
-      // nor ran out, but its session broke (crash, freeze, pg_terminate_backend, restart)
-      // while it may still believe it leads; its own deadline ends before this expiry. Or the
-      // row was written on another WAL timeline: the server was promoted (a failover) or
-      // restored since, and may have missed the last writes; any holder it forgot ends its
-      // lease within one TTL.
-      notBeforeMs: Math.max(0, Number(row.wait_ms)),
-    };
+    return claimedLease(request, row);
   }
 
   /**
@@ -710,6 +682,32 @@ interface ClaimRow {
   remaining_ms: number | null;
   reserved_for: string | null;
   reserved_ms: number | null;
+}
+
+/** The lease a claim statement (claimSql, claimManySql) took: its row's term and wait. */
+function claimedLease(
+  request: AcquireRequest,
+  row: { term: string | null; token: string | null; wait_ms: number | null },
+): Lease {
+  if (row.token !== request.token) {
+    throw new StoreProtocolError(
+      `postgres acquire: the claim of "${request.election}" did not write our lease row`,
+    );
+  }
+  return {
+    election: request.election,
+    holder: request.holder,
+    token: request.token,
+    term: Number(row.term),
+    ttlMs: request.ttlMs,
+    // The row was claimable before its lease ran out: the last holder neither released
+    // nor ran out, but its session broke (crash, freeze, pg_terminate_backend, restart)
+    // while it may still believe it leads; its own deadline ends before this expiry. Or the
+    // row was written on another WAL timeline: the server was promoted (a failover) or
+    // restored since, and may have missed the last writes; any holder it forgot ends its
+    // lease within one TTL.
+    notBeforeMs: Math.max(0, Number(row.wait_ms)),
+  };
 }
 
 /** A claim the statement refused, answered as refused() answers a single one. */
