@@ -67,7 +67,7 @@ export function renewManySql(leases: string): string {
 // ------------------------------------------------------------ the lease statements (store.ts)
 
 /**
- * A claim's update of the row it takes (claimSql, claimManySql): the new holder, the next
+ * A claim's update of the row it takes (claimSql): the new holder, the next
  * term (past the clock's on another WAL timeline), no reservation, and how long the new
  * holder must wait for the last one (`ttlMs`: the claim's TTL in ms, an SQL expression).
  */
@@ -117,73 +117,6 @@ export function claimSql(leases: string, mode: 'try' | 'held'): string {
        SELECT lock.locked, claimed.term, claimed.token, claimed.wait_ms
          FROM lock LEFT JOIN claimed ON true`;
 }
-
-/**
- * Many claims in ONE statement (LeaseStore.batch.claimMany, docs/design.md §3.8), each row
- * exactly as claimSql in mode 'try' claims its election: a fresh random lock taken in the
- * statement, the same conditions on the row the update replaces, the same term, the same
- * wait and the same reservation check, with the claimant's values from its row of the
- * arrays: $1 elections (distinct), $2 holders, $3 tokens, $4 metadata (JSON), $5 TTLs in
- * ms, $6 lock ids. Returns one row per election: whether the session took its lock, the
- * term, token and wait of the row it claimed (null when it was not free), and, for one it
- * did not claim, the row as the statement found it (live holder, time left, reservation),
- * which is what a refused single claim reads next.
- *
- * Two differences of cost, none of outcome: the advisory locks held (pg_locks) are read
- * ONCE for the statement (`held`), not once per row (1,000 rows against 3,000 locks took
- * seconds, holding the rows' locks meanwhile, so the holder's renewals timed out behind
- * them); and a row that is live and whose lock is held when the statement starts (`busy`)
- * is not tried at all, so a refused claim locks no row. `held` only ever refuses: a lock
- * it does not list is looked up in pg_locks again on the row the update replaces (CASE:
- * only then), so a holder that took its lock and the row while this statement waited for
- * that row is seen, as the single claim sees it. Such a claim is refused as the
- * single claim would refuse it then; one released in the statement's few ms is refused
- * with its holder's remaining time, and claimed at the next try. (A lock taken by this
- * very statement is not in `held`: it is a fresh random one, which no row names.)
- */
-export function claimManySql(leases: string): string {
-  return `WITH req AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-                              $5::double precision[], $6::bigint[])
-           AS r(election, holder, token, metadata, ttl_ms, lock_id)),
-       held AS MATERIALIZED (
-         SELECT ((classid::bigint << 32) | objid::bigint) AS id FROM pg_locks
-          WHERE locktype = 'advisory' AND granted AND objsubid = 1),
-       lock AS MATERIALIZED (
-         SELECT req.*, pg_try_advisory_lock(req.lock_id) AS locked FROM req),
-       busy AS MATERIALIZED (
-         SELECT c.election FROM ${leases} c JOIN req ON req.election = c.election
-          WHERE NOT c.released AND c.expires_at > now() AND c.lock_id IS NOT NULL
-            AND EXISTS (SELECT 1 FROM held WHERE held.id = c.lock_id)),
-       claimed AS (
-       INSERT INTO ${leases} AS l
-              (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms,
-               timeline, lock_id)
-       SELECT election, holder, token, CASE WHEN ${WAL_TIMELINE_SQL} > 1 THEN ${CLOCK_TERM_SQL} ELSE 1 END,
-              metadata::jsonb, now(), now() + make_interval(secs => ttl_ms / 1000), false, 0,
-              ${WAL_TIMELINE_SQL}, lock_id
-         FROM lock WHERE locked AND election NOT IN (SELECT election FROM busy)
-       ON CONFLICT (election) DO UPDATE
-          ${claimSetSql('extract(epoch FROM excluded.expires_at - excluded.renewed_at) * 1000')}
-        WHERE (l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
-           OR (l.lock_id IS NOT NULL AND CASE WHEN EXISTS (SELECT 1 FROM held WHERE held.id = l.lock_id)
-                 THEN false ELSE NOT EXISTS (${lockHeldSql('l.lock_id')}) END))
-          AND (l.reserved_until IS NULL OR l.reserved_until <= now()
-           OR excluded.holder = l.reserved_for OR excluded.holder = l.reserved_from)
-       RETURNING l.election, l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms)
-       SELECT lock.election, lock.locked, lock.lock_id::text AS lock_id,
-              claimed.term, claimed.token, claimed.wait_ms,
-              CASE WHEN NOT cur.released AND cur.expires_at > now() THEN cur.holder END AS holder,
-              cur.term::text AS current_term, cur.metadata,
-              ceil(extract(epoch FROM cur.expires_at - now()) * 1000)::float8 AS remaining_ms,
-              CASE WHEN cur.reserved_until > now() THEN cur.reserved_for END AS reserved_for,
-              floor(extract(epoch FROM cur.reserved_until - now()) * 1000)::float8 AS reserved_ms
-         FROM lock LEFT JOIN claimed ON claimed.election = lock.election
-              LEFT JOIN ${leases} cur ON cur.election = lock.election`;
-}
-
-/** Unlock each advisory lock of $1 (bigint[]); the ones this session did not hold stay as they are. */
-export const UNLOCK_MANY_SQL = 'SELECT pg_advisory_unlock(id) FROM unnest($1::bigint[]) AS id';
 
 /** Unlock the advisory lock $1 (false when this session did not hold it). */
 export const UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::bigint)';

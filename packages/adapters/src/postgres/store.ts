@@ -29,7 +29,6 @@ import { WakeUpListener, wakeUpTag } from './notifications.js';
 import { withOrderKey, withoutOrderKey } from '../records.js';
 import {
   beatSql,
-  claimManySql,
   claimSql,
   handOverSql,
   liveLeaseSql,
@@ -39,7 +38,6 @@ import {
   renewManySql,
   renewSql,
   reservationSql,
-  UNLOCK_MANY_SQL,
   UNLOCK_SQL,
 } from './queries.js';
 import { tablesIn, type Tables } from './schema.js';
@@ -207,117 +205,13 @@ export class PostgresStore implements LeaseStore {
     putMembers: (puts) => this.members.putMany(puts),
     readMany: (elections) => this.readMany(elections),
     beat: (request) => this.beat(request),
-    claimMany: (requests) => this.claimMany(requests),
-    // Arrays again (6 parameters): the bound is the statement's work, one advisory lock
-    // and one row per claim; 1,000 claims run in tens of ms.
-    maxClaims: 2_000,
+
     maxReads: 1_000,
     // The statement passes arrays (8 parameters however long): the bound is its work. A
     // tick of 1,000 elections (2,000 items) runs in a few ms; 10,000 keeps one statement
     // well within the statement timeout on a loaded server.
     maxBeat: 10_000,
   };
-
-  /**
-   * Many claims in ONE statement (claimManySql), each as tryAcquire claims it with a fresh
-   * random lock; then ONE statement unlocks the locks of the claims that did not take their
-   * row, as tryAcquire does one by one. A claim of an election whose lock this session
-   * already holds goes alone through tryAcquire (it checks the live row first). If another
-   * session holds a lock drawn at random, the batch fails loudly, as tryAcquire does.
-   */
-  private async claimMany(requests: readonly AcquireRequest[]): Promise<AcquireResult[]> {
-    const session = await guardedCall(this.guard, 'acquire', () => this.connect());
-    // Partitioned once: the claims below record the locks they take.
-    const fresh = requests.filter((r) => !session.locks.has(r.election));
-    const held = requests.filter((r) => session.locks.has(r.election));
-    const [batched, alone] = await Promise.all([
-      this.claimFresh(session, fresh),
-      Promise.all(held.map((r) => this.tryAcquire(r))),
-    ]);
-    const answers = new Map<string, AcquireResult>();
-    fresh.forEach((r, i) => answers.set(r.election, batched[i] as AcquireResult));
-    held.forEach((r, i) => answers.set(r.election, alone[i] as AcquireResult));
-    return requests.map((r) => answers.get(r.election) as AcquireResult);
-  }
-
-  private claimFresh(
-    session: Session,
-    requests: readonly AcquireRequest[],
-  ): Promise<AcquireResult[]> {
-    return guardedCall(this.guard, 'acquire', async () => {
-      if (requests.length === 0) return [];
-      await this.sessions.setIdleTimeout(session, Math.min(...requests.map((r) => r.ttlMs)));
-      const lockIds = requests.map(() => randomLockId());
-      let rows: ClaimRow[];
-      try {
-        ({ rows } = await session.statements.query<ClaimRow>(claimManySql(this.tables.leases), [
-          requests.map((r) => r.election),
-          requests.map((r) => r.holder),
-          requests.map((r) => r.token),
-          requests.map((r) => JSON.stringify(r.metadata ?? {})),
-          requests.map((r) => r.ttlMs),
-          lockIds,
-        ]));
-      } catch (error) {
-        await this.unlockTried(
-          session,
-          requests.map((r, i) => [r.election, lockIds[i] as string]),
-        );
-        throw error;
-      }
-      const byElection = new Map(rows.map((row) => [row.election, row]));
-      const unclaimed: [string, string][] = [];
-      const results = requests.map((request, i): AcquireResult | Error => {
-        const row = byElection.get(request.election);
-        const lockKey = lockIds[i] as string;
-        if (row === undefined) {
-          unclaimed.push([request.election, lockKey]);
-          return new StoreProtocolError(
-            `postgres acquire: the claim of "${request.election}" returned no row`,
-          );
-        }
-        if (!row.locked) {
-          return new StoreUnavailableError(
-            `postgres acquire at ${this.options.where}: another session holds the advisory lock this claim of "${request.election}" drew at random (${lockKey}); another database role may be taking advisory locks to stall elections (see pg_locks)`,
-          );
-        }
-        if (row.term === null) {
-          unclaimed.push([request.election, lockKey]);
-          return refusedBy(request.election, row);
-        }
-        let lease: Lease;
-        try {
-          lease = claimedLease(request, row);
-        } catch (error) {
-          unclaimed.push([request.election, lockKey]);
-          return error as Error;
-        }
-        session.locks.set(request.election, { lockId: lockKey, token: request.token });
-        return { acquired: true, lease };
-      });
-      await this.unlockTried(session, unclaimed);
-      const failed = results.find((r): r is Error => r instanceof Error);
-      if (failed !== undefined) {
-        // A claim that failed this way fails the batch (none is known to hold): hand back
-        // the rows the others took, as an acquire answered after its caller gave up would.
-        for (const r of results)
-          if (!(r instanceof Error) && r.acquired) await this.release(r.lease);
-        throw failed;
-      }
-      return results as AcquireResult[];
-    });
-  }
-
-  /** releaseTriedLock for many: one statement; a lock it could not free is remembered. */
-  private async unlockTried(session: Session, tried: readonly [string, string][]): Promise<void> {
-    if (tried.length === 0) return;
-    try {
-      await session.statements.query(UNLOCK_MANY_SQL, [tried.map(([, lockId]) => lockId)]);
-      for (const [election] of tried) session.locks.delete(election);
-    } catch {
-      for (const [election, lockId] of tried) session.locks.set(election, { lockId, token: '' });
-    }
-  }
 
   /**
    * One tick in ONE statement (beatSql): renewals as renewMany does them (a lease whose lock
@@ -669,22 +563,7 @@ interface LiveRow {
   remaining_ms: number;
 }
 
-/** claimManySql's row of one election. */
-interface ClaimRow {
-  election: string;
-  locked: boolean;
-  term: string | null;
-  token: string | null;
-  wait_ms: number | null;
-  holder: string | null;
-  current_term: string | null;
-  metadata: LeaseMetadata | null;
-  remaining_ms: number | null;
-  reserved_for: string | null;
-  reserved_ms: number | null;
-}
-
-/** The lease a claim statement (claimSql, claimManySql) took: its row's term and wait. */
+/** The lease the claim statement (claimSql) took: its row's term and wait. */
 function claimedLease(
   request: AcquireRequest,
   row: { term: string | null; token: string | null; wait_ms: number | null },
@@ -708,28 +587,6 @@ function claimedLease(
     // lease within one TTL.
     notBeforeMs: Math.max(0, Number(row.wait_ms)),
   };
-}
-
-/** A claim the statement refused, answered as refused() answers a single one. */
-function refusedBy(election: string, row: ClaimRow): AcquireResult {
-  if (row.holder !== null) {
-    const current = liveRecord(election, {
-      holder: row.holder,
-      term: row.current_term ?? '0',
-      metadata: row.metadata,
-      remaining_ms: Number(row.remaining_ms),
-    });
-    return { acquired: false, current, retryAfterMs: current.remainingMs };
-  }
-  if (row.reserved_for !== null) {
-    return {
-      acquired: false,
-      current: null,
-      retryAfterMs: Number(row.reserved_ms),
-      reservedFor: row.reserved_for,
-    };
-  }
-  return { acquired: false, current: null, retryAfterMs: null };
 }
 
 /** beatSql's one row, its JSON parsed by the driver. */
