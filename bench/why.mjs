@@ -157,11 +157,21 @@ export const explanations = {
   ],
   /** Under the three-sidecars table (lib/many-sidecars-report.mjs): what its runs showed. */
   manySidecars: [
-    '- **Leaders meet the request budget per 500 elections, not per sidecar.** A leading ' +
-      'sidecar sends 2 renewal and 2 member batches per renew interval at 1,000 elections ' +
-      '(the heartbeat splits at 500 leases), ~4 in all: the target, ≤ 1, is missed by that ' +
-      'split (etcd 16 + 16: 64 leases a txn). ZooKeeper writes member records per election ' +
-      '(no `putMembers`): ~1,700 requests per interval.',
+    '- **One request per tick (changed, issue 27).** Before, a leading sidecar sent 2 ' +
+      'renewal and 2 member batches per renew interval at 1,000 elections (the heartbeat ' +
+      'split at 500) and a follower 2 member batches and 1 read: 4.0-4.4 and 3.0-3.3 on ' +
+      'Redis, PostgreSQL and SQLite (11:10 run, loads 3.6-6.7). Now the tick goes in one ' +
+      '`batch.beat` (renewals, member records and reads together; split only at the ' +
+      "store's `maxBeat`, from its real limits: docs/design.md §3.8): Redis 1.4 (leader) " +
+      'and 1.5-1.6 (followers), SQLite 1.2 and 1.3-1.4, 0 claims (14:23 run, loads 8.7-15). ' +
+      "Still above 1: under that load a tick's timers fire over more than the 50 ms window, " +
+      'and 0.2-0.5 beats per interval carry only late reads (the budget is met at idle in ' +
+      "core's test, one-request-per-tick: 10-11 requests in 10 intervals at 600 elections, " +
+      '4 per interval on the old heartbeat). CPU 7.1-7.7 % on Redis, 9.1-10.6 % on SQLite ' +
+      '(before 4.2-4.9 and 7-10.1 at loads 3.6-3.7: not comparable under this load). All ' +
+      'led again after the SIGKILL in 7.5 s on Redis (load 14.3; 4.7 s before at 3.7) and ' +
+      '5.2 s on SQLite (load 8.7; 6.3 s before), never two leaders. etcd and ZooKeeper keep ' +
+      'their separate batches (16 + 16 txns on etcd).',
     '- **Followers read in batches (changed).** A follower claimed each election once per ' +
       'retry interval (1 s): 1,800-2,030 claims per renew interval per follower on Redis and ' +
       'SQLite (14-24 % of a core, loads 1.8-13), and on PostgreSQL the one session served ' +
@@ -176,13 +186,16 @@ export const explanations = {
       'probe at load 22-24 33.0 s before, 8.6 s after: single runs vary that much under load. ' +
       'PostgreSQL at 300 elections: 590 claims per renew interval and 14.5 % per follower ' +
       'before, 1 read and 1.8-2.7 % after, all led again in 5.0 s before and 5.9 s after ' +
-      '(loads 3.0 and 2.4). At 1,000 it still misses: 784 of 1,000 led again within 78 s ' +
-      '(495 in a run at loads 5-16). Its claims are the limit now, not its polls: the ' +
-      'first in line sends 1,000 at the expiry, on one serialised session they time out (2 s) ' +
-      'behind each other and are handed back when answered late; claims need batching there ' +
-      'too (not done). ZooKeeper keeps per-election claims (a claim holds its queued znode), ' +
-      'etcd its watch. The budget (≤ 1 request) is still missed by the member heartbeat ' +
-      '(2 batches of 500) beside the one read.',
+      '(loads 3.0 and 2.4). At 1,000 it missed: 784 of 1,000 led again within 78 s ' +
+      "(495 in a run at loads 5-16), the first in line's 1,000 claims timing out behind " +
+      "each other and the tick's 3-4 requests on one session. With one request per tick " +
+      '(14:36 run, load 1.4-2.0): 1.0 request per renew interval on each of the three ' +
+      'sidecars, 0 claims, and all 1,000 led again 8.8 s after the SIGKILL (target 7 s), ' +
+      'never two leaders; CPU 12.2-12.9 % of a core, RSS +76 MB over one election. A ' +
+      'batched claim statement (`batch.claimMany`) was built and taken out: in this bench ' +
+      'its answers came late and were handed back, no election led again (docs/design.md ' +
+      '§3.8). ZooKeeper keeps per-election claims (a claim holds its queued znode), etcd ' +
+      'its watch.',
     '- **etcd followers wait on the watch (changed).** `LeaseStore.watching` says when the ' +
       "waiting line's watch is live; a follower then skips its polls and claims once a TTL " +
       '(docs/design.md §3.8; measured below with once in 5 TTLs, cut to one afterwards: ' +

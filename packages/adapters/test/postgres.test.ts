@@ -28,6 +28,7 @@ runConformanceSuite({
   batch: true,
   batchMembers: true,
   batchReads: true,
+  batchBeat: true,
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
 });

@@ -29,6 +29,7 @@ runConformanceSuite({
   batch: true,
   batchMembers: true,
   batchReads: true,
+  batchBeat: true,
   createStore: ({ namespace }) => open(SHARED_URL, namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

@@ -24,6 +24,7 @@ runConformanceSuite({
   batch: true,
   batchMembers: true,
   batchReads: true,
+  batchBeat: true,
   createStore: ({ namespace }) => createStore(url, { namespace }),
 });
 

@@ -206,3 +206,173 @@ export function defineReadBatchCases(tools: BatchCaseTools): void {
     expect(record).toBeNull();
   });
 }
+
+/** The store's `batch.beat`, which the cases below require. */
+function beatOf(store: LeaseStore): NonNullable<BatchStore['beat']> {
+  const beat = store.batch?.beat;
+  if (beat === undefined) throw new Error('batch.beat is missing');
+  return (request) => beat.call(store.batch, request);
+}
+
+/**
+ * One tick in one call (`batch.beat`, docs/design.md §3.8): a sidecar's renewals, member
+ * records and reads go together; each part must answer what `renewMany`, `putMembers`
+ * and `readMany` answer, and a lost lease must not fail the rest.
+ */
+export function defineBeatCases(tools: BatchCaseTools): void {
+  const { connect, conformanceCase } = tools;
+
+  conformanceCase('answers an empty tick with empty parts', async () => {
+    const a = await connect();
+    expect(await beatOf(a)({ renewals: [], puts: [], reads: [] })).toEqual({
+      renewals: [],
+      members: [],
+      reads: [],
+    });
+  });
+
+  conformanceCase(
+    'renews, writes member records and reads in one call, each judged alone',
+    async () => {
+      const [a, b] = [await connect(), await connect()];
+      const [live, released, other] = await acquireMany(tools, a, 'alpha', 3);
+      if (!live || !released || !other) throw new Error('acquireMany gave too few');
+      await a.release(released);
+      const free = uniqueElection();
+      await b.members?.put(live.election, record('beta', 5), 60_000);
+      const answer = await beatOf(a)({
+        renewals: [live, released, other],
+        puts: [
+          { election: live.election, member: record('alpha', 1), ttlMs: 60_000 },
+          { election: free, member: record('alpha', 2), ttlMs: 60_000 },
+        ],
+        reads: [free, other.election, released.election],
+      });
+      expect(answer.renewals).toMatchObject([
+        { renewed: true },
+        { renewed: false },
+        { renewed: true },
+      ]);
+      const ids = (records: readonly MemberRecord[] | undefined) =>
+        (records ?? []).map((r) => `${r.id}:${r.priority}`).sort();
+      expect(answer.members.map(ids)).toEqual([['alpha:1', 'beta:5'], ['alpha:2']]);
+      expect(ids(await b.members?.list(free))).toEqual(['alpha:2']);
+      expect(answer.reads).toHaveLength(3);
+      expect(answer.reads[0]).toBeNull();
+      expect(answer.reads[1]).toMatchObject({
+        election: other.election,
+        holder: 'alpha',
+        term: other.term,
+      });
+      expect(answer.reads[2]).toBeNull();
+      // The renewals held: terms unchanged, nobody else may claim.
+      for (const lease of [live, other]) {
+        expect(await b.read(lease.election)).toMatchObject({ holder: 'alpha', term: lease.term });
+        expect((await b.tryAcquire(tools.request(lease.election, 'beta'))).acquired).toBe(false);
+      }
+    },
+  );
+
+  conformanceCase(
+    "reads another holder's elections in a follower's tick, as read answers",
+    async () => {
+      const [a, b] = [await connect(), await connect()];
+      const [first, second] = await acquireMany(tools, a, 'alpha', 2);
+      if (!first || !second) throw new Error('acquireMany gave too few');
+      const answer = await beatOf(b)({
+        renewals: [],
+        puts: [{ election: first.election, member: record('beta', 1), ttlMs: 60_000 }],
+        reads: [first.election, second.election],
+      });
+      expect(answer.renewals).toEqual([]);
+      expect(answer.members[0]?.map((r) => r.id)).toEqual(['beta']);
+      for (const [i, lease] of [first, second].entries()) {
+        expect(answer.reads[i]).toMatchObject({
+          election: lease.election,
+          holder: 'alpha',
+          term: lease.term,
+        });
+        const single = await b.read(lease.election);
+        expect(answer.reads[i]?.metadata).toEqual(single?.metadata);
+        if (single?.remainingMs === null) expect(answer.reads[i]?.remainingMs).toBeNull();
+        else expect(answer.reads[i]?.remainingMs).toBeGreaterThan(0);
+      }
+    },
+  );
+}
+
+/** The store's `batch.claimMany`, which the cases below require. */
+function claimManyOf(store: LeaseStore): NonNullable<BatchStore['claimMany']> {
+  const claimMany = store.batch?.claimMany;
+  if (claimMany === undefined) throw new Error('batch.claimMany is missing');
+  return (requests) => claimMany.call(store.batch, requests);
+}
+
+/**
+ * Claims in batches (`batch.claimMany`, docs/design.md §3.8): a follower claims the
+ * elections whose leases ran out together in one call; each claim must be judged and
+ * answered exactly as `tryAcquire` judges and answers it.
+ */
+export function defineClaimBatchCases(tools: BatchCaseTools): void {
+  const { connect, conformanceCase, request, acquireOrFail, expiryGraceMs } = tools;
+
+  conformanceCase('claims several elections in one call, each judged as tryAcquire', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const fresh = uniqueElection();
+    const [held, released, handed] = await acquireMany(tools, b, 'beta', 3);
+    if (!held || !released || !handed) throw new Error('acquireMany gave too few');
+    await b.release(released);
+    const reserved =
+      b.transfer !== undefined && (await b.transfer.handOver(handed, 'gamma', 60_000));
+    const claimMany = claimManyOf(a);
+    expect(await claimMany([])).toEqual([]);
+    const answers = await claimMany([
+      request(fresh, 'alpha'),
+      request(held.election, 'alpha'),
+      request(released.election, 'alpha'),
+      ...(reserved ? [request(handed.election, 'alpha')] : []),
+    ]);
+    const [first, refused, after, kept] = answers;
+    expect(first).toMatchObject({ acquired: true, lease: { election: fresh, holder: 'alpha' } });
+    expect(refused).toMatchObject({
+      acquired: false,
+      current: { holder: 'beta', term: held.term },
+    });
+    if (refused?.acquired === false) expect(refused.retryAfterMs).toBeGreaterThan(0);
+    // A clean release: a higher term, no wait.
+    expect(after).toMatchObject({ acquired: true, lease: { notBeforeMs: 0 } });
+    if (after?.acquired === true) expect(after.lease.term).toBeGreaterThan(released.term);
+    if (reserved)
+      expect(kept).toMatchObject({ acquired: false, current: null, reservedFor: 'gamma' });
+    // What it took is held as a single claim's lease: renewable, nobody else may claim it.
+    for (const answer of [first, after]) {
+      if (answer?.acquired !== true) throw new Error('expected a lease');
+      expect(await a.renew(answer.lease)).toMatchObject({ renewed: true });
+      expect((await b.tryAcquire(request(answer.lease.election, 'beta'))).acquired).toBe(false);
+      expect(await b.read(answer.lease.election)).toMatchObject({
+        holder: 'alpha',
+        term: answer.lease.term,
+      });
+    }
+    // The refused claim holds nothing: once beta releases, a single claim takes it.
+    await b.release(held);
+    const taken = await acquireOrFail(a, request(held.election, 'alpha'));
+    expect(taken.term).toBeGreaterThan(held.term);
+  });
+
+  conformanceCase('claims an expired lease in a batch with the next term', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const [gone] = await acquireMany(tools, b, 'beta', 1);
+    if (!gone) throw new Error('acquireMany gave too few');
+    const claimMany = claimManyOf(a);
+    const deadline = performance.now() + gone.ttlMs + expiryGraceMs + 2_000;
+    let answer = (await claimMany([request(gone.election, 'alpha')]))[0];
+    while (answer?.acquired !== true && performance.now() < deadline) {
+      await delay(100);
+      answer = (await claimMany([request(gone.election, 'alpha')]))[0];
+    }
+    expect(answer).toMatchObject({ acquired: true, lease: { holder: 'alpha' } });
+    if (answer?.acquired === true) expect(answer.lease.term).toBeGreaterThan(gone.term);
+    expect(await b.renew(gone)).toEqual({ renewed: false });
+  });
+}

@@ -9,7 +9,13 @@ import {
   type MemberRecord,
 } from '@leasehold/core';
 import { delay, POLL_MS, uniqueElection, until } from './support.js';
-import { defineBatchCases, defineMemberBatchCases, defineReadBatchCases } from './batch-cases.js';
+import {
+  defineBatchCases,
+  defineBeatCases,
+  defineClaimBatchCases,
+  defineMemberBatchCases,
+  defineReadBatchCases,
+} from './batch-cases.js';
 import { defineTransferCases } from './transfer-cases.js';
 
 /**
@@ -62,6 +68,10 @@ export interface ConformanceOptions {
   readonly batchMembers?: boolean;
   /** Whether `batch` must also read many elections (`batch.readMany`). Default: false. */
   readonly batchReads?: boolean;
+  /** Whether `batch` must also send a whole tick in one call (`batch.beat`). Default: false. */
+  readonly batchBeat?: boolean;
+  /** Whether `batch` must also claim many elections in one call (`batch.claimMany`). */
+  readonly batchClaims?: boolean;
 }
 
 /** A member record for the suite's cases: only the fields that rank it vary. */
@@ -429,6 +439,8 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       defineBatchCases({ ...tools, expiryGraceMs });
       if (options.batchMembers ?? false) defineMemberBatchCases({ ...tools, expiryGraceMs });
       if (options.batchReads ?? false) defineReadBatchCases({ ...tools, expiryGraceMs });
+      if (options.batchBeat ?? false) defineBeatCases({ ...tools, expiryGraceMs });
+      if (options.batchClaims ?? false) defineClaimBatchCases({ ...tools, expiryGraceMs });
     }
 
     /**

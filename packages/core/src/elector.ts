@@ -690,7 +690,10 @@ export class Elector extends EventEmitter<ElectorEvents> {
     };
     let result;
     try {
-      result = await this.calls.call('acquire', () => this.store.tryAcquire(request), {
+      // On a shared heartbeat, in its batch of claims (`batch.claimMany`) where the store has one.
+      const claim = (): Promise<AcquireResult> =>
+        this.sharedHeartbeat?.claim(request) ?? this.store.tryAcquire(request);
+      result = await this.calls.call('acquire', claim, {
         // An acquire answered after we gave up on it still holds the lock: hand it back.
         onLate: (late) => {
           if (late.acquired) void this.releaseQuietly(late.lease);

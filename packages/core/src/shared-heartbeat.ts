@@ -1,6 +1,10 @@
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { LeaseholdConfigError } from './errors.js';
 import type {
+  AcquireRequest,
+  AcquireResult,
+  BatchStore,
+  BeatRequest,
   Lease,
   LeaseRecord,
   LeaseStore,
@@ -26,6 +30,11 @@ import type {
  * tick at or after its poll (`readAt`), so that one request reads every election the
  * sidecar follows. Reads grant nothing; a follower claims when a read shows the lock free
  * or running out before its next read.
+ *
+ * One request per tick: when the store offers `batch.beat`, the renewals, member records
+ * and reads of one tick share ONE gathering window and go out in one request (split only at
+ * the store's `maxBeat`), so an idle sidecar sends one request per renew interval whether
+ * it leads, follows, or both. Each item is still answered and judged alone.
  */
 
 export interface SharedHeartbeatOptions {
@@ -67,6 +76,9 @@ export class SharedHeartbeat {
   private readonly renewals: Gatherer<Lease, RenewResult>;
   private readonly memberPuts: Gatherer<MemberPut, MemberRecord[]>;
   private readonly reads: Gatherer<string, LeaseRecord | null>;
+  private readonly claims: Gatherer<AcquireRequest, AcquireResult>;
+  /** All three in one request per tick, when the store offers `batch.beat`. */
+  private readonly ticks: TickGatherer | null;
 
   constructor(options: SharedHeartbeatOptions) {
     const store = options.store;
@@ -81,6 +93,32 @@ export class SharedHeartbeat {
       await store.members?.put(election, member, ttlMs);
       return (await store.members?.list(election)) ?? [];
     };
+    const readGatherMs = checkPositive(
+      'readGatherMs',
+      options.readGatherMs ?? DEFAULT_READ_GATHER_MS,
+    );
+    const readAlone = (election: string): Promise<LeaseRecord | null> => store.read(election);
+    this.ticks =
+      store.batch?.beat === undefined
+        ? null
+        : new TickGatherer(
+            this.clock,
+            store.batch,
+            { gatherMs, readGatherMs },
+            {
+              renew: alone,
+              put: putAlone,
+              read: readAlone,
+            },
+          );
+    const claimAlone = (request: AcquireRequest): Promise<AcquireResult> =>
+      store.tryAcquire(request);
+    this.claims = new Gatherer(this.clock, gatherMs, () => store.batch?.maxClaims ?? 1_000, {
+      election: (request) => request.election,
+      many: (requests) =>
+        store.batch?.claimMany?.(requests) ?? Promise.all(requests.map(claimAlone)),
+      alone: claimAlone,
+    });
     this.renewals = new Gatherer(this.clock, gatherMs, max, {
       election: (lease) => lease.election,
       many: (leases) => store.batch?.renewMany(leases) ?? Promise.all(leases.map(alone)),
@@ -91,10 +129,9 @@ export class SharedHeartbeat {
       many: (puts) => store.batch?.putMembers?.(puts) ?? Promise.all(puts.map(putAlone)),
       alone: putAlone,
     });
-    const readAlone = (election: string): Promise<LeaseRecord | null> => store.read(election);
     this.reads = new Gatherer(
       this.clock,
-      checkPositive('readGatherMs', options.readGatherMs ?? DEFAULT_READ_GATHER_MS),
+      readGatherMs,
       () => store.batch?.maxReads ?? DEFAULT_MAX_READS,
       {
         election: (election) => election,
@@ -118,7 +155,7 @@ export class SharedHeartbeat {
   /** Renew `lease` in the batch being gathered (alone on a store without `batch`). */
   renew(lease: Lease): Promise<RenewResult> {
     if (this.store.batch === undefined) return this.store.renew(lease);
-    return this.renewals.add(lease);
+    return this.ticks?.add('renew', lease) ?? this.renewals.add(lease);
   }
 
   /** Whether member heartbeats go through `putMember` (the store batches them). */
@@ -143,12 +180,135 @@ export class SharedHeartbeat {
   /** Read `election` in the batch being gathered (alone on a store without `readMany`). */
   read(election: string): Promise<LeaseRecord | null> {
     if (!this.batchesReads) return this.store.read(election);
-    return this.reads.add(election);
+    return this.ticks?.add('read', election) ?? this.reads.add(election);
+  }
+
+  /**
+   * Claim in the batch being gathered (`batch.claimMany`), so that the claims of many
+   * elections at once (their leader's leases ran out together) go in one request; alone on
+   * a store without it. The gathering delays the send, never the lease's deadline, which
+   * the elector counts from before it handed the claim over.
+   */
+  claim(request: AcquireRequest): Promise<AcquireResult> {
+    if (this.store.batch?.claimMany === undefined) return this.store.tryAcquire(request);
+    return this.claims.add(request);
   }
 
   /** Write a member record in the batch being gathered; answers the election's live ones. */
   putMember(put: MemberPut): Promise<MemberRecord[]> {
-    return this.memberPuts.add(put);
+    return this.ticks?.add('put', put) ?? this.memberPuts.add(put);
+  }
+}
+
+/** The three kinds of item a tick carries, each with its answer. */
+interface TickItems {
+  renew: [Lease, RenewResult];
+  put: [MemberPut, MemberRecord[]];
+  read: [string, LeaseRecord | null];
+}
+type Kind = keyof TickItems;
+
+interface TickPending<K extends Kind> {
+  readonly item: TickItems[K][0];
+  readonly resolve: (result: TickItems[K][1]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type TickLists = { [K in Kind]: TickPending<K>[] };
+
+/**
+ * The items of one tick, every kind together, in `batch.beat` requests. The window opens at
+ * the first item and lasts the longest gathering time of the kinds handed over (a renewal's
+ * 5 ms, a read's 50 ms), so the reads of a tick do not miss its renewals' request; the
+ * window delays a renewal's send, never its deadline's start (counted from the handover).
+ */
+class TickGatherer {
+  private pending: TickLists = { renew: [], put: [], read: [] };
+  private timer: TimerHandle | null = null;
+  private openedAt = 0;
+  private closesAt = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly batch: BatchStore,
+    private readonly windows: { readonly gatherMs: number; readonly readGatherMs: number },
+    private readonly alone: { [K in Kind]: (item: TickItems[K][0]) => Promise<TickItems[K][1]> },
+  ) {}
+
+  add<K extends Kind>(kind: K, item: TickItems[K][0]): Promise<TickItems[K][1]> {
+    return new Promise<TickItems[K][1]>((resolve, reject) => {
+      (this.pending[kind] as TickPending<K>[]).push({ item, resolve, reject });
+      const now = this.clock.now();
+      if (this.timer === null) this.openedAt = now;
+      const window = kind === 'read' ? this.windows.readGatherMs : this.windows.gatherMs;
+      const closesAt = this.openedAt + window;
+      if (this.timer !== null && closesAt <= this.closesAt) return;
+      this.timer?.cancel();
+      this.closesAt = closesAt;
+      this.timer = this.clock.setTimer(Math.max(0, closesAt - now), () => this.flush());
+    });
+  }
+
+  /** One `beat` per `maxBeat` items; a second item of an election (per kind) goes alone. */
+  private flush(): void {
+    this.timer = null;
+    const pending = this.pending;
+    this.pending = { renew: [], put: [], read: [] };
+    const renew = splitByElection(pending.renew, (p) => p.item.election);
+    const put = splitByElection(pending.put, (p) => p.item.election);
+    const read = splitByElection(pending.read, (p) => p.item);
+    const max = this.batch.maxBeat ?? Number.POSITIVE_INFINITY;
+    let lists: TickLists = { renew: [], put: [], read: [] };
+    let size = 0;
+    const send = (): void => {
+      if (size > 0) this.send(lists);
+      lists = { renew: [], put: [], read: [] };
+      size = 0;
+    };
+    const fill = <K extends Kind>(kind: K, items: TickPending<K>[]): void => {
+      for (const entry of items) {
+        if (size >= max) send();
+        (lists[kind] as TickPending<K>[]).push(entry);
+        size += 1;
+      }
+    };
+    fill('renew', renew.batched);
+    fill('put', put.batched);
+    fill('read', read.batched);
+    send();
+    this.sendAlone('renew', renew.alone);
+    this.sendAlone('put', put.alone);
+    this.sendAlone('read', read.alone);
+  }
+
+  private send(lists: TickLists): void {
+    const request: BeatRequest = {
+      renewals: lists.renew.map((p) => p.item),
+      puts: lists.put.map((p) => p.item),
+      reads: lists.read.map((p) => p.item),
+    };
+    const answer = started(() => {
+      const beat = this.batch.beat;
+      if (beat === undefined) throw new Error('the store no longer offers batch.beat');
+      return beat.call(this.batch, request);
+    });
+    settleEach(
+      lists.renew,
+      answer.then((a) => a.renewals),
+    );
+    settleEach(
+      lists.put,
+      answer.then((a) => a.members),
+    );
+    settleEach(
+      lists.read,
+      answer.then((a) => a.reads),
+    );
+  }
+
+  private sendAlone<K extends Kind>(kind: K, items: readonly TickPending<K>[]): void {
+    const alone = this.alone[kind];
+    for (const one of items) started(() => alone(one.item)).then(one.resolve, one.reject);
   }
 }
 

@@ -192,6 +192,46 @@ export interface BatchStore {
   readMany?(elections: readonly string[]): Promise<(LeaseRecord | null)[]>;
   /** Most elections one `readMany` request may carry (default 1,000); more are split. */
   readonly maxReads?: number;
+  /**
+   * One tick of the shared heartbeat in ONE request, optional (docs/design.md §3.8,
+   * "One request per tick"): the renewals, member heartbeats and followers' reads gathered
+   * at one tick, each done and answered exactly as `renewMany`, `putMembers` and `readMany`
+   * would do and answer it (a store offering `beat` offers those three). A rejection fails
+   * every item in it: each renewal counts as a failed renewal of its own lease. Each list
+   * holds distinct elections; empty lists answer [] for their part.
+   */
+  beat?(request: BeatRequest): Promise<BeatAnswer>;
+  /**
+   * Claims of many elections in one request, optional (docs/design.md §3.8, "Claims in
+   * batches"): a follower that must claim many elections at once (their leader's leases ran
+   * out together) sends them together. Each claim is judged exactly as `tryAcquire` judges
+   * it (free, expired or its holder's session gone; terms, fencing, the transfer
+   * reservation, the wait for an unknown last holder) and answered as `tryAcquire` answers
+   * it, in the order given; a refusal of one changes nothing for the others. A rejection
+   * fails every claim in it (none of them is known to hold). Distinct elections only.
+   */
+  claimMany?(requests: readonly AcquireRequest[]): Promise<AcquireResult[]>;
+  /** Most claims one `claimMany` request may carry (default 1,000); more are split. */
+  readonly maxClaims?: number;
+  /**
+   * Most items (renewals, member records and reads together) one `beat` may carry, from
+   * the backend's real limits; more go in further requests. Default: no limit.
+   */
+  readonly maxBeat?: number;
+}
+
+/** What one tick of the shared heartbeat sends (`BatchStore.beat`). */
+export interface BeatRequest {
+  readonly renewals: readonly Lease[];
+  readonly puts: readonly MemberPut[];
+  readonly reads: readonly string[];
+}
+
+/** `BatchStore.beat`'s answer: each part in the order of its request's list. */
+export interface BeatAnswer {
+  readonly renewals: RenewResult[];
+  readonly members: MemberRecord[][];
+  readonly reads: (LeaseRecord | null)[];
 }
 
 /** One election's member record to write with its TTL (`BatchStore.putMembers`). */

@@ -1,4 +1,4 @@
-import { Elector, SharedHeartbeat, type AcquireRequest } from '@leasehold/core';
+import { Elector, SharedHeartbeat, type AcquireRequest, type BeatRequest } from '@leasehold/core';
 import {
   FreezableClock,
   ManualClock,
@@ -119,6 +119,24 @@ class Pair {
             return Promise.reject(new Error('injected batch read failure'));
           }
           return batch.readMany?.(elections);
+        },
+        // Claims on a shared heartbeat go in its batch of claims: each one counts.
+        claimMany: (requests: readonly AcquireRequest[]) => {
+          for (const request of requests) {
+            this.claims.push({ at: clock.now(), election: request.election });
+          }
+          return batch.claimMany?.(requests);
+        },
+        // One request per tick: b's reads go in its heartbeat's beat.
+        beat: (request: BeatRequest) => {
+          if (request.reads.length > 0) {
+            this.reads.push({ at: clock.now(), elections: request.reads });
+            if (this.failReads > 0) {
+              this.failReads -= 1;
+              return Promise.reject(new Error('injected batch read failure'));
+            }
+          }
+          return batch.beat?.(request);
         },
       },
     });

@@ -12,4 +12,6 @@ runConformanceSuite({
   batch: true,
   batchMembers: true,
   batchReads: true,
+  batchBeat: true,
+  batchClaims: true,
 });

@@ -1,5 +1,7 @@
 import type {
   BatchStore,
+  BeatAnswer,
+  BeatRequest,
   LeaseStore,
   MemberStore,
   StoreOperation,
@@ -15,7 +17,7 @@ import type {
  * under its election's label (57,073 series at 1,000 elections; docs/design.md §3.8).
  * Operations keep the elector's names: a batched renewal is a `renew`, a batch of member
  * heartbeats a `member`, a batch of followers' reads a `read`, a hand-over a `release` and a
- * reservation's read a `read`.
+ * reservation's read a `read`; a tick's one request (`batch.beat`) once, as measuredBeat says.
  */
 
 export interface StoreRequest {
@@ -114,5 +116,38 @@ function measuredBatch(batch: BatchStore, timed: Timed): BatchStore {
           ),
         }),
     ...(batch.maxReads === undefined ? {} : { maxReads: batch.maxReads }),
+    ...(batch.beat === undefined ? {} : { beat: measuredBeat(batch, timed) }),
+    ...(batch.claimMany === undefined
+      ? {}
+      : {
+          claimMany: timed(
+            'acquire',
+            (requests) => batch.claimMany?.(requests) ?? Promise.resolve([]),
+          ),
+        }),
+    ...(batch.maxClaims === undefined ? {} : { maxClaims: batch.maxClaims }),
+    ...(batch.maxBeat === undefined ? {} : { maxBeat: batch.maxBeat }),
   };
+}
+
+/**
+ * A tick's one request (`batch.beat`), counted once under the operation of what it carries
+ * first: a `renew` when it renews (a leader's tick), a `member` when it only writes records
+ * and reads (a follower's), a `read` when it only reads.
+ */
+function measuredBeat(
+  batch: BatchStore,
+  timed: Timed,
+): (request: BeatRequest) => Promise<BeatAnswer> {
+  const send = (request: BeatRequest): Promise<BeatAnswer> =>
+    batch.beat?.(request) ?? Promise.reject(new Error('the store no longer offers batch.beat'));
+  const asRenew = timed('renew', send);
+  const asMember = timed('member', send);
+  const asRead = timed('read', send);
+  return (request) =>
+    request.renewals.length > 0
+      ? asRenew(request)
+      : request.puts.length > 0
+        ? asMember(request)
+        : asRead(request);
 }

@@ -67,6 +67,26 @@ export function renewManySql(leases: string): string {
 // ------------------------------------------------------------ the lease statements (store.ts)
 
 /**
+ * A claim's update of the row it takes (claimSql): the new holder, the next
+ * term (past the clock's on another WAL timeline), no reservation, and how long the new
+ * holder must wait for the last one (`ttlMs`: the claim's TTL in ms, an SQL expression).
+ */
+function claimSetSql(ttlMs: string): string {
+  return `SET holder = excluded.holder, token = excluded.token,
+              term = CASE WHEN l.timeline <> excluded.timeline
+                       THEN greatest(l.term + 1, ${CLOCK_TERM_SQL}) ELSE l.term + 1 END,
+              metadata = excluded.metadata, renewed_at = excluded.renewed_at,
+              expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
+              lock_id = excluded.lock_id,
+              reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
+              claim_wait_ms = CASE
+                WHEN l.timeline <> excluded.timeline
+                  THEN greatest(${ttlMs}, ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
+                WHEN l.released OR l.expires_at <= now() THEN 0
+                ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END`;
+}
+
+/**
  * Claim the row in ONE statement, only if the session holds the lock ('try': a fresh
  * random one, taken in the same statement; 'held': checked in pg_locks) and the row is
  * free: released, expired, or its holder's lock held by no session (that session died),
@@ -89,18 +109,7 @@ export function claimSql(leases: string, mode: 'try' | 'held'): string {
               $6::bigint
          FROM lock WHERE locked
        ON CONFLICT (election) DO UPDATE
-          SET holder = excluded.holder, token = excluded.token,
-              term = CASE WHEN l.timeline <> excluded.timeline
-                       THEN greatest(l.term + 1, ${CLOCK_TERM_SQL}) ELSE l.term + 1 END,
-              metadata = excluded.metadata, renewed_at = excluded.renewed_at,
-              expires_at = excluded.expires_at, released = false, timeline = excluded.timeline,
-              lock_id = excluded.lock_id,
-              reserved_for = NULL, reserved_from = NULL, reserved_until = NULL,
-              claim_wait_ms = CASE
-                WHEN l.timeline <> excluded.timeline
-                  THEN greatest($5::double precision, ceil(extract(epoch FROM l.expires_at - l.renewed_at) * 1000))
-                WHEN l.released OR l.expires_at <= now() THEN 0
-                ELSE ceil(extract(epoch FROM l.expires_at - now()) * 1000) END
+          ${claimSetSql('$5::double precision')}
         WHERE (l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
            OR (l.lock_id IS NOT NULL AND NOT EXISTS (${lockHeldSql('l.lock_id')})))
           AND ${ADMITTED_BY_RESERVATION_SQL}
@@ -187,6 +196,42 @@ export function liveLeasesSql(leases: string): string {
   return `SELECT election, ${LIVE_COLUMNS}
          FROM ${leases}
         WHERE election = ANY($1::text[]) AND NOT released AND expires_at > now()`;
+}
+
+/**
+ * One tick of a sidecar's shared heartbeat in ONE statement (LeaseStore.batch.beat,
+ * docs/design.md §3.8): renewManySql's update ($1 elections, $2 tokens, $3 TTLs in ms),
+ * members.ts's putMany ($4 elections, $5 ids, $6 records as JSON, $7 TTLs in ms) and
+ * liveLeasesSql's read ($8 elections), each part as its own statement does it. Arrays, so
+ * the parameters are 8 however many elections (PostgreSQL's limit is 65,535 parameters,
+ * not array lengths). One row: `renewed` (the elections renewed), `members` ({election,
+ * record} of each live record of the put elections, the ones just written included) and
+ * `reads` (liveLeasesSql's rows), each as JSON. Every part sees the table as it was before
+ * the statement's own writes, as the single statements do.
+ */
+export function beatSql(tables: Tables): string {
+  return `WITH renewed AS (${renewManySql(tables.leases)}),
+       put AS (
+         INSERT INTO ${tables.members} (election, id, record, expires_at)
+         SELECT p.election, p.id, p.record::jsonb, now() + make_interval(secs => p.ttl_ms / 1000)
+           FROM unnest($4::text[], $5::text[], $6::text[], $7::double precision[])
+             AS p(election, id, record, ttl_ms)
+         ON CONFLICT (election, id) DO UPDATE SET record = excluded.record, expires_at = excluded.expires_at
+         RETURNING election, id, record),
+       listed AS (
+         SELECT election, record FROM put
+         UNION ALL
+         SELECT m.election, m.record FROM ${tables.members} m
+          WHERE m.election = ANY($4::text[]) AND m.expires_at > now()
+            AND NOT EXISTS (SELECT 1 FROM put WHERE put.election = m.election AND put.id = m.id)),
+       live AS (
+         SELECT election, ${LIVE_COLUMNS}
+           FROM ${tables.leases}
+          WHERE election = ANY($8::text[]) AND NOT released AND expires_at > now())
+     SELECT (SELECT coalesce(json_agg(election), '[]') FROM renewed) AS renewed,
+            (SELECT coalesce(json_agg(json_build_object('election', election, 'record', record)), '[]')
+               FROM listed) AS members,
+            (SELECT coalesce(json_agg(row_to_json(live)), '[]') FROM live) AS reads`;
 }
 
 /** A transfer's reservation of election $1 still running: successor, from, time left. */

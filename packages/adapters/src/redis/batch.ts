@@ -1,5 +1,7 @@
 import type {
   BatchStore,
+  BeatAnswer,
+  BeatRequest,
   Lease,
   LeaseRecord,
   MemberPut,
@@ -21,7 +23,7 @@ export interface RedisBatchHost {
   keys(election: string): RenewKeys & MemberKeys;
   /** Runs a script whose keys span elections (RENEW_MANY, …) through the guard. */
   acrossSlots(
-    name: 'RENEW_MANY' | 'PUT_MEMBERS' | 'READ_MANY',
+    name: 'RENEW_MANY' | 'PUT_MEMBERS' | 'READ_MANY' | 'BEAT',
     keys: string[],
     args: string[],
   ): Promise<unknown>;
@@ -73,10 +75,78 @@ export function redisBatch(host: RedisBatchHost): BatchStore {
       )[][];
       return elections.map((election, i) => host.toRecord(election, replies[i] ?? []));
     },
+    beat: (request) => beat(host, request),
     maxReads: 1_000,
     // Lua keeps the server busy while it runs: a bounded script keeps other clients served.
     maxLeases: 500,
+    // A tick of 1,000 elections (a leader's renewals and records, 2,000 items; 5,000 keys
+    // and 5,003 arguments) runs in one script of a few ms; Redis caps neither count below
+    // that (a command may carry 1,048,576 arguments), so the bound is the script's time.
+    maxBeat: 4_000,
   };
+}
+
+/**
+ * One tick in ONE BEAT script call (scripts.ts), each part answered as renewMany,
+ * putMembers and readMany answer it. On a Cluster, each part as those do there.
+ */
+async function beat(host: RedisBatchHost, request: BeatRequest): Promise<BeatAnswer> {
+  const { renewals, puts, reads } = request;
+  if (host.onCluster()) {
+    const [renewed, members, records] = await Promise.all([
+      Promise.all(renewals.map((lease) => host.renew(lease))),
+      Promise.all(puts.map((put) => host.putMemberAlone(put))),
+      Promise.all(reads.map((election) => host.read(election))),
+    ]);
+    return { renewals: renewed, members, reads: records };
+  }
+  if (renewals.length + puts.length + reads.length === 0) {
+    return { renewals: [], members: [], reads: [] };
+  }
+  const keys = [
+    ...renewals.flatMap((lease) => {
+      const { lease: leaseKey, info, server } = host.keys(lease.election);
+      return [leaseKey, info, server];
+    }),
+    ...puts.flatMap(({ election }) => {
+      const { members, memberExpiry } = host.keys(election);
+      return [members, memberExpiry];
+    }),
+    ...reads.flatMap((election) => {
+      const { lease, info, server } = host.keys(election);
+      return [lease, info, server];
+    }),
+  ];
+  const args = [
+    String(renewals.length),
+    String(puts.length),
+    String(reads.length),
+    ...renewals.flatMap((lease) => [lease.token, String(lease.ttlMs)]),
+    ...puts.flatMap(({ member, ttlMs }) => [
+      member.id,
+      JSON.stringify(withOrderKey(member)),
+      String(ttlMs),
+    ]),
+  ];
+  const [renewed = [], lists = [], records = []] = (await host.acrossSlots('BEAT', keys, args)) as [
+    number[]?,
+    (string | null)[][]?,
+    (string | number | null)[][]?,
+  ];
+  return {
+    renewals: renewals.map((lease, i) =>
+      renewed[i] === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false },
+    ),
+    members: puts.map((_, i) => memberList(lists[i])),
+    reads: reads.map((election, i) => host.toRecord(election, records[i] ?? [])),
+  };
+}
+
+/** One election's live records as PUT_MEMBERS (or BEAT) answers them. */
+function memberList(list: (string | null)[] | undefined): MemberRecord[] {
+  return (list ?? [])
+    .filter((r): r is string => typeof r === 'string')
+    .map((r) => withoutOrderKey(JSON.parse(r) as MemberRecord));
 }
 
 /** PUT_MEMBERS on one server; on a Cluster, each election's put and list (members.ts). */
@@ -96,9 +166,5 @@ async function putMembers(
     String(ttlMs),
   ]);
   const lists = (await host.acrossSlots('PUT_MEMBERS', keys, args)) as (string | null)[][];
-  return puts.map((_, i) =>
-    (lists[i] ?? [])
-      .filter((r): r is string => typeof r === 'string')
-      .map((r) => withoutOrderKey(JSON.parse(r) as MemberRecord)),
-  );
+  return puts.map((_, i) => memberList(lists[i]));
 }

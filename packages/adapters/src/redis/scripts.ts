@@ -245,6 +245,46 @@ return 1
 `;
 
 /**
+ * The loop bodies the batch scripts share (RENEW_MANY and BEAT, READ_MANY and BEAT,
+ * PUT_MEMBERS and BEAT), on the loop's locals. RENEW_ONE: lease, info, server, token, ttl,
+ * runId; sets renewed[i] to 1 (renewed, as RENEW) or 0 (lost).
+ */
+const RENEW_ONE = `
+  if redis.call('GET', lease) == token then
+    redis.call('PEXPIRE', lease, ttl)
+    redis.call('PEXPIRE', info, ttl)
+    redis.call('SET', server, runId)
+    renewed[i] = 1
+  else
+    renewed[i] = 0
+  end
+`;
+
+/** READ's reply for lease, info, server into records[i] (runId as in READ). */
+const READ_ONE = `
+  local pttl = redis.call('PTTL', lease)
+  if pttl < 0 then
+    records[i] = {}
+  elseif redis.call('GET', server) ~= runId then
+    records[i] = {false, false, false, pttl}
+  else
+    local fields = redis.call('HMGET', info, 'holder', 'term', 'metadata')
+    records[i] = {fields[1], fields[2], fields[3], pttl}
+  end
+`;
+
+/** PUT_MEMBER then LIST_MEMBERS for members, expiry, id, record, ttl at nowMs into lists[i]. */
+const PUT_ONE = `
+  local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', nowMs)
+  for _, gone in ipairs(expired) do redis.call('HDEL', members, gone) end
+  redis.call('ZREMRANGEBYSCORE', expiry, '-inf', nowMs)
+  redis.call('HSET', members, id, record)
+  redis.call('ZADD', expiry, nowMs + tonumber(ttl), id)
+  local live = redis.call('ZRANGEBYSCORE', expiry, '(' .. nowMs, '+inf')
+  lists[i] = #live == 0 and {} or redis.call('HMGET', members, unpack(live))
+`;
+
+/**
  * RENEW for many elections at once (LeaseStore.batch, docs/design.md §3.8). KEYS: lease,
  * info, server of each election in turn. ARGV: token, ttlMs of each in the same order.
  * Returns one 1 (renewed) or 0 (lost) per election: each judged as RENEW judges it. The
@@ -256,14 +296,7 @@ local renewed = {}
 for i = 1, #ARGV / 2 do
   local lease, info, server = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local token, ttl = ARGV[2 * i - 1], ARGV[2 * i]
-  if redis.call('GET', lease) == token then
-    redis.call('PEXPIRE', lease, ttl)
-    redis.call('PEXPIRE', info, ttl)
-    redis.call('SET', server, runId)
-    renewed[i] = 1
-  else
-    renewed[i] = 0
-  end
+${RENEW_ONE}
 end
 return renewed
 `;
@@ -279,15 +312,7 @@ ${RUN_ID}
 local records = {}
 for i = 1, #KEYS / 3 do
   local lease, info, server = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  local pttl = redis.call('PTTL', lease)
-  if pttl < 0 then
-    records[i] = {}
-  elseif redis.call('GET', server) ~= runId then
-    records[i] = {false, false, false, pttl}
-  else
-    local fields = redis.call('HMGET', info, 'holder', 'term', 'metadata')
-    records[i] = {fields[1], fields[2], fields[3], pttl}
-  end
+${READ_ONE}
 end
 return records
 `;
@@ -304,13 +329,43 @@ local lists = {}
 for i = 1, #KEYS / 2 do
   local members, expiry = KEYS[2 * i - 1], KEYS[2 * i]
   local id, record, ttl = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
-  local expired = redis.call('ZRANGEBYSCORE', expiry, '-inf', nowMs)
-  for _, gone in ipairs(expired) do redis.call('HDEL', members, gone) end
-  redis.call('ZREMRANGEBYSCORE', expiry, '-inf', nowMs)
-  redis.call('HSET', members, id, record)
-  redis.call('ZADD', expiry, nowMs + tonumber(ttl), id)
-  local live = redis.call('ZRANGEBYSCORE', expiry, '(' .. nowMs, '+inf')
-  lists[i] = #live == 0 and {} or redis.call('HMGET', members, unpack(live))
+${PUT_ONE}
 end
 return lists
+`;
+
+/**
+ * One tick of a sidecar's shared heartbeat (LeaseStore.batch.beat, docs/design.md §3.8):
+ * RENEW_MANY, PUT_MEMBERS and READ_MANY in ONE call, each part exactly as its script does
+ * it. ARGV[1..3]: how many renewals, member records and reads. KEYS: lease, info, server
+ * of each renewal; members, expiry of each record; lease, info, server of each read, in
+ * turn. ARGV from 4: token, ttlMs of each renewal, then id, recordJson, ttlMs of each
+ * record. Returns {renewed, lists, records} as the three scripts return them. Renewals go
+ * first, so a read of an election this sidecar renews sees the renewal. One server only.
+ */
+export const BEAT = `
+${RUN_ID}
+${NOW_MICROS}
+local nowMs = math.floor(nowMicros / 1000)
+local nRenew, nPut, nRead = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local renewed = {}
+for i = 1, nRenew do
+  local lease, info, server = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local token, ttl = ARGV[3 + 2 * i - 1], ARGV[3 + 2 * i]
+${RENEW_ONE}
+end
+local k, a = 3 * nRenew, 3 + 2 * nRenew
+local lists = {}
+for i = 1, nPut do
+  local members, expiry = KEYS[k + 2 * i - 1], KEYS[k + 2 * i]
+  local id, record, ttl = ARGV[a + 3 * i - 2], ARGV[a + 3 * i - 1], ARGV[a + 3 * i]
+${PUT_ONE}
+end
+k = k + 2 * nPut
+local records = {}
+for i = 1, nRead do
+  local lease, info, server = KEYS[k + 3 * i - 2], KEYS[k + 3 * i - 1], KEYS[k + 3 * i]
+${READ_ONE}
+end
+return {renewed, lists, records}
 `;

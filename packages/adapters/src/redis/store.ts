@@ -502,7 +502,12 @@ function sha1(source: string): string {
 }
 
 /** What the store's calls across elections count as, for metrics and errors. */
-const ACROSS_SLOTS_OP = { RENEW_MANY: 'renew', PUT_MEMBERS: 'member', READ_MANY: 'read' } as const;
+const ACROSS_SLOTS_OP = {
+  RENEW_MANY: 'renew',
+  PUT_MEMBERS: 'member',
+  READ_MANY: 'read',
+  BEAT: 'renew',
+} as const;
 
 /** A READ reply (one election's part of READ_MANY's) as a record; null when free. */
 function readReply(election: string, reply: (string | number | null)[]): LeaseRecord | null {

@@ -36,14 +36,17 @@ export class MemberRows implements MemberStore {
   putMany(puts: readonly MemberPut[]): Promise<MemberRecord[][]> {
     return this.guarded(() =>
       this.where()
-        .db.transaction(() =>
-          puts.map(({ election, member, ttlMs }) => {
-            this.write(election, member, ttlMs);
-            return this.read(election);
-          }),
-        )
+        .db.transaction(() => this.putEach(puts))
         .immediate(),
     );
+  }
+
+  /** putMany's work, inside the caller's transaction (the store's `batch.beat`). */
+  putEach(puts: readonly MemberPut[]): MemberRecord[][] {
+    return puts.map(({ election, member, ttlMs }) => {
+      this.write(election, member, ttlMs);
+      return this.read(election);
+    });
   }
 
   private write(election: string, member: MemberRecord, ttlMs: number): void {

@@ -367,6 +367,18 @@ export class MemoryStore implements LeaseStore {
       ),
     readMany: (elections) =>
       this.roundTrip(() => elections.map((election) => this.server.read(election))),
+    claimMany: (requests) =>
+      this.roundTrip(() => requests.map((request) => this.server.acquire(request))),
+    // A tick's renewals, member records and reads in one round trip, each as above.
+    beat: ({ renewals, puts, reads }) =>
+      this.roundTrip(() => ({
+        renewals: renewals.map((lease) => this.server.renew(lease)),
+        members: puts.map(({ election, member, ttlMs }) => {
+          this.server.putMember(election, member, ttlMs);
+          return this.server.listMembers(election);
+        }),
+        reads: reads.map((election) => this.server.read(election)),
+      })),
   };
 
   watch(election: string, onChange: () => void, signal: AbortSignal): Promise<void> {
