@@ -219,15 +219,41 @@ export const explanations = {
       'failed, leases handed back as their late answers came). In waves of 50 it led all ' +
       '1,000 in 59 s at a load of 15 (6.3 s at 7); Redis 2.5 s, SQLite 4.5 s, PostgreSQL ' +
       '5.7 s, ZooKeeper 15.6 s.',
-    '- **RSS misses: +130 to +201 MB over one election at 1,000 (+53 at 100).** ' +
-      'In-process with the memory store an election costs ~17 KB of heap (elector 8.7 KB ' +
-      'running, HTTP state 3.2 KB, metric label maps 2.4 KB); a real sidecar’s heap was ' +
-      '~45 MB used of ~70 MB at 1,000 on Redis: the adapters’ per-election state and V8’s ' +
-      'headroom make the rest. Not reduced here.',
-    '- **CPU misses**: the leaders’ 5-16 % (ZooKeeper 22 %, its per-election member ' +
-      'writes) is 1,000 electors’ timers and batches on a machine at load 7-16; the ' +
-      'followers’ is mostly their polls (etcd at 100: 5.3-5.6 % without them).',
-    '- **Failover.** Within TTL + 1 s (7 s) on Redis (4.9 s), SQLite (6.3 s) and etcd at ' +
+    '- **RSS misses: +93 MB (Redis) and +71 MB (SQLite) over one election at 1,000 in ' +
+      'the saved run (14:41-14:43 UTC, load 2.8-4.2, Node 20; the 11:10 run, before the ' +
+      'changes below: +126 and +180, load 4-11; at 14:14, with all but the cap, load 8-14: ' +
+      '+97 and +146).** Where it goes (one sidecar leading 1,000 on Redis, ' +
+      'Node 20, against one leading one, 59 → 128-130 MB RSS, load 1.6-3.3): V8 heap +65 MB, ' +
+      'of it the young generation +32 MB (grown to its 2 × 16 MB maximum by the idle ' +
+      'allocation rate, 8.4 MB/s or ~17 KB per election per renew interval: sampling heap ' +
+      'profiler) and the old generation +33 MB with only +15 MB live (heap snapshot: ~15 KB ' +
+      'an election, over the elector’s objects, closures and three timers, its HTTP state ' +
+      'and metric series). No route, store client or history buffer is per election. ' +
+      'Changed: the metric series are families made at scrape time (prom-client kept 15 ' +
+      'objects per election and a hidden class per key: 4,000 maps), the subscribers are ' +
+      'made at first use, and a renewal arms a wait timer and makes closures fewer; in ' +
+      'process with the memory store an election’s heap went from 17.0 to 14.8 KB (its HTTP ' +
+      'state 3.2 → 1.8 KB, a scrape 2.5 → 1.9 KB; 1,000 electors, load 8.3). End to end ' +
+      'V8’s headroom, not what is kept, ' +
+      'sets the RSS, and it moves by tens of MB between runs. The young generation is now ' +
+      'capped at 8 MB after start-up (the launcher): one sidecar leading 1,000 on Redis, ' +
+      '20 s idle, single runs at load 1-5: Node 24 (the image’s) 211 → 126 MB resident ' +
+      '(young generation 101 → 8 MB), CPU 4.2 → 6.6 %; Node 20 119-135 → 104 MB, CPU ' +
+      '3.9-6.1 → 4.9 %; one election unchanged (Node 24 78-79 MB, Node 20 59-60 MB). ' +
+      'Not growing it at all (1 MB semi-spaces) promoted enough to fill the old ' +
+      'generation instead (Node 20 110-153 MB) at 7.0-7.2 % CPU.',
+    '- **Main beside it** (main’s build, same bench, 14:43-14:46 UTC, load 1.2-2.9, not ' +
+      'saved): Redis 130, 188, 188 MB (+127), SQLite 241, 177, 173 MB (+181); CPU Redis ' +
+      '7.2-7.4 %, SQLite 13.7-17.5 %. This build: Redis +93 (the followers 123 and 122 MB), ' +
+      'SQLite +71, CPU Redis 8.3-10.7 %, SQLite 12.6-14.7 % (load 2.8-4.2).',
+    '- **CPU misses**: 8-15 % of a core per sidecar at 1,000 on Redis and SQLite on both ' +
+      'builds (etcd 16-22 %, ZooKeeper 21-23 % with its per-election member writes, in ' +
+      'their older rows). Profile of an ' +
+      'idle 1,000-election leader (Redis, 20 s, load 8-12): the main thread 94-96 % idle; ' +
+      'the collector 0.8-2.1 %, then member records, the Redis batch, the elector, store ' +
+      'calls and ioredis 0.2-0.5 % each: 1,000 elections’ renewals, spread thin, with no ' +
+      'one per-election cost to remove.',
+    '- **Failover.** Within TTL + 1 s (7 s) on Redis (5.7 s), SQLite (5.6 s) and etcd at ' +
       '100 (6.5 s); ZooKeeper took 12.3 s (sessions end on its tick; member writes per ' +
       'election crowd its one session); PostgreSQL did not finish (above). etcd at 1,000 ' +
       'led 709 again at most in 78 s: the 1,000 expiries wake the followers together, a ' +

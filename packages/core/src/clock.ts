@@ -21,8 +21,21 @@ export class SystemClock implements Clock {
   }
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {
-    const timer = setTimeout(callback, Math.max(0, delayMs));
-    return { cancel: () => clearTimeout(timer) };
+    return new SystemTimer(setTimeout(callback, Math.max(0, delayMs)));
+  }
+}
+
+/**
+ * A Node timer as a TimerHandle: one object, its method on the prototype. An elector arms
+ * several timers per renewal (its pause, the store call's timeout, the deadline, the member
+ * heartbeat), a sidecar of 1,000 elections thousands per renew interval; a closure and its
+ * context each were garbage for the young generation to hold and sweep.
+ */
+class SystemTimer implements TimerHandle {
+  constructor(private readonly timer: NodeJS.Timeout) {}
+
+  cancel(): void {
+    clearTimeout(this.timer);
   }
 }
 

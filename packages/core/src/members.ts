@@ -190,9 +190,17 @@ export class MemberHeartbeat {
     const { members } = store;
     if (members === undefined) return;
     // The elector stops waiting for a call at its timeout; the store may work on it longer.
-    const inStore: Promise<unknown>[] = [];
+    // Counted, not collected: a call answered in time has settled by the time its answer
+    // is read, so the usual heartbeat waits for nothing and arms no timer.
+    let inStore = 0;
+    let allSettled = (): void => {};
+    const settled = (): void => {
+      inStore -= 1;
+      if (inStore === 0) allSettled();
+    };
     const tracked = <T>(call: Promise<T>): Promise<T> => {
-      inStore.push(call.catch(() => {}));
+      inStore += 1;
+      call.then(settled, settled);
       return call;
     };
     const shared = this.options.shared;
@@ -210,7 +218,8 @@ export class MemberHeartbeat {
       // Reported through store health; priorities fall back to what we knew.
     }
     // Bounded: a write still running after a TTL would publish an expired record anyway.
-    await waitAtMost(Promise.all(inStore), timing.ttlMs, clock);
+    if (inStore === 0) return;
+    await waitAtMost(new Promise<void>((resolve) => (allSettled = resolve)), timing.ttlMs, clock);
   }
 
   private schedule(): void {

@@ -12,10 +12,12 @@ export interface ChangeSource<E extends string> {
  * MaxListenersExceededWarning past ten when each added its own, and they are capped.
  */
 export class Subscribers<E extends string = keyof ElectorEvents> {
-  private readonly waiting = new Set<() => void>();
-  private readonly notify = (): void => {
-    for (const subscriber of [...this.waiting]) subscriber();
-  };
+  /**
+   * Made at the first subscription: a sidecar has two of these per election, and most
+   * elections of a sidecar of many are never watched over HTTP.
+   */
+  private waiting: Set<() => void> | null = null;
+  private notify: (() => void) | null = null;
 
   constructor(
     private readonly elector: ChangeSource<NoInfer<E>>,
@@ -25,7 +27,7 @@ export class Subscribers<E extends string = keyof ElectorEvents> {
   ) {}
 
   get size(): number {
-    return this.waiting.size;
+    return this.waiting?.size ?? 0;
   }
 
   /**
@@ -33,16 +35,18 @@ export class Subscribers<E extends string = keyof ElectorEvents> {
    * and nothing subscribed, when `max` already wait.
    */
   subscribe(onChange: () => void): (() => void) | null {
-    if (this.waiting.size >= this.max) return null;
+    const waiting = (this.waiting ??= new Set());
+    const notify = (this.notify ??= (): void => {
+      for (const subscriber of [...waiting]) subscriber();
+    });
+    if (waiting.size >= this.max) return null;
     // A function of its own, so the same callback twice is two subscribers.
     const subscriber = (): void => onChange();
-    if (this.waiting.size === 0)
-      for (const event of this.events) this.elector.on(event, this.notify);
-    this.waiting.add(subscriber);
+    if (waiting.size === 0) for (const event of this.events) this.elector.on(event, notify);
+    waiting.add(subscriber);
     return () => {
-      if (!this.waiting.delete(subscriber)) return;
-      if (this.waiting.size === 0)
-        for (const event of this.events) this.elector.off(event, this.notify);
+      if (!waiting.delete(subscriber)) return;
+      if (waiting.size === 0) for (const event of this.events) this.elector.off(event, notify);
     };
   }
 }
