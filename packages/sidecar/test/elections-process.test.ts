@@ -152,8 +152,17 @@ describe.each(STORES)('two sidecars of three elections each on %s', (_backend, s
       expect(afterKill.get(a), deposals(s1)).toEqual(before.get(a));
       expect(afterKill.get(c), deposals(s1)).toEqual(before.get(c));
 
-      // A resign of a on s1 moves a alone, to the new s3.
+      // A resign of a on s1 moves a alone, to the new s3, once s1 knows s3 as a candidate:
+      // a leader that resigns while no other candidate is known (s3's first member record
+      // not yet read) takes its election back after the hand-over wait, as it should.
       const s3 = await start('s3');
+      await until('s1 knows s3 as a candidate of a', 3 * TTL_MS, async () => {
+        const response = await fetch(`${s1.url}/v1/elections/${a}/members`, {
+          signal: AbortSignal.timeout(5_000),
+        });
+        const { members } = (await response.json()) as { members: { id: string }[] };
+        return members.some((member) => member.id === 's3') ? true : undefined;
+      });
       expect(await (await admin(s1, `/v1/elections/${a}/resign`)).json()).toMatchObject({
         resigned: true,
       });
