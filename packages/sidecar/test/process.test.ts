@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -215,14 +215,20 @@ describe('leasehold run', () => {
     // The clean shutdown waits out the command's whole 20 s grace (it ignores SIGTERM), so
     // the second signal lands inside it however slow this machine is. (A store that does
     // not answer made it last about a second: at load 17 the second signal came too late.)
+    // The command says when it ignores SIGTERM: a SIGTERM sent between its start and its
+    // `trap` ended it (CI: "bash exited (SIGTERM)" 31 ms later, and the sidecar exited 0).
+    const trapped = join(sqliteDir, `second-signal-${randomUUID()}.trapped`);
     const sidecar = await processes.start(
       `sqlite://${join(sqliteDir, 'second-signal.db')}`,
       'second-signal',
       'patient',
       ['--ttl', '60s', '--command-grace', '20s', '--shutdown-grace', '30s'],
-      ['bash', '-c', 'trap "" TERM; while :; do sleep 1; done'],
+      ['bash', '-c', 'trap "" TERM; : > "$0"; while :; do sleep 1; done', trapped],
     );
     await loggedLine(sidecar, /"event":"command-started"/, 15_000);
+    await until('the command ignores SIGTERM', 15_000, () =>
+      existsSync(trapped) ? true : undefined,
+    );
     const firstAt = performance.now();
     sidecar.child.kill('SIGTERM');
     await loggedLine(sidecar, /shutting down/, 5_000);
