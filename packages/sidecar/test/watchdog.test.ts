@@ -1,11 +1,11 @@
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { WatchedCommand, spawnWatchdog } from '../src/run/watched-command.js';
+import { WATCHDOG_SCRIPT, WatchedCommand, spawnWatchdog } from '../src/run/watched-command.js';
 import {
   REPORT_FD,
   planLine,
@@ -348,6 +348,38 @@ describe('the watchdog', () => {
       failed.find((r) => r.event === 'exited'),
     );
     expect(failed.at(-1)).toEqual({ event: 'exited', code: 3, signal: null });
+  });
+});
+
+/**
+ * The watchdog's `wait_seconds` alone, in a bash that defines it from the script and sets
+ * the watchdog's state: how long the main loop waits for input before it looks again.
+ */
+function waitSeconds(state: Record<string, number>): string {
+  const script = readFileSync(WATCHDOG_SCRIPT, 'utf8');
+  const definition = /^wait_seconds\(\) \{\n[\s\S]*?\n\}\n/m.exec(script)?.[0];
+  if (definition === undefined) throw new Error('watchdog.bash has no wait_seconds()');
+  const constants = 'RUNNING_POLL_MS=250 STOPPING_POLL_MS=20';
+  const assignments = Object.entries(state).map(([name, value]) => `${name}=${value}`);
+  const program = `${constants} ${assignments.join(' ')}\n${definition}wait_seconds; echo "$seconds"`;
+  return execFileSync('bash', ['-c', program], { encoding: 'utf8' }).trim();
+}
+
+describe('how long the watchdog waits between looks', () => {
+  const base = { now: 100_000, term_sent: 0, kill_sent: 0, exited: 0 };
+
+  it('waits until the next signal is due, at most one poll', () => {
+    expect(waitSeconds({ ...base, term_at: 100_100, kill_at: 101_000 })).toBe('0.100');
+    expect(waitSeconds({ ...base, term_at: 160_000, kill_at: 161_000 })).toBe('0.250');
+  });
+
+  it('polls the group every 20 ms, never 0, after a SIGKILL whose SIGTERM was never sent', () => {
+    // The sidecar died before the plan's TERM time (a SIGKILL at once, no SIGTERM after
+    // it): once the TERM time had passed, the wait came out 0 and the loop spun until the
+    // group was gone ("expected '0.000' to be '0.020'" before).
+    const killedAtOnce = { ...base, kill_sent: 1, term_at: 99_000, kill_at: 99_500 };
+    expect(waitSeconds(killedAtOnce)).toBe('0.020');
+    expect(waitSeconds({ ...killedAtOnce, kill_at: 130_000 })).toBe('0.020');
   });
 });
 

@@ -96,12 +96,15 @@ enforce() {
   ((kill_sent)) && kill -s KILL -- "-$pid" 2>/dev/null
 }
 
-# Seconds to wait for the next plan: until the next signal is due, at most one poll.
+# Seconds to wait for the next plan: until the next signal is due, at most one poll. Once
+# a SIGKILL went out no SIGTERM is due any more (send() sends none after it): a plan's TERM
+# time that passed unsent, as when the sidecar died before it, must not make the wait 0 and
+# the loop spin until the group is gone.
 wait_seconds() {
   local poll=$RUNNING_POLL_MS next
-  ((exited || term_sent)) && poll=$STOPPING_POLL_MS
+  ((exited || term_sent || kill_sent)) && poll=$STOPPING_POLL_MS
   next=$((now + poll))
-  ((!term_sent && term_at < next)) && next=$term_at
+  ((!term_sent && !kill_sent && term_at < next)) && next=$term_at
   ((!kill_sent && kill_at < next)) && next=$kill_at
   local ms=$((next > now ? next - now : 0))
   printf -v seconds '%d.%03d' $((ms / 1000)) $((ms % 1000))
