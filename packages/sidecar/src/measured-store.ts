@@ -103,31 +103,25 @@ function measuredTransfer(transfer: TransferStore, timed: Timed): TransferStore 
 function measuredBatch(batch: BatchStore, timed: Timed): BatchStore {
   return {
     renewMany: timed('renew', (leases) => batch.renewMany(leases)),
-    ...(batch.maxLeases === undefined ? {} : { maxLeases: batch.maxLeases }),
-    ...(batch.putMembers === undefined
-      ? {}
-      : { putMembers: timed('member', (puts) => batch.putMembers?.(puts) ?? Promise.resolve([])) }),
-    ...(batch.readMany === undefined
-      ? {}
-      : {
-          readMany: timed(
-            'read',
-            (elections) => batch.readMany?.(elections) ?? Promise.resolve([]),
-          ),
-        }),
-    ...(batch.maxReads === undefined ? {} : { maxReads: batch.maxReads }),
-    ...(batch.beat === undefined ? {} : { beat: measuredBeat(batch, timed) }),
-    ...(batch.claimMany === undefined
-      ? {}
-      : {
-          claimMany: timed(
-            'acquire',
-            (requests) => batch.claimMany?.(requests) ?? Promise.resolve([]),
-          ),
-        }),
-    ...(batch.maxClaims === undefined ? {} : { maxClaims: batch.maxClaims }),
-    ...(batch.maxBeat === undefined ? {} : { maxBeat: batch.maxBeat }),
+    ...optional('putMembers', batch.putMembers, (put) => timed('member', put.bind(batch))),
+    ...optional('readMany', batch.readMany, (read) => timed('read', read.bind(batch))),
+    ...optional('claimMany', batch.claimMany, (claim) => timed('acquire', claim.bind(batch))),
+    ...optional('beat', batch.beat, () => measuredBeat(batch, timed)),
+    ...batchLimits(batch),
   };
+}
+
+const BATCH_LIMITS = ['maxLeases', 'maxReads', 'maxClaims', 'maxBeat'] as const;
+type BatchLimits = Pick<BatchStore, (typeof BATCH_LIMITS)[number]>;
+
+/** The store's own request-size limits, passed on unchanged: the heartbeat splits by them. */
+function batchLimits(batch: BatchStore): BatchLimits {
+  const limits: { -readonly [K in keyof BatchLimits]?: number } = {};
+  for (const key of BATCH_LIMITS) {
+    const limit = batch[key];
+    if (limit !== undefined) limits[key] = limit;
+  }
+  return limits;
 }
 
 /**

@@ -80,6 +80,20 @@ describe('store request metrics', () => {
     }
   });
 
+  it("passes on every part and size limit of the store's batch", async () => {
+    // A dropped limit splits a tick's beat at the heartbeat's defaults, not the store's.
+    const raw = await createStore('redis://127.0.0.1:6379', { namespace: 'leasehold' });
+    const measured = measureStore(raw);
+    store = measured;
+    const rawBatch = raw.batch;
+    if (rawBatch === undefined) throw new Error('the Redis store has no batch');
+    for (const key of Object.keys(rawBatch) as (keyof typeof rawBatch)[]) {
+      const value = rawBatch[key];
+      expect(typeof measured.batch?.[key], key).toBe(typeof value);
+      if (typeof value === 'number') expect(measured.batch?.[key], key).toBe(value);
+    }
+  });
+
   it("passes on batched reads, counting a follower batch's reads as one `read`", async () => {
     // Without `batch.readMany` the sidecar's followers claim every election each retry
     // interval (~1,900 claims per renew interval at 1,000 elections on Redis).
