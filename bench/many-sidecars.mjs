@@ -10,15 +10,13 @@
 // --quick: 20 elections, TTL 3 s, 4 s idle (the test's mode). Build first (pnpm build).
 // Writes its rows into bench/results/many-sidecars.json (or --out), replacing the rows of
 // the same backend and number of elections; `node bench/report.mjs` renders them.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { SIDECAR_BIN, pause, until } from '@leasehold/testkit';
+import { pause, until } from '@leasehold/testkit';
 import { mergeManySidecars } from './lib/many-sidecars-report.mjs';
-import { stopProcess } from './lib/sidecar.mjs';
+import { startListening, stopProcess } from './lib/sidecar.mjs';
 import { LeaderLedger } from './lib/leader-ledger.mjs';
 import { loadAverage } from './lib/machine.mjs';
 
@@ -242,30 +240,19 @@ async function killLeader(sidecars, names) {
 
 async function startSidecar(backend, id, names) {
   const startedAt = Date.now();
-  const child = spawn(
-    process.execPath,
-    [SIDECAR_BIN, '--store', STORES[backend], '--id', id, '--port', '0'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        LEASEHOLD_ELECTION: names.join(','),
-        LEASEHOLD_TTL: `${TTL_MS}ms`,
-        LEASEHOLD_STORE_PREFIX: NAMESPACE,
-      },
-    },
-  );
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${id} did not listen within 60 s`)), 60_000);
-    child.once('exit', (code) => reject(new Error(`${id} exited (${code}) before listening`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const match = /"url":"([^"]+)"/.exec(line);
-      if (match === null) return;
-      clearTimeout(timer);
-      resolve(match[1]);
-    });
+  const { child, url } = startListening(['--store', STORES[backend], '--id', id, '--port', '0'], {
+    LEASEHOLD_ELECTION: names.join(','),
+    LEASEHOLD_TTL: `${TTL_MS}ms`,
+    LEASEHOLD_STORE_PREFIX: NAMESPACE,
   });
-  return { id, child, url, startedAt };
+  return { id, child, url: await url.catch(rethrowAs(id)), startedAt };
+}
+
+/** An error of sidecar `id`'s start, named. */
+function rethrowAs(id) {
+  return (error) => {
+    throw new Error(`${id}: ${error.message}`);
+  };
 }
 
 function stopSidecar({ child }) {

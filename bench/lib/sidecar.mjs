@@ -60,6 +60,32 @@ export async function nodeStart(rounds) {
   return { samples };
 }
 
+/**
+ * Start the `leasehold` command with `args` and `env` (added to this process's) and resolve
+ * with the child and the URL of its listening line; reject if it exits or has not listened
+ * within `withinMs`. Its stdout stays read (a sidecar whose log reader is gone exits).
+ */
+export function startListening(args, env, { withinMs = 60_000, bin = BIN } = {}) {
+  const child = spawn(process.execPath, [bin, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  const url = new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${args.join(' ')}: no listening line within ${withinMs} ms`)),
+      withinMs,
+    );
+    child.once('exit', (code) => reject(new Error(`exited (${code}) before listening`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = /"url":"([^"]+)"/.exec(line);
+      if (match === null) return;
+      clearTimeout(timer);
+      resolve(match[1]);
+    });
+  });
+  return { child, url };
+}
+
 /** Run one of the stand-alone benchmark scripts with --json; resolves to its last line. */
 export function runScript(script, args) {
   return new Promise((resolve, reject) => {
