@@ -2,6 +2,7 @@
 //   node bench/report.mjs [bench/results/latest.json]   regenerate both from a saved run
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { churnSection } from './lib/churn-report.mjs';
 import { manyElectionsSection } from './lib/many-elections-report.mjs';
 import { manySidecarsSection } from './lib/many-sidecars-report.mjs';
 import { shardsSection } from './lib/shards-report.mjs';
@@ -312,6 +313,12 @@ export function renderMarkdown(results) {
     ...shardsSection(savedJson('shards.json'), {
       names: { ...BACKEND_NAMES, zookeeper: BACKEND_NAMES.zk },
       notes: explanations.shards,
+    }),
+  );
+  push(
+    ...churnSection(savedJson('churn.json'), {
+      names: { ...BACKEND_NAMES, zookeeper: BACKEND_NAMES.zk },
+      notes: explanations.churn,
     }),
   );
   push('## Notes', '', ...explanations.notes, '');

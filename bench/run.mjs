@@ -5,18 +5,21 @@
 // /v1/leader throughput; then many elections in one process (./many-elections.mjs, per lease
 // and batched, --elections of them, 100 by default: 1,000 takes minutes per backend); then
 // 64 shards over 5 sidecars, one killed, one joining, and the etcd3 Election per shard beside
-// them (./shards.mjs).
+// them (./shards.mjs); then memory under churn, three sidecars with the leader resigning every
+// 0.5 s (./churn.mjs, --churn-minutes each on Redis and etcd, 10 by default).
 // Writes bench/results/latest.json and regenerates bench/RESULTS.md and bench/failover.svg
 // (./report.mjs); the many step writes bench/results/many-elections.json, which keeps the
 // rows of other election counts (a standalone 1,000-election run); the sidecars step
 // (./many-sidecars.mjs: three real sidecars in --elections elections, idle cost and the
 // leader's SIGKILL) writes bench/results/many-sidecars.json likewise, the shards step
-// bench/results/shards.json. `--quick` writes bench/results/quick.json and prints the report
+// bench/results/shards.json, the churn step bench/results/churn.json. `--quick` writes bench/results/quick.json and prints the report
 // instead, skips the many and sidecars steps (their rows would replace the saved ones of the
-// same count) and runs the shards step's quick mode (12 shards over 3 sidecars, not saved).
+// same count) and the churn step, and runs the shards step's quick mode (12 shards over 3
+// sidecars, not saved).
 //
 //   pnpm bench [--quick] [--backends redis,postgres,etcd,zk,sqlite] [--budget MINUTES]
-//              [--skip failover,cut,crowd,steering,cold,idle,http,many,sidecars,shards]
+//              [--skip failover,cut,crowd,steering,cold,idle,http,many,sidecars,shards,churn]
+//              [--churn-minutes 10]
 //              [--update]
 //              [--elections 100]
 //
@@ -50,6 +53,7 @@ const { values } = parseArgs({
     skip: { type: 'string', default: '' },
     update: { type: 'boolean', default: false },
     elections: { type: 'string', default: '100' },
+    'churn-minutes': { type: 'string', default: '10' },
   },
 });
 const quick = values.quick;
@@ -68,7 +72,7 @@ const REPLICAS = 5;
 const budgetMs = Number(values.budget ?? (quick ? 10 : 40)) * 60_000;
 const skip = new Set([
   ...values.skip.split(',').filter(Boolean),
-  ...(quick ? ['many', 'sidecars'] : []),
+  ...(quick ? ['many', 'sidecars', 'churn'] : []),
 ]);
 const backends = values.backends.split(',').filter(Boolean);
 
@@ -110,7 +114,7 @@ if (values.update) {
   const { date, commit, loadAverageAtStart } = fresh.environment;
   const what = [
     ...['failover', 'cut', 'crowd', 'steering', 'cold', 'idle', 'http'],
-    ...['many', 'sidecars', 'shards'],
+    ...['many', 'sidecars', 'shards', 'churn'],
   ].filter((s) => !skip.has(s));
   (results.updates ??= []).push({ date, commit, loadAverageAtStart, what, backends });
 }
@@ -222,6 +226,14 @@ try {
       return shards();
     });
   }
+  if (!skip.has('churn')) {
+    await step('memory under churn', () => {
+      log(
+        `churn: the leader resigning every 0.5 s for ${values['churn-minutes']} min, Redis and etcd`,
+      );
+      return churn();
+    });
+  }
 } finally {
   rmSync(sqliteDir, { recursive: true, force: true });
   await cleanSharedStores(STORES);
@@ -279,6 +291,17 @@ async function shards() {
   for (const { backend, implementation, error } of run.failed) {
     log(`shards: ${backend} ${implementation}: ${error}`);
   }
+  return undefined;
+}
+
+/** ./churn.mjs on Redis and etcd (the issue's two); it saves its rows in results/churn.json. */
+async function churn() {
+  const names = backends.filter((backend) => backend === 'redis' || backend === 'etcd');
+  if (names.length === 0) return undefined;
+  await runScript('churn.mjs', [
+    ...['--backend', names.join(',')],
+    ...['--minutes', values['churn-minutes']],
+  ]);
   return undefined;
 }
 
