@@ -7,6 +7,9 @@
 // --windows N measures N windows of --seconds one after the other and reports each one's CPU,
 // and every thread's share of it by name (/proc/PID/task: the main thread, libuv's pool, V8's
 // GC workers), to tell what wakes an idle sidecar (issue 28).
+// RSS is also given by kind (/proc/PID/status): RssAnon (the JS heap, malloc, stacks: the
+// process's own), RssFile (pages of files it maps, mostly the `node` binary's code and data,
+// shared with every Node process on the host) and RssShmem; medians over the window.
 // Build first (pnpm build). Linux only (reads /proc).
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -79,6 +82,11 @@ function measured() {
 }
 const sumKb = (file, name) => measured().reduce((sum, pid) => sum + procField(pid, file, name), 0);
 const rssMb = () => sumKb('status', 'VmRSS') / 1024;
+const RSS_KINDS = { anon: 'RssAnon', file: 'RssFile', shmem: 'RssShmem' };
+const rssByKindMb = () =>
+  Object.fromEntries(
+    Object.entries(RSS_KINDS).map(([kind, field]) => [kind, sumKb('status', field) / 1024]),
+  );
 const pssMb = () => sumKb('smaps_rollup', 'Pss') / 1024;
 const cpuTicks = () =>
   measured().reduce((sum, pid) => {
@@ -115,6 +123,7 @@ const startThreads = threadTicks();
 const startedAt = performance.now();
 const samples = [];
 const pssSamples = [];
+const kindSamples = [];
 const windowCpuPercent = [];
 for (let window = 0; window < Number(values.windows); window += 1) {
   const windowTicks = cpuTicks();
@@ -122,6 +131,7 @@ for (let window = 0; window < Number(values.windows); window += 1) {
   while (performance.now() - windowStart < seconds * 1_000) {
     samples.push(rssMb());
     pssSamples.push(pssMb());
+    kindSamples.push(rssByKindMb());
     await pause(1_000);
   }
   const windowS = (performance.now() - windowStart) / 1_000;
@@ -138,6 +148,9 @@ const maxRss = Math.max(...samples);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const medianRss = median(samples);
 const medianPss = median(pssSamples);
+const medianByKind = Object.fromEntries(
+  Object.keys(RSS_KINDS).map((kind) => [kind, median(kindSamples.map((sample) => sample[kind]))]),
+);
 const processes = measured().map((pid) => ({
   cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ').slice(-60),
   rssMb: procField(pid, 'status', 'VmRSS') / 1024,
@@ -156,6 +169,7 @@ if (values.json) {
       medianRssMb: medianRss,
       maxRssMb: maxRss,
       medianPssMb: medianPss,
+      medianRssByKindMb: medianByKind,
       cpuPercent,
       ...(windowCpuPercent.length > 1 ? { windowCpuPercent, threadCpuTicks } : {}),
       settlingMb,
@@ -169,6 +183,7 @@ console.log(
     `idle ${elapsedS.toFixed(0)} s on ${values.store.split(':')[0]}${nodeFlags.length > 0 ? ` (${nodeFlags.join(' ')})` : ''}, after ${values.settle} s: ` +
     `${values.run ? 'run mode, all processes but the command: ' : ''}` +
     `RSS median ${medianRss.toFixed(1)} MB, max ${maxRss.toFixed(1)} MB, PSS median ${medianPss.toFixed(1)} MB, CPU ${cpuPercent.toFixed(2)} % of a core\n` +
+    `RSS by kind (median MB): anon ${medianByKind.anon.toFixed(1)}, file ${medianByKind.file.toFixed(1)}, shmem ${medianByKind.shmem.toFixed(1)}\n` +
     (windowCpuPercent.length > 1
       ? `CPU per ${seconds} s window: ${windowCpuPercent.map((p) => p.toFixed(2)).join(', ')} %; ` +
         `CPU ticks (10 ms) by thread: ${JSON.stringify(threadCpuTicks)}\n`

@@ -365,7 +365,30 @@ function runtimesSection() {
         `| ${r.node} | ${ms(r.startMs.node)} | ${backends.map((b) => startCell(r, b)).join(' | ')} | ${backends.map((b) => `${r.idleRssMb[b].toFixed(1)} MB`).join(' | ')} |`,
     ),
     '',
+    ...memoryByKind(runtimes, backends),
     ...footprintTargets(runtimes),
+  ];
+}
+
+/**
+ * The same idle sidecars' RSS by kind (/proc/PID/status) and PSS: anon is the process's own
+ * (JS heap, malloc, stacks), file mostly the `node` binary's pages it has touched, counted
+ * whole in RSS although every Node process on the host shares them (PSS divides them).
+ */
+function memoryByKind(runtimes, backends) {
+  if (!runtimes.every((r) => r.idleMemoryMb)) return [];
+  const mb = (value) => value.toFixed(1);
+  const cell = ({ anon, file, shmem, pss }) =>
+    `${mb(anon)} / ${mb(file)}${shmem >= 0.05 ? ` / shmem ${mb(shmem)}` : ''} (PSS ${mb(pss)})`;
+  return [
+    'Idle RSS by kind, MB: anon (the process’s own: JS heap, malloc, stacks) / file (mostly the `node` binary’s pages it has touched, shared with every Node process on the host), and PSS (shared pages divided among the processes mapping them; it depends on what else runs):',
+    '',
+    `| | ${backends.map((b) => BACKEND_NAMES[b] ?? b).join(' | ')} |`,
+    `| --- | ${backends.map(() => '---').join(' | ')} |`,
+    ...runtimes.map(
+      (r) => `| ${r.node} | ${backends.map((b) => cell(r.idleMemoryMb[b])).join(' | ')} |`,
+    ),
+    '',
   ];
 }
 

@@ -2,7 +2,9 @@
 // (the machine's node and scripts/runtimes.sh's): writes bench/results/runtimes.json, which
 // bench/report.mjs renders into RESULTS.md ("Node runtimes"). Idle footprint: a sidecar per
 // backend, and a `leasehold run` candidate on Redis (sidecar and watchdog together, RSS and
-// PSS; footprint.mjs --run), all side by side. A runtime not installed is skipped.
+// PSS; footprint.mjs --run), all side by side. A runtime not installed is skipped. Each idle
+// sidecar's RSS is also recorded by kind (anon, file, shmem) with its PSS: what is the
+// process's own and what is the `node` binary's, shared with every Node process on the host.
 //
 //   node bench/runtimes.mjs [--rounds 5] [--settle 60] [--seconds 30]
 //
@@ -35,6 +37,9 @@ const STORES = {
   postgres: 'postgres://postgres@127.0.0.1:5432/test',
   etcd: 'etcd://127.0.0.1:2379',
   zk: 'zk://127.0.0.1:2181',
+  // An embedded store: a file in a directory of this run's own (leasehold refuses a
+  // directory others may write), removed at the end.
+  sqlite: 'sqlite://',
 };
 const ROOT = new URL('..', import.meta.url).pathname;
 const p50 = (samples) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
@@ -42,17 +47,30 @@ const p50 = (samples) => [...samples].sort((a, b) => a - b)[Math.floor(samples.l
 /** This runtime: Node alone and each backend's cold start, then the idle sidecars side by side. */
 async function measureThisRuntime() {
   const rounds = Number(values.rounds);
+  const sqliteDir = mkdtempSync(join(tmpdir(), 'leasehold-bench-sqlite-'));
+  STORES.sqlite = `sqlite://${join(sqliteDir, 'bench.db')}`;
+  try {
+    return await measureStartAndIdle(rounds);
+  } finally {
+    rmSync(sqliteDir, { recursive: true, force: true });
+  }
+}
+
+async function measureStartAndIdle(rounds) {
   const start = { node: p50((await nodeStart(rounds)).samples) };
   const bundledStart = {};
   for (const [backend, url] of Object.entries(STORES)) {
     const plain = [];
     const bundled = [];
+    // The scratch `pnpm deploy` copy has SQLite's native addon for the machine's node only
+    // (the release adds one per major): the bundled command's SQLite start is not measured.
+    const withBundled = backend !== 'sqlite';
     for (let round = 0; round < rounds; round += 1) {
       plain.push(...(await coldStart(url, 1)).samples);
-      bundled.push(...(await coldStart(url, 1, values['bundled-bin'])).samples);
+      if (withBundled) bundled.push(...(await coldStart(url, 1, values['bundled-bin'])).samples);
     }
     start[backend] = p50(plain);
-    bundledStart[backend] = p50(bundled);
+    if (withBundled) bundledStart[backend] = p50(bundled);
   }
   const idleArgs = ['--settle', values.settle, '--seconds', values.seconds];
   const idle = await Promise.all(
@@ -61,6 +79,9 @@ async function measureThisRuntime() {
   const runMode = await runScript('footprint.mjs', ['--store', STORES.redis, '--run', ...idleArgs]);
   const rss = Object.fromEntries(idle.map((r) => [r.backend, r.medianRssMb]));
   const cpu = Object.fromEntries(idle.map((r) => [r.backend, r.cpuPercent]));
+  const memory = Object.fromEntries(
+    idle.map((r) => [r.backend, { ...r.medianRssByKindMb, pss: r.medianPssMb }]),
+  );
   const run = {
     rssMb: runMode.medianRssMb,
     pssMb: runMode.medianPssMb,
@@ -72,6 +93,7 @@ async function measureThisRuntime() {
     bundledStartMs: bundledStart,
     idleRssMb: rss,
     idleCpuPercent: cpu,
+    idleMemoryMb: memory,
     run,
   };
 }

@@ -412,5 +412,67 @@ export const explanations = {
       'alone took 489 ms on Node 20 then): they say nothing about the target; the quiet ' +
       'figures are the cold-start table above, which this work does not change (the bash ' +
       'watchdog starts only at an election, the collection 10 s after start-up).',
+    '- **Footprint (issue 28), second pass: the optimising compilers at start-up, and what ' +
+      'remains.** 2026-12-07 17:00-17:40 UTC, load 3-12, one sidecar per backend leading one ' +
+      'election, /proc read after 60-70 s idle (RSS side by side; several sidecars at once). ' +
+      '**Adopted**: the launcher keeps TurboFan and Maglev off while the modules load and ' +
+      'turns them on once the sidecar listens (docs/design.md §4). RSS before → after, 2-4 ' +
+      'runs each: Node 24 Redis 78.2-79.0 → 70.3-71.4 MB, etcd 87.8-88.4 → 81.8-82.6, SQLite ' +
+      '78.1-78.2 → 70.6-71.8; Node 20 Redis 58.9-59.5 → 53.4-53.8, etcd 72.3-74.2 → 66.1-66.9, ' +
+      'SQLite 59.7-63.2 → 60.5-62.4 (no change). Most of it is the `node` binary’s code pages ' +
+      '(Node 24 Redis: its text 30.3 → 24.8 MB; Node 20 21.4 → 18.0), the rest heap. An idle ' +
+      'sidecar optimises its renew path later, which brings the compilers’ pages back; after ' +
+      '3 / 6 / 10 / 15 min, new against old: Node 24 Redis 71.5/79.2, 72.6/79.7, 75.1/80.5, ' +
+      '75.8/81.0; Node 24 etcd 89.0/90.5, 100.3/102.8, 101.6/103.6, 102.7/104.6; Node 20 Redis ' +
+      '57.5/59.1, 57.6/60.1, 58.3/60.0, 59.3/63.1; Node 20 etcd 70.0/77.0, 74.0/80.8, ' +
+      '73.5/82.3, 74.3/82.4. Cold start, interleaved, 7 rounds each at load 5-7: Node 20 ' +
+      'Redis 594 → 456 ms, etcd 1127 → 922, SQLite 464 → 468; Node 24 Redis 448 → 468, etcd ' +
+      '1001 → 972, SQLite 540 → 640 (417-1296 ms: noise). /v1/leader flat out on Node 24, ' +
+      'interleaved with the old launcher (load 4-9): 13,226 against 13,318 req/s, 65.3 against ' +
+      '64.7 µs of server CPU per request (0.87× and 0.88× bare); Node 20, with tests running ' +
+      'beside it: 10,787 against 7,797 req/s, 80.7 against 89.3 µs. **Tried, not adopted** (Node ' +
+      '24 Redis unless said; the same run’s old launcher 78.2-79.0): MALLOC_ARENA_MAX=2 77.6 ' +
+      'and 77.7 (etcd 88.4 → 87.3), MALLOC_ARENA_MAX=1 with MALLOC_TRIM_THRESHOLD_=131072 77.1 ' +
+      '(Node 20 58.9 → 58.5), and nothing on top of the compiler pause (71.1, etcd 82.5): ' +
+      'glibc reads them only at process start, so they need a re-exec (Node 20 has no ' +
+      'process.execve; a child process is a second Node’s 40 MB while it starts, and its ' +
+      'start-up, 30-60 ms, on every start) or the deploy files; not set. --optimize-for-size ' +
+      '78.1, --single-threaded-gc 78.9, --v8-pool-size=1 78.5 (11 threads → 8), --max-lazy ' +
+      '78.9, --max-old-space-size=64 78.1, --no-maglev 76.6, --no-turbofan 74.6, both for ' +
+      'the whole run 69.3 (Node 20 --no-turbofan 54.0), --lite-mode 69.0: the last two give up ' +
+      'optimised code under load. Bytecode flushing (eight full collections and ' +
+      '--flush-baseline-code 10 s after start-up) 70.4 against 70.3; the compile cache off ' +
+      '69.6 against 70.3. Keeping the compilers off for as long as the sidecar idles (on again ' +
+      'at the first 2 s with the event loop ≥ 25 % busy) kept the pages out for longer (3 min: ' +
+      'Node 20 Redis 53.8, Node 24 etcd 84.7) but a descheduled process counts as busy (one ' +
+      'turned them on at load 9), and idle CPU on etcd (Node 20, one run each) was 0.64 ' +
+      'against 0.61 %: not done. **What remains** (Node 24 Redis, after the change): 70.9 MB ' +
+      '= 47.2 file-backed (the binary’s code 24.8, its read-only data 18.7, shared libraries ' +
+      '3.7) + 23.7 anonymous (JS heap 15.5 committed: old space 10.4 of module code and ' +
+      'objects, trusted 2.4, code 0.75, young 1; malloc 4.9; stacks and V8’s own) + 0 shared ' +
+      'memory; PSS 26-42 MB, depending on how many Node processes share the binary. Node ' +
+      'alone idling is 43 MB (35 file). The read-only data is also the built-in modules’ ' +
+      'source: a Redis sidecar loads about 150 more of them than Node alone (http, tls, ' +
+      'crypto, zlib and worker_threads for pino and prom-client, cluster for a listening ' +
+      'server). Node with those same built-ins loaded and an HTTP server listening, nothing ' +
+      'else, is 59.0 MB on Node 24 (44.5 file, 14.5 anon) and 46.9 on Node 20 (37.5, 9.5): ' +
+      'the floor for any Node sidecar that loads them; the sidecar’s own code and data are ' +
+      'about 12 MB above it on Node 24 and 6.5 on Node 20. ' +
+      'Node 20 Redis: 53.4 = 39.0 file + 14.4 anon. etcd: anon 31 MB after a minute, ' +
+      'and the live heap grows over the first minutes (after a full collection 18.3 MB at 4 ' +
+      'min; RSS 100-105 MB from 6 min on Node 24 with either launcher, 74 on Node 20, 81-82 ' +
+      'with the old one): the ' +
+      'etcd client stack keeps more as it idles, for the adapter’s own review. So: ≤ 50 MB ' +
+      'RSS is out of reach on Node 24 (the file-backed pages alone are 47 MB) and 3.4 MB away ' +
+      'on Node 20 (Redis); in PSS after a minute every backend was under 50 MB on both (Node 24 ' +
+      'etcd 35-47), but etcd’s 15-minute PSS was 54 MB on Node 24. ' +
+      'The runtimes table (17:37-17:49 UTC, with this launcher, SQLite added) reads Node 20 ' +
+      '53.8/59.0/66.8/57.4/55.0 MB (Redis, PostgreSQL, etcd, ZooKeeper, SQLite; 59.1/60.7/' +
+      '70.4/59.4 before), Node 22 73.3/72.1/82.9/73.7/72.9 (81.6/74.6/90.6/79.8), Node 24 ' +
+      '70.6/70.8/82.9/71.9/70.9 (78.3/78.2/88.6/79.6), run mode 57.1/76.4/74.5 MB RSS ' +
+      '(63.7/83.1/81.8). Its start columns were measured while other benchmarks queued and ' +
+      'tests ran (Node alone 172, 69 and 60 ms against 58, 35 and 30 quietly): they say ' +
+      'nothing about start-up; the quiet figures are the 12:55 run’s above, and the ' +
+      'interleaved cold starts of this note.',
   ],
 };

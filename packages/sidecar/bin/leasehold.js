@@ -35,6 +35,34 @@ function enableCompileCache() {
 }
 enableCompileCache();
 
+// Loading the sidecar's modules runs Node's module resolution (path and URL helpers) often
+// enough for V8 to optimise it with TurboFan and Maglev (13 compilations on Node 20, 52 on
+// Node 24, --trace-opt), code that hardly runs again once the sidecar listens. Each
+// optimising compiler's own machine code is pages of the `node` binary, resident from its
+// first use, and the compilations leave heap behind: an idle sidecar kept 5-8 MB more after
+// a minute (Node 24: Redis 78-79 → 70-71 MB RSS, etcd 88 → 82; Node 20: Redis 59 → 53.5,
+// etcd 72-74 → 66-67; bench/RESULTS.md, notes). So both stay off while the modules load
+// (the interpreter and Sparkplug run them) and are on again once the sidecar listens: under
+// load it optimises as before, and an idle sidecar once its renew path is hot (which brings
+// the compilers' pages back; the heap part of the saving stays). V8 reads these flags at
+// each tiering decision, so setting them at run time takes effect. A tiering flag given on
+// the command line or in NODE_OPTIONS is left as given.
+const TIERING_FLAG = /--(no[-_])?(opt|turbofan|maglev)\b|--max[-_]opt|--jitless|--lite[-_]mode/;
+function pauseOptimisingCompilers() {
+  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
+  if (TIERING_FLAG.test(given)) return () => {};
+  // Maglev is on by default from V8 12 (Node 22) where it is built: x64 and arm64.
+  const maglev =
+    Number(process.versions.v8.split('.')[0]) >= 12 && ['x64', 'arm64'].includes(process.arch);
+  setFlagsFromString('--no-turbofan');
+  if (maglev) setFlagsFromString('--no-maglev');
+  return () => {
+    setFlagsFromString('--turbofan');
+    if (maglev) setFlagsFromString('--maglev');
+  };
+}
+const resumeOptimisingCompilers = pauseOptimisingCompilers();
+
 // Start-up (loading modules, compiling route schemas) keeps most of what it allocates, and
 // V8 answers that by doubling its young generation up to 16 MB, then keeps it for a minute
 // or more after the sidecar has gone idle: 84 MB resident instead of 69 MB. Not letting it
@@ -70,6 +98,7 @@ function capYoungGeneration() {
 const BUNDLE = new URL('../dist/bundle/cli.mjs', import.meta.url);
 const { main } = await import(existsSync(BUNDLE) ? BUNDLE.href : '../dist/cli.js');
 await main(process.argv);
+resumeOptimisingCompilers();
 capYoungGeneration();
 // Node writes the cache at exit; a sidecar runs for weeks and may be killed, so write what
 // start-up compiled now (Node 22.10 and later).
