@@ -392,7 +392,12 @@ export const explanations = {
       '0.50, 0.57 %, Redis 0.18-0.22 %; after (17:21-17:25 UTC, load 6.3 → 0.8) etcd Node 20 ' +
       '0.37, 0.38 %, Node 24 0.33, 0.33 %, Redis 0.18-0.20 %. The etcd sidecar still costs ' +
       'about 0.15 % of a core more than Redis: its two unary calls per cycle, and the gRPC ' +
-      'keepalive ping.',
+      'keepalive ping. `bench/runtimes.mjs --seconds 60` on this change (17:49-18:04 UTC, ' +
+      'load 1.3 → 2.6; `bench/results/runtimes-idle-etcd.json`): etcd 0.35 % on Node 20, ' +
+      '0.35 % on Node 22, 0.37 % on Node 24, every other backend below that. The runtimes ' +
+      'table above is still the 12:55 run (etcd 0.46, 0.92, 0.76 %, before this change): the ' +
+      'new run’s start-ups were 2-3 times slower than that run’s (Node alone 130 against ' +
+      '58 ms on Node 20), and would have misreported the start-up targets.',
     '- **Footprint (issue 28): what is left is mostly Node itself.** Of an idle sidecar’s ' +
       'RSS, the pages of the `node` binary it has touched are the larger part: 43.5 MB of ' +
       '61 MB on Node 20 and 54 MB of 82 MB on Node 24 (Redis, /proc/PID/status RssFile ' +
