@@ -394,10 +394,10 @@ export const explanations = {
       'about 0.15 % of a core more than Redis: its two unary calls per cycle, and the gRPC ' +
       'keepalive ping. `bench/runtimes.mjs --seconds 60` on this change (17:49-18:04 UTC, ' +
       'load 1.3 → 2.6; `bench/results/runtimes-idle-etcd.json`): etcd 0.35 % on Node 20, ' +
-      '0.35 % on Node 22, 0.37 % on Node 24, every other backend below that. The runtimes ' +
-      'table above is still the 12:55 run (etcd 0.46, 0.92, 0.76 %, before this change): the ' +
-      'new run’s start-ups were 2-3 times slower than that run’s (Node alone 130 against ' +
-      '58 ms on Node 20), and would have misreported the start-up targets.',
+      '0.35 % on Node 22, 0.37 % on Node 24, every other backend below that (a run of main’s ' +
+      'runtimes.mjs before the launcher’s compiler pause, so not SQLite nor RSS by kind: kept ' +
+      'beside runtimes.json). The runtimes table above (17:37-17:49 UTC) was measured before ' +
+      'this change: etcd 0.50, 0.61, 0.43 % on Node 20, 22, 24.',
     '- **Footprint (issue 28): what is left is mostly Node itself.** Of an idle sidecar’s ' +
       'RSS, the pages of the `node` binary it has touched are the larger part: 43.5 MB of ' +
       '61 MB on Node 20 and 54 MB of 82 MB on Node 24 (Redis, /proc/PID/status RssFile ' +
