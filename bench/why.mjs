@@ -367,31 +367,37 @@ export const explanations = {
       'its schemas, OpenAPI and SSE plugins (about 10 MB) and the YAML library were loaded by ' +
       'every sidecar. SQLite’s watch polled the file 40 times a second (0.6-1.0 % of a core); ' +
       'it now waits for the OS to report a commit.',
-    '- **Idle CPU on etcd (issue 28): three gRPC calls per renew interval.** A leading ' +
-      'one-election sidecar on etcd, after 60 s, three 60 s windows each, side by side ' +
-      '(`footprint.mjs --windows 3`): 13:45-13:50 UTC (load 12.2-14.2) Node 20 1.10, 0.84, ' +
-      '0.79 %, Node 24 0.68, 0.58, 0.66 %; 14:02-14:07 (load 12.7-15.0) Node 20 1.18, 0.90, ' +
-      '0.85 %, Node 24 0.72, 0.68, 0.66 %, and a Redis sidecar beside them (Node 20) 0.46, ' +
-      '0.33, 0.35 %. On Node 24 the main thread is 88 % of it, V8’s GC workers the rest. What ' +
-      'wakes it (strace of a Node 20 sidecar over 60 s): every TTL / 3 (3.3 s at the default ' +
-      '10 s TTL) the elector renews and heartbeats, which on etcd is three gRPC calls, each ' +
-      'a new HTTP/2 stream: the renew txn, one keep-alive of the member record’s lease (a ' +
-      'bidirectional stream opened for that one request) and the member list (a range): 55 ' +
-      'streams a minute; etcd follows each call with two HTTP/2 PINGs (grpc-go’s bandwidth ' +
-      'probe) the client acknowledges: 108 ACKs; gRPC’s own keepalive ping every 10 s (6); and ' +
-      'the event-loop lag monitor’s 100 ms timer: 1,669 returns from epoll a minute in all. A ' +
-      'CPU profile of 90 s (Node 20) puts grpc-js, Node’s http2 and stream internals, and the ' +
-      'garbage collector at about three quarters of the busy time, protobufjs and etcd3 a few ' +
-      'per cent, leasehold’s adapter 6 %. The lag monitor costs 0.08-0.09 % of a core (the ' +
-      'same build with it off, side by side: 0.89 against 0.97 % on Node 20, 0.60 against ' +
-      '0.69 % on Node 24). Between cycles nothing else reads the socket (127 reads a minute, ' +
-      'about seven per cycle: no watch progress notifications); the other timers are ' +
-      'prom-client’s 1 s lag monitor and the calls’ own deadlines. ' +
-      'Nothing is changed yet: the cost is the gRPC stack’s, per call, so what would bring it ' +
-      'under 0.5 % is fewer calls per cycle (the member list read inside the renew’s txn; ' +
-      'one keep-alive stream kept open for the member lease instead of one per heartbeat), an ' +
-      'adapter change left for its own review. The runtimes table’s 0.92 % (Node 22) and ' +
-      '0.76 % (Node 24) were one 30 s window each; Node 20 read 0.46 % in the same run.',
+    '- **Idle CPU on etcd (issue 28): from five gRPC calls per renew interval to two.** ' +
+      'What woke an idle etcd leader (strace of a Node 20 sidecar over 60 s, an earlier ' +
+      'session): every TTL / 3 (3.3 s at the default 10 s TTL) the elector renews and ' +
+      'heartbeats, and on etcd each was a new HTTP/2 stream: the renew’s check txn and its ' +
+      'keep-alive (a bidirectional stream opened for one request), the member heartbeat’s ' +
+      'keep-alive, put and list (counted at etcd3’s connection pool: 20 calls and streams in ' +
+      '4 renew intervals); etcd follows each call with HTTP/2 PINGs (grpc-go’s bandwidth ' +
+      'probe, which the server starts on every DATA frame it receives: no client option turns ' +
+      'it off) the client acknowledges; gRPC’s own keepalive ping every 10 s; and the ' +
+      'event-loop lag monitor’s 100 ms timer (0.08-0.09 % of a core). A CPU profile (Node 20) ' +
+      'put grpc-js, Node’s http2 and stream internals and the garbage collector at about ' +
+      'three quarters of the busy time. Measured then side by side under a load of 12-15: ' +
+      'Node 20 0.79-1.18 %, Node 24 0.58-0.72 %, a Redis sidecar 0.33-0.46 %. Now every ' +
+      'keep-alive is a message on ONE LeaseKeepAlive stream kept open, the member record’s ' +
+      'put and list are one txn, and a leader’s member heartbeat sends no keep-alive while ' +
+      'its renewals keep that lease alive (docs/design.md §4): an idle leader makes two txns ' +
+      'per renew interval and one keep-alive message ' +
+      '(`packages/adapters/test/etcd-calls.test.ts`: 8 calls in 4 intervals, no stream ' +
+      'opened). Before and after, a leading one-election sidecar, 60 s after a 60 s settle, ' +
+      'four at once (etcd and Redis on Node 20 and 24), two rounds each ' +
+      '(`bench/results/idle-cpu-etcd.json`; main built in a scratch copy, `footprint.mjs ' +
+      '--bin`): before (17:11-17:15 UTC, load 7.3 → 0.8) etcd Node 20 0.53, 0.58 %, Node 24 ' +
+      '0.50, 0.57 %, Redis 0.18-0.22 %; after (17:21-17:25 UTC, load 6.3 → 0.8) etcd Node 20 ' +
+      '0.37, 0.38 %, Node 24 0.33, 0.33 %, Redis 0.18-0.20 %. The etcd sidecar still costs ' +
+      'about 0.15 % of a core more than Redis: its two unary calls per cycle, and the gRPC ' +
+      'keepalive ping. `bench/runtimes.mjs --seconds 60` on this change (17:49-18:04 UTC, ' +
+      'load 1.3 → 2.6; `bench/results/runtimes-idle-etcd.json`): etcd 0.35 % on Node 20, ' +
+      '0.35 % on Node 22, 0.37 % on Node 24, every other backend below that (a run of main’s ' +
+      'runtimes.mjs before the launcher’s compiler pause, so not SQLite nor RSS by kind: kept ' +
+      'beside runtimes.json). The runtimes table above (17:37-17:49 UTC) was measured before ' +
+      'this change: etcd 0.50, 0.61, 0.43 % on Node 20, 22, 24.',
     '- **Footprint (issue 28): what is left is mostly Node itself.** Of an idle sidecar’s ' +
       'RSS, the pages of the `node` binary it has touched are the larger part: 43.5 MB of ' +
       '61 MB on Node 20 and 54 MB of 82 MB on Node 24 (Redis, /proc/PID/status RssFile ' +

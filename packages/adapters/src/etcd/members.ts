@@ -15,6 +15,8 @@ export interface MemberCalls {
   keepAlive(leaseId: string): Promise<KeepAliveAnswer>;
   /** Keep-alives of many leases on one stream (keep-alive.ts): the TTL granted to each. */
   keepAliveMany(leaseIds: readonly string[]): Promise<ReadonlyMap<string, number>>;
+  /** Whether etcd runs the lease at least `ms` more, by its last keep-alive's answer. */
+  runsAtLeast(leaseId: string, ms: number): boolean;
   /** A new lease; etcd may grant a longer TTL than asked. */
   grantLease(wantedSeconds: number): Promise<{ leaseId: string; ttlSeconds: number }>;
   revoke(leaseId: string): Promise<void>;
@@ -35,6 +37,11 @@ export interface MemberCalls {
 export class MemberLeases implements MemberStore {
   /** Member key → the lease its record lives on, kept alive by each heartbeat. */
   private readonly leases = new Map<string, { leaseId: string; ttlSeconds: number }>();
+  /**
+   * Per election, the records a put's txn read, until a `list` takes them or the event loop
+   * turns (see takeListed).
+   */
+  private readonly listed = new Map<string, MemberRecord[]>();
 
   constructor(
     private readonly namespace: string,
@@ -42,32 +49,73 @@ export class MemberLeases implements MemberStore {
     private readonly line: WaitingLine,
   ) {}
 
+  /**
+   * Write the record and read the election's records in ONE txn (issue 28: a put and a list
+   * were two calls a heartbeat); `list` takes that reading when it follows right after. Each
+   * heartbeat keeps the member's lease alive rather than granting a new one.
+   */
   put(election: string, member: MemberRecord, ttlMs: number): Promise<void> {
     const { calls } = this;
     return calls.guarded(async () => {
       const keyText = memberKey(this.namespace, election, member.id);
-      const key = Buffer.from(keyText);
-      const value = Buffer.from(JSON.stringify(member));
       const wanted = ttlSeconds(ttlMs);
       const previous = this.leases.get(keyText);
-      if (previous !== undefined && previous.ttlSeconds === wanted) {
-        // Each heartbeat keeps the member's lease alive rather than granting a new one.
-        const { ttlSeconds: remaining } = await calls.keepAlive(previous.leaseId);
-        if (remaining > 0) {
-          try {
-            await calls.client.kv.put({ key, value, lease: previous.leaseId }, calls.callOptions());
-            return;
-          } catch (error) {
-            if (!isLeaseGone(error)) throw error;
-          }
+      if (previous?.ttlSeconds === wanted && (await this.stillRuns(previous.leaseId, wanted))) {
+        try {
+          await this.putAndList(election, keyText, member, previous.leaseId);
+          return;
+        } catch (error) {
+          if (!isLeaseGone(error)) throw error;
         }
       }
       const grant = await calls.grantLease(wanted);
       this.leases.set(keyText, { leaseId: grant.leaseId, ttlSeconds: wanted });
-      await calls.client.kv.put({ key, value, lease: grant.leaseId }, calls.callOptions());
+      await this.putAndList(election, keyText, member, grant.leaseId);
       if (previous !== undefined && !calls.isLeading(previous.leaseId)) {
         calls.revokeEventually(previous.leaseId);
       }
+    });
+  }
+
+  /**
+   * Whether the record's lease still runs, after a keep-alive of it. A leader's member lease
+   * carries its leader key, and each renewal keeps it alive: while etcd runs it for at least
+   * half its TTL more by the last keep-alive's answer (sent at most a renew interval ago), a
+   * keep-alive of its own would change nothing. Were it gone meanwhile, the put fails on it
+   * and a new lease is granted, as after a keep-alive that found it gone.
+   */
+  private async stillRuns(leaseId: string, seconds: number): Promise<boolean> {
+    if (this.calls.isLeading(leaseId) && this.calls.runsAtLeast(leaseId, seconds * 500)) {
+      return true;
+    }
+    const { ttlSeconds: remaining } = await this.calls.keepAlive(leaseId);
+    return remaining > 0;
+  }
+
+  /** One txn: the record's put, then a range of the election's members (kept for `list`). */
+  private async putAndList(
+    election: string,
+    keyText: string,
+    member: MemberRecord,
+    leaseId: string,
+  ): Promise<void> {
+    const key = Buffer.from(keyText);
+    const prefix = Buffer.from(membersPrefix(this.namespace, election));
+    const txn = await this.calls.client.kv.txn(
+      {
+        success: [
+          { request_put: { key, value: Buffer.from(JSON.stringify(member)), lease: leaseId } },
+          { request_range: { key: prefix, range_end: prefixEnd(prefix) } },
+        ],
+      },
+      this.calls.callOptions(),
+    );
+    const kvs = txn.responses[1]?.response_range?.kvs ?? [];
+    const members = kvs.flatMap((kv) => decodeMember(kv.value) ?? []);
+    this.line.observeMembers(election, members);
+    this.listed.set(election, members);
+    setImmediate(() => {
+      if (this.listed.get(election) === members) this.listed.delete(election);
     });
   }
 
@@ -164,6 +212,8 @@ export class MemberLeases implements MemberStore {
   list(election: string): Promise<MemberRecord[]> {
     const { calls } = this;
     return calls.guarded(async () => {
+      const justRead = this.takeListed(election);
+      if (justRead !== null) return justRead;
       const key = Buffer.from(membersPrefix(this.namespace, election));
       const { kvs } = await calls.client.kv.range(
         { key, range_end: prefixEnd(key) },
@@ -192,6 +242,19 @@ export class MemberLeases implements MemberStore {
     });
   }
 
+  /**
+   * What the put's txn just read of the election's records, once: the heartbeat lists as soon
+   * as its put is answered (MemberHeartbeat.writeAndList), in the same turn of the event loop.
+   * Only until that turn ends: no other answer has reached this process since the put's, so
+   * its caller cannot have learnt of a later write, and a list after anything else it awaited
+   * reads etcd (the conformance suite lists right after another store's write).
+   */
+  private takeListed(election: string): MemberRecord[] | null {
+    const listed = this.listed.get(election);
+    this.listed.delete(election);
+    return listed ?? null;
+  }
+
   /** The lease of this candidate's member record, when one runs with the TTL asked for. */
   leaseFor(request: Pick<AcquireRequest, 'election' | 'holder' | 'ttlMs'>): string | null {
     const member = this.leases.get(memberKey(this.namespace, request.election, request.holder));
@@ -208,5 +271,6 @@ export class MemberLeases implements MemberStore {
   /** The store closed. */
   clear(): void {
     this.leases.clear();
+    this.listed.clear();
   }
 }

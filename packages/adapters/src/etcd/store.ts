@@ -24,7 +24,7 @@ import {
   type ErrorContext,
 } from './errors.js';
 import { guardedCall, type CallGuard } from '../guarded-call.js';
-import { keepAliveMany, keepAliveOnce, type KeepAliveAnswer } from './keep-alive.js';
+import { KeepAliveLine, type KeepAliveAnswer } from './keep-alive.js';
 import { etcdBatch } from './batch.js';
 import type { HostQuarantine } from './host-quarantine.js';
 import {
@@ -77,6 +77,8 @@ export class EtcdStore implements LeaseStore {
   readonly backend = 'etcd';
   private closed = false;
   private readonly streams: StreamOpener;
+  /** Every keep-alive, on one stream kept open (keep-alive.ts). */
+  private readonly keepAlives: KeepAliveLine;
   private readonly watches: WatchHub;
   private readonly cleanups = new CleanupQueue();
   /** Member leases that carry a leader key of ours: not revoked while they do. */
@@ -101,6 +103,7 @@ export class EtcdStore implements LeaseStore {
     private readonly quarantine: HostQuarantine,
   ) {
     this.streams = new StreamOpener(client);
+    this.keepAlives = new KeepAliveLine(this.streams, quarantine);
     this.watches = new WatchHub(this.streams, config.requestTimeoutMs);
     this.line = new WaitingLine(this.watches, {
       leader: (election) => leaderKey(config.namespace, election),
@@ -264,11 +267,9 @@ export class EtcdStore implements LeaseStore {
     },
     keepAliveMany: (leaseIds) =>
       guardedCall(this.guard, 'renew', async () => {
-        const { ttlSeconds, host } = await keepAliveMany(
-          this.streams,
+        const { ttlSeconds, host } = await this.keepAlives.keepAliveMany(
           leaseIds,
           this.callOptions(),
-          this.quarantine,
         );
         if ([...ttlSeconds.values()].some((ttl) => ttl <= 0)) this.quarantine.failed(host);
         return ttlSeconds;
@@ -417,6 +418,7 @@ export class EtcdStore implements LeaseStore {
     if (!this.closed) {
       this.closed = true;
       this.watches.close();
+      this.keepAlives.close();
       this.line.close();
       this.cleanups.close();
       this.memberRecords.clear();
@@ -701,7 +703,7 @@ export class EtcdStore implements LeaseStore {
 
   /** One keep-alive; see keep-alive.ts. The granted TTL in seconds (≤ 0: gone), and who said so. */
   private keepAlive(leaseId: string): Promise<KeepAliveAnswer> {
-    return keepAliveOnce(this.streams, leaseId, this.callOptions(), this.quarantine);
+    return this.keepAlives.keepAlive(leaseId, this.callOptions());
   }
 
   /** The calls the member records make, on this store's client and through its guard. */
@@ -711,8 +713,8 @@ export class EtcdStore implements LeaseStore {
       callOptions: () => this.callOptions(),
       keepAlive: (leaseId) => this.keepAlive(leaseId),
       keepAliveMany: async (leaseIds) =>
-        (await keepAliveMany(this.streams, leaseIds, this.callOptions(), this.quarantine))
-          .ttlSeconds,
+        (await this.keepAlives.keepAliveMany(leaseIds, this.callOptions())).ttlSeconds,
+      runsAtLeast: (leaseId, ms) => this.keepAlives.runsAtLeast(leaseId, ms),
       grantLease: (wantedSeconds) => this.grantLease(wantedSeconds),
       revoke: (leaseId) => this.revoke(leaseId),
       revokeEventually: (leaseId) => this.revokeEventually(leaseId),
