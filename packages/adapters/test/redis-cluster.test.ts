@@ -62,6 +62,18 @@ describe('redis cluster store', () => {
       await deleteNamespace(namespace);
     }
   });
+
+  it('offers no batch.claimMany: the claims of many slots go one ACQUIRE each', async () => {
+    // One script cannot touch keys of many slots; and one ACQUIRE failing beside granted
+    // ones would hide those grants from their electors (batch.ts).
+    const store = await open(`t${randomUUID().slice(0, 8)}`);
+    try {
+      expect(store.batch?.renewMany).toBeTypeOf('function');
+      expect(store.batch?.claimMany).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('redis cluster URL', () => {

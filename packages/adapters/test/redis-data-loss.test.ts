@@ -150,4 +150,65 @@ describe('redis data loss', () => {
       expect(await b.read('jobs')).toMatchObject({ holder: 'a', term: held.term });
     },
   );
+
+  it(
+    'waits a full TTL for every claim of a batch after a restart from an older snapshot',
+    { timeout: 30_000 },
+    async () => {
+      // batch.claimMany (CLAIM_MANY) judges stale state as ACQUIRE does: a batch that took
+      // a lease Redis may have forgotten, or an election this server never served, without
+      // the wait would let its holder lead beside one Redis forgot.
+      const redis = await server();
+      const namespace = `snapb${randomUUID().slice(0, 6)}`;
+      const a = await open(redis.url, namespace);
+      await a.release(await acquire(a, 'a', 'jobs'));
+      await a.release(await acquire(a, 'a', 'mail'));
+      await admin(redis.url, (r) => r.save());
+      const held = [await acquire(a, 'h', 'jobs'), await acquire(a, 'h', 'mail')];
+      await redis.kill();
+      await redis.start();
+      const b = await open(redis.url, namespace);
+      const claim = (election: string) => ({
+        election,
+        holder: 'b',
+        token: randomUUID(),
+        ttlMs: TTL_MS,
+      });
+      const answers = await b.batch?.claimMany?.([
+        claim('jobs'),
+        claim('never-used'),
+        claim('mail'),
+      ]);
+      expect(answers).toHaveLength(3);
+      for (const answer of answers ?? []) {
+        expect(answer).toMatchObject({ acquired: true, lease: { notBeforeMs: TTL_MS } });
+      }
+      for (const [i, lease] of held.entries()) {
+        const answer = answers?.[2 * i];
+        if (answer?.acquired !== true) throw new Error('expected a lease');
+        expect(answer.lease.term).toBeGreaterThan(lease.term);
+      }
+    },
+  );
+
+  it('claims in a batch without a wait on a server that kept everything', async () => {
+    const redis = await server();
+    const namespace = `keptb${randomUUID().slice(0, 6)}`;
+    const store = await open(redis.url, namespace);
+    await store.release(await acquire(store, 'a', 'jobs', 200));
+    const claim = (election: string) => ({
+      election,
+      holder: 'b',
+      token: randomUUID(),
+      ttlMs: 200,
+    });
+    // A clean release on this server, then (once it has served the namespace for a TTL) a
+    // never-used election: neither waits, as tryAcquire's would not.
+    let answers = await store.batch?.claimMany?.([claim('jobs')]);
+    expect(answers).toMatchObject([{ acquired: true, lease: { notBeforeMs: 0 } }]);
+    await until('a never-used election claimed in a batch without a wait', 5_000, async () => {
+      answers = await store.batch?.claimMany?.([claim(`fresh-${randomUUID().slice(0, 6)}`)]);
+      return answers?.[0]?.acquired === true && answers[0].lease.notBeforeMs === 0;
+    });
+  });
 });

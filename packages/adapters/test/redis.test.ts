@@ -30,6 +30,7 @@ runConformanceSuite({
   batchMembers: true,
   batchReads: true,
   batchBeat: true,
+  batchClaims: true,
   createStore: ({ namespace }) => open(SHARED_URL, namespace),
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });

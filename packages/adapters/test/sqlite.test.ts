@@ -25,6 +25,7 @@ runConformanceSuite({
   batchMembers: true,
   batchReads: true,
   batchBeat: true,
+  batchClaims: true,
   createStore: ({ namespace }) => createStore(url, { namespace }),
 });
 

@@ -376,3 +376,90 @@ export function defineClaimBatchCases(tools: BatchCaseTools): void {
     expect(await b.renew(gone)).toEqual({ renewed: false });
   });
 }
+
+/** Poll `read` until the election's lease has run out; fail after `withinMs`. */
+async function expiredWithin(store: LeaseStore, election: string, withinMs: number) {
+  const deadline = performance.now() + withinMs;
+  while ((await store.read(election)) !== null) {
+    if (performance.now() > deadline) throw new Error(`${election} did not expire`);
+    await delay(50);
+  }
+}
+
+/**
+ * More claim batch cases: a batch mixing the three states a follower meets after its
+ * leader died (expired, still held by a live candidate, never used), and batches racing
+ * single claims for the same elections (each granted to exactly one claimant).
+ */
+export function defineClaimBatchMixCases(tools: BatchCaseTools): void {
+  const { connect, conformanceCase, request, acquireOrFail, expiryGraceMs } = tools;
+
+  conformanceCase('claims an expired, a held and a free election in one call', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const [gone] = await acquireMany(tools, b, 'beta', 1);
+    if (!gone) throw new Error('acquireMany gave too few');
+    await expiredWithin(b, gone.election, gone.ttlMs + expiryGraceMs + 2_000);
+    // Held for long enough that no pause of a loaded machine lets it run out meanwhile.
+    const held = await acquireOrFail(
+      b,
+      request(uniqueElection(), 'beta', { ttlMs: 30_000, metadata: { zone: 'b' } }),
+    );
+    const free = uniqueElection();
+    const [expired, refused, fresh] = await claimManyOf(a)([
+      request(gone.election, 'alpha', { metadata: { zone: 'a' } }),
+      request(held.election, 'alpha'),
+      request(free, 'alpha', { metadata: { zone: 'a' } }),
+    ]);
+    expect(expired).toMatchObject({ acquired: true, lease: { holder: 'alpha' } });
+    if (expired?.acquired === true) expect(expired.lease.term).toBeGreaterThan(gone.term);
+    expect(await b.renew(gone)).toEqual({ renewed: false });
+    // The refusal is tryAcquire's: the live holder, its term and metadata, its time left.
+    const alone = await a.tryAcquire(request(held.election, 'alpha'));
+    for (const answer of [refused, alone]) {
+      expect(answer).toMatchObject({
+        acquired: false,
+        current: { holder: 'beta', term: held.term, metadata: { zone: 'b' } },
+      });
+      if (answer?.acquired === false && answer.retryAfterMs !== null) {
+        expect(answer.retryAfterMs).toBeGreaterThan(0);
+        expect(answer.retryAfterMs).toBeLessThanOrEqual(held.ttlMs);
+      }
+    }
+    expect(fresh).toMatchObject({ acquired: true, lease: { election: free, holder: 'alpha' } });
+    for (const answer of [expired, fresh]) {
+      if (answer?.acquired !== true) throw new Error('expected a lease');
+      expect(await b.read(answer.lease.election)).toMatchObject({
+        holder: 'alpha',
+        term: answer.lease.term,
+        metadata: { zone: 'a' },
+      });
+    }
+    expect(await b.renew(held)).toMatchObject({ renewed: true });
+  });
+
+  conformanceCase('grants each election to one claimant when batches race claims', async () => {
+    const [a, b, c] = [await connect(), await connect(), await connect()];
+    const elections = Array.from({ length: 20 }, () => uniqueElection());
+    // Opposite orders, and single claims beside them, so that they meet mid-batch.
+    const [byAlpha, reversed, byGamma] = await Promise.all([
+      claimManyOf(a)(elections.map((election) => request(election, 'alpha'))),
+      claimManyOf(b)([...elections].reverse().map((election) => request(election, 'beta'))),
+      Promise.all(elections.map((election) => c.tryAcquire(request(election, 'gamma')))),
+    ]);
+    const byBeta = [...reversed].reverse();
+    for (const [i, election] of elections.entries()) {
+      const answers = [byAlpha[i], byBeta[i], byGamma[i]];
+      const granted = answers.filter((answer) => answer?.acquired === true);
+      expect(granted).toHaveLength(1);
+      const winner = granted[0];
+      if (winner?.acquired !== true) throw new Error('expected a lease');
+      const { holder, term } = winner.lease;
+      expect(await c.read(election)).toMatchObject({ holder, term });
+      for (const answer of answers) {
+        if (answer?.acquired === false && answer.current !== null) {
+          expect(answer.current).toMatchObject({ holder, term });
+        }
+      }
+    }
+  });
+}

@@ -13,6 +13,7 @@ import {
   defineBatchCases,
   defineBeatCases,
   defineClaimBatchCases,
+  defineClaimBatchMixCases,
   defineMemberBatchCases,
   defineReadBatchCases,
 } from './batch-cases.js';
@@ -440,7 +441,10 @@ export function runConformanceSuite(options: ConformanceOptions): void {
       if (options.batchMembers ?? false) defineMemberBatchCases({ ...tools, expiryGraceMs });
       if (options.batchReads ?? false) defineReadBatchCases({ ...tools, expiryGraceMs });
       if (options.batchBeat ?? false) defineBeatCases({ ...tools, expiryGraceMs });
-      if (options.batchClaims ?? false) defineClaimBatchCases({ ...tools, expiryGraceMs });
+      if (options.batchClaims ?? false) {
+        defineClaimBatchCases({ ...tools, expiryGraceMs });
+        defineClaimBatchMixCases({ ...tools, expiryGraceMs });
+      }
     }
 
     /**

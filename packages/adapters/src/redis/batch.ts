@@ -1,4 +1,6 @@
 import type {
+  AcquireRequest,
+  AcquireResult,
   BatchStore,
   BeatAnswer,
   BeatRequest,
@@ -10,6 +12,7 @@ import type {
 } from '@leasehold/core';
 import { withOrderKey, withoutOrderKey } from '../records.js';
 import type { MemberKeys } from './members.js';
+import { acquireArgs, acquireResult, type AcquireReply } from './replies.js';
 
 /** The keys RENEW reads and writes for one election (RedisStore.keys). */
 export interface RenewKeys {
@@ -18,12 +21,20 @@ export interface RenewKeys {
   readonly server: string;
 }
 
+/** The keys ACQUIRE reads and writes for one election, besides RENEW's. */
+export interface ClaimKeys {
+  readonly term: string;
+  readonly reserved: string;
+}
+
 /** What the batch needs of its store. */
 export interface RedisBatchHost {
-  keys(election: string): RenewKeys & MemberKeys;
+  keys(election: string): RenewKeys & ClaimKeys & MemberKeys;
+  /** The key INCARNATION keeps for the namespace (one server: one key). */
+  incarnationKey(election: string): string;
   /** Runs a script whose keys span elections (RENEW_MANY, …) through the guard. */
   acrossSlots(
-    name: 'RENEW_MANY' | 'PUT_MEMBERS' | 'READ_MANY' | 'BEAT',
+    name: 'RENEW_MANY' | 'PUT_MEMBERS' | 'READ_MANY' | 'BEAT' | 'CLAIM_MANY',
     keys: string[],
     args: string[],
   ): Promise<unknown>;
@@ -46,6 +57,12 @@ export interface RedisBatchHost {
  * RENEW (ioredis sends them to their masters together), so the batch saves timers and
  * wake-ups, not requests. Reads of many elections (`readMany`, for the followers) are one
  * READ_MANY call the same way, and one READ per election on a Cluster.
+ *
+ * Claims of many elections (`claimMany`) are one CLAIM_MANY call on one server. On a
+ * Cluster there is none: the claims would go one ACQUIRE per election all the same, and
+ * one ACQUIRE failing while others were granted would hide those grants from their
+ * electors, which a single claim's late answer does not (the elector hands that back).
+ * `onCluster` is asked once, here: a store's topology does not change.
  */
 export function redisBatch(host: RedisBatchHost): BatchStore {
   return {
@@ -76,6 +93,10 @@ export function redisBatch(host: RedisBatchHost): BatchStore {
       return elections.map((election, i) => host.toRecord(election, replies[i] ?? []));
     },
     beat: (request) => beat(host, request),
+    ...(host.onCluster() ? {} : { claimMany: (requests) => claimMany(host, requests) }),
+    // A claim runs ~10 commands in the script: 500 claims (2,501 keys) a call keep the server
+    // busy for about as long as a 4,000-item BEAT (docs/design.md §3.8).
+    maxClaims: 500,
     maxReads: 1_000,
     // Lua keeps the server busy while it runs: a bounded script keeps other clients served.
     maxLeases: 500,
@@ -167,4 +188,46 @@ async function putMembers(
   ]);
   const lists = (await host.acrossSlots('PUT_MEMBERS', keys, args)) as (string | null)[][];
   return puts.map((_, i) => memberList(lists[i]));
+}
+
+/**
+ * ONE CLAIM_MANY call (scripts.ts): each claim judged by ACQUIRE's own Lua function, in
+ * order, and answered as tryAcquire answers it. A granted claim that may have found stale
+ * state waits what INCARNATION says (read in the same call), or a whole TTL when the
+ * answer came from another server, as tryAcquire's lossWaitMs.
+ */
+async function claimMany(
+  host: RedisBatchHost,
+  requests: readonly AcquireRequest[],
+): Promise<AcquireResult[]> {
+  const first = requests[0];
+  if (first === undefined) return [];
+  const keys = requests.flatMap(({ election }) => {
+    const { lease, info, term, server, reserved } = host.keys(election);
+    return [lease, info, term, server, reserved];
+  });
+  keys.push(host.incarnationKey(first.election));
+  const args = requests.flatMap(acquireArgs);
+  const [replies, incarnation] = (await host.acrossSlots('CLAIM_MANY', keys, args)) as [
+    AcquireReply[],
+    [number, string] | null,
+  ];
+  if (replies.length !== requests.length) {
+    throw new Error(`CLAIM_MANY answered ${replies.length} claims of ${requests.length}`);
+  }
+  return requests.map((request, i) => {
+    const reply = replies[i] as AcquireReply;
+    const stale = reply[0] === 1 && reply[2] === 1;
+    return acquireResult(request, reply, stale ? lossWaitMs(incarnation, reply, request) : 0);
+  });
+}
+
+/** tryAcquire's wait after a claim that may have found stale state (store.ts lossWaitMs). */
+function lossWaitMs(
+  incarnation: [number, string] | null,
+  reply: AcquireReply,
+  request: AcquireRequest,
+): number {
+  if (incarnation === null || incarnation[1] !== String(reply[3])) return request.ttlMs;
+  return Math.max(0, request.ttlMs - incarnation[0]);
 }

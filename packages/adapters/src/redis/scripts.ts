@@ -27,19 +27,45 @@ local runId = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 `;
 
 /**
- * ACQUIRE's reservation check (KEYS[1] lease, KEYS[5] reserved, ARGV[3] the claimant):
- * while the lock is free and reserved by a transfer, anyone but its successor and the
- * holder that handed over is refused with the reservation's remaining time. A value that
- * is not a reservation (not leasehold's) reserves nothing.
+ * ACQUIRE's logic as a Lua function, shared by ACQUIRE and CLAIM_MANY so that a claim in a
+ * batch is judged by the very code a single claim is (the `runId` of RUN_ID in scope).
+ * `claim(lease, info, term, server, reserved, token, ttlMs, holder, metadataJson)` returns
+ * ACQUIRE's reply (below).
+ *
+ * The reservation check comes first: while the lock is free and reserved by a transfer,
+ * anyone but its successor and the holder that handed over is refused with the
+ * reservation's remaining time. A value that is not a reservation (not leasehold's)
+ * reserves nothing.
  */
-const RESERVED_FOR_ANOTHER = `
-if not redis.call('GET', KEYS[1]) then
-  local stored = redis.call('GET', KEYS[5])
-  local ok, reserved = pcall(cjson.decode, stored or '')
-  if ok and type(reserved) == 'table' and type(reserved.successor) == 'string'
-    and reserved.successor ~= ARGV[3] and reserved.from ~= ARGV[3] then
-    return {0, false, false, false, redis.call('PTTL', KEYS[5]), reserved.successor}
+const CLAIM_ONE = `
+local function claim(lease, info, term, server, reserved, token, ttl, holder, metadata)
+  local stored = not redis.call('GET', lease) and redis.call('GET', reserved)
+  if stored then
+    local ok, reservation = pcall(cjson.decode, stored)
+    if ok and type(reservation) == 'table' and type(reservation.successor) == 'string'
+      and reservation.successor ~= holder and reservation.from ~= holder then
+      return {0, false, false, false, redis.call('PTTL', reserved), reservation.successor}
+    end
   end
+  if not redis.call('SET', lease, token, 'NX', 'PX', ttl) then
+    local pttl = redis.call('PTTL', lease)
+    if redis.call('GET', server) ~= runId then return {0, false, false, false, pttl} end
+    local fields = redis.call('HMGET', info, 'holder', 'term', 'metadata')
+    return {0, fields[1], fields[2], fields[3], pttl}
+  end
+  ${NOW_MICROS}
+  local previous = redis.call('GET', term)
+  local mayHaveLost = (not previous) or redis.call('GET', server) ~= runId
+  local newTerm = nowMicros
+  if previous and tonumber(previous) + 1 > newTerm then newTerm = tonumber(previous) + 1 end
+  redis.call('SET', term, string.format('%.0f', newTerm))
+  redis.call('SET', server, runId)
+  redis.call('HSET', info, 'holder', holder, 'term', string.format('%.0f', newTerm), 'metadata', metadata)
+  redis.call('PEXPIRE', info, ttl)
+  -- Only when there is one: a claim must need no DEL right (a role allowed to claim but not
+  -- to release, as the resign test's, still claims).
+  if redis.call('GET', reserved) then redis.call('DEL', reserved) end
+  return {1, string.format('%.0f', newTerm), mayHaveLost and 1 or 0, runId}
 end
 `;
 
@@ -68,31 +94,14 @@ end
  */
 export const ACQUIRE = `
 ${RUN_ID}
-${RESERVED_FOR_ANOTHER}
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local pttl = redis.call('PTTL', KEYS[1])
-  if redis.call('GET', KEYS[4]) ~= runId then return {0, false, false, false, pttl} end
-  local info = redis.call('HMGET', KEYS[2], 'holder', 'term', 'metadata')
-  return {0, info[1], info[2], info[3], pttl}
-end
-${NOW_MICROS}
-local previous = redis.call('GET', KEYS[3])
-local mayHaveLost = (not previous) or redis.call('GET', KEYS[4]) ~= runId
-local term = nowMicros
-if previous and tonumber(previous) + 1 > term then term = tonumber(previous) + 1 end
-redis.call('SET', KEYS[3], string.format('%.0f', term))
-redis.call('SET', KEYS[4], runId)
-redis.call('HSET', KEYS[2], 'holder', ARGV[3], 'term', string.format('%.0f', term), 'metadata', ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
--- Only when there is one: a claim must need no DEL right (a role allowed to claim but not
--- to release, as the resign test's, still claims).
-if redis.call('GET', KEYS[5]) then redis.call('DEL', KEYS[5]) end
-return {1, string.format('%.0f', term), mayHaveLost and 1 or 0, runId}
+${CLAIM_ONE}
+return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 `;
 
 /**
- * KEYS: incarnation (one per namespace); no ARGV. Returns {ageMs, runId}: how long
- * this server process has been known to the namespace, recording it now if it is new.
+ * `incarnation(key)`, the key the namespace's (see INCARNATION), `runId` in scope: returns
+ * {ageMs, runId}, how long this server process has been known to the namespace, recording
+ * it now if it is new. Shared by INCARNATION and CLAIM_MANY.
  *
  * Whatever made an election's state stale (a restart, a failover, FLUSHALL) happened
  * before this server first answered for the namespace, so every holder it may have
@@ -100,17 +109,25 @@ return {1, string.format('%.0f', term), mayHaveLost and 1 or 0, runId}
  * left of that TTL. A namespace this server has served for longer loses nothing by a
  * never-used election, and its first holder need not wait at all.
  */
-export const INCARNATION = `
-${NOW_MICROS}
-${RUN_ID}
-local nowMs = math.floor(nowMicros / 1000)
-local seen = redis.call('GET', KEYS[1])
-if seen then
-  local seenId, since = string.match(seen, '^(%x+):(%d+)$')
-  if seenId == runId then return {nowMs - tonumber(since), runId} end
+const INCARNATION_ONE = `
+local function incarnation(key)
+  ${NOW_MICROS}
+  local nowMs = math.floor(nowMicros / 1000)
+  local seen = redis.call('GET', key)
+  if seen then
+    local seenId, since = string.match(seen, '^(%x+):(%d+)$')
+    if seenId == runId then return {nowMs - tonumber(since), runId} end
+  end
+  redis.call('SET', key, runId .. ':' .. string.format('%.0f', nowMs))
+  return {0, runId}
 end
-redis.call('SET', KEYS[1], runId .. ':' .. string.format('%.0f', nowMs))
-return {0, runId}
+`;
+
+/** KEYS: incarnation (one per namespace); no ARGV. Returns incarnation()'s reply. */
+export const INCARNATION = `
+${RUN_ID}
+${INCARNATION_ONE}
+return incarnation(KEYS[1])
 `;
 
 /**
@@ -368,4 +385,31 @@ for i = 1, nRead do
 ${READ_ONE}
 end
 return {renewed, lists, records}
+`;
+
+/**
+ * ACQUIRE for many elections at once (LeaseStore.batch.claimMany, docs/design.md §3.8): a
+ * follower claims every election whose leader's leases ran out together in one call. KEYS:
+ * lease, info, term, server, reserved of each election in turn, then the namespace's
+ * incarnation key. ARGV: token, ttlMs, holder, metadataJson of each, in the same order.
+ * Each claim runs ACQUIRE's own function, in the order given, so each is judged exactly as
+ * ACQUIRE alone would judge it at that moment. Returns {replies, incarnation}: ACQUIRE's
+ * reply per election, and INCARNATION's reply when a granted claim may have found stale
+ * state (false otherwise), read in the same call as the claims, where a single claim asks
+ * it right after: its age is no larger, so its wait is no shorter. One server only (the
+ * keys span slots), as RENEW_MANY.
+ */
+export const CLAIM_MANY = `
+${RUN_ID}
+${CLAIM_ONE}
+${INCARNATION_ONE}
+local replies = {}
+local stale = false
+for i = 1, #ARGV / 4 do
+  local k, a = 5 * i - 5, 4 * i - 4
+  replies[i] = claim(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5],
+    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+  if replies[i][1] == 1 and replies[i][3] == 1 then stale = true end
+end
+return {replies, stale and incarnation(KEYS[#KEYS]) or false}
 `;

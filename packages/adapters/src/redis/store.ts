@@ -4,7 +4,6 @@ import {
   type AcquireRequest,
   type AcquireResult,
   type Lease,
-  type LeaseMetadata,
   type LeaseRecord,
   type LeaseStore,
   type BatchStore,
@@ -23,6 +22,7 @@ import { tlsRefusal } from './tls-probe.js';
 import { parseWakeUp, wakes } from '../wake-up.js';
 import { MemberHash } from './members.js';
 import { redisBatch } from './batch.js';
+import { acquireArgs, acquireResult, readReply, type AcquireReply } from './replies.js';
 import { diagnoseFirstConnection, type Endpoint } from '../first-connection.js';
 import { assertOneSlot, clusterSubscriber, openCluster, type ClusterSeed } from './cluster.js';
 
@@ -59,6 +59,8 @@ interface Channel {
 
 export class RedisStore implements LeaseStore {
   readonly backend = 'redis';
+  /** Many renewals in one script (LeaseStore.batch, batch.ts); per lease on a Cluster. */
+  readonly batch: BatchStore;
   private readonly client: Client;
   private subscriber: Client | null = null;
   private readonly channels = new Map<string, Channel>();
@@ -111,6 +113,27 @@ export class RedisStore implements LeaseStore {
     this.client.on('ready', () => {
       this.lastConnectionError = null;
     });
+    this.batch = this.batchOnThisClient();
+  }
+
+  /** The batch (batch.ts) on this store's client; made once `cluster` is known. */
+  private batchOnThisClient(): BatchStore {
+    return redisBatch({
+      keys: (election) => this.keys(election),
+      incarnationKey: (election) => this.incarnationKey(election),
+      acrossSlots: (name, keys, args) =>
+        guardedCall(this.guard, ACROSS_SLOTS_OP[name], () =>
+          this.evalScript(scripts[name], keys, args),
+        ),
+      renew: (lease) => this.renew(lease),
+      read: (election) => this.read(election),
+      toRecord: readReply,
+      putMemberAlone: async ({ election, member, ttlMs }) => {
+        await this.members.put(election, member, ttlMs);
+        return this.members.list(election);
+      },
+      onCluster: () => this.cluster !== null,
+    });
   }
 
   /**
@@ -129,43 +152,14 @@ export class RedisStore implements LeaseStore {
       const reply = (await this.script(
         'ACQUIRE',
         [keys.lease, keys.info, keys.term, keys.server, keys.reserved],
-        [
-          request.token,
-          String(request.ttlMs),
-          request.holder,
-          JSON.stringify(request.metadata ?? {}),
-        ],
-      )) as [number, ...(string | number | null)[]];
-      if (reply[0] === 1) {
-        const [, term, mayHaveLost, runId] = reply;
-        return {
-          acquired: true,
-          lease: {
-            election: request.election,
-            holder: request.holder,
-            token: request.token,
-            term: Number(term),
-            ttlMs: request.ttlMs,
-            notBeforeMs:
-              mayHaveLost === 1
-                ? await this.lossWaitMs(request.election, String(runId), request.ttlMs)
-                : 0,
-          },
-        };
-      }
-      const [, holder, term, metadata, pttl, reservedFor] = reply;
-      const remainingMs = typeof pttl === 'number' && pttl >= 0 ? pttl : null;
-      if (typeof reservedFor === 'string') {
-        return { acquired: false, current: null, retryAfterMs: remainingMs, reservedFor };
-      }
-      return {
-        acquired: false,
-        current:
-          typeof holder === 'string'
-            ? toRecord(request.election, holder, term, metadata, remainingMs)
-            : null,
-        retryAfterMs: remainingMs,
-      };
+        acquireArgs(request),
+      )) as AcquireReply;
+      const [granted, , mayHaveLost, runId] = reply;
+      const notBeforeMs =
+        granted === 1 && mayHaveLost === 1
+          ? await this.lossWaitMs(request.election, String(runId), request.ttlMs)
+          : 0;
+      return acquireResult(request, reply, notBeforeMs);
     });
   }
 
@@ -237,23 +231,6 @@ export class RedisStore implements LeaseStore {
       return toReservation(stored, pttl);
     });
   }
-
-  /** Many renewals in one script (LeaseStore.batch, batch.ts); per lease on a Cluster. */
-  readonly batch: BatchStore = redisBatch({
-    keys: (election) => this.keys(election),
-    acrossSlots: (name, keys, args) =>
-      guardedCall(this.guard, ACROSS_SLOTS_OP[name], () =>
-        this.evalScript(scripts[name], keys, args),
-      ),
-    renew: (lease) => this.renew(lease),
-    read: (election) => this.read(election),
-    toRecord: readReply,
-    putMemberAlone: async ({ election, member, ttlMs }) => {
-      await this.members.put(election, member, ttlMs);
-      return this.members.list(election);
-    },
-    onCluster: () => this.cluster !== null,
-  });
 
   /** Member records (LeaseStore.members, members.ts), on this store's connection. */
   readonly members: MemberStore = new MemberHash(
@@ -507,32 +484,8 @@ const ACROSS_SLOTS_OP = {
   PUT_MEMBERS: 'member',
   READ_MANY: 'read',
   BEAT: 'renew',
+  CLAIM_MANY: 'acquire',
 } as const;
-
-/** A READ reply (one election's part of READ_MANY's) as a record; null when free. */
-function readReply(election: string, reply: (string | number | null)[]): LeaseRecord | null {
-  const [holder, term, metadata, pttl] = reply;
-  if (typeof holder !== 'string') return null;
-  return toRecord(election, holder, term, metadata, typeof pttl === 'number' ? pttl : null);
-}
-
-function toRecord(
-  election: string,
-  holder: string,
-  term: string | number | null | undefined,
-  metadata: string | number | null | undefined,
-  remainingMs: number | null,
-): LeaseRecord {
-  let parsed: LeaseMetadata = {};
-  if (typeof metadata === 'string') {
-    try {
-      parsed = JSON.parse(metadata) as LeaseMetadata;
-    } catch {
-      parsed = {};
-    }
-  }
-  return { election, holder, term: Number(term ?? 0), metadata: parsed, remainingMs };
-}
 
 /** A RESERVATION reply as the contract's Reservation; null when none or not leasehold's. */
 function toReservation(stored: string | undefined, pttl: number | undefined): Reservation | null {
