@@ -1101,9 +1101,21 @@ export class Elector extends EventEmitter<ElectorEvents> {
         if (this.wakeLoop === done) this.wakeLoop = null;
         resolve();
       };
-      const timer = this.clock.setTimer(Math.max(0, ms), done);
+      const timer = this.wakeAfter(Math.max(0, ms), done);
       this.wakeLoop = done;
     });
+  }
+
+  /**
+   * A wait that ends at a tick of the shared heartbeat (a renewal, a batched read) is woken
+   * by the tick's one timer together with every other elector's (§3.8, "One timer per
+   * tick"): a timer each fired spread out on a loaded machine, and the tick became several
+   * requests. Any other wait has a timer of its own.
+   */
+  private wakeAfter(ms: number, wake: () => void): TimerHandle {
+    const heartbeat = this.sharedHeartbeat;
+    if (heartbeat === null) return this.clock.setTimer(ms, wake);
+    return heartbeat.wakeAt(this.clock.now() + ms, wake);
   }
 
   /** Listeners are user code: their exceptions must not break the election loop. */

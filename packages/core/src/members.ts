@@ -231,11 +231,15 @@ export class MemberHeartbeat {
     }
     const { clock, timing, shared } = this.options;
     const dueAt = clock.now() + timing.renewIntervalMs;
-    // A shared heartbeat pulls it to its tick, so that the elections' records go together.
-    const at = shared?.batchesMembers === true ? shared.renewAt(dueAt) : dueAt;
-    this.timer = clock.setTimer(at - clock.now(), () => {
+    const next = (): void => {
       void this.beat();
-    });
+    };
+    // A shared heartbeat pulls it to its tick, and the tick's one timer wakes it with the
+    // other elections' records (and renewals), so that they go together.
+    this.timer =
+      shared?.batchesMembers === true
+        ? shared.wakeAt(shared.renewAt(dueAt), next)
+        : clock.setTimer(dueAt - clock.now(), next);
   }
 
   private cancelTimer(): void {

@@ -1,4 +1,4 @@
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { setTimerAt, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { LeaseholdConfigError } from './errors.js';
 import type {
   AcquireRequest,
@@ -35,6 +35,16 @@ import type {
  * and reads of one tick share ONE gathering window and go out in one request (split only at
  * the store's `maxBeat`), so an idle sidecar sends one request per renew interval whether
  * it leads, follows, or both. Each item is still answered and judged alone.
+ *
+ * One timer per tick (`wakeAt`): the heartbeat owns the ticks. Electors waiting for a tick
+ * (to renew, to write their member record, to read) do not each arm a timer of their own:
+ * the tick's ONE timer wakes them all in one macrotask, and each hands its item over in
+ * the microtasks that follow, before any other timer (the gathering window's) can run. So
+ * however late a loaded machine fires that timer, the whole tick is in one window and one
+ * request. With a timer each, a thousand timers fired spread over more than the window and
+ * a tick became two or three requests. The wake changes when an item is handed over, not
+ * how it is judged: a renewal still waits for the last tick at or before it is due (only
+ * ever EARLIER), and its deadline still counts from that handover, before the send.
  */
 
 export interface SharedHeartbeatOptions {
@@ -67,6 +77,12 @@ const DEFAULT_READ_GATHER_MS = 50;
 const DEFAULT_MAX_BATCH = 500;
 /** Reads write nothing: a request may carry more of them (`BatchStore.maxReads`). */
 const DEFAULT_MAX_READS = 1_000;
+/**
+ * A wait computed as `tick - now` and added back to a later `now` lands within a rounding
+ * error of the tick; a microsecond covers it many times over and is far below what any
+ * timer resolves, so a wait that close to a tick loses nothing by waking with it.
+ */
+const TICK_SNAP_MS = 0.001;
 
 export class SharedHeartbeat {
   readonly store: LeaseStore;
@@ -79,6 +95,8 @@ export class SharedHeartbeat {
   private readonly claims: Gatherer<AcquireRequest, AcquireResult>;
   /** All three in one request per tick, when the store offers `batch.beat`. */
   private readonly ticks: TickGatherer | null;
+  /** Who waits for which tick: one timer per tick wakes them all. */
+  private readonly waits: TickWaits;
 
   constructor(options: SharedHeartbeatOptions) {
     const store = options.store;
@@ -87,6 +105,7 @@ export class SharedHeartbeat {
     const gatherMs = checkPositive('gatherMs', options.gatherMs ?? DEFAULT_GATHER_MS);
     this.clock = options.clock ?? systemClock;
     this.origin = this.clock.now();
+    this.waits = new TickWaits(this.clock);
     const max = (): number => store.batch?.maxLeases ?? DEFAULT_MAX_BATCH;
     const alone = (lease: Lease): Promise<RenewResult> => store.renew(lease);
     const putAlone = async ({ election, member, ttlMs }: MemberPut): Promise<MemberRecord[]> => {
@@ -152,6 +171,26 @@ export class SharedHeartbeat {
     return tick > this.clock.now() ? tick : dueAt;
   }
 
+  /**
+   * Call `wake` at `at` (monotonic ms). When `at` is one of the ticks (`renewAt`, `readAt`,
+   * or `tick - now` added back to `now`: within TICK_SNAP_MS), every wait for that tick
+   * shares the tick's one timer and is woken with the others in one macrotask, so that the
+   * items they hand over go in one request however late the timer fires. Any other time,
+   * and every time on a store without `batch` (nothing is aligned there), gets a timer of
+   * its own, as before. Never calls `wake` before `at`, nor synchronously.
+   */
+  wakeAt(at: number, wake: () => void): TimerHandle {
+    const tick = this.store.batch === undefined ? null : this.tickAt(at);
+    if (tick === null) return this.clock.setTimer(Math.max(0, at - this.clock.now()), wake);
+    return this.waits.add(tick, wake);
+  }
+
+  /** The tick `at` stands for, or null when it is none. */
+  private tickAt(at: number): number | null {
+    const tick = this.origin + Math.round((at - this.origin) / this.periodMs) * this.periodMs;
+    return Math.abs(tick - at) <= TICK_SNAP_MS ? tick : null;
+  }
+
   /** Renew `lease` in the batch being gathered (alone on a store without `batch`). */
   renew(lease: Lease): Promise<RenewResult> {
     if (this.store.batch === undefined) return this.store.renew(lease);
@@ -197,6 +236,56 @@ export class SharedHeartbeat {
   /** Write a member record in the batch being gathered; answers the election's live ones. */
   putMember(put: MemberPut): Promise<MemberRecord[]> {
     return this.ticks?.add('put', put) ?? this.memberPuts.add(put);
+  }
+}
+
+/**
+ * The waits for each tick, and the tick's one timer. A wait cancelled before its tick is
+ * dropped (the timer too, once nobody waits); the timer wakes every wait left in turn, in
+ * its one callback.
+ */
+class TickWaits {
+  private readonly byTick = new Map<number, { wakes: Set<() => void>; timer: TimerHandle }>();
+
+  constructor(private readonly clock: Clock) {}
+
+  add(tick: number, wake: () => void): TimerHandle {
+    let waiting = this.byTick.get(tick);
+    if (waiting === undefined) {
+      const wakes = new Set<() => void>();
+      // setTimerAt: Node's timers may fire a fraction of a ms before the clock reaches it.
+      waiting = { wakes, timer: setTimerAt(this.clock, tick, () => this.fire(tick, wakes)) };
+      this.byTick.set(tick, waiting);
+    }
+    // A wait of its own, even when the same function waits twice: each cancels only itself.
+    const own = (): void => wake();
+    const { wakes } = waiting;
+    wakes.add(own);
+    return { cancel: () => this.cancel(tick, wakes, own) };
+  }
+
+  private cancel(tick: number, wakes: Set<() => void>, wake: () => void): void {
+    if (!wakes.delete(wake) || wakes.size > 0) return;
+    const waiting = this.byTick.get(tick);
+    if (waiting?.wakes !== wakes) return;
+    waiting.timer.cancel();
+    this.byTick.delete(tick);
+  }
+
+  /** Wake them all; one that throws does not keep the others asleep (rethrown after). */
+  private fire(tick: number, wakes: Set<() => void>): void {
+    if (this.byTick.get(tick)?.wakes === wakes) this.byTick.delete(tick);
+    const woken = [...wakes];
+    wakes.clear();
+    let failure: { readonly error: unknown } | null = null;
+    for (const wake of woken) {
+      try {
+        wake();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== null) throw failure.error;
   }
 }
 
