@@ -871,18 +871,32 @@ export class Elector extends EventEmitter<ElectorEvents> {
     });
   }
 
-  /** The deadline timer makes events and the term signal follow the deadline promptly. */
+  /**
+   * The deadline timer makes events and the term signal follow the deadline promptly. One
+   * timer per lease, not one per renewal: `validUntil` only ever moves later, so a timer
+   * armed for an earlier one fires no later than the current deadline; it then steps down
+   * if that has passed, or arms itself again for it. (isLeader() never waits for it.)
+   */
   private armDeadline(held: HeldLease): void {
-    held.deadlineTimer?.cancel();
-    held.deadlineTimer = setTimerAt(this.clock, held.validUntil, () => {
-      if (this.held === held) this.stepDown(held, 'lease-expired', { release: true });
-    });
+    held.deadlineTimer ??= this.deadlineTimer(held);
     this.safeEmit('lease', {
       election: this.election,
       id: this.id,
       term: held.lease.term,
       validUntil: held.validUntil,
       leadsFrom: held.notBefore,
+    });
+  }
+
+  private deadlineTimer(held: HeldLease): TimerHandle {
+    return setTimerAt(this.clock, held.validUntil, () => {
+      held.deadlineTimer = null;
+      if (this.held !== held) return;
+      if (this.clock.now() >= held.validUntil) {
+        this.stepDown(held, 'lease-expired', { release: true });
+      } else {
+        held.deadlineTimer = this.deadlineTimer(held);
+      }
     });
   }
 
