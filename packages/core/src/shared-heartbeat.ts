@@ -245,47 +245,60 @@ export class SharedHeartbeat {
  * its one callback.
  */
 class TickWaits {
-  private readonly byTick = new Map<number, { wakes: Set<() => void>; timer: TimerHandle }>();
+  private readonly byTick = new Map<number, { waits: Set<TickWait>; timer: TimerHandle }>();
 
   constructor(private readonly clock: Clock) {}
 
   add(tick: number, wake: () => void): TimerHandle {
     let waiting = this.byTick.get(tick);
     if (waiting === undefined) {
-      const wakes = new Set<() => void>();
+      const waits = new Set<TickWait>();
       // setTimerAt: Node's timers may fire a fraction of a ms before the clock reaches it.
-      waiting = { wakes, timer: setTimerAt(this.clock, tick, () => this.fire(tick, wakes)) };
+      waiting = { waits, timer: setTimerAt(this.clock, tick, () => this.fire(tick, waits)) };
       this.byTick.set(tick, waiting);
     }
     // A wait of its own, even when the same function waits twice: each cancels only itself.
-    const own = (): void => wake();
-    const { wakes } = waiting;
-    wakes.add(own);
-    return { cancel: () => this.cancel(tick, wakes, own) };
+    const wait = new TickWait(this, tick, waiting.waits, wake);
+    waiting.waits.add(wait);
+    return wait;
   }
 
-  private cancel(tick: number, wakes: Set<() => void>, wake: () => void): void {
-    if (!wakes.delete(wake) || wakes.size > 0) return;
-    const waiting = this.byTick.get(tick);
-    if (waiting?.wakes !== wakes) return;
+  cancel(wait: TickWait): void {
+    if (!wait.waits.delete(wait) || wait.waits.size > 0) return;
+    const waiting = this.byTick.get(wait.tick);
+    if (waiting?.waits !== wait.waits) return;
     waiting.timer.cancel();
-    this.byTick.delete(tick);
+    this.byTick.delete(wait.tick);
   }
 
   /** Wake them all; one that throws does not keep the others asleep (rethrown after). */
-  private fire(tick: number, wakes: Set<() => void>): void {
-    if (this.byTick.get(tick)?.wakes === wakes) this.byTick.delete(tick);
-    const woken = [...wakes];
-    wakes.clear();
+  private fire(tick: number, waits: Set<TickWait>): void {
+    if (this.byTick.get(tick)?.waits === waits) this.byTick.delete(tick);
+    const woken = [...waits];
+    waits.clear();
     let failure: { readonly error: unknown } | null = null;
-    for (const wake of woken) {
+    for (const wait of woken) {
       try {
-        wake();
+        wait.wake();
       } catch (error) {
         failure ??= { error };
       }
     }
     if (failure !== null) throw failure.error;
+  }
+}
+
+/** One wait for a tick, its own handle: one object, no closure (a thousand a tick). */
+class TickWait implements TimerHandle {
+  constructor(
+    private readonly owner: TickWaits,
+    readonly tick: number,
+    readonly waits: Set<TickWait>,
+    readonly wake: () => void,
+  ) {}
+
+  cancel(): void {
+    this.owner.cancel(this);
   }
 }
 
