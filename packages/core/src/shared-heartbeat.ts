@@ -78,11 +78,13 @@ const DEFAULT_MAX_BATCH = 500;
 /** Reads write nothing: a request may carry more of them (`BatchStore.maxReads`). */
 const DEFAULT_MAX_READS = 1_000;
 /**
- * A wait computed as `tick - now` and added back to a later `now` lands within a rounding
- * error of the tick; a microsecond covers it many times over and is far below what any
- * timer resolves, so a wait that close to a tick loses nothing by waking with it.
+ * A wait computed as `tick - now` and added back to a later `now` lands just past the tick
+ * (time passes between the two readings of the clock; the elector passes its ticks
+ * themselves where it can). Such a wait, up to 1 ms past a tick, wakes with it: at most
+ * 1 ms early, which a renewal may be (only ever earlier) and a follower's claim at a
+ * lease's expiry absorbs (it waits `remainingMs + 1`).
  */
-const TICK_SNAP_MS = 0.001;
+const TICK_SNAP_MS = 1;
 
 export class SharedHeartbeat {
   readonly store: LeaseStore;
@@ -173,11 +175,12 @@ export class SharedHeartbeat {
 
   /**
    * Call `wake` at `at` (monotonic ms). When `at` is one of the ticks (`renewAt`, `readAt`,
-   * or `tick - now` added back to `now`: within TICK_SNAP_MS), every wait for that tick
+   * or up to TICK_SNAP_MS past one still to come), every wait for that tick
    * shares the tick's one timer and is woken with the others in one macrotask, so that the
    * items they hand over go in one request however late the timer fires. Any other time,
    * and every time on a store without `batch` (nothing is aligned there), gets a timer of
-   * its own, as before. Never calls `wake` before `at`, nor synchronously.
+   * its own, as before. Never calls `wake` more than TICK_SNAP_MS before `at`, nor
+   * synchronously.
    */
   wakeAt(at: number, wake: () => void): TimerHandle {
     const tick = this.store.batch === undefined ? null : this.tickAt(at);
@@ -185,10 +188,13 @@ export class SharedHeartbeat {
     return this.waits.add(tick, wake);
   }
 
-  /** The tick `at` stands for, or null when it is none. */
+  /**
+   * The tick `at` stands for, or null when it is none: a tick still to come, at or less
+   * than TICK_SNAP_MS before `at`. Only ever earlier: a wait is never woken after its time.
+   */
   private tickAt(at: number): number | null {
-    const tick = this.origin + Math.round((at - this.origin) / this.periodMs) * this.periodMs;
-    return Math.abs(tick - at) <= TICK_SNAP_MS ? tick : null;
+    const tick = this.origin + Math.floor((at - this.origin) / this.periodMs) * this.periodMs;
+    return at - tick <= TICK_SNAP_MS && tick > this.clock.now() ? tick : null;
   }
 
   /** Renew `lease` in the batch being gathered (alone on a store without `batch`). */

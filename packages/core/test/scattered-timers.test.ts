@@ -22,15 +22,23 @@ const RENEW_MS = 1_000;
 const ELECTIONS = 1_000;
 /** How late a timer may fire: a loop at a load of 20 ran 1,000 timers over ~100 ms. */
 const MAX_LATE_MS = 120;
+/** How far each reading of the clock is past the one before. */
+const CREEP_MS = 0.002;
 
-/** The test's manual clock, but every timer fires up to MAX_LATE_MS late, each its own. */
+/**
+ * The test's manual clock, but every timer fires up to MAX_LATE_MS late, each its own, and
+ * time passes while code runs: each reading is CREEP_MS after the one before (a wait
+ * computed as `tick - now` and handed on after another reading lands just past the tick).
+ */
 class ScatteredClock implements Clock {
   private readonly random = seededRandom(27);
+  private creep = 0;
 
   constructor(readonly manual: ManualClock) {}
 
   now(): number {
-    return this.manual.now();
+    this.creep += CREEP_MS;
+    return this.manual.now() + this.creep;
   }
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {
