@@ -586,7 +586,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
       // Drained, or the app not healthy: follow the election without claiming it.
       const record = await this.readQuietly();
       this.observe(record);
-      await this.pause(this.heldDelayNoClaim());
+      await this.pauseUntil(this.heldNoClaimUntil());
       return;
     }
     const priorityWait = await this.priorityWait();
@@ -643,17 +643,25 @@ export class Elector extends EventEmitter<ElectorEvents> {
    * Without, `followerDelay` as always.
    */
   private pauseWhileHeld(remainingMs: number | null): Promise<void> {
-    return this.pause(this.heldDelay(remainingMs));
+    return this.pauseUntil(this.heldUntil(remainingMs));
   }
 
   private heldDelay(remainingMs: number | null): number {
+    return this.heldUntil(remainingMs) - this.clock.now();
+  }
+
+  /** `heldDelay` as a time: with batched reads, the heartbeat's tick itself. */
+  private heldUntil(remainingMs: number | null): number {
+    const now = this.clock.now();
     const heartbeat = this.sharedHeartbeat;
-    if (heartbeat === null || !heartbeat.batchesReads) return this.followerDelay(remainingMs);
-    const nextRead = this.untilNextRead(heartbeat, this.pollMs());
+    if (heartbeat === null || !heartbeat.batchesReads) {
+      return now + this.followerDelay(remainingMs);
+    }
+    const nextRead = heartbeat.readAt(now + this.pollMs());
     const firstInLine = this.heartbeat.isFirstInLine(this.leader?.id ?? null);
-    if (remainingMs !== null && firstInLine && Math.max(0, remainingMs) + 1 <= nextRead) {
+    if (remainingMs !== null && firstInLine && now + Math.max(0, remainingMs) + 1 <= nextRead) {
       this.claimAtNextStep = true;
-      return Math.max(0, remainingMs) + 1;
+      return now + Math.max(0, remainingMs) + 1;
     }
     return nextRead;
   }
@@ -720,7 +728,8 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private async holdStep(held: HeldLease): Promise<void> {
     // A shared heartbeat may pull the renewal earlier (to its tick), never later.
     const renewAt = this.sharedHeartbeat?.renewAt(held.nextRenewAt) ?? held.nextRenewAt;
-    await this.pause(renewAt - this.clock.now());
+    // The tick itself, not `renewAt - now`: time passes between two readings of the clock.
+    await this.pauseUntil(renewAt);
     if (this.held !== held || this.lifecycle !== 'running') return;
     // Woken past the deadline (a frozen process): leadership already ended by expiry. Say so
     // before a renewal's answer can, so the reason is the same on every store, whether the
@@ -871,18 +880,32 @@ export class Elector extends EventEmitter<ElectorEvents> {
     });
   }
 
-  /** The deadline timer makes events and the term signal follow the deadline promptly. */
+  /**
+   * The deadline timer makes events and the term signal follow the deadline promptly. One
+   * timer per lease, not one per renewal: `validUntil` only ever moves later, so a timer
+   * armed for an earlier one fires no later than the current deadline; it then steps down
+   * if that has passed, or arms itself again for it. (isLeader() never waits for it.)
+   */
   private armDeadline(held: HeldLease): void {
-    held.deadlineTimer?.cancel();
-    held.deadlineTimer = setTimerAt(this.clock, held.validUntil, () => {
-      if (this.held === held) this.stepDown(held, 'lease-expired', { release: true });
-    });
+    held.deadlineTimer ??= this.deadlineTimer(held);
     this.safeEmit('lease', {
       election: this.election,
       id: this.id,
       term: held.lease.term,
       validUntil: held.validUntil,
       leadsFrom: held.notBefore,
+    });
+  }
+
+  private deadlineTimer(held: HeldLease): TimerHandle {
+    return setTimerAt(this.clock, held.validUntil, () => {
+      held.deadlineTimer = null;
+      if (this.held !== held) return;
+      if (this.clock.now() >= held.validUntil) {
+        this.stepDown(held, 'lease-expired', { release: true });
+      } else {
+        held.deadlineTimer = this.deadlineTimer(held);
+      }
     });
   }
 
@@ -1076,20 +1099,19 @@ export class Elector extends EventEmitter<ElectorEvents> {
   }
 
   /** A follower that may not claim polls on the heartbeat's grid when reads are batched. */
-  private heldDelayNoClaim(): number {
+  private heldNoClaimUntil(): number {
     const heartbeat = this.sharedHeartbeat;
-    const poll = this.followerDelay(null);
-    return heartbeat?.batchesReads === true ? this.untilNextRead(heartbeat, poll) : poll;
-  }
-
-  /** From now to the heartbeat's first tick at or after a poll `pollMs` from now. */
-  private untilNextRead(heartbeat: SharedHeartbeat, pollMs: number): number {
-    const now = this.clock.now();
-    return heartbeat.readAt(now + pollMs) - now;
+    const pollUntil = this.clock.now() + this.followerDelay(null);
+    return heartbeat?.batchesReads === true ? heartbeat.readAt(pollUntil) : pollUntil;
   }
 
   /** Wait `ms`, or less if stopped, resigned or woken by a watch event. */
   private pause(ms: number): Promise<void> {
+    return this.pauseUntil(this.clock.now() + Math.max(0, ms));
+  }
+
+  /** Wait until `at` (monotonic ms), or less if stopped, resigned or woken by a watch event. */
+  private pauseUntil(at: number): Promise<void> {
     if (this.lifecycle !== 'running') return Promise.resolve();
     if (this.wokenWhileBusy) {
       this.wokenWhileBusy = false;
@@ -1101,9 +1123,21 @@ export class Elector extends EventEmitter<ElectorEvents> {
         if (this.wakeLoop === done) this.wakeLoop = null;
         resolve();
       };
-      const timer = this.clock.setTimer(Math.max(0, ms), done);
+      const timer = this.wakeAt(at, done);
       this.wakeLoop = done;
     });
+  }
+
+  /**
+   * A wait that ends at a tick of the shared heartbeat (a renewal, a batched read) is woken
+   * by the tick's one timer together with every other elector's (§3.8, "One timer per
+   * tick"): a timer each fired spread out on a loaded machine, and the tick became several
+   * requests. Any other wait has a timer of its own.
+   */
+  private wakeAt(at: number, wake: () => void): TimerHandle {
+    const heartbeat = this.sharedHeartbeat;
+    if (heartbeat === null) return this.clock.setTimer(Math.max(0, at - this.clock.now()), wake);
+    return heartbeat.wakeAt(at, wake);
   }
 
   /** Listeners are user code: their exceptions must not break the election loop. */

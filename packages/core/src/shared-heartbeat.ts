@@ -1,4 +1,4 @@
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { setTimerAt, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { LeaseholdConfigError } from './errors.js';
 import type {
   AcquireRequest,
@@ -35,6 +35,16 @@ import type {
  * and reads of one tick share ONE gathering window and go out in one request (split only at
  * the store's `maxBeat`), so an idle sidecar sends one request per renew interval whether
  * it leads, follows, or both. Each item is still answered and judged alone.
+ *
+ * One timer per tick (`wakeAt`): the heartbeat owns the ticks. Electors waiting for a tick
+ * (to renew, to write their member record, to read) do not each arm a timer of their own:
+ * the tick's ONE timer wakes them all in one macrotask, and each hands its item over in
+ * the microtasks that follow, before any other timer (the gathering window's) can run. So
+ * however late a loaded machine fires that timer, the whole tick is in one window and one
+ * request. With a timer each, a thousand timers fired spread over more than the window and
+ * a tick became two or three requests. The wake changes when an item is handed over, not
+ * how it is judged: a renewal still waits for the last tick at or before it is due (only
+ * ever EARLIER), and its deadline still counts from that handover, before the send.
  */
 
 export interface SharedHeartbeatOptions {
@@ -67,6 +77,14 @@ const DEFAULT_READ_GATHER_MS = 50;
 const DEFAULT_MAX_BATCH = 500;
 /** Reads write nothing: a request may carry more of them (`BatchStore.maxReads`). */
 const DEFAULT_MAX_READS = 1_000;
+/**
+ * A wait computed as `tick - now` and added back to a later `now` lands just past the tick
+ * (time passes between the two readings of the clock; the elector passes its ticks
+ * themselves where it can). Such a wait, up to 1 ms past a tick, wakes with it: at most
+ * 1 ms early, which a renewal may be (only ever earlier) and a follower's claim at a
+ * lease's expiry absorbs (it waits `remainingMs + 1`).
+ */
+const TICK_SNAP_MS = 1;
 
 export class SharedHeartbeat {
   readonly store: LeaseStore;
@@ -79,6 +97,8 @@ export class SharedHeartbeat {
   private readonly claims: Gatherer<AcquireRequest, AcquireResult>;
   /** All three in one request per tick, when the store offers `batch.beat`. */
   private readonly ticks: TickGatherer | null;
+  /** Who waits for which tick: one timer per tick wakes them all. */
+  private readonly waits: TickWaits;
 
   constructor(options: SharedHeartbeatOptions) {
     const store = options.store;
@@ -87,6 +107,7 @@ export class SharedHeartbeat {
     const gatherMs = checkPositive('gatherMs', options.gatherMs ?? DEFAULT_GATHER_MS);
     this.clock = options.clock ?? systemClock;
     this.origin = this.clock.now();
+    this.waits = new TickWaits(this.clock);
     const max = (): number => store.batch?.maxLeases ?? DEFAULT_MAX_BATCH;
     const alone = (lease: Lease): Promise<RenewResult> => store.renew(lease);
     const putAlone = async ({ election, member, ttlMs }: MemberPut): Promise<MemberRecord[]> => {
@@ -152,6 +173,30 @@ export class SharedHeartbeat {
     return tick > this.clock.now() ? tick : dueAt;
   }
 
+  /**
+   * Call `wake` at `at` (monotonic ms). When `at` is one of the ticks (`renewAt`, `readAt`,
+   * or up to TICK_SNAP_MS past one still to come), every wait for that tick
+   * shares the tick's one timer and is woken with the others in one macrotask, so that the
+   * items they hand over go in one request however late the timer fires. Any other time,
+   * and every time on a store without `batch` (nothing is aligned there), gets a timer of
+   * its own, as before. Never calls `wake` more than TICK_SNAP_MS before `at`, nor
+   * synchronously.
+   */
+  wakeAt(at: number, wake: () => void): TimerHandle {
+    const tick = this.store.batch === undefined ? null : this.tickAt(at);
+    if (tick === null) return this.clock.setTimer(Math.max(0, at - this.clock.now()), wake);
+    return this.waits.add(tick, wake);
+  }
+
+  /**
+   * The tick `at` stands for, or null when it is none: a tick still to come, at or less
+   * than TICK_SNAP_MS before `at`. Only ever earlier: a wait is never woken after its time.
+   */
+  private tickAt(at: number): number | null {
+    const tick = this.origin + Math.floor((at - this.origin) / this.periodMs) * this.periodMs;
+    return at - tick <= TICK_SNAP_MS && tick > this.clock.now() ? tick : null;
+  }
+
   /** Renew `lease` in the batch being gathered (alone on a store without `batch`). */
   renew(lease: Lease): Promise<RenewResult> {
     if (this.store.batch === undefined) return this.store.renew(lease);
@@ -197,6 +242,69 @@ export class SharedHeartbeat {
   /** Write a member record in the batch being gathered; answers the election's live ones. */
   putMember(put: MemberPut): Promise<MemberRecord[]> {
     return this.ticks?.add('put', put) ?? this.memberPuts.add(put);
+  }
+}
+
+/**
+ * The waits for each tick, and the tick's one timer. A wait cancelled before its tick is
+ * dropped (the timer too, once nobody waits); the timer wakes every wait left in turn, in
+ * its one callback.
+ */
+class TickWaits {
+  private readonly byTick = new Map<number, { waits: Set<TickWait>; timer: TimerHandle }>();
+
+  constructor(private readonly clock: Clock) {}
+
+  add(tick: number, wake: () => void): TimerHandle {
+    let waiting = this.byTick.get(tick);
+    if (waiting === undefined) {
+      const waits = new Set<TickWait>();
+      // setTimerAt: Node's timers may fire a fraction of a ms before the clock reaches it.
+      waiting = { waits, timer: setTimerAt(this.clock, tick, () => this.fire(tick, waits)) };
+      this.byTick.set(tick, waiting);
+    }
+    // A wait of its own, even when the same function waits twice: each cancels only itself.
+    const wait = new TickWait(this, tick, waiting.waits, wake);
+    waiting.waits.add(wait);
+    return wait;
+  }
+
+  cancel(wait: TickWait): void {
+    if (!wait.waits.delete(wait) || wait.waits.size > 0) return;
+    const waiting = this.byTick.get(wait.tick);
+    if (waiting?.waits !== wait.waits) return;
+    waiting.timer.cancel();
+    this.byTick.delete(wait.tick);
+  }
+
+  /** Wake them all; one that throws does not keep the others asleep (rethrown after). */
+  private fire(tick: number, waits: Set<TickWait>): void {
+    if (this.byTick.get(tick)?.waits === waits) this.byTick.delete(tick);
+    const woken = [...waits];
+    waits.clear();
+    let failure: { readonly error: unknown } | null = null;
+    for (const wait of woken) {
+      try {
+        wait.wake();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== null) throw failure.error;
+  }
+}
+
+/** One wait for a tick, its own handle: one object, no closure (a thousand a tick). */
+class TickWait implements TimerHandle {
+  constructor(
+    private readonly owner: TickWaits,
+    readonly tick: number,
+    readonly waits: Set<TickWait>,
+    readonly wake: () => void,
+  ) {}
+
+  cancel(): void {
+    this.owner.cancel(this);
   }
 }
 

@@ -1,5 +1,6 @@
 import {
   Elector,
+  SharedHeartbeat,
   type Clock,
   type Lease,
   type LeaseStore,
@@ -117,6 +118,48 @@ describe('Elector edges', () => {
       },
     };
     const elector = lone(store, clock);
+    elector.start();
+    await clock.advance(20_000);
+    expect(writes).toBeGreaterThan(3);
+    expect(mostInFlight).toBe(1);
+    await stopped(elector, clock);
+  });
+
+  it('never has two member heartbeats in flight on a slow store, batched on a shared heartbeat', async () => {
+    const clock = new ManualClock();
+    const memory = createMemoryStore({ clock });
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let writes = 0;
+    const putMembers = memory.batch.putMembers?.bind(memory.batch);
+    if (putMembers === undefined) throw new Error('the memory store batches member records');
+    // As above, through batch.putMembers (no beat): each batch of records takes 2.5 s.
+    const store: LeaseStore = {
+      ...variantOf(memory),
+      members: memory.members,
+      batch: {
+        renewMany: (leases) => memory.batch.renewMany(leases),
+        putMembers: async (puts) => {
+          inFlight += 1;
+          writes += 1;
+          mostInFlight = Math.max(mostInFlight, inFlight);
+          await new Promise<void>((resolve) => clock.setTimer(2_500, resolve));
+          const answer = await putMembers(puts);
+          inFlight -= 1;
+          return answer;
+        },
+      },
+    };
+    const sharedHeartbeat = new SharedHeartbeat({ store, periodMs: 1_000, clock });
+    const elector = new Elector({
+      store,
+      clock,
+      election: 'jobs',
+      id: 'a',
+      ttlMs: 3_000,
+      retryIntervalMs: 500,
+      sharedHeartbeat,
+    });
     elector.start();
     await clock.advance(20_000);
     expect(writes).toBeGreaterThan(3);

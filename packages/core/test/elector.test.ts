@@ -557,4 +557,26 @@ describe('Elector', () => {
     expect(last).toBeGreaterThanOrEqual((deadlines[0] ?? 0) + 3_000);
     expect(a.elector.status().leaseRemainingMs).toBe(last - cluster.clock.now());
   });
+
+  it('steps down exactly at its last deadline, however many renewals moved it (one deadline timer per lease)', async () => {
+    cluster = new Cluster();
+    const a = cluster.add('a');
+    const deadlines: number[] = [];
+    a.elector.on('lease', ({ validUntil }) => deadlines.push(validUntil));
+    let deposedAt: number | null = null;
+    a.elector.on('deposed', () => (deposedAt ??= cluster.clock.now()));
+    cluster.start();
+    await cluster.leader();
+    // Several renewals, each moving the deadline past where the first timer was armed.
+    await cluster.clock.advance(7_000);
+    expect(deadlines.length).toBeGreaterThanOrEqual(7);
+    a.store.faults.fail();
+    const last = (): number => deadlines.at(-1) ?? 0;
+    await cluster.clock.advanceUntil(() => deposedAt !== null, 5_000);
+    expect({ deposedAt, reason: a.deposed[0]?.reason }).toEqual({
+      deposedAt: last(),
+      reason: 'lease-expired',
+    });
+    a.store.faults.clear();
+  });
 });

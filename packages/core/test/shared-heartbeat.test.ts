@@ -248,6 +248,44 @@ describe('SharedHeartbeat', () => {
     expect(s.single.length).toBeGreaterThanOrEqual(3 * 4);
   });
 
+  it('wakes every wait for a tick from one timer, in one macrotask, and never before the tick', async () => {
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryBackend({ clock }).connect();
+    const heartbeat = new SharedHeartbeat({ store, periodMs: 1_000, clock });
+    const tick = heartbeat.renewAt(clock.now() + 1_500);
+    expect(tick).toBe(1_001_000);
+    const woken: number[] = [];
+    const handles = Array.from({ length: 100 }, (_, i) =>
+      // As an elector computes it: `tick - now` from one moment, added back at a later one.
+      heartbeat.wakeAt(clock.now() + (tick - clock.now()), () => woken.push(i)),
+    );
+    handles[7]?.cancel();
+    expect(clock.pendingTimers).toBe(1);
+    // A time that is no tick has a timer of its own.
+    heartbeat.wakeAt(tick + 3, () => woken.push(-1));
+    expect(clock.pendingTimers).toBe(2);
+    await clock.advance(999);
+    expect(woken).toEqual([]);
+    await clock.advance(1);
+    expect(woken).toEqual(Array.from({ length: 100 }, (_, i) => i).filter((i) => i !== 7));
+    await clock.advance(3);
+    expect(woken.at(-1)).toBe(-1);
+    // Nobody waiting any more: no timer left behind, and a cancel after the wake is harmless.
+    handles[0]?.cancel();
+    const last = heartbeat.wakeAt(tick + 1_000, () => woken.push(-2));
+    last.cancel();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('gives every wait a timer of its own on a store without batch', () => {
+    const clock = new ManualClock(1_000_000);
+    const store = new MemoryBackend({ clock }).connect();
+    Object.assign(store, { batch: undefined });
+    const heartbeat = new SharedHeartbeat({ store, periodMs: 1_000, clock });
+    for (let i = 0; i < 3; i += 1) heartbeat.wakeAt(1_001_000, () => {});
+    expect(clock.pendingTimers).toBe(3);
+  });
+
   it('refuses a heartbeat made for another store, naming the option', () => {
     const backend = new MemoryBackend();
     const heartbeat = new SharedHeartbeat({ store: backend.connect(), periodMs: 1_000 });
