@@ -27,13 +27,20 @@ ON_EVERY_RUNTIME=(packages/core/test packages/adapters/test packages/sidecar/tes
 # sidecar processes at once (steering, many elections, shards: 3 minutes of the run between
 # them); 22 and 24 both leave out the longest process-level files (the command line's
 # process and start-up failure cases, the listener's limits, the PostgreSQL and ZooKeeper
-# failovers: 2.5 minutes of file time). What they drive of the runtime, child processes,
-# node:http, timers and the store clients, the other sidecar and adapter tests drive too,
+# failovers: 2.5 minutes of file time) and the adapters' files about a store's faults and
+# topologies (first connection, etcd's waiting line, many elections and restart, Redis
+# failures and Cluster, ZooKeeper over TLS, PostgreSQL behind a pooler: 2.3 minutes). What
+# they drive of the runtime, child processes, node:http, timers and the store clients, the
+# other sidecar and adapter tests drive too (each adapter's conformance suite among them),
 # and they all run on 20 (the long files) or on 20 and 24 (the scenarios). CI's 30 minutes:
-# on 2026-12-07 the whole run took 29-30 minutes with neither left out.
+# on 2026-12-07 the whole run took 29-31 minutes with them in.
 SKIP_ON_RUNTIMES=(packages/sidecar/test/process.test.ts packages/sidecar/test/startup-failures.test.ts
   packages/sidecar/test/listener.test.ts packages/adapters/test/postgres-failover.test.ts
-  packages/adapters/test/zookeeper-failover.test.ts)
+  packages/adapters/test/zookeeper-failover.test.ts packages/adapters/test/first-connection.test.ts
+  packages/adapters/test/etcd-line.test.ts packages/adapters/test/etcd-many.test.ts
+  packages/adapters/test/etcd-restart.test.ts packages/adapters/test/redis-failures.test.ts
+  packages/adapters/test/redis-cluster.test.ts packages/adapters/test/zookeeper-tls.test.ts
+  packages/adapters/test/postgres-pooler.test.ts)
 SKIP_ON_22=("${SKIP_ON_RUNTIMES[@]}" packages/sidecar/test/steering.test.ts
   packages/sidecar/test/elections-process.test.ts packages/sidecar/test/shards-process.test.ts)
 status=0
