@@ -10,17 +10,29 @@ import { leaderInLab, type Scenario } from './scenario.js';
 
 const SERVER_BACKENDS = ['redis', 'postgres', 'pgbouncer', 'etcd', 'zookeeper'] as const;
 
-/** The victim kept answering its app all through `from`..now (it is alive, only cut off). */
+/**
+ * The victim kept answering its app all through `from`..now (it is alive, only cut off). A
+ * request that went unanswered while a request to another sidecar, not cut off, went
+ * unanswered too does not count: the whole host stalled then, not the victim (seen in a CI
+ * rehearsal on 2026-12-07: at the moment of the cut, a request to the victim and one to a
+ * follower in the root namespace both timed out, 440 and 720 ms).
+ */
 function checkKeptAnswering(round: Round, leader: Sidecar, from: number): void {
-  const failed = round.recorder
-    .recorded()
-    .answers.filter((a) => a.sidecar === leader.name && a.sentAt >= from && a.error !== null);
+  const { answers } = round.recorder.recorded();
+  const failedAfter = answers.filter((a) => a.sentAt >= from && a.error !== null);
+  const othersFailed = failedAfter.filter((a) => a.sidecar !== leader.name);
+  const overlapsOther = (a: (typeof answers)[number]): boolean =>
+    othersFailed.some((o) => o.sentAt <= a.receivedAt && a.sentAt <= o.receivedAt);
+  const victimFailed = failedAfter.filter((a) => a.sidecar === leader.name);
+  const failed = victimFailed.filter((a) => !overlapsOther(a));
+  const excused = victimFailed.length - failed.length;
+  const whileHostStalled = excused === 0 ? '' : `; ${excused} more while the host stalled`;
   round.check(
     'the cut-off leader kept answering',
     failed.length === 0,
     failed.length === 0
-      ? 'every request answered'
-      : `${failed.length} requests unanswered, first: ${failed[0]?.error ?? ''}`,
+      ? `every request answered${whileHostStalled}`
+      : `${failed.length} requests unanswered, first: ${failed[0]?.error ?? ''}${whileHostStalled}`,
   );
 }
 
