@@ -4,7 +4,7 @@ import {
   type ElectedEvent,
   type ElectorOptions,
 } from '@leasehold/core';
-import type { LeaseStore } from '@leasehold/core';
+import type { Clock, LeaseStore } from '@leasehold/core';
 import {
   FreezableClock,
   MemoryBackend,
@@ -118,4 +118,33 @@ export function withNotBefore(memory: MemoryStore, notBeforeMs: number): LeaseSt
       return result.acquired ? { acquired: true, lease: { ...result.lease, notBeforeMs } } : result;
     },
   });
+}
+
+/** A call a store received: its operation (`renew`, `members.put`, `batch.beat`…) and when. */
+export interface StoreCall {
+  readonly at: number;
+  readonly op: string;
+}
+
+/**
+ * Record every call `store` receives from now on, by operation, with the time on `clock`:
+ * what bench/many-sidecars.mjs counts as requests (a batch is one).
+ */
+export function recordStoreCalls(store: MemoryStore, clock: Clock): StoreCall[] {
+  const calls: StoreCall[] = [];
+  const wrap = (target: object, op: string, name: string): void => {
+    const record = target as Record<string, unknown>;
+    const original = record[name];
+    if (typeof original !== 'function') return;
+    record[name] = (...args: unknown[]): unknown => {
+      calls.push({ at: clock.now(), op });
+      return (original as (...a: unknown[]) => unknown).apply(target, args);
+    };
+  };
+  for (const name of ['tryAcquire', 'renew', 'release', 'read']) wrap(store, name, name);
+  for (const name of ['put', 'list', 'remove']) wrap(store.members, `members.${name}`, name);
+  for (const name of ['renewMany', 'putMembers', 'readMany', 'beat', 'claimMany']) {
+    wrap(store.batch, `batch.${name}`, name);
+  }
+  return calls;
 }

@@ -6,6 +6,7 @@ import {
   type MemoryStore,
 } from '@leasehold/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordStoreCalls, type StoreCall } from './harness.js';
 
 /**
  * One request per tick (docs/design.md §3.8): on a store with `batch.beat`, a sidecar's
@@ -19,36 +20,16 @@ const TTL_MS = 3_000;
 const RENEW_MS = 1_000;
 const ELECTIONS = 600;
 
-/** Every call one store receives, by operation, with when it was sent. */
-function countCalls(store: MemoryStore, clock: ManualClock): { at: number; op: string }[] {
-  const calls: { at: number; op: string }[] = [];
-  const wrap = (target: object, op: string, name: string): void => {
-    const record = target as Record<string, unknown>;
-    const original = record[name];
-    if (typeof original !== 'function') return;
-    record[name] = (...args: unknown[]): unknown => {
-      calls.push({ at: clock.now(), op });
-      return (original as (...a: unknown[]) => unknown).apply(target, args);
-    };
-  };
-  for (const name of ['tryAcquire', 'renew', 'release', 'read']) wrap(store, name, name);
-  for (const name of ['put', 'list', 'remove']) wrap(store.members, `members.${name}`, name);
-  for (const name of ['renewMany', 'putMembers', 'readMany', 'beat', 'claimMany']) {
-    wrap(store.batch, `batch.${name}`, name);
-  }
-  return calls;
-}
-
 /** One process: `count` electors of one store sharing one heartbeat. */
 class Sidecar {
   readonly store: MemoryStore;
-  readonly calls: { at: number; op: string }[];
+  readonly calls: StoreCall[];
   readonly electors: Elector[];
   readonly deposed: DeposedEvent[] = [];
 
   constructor(backend: MemoryBackend, clock: ManualClock, id: string, count: number) {
     this.store = backend.connect();
-    this.calls = countCalls(this.store, clock);
+    this.calls = recordStoreCalls(this.store, clock);
     const heartbeat = new SharedHeartbeat({ store: this.store, periodMs: RENEW_MS, clock });
     this.electors = Array.from({ length: count }, (_, i) => {
       const elector = new Elector({
@@ -70,7 +51,7 @@ class Sidecar {
     for (const elector of this.electors) elector.start();
   }
 
-  callsBetween(from: number, to: number): { at: number; op: string }[] {
+  callsBetween(from: number, to: number): StoreCall[] {
     return this.calls.filter((call) => call.at >= from && call.at < to);
   }
 }

@@ -1,11 +1,7 @@
 import { Elector, SharedHeartbeat, type Clock, type TimerHandle } from '@leasehold/core';
-import {
-  ManualClock,
-  MemoryBackend,
-  seededRandom,
-  type MemoryStore,
-} from '@leasehold/core/testing';
+import { ManualClock, MemoryBackend, seededRandom } from '@leasehold/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordStoreCalls, type StoreCall } from './harness.js';
 
 /**
  * The heartbeat owns the ticks (docs/design.md §3.8, "One timer per tick"): on a loaded
@@ -46,35 +42,15 @@ class ScatteredClock implements Clock {
   }
 }
 
-/** Every store request of one sidecar: when it was sent and what it was. */
-function countRequests(store: MemoryStore, clock: Clock): { at: number; op: string }[] {
-  const sent: { at: number; op: string }[] = [];
-  const wrap = (target: object, op: string, name: string): void => {
-    const record = target as Record<string, unknown>;
-    const original = record[name];
-    if (typeof original !== 'function') return;
-    record[name] = (...args: unknown[]): unknown => {
-      sent.push({ at: clock.now(), op });
-      return (original as (...a: unknown[]) => unknown).apply(target, args);
-    };
-  };
-  for (const name of ['tryAcquire', 'renew', 'release', 'read']) wrap(store, name, name);
-  for (const name of ['put', 'list', 'remove']) wrap(store.members, `members.${name}`, name);
-  for (const name of ['renewMany', 'putMembers', 'readMany', 'beat', 'claimMany']) {
-    wrap(store.batch, `batch.${name}`, name);
-  }
-  return sent;
-}
-
 interface Sidecar {
   readonly electors: Elector[];
-  readonly requests: { at: number; op: string }[];
+  readonly requests: StoreCall[];
   readonly heartbeatStartedAt: number;
 }
 
 function sidecar(backend: MemoryBackend, clock: ScatteredClock, id: string): Sidecar {
   const store = backend.connect();
-  const requests = countRequests(store, clock);
+  const requests = recordStoreCalls(store, clock);
   const heartbeatStartedAt = clock.now();
   const heartbeat = new SharedHeartbeat({ store, periodMs: RENEW_MS, clock });
   const electors = Array.from(
