@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { pause } from '@leasehold/testkit';
+import { childrenOf, pause } from '@leasehold/testkit';
 import { mergeChurn } from './lib/churn-report.mjs';
 import { loadAverage } from './lib/machine.mjs';
 import { startListening, stopProcess } from './lib/sidecar.mjs';
@@ -66,19 +66,8 @@ async function startSidecar(backend, id, election) {
 
 /** The process and every descendant (a launcher may start the sidecar as a child). */
 function processTree(root) {
-  const children = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
   const tree = [root];
-  for (let i = 0; i < tree.length; i += 1) tree.push(...(children.get(tree[i]) ?? []));
+  for (let i = 0; i < tree.length; i += 1) tree.push(...childrenOf(tree[i]));
   return tree;
 }
 
