@@ -28,9 +28,32 @@ for (const file of files) {
     skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
   };
   console.log(`ci-summary: ${file}: ${counts.passed} ok, ${counts.failed} not ok`);
+  for (const line of failureLines(report)) console.log(`ci-summary:   ${line}`);
   passed += counts.passed;
   failed += counts.failed;
   skipped += counts.skipped;
 }
+// CI shows only the tail of the output: each failure is named here, next to the closing
+// line, with the first line of its message, so a failed run can be read from that tail.
+function failureLines(report) {
+  const lines = [];
+  for (const suite of report.testResults ?? []) {
+    const file = String(suite.name ?? '').replace(`${process.cwd()}/`, '');
+    const failures = (suite.assertionResults ?? []).filter((test) => test.status === 'failed');
+    if (suite.status === 'failed' && failures.length === 0) {
+      lines.push(`${file}: ${firstLine(suite.message)}`);
+    }
+    for (const test of failures) {
+      lines.push(`${file} > ${test.fullName}: ${firstLine((test.failureMessages ?? [])[0])}`);
+    }
+  }
+  return lines;
+}
+
+function firstLine(text) {
+  const line = String(text ?? 'no message').split('\n').find((part) => part.trim() !== '') ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
+}
+
 console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
