@@ -51,7 +51,10 @@ function failureLines(report) {
 }
 
 function firstLine(text) {
-  const line = String(text ?? 'no message').split('\n').find((part) => part.trim() !== '') ?? '';
+  const line =
+    String(text ?? 'no message')
+      .split('\n')
+      .find((part) => part.trim() !== '') ?? '';
   return line.length > 300 ? `${line.slice(0, 300)}...` : line;
 }
 

@@ -19,7 +19,9 @@ describe('ci-summary', () => {
       return file;
     });
     try {
-      const out = execFileSync(process.execPath, ['scripts/ci-summary.mjs', ...files], { encoding: 'utf8' });
+      const out = execFileSync(process.execPath, ['scripts/ci-summary.mjs', ...files], {
+        encoding: 'utf8',
+      });
       return { status: 0, lines: out.trim().split('\n') };
     } catch (error) {
       const failed = error as { status: number; stdout: string };
@@ -37,10 +39,19 @@ describe('ci-summary', () => {
           status: 'failed',
           assertionResults: [
             { status: 'passed', fullName: 'a > passes' },
-            { status: 'failed', fullName: 'a > fails', failureMessages: ['AssertionError: expected 1 to be 2\n  at x'] },
+            {
+              status: 'failed',
+              fullName: 'a > fails',
+              failureMessages: ['AssertionError: expected 1 to be 2\n  at x'],
+            },
           ],
         },
-        { name: `${process.cwd()}/test/b.test.ts`, status: 'failed', message: '\nError: cannot load\n  at y', assertionResults: [] },
+        {
+          name: `${process.cwd()}/test/b.test.ts`,
+          status: 'failed',
+          message: '\nError: cannot load\n  at y',
+          assertionResults: [],
+        },
       ],
     });
     expect(status).toBe(1);
@@ -53,8 +64,15 @@ describe('ci-summary', () => {
 
   it('adds up several reports; a missing one is a failure', () => {
     const passing = { numPassedTests: 3, numFailedTests: 0, testResults: [] };
-    expect(summarise(passing, passing)).toMatchObject({ status: 0, lines: expect.arrayContaining(['6 passed, 0 failed']) });
-    const missing = execFileSync('bash', ['-c', `${process.execPath} scripts/ci-summary.mjs ${join(dir, 'none.json')}; echo "rc=$?"`], { encoding: 'utf8' });
+    expect(summarise(passing, passing)).toMatchObject({
+      status: 0,
+      lines: expect.arrayContaining(['6 passed, 0 failed']),
+    });
+    const missing = execFileSync(
+      'bash',
+      ['-c', `${process.execPath} scripts/ci-summary.mjs ${join(dir, 'none.json')}; echo "rc=$?"`],
+      { encoding: 'utf8' },
+    );
     expect(missing.trim().split('\n').slice(-2)).toEqual(['0 passed, 1 failed', 'rc=1']);
   });
 });
