@@ -281,8 +281,10 @@ describe('redis with electors', () => {
         store: survivor,
         election: 'jobs',
         id: 'b',
-        ttlMs: 2_000,
-        retryIntervalMs: 1_000,
+        // Polls 4 s apart: a takeover found by a poll lands about 2 s after the 2 s lease
+        // below runs out, one scheduled at its PTTL within milliseconds.
+        ttlMs: 4_000,
+        retryIntervalMs: 4_000,
       });
       try {
         // A holder that acquires and then dies without releasing.
@@ -299,9 +301,10 @@ describe('redis with electors', () => {
         elector.on('elected', () => (electedAt = performance.now()));
         elector.start();
         await until('b elected', 5_000, () => electedAt > 0);
-        // Scheduled at the lease's PTTL, not at the 1 s poll interval.
+        // Scheduled at the lease's PTTL, not at the next poll (about 2 s later). The bound is
+        // generous for a loaded host (207 ms seen at a load of 7); the bench times it.
         expect(electedAt - expiresAt).toBeGreaterThan(-5);
-        expect(electedAt - expiresAt).toBeLessThan(100);
+        expect(electedAt - expiresAt).toBeLessThan(1_000);
         expect(elector.currentTerm()).toBeGreaterThan(lease.lease.term);
       } finally {
         await elector.stop();
