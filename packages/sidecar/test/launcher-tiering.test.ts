@@ -77,18 +77,23 @@ async function askLeader(url: string, count: number): Promise<void> {
 }
 
 describe('the launcher and V8’s optimising compilers', () => {
-  it('optimises nothing while the sidecar starts, and its request path once it listens', async () => {
-    const sidecar = await startTraced('tiering-default', []);
-    const nodeAlone = optimisedByNodeAlone();
-    const ours = sidecar.beforeListening.filter((line) => !nodeAlone.has(compiledFunction(line)));
-    expect(ours).toEqual([]);
-    await until('a function optimised under requests', 30_000, async () => {
-      await askLeader(sidecar.url, 200);
-      return sidecar.afterListening.length > 0;
-    });
-  });
+  // Each case sends thousands of requests one at a time: 20 s is too short on a loaded host.
+  it(
+    'optimises nothing while the sidecar starts, and its request path once it listens',
+    { timeout: 60_000 },
+    async () => {
+      const sidecar = await startTraced('tiering-default', []);
+      const nodeAlone = optimisedByNodeAlone();
+      const ours = sidecar.beforeListening.filter((line) => !nodeAlone.has(compiledFunction(line)));
+      expect(ours).toEqual([]);
+      await until('a function optimised under requests', 30_000, async () => {
+        await askLeader(sidecar.url, 200);
+        return sidecar.afterListening.length > 0;
+      });
+    },
+  );
 
-  it('leaves the compilers as the command line set them', async () => {
+  it('leaves the compilers as the command line set them', { timeout: 60_000 }, async () => {
     const sidecar = await startTraced('tiering-given', ['--no-turbofan', '--no-maglev']);
     // Far more requests than the case above needs before its first optimisation.
     await askLeader(sidecar.url, 4_000);
