@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { until } from '@leasehold/testkit';
 import { createPostgresStore } from '../src/postgres/index.js';
+import { admin, SHARED_URL } from './helpers/postgres-admin.js';
 
 /**
  * PostgreSQL's batched claims (`batch.claimMany`, docs/design.md §3.8, "Claims in
@@ -11,18 +12,7 @@ import { createPostgresStore } from '../src/postgres/index.js';
  * the statement holds it, never from what the statement read before it waited.
  */
 
-const SHARED_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `pg27cm${randomUUID().replaceAll('-', '').slice(0, 8)}`;
-
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: SHARED_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The backend holding the advisory lock the lease row of `election` names, if any. */
 async function lockHolderPid(election: string): Promise<number | null> {
