@@ -118,7 +118,7 @@ describe('postgres batch.claimMany against other sessions', () => {
     }
   });
 
-  it('does not take a live lease this very session holds under another token', async () => {
+  it('neither takes nor disturbs a live lease this very session holds under another token', async () => {
     const store = await open();
     const tag = `pg27-${randomUUID().slice(0, 6)}`;
     // Warm: the session is open and its idle timeout set, so both claims below go straight
@@ -133,6 +133,8 @@ describe('postgres batch.claimMany against other sessions', () => {
     expect(granted).toHaveLength(1);
     expect(single).toMatchObject({ acquired: true });
     expect(batched).toMatchObject({ acquired: false, current: { holder: 'one' } });
+    // The refused batch left the single claim's lock alone: its lease still renews.
+    expect(await store.renew(leaseOf(single))).toMatchObject({ renewed: true });
   });
 
   it('keeps the locks of the claims it took and unlocks the others', async () => {

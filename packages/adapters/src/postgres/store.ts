@@ -416,7 +416,6 @@ export class PostgresStore implements LeaseStore {
       this.rememberTried(session, requests, lockIds);
       throw error;
     }
-    for (const r of requests) session.locks.delete(r.election);
     return new Map(
       rows.flatMap(({ election, ...row }) =>
         election === null ? [] : [[election, refusedByRow(election, row)]],
@@ -432,21 +431,27 @@ export class PostgresStore implements LeaseStore {
   ): Promise<void> {
     try {
       await session.statements.query(refusedManySql(this.tables.leases), [[], lockIds]);
-      for (const r of requests) session.locks.delete(r.election);
     } catch {
       this.rememberTried(session, requests, lockIds);
     }
   }
 
-  /** Locks perhaps still held: the next claim of each checks pg_locks (tryAcquire's 'held'). */
+  /**
+   * Fresh locks perhaps still held, as releaseTriedLock remembers one: the next claim of
+   * each election claims with it ('held'). Never in place of a lock this session holds for
+   * the election already (a single claim of it granted meanwhile): its lease keeps it. A
+   * fresh lock a row never named that is forgotten so costs a lock table slot, nothing more.
+   */
   private rememberTried(
     session: Session,
     requests: readonly AcquireRequest[],
     lockIds: readonly string[],
   ): void {
-    requests.forEach((r, i) =>
-      session.locks.set(r.election, { lockId: lockIds[i] as string, token: '' }),
-    );
+    requests.forEach((r, i) => {
+      if (!session.locks.has(r.election)) {
+        session.locks.set(r.election, { lockId: lockIds[i] as string, token: '' });
+      }
+    });
   }
 
   /**
