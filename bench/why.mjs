@@ -157,6 +157,22 @@ export const explanations = {
   ],
   /** Under the three-sidecars table (lib/many-sidecars-report.mjs): what its runs showed. */
   manySidecars: [
+    '- **PostgreSQL claims in batches (changed, issue 27).** On main the first in line ' +
+      "claimed the dead leader's 1,000 elections one `tryAcquire` at a time on its one " +
+      'session at the expiry, the other follower found the leases free and claimed too, and ' +
+      'the claims queued past the 2 s call timeout (late grants are handed back): 20:15 run ' +
+      '(load 2.1), first election led again 5.5 s after the SIGKILL, all 10.8 s, 894 and ' +
+      '1,183 claims from the two followers; 7.6 s in a 20:13 run (load 2.2); 0, 406 and 651 ' +
+      'of 1,000 in three earlier runs. Now one `batch.claimMany` statement claims them, each ' +
+      'row judged after its row lock (docs/design.md §3.8): 1-2 acquire requests per follower ' +
+      'in the takeover; all 1,000 led again 5.1 s (20:35, load 5.4, the row), 4.9 s (load ' +
+      '3.7) and 7.7 s (load 6.7) after the SIGKILL, and 7.3 s in a first run (load 4.6); ' +
+      '1-1.1 requests per renew interval at idle, never two leaders. The leases run out 4-6 s ' +
+      'after the SIGKILL; a step-by-step probe (rows read from the table, loads 3.7-6.6) had ' +
+      "the first claim statement start 0.49-0.55 s after the last lease ran out (the follower's " +
+      'last read is answered a beat late: 150 ms a beat on average at 1,000 elections, then ' +
+      'the event loop) and the last `elected` 1.1-1.7 s after it, so a SIGKILL just after a ' +
+      'renewal still misses TTL + 1 s.',
     '- **Claims in batches (changed, issue 27).** After the SIGKILL the followers ' +
       'claimed each of the 1,000 elections alone (2,000 `tryAcquire`s per follower sidecar ' +
       'by the end of a probe); now the claims of a moment go in one `batch.claimMany` on ' +
@@ -205,9 +221,9 @@ export const explanations = {
       '(14:36 run, load 1.4-2.0): 1.0 request per renew interval on each of the three ' +
       'sidecars, 0 claims, and all 1,000 led again 8.8 s after the SIGKILL (target 7 s), ' +
       'never two leaders; CPU 12.2-12.9 % of a core, RSS +76 MB over one election. A ' +
-      'batched claim statement (`batch.claimMany`) was built and taken out: in this bench ' +
-      'its answers came late and were handed back, no election led again (docs/design.md ' +
-      '§3.8). ZooKeeper keeps per-election claims (a claim holds its queued znode), etcd ' +
+      'first batched claim statement was built and taken out then: in this bench its ' +
+      'answers came late and were handed back, and it was unsafe (docs/design.md §3.8; ' +
+      'built again since, above). ZooKeeper keeps per-election claims (a claim holds its queued znode), etcd ' +
       'its watch.',
     '- **etcd followers wait on the watch (changed).** `LeaseStore.watching` says when the ' +
       "waiting line's watch is live; a follower then skips its polls and claims once a TTL " +

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
+import { admin, SHARED_URL } from './helpers/postgres-admin.js';
 import { until } from '@leasehold/testkit';
 
 /**
@@ -13,21 +14,10 @@ import { until } from '@leasehold/testkit';
  * over, and it must hear nothing.
  */
 
-const SHARED_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const suffix = randomUUID().replaceAll('-', '').slice(0, 8);
 const schema = `pgo${suffix}`;
 const role = `lh_outsider_${suffix}`;
 const TTL_MS = 1_500;
-
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: SHARED_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The ids leasehold derived from public names before this fix: guessable by anyone. */
 function guessableLockIds(election: string): string[] {

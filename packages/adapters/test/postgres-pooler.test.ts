@@ -41,6 +41,8 @@ runConformanceSuite({
   name: 'postgres through PgBouncer in session pooling',
   transfer: true,
   memberSteering: true,
+  batch: true,
+  batchClaims: true,
   createStore: ({ namespace }) => createPostgresStore(url('session'), { namespace }),
 });
 

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
+import { admin, SHARED_URL } from './helpers/postgres-admin.js';
 import { wakeUpChannel, wakeUpTag } from '../src/postgres/notifications.js';
 import { wakeUpsOfOneRelease } from './helpers/first-in-line.js';
 import { until } from '@leasehold/testkit';
@@ -12,18 +13,7 @@ import { until } from '@leasehold/testkit';
  * shared server: each of these failed before its fix.
  */
 
-const SHARED_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `pgs${randomUUID().replaceAll('-', '').slice(0, 8)}`;
-
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: SHARED_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** How many sessions hold the advisory lock the lease row names, counting re-entrant holds. */
 async function lockHolds(election: string): Promise<number> {

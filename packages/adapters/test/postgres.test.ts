@@ -29,6 +29,7 @@ runConformanceSuite({
   batchMembers: true,
   batchReads: true,
   batchBeat: true,
+  batchClaims: true,
   createStore: ({ namespace }) => createPostgresStore(new URL(SHARED_URL), { namespace }),
   cleanup: ({ namespace }) => dropSchema(namespace),
 });

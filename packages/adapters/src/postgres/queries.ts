@@ -43,12 +43,25 @@ export function randomLockId(): string {
 }
 
 /**
- * A transfer's reservation (docs/design.md §3.6) lets the claimant ($2) in: there is none,
- * it lapsed by the database clock, or it names the claimant as successor or as the holder
- * that handed over. Part of the claim's own WHERE, on the row the update replaces.
+ * A transfer's reservation (docs/design.md §3.6) lets the claimant (an SQL expression) in:
+ * there is none, it lapsed by the database clock, or it names the claimant as successor or
+ * as the holder that handed over. Part of the claim's own WHERE, on the row it replaces.
  */
-export const ADMITTED_BY_RESERVATION_SQL = `(l.reserved_until IS NULL OR l.reserved_until <= now()
-           OR $2 = l.reserved_for OR $2 = l.reserved_from)`;
+function admittedByReservationSql(claimant: string): string {
+  return `(l.reserved_until IS NULL OR l.reserved_until <= now()
+           OR ${claimant} = l.reserved_for OR ${claimant} = l.reserved_from)`;
+}
+
+/**
+ * Whether a claim may take the row the update replaces (`l`): it is released, expired, or
+ * names the claim's own lock, or its holder's session is gone (`holderGone`, an SQL test
+ * of l.lock_id made after the row is locked); and the reservation admits `claimant`.
+ */
+function claimableSql(holderGone: string, claimant: string): string {
+  return `(l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
+           OR (l.lock_id IS NOT NULL AND ${holderGone}))
+          AND ${admittedByReservationSql(claimant)}`;
+}
 
 /**
  * Renew many leases in ONE statement (LeaseStore.batch, docs/design.md §3.8), each row as
@@ -110,12 +123,90 @@ export function claimSql(leases: string, mode: 'try' | 'held'): string {
          FROM lock WHERE locked
        ON CONFLICT (election) DO UPDATE
           ${claimSetSql('$5::double precision')}
-        WHERE (l.released OR l.expires_at <= now() OR l.lock_id = excluded.lock_id
-           OR (l.lock_id IS NOT NULL AND NOT EXISTS (${lockHeldSql('l.lock_id')})))
-          AND ${ADMITTED_BY_RESERVATION_SQL}
+        WHERE ${claimableSql(`NOT EXISTS (${lockHeldSql('l.lock_id')})`, '$2')}
        RETURNING l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms)
        SELECT lock.locked, claimed.term, claimed.token, claimed.wait_ms
          FROM lock LEFT JOIN claimed ON true`;
+}
+
+/**
+ * Whether the session holding advisory lock `id` is gone, judged when this is evaluated,
+ * never from an earlier snapshot (docs/design.md §3.8, "Claims in batches"): a probe that
+ * takes the lock and gives it back at once. Inside a claim's ON CONFLICT WHERE it runs on
+ * the row the update holds locked, after any wait for that row, so the lock it probes is
+ * the one the row names now; a holder that claimed while the statement waited holds its
+ * lock from before its row was committed (it takes it first, in its own statement), and the
+ * probe fails. Advisory locks are reentrant: on a lock this very session holds (`mine`, an
+ * SQL array of its lock ids read before any probe) the probe would succeed, so those are
+ * never gone. CASE evaluates its branches in order: the unlock runs only after a probe that
+ * took the lock, and returns true.
+ */
+function holderGoneSql(id: string, mine: string): string {
+  return `CASE WHEN ${id} = ANY(${mine}) THEN false
+               WHEN pg_try_advisory_lock(${id}) THEN pg_advisory_unlock(${id})
+               ELSE false END`;
+}
+
+/**
+ * Many claims in ONE statement (LeaseStore.batch.claimMany, docs/design.md §3.8), each
+ * judged and written as claimSql's 'try' mode does it: a fresh random lock per claim,
+ * taken first (`lock`); a row taken only when its lock was; the term, the wait and the
+ * reservation as claimSql. A row's holder is gone when holderGoneSql says so on the locked
+ * row (claimSql looks it up in pg_locks after the row lock instead: one row, one lookup;
+ * here pg_locks is read once, for this session's own locks, which only this statement
+ * could change). When a fresh lock was not taken (another session holds an id drawn at
+ * random), no row is written at all. Rows are claimed in the order of their election, so
+ * that two batches lock rows in one order and never deadlock. $1 elections, $2 holders,
+ * $3 tokens, $4 metadata (JSON), $5 TTLs in ms, $6 lock ids, in the same order. One row per
+ * claim: whether its lock was taken, and the term, token and wait of the row it claimed
+ * (null when it was not free).
+ */
+export function claimManySql(leases: string): string {
+  return `WITH mine AS MATERIALIZED (
+         SELECT coalesce(array_agg((classid::bigint << 32) | objid::bigint), '{}') AS ids
+           FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = pg_backend_pid()),
+       req AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                              $5::double precision[], $6::bigint[])
+           AS r(election, holder, token, metadata, ttl_ms, lock_id)),
+       lock AS MATERIALIZED (
+         SELECT req.*, pg_try_advisory_lock(req.lock_id) AS locked FROM mine, req),
+       claimed AS (
+       INSERT INTO ${leases} AS l
+              (election, holder, token, term, metadata, renewed_at, expires_at, released, claim_wait_ms,
+               timeline, lock_id)
+       SELECT election, holder, token, CASE WHEN ${WAL_TIMELINE_SQL} > 1 THEN ${CLOCK_TERM_SQL} ELSE 1 END,
+              metadata::jsonb, now(), now() + make_interval(secs => ttl_ms / 1000), false, 0,
+              ${WAL_TIMELINE_SQL}, lock_id
+         FROM lock WHERE locked AND NOT EXISTS (SELECT 1 FROM lock WHERE NOT locked)
+        ORDER BY election
+       ON CONFLICT (election) DO UPDATE
+          ${claimSetSql('extract(epoch FROM excluded.expires_at - excluded.renewed_at) * 1000')}
+        WHERE ${claimableSql(holderGoneSql('l.lock_id', '(SELECT ids FROM mine)::bigint[]'), 'excluded.holder')}
+       RETURNING l.election, l.term::text AS term, l.token, l.claim_wait_ms::float8 AS wait_ms)
+       SELECT lock.election, lock.locked, claimed.term, claimed.token, claimed.wait_ms
+         FROM lock LEFT JOIN claimed ON claimed.election = lock.election`;
+}
+
+/**
+ * The claims of a batch that did not take their row: unlock their fresh locks ($2; ids of
+ * this session's), then answer, per election of $1, what refused() reads for a single
+ * claim: the live lease and the running reservation. The unlocks are the left side of the
+ * join, so they run even when $1 is empty (one row of nulls then).
+ */
+export function refusedManySql(leases: string): string {
+  return `WITH unlocked AS MATERIALIZED (
+         SELECT count(pg_advisory_unlock(id)) AS unlocked FROM unnest($2::bigint[]) AS id)
+       SELECT r.election,
+              CASE WHEN NOT l.released AND l.expires_at > now() THEN l.holder END AS holder,
+              l.term::text AS term, l.metadata,
+              ceil(extract(epoch FROM l.expires_at - now()) * 1000)::float8 AS remaining_ms,
+              CASE WHEN l.reserved_until > now() THEN l.reserved_for END AS successor,
+              l.reserved_from AS "from",
+              floor(extract(epoch FROM l.reserved_until - now()) * 1000)::float8 AS reserved_ms
+         FROM unlocked LEFT JOIN (unnest($1::text[]) AS r(election)
+              LEFT JOIN ${leases} AS l ON l.election = r.election) ON true`;
 }
 
 /** Unlock the advisory lock $1 (false when this session did not hold it). */

@@ -29,11 +29,13 @@ import { WakeUpListener, wakeUpTag } from './notifications.js';
 import { withOrderKey, withoutOrderKey } from '../records.js';
 import {
   beatSql,
+  claimManySql,
   claimSql,
   handOverSql,
   liveLeaseSql,
   liveLeasesSql,
   randomLockId,
+  refusedManySql,
   releaseSql,
   renewManySql,
   renewSql,
@@ -205,7 +207,9 @@ export class PostgresStore implements LeaseStore {
     putMembers: (puts) => this.members.putMany(puts),
     readMany: (elections) => this.readMany(elections),
     beat: (request) => this.beat(request),
-
+    claimMany: (requests) => this.claimMany(requests),
+    // MAX_CLAIMS below: how long a batch holds its rows' locks, and the shared lock table.
+    maxClaims: MAX_CLAIMS,
     maxReads: 1_000,
     // The statement passes arrays (8 parameters however long): the bound is its work. A
     // tick of 1,000 elections (2,000 items) runs in a few ms; 10,000 keeps one statement
@@ -282,6 +286,172 @@ export class PostgresStore implements LeaseStore {
       this.readMany(reads),
     ]);
     return { renewals: renewals.map(() => ({ renewed: false })), members, reads: records };
+  }
+
+  /**
+   * Many claims (docs/design.md §3.8, "Claims in batches"), each judged and answered as
+   * tryAcquire does it. A claim of an election whose lock this session already holds goes
+   * alone through tryAcquire (it checks the live row first and claims with that lock); the
+   * others in ONE statement (claimManySql). When any fails, every claim does: the ones
+   * granted meanwhile are released first, as a late answer's would be.
+   */
+  private async claimMany(requests: readonly AcquireRequest[]): Promise<AcquireResult[]> {
+    if (requests.length === 0) return [];
+    const session = await guardedCall(this.guard, 'acquire', () => this.connect());
+    // Partitioned once, before any claim below records the lock it takes.
+    const alone = requests.filter((r) => session.locks.has(r.election));
+    const fresh = requests.filter((r) => !session.locks.has(r.election));
+    const settled = await Promise.allSettled([
+      this.claimFresh(session, fresh),
+      Promise.all(alone.map((r) => this.tryAcquire(r))),
+    ]);
+    const answers = new Map<string, AcquireResult>();
+    const parts = [fresh, alone];
+    settled.forEach((part, i) => {
+      if (part.status !== 'fulfilled') return;
+      parts[i]?.forEach((r, j) => answers.set(r.election, part.value[j] as AcquireResult));
+    });
+    const failed = settled.find((part) => part.status === 'rejected');
+    if (failed !== undefined) {
+      for (const answer of answers.values()) {
+        if (answer.acquired) await this.release(answer.lease).catch(() => {});
+      }
+      throw failed.reason;
+    }
+    return requests.map((r) => answers.get(r.election) as AcquireResult);
+  }
+
+  /**
+   * The claims of elections whose lock this session does not hold, in ONE statement, each
+   * with a fresh random lock (claimRows); then, when some did not take their row, ONE more
+   * that unlocks their locks and reads who kept them out (refusedMany), as tryAcquire's
+   * releaseTriedLock and refused() do for one.
+   */
+  private claimFresh(session: Session, requests: readonly AcquireRequest[]) {
+    return guardedCall(this.guard, 'acquire', async (): Promise<AcquireResult[]> => {
+      if (requests.length === 0) return [];
+      await this.sessions.setIdleTimeout(session, Math.min(...requests.map((r) => r.ttlMs)));
+      const lockIds = requests.map(() => randomLockId());
+      const rows = await this.claimRows(session, requests, lockIds);
+      const results = rows.map((row, i): AcquireResult | null => {
+        const request = requests[i] as AcquireRequest;
+        if (row.term === null) return null;
+        session.locks.set(request.election, { lockId: lockIds[i] as string, token: request.token });
+        return { acquired: true, lease: claimedLease(request, row) };
+      });
+      const unclaimed = (_: unknown, i: number): boolean => results[i] === null;
+      let refusals: Map<string, AcquireResult>;
+      try {
+        refusals = await this.refusedMany(
+          session,
+          requests.filter(unclaimed),
+          lockIds.filter(unclaimed),
+        );
+      } catch (error) {
+        // The batch fails: none of its claims may be known to hold.
+        for (const r of results) if (r?.acquired) await this.release(r.lease).catch(() => {});
+        throw error;
+      }
+      return results.map(
+        (r, i) => r ?? (refusals.get(requests[i]?.election ?? '') as AcquireResult),
+      );
+    });
+  }
+
+  /**
+   * claimManySql's rows, in the order of `requests`. When it failed, or did not take every
+   * fresh lock (then it wrote no row), every lock it took is unlocked and the batch fails.
+   */
+  private async claimRows(
+    session: Session,
+    requests: readonly AcquireRequest[],
+    lockIds: readonly string[],
+  ): Promise<ClaimManyRow[]> {
+    let rows: ClaimManyRow[];
+    try {
+      ({ rows } = await session.statements.query<ClaimManyRow>(claimManySql(this.tables.leases), [
+        requests.map((r) => r.election),
+        requests.map((r) => r.holder),
+        requests.map((r) => r.token),
+        requests.map((r) => JSON.stringify(r.metadata ?? {})),
+        requests.map((r) => r.ttlMs),
+        lockIds,
+      ]));
+    } catch (error) {
+      // Its writes rolled back; session-level locks do not: unlock every one it drew.
+      await this.unlockTried(session, requests, lockIds);
+      throw error;
+    }
+    const byElection = new Map(rows.map((row) => [row.election, row]));
+    const ordered = requests.map((r) => byElection.get(r.election));
+    const missed = ordered.findIndex((row) => row?.locked !== true);
+    if (missed < 0) return ordered as ClaimManyRow[];
+    const locked = (_: unknown, i: number): boolean => ordered[i]?.locked === true;
+    await this.unlockTried(session, requests.filter(locked), lockIds.filter(locked));
+    const election = requests[missed]?.election ?? '?';
+    if (ordered[missed] === undefined) {
+      throw new StoreProtocolError(`postgres acquire: the claim of "${election}" returned no row`);
+    }
+    throw this.lockNotTaken(election, lockIds[missed] ?? '?');
+  }
+
+  /**
+   * The claims that did not take their row: unlock their fresh locks and answer each as
+   * refused() does, in ONE statement (refusedManySql). When it fails, the locks are
+   * remembered as perhaps held, as releaseTriedLock does.
+   */
+  private async refusedMany(
+    session: Session,
+    requests: readonly AcquireRequest[],
+    lockIds: readonly string[],
+  ): Promise<Map<string, AcquireResult>> {
+    if (requests.length === 0) return new Map();
+    let rows: RefusedRow[];
+    try {
+      ({ rows } = await session.statements.query<RefusedRow>(refusedManySql(this.tables.leases), [
+        requests.map((r) => r.election),
+        lockIds,
+      ]));
+    } catch (error) {
+      this.rememberTried(session, requests, lockIds);
+      throw error;
+    }
+    return new Map(
+      rows.flatMap(({ election, ...row }) =>
+        election === null ? [] : [[election, refusedByRow(election, row)]],
+      ),
+    );
+  }
+
+  /** After a failed claim statement: unlock the locks it drew (refusedManySql, no elections). */
+  private async unlockTried(
+    session: Session,
+    requests: readonly AcquireRequest[],
+    lockIds: readonly string[],
+  ): Promise<void> {
+    try {
+      await session.statements.query(refusedManySql(this.tables.leases), [[], lockIds]);
+    } catch {
+      this.rememberTried(session, requests, lockIds);
+    }
+  }
+
+  /**
+   * Fresh locks perhaps still held, as releaseTriedLock remembers one: the next claim of
+   * each election claims with it ('held'). Never in place of a lock this session holds for
+   * the election already (a single claim of it granted meanwhile): its lease keeps it. A
+   * fresh lock a row never named that is forgotten so costs a lock table slot, nothing more.
+   */
+  private rememberTried(
+    session: Session,
+    requests: readonly AcquireRequest[],
+    lockIds: readonly string[],
+  ): void {
+    requests.forEach((r, i) => {
+      if (!session.locks.has(r.election)) {
+        session.locks.set(r.election, { lockId: lockIds[i] as string, token: '' });
+      }
+    });
   }
 
   /**
@@ -480,14 +650,16 @@ export class PostgresStore implements LeaseStore {
         `postgres acquire: the claim of "${request.election}" returned no row`,
       );
     }
-    if (!row.locked && mode === 'try') {
-      // Nobody can know a fresh random id in advance: loud, never a silent "no leader".
-      throw new StoreUnavailableError(
-        `postgres acquire at ${this.options.where}: another session holds the advisory lock this claim of "${request.election}" drew at random (${lockKey}); another database role may be taking advisory locks to stall elections (see pg_locks)`,
-      );
-    }
+    if (!row.locked && mode === 'try') throw this.lockNotTaken(request.election, lockKey);
     if (row.term === null) return null;
     return claimedLease(request, row);
+  }
+
+  /** Nobody can know a fresh random id in advance: loud, never a silent "no leader". */
+  private lockNotTaken(election: string, lockKey: string): StoreUnavailableError {
+    return new StoreUnavailableError(
+      `postgres acquire at ${this.options.where}: another session holds the advisory lock this claim of "${election}" drew at random (${lockKey}); another database role may be taking advisory locks to stall elections (see pg_locks)`,
+    );
   }
 
   /**
@@ -511,16 +683,8 @@ export class PostgresStore implements LeaseStore {
   /** Who holds the election; when nobody does, the transfer's reservation that kept us out. */
   private async refused(session: Session, election: string): Promise<AcquireResult> {
     const current = await this.selectLive(session, election);
-    if (current !== null) return { acquired: false, current, retryAfterMs: current.remainingMs };
-    const reserved = await this.selectReservation(session, election);
-    return reserved === null
-      ? { acquired: false, current: null, retryAfterMs: null }
-      : {
-          acquired: false,
-          current: null,
-          retryAfterMs: reserved.remainingMs,
-          reservedFor: reserved.successor,
-        };
+    if (current !== null) return refusal(current, null);
+    return refusal(null, await this.selectReservation(session, election));
   }
 
   private async selectReservation(session: Session, election: string): Promise<Reservation | null> {
@@ -587,6 +751,69 @@ function claimedLease(
     // lease within one TTL.
     notBeforeMs: Math.max(0, Number(row.wait_ms)),
   };
+}
+
+/**
+ * How many claims one claimManySql statement carries. Each takes a fresh advisory lock
+ * first, a slot of the server's shared lock table (max_locks_per_transaction ×
+ * (max_connections + max_prepared_transactions), 6,400 by default, for every session and
+ * every kind of lock), held by those it claims; and the statement holds each row's lock
+ * until it commits, so a live holder's renewal of that row waits for it (docs/design.md
+ * §3.8 has the measurements and the lock table's budget per sidecar).
+ */
+const MAX_CLAIMS = 1_000;
+
+/** claimManySql's row of one claim. */
+interface ClaimManyRow {
+  election: string;
+  locked: boolean;
+  term: string | null;
+  token: string | null;
+  wait_ms: number | null;
+}
+
+/** refusedManySql's row of one refused claim (election null: none was asked). */
+interface RefusedRow {
+  election: string | null;
+  holder: string | null;
+  term: string | null;
+  metadata: LeaseMetadata | null;
+  remaining_ms: number | null;
+  successor: string | null;
+  from: string | null;
+  reserved_ms: number | null;
+}
+
+/** A refused claim's answer, from the live lease or, when none, the reservation. */
+function refusal(current: LeaseRecord | null, reserved: Reservation | null): AcquireResult {
+  if (current !== null) return { acquired: false, current, retryAfterMs: current.remainingMs };
+  return reserved === null
+    ? { acquired: false, current: null, retryAfterMs: null }
+    : {
+        acquired: false,
+        current: null,
+        retryAfterMs: reserved.remainingMs,
+        reservedFor: reserved.successor,
+      };
+}
+
+/** refusal() from refusedManySql's row, its columns read as refused()'s statements read them. */
+function refusedByRow(election: string, row: Omit<RefusedRow, 'election'>): AcquireResult {
+  const { holder, term, metadata, remaining_ms: remainingMs } = row;
+  const current =
+    holder === null
+      ? null
+      : liveRecord(election, {
+          holder,
+          term: term ?? '0',
+          metadata,
+          remaining_ms: Number(remainingMs),
+        });
+  const reserved =
+    row.successor === null
+      ? null
+      : { successor: row.successor, from: row.from ?? '', remainingMs: Number(row.reserved_ms) };
+  return refusal(current, reserved);
 }
 
 /** beatSql's one row, its JSON parsed by the driver. */
