@@ -31,7 +31,10 @@ function guessableLockIds(election: string): string[] {
 
 /**
  * The outsider: one session that takes every advisory lock it can, as often as it can,
- * and another that LISTENs on the guessable channel and keeps what it hears.
+ * and another that LISTENs on the guessable channel and keeps what it hears. It takes only
+ * the ids this test's schema names (read by the superuser, `scope`): on a shared server it
+ * would otherwise also take other test files' locks as they come free, and break their
+ * checks of who holds what (postgres-safety's, run in parallel).
  */
 class Outsider {
   readonly heard: string[] = [];
@@ -42,6 +45,7 @@ class Outsider {
   passes = 0;
   private readonly locker: pg.Client;
   private readonly listener: pg.Client;
+  private readonly scope = new pg.Client({ connectionString: SHARED_URL });
   private running = true;
   private loop: Promise<void> = Promise.resolve();
 
@@ -54,7 +58,7 @@ class Outsider {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.locker.connect(), this.listener.connect()]);
+    await Promise.all([this.locker.connect(), this.listener.connect(), this.scope.connect()]);
     this.listener.on('notification', (message) =>
       this.heard.push(`${message.channel}: ${message.payload ?? ''}`),
     );
@@ -70,7 +74,11 @@ class Outsider {
         `SELECT DISTINCT ((classid::bigint << 32) | objid::bigint)::text AS id FROM pg_locks
           WHERE locktype = 'advisory' AND objsubid = 1 AND pid <> pg_backend_pid()`,
       );
-      for (const row of rows) this.seen.add(row.id);
+      const ours = await this.scope.query<{ id: string }>(
+        `SELECT lock_id::text AS id FROM "${schema}".leases WHERE lock_id IS NOT NULL`,
+      );
+      const named = new Set(ours.rows.map((row) => row.id));
+      for (const row of rows) if (named.has(row.id)) this.seen.add(row.id);
       await this.grab([...this.seen]);
       this.passes += 1;
     }
@@ -90,7 +98,7 @@ class Outsider {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop.catch(() => {});
-    await Promise.all([this.locker.end(), this.listener.end()]);
+    await Promise.all([this.locker.end(), this.listener.end(), this.scope.end()]);
   }
 }
 
