@@ -38,6 +38,7 @@ runConformanceSuite({
   transfer: true,
   memberSteering: true,
   batch: true,
+  batchMembers: true,
 });
 
 describe('zookeeper store', () => {
