@@ -1,3 +1,4 @@
+import { until } from '@leasehold/testkit';
 import { describe, expect, it } from 'vitest';
 import { LeaderBarrier } from '../src/zookeeper/barrier.js';
 
@@ -37,8 +38,7 @@ describe('LeaderBarrier', () => {
     }, 10);
     const waits = [barrier.wait(), barrier.wait(), barrier.wait()];
     expect(trips).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(trips).toHaveLength(1);
+    await until('the gathering to end', 5_000, () => trips.length === 1);
     expect(await settled(Promise.race(waits))).toBe(false);
     trips[0]?.resolve();
     await Promise.all(waits);
@@ -47,10 +47,11 @@ describe('LeaderBarrier', () => {
 
   it('rides on a request sent after the wait, even one handed over just before it', async () => {
     let ownTrips = 0;
+    // A gathering long enough that a loaded machine cannot end it first.
     const barrier = new LeaderBarrier(() => {
       ownTrips += 1;
       return Promise.resolve();
-    }, 10);
+    }, 60_000);
     const renewals = deferred();
     const before = barrier.wait();
     const sent = barrier.ride(() => renewals.promise);
@@ -60,15 +61,15 @@ describe('LeaderBarrier', () => {
     expect(await settled(after)).toBe(false);
     renewals.resolve();
     await Promise.all([sent, before, after]);
-    await new Promise((resolve) => setTimeout(resolve, 30));
     expect(ownTrips).toBe(0);
   });
 
   it('does not let a wait ride on a request already sent', async () => {
+    const own = deferred();
     let ownTrips = 0;
     const barrier = new LeaderBarrier(() => {
       ownTrips += 1;
-      return Promise.resolve();
+      return own.promise;
     }, 10);
     const renewals = deferred();
     const sent = barrier.ride(() => renewals.promise);
@@ -77,8 +78,9 @@ describe('LeaderBarrier', () => {
     renewals.resolve();
     await sent;
     expect(await settled(late)).toBe(false);
+    await until('its own round trip', 5_000, () => ownTrips === 1);
+    own.resolve();
     await late;
-    expect(ownTrips).toBe(1);
   });
 
   it('sends its own round trip when the request it rode on got no answer, and fails with it', async () => {
