@@ -349,6 +349,25 @@ export class ZooKeeperStore implements LeaseStore {
     ]);
   }
 
+  /**
+   * Whether the queue's watch stands in for this follower's polls (LeaseStore.watching,
+   * docs/design.md §3.8): its candidate is queued, not first, and the watch is set on the
+   * znode just ahead of it, whose departure is the one change that moves it up; a hand-over
+   * naming it wakes it through its wake watch, set too. The elector still claims once a TTL,
+   * which also keeps the candidacy from its IDLE_TIMEOUTS withdrawal.
+   */
+  watching(election: string, candidate: string): boolean {
+    if (this.closed || !this.session.connected) return false;
+    const candidacy = this.candidacies.get(candidacyKey(election, candidate));
+    return (
+      candidacy !== undefined &&
+      candidacy.grantedToken === null &&
+      candidacy.epoch === this.session.epoch &&
+      this.watches.watchingBehind(election, candidacy.guid) &&
+      this.transfers.wakeWatched(election, candidate)
+    );
+  }
+
   /** Transfers (LeaseStore.transfer, transfers.ts). */
   readonly transfer: TransferStore = {
     handOver: (lease, successor, reservationMs) => this.handOver(lease, successor, reservationMs),
