@@ -1,13 +1,15 @@
 import {
   Elector,
   SharedHeartbeat,
+  type AcquireRequest,
   type LeaseStore,
   type MemberPut,
   type MemberRecord,
 } from '@leasehold/core';
 import { pause, until } from '@leasehold/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { member } from './helpers/exercise-store.js';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { acquire, member } from './helpers/exercise-store.js';
 import { ZooKeeperInspector } from './helpers/zookeeper-inspector.js';
 import { ZooKeeperTestStores } from './helpers/zookeeper-stores.js';
 
@@ -187,5 +189,53 @@ describe('zookeeper member heartbeats (batch.putMembers)', () => {
     } finally {
       await Promise.all(electors.flat().map((elector) => elector.stop({ withinMs: 5_000 })));
     }
+  });
+});
+
+/**
+ * `watching` on ZooKeeper (docs/design.md §3.8, "Followers wait on the watch"): true for a
+ * queued candidate whose predecessor's znode is watched (and whose hand-over wake watch is
+ * set), false otherwise.
+ */
+describe('zookeeper watching', () => {
+  const request = (holder: string): AcquireRequest => ({
+    election: 'jobs',
+    holder,
+    token: randomUUID(),
+    ttlMs: TTL_MS,
+  });
+
+  it('says a queued candidate is watching while the znode ahead of it is watched, never the leader', async () => {
+    const ns = namespace();
+    const [a, b, c] = [await open(ns), await open(ns), await open(ns)];
+    const controller = new AbortController();
+    onTestFinished(() => controller.abort());
+    const watching = (store: LeaseStore, holder: string) =>
+      store.watching?.('jobs', holder) === true;
+    const lease = await acquire(a, request('alpha'));
+    await a.watch?.('jobs', () => {}, controller.signal, 'alpha');
+    // As an elector does it: the watch first (on the leader, nothing of ours queued), then
+    // the claim that queues right behind that leader, whose znode the watch is already on.
+    await b.watch?.('jobs', () => {}, controller.signal, 'beta');
+    expect((await b.tryAcquire(request('beta'))).acquired).toBe(false);
+    // The other order: queued but not watching yet, its polls must go on.
+    expect((await c.tryAcquire(request('gamma'))).acquired).toBe(false);
+    expect(watching(c, 'gamma')).toBe(false);
+    await c.watch?.('jobs', () => {}, controller.signal, 'gamma');
+    await until(
+      'beta and gamma watching',
+      5_000,
+      () => watching(b, 'beta') && watching(c, 'gamma'),
+    );
+    expect(watching(a, 'alpha')).toBe(false); // the leader polls nothing anyway: not a follower
+    expect(watching(c, 'beta')).toBe(false); // no candidacy of beta's on c's store
+    // The leader leaves: beta is first now (nothing ahead to watch) until it claims and leads.
+    await a.release(lease);
+    await until('beta first in line', 5_000, () => !watching(b, 'beta'));
+    await acquire(b, request('beta'));
+    expect(watching(b, 'beta')).toBe(false);
+    // gamma's predecessor is beta's znode, still there: gamma waits on it (once its watch,
+    // fired by the grant's rewrite of that znode's data, is set again).
+    await until('gamma watching beta', 5_000, () => watching(c, 'gamma'));
   });
 });
