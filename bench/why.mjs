@@ -157,6 +157,23 @@ export const explanations = {
   ],
   /** Under the three-sidecars table (lib/many-sidecars-report.mjs): what its runs showed. */
   manySidecars: [
+    '- **ZooKeeper member records and followers (changed, issue 27).** Each election wrote ' +
+      'and listed its record once per renew interval: ~1,920 member requests per renew ' +
+      'interval on the leader and ~1,600 on each follower, whose claims added 1,200-1,300 ' +
+      '(20:17 run, load 6.7; 07:48: 1,691 on the leader, load 12). Now `batch.putMembers` ' +
+      'rewrites a record only when its content changed (its session keeps it alive) and ' +
+      'answers the lists from child and data watches after one leader-ordered barrier, which ' +
+      'rides on the renewal multi (docs/design.md §3.8, “Member records on ZooKeeper”): 1-1.2 ' +
+      'member calls per renew interval on every sidecar (20:27 run, load 7.5; ' +
+      'zookeeper-members.test: no write and one leader-ordered request a tick per store). And ' +
+      'a queued follower whose predecessor is watched skips its polls (`watching`), claiming ' +
+      'once in the second half of each TTL: 420 acquire calls per renew interval per follower ' +
+      '(1,300-1,500 in the 20:27 run), 20-21 % of a core (27-29 %). Saved run 21:05 (load ' +
+      '5.3): leader 2.2 calls per renew interval (renew 1.1, member 1.1), CPU 22.1 → 4.4 % of ' +
+      'a core, RSS 194 → 137 MB; all 1,000 led again 10.2 s after the SIGKILL (10.2 s before; ' +
+      'target 7 s: the session ends on its tick after the 6 s timeout), never two leaders. ' +
+      'Without the spread, the once-a-TTL claims of 1,000 elections came in one burst per ' +
+      'follower, and one that met the takeover put it at 15.7 and 52.7 s.',
     '- **PostgreSQL claims in batches (changed, issue 27).** On main the first in line ' +
       "claimed the dead leader's 1,000 elections one `tryAcquire` at a time on its one " +
       'session at the expiry, the other follower found the leases free and claimed too, and ' +
@@ -223,8 +240,9 @@ export const explanations = {
       'never two leaders; CPU 12.2-12.9 % of a core, RSS +76 MB over one election. A ' +
       'first batched claim statement was built and taken out then: in this bench its ' +
       'answers came late and were handed back, and it was unsafe (docs/design.md §3.8; ' +
-      'built again since, above). ZooKeeper keeps per-election claims (a claim holds its queued znode), etcd ' +
-      'its watch.',
+      'built again since, above). ZooKeeper keeps per-election claims (a claim holds its ' +
+      'queued znode), once a TTL while its queue’s watch stands in (above); etcd waits on its ' +
+      'watch.',
     '- **etcd followers wait on the watch (changed).** `LeaseStore.watching` says when the ' +
       "waiting line's watch is live; a follower then skips its polls and claims once a TTL " +
       '(docs/design.md §3.8; measured below with once in 5 TTLs, cut to one afterwards: ' +
@@ -276,15 +294,16 @@ export const explanations = {
       '7.2-7.4 %, SQLite 13.7-17.5 %. This build: Redis +93 (the followers 123 and 122 MB), ' +
       'SQLite +71, CPU Redis 8.3-10.7 %, SQLite 12.6-14.7 % (load 2.8-4.2).',
     '- **CPU misses**: 8-15 % of a core per sidecar at 1,000 on Redis and SQLite on both ' +
-      'builds (etcd 16-22 %, ZooKeeper 21-23 % with its per-election member writes, in ' +
-      'their older rows). Profile of an ' +
+      'builds (etcd 16-22 % in its older row; ZooKeeper 20-21 % on the followers, their ' +
+      'claims once a TTL per election, 4.4 % on the leader). Profile of an ' +
       'idle 1,000-election leader (Redis, 20 s, load 8-12): the main thread 94-96 % idle; ' +
       'the collector 0.8-2.1 %, then member records, the Redis batch, the elector, store ' +
       'calls and ioredis 0.2-0.5 % each: 1,000 elections’ renewals, spread thin, with no ' +
       'one per-election cost to remove.',
     '- **Failover.** Within TTL + 1 s (7 s) on Redis (5.7 s), SQLite (5.6 s) and etcd at ' +
       '100 (6.5 s); ZooKeeper took 12.3 s (sessions end on its tick; member writes per ' +
-      'election crowd its one session); PostgreSQL did not finish (above). etcd at 1,000 ' +
+      'election crowd its one session; 10.2 s with its member writes gone, above); ' +
+      'PostgreSQL did not finish (above). etcd at 1,000 ' +
       'led 709 again at most in 78 s: the 1,000 expiries wake the followers together, a ' +
       'claim storm on one connection like the start-up one (start-up now goes in waves; ' +
       'takeovers do not yet). “Two leaders” was 0 on every row: the ledger checked ' +

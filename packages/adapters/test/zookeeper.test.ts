@@ -14,6 +14,7 @@ import { connectionInternals, dialWithTls } from '../src/zookeeper/client-intern
 import { freePort, trackTimers, until } from '@leasehold/testkit';
 import { acquire, member } from './helpers/exercise-store.js';
 import { ZooKeeperInspector } from './helpers/zookeeper-inspector.js';
+import { ZooKeeperTestStores } from './helpers/zookeeper-stores.js';
 
 /**
  * The ZooKeeper store on the shared standalone ZooKeeper (scripts/services.sh starts it on
@@ -38,31 +39,16 @@ runConformanceSuite({
   transfer: true,
   memberSteering: true,
   batch: true,
+  batchMembers: true,
 });
 
 describe('zookeeper store', () => {
-  const opened: LeaseStore[] = [];
-  const trees: string[] = [];
+  const stores = new ZooKeeperTestStores(() => inspector, 'lhzk');
+  afterEach(() => stores.cleanup());
+  const namespace = (): string => stores.namespace();
 
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((store) => store.close()));
-    for (const tree of trees.splice(0)) await inspector.removeTree(tree);
-  });
-
-  function namespace(): string {
-    const name = `lhzk${randomUUID().slice(0, 8)}`;
-    trees.push(`/${name}`);
-    return name;
-  }
-
-  async function open(
-    ns: string,
-    url = ZK_URL,
-    ttlMs: number | undefined = 2_000,
-  ): Promise<LeaseStore> {
-    const store = await createStore(url, { namespace: ns, ...(ttlMs ? { ttlMs } : {}) });
-    opened.push(store);
-    return store;
+  function open(ns: string, url = ZK_URL, ttlMs: number | undefined = 2_000): Promise<LeaseStore> {
+    return stores.open(url, { namespace: ns, ...(ttlMs ? { ttlMs } : {}) });
   }
 
   function request(holder: string, extra: Partial<AcquireRequest> = {}): AcquireRequest {
@@ -231,7 +217,7 @@ describe('zookeeper store', () => {
 
   it('puts everything under the chroot, creating it', async () => {
     const root = `/lhzk${randomUUID().slice(0, 8)}`;
-    trees.push(root);
+    stores.removeAfter(root);
     const store = await open('leasehold', `${ZK_URL}${root}/apps`);
     const lease = await acquire(store, request('alpha'));
     expect(await inspector.children(`${root}/apps/leasehold/elections/jobs`)).toHaveLength(1);

@@ -254,7 +254,8 @@ const LOOP_STOP_WAIT_MS = 1_000;
  * once a TTL: a takeover wakes only the first in line, and the others learn of the new leader
  * from their next claim, so this bounds how long a follower names a dead leader (5 TTLs let
  * it do so for 15 s at a 3 s TTL: etcd-many.test). It also bounds what a watch that stopped
- * without a sign costs. At 1,000 elections and a TTL of 6 s: 167 claims a second, not 1,000.
+ * without a sign costs. At 1,000 elections and a TTL of 6 s: ~220 claims a second (each
+ * claim's next is spread over the TTL's second half), not 1,000.
  */
 export const WATCHED_POLL_TTLS = 1;
 
@@ -305,6 +306,13 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private watchWoke = false;
   /** When this follower last sent a claim (monotonic), for WATCHED_POLL_TTLS. */
   private lastClaimAt = Number.NEGATIVE_INFINITY;
+  /**
+   * How long after it a watched follower claims again: WATCHED_POLL_TTLS, less up to half at
+   * random per claim, so that the elections a sidecar started together do not claim
+   * together ever after (on ZooKeeper 1,000 such claims a TTL met a takeover and timed it
+   * out: all led again 15.7-52.7 s after a SIGKILL, ~10 s polling).
+   */
+  private watchedClaimAfterMs = 0;
   /**
    * The next step claims without reading first: the last read saw the lease running out
    * before the next one, or failed, or a read of this step already saw the lock free.
@@ -675,7 +683,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
   private watchStandsIn(): boolean {
     if (this.watchWoke || this.leader === null || this.leader.self) return false;
     const sinceClaim = this.clock.now() - this.lastClaimAt;
-    if (sinceClaim >= WATCHED_POLL_TTLS * this.timing.ttlMs) return false;
+    if (sinceClaim >= this.watchedClaimAfterMs) return false;
     return this.store.watching?.(this.election, this.id) === true;
   }
 
@@ -688,6 +696,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.watchWoke = false;
     this.claimAtNextStep = false;
     this.lastClaimAt = sentAt;
+    this.watchedClaimAfterMs = WATCHED_POLL_TTLS * this.timing.ttlMs * (0.5 + 0.5 * this.random());
     const acquiredAt = Date.now();
     const request = {
       election: this.election,

@@ -1,4 +1,4 @@
-import type { BatchStore, Lease, RenewResult } from '@leasehold/core';
+import type { BatchStore, Lease, MemberPut, MemberRecord, RenewResult } from '@leasehold/core';
 
 /** What the batch needs of its store (store.ts). */
 export interface ZooKeeperBatchHost {
@@ -15,6 +15,8 @@ export interface ZooKeeperBatchHost {
   checkAll(paths: readonly string[]): Promise<boolean>;
   /** The store's own renew, one lease at a time. */
   renew(lease: Lease): Promise<RenewResult>;
+  /** Member heartbeats: records rewritten only when changed, lists from the watches (members.ts). */
+  putMembers(puts: readonly MemberPut[]): Promise<MemberRecord[][]>;
 }
 
 /**
@@ -22,7 +24,9 @@ export interface ZooKeeperBatchHost {
  * znode still exists, asked of the leader for the whole batch in ONE multi rather than one
  * multi per lease. A multi fails as a whole; when any znode is gone (or the session
  * ended), each lease is renewed on its own so that the lost ones are told apart as renew
- * tells them.
+ * tells them. Member heartbeats write only what changed and answer the lists from watches
+ * (members.ts, member-view.ts): at idle, no request but the ordering barrier, which rides on
+ * the renewals' multi when there is one.
  */
 export function zooKeeperBatch(host: ZooKeeperBatchHost): BatchStore {
   const eachAlone = (leases: readonly Lease[]) => Promise.all(leases.map((l) => host.renew(l)));
@@ -35,7 +39,9 @@ export function zooKeeperBatch(host: ZooKeeperBatchHost): BatchStore {
       if (!(await host.checkAll(paths))) return eachAlone(leases);
       return held.map((h): RenewResult => h?.confirm() ?? { renewed: false });
     },
-    // A multi travels as one request: keep it well inside jute.maxbuffer (1 MB).
-    maxLeases: 500,
+    putMembers: (puts) => host.putMembers(puts),
+    // A multi travels as one request: keep it well inside jute.maxbuffer (1 MB). A check is
+    // its path and a few bytes (~100 KB for 1,000); member records are written one a request.
+    maxLeases: 1_000,
   };
 }

@@ -36,11 +36,17 @@ import type { ZooKeeperConfig } from './url.js';
 import { WatchHub } from './watch-hub.js';
 import { Znodes } from './znodes.js';
 import { zooKeeperBatch } from './batch.js';
+import { LeaderBarrier } from './barrier.js';
 
 /** How often one acquire looks again when a reservation ahead went meanwhile. */
 const RESERVATION_LOOKS = 3;
 /** How long start-up waits for a first connection before carrying on without one. */
 const CONNECT_WAIT_MS = 5_000;
+/**
+ * How long member heartbeats wait for a leader-ordered request to ride on (barrier.ts): the
+ * renewals of the same tick go out within the shared heartbeat's gathering window (5 ms).
+ */
+const BARRIER_GATHER_MS = 10;
 /** A queued candidacy that no acquire has asked about for this many session timeouts goes. */
 const IDLE_TIMEOUTS = 2;
 
@@ -94,6 +100,8 @@ export class ZooKeeperStore implements LeaseStore {
   private readonly znodes: Znodes;
   private readonly paths: ZnodePaths;
   private readonly memberRecords: MemberRecords;
+  /** Member lists wait for it (barrier.ts); it rides on the renewals' multi. */
+  private readonly barrier: LeaderBarrier;
   private readonly watches: WatchHub;
   private readonly transfers: Transfers;
   private readonly candidacies = new Map<string, Candidacy>();
@@ -123,7 +131,11 @@ export class ZooKeeperStore implements LeaseStore {
     };
     this.session = new ZooKeeperSession(config, config.connectionString);
     this.znodes = new Znodes(this.session, config.auth !== null);
-    this.memberRecords = new MemberRecords(this.znodes, this.paths);
+    this.barrier = new LeaderBarrier(
+      () => this.znodes.checkOnLeader(this.paths.membersRoot),
+      BARRIER_GATHER_MS,
+    );
+    this.memberRecords = new MemberRecords(this.znodes, this.paths, this.barrier);
     this.transfers = new Transfers(this.znodes, this.paths);
     this.watches = new WatchHub(this.znodes, this.paths, (election) => this.ownGuids(election));
     this.session.on('session', () => this.onNewSession());
@@ -277,13 +289,16 @@ export class ZooKeeperStore implements LeaseStore {
     },
     checkAll: (paths) =>
       guardedCall(this.guard, 'renew', () =>
-        this.znodes.checkAllOnLeader(paths).catch((error: unknown) => {
-          // The session ended, and every znode with it: each lease is asked alone.
-          if (hasCode(error, ZooKeeperCode.SESSION_EXPIRED)) return false;
-          throw error;
-        }),
+        this.barrier
+          .ride(() => this.znodes.checkAllOnLeader(paths))
+          .catch((error: unknown) => {
+            // The session ended, and every znode with it: each lease is asked alone.
+            if (hasCode(error, ZooKeeperCode.SESSION_EXPIRED)) return false;
+            throw error;
+          }),
       ),
     renew: (lease) => this.renew(lease),
+    putMembers: (puts) => guardedCall(this.guard, 'member', () => this.memberRecords.putMany(puts)),
   });
 
   release(lease: Lease): Promise<void> {
@@ -332,6 +347,25 @@ export class ZooKeeperStore implements LeaseStore {
         ? undefined
         : this.transfers.watchWake(election, candidate, onChange, signal),
     ]);
+  }
+
+  /**
+   * Whether the queue's watch stands in for this follower's polls (LeaseStore.watching,
+   * docs/design.md §3.8): its candidate is queued, not first, and the watch is set on the
+   * znode just ahead of it, whose departure is the one change that moves it up; a hand-over
+   * naming it wakes it through its wake watch, set too. The elector still claims once a TTL,
+   * which also keeps the candidacy from its IDLE_TIMEOUTS withdrawal.
+   */
+  watching(election: string, candidate: string): boolean {
+    if (this.closed || !this.session.connected) return false;
+    const candidacy = this.candidacies.get(candidacyKey(election, candidate));
+    return (
+      candidacy !== undefined &&
+      candidacy.grantedToken === null &&
+      candidacy.epoch === this.session.epoch &&
+      this.watches.watchingBehind(election, candidacy.guid) &&
+      this.transfers.wakeWatched(election, candidate)
+    );
   }
 
   /** Transfers (LeaseStore.transfer, transfers.ts). */

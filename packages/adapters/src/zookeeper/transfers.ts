@@ -40,6 +40,8 @@ export interface ReadReservation extends ReservationData {
 export class Transfers {
   /** Wake-up watches by election and candidate, set again after a reconnect. */
   private readonly wakeWatches = new Map<string, () => void>();
+  /** The wake-up watches ZooKeeper confirmed and has not fired since. */
+  private readonly wakeArmed = new Set<string>();
 
   constructor(
     private readonly znodes: Znodes,
@@ -150,27 +152,42 @@ export class Transfers {
     const arm = (): Promise<void> =>
       this.znodes
         .exists(path, (event: Event) => {
+          this.wakeArmed.delete(path);
           if (signal.aborted || this.wakeWatches.get(path) !== arm) return;
           if (event.getType() === zookeeper.Event.NODE_CREATED) onChange();
           void arm();
         })
         .then(
-          () => {},
-          () => {}, // no connection: armed again on reconnect (rearmAll); the elector polls
+          () => {
+            if (this.wakeWatches.get(path) === arm) this.wakeArmed.add(path);
+          },
+          () => {
+            // No connection: armed again on reconnect (rearmAll); the elector polls.
+            this.wakeArmed.delete(path);
+          },
         );
     this.wakeWatches.set(path, arm);
     signal.addEventListener('abort', () => {
-      if (this.wakeWatches.get(path) === arm) this.wakeWatches.delete(path);
+      if (this.wakeWatches.get(path) !== arm) return;
+      this.wakeWatches.delete(path);
+      this.wakeArmed.delete(path);
     });
     return arm();
   }
 
+  /** Whether a hand-over naming `candidate` would wake it now: its watch is set. */
+  wakeWatched(election: string, candidate: string): boolean {
+    return this.wakeArmed.has(this.paths.wake(election, candidate));
+  }
+
   rearmAll(): void {
+    this.wakeArmed.clear(); // set again as each watch is
     for (const arm of this.wakeWatches.values()) void arm();
   }
 
   close(): void {
     this.wakeWatches.clear();
+    this.wakeArmed.clear();
   }
 
   /** Create and delete the successor's wake znode: its exists-watch fires on the create. */

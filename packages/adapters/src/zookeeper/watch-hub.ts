@@ -16,6 +16,8 @@ interface ElectionWatch {
   readonly listeners: Set<() => void>;
   /** The path the current ZooKeeper watch is on, or null while (re)arming. */
   armedOn: string | null;
+  /** The guid of our candidate whose predecessor `armedOn` is, when it is one. */
+  behind: string | null;
   /** Set when another arm was asked for while one ran. */
   again: boolean;
   arming: Promise<void> | null;
@@ -64,6 +66,24 @@ export class WatchHub {
     const watch = this.watches.get(election);
     if (watch === undefined || watch.arming !== null) return;
     if (watch.armedOn !== this.targetOf(election, queue)) void this.arm(watch);
+    // Set on the leader before we queued, it is on our predecessor now when that leads.
+    else watch.behind = this.ownBehind(election, queue);
+  }
+
+  /**
+   * Whether the watch is set, now, on the predecessor of our candidate `guid` (LeaseStore.
+   * watching): its departure, the one change that moves that candidate up the queue, wakes
+   * it. Not while the watch is being (re)armed, nor on any other target.
+   */
+  watchingBehind(election: string, guid: string): boolean {
+    const watch = this.watches.get(election);
+    return (
+      watch !== undefined &&
+      watch.arming === null &&
+      watch.armedOn !== null &&
+      watch.behind === guid &&
+      watch.listeners.size > 0
+    );
   }
 
   /**
@@ -88,6 +108,7 @@ export class WatchHub {
       election,
       listeners: new Set(),
       armedOn: null,
+      behind: null,
       again: false,
       arming: null,
       watcher: (event) => {
@@ -129,6 +150,7 @@ export class WatchHub {
       const queue = candidatesInOrder((await this.znodes.children(electionPath)) ?? []);
       const target = this.targetOf(election, queue);
       watch.armedOn = target;
+      watch.behind = this.ownBehind(election, queue);
       if (target === electionPath) {
         // Empty: any candidate arriving is news (and while the znode is missing, its creation).
         const children = await this.znodes.children(electionPath, watch.watcher);
@@ -144,6 +166,13 @@ export class WatchHub {
       watch.armedOn = null;
       for (const listener of [...watch.listeners]) listener();
     }
+  }
+
+  /** Our candidate with a predecessor in `queue`, whose departure the watch waits for. */
+  private ownBehind(election: string, queue: readonly CandidateName[]): string | null {
+    const own = this.ownGuids(election);
+    const mine = queue.findIndex((candidate) => own.has(candidate.guid));
+    return mine > 0 ? (queue[mine]?.guid ?? null) : null;
   }
 
   private targetOf(election: string, queue: readonly CandidateName[]): string {

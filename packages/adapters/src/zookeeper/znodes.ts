@@ -34,12 +34,21 @@ export class Znodes {
       .catch(nullIfNoNode);
   }
 
-  /** Data and stat, or null when the znode does not exist. */
-  data(path: string): Promise<{ data: Buffer | undefined; stat: Stat } | null> {
+  /**
+   * Data and stat, or null when the znode does not exist. With a watcher, ZooKeeper calls it
+   * once when the znode's data changes or it is deleted.
+   */
+  data(
+    path: string,
+    watcher?: (event: Event) => void,
+  ): Promise<{ data: Buffer | undefined; stat: Stat } | null> {
     return this.session
-      .request<{ data: Buffer | undefined; stat: Stat }>('read', (client, done) =>
-        client.getData(path, (error, data, stat) => done(error, { data, stat })),
-      )
+      .request<{ data: Buffer | undefined; stat: Stat }>('read', (client, done) => {
+        const answer = (error: unknown, data: Buffer | undefined, stat: Stat): void =>
+          done(error, { data, stat });
+        if (watcher === undefined) client.getData(path, answer);
+        else client.getData(path, watcher, answer);
+      })
       .catch(nullIfNoNode);
   }
 
