@@ -31,19 +31,26 @@ export function withoutOrderKey(
  * the rest of the JSON (and its order key) is kept per election and made again only when
  * another field changes. A sidecar of 1,000 elections wrote 1,000 records a renew interval,
  * each serialised whole with a fresh order key. Only the text's field order differs
- * (`heartbeatAt` first); readers parse it.
+ * (`heartbeatAt` first); readers parse it. Without `orderKey`, `JSON.stringify(member)`.
  */
 export class MemberJson {
   private readonly byElection = new Map<string, { member: MemberRecord; rest: string }>();
-
+  private readonly orderKey: boolean;
   /** Elections kept at most; past that the cache starts over (a bound, not a policy). */
-  constructor(private readonly limit = 100_000) {}
+  private readonly limit: number;
+
+  /** `orderKey: false`: the record as it is (SQLite ranks in core, not in the store). */
+  constructor(options: { readonly orderKey?: boolean; readonly limit?: number } = {}) {
+    this.orderKey = options.orderKey ?? true;
+    this.limit = options.limit ?? 100_000;
+  }
 
   of(election: string, member: MemberRecord): string {
     let kept = this.byElection.get(election);
     if (kept === undefined || !sameButHeartbeat(kept.member, member)) {
       if (this.byElection.size >= this.limit) this.byElection.clear();
-      const rest = JSON.stringify({ ...withOrderKey(member), heartbeatAt: undefined });
+      const keyed = this.orderKey ? withOrderKey(member) : member;
+      const rest = JSON.stringify({ ...keyed, heartbeatAt: undefined });
       kept = { member, rest };
       this.byElection.set(election, kept);
     }

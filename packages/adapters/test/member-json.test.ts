@@ -50,7 +50,7 @@ describe('MemberJson', () => {
   });
 
   it('keeps elections apart, and its limit bounds what it keeps', () => {
-    const json = new MemberJson(2);
+    const json = new MemberJson({ limit: 2 });
     const a = record({ id: 'cpu27-a' });
     const b = record({ id: 'cpu27-b', priority: 9 });
     for (let round = 0; round < 3; round += 1) {
@@ -61,6 +61,13 @@ describe('MemberJson', () => {
       ] as const) {
         expect(JSON.parse(json.of(election, member))).toEqual(whole(member));
       }
+    }
+  });
+
+  it('without an order key, writes what JSON.stringify(member) writes', () => {
+    const json = new MemberJson({ orderKey: false });
+    for (const member of [record(), record({ heartbeatAt: 9_000 }), record({ isLeader: true })]) {
+      expect(JSON.parse(json.of('cpu27-e', member))).toEqual(JSON.parse(JSON.stringify(member)));
     }
   });
 
