@@ -25,6 +25,11 @@ export interface StoreRequestEvent {
 export interface StoreCallListeners {
   /** Every call, when it ends (answered, failed or timed out). */
   readonly request: (event: StoreRequestEvent) => void;
+  /**
+   * Whether anyone hears `request` now; when not, its event is not made (a sidecar counts
+   * its requests in its store wrapper, and 1,000 elections end ~1,000 calls a second).
+   */
+  readonly hearsRequests?: () => boolean;
   /** The store became healthy, or failed with a new error code. */
   readonly health: (health: StoreHealth) => void;
 }
@@ -82,7 +87,9 @@ export class StoreCalls {
   /** A call ended (answered, failed, timed out): its metrics event and the store's health. */
   ended(call: PendingCall<never>, error: unknown): void {
     this.timeouts.delete(call);
-    this.listeners.request({ op: call.op, durationMs: this.clock.now() - call.startedAt, error });
+    if (this.listeners.hearsRequests?.() !== false) {
+      this.listeners.request({ op: call.op, durationMs: this.clock.now() - call.startedAt, error });
+    }
     this.report(error);
   }
 
