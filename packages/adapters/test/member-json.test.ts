@@ -73,7 +73,9 @@ describe('MemberJson', () => {
 
   it('reads back without the order key, a plain object', () => {
     const member = record();
-    const read = withoutOrderKey(JSON.parse(new MemberJson().of('cpu27-e', member)) as MemberRecord);
+    const read = withoutOrderKey(
+      JSON.parse(new MemberJson().of('cpu27-e', member)) as MemberRecord,
+    );
     expect(read).toEqual(member);
     expect(Object.keys(read)).not.toContain('orderKey');
   });

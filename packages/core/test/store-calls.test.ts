@@ -2,22 +2,13 @@ import { StoreTimeoutError } from '@leasehold/core';
 import { ManualClock } from '@leasehold/core/testing';
 import { describe, expect, it } from 'vitest';
 import { StoreCalls, type StoreRequestEvent } from '../src/store-calls.js';
+import { settledState as outcome } from './harness.js';
 
 /** A store answer the test settles by hand. */
 function deferred<T>() {
   let resolve: (value: T) => void = () => {};
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-/** How a call ended, once it has. */
-function outcome<T>(call: Promise<T>) {
-  const seen: { value?: T; error?: unknown; done: boolean } = { done: false };
-  call.then(
-    (value) => Object.assign(seen, { value, done: true }),
-    (error: unknown) => Object.assign(seen, { error, done: true }),
-  );
-  return seen;
 }
 
 function callsOn(clock: ManualClock, events: StoreRequestEvent[] = []) {
@@ -33,18 +24,20 @@ describe('StoreCalls time-outs (shared per millisecond)', () => {
     const answered = deferred<string>();
     const first = outcome(a.call('renew', () => answered.promise));
     const second = outcome(b.call('member', () => new Promise<string>(() => {})));
-    const longer = outcome(b.call('read', () => new Promise<string>(() => {}), { timeoutMs: 1_500 }));
+    const longer = outcome(
+      b.call('read', () => new Promise<string>(() => {}), { timeoutMs: 1_500 }),
+    );
     answered.resolve('ok');
     await clock.advance(999);
-    expect(first).toMatchObject({ done: true, value: 'ok' });
-    expect(second.done).toBe(false);
+    expect(first).toMatchObject({ settled: true, value: 'ok' });
+    expect(second.settled).toBe(false);
     await clock.advance(1);
     // 1,000.25 rounds up to 1,001: a call is given up at or after its time-out, never before.
-    expect(second.done).toBe(false);
+    expect(second.settled).toBe(false);
     await clock.advance(1);
     expect(second.error).toBeInstanceOf(StoreTimeoutError);
     expect((second.error as Error).message).toContain('1000');
-    expect(longer.done).toBe(false);
+    expect(longer.settled).toBe(false);
     await clock.advance(500);
     expect(longer.error).toBeInstanceOf(StoreTimeoutError);
     expect(events.map((e) => [e.op, e.error === null])).toEqual([
@@ -60,7 +53,9 @@ describe('StoreCalls time-outs (shared per millisecond)', () => {
     const calls = callsOn(clock);
     const late = deferred<number>();
     const seenLate: number[] = [];
-    const slow = outcome(calls.call('renew', () => late.promise, { onLate: (v) => seenLate.push(v) }));
+    const slow = outcome(
+      calls.call('renew', () => late.promise, { onLate: (v) => seenLate.push(v) }),
+    );
     await clock.advance(1_000);
     expect(slow.error).toBeInstanceOf(StoreTimeoutError);
     late.resolve(7);
