@@ -1,6 +1,6 @@
 import type { MemberRecord } from '@leasehold/core';
 import { describe, expect, it } from 'vitest';
-import { MemberJson, withOrderKey, withoutOrderKey } from '../src/records.js';
+import { MemberJson, MemberLists, withOrderKey, withoutOrderKey } from '../src/records.js';
 
 const metadata = { zone: 'a' };
 const record = (changes: Partial<MemberRecord> = {}): MemberRecord => ({
@@ -78,5 +78,46 @@ describe('MemberJson', () => {
     );
     expect(read).toEqual(member);
     expect(Object.keys(read)).not.toContain('orderKey');
+  });
+});
+
+describe('MemberLists', () => {
+  /** What a list read must answer: every text parsed whole, its order key dropped. */
+  const whole = (texts: readonly (string | null)[]): MemberRecord[] =>
+    texts
+      .filter((text): text is string => typeof text === 'string')
+      .map((text) => withoutOrderKey(JSON.parse(text) as MemberRecord));
+
+  it('answers what parsing each record whole answers, tick after tick and change after change', () => {
+    const json = new MemberJson();
+    const lists = new MemberLists();
+    const a = record({ id: 'cpu27-a' });
+    const b = record({ id: 'cpu27-b', priority: 3 });
+    const ticks: MemberRecord[][] = [
+      [a, b],
+      [
+        { ...a, heartbeatAt: 4_000 },
+        { ...b, heartbeatAt: 4_001 },
+      ],
+      [
+        { ...a, heartbeatAt: 6_000, isLeader: true },
+        { ...b, heartbeatAt: 6_001 },
+      ],
+      [{ ...b, heartbeatAt: 8_001, drained: true }],
+    ];
+    for (const members of ticks) {
+      const texts = members.map((member) => json.of(`cpu27-${member.id}`, member));
+      expect(lists.read('cpu27-e', [...texts, null])).toEqual(whole(texts));
+    }
+  });
+
+  it('parses text in another shape (an older writer) whole', () => {
+    const lists = new MemberLists();
+    const older = JSON.stringify(withOrderKey(record({ heartbeatAt: 5_000 })));
+    const odd = `{"heartbeatAt":1e3,${older.slice(1)}`;
+    for (let tick = 0; tick < 2; tick += 1) {
+      expect(lists.read('cpu27-e', [older])).toEqual(whole([older]));
+    }
+    expect(lists.read('cpu27-e', [odd])).toEqual(whole([odd]));
   });
 });

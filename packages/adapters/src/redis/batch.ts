@@ -10,7 +10,7 @@ import type {
   MemberRecord,
   RenewResult,
 } from '@leasehold/core';
-import { MemberJson, withoutOrderKey } from '../records.js';
+import { MemberJson, MemberLists } from '../records.js';
 import type { MemberKeys } from './members.js';
 import { acquireArgs, acquireResult, type AcquireReply } from './replies.js';
 
@@ -25,6 +25,12 @@ export interface RenewKeys {
 export interface ClaimKeys {
   readonly term: string;
   readonly reserved: string;
+}
+
+/** Member records written (`MemberJson`) and read back (`MemberLists`), per election. */
+interface MemberCodec {
+  readonly json: MemberJson;
+  readonly lists: MemberLists;
 }
 
 /** What the batch needs of its store. */
@@ -65,7 +71,7 @@ export interface RedisBatchHost {
  * `onCluster` is asked once, here: a store's topology does not change.
  */
 export function redisBatch(host: RedisBatchHost): BatchStore {
-  const json = new MemberJson();
+  const codec: MemberCodec = { json: new MemberJson(), lists: new MemberLists() };
   return {
     renewMany: async (leases) => {
       if (leases.length === 0) return [];
@@ -78,7 +84,7 @@ export function redisBatch(host: RedisBatchHost): BatchStore {
         replies[i] === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false },
       );
     },
-    putMembers: (puts) => putMembers(host, json, puts),
+    putMembers: (puts) => putMembers(host, codec, puts),
     readMany: async (elections) => {
       if (elections.length === 0) return [];
       if (host.onCluster()) return Promise.all(elections.map((election) => host.read(election)));
@@ -91,7 +97,7 @@ export function redisBatch(host: RedisBatchHost): BatchStore {
       )[][];
       return elections.map((election, i) => host.toRecord(election, replies[i] ?? []));
     },
-    beat: (request) => beat(host, json, request),
+    beat: (request) => beat(host, codec, request),
     ...(host.onCluster() ? {} : { claimMany: (requests) => claimMany(host, requests) }),
     // A claim runs ~10 commands in the script: 500 claims (2,501 keys) a call keep the server
     // busy for about as long as a 4,000-item BEAT (docs/design.md §3.8).
@@ -113,7 +119,7 @@ export function redisBatch(host: RedisBatchHost): BatchStore {
  */
 async function beat(
   host: RedisBatchHost,
-  json: MemberJson,
+  codec: MemberCodec,
   request: BeatRequest,
 ): Promise<BeatAnswer> {
   const { renewals, puts, reads } = request;
@@ -131,7 +137,7 @@ async function beat(
   const keys: string[] = [];
   const args = [String(renewals.length), String(puts.length), String(reads.length)];
   pushRenewals(host, renewals, keys, args);
-  pushPuts(host, json, puts, keys, args);
+  pushPuts(host, codec.json, puts, keys, args);
   for (const election of reads) {
     const { lease, info, server } = host.keys(election);
     keys.push(lease, info, server);
@@ -145,7 +151,7 @@ async function beat(
     renewals: renewals.map((lease, i) =>
       renewed[i] === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false },
     ),
-    members: puts.map((_, i) => memberList(lists[i])),
+    members: puts.map(({ election }, i) => codec.lists.read(election, lists[i] ?? [])),
     reads: reads.map((election, i) => host.toRecord(election, records[i] ?? [])),
   };
 }
@@ -179,28 +185,19 @@ function pushPuts(
   }
 }
 
-/** One election's live records as PUT_MEMBERS (or BEAT) answers them. */
-function memberList(list: (string | null)[] | undefined): MemberRecord[] {
-  const records: MemberRecord[] = [];
-  for (const raw of list ?? []) {
-    if (typeof raw === 'string') records.push(withoutOrderKey(JSON.parse(raw) as MemberRecord));
-  }
-  return records;
-}
-
 /** PUT_MEMBERS on one server; on a Cluster, each election's put and list (members.ts). */
 async function putMembers(
   host: RedisBatchHost,
-  json: MemberJson,
+  codec: MemberCodec,
   puts: readonly MemberPut[],
 ): Promise<MemberRecord[][]> {
   if (puts.length === 0) return [];
   if (host.onCluster()) return Promise.all(puts.map((put) => host.putMemberAlone(put)));
   const keys: string[] = [];
   const args: string[] = [];
-  pushPuts(host, json, puts, keys, args);
+  pushPuts(host, codec.json, puts, keys, args);
   const lists = (await host.acrossSlots('PUT_MEMBERS', keys, args)) as (string | null)[][];
-  return puts.map((_, i) => memberList(lists[i]));
+  return puts.map(({ election }, i) => codec.lists.read(election, lists[i] ?? []));
 }
 
 /**
