@@ -197,17 +197,18 @@ export const explanations = {
       'JSON, 7 % in parsing the listed records (`delete` made each a dictionary), and on ' +
       'SQLite 2,000 `prepare`s a tick. Now a call is one object and the calls share one ' +
       'time-out timer per millisecond, a member record is serialised whole only when more ' +
-      'than its heartbeat time changed, key names are made once, and SQLite prepares its ' +
-      'member statements once (docs/design.md §3.8). Main against this build, back to back ' +
-      '(20:46 and 20:50 UTC, loads 8-13): CPU Redis 7.7-8.6 → 6.8-7.0 %, SQLite ' +
-      '12.3-14.2 → 9.4-10.2 %; one leader alone (prof-one runs, loads 4-6): Redis 5.6 → ' +
+      'than its heartbeat time changed and (Redis) parsed again only then, key names are ' +
+      'made once, and SQLite prepares its member statements once (docs/design.md §3.8). ' +
+      'This build against main, back to back (21:13 and 21:15 UTC, loads 1.0-2.5 at idle): ' +
+      'CPU Redis 5.2-5.8 % against 6.3-7.9 %, SQLite 8.1-8.6 % against 9.8-10.4 %; an ' +
+      'earlier pair at loads 8-13 (20:46, 20:50, without the parse cache): Redis 7.7-8.6 → ' +
+      '6.8-7.0 %, SQLite 12.3-14.2 → 9.4-10.2 %. One leader alone (loads 4-6): Redis 5.6 → ' +
       '5.0 %, 8.1 → 6.3 MB/s of garbage, SQLite 6.6 → 4.3 %, 6.1 → 3.4 MB/s. RSS moves by ' +
-      'tens of MB between runs of either build (Redis 119-124 MB on main, 145-158 on this ' +
-      'one in the pair above, the saved run; 122-167 at 20:42, load 8.5, CPU 5.7-6.3 %; ' +
-      'the live heap of a leader 25 MB on both), so ' +
-      'no RSS claim is made. Both still miss the 2 % and +30 MB budgets. Failover and ' +
-      'safety unchanged: all led again in 6.1 s (Redis) and 7.3 s (SQLite, load 10; 6.0 s ' +
-      'at 20:42, 6.6 s on main at 20:46), never two leaders.',
+      'tens of MB between runs of either build (Redis 102-117 MB on main, 102-157 on this ' +
+      'one; the live heap of a 1,000-election leader 25 MB on both), so no RSS claim is ' +
+      'made. Both still miss the 2 % and +30 MB budgets. Failover and safety unchanged: all ' +
+      'led again 4.8 s after the SIGKILL on both backends (main 5.2 and 4.8 s), never two ' +
+      'leaders.',
     '- **Claims in batches (changed, issue 27).** After the SIGKILL the followers ' +
       'claimed each of the 1,000 elections alone (2,000 `tryAcquire`s per follower sidecar ' +
       'by the end of a probe); now the claims of a moment go in one `batch.claimMany` on ' +
