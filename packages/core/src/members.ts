@@ -82,6 +82,11 @@ export class MemberHeartbeat {
   /** Live members as of the last heartbeat. */
   private known: readonly MemberRecord[] = [];
 
+  /** The next heartbeat, made once: `schedule` runs for every election every tick. */
+  private readonly next = (): void => {
+    void this.beat();
+  };
+
   constructor(private readonly options: MemberHeartbeatOptions) {}
 
   /** The first heartbeat; bounded by the store timeout and never rejects. */
@@ -255,9 +260,7 @@ export class MemberHeartbeat {
     }
     const { clock, timing, shared } = this.options;
     const dueAt = clock.now() + timing.renewIntervalMs;
-    const next = (): void => {
-      void this.beat();
-    };
+    const next = this.next;
     // A shared heartbeat pulls it to its tick, and the tick's one timer wakes it with the
     // other elections' records (and renewals), so that they go together.
     this.timer =

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import { setTimerAt, type Clock, type TimerHandle } from './clock.js';
 import { LeaseholdError, StoreTimeoutError } from './errors.js';
 
 /**
@@ -25,6 +25,11 @@ export interface StoreRequestEvent {
 export interface StoreCallListeners {
   /** Every call, when it ends (answered, failed or timed out). */
   readonly request: (event: StoreRequestEvent) => void;
+  /**
+   * Whether anyone hears `request` now; when not, its event is not made (a sidecar counts
+   * its requests in its store wrapper, and 1,000 elections end ~1,000 calls a second).
+   */
+  readonly hearsRequests?: () => boolean;
   /** The store became healthy, or failed with a new error code. */
   readonly health: (health: StoreHealth) => void;
 }
@@ -37,16 +42,31 @@ export interface StoreCallOptions<T> {
 }
 
 export class StoreCalls {
-  private current: StoreHealth = { healthy: true, lastOkAt: null, error: null };
+  private healthy = true;
+  private lastOkAt: number | null = null;
+  private error: StoreHealth['error'] = null;
+  /** `health` as last read: a new object only when it changed since (not every call). */
+  private shown: StoreHealth = { healthy: true, lastOkAt: null, error: null };
+  private readonly timeouts: CallTimeouts;
 
   constructor(
     private readonly clock: Clock,
     private readonly defaultTimeoutMs: number,
     private readonly listeners: StoreCallListeners,
-  ) {}
+  ) {
+    this.timeouts = timeoutsOf(clock);
+  }
 
   get health(): StoreHealth {
-    return this.current;
+    const shown = this.shown;
+    if (
+      shown.healthy !== this.healthy ||
+      shown.lastOkAt !== this.lastOkAt ||
+      shown.error !== this.error
+    ) {
+      this.shown = { healthy: this.healthy, lastOkAt: this.lastOkAt, error: this.error };
+    }
+    return this.shown;
   }
 
   /**
@@ -54,35 +74,23 @@ export class StoreCalls {
    * stop waiting for may still complete; `onLate` sees its answer.
    */
   call<T>(op: StoreOperation, work: () => Promise<T>, options: StoreCallOptions<T> = {}) {
-    const startedAt = this.clock.now();
-    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const finish = (error: unknown): void => {
-        settled = true;
-        timer.cancel();
-        this.listeners.request({ op, durationMs: this.clock.now() - startedAt, error });
-        this.report(error);
-      };
-      const timer = this.clock.setTimer(timeoutMs, () => {
-        if (settled) return;
-        const error = new StoreTimeoutError(op, timeoutMs);
-        finish(error);
-        reject(error);
-      });
+      const call = new PendingCall<T>(this, op, this.clock.now(), resolve, reject, options.onLate);
+      this.timeouts.add(call, options.timeoutMs ?? this.defaultTimeoutMs);
       started(work).then(
-        (value) => {
-          if (settled) return options.onLate?.(value);
-          finish(null);
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (settled) return;
-          finish(error);
-          reject(error);
-        },
+        (value) => call.answered(value),
+        (error: unknown) => call.failed(error),
       );
     });
+  }
+
+  /** A call ended (answered, failed, timed out): its metrics event and the store's health. */
+  ended(call: PendingCall<never>, error: unknown): void {
+    this.timeouts.delete(call);
+    if (this.listeners.hearsRequests?.() !== false) {
+      this.listeners.request({ op: call.op, durationMs: this.clock.now() - call.startedAt, error });
+    }
+    this.report(error);
   }
 
   /**
@@ -100,18 +108,132 @@ export class StoreCalls {
   /** Record the outcome of a call (null: success) in the store's health. */
   report(error: unknown): void {
     if (error === null) {
-      const wasHealthy = this.current.healthy;
-      this.current = { healthy: true, lastOkAt: Date.now(), error: null };
-      if (!wasHealthy) this.listeners.health(this.current);
+      const wasHealthy = this.healthy;
+      this.healthy = true;
+      this.lastOkAt = Date.now();
+      this.error = null;
+      if (!wasHealthy) this.listeners.health(this.health);
       return;
     }
     const described = describeError(error);
-    const previous = this.current.error;
-    this.current = { healthy: false, lastOkAt: this.current.lastOkAt, error: described };
+    const previous = this.error;
+    this.healthy = false;
+    this.error = described;
     if (previous === null || previous.code !== described.code) {
-      this.listeners.health(this.current);
+      this.listeners.health(this.health);
     }
   }
+}
+
+/**
+ * One call in flight: one object with its methods on the prototype. A sidecar of 1,000
+ * elections makes about a thousand calls a second at idle; each used to carry four
+ * closures, their context and a timer of its own (docs/design.md §3.8).
+ */
+class PendingCall<T> {
+  settled = false;
+  /** Its time-out, and the millisecond bucket it waits in (CallTimeouts). */
+  timeoutMs = 0;
+  dueMs = 0;
+
+  constructor(
+    private readonly owner: StoreCalls,
+    readonly op: StoreOperation,
+    readonly startedAt: number,
+    private readonly resolve: (value: T) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly onLate: ((late: T) => void) | undefined,
+  ) {}
+
+  answered(value: T): void {
+    if (this.settled) return this.onLate?.(value);
+    this.end(null);
+    this.resolve(value);
+  }
+
+  failed(error: unknown): void {
+    if (this.settled) return;
+    this.end(error);
+    this.reject(error);
+  }
+
+  timedOut(): void {
+    if (this.settled) return;
+    const error = new StoreTimeoutError(this.op, this.timeoutMs);
+    this.end(error);
+    this.reject(error);
+  }
+
+  private end(error: unknown): void {
+    this.settled = true;
+    this.owner.ended(this as PendingCall<never>, error);
+  }
+}
+
+/**
+ * The time-outs of every call made on one clock, by the millisecond they fall due (rounded
+ * up: a call is never given up before its time-out): one timer per millisecond rather than
+ * one per call. The calls of one tick start within a few ms of each other, so a thousand
+ * renewals and member records share a handful of timers. A time-out only bounds how long
+ * an elector waits for an answer; leadership ends by its own deadline timer (elector.ts),
+ * whatever the calls do, so sharing these timers changes nothing about safety.
+ */
+class CallTimeouts {
+  private readonly byMs = new Map<number, Set<PendingCall<never>>>();
+  private readonly timers = new Map<number, TimerHandle>();
+
+  constructor(private readonly clock: Clock) {}
+
+  add(call: PendingCall<never>, timeoutMs: number): void {
+    const dueMs = Math.ceil(call.startedAt + timeoutMs);
+    call.dueMs = dueMs;
+    call.timeoutMs = timeoutMs;
+    let calls = this.byMs.get(dueMs);
+    if (calls === undefined) {
+      calls = new Set();
+      this.byMs.set(dueMs, calls);
+      const due = calls;
+      const timer = setTimerAt(this.clock, dueMs, () => this.fire(dueMs, due));
+      this.timers.set(dueMs, timer);
+    }
+    calls.add(call);
+  }
+
+  delete(call: PendingCall<never>): void {
+    const calls = this.byMs.get(call.dueMs);
+    if (calls === undefined || !calls.delete(call) || calls.size > 0) return;
+    this.byMs.delete(call.dueMs);
+    this.timers.get(call.dueMs)?.cancel();
+    this.timers.delete(call.dueMs);
+  }
+
+  /** Time them all out; one whose listener throws does not spare the others (rethrown). */
+  private fire(dueMs: number, calls: Set<PendingCall<never>>): void {
+    if (this.byMs.get(dueMs) === calls) {
+      this.byMs.delete(dueMs);
+      this.timers.delete(dueMs);
+    }
+    let failure: { readonly error: unknown } | null = null;
+    for (const call of [...calls]) {
+      try {
+        call.timedOut();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== null) throw failure.error;
+  }
+}
+
+/** One set of time-outs per clock: the electors of a sidecar share the process's. */
+const timeoutsByClock = new WeakMap<Clock, CallTimeouts>();
+function timeoutsOf(clock: Clock): CallTimeouts {
+  let timeouts = timeoutsByClock.get(clock);
+  if (timeouts === undefined) {
+    timeouts = new CallTimeouts(clock);
+    timeoutsByClock.set(clock, timeouts);
+  }
+  return timeouts;
 }
 
 /** A store whose method throws synchronously fails like one that rejects. */

@@ -148,3 +148,13 @@ export function recordStoreCalls(store: MemoryStore, clock: Clock): StoreCall[] 
   }
   return calls;
 }
+
+/** How a promise ended, once it has: read it after advancing a manual clock. */
+export function settledState<T>(promise: Promise<T>) {
+  const state: { value?: T; error?: unknown; settled: boolean } = { settled: false };
+  promise.then(
+    (value) => Object.assign(state, { value, settled: true }),
+    (error: unknown) => Object.assign(state, { error, settled: true }),
+  );
+  return state;
+}

@@ -1,6 +1,7 @@
 import { StoreClosedError, StoreUnavailableError } from '@leasehold/core';
 import { FreezableClock, MemoryBackend, seededRandom, ManualClock } from '@leasehold/core/testing';
 import { describe, expect, it } from 'vitest';
+import { settledState } from './harness.js';
 
 // The simulations are only as good as their tools: these pin down what each fault means.
 
@@ -11,15 +12,6 @@ function setup() {
 }
 
 const request = { election: 'jobs', holder: 'a', token: 't-a', ttlMs: 1_000 };
-
-function settledState<T>(promise: Promise<T>) {
-  const state: { value?: T; error?: unknown; settled: boolean } = { settled: false };
-  promise.then(
-    (value) => Object.assign(state, { value, settled: true }),
-    (error: unknown) => Object.assign(state, { error, settled: true }),
-  );
-  return state;
-}
 
 describe('ManualClock', () => {
   it('fires timers in due order, including ones set by callbacks, and then stops', async () => {

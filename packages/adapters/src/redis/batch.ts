@@ -10,7 +10,7 @@ import type {
   MemberRecord,
   RenewResult,
 } from '@leasehold/core';
-import { withOrderKey, withoutOrderKey } from '../records.js';
+import { MemberJson, MemberLists } from '../records.js';
 import type { MemberKeys } from './members.js';
 import { acquireArgs, acquireResult, type AcquireReply } from './replies.js';
 
@@ -25,6 +25,12 @@ export interface RenewKeys {
 export interface ClaimKeys {
   readonly term: string;
   readonly reserved: string;
+}
+
+/** Member records written (`MemberJson`) and read back (`MemberLists`), per election. */
+interface MemberCodec {
+  readonly json: MemberJson;
+  readonly lists: MemberLists;
 }
 
 /** What the batch needs of its store. */
@@ -65,21 +71,20 @@ export interface RedisBatchHost {
  * `onCluster` is asked once, here: a store's topology does not change.
  */
 export function redisBatch(host: RedisBatchHost): BatchStore {
+  const codec: MemberCodec = { json: new MemberJson(), lists: new MemberLists() };
   return {
     renewMany: async (leases) => {
       if (leases.length === 0) return [];
       if (host.onCluster()) return Promise.all(leases.map((lease) => host.renew(lease)));
-      const keys = leases.flatMap((lease) => {
-        const { lease: leaseKey, info, server } = host.keys(lease.election);
-        return [leaseKey, info, server];
-      });
-      const args = leases.flatMap((lease) => [lease.token, String(lease.ttlMs)]);
+      const keys: string[] = [];
+      const args: string[] = [];
+      pushRenewals(host, leases, keys, args);
       const replies = (await host.acrossSlots('RENEW_MANY', keys, args)) as number[];
       return leases.map((lease, i) =>
         replies[i] === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false },
       );
     },
-    putMembers: (puts) => putMembers(host, puts),
+    putMembers: (puts) => putMembers(host, codec, puts),
     readMany: async (elections) => {
       if (elections.length === 0) return [];
       if (host.onCluster()) return Promise.all(elections.map((election) => host.read(election)));
@@ -92,7 +97,7 @@ export function redisBatch(host: RedisBatchHost): BatchStore {
       )[][];
       return elections.map((election, i) => host.toRecord(election, replies[i] ?? []));
     },
-    beat: (request) => beat(host, request),
+    beat: (request) => beat(host, codec, request),
     ...(host.onCluster() ? {} : { claimMany: (requests) => claimMany(host, requests) }),
     // A claim runs ~10 commands in the script: 500 claims (2,501 keys) a call keep the server
     // busy for about as long as a 4,000-item BEAT (docs/design.md §3.8).
@@ -109,9 +114,14 @@ export function redisBatch(host: RedisBatchHost): BatchStore {
 
 /**
  * One tick in ONE BEAT script call (scripts.ts), each part answered as renewMany,
- * putMembers and readMany answer it. On a Cluster, each part as those do there.
+ * putMembers and readMany answer it. On a Cluster, each part as those do there. Keys and
+ * arguments are pushed in loops, one array each: a tick of 1,000 elections has 5,000 keys.
  */
-async function beat(host: RedisBatchHost, request: BeatRequest): Promise<BeatAnswer> {
+async function beat(
+  host: RedisBatchHost,
+  codec: MemberCodec,
+  request: BeatRequest,
+): Promise<BeatAnswer> {
   const { renewals, puts, reads } = request;
   if (host.onCluster()) {
     const [renewed, members, records] = await Promise.all([
@@ -124,31 +134,14 @@ async function beat(host: RedisBatchHost, request: BeatRequest): Promise<BeatAns
   if (renewals.length + puts.length + reads.length === 0) {
     return { renewals: [], members: [], reads: [] };
   }
-  const keys = [
-    ...renewals.flatMap((lease) => {
-      const { lease: leaseKey, info, server } = host.keys(lease.election);
-      return [leaseKey, info, server];
-    }),
-    ...puts.flatMap(({ election }) => {
-      const { members, memberExpiry } = host.keys(election);
-      return [members, memberExpiry];
-    }),
-    ...reads.flatMap((election) => {
-      const { lease, info, server } = host.keys(election);
-      return [lease, info, server];
-    }),
-  ];
-  const args = [
-    String(renewals.length),
-    String(puts.length),
-    String(reads.length),
-    ...renewals.flatMap((lease) => [lease.token, String(lease.ttlMs)]),
-    ...puts.flatMap(({ member, ttlMs }) => [
-      member.id,
-      JSON.stringify(withOrderKey(member)),
-      String(ttlMs),
-    ]),
-  ];
+  const keys: string[] = [];
+  const args = [String(renewals.length), String(puts.length), String(reads.length)];
+  pushRenewals(host, renewals, keys, args);
+  pushPuts(host, codec.json, puts, keys, args);
+  for (const election of reads) {
+    const { lease, info, server } = host.keys(election);
+    keys.push(lease, info, server);
+  }
   const [renewed = [], lists = [], records = []] = (await host.acrossSlots('BEAT', keys, args)) as [
     number[]?,
     (string | null)[][]?,
@@ -158,36 +151,53 @@ async function beat(host: RedisBatchHost, request: BeatRequest): Promise<BeatAns
     renewals: renewals.map((lease, i) =>
       renewed[i] === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false },
     ),
-    members: puts.map((_, i) => memberList(lists[i])),
+    members: puts.map(({ election }, i) => codec.lists.read(election, lists[i] ?? [])),
     reads: reads.map((election, i) => host.toRecord(election, records[i] ?? [])),
   };
 }
 
-/** One election's live records as PUT_MEMBERS (or BEAT) answers them. */
-function memberList(list: (string | null)[] | undefined): MemberRecord[] {
-  return (list ?? [])
-    .filter((r): r is string => typeof r === 'string')
-    .map((r) => withoutOrderKey(JSON.parse(r) as MemberRecord));
+/** RENEW's keys (lease, info, server) and arguments (token, ttlMs) of each lease, in turn. */
+function pushRenewals(
+  host: RedisBatchHost,
+  leases: readonly Lease[],
+  keys: string[],
+  args: string[],
+): void {
+  for (const { election, token, ttlMs } of leases) {
+    const { lease, info, server } = host.keys(election);
+    keys.push(lease, info, server);
+    args.push(token, String(ttlMs));
+  }
+}
+
+/** PUT_MEMBER's keys (members, expiry) and arguments (id, record, ttlMs) of each put. */
+function pushPuts(
+  host: RedisBatchHost,
+  json: MemberJson,
+  puts: readonly MemberPut[],
+  keys: string[],
+  args: string[],
+): void {
+  for (const { election, member, ttlMs } of puts) {
+    const { members, memberExpiry } = host.keys(election);
+    keys.push(members, memberExpiry);
+    args.push(member.id, json.of(election, member), String(ttlMs));
+  }
 }
 
 /** PUT_MEMBERS on one server; on a Cluster, each election's put and list (members.ts). */
 async function putMembers(
   host: RedisBatchHost,
+  codec: MemberCodec,
   puts: readonly MemberPut[],
 ): Promise<MemberRecord[][]> {
   if (puts.length === 0) return [];
   if (host.onCluster()) return Promise.all(puts.map((put) => host.putMemberAlone(put)));
-  const keys = puts.flatMap(({ election }) => {
-    const { members, memberExpiry } = host.keys(election);
-    return [members, memberExpiry];
-  });
-  const args = puts.flatMap(({ member, ttlMs }) => [
-    member.id,
-    JSON.stringify(withOrderKey(member)),
-    String(ttlMs),
-  ]);
+  const keys: string[] = [];
+  const args: string[] = [];
+  pushPuts(host, codec.json, puts, keys, args);
   const lists = (await host.acrossSlots('PUT_MEMBERS', keys, args)) as (string | null)[][];
-  return puts.map((_, i) => memberList(lists[i]));
+  return puts.map(({ election }, i) => codec.lists.read(election, lists[i] ?? []));
 }
 
 /**

@@ -44,6 +44,21 @@ const CLOSE_WAIT_MS = 1_000;
 const SUBSCRIBE_WAIT_MS = 3_000;
 
 /** A watcher, woken by a release when it is among the first in line the release names. */
+/** Elections whose key names a store keeps (`keys`); a sidecar has a few thousand at most. */
+const KEYS_KEPT = 100_000;
+
+/** The key names of one election. */
+interface ElectionKeys {
+  readonly lease: string;
+  readonly info: string;
+  readonly term: string;
+  readonly server: string;
+  readonly channel: string;
+  readonly members: string;
+  readonly memberExpiry: string;
+  readonly reserved: string;
+}
+
 interface Watcher {
   readonly onChange: () => void;
   /** The candidate watching, when it said. */
@@ -64,6 +79,7 @@ export class RedisStore implements LeaseStore {
   private readonly client: Client;
   private subscriber: Client | null = null;
   private readonly channels = new Map<string, Channel>();
+  private readonly keyNames = new Map<string, ElectionKeys>();
   private closed = false;
   /** The last connection-level error, to explain commands refused while disconnected. */
   private lastConnectionError: Error | null = null;
@@ -436,7 +452,21 @@ export class RedisStore implements LeaseStore {
       : `${this.namespace}:{${election}}:incarnation`;
   }
 
-  private keys(election: string) {
+  /**
+   * Each election's key names, made once: a heartbeat of 1,000 elections names 5,000 keys
+   * a tick. Bounded: past KEYS_KEPT elections the names are made afresh.
+   */
+  private keys(election: string): ElectionKeys {
+    let keys = this.keyNames.get(election);
+    if (keys === undefined) {
+      if (this.keyNames.size >= KEYS_KEPT) this.keyNames.clear();
+      keys = this.makeKeys(election);
+      this.keyNames.set(election, keys);
+    }
+    return keys;
+  }
+
+  private makeKeys(election: string): ElectionKeys {
     const base = `${this.namespace}:{${election}}`;
     return {
       lease: `${base}:lease`,
