@@ -463,8 +463,9 @@ export const explanations = {
       'load 1.3 → 2.6; `bench/results/runtimes-idle-etcd.json`): etcd 0.35 % on Node 20, ' +
       '0.35 % on Node 22, 0.37 % on Node 24, every other backend below that (a run of main’s ' +
       'runtimes.mjs before the launcher’s compiler pause, so not SQLite nor RSS by kind: kept ' +
-      'beside runtimes.json). The runtimes table above (17:37-17:49 UTC) was measured before ' +
-      'this change: etcd 0.50, 0.61, 0.43 % on Node 20, 22, 24.',
+      'beside runtimes.json). The runtimes table above (21:49-22:01 UTC, load 0.9 → 0.1, ' +
+      'nothing else running) has this change: etcd 0.49, 0.42, 0.30 % on Node 20, 22, 24, ' +
+      'every backend within 0.5 %.',
     '- **Footprint (issue 28): what is left is mostly Node itself.** Of an idle sidecar’s ' +
       'RSS, the pages of the `node` binary it has touched are the larger part: 43.5 MB of ' +
       '61 MB on Node 20 and 54 MB of 82 MB on Node 24 (Redis, /proc/PID/status RssFile ' +
@@ -539,13 +540,14 @@ export const explanations = {
       'RSS is out of reach on Node 24 (the file-backed pages alone are 47 MB) and 3.4 MB away ' +
       'on Node 20 (Redis); in PSS after a minute every backend was under 50 MB on both (Node 24 ' +
       'etcd 35-47), but etcd’s 15-minute PSS was 54 MB on Node 24. ' +
-      'The runtimes table (17:37-17:49 UTC, with this launcher, SQLite added) reads Node 20 ' +
-      '53.8/59.0/66.8/57.4/55.0 MB (Redis, PostgreSQL, etcd, ZooKeeper, SQLite; 59.1/60.7/' +
-      '70.4/59.4 before), Node 22 73.3/72.1/82.9/73.7/72.9 (81.6/74.6/90.6/79.8), Node 24 ' +
-      '70.6/70.8/82.9/71.9/70.9 (78.3/78.2/88.6/79.6), run mode 57.1/76.4/74.5 MB RSS ' +
-      '(63.7/83.1/81.8). Its start columns were measured while other benchmarks queued and ' +
-      'tests ran (Node alone 172, 69 and 60 ms against 58, 35 and 30 quietly): they say ' +
-      'nothing about start-up; the quiet figures are the 12:55 run’s above, and the ' +
-      'interleaved cold starts of this note.',
+      'The runtimes table (21:49-22:01 UTC, quiet, with this launcher) reads Node 20 ' +
+      '53.8/58.8/65.8/57.5/58.7 MB (Redis, PostgreSQL, etcd, ZooKeeper, SQLite; 59.1/60.7/' +
+      '70.4/59.4 before the launcher), Node 22 72.9/72.1/81.9/73.9/73.2 (81.6/74.6/90.6/79.8), ' +
+      'Node 24 71.1/70.6/82.7/71.9/70.7 (78.3/78.2/88.6/79.6), run mode 57.3/76.5/74.8 MB RSS ' +
+      '(63.7/83.1/81.8). Its start columns are slower than the 12:55 run’s because this host ' +
+      'started every process slower after a reboot: Node alone 109, 99 and 85 ms against 58, ' +
+      '35 and 29. The code did not get slower: 45393d1 (the 12:55 build) and main started back ' +
+      'to back, 9 rounds each on Node 20 at load 0.4 (22:02 UTC), took 381 and 353 ms to the ' +
+      'first leader on Redis, 540 and 520 ms on etcd, Node alone 104 ms.',
   ],
 };
