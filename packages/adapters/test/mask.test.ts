@@ -96,6 +96,9 @@ describe('errors about a store URL', () => {
       (await failureOf(url('x/x'))).message,
       // A raw ? in a password: the refusal of misread credentials ("… in a query value …").
       (await failureOf(url('x?x'))).message,
+      // A password that starts with a raw #: the hint spells the encodings ("write %2F %3F
+      // %23)"), and a password such as "#) " holds one of those runs encoded ("%23)%20").
+      (await failureOf(url('#x'))).message,
     ].join('\n');
     await fc.assert(
       fc.asyncProperty(password, async (secret) => {
