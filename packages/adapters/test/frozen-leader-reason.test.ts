@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStore } from '../src/index.js';
-import { until } from '@leasehold/testkit';
+import { freezeThread, until } from '@leasehold/testkit';
 
 // A leader frozen past its deadline (SIGSTOP, a stalled VM: here the event loop blocked) is
 // deposed for the same reason on every backend: its lease expired. Whether its late renewal
@@ -19,11 +19,6 @@ const STORES = {
   sqlite: () => `sqlite://${join(dir, `${randomUUID()}.db`)}`,
   redis: () => process.env.LEASEHOLD_TEST_REDIS ?? 'redis://127.0.0.1:6379',
 };
-
-/** Block this thread, timers and all, as SIGSTOP would. */
-function freeze(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 describe.each(Object.keys(STORES) as (keyof typeof STORES)[])('a frozen leader on %s', (name) => {
   it('is deposed with lease-expired', { timeout: 30_000 }, async () => {
@@ -42,7 +37,7 @@ describe.each(Object.keys(STORES) as (keyof typeof STORES)[])('a frozen leader o
     try {
       elector.start();
       await until('elector.isLeader()', 10_000, () => elector.isLeader());
-      freeze(2_500);
+      freezeThread(2_500);
       await until('reasons.length > 0', 5_000, () => reasons.length > 0);
       expect(reasons[0]).toBe('lease-expired');
     } finally {

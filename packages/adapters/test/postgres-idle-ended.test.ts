@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freezeThread } from '@leasehold/testkit';
 import { createPostgresStore } from '../src/postgres/index.js';
 
 /**
@@ -13,14 +14,6 @@ import { createPostgresStore } from '../src/postgres/index.js';
 const SHARED_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const TTL_MS = 1_000;
 const schema = `pgi${randomUUID().replaceAll('-', '').slice(0, 8)}`;
-
-/** Block this process's event loop: a frozen holder, its socket unread meanwhile. */
-function freeze(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // Deliberately busy: nothing else may run.
-  }
-}
 
 describe('postgres: a renew after the server ended an idle session', () => {
   afterAll(async () => {
@@ -44,7 +37,7 @@ describe('postgres: a renew after the server ended an idle session', () => {
       expect(claim.acquired).toBe(true);
       if (!claim.acquired) return;
       // Past the idle timeout, with a generous margin for a loaded host's server.
-      freeze(TTL_MS + 1_500);
+      freezeThread(TTL_MS + 1_500);
       expect(await store.renew(claim.lease)).toEqual({ renewed: false });
       expect(await store.renew(claim.lease)).toEqual({ renewed: false });
     } finally {

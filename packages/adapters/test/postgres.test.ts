@@ -89,6 +89,49 @@ describe('postgres when the holder\u2019s session dies', () => {
     });
   });
 
+  // The session's FATAL comes back as the answer of the statement in flight, and the
+  // client's own 'end' only later: the session is over at that answer. Before, a release
+  // answered so failed (only 57P05 was taken for the session's end), and a statement sent
+  // before the 'end' went to the dead connection (the PgBouncer conformance flake of stop 36,
+  // 3 of 55 runs of postgres-pooler.test.ts under load: "read ... server conn crashed?").
+  it('a release answered by its session\u2019s end succeeds, and the next call opens a new session', async () => {
+    const [a, b] = [await open(), await open()];
+    const election = `fatal-${randomUUID().slice(0, 6)}`;
+    const first = await a.tryAcquire({ election, holder: 'a', token: randomUUID(), ttlMs: 30_000 });
+    if (!first.acquired) throw new Error('a should acquire');
+    const blocker = new pg.Client({ connectionString: SHARED_URL });
+    await blocker.connect();
+    try {
+      // The release waits for the lease row this transaction holds; its session ends meanwhile.
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM "${schema}".leases WHERE election = $1 FOR UPDATE`, [
+        election,
+      ]);
+      const released = a.release(first.lease);
+      await until('the release waits for the row', 10_000, async () => {
+        const { rows } = await blocker.query(
+          `SELECT 1 FROM pg_stat_activity
+            WHERE application_name = 'leasehold' AND wait_event_type = 'Lock'`,
+        );
+        return rows.length > 0;
+      });
+      expect(await terminateHolder(election)).toBe(1);
+      await released;
+      await blocker.query('ROLLBACK');
+      // At once, on a new session: the lease stays a's (its lock is gone, its row live).
+      expect(await a.read(election)).toMatchObject({ holder: 'a', term: first.lease.term });
+      const second = await b.tryAcquire({
+        election,
+        holder: 'b',
+        token: randomUUID(),
+        ttlMs: 3_000,
+      });
+      expect(second.acquired).toBe(true);
+    } finally {
+      await blocker.end();
+    }
+  });
+
   it(
     'electors never overlap when the leader\u2019s backend is terminated',
     { timeout: 30_000 },

@@ -3,7 +3,7 @@
  * library only (store servers are their own command-line programs), never imported by
  * production code (eslint.config.js enforces both).
  */
-export { until, pause, now } from './wait.js';
+export { until, pause, now, freezeThread } from './wait.js';
 export { freePort, freePorts, labPort } from './ports.js';
 export {
   ProcessGroup,

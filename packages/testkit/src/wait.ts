@@ -7,6 +7,14 @@
 /** The suite's clock: monotonic milliseconds, comparable across everything it records. */
 export const now = (): number => performance.now();
 
+/**
+ * Block this thread, timers, sockets and all, as SIGSTOP would: a frozen process, its
+ * sockets unread meanwhile.
+ */
+export function freezeThread(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }

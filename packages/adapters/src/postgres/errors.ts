@@ -12,14 +12,20 @@ export function errorCode(error: unknown): string {
   return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
 }
 
-/** The schema or a table is gone. */
-/** A FATAL (or PANIC) answer: the server ends the session after sending it. */
+/**
+ * A FATAL (or PANIC) answer: the server, or a pooler in front of it, ends the session after
+ * sending it (idle_session_timeout's 57P05, pg_terminate_backend's 57P01, PgBouncer's
+ * "server conn crashed?" when the server session under it ended). Every lock the session
+ * held is gone with it: PgBouncer's server session ended, or is reset (DISCARD ALL) before
+ * another client gets it.
+ */
 export function endsSession(error: unknown): boolean {
   const severity =
     typeof error === 'object' && error !== null && 'severity' in error ? error.severity : '';
   return severity === 'FATAL' || severity === 'PANIC';
 }
 
+/** The schema or a table is gone. */
 export function isMissingRelation(error: unknown): boolean {
   const code = errorCode(error);
   return code === '42P01' || code === '3F000';

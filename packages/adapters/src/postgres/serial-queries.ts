@@ -12,17 +12,26 @@ import type pg from 'pg';
 export class SerialQueries {
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly client: pg.Client) {}
+  constructor(
+    private readonly client: pg.Client,
+    /** Told of every failed statement before its caller is (see openSession). */
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
 
   query<Row extends pg.QueryResultRow = pg.QueryResultRow>(
     text: string,
     values?: readonly unknown[],
   ): Promise<pg.QueryResult<Row>> {
-    const run = this.tail.then(() =>
-      values === undefined
-        ? this.client.query<Row>(text)
-        : this.client.query<Row>(text, [...values]),
-    );
+    const run = this.tail
+      .then(() =>
+        values === undefined
+          ? this.client.query<Row>(text)
+          : this.client.query<Row>(text, [...values]),
+      )
+      .catch((error: unknown) => {
+        this.onError(error);
+        throw error;
+      });
     // The next statement waits for this one to end, whatever its outcome.
     this.tail = run.catch(() => undefined);
     return run;

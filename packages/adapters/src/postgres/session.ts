@@ -1,6 +1,6 @@
 import { StoreProtocolError } from '@leasehold/core';
 import pg from 'pg';
-import { errorCode } from './errors.js';
+import { endsSession, errorCode } from './errors.js';
 import { wakeUpChannel, type WakeUpKey } from './notifications.js';
 import { idleTimeoutSql, sessionSettingsSql, wakeUpSecretSql } from './queries.js';
 import { LOST_SCHEMA_RACE, SCHEMA_ATTEMPTS, schemaSql, type Tables } from './schema.js';
@@ -110,15 +110,20 @@ export class StoreSession {
 
   private async openSession(): Promise<Session> {
     const client = await this.connectClient({ application_name: 'leasehold' });
+    // The server ends sessions (idle timeout, restart, pg_terminate_backend): that is news
+    // to act on, not a crash. Every lock the session held is gone with it. A statement
+    // answered FATAL ends the session at once: the client's 'end' comes later, and a
+    // statement sent in between (through PgBouncer, which answers it "server conn
+    // crashed?") would fail too.
+    const dead = (): void => sessionEnded(session);
     const session: Session = {
       client,
-      statements: new SerialQueries(client),
+      statements: new SerialQueries(client, (error) => {
+        if (endsSession(error)) dead();
+      }),
       locks: new Map(),
       alive: true,
     };
-    // The server ends sessions (idle timeout, restart, pg_terminate_backend): that is news
-    // to act on, not a crash. Every lock the session held is gone with it.
-    const dead = (): void => sessionEnded(session);
     client.on('error', dead);
     client.on('end', dead);
     try {
@@ -191,9 +196,4 @@ export class StoreSession {
 export function sessionEnded(session: Session): void {
   session.alive = false;
   session.locks.clear();
-}
-
-/** PostgreSQL's idle_session_timeout ended the session (SQLSTATE 57P05). */
-export function isIdleSessionEnd(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === '57P05';
 }

@@ -43,7 +43,7 @@ import {
   UNLOCK_SQL,
 } from './queries.js';
 import { tablesIn, type Tables } from './schema.js';
-import { isIdleSessionEnd, sessionEnded, StoreSession, type Session } from './session.js';
+import { StoreSession, type Session } from './session.js';
 
 /**
  * PostgreSQL: mutual exclusion by the lease row, in a table only the sidecar's role can
@@ -192,9 +192,8 @@ export class PostgresStore implements LeaseStore {
         return rowCount === 1 ? { renewed: true, ttlMs: lease.ttlMs } : { renewed: false };
       } catch (error) {
         // The server ended the session (idle past the TTL, terminated, shut down) and its
-        // FATAL came back as this statement's answer, before the client's own 'error' or
-        // 'end': the lock went with the session, so the lease is lost, not the store.
-        if (endsSession(error)) sessionEnded(session);
+        // FATAL came back as this statement's answer (the session is marked ended by then,
+        // see openSession): the lock went with it, so the lease is lost, not the store.
         if (!session.alive) return { renewed: false };
         throw error;
       }
@@ -274,7 +273,6 @@ export class PostgresStore implements LeaseStore {
           }),
         };
       } catch (error) {
-        if (endsSession(error)) sessionEnded(on);
         if (renewals.length === 0 || on.alive) throw error;
         return null;
       }
@@ -496,7 +494,6 @@ export class PostgresStore implements LeaseStore {
         renewed = new Set(rows.map((row) => row.election));
       } catch (error) {
         // As in renew: the session's end came back as this statement's answer.
-        if (endsSession(error)) sessionEnded(session);
         if (!session.alive) return leases.map(() => ({ renewed: false }));
         throw error;
       }
@@ -534,10 +531,10 @@ export class PostgresStore implements LeaseStore {
           holdsLock ? [...params, held.lockId] : params,
         );
       } catch (error) {
-        // The server ended the session for idling a whole TTL (see above): no renewal for a
-        // TTL, so the lease has run out and its lock went with the session. Releasing a
-        // lease that is gone is not an error (the contract); anything else still is.
-        if (!isIdleSessionEnd(error)) throw error;
+        // The session ended (idle a whole TTL, see above, or terminated): its lock went with
+        // it, so the lease is anyone's to claim. Releasing a lease that is gone is not an
+        // error (the contract); anything else still is.
+        if (!endsSession(error)) throw error;
       }
       if (holdsLock) session.locks.delete(lease.election);
     });
