@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
+import { wakeUpChannel } from '../src/postgres/notifications.js';
+import { admin } from './helpers/postgres-admin.js';
 import { type PrivatePostgres, startPrivatePostgres, until } from '@leasehold/testkit';
 
 const candidateScript = new URL('../../../bench/candidates/leasehold.mjs', import.meta.url)
@@ -278,6 +280,71 @@ describe('postgres transfers', () => {
       // One notification wakes everyone it names at once: by the time beta wakes, all have.
       await until('beta wakes', 5_000, () => woken.includes('beta'));
       expect(woken).toEqual(['beta']);
+    } finally {
+      controller.abort();
+    }
+  });
+});
+
+describe('postgres wake-ups', () => {
+  const schema = `pgw${randomUUID().replaceAll('-', '').slice(0, 8)}`;
+  const stores: LeaseStore[] = [];
+  afterAll(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+    await dropSchema(schema);
+  });
+
+  /** The LISTEN backends of this schema's wake-up channel (pg_stat_activity's last query). */
+  async function listeners(): Promise<number[]> {
+    return admin(async (client) => {
+      const { rows: keys } = await client.query<{ secret: string }>(
+        `SELECT secret FROM "${schema}".secrets WHERE name = 'wake-up'`,
+      );
+      const channel = wakeUpChannel(keys[0]?.secret ?? '');
+      const { rows } = await client.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE query = $1`,
+        [`LISTEN "${channel}"`],
+      );
+      return rows.map((row) => row.pid);
+    });
+  }
+
+  // An elector watches once, at its start; a follower on a shared heartbeat reads only on
+  // its grid (a renew interval apart). Before, a LISTEN connection that ended was never
+  // opened again, and a release before a LISTEN took was heard by nobody: the next leader
+  // came a renew interval late (a resign to a candidate just started was taken back by its
+  // resigner after the hold-off, elections-process.test on PostgreSQL).
+  it('listens again after its LISTEN connection ended, and wakes for a release meanwhile', async () => {
+    const [leader, watcher] = [
+      await createPostgresStore(new URL(SHARED_URL), { namespace: schema }),
+      await createPostgresStore(new URL(SHARED_URL), { namespace: schema }),
+    ];
+    stores.push(leader, watcher);
+    const claimed = await leader.tryAcquire({
+      election: 'jobs',
+      holder: 'alpha',
+      token: randomUUID(),
+      ttlMs: 30_000,
+    });
+    if (!claimed.acquired) throw new Error('alpha should acquire');
+    let woken = 0;
+    const controller = new AbortController();
+    try {
+      await watcher.watch?.('jobs', () => (woken += 1), controller.signal);
+      const [first] = await until('the watcher listens', 5_000, async () => {
+        const pids = await listeners();
+        return pids.length > 0 ? pids : undefined;
+      });
+      const atListen = woken;
+      await admin((client) => client.query('SELECT pg_terminate_backend($1)', [first]));
+      // The loss wakes the watcher; the release comes before it listens again (250 ms on).
+      await until('the loss wakes the watcher', 5_000, () => woken > atListen);
+      const before = woken;
+      await leader.release(claimed.lease);
+      await until('the watcher wakes for the release', 5_000, () => woken > before);
+      await until('the watcher listens again', 5_000, async () =>
+        (await listeners()).some((pid) => pid !== first),
+      );
     } finally {
       controller.abort();
     }

@@ -559,10 +559,17 @@ export class Elector extends EventEmitter<ElectorEvents> {
       if (this.wakeLoop === null) this.wokenWhileBusy = true;
       else this.wakeLoop();
     };
+    // Listen, then look: the first claim goes out while the watch is being set up, and a
+    // release between the two is heard by nobody; a follower reading on its heartbeat's
+    // grid would learn of it a renew interval late (a resign's hand-over taken back by the
+    // resigner after its hold-off). So once the watch is in place, look again.
+    const inPlace = (): void => {
+      if (this.lastClaimAt > Number.NEGATIVE_INFINITY) onChange();
+    };
     try {
       this.store
         .watch?.(this.election, onChange, this.runController.signal, this.id)
-        ?.catch(() => {});
+        ?.then(inPlace, () => {});
     } catch {
       // A store whose watch throws still works by polling.
     }

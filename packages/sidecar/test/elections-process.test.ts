@@ -102,12 +102,13 @@ function admin(sidecar: Sidecar, path: string): Promise<Response> {
 describe.each(STORES)('two sidecars of three elections each on %s', (_backend, store) => {
   it(
     'lead each election once, move one election at a time, and release all on SIGTERM',
-    // One retry (fresh sidecars and elections; afterEach kills the first attempt's): on
-    // PostgreSQL the resign of a to s3 below failed in 2 of 4 rehearsals (once at load 27,
-    // once at CI's own load): a not led by s3 within 2 TTLs. Not yet explained; a guess:
-    // s1 (hold-off 2 retry intervals, 400 ms here) takes a back when s3's woken claim comes
-    // later. The closing note of 2026-12-07 says what to look at. Remove the retry with
-    // the fix.
+    // One retry (fresh sidecars and elections; afterEach kills the first attempt's). The
+    // resign of a to s3 below failed on PostgreSQL in 2 of 4 CI rehearsals and 1 of 27 runs
+    // of this file under load: s1 resigned while s3, just started, had claimed but not yet
+    // LISTENed, and s3 heard of the release only at its next grid read (a renew interval),
+    // long after s1 took a back at the end of its hold-off (2 retry intervals, 400 ms).
+    // Fixed (listen, then look: core watch-in-place.test, postgres.test wake-ups); what is
+    // left is s3's LISTEN and claim taking more than 400 ms on a loaded host: the retry.
     { timeout: 120_000, retry: 1 },
     async () => {
       const prefix = `m${randomUUID().slice(0, 8)}`;

@@ -48,13 +48,27 @@ interface Watcher {
   readonly candidate: string | undefined;
 }
 
+/** The first wait before listening again after a LISTEN failed or its connection ended. */
+const RELISTEN_FIRST_MS = 250;
+/** The longest: doubled after each failure up to this. */
+const RELISTEN_MAX_MS = 5_000;
+
 /**
  * The store's watchers and its one LISTEN connection, which serves every watched election
  * (store.ts's watch()). A release NOTIFYs on the key's channel: the election's tag, then the
  * tags of the first in line (one per line): only those watchers wake, the others try at
  * their poll. Without tags after the election's, everyone wakes.
+ *
+ * A LISTEN that failed, or whose connection ended (a server restart, a terminated backend,
+ * a new key), is tried again while anyone watches, backing off to RELISTEN_MAX_MS: an
+ * elector watches once, at its start, and a follower that reads on its heartbeat's grid
+ * would otherwise hear of a release only a renew interval later, for the rest of its life.
+ * Once a LISTEN takes again, every watcher is woken.
  */
 export class WakeUpListener {
+  /** The next LISTEN attempt, while one is due. */
+  private relistenTimer: ReturnType<typeof setTimeout> | null = null;
+  private relistenMs = RELISTEN_FIRST_MS;
   /** The LISTEN connection, and the channel it listens on. */
   private listening: { readonly client: pg.Client; readonly channel: string } | null = null;
   /** A LISTEN connection is being opened: one at a time. */
@@ -88,7 +102,8 @@ export class WakeUpListener {
     try {
       await this.listen();
     } catch {
-      // Best effort: the elector polls as well; the next watch() call tries again.
+      // Best effort: the elector polls meanwhile.
+      this.listenLater();
     }
   }
 
@@ -103,6 +118,8 @@ export class WakeUpListener {
   /** Forget every watcher and the connection; its client, for the caller to end. */
   detach(): pg.Client | undefined {
     this.watchers.clear();
+    if (this.relistenTimer !== null) clearTimeout(this.relistenTimer);
+    this.relistenTimer = null;
     const client = this.listening?.client;
     this.listening = null;
     return client;
@@ -126,11 +143,10 @@ export class WakeUpListener {
     const listening = { client: listener, channel: key.channel };
     this.listening = listening;
     const lost = (): void => {
-      if (this.listening === listening) this.listening = null;
-      // Wake everyone: a release may have happened while we could not hear it.
-      for (const listeners of this.watchers.values()) {
-        for (const watcher of listeners) watcher.onChange();
-      }
+      if (this.listening !== listening) return;
+      this.listening = null;
+      this.wakeEveryone();
+      this.listenLater();
     };
     listener.on('error', lost);
     listener.on('end', lost);
@@ -154,6 +170,37 @@ export class WakeUpListener {
       if (this.listening === listening) this.listening = null;
       await listener.end().catch(() => {});
       throw error;
+    }
+    if (this.relistenMs > RELISTEN_FIRST_MS) {
+      // Listening again: a release while the connection was down was heard by nobody. Each
+      // watcher claims once now, as at a poll. (A first LISTEN wakes nobody: its elector
+      // looks once the watch is in place, see the core Elector's startWatching.)
+      this.relistenMs = RELISTEN_FIRST_MS;
+      this.wakeEveryone();
+    }
+  }
+
+  /** Listen again after a while, while anyone watches; the wait doubles up to the most. */
+  private listenLater(): void {
+    if (this.relistenTimer !== null || this.isClosed() || !this.anyoneWatches()) return;
+    const wait = this.relistenMs;
+    this.relistenMs = Math.min(2 * wait, RELISTEN_MAX_MS);
+    this.relistenTimer = setTimeout(() => {
+      this.relistenTimer = null;
+      this.listen().catch(() => this.listenLater());
+    }, wait);
+    this.relistenTimer.unref();
+  }
+
+  private anyoneWatches(): boolean {
+    for (const listeners of this.watchers.values()) if (listeners.size > 0) return true;
+    return false;
+  }
+
+  /** Wake every watcher: each claims, as at a poll. */
+  private wakeEveryone(): void {
+    for (const listeners of this.watchers.values()) {
+      for (const watcher of listeners) watcher.onChange();
     }
   }
 }
