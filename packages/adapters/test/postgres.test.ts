@@ -242,6 +242,21 @@ describe('postgres across a server restart', () => {
   );
 });
 
+/** Two stores on `schema` (pushed to `stores`, to close), the first leading `jobs` as alpha. */
+async function leaderAndWatcher(schema: string, stores: LeaseStore[], ttlMs: number) {
+  const open = () => createPostgresStore(new URL(SHARED_URL), { namespace: schema });
+  const [leader, watcher] = [await open(), await open()];
+  stores.push(leader, watcher);
+  const claimed = await leader.tryAcquire({
+    election: 'jobs',
+    holder: 'alpha',
+    token: randomUUID(),
+    ttlMs,
+  });
+  if (!claimed.acquired) throw new Error('alpha should acquire');
+  return { leader, watcher, lease: claimed.lease };
+}
+
 describe('postgres transfers', () => {
   const schema = `pgx${randomUUID().replaceAll('-', '').slice(0, 8)}`;
   const stores: LeaseStore[] = [];
@@ -251,18 +266,7 @@ describe('postgres transfers', () => {
   });
 
   it('wakes the successor alone, wherever it stands in line', async () => {
-    const [leader, watcher] = [
-      await createPostgresStore(new URL(SHARED_URL), { namespace: schema }),
-      await createPostgresStore(new URL(SHARED_URL), { namespace: schema }),
-    ];
-    stores.push(leader, watcher);
-    const claimed = await leader.tryAcquire({
-      election: 'jobs',
-      holder: 'alpha',
-      token: randomUUID(),
-      ttlMs: 10_000,
-    });
-    if (!claimed.acquired) throw new Error('alpha should acquire');
+    const { leader, watcher, lease } = await leaderAndWatcher(schema, stores, 10_000);
     const woken: string[] = [];
     const controller = new AbortController();
     try {
@@ -276,7 +280,7 @@ describe('postgres transfers', () => {
         await watcher.members?.put('jobs', { ...member, metadata: {} }, 60_000);
         await watcher.watch?.('jobs', () => woken.push(id), controller.signal, id);
       }
-      expect(await leader.transfer?.handOver(claimed.lease, 'beta', 60_000)).toBe(true);
+      expect(await leader.transfer?.handOver(lease, 'beta', 60_000)).toBe(true);
       // One notification wakes everyone it names at once: by the time beta wakes, all have.
       await until('beta wakes', 5_000, () => woken.includes('beta'));
       expect(woken).toEqual(['beta']);
@@ -315,18 +319,7 @@ describe('postgres wake-ups', () => {
   // came a renew interval late (a resign to a candidate just started was taken back by its
   // resigner after the hold-off, elections-process.test on PostgreSQL).
   it('listens again after its LISTEN connection ended, and wakes for a release meanwhile', async () => {
-    const [leader, watcher] = [
-      await createPostgresStore(new URL(SHARED_URL), { namespace: schema }),
-      await createPostgresStore(new URL(SHARED_URL), { namespace: schema }),
-    ];
-    stores.push(leader, watcher);
-    const claimed = await leader.tryAcquire({
-      election: 'jobs',
-      holder: 'alpha',
-      token: randomUUID(),
-      ttlMs: 30_000,
-    });
-    if (!claimed.acquired) throw new Error('alpha should acquire');
+    const { leader, watcher, lease } = await leaderAndWatcher(schema, stores, 30_000);
     let woken = 0;
     const controller = new AbortController();
     try {
@@ -340,7 +333,7 @@ describe('postgres wake-ups', () => {
       // The loss wakes the watcher; the release comes before it listens again (250 ms on).
       await until('the loss wakes the watcher', 5_000, () => woken > atListen);
       const before = woken;
-      await leader.release(claimed.lease);
+      await leader.release(lease);
       await until('the watcher wakes for the release', 5_000, () => woken > before);
       await until('the watcher listens again', 5_000, async () =>
         (await listeners()).some((pid) => pid !== first),
