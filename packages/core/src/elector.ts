@@ -334,12 +334,17 @@ export class Elector extends EventEmitter<ElectorEvents> {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.terms = new TermHistory(this.election, (event) => this.safeEmit('term-regression', event));
-    this.calls = new StoreCalls(this.clock, storeCallTimeoutMs(this.timing), {
-      request: (event) => this.safeEmit('store-request', event),
-      hearsRequests: () => this.listenerCount('store-request') > 0,
-      health: (health) => this.safeEmit('store-health', health),
-    });
     this.sharedHeartbeat = checkSharedHeartbeat(options.sharedHeartbeat, this.store);
+    this.calls = new StoreCalls(
+      this.clock,
+      storeCallTimeoutMs(this.timing),
+      {
+        request: (event) => this.safeEmit('store-request', event),
+        hearsRequests: () => this.listenerCount('store-request') > 0,
+        health: (health) => this.safeEmit('store-health', health),
+      },
+      this.sharedHeartbeat?.callTimeouts,
+    );
     this.heartbeat = new MemberHeartbeat({
       store: this.store,
       election: this.election,

@@ -1,5 +1,6 @@
 import { setTimerAt, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { LeaseholdConfigError } from './errors.js';
+import { CallTimeouts } from './store-calls.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -99,6 +100,8 @@ export class SharedHeartbeat {
   private readonly ticks: TickGatherer | null;
   /** Who waits for which tick: one timer per tick wakes them all. */
   private readonly waits: TickWaits;
+  /** The time-outs of its electors' store calls, one set for all (store-calls.ts). */
+  readonly callTimeouts: CallTimeouts;
 
   constructor(options: SharedHeartbeatOptions) {
     const store = options.store;
@@ -108,6 +111,7 @@ export class SharedHeartbeat {
     this.clock = options.clock ?? systemClock;
     this.origin = this.clock.now();
     this.waits = new TickWaits(this.clock);
+    this.callTimeouts = new CallTimeouts(this.clock);
     const max = (): number => store.batch?.maxLeases ?? DEFAULT_MAX_BATCH;
     const alone = (lease: Lease): Promise<RenewResult> => store.renew(lease);
     const putAlone = async ({ election, member, ttlMs }: MemberPut): Promise<MemberRecord[]> => {

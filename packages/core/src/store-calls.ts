@@ -53,8 +53,10 @@ export class StoreCalls {
     private readonly clock: Clock,
     private readonly defaultTimeoutMs: number,
     private readonly listeners: StoreCallListeners,
+    /** Shared by the electors of one heartbeat (SharedHeartbeat.callTimeouts); else its own. */
+    timeouts?: CallTimeouts,
   ) {
-    this.timeouts = timeoutsOf(clock);
+    this.timeouts = timeouts ?? new CallTimeouts(clock);
   }
 
   get health(): StoreHealth {
@@ -171,14 +173,15 @@ class PendingCall<T> {
 }
 
 /**
- * The time-outs of every call made on one clock, by the millisecond they fall due (rounded
- * up: a call is never given up before its time-out): one timer per millisecond rather than
- * one per call. The calls of one tick start within a few ms of each other, so a thousand
- * renewals and member records share a handful of timers. A time-out only bounds how long
+ * The time-outs of calls, by the millisecond they fall due (rounded up: a call is never
+ * given up before its time-out): one timer per millisecond rather than one per call. One
+ * set serves every elector of a shared heartbeat (made with it, once, at start-up): the
+ * calls of one tick start within a few ms of each other, so a thousand renewals and member
+ * records share a handful of timers. A time-out only bounds how long
  * an elector waits for an answer; leadership ends by its own deadline timer (elector.ts),
  * whatever the calls do, so sharing these timers changes nothing about safety.
  */
-class CallTimeouts {
+export class CallTimeouts {
   private readonly byMs = new Map<number, Set<PendingCall<never>>>();
   private readonly timers = new Map<number, TimerHandle>();
 
@@ -223,17 +226,6 @@ class CallTimeouts {
     }
     if (failure !== null) throw failure.error;
   }
-}
-
-/** One set of time-outs per clock: the electors of a sidecar share the process's. */
-const timeoutsByClock = new WeakMap<Clock, CallTimeouts>();
-function timeoutsOf(clock: Clock): CallTimeouts {
-  let timeouts = timeoutsByClock.get(clock);
-  if (timeouts === undefined) {
-    timeouts = new CallTimeouts(clock);
-    timeoutsByClock.set(clock, timeouts);
-  }
-  return timeouts;
 }
 
 /** A store whose method throws synchronously fails like one that rejects. */
