@@ -3,8 +3,7 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { until } from '@leasehold/testkit';
-import { createPostgresStore } from '../src/postgres/index.js';
-import { admin, SHARED_URL } from './helpers/postgres-admin.js';
+import { admin, SHARED_URL, SharedServerStores } from './helpers/postgres-admin.js';
 
 /**
  * PostgreSQL's batched claims (`batch.claimMany`, docs/design.md §3.8, "Claims in
@@ -57,16 +56,12 @@ function leaseOf(answer: AcquireResult | undefined) {
 }
 
 describe('postgres batch.claimMany against other sessions', () => {
-  const stores: LeaseStore[] = [];
-  const open = async () => {
-    const store = await createPostgresStore(new URL(SHARED_URL), { namespace: schema });
-    stores.push(store);
-    return store;
-  };
+  const stores = new SharedServerStores(schema);
+  const open = () => stores.open();
   afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
+    await stores.closeAll();
   });
-  afterAll(() => admin((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)));
+  afterAll(() => stores.dropSchema());
 
   it('does not take a lease claimed alone while the batch waited for another row', async () => {
     const [dead, batcher, single, other] = [await open(), await open(), await open(), await open()];

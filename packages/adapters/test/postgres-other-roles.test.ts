@@ -1,9 +1,8 @@
-import { Elector, type LeaseStore } from '@leasehold/core';
+import { Elector } from '@leasehold/core';
 import pg from 'pg';
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresStore } from '../src/postgres/index.js';
-import { admin, SHARED_URL } from './helpers/postgres-admin.js';
+import { admin, SHARED_URL, SharedServerStores } from './helpers/postgres-admin.js';
 import { until } from '@leasehold/testkit';
 
 /**
@@ -103,22 +102,18 @@ class Outsider {
 }
 
 describe('postgres against another database role', () => {
-  const stores: LeaseStore[] = [];
   const electors: Elector[] = [];
   let outsider: Outsider;
   const outsiderUrl = `postgres://${role}@127.0.0.1:5432/test`;
 
-  const open = async () => {
-    const store = await createPostgresStore(new URL(SHARED_URL), { namespace: schema });
-    stores.push(store);
-    return store;
-  };
+  const stores = new SharedServerStores(schema);
+  const open = () => stores.open();
 
   beforeAll(() => admin((client) => client.query(`CREATE ROLE ${role} LOGIN`)));
   afterEach(async () => {
     await outsider.stop();
     await Promise.all(electors.splice(0).map((e) => e.stop()));
-    await Promise.all(stores.splice(0).map((s) => s.close()));
+    await stores.closeAll();
   });
   afterAll(() =>
     admin(async (client) => {

@@ -1,9 +1,9 @@
-import { Elector, type LeaseStore } from '@leasehold/core';
+import { Elector } from '@leasehold/core';
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createPostgresStore } from '../src/postgres/index.js';
-import { admin, SHARED_URL } from './helpers/postgres-admin.js';
+import { admin, SHARED_URL, SharedServerStores } from './helpers/postgres-admin.js';
 import { wakeUpChannel, wakeUpTag } from '../src/postgres/notifications.js';
 import { wakeUpsOfOneRelease } from './helpers/first-in-line.js';
 import { until } from '@leasehold/testkit';
@@ -39,19 +39,15 @@ async function leaseRow(election: string) {
 }
 
 describe('postgres adapter safety', () => {
-  const stores: LeaseStore[] = [];
   const electors: Elector[] = [];
-  const open = async () => {
-    const store = await createPostgresStore(new URL(SHARED_URL), { namespace: schema });
-    stores.push(store);
-    return store;
-  };
+  const stores = new SharedServerStores(schema);
+  const open = () => stores.open();
   afterEach(async () => {
     vi.restoreAllMocks();
     await Promise.all(electors.splice(0).map((e) => e.stop()));
-    await Promise.all(stores.splice(0).map((s) => s.close()));
+    await stores.closeAll();
   });
-  afterAll(() => admin((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)));
+  afterAll(() => stores.dropSchema());
 
   it('writes the claim it reports, even when a failing query is queued right behind it', async () => {
     // The claim used to be BEGIN, INSERT, UPDATE, COMMIT on the session every other call
