@@ -416,8 +416,9 @@ export class Elector extends EventEmitter<ElectorEvents> {
 
   /**
    * Give up leadership now and let another candidate take it. This candidate stays in the
-   * race but does not try again for two retry intervals, or for `holdOffMs` if that is
-   * longer (`leasehold run` backing off a command that keeps failing). Resolves to false
+   * race but does not try again for two retry intervals (with batched reads, a heartbeat
+   * period and a retry interval: `handoverWaitMs`), or for `holdOffMs` if that is longer
+   * (`leasehold run` backing off a command that keeps failing). Resolves to false
    * when it was not holding the lease. `resignWithOutcome()` also says what became of the
    * lease.
    */
@@ -435,7 +436,7 @@ export class Elector extends EventEmitter<ElectorEvents> {
     if (held === null || this.lifecycle !== 'running') {
       return { resigned: false, released: false, releaseError: null, leaseExpiresBy: null };
     }
-    const handover = 2 * this.timing.retryIntervalMs;
+    const handover = this.handoverWaitMs();
     this.holdOffUntil = this.clock.now() + Math.max(handover, options.holdOffMs ?? 0);
     // A long hold-off (a crash-looping command) does not poll for its whole length.
     this.handoverPollUntil = this.clock.now() + handover;
@@ -457,6 +458,21 @@ export class Elector extends EventEmitter<ElectorEvents> {
     }
     const expiresBy = Date.now() + Math.max(0, held.storeExpiresBy - this.clock.now());
     return { resigned: true, released: false, releaseError, leaseExpiresBy: expiresBy };
+  }
+
+  /**
+   * How long a resigned candidate stands back: two retry intervals, in which a follower
+   * polling at its retry interval claims. Where followers read on a shared heartbeat's grid
+   * (§3.8: once a period, not every retry interval), one period plus a retry interval, so
+   * that a follower that missed the release's wake-up still reads it free and claims
+   * before the resigner is back (with the grid's 3.3 s at the default TTL and 2 s of
+   * hold-off, a resign whose wake-up was missed was taken back more often than not).
+   */
+  private handoverWaitMs(): number {
+    const polls = 2 * this.timing.retryIntervalMs;
+    const heartbeat = this.sharedHeartbeat;
+    if (heartbeat === null || !heartbeat.batchesReads) return polls;
+    return Math.max(polls, heartbeat.periodMs + this.timing.retryIntervalMs);
   }
 
   /** Whether this candidate leads at this very moment, by its own deadline. */
