@@ -157,6 +157,19 @@ export const explanations = {
   ],
   /** Under the three-sidecars table (lib/many-sidecars-report.mjs): what its runs showed. */
   manySidecars: [
+    '- **etcd and ZooKeeper measured again (2026-12-08 01:05-01:11 UTC, loads 0.7-3.0), ' +
+      "after the week's issue-27 merges.** etcd: all 1,000 led again 4.8-6.7 s after the " +
+      'SIGKILL (the row; 4.2-6.9 s in a run before it), where the 08:05 run on 2026-12-07 ' +
+      'had 709 of 1,000 within 78 s. But each follower now sends 401-405 claims per renew ' +
+      'interval (22-98 in that run), 40-42 % of a core: a watched follower claims once in ' +
+      'the second half of each TTL (WATCHED_POLL_TTLS, which bounds what a watch that failed ' +
+      'without a sign costs), and etcd has neither batched claims nor batched reads to stand ' +
+      "in for them. A `readMany` would have to ask each holder's lease for its TTL (one " +
+      '`LeaseTimeToLive` per election) to answer what `read` answers, unless a sidecar ' +
+      'holds all its keys on one lease (the sidecar-wide lease, still to do). ZooKeeper: ' +
+      'all led again 6.9 s after the SIGKILL (10.2 s in the 21:05 run below, at load 5.3), ' +
+      'followers 398-403 calls per renew interval, 22 % of a core. PostgreSQL (5.2 s) and ' +
+      'Redis (4.9 s) measured in the same hour as their rows.',
     '- **ZooKeeper member records and followers (changed, issue 27).** Each election wrote ' +
       'and listed its record once per renew interval: ~1,920 member requests per renew ' +
       'interval on the leader and ~1,600 on each follower, whose claims added 1,200-1,300 ' +
