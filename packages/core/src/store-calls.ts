@@ -177,9 +177,9 @@ class PendingCall<T> {
  * given up before its time-out): one timer per millisecond rather than one per call. One
  * set serves every elector of a shared heartbeat (made with it, once, at start-up): the
  * calls of one tick start within a few ms of each other, so a thousand renewals and member
- * records share a handful of timers. A time-out only bounds how long
- * an elector waits for an answer; leadership ends by its own deadline timer (elector.ts),
- * whatever the calls do, so sharing these timers changes nothing about safety.
+ * records share a handful of timers. A time-out only bounds how long an elector waits for
+ * an answer; leadership ends by its own deadline timer (elector.ts), whatever the calls
+ * do, so sharing these timers changes nothing about safety.
  */
 export class CallTimeouts {
   private readonly byMs = new Map<number, Set<PendingCall<never>>>();

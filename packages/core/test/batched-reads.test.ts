@@ -7,6 +7,7 @@ import {
   type MemoryStore,
 } from '@leasehold/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stopOnClock } from './harness.js';
 
 /**
  * Followers read in batches (docs/design.md §3.8): a follower of a sidecar whose store
@@ -88,10 +89,7 @@ class Pair {
   async stop(): Promise<void> {
     this.aStore.faults.thaw();
     this.aClock.resume();
-    const stopping = Promise.all([...this.a, ...this.b].map((elector) => elector.stop()));
-    let done = false;
-    void stopping.then(() => (done = true));
-    await this.clock.advanceUntil(() => done, 60_000);
+    await stopOnClock(this.clock, [...this.a, ...this.b]);
   }
 
   /** Count b's claims and reads; b's store has no watch (Redis wakes on releases only). */

@@ -15,7 +15,7 @@ import {
   type MemoryStore,
 } from '@leasehold/core/testing';
 import { describe, expect, it } from 'vitest';
-import { variantOf, withNotBefore } from './harness.js';
+import { stopOnClock, variantOf, withNotBefore } from './harness.js';
 
 /**
  * Edges of the elector found in review (issue 14): each of these failed before its fix.
@@ -25,11 +25,8 @@ function lone(store: LeaseStore, clock: Clock, ttlMs = 3_000): Elector {
   return new Elector({ store, clock, election: 'jobs', id: 'a', ttlMs, retryIntervalMs: 500 });
 }
 
-async function stopped(elector: Elector, clock: ManualClock): Promise<void> {
-  let done = false;
-  const stopping = elector.stop().then(() => (done = true));
-  await clock.advanceUntil(() => done, 10_000);
-  await stopping;
+function stopped(elector: Elector, clock: ManualClock): Promise<void> {
+  return stopOnClock(clock, [elector], 10_000);
 }
 
 describe('Elector edges', () => {
@@ -270,9 +267,11 @@ describe('Elector edges', () => {
     expect(early).toContain(leaderOf()?.id);
     expect(early.length).toBeLessThanOrEqual(2);
     leader.memory.faults.thaw();
-    let stopped = false;
-    void Promise.all(candidates.map((c) => c.elector.stop())).then(() => (stopped = true));
-    await clock.advanceUntil(() => stopped, 10_000);
+    await stopOnClock(
+      clock,
+      candidates.map((c) => c.elector),
+      10_000,
+    );
   });
 
   it('acts on a wake-up that came while an attempt was in flight', async () => {

@@ -85,12 +85,10 @@ export class Cluster {
 
   async stopAll(): Promise<void> {
     for (const candidate of this.candidates) candidate.resume();
-    const stopping = Promise.all(this.candidates.map((c) => c.elector.stop()));
-    // stop() may wait on store calls that need manual time to pass.
-    let done = false;
-    void stopping.then(() => (done = true));
-    await this.clock.advanceUntil(() => done, 60_000);
-    await stopping;
+    await stopOnClock(
+      this.clock,
+      this.candidates.map((c) => c.elector),
+    );
   }
 }
 
@@ -147,6 +145,21 @@ export function recordStoreCalls(store: MemoryStore, clock: Clock): StoreCall[] 
     wrap(store.batch, `batch.${name}`, name);
   }
   return calls;
+}
+
+/**
+ * Stop them all, advancing the manual clock meanwhile: stop() may wait on store calls that
+ * need manual time to pass.
+ */
+export async function stopOnClock(
+  clock: ManualClock,
+  stoppable: readonly { stop(): Promise<void> }[],
+  withinMs = 60_000,
+): Promise<void> {
+  const stopping = Promise.all(stoppable.map((s) => s.stop()));
+  const state = settledState(stopping);
+  await clock.advanceUntil(() => state.settled, withinMs);
+  await stopping;
 }
 
 /** How a promise ended, once it has: read it after advancing a manual clock. */

@@ -6,7 +6,7 @@ import {
   type MemoryStore,
 } from '@leasehold/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { recordStoreCalls, type StoreCall } from './harness.js';
+import { recordStoreCalls, stopOnClock, type StoreCall } from './harness.js';
 
 /**
  * One request per tick (docs/design.md §3.8): on a store with `batch.beat`, a sidecar's
@@ -60,10 +60,10 @@ let clock: ManualClock;
 let sidecars: Sidecar[] = [];
 
 afterEach(async () => {
-  const stopping = Promise.all(sidecars.flatMap((s) => s.electors.map((e) => e.stop())));
-  let done = false;
-  void stopping.then(() => (done = true));
-  await clock.advanceUntil(() => done, 60_000);
+  await stopOnClock(
+    clock,
+    sidecars.flatMap((s) => s.electors),
+  );
   sidecars = [];
 });
 

@@ -1,6 +1,7 @@
 import { Elector, SharedHeartbeat } from '@leasehold/core';
 import { ManualClock, MemoryBackend, seededRandom } from '@leasehold/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stopOnClock } from './harness.js';
 
 /**
  * A resign on sidecars whose followers read on their heartbeat's grid (§3.8): a follower
@@ -16,11 +17,7 @@ const RENEW_MS = 10_000;
 describe('a resign where followers read on the grid and hear no wake-up', () => {
   const electors: Elector[] = [];
   const clock = new ManualClock(1_000_000);
-  afterEach(async () => {
-    let stopped = false;
-    void Promise.all(electors.splice(0).map((e) => e.stop())).then(() => (stopped = true));
-    await clock.advanceUntil(() => stopped, 60_000);
-  });
+  afterEach(() => stopOnClock(clock, electors.splice(0)));
 
   it('hands the election to the follower, whose next read finds it free', async () => {
     const backend = new MemoryBackend({ clock });

@@ -1,7 +1,7 @@
 import { Elector, SharedHeartbeat, type Clock, type TimerHandle } from '@leasehold/core';
 import { ManualClock, MemoryBackend, seededRandom } from '@leasehold/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { recordStoreCalls, type StoreCall } from './harness.js';
+import { recordStoreCalls, stopOnClock, type StoreCall } from './harness.js';
 
 /**
  * The heartbeat owns the ticks (docs/design.md §3.8, "One timer per tick"): on a loaded
@@ -84,10 +84,10 @@ let manual: ManualClock;
 let running: Sidecar[] = [];
 
 afterEach(async () => {
-  const stopping = Promise.all(running.flatMap((s) => s.electors.map((e) => e.stop())));
-  let done = false;
-  void stopping.then(() => (done = true));
-  await manual.advanceUntil(() => done, 60_000);
+  await stopOnClock(
+    manual,
+    running.flatMap((s) => s.electors),
+  );
   running = [];
 });
 

@@ -12,7 +12,7 @@ import {
   type MemoryStore,
 } from '@leasehold/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { variantOf } from './harness.js';
+import { stopOnClock, variantOf } from './harness.js';
 
 /**
  * Shard groups (docs/shards.md) in simulated time on the memory store: balance at start,
@@ -153,10 +153,10 @@ class Shards {
       replica.store.faults.thaw();
       replica.clock.resume();
     }
-    let done = false;
-    const stopping = Promise.all(this.replicas.map((replica) => replica.group.stop()));
-    void stopping.then(() => (done = true));
-    await this.clock.advanceUntil(() => done, 60_000);
+    await stopOnClock(
+      this.clock,
+      this.replicas.map((replica) => replica.group),
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import { Elector, SharedHeartbeat } from '@leasehold/core';
 import { ManualClock, MemoryBackend, seededRandom } from '@leasehold/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stopOnClock } from './harness.js';
 
 /**
  * Listen, then look. An elector's first claim goes out while its watch is still being set
@@ -16,15 +17,10 @@ const RENEW_MS = 10_000;
 
 describe('a follower whose watch is in place only after its first claim', () => {
   const electors: Elector[] = [];
-  let clock = new ManualClock(1_000_000);
-  afterEach(async () => {
-    let stopped = false;
-    void Promise.all(electors.splice(0).map((e) => e.stop())).then(() => (stopped = true));
-    await clock.advanceUntil(() => stopped, 60_000);
-  });
+  const clock = new ManualClock(1_000_000);
+  afterEach(() => stopOnClock(clock, electors.splice(0)));
 
   it('claims a lease released meanwhile once the watch is in place', async () => {
-    clock = new ManualClock(1_000_000);
     const backend = new MemoryBackend({ clock });
     const common = { election: 'jobs', ttlMs: TTL_MS, retryIntervalMs: RETRY_MS, clock };
     const a = new Elector({ ...common, store: backend.connect(), id: 'a' });
